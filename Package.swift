@@ -1,0 +1,195 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Swift 6 language mode is the default for tools 6.x; these upcoming features add the checks the
+// model codebases use (Hummingbird's Package.swift does the same).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+
+let package = Package(
+    name: "estafeta",
+    // Linux is the target. macOS 15 is named only because Synchronization.Mutex needs it there.
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "estafeta", targets: ["EstafetaMain"]),
+        .executable(name: "estafeta-smtp", targets: ["SMTPIngressMain"]),
+        .executable(name: "estafeta-relay", targets: ["RelayWorkerMain"]),
+        .executable(name: "estafeta-pop3", targets: ["POP3GatewayMain"]),
+        .executable(name: "estafeta-imap", targets: ["IMAPGatewayMain"]),
+        .executable(name: "estafeta-admin", targets: ["AdminAPIMain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(
+            url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
+            traits: ["JSON", "CommandLineArguments"]),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+    ],
+    targets: [
+        // MARK: Shared modules
+
+        // RFC 5322 / MIME / address values. Pure: no NIO, no I/O.
+        .target(name: "MailFormat", path: "Shared/MailFormat", swiftSettings: strict),
+
+        // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
+        .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
+        .target(
+            name: "Credentials",
+            dependencies: ["CXCrypt", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/Credentials", swiftSettings: strict),
+
+        // The only module that imports GRDB: all SQL lives here.
+        .target(
+            name: "MailStore",
+            dependencies: [
+                "MailFormat", "Credentials",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/MailStore", swiftSettings: strict),
+
+        // Listeners, TLS, settings, logging/metrics bootstrap and the ops HTTP endpoint.
+        .target(
+            name: "ServerSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Shared/ServerSupport", swiftSettings: strict),
+
+        // What every executable does before its services run: parse the common flags, read settings,
+        // bootstrap logging and metrics, open the store, load TLS material.
+        .target(
+            name: "ServiceHost",
+            dependencies: [
+                "ServerSupport", "MailStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Shared/ServiceHost", swiftSettings: strict),
+
+        // MARK: Service libraries (one per executable; `estafeta serve` links all five)
+
+        .target(
+            name: "SMTPIngress", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            path: "Services/estafeta-smtp/SMTPIngress", swiftSettings: strict),
+        .target(
+            name: "RelayWorker",
+            dependencies: [
+                "MailStore", "ServerSupport", "ServiceHost", "MailFormat",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/estafeta-relay/RelayWorker", swiftSettings: strict),
+        .target(
+            name: "POP3Gateway", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            path: "Services/estafeta-pop3/POP3Gateway", swiftSettings: strict),
+        .target(
+            name: "IMAPGateway", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            path: "Services/estafeta-imap/IMAPGateway", swiftSettings: strict),
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Services/estafeta-admin/AdminAPI", swiftSettings: strict),
+
+        // MARK: Executables (thin: settings, store, ServiceGroup)
+
+        .executableTarget(
+            name: "EstafetaMain",
+            dependencies: [
+                "SMTPIngress", "RelayWorker", "POP3Gateway", "IMAPGateway", "AdminAPI", "ServerSupport",
+                "ServiceHost", "MailStore", "Credentials",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta/Main", swiftSettings: strict),
+        .executableTarget(
+            name: "SMTPIngressMain",
+            dependencies: [
+                "SMTPIngress", "ServiceHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta-smtp/Main", swiftSettings: strict),
+        .executableTarget(
+            name: "RelayWorkerMain",
+            dependencies: [
+                "RelayWorker", "ServiceHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta-relay/Main", swiftSettings: strict),
+        .executableTarget(
+            name: "POP3GatewayMain",
+            dependencies: [
+                "POP3Gateway", "ServiceHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta-pop3/Main", swiftSettings: strict),
+        .executableTarget(
+            name: "IMAPGatewayMain",
+            dependencies: [
+                "IMAPGateway", "ServiceHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta-imap/Main", swiftSettings: strict),
+        .executableTarget(
+            name: "AdminAPIMain",
+            dependencies: [
+                "AdminAPI", "ServiceHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Services/estafeta-admin/Main", swiftSettings: strict),
+
+        // MARK: Tests
+
+        // A second OS process for the store tests: concurrent writers, racing migrations, kill -9.
+        .executableTarget(
+            name: "StoreTorture", dependencies: ["MailStore", "MailFormat"], path: "Tests/StoreTorture",
+            swiftSettings: strict),
+        .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
+        .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
+        .testTarget(
+            name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ServerSupportTests",
+            dependencies: [
+                "ServerSupport",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+    ]
+)

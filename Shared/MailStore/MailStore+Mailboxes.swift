@@ -1,0 +1,308 @@
+import Foundation
+import GRDB
+
+extension MailStore {
+    /// The hierarchy delimiter of mailbox names (IMAP LIST answers with it).
+    public static let hierarchyDelimiter: Character = "/"
+    static let maximumMailboxNameLength = 1024
+
+    // MARK: Mailboxes
+
+    public func mailboxes(of account: AccountID) async throws(MailStoreError) -> [Mailbox] {
+        try await self.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
+                .map(Self.mailbox(from:))
+        }
+    }
+
+    public func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
+        let name = Self.canonicalMailboxName(name)
+        return try await self.read { db in try Self.fetchMailbox(db, name: name, accountID: account.rawValue) }
+    }
+
+    @discardableResult
+    public func createMailbox(
+        named name: String, of account: AccountID, specialUse: SpecialUse? = nil, now: Date = Date()
+    ) async throws(MailStoreError) -> Mailbox {
+        let name = try Self.validatedMailboxName(name)
+        return try await self.write { db in
+            if try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name])
+                == true
+            {
+                throw MailStoreError.mailboxExists(name)
+            }
+            try Self.insertMailbox(db, accountID: account.rawValue, name: name, specialUse: specialUse, now: now)
+            return try Self.fetchMailbox(db, name: name, accountID: account.rawValue)
+        }
+    }
+
+    public func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
+            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+            let counts = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes,
+                           coalesce(sum(' ' || flags || ' ' NOT LIKE '% \\Seen %' ESCAPE '!'), 0) AS unseen,
+                           coalesce(sum(' ' || flags || ' ' LIKE '% \\Deleted %' ESCAPE '!'), 0) AS deleted
+                    FROM mailboxMessage WHERE mailboxId = ?
+                    """, arguments: [mailbox.rawValue])
+            return MailboxStatus(
+                mailbox: Self.mailbox(from: row), messages: counts?["messages"] ?? 0, unseen: counts?["unseen"] ?? 0,
+                deleted: counts?["deleted"] ?? 0, sizeBytes: counts?["bytes"] ?? 0)
+        }
+    }
+
+    /// The current highest modseq of a mailbox: the cheap, indexed poll another process runs to learn
+    /// that the mailbox changed.
+    public func highestModSeq(of mailbox: MailboxID) async throws(MailStoreError) -> UInt64 {
+        try await self.read { db in
+            guard let value = try Int64.fetchOne(
+                db, sql: "SELECT highestModSeq FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
+            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+            return UInt64(value)
+        }
+    }
+
+    /// Changes with a modseq above `modSeq`, oldest first.
+    public func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int = 10_000) async throws(MailStoreError)
+        -> [MailboxChange]
+    {
+        try await self.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT modSeq, uid, kind FROM mailboxChange WHERE mailboxId = ? AND modSeq > ? ORDER BY id LIMIT ?",
+                arguments: [mailbox.rawValue, Int64(clamping: modSeq), limit]
+            ).compactMap { row in
+                guard let kind = MailboxChange.Kind(rawValue: row["kind"]) else { return nil }
+                return MailboxChange(modSeq: UInt64(row["modSeq"] as Int64), uid: UInt32(row["uid"] as Int64), kind: kind)
+            }
+        }
+    }
+
+    // MARK: Messages
+
+    /// Appends a message (IMAP APPEND, local delivery): stores the content once and gives it the
+    /// mailbox's next UID, in one transaction.
+    public func appendMessage(
+        _ content: Data, to mailbox: MailboxID, flags: Set<String> = [], internalDate: Date = Date()
+    ) async throws(MailStoreError) -> StoredMessage {
+        try await self.write { db in
+            let blobID = try Self.insertBlob(db, content: content, now: internalDate)
+            return try Self.insertMailboxMessage(
+                db, mailboxID: mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(content.count),
+                flags: flags, internalDate: internalDate)
+        }
+    }
+
+    /// Messages with UIDs in `uids`, in UID order, without content.
+    public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32> = 1...UInt32.max) async throws(MailStoreError)
+        -> [StoredMessage]
+    {
+        try await self.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage
+                    WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
+                    """, arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
+            ).map(Self.storedMessage(from:))
+        }
+    }
+
+    /// The full RFC 5322 content of one message as delivered: added header lines, then the stored blob.
+    public func messageContent(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> Data? {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT m.headerPrefix, b.content FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                    WHERE m.mailboxId = ? AND m.uid = ?
+                    """, arguments: [mailbox.rawValue, Int64(uid)])
+            else { return nil }
+            let prefix: Data = row["headerPrefix"]
+            let content: Data = row["content"]
+            return prefix + content
+        }
+    }
+
+    /// Changes the flags of the messages with the given UIDs; each changed message gets a new modseq
+    /// and a change-feed entry. Returns the messages as they are afterwards.
+    public func updateFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError)
+        -> [StoredMessage]
+    {
+        try await self.write { db in
+            var result: [StoredMessage] = []
+            var modSeq: Int64?
+            for uid in uids {
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT id, flags FROM mailboxMessage WHERE mailboxId = ? AND uid = ?",
+                    arguments: [mailbox.rawValue, Int64(uid)])
+                else { continue }
+                let current = Self.flagSet(row["flags"])
+                let next: Set<String>
+                switch update {
+                case .replace(let flags): next = flags
+                case .add(let flags): next = current.union(flags)
+                case .remove(let flags): next = current.subtracting(flags)
+                }
+                if next != current {
+                    let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailbox.rawValue)
+                    modSeq = changeSeq
+                    try db.execute(
+                        sql: "UPDATE mailboxMessage SET flags = ?, modSeq = ? WHERE id = ?",
+                        arguments: [Self.flagString(next), changeSeq, row["id"] as Int64])
+                    try Self.recordChange(db, mailboxID: mailbox.rawValue, modSeq: changeSeq, uid: uid, kind: .flags)
+                }
+                if let updated = try Row.fetchOne(
+                    db, sql: "SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage WHERE id = ?",
+                    arguments: [row["id"] as Int64])
+                {
+                    result.append(Self.storedMessage(from: updated))
+                }
+            }
+            return result
+        }
+    }
+
+    /// Removes the messages with the given UIDs (IMAP EXPUNGE, POP3 UPDATE) in one transaction: all of
+    /// them or none. Content no other message or queue row uses is removed with them.
+    @discardableResult
+    public func expunge(uids: [UInt32], in mailbox: MailboxID) async throws(MailStoreError) -> [UInt32] {
+        try await self.write { db in
+            var removed: [UInt32] = []
+            var modSeq: Int64?
+            for uid in uids.sorted() {
+                try db.execute(
+                    sql: "DELETE FROM mailboxMessage WHERE mailboxId = ? AND uid = ?",
+                    arguments: [mailbox.rawValue, Int64(uid)])
+                guard db.changesCount > 0 else { continue }
+                let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailbox.rawValue)
+                modSeq = changeSeq
+                try Self.recordChange(db, mailboxID: mailbox.rawValue, modSeq: changeSeq, uid: uid, kind: .expunge)
+                removed.append(uid)
+            }
+            if !removed.isEmpty { try Self.deleteUnreferencedBlobs(db) }
+            return removed
+        }
+    }
+
+    // MARK: Helpers inside transactions
+
+    static func insertMailbox(
+        _ db: Database, accountID: Int64, name: String, specialUse: SpecialUse?, now: Date
+    ) throws {
+        // UIDVALIDITY must differ from any value a mailbox of the same name had before (RFC 9051
+        // §2.3.1.1); a store-wide counter that never goes back, seeded from the clock, guarantees it.
+        let seed = Int64(now.timeIntervalSince1970)
+        let uidValidity = try db.nextCounterValue("uidValidity", atLeast: min(max(seed, 1), Int64(UInt32.max)))
+        guard uidValidity <= Int64(UInt32.max) else {
+            throw MailStoreError.unavailable("UIDVALIDITY counter exhausted")
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO mailbox(accountId, name, specialUse, subscribed, uidValidity, uidNext, highestModSeq, createdAt)
+                VALUES (?, ?, ?, 1, ?, 1, 1, ?)
+                """, arguments: [accountID, name, specialUse?.rawValue, uidValidity, now])
+    }
+
+    static func insertBlob(_ db: Database, content: Data, now: Date) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, ?)",
+            arguments: [content, content.count, now])
+        return db.lastInsertedRowID
+    }
+
+    static func insertMailboxMessage(
+        _ db: Database, mailboxID: Int64, blobID: Int64, headerPrefix: Data, size: Int64, flags: Set<String>,
+        internalDate: Date
+    ) throws -> StoredMessage {
+        guard let row = try Row.fetchOne(db, sql: "SELECT uidNext FROM mailbox WHERE id = ?", arguments: [mailboxID])
+        else { throw MailStoreError.unknownMailbox(String(mailboxID)) }
+        let uid: Int64 = row["uidNext"]
+        guard uid < Int64(UInt32.max) else { throw MailStoreError.unavailable("mailbox \(mailboxID) ran out of UIDs") }
+        let modSeq = try Self.bumpModSeq(db, mailboxID: mailboxID)
+        try db.execute(sql: "UPDATE mailbox SET uidNext = ? WHERE id = ?", arguments: [uid + 1, mailboxID])
+        try db.execute(
+            sql: """
+                INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, headerPrefix, size, internalDate, flags, modSeq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq])
+        try Self.recordChange(db, mailboxID: mailboxID, modSeq: modSeq, uid: UInt32(uid), kind: .append)
+        return StoredMessage(
+            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq))
+    }
+
+    static func bumpModSeq(_ db: Database, mailboxID: Int64) throws -> Int64 {
+        guard let next = try Int64.fetchOne(
+            db, sql: "UPDATE mailbox SET highestModSeq = highestModSeq + 1 WHERE id = ? RETURNING highestModSeq",
+            arguments: [mailboxID])
+        else { throw MailStoreError.unknownMailbox(String(mailboxID)) }
+        return next
+    }
+
+    static func recordChange(_ db: Database, mailboxID: Int64, modSeq: Int64, uid: UInt32, kind: MailboxChange.Kind)
+        throws
+    {
+        try db.execute(
+            sql: "INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt) VALUES (?, ?, ?, ?, ?)",
+            arguments: [mailboxID, modSeq, Int64(uid), kind.rawValue, Date()])
+    }
+
+    /// Removes content that no mailbox message and no queue message refers to any more.
+    static func deleteUnreferencedBlobs(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                DELETE FROM messageBlob WHERE
+                    NOT EXISTS (SELECT 1 FROM mailboxMessage WHERE messageBlobId = messageBlob.id)
+                    AND NOT EXISTS (SELECT 1 FROM queueMessage WHERE messageBlobId = messageBlob.id)
+                """)
+    }
+
+    static func fetchMailbox(_ db: Database, name: String, accountID: Int64) throws -> Mailbox {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT * FROM mailbox WHERE accountId = ? AND name = ?", arguments: [accountID, name])
+        else { throw MailStoreError.unknownMailbox(name) }
+        return Self.mailbox(from: row)
+    }
+
+    static func mailbox(from row: Row) -> Mailbox {
+        Mailbox(
+            id: MailboxID(row["id"]), accountID: AccountID(row["accountId"]), name: row["name"],
+            specialUse: (row["specialUse"] as String?).flatMap(SpecialUse.init(rawValue:)),
+            subscribed: row["subscribed"], uidValidity: UInt32(clamping: row["uidValidity"] as Int64),
+            uidNext: UInt32(clamping: row["uidNext"] as Int64),
+            highestModSeq: UInt64(clamping: row["highestModSeq"] as Int64))
+    }
+
+    static func storedMessage(from row: Row) -> StoredMessage {
+        StoredMessage(
+            uid: UInt32(clamping: row["uid"] as Int64), size: row["size"], internalDate: row["internalDate"],
+            flags: Self.flagSet(row["flags"]), modSeq: UInt64(clamping: row["modSeq"] as Int64))
+    }
+
+    static func flagSet(_ text: String) -> Set<String> {
+        Set(text.split(separator: " ").map(String.init))
+    }
+
+    static func flagString(_ flags: Set<String>) -> String {
+        flags.filter { !$0.isEmpty && !$0.contains(" ") }.sorted().joined(separator: " ")
+    }
+
+    /// INBOX is case-insensitive (RFC 9051 §5.1); every other name is kept as given.
+    static func canonicalMailboxName(_ name: String) -> String {
+        name.uppercased() == "INBOX" ? "INBOX" : name
+    }
+
+    static func validatedMailboxName(_ name: String) throws(MailStoreError) -> String {
+        let name = Self.canonicalMailboxName(name)
+        guard !name.isEmpty, name.utf8.count <= Self.maximumMailboxNameLength,
+            !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
+            !name.hasPrefix("/"), !name.hasSuffix("/"), !name.contains("//")
+        else { throw .invalidMailboxName(name) }
+        return name
+    }
+}

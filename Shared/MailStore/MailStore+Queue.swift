@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import MailFormat
+
+extension MailStore {
+    /// Stores the message once and queues one delivery per recipient, in a single transaction.
+    /// Returns only after COMMIT with synchronous=FULL, which is what makes an SMTP "250" true.
+    public func acceptMessage(_ content: Data, envelope: Envelope, receivedAt: Date = Date())
+        async throws(MailStoreError) -> AcceptedMessage
+    {
+        guard !envelope.recipients.isEmpty else { throw .invalidArgument("a message needs at least one recipient") }
+        return try await self.write { db in
+            let blobID = try Self.insertBlob(db, content: content, now: receivedAt)
+            try db.execute(
+                sql: """
+                    INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    blobID, envelope.sender?.description, envelope.envelopeID, envelope.returnContent,
+                    envelope.authenticatedAs, receivedAt,
+                ])
+            let messageID = db.lastInsertedRowID
+            for recipient in envelope.recipients {
+                try db.execute(
+                    sql: """
+                        INSERT INTO queueRecipient(queueMessageId, recipient, originalRecipient, notify, state,
+                                                   nextAttemptAt, updatedAt)
+                        VALUES (?, ?, ?, ?, 'queued', ?, ?)
+                        """,
+                    arguments: [
+                        messageID, recipient.address.description, recipient.originalRecipient, recipient.notify,
+                        receivedAt, receivedAt,
+                    ])
+            }
+            return AcceptedMessage(id: QueueMessageID(messageID), recipientCount: envelope.recipients.count)
+        }
+    }
+
+    /// Claims up to `limit` due recipients for `owner` until `now + leaseDuration`.
+    ///
+    /// The select and the claim happen in one IMMEDIATE transaction, which holds SQLite's write lock:
+    /// two workers, in one process or in several, can never claim the same recipient at once. A
+    /// recipient whose lease expired (its worker died) is due again.
+    public func leaseQueueItems(owner: String, limit: Int, leaseDuration: Duration, now: Date = Date())
+        async throws(MailStoreError) -> [QueueLease]
+    {
+        guard limit > 0 else { return [] }
+        let expiresAt = now.addingTimeInterval(TimeInterval(leaseDuration.components.seconds))
+        return try await self.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.queueMessageId, r.recipient, r.attempts, m.sender, m.receivedAt
+                    FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
+                    WHERE r.state IN ('queued', 'deferred') AND r.nextAttemptAt <= ?
+                      AND (r.leaseExpiresAt IS NULL OR r.leaseExpiresAt <= ?)
+                    ORDER BY r.nextAttemptAt, r.id
+                    LIMIT ?
+                    """, arguments: [now, now, limit])
+            var leases: [QueueLease] = []
+            for row in rows {
+                let id: Int64 = row["id"]
+                try db.execute(
+                    sql: "UPDATE queueRecipient SET leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?",
+                    arguments: [owner, expiresAt, now, id])
+                guard let recipient = try? EmailAddress(parsing: row["recipient"]) else { continue }
+                let sender = (row["sender"] as String?).flatMap { try? EmailAddress(parsing: $0) }
+                leases.append(
+                    QueueLease(
+                        recipientID: QueueRecipientID(id), messageID: QueueMessageID(row["queueMessageId"]),
+                        owner: owner, expiresAt: expiresAt, sender: sender, recipient: recipient,
+                        attempts: row["attempts"], firstQueuedAt: row["receivedAt"]))
+            }
+            return leases
+        }
+    }
+
+    /// Records the outcome of one delivery attempt and releases the lease. Throws `leaseLost` when the
+    /// lease expired and another worker may have taken the recipient over: the outcome is then not
+    /// recorded, and the caller must treat its delivery as a possible duplicate.
+    public func recordOutcome(_ outcome: DeliveryOutcome, for lease: QueueLease, now: Date = Date())
+        async throws(MailStoreError)
+    {
+        try await self.write { db in
+            try Self.checkLease(db, lease, now: now)
+            let state: QueueState
+            var nextAttempt = now
+            var error: String?
+            switch outcome {
+            case .delivered:
+                state = .delivered
+            case .deferred(let until, let reason):
+                state = .deferred
+                nextAttempt = until
+                error = reason
+            case .bounced(let reason):
+                state = .bounced
+                error = reason
+            }
+            try db.execute(
+                sql: """
+                    UPDATE queueRecipient SET state = ?, attempts = attempts + 1, nextAttemptAt = ?,
+                        lastError = coalesce(?, lastError), leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
+                    WHERE id = ?
+                    """, arguments: [state.rawValue, nextAttempt, error, now, lease.recipientID.rawValue])
+        }
+    }
+
+    /// Local delivery, exactly once: files the queued message into `mailbox` (with `headerPrefix`,
+    /// e.g. Return-Path and Delivered-To, in front of the shared content) and marks the recipient
+    /// delivered, in one transaction.
+    @discardableResult
+    public func deliverLocally(_ lease: QueueLease, into mailbox: MailboxID, headerPrefix: Data, now: Date = Date())
+        async throws(MailStoreError) -> StoredMessage
+    {
+        try await self.write { db in
+            try Self.checkLease(db, lease, now: now)
+            guard let row = try Row.fetchOne(
+                db,
+                sql: "SELECT b.id, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
+                arguments: [lease.messageID.rawValue])
+            else { throw MailStoreError.unavailable("queue message \(lease.messageID) has no content") }
+            let blobSize: Int64 = row["size"]
+            let stored = try Self.insertMailboxMessage(
+                db, mailboxID: mailbox.rawValue, blobID: row["id"], headerPrefix: headerPrefix,
+                size: blobSize + Int64(headerPrefix.count), flags: [], internalDate: now)
+            try db.execute(
+                sql: """
+                    UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
+                        leaseExpiresAt = NULL, updatedAt = ?
+                    WHERE id = ?
+                    """, arguments: [now, lease.recipientID.rawValue])
+            return stored
+        }
+    }
+
+    /// The content of a queued message, for the relay and for bounces.
+    public func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data? {
+        try await self.read { db in
+            try Data.fetchOne(
+                db,
+                sql: "SELECT b.content FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
+                arguments: [message.rawValue])
+        }
+    }
+
+    /// The state of every recipient of a queued message, in insertion order.
+    public func queueRecipientStates(of message: QueueMessageID) async throws(MailStoreError)
+        -> [(recipient: String, state: QueueState, attempts: Int)]
+    {
+        try await self.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT recipient, state, attempts FROM queueRecipient WHERE queueMessageId = ? ORDER BY id",
+                arguments: [message.rawValue]
+            ).compactMap { row in
+                guard let state = QueueState(rawValue: row["state"]) else { return nil }
+                return (row["recipient"], state, row["attempts"])
+            }
+        }
+    }
+
+    public func queueStats() async throws(MailStoreError) -> QueueStats {
+        try await self.read { db in
+            var counts: [QueueState: Int] = [:]
+            for state in QueueState.allCases { counts[state] = 0 }
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM queueRecipient GROUP BY state") {
+                if let state = QueueState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            let oldest = try Date.fetchOne(
+                db,
+                sql: """
+                    SELECT min(m.receivedAt) FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
+                    WHERE r.state IN ('queued', 'deferred')
+                    """)
+            return QueueStats(counts: counts, oldestPendingSince: oldest)
+        }
+    }
+
+    static func checkLease(_ db: Database, _ lease: QueueLease, now: Date) throws {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT leaseOwner, leaseExpiresAt, state FROM queueRecipient WHERE id = ?",
+            arguments: [lease.recipientID.rawValue])
+        guard let row, row["leaseOwner"] as String? == lease.owner,
+            let expiry = row["leaseExpiresAt"] as Date?, expiry > now,
+            ["queued", "deferred"].contains(row["state"] as String)
+        else { throw MailStoreError.leaseLost(lease.recipientID.rawValue) }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import Logging
+
+/// The suite's mailbox-and-queue database: one SQLite file shared by every Estafeta process.
+///
+/// All SQL lives in this module. Callers get intention-named async methods that take and return
+/// domain values; each protocol promise is one transaction that has committed, with
+/// `synchronous=FULL`, before the method returns.
+public final class MailStore: Sendable {
+    let pool: DatabasePool
+    let logger: Logger
+    public let settings: MailStoreSettings
+
+    private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
+        self.pool = pool
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) and migrates the database. Blocking: call it at startup, before the
+    /// services run. Several processes may call it at the same moment.
+    public static func open(settings: MailStoreSettings, logger: Logger) throws(MailStoreError) -> MailStore {
+        let directory = (settings.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw .cannotOpen(path: settings.path, reason: "cannot create \(directory): \(error)")
+            }
+        }
+        var configuration = Configuration()
+        configuration.label = "estafeta.store"
+        // Another process holding the write lock makes us wait, not fail (SQLITE_BUSY never reaches
+        // a client unless the wait exceeds the timeout). Write transactions are IMMEDIATE in GRDB 7,
+        // so a transaction never has to upgrade a read lock, the case a busy timeout cannot help.
+        configuration.busyMode = .timeout(TimeInterval(settings.busyTimeout.components.seconds)
+            + TimeInterval(settings.busyTimeout.components.attoseconds) / 1e18)
+        configuration.maximumReaderCount = max(1, settings.maximumReaderCount)
+        configuration.foreignKeysEnabled = true
+        do {
+            let pool = try MigrationLock.withExclusiveLock(besides: settings.path) { () throws -> DatabasePool in
+                let pool = try DatabasePool(path: settings.path, configuration: configuration)
+                // GRDB's WAL setup sets synchronous=NORMAL on the writer after prepareDatabase has run.
+                // NORMAL may lose the last commits on power loss; a message we answered 250 for must not
+                // be lost, so the writer goes back to FULL: every commit syncs the WAL.
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+                try MailStoreMigrator.make().migrate(pool)
+                return pool
+            }
+            let store = MailStore(pool: pool, settings: settings, logger: logger)
+            try store.verifyDurabilitySettings()
+            return store
+        } catch let error as MailStoreError {
+            throw error
+        } catch {
+            throw .cannotOpen(path: settings.path, reason: "\(error)")
+        }
+    }
+
+    /// The startup self-check (reliability catalogue D04): refuse to run on a connection that would
+    /// not keep the durability promise.
+    func verifyDurabilitySettings() throws {
+        let (journalMode, synchronous) = try self.pool.writeWithoutTransaction { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            )
+        }
+        guard journalMode.lowercased() == "wal" else {
+            throw MailStoreError.unsafeConfiguration("journal_mode is \(journalMode), expected wal")
+        }
+        // 2 is FULL, 3 is EXTRA: both sync the WAL on every commit.
+        guard synchronous >= 2 else {
+            throw MailStoreError.unsafeConfiguration("synchronous is \(synchronous), expected FULL (2)")
+        }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` and `PRAGMA journal_mode`, for tests and `/readyz`.
+    public func writerPragmas() async throws(MailStoreError) -> (synchronous: Int, journalMode: String) {
+        try await self.writeWithoutTransaction { db in
+            (
+                try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? ""
+            )
+        }
+    }
+
+    /// Names of the migrations applied to the file, in order.
+    public func appliedMigrations() async throws(MailStoreError) -> [String] {
+        try await self.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+    }
+
+    /// True when the database answers and every migration this build knows is applied (`/readyz`).
+    public func isReady() async -> Bool {
+        do {
+            return try await self.read { db in try MailStoreMigrator.make().hasCompletedMigrations(db) }
+        } catch {
+            self.logger.warning("store readiness check failed", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    // MARK: Access with error mapping
+
+    /// Runs `updates` in one IMMEDIATE transaction. Database failures become `.unavailable`; the
+    /// store's own errors pass through unchanged.
+    func write<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError)
+        -> T
+    {
+        do {
+            return try await self.pool.write(updates)
+        } catch {
+            throw self.mapped(error)
+        }
+    }
+
+    func writeWithoutTransaction<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T)
+        async throws(MailStoreError) -> T
+    {
+        do {
+            return try await self.pool.writeWithoutTransaction(updates)
+        } catch {
+            throw self.mapped(error)
+        }
+    }
+
+    func read<T: Sendable>(_ value: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError) -> T {
+        do {
+            return try await self.pool.read(value)
+        } catch {
+            throw self.mapped(error)
+        }
+    }
+
+    private func mapped(_ error: any Error) -> MailStoreError {
+        if let error = error as? MailStoreError { return error }
+        self.logger.error("database error", metadata: ["error": "\(error)"])
+        return .unavailable("\(error)")
+    }
+}
+
+extension Database {
+    /// Hands out the next value of a named counter (UIDVALIDITY) in the current transaction.
+    func nextCounterValue(_ name: String, atLeast minimum: Int64) throws -> Int64 {
+        let current = try Int64.fetchOne(self, sql: "SELECT value FROM counter WHERE name = ?", arguments: [name])
+        let next = max(minimum, (current ?? 0) + 1)
+        try self.execute(
+            sql: "INSERT INTO counter(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            arguments: [name, next])
+        return next
+    }
+}

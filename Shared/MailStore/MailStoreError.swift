@@ -1,0 +1,48 @@
+/// What the store reports to its callers. Services map these to protocol replies in one place each;
+/// `unavailable` carries details for the log only, never for the client.
+public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database file could not be opened or set up.
+    case cannotOpen(path: String, reason: String)
+    /// The opened database does not give the durability the suite promises (startup self-check).
+    case unsafeConfiguration(String)
+    case domainExists(String)
+    case unknownDomain(String)
+    /// The domain still has accounts (delete them first, or force).
+    case domainNotEmpty(String)
+    case accountExists(String)
+    case unknownAccount(String)
+    case aliasExists(String)
+    case unknownAlias(String)
+    case mailboxExists(String)
+    case unknownMailbox(String)
+    /// The mailbox name breaks a rule of the store (empty, over-long, control characters, a bad hierarchy).
+    case invalidMailboxName(String)
+    /// INBOX and special mailboxes that must stay cannot be removed this way.
+    case mailboxProtected(String)
+    case invalidArgument(String)
+    /// This worker's lease on a queue recipient expired or was taken over; its outcome was not recorded.
+    case leaseLost(Int64)
+    /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "cannot open the database at \(path): \(reason)"
+        case .unsafeConfiguration(let detail): "unsafe database configuration: \(detail)"
+        case .domainExists(let name): "domain \(name) already exists"
+        case .unknownDomain(let name): "no such domain: \(name)"
+        case .domainNotEmpty(let name): "domain \(name) still has accounts"
+        case .accountExists(let address): "account \(address) already exists"
+        case .unknownAccount(let address): "no such account: \(address)"
+        case .aliasExists(let address): "alias \(address) already exists"
+        case .unknownAlias(let address): "no such alias: \(address)"
+        case .mailboxExists(let name): "mailbox \(name) already exists"
+        case .unknownMailbox(let name): "no such mailbox: \(name)"
+        case .invalidMailboxName(let name): "invalid mailbox name: \(name)"
+        case .mailboxProtected(let name): "mailbox \(name) cannot be changed this way"
+        case .invalidArgument(let detail): "invalid argument: \(detail)"
+        case .leaseLost(let id): "lease on queue recipient \(id) was lost"
+        case .unavailable(let detail): "database unavailable: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import GRDB
+
+/// The schema, as versioned migrations. A migration is never edited once it has landed: later changes
+/// are new migrations. Each runs in its own transaction, so a process killed mid-migration leaves the
+/// previous version behind and the next start runs it again.
+enum MailStoreMigrator {
+    static func make() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-26 domains, accounts, aliases, mailboxes, messages, queue, changes") {
+            db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE counter (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        value INTEGER NOT NULL
+                    );
+
+                    CREATE TABLE domain (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        createdAt DATETIME NOT NULL
+                    );
+
+                    CREATE TABLE account (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        domainId INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
+                        address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        localPart TEXT NOT NULL,
+                        displayName TEXT,
+                        passwordHash TEXT NOT NULL,
+                        quotaBytes INTEGER CHECK (quotaBytes IS NULL OR quotaBytes >= 0),
+                        usedBytes INTEGER NOT NULL DEFAULT 0,
+                        messageCount INTEGER NOT NULL DEFAULT 0,
+                        enabled BOOLEAN NOT NULL DEFAULT 1,
+                        createdAt DATETIME NOT NULL,
+                        updatedAt DATETIME NOT NULL
+                    );
+                    CREATE INDEX account_domain ON account(domainId);
+
+                    -- source is local@domain, or @domain for the domain's catch-all.
+                    CREATE TABLE alias (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        domainId INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
+                        source TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                        createdAt DATETIME NOT NULL
+                    );
+                    CREATE INDEX alias_domain ON alias(domainId);
+                    CREATE TABLE aliasTarget (
+                        aliasId INTEGER NOT NULL REFERENCES alias(id) ON DELETE CASCADE,
+                        target TEXT NOT NULL,
+                        UNIQUE (aliasId, target)
+                    );
+
+                    CREATE TABLE mailbox (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        accountId INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        specialUse TEXT,
+                        subscribed BOOLEAN NOT NULL DEFAULT 1,
+                        uidValidity INTEGER NOT NULL CHECK (uidValidity > 0),
+                        uidNext INTEGER NOT NULL DEFAULT 1 CHECK (uidNext > 0),
+                        highestModSeq INTEGER NOT NULL DEFAULT 1,
+                        createdAt DATETIME NOT NULL,
+                        UNIQUE (accountId, name)
+                    );
+
+                    -- Message content, stored once however many recipients and mailboxes share it.
+                    CREATE TABLE messageBlob (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        content BLOB NOT NULL,
+                        size INTEGER NOT NULL,
+                        createdAt DATETIME NOT NULL
+                    );
+
+                    -- One message in one mailbox. headerPrefix holds lines added at delivery
+                    -- (Return-Path, Delivered-To) so that the shared blob never has to be copied.
+                    CREATE TABLE mailboxMessage (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        mailboxId INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                        uid INTEGER NOT NULL CHECK (uid > 0),
+                        messageBlobId INTEGER NOT NULL REFERENCES messageBlob(id),
+                        headerPrefix BLOB NOT NULL DEFAULT x'',
+                        size INTEGER NOT NULL,
+                        internalDate DATETIME NOT NULL,
+                        flags TEXT NOT NULL DEFAULT '',
+                        modSeq INTEGER NOT NULL,
+                        UNIQUE (mailboxId, uid)
+                    );
+                    CREATE INDEX mailboxMessage_modSeq ON mailboxMessage(mailboxId, modSeq);
+                    CREATE INDEX mailboxMessage_blob ON mailboxMessage(messageBlobId);
+
+                    -- Quota accounting kept by SQLite itself, so no code path can forget it.
+                    CREATE TRIGGER mailboxMessage_usage_insert AFTER INSERT ON mailboxMessage BEGIN
+                        UPDATE account SET usedBytes = usedBytes + NEW.size, messageCount = messageCount + 1
+                        WHERE id = (SELECT accountId FROM mailbox WHERE id = NEW.mailboxId);
+                    END;
+                    CREATE TRIGGER mailboxMessage_usage_delete AFTER DELETE ON mailboxMessage BEGIN
+                        UPDATE account SET usedBytes = usedBytes - OLD.size, messageCount = messageCount - 1
+                        WHERE id = (SELECT accountId FROM mailbox WHERE id = OLD.mailboxId);
+                    END;
+
+                    -- The change feed other processes poll (IMAP IDLE, NOTIFY). mailboxId has no foreign
+                    -- key on purpose: the record of an expunge outlives nothing, but must not cascade.
+                    CREATE TABLE mailboxChange (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        mailboxId INTEGER NOT NULL,
+                        modSeq INTEGER NOT NULL,
+                        uid INTEGER NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('append', 'flags', 'expunge')),
+                        createdAt DATETIME NOT NULL
+                    );
+                    CREATE INDEX mailboxChange_mailbox ON mailboxChange(mailboxId, modSeq);
+
+                    CREATE TABLE queueMessage (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        messageBlobId INTEGER NOT NULL REFERENCES messageBlob(id),
+                        sender TEXT,
+                        envelopeId TEXT,
+                        returnContent TEXT,
+                        authenticatedAs TEXT,
+                        receivedAt DATETIME NOT NULL
+                    );
+
+                    CREATE TABLE queueRecipient (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        queueMessageId INTEGER NOT NULL REFERENCES queueMessage(id) ON DELETE CASCADE,
+                        recipient TEXT NOT NULL,
+                        originalRecipient TEXT,
+                        notify TEXT,
+                        state TEXT NOT NULL DEFAULT 'queued'
+                            CHECK (state IN ('queued', 'deferred', 'delivered', 'bounced')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        nextAttemptAt DATETIME NOT NULL,
+                        lastError TEXT,
+                        leaseOwner TEXT,
+                        leaseExpiresAt DATETIME,
+                        updatedAt DATETIME NOT NULL
+                    );
+                    CREATE INDEX queueRecipient_due ON queueRecipient(state, nextAttemptAt);
+                    CREATE INDEX queueRecipient_message ON queueRecipient(queueMessageId);
+                    """)
+        }
+        return migrator
+    }
+}

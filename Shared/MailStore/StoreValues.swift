@@ -1,0 +1,192 @@
+import Foundation
+import MailFormat
+import Credentials
+
+/// Row identifiers, typed so that an account id cannot be passed where a mailbox id is expected.
+public struct StoreID<Entity>: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: Int64
+    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    public var description: String { String(self.rawValue) }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+public enum DomainEntity {}
+public enum AccountEntity {}
+public enum MailboxEntity {}
+public enum QueueMessageEntity {}
+public enum QueueRecipientEntity {}
+
+public typealias DomainID = StoreID<DomainEntity>
+public typealias AccountID = StoreID<AccountEntity>
+public typealias MailboxID = StoreID<MailboxEntity>
+public typealias QueueMessageID = StoreID<QueueMessageEntity>
+public typealias QueueRecipientID = StoreID<QueueRecipientEntity>
+
+public struct Domain: Sendable, Equatable {
+    public let id: DomainID
+    public let name: String
+    public let createdAt: Date
+}
+
+public struct Account: Sendable, Equatable {
+    public let id: AccountID
+    public let address: EmailAddress
+    public let displayName: String?
+    /// nil means no quota.
+    public let quotaBytes: Int64?
+    public let usedBytes: Int64
+    public let messageCount: Int64
+    public let enabled: Bool
+    public let createdAt: Date
+}
+
+/// What a login needs: the hash to verify and whether the account may log in at all.
+public struct AccountCredentials: Sendable {
+    public let accountID: AccountID
+    public let address: EmailAddress
+    public let passwordHash: PasswordHash
+    public let enabled: Bool
+}
+
+public struct Alias: Sendable, Equatable {
+    /// `local@domain`, or `@domain` for the domain's catch-all.
+    public let source: String
+    public let targets: [String]
+    public var isCatchAll: Bool { self.source.hasPrefix("@") }
+}
+
+/// Where mail for an address in a local domain goes, one level deep. Alias chains are followed by the
+/// delivery worker, which owns the loop limit.
+public enum RecipientResolution: Sendable, Equatable {
+    case account(AccountID, enabled: Bool, quotaBytes: Int64?, usedBytes: Int64)
+    case alias(targets: [String])
+    case catchAll(targets: [String])
+    /// The domain is ours but nothing answers to this address.
+    case unknownLocal
+    /// The domain is not one of ours.
+    case notLocal
+}
+
+/// RFC 6154 special-use attributes of the mailboxes every account gets.
+public enum SpecialUse: String, Sendable, CaseIterable {
+    case drafts = "\\Drafts"
+    case sent = "\\Sent"
+    case trash = "\\Trash"
+    case junk = "\\Junk"
+    case archive = "\\Archive"
+    case all = "\\All"
+    case flagged = "\\Flagged"
+}
+
+public struct Mailbox: Sendable, Equatable {
+    public let id: MailboxID
+    public let accountID: AccountID
+    /// The full name with `/` as hierarchy delimiter, in UTF-8 (the IMAP gateway encodes it).
+    public let name: String
+    public let specialUse: SpecialUse?
+    public let subscribed: Bool
+    public let uidValidity: UInt32
+    public let uidNext: UInt32
+    public let highestModSeq: UInt64
+}
+
+public struct MailboxStatus: Sendable, Equatable {
+    public let mailbox: Mailbox
+    public let messages: Int
+    public let unseen: Int
+    public let deleted: Int
+    public let sizeBytes: Int64
+}
+
+/// A message as listed in a mailbox, without its content.
+public struct StoredMessage: Sendable, Equatable {
+    public let uid: UInt32
+    public let size: Int64
+    public let internalDate: Date
+    public let flags: Set<String>
+    public let modSeq: UInt64
+}
+
+/// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
+/// deliveries, flag changes and expunges made elsewhere (IMAP IDLE across processes).
+public struct MailboxChange: Sendable, Equatable {
+    public enum Kind: String, Sendable { case append, flags, expunge }
+    public let modSeq: UInt64
+    public let uid: UInt32
+    public let kind: Kind
+}
+
+public enum FlagUpdate: Sendable, Equatable {
+    case replace(Set<String>)
+    case add(Set<String>)
+    case remove(Set<String>)
+}
+
+/// The SMTP envelope of an accepted message (RFC 5321 §2.3.1), with the DSN parameters of RFC 3461
+/// kept for the worker's bounces.
+public struct Envelope: Sendable, Equatable {
+    public struct Recipient: Sendable, Equatable {
+        public var address: EmailAddress
+        /// RFC 3461 ORCPT, as received (addr-type;xtext).
+        public var originalRecipient: String?
+        /// RFC 3461 NOTIFY, as received (NEVER, or a comma list of SUCCESS, FAILURE, DELAY).
+        public var notify: String?
+        public init(address: EmailAddress, originalRecipient: String? = nil, notify: String? = nil) {
+            self.address = address
+            self.originalRecipient = originalRecipient
+            self.notify = notify
+        }
+    }
+    /// nil is the null reverse-path `<>` (bounces, which are never bounced again).
+    public var sender: EmailAddress?
+    public var recipients: [Recipient]
+    /// RFC 3461 ENVID and RET.
+    public var envelopeID: String?
+    public var returnContent: String?
+    /// Who submitted it: the authenticated account, if any, for the logs and the admin API.
+    public var authenticatedAs: String?
+
+    public init(
+        sender: EmailAddress?, recipients: [Recipient], envelopeID: String? = nil, returnContent: String? = nil,
+        authenticatedAs: String? = nil
+    ) {
+        self.sender = sender
+        self.recipients = recipients
+        self.envelopeID = envelopeID
+        self.returnContent = returnContent
+        self.authenticatedAs = authenticatedAs
+    }
+}
+
+public struct AcceptedMessage: Sendable, Equatable {
+    public let id: QueueMessageID
+    public let recipientCount: Int
+}
+
+public enum QueueState: String, Sendable, CaseIterable {
+    case queued, deferred, delivered, bounced
+}
+
+/// One queue recipient claimed by one worker until `expiresAt`. Only the owner may record its outcome,
+/// and only while the lease holds; afterwards another worker may claim the recipient again.
+public struct QueueLease: Sendable, Equatable {
+    public let recipientID: QueueRecipientID
+    public let messageID: QueueMessageID
+    public let owner: String
+    public let expiresAt: Date
+    public let sender: EmailAddress?
+    public let recipient: EmailAddress
+    public let attempts: Int
+    public let firstQueuedAt: Date
+}
+
+public enum DeliveryOutcome: Sendable, Equatable {
+    case delivered
+    case deferred(until: Date, reason: String)
+    case bounced(reason: String)
+}
+
+public struct QueueStats: Sendable, Equatable {
+    public let counts: [QueueState: Int]
+    public let oldestPendingSince: Date?
+}

@@ -1,0 +1,195 @@
+import Logging
+import Metrics
+import NIOCore
+import NIOExtras
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// What a session knows about its connection.
+public struct ConnectionContext: Sendable {
+    public let listenerName: String
+    public let remoteAddress: SocketAddress?
+    /// True on implicit-TLS listeners (submissions, pop3s, imaps).
+    public let isTLS: Bool
+    public let logger: Logger
+}
+
+/// The line-level conversation of one connection, as the session sees it.
+public struct LineConnection: Sendable {
+    public let inbound: NIOAsyncChannelInboundStream<InboundLine>
+    public let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    public let channel: any Channel
+    public let context: ConnectionContext
+
+    public func write(_ text: String) async throws {
+        try await self.outbound.write(ByteBuffer(string: text))
+    }
+}
+
+/// Describes one listening socket of a protocol service.
+public struct ListenerDescription: Sendable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    /// Implicit TLS from the first byte (RFC 8314) when set.
+    public var tls: NIOSSLContext?
+    public var maximumLineLength: Int
+    public var idleTimeout: Duration
+    /// Sent before closing a connection over the connection limits (`421 …`, `-ERR …`, `* BYE …`).
+    public var overLimitReply: String
+    /// Sent before closing a connection that was idle too long.
+    public var idleTimeoutReply: String
+
+    public init(
+        name: String, host: String, port: Int, tls: NIOSSLContext?, maximumLineLength: Int, idleTimeout: Duration,
+        overLimitReply: String, idleTimeoutReply: String
+    ) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.maximumLineLength = maximumLineLength
+        self.idleTimeout = idleTimeout
+        self.overLimitReply = overLimitReply
+        self.idleTimeoutReply = idleTimeoutReply
+    }
+}
+
+/// Binds one listener and runs one session per connection, each as a child task of a discarding task
+/// group, so a failing session ends only itself. On graceful shutdown the listener closes first and
+/// the open sessions are left to finish (each session decides how, see `LineSession`).
+public final class ProtocolServer: Service, Sendable {
+    public let description: ListenerDescription
+    private let limiter: ConnectionLimiter
+    private let logger: Logger
+    private let session: @Sendable (LineConnection) async throws -> Void
+    private let bound = OneShotValue<SocketAddress>()
+
+    public init(
+        _ description: ListenerDescription, limiter: ConnectionLimiter, logger: Logger,
+        session: @escaping @Sendable (LineConnection) async throws -> Void
+    ) {
+        self.description = description
+        self.limiter = limiter
+        self.logger = logger
+        self.session = session
+    }
+
+    /// The address the listener was given (the real port when 0 was asked for).
+    public var boundAddress: SocketAddress {
+        get async throws { try await self.bound.value }
+    }
+
+    public func run() async throws {
+        let description = self.description
+        let listener: NIOAsyncChannel<NIOAsyncChannel<InboundLine, ByteBuffer>, Never>
+        do {
+            listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .bind(host: description.host, port: description.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        if let tls = description.tls {
+                            try sync.addHandler(NIOSSLServerHandler(context: tls))
+                        }
+                        try sync.addHandler(
+                            IdleStateHandler(readTimeout: TimeAmount(description.idleTimeout)))
+                        try sync.addHandler(IdleConnectionCloser(reply: description.idleTimeoutReply))
+                        try sync.addHandler(
+                            ByteToMessageHandler(
+                                LineFramingDecoder(maximumLineLength: description.maximumLineLength),
+                                maximumBufferSize: description.maximumLineLength * 4 + 1024))
+                        return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            self.bound.fail(error)
+            throw ProtocolServerError.cannotBind(
+                listener: description.name, address: "\(description.host):\(description.port)", reason: "\(error)")
+        }
+        if let address = listener.channel.localAddress {
+            self.bound.succeed(address)
+            self.logger.info(
+                "listening", metadata: ["listener": "\(description.name)", "address": "\(address)"])
+        }
+        let connections = Counter(label: "estafeta_connections_total", dimensions: [("listener", description.name)])
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await listener.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        connections.increment()
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            listener.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<InboundLine, ByteBuffer>) async {
+        let remote = connection.channel.remoteAddress
+        let addressKey = remote?.ipAddress ?? "unknown"
+        var logger = self.logger
+        logger[metadataKey: "listener"] = "\(self.description.name)"
+        logger[metadataKey: "peer"] = "\(remote.map { "\($0)" } ?? "unknown")"
+        guard self.limiter.admit(addressKey) else {
+            logger.notice("connection refused: over the connection limit")
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(ByteBuffer(string: self.description.overLimitReply))
+            }
+            return
+        }
+        defer { self.limiter.release(addressKey) }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                let context = ConnectionContext(
+                    listenerName: self.description.name, remoteAddress: remote, isTLS: self.description.tls != nil,
+                    logger: logger)
+                try await self.session(
+                    LineConnection(inbound: inbound, outbound: outbound, channel: connection.channel, context: context))
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+public enum ProtocolServerError: Error, Sendable, CustomStringConvertible {
+    case cannotBind(listener: String, address: String, reason: String)
+    public var description: String {
+        switch self {
+        case .cannotBind(let listener, let address, let reason): "cannot listen for \(listener) on \(address): \(reason)"
+        }
+    }
+}
+
+/// Answers a read timeout from `IdleStateHandler` with the protocol's goodbye, then closes.
+final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    private let reply: String
+
+    init(reply: String) { self.reply = reply }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            let buffer = context.channel.allocator.buffer(string: self.reply)
+            let channel = context.channel
+            context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,175 @@
+import Configuration
+import Foundation
+import Logging
+
+/// Every setting of the suite, read once at start from (highest priority first) command-line flags,
+/// `ESTAFETA_…` environment variables, the JSON config file, and the defaults written here.
+///
+/// Keys are dotted and camelCased in the file (`smtp.port`, `database.busyTimeoutMs`); the environment
+/// spells them `ESTAFETA_SMTP_PORT`, `ESTAFETA_DATABASE_BUSY_TIMEOUT_MS`; flags `--smtp-port`,
+/// `--database-busy-timeout-ms`. The defaults run unprivileged on a laptop.
+public struct EstafetaSettings: Sendable, Equatable {
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public enum LogFormat: String, Sendable, CaseIterable { case text, json }
+
+    /// The name this server gives itself in greetings, EHLO and Received: headers.
+    public var hostname: String
+    public var databasePath: String
+    public var databaseBusyTimeout: Duration
+
+    public var smtp: Listener
+    public var submission: Listener
+    public var submissions: Listener
+    public var pop3: Listener
+    public var pop3s: Listener
+    public var imap: Listener
+    public var imaps: Listener
+    public var admin: Listener
+    /// `/healthz` and `/metrics` of a protocol executable (the admin service serves them on its own port).
+    public var ops: Listener
+
+    /// PEM files; when both are empty a self-signed certificate is made on first start and reused.
+    public var tlsCertificatePath: String
+    public var tlsKeyPath: String
+    public var tlsSelfSignedDirectory: String
+
+    public var logFormat: LogFormat
+    public var logLevel: Logger.Level
+
+    public var maximumLineLength: Int
+    public var idleTimeout: Duration
+    public var maximumConnections: Int
+    public var maximumConnectionsPerAddress: Int
+    /// How long SIGTERM waits for sessions before cancelling them.
+    public var shutdownGracePeriod: Duration
+    /// When set, the process writes the bound addresses of its listeners here as JSON once it is ready.
+    public var readyFile: String?
+
+    /// Every key the suite reads, for the unknown-key check of the config file.
+    public static let knownKeys: Set<String> = [
+        "hostname", "database.path", "database.busyTimeoutMs",
+        "smtp.host", "smtp.port", "submission.host", "submission.port", "submissions.host", "submissions.port",
+        "pop3.host", "pop3.port", "pop3s.host", "pop3s.port", "imap.host", "imap.port", "imaps.host", "imaps.port",
+        "admin.host", "admin.port", "ops.host", "ops.port",
+        "tls.certificate", "tls.key", "tls.selfSignedDirectory",
+        "log.format", "log.level",
+        "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
+        "shutdown.gracePeriodSeconds", "readyFile",
+    ]
+
+    /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
+    /// can run side by side on one host with their defaults.
+    public static func load(
+        from reader: ConfigReader, problems recorder: SettingsProblemRecorder, defaultOpsPort: Int
+    ) throws(SettingsError) -> EstafetaSettings {
+        var problems: [SettingsProblem] = []
+        func port(_ key: String, _ fallback: Int) -> Int {
+            let value = reader.int(forKey: ConfigKey(key), default: fallback)
+            if !(0...65_535).contains(value) {
+                problems.append(SettingsProblem(key: key, message: "must be a port number from 0 to 65535, got \(value)"))
+            }
+            return value
+        }
+        func positive(_ key: String, _ fallback: Int) -> Int {
+            let value = reader.int(forKey: ConfigKey(key), default: fallback)
+            if value <= 0 { problems.append(SettingsProblem(key: key, message: "must be greater than 0, got \(value)")) }
+            return value
+        }
+        func listener(_ name: String, host: String, port defaultPort: Int) -> Listener {
+            Listener(host: reader.string(forKey: ConfigKey("\(name).host"), default: host), port: port("\(name).port", defaultPort))
+        }
+        let publicHost = "0.0.0.0"
+        let loopback = "127.0.0.1"
+
+        let hostname = reader.string(forKey: "hostname", default: Self.systemHostname())
+        let databasePath = reader.string(forKey: "database.path", default: "./data/estafeta.sqlite")
+        if databasePath.isEmpty { problems.append(SettingsProblem(key: "database.path", message: "must not be empty")) }
+        let busyTimeoutMs = positive("database.busyTimeoutMs", 10_000)
+
+        let logFormatText = reader.string(forKey: "log.format", default: LogFormat.text.rawValue)
+        let logFormat = LogFormat(rawValue: logFormatText.lowercased())
+        if logFormat == nil {
+            problems.append(SettingsProblem(key: "log.format", message: "must be text or json, got \(logFormatText)"))
+        }
+        let logLevelText = reader.string(forKey: "log.level", default: Logger.Level.info.rawValue)
+        let logLevel = Logger.Level(rawValue: logLevelText.lowercased())
+        if logLevel == nil {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            problems.append(SettingsProblem(key: "log.level", message: "must be one of \(levels), got \(logLevelText)"))
+        }
+        let certificate = reader.string(forKey: "tls.certificate", default: "")
+        let key = reader.string(forKey: "tls.key", default: "")
+        if certificate.isEmpty != key.isEmpty {
+            problems.append(
+                SettingsProblem(
+                    key: certificate.isEmpty ? "tls.certificate" : "tls.key",
+                    message: "tls.certificate and tls.key must be set together"))
+        }
+        let readyFile = reader.string(forKey: "readyFile")
+
+        let settings = EstafetaSettings(
+            hostname: hostname,
+            databasePath: databasePath,
+            databaseBusyTimeout: .milliseconds(busyTimeoutMs),
+            smtp: listener("smtp", host: publicHost, port: 2525),
+            submission: listener("submission", host: publicHost, port: 2587),
+            submissions: listener("submissions", host: publicHost, port: 2465),
+            pop3: listener("pop3", host: publicHost, port: 1110),
+            pop3s: listener("pop3s", host: publicHost, port: 1995),
+            imap: listener("imap", host: publicHost, port: 1143),
+            imaps: listener("imaps", host: publicHost, port: 1993),
+            admin: listener("admin", host: loopback, port: 8080),
+            ops: listener("ops", host: loopback, port: defaultOpsPort),
+            tlsCertificatePath: certificate,
+            tlsKeyPath: key,
+            tlsSelfSignedDirectory: reader.string(
+                forKey: "tls.selfSignedDirectory",
+                default: ((databasePath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("tls")),
+            logFormat: logFormat ?? .text,
+            logLevel: logLevel ?? .info,
+            maximumLineLength: positive("limits.maxLineLength", 8_192),
+            idleTimeout: .seconds(positive("limits.idleTimeoutSeconds", 600)),
+            maximumConnections: positive("limits.maxConnections", 1_000),
+            maximumConnectionsPerAddress: positive("limits.maxConnectionsPerAddress", 50),
+            shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
+            readyFile: (readyFile?.isEmpty ?? true) ? nil : readyFile
+        )
+        // Values that were present but could not be read as the type asked for (a port of "abc").
+        problems.append(contentsOf: recorder.problems)
+        if !problems.isEmpty { throw SettingsError(problems: problems) }
+        return settings
+    }
+
+    static func systemHostname() -> String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// One thing wrong with one setting.
+public struct SettingsProblem: Sendable, Equatable, CustomStringConvertible {
+    public let key: String
+    public let message: String
+    public init(key: String, message: String) {
+        self.key = key
+        self.message = message
+    }
+    public var description: String { "\(self.key): \(self.message)" }
+}
+
+/// The configuration cannot be used. The message names each key and what is wrong with it.
+public struct SettingsError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let problems: [SettingsProblem]
+    public init(problems: [SettingsProblem]) { self.problems = problems }
+    public var description: String {
+        "invalid configuration:\n" + self.problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MailStore
+import NIOSSL
+import ServerSupport
+import ServiceLifecycle
+
+/// Flags every executable takes. Any other `--key value` flag sets a setting (`--smtp-port 0`).
+public struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "JSON configuration file (default: $ESTAFETA_CONFIG, else built-in defaults).")
+    public var config: String?
+
+    @Argument(
+        parsing: .allUnrecognized,
+        help: ArgumentHelp("Settings as flags, for example --smtp-port 2525 --database-path ./data/estafeta.sqlite."))
+    public var settings: [String] = []
+
+    public init() {}
+}
+
+/// Everything a service needs from its process: settings, logger, the one store, the TLS material.
+public struct ServiceEnvironment: Sendable {
+    public let settings: EstafetaSettings
+    public let logger: Logger
+    public let store: MailStore
+    public let tls: TLSMaterial
+    public let tlsContext: NIOSSLContext
+    /// Shared by every listener of the process, so the limits hold per process.
+    public let connectionLimiter: ConnectionLimiter
+}
+
+/// What one service contributes to a process: its long-running services and the listeners whose
+/// ports go into the ready file.
+public struct ServiceBundle {
+    public var name: String
+    public var services: [any Service]
+    public var listeners: [AnnouncedListener]
+
+    public init(name: String, services: [any Service], listeners: [AnnouncedListener]) {
+        self.name = name
+        self.services = services
+        self.listeners = listeners
+    }
+}
+
+extension ProtocolServer {
+    /// The listener's entry for the ready file.
+    public var announced: AnnouncedListener {
+        AnnouncedListener(name: self.description.name) { try await self.boundAddress }
+    }
+}
+
+/// The steps every executable's main takes, in order, with errors turned into one clear line on
+/// standard error and a non-zero exit code instead of a crash trace.
+public enum ServiceHost {
+    /// Exit codes: 2 for configuration errors (like a usage error), 1 for anything else at start.
+    public static let configurationExitCode: Int32 = 2
+
+    public static func prepare(_ options: CommonOptions, label: String, defaultOpsPort: Int) async throws
+        -> ServiceEnvironment
+    {
+        let settings: EstafetaSettings
+        do {
+            settings = try await SettingsLoader.load(
+                configFile: options.config, arguments: options.settings, defaultOpsPort: defaultOpsPort)
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: Self.configurationExitCode)
+        }
+        Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        let logger = Logger(label: label)
+        let store: MailStore
+        do {
+            store = try MailStore.open(
+                settings: MailStoreSettings(path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout),
+                logger: Logger(label: "\(label).store"))
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: 1)
+        }
+        let tls: TLSMaterial
+        let context: NIOSSLContext
+        do {
+            tls = try TLSMaterial.load(settings: settings, logger: logger)
+            context = try tls.makeServerContext()
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: 1)
+        }
+        return ServiceEnvironment(
+            settings: settings, logger: logger, store: store, tls: tls, tlsContext: context,
+            connectionLimiter: ConnectionLimiter(
+                maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress))
+    }
+
+    /// Runs the bundles, an ops listener (unless `includeOps` is false) and the ready-file writer in
+    /// one ServiceGroup until SIGTERM/SIGINT.
+    public static func run(_ bundles: [ServiceBundle], environment: ServiceEnvironment, includeOps: Bool = true)
+        async throws
+    {
+        var services: [any Service] = bundles.flatMap(\.services)
+        var listeners = bundles.flatMap(\.listeners)
+        if includeOps {
+            let ops = OpsHTTPServer(
+                listener: environment.settings.ops, serviceNames: bundles.map(\.name), logger: environment.logger)
+            services.append(ops.application)
+            listeners.append(AnnouncedListener(name: "ops") { try await ops.boundAddress })
+        }
+        services.append(
+            ReadinessAnnouncer(path: environment.settings.readyFile, listeners: listeners, logger: environment.logger))
+        do {
+            try await ServiceRunner.run(services, settings: environment.settings, logger: environment.logger)
+        } catch {
+            Self.fail("\(environment.logger.label): \(error)", exitCode: 1)
+        }
+        environment.logger.notice("stopped")
+    }
+
+    public static func fail(_ message: String, exitCode: Int32) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(exitCode)
+    }
+}
