@@ -151,3 +151,12 @@ extension Database {
         return next
     }
 }
+
+extension MailStore {
+    /// `PRAGMA integrity_check`: an empty array when the file is sound, else SQLite's findings.
+    public func integrityCheck() async throws(MailStoreError) -> [String] {
+        try await self.read { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
+}

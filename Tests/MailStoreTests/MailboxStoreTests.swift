@@ -1,0 +1,81 @@
+import Foundation
+import MailStore
+import Testing
+
+@Suite("Mailboxes, messages, flags and the change feed")
+struct MailboxStoreTests {
+    @Test("append, list, fetch, flag and expunge; UIDs and modseqs only go up; quota usage follows")
+    func messageLifecycle() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "inbox", of: alice.id)
+            #expect(inbox.name == "INBOX" && inbox.uidNext == 1)
+            let first = Data("Subject: one\r\n\r\nfirst\r\n".utf8)
+            let second = Data("Subject: two\r\n\r\nsecond\r\n".utf8)
+            let one = try await store.appendMessage(first, to: inbox.id, flags: ["\\Seen"])
+            let two = try await store.appendMessage(second, to: inbox.id)
+            #expect(one.uid == 1 && two.uid == 2 && two.modSeq > one.modSeq)
+            #expect(try await store.messageContent(in: inbox.id, uid: 2) == second)
+            #expect(try await store.messages(in: inbox.id).map(\.uid) == [1, 2])
+            #expect(try await store.messages(in: inbox.id, uids: 2...2).map(\.size) == [Int64(second.count)])
+
+            var status = try await store.mailboxStatus(inbox.id)
+            #expect(status.messages == 2 && status.unseen == 1 && status.deleted == 0)
+            #expect(status.sizeBytes == Int64(first.count + second.count))
+            #expect(try await store.account(alice.address).usedBytes == Int64(first.count + second.count))
+
+            let flagged = try await store.updateFlags(.add(["\\Deleted", "$Important"]), in: inbox.id, uids: [2])
+            #expect(flagged.first?.flags == ["\\Deleted", "$Important"])
+            status = try await store.mailboxStatus(inbox.id)
+            #expect(status.deleted == 1)
+            let before = try await store.highestModSeq(of: inbox.id)
+            #expect(try await store.expunge(uids: [2, 99], in: inbox.id) == [2])
+            #expect(try await store.highestModSeq(of: inbox.id) > before)
+            #expect(try await store.messageContent(in: inbox.id, uid: 2) == nil)
+            #expect(try await store.account(alice.address).usedBytes == Int64(first.count))
+
+            // A UID is never handed out twice under one UIDVALIDITY (RFC 9051 §2.3.1.1).
+            let three = try await store.appendMessage(second, to: inbox.id)
+            #expect(three.uid == 3)
+        }
+    }
+
+    @Test("the change feed reports appends, flag changes and expunges in order")
+    func changeFeed() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let start = try await store.highestModSeq(of: inbox.id)
+            _ = try await store.appendMessage(Data("a\r\n".utf8), to: inbox.id)
+            _ = try await store.updateFlags(.replace(["\\Seen"]), in: inbox.id, uids: [1])
+            _ = try await store.updateFlags(.replace(["\\Seen"]), in: inbox.id, uids: [1])  // no change, no entry
+            try await store.expunge(uids: [1], in: inbox.id)
+            let changes = try await store.changes(in: inbox.id, since: start)
+            #expect(changes.map(\.kind) == [.append, .flags, .expunge])
+            #expect(changes.map(\.uid) == [1, 1, 1])
+            #expect(changes.map(\.modSeq) == changes.map(\.modSeq).sorted())
+            #expect(try await store.changes(in: inbox.id, since: changes.last?.modSeq ?? 0).isEmpty)
+        }
+    }
+
+    @Test("mailbox names: create, duplicates, hierarchy rules")
+    func mailboxNames() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let work = try await store.createMailbox(named: "Work/Projects", of: alice.id)
+            #expect(work.name == "Work/Projects" && work.subscribed)
+            await #expect(throws: MailStoreError.mailboxExists("Work/Projects")) {
+                try await store.createMailbox(named: "Work/Projects", of: alice.id)
+            }
+            await #expect(throws: MailStoreError.mailboxExists("INBOX")) {
+                try await store.createMailbox(named: "Inbox", of: alice.id)
+            }
+            for bad in ["", "/lead", "trail/", "dou//ble", "tab\there", String(repeating: "x", count: 2000)] {
+                await #expect(throws: MailStoreError.self) { try await store.createMailbox(named: bad, of: alice.id) }
+            }
+            await #expect(throws: MailStoreError.unknownMailbox("Nope")) {
+                try await store.mailbox(named: "Nope", of: alice.id)
+            }
+        }
+    }
+}
