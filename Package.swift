@@ -175,10 +175,12 @@ let package = Package(
         .executableTarget(
             name: "StoreTorture", dependencies: ["MailStore", "MailFormat"], path: "Tests/StoreTorture",
             swiftSettings: strict),
+        // Helpers shared by the test targets: child processes, built-product paths.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(
-            name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials"],
+            name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "ServerSupportTests",
@@ -190,6 +192,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+        // Spawns the built executables and talks to them with clients nobody here wrote (Python's
+        // smtplib, poplib, imaplib, urllib).
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import MailStore
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MailStore
+import TestSupport
 import Testing
 
 @Suite("Store setup: durability settings and migrations")

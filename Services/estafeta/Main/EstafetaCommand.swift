@@ -63,7 +63,7 @@ struct CheckConfig: AsyncParsableCommand {
         do {
             let settings = try await SettingsLoader.load(
                 configFile: self.options.config, arguments: self.options.settings, defaultOpsPort: 9090)
-            print(settings)
+            print(settings.listing.joined(separator: "\n"))
         } catch {
             ServiceHost.fail("estafeta: \(error)", exitCode: ServiceHost.configurationExitCode)
         }

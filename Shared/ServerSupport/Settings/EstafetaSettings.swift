@@ -148,6 +148,33 @@ public struct EstafetaSettings: Sendable, Equatable {
         return settings
     }
 
+    /// Every setting as `key = value`, in key order, for `estafeta check-config` and the start-up log.
+    public var listing: [String] {
+        var entries: [String: String] = [
+            "hostname": self.hostname, "database.path": self.databasePath,
+            "database.busyTimeoutMs": "\(self.databaseBusyTimeout.components.seconds * 1000 + self.databaseBusyTimeout.components.attoseconds / 1_000_000_000_000_000)",
+            "tls.certificate": self.tlsCertificatePath, "tls.key": self.tlsKeyPath,
+            "tls.selfSignedDirectory": self.tlsSelfSignedDirectory,
+            "log.format": self.logFormat.rawValue, "log.level": self.logLevel.rawValue,
+            "limits.maxLineLength": "\(self.maximumLineLength)",
+            "limits.idleTimeoutSeconds": "\(self.idleTimeout.components.seconds)",
+            "limits.maxConnections": "\(self.maximumConnections)",
+            "limits.maxConnectionsPerAddress": "\(self.maximumConnectionsPerAddress)",
+            "shutdown.gracePeriodSeconds": "\(self.shutdownGracePeriod.components.seconds)",
+            "readyFile": self.readyFile ?? "",
+        ]
+        let listeners: [(String, Listener)] = [
+            ("smtp", self.smtp), ("submission", self.submission), ("submissions", self.submissions),
+            ("pop3", self.pop3), ("pop3s", self.pop3s), ("imap", self.imap), ("imaps", self.imaps),
+            ("admin", self.admin), ("ops", self.ops),
+        ]
+        for (name, listener) in listeners {
+            entries["\(name).host"] = listener.host
+            entries["\(name).port"] = "\(listener.port)"
+        }
+        return entries.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
+    }
+
     static func systemHostname() -> String {
         let name = ProcessInfo.processInfo.hostName
         return name.isEmpty ? "localhost" : name

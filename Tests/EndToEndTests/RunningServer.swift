@@ -1,0 +1,117 @@
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One Estafeta executable started as a child process on loopback with every port 0, its own
+/// database directory, and its log in a file (a pipe nobody reads would block it).
+final class RunningServer: @unchecked Sendable {
+    let process: Process
+    let directory: URL
+    let readyFile: URL
+    let logFile: URL
+    private(set) var ports: [String: Int] = [:]
+
+    var databasePath: String { self.directory.appendingPathComponent("data/estafeta.sqlite").path }
+    var certificatePath: String { self.directory.appendingPathComponent("data/tls/self-signed/certificate.pem").path }
+
+    /// Flags that move every listener to 127.0.0.1 and port 0.
+    static let loopbackListeners: [String] = [
+        "smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "admin", "ops",
+    ].flatMap { ["--\($0)-host", "127.0.0.1", "--\($0)-port", "0"] }
+
+    init(
+        _ executable: String, arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
+        name: String = "server"
+    ) throws {
+        let directory =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.readyFile = directory.appendingPathComponent("\(name).ready.json")
+        self.logFile = directory.appendingPathComponent("\(name).log")
+        _ = FileManager.default.createFile(atPath: self.logFile.path, contents: nil)
+        let log = try FileHandle(forWritingTo: self.logFile)
+        self.process = Process()
+        self.process.executableURL = BuiltProducts.executable(executable)
+        self.process.arguments = arguments + ["--ready-file", self.readyFile.path]
+        var processEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
+        processEnvironment["ESTAFETA_DATABASE_PATH"] = directory.appendingPathComponent("data/estafeta.sqlite").path
+        for (key, value) in environment { processEnvironment[key] = value }
+        self.process.environment = processEnvironment
+        self.process.currentDirectoryURL = directory
+        self.process.standardOutput = log
+        self.process.standardError = log
+        try self.process.run()
+    }
+
+    /// Waits (bounded) for the ready file and reads the ports from it.
+    func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let data = FileManager.default.contents(atPath: self.readyFile.path),
+                let ports = try? JSONSerialization.jsonObject(with: data) as? [String: Int]
+            {
+                self.ports = ports
+                return
+            }
+            guard self.process.isRunning else { throw RunningServerError.exited(self.log) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RunningServerError.notReady(self.log)
+    }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the exit status and how long it took.
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(15)) async throws -> (status: Int32, seconds: Double) {
+        let start = ContinuousClock.now
+        kill(self.process.processIdentifier, signal)
+        while self.process.isRunning {
+            if ContinuousClock.now - start > timeout {
+                kill(self.process.processIdentifier, SIGKILL)
+                throw RunningServerError.didNotStop(self.log)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (self.process.terminationStatus, seconds)
+    }
+
+    var log: String { (try? String(contentsOf: self.logFile, encoding: .utf8)) ?? "" }
+
+    func removeDirectory() {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
+
+enum RunningServerError: Error, CustomStringConvertible {
+    case exited(String)
+    case notReady(String)
+    case didNotStop(String)
+
+    var description: String {
+        switch self {
+        case .exited(let log): "the server exited before it was ready; log:\n\(log)"
+        case .notReady(let log): "the server did not become ready in time; log:\n\(log)"
+        case .didNotStop(let log): "the server did not stop in time; log:\n\(log)"
+        }
+    }
+}
+
+/// Runs one of the Python clients in Tests/Clients.
+enum PythonClient {
+    static let clientsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Clients")
+
+    static func run(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let child = try ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", self.clientsDirectory.appendingPathComponent(script).path] + arguments)
+        let result = try await child.finish(timeout: .seconds(60))
+        return (result.status, result.output + result.errors)
+    }
+}

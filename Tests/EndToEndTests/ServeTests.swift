@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("estafeta serve: the whole suite in one process", .serialized)
+struct ServeTests {
+    @Test("starts all five services, each answers real clients on its port and /healthz; SIGTERM stops it with 0 in < 5 s")
+    func serveAnswersAndStops() async throws {
+        let server = try RunningServer("estafeta", arguments: ["serve"] + RunningServer.loopbackListeners)
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        #expect(
+            Set(server.ports.keys)
+                == ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "admin", "ops"])
+        #expect(server.ports.values.allSatisfy { $0 > 0 })
+        let probe = try await PythonClient.run(
+            "probe_suite.py",
+            [server.readyFile.path, server.certificatePath, "smtp,pop3,imap,admin,ops"])
+        #expect(probe.status == 0, "\(probe.output)\n\(server.log)")
+        #expect(probe.output.contains("all checks passed"))
+
+        let stopped = try await server.stop()
+        #expect(stopped.status == 0, "\(server.log)")
+        #expect(stopped.seconds < 5)
+        #expect(server.log.contains("stopped"))
+    }
+
+    @Test(
+        "an idle client is told goodbye at shutdown, in its own protocol",
+        arguments: [
+            ("imap", "* BYE"), ("smtp", "421 4.3.2"), ("pop3", "-ERR [SYS/TEMP]"),
+        ])
+    func idleClientsHearGoodbye(listener: String, goodbye: String) async throws {
+        let server = try RunningServer("estafeta", arguments: ["serve"] + RunningServer.loopbackListeners)
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        let marker = server.directory.appendingPathComponent("client-ready")
+        let client = try ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", PythonClient.clientsDirectory.appendingPathComponent("idle_client.py").path,
+                String(server.ports[listener] ?? 0), marker.path,
+            ])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: marker.path) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let stopped = try await server.stop()
+        let heard = try await client.finish()
+        #expect(heard.output.contains("next: \(goodbye)"), "\(heard.output)\(heard.errors)")
+        #expect(heard.output.contains("closed: True"))
+        #expect(stopped.status == 0, "\(server.log)")
+        #expect(stopped.seconds < 5)
+    }
+
+    @Test("an over-long line gets the protocol's error and the session goes on")
+    func overlongLine() async throws {
+        let server = try RunningServer(
+            "estafeta", arguments: ["serve", "--limits-max-line-length", "512"] + RunningServer.loopbackListeners)
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        let marker = server.directory.appendingPathComponent("client-ready")
+        let longLine = "NOOP " + String(repeating: "x", count: 10_000)
+        let client = try ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", PythonClient.clientsDirectory.appendingPathComponent("idle_client.py").path,
+                String(server.ports["smtp"] ?? 0), marker.path, longLine,
+            ])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: marker.path) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        _ = try await server.stop()
+        let heard = try await client.finish()
+        #expect(heard.output.contains("reply: 500 5.5.2"), "\(heard.output)\(heard.errors)")
+        // The session survived the long line: it was still open to hear the shutdown reply.
+        #expect(heard.output.contains("next: 421"), "\(heard.output)")
+    }
+}
