@@ -1,0 +1,53 @@
+import ServerSupport
+import Testing
+
+@Suite("Settings")
+struct SettingsTests {
+    @Test("defaults run unprivileged on a laptop")
+    func defaults() async throws {
+        let settings = try await SettingsLoader.load(configFile: nil, arguments: [], environment: [:], defaultOpsPort: 9090)
+        #expect(settings.smtp.port == 2525 && settings.submission.port == 2587 && settings.submissions.port == 2465)
+        #expect(settings.pop3.port == 1110 && settings.pop3s.port == 1995)
+        #expect(settings.imap.port == 1143 && settings.imaps.port == 1993)
+        #expect(settings.admin.port == 8080 && settings.admin.host == "127.0.0.1")
+        #expect(settings.databasePath == "./data/estafeta.sqlite")
+        #expect(settings.tlsCertificatePath.isEmpty && settings.tlsSelfSignedDirectory == "./data/tls")
+        #expect(settings.logFormat == .text && settings.listing.contains("log.level = info"))
+        #expect(settings.ops.port == 9090)
+    }
+
+    @Test("ESTAFETA_ environment variables, and flags above them")
+    func environmentAndFlags() async throws {
+        let settings = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--smtp-port", "4025", "--database-busy-timeout-ms=2500"],
+            environment: [
+                "ESTAFETA_SMTP_PORT": "3025", "ESTAFETA_IMAP_HOST": "127.0.0.2", "ESTAFETA_LOG_FORMAT": "json",
+                "ESTAFETA_LIMITS_MAX_LINE_LENGTH": "1000", "SMTP_PORT": "9999",
+            ],
+            defaultOpsPort: 9091)
+        #expect(settings.smtp.port == 4025)
+        #expect(settings.imap.host == "127.0.0.2")
+        #expect(settings.logFormat == .json)
+        #expect(settings.maximumLineLength == 1000)
+        #expect(settings.databaseBusyTimeout == .milliseconds(2500))
+        #expect(settings.ops.port == 9091)
+    }
+
+    @Test("every problem is reported at once, each naming its key")
+    func problems() async throws {
+        do {
+            _ = try await SettingsLoader.load(
+                configFile: nil, arguments: [],
+                environment: [
+                    "ESTAFETA_SMTP_PORT": "-1", "ESTAFETA_LOG_LEVEL": "loud", "ESTAFETA_LIMITS_MAX_CONNECTIONS": "0",
+                    "ESTAFETA_TLS_CERTIFICATE": "/etc/cert.pem",
+                ],
+                defaultOpsPort: 9090)
+            Issue.record("expected a SettingsError")
+        } catch {
+            #expect(
+                Set(error.problems.map(\.key)) == ["smtp.port", "log.level", "limits.maxConnections", "tls.key"],
+                "\(error)")
+        }
+    }
+}
