@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages Estafeta needs to build (and, with --tests, to run its tests),
+# skipping those already installed. Swift itself is expected on PATH.
+#   build:  libsqlite3-dev (GRDB on the system SQLite), libcrypt-dev (libxcrypt's crypt(3))
+#   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers)
+set -euo pipefail
+
+packages=(libsqlite3-dev libcrypt-dev)
+if [[ "${1:-}" == "--tests" ]]; then
+    command -v python3 >/dev/null 2>&1 || packages+=(python3)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Estafeta needs these packages (or their equivalents): ${missing[*]}" >&2
+    exit 1
+fi
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "run as root, or install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+echo "installing: ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
