@@ -160,3 +160,17 @@ extension MailStore {
         }
     }
 }
+
+extension MailStore {
+    /// Takes SQLite's write lock and keeps it for `seconds`, for fault tests of other processes
+    /// (reliability catalogue D07). Not used by any service.
+    public func holdWriteLockForTesting(seconds: Double, whenLocked: @Sendable @escaping () -> Void)
+        async throws(MailStoreError)
+    {
+        try await self.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO counter(name, value) VALUES ('lock-test', 0)")
+            whenLocked()
+            Thread.sleep(forTimeInterval: seconds)
+        }
+    }
+}

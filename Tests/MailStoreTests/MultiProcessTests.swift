@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MailStore
 import TestSupport
 import Testing
@@ -70,6 +71,62 @@ struct MultiProcessTests {
                 let content = try await store.queuedContent(QueueMessageID(id))
                 #expect(content != nil, "message \(id) was acknowledged but is gone")
             }
+        }
+    }
+}
+
+@Suite("Queue leases and lock waits across OS processes", .serialized)
+struct CrossProcessQueueTests {
+    @Test("three worker processes leasing from one queue never hold the same recipient, and miss none")
+    func leasesAcrossProcesses() async throws {
+        try await StoreFixture.with { fixture in
+            let store = try fixture.open()
+            let recipients = (0..<60).map { "r\($0)@example.org" }
+            for _ in 0..<5 {
+                _ = try await store.acceptMessage(Data("x\r\n".utf8), envelope: TestData.envelope(to: recipients))
+            }
+            let workers = try ["w1", "w2", "w3"].map {
+                try ChildProcess.start(BuiltProducts.executable("StoreTorture"), ["lease", fixture.path, $0])
+            }
+            var seen: [String: Int] = [:]
+            for worker in workers {
+                let result = try await worker.finish(timeout: .seconds(120))
+                #expect(result.status == 0, "\(result.errors)")
+                for line in result.output.split(separator: "\n") where line.hasPrefix("leased ") {
+                    seen[String(line.dropFirst(7)), default: 0] += 1
+                }
+            }
+            #expect(seen.count == 300, "every recipient was leased")
+            #expect(seen.values.allSatisfy { $0 == 1 }, "no recipient was leased twice")
+            #expect(try await store.queueStats().counts[.delivered] == 300)
+        }
+    }
+
+    @Test("a write waits for another process's lock within the busy timeout, and fails cleanly beyond it")
+    func busyTimeout() async throws {
+        try await StoreFixture.with { fixture in
+            let patient = try MailStore.open(
+                settings: MailStoreSettings(path: fixture.path, busyTimeout: .seconds(20)), logger: Logger(label: "t"))
+            let impatient = try MailStore.open(
+                settings: MailStoreSettings(path: fixture.path, busyTimeout: .milliseconds(300)), logger: Logger(label: "t"))
+            let holder = try ChildProcess.start(
+                BuiltProducts.executable("StoreTorture"), ["hold-lock", fixture.path, "3"])
+            // Wait until the other process really holds the lock.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                do {
+                    _ = try await impatient.acceptMessage(Data("probe\r\n".utf8), envelope: TestData.envelope())
+                    try await Task.sleep(for: .milliseconds(10))
+                } catch {
+                    break
+                }
+            }
+            await #expect(throws: MailStoreError.self) {
+                _ = try await impatient.acceptMessage(Data("x\r\n".utf8), envelope: TestData.envelope())
+            }
+            let accepted = try await patient.acceptMessage(Data("waited\r\n".utf8), envelope: TestData.envelope())
+            #expect(try await patient.queuedContent(accepted.id) == Data("waited\r\n".utf8))
+            #expect(try await holder.finish().status == 0)
         }
     }
 }

@@ -9,6 +9,9 @@ import MailStore
 ///     StoreTorture accept DB COUNT TAG        accept COUNT messages, one transaction each
 ///     StoreTorture accept-forever DB TAG      accept messages until killed, printing each id after its commit
 ///     StoreTorture pragmas DB                 print the writer's synchronous and journal_mode
+///     StoreTorture lease DB OWNER             lease due recipients in small batches until none is left,
+///                                             printing each leased id, and mark them delivered
+///     StoreTorture hold-lock DB SECONDS       hold SQLite's write lock for SECONDS (prints "locked" first)
 ///
 /// Every acknowledged id is printed only after `acceptMessage` returned, i.e. after COMMIT: the same
 /// moment an SMTP session would answer 250.
@@ -46,6 +49,27 @@ struct StoreTorture {
                     // Unbuffered, like a reply on a socket: the line leaves as soon as the commit is done.
                     FileHandle.standardOutput.write(Data("accepted \(accepted.id)\n".utf8))
                     index += 1
+                }
+            case "lease" where arguments.count == 4:
+                var idle = 0
+                while idle < 3 {
+                    let leases = try await store.leaseQueueItems(
+                        owner: arguments[3], limit: 7, leaseDuration: .seconds(300))
+                    if leases.isEmpty {
+                        idle += 1
+                        try await Task.sleep(for: .milliseconds(20))
+                        continue
+                    }
+                    idle = 0
+                    for lease in leases {
+                        print("leased \(lease.recipientID)")
+                        try await store.recordOutcome(.delivered, for: lease)
+                    }
+                }
+            case "hold-lock" where arguments.count == 4:
+                guard let seconds = Double(arguments[3]) else { Self.exit("SECONDS must be a number", code: 64) }
+                try await store.holdWriteLockForTesting(seconds: seconds) {
+                    FileHandle.standardOutput.write(Data("locked\n".utf8))
                 }
             default:
                 Self.exit("unknown command", code: 64)
