@@ -82,3 +82,40 @@ struct ServeTests {
         #expect(heard.output.contains("next: 421"), "\(heard.output)")
     }
 }
+
+@Suite("Start-up failures and log format")
+struct StartupTests {
+    @Test("a port already in use stops the process with exit 1 and a message naming the listener")
+    func portInUse() async throws {
+        let first = try RunningServer("estafeta-pop3", arguments: RunningServer.loopbackListeners, name: "first")
+        defer { first.removeDirectory() }
+        try await first.waitUntilReady()
+        let taken = try #require(first.ports["pop3"])
+        // A flag given twice is an array to swift-configuration, so pass the port through the environment.
+        let second = try RunningServer(
+            "estafeta-pop3", arguments: ["--pop3-host", "127.0.0.1", "--pop3s-host", "127.0.0.1", "--pop3s-port", "0", "--ops-port", "0"],
+            environment: ["ESTAFETA_POP3_PORT": String(taken)], name: "second")
+        defer { second.removeDirectory() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while second.process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!second.process.isRunning)
+        #expect(second.process.terminationStatus == 1)
+        #expect(second.log.contains("cannot listen for pop3 on 127.0.0.1:\(taken)"), "\(second.log)")
+        #expect(try await first.stop().status == 0)
+    }
+
+    @Test("log.format=json writes one JSON object per line")
+    func jsonLogs() async throws {
+        let server = try RunningServer(
+            "estafeta-imap", arguments: RunningServer.loopbackListeners, environment: ["ESTAFETA_LOG_FORMAT": "json"])
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        #expect(try await server.stop().status == 0)
+        let lines = server.log.split(separator: "\n")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["message"] is String && object?["level"] is String, "\(line)")
+        }
+    }
+}
