@@ -119,3 +119,19 @@ public enum ServiceHost {
         exit(exitCode)
     }
 }
+
+extension ServiceEnvironment {
+    /// A listener of a line-based protocol service with this process's limits, TLS and logger.
+    /// `implicitTLS` is for the RFC 8314 ports (submissions, pop3s, imaps).
+    public func lineProtocolServer(
+        name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, overLimitReply: String,
+        idleTimeoutReply: String, session: @escaping @Sendable (LineConnection) async throws -> Void
+    ) -> ProtocolServer {
+        ProtocolServer(
+            ListenerDescription(
+                name: name, host: address.host, port: address.port, tls: implicitTLS ? self.tlsContext : nil,
+                maximumLineLength: self.settings.maximumLineLength, idleTimeout: self.settings.idleTimeout,
+                overLimitReply: overLimitReply, idleTimeoutReply: idleTimeoutReply),
+            limiter: self.connectionLimiter, logger: self.logger, session: session)
+    }
+}

@@ -10,13 +10,8 @@ public enum POP3GatewayService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer {
-            ProtocolServer(
-                ListenerDescription(
-                    name: name, host: address.host, port: address.port, tls: tls ? environment.tlsContext : nil,
-                    maximumLineLength: settings.maximumLineLength, idleTimeout: settings.idleTimeout,
-                    overLimitReply: "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
-                    idleTimeoutReply: "-ERR Idle timeout, closing connection\r\n"),
-                limiter: environment.connectionLimiter, logger: environment.logger
+            environment.lineProtocolServer(
+                name: name, on: address, implicitTLS: tls, overLimitReply: "-ERR [SYS/TEMP] Too many connections, try again later\r\n", idleTimeoutReply: "-ERR Idle timeout, closing connection\r\n"
             ) { connection in
                 try await Self.session.run(on: connection)
             }

@@ -11,13 +11,10 @@ public enum SMTPIngressService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer {
-            ProtocolServer(
-                ListenerDescription(
-                    name: name, host: address.host, port: address.port, tls: tls ? environment.tlsContext : nil,
-                    maximumLineLength: settings.maximumLineLength, idleTimeout: settings.idleTimeout,
-                    overLimitReply: "421 4.7.0 \(settings.hostname) Too many connections, try again later\r\n",
-                    idleTimeoutReply: "421 4.4.2 \(settings.hostname) Idle timeout, closing connection\r\n"),
-                limiter: environment.connectionLimiter, logger: environment.logger
+            environment.lineProtocolServer(
+                name: name, on: address, implicitTLS: tls,
+                overLimitReply: "421 4.7.0 \(settings.hostname) Too many connections, try again later\r\n",
+                idleTimeoutReply: "421 4.4.2 \(settings.hostname) Idle timeout, closing connection\r\n"
             ) { connection in
                 try await Self.session(hostname: settings.hostname).run(on: connection)
             }
