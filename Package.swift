@@ -117,10 +117,10 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "MailStore", "MailFormat", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            path: "Services/estafeta-admin/AdminAPI", swiftSettings: strict),
+            path: "Services/estafeta-admin/AdminAPI", resources: [.copy("openapi.json")], swiftSettings: strict),
 
         // MARK: Executables (thin: settings, store, ServiceGroup)
 

@@ -13,7 +13,9 @@ extension MailStore {
     // MARK: Domains
 
     @discardableResult
-    public func createDomain(_ requestedName: String, now: Date = Date()) async throws(MailStoreError) -> Domain {
+    public func createDomain(_ requestedName: String, now: Date = Date(), audit: AuditActor? = nil)
+        async throws(MailStoreError) -> Domain
+    {
         let name: String
         do { name = try EmailAddress.normalisedDomain(requestedName) } catch {
             throw .invalidArgument("domain: \(error)")
@@ -23,16 +25,39 @@ extension MailStore {
                 throw MailStoreError.domainExists(name)
             }
             try db.execute(sql: "INSERT INTO domain(name, createdAt) VALUES (?, ?)", arguments: [name, now])
-            return Domain(id: DomainID(db.lastInsertedRowID), name: name, createdAt: now)
+            try Self.appendAudit(db, audit, action: "domain.create", target: name, detail: nil, now: now)
+            return Domain(id: DomainID(db.lastInsertedRowID), name: name, createdAt: now, accountCount: 0)
         }
     }
 
-    public func domains() async throws(MailStoreError) -> [Domain] {
+    /// Domains in name order; `after` and `limit` page through them.
+    public func domains(after: String? = nil, limit: Int = Int.max) async throws(MailStoreError) -> [Domain] {
         try await self.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, createdAt FROM domain ORDER BY name").map {
-                Domain(id: DomainID($0["id"]), name: $0["name"], createdAt: $0["createdAt"])
-            }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.id, d.name, d.createdAt, (SELECT count(*) FROM account a WHERE a.domainId = d.id) AS accounts
+                    FROM domain d WHERE d.name > ? ORDER BY d.name LIMIT ?
+                    """, arguments: [after ?? "", min(limit, Int(Int32.max))]
+            ).map(Self.domain(from:))
         }
+    }
+
+    public func domain(named name: String) async throws(MailStoreError) -> Domain {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT d.id, d.name, d.createdAt, (SELECT count(*) FROM account a WHERE a.domainId = d.id) AS accounts
+                    FROM domain d WHERE d.name = ?
+                    """, arguments: [name])
+            else { throw MailStoreError.unknownDomain(name) }
+            return Self.domain(from: row)
+        }
+    }
+
+    static func domain(from row: Row) -> Domain {
+        Domain(id: DomainID(row["id"]), name: row["name"], createdAt: row["createdAt"], accountCount: row["accounts"] ?? 0)
     }
 
     public func isLocalDomain(_ name: String) async throws(MailStoreError) -> Bool {
@@ -42,7 +67,9 @@ extension MailStore {
     }
 
     /// Deletes a domain. Refused while it has accounts unless `force`, which removes them and their mail.
-    public func deleteDomain(_ name: String, force: Bool = false) async throws(MailStoreError) {
+    public func deleteDomain(_ name: String, force: Bool = false, now: Date = Date(), audit: AuditActor? = nil)
+        async throws(MailStoreError)
+    {
         try await self.write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM domain WHERE name = ?", arguments: [name])
             else { throw MailStoreError.unknownDomain(name) }
@@ -50,6 +77,8 @@ extension MailStore {
             if (accounts ?? 0) > 0 && !force { throw MailStoreError.domainNotEmpty(name) }
             try db.execute(sql: "DELETE FROM domain WHERE id = ?", arguments: [id])
             try Self.deleteUnreferencedBlobs(db)
+            try Self.appendAudit(
+                db, audit, action: "domain.delete", target: name, detail: force ? "force" : nil, now: now)
         }
     }
 
@@ -59,7 +88,7 @@ extension MailStore {
     @discardableResult
     public func createAccount(
         _ address: EmailAddress, passwordHash: PasswordHash, displayName: String? = nil, quotaBytes: Int64? = nil,
-        now: Date = Date()
+        now: Date = Date(), audit: AuditActor? = nil
     ) async throws(MailStoreError) -> Account {
         if let quotaBytes, quotaBytes < 0 { throw .invalidArgument("quota must not be negative") }
         return try await self.write { db in
@@ -90,6 +119,7 @@ extension MailStore {
             guard let account = try Self.fetchAccount(db, address: address.description) else {
                 throw MailStoreError.unavailable("account row vanished inside its own transaction")
             }
+            try Self.appendAudit(db, audit, action: "account.create", target: address.description, detail: nil, now: now)
             return account
         }
     }
@@ -103,18 +133,18 @@ extension MailStore {
         }
     }
 
-    public func accounts(inDomain domain: String? = nil) async throws(MailStoreError) -> [Account] {
+    /// Accounts in address order (case-insensitive), optionally of one domain; `after` and `limit` page.
+    public func accounts(inDomain domain: String? = nil, after: String? = nil, limit: Int = Int.max)
+        async throws(MailStoreError) -> [Account]
+    {
         try await self.read { db in
-            let rows: [Row]
-            if let domain {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "SELECT a.* FROM account a JOIN domain d ON d.id = a.domainId WHERE d.name = ? ORDER BY a.address",
-                    arguments: [domain])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY address")
-            }
-            return rows.compactMap(Self.account(from:))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.* FROM account a JOIN domain d ON d.id = a.domainId
+                    WHERE (? IS NULL OR d.name = ?) AND a.address > ? ORDER BY a.address LIMIT ?
+                    """, arguments: [domain, domain, after ?? "", min(limit, Int(Int32.max))]
+            ).compactMap(Self.account(from:))
         }
     }
 
@@ -137,38 +167,62 @@ extension MailStore {
     public func setPasswordHash(_ hash: PasswordHash, for address: EmailAddress, now: Date = Date())
         async throws(MailStoreError)
     {
-        try await self.updateAccount(address, set: "passwordHash = ?", hash.encoded, now: now)
+        try await self.updateAccount(address, AccountChanges(passwordHash: hash), now: now)
     }
 
     public func setEnabled(_ enabled: Bool, for address: EmailAddress, now: Date = Date()) async throws(MailStoreError)
     {
-        try await self.updateAccount(address, set: "enabled = ?", enabled, now: now)
+        try await self.updateAccount(address, AccountChanges(enabled: enabled), now: now)
     }
 
     public func setQuota(_ quotaBytes: Int64?, for address: EmailAddress, now: Date = Date())
         async throws(MailStoreError)
     {
-        if let quotaBytes, quotaBytes < 0 { throw .invalidArgument("quota must not be negative") }
-        try await self.updateAccount(address, set: "quotaBytes = ?", quotaBytes, now: now)
+        try await self.updateAccount(address, AccountChanges(quotaBytes: .some(quotaBytes)), now: now)
+    }
+
+    /// Applies every given change in one transaction (an admin PATCH is all or nothing).
+    @discardableResult
+    public func updateAccount(
+        _ address: EmailAddress, _ changes: AccountChanges, now: Date = Date(), audit: AuditActor? = nil
+    ) async throws(MailStoreError) -> Account {
+        if case .some(.some(let quota)) = changes.quotaBytes, quota < 0 {
+            throw .invalidArgument("quota must not be negative")
+        }
+        return try await self.write { db in
+            guard try Self.fetchAccount(db, address: address.description) != nil else {
+                throw MailStoreError.unknownAccount(address.description)
+            }
+            var changed: [String] = []
+            func set(_ column: String, _ value: (any DatabaseValueConvertible & Sendable)?) throws {
+                try db.execute(
+                    sql: "UPDATE account SET \(column) = ?, updatedAt = ? WHERE address = ?",
+                    arguments: [value, now, address.description])
+                changed.append(column)
+            }
+            if let hash = changes.passwordHash { try set("passwordHash", hash.encoded) }
+            if let quota = changes.quotaBytes { try set("quotaBytes", quota) }
+            if let enabled = changes.enabled { try set("enabled", enabled) }
+            if let displayName = changes.displayName { try set("displayName", displayName) }
+            guard let account = try Self.fetchAccount(db, address: address.description) else {
+                throw MailStoreError.unknownAccount(address.description)
+            }
+            try Self.appendAudit(
+                db, audit, action: "account.update", target: address.description,
+                detail: changed.joined(separator: ","), now: now)
+            return account
+        }
     }
 
     /// Deletes an account and its mail. Queue rows it sent stay, for the queue's history.
-    public func deleteAccount(_ address: EmailAddress) async throws(MailStoreError) {
+    public func deleteAccount(_ address: EmailAddress, now: Date = Date(), audit: AuditActor? = nil)
+        async throws(MailStoreError)
+    {
         try await self.write { db in
             try db.execute(sql: "DELETE FROM account WHERE address = ?", arguments: [address.description])
             guard db.changesCount > 0 else { throw MailStoreError.unknownAccount(address.description) }
             try Self.deleteUnreferencedBlobs(db)
-        }
-    }
-
-    private func updateAccount(
-        _ address: EmailAddress, set assignment: String, _ value: (any DatabaseValueConvertible & Sendable)?, now: Date
-    ) async throws(MailStoreError) {
-        try await self.write { db in
-            try db.execute(
-                sql: "UPDATE account SET \(assignment), updatedAt = ? WHERE address = ?",
-                arguments: [value, now, address.description])
-            guard db.changesCount > 0 else { throw MailStoreError.unknownAccount(address.description) }
+            try Self.appendAudit(db, audit, action: "account.delete", target: address.description, detail: nil, now: now)
         }
     }
 
@@ -190,8 +244,8 @@ extension MailStore {
     /// Creates an alias (`local@domain`) or a catch-all (`@domain`) pointing at one or more targets,
     /// local or remote.
     @discardableResult
-    public func createAlias(_ source: String, targets: [String], now: Date = Date()) async throws(MailStoreError)
-        -> Alias
+    public func createAlias(_ source: String, targets: [String], now: Date = Date(), audit: AuditActor? = nil)
+        async throws(MailStoreError) -> Alias
     {
         let (source, domain) = try Self.normalisedAliasSource(source)
         var normalisedTargets: [String] = []
@@ -216,44 +270,44 @@ extension MailStore {
                 try db.execute(
                     sql: "INSERT INTO aliasTarget(aliasId, target) VALUES (?, ?)", arguments: [aliasID, target])
             }
-            return Alias(source: source, targets: Array(Set(finalTargets)).sorted())
+            let alias = Alias(source: source, targets: Array(Set(finalTargets)).sorted())
+            try Self.appendAudit(
+                db, audit, action: "alias.create", target: source, detail: alias.targets.joined(separator: ","), now: now)
+            return alias
         }
     }
 
-    public func aliases(inDomain domain: String? = nil) async throws(MailStoreError) -> [Alias] {
+    /// Aliases in source order (catch-alls `@domain` sort first), optionally of one domain; `after` and
+    /// `limit` page.
+    public func aliases(inDomain domain: String? = nil, after: String? = nil, limit: Int = Int.max)
+        async throws(MailStoreError) -> [Alias]
+    {
         try await self.read { db in
-            let rows: [Row]
-            if let domain {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT a.source, t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id
-                        JOIN domain d ON d.id = a.domainId WHERE d.name = ? ORDER BY a.source, t.target
-                        """, arguments: [domain])
-            } else {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT a.source, t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id
-                        ORDER BY a.source, t.target
-                        """)
+            let sources = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT a.source FROM alias a JOIN domain d ON d.id = a.domainId
+                    WHERE (? IS NULL OR d.name = ?) AND a.source > ? ORDER BY a.source LIMIT ?
+                    """, arguments: [domain, domain, after ?? "", min(limit, Int(Int32.max))])
+            return try sources.map { source in
+                Alias(
+                    source: source,
+                    targets: try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT t.target FROM aliasTarget t JOIN alias a ON a.id = t.aliasId
+                            WHERE a.source = ? ORDER BY t.target
+                            """, arguments: [source]))
             }
-            var order: [String] = []
-            var targets: [String: [String]] = [:]
-            for row in rows {
-                let source: String = row["source"]
-                if targets[source] == nil { order.append(source) }
-                targets[source, default: []].append(row["target"])
-            }
-            return order.map { Alias(source: $0, targets: targets[$0] ?? []) }
         }
     }
 
-    public func deleteAlias(_ source: String) async throws(MailStoreError) {
+    public func deleteAlias(_ source: String, now: Date = Date(), audit: AuditActor? = nil) async throws(MailStoreError) {
         let (source, _) = try Self.normalisedAliasSource(source)
         try await self.write { db in
             try db.execute(sql: "DELETE FROM alias WHERE source = ?", arguments: [source])
             guard db.changesCount > 0 else { throw MailStoreError.unknownAlias(source) }
+            try Self.appendAudit(db, audit, action: "alias.delete", target: source, detail: nil, now: now)
         }
     }
 

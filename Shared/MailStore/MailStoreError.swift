@@ -22,6 +22,9 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidArgument(String)
     /// This worker's lease on a queue recipient expired or was taken over; its outcome was not recorded.
     case leaseLost(Int64)
+    case unknownQueueMessage(Int64)
+    /// A worker holds one of the message's recipients right now; try again when its attempt is over.
+    case queueMessageBusy(Int64)
     /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
     case unavailable(String)
 
@@ -42,6 +45,8 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .mailboxProtected(let name): "mailbox \(name) cannot be changed this way"
         case .invalidArgument(let detail): "invalid argument: \(detail)"
         case .leaseLost(let id): "lease on queue recipient \(id) was lost"
+        case .unknownQueueMessage(let id): "no such queued message: \(id)"
+        case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }
     }

@@ -140,6 +140,28 @@ enum MailStoreMigrator {
                     CREATE INDEX queueRecipient_message ON queueRecipient(queueMessageId);
                     """)
         }
+        migrator.registerMigration("2026-11-27 admin tokens and audit log") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE adminToken (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        secretHash BLOB NOT NULL,
+                        scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+                        description TEXT NOT NULL DEFAULT '',
+                        createdAt DATETIME NOT NULL,
+                        revokedAt DATETIME
+                    );
+
+                    CREATE TABLE auditLog (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        tokenId TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        detail TEXT,
+                        createdAt DATETIME NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

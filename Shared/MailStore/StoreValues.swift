@@ -26,6 +26,25 @@ public struct Domain: Sendable, Equatable {
     public let id: DomainID
     public let name: String
     public let createdAt: Date
+    public let accountCount: Int
+}
+
+/// Changes to an account; nil leaves a field as it is. `quotaBytes: .some(nil)` removes the quota.
+public struct AccountChanges: Sendable {
+    public var passwordHash: PasswordHash?
+    public var quotaBytes: Int64??
+    public var enabled: Bool?
+    public var displayName: String??
+
+    public init(
+        passwordHash: PasswordHash? = nil, quotaBytes: Int64?? = nil, enabled: Bool? = nil,
+        displayName: String?? = nil
+    ) {
+        self.passwordHash = passwordHash
+        self.quotaBytes = quotaBytes
+        self.enabled = enabled
+        self.displayName = displayName
+    }
 }
 
 public struct Account: Sendable, Equatable {

@@ -60,23 +60,8 @@ public enum ServiceHost {
     public static func prepare(_ options: CommonOptions, label: String, defaultOpsPort: Int) async throws
         -> ServiceEnvironment
     {
-        let settings: EstafetaSettings
-        do {
-            settings = try await SettingsLoader.load(
-                configFile: options.config, arguments: options.settings, defaultOpsPort: defaultOpsPort)
-        } catch {
-            Self.fail("\(label): \(error)", exitCode: Self.configurationExitCode)
-        }
-        Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        let (settings, store) = await Self.openStore(options, label: label, defaultOpsPort: defaultOpsPort)
         let logger = Logger(label: label)
-        let store: MailStore
-        do {
-            store = try MailStore.open(
-                settings: MailStoreSettings(path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout),
-                logger: Logger(label: "\(label).store"))
-        } catch {
-            Self.fail("\(label): \(error)", exitCode: 1)
-        }
         let tls: TLSMaterial
         let context: NIOSSLContext
         do {
@@ -89,6 +74,29 @@ public enum ServiceHost {
             settings: settings, logger: logger, store: store, tls: tls, tlsContext: context,
             connectionLimiter: ConnectionLimiter(
                 maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress))
+    }
+
+    /// Settings, logging and the store, without TLS or listeners: for commands such as
+    /// `estafeta token create` that work on the database and exit.
+    public static func openStore(_ options: CommonOptions, label: String, defaultOpsPort: Int = 9090) async
+        -> (EstafetaSettings, MailStore)
+    {
+        let settings: EstafetaSettings
+        do {
+            settings = try await SettingsLoader.load(
+                configFile: options.config, arguments: options.settings, defaultOpsPort: defaultOpsPort)
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: Self.configurationExitCode)
+        }
+        Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        do {
+            let store = try MailStore.open(
+                settings: MailStoreSettings(path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout),
+                logger: Logger(label: "\(label).store"))
+            return (settings, store)
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: 1)
+        }
     }
 
     /// Runs the bundles, an ops listener (unless `includeOps` is false) and the ready-file writer in

@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Hummingbird
 import Logging
@@ -6,44 +7,72 @@ import NIOCore
 import ServerSupport
 import ServiceHost
 
-/// `estafeta-admin`: the HTTP admin API (Hummingbird 2).
-///
-/// Foundation stage: `/healthz`, `/readyz` and `/metrics`; the `/api/v1` resources are the admin API
-/// issue.
+/// `estafeta-admin`: the HTTP admin API (Hummingbird 2), `/api/v1` plus `/healthz`, `/readyz`,
+/// `/metrics` and `/openapi.json`.
 public enum AdminAPIService {
-    public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
+    public static func make(_ environment: ServiceEnvironment) async throws -> ServiceBundle {
+        try await Self.bootstrapToken(environment.settings.adminBootstrapToken, store: environment.store, logger: environment.logger)
         let bound = OneShotValue<SocketAddress>()
         let application = Self.application(
-            store: environment.store, listener: environment.settings.admin, logger: environment.logger
+            store: environment.store, settings: environment.settings, logger: environment.logger
         ) { address in bound.succeed(address) }
         return ServiceBundle(
             name: "admin", services: [application],
             listeners: [AnnouncedListener(name: "admin") { try await bound.value }])
     }
 
-    static func application(
-        store: MailStore, listener: EstafetaSettings.Listener, logger: Logger,
-        onBound: @escaping @Sendable (SocketAddress) -> Void
+    /// On a first start with no tokens, `ESTAFETA_ADMIN_TOKEN` becomes the first (write) token.
+    static func bootstrapToken(_ value: String?, store: MailStore, logger: Logger) async throws {
+        guard let value else { return }
+        let token = AdminToken(id: AdminToken.bootstrapID, secret: value)
+        if try await store.bootstrapAdminToken(id: token.id, secretHash: token.secretHash) {
+            logger.notice("stored ESTAFETA_ADMIN_TOKEN as the first admin token", metadata: ["token": "\(token.id)"])
+        }
+    }
+
+    /// The whole HTTP application; tests drive it with HummingbirdTesting.
+    public static func application(
+        store: MailStore, settings: EstafetaSettings, logger: Logger,
+        onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: AdminRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: HostCheckMiddleware(settingsAllowed: settings.adminAllowedHosts, listenerHost: settings.admin.host))
         OpsRoutes.register(on: router, serviceNames: ["admin"])
         router.get("/readyz") { _, _ -> Response in
-            let ready = await store.isReady()
-            let body =
-                ready
-                ? #"{"status":"ready"}"#
-                : #"{"type":"https://estafeta.dev/problems/not-ready","title":"Database not ready","status":503}"#
-            return Response(
-                status: ready ? .ok : .serviceUnavailable,
-                headers: [.contentType: ready ? "application/json" : "application/problem+json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            guard await store.isReady() else {
+                throw ProblemDetails(.serviceUnavailable, "not-ready", "The database is not reachable or not migrated")
+            }
+            return try JSONResponse.make(["status": "ready"])
         }
+        let openAPIDocument = Self.openAPIDocument()
+        router.get("/openapi.json") { _, _ -> Response in
+            guard let document = openAPIDocument else {
+                throw ProblemDetails(.notFound, "not-found", "The OpenAPI document is not installed with this binary")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
+        }
+        let api = router.group("api/v1")
+        api.add(middleware: BearerAuthenticationMiddleware(store: store, limiter: AuthFailureLimiter()))
+        AdminRoutes(
+            store: store, minimumPasswordLength: settings.adminMinimumPasswordLength,
+            maximumBodyBytes: settings.adminMaximumBodyBytes
+        ).register(on: api)
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(listener.host, port: listener.port)),
+            configuration: ApplicationConfiguration(
+                address: .hostname(settings.admin.host, port: settings.admin.port), serverName: nil),
             onServerRunning: { channel in
                 if let address = channel.localAddress { onBound(address) }
             },
             logger: logger)
+    }
+
+    /// The OpenAPI 3.1 document, kept in the repository (`openapi.json` beside this file) and served as is.
+    static func openAPIDocument() -> Data? {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else { return nil }
+        return try? Data(contentsOf: url)
     }
 }

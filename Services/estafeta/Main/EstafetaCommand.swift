@@ -1,5 +1,6 @@
 import AdminAPI
 import ArgumentParser
+import Credentials
 import Foundation
 import IMAPGateway
 import MailStore
@@ -16,7 +17,7 @@ struct EstafetaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estafeta",
         abstract: "Estafeta mail server suite.",
-        subcommands: [Serve.self, Migrate.self, CheckConfig.self],
+        subcommands: [Serve.self, Migrate.self, CheckConfig.self, Token.self],
         defaultSubcommand: nil)
 }
 
@@ -31,7 +32,7 @@ struct Serve: AsyncParsableCommand {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta", defaultOpsPort: 9090)
         try await ServiceHost.run(
             [
-                AdminAPIService.make(environment),
+                try await AdminAPIService.make(environment),
                 SMTPIngressService.make(environment),
                 RelayWorkerService.make(environment),
                 POP3GatewayService.make(environment),
@@ -66,6 +67,53 @@ struct CheckConfig: AsyncParsableCommand {
             print(settings.listing.joined(separator: "\n"))
         } catch {
             ServiceHost.fail("estafeta: \(error)", exitCode: ServiceHost.configurationExitCode)
+        }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the bearer tokens of the admin API.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a token and print it (it is shown only this once; only its hash is stored).")
+
+        @Flag(help: "The token may only read (GET).") var readOnly = false
+        @Option(help: "What the token is for.") var description = ""
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta")
+            let token = AdminToken.generate()
+            try await store.createAdminToken(
+                id: token.id, secretHash: token.secretHash, scope: self.readOnly ? .read : .write,
+                description: self.description, audit: AuditActor(tokenID: "cli"))
+            print(token.presentable)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (ids and scopes, never secrets).")
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta")
+            for token in try await store.adminTokens() {
+                let state = token.revokedAt == nil ? "active" : "revoked"
+                print("\(token.id)\t\(token.scope.rawValue)\t\(state)\t\(token.description)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token by id; it stops working at once.")
+        @Argument(help: "The token id (the part after est_).") var id: String
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta")
+            try await store.revokeAdminToken(id: self.id, audit: AuditActor(tokenID: "cli"))
         }
     }
 }

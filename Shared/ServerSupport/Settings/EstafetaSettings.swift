@@ -50,6 +50,15 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var maximumConnectionsPerAddress: Int
     /// How long SIGTERM waits for sessions before cancelling them.
     public var shutdownGracePeriod: Duration
+    /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
+    public var adminBootstrapToken: String?
+    /// The shortest password the admin API accepts for an account.
+    public var adminMinimumPasswordLength: Int
+    /// The largest request body the admin API reads.
+    public var adminMaximumBodyBytes: Int
+    /// Host header values the admin API answers to (DNS-rebinding defence). Empty: loopback names
+    /// when the admin listener is bound to loopback, anything otherwise.
+    public var adminAllowedHosts: [String]
     /// When set, the process writes the bound addresses of its listeners here as JSON once it is ready.
     public var readyFile: String?
 
@@ -63,6 +72,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "log.format", "log.level",
         "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
         "shutdown.gracePeriodSeconds", "readyFile",
+        "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -114,6 +124,10 @@ public struct EstafetaSettings: Sendable, Equatable {
                     message: "tls.certificate and tls.key must be set together"))
         }
         let readyFile = reader.string(forKey: "readyFile")
+        let adminToken = reader.string(forKey: "admin.token", isSecret: true)
+        if let adminToken, !adminToken.isEmpty, adminToken.utf8.count < 32 {
+            problems.append(SettingsProblem(key: "admin.token", message: "must be at least 32 characters long"))
+        }
 
         let settings = EstafetaSettings(
             hostname: hostname,
@@ -140,6 +154,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             maximumConnections: positive("limits.maxConnections", 1_000),
             maximumConnectionsPerAddress: positive("limits.maxConnectionsPerAddress", 50),
             shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
+            adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
+            adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
+            adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
+            adminAllowedHosts: reader.stringArray(forKey: "admin.allowedHosts", default: []),
             readyFile: (readyFile?.isEmpty ?? true) ? nil : readyFile
         )
         // Values that were present but could not be read as the type asked for (a port of "abc").
@@ -162,6 +180,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             "limits.maxConnectionsPerAddress": "\(self.maximumConnectionsPerAddress)",
             "shutdown.gracePeriodSeconds": "\(self.shutdownGracePeriod.components.seconds)",
             "readyFile": self.readyFile ?? "",
+            "admin.token": self.adminBootstrapToken == nil ? "" : "(set, not shown)",
+            "admin.minimumPasswordLength": "\(self.adminMinimumPasswordLength)",
+            "admin.maxBodyBytes": "\(self.adminMaximumBodyBytes)",
+            "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]
         let listeners: [(String, Listener)] = [
             ("smtp", self.smtp), ("submission", self.submission), ("submissions", self.submissions),

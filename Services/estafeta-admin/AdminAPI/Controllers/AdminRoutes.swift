@@ -1,0 +1,313 @@
+import Credentials
+import Foundation
+import Hummingbird
+import MailFormat
+import MailStore
+
+/// The `/api/v1` resources. Handlers validate, call one store method (one transaction, audited),
+/// and answer; every error becomes a problem document in `ProblemMiddleware`.
+struct AdminRoutes: Sendable {
+    let store: MailStore
+    let minimumPasswordLength: Int
+    let maximumBodyBytes: Int
+
+    func register(on group: RouterGroup<AdminRequestContext>) {
+        group.get("domains", use: self.listDomains)
+        group.post("domains", use: self.createDomain)
+        group.get("domains/:domain", use: self.getDomain)
+        group.delete("domains/:domain", use: self.deleteDomain)
+
+        group.get("accounts", use: self.listAccounts)
+        group.post("accounts", use: self.createAccount)
+        group.get("accounts/:address", use: self.getAccount)
+        group.patch("accounts/:address", use: self.updateAccount)
+        group.delete("accounts/:address", use: self.deleteAccount)
+        group.get("accounts/:address/mailboxes", use: self.listMailboxes)
+
+        group.get("aliases", use: self.listAliases)
+        group.post("aliases", use: self.createAlias)
+        group.delete("aliases/:address", use: self.deleteAlias)
+
+        group.get("queue", use: self.listQueue)
+        group.get("queue/stats", use: self.queueStats)
+        group.post("queue/flush", use: self.flushQueue)
+        group.get("queue/:id", use: self.getQueueMessage)
+        group.post("queue/:id/retry", use: self.retryQueueMessage)
+        group.post("queue/:id/bounce", use: self.bounceQueueMessage)
+        group.delete("queue/:id", use: self.deleteQueueMessage)
+
+        group.get("audit", use: self.listAudit)
+    }
+
+    // MARK: Domains
+
+    @Sendable func listDomains(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let page = try PageRequest(request)
+        let domains = try await self.store.domains(after: page.after, limit: page.limit + 1)
+        return try JSONResponse.make(Page(domains, limit: page.limit, key: \.name, map: DomainRepresentation.init))
+    }
+
+    @Sendable func createDomain(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let body = try await JSONRequestBody.read(
+            request, context: context, maximumBytes: self.maximumBodyBytes, allowedFields: ["name"])
+        let name = try body.string("name")
+        let domain: Domain
+        do {
+            domain = try await self.store.createDomain(name, audit: context.auditActor)
+        } catch .invalidArgument {
+            throw ProblemDetails.invalidField("name", "not a valid domain name")
+        }
+        return try JSONResponse.make(
+            DomainRepresentation(domain), status: .created, location: "/api/v1/domains/\(domain.name)")
+    }
+
+    @Sendable func getDomain(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let name = try request.pathParameter("domain", context: context).lowercased()
+        return try JSONResponse.make(DomainRepresentation(try await self.store.domain(named: name)))
+    }
+
+    @Sendable func deleteDomain(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let name = try request.pathParameter("domain", context: context).lowercased()
+        let force = try Self.booleanParameter(request, "force")
+        try await self.store.deleteDomain(name, force: force, audit: context.auditActor)
+        return JSONResponse.noContent()
+    }
+
+    // MARK: Accounts
+
+    @Sendable func listAccounts(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let page = try PageRequest(request)
+        let domain = request.uri.queryParameters.get("domain").map { $0.lowercased() }
+        let accounts = try await self.store.accounts(inDomain: domain, after: page.after, limit: page.limit + 1)
+        return try JSONResponse.make(
+            Page(accounts, limit: page.limit, key: { $0.address.description }, map: AccountRepresentation.init))
+    }
+
+    @Sendable func createAccount(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let body = try await JSONRequestBody.read(
+            request, context: context, maximumBytes: self.maximumBodyBytes,
+            allowedFields: ["address", "password", "quotaBytes", "displayName"])
+        let address = try Self.address(try body.string("address"), field: "address")
+        let hash = try await self.hash(try body.string("password"))
+        let displayName = try Self.displayName(try body.optionalString("displayName"))
+        let quota = try body.optionalByteCount("quotaBytes")
+        let account: Account
+        do {
+            account = try await self.store.createAccount(
+                address, passwordHash: hash, displayName: displayName, quotaBytes: quota, audit: context.auditActor)
+        } catch {
+            throw ProblemDetails(error, field: "address")
+        }
+        return try JSONResponse.make(
+            AccountRepresentation(account), status: .created, location: "/api/v1/accounts/\(account.address)")
+    }
+
+    @Sendable func getAccount(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let address = try Self.address(try request.pathParameter("address", context: context), field: "address")
+        return try JSONResponse.make(AccountRepresentation(try await self.store.account(address)))
+    }
+
+    @Sendable func updateAccount(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let address = try Self.address(try request.pathParameter("address", context: context), field: "address")
+        let body = try await JSONRequestBody.read(
+            request, context: context, maximumBytes: self.maximumBodyBytes,
+            allowedFields: ["password", "quotaBytes", "enabled", "displayName"])
+        var changes = AccountChanges()
+        if let password = try body.optionalString("password") { changes.passwordHash = try await self.hash(password) }
+        if body.has("quotaBytes") { changes.quotaBytes = .some(try body.optionalByteCount("quotaBytes")) }
+        if body.has("enabled") {
+            guard let enabled = try body.optionalBool("enabled") else {
+                throw ProblemDetails.invalidField("enabled", "enabled must be true or false")
+            }
+            changes.enabled = enabled
+        }
+        if body.has("displayName") { changes.displayName = .some(try Self.displayName(try body.optionalString("displayName"))) }
+        let account = try await self.store.updateAccount(address, changes, audit: context.auditActor)
+        return try JSONResponse.make(AccountRepresentation(account))
+    }
+
+    @Sendable func deleteAccount(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let address = try Self.address(try request.pathParameter("address", context: context), field: "address")
+        try await self.store.deleteAccount(address, audit: context.auditActor)
+        return JSONResponse.noContent()
+    }
+
+    @Sendable func listMailboxes(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let address = try Self.address(try request.pathParameter("address", context: context), field: "address")
+        let account = try await self.store.account(address)
+        var mailboxes: [MailboxRepresentation] = []
+        for mailbox in try await self.store.mailboxes(of: account.id) {
+            mailboxes.append(MailboxRepresentation(try await self.store.mailboxStatus(mailbox.id)))
+        }
+        return try JSONResponse.make(Page(mailboxes, limit: mailboxes.count, key: \.name, map: { $0 }))
+    }
+
+    // MARK: Aliases
+
+    @Sendable func listAliases(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let page = try PageRequest(request)
+        let domain = request.uri.queryParameters.get("domain").map { $0.lowercased() }
+        let aliases = try await self.store.aliases(inDomain: domain, after: page.after, limit: page.limit + 1)
+        return try JSONResponse.make(Page(aliases, limit: page.limit, key: \.source, map: AliasRepresentation.init))
+    }
+
+    @Sendable func createAlias(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let body = try await JSONRequestBody.read(
+            request, context: context, maximumBytes: self.maximumBodyBytes, allowedFields: ["address", "targets"])
+        let source = try body.string("address")
+        let targets = try body.stringArray("targets")
+        for target in targets { _ = try Self.address(target, field: "targets") }
+        let alias: Alias
+        do {
+            alias = try await self.store.createAlias(source, targets: targets, audit: context.auditActor)
+        } catch .invalidArgument(let detail) {
+            throw ProblemDetails.invalidField("address", detail)
+        } catch {
+            throw ProblemDetails(error, field: "address")
+        }
+        return try JSONResponse.make(
+            AliasRepresentation(alias), status: .created, location: "/api/v1/aliases/\(alias.source)")
+    }
+
+    @Sendable func deleteAlias(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let source = try request.pathParameter("address", context: context)
+        do {
+            try await self.store.deleteAlias(source, audit: context.auditActor)
+        } catch .invalidArgument {
+            throw ProblemDetails(.notFound, "unknown-alias", "No such alias", detail: source)
+        }
+        return JSONResponse.noContent()
+    }
+
+    // MARK: Queue
+
+    @Sendable func listQueue(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let page = try PageRequest(request)
+        let query = request.uri.queryParameters
+        var filter = QueueFilter()
+        if let state = query.get("state") {
+            guard let parsed = QueueState(rawValue: state) else {
+                throw ProblemDetails.invalidParameter(
+                    "state", "state must be one of \(QueueState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.state = parsed
+        }
+        filter.sender = query.get("sender")
+        filter.recipientDomain = query.get("recipientDomain").map { $0.lowercased() }
+        var after: Int64?
+        if let key = page.after {
+            guard let id = Int64(key) else { throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned") }
+            after = id
+        }
+        let messages = try await self.store.queueMessages(matching: filter, after: after, limit: page.limit + 1)
+        return try JSONResponse.make(
+            Page(messages, limit: page.limit, key: { String($0.id.rawValue) }, map: QueueMessageRepresentation.init))
+    }
+
+    @Sendable func queueStats(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let stats = try await self.store.queueStats()
+        let deferrals = try await self.store.deferralsByDomain()
+        return try JSONResponse.make(
+            QueueStatsRepresentation(
+                counts: Dictionary(uniqueKeysWithValues: stats.counts.map { ($0.key.rawValue, $0.value) }),
+                oldestPendingAgeSeconds: stats.oldestPendingSince.map { max(0, Int(-$0.timeIntervalSinceNow)) },
+                deferralsByDomain: deferrals.map { .init(domain: $0.domain, deferred: $0.count) }))
+    }
+
+    @Sendable func flushQueue(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let count = try await self.store.flushQueue(audit: context.auditActor)
+        return try JSONResponse.make(CountRepresentation(affectedRecipients: count))
+    }
+
+    @Sendable func getQueueMessage(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try Self.queueID(request, context: context)
+        guard let detail = try await self.store.queueMessage(id) else {
+            throw ProblemDetails(MailStoreError.unknownQueueMessage(id.rawValue))
+        }
+        return try JSONResponse.make(QueueMessageRepresentation(detail))
+    }
+
+    @Sendable func retryQueueMessage(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try Self.queueID(request, context: context)
+        let count = try await self.store.retryQueueMessageNow(id, audit: context.auditActor)
+        return try JSONResponse.make(CountRepresentation(affectedRecipients: count))
+    }
+
+    @Sendable func bounceQueueMessage(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try Self.queueID(request, context: context)
+        let body = try await JSONRequestBody.read(
+            request, context: context, maximumBytes: self.maximumBodyBytes, allowedFields: ["reason"], required: false)
+        let reason = try body.optionalString("reason") ?? "bounced by the operator"
+        guard reason.utf8.count <= 500, !reason.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
+            // The reason may end up in a bounce message: no line breaks that could inject headers (H13).
+            throw ProblemDetails.invalidField("reason", "reason must be one line of at most 500 bytes")
+        }
+        let count = try await self.store.bounceQueueMessage(id, reason: reason, audit: context.auditActor)
+        return try JSONResponse.make(CountRepresentation(affectedRecipients: count))
+    }
+
+    @Sendable func deleteQueueMessage(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let id = try Self.queueID(request, context: context)
+        try await self.store.deleteQueueMessage(id, audit: context.auditActor)
+        return JSONResponse.noContent()
+    }
+
+    // MARK: Audit
+
+    @Sendable func listAudit(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let page = try PageRequest(request)
+        var after: Int64?
+        if let key = page.after {
+            guard let id = Int64(key) else { throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned") }
+            after = id
+        }
+        let entries = try await self.store.auditEntries(after: after, limit: page.limit + 1)
+        return try JSONResponse.make(
+            Page(entries, limit: page.limit, key: { String($0.id) }, map: AuditRepresentation.init))
+    }
+
+    // MARK: Validation
+
+    static func address(_ text: String, field: String) throws -> EmailAddress {
+        do {
+            return try EmailAddress(parsing: text)
+        } catch {
+            throw ProblemDetails.invalidField(field, "\(text) is not a valid address: \(error)")
+        }
+    }
+
+    static func displayName(_ text: String?) throws -> String? {
+        guard let text else { return nil }
+        guard text.utf8.count <= 200, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            // A display name may end up in headers of generated mail: no control characters (H13).
+            throw ProblemDetails.invalidField("displayName", "displayName must be at most 200 bytes, without control characters")
+        }
+        return text
+    }
+
+    func hash(_ password: String) async throws -> PasswordHash {
+        guard password.count >= self.minimumPasswordLength else {
+            throw ProblemDetails.weakPassword(minimum: self.minimumPasswordLength)
+        }
+        guard password.utf8.count <= 1024, !password.contains("\u{0}") else {
+            throw ProblemDetails.invalidField("password", "password must be at most 1024 bytes, without NUL")
+        }
+        return try await PasswordHasher.hash(password)
+    }
+
+    static func queueID(_ request: Request, context: AdminRequestContext) throws -> QueueMessageID {
+        guard let id = Int64(try request.pathParameter("id", context: context)), id > 0 else {
+            throw ProblemDetails.invalidParameter("id", "a queue id is a positive number")
+        }
+        return QueueMessageID(id)
+    }
+
+    static func booleanParameter(_ request: Request, _ name: String) throws -> Bool {
+        switch request.uri.queryParameters.get(name) {
+        case nil, "false": return false
+        case "true": return true
+        default: throw ProblemDetails.invalidParameter(name, "\(name) must be true or false")
+        }
+    }
+}
