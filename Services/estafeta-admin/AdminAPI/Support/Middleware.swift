@@ -27,6 +27,8 @@ struct ProblemMiddleware: RouterMiddleware {
             throw problem
         } catch let error as HTTPError {
             throw ProblemDetails(error)
+        } catch is NIOTooManyBytesError {
+            throw ProblemDetails(.contentTooLarge, "body-too-large", "The request body is too large")
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw ProblemDetails(.internalServerError, "internal-error", "Internal error")
@@ -54,8 +56,9 @@ struct HostCheckMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if let allowed = self.allowed {
-            let host = Self.hostName(request.head.authority ?? "")
+        // A request without Host (HTTP/1.0 tools) cannot come from a rebinding browser page.
+        if let allowed = self.allowed, let authority = request.head.authority, !authority.isEmpty {
+            let host = Self.hostName(authority)
             guard allowed.contains(host) else {
                 throw ProblemDetails(
                     .misdirectedRequest, "unexpected-host", "This server does not answer for that host name",
