@@ -2,17 +2,23 @@
 # Installs the Debian/Ubuntu packages Estafeta needs to build (and, with --tests, to run its tests),
 # skipping those already installed. Swift itself is expected on PATH.
 #   build:  libsqlite3-dev (GRDB on the system SQLite), libcrypt-dev (libxcrypt's crypt(3))
-#   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers)
+#   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
+#           python3-pip (to install schemathesis, which fuzzes the admin API), curl
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev)
 if [[ "${1:-}" == "--tests" ]]; then
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
+    python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+    command -v curl >/dev/null 2>&1 || packages+=(curl)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    case "$package" in
+        python3|python3-pip|curl) missing+=("$package") ;;  # added above only when the command is absent
+        *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
+    esac
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

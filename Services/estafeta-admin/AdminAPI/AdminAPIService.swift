@@ -55,11 +55,17 @@ public enum AdminAPIService {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
         }
         let api = router.group("api/v1")
-        api.add(middleware: BearerAuthenticationMiddleware(store: store, limiter: AuthFailureLimiter()))
+        api.add(
+            middleware: BearerAuthenticationMiddleware(
+                store: store, limiter: AuthFailureLimiter(limit: settings.adminMaximumAuthFailures)))
         AdminRoutes(
             store: store, minimumPasswordLength: settings.adminMinimumPasswordLength,
             maximumBodyBytes: settings.adminMaximumBodyBytes
         ).register(on: api)
+        router.add(
+            middleware: MethodNotAllowedMiddleware(
+                routes: AdminRoutes.table.map { ($0.method, "/api/v1/\($0.path)") }
+                    + ["/healthz", "/readyz", "/metrics", "/openapi.json"].map { (.get, $0) }))
         return Application(
             router: router,
             configuration: ApplicationConfiguration(

@@ -14,6 +14,7 @@ struct AdminAPICommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta-admin", defaultOpsPort: 9095)
-        try await ServiceHost.run([try await AdminAPIService.make(environment)], environment: environment, includeOps: false)
+        let admin = try await AdminAPIService.make(environment)
+        try await ServiceHost.run([admin], environment: environment, includeOps: false)
     }
 }

@@ -30,9 +30,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta", defaultOpsPort: 9090)
+        let admin = try await AdminAPIService.make(environment)
         try await ServiceHost.run(
             [
-                try await AdminAPIService.make(environment),
+                admin,
                 SMTPIngressService.make(environment),
                 RelayWorkerService.make(environment),
                 POP3GatewayService.make(environment),

@@ -56,6 +56,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var adminMinimumPasswordLength: Int
     /// The largest request body the admin API reads.
     public var adminMaximumBodyBytes: Int
+    /// Failed authentications per client address and minute before the admin API answers 429.
+    public var adminMaximumAuthFailures: Int
     /// Host header values the admin API answers to (DNS-rebinding defence). Empty: loopback names
     /// when the admin listener is bound to loopback, anything otherwise.
     public var adminAllowedHosts: [String]
@@ -72,7 +74,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "log.format", "log.level",
         "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
         "shutdown.gracePeriodSeconds", "readyFile",
-        "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts",
+        "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -157,6 +159,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
+            adminMaximumAuthFailures: positive("admin.maxAuthFailures", 10),
             adminAllowedHosts: reader.stringArray(forKey: "admin.allowedHosts", default: []),
             readyFile: (readyFile?.isEmpty ?? true) ? nil : readyFile
         )
@@ -183,6 +186,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "admin.token": self.adminBootstrapToken == nil ? "" : "(set, not shown)",
             "admin.minimumPasswordLength": "\(self.adminMinimumPasswordLength)",
             "admin.maxBodyBytes": "\(self.adminMaximumBodyBytes)",
+            "admin.maxAuthFailures": "\(self.adminMaximumAuthFailures)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]
         let listeners: [(String, Listener)] = [

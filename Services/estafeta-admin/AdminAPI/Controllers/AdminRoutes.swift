@@ -1,5 +1,6 @@
 import Credentials
 import Foundation
+import HTTPTypes
 import Hummingbird
 import MailFormat
 import MailStore
@@ -11,32 +12,50 @@ struct AdminRoutes: Sendable {
     let minimumPasswordLength: Int
     let maximumBodyBytes: Int
 
+    /// Every route of `/api/v1`, as (method, path template); `MethodNotAllowedMiddleware` uses it.
+    static let table: [(method: HTTPRequest.Method, path: String)] = [
+        (.get, "domains"), (.post, "domains"), (.get, "domains/:domain"), (.delete, "domains/:domain"),
+        (.get, "accounts"), (.post, "accounts"), (.get, "accounts/:address"), (.patch, "accounts/:address"),
+        (.delete, "accounts/:address"), (.get, "accounts/:address/mailboxes"),
+        (.get, "aliases"), (.post, "aliases"), (.delete, "aliases/:address"),
+        (.get, "queue"), (.get, "queue/stats"), (.post, "queue/flush"), (.get, "queue/:id"),
+        (.post, "queue/:id/retry"), (.post, "queue/:id/bounce"), (.delete, "queue/:id"),
+        (.get, "audit"),
+    ]
+
     func register(on group: RouterGroup<AdminRequestContext>) {
-        group.get("domains", use: self.listDomains)
-        group.post("domains", use: self.createDomain)
-        group.get("domains/:domain", use: self.getDomain)
-        group.delete("domains/:domain", use: self.deleteDomain)
+        for (method, path) in Self.table {
+            group.on(RouterPath(path), method: method, use: self.handler(method, path))
+        }
+    }
 
-        group.get("accounts", use: self.listAccounts)
-        group.post("accounts", use: self.createAccount)
-        group.get("accounts/:address", use: self.getAccount)
-        group.patch("accounts/:address", use: self.updateAccount)
-        group.delete("accounts/:address", use: self.deleteAccount)
-        group.get("accounts/:address/mailboxes", use: self.listMailboxes)
-
-        group.get("aliases", use: self.listAliases)
-        group.post("aliases", use: self.createAlias)
-        group.delete("aliases/:address", use: self.deleteAlias)
-
-        group.get("queue", use: self.listQueue)
-        group.get("queue/stats", use: self.queueStats)
-        group.post("queue/flush", use: self.flushQueue)
-        group.get("queue/:id", use: self.getQueueMessage)
-        group.post("queue/:id/retry", use: self.retryQueueMessage)
-        group.post("queue/:id/bounce", use: self.bounceQueueMessage)
-        group.delete("queue/:id", use: self.deleteQueueMessage)
-
-        group.get("audit", use: self.listAudit)
+    private func handler(_ method: HTTPRequest.Method, _ path: String)
+        -> @Sendable (Request, AdminRequestContext) async throws -> Response
+    {
+        switch (method, path) {
+        case (.get, "domains"): self.listDomains
+        case (.post, "domains"): self.createDomain
+        case (.get, "domains/:domain"): self.getDomain
+        case (.delete, "domains/:domain"): self.deleteDomain
+        case (.get, "accounts"): self.listAccounts
+        case (.post, "accounts"): self.createAccount
+        case (.get, "accounts/:address"): self.getAccount
+        case (.patch, "accounts/:address"): self.updateAccount
+        case (.delete, "accounts/:address"): self.deleteAccount
+        case (.get, "accounts/:address/mailboxes"): self.listMailboxes
+        case (.get, "aliases"): self.listAliases
+        case (.post, "aliases"): self.createAlias
+        case (.delete, "aliases/:address"): self.deleteAlias
+        case (.get, "queue"): self.listQueue
+        case (.get, "queue/stats"): self.queueStats
+        case (.post, "queue/flush"): self.flushQueue
+        case (.get, "queue/:id"): self.getQueueMessage
+        case (.post, "queue/:id/retry"): self.retryQueueMessage
+        case (.post, "queue/:id/bounce"): self.bounceQueueMessage
+        case (.delete, "queue/:id"): self.deleteQueueMessage
+        case (.get, "audit"): self.listAudit
+        default: { _, _ in throw ProblemDetails(.notFound, "not-found", "No such resource") }
+        }
     }
 
     // MARK: Domains
@@ -290,10 +309,14 @@ struct AdminRoutes: Sendable {
         guard password.count >= self.minimumPasswordLength else {
             throw ProblemDetails.weakPassword(minimum: self.minimumPasswordLength)
         }
-        guard password.utf8.count <= 1024, !password.contains("\u{0}") else {
+        guard password.utf8.count <= 1024, !password.utf8.contains(0) else {
             throw ProblemDetails.invalidField("password", "password must be at most 1024 bytes, without NUL")
         }
-        return try await PasswordHasher.hash(password)
+        do {
+            return try await PasswordHasher.hash(password)
+        } catch {
+            throw ProblemDetails.invalidField("password", "this password cannot be hashed")
+        }
     }
 
     static func queueID(_ request: Request, context: AdminRequestContext) throws -> QueueMessageID {

@@ -100,7 +100,7 @@ struct PageRequest {
         } else {
             self.limit = 100
         }
-        if let cursor = query.get("cursor") {
+        if let cursor = query.get("cursor"), !cursor.isEmpty {
             guard let key = Self.decodeCursor(cursor) else {
                 throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned")
             }
@@ -110,16 +110,33 @@ struct PageRequest {
         }
     }
 
+    /// Cursors are the hex of the last key's UTF-8: opaque to clients, and any even-length hex string
+    /// is a cursor (it names a position in key order even if no item has that key).
     static func encodeCursor(_ key: String) -> String {
-        Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        key.utf8.map { String(format: "%02x", $0) }.joined()
     }
 
     static func decodeCursor(_ cursor: String) -> String? {
-        var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while text.count % 4 != 0 { text += "=" }
-        guard let data = Data(base64Encoded: text), let key = String(data: data, encoding: .utf8) else { return nil }
-        return key
+        let digits = Array(cursor.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.hexValue(digits[index]), let low = Self.hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 

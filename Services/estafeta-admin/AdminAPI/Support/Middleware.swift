@@ -119,6 +119,10 @@ struct BearerAuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        guard request.headers[.authorization] != nil else {
+            // No credential at all is not a guess: answer 401 without counting it.
+            throw Self.unauthorized()
+        }
         let address = context.remoteAddress?.ipAddress ?? "unknown"
         if let wait = self.limiter.retryAfter(address) {
             var problem = ProblemDetails(
@@ -129,9 +133,7 @@ struct BearerAuthenticationMiddleware: RouterMiddleware {
         guard let token = try await self.authenticate(request) else {
             self.limiter.recordFailure(address)
             context.logger.notice("admin authentication failed", metadata: ["peer": "\(address)"])
-            var problem = ProblemDetails(.unauthorized, "unauthorized", "A valid bearer token is required")
-            problem.extraHeaders[.wwwAuthenticate] = #"Bearer realm="estafeta-admin""#
-            throw problem
+            throw Self.unauthorized()
         }
         if token.scope == .read && !(request.method == .get || request.method == .head) {
             throw ProblemDetails(
@@ -140,6 +142,12 @@ struct BearerAuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.token = token
         return try await next(request, context)
+    }
+
+    static func unauthorized() -> ProblemDetails {
+        var problem = ProblemDetails(.unauthorized, "unauthorized", "A valid bearer token is required")
+        problem.extraHeaders[.wwwAuthenticate] = #"Bearer realm="estafeta-admin""#
+        return problem
     }
 
     private func authenticate(_ request: Request) async throws -> StoredAdminToken? {
@@ -154,5 +162,38 @@ struct BearerAuthenticationMiddleware: RouterMiddleware {
         }
         guard stored.revokedAt == nil, presented.matches(storedHash: stored.secretHash) else { return nil }
         return stored
+    }
+}
+
+/// Runs only on the not-found path (it is added after every route): a path that exists with other
+/// methods gets 405 with `Allow`, as RFC 9110 §15.5.6 asks, instead of 404.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = AdminRequestContext
+    /// Full path templates (`/api/v1/accounts/:address`) with their methods.
+    let routes: [(method: HTTPRequest.Method, segments: [Substring])]
+
+    init(routes: [(method: HTTPRequest.Method, path: String)]) {
+        self.routes = routes.map { ($0.method, $0.path.split(separator: "/")) }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let segments = request.uri.path.split(separator: "/")
+        // Like the router, a literal segment beats a parameter: /queue/flush is not /queue/:id.
+        var best: (literals: Int, methods: [String]) = (-1, [])
+        for route in self.routes where route.segments.count == segments.count {
+            guard zip(route.segments, segments).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }) else { continue }
+            let literals = route.segments.filter { !$0.hasPrefix(":") }.count
+            if literals > best.literals {
+                best = (literals, [route.method.rawValue])
+            } else if literals == best.literals {
+                best.methods.append(route.method.rawValue)
+            }
+        }
+        guard !best.methods.isEmpty else { return try await next(request, context) }
+        var problem = ProblemDetails(.methodNotAllowed, "method-not-allowed", "Method not allowed")
+        problem.extraHeaders[.allow] = best.methods.joined(separator: ", ")
+        throw problem
     }
 }
