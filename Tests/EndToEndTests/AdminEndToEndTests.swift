@@ -68,3 +68,27 @@ struct AdminEndToEndTests {
         #expect(try await second.stop().status == 0)
     }
 }
+
+@Suite("estafeta-admin against malformed HTTP (reliability catalogue H04–H07, H14)")
+struct AdminHostileHTTPTests {
+    @Test("request smuggling shapes, bare CR, obs-fold and oversized heads get 400 and a closed connection; idle ones are closed")
+    func hostileHTTP() async throws {
+        let server = try RunningServer(
+            "estafeta-admin", arguments: RunningServer.loopbackListeners + ["--admin-idle-timeout-seconds", "1"])
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        let result = try await PythonClient.run("http_hostile.py", [String(server.ports["admin"] ?? 0), "1"])
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.output.split(separator: "\n").filter { $0.contains("|") }
+        #expect(lines.count == 9, "\(result.output)")
+        for line in lines where !line.hasPrefix("idle-connection") {
+            #expect(line.contains("|HTTP/1.1 400") && line.hasSuffix("closed-after: yes"), "\(line)")
+        }
+        #expect(lines.contains { $0.hasPrefix("idle-connection") && $0.hasSuffix("closed-after: yes") }, "\(result.output)")
+        // And the server is still healthy.
+        let health = try await PythonClient.run(
+            "probe_suite.py", [server.readyFile.path, server.certificatePath, "admin"])
+        #expect(health.status == 0, "\(health.output)")
+        #expect(try await server.stop().status == 0)
+    }
+}

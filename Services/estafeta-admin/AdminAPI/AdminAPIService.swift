@@ -68,6 +68,9 @@ public enum AdminAPIService {
                     + ["/healthz", "/readyz", "/metrics", "/openapi.json"].map { (.get, $0) }))
         return Application(
             router: router,
+            // Slowloris and forgotten keep-alive connections are closed (reliability catalogue H14).
+            server: .http1(
+                configuration: .init(idleTimeout: .seconds(Int64(settings.adminIdleTimeout.components.seconds)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(settings.admin.host, port: settings.admin.port), serverName: nil),
             onServerRunning: { channel in

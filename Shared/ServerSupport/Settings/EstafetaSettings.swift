@@ -56,6 +56,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var adminMinimumPasswordLength: Int
     /// The largest request body the admin API reads.
     public var adminMaximumBodyBytes: Int
+    /// Idle HTTP keep-alive connections of the admin API are closed after this long.
+    public var adminIdleTimeout: Duration
     /// Failed authentications per client address and minute before the admin API answers 429.
     public var adminMaximumAuthFailures: Int
     /// Host header values the admin API answers to (DNS-rebinding defence). Empty: loopback names
@@ -75,6 +77,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
         "shutdown.gracePeriodSeconds", "readyFile",
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
+        "admin.idleTimeoutSeconds",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -159,6 +162,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
+            adminIdleTimeout: .seconds(positive("admin.idleTimeoutSeconds", 30)),
             adminMaximumAuthFailures: positive("admin.maxAuthFailures", 10),
             adminAllowedHosts: reader.stringArray(forKey: "admin.allowedHosts", default: []),
             readyFile: (readyFile?.isEmpty ?? true) ? nil : readyFile
@@ -187,6 +191,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "admin.minimumPasswordLength": "\(self.adminMinimumPasswordLength)",
             "admin.maxBodyBytes": "\(self.adminMaximumBodyBytes)",
             "admin.maxAuthFailures": "\(self.adminMaximumAuthFailures)",
+            "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]
         let listeners: [(String, Listener)] = [
