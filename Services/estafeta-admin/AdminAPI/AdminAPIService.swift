@@ -36,6 +36,8 @@ public enum AdminAPIService {
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: AdminRequestContext.self)
+        // Request counts and durations per route, on /metrics (swift-metrics → Prometheus).
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: HostCheckMiddleware(settingsAllowed: settings.adminAllowedHosts, listenerHost: settings.admin.host))
         OpsRoutes.register(on: router, serviceNames: ["admin"])
