@@ -46,6 +46,11 @@ let package = Package(
         // RFC 5322 / MIME / address values. Pure: no NIO, no I/O.
         .target(name: "MailFormat", path: "Shared/MailFormat", swiftSettings: strict),
 
+        // SMTP codec: commands, replies, DATA framing. Pure: NIOCore only, no sockets, no store.
+        .target(
+            name: "SMTPProtocol", dependencies: ["MailFormat", nio], path: "Shared/SMTPProtocol",
+            swiftSettings: strict),
+
         // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
         .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
         .target(
@@ -179,6 +184,8 @@ let package = Package(
         // Helpers shared by the test targets: child processes, built-product paths.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(
             name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials", "TestSupport"],
