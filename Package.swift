@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "ServerSupport", "MailStore",
+                "ServerSupport", "MailStore", nio,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,7 +104,12 @@ let package = Package(
         // MARK: Service libraries (one per executable; `estafeta serve` links all five)
 
         .target(
-            name: "SMTPIngress", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            name: "SMTPIngress",
+            dependencies: [
+                "SMTPProtocol", "MailFormat", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Services/estafeta-smtp/SMTPIngress", swiftSettings: strict),
         .target(
             name: "RelayWorker",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MailStore
+import NIOCore
 import NIOSSL
 import ServerSupport
 import ServiceLifecycle
@@ -134,12 +135,29 @@ extension ServiceEnvironment {
     public func lineProtocolServer(
         name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, overLimitReply: String,
         idleTimeoutReply: String, session: @escaping @Sendable (LineConnection) async throws -> Void
-    ) -> ProtocolServer {
+    ) -> ProtocolServer<InboundLine, ByteBuffer> {
+        let maximumLineLength = self.settings.maximumLineLength
+        return self.protocolServer(
+            name: name, on: address, implicitTLS: implicitTLS, idleTimeoutReply: idleTimeoutReply,
+            framing: { pipeline in
+                try pipeline.addHandler(
+                    ByteToMessageHandler(
+                        LineFramingDecoder(maximumLineLength: maximumLineLength),
+                        maximumBufferSize: maximumLineLength * 4 + 1024))
+            }, overLimitMessage: ByteBuffer(string: overLimitReply), session: session)
+    }
+
+    /// A listener with the protocol's own framing handlers.
+    public func protocolServer<Inbound: Sendable, Outbound: Sendable>(
+        name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, idleTimeoutReply: String,
+        framing: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void, overLimitMessage: Outbound,
+        session: @escaping @Sendable (ProtocolConnection<Inbound, Outbound>) async throws -> Void
+    ) -> ProtocolServer<Inbound, Outbound> {
         ProtocolServer(
             ListenerDescription(
                 name: name, host: address.host, port: address.port, tls: implicitTLS ? self.tlsContext : nil,
-                maximumLineLength: self.settings.maximumLineLength, idleTimeout: self.settings.idleTimeout,
-                overLimitReply: overLimitReply, idleTimeoutReply: idleTimeoutReply),
-            limiter: self.connectionLimiter, logger: self.logger, session: session)
+                idleTimeout: self.settings.idleTimeout, idleTimeoutReply: idleTimeoutReply),
+            limiter: self.connectionLimiter, logger: self.logger, framing: framing, overLimitMessage: overLimitMessage,
+            session: session)
     }
 }

@@ -9,7 +9,7 @@ import ServiceHost
 public enum POP3GatewayService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
-        func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer {
+        func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<InboundLine, ByteBuffer> {
             environment.lineProtocolServer(
                 name: name, on: address, implicitTLS: tls, overLimitReply: "-ERR [SYS/TEMP] Too many connections, try again later\r\n", idleTimeoutReply: "-ERR Idle timeout, closing connection\r\n"
             ) { connection in

@@ -16,13 +16,18 @@ public struct ConnectionContext: Sendable {
     public let logger: Logger
 }
 
-/// The line-level conversation of one connection, as the session sees it.
-public struct LineConnection: Sendable {
-    public let inbound: NIOAsyncChannelInboundStream<InboundLine>
-    public let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+/// One connection as its session sees it: typed frames in, typed messages out.
+public struct ProtocolConnection<Inbound: Sendable, Outbound: Sendable>: Sendable {
+    public let inbound: NIOAsyncChannelInboundStream<Inbound>
+    public let outbound: NIOAsyncChannelOutboundWriter<Outbound>
     public let channel: any Channel
     public let context: ConnectionContext
+}
 
+/// A conversation in CRLF lines (the placeholder sessions; later protocols bring their own framing).
+public typealias LineConnection = ProtocolConnection<InboundLine, ByteBuffer>
+
+extension ProtocolConnection where Outbound == ByteBuffer {
     public func write(_ text: String) async throws {
         try await self.outbound.write(ByteBuffer(string: text))
     }
@@ -35,24 +40,17 @@ public struct ListenerDescription: Sendable {
     public var port: Int
     /// Implicit TLS from the first byte (RFC 8314) when set.
     public var tls: NIOSSLContext?
-    public var maximumLineLength: Int
     public var idleTimeout: Duration
-    /// Sent before closing a connection over the connection limits (`421 …`, `-ERR …`, `* BYE …`).
-    public var overLimitReply: String
     /// Sent before closing a connection that was idle too long.
     public var idleTimeoutReply: String
 
-    public init(
-        name: String, host: String, port: Int, tls: NIOSSLContext?, maximumLineLength: Int, idleTimeout: Duration,
-        overLimitReply: String, idleTimeoutReply: String
-    ) {
+    public init(name: String, host: String, port: Int, tls: NIOSSLContext?, idleTimeout: Duration, idleTimeoutReply: String)
+    {
         self.name = name
         self.host = host
         self.port = port
         self.tls = tls
-        self.maximumLineLength = maximumLineLength
         self.idleTimeout = idleTimeout
-        self.overLimitReply = overLimitReply
         self.idleTimeoutReply = idleTimeoutReply
     }
 }
@@ -60,20 +58,28 @@ public struct ListenerDescription: Sendable {
 /// Binds one listener and runs one session per connection, each as a child task of a discarding task
 /// group, so a failing session ends only itself. On graceful shutdown the listener closes first and
 /// the open sessions are left to finish (each session decides how, see `LineSession`).
-public final class ProtocolServer: Service, Sendable {
+public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Service, Sendable {
+    public typealias Connection = ProtocolConnection<Inbound, Outbound>
     public let description: ListenerDescription
     private let limiter: ConnectionLimiter
     private let logger: Logger
-    private let session: @Sendable (LineConnection) async throws -> Void
+    /// Adds the protocol's framing handlers, which turn bytes into `Inbound` and `Outbound` into bytes.
+    private let framing: @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+    /// Sent before closing a connection over the connection limits (`421 …`, `-ERR …`, `* BYE …`).
+    private let overLimitMessage: Outbound
+    private let session: @Sendable (Connection) async throws -> Void
     private let bound = OneShotValue<SocketAddress>()
 
     public init(
         _ description: ListenerDescription, limiter: ConnectionLimiter, logger: Logger,
-        session: @escaping @Sendable (LineConnection) async throws -> Void
+        framing: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void, overLimitMessage: Outbound,
+        session: @escaping @Sendable (Connection) async throws -> Void
     ) {
         self.description = description
         self.limiter = limiter
         self.logger = logger
+        self.framing = framing
+        self.overLimitMessage = overLimitMessage
         self.session = session
     }
 
@@ -84,7 +90,8 @@ public final class ProtocolServer: Service, Sendable {
 
     public func run() async throws {
         let description = self.description
-        let listener: NIOAsyncChannel<NIOAsyncChannel<InboundLine, ByteBuffer>, Never>
+        let framing = self.framing
+        let listener: NIOAsyncChannel<NIOAsyncChannel<Inbound, Outbound>, Never>
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -99,17 +106,16 @@ public final class ProtocolServer: Service, Sendable {
                         try sync.addHandler(
                             IdleStateHandler(readTimeout: TimeAmount(description.idleTimeout)))
                         try sync.addHandler(IdleConnectionCloser(reply: description.idleTimeoutReply))
-                        try sync.addHandler(
-                            ByteToMessageHandler(
-                                LineFramingDecoder(maximumLineLength: description.maximumLineLength),
-                                maximumBufferSize: description.maximumLineLength * 4 + 1024))
-                        return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try framing(sync)
+                        return try NIOAsyncChannel<Inbound, Outbound>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
-            self.bound.fail(error)
-            throw ProtocolServerError.cannotBind(
+            // The ready-file writer waits on `bound` too: both must report the same, clear error.
+            let failure = ProtocolServerError.cannotBind(
                 listener: description.name, address: "\(description.host):\(description.port)", reason: "\(error)")
+            self.bound.fail(failure)
+            throw failure
         }
         if let address = listener.channel.localAddress {
             self.bound.succeed(address)
@@ -131,7 +137,7 @@ public final class ProtocolServer: Service, Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<InboundLine, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<Inbound, Outbound>) async {
         let remote = connection.channel.remoteAddress
         let addressKey = remote?.ipAddress ?? "unknown"
         var logger = self.logger
@@ -140,7 +146,7 @@ public final class ProtocolServer: Service, Sendable {
         guard self.limiter.admit(addressKey) else {
             logger.notice("connection refused: over the connection limit")
             try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(ByteBuffer(string: self.description.overLimitReply))
+                try await outbound.write(self.overLimitMessage)
             }
             return
         }
@@ -151,7 +157,7 @@ public final class ProtocolServer: Service, Sendable {
                     listenerName: self.description.name, remoteAddress: remote, isTLS: self.description.tls != nil,
                     logger: logger)
                 try await self.session(
-                    LineConnection(inbound: inbound, outbound: outbound, channel: connection.channel, context: context))
+                    Connection(inbound: inbound, outbound: outbound, channel: connection.channel, context: context))
             }
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])

@@ -50,6 +50,12 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var maximumConnectionsPerAddress: Int
     /// How long SIGTERM waits for sessions before cancelling them.
     public var shutdownGracePeriod: Duration
+    /// The largest message SMTP accepts (advertised as SIZE, RFC 1870).
+    public var smtpMaximumMessageBytes: Int
+    /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
+    public var smtpMaximumRecipients: Int
+    /// Failed commands before the session is cut off.
+    public var smtpMaximumErrors: Int
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -77,7 +83,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
         "shutdown.gracePeriodSeconds", "readyFile",
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
-        "admin.idleTimeoutSeconds",
+        "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -159,6 +165,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             maximumConnections: positive("limits.maxConnections", 1_000),
             maximumConnectionsPerAddress: positive("limits.maxConnectionsPerAddress", 50),
             shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
+            smtpMaximumMessageBytes: positive("smtp.maxMessageBytes", 36_700_160),
+            smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
+            smtpMaximumErrors: positive("smtp.maxErrors", 20),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -191,6 +200,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             "admin.minimumPasswordLength": "\(self.adminMinimumPasswordLength)",
             "admin.maxBodyBytes": "\(self.adminMaximumBodyBytes)",
             "admin.maxAuthFailures": "\(self.adminMaximumAuthFailures)",
+            "smtp.maxMessageBytes": "\(self.smtpMaximumMessageBytes)",
+            "smtp.maxRecipients": "\(self.smtpMaximumRecipients)",
+            "smtp.maxErrors": "\(self.smtpMaximumErrors)",
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]

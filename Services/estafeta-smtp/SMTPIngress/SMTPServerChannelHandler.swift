@@ -1,0 +1,137 @@
+import NIOCore
+import SMTPProtocol
+
+/// What the framing hands to the session.
+public enum SMTPInbound: Sendable {
+    /// One command line without CRLF; `pipelinedInputFollows` when more bytes were already waiting.
+    case line([UInt8], pipelinedInputFollows: Bool)
+    /// A line over the limit was discarded through its LF (S01).
+    case lineTooLong
+    /// The DATA content up to the final `CRLF.CRLF`.
+    case data(SMTPDataReader)
+}
+
+/// What the session asks the framing to do.
+public enum SMTPOutbound: Sendable {
+    /// Send the reply, then read the next input in `next` mode.
+    case reply(SMTPReply, next: SMTPInputMode)
+    /// Send the reply and close the connection.
+    case replyAndClose(SMTPReply)
+}
+
+public enum SMTPInputMode: Sendable, Equatable {
+    case command
+    case data(maximumSize: Int)
+}
+
+/// Frames the byte stream for the session: one command line at a time, or the DATA content.
+///
+/// It hands over one frame and then waits until the session has answered, because what the next
+/// bytes mean (a command, or message content after `354`) depends on that answer. Bytes that arrive
+/// meanwhile (RFC 2920 pipelining) wait in a bounded buffer. The mode switch happens on the event loop
+/// in the same turn as the reply is written, so no byte is ever read in the wrong mode.
+final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = SMTPInbound
+    typealias OutboundIn = SMTPOutbound
+    typealias OutboundOut = ByteBuffer
+
+    private enum Mode {
+        case awaitingSession
+        case command
+        case data(SMTPDataReader)
+    }
+
+    private let maximumLineLength: Int
+    /// Pipelined input held while the session works; a client that sends more is cut off.
+    private let maximumBufferedBytes: Int
+    private var mode = Mode.awaitingSession
+    private var buffer = ByteBuffer()
+    private var discardingOverlongLine = false
+    private var closing = false
+
+    init(maximumLineLength: Int, maximumBufferedBytes: Int = 256 * 1024) {
+        self.maximumLineLength = maximumLineLength
+        self.maximumBufferedBytes = maximumBufferedBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closing else { return }
+        var incoming = Self.unwrapInboundIn(data)
+        self.buffer.writeBuffer(&incoming)
+        self.deliver(context: context)
+        if case .awaitingSession = self.mode, self.buffer.readableBytes > self.maximumBufferedBytes {
+            self.closing = true
+            let reply = SMTPReply(421, "4.7.0", "Too much pipelined input, closing connection")
+            context.writeAndFlush(Self.wrapOutboundOut(reply.encoded)).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch Self.unwrapOutboundIn(data) {
+        case .reply(let reply, let next):
+            context.write(Self.wrapOutboundOut(reply.encoded), promise: promise)
+            switch next {
+            case .command: self.mode = .command
+            case .data(let maximumSize): self.mode = .data(SMTPDataReader(maximumSize: maximumSize))
+            }
+            self.deliver(context: context)
+        case .replyAndClose(let reply):
+            self.closing = true
+            self.mode = .awaitingSession
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(reply.encoded)).whenComplete { result in
+                promise?.completeWith(result)
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// Hands over at most one frame, then waits for the session's answer.
+    private func deliver(context: ChannelHandlerContext) {
+        switch self.mode {
+        case .awaitingSession:
+            return
+        case .command:
+            guard let frame = self.nextLine() else { return }
+            self.mode = .awaitingSession
+            context.fireChannelRead(Self.wrapInboundOut(frame))
+            context.fireChannelReadComplete()
+        case .data(var reader):
+            let finished = reader.consume(&self.buffer)
+            self.buffer.discardReadBytes()
+            if finished {
+                self.mode = .awaitingSession
+                context.fireChannelRead(Self.wrapInboundOut(.data(reader)))
+                context.fireChannelReadComplete()
+            } else {
+                self.mode = .data(reader)
+            }
+        }
+    }
+
+    private func nextLine() -> SMTPInbound? {
+        let view = self.buffer.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > self.maximumLineLength {
+                // S01/S02: never buffer an endless line; skip to its end and answer then.
+                self.buffer.moveReaderIndex(forwardBy: view.count)
+                self.buffer.discardReadBytes()
+                self.discardingOverlongLine = true
+            }
+            return nil
+        }
+        let length = newline - view.startIndex + 1
+        guard var line = self.buffer.readSlice(length: length) else { return nil }
+        self.buffer.discardReadBytes()
+        if self.discardingOverlongLine || length > self.maximumLineLength + 2 {
+            self.discardingOverlongLine = false
+            return .lineTooLong
+        }
+        line.moveWriterIndex(to: line.writerIndex - 1)
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
+        return .line(Array(line.readableBytesView), pipelinedInputFollows: self.buffer.readableBytes > 0)
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import MailFormat
+import MailStore
+import NIOCore
+import ServerSupport
+import ServiceLifecycle
+import SMTPProtocol
+import Synchronization
+
+/// One SMTP connection: reads frames, feeds the state machine, and carries out its actions (store
+/// look-ups, durable acceptance, replies). A `250` for a message is written only after
+/// `acceptMessage` has committed.
+struct SMTPSession: Sendable {
+    typealias Connection = ProtocolConnection<SMTPInbound, SMTPOutbound>
+
+    let store: MailStore
+    let hostname: String
+    let listener: SMTPSessionStateMachine.Listener
+    let limits: SMTPSessionStateMachine.Limits
+
+    /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
+    static let maximumReceivedHeaders = 50
+
+    private enum Phase { case awaitingInput, busy, shuttingDown }
+
+    func run(on connection: Connection) async throws {
+        var machine = SMTPSessionStateMachine(hostname: self.hostname, listener: self.listener, limits: self.limits)
+        let phase = Mutex(Phase.busy)
+        let channel = connection.channel
+        let goodbye = SMTPReply(421, "4.3.2", "\(self.hostname) Service shutting down")
+        try await withGracefulShutdownHandler {
+            try await connection.outbound.write(.reply(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta"), next: .command))
+            var frames = connection.inbound.makeAsyncIterator()
+            while true {
+                let stop = phase.withLock { phase -> Bool in
+                    if phase == .shuttingDown { return true }
+                    phase = .awaitingInput
+                    return false
+                }
+                if stop {
+                    try await connection.outbound.write(.replyAndClose(goodbye))
+                    return
+                }
+                guard let frame = try await frames.next() else { return }
+                let closing = phase.withLock { phase -> Bool in
+                    if phase == .shuttingDown { return true }
+                    phase = .busy
+                    return false
+                }
+                if closing { return }
+                let action: SMTPSessionStateMachine.Action
+                switch frame {
+                case .lineTooLong:
+                    action = machine.syntaxError(.lineTooLong)
+                case .line(let bytes, let pipelined):
+                    do throws(SMTPSyntaxError) {
+                        let command = try SMTPCommandParser(utf8PathsAllowed: machine.utf8Paths).parse(bytes)
+                        action = machine.receive(command, pipelinedInputFollows: pipelined)
+                    } catch {
+                        action = machine.syntaxError(error)
+                    }
+                case .data(let reader):
+                    let reply = await self.finishData(reader, machine: machine, peer: connection.context.remoteAddress,
+                                                      logger: connection.context.logger)
+                    machine.transactionEnded()
+                    action = .reply(reply)
+                }
+                guard try await self.perform(action, machine: &machine, connection: connection) else { return }
+            }
+        } onGracefulShutdown: {
+            let idle = phase.withLock { phase -> Bool in
+                let wasIdle = phase == .awaitingInput
+                phase = .shuttingDown
+                return wasIdle
+            }
+            // Waiting for a command: nothing is in progress. Mid-DATA sessions finish first.
+            if idle { channel.writeAndFlush(SMTPOutbound.replyAndClose(goodbye), promise: nil) }
+        }
+    }
+
+    /// Carries out one action; false when the connection is closing.
+    private func perform(_ action: SMTPSessionStateMachine.Action, machine: inout SMTPSessionStateMachine,
+                         connection: Connection) async throws -> Bool {
+        switch action {
+        case .reply(let reply):
+            try await connection.outbound.write(.reply(reply, next: .command))
+            return true
+        case .replyAndClose(let reply):
+            try await connection.outbound.write(.replyAndClose(reply))
+            return false
+        case .startData(let maximumSize):
+            try await connection.outbound.write(
+                .reply(SMTPReply(354, nil, "End data with <CR><LF>.<CR><LF>"), next: .data(maximumSize: maximumSize)))
+            return true
+        case .checkRecipient(let address, let parameters):
+            let next: SMTPSessionStateMachine.Action
+            do {
+                let resolution = try await self.store.resolveRecipient(address)
+                next = machine.recipientResolved(address, parameters, resolution)
+            } catch {
+                connection.context.logger.error("recipient lookup failed", metadata: ["error": "\(error)"])
+                next = .reply(SMTPReply(451, "4.3.0", "Temporary failure, try again later"))
+            }
+            return try await self.perform(next, machine: &machine, connection: connection)
+        }
+    }
+
+    /// Checks the content, adds `Received:`, and commits it with its envelope; the reply says what
+    /// happened. Only a committed message gets 250 (catalogue promise 1).
+    private func finishData(
+        _ reader: SMTPDataReader, machine: SMTPSessionStateMachine, peer: SocketAddress?, logger: Logger
+    ) async -> SMTPReply {
+        guard let transaction = machine.transaction else { return SMTPReply(503, "5.5.1", "No transaction") }
+        if reader.exceededMaximumSize {
+            return SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size")
+        }
+        if reader.sawBareLineEnding {
+            // S04–S06: bare CR or LF is refused after the real end of data, as mox does.
+            return SMTPReply(550, "5.5.2", "Message contains bare CR or LF; use CRLF line endings")
+        }
+        let content = Data(reader.content.readableBytesView)
+        if Self.receivedHeaderCount(content) >= Self.maximumReceivedHeaders {
+            return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
+        }
+        let received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
+                                           extended: machine.usedExtendedHello, peer: peer)
+        let envelope = Envelope(
+            sender: transaction.sender, recipients: transaction.recipients,
+            envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue)
+        do {
+            let accepted = try await self.store.acceptMessage(Data(received.utf8) + content, envelope: envelope)
+            logger.info("message accepted", metadata: ["queue.id": "\(accepted.id)", "recipients": "\(accepted.recipientCount)"])
+            return SMTPReply(250, "2.0.0", "Ok: queued as \(accepted.id)")
+        } catch {
+            logger.error("cannot queue message", metadata: ["error": "\(error)"])
+            return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
+        }
+    }
+
+    /// RFC 5321 §4.4 trace header. The client's EHLO name passed the parser's domain check, so it
+    /// holds no characters that could break the header.
+    func receivedHeader(transaction: SMTPSessionStateMachine.Transaction, clientName: String, extended: Bool,
+                        peer: SocketAddress?) -> String {
+        let address = peer?.ipAddress.map { "[\($0)]" } ?? "unknown"
+        let protocolName = transaction.parameters.smtpUTF8 ? "UTF8SMTP" : (extended ? "ESMTP" : "SMTP")
+        var header = "Received: from \(clientName) (\(address))\r\n\tby \(self.hostname) (Estafeta) with \(protocolName)"
+        if transaction.recipients.count == 1, let recipient = transaction.recipients.first {
+            header += "\r\n\tfor <\(recipient.address)>"
+        }
+        header += "; \(Self.rfc5322Date(Date()))\r\n"
+        return header
+    }
+
+    static func receivedHeaderCount(_ content: Data) -> Int {
+        var count = 0
+        var atLineStart = true
+        let name = Array("received:".utf8)
+        var index = content.startIndex
+        while index < content.endIndex {
+            if atLineStart {
+                // The header section ends at the first empty line.
+                if content[index] == UInt8(ascii: "\r") { break }
+                let end = content.index(index, offsetBy: name.count, limitedBy: content.endIndex) ?? content.endIndex
+                if content[index..<end].map({ $0 | 0x20 }) == name { count += 1 }
+            }
+            atLineStart = content[index] == UInt8(ascii: "\n")
+            index = content.index(after: index)
+        }
+        return count
+    }
+
+    /// RFC 5322 §3.3 date-time.
+    static func rfc5322Date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}

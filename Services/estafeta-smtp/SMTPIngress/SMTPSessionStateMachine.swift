@@ -1,0 +1,202 @@
+import MailFormat
+import MailStore
+import SMTPProtocol
+
+/// The SMTP conversation rules (RFC 5321 §4.1.4 command order, limits, relay policy) as a pure value:
+/// events in, actions out. No I/O, no store access, no traps on any input.
+struct SMTPSessionStateMachine: Sendable {
+    enum Listener: Sendable { case mx, submission }
+
+    struct Transaction: Sendable {
+        var sender: EmailAddress?
+        var parameters: MailParameters
+        var recipients: [Envelope.Recipient] = []
+    }
+
+    enum State: Sendable {
+        case awaitingHello
+        case ready(clientName: String, extended: Bool)
+        case transaction(clientName: String, extended: Bool, Transaction)
+    }
+
+    enum Action: Sendable, Equatable {
+        case reply(SMTPReply)
+        case replyAndClose(SMTPReply)
+        /// Look the recipient up in the store, then call `recipientResolved`.
+        case checkRecipient(EmailAddress, RecipientParameters)
+        /// Answer 354 and read the content.
+        case startData(maximumSize: Int)
+    }
+
+    struct Limits: Sendable {
+        var maximumMessageSize: Int
+        var maximumRecipients: Int
+        var maximumErrors: Int
+    }
+
+    let hostname: String
+    let listener: Listener
+    let limits: Limits
+    private(set) var state = State.awaitingHello
+    private(set) var errors = 0
+    /// SMTPUTF8 accepted for this transaction (RCPT may then carry UTF-8).
+    var utf8Paths: Bool {
+        if case .transaction(_, _, let transaction) = self.state { return transaction.parameters.smtpUTF8 }
+        return false
+    }
+
+    init(hostname: String, listener: Listener, limits: Limits) {
+        self.hostname = hostname
+        self.listener = listener
+        self.limits = limits
+    }
+
+    var extensions: [String] {
+        [
+            "PIPELINING", "SIZE \(self.limits.maximumMessageSize)", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
+            "DSN",
+        ]
+    }
+
+    var clientName: String? {
+        switch self.state {
+        case .awaitingHello: nil
+        case .ready(let name, _), .transaction(let name, _, _): name
+        }
+    }
+
+    var transaction: Transaction? {
+        if case .transaction(_, _, let transaction) = self.state { return transaction }
+        return nil
+    }
+
+    mutating func syntaxError(_ error: SMTPSyntaxError) -> Action {
+        self.failed(SMTPReply(error))
+    }
+
+    mutating func receive(_ command: SMTPCommand, pipelinedInputFollows: Bool) -> Action {
+        switch command {
+        case .ehlo(let name):
+            self.state = .ready(clientName: name, extended: true)
+            return .reply(.ehlo(greeting: "\(self.hostname) Hello \(name)", extensions: self.extensions))
+        case .helo(let name):
+            self.state = .ready(clientName: name, extended: false)
+            return .reply(SMTPReply(250, nil, self.hostname))
+        case .mail(let sender, let parameters):
+            return self.mail(sender, parameters)
+        case .rcpt(let path, let parameters):
+            guard case .transaction(_, _, let transaction) = self.state else {
+                return self.failed(SMTPReply(503, "5.5.1", "Need MAIL before RCPT"))
+            }
+            guard transaction.recipients.count < self.limits.maximumRecipients else {
+                return .reply(SMTPReply(452, "4.5.3", "Too many recipients"))
+            }
+            switch path {
+            case .mailbox(let address): return .checkRecipient(address, parameters)
+            case .postmaster:
+                // RFC 5321 §4.5.1: <Postmaster> is postmaster of this host.
+                guard let address = try? EmailAddress(localPart: "postmaster", domain: self.hostname) else {
+                    return self.failed(SMTPReply(550, "5.1.1", "No postmaster mailbox here"))
+                }
+                return .checkRecipient(address, parameters)
+            }
+        case .data:
+            guard case .transaction(_, _, let transaction) = self.state, !transaction.recipients.isEmpty else {
+                // S08: a client that pipelined the message after a DATA we refuse would have its
+                // content read as commands; stop talking to it instead.
+                if pipelinedInputFollows {
+                    return .replyAndClose(SMTPReply(554, "5.5.0", "SMTP protocol synchronization error"))
+                }
+                return self.failed(SMTPReply(503, "5.5.1", "Need valid RCPT before DATA"))
+            }
+            return .startData(maximumSize: self.limits.maximumMessageSize)
+        case .rset:
+            if let name = self.clientName, case .transaction(_, let extended, _) = self.state {
+                self.state = .ready(clientName: name, extended: extended)
+            }
+            return .reply(SMTPReply(250, "2.0.0", "Ok"))
+        case .noop:
+            return .reply(SMTPReply(250, "2.0.0", "Ok"))
+        case .quit:
+            return .replyAndClose(SMTPReply(221, "2.0.0", "\(self.hostname) Bye"))
+        case .vrfy:
+            // S40: never confirm or deny accounts.
+            return .reply(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
+        case .expn:
+            return self.failed(SMTPReply(502, "5.5.1", "EXPN not available"))
+        case .help:
+            return .reply(SMTPReply(214, "2.0.0", "See RFC 5321"))
+        case .starttls, .auth, .bdat:
+            return self.failed(SMTPReply(502, "5.5.1", "Command not implemented"))
+        }
+    }
+
+    private mutating func mail(_ sender: EmailAddress?, _ parameters: MailParameters) -> Action {
+        switch self.state {
+        case .awaitingHello:
+            return self.failed(SMTPReply(503, "5.5.1", "Send EHLO or HELO first"))
+        case .transaction:
+            return self.failed(SMTPReply(503, "5.5.1", "Nested MAIL command"))
+        case .ready(let name, let extended):
+            if self.listener == .submission {
+                // Authentication arrives with AUTH (RFC 6409 §4.3); until then submission refuses mail.
+                return self.failed(SMTPReply(530, "5.7.0", "Authentication required"))
+            }
+            if let size = parameters.size, size > self.limits.maximumMessageSize {
+                return self.failed(SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size"))
+            }
+            self.state = .transaction(clientName: name, extended: extended, Transaction(sender: sender, parameters: parameters))
+            return .reply(SMTPReply(250, "2.1.0", "Ok"))
+        }
+    }
+
+    /// The store's answer for a recipient (MX policy: local domains only, never an open relay).
+    mutating func recipientResolved(
+        _ address: EmailAddress, _ parameters: RecipientParameters, _ resolution: RecipientResolution
+    ) -> Action {
+        guard case .transaction(let name, let extended, var transaction) = self.state else {
+            return self.failed(SMTPReply(503, "5.5.1", "Need MAIL before RCPT"))
+        }
+        switch resolution {
+        case .notLocal:
+            return self.failed(SMTPReply(554, "5.7.1", "Relay access denied"))
+        case .unknownLocal:
+            return self.failed(SMTPReply(550, "5.1.1", "No such user here"))
+        case .account(_, let enabled, let quota, let used):
+            guard enabled else { return self.failed(SMTPReply(550, "5.2.1", "Mailbox disabled")) }
+            if let quota, used >= quota { return .reply(SMTPReply(452, "4.2.2", "Mailbox full, try again later")) }
+        case .alias, .catchAll:
+            break
+        }
+        let notify = parameters.notify.map { flags in
+            flags.isEmpty ? "NEVER" : flags.map(\.rawValue).sorted().joined(separator: ",")
+        }
+        transaction.recipients.append(
+            Envelope.Recipient(address: address, originalRecipient: parameters.originalRecipient, notify: notify))
+        self.state = .transaction(clientName: name, extended: extended, transaction)
+        return .reply(SMTPReply(250, "2.1.5", "Ok"))
+    }
+
+    /// After the content: back to the ready state whatever happened to the message.
+    mutating func transactionEnded() {
+        if let name = self.clientName, case .transaction(_, let extended, _) = self.state {
+            self.state = .ready(clientName: name, extended: extended)
+        }
+    }
+
+    var usedExtendedHello: Bool {
+        switch self.state {
+        case .awaitingHello: false
+        case .ready(_, let extended), .transaction(_, let extended, _): extended
+        }
+    }
+
+    /// Counts a failed command; past the limit the client is cut off (S35).
+    mutating func failed(_ reply: SMTPReply) -> Action {
+        self.errors += 1
+        if self.errors > self.limits.maximumErrors {
+            return .replyAndClose(SMTPReply(421, "4.7.0", "\(self.hostname) Error: too many errors"))
+        }
+        return .reply(reply)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `curl` against the admin API of a running suite.
+private func admin(_ server: RunningServer, token: String, _ method: String, _ path: String, _ json: String? = nil)
+    async throws -> (status: Int, body: String)
+{
+    var arguments = ["curl", "-s", "-w", "\n%{http_code}", "--max-time", "20", "-X", method,
+                     "-H", "Authorization: Bearer \(token)"]
+    if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
+    arguments.append("http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)")
+    let result = try await ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), arguments).finish(timeout: .seconds(30))
+    let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+    return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+}
+
+@Suite("SMTP ingress, MX receive path, end to end", .serialized)
+struct SMTPIngressTests {
+    static let token = "smtp-e2e-token-" + String(repeating: "t", count: 32)
+
+    /// A suite with example.org and alice@example.org, made through the admin API.
+    private func startSuite(directory: URL? = nil, name: String = "server") async throws -> RunningServer {
+        let server = try RunningServer(
+            "estafeta", arguments: ["serve", "--hostname", "mx.estafeta.test"] + RunningServer.loopbackListeners,
+            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], directory: directory, name: name)
+        try await server.waitUntilReady()
+        return server
+    }
+
+    private func createAlice(_ server: RunningServer) async throws {
+        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
+        let account = try await admin(
+            server, token: Self.token, "POST", "/api/v1/accounts",
+            #"{"address":"alice@example.org","password":"correct horse battery"}"#)
+        #expect(account.status == 201, "\(account.body)")
+    }
+
+    @Test("smtplib and raw clients: delivery to local users, refusals, command order, limits, pipelining, smuggling")
+    func receivePath() async throws {
+        let server = try await self.startSuite()
+        defer { server.removeDirectory() }
+        try await self.createAlice(server)
+        let checks = try await PythonClient.run(
+            "smtp_checks.py", [String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0)])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        // Exactly the two accepted messages are queued: the smuggled one never became a message.
+        let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
+        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 2, "\(queue.body)")
+        #expect(try await server.stop().status == 0)
+    }
+
+    @Test("kill -9 right after 250: the message is in the queue after a restart (catalogue D01)")
+    func durableAfterKill() async throws {
+        let server = try await self.startSuite()
+        defer { server.removeDirectory() }
+        try await self.createAlice(server)
+        let sent = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                """
+                import smtplib, sys
+                s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+                s.ehlo("client.test")
+                s.mail("bob@remote.test")
+                s.rcpt("alice@example.org")
+                code, text = s.data(b"Subject: durable\\r\\n\\r\\nkeep me\\r\\n")
+                print(code, text.decode())
+                """, String(server.ports["smtp"] ?? 0),
+            ]
+        ).finish()
+        #expect(sent.output.hasPrefix("250 2.0.0 Ok: queued as"), "\(sent.output)\(sent.errors)")
+        // No graceful anything: the process dies the moment the client has its 250.
+        _ = try await server.stop(signal: SIGKILL)
+        let restarted = try await self.startSuite(directory: server.directory, name: "restarted")
+        let queue = try await admin(restarted, token: Self.token, "GET", "/api/v1/queue")
+        #expect(queue.status == 200 && queue.body.contains(#""sender":"bob@remote.test""#), "\(queue.body)")
+        #expect(try await restarted.stop().status == 0)
+    }
+}
