@@ -2,15 +2,6 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `curl` against real `estafeta-admin` processes.
-private func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
-    let result = try await ChildProcess.start(
-        URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", "--max-time", "20"] + arguments
-    ).finish(timeout: .seconds(30))
-    let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
-    return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
-}
-
 @Suite("estafeta-admin driven with curl, two processes on one database")
 struct AdminEndToEndTests {
     @Test("bootstrap token, changes seen by another process at once, CLI tokens with scopes and revocation, host check")

@@ -115,3 +115,12 @@ enum PythonClient {
         return (result.status, result.output + result.errors)
     }
 }
+
+/// `curl`, the HTTP client nobody here wrote: returns the status code and the body.
+func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
+    let result = try await ChildProcess.start(
+        URL(fileURLWithPath: "/usr/bin/env"), ["curl", "-s", "-w", "\n%{http_code}", "--max-time", "20"] + arguments
+    ).finish(timeout: .seconds(30))
+    let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+    return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+}

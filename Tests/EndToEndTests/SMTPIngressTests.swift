@@ -6,17 +6,13 @@ import TestSupport
 import Glibc
 #endif
 
-/// `curl` against the admin API of a running suite.
+/// The admin API of a running suite, through curl.
 private func admin(_ server: RunningServer, token: String, _ method: String, _ path: String, _ json: String? = nil)
     async throws -> (status: Int, body: String)
 {
-    var arguments = ["curl", "-s", "-w", "\n%{http_code}", "--max-time", "20", "-X", method,
-                     "-H", "Authorization: Bearer \(token)"]
+    var arguments = ["-X", method, "-H", "Authorization: Bearer \(token)"]
     if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-    arguments.append("http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)")
-    let result = try await ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), arguments).finish(timeout: .seconds(30))
-    let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
-    return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    return try await curl(arguments + ["http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)"])
 }
 
 @Suite("SMTP ingress, MX receive path, end to end", .serialized)

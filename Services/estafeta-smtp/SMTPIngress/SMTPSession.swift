@@ -6,7 +6,6 @@ import NIOCore
 import ServerSupport
 import ServiceLifecycle
 import SMTPProtocol
-import Synchronization
 
 /// One SMTP connection: reads frames, feeds the state machine, and carries out its actions (store
 /// look-ups, durable acceptance, replies). A `250` for a message is written only after
@@ -22,33 +21,20 @@ struct SMTPSession: Sendable {
     /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
     static let maximumReceivedHeaders = 50
 
-    private enum Phase { case awaitingInput, busy, shuttingDown }
-
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(hostname: self.hostname, listener: self.listener, limits: self.limits)
-        let phase = Mutex(Phase.busy)
+        let gate = SessionShutdownGate()
         let channel = connection.channel
         let goodbye = SMTPReply(421, "4.3.2", "\(self.hostname) Service shutting down")
         try await withGracefulShutdownHandler {
             try await connection.outbound.write(.reply(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta"), next: .command))
             var frames = connection.inbound.makeAsyncIterator()
             while true {
-                let stop = phase.withLock { phase -> Bool in
-                    if phase == .shuttingDown { return true }
-                    phase = .awaitingInput
-                    return false
-                }
-                if stop {
+                guard gate.willAwaitInput() else {
                     try await connection.outbound.write(.replyAndClose(goodbye))
                     return
                 }
-                guard let frame = try await frames.next() else { return }
-                let closing = phase.withLock { phase -> Bool in
-                    if phase == .shuttingDown { return true }
-                    phase = .busy
-                    return false
-                }
-                if closing { return }
+                guard let frame = try await frames.next(), gate.willWork() else { return }
                 let action: SMTPSessionStateMachine.Action
                 switch frame {
                 case .lineTooLong:
@@ -69,13 +55,8 @@ struct SMTPSession: Sendable {
                 guard try await self.perform(action, machine: &machine, connection: connection) else { return }
             }
         } onGracefulShutdown: {
-            let idle = phase.withLock { phase -> Bool in
-                let wasIdle = phase == .awaitingInput
-                phase = .shuttingDown
-                return wasIdle
-            }
             // Waiting for a command: nothing is in progress. Mid-DATA sessions finish first.
-            if idle { channel.writeAndFlush(SMTPOutbound.replyAndClose(goodbye), promise: nil) }
+            if gate.shutDown() { channel.writeAndFlush(SMTPOutbound.replyAndClose(goodbye), promise: nil) }
         }
     }
 

@@ -1,6 +1,5 @@
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
 /// What a line-based session does with one line.
 public enum LineSessionStep: Sendable, Equatable {
@@ -29,32 +28,19 @@ public struct LineSession: Sendable {
         self.handle = handle
     }
 
-    private enum Phase { case awaitingLine, busy, shuttingDown }
-
     public func run(on connection: LineConnection) async throws {
-        let phase = Mutex(Phase.busy)
+        let gate = SessionShutdownGate()
         let channel = connection.channel
         let goodbye = self.shutdownReply
         try await withGracefulShutdownHandler {
             try await connection.write(self.greeting)
             var lines = connection.inbound.makeAsyncIterator()
             while true {
-                let stop = phase.withLock { phase -> Bool in
-                    if phase == .shuttingDown { return true }
-                    phase = .awaitingLine
-                    return false
-                }
-                if stop {
+                guard gate.willAwaitInput() else {
                     try await connection.write(goodbye)
                     return
                 }
-                guard let line = try await lines.next() else { return }
-                let closing = phase.withLock { phase -> Bool in
-                    if phase == .shuttingDown { return true }
-                    phase = .busy
-                    return false
-                }
-                if closing { return }
+                guard let line = try await lines.next(), gate.willWork() else { return }
                 switch await self.handle(line) {
                 case .reply(let text):
                     try await connection.write(text)
@@ -64,12 +50,7 @@ public struct LineSession: Sendable {
                 }
             }
         } onGracefulShutdown: {
-            let idle = phase.withLock { phase -> Bool in
-                let wasIdle = phase == .awaitingLine
-                phase = .shuttingDown
-                return wasIdle
-            }
-            if idle {
+            if gate.shutDown() {
                 // Waiting for input: nothing is in progress, so say goodbye and close now.
                 channel.writeAndFlush(ByteBuffer(string: goodbye)).whenComplete { _ in channel.close(promise: nil) }
             }
