@@ -100,6 +100,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             context.fireChannelRead(Self.wrapInboundOut(frame))
             context.fireChannelReadComplete()
         case .data(var reader):
+            // Take the reader out of `mode` before mutating it, so its content buffer has one owner and
+            // appending never copies what was already received (no O(n²) on large messages).
+            self.mode = .awaitingSession
             let finished = reader.consume(&self.buffer)
             self.buffer.discardReadBytes()
             if finished {

@@ -43,16 +43,25 @@ public struct SMTPDataReader: Sendable {
     /// Consumes bytes from `buffer` up to and including the terminating `CRLF.CRLF`; returns true once
     /// the data has ended (further calls consume nothing).
     public mutating func consume(_ buffer: inout ByteBuffer) -> Bool {
-        guard !self.isFinished else { return true }
-        var consumed = 0
-        buffer.withUnsafeReadableBytes { bytes in
-            for byte in bytes {
-                consumed += 1
-                self.step(byte)
-                if case .finished = self.state { break }
+        while !self.isFinished, buffer.readableBytes > 0 {
+            if case .inLine = self.state {
+                // Fast path: copy the run up to the next CR or LF in one write; only the line-end
+                // bytes go through the byte-wise state machine.
+                let run = buffer.withUnsafeReadableBytes { bytes -> Int in
+                    var index = 0
+                    while index < bytes.count, bytes[index] != UInt8(ascii: "\r"), bytes[index] != UInt8(ascii: "\n") {
+                        index += 1
+                    }
+                    return index
+                }
+                if run > 0, let slice = buffer.readSlice(length: run) {
+                    self.emit(slice)
+                    continue
+                }
             }
+            guard let byte = buffer.readInteger(as: UInt8.self) else { break }
+            self.step(byte)
         }
-        buffer.moveReaderIndex(forwardBy: consumed)
         return self.isFinished
     }
 
@@ -111,6 +120,16 @@ public struct SMTPDataReader: Sendable {
         }
         self.emit(byte)
         self.state = .inLine
+    }
+
+    private mutating func emit(_ run: ByteBuffer) {
+        let (sum, overflow) = self.contentSize.addingReportingOverflow(run.readableBytes)
+        let room = max(0, self.maximumSize - self.contentSize)
+        self.contentSize = overflow ? Int.max : sum
+        if run.readableBytes > room { self.exceededMaximumSize = true }
+        if room > 0, let kept = run.getSlice(at: run.readerIndex, length: min(room, run.readableBytes)) {
+            self.content.writeImmutableBuffer(kept)
+        }
     }
 
     private mutating func emit(_ byte: UInt8) {
