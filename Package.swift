@@ -107,6 +107,7 @@ let package = Package(
             name: "SMTPIngress",
             dependencies: [
                 "SMTPProtocol", "MailFormat", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -3,14 +3,16 @@
 sends). Expects example.org with alice@example.org to exist. Prints one line per check; exits 1 on the
 first failure.
 
-usage: smtp_checks.py MX_PORT SUBMISSION_PORT
+usage: smtp_checks.py MX_PORT SUBMISSION_PORT CA_FILE
 """
 import smtplib
 import socket
+import ssl
 import sys
 
 HOST = "127.0.0.1"
 MX, SUBMISSION = int(sys.argv[1]), int(sys.argv[2])
+TLS = ssl.create_default_context(cafile=sys.argv[3])
 
 
 def check(name, condition, detail=""):
@@ -127,4 +129,46 @@ submission.reply()
 submission.send(b"EHLO client.test\r\nMAIL FROM:<alice@example.org>\r\n")
 submission.reply()
 check("submission refuses MAIL without authentication: 530 5.7.0", submission.reply().startswith("530 5.7.0"))
+# STARTTLS (RFC 3207) with smtplib, verifying the server certificate.
+client = smtplib.SMTP(HOST, MX, timeout=10)
+client.ehlo("client.test")
+check("EHLO offers STARTTLS before TLS", client.has_extn("starttls"))
+code, _ = client.starttls(context=TLS)
+check("STARTTLS: 220 and a verified handshake", code == 220)
+client.ehlo("client.test")
+check("after STARTTLS, EHLO no longer offers STARTTLS (S11)", not client.has_extn("starttls"))
+refused = client.sendmail("bob@remote.test", ["alice@example.org"], "Subject: over TLS\r\n\r\nsecret\r\n")
+check("mail over STARTTLS is accepted", refused == {}, refused)
+code, text = client.docmd("STARTTLS")
+check("STARTTLS inside TLS: 503 5.5.1 (S12)", code == 503, (code, text))
+client.quit()
+
+# S10 (CVE-2011-0411): a command pipelined behind STARTTLS in plaintext must never run inside TLS.
+raw = Raw(MX)
+raw.reply()
+raw.send(b"EHLO client.test\r\n")
+raw.reply()
+raw.send(b"STARTTLS\r\nEHLO injected.test\r\n")
+check("STARTTLS answered 220", raw.reply().startswith("220"))
+secure = TLS.wrap_socket(raw.socket, server_hostname="localhost")
+reader = secure.makefile("rb")
+secure.sendall(b"MAIL FROM:<a@b.test>\r\n")
+first = reader.readline().decode().rstrip()
+check("the injected EHLO was discarded: MAIL inside TLS still needs EHLO (503)", first.startswith("503 5.5.1"), first)
+secure.sendall(b"EHLO client.test\r\n")
+lines = []
+while True:
+    line = reader.readline().decode().rstrip()
+    lines.append(line)
+    if line[3:4] != "-":
+        break
+check("EHLO inside TLS answered once, for the real EHLO", lines[0].startswith("250-") and "injected" not in lines[0], lines)
+secure.close()
+
+# S12: STARTTLS with an argument.
+raw = Raw(MX)
+raw.reply()
+raw.send(b"EHLO client.test\r\nSTARTTLS now\r\n")
+raw.reply()
+check("STARTTLS with an argument: 501", raw.reply().startswith("501"))
 print("all checks passed")

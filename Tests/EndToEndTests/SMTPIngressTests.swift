@@ -36,17 +36,18 @@ struct SMTPIngressTests {
         #expect(account.status == 201, "\(account.body)")
     }
 
-    @Test("smtplib and raw clients: delivery to local users, refusals, command order, limits, pipelining, smuggling")
+    @Test("smtplib and raw clients: delivery, refusals, command order, limits, pipelining, smuggling, STARTTLS")
     func receivePath() async throws {
         let server = try await self.startSuite()
         defer { server.removeDirectory() }
         try await self.createAlice(server)
         let checks = try await PythonClient.run(
-            "smtp_checks.py", [String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0)])
+            "smtp_checks.py",
+            [String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0), server.certificatePath])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
-        // Exactly the two accepted messages are queued: the smuggled one never became a message.
+        // Exactly the three accepted messages are queued: the smuggled one never became a message.
         let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
-        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 2, "\(queue.body)")
+        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 3, "\(queue.body)")
         #expect(try await server.stop().status == 0)
     }
 

@@ -8,7 +8,7 @@ import SMTPProtocol
 ///
 /// Implemented so far: the MX receive path (EHLO/HELO, MAIL, RCPT to local domains only, DATA with
 /// durable acceptance, RSET, NOOP, VRFY, HELP, QUIT; PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-/// ENHANCEDSTATUSCODES, DSN parameters). Still to come in the SMTP issue: STARTTLS, AUTH (so the
+/// ENHANCEDSTATUSCODES, DSN parameters, STARTTLS). Still to come in the SMTP issue: AUTH (so the
 /// submission listeners refuse MAIL with 530 for now), BDAT/CHUNKING.
 public enum SMTPIngressService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
@@ -20,12 +20,16 @@ public enum SMTPIngressService {
         func listener(
             _ name: String, _ address: EstafetaSettings.Listener, tls: Bool, kind: SMTPSessionStateMachine.Listener
         ) -> ProtocolServer<SMTPInbound, SMTPOutbound> {
-            let session = SMTPSession(store: environment.store, hostname: settings.hostname, listener: kind, limits: limits)
+            let session = SMTPSession(
+                store: environment.store, hostname: settings.hostname, listener: kind, limits: limits, implicitTLS: tls,
+                startTLSAvailable: !tls)
+            let tlsContext = environment.tlsContext
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,
                 idleTimeoutReply: "421 4.4.2 \(settings.hostname) Idle timeout, closing connection\r\n",
                 framing: { pipeline in
-                    try pipeline.addHandler(SMTPServerChannelHandler(maximumLineLength: maximumLineLength))
+                    try pipeline.addHandler(
+                        SMTPServerChannelHandler(maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext))
                 },
                 overLimitMessage: .replyAndClose(
                     SMTPReply(421, "4.7.0", "\(settings.hostname) Too many connections, try again later"))

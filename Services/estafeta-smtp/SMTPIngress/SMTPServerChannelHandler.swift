@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import SMTPProtocol
 
 /// What the framing hands to the session.
@@ -17,6 +18,8 @@ public enum SMTPOutbound: Sendable {
     case reply(SMTPReply, next: SMTPInputMode)
     /// Send the reply and close the connection.
     case replyAndClose(SMTPReply)
+    /// Send the `220` for STARTTLS in plaintext, then run every later byte through TLS (RFC 3207).
+    case replyThenStartTLS(SMTPReply)
 }
 
 public enum SMTPInputMode: Sendable, Equatable {
@@ -43,6 +46,8 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private let maximumLineLength: Int
+    /// Present where STARTTLS is offered.
+    private let tlsContext: NIOSSLContext?
     /// Pipelined input held while the session works; a client that sends more is cut off.
     private let maximumBufferedBytes: Int
     private var mode = Mode.awaitingSession
@@ -50,8 +55,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     private var discardingOverlongLine = false
     private var closing = false
 
-    init(maximumLineLength: Int, maximumBufferedBytes: Int = 256 * 1024) {
+    init(maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 256 * 1024) {
         self.maximumLineLength = maximumLineLength
+        self.tlsContext = tlsContext
         self.maximumBufferedBytes = maximumBufferedBytes
     }
 
@@ -78,6 +84,26 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             case .data(let maximumSize): self.mode = .data(SMTPDataReader(maximumSize: maximumSize))
             }
             self.deliver(context: context)
+        case .replyThenStartTLS(let reply):
+            context.writeAndFlush(Self.wrapOutboundOut(reply.encoded), promise: promise)
+            guard let tlsContext = self.tlsContext else {
+                self.closing = true
+                context.close(promise: nil)
+                return
+            }
+            // CVE-2011-0411: whatever the client pipelined after STARTTLS was sent in plaintext and
+            // must never run as a command inside TLS. Drop it, then put TLS in front of everything in
+            // this same event-loop turn: the 220 above leaves in plaintext, every later byte is TLS.
+            self.buffer.clear()
+            self.discardingOverlongLine = false
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            } catch {
+                self.closing = true
+                context.close(promise: nil)
+                return
+            }
+            self.mode = .command
         case .replyAndClose(let reply):
             self.closing = true
             self.mode = .awaitingSession

@@ -17,12 +17,16 @@ struct SMTPSession: Sendable {
     let hostname: String
     let listener: SMTPSessionStateMachine.Listener
     let limits: SMTPSessionStateMachine.Limits
+    let implicitTLS: Bool
+    let startTLSAvailable: Bool
 
     /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
     static let maximumReceivedHeaders = 50
 
     func run(on connection: Connection) async throws {
-        var machine = SMTPSessionStateMachine(hostname: self.hostname, listener: self.listener, limits: self.limits)
+        var machine = SMTPSessionStateMachine(
+            hostname: self.hostname, listener: self.listener, limits: self.limits, implicitTLS: self.implicitTLS,
+            startTLSAvailable: self.startTLSAvailable)
         let gate = SessionShutdownGate()
         let channel = connection.channel
         let goodbye = SMTPReply(421, "4.3.2", "\(self.hostname) Service shutting down")
@@ -70,6 +74,10 @@ struct SMTPSession: Sendable {
         case .replyAndClose(let reply):
             try await connection.outbound.write(.replyAndClose(reply))
             return false
+        case .startTLS:
+            try await connection.outbound.write(.replyThenStartTLS(SMTPReply(220, "2.0.0", "Ready to start TLS")))
+            machine.tlsEstablished()
+            return true
         case .startData(let maximumSize):
             try await connection.outbound.write(
                 .reply(SMTPReply(354, nil, "End data with <CR><LF>.<CR><LF>"), next: .data(maximumSize: maximumSize)))
@@ -105,7 +113,7 @@ struct SMTPSession: Sendable {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
         let received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
-                                           extended: machine.usedExtendedHello, peer: peer)
+                                           extended: machine.usedExtendedHello, tls: machine.tlsActive, peer: peer)
         let envelope = Envelope(
             sender: transaction.sender, recipients: transaction.recipients,
             envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue)
@@ -122,9 +130,11 @@ struct SMTPSession: Sendable {
     /// RFC 5321 §4.4 trace header. The client's EHLO name passed the parser's domain check, so it
     /// holds no characters that could break the header.
     func receivedHeader(transaction: SMTPSessionStateMachine.Transaction, clientName: String, extended: Bool,
-                        peer: SocketAddress?) -> String {
+                        tls: Bool, peer: SocketAddress?) -> String {
         let address = peer?.ipAddress.map { "[\($0)]" } ?? "unknown"
-        let protocolName = transaction.parameters.smtpUTF8 ? "UTF8SMTP" : (extended ? "ESMTP" : "SMTP")
+        // RFC 3848 / RFC 6531 protocol names: S for TLS.
+        let base = transaction.parameters.smtpUTF8 ? "UTF8SMTP" : (extended ? "ESMTP" : "SMTP")
+        let protocolName = tls ? base + "S" : base
         var header = "Received: from \(clientName) (\(address))\r\n\tby \(self.hostname) (Estafeta) with \(protocolName)"
         if transaction.recipients.count == 1, let recipient = transaction.recipients.first {
             header += "\r\n\tfor <\(recipient.address)>"

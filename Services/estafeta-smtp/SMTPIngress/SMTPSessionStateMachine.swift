@@ -26,6 +26,8 @@ struct SMTPSessionStateMachine: Sendable {
         case checkRecipient(EmailAddress, RecipientParameters)
         /// Answer 354 and read the content.
         case startData(maximumSize: Int)
+        /// Answer 220 and start TLS; then call `tlsEstablished`.
+        case startTLS
     }
 
     struct Limits: Sendable {
@@ -37,6 +39,10 @@ struct SMTPSessionStateMachine: Sendable {
     let hostname: String
     let listener: Listener
     let limits: Limits
+    /// STARTTLS can be offered (a certificate is loaded and the connection is not TLS yet).
+    let startTLSAvailable: Bool
+    /// The connection runs over TLS (implicit TLS, or after STARTTLS).
+    private(set) var tlsActive: Bool
     private(set) var state = State.awaitingHello
     private(set) var errors = 0
     /// SMTPUTF8 accepted for this transaction (RCPT may then carry UTF-8).
@@ -45,17 +51,28 @@ struct SMTPSessionStateMachine: Sendable {
         return false
     }
 
-    init(hostname: String, listener: Listener, limits: Limits) {
+    init(hostname: String, listener: Listener, limits: Limits, implicitTLS: Bool, startTLSAvailable: Bool) {
         self.hostname = hostname
         self.listener = listener
         self.limits = limits
+        self.tlsActive = implicitTLS
+        self.startTLSAvailable = startTLSAvailable
     }
 
     var extensions: [String] {
-        [
+        var extensions = [
             "PIPELINING", "SIZE \(self.limits.maximumMessageSize)", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
             "DSN",
         ]
+        // RFC 3207 §4.2: not offered again once TLS is active.
+        if self.startTLSAvailable && !self.tlsActive { extensions.append("STARTTLS") }
+        return extensions
+    }
+
+    /// RFC 3207 §4.2: after the handshake the session starts over; the client must EHLO again.
+    mutating func tlsEstablished() {
+        self.tlsActive = true
+        self.state = .awaitingHello
     }
 
     var clientName: String? {
@@ -126,7 +143,14 @@ struct SMTPSessionStateMachine: Sendable {
             return self.failed(SMTPReply(502, "5.5.1", "EXPN not available"))
         case .help:
             return .reply(SMTPReply(214, "2.0.0", "See RFC 5321"))
-        case .starttls, .auth, .bdat:
+        case .starttls:
+            if self.tlsActive { return self.failed(SMTPReply(503, "5.5.1", "TLS already active")) }
+            guard self.startTLSAvailable else { return self.failed(SMTPReply(502, "5.5.1", "STARTTLS not available")) }
+            if self.transaction != nil {
+                return self.failed(SMTPReply(503, "5.5.1", "STARTTLS not allowed during a mail transaction"))
+            }
+            return .startTLS
+        case .auth, .bdat:
             return self.failed(SMTPReply(502, "5.5.1", "Command not implemented"))
         }
     }
