@@ -3,8 +3,10 @@
 sends). Expects example.org with alice@example.org to exist. Prints one line per check; exits 1 on the
 first failure.
 
-usage: smtp_checks.py MX_PORT SUBMISSION_PORT CA_FILE
+usage: smtp_checks.py MX_PORT SUBMISSION_PORT CA_FILE SUBMISSIONS_PORT
+alice@example.org's password must be "correct horse battery".
 """
+import base64
 import smtplib
 import socket
 import ssl
@@ -13,6 +15,8 @@ import sys
 HOST = "127.0.0.1"
 MX, SUBMISSION = int(sys.argv[1]), int(sys.argv[2])
 TLS = ssl.create_default_context(cafile=sys.argv[3])
+SUBMISSIONS = int(sys.argv[4])
+PASSWORD = "correct horse battery"
 
 
 def check(name, condition, detail=""):
@@ -123,12 +127,79 @@ raw.send(b"DATA\r\nSubject: x\r\n\r\nRCPT TO:<alice@example.org>\r\n.\r\n")
 check("rejected DATA with pipelined content: 554 5.5.0 and close",
       raw.reply().startswith("554 5.5.0") and raw.closed())
 
-# Submission without AUTH (AUTH arrives with a later increment): mail is refused.
+# Submission: AUTH only over TLS (S14), then relaying for the authenticated user.
 submission = Raw(SUBMISSION)
 submission.reply()
-submission.send(b"EHLO client.test\r\nMAIL FROM:<alice@example.org>\r\n")
-submission.reply()
-check("submission refuses MAIL without authentication: 530 5.7.0", submission.reply().startswith("530 5.7.0"))
+submission.send(b"EHLO client.test\r\n")
+features = submission.reply()
+check("submission before TLS offers STARTTLS but not AUTH", "STARTTLS" in features and "AUTH" not in features, features)
+submission.send(b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n")
+check("AUTH before TLS: 538 5.7.11", submission.reply().startswith("538 5.7.11"))
+submission.send(b"MAIL FROM:<alice@example.org>\r\n")
+check("MAIL without authentication: 530 5.7.0", submission.reply().startswith("530 5.7.0"))
+
+client = smtplib.SMTP(HOST, SUBMISSION, timeout=10)
+client.starttls(context=TLS)
+client.ehlo("client.test")
+check("AUTH PLAIN LOGIN offered after STARTTLS", "PLAIN" in client.esmtp_features.get("auth", "").upper())
+try:
+    client.login("alice@example.org", "wrong password")
+    check("wrong password refused", False, "accepted")
+except smtplib.SMTPAuthenticationError as error:
+    check("wrong password: 535 5.7.8", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
+try:
+    client.login("nobody@example.org", PASSWORD)
+    check("unknown user refused", False, "accepted")
+except smtplib.SMTPAuthenticationError as error:
+    check("unknown user: the same 535 5.7.8 (S22)", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
+code, _ = client.login("alice@example.org", PASSWORD)
+check("AUTH PLAIN with the right password: 235", code == 235)
+code, text = client.docmd("AUTH", "PLAIN")
+check("second AUTH: 503 5.5.1 (S20)", code == 503, (code, text))
+try:
+    client.sendmail("bob@example.org", ["x@remote.example"], "Subject: x\r\n\r\nx\r\n")
+    check("foreign envelope sender refused", False, "accepted")
+except smtplib.SMTPSenderRefused as error:
+    check("sender not owned: 553 5.7.1 (S41)", error.smtp_code == 553, error)
+refused = client.sendmail("alice@example.org", ["x@remote.example", "alice@example.org"], "Subject: out\r\n\r\nhello\r\n")
+check("authenticated submission may relay to remote domains", refused == {}, refused)
+client.quit()
+
+# Submissions (implicit TLS, RFC 8314) with AUTH LOGIN, and the malformed-AUTH rows.
+raw = Raw(SUBMISSIONS)
+raw.socket = TLS.wrap_socket(raw.socket, server_hostname="localhost")
+raw.reader = raw.socket.makefile("rb")
+check("submissions greets over TLS", raw.reply().startswith("220"))
+raw.send(b"EHLO client.test\r\n")
+check("submissions offers AUTH at once", "AUTH PLAIN LOGIN" in raw.reply())
+raw.send(b"AUTH PLAIN !!!notbase64\r\n")
+check("AUTH with bad base64: 501 5.5.2 (S15)", raw.reply().startswith("501 5.5.2"))
+raw.send(b"AUTH PLAIN\r\n")
+check("AUTH PLAIN without initial response: empty 334 challenge", raw.reply().startswith("334"))
+raw.send(b"*\r\n")
+check("'*' cancels: 501 (S16)", raw.reply().startswith("501"))
+raw.send(b"AUTH PLAIN " + base64.b64encode(b"admin\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n")
+check("authzid differing from authcid: 535 5.7.8 (S18)", raw.reply().startswith("535 5.7.8"))
+raw.send(b"AUTH PLAIN " + b"A" * 20_000 + b"\r\n")
+check("AUTH line over 12,288 octets: 500 (S19)", raw.reply().startswith("500"))
+raw.send(b"AUTH CRAM-MD5\r\n")
+check("unknown mechanism: 504 5.5.4", raw.reply().startswith("504 5.5.4"))
+raw.send(b"AUTH LOGIN\r\n")
+check("AUTH LOGIN asks for the user name", raw.reply() == "334 VXNlcm5hbWU6")
+raw.send(base64.b64encode(b"alice@example.org") + b"\r\n")
+check("then for the password", raw.reply() == "334 UGFzc3dvcmQ6")
+raw.send(base64.b64encode(PASSWORD.encode()) + b"\r\n")
+check("AUTH LOGIN succeeds: 235 2.7.0", raw.reply().startswith("235 2.7.0"))
+raw.send(b"QUIT\r\n")
+raw.reply()
+
+# AUTH is not offered on the MX port.
+raw = Raw(MX)
+raw.reply()
+raw.send(b"EHLO client.test\r\nAUTH PLAIN AGFAYgBj\r\n")
+raw.reply()
+check("AUTH on the MX port: 503", raw.reply().startswith("503"))
+
 # STARTTLS (RFC 3207) with smtplib, verifying the server certificate.
 client = smtplib.SMTP(HOST, MX, timeout=10)
 client.ehlo("client.test")

@@ -22,7 +22,9 @@ struct SMTPIngressTests {
     /// A suite with example.org and alice@example.org, made through the admin API.
     private func startSuite(directory: URL? = nil, name: String = "server") async throws -> RunningServer {
         let server = try RunningServer(
-            "estafeta", arguments: ["serve", "--hostname", "mx.estafeta.test"] + RunningServer.loopbackListeners,
+            "estafeta",
+            arguments: ["serve", "--hostname", "mx.estafeta.test", "--smtp-auth-failure-delay-ms", "100"]
+                + RunningServer.loopbackListeners,
             environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], directory: directory, name: name)
         try await server.waitUntilReady()
         return server
@@ -36,18 +38,23 @@ struct SMTPIngressTests {
         #expect(account.status == 201, "\(account.body)")
     }
 
-    @Test("smtplib and raw clients: delivery, refusals, command order, limits, pipelining, smuggling, STARTTLS")
+    @Test("smtplib and raw clients: delivery, refusals, order, limits, pipelining, smuggling, STARTTLS, AUTH, submission")
     func receivePath() async throws {
         let server = try await self.startSuite()
         defer { server.removeDirectory() }
         try await self.createAlice(server)
         let checks = try await PythonClient.run(
             "smtp_checks.py",
-            [String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0), server.certificatePath])
+            [
+                String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0), server.certificatePath,
+                String(server.ports["submissions"] ?? 0),
+            ])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
-        // Exactly the three accepted messages are queued: the smuggled one never became a message.
+        // Exactly the accepted messages are queued (three to alice over the MX, one submitted to alice and
+        // x@remote.example): the smuggled one never became a message.
         let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
-        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 3, "\(queue.body)")
+        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 4, "\(queue.body)")
+        #expect(queue.body.contains(#""authenticatedAs":"alice@example.org""#), "\(queue.body)")
         #expect(try await server.stop().status == 0)
     }
 

@@ -8,8 +8,8 @@ import SMTPProtocol
 ///
 /// Implemented so far: the MX receive path (EHLO/HELO, MAIL, RCPT to local domains only, DATA with
 /// durable acceptance, RSET, NOOP, VRFY, HELP, QUIT; PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-/// ENHANCEDSTATUSCODES, DSN parameters, STARTTLS). Still to come in the SMTP issue: AUTH (so the
-/// submission listeners refuse MAIL with 530 for now), BDAT/CHUNKING.
+/// ENHANCEDSTATUSCODES, DSN parameters, STARTTLS) and submission with AUTH PLAIN/LOGIN over TLS and
+/// sender ownership. Still to come in the SMTP issue: BDAT/CHUNKING, per-IP auth penalties.
 public enum SMTPIngressService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
@@ -22,7 +22,8 @@ public enum SMTPIngressService {
         ) -> ProtocolServer<SMTPInbound, SMTPOutbound> {
             let session = SMTPSession(
                 store: environment.store, hostname: settings.hostname, listener: kind, limits: limits, implicitTLS: tls,
-                startTLSAvailable: !tls)
+                startTLSAvailable: !tls, plaintextAuthAllowed: settings.smtpAllowPlaintextAuth,
+                authFailureDelay: settings.smtpAuthFailureDelay)
             let tlsContext = environment.tlsContext
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,

@@ -25,6 +25,8 @@ public enum SMTPOutbound: Sendable {
 public enum SMTPInputMode: Sendable, Equatable {
     case command
     case data(maximumSize: Int)
+    /// A SASL response line after a `334` challenge: up to 12,288 octets (RFC 4954 §4).
+    case authResponse
 }
 
 /// Frames the byte stream for the session: one command line at a time, or the DATA content.
@@ -41,9 +43,12 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private enum Mode {
         case awaitingSession
-        case command
+        case command(maximumLineLength: Int)
         case data(SMTPDataReader)
     }
+
+    /// RFC 4954 §4: a server must accept AUTH response lines of 12,288 octets.
+    static let maximumAuthResponseLength = 12_288
 
     private let maximumLineLength: Int
     /// Present where STARTTLS is offered.
@@ -80,7 +85,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         case .reply(let reply, let next):
             context.write(Self.wrapOutboundOut(reply.encoded), promise: promise)
             switch next {
-            case .command: self.mode = .command
+            case .command: self.mode = .command(maximumLineLength: self.maximumLineLength)
+            case .authResponse:
+                self.mode = .command(maximumLineLength: max(self.maximumLineLength, Self.maximumAuthResponseLength))
             case .data(let maximumSize): self.mode = .data(SMTPDataReader(maximumSize: maximumSize))
             }
             self.deliver(context: context)
@@ -103,7 +110,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 context.close(promise: nil)
                 return
             }
-            self.mode = .command
+            self.mode = .command(maximumLineLength: self.maximumLineLength)
         case .replyAndClose(let reply):
             self.closing = true
             self.mode = .awaitingSession
@@ -120,8 +127,8 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         switch self.mode {
         case .awaitingSession:
             return
-        case .command:
-            guard let frame = self.nextLine() else { return }
+        case .command(let maximumLineLength):
+            guard let frame = self.nextLine(maximumLineLength: maximumLineLength) else { return }
             self.mode = .awaitingSession
             context.fireChannelRead(Self.wrapInboundOut(frame))
             context.fireChannelReadComplete()
@@ -141,10 +148,10 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         }
     }
 
-    private func nextLine() -> SMTPInbound? {
+    private func nextLine(maximumLineLength: Int) -> SMTPInbound? {
         let view = self.buffer.readableBytesView
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > self.maximumLineLength {
+            if view.count > maximumLineLength {
                 // S01/S02: never buffer an endless line; skip to its end and answer then.
                 self.buffer.moveReaderIndex(forwardBy: view.count)
                 self.buffer.discardReadBytes()
@@ -155,7 +162,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         let length = newline - view.startIndex + 1
         guard var line = self.buffer.readSlice(length: length) else { return nil }
         self.buffer.discardReadBytes()
-        if self.discardingOverlongLine || length > self.maximumLineLength + 2 {
+        if self.discardingOverlongLine || length > maximumLineLength + 2 {
             self.discardingOverlongLine = false
             return .lineTooLong
         }

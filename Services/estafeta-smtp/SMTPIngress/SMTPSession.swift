@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Logging
 import MailFormat
@@ -19,6 +20,9 @@ struct SMTPSession: Sendable {
     let limits: SMTPSessionStateMachine.Limits
     let implicitTLS: Bool
     let startTLSAvailable: Bool
+    let plaintextAuthAllowed: Bool
+    /// Waited after each failed authentication, so guessing is slow (S21).
+    let authFailureDelay: Duration
 
     /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
     static let maximumReceivedHeaders = 50
@@ -26,7 +30,7 @@ struct SMTPSession: Sendable {
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(
             hostname: self.hostname, listener: self.listener, limits: self.limits, implicitTLS: self.implicitTLS,
-            startTLSAvailable: self.startTLSAvailable)
+            startTLSAvailable: self.startTLSAvailable, plaintextAuthAllowed: self.plaintextAuthAllowed)
         let gate = SessionShutdownGate()
         let channel = connection.channel
         let goodbye = SMTPReply(421, "4.3.2", "\(self.hostname) Service shutting down")
@@ -56,7 +60,9 @@ struct SMTPSession: Sendable {
                     machine.transactionEnded()
                     action = .reply(reply)
                 }
-                guard try await self.perform(action, machine: &machine, connection: connection) else { return }
+                guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
+                    return
+                }
             }
         } onGracefulShutdown: {
             // Waiting for a command: nothing is in progress. Mid-DATA sessions finish first.
@@ -65,8 +71,10 @@ struct SMTPSession: Sendable {
     }
 
     /// Carries out one action; false when the connection is closing.
-    private func perform(_ action: SMTPSessionStateMachine.Action, machine: inout SMTPSessionStateMachine,
-                         connection: Connection) async throws -> Bool {
+    private func perform(
+        _ action: SMTPSessionStateMachine.Action, machine: inout SMTPSessionStateMachine, connection: Connection,
+        frames: inout NIOAsyncChannelInboundStream<SMTPInbound>.AsyncIterator
+    ) async throws -> Bool {
         switch action {
         case .reply(let reply):
             try await connection.outbound.write(.reply(reply, next: .command))
@@ -91,8 +99,133 @@ struct SMTPSession: Sendable {
                 connection.context.logger.error("recipient lookup failed", metadata: ["error": "\(error)"])
                 next = .reply(SMTPReply(451, "4.3.0", "Temporary failure, try again later"))
             }
-            return try await self.perform(next, machine: &machine, connection: connection)
+            return try await self.perform(next, machine: &machine, connection: connection, frames: &frames)
+        case .checkSender(let sender, let parameters, let account):
+            let owned: Bool
+            do {
+                owned = try await self.owns(account, sender)
+            } catch {
+                connection.context.logger.error("sender check failed", metadata: ["error": "\(error)"])
+                return try await self.perform(
+                    .reply(SMTPReply(451, "4.3.0", "Temporary failure, try again later")), machine: &machine,
+                    connection: connection, frames: &frames)
+            }
+            return try await self.perform(
+                machine.senderChecked(sender, parameters, owned: owned), machine: &machine, connection: connection,
+                frames: &frames)
+        case .authenticate(let mechanism, let initialResponse):
+            let outcome = try await self.authenticate(
+                mechanism: mechanism, initialResponse: initialResponse, connection: connection, frames: &frames)
+            let next: SMTPSessionStateMachine.Action
+            switch outcome {
+            case .success(let account): next = machine.authenticated(as: account)
+            case .failure(let reply, let delayed):
+                if delayed { try await Task.sleep(for: self.authFailureDelay) }
+                next = machine.authenticationFailed(reply)
+            case .closed: return false
+            }
+            return try await self.perform(next, machine: &machine, connection: connection, frames: &frames)
         }
+    }
+
+    private enum AuthenticationOutcome {
+        case success(EmailAddress)
+        /// `delayed`: a wrong password or user (slow the guesser down); syntax errors are answered at once.
+        case failure(SMTPReply, delayed: Bool)
+        case closed
+    }
+
+    /// RFC 4954 exchange for PLAIN and LOGIN. The password is checked off the event loop by
+    /// `PasswordHasher`; an unknown user costs a hash comparison too, so timing tells nothing (S22).
+    private func authenticate(
+        mechanism: String, initialResponse: String?, connection: Connection,
+        frames: inout NIOAsyncChannelInboundStream<SMTPInbound>.AsyncIterator
+    ) async throws -> AuthenticationOutcome {
+        enum Step { case response([UInt8]), cancelled, tooLong, closed, invalid }
+        func read(prompt: String?, frames: inout NIOAsyncChannelInboundStream<SMTPInbound>.AsyncIterator) async throws -> Step {
+            if let prompt {
+                try await connection.outbound.write(.reply(SMTPReply(334, nil, prompt), next: .authResponse))
+            }
+            guard let frame = try await frames.next() else { return .closed }
+            switch frame {
+            case .lineTooLong: return .tooLong
+            case .data: return .invalid
+            case .line(let bytes, _):
+                let text = String(decoding: bytes, as: UTF8.self)
+                if text == "*" { return .cancelled }
+                do { return .response(try SASL.decodeBase64(text)) } catch { return .invalid }
+            }
+        }
+        func initial(_ text: String) -> Step {
+            do { return .response(try SASL.decodeBase64(text)) } catch { return .invalid }
+        }
+        func failure(_ step: Step) -> AuthenticationOutcome {
+            switch step {
+            case .cancelled: .failure(SMTPReply(501, "5.7.0", "Authentication cancelled"), delayed: false)
+            case .tooLong: .failure(SMTPReply(.authLineTooLong), delayed: false)
+            case .closed: .closed
+            default: .failure(SMTPReply(501, "5.5.2", "Cannot Base64-decode client response"), delayed: false)
+            }
+        }
+        let bad = AuthenticationOutcome.failure(SMTPReply(535, "5.7.8", "Authentication credentials invalid"), delayed: true)
+        let user: String
+        let password: String
+        if mechanism == "PLAIN" {
+            let step: Step
+            if let initialResponse { step = initial(initialResponse) } else { step = try await read(prompt: "", frames: &frames) }
+            guard case .response(let bytes) = step else { return failure(step) }
+            guard let credentials = try? SASL.plain(bytes) else {
+                return .failure(SMTPReply(501, "5.5.2", "Malformed PLAIN response"), delayed: false)
+            }
+            // S18: acting as someone else is not supported.
+            if !credentials.authorizationID.isEmpty
+                && credentials.authorizationID.lowercased() != credentials.authenticationID.lowercased()
+            {
+                return bad
+            }
+            (user, password) = (credentials.authenticationID, credentials.password)
+        } else {
+            // LOGIN: "Username:" and "Password:", base64-encoded prompts.
+            let first: Step
+            if let initialResponse {
+                first = initial(initialResponse)
+            } else {
+                first = try await read(prompt: "VXNlcm5hbWU6", frames: &frames)
+            }
+            guard case .response(let name) = first, let decodedName = try? SASL.loginField(name) else {
+                return failure(first)
+            }
+            let second = try await read(prompt: "UGFzc3dvcmQ6", frames: &frames)
+            guard case .response(let secret) = second, let decodedSecret = try? SASL.loginField(secret) else {
+                return failure(second)
+            }
+            (user, password) = (decodedName, decodedSecret)
+        }
+        var credentials: AccountCredentials?
+        if let address = try? EmailAddress(parsing: user) {
+            credentials = try? await self.store.credentials(for: address)
+        }
+        guard let credentials else {
+            if let decoy = Self.timingDecoy { _ = await PasswordHasher.verify(password, against: decoy) }
+            return bad
+        }
+        guard await PasswordHasher.verify(password, against: credentials.passwordHash), credentials.enabled else {
+            return bad
+        }
+        return .success(credentials.address)
+    }
+
+    /// A hash to check unknown user names against, so they cost what a wrong password costs.
+    static let timingDecoy = PasswordHash(
+        encoded: "$6$estafetadecoy$KTvTczp7uXsLud5mnzorGaYiL1/E57FhgnVLKkBCtiI..vHLmP0gIVYvGr8gbI.p20Gz4LdBQiN6BG2py8SV./")
+
+    /// The authenticated account may send as itself, or as an alias that delivers to it (S41).
+    private func owns(_ account: EmailAddress, _ sender: EmailAddress) async throws -> Bool {
+        if sender.description.lowercased() == account.description.lowercased() { return true }
+        if case .alias(let targets) = try await self.store.resolveRecipient(sender) {
+            return targets.contains { $0.lowercased() == account.description.lowercased() }
+        }
+        return false
     }
 
     /// Checks the content, adds `Received:`, and commits it with its envelope; the reply says what
@@ -113,10 +246,12 @@ struct SMTPSession: Sendable {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
         let received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
-                                           extended: machine.usedExtendedHello, tls: machine.tlsActive, peer: peer)
+                                           extended: machine.usedExtendedHello, tls: machine.tlsActive,
+                                           authenticated: machine.authenticatedAs != nil, peer: peer)
         let envelope = Envelope(
             sender: transaction.sender, recipients: transaction.recipients,
-            envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue)
+            envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue,
+            authenticatedAs: machine.authenticatedAs?.description)
         do {
             let accepted = try await self.store.acceptMessage(Data(received.utf8) + content, envelope: envelope)
             logger.info("message accepted", metadata: ["queue.id": "\(accepted.id)", "recipients": "\(accepted.recipientCount)"])
@@ -130,11 +265,11 @@ struct SMTPSession: Sendable {
     /// RFC 5321 §4.4 trace header. The client's EHLO name passed the parser's domain check, so it
     /// holds no characters that could break the header.
     func receivedHeader(transaction: SMTPSessionStateMachine.Transaction, clientName: String, extended: Bool,
-                        tls: Bool, peer: SocketAddress?) -> String {
+                        tls: Bool, authenticated: Bool, peer: SocketAddress?) -> String {
         let address = peer?.ipAddress.map { "[\($0)]" } ?? "unknown"
         // RFC 3848 / RFC 6531 protocol names: S for TLS.
         let base = transaction.parameters.smtpUTF8 ? "UTF8SMTP" : (extended ? "ESMTP" : "SMTP")
-        let protocolName = tls ? base + "S" : base
+        let protocolName = base + (tls ? "S" : "") + (authenticated ? "A" : "")
         var header = "Received: from \(clientName) (\(address))\r\n\tby \(self.hostname) (Estafeta) with \(protocolName)"
         if transaction.recipients.count == 1, let recipient = transaction.recipients.first {
             header += "\r\n\tfor <\(recipient.address)>"

@@ -28,6 +28,10 @@ struct SMTPSessionStateMachine: Sendable {
         case startData(maximumSize: Int)
         /// Answer 220 and start TLS; then call `tlsEstablished`.
         case startTLS
+        /// Run the SASL exchange; then call `authenticated` or `authenticationFailed`.
+        case authenticate(mechanism: String, initialResponse: String?)
+        /// Check that the authenticated account may use this envelope sender; then `senderChecked`.
+        case checkSender(EmailAddress, MailParameters, account: EmailAddress)
     }
 
     struct Limits: Sendable {
@@ -43,6 +47,10 @@ struct SMTPSessionStateMachine: Sendable {
     let startTLSAvailable: Bool
     /// The connection runs over TLS (implicit TLS, or after STARTTLS).
     private(set) var tlsActive: Bool
+    /// Operators may allow AUTH without TLS (RFC 8314 discourages it); off by default.
+    let plaintextAuthAllowed: Bool
+    /// The account this session logged in as (submission).
+    private(set) var authenticatedAs: EmailAddress?
     private(set) var state = State.awaitingHello
     private(set) var errors = 0
     /// SMTPUTF8 accepted for this transaction (RCPT may then carry UTF-8).
@@ -51,12 +59,21 @@ struct SMTPSessionStateMachine: Sendable {
         return false
     }
 
-    init(hostname: String, listener: Listener, limits: Limits, implicitTLS: Bool, startTLSAvailable: Bool) {
+    init(
+        hostname: String, listener: Listener, limits: Limits, implicitTLS: Bool, startTLSAvailable: Bool,
+        plaintextAuthAllowed: Bool = false
+    ) {
         self.hostname = hostname
         self.listener = listener
         self.limits = limits
         self.tlsActive = implicitTLS
         self.startTLSAvailable = startTLSAvailable
+        self.plaintextAuthAllowed = plaintextAuthAllowed
+    }
+
+    /// AUTH is offered on submission, over TLS (or where the operator allows plaintext), until used.
+    var authenticationOffered: Bool {
+        self.listener == .submission && (self.tlsActive || self.plaintextAuthAllowed) && self.authenticatedAs == nil
     }
 
     var extensions: [String] {
@@ -66,6 +83,7 @@ struct SMTPSessionStateMachine: Sendable {
         ]
         // RFC 3207 §4.2: not offered again once TLS is active.
         if self.startTLSAvailable && !self.tlsActive { extensions.append("STARTTLS") }
+        if self.authenticationOffered { extensions.append("AUTH PLAIN LOGIN") }
         return extensions
     }
 
@@ -150,9 +168,49 @@ struct SMTPSessionStateMachine: Sendable {
                 return self.failed(SMTPReply(503, "5.5.1", "STARTTLS not allowed during a mail transaction"))
             }
             return .startTLS
-        case .auth, .bdat:
+        case .auth(let mechanism, let initialResponse):
+            return self.auth(mechanism, initialResponse)
+        case .bdat:
             return self.failed(SMTPReply(502, "5.5.1", "Command not implemented"))
         }
+    }
+
+    private mutating func auth(_ mechanism: String, _ initialResponse: String?) -> Action {
+        guard self.listener == .submission else {
+            return self.failed(SMTPReply(503, "5.5.1", "AUTH not available on this port, use submission"))
+        }
+        guard self.clientName != nil else { return self.failed(SMTPReply(503, "5.5.1", "Send EHLO first")) }
+        guard self.authenticatedAs == nil else { return self.failed(SMTPReply(503, "5.5.1", "Already authenticated")) }
+        guard self.transaction == nil else {
+            return self.failed(SMTPReply(503, "5.5.1", "AUTH not allowed during a mail transaction"))
+        }
+        // S14, RFC 4954 §4: no password in plaintext unless the operator allows it.
+        guard self.tlsActive || self.plaintextAuthAllowed else {
+            return self.failed(SMTPReply(538, "5.7.11", "Encryption required for requested authentication mechanism"))
+        }
+        guard mechanism == "PLAIN" || mechanism == "LOGIN" else {
+            return self.failed(SMTPReply(504, "5.5.4", "Unrecognized authentication type"))
+        }
+        return .authenticate(mechanism: mechanism, initialResponse: initialResponse)
+    }
+
+    mutating func authenticated(as account: EmailAddress) -> Action {
+        self.authenticatedAs = account
+        return .reply(SMTPReply(235, "2.7.0", "Authentication successful"))
+    }
+
+    mutating func authenticationFailed(_ reply: SMTPReply) -> Action {
+        self.failed(reply)
+    }
+
+    /// The answer of the sender-ownership check for submission (S41).
+    mutating func senderChecked(_ sender: EmailAddress?, _ parameters: MailParameters, owned: Bool) -> Action {
+        guard case .ready(let name, let extended) = self.state else {
+            return self.failed(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
+        }
+        guard owned else { return self.failed(SMTPReply(553, "5.7.1", "Sender address not owned by the authenticated user")) }
+        self.state = .transaction(clientName: name, extended: extended, Transaction(sender: sender, parameters: parameters))
+        return .reply(SMTPReply(250, "2.1.0", "Ok"))
     }
 
     private mutating func mail(_ sender: EmailAddress?, _ parameters: MailParameters) -> Action {
@@ -162,12 +220,15 @@ struct SMTPSessionStateMachine: Sendable {
         case .transaction:
             return self.failed(SMTPReply(503, "5.5.1", "Nested MAIL command"))
         case .ready(let name, let extended):
-            if self.listener == .submission {
-                // Authentication arrives with AUTH (RFC 6409 §4.3); until then submission refuses mail.
-                return self.failed(SMTPReply(530, "5.7.0", "Authentication required"))
-            }
             if let size = parameters.size, size > self.limits.maximumMessageSize {
                 return self.failed(SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size"))
+            }
+            if self.listener == .submission {
+                // RFC 6409 §4.3: submission needs an authenticated user, who may only send as themself.
+                guard let account = self.authenticatedAs else {
+                    return self.failed(SMTPReply(530, "5.7.0", "Authentication required"))
+                }
+                if let sender { return .checkSender(sender, parameters, account: account) }
             }
             self.state = .transaction(clientName: name, extended: extended, Transaction(sender: sender, parameters: parameters))
             return .reply(SMTPReply(250, "2.1.0", "Ok"))
@@ -183,7 +244,8 @@ struct SMTPSessionStateMachine: Sendable {
         }
         switch resolution {
         case .notLocal:
-            return self.failed(SMTPReply(554, "5.7.1", "Relay access denied"))
+            // Only authenticated submission may relay (RFC 6409); the MX never does (S23).
+            if self.authenticatedAs == nil { return self.failed(SMTPReply(554, "5.7.1", "Relay access denied")) }
         case .unknownLocal:
             return self.failed(SMTPReply(550, "5.1.1", "No such user here"))
         case .account(_, let enabled, let quota, let used):

@@ -56,6 +56,10 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var smtpMaximumRecipients: Int
     /// Failed commands before the session is cut off.
     public var smtpMaximumErrors: Int
+    /// AUTH without TLS on submission (off: RFC 8314 wants TLS for passwords).
+    public var smtpAllowPlaintextAuth: Bool
+    /// Wait after each failed AUTH.
+    public var smtpAuthFailureDelay: Duration
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -84,6 +88,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "shutdown.gracePeriodSeconds", "readyFile",
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
+        "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -168,6 +173,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             smtpMaximumMessageBytes: positive("smtp.maxMessageBytes", 36_700_160),
             smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
             smtpMaximumErrors: positive("smtp.maxErrors", 20),
+            smtpAllowPlaintextAuth: reader.bool(forKey: "smtp.allowPlaintextAuth", default: false),
+            smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -203,6 +210,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             "smtp.maxMessageBytes": "\(self.smtpMaximumMessageBytes)",
             "smtp.maxRecipients": "\(self.smtpMaximumRecipients)",
             "smtp.maxErrors": "\(self.smtpMaximumErrors)",
+            "smtp.allowPlaintextAuth": "\(self.smtpAllowPlaintextAuth)",
+            "smtp.authFailureDelayMs": "\(self.smtpAuthFailureDelay.components.seconds * 1000 + self.smtpAuthFailureDelay.components.attoseconds / 1_000_000_000_000_000)",
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]
