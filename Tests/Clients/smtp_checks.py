@@ -193,6 +193,30 @@ check("AUTH LOGIN succeeds: 235 2.7.0", raw.reply().startswith("235 2.7.0"))
 raw.send(b"QUIT\r\n")
 raw.reply()
 
+# RFC 3030 BDAT (S30).
+raw = Raw(MX)
+raw.reply()
+raw.send(b"EHLO client.test\r\n")
+check("EHLO offers CHUNKING", "CHUNKING" in raw.reply())
+raw.send(b"BDAT 10\r\n0123456789")
+check("BDAT without MAIL: 503 5.5.1, chunk consumed", raw.reply().startswith("503 5.5.1"))
+raw.send(b"NOOP\r\n")
+check("session in sync after the refused chunk", raw.reply().startswith("250"))
+raw.send(b"BDAT 18446744073709551616\r\n")
+check("BDAT size overflow: 501", raw.reply().startswith("501"))
+raw.send(b"MAIL FROM:<c@b.test>\r\nRCPT TO:<alice@example.org>\r\n")
+raw.reply(); raw.reply()
+first = b"Subject: chunked\r\n\r\n"
+second = b"body line\r\n.not a terminator\r\n"
+raw.send(b"BDAT %d\r\n" % len(first) + first)
+check("first chunk: 250", raw.reply().startswith("250"))
+raw.send(b"DATA\r\n")
+check("DATA after BDAT: 503", raw.reply().startswith("503"))
+raw.send(b"BDAT %d LAST\r\n" % len(second) + second)
+check("last chunk: 250 queued", raw.reply().startswith("250 2.0.0 Ok: queued as"))
+raw.send(b"QUIT\r\n")
+raw.reply()
+
 # AUTH is not offered on the MX port.
 raw = Raw(MX)
 raw.reply()

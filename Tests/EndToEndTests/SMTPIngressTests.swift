@@ -50,10 +50,10 @@ struct SMTPIngressTests {
                 String(server.ports["submissions"] ?? 0),
             ])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
-        // Exactly the accepted messages are queued (three to alice over the MX, one submitted to alice and
-        // x@remote.example): the smuggled one never became a message.
+        // Exactly the accepted messages are queued (four to alice over the MX, one of them in BDAT chunks,
+        // and one submitted to alice and x@remote.example): the smuggled one never became a message.
         let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
-        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 4, "\(queue.body)")
+        #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 5, "\(queue.body)")
         #expect(queue.body.contains(#""authenticatedAs":"alice@example.org""#), "\(queue.body)")
         #expect(try await server.stop().status == 0)
     }

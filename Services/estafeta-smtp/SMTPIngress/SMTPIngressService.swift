@@ -9,7 +9,7 @@ import SMTPProtocol
 /// Implemented so far: the MX receive path (EHLO/HELO, MAIL, RCPT to local domains only, DATA with
 /// durable acceptance, RSET, NOOP, VRFY, HELP, QUIT; PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
 /// ENHANCEDSTATUSCODES, DSN parameters, STARTTLS) and submission with AUTH PLAIN/LOGIN over TLS and
-/// sender ownership. Still to come in the SMTP issue: BDAT/CHUNKING, per-IP auth penalties.
+/// sender ownership, and BDAT/CHUNKING. Still to come in the SMTP issue: per-IP auth penalties.
 public enum SMTPIngressService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
@@ -30,7 +30,9 @@ public enum SMTPIngressService {
                 idleTimeoutReply: "421 4.4.2 \(settings.hostname) Idle timeout, closing connection\r\n",
                 framing: { pipeline in
                     try pipeline.addHandler(
-                        SMTPServerChannelHandler(maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext))
+                        SMTPServerChannelHandler(
+                            maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
+                            maximumChunkBytes: limits.maximumMessageSize + 1))
                 },
                 overLimitMessage: .replyAndClose(
                     SMTPReply(421, "4.7.0", "\(settings.hostname) Too many connections, try again later"))

@@ -10,6 +10,9 @@ public enum SMTPInbound: Sendable {
     case lineTooLong
     /// The DATA content up to the final `CRLF.CRLF`.
     case data(SMTPDataReader)
+    /// A `BDAT size [LAST]` command with its chunk (RFC 3030), read in full whatever the session will
+    /// answer; `chunk` holds at most `maximumChunkBytes` of it, `chunkSize` says how much came.
+    case bdat(line: [UInt8], chunk: ByteBuffer, chunkSize: Int, last: Bool)
 }
 
 /// What the session asks the framing to do.
@@ -45,6 +48,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         case awaitingSession
         case command(maximumLineLength: Int)
         case data(SMTPDataReader)
+        case chunk(line: [UInt8], remaining: Int, kept: ByteBuffer, size: Int, last: Bool)
     }
 
     /// RFC 4954 §4: a server must accept AUTH response lines of 12,288 octets.
@@ -60,7 +64,14 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     private var discardingOverlongLine = false
     private var closing = false
 
-    init(maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 256 * 1024) {
+    /// The most of one BDAT chunk kept in memory; more is read and dropped (the session answers 552).
+    private let maximumChunkBytes: Int
+
+    init(
+        maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumChunkBytes: Int,
+        maximumBufferedBytes: Int = 256 * 1024
+    ) {
+        self.maximumChunkBytes = maximumChunkBytes
         self.maximumLineLength = maximumLineLength
         self.tlsContext = tlsContext
         self.maximumBufferedBytes = maximumBufferedBytes
@@ -129,8 +140,33 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             return
         case .command(let maximumLineLength):
             guard let frame = self.nextLine(maximumLineLength: maximumLineLength) else { return }
+            // RFC 3030 §3: the chunk follows its BDAT line at once and must be read even if the
+            // command will be refused, or its bytes would be taken for commands.
+            if case .line(let bytes, _) = frame, case .bdat(let size, let last)? = try? SMTPCommandParser().parse(bytes) {
+                self.mode = .chunk(line: bytes, remaining: size, kept: ByteBuffer(), size: size, last: last)
+                self.deliver(context: context)
+                return
+            }
             self.mode = .awaitingSession
             context.fireChannelRead(Self.wrapInboundOut(frame))
+            context.fireChannelReadComplete()
+        case .chunk(let line, var remaining, var kept, let size, let last):
+            self.mode = .awaitingSession  // sole owner of `kept` while it grows
+            let take = min(remaining, self.buffer.readableBytes)
+            if take > 0, var slice = self.buffer.readSlice(length: take) {
+                let room = max(0, self.maximumChunkBytes - kept.readableBytes)
+                if room > 0, let part = slice.readSlice(length: min(room, slice.readableBytes)) {
+                    kept.writeImmutableBuffer(part)
+                }
+                remaining -= take
+                self.buffer.discardReadBytes()
+            }
+            if remaining > 0 {
+                self.mode = .chunk(line: line, remaining: remaining, kept: kept, size: size, last: last)
+                return
+            }
+            context.fireChannelRead(
+                Self.wrapInboundOut(.bdat(line: line, chunk: kept, chunkSize: size, last: last)))
             context.fireChannelReadComplete()
         case .data(var reader):
             // Take the reader out of `mode` before mutating it, so its content buffer has one owner and

@@ -37,6 +37,10 @@ struct SMTPSession: Sendable {
         try await withGracefulShutdownHandler {
             try await connection.outbound.write(.reply(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta"), next: .command))
             var frames = connection.inbound.makeAsyncIterator()
+            // RFC 3030 chunks of the current transaction; kept here, not in the state machine, so that
+            // appending never copies what was already received.
+            var chunks = ByteBuffer()
+            var chunkedSize = 0
             while true {
                 guard gate.willAwaitInput() else {
                     try await connection.outbound.write(.replyAndClose(goodbye))
@@ -55,10 +59,40 @@ struct SMTPSession: Sendable {
                         action = machine.syntaxError(error)
                     }
                 case .data(let reader):
-                    let reply = await self.finishData(reader, machine: machine, peer: connection.context.remoteAddress,
-                                                      logger: connection.context.logger)
+                    let reply = await self.finishMessage(
+                        Data(reader.content.readableBytesView), exceededMaximumSize: reader.exceededMaximumSize,
+                        sawBareLineEnding: reader.sawBareLineEnding, machine: machine,
+                        peer: connection.context.remoteAddress, logger: connection.context.logger)
                     machine.transactionEnded()
                     action = .reply(reply)
+                case .bdat(_, let chunk, let chunkSize, let last):
+                    guard machine.acceptsChunk else {
+                        // S30: the chunk was read by the framing and is dropped with the command.
+                        action = machine.failed(SMTPReply(503, "5.5.1", "Need MAIL and RCPT before BDAT"))
+                        break
+                    }
+                    machine.chunkReceived()
+                    chunkedSize = chunkedSize.addingReportingOverflow(chunkSize).overflow ? Int.max : chunkedSize + chunkSize
+                    // Keep content only while the message is within the limit; past it, 552 at LAST.
+                    if chunkedSize <= self.limits.maximumMessageSize {
+                        var piece = chunk
+                        chunks.writeBuffer(&piece)
+                    }
+                    if !last {
+                        action = .reply(SMTPReply(250, "2.0.0", "\(chunkSize) octets received"))
+                        break
+                    }
+                    let content = Data(chunks.readableBytesView)
+                    let reply = await self.finishMessage(
+                        content, exceededMaximumSize: chunkedSize > self.limits.maximumMessageSize,
+                        sawBareLineEnding: Self.hasBareLineEnding(content), machine: machine,
+                        peer: connection.context.remoteAddress, logger: connection.context.logger)
+                    machine.transactionEnded()
+                    action = .reply(reply)
+                }
+                if machine.transaction == nil {
+                    chunks.clear()
+                    chunkedSize = 0
                 }
                 guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
                     return
@@ -149,7 +183,7 @@ struct SMTPSession: Sendable {
             guard let frame = try await frames.next() else { return .closed }
             switch frame {
             case .lineTooLong: return .tooLong
-            case .data: return .invalid
+            case .data, .bdat: return .invalid
             case .line(let bytes, _):
                 let text = String(decoding: bytes, as: UTF8.self)
                 if text == "*" { return .cancelled }
@@ -230,18 +264,18 @@ struct SMTPSession: Sendable {
 
     /// Checks the content, adds `Received:`, and commits it with its envelope; the reply says what
     /// happened. Only a committed message gets 250 (catalogue promise 1).
-    private func finishData(
-        _ reader: SMTPDataReader, machine: SMTPSessionStateMachine, peer: SocketAddress?, logger: Logger
+    private func finishMessage(
+        _ content: Data, exceededMaximumSize: Bool, sawBareLineEnding: Bool, machine: SMTPSessionStateMachine,
+        peer: SocketAddress?, logger: Logger
     ) async -> SMTPReply {
         guard let transaction = machine.transaction else { return SMTPReply(503, "5.5.1", "No transaction") }
-        if reader.exceededMaximumSize {
+        if exceededMaximumSize {
             return SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size")
         }
-        if reader.sawBareLineEnding {
+        if sawBareLineEnding {
             // S04–S06: bare CR or LF is refused after the real end of data, as mox does.
             return SMTPReply(550, "5.5.2", "Message contains bare CR or LF; use CRLF line endings")
         }
-        let content = Data(reader.content.readableBytesView)
         if Self.receivedHeaderCount(content) >= Self.maximumReceivedHeaders {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
@@ -276,6 +310,17 @@ struct SMTPSession: Sendable {
         }
         header += "; \(Self.rfc5322Date(Date()))\r\n"
         return header
+    }
+
+    /// A CR not followed by LF, or an LF not preceded by CR (BDAT content is checked like DATA's).
+    static func hasBareLineEnding(_ content: Data) -> Bool {
+        var previous: UInt8 = 0
+        for byte in content {
+            if byte == UInt8(ascii: "\n") && previous != UInt8(ascii: "\r") { return true }
+            if previous == UInt8(ascii: "\r") && byte != UInt8(ascii: "\n") { return true }
+            previous = byte
+        }
+        return previous == UInt8(ascii: "\r")
     }
 
     static func receivedHeaderCount(_ content: Data) -> Int {

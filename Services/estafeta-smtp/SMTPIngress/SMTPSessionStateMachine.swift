@@ -11,6 +11,8 @@ struct SMTPSessionStateMachine: Sendable {
         var sender: EmailAddress?
         var parameters: MailParameters
         var recipients: [Envelope.Recipient] = []
+        /// BDAT was used: DATA is no longer allowed in this transaction (RFC 3030 §3).
+        var chunking = false
     }
 
     enum State: Sendable {
@@ -79,7 +81,7 @@ struct SMTPSessionStateMachine: Sendable {
     var extensions: [String] {
         var extensions = [
             "PIPELINING", "SIZE \(self.limits.maximumMessageSize)", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES",
-            "DSN",
+            "DSN", "CHUNKING",
         ]
         // RFC 3207 §4.2: not offered again once TLS is active.
         if self.startTLSAvailable && !self.tlsActive { extensions.append("STARTTLS") }
@@ -136,6 +138,9 @@ struct SMTPSessionStateMachine: Sendable {
                 return .checkRecipient(address, parameters)
             }
         case .data:
+            if let transaction = self.transaction, transaction.chunking {
+                return self.failed(SMTPReply(503, "5.5.1", "DATA not allowed after BDAT"))
+            }
             guard case .transaction(_, _, let transaction) = self.state, !transaction.recipients.isEmpty else {
                 // S08: a client that pipelined the message after a DATA we refuse would have its
                 // content read as commands; stop talking to it instead.
@@ -171,7 +176,8 @@ struct SMTPSessionStateMachine: Sendable {
         case .auth(let mechanism, let initialResponse):
             return self.auth(mechanism, initialResponse)
         case .bdat:
-            return self.failed(SMTPReply(502, "5.5.1", "Command not implemented"))
+            // The framing hands BDAT over with its chunk (`.bdat` frames); a bare BDAT line never arrives.
+            return self.failed(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
         }
     }
 
@@ -192,6 +198,19 @@ struct SMTPSessionStateMachine: Sendable {
             return self.failed(SMTPReply(504, "5.5.4", "Unrecognized authentication type"))
         }
         return .authenticate(mechanism: mechanism, initialResponse: initialResponse)
+    }
+
+    /// A BDAT chunk may be taken: a transaction with at least one recipient.
+    var acceptsChunk: Bool {
+        guard let transaction = self.transaction else { return false }
+        return !transaction.recipients.isEmpty
+    }
+
+    mutating func chunkReceived() {
+        if case .transaction(let name, let extended, var transaction) = self.state {
+            transaction.chunking = true
+            self.state = .transaction(clientName: name, extended: extended, transaction)
+        }
     }
 
     mutating func authenticated(as account: EmailAddress) -> Action {
