@@ -47,7 +47,7 @@ struct SMTPIngressTests {
             "smtp_checks.py",
             [
                 String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0), server.certificatePath,
-                String(server.ports["submissions"] ?? 0),
+                String(server.ports["submissions"] ?? 0), String(server.ports["admin"] ?? 0), Self.token,
             ])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
         // Exactly the accepted messages are queued (four to alice over the MX, one of them in BDAT chunks,

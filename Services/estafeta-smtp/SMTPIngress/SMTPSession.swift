@@ -137,7 +137,14 @@ struct SMTPSession: Sendable {
         case .checkSender(let sender, let parameters, let account):
             let owned: Bool
             do {
-                owned = try await self.owns(account, sender)
+                // An account disabled through the admin API since it logged in stops here, at its next
+                // transaction (credentials are read fresh from the shared store).
+                guard try await self.store.credentials(for: account)?.enabled == true else {
+                    return try await self.perform(
+                        .replyAndClose(SMTPReply(421, "4.7.1", "Account disabled, closing connection")),
+                        machine: &machine, connection: connection, frames: &frames)
+                }
+                if let sender { owned = try await self.owns(account, sender) } else { owned = true }
             } catch {
                 connection.context.logger.error("sender check failed", metadata: ["error": "\(error)"])
                 return try await self.perform(
@@ -253,7 +260,8 @@ struct SMTPSession: Sendable {
     static let timingDecoy = PasswordHash(
         encoded: "$6$estafetadecoy$KTvTczp7uXsLud5mnzorGaYiL1/E57FhgnVLKkBCtiI..vHLmP0gIVYvGr8gbI.p20Gz4LdBQiN6BG2py8SV./")
 
-    /// The authenticated account may send as itself, or as an alias that delivers to it (S41).
+    /// The authenticated account may send as itself, or as an alias that delivers to it (S41). The null
+    /// reverse-path is allowed.
     private func owns(_ account: EmailAddress, _ sender: EmailAddress) async throws -> Bool {
         if sender.description.lowercased() == account.description.lowercased() { return true }
         if case .alias(let targets) = try await self.store.resolveRecipient(sender) {

@@ -33,7 +33,7 @@ struct SMTPSessionStateMachine: Sendable {
         /// Run the SASL exchange; then call `authenticated` or `authenticationFailed`.
         case authenticate(mechanism: String, initialResponse: String?)
         /// Check that the authenticated account may use this envelope sender; then `senderChecked`.
-        case checkSender(EmailAddress, MailParameters, account: EmailAddress)
+        case checkSender(EmailAddress?, MailParameters, account: EmailAddress)
     }
 
     struct Limits: Sendable {
@@ -247,7 +247,7 @@ struct SMTPSessionStateMachine: Sendable {
                 guard let account = self.authenticatedAs else {
                     return self.failed(SMTPReply(530, "5.7.0", "Authentication required"))
                 }
-                if let sender { return .checkSender(sender, parameters, account: account) }
+                return .checkSender(sender, parameters, account: account)
             }
             self.state = .transaction(clientName: name, extended: extended, Transaction(sender: sender, parameters: parameters))
             return .reply(SMTPReply(250, "2.1.0", "Ok"))
