@@ -168,19 +168,21 @@ client.quit()
 # An account disabled through the admin API is refused at its next transaction (open session).
 if len(sys.argv) > 6:
     import urllib.request
+
+    def set_alice_enabled(enabled):
+        request = urllib.request.Request(
+            f"http://{HOST}:{sys.argv[5]}/api/v1/accounts/alice@example.org", method="PATCH",
+            data=b'{"enabled":%s}' % (b"true" if enabled else b"false"),
+            headers={"Authorization": f"Bearer {sys.argv[6]}", "Content-Type": "application/json"})
+        return urllib.request.urlopen(request, timeout=10).status
+
     client = smtplib.SMTP(HOST, SUBMISSION, timeout=10)
     client.starttls(context=TLS)
     client.login("alice@example.org", PASSWORD)
-    request = urllib.request.Request(
-        f"http://{HOST}:{sys.argv[5]}/api/v1/accounts/alice@example.org", method="PATCH",
-        data=b'{"enabled":false}', headers={"Authorization": f"Bearer {sys.argv[6]}", "Content-Type": "application/json"})
-    check("admin API disables alice", urllib.request.urlopen(request, timeout=10).status == 200)
+    check("admin API disables alice", set_alice_enabled(False) == 200)
     code, text = client.docmd("MAIL", "FROM:<alice@example.org>")
     check("the open session of the disabled account is refused: 421 4.7.1", code == 421, (code, text))
-    request = urllib.request.Request(
-        f"http://{HOST}:{sys.argv[5]}/api/v1/accounts/alice@example.org", method="PATCH",
-        data=b'{"enabled":true}', headers={"Authorization": f"Bearer {sys.argv[6]}", "Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=10)
+    set_alice_enabled(True)
 
 # Submissions (implicit TLS, RFC 8314) with AUTH LOGIN, and the malformed-AUTH rows.
 raw = Raw(SUBMISSIONS)

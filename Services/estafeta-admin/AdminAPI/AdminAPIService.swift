@@ -60,13 +60,13 @@ public enum AdminAPIService {
         api.add(
             middleware: BearerAuthenticationMiddleware(
                 store: store, limiter: AuthFailureLimiter(limit: settings.adminMaximumAuthFailures)))
-        AdminRoutes(
+        let routes = AdminRoutes(
             store: store, minimumPasswordLength: settings.adminMinimumPasswordLength,
-            maximumBodyBytes: settings.adminMaximumBodyBytes
-        ).register(on: api)
+            maximumBodyBytes: settings.adminMaximumBodyBytes)
+        routes.register(on: api)
         router.add(
             middleware: MethodNotAllowedMiddleware(
-                routes: AdminRoutes.table.map { ($0.method, "/api/v1/\($0.path)") }
+                routes: routes.routes.map { ($0.method, "/api/v1/\($0.path)") }
                     + ["/healthz", "/readyz", "/metrics", "/openapi.json"].map { (.get, $0) }))
         return Application(
             router: router,

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import SMTPProtocol
+import ServerSupport
 
 /// What the framing hands to the session.
 public enum SMTPInbound: Sendable {
@@ -61,7 +62,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     private let maximumBufferedBytes: Int
     private var mode = Mode.awaitingSession
     private var buffer = ByteBuffer()
-    private var discardingOverlongLine = false
+    private var lineDecoder: LineFramingDecoder
     private var closing = false
 
     /// The most of one BDAT chunk kept in memory; more is read and dropped (the session answers 552).
@@ -72,6 +73,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         maximumBufferedBytes: Int = 256 * 1024
     ) {
         self.maximumChunkBytes = maximumChunkBytes
+        self.lineDecoder = LineFramingDecoder(maximumLineLength: maximumLineLength)
         self.maximumLineLength = maximumLineLength
         self.tlsContext = tlsContext
         self.maximumBufferedBytes = maximumBufferedBytes
@@ -113,7 +115,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             // must never run as a command inside TLS. Drop it, then put TLS in front of everything in
             // this same event-loop turn: the 220 above leaves in plaintext, every later byte is TLS.
             self.buffer.clear()
-            self.discardingOverlongLine = false
+            self.lineDecoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
             do {
                 try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
             } catch {
@@ -142,7 +144,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             guard let frame = self.nextLine(maximumLineLength: maximumLineLength) else { return }
             // RFC 3030 §3: the chunk follows its BDAT line at once and must be read even if the
             // command will be refused, or its bytes would be taken for commands.
-            if case .line(let bytes, _) = frame, case .bdat(let size, let last)? = try? SMTPCommandParser().parse(bytes) {
+            if case .line(let bytes, _) = frame, Self.startsWithBDAT(bytes),
+                case .bdat(let size, let last)? = try? SMTPCommandParser().parse(bytes)
+            {
                 self.mode = .chunk(line: bytes, remaining: size, kept: ByteBuffer(), size: size, last: last)
                 self.deliver(context: context)
                 return
@@ -184,26 +188,22 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         }
     }
 
+    /// A cheap look at the verb, so that only BDAT lines are parsed here (the session parses the rest).
+    private static func startsWithBDAT(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 5 && bytes[4] == UInt8(ascii: " ")
+            && zip(bytes.prefix(4), "BDAT".utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+    }
+
     private func nextLine(maximumLineLength: Int) -> SMTPInbound? {
-        let view = self.buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > maximumLineLength {
-                // S01/S02: never buffer an endless line; skip to its end and answer then.
-                self.buffer.moveReaderIndex(forwardBy: view.count)
-                self.buffer.discardReadBytes()
-                self.discardingOverlongLine = true
-            }
-            return nil
-        }
-        let length = newline - view.startIndex + 1
-        guard var line = self.buffer.readSlice(length: length) else { return nil }
+        // The shared line framing: bounded buffering, over-long lines skipped to their LF (S01/S02).
+        self.lineDecoder.maximumLineLength = maximumLineLength
+        let frame = try? self.lineDecoder.decode(buffer: &self.buffer)
         self.buffer.discardReadBytes()
-        if self.discardingOverlongLine || length > maximumLineLength + 2 {
-            self.discardingOverlongLine = false
-            return .lineTooLong
+        switch frame {
+        case nil: return nil
+        case .tooLong: return .lineTooLong
+        case .line(let line):
+            return .line(Array(line.readableBytesView), pipelinedInputFollows: self.buffer.readableBytes > 0)
         }
-        line.moveWriterIndex(to: line.writerIndex - 1)
-        if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
-        return .line(Array(line.readableBytesView), pipelinedInputFollows: self.buffer.readableBytes > 0)
     }
 }

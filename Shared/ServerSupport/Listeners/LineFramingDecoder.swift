@@ -12,7 +12,8 @@ public enum InboundLine: Sendable, Equatable {
 /// part of the line for the protocol to judge). Never buffers more than `maximumLineLength` bytes.
 public struct LineFramingDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = InboundLine
-    public let maximumLineLength: Int
+    /// May change between lines (SMTP allows longer AUTH responses than commands).
+    public var maximumLineLength: Int
     private var discardingOverlongLine = false
 
     public init(maximumLineLength: Int) { self.maximumLineLength = max(1, maximumLineLength) }

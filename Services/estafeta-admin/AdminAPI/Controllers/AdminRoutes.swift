@@ -12,49 +12,31 @@ struct AdminRoutes: Sendable {
     let minimumPasswordLength: Int
     let maximumBodyBytes: Int
 
-    /// Every route of `/api/v1`, as (method, path template); `MethodNotAllowedMiddleware` uses it.
-    static let table: [(method: HTTPRequest.Method, path: String)] = [
-        (.get, "domains"), (.post, "domains"), (.get, "domains/:domain"), (.delete, "domains/:domain"),
-        (.get, "accounts"), (.post, "accounts"), (.get, "accounts/:address"), (.patch, "accounts/:address"),
-        (.delete, "accounts/:address"), (.get, "accounts/:address/mailboxes"),
-        (.get, "aliases"), (.post, "aliases"), (.delete, "aliases/:address"),
-        (.get, "queue"), (.get, "queue/stats"), (.post, "queue/flush"), (.get, "queue/:id"),
-        (.post, "queue/:id/retry"), (.post, "queue/:id/bounce"), (.delete, "queue/:id"),
-        (.get, "audit"),
-    ]
+    typealias Handler = @Sendable (Request, AdminRequestContext) async throws -> Response
 
-    func register(on group: RouterGroup<AdminRequestContext>) {
-        for (method, path) in Self.table {
-            group.on(RouterPath(path), method: method, use: self.handler(method, path))
-        }
+    /// Every route of `/api/v1`: method, path template and handler. `MethodNotAllowedMiddleware` reads
+    /// the same list, so the 405 answers can never disagree with the routes.
+    var routes: [(method: HTTPRequest.Method, path: String, handler: Handler)] {
+        [
+            (.get, "domains", self.listDomains), (.post, "domains", self.createDomain),
+            (.get, "domains/:domain", self.getDomain), (.delete, "domains/:domain", self.deleteDomain),
+            (.get, "accounts", self.listAccounts), (.post, "accounts", self.createAccount),
+            (.get, "accounts/:address", self.getAccount), (.patch, "accounts/:address", self.updateAccount),
+            (.delete, "accounts/:address", self.deleteAccount),
+            (.get, "accounts/:address/mailboxes", self.listMailboxes),
+            (.get, "aliases", self.listAliases), (.post, "aliases", self.createAlias),
+            (.delete, "aliases/:address", self.deleteAlias),
+            (.get, "queue", self.listQueue), (.get, "queue/stats", self.queueStats),
+            (.post, "queue/flush", self.flushQueue), (.get, "queue/:id", self.getQueueMessage),
+            (.post, "queue/:id/retry", self.retryQueueMessage), (.post, "queue/:id/bounce", self.bounceQueueMessage),
+            (.delete, "queue/:id", self.deleteQueueMessage),
+            (.get, "audit", self.listAudit),
+        ]
     }
 
-    private func handler(_ method: HTTPRequest.Method, _ path: String)
-        -> @Sendable (Request, AdminRequestContext) async throws -> Response
-    {
-        switch (method, path) {
-        case (.get, "domains"): self.listDomains
-        case (.post, "domains"): self.createDomain
-        case (.get, "domains/:domain"): self.getDomain
-        case (.delete, "domains/:domain"): self.deleteDomain
-        case (.get, "accounts"): self.listAccounts
-        case (.post, "accounts"): self.createAccount
-        case (.get, "accounts/:address"): self.getAccount
-        case (.patch, "accounts/:address"): self.updateAccount
-        case (.delete, "accounts/:address"): self.deleteAccount
-        case (.get, "accounts/:address/mailboxes"): self.listMailboxes
-        case (.get, "aliases"): self.listAliases
-        case (.post, "aliases"): self.createAlias
-        case (.delete, "aliases/:address"): self.deleteAlias
-        case (.get, "queue"): self.listQueue
-        case (.get, "queue/stats"): self.queueStats
-        case (.post, "queue/flush"): self.flushQueue
-        case (.get, "queue/:id"): self.getQueueMessage
-        case (.post, "queue/:id/retry"): self.retryQueueMessage
-        case (.post, "queue/:id/bounce"): self.bounceQueueMessage
-        case (.delete, "queue/:id"): self.deleteQueueMessage
-        case (.get, "audit"): self.listAudit
-        default: { _, _ in throw ProblemDetails(.notFound, "not-found", "No such resource") }
+    func register(on group: RouterGroup<AdminRequestContext>) {
+        for route in self.routes {
+            group.on(RouterPath(route.path), method: route.method, use: route.handler)
         }
     }
 
