@@ -5,36 +5,48 @@ import MailFormat
 extension MailStore {
     /// Stores the message once and queues one delivery per recipient, in a single transaction.
     /// Returns only after COMMIT with synchronous=FULL, which is what makes an SMTP "250" true.
+    /// Concurrent acceptances share a commit (`AcceptanceBatcher`); each still returns only after the
+    /// commit that holds it.
     public func acceptMessage(_ content: Data, envelope: Envelope, receivedAt: Date = Date())
         async throws(MailStoreError) -> AcceptedMessage
     {
         guard !envelope.recipients.isEmpty else { throw .invalidArgument("a message needs at least one recipient") }
-        return try await self.write { db in
-            let blobID = try Self.insertBlob(db, content: content, now: receivedAt)
+        do {
+            return try await self.acceptances.accept(content, envelope: envelope, receivedAt: receivedAt) { batch in
+                await self.commitAcceptances(batch)
+            }
+        } catch {
+            throw error as? MailStoreError ?? .unavailable("\(error)")
+        }
+    }
+
+    static func insertAcceptedMessage(_ db: Database, content: Data, envelope: Envelope, receivedAt: Date) throws
+        -> AcceptedMessage
+    {
+        let blobID = try Self.insertBlob(db, content: content, now: receivedAt)
+        try db.execute(
+            sql: """
+                INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                blobID, envelope.sender?.description, envelope.envelopeID, envelope.returnContent,
+                envelope.authenticatedAs, receivedAt,
+            ])
+        let messageID = db.lastInsertedRowID
+        for recipient in envelope.recipients {
             try db.execute(
                 sql: """
-                    INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO queueRecipient(queueMessageId, recipient, originalRecipient, notify, state,
+                                               nextAttemptAt, updatedAt)
+                    VALUES (?, ?, ?, ?, 'queued', ?, ?)
                     """,
                 arguments: [
-                    blobID, envelope.sender?.description, envelope.envelopeID, envelope.returnContent,
-                    envelope.authenticatedAs, receivedAt,
+                    messageID, recipient.address.description, recipient.originalRecipient, recipient.notify,
+                    receivedAt, receivedAt,
                 ])
-            let messageID = db.lastInsertedRowID
-            for recipient in envelope.recipients {
-                try db.execute(
-                    sql: """
-                        INSERT INTO queueRecipient(queueMessageId, recipient, originalRecipient, notify, state,
-                                                   nextAttemptAt, updatedAt)
-                        VALUES (?, ?, ?, ?, 'queued', ?, ?)
-                        """,
-                    arguments: [
-                        messageID, recipient.address.description, recipient.originalRecipient, recipient.notify,
-                        receivedAt, receivedAt,
-                    ])
-            }
-            return AcceptedMessage(id: QueueMessageID(messageID), recipientCount: envelope.recipients.count)
         }
+        return AcceptedMessage(id: QueueMessageID(messageID), recipientCount: envelope.recipients.count)
     }
 
     /// Claims up to `limit` due recipients for `owner` until `now + leaseDuration`.

@@ -11,6 +11,8 @@ public final class MailStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
     public let settings: MailStoreSettings
+    /// Group commit for `acceptMessage`.
+    let acceptances = AcceptanceBatcher()
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
         self.pool = pool

@@ -23,6 +23,34 @@ struct QueueStoreTests {
         }
     }
 
+    @Test("concurrent acceptances share commits and each gets its own message back")
+    func groupCommit() async throws {
+        try await StoreFixture.with { fixture in
+            let store = try fixture.open()
+            let count = 300
+            let accepted = try await withThrowingTaskGroup(of: (Int, AcceptedMessage).self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        let content = Data("Subject: \(index)\r\n\r\nbody \(index)\r\n".utf8)
+                        return (index, try await store.acceptMessage(content, envelope: TestData.envelope()))
+                    }
+                }
+                var results: [Int: AcceptedMessage] = [:]
+                for try await (index, message) in group { results[index] = message }
+                return results
+            }
+            #expect(accepted.count == count)
+            #expect(Set(accepted.values.map(\.id)).count == count)
+            for (index, message) in accepted {
+                #expect(try await store.queuedContent(message.id) == Data("Subject: \(index)\r\n\r\nbody \(index)\r\n".utf8))
+            }
+            let statistics = store.acceptanceStatistics
+            #expect(statistics.messages == count)
+            // 300 arrivals at once cannot each have waited for an fsync of their own.
+            #expect(statistics.commits < count)
+        }
+    }
+
     @Test("a leased recipient is not handed to a second worker until the lease expires")
     func leaseExclusive() async throws {
         try await StoreFixture.with { fixture in
