@@ -3,8 +3,9 @@ import Foundation
 /// SASL PLAIN (RFC 4616) and the LOGIN exchange as used by SMTP, POP3 and IMAP: pure decoding, with
 /// bounds on every part (reliability catalogue S15–S17). Nothing here logs or keeps a password.
 public enum SASL {
-    /// Longest decoded response accepted (authzid, authcid and password together).
-    public static let maximumResponseBytes = 4096
+    /// Longest decoded response accepted (authzid, authcid and password together): what the 12,288
+    /// base64 octets RFC 4954 §4 makes servers accept decode to.
+    public static let maximumResponseBytes = 9216
 
     public struct PlainCredentials: Sendable, Equatable, CustomStringConvertible {
         /// Who to act as; empty means the same as `authenticationID` (RFC 4616 §2).

@@ -29,6 +29,8 @@ public struct ServiceEnvironment: Sendable {
     public let tlsContext: NIOSSLContext
     /// Shared by every listener of the process, so the limits hold per process.
     public let connectionLimiter: ConnectionLimiter
+    /// Failed logins per client network, shared by every protocol of the process.
+    public let authenticationPenalties: AuthenticationPenalties
 }
 
 /// What one service contributes to a process: its long-running services and the listeners whose
@@ -74,7 +76,11 @@ public enum ServiceHost {
         return ServiceEnvironment(
             settings: settings, logger: logger, store: store, tls: tls, tlsContext: context,
             connectionLimiter: ConnectionLimiter(
-                maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress))
+                maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress),
+            authenticationPenalties: AuthenticationPenalties(
+                policy: .init(
+                    baseDelay: settings.smtpAuthFailureDelay, maximumDelay: settings.authMaximumDelay,
+                    lockoutFailures: settings.authLockoutFailures, window: settings.authLockoutWindow)))
     }
 
     /// Settings, logging and the store, without TLS or listeners: for commands such as

@@ -138,20 +138,33 @@ check("AUTH before TLS: 538 5.7.11", submission.reply().startswith("538 5.7.11")
 submission.send(b"MAIL FROM:<alice@example.org>\r\n")
 check("MAIL without authentication: 530 5.7.0", submission.reply().startswith("530 5.7.0"))
 
-client = smtplib.SMTP(HOST, SUBMISSION, timeout=10)
-client.starttls(context=TLS)
-client.ehlo("client.test")
+def submission_client():
+    client = smtplib.SMTP(HOST, SUBMISSION, timeout=10)
+    client.starttls(context=TLS)
+    client.ehlo("client.test")
+    return client
+
+
+# smtplib's login() tries PLAIN and then LOGIN: two failures per wrong login, and a connection is
+# closed at its third failure, so each refusal gets its own connection.
+client = submission_client()
 check("AUTH PLAIN LOGIN offered after STARTTLS", "PLAIN" in client.esmtp_features.get("auth", "").upper())
 try:
     client.login("alice@example.org", "wrong password")
     check("wrong password refused", False, "accepted")
 except smtplib.SMTPAuthenticationError as error:
     check("wrong password: 535 5.7.8", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
+client.close()
+client = submission_client()
 try:
     client.login("nobody@example.org", PASSWORD)
     check("unknown user refused", False, "accepted")
 except smtplib.SMTPAuthenticationError as error:
     check("unknown user: the same 535 5.7.8 (S22)", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
+code, text = client.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0nobody@example.org\0x").decode())
+check("third failure on one connection: 421 4.7.0 and close", code == 421 and text.startswith(b"4.7.0"), (code, text))
+client.close()
+client = submission_client()
 code, _ = client.login("alice@example.org", PASSWORD)
 check("AUTH PLAIN with the right password: 235", code == 235)
 code, text = client.docmd("AUTH", "PLAIN")
@@ -200,7 +213,11 @@ check("'*' cancels: 501 (S16)", raw.reply().startswith("501"))
 raw.send(b"AUTH PLAIN " + base64.b64encode(b"admin\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n")
 check("authzid differing from authcid: 535 5.7.8 (S18)", raw.reply().startswith("535 5.7.8"))
 raw.send(b"AUTH PLAIN " + b"A" * 20_000 + b"\r\n")
-check("AUTH line over 12,288 octets: 500 (S19)", raw.reply().startswith("500"))
+check("AUTH line of 20,000 octets: 500 5.5.6 (S19)", raw.reply().startswith("500 5.5.6"))
+raw.send(b"AUTH PLAIN\r\n")
+raw.reply()
+raw.send(b"A" * 20_000 + b"\r\n")
+check("AUTH response of 20,000 octets after 334: 500 5.5.6", raw.reply().startswith("500 5.5.6"))
 raw.send(b"AUTH CRAM-MD5\r\n")
 check("unknown mechanism: 504 5.5.4", raw.reply().startswith("504 5.5.4"))
 raw.send(b"AUTH LOGIN\r\n")
@@ -209,6 +226,26 @@ raw.send(base64.b64encode(b"alice@example.org") + b"\r\n")
 check("then for the password", raw.reply() == "334 UGFzc3dvcmQ6")
 raw.send(base64.b64encode(PASSWORD.encode()) + b"\r\n")
 check("AUTH LOGIN succeeds: 235 2.7.0", raw.reply().startswith("235 2.7.0"))
+raw.send(b"QUIT\r\n")
+raw.reply()
+
+# RFC 4954 §4: responses of 12,288 octets must be taken, in the AUTH line and after a 334. These are
+# wrong passwords of the right length: 535, not a length error.
+long_plain = base64.b64encode(b"\0alice@example.org\0" + b"p" * (9216 - 19))
+check("a PLAIN response of exactly 12,288 octets", len(long_plain) == 12_288, len(long_plain))
+raw = Raw(SUBMISSIONS)
+raw.socket = TLS.wrap_socket(raw.socket, server_hostname="localhost")
+raw.reader = raw.socket.makefile("rb")
+raw.reply()
+raw.send(b"EHLO client.test\r\n")
+raw.reply()
+raw.send(b"AUTH PLAIN " + long_plain + b"\r\n")
+answer = raw.reply()
+check("AUTH PLAIN with a 12,288-octet initial response is read (535, not 500)", answer.startswith("535 5.7.8"), answer)
+raw.send(b"AUTH PLAIN\r\n")
+raw.reply()
+raw.send(long_plain + b"\r\n")
+check("a 12,288-octet response after 334 is read (535, not 500)", raw.reply().startswith("535 5.7.8"))
 raw.send(b"QUIT\r\n")
 raw.reply()
 

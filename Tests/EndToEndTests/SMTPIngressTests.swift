@@ -23,7 +23,7 @@ struct SMTPIngressTests {
     private func startSuite(directory: URL? = nil, name: String = "server") async throws -> RunningServer {
         let server = try RunningServer(
             "estafeta",
-            arguments: ["serve", "--hostname", "mx.estafeta.test", "--smtp-auth-failure-delay-ms", "100"]
+            arguments: ["serve", "--hostname", "mx.estafeta.test", "--smtp-auth-failure-delay-ms", "20"]
                 + RunningServer.loopbackListeners,
             environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], directory: directory, name: name)
         try await server.waitUntilReady()

@@ -9,7 +9,8 @@ import SMTPProtocol
 /// Implemented so far: the MX receive path (EHLO/HELO, MAIL, RCPT to local domains only, DATA with
 /// durable acceptance, RSET, NOOP, VRFY, HELP, QUIT; PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
 /// ENHANCEDSTATUSCODES, DSN parameters, STARTTLS) and submission with AUTH PLAIN/LOGIN over TLS and
-/// sender ownership, and BDAT/CHUNKING. Still to come in the SMTP issue: per-IP auth penalties.
+/// sender ownership (envelope and `From:`), and BDAT/CHUNKING; per-network login penalties, a
+/// pregreet check and a minimum content rate.
 public enum SMTPIngressService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
@@ -23,7 +24,11 @@ public enum SMTPIngressService {
             let session = SMTPSession(
                 store: environment.store, hostname: settings.hostname, listener: kind, limits: limits, implicitTLS: tls,
                 startTLSAvailable: !tls, plaintextAuthAllowed: settings.smtpAllowPlaintextAuth,
-                authFailureDelay: settings.smtpAuthFailureDelay)
+                penalties: environment.authenticationPenalties, maximumAuthFailures: settings.smtpMaximumAuthFailures,
+                greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero)
+            let dataRate = SMTPServerChannelHandler.DataRate(
+                grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),
+                minimumRate: settings.smtpMinimumDataRate)
             let tlsContext = environment.tlsContext
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,
@@ -32,7 +37,7 @@ public enum SMTPIngressService {
                     try pipeline.addHandler(
                         SMTPServerChannelHandler(
                             maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
-                            maximumChunkBytes: limits.maximumMessageSize + 1))
+                            maximumChunkBytes: limits.maximumMessageSize + 1, dataRate: dataRate))
                 },
                 overLimitMessage: .replyAndClose(
                     SMTPReply(421, "4.7.0", "\(settings.hostname) Too many connections, try again later"))

@@ -7,8 +7,9 @@ import ServerSupport
 public enum SMTPInbound: Sendable {
     /// One command line without CRLF; `pipelinedInputFollows` when more bytes were already waiting.
     case line([UInt8], pipelinedInputFollows: Bool)
-    /// A line over the limit was discarded through its LF (S01).
-    case lineTooLong
+    /// A line over the limit was discarded through its LF (S01); `authentication` when it was an
+    /// `AUTH` command (with an initial response) or a SASL response, which get `500 5.5.6` (S19).
+    case lineTooLong(authentication: Bool)
     /// The DATA content up to the final `CRLF.CRLF`.
     case data(SMTPDataReader)
     /// A `BDAT size [LAST]` command with its chunk (RFC 3030), read in full whatever the session will
@@ -18,6 +19,9 @@ public enum SMTPInbound: Sendable {
 
 /// What the session asks the framing to do.
 public enum SMTPOutbound: Sendable {
+    /// The opening `220`, unless the client has already talked: then `554` and close (S09; a client
+    /// must wait for the greeting, RFC 5321 §3.1, and spam engines that do not are caught this way).
+    case greeting(SMTPReply)
     /// Send the reply, then read the next input in `next` mode.
     case reply(SMTPReply, next: SMTPInputMode)
     /// Send the reply and close the connection.
@@ -47,13 +51,16 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private enum Mode {
         case awaitingSession
-        case command(maximumLineLength: Int)
+        /// `authResponse`: the next line answers a `334` and may be 12,288 octets long.
+        case command(authResponse: Bool)
         case data(SMTPDataReader)
         case chunk(line: [UInt8], remaining: Int, kept: ByteBuffer, size: Int, last: Bool)
     }
 
     /// RFC 4954 §4: a server must accept AUTH response lines of 12,288 octets.
     static let maximumAuthResponseLength = 12_288
+    /// An `AUTH <mechanism> <initial response>` command line carries such a response too.
+    static let maximumAuthCommandLength = maximumAuthResponseLength + 64
 
     private let maximumLineLength: Int
     /// Present where STARTTLS is offered.
@@ -64,14 +71,28 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     private var buffer = ByteBuffer()
     private var lineDecoder: LineFramingDecoder
     private var closing = false
+    /// Whether the command line being read starts with `AUTH ` (known once its first bytes are in).
+    private var lineIsAuthCommand: Bool?
 
     /// The most of one BDAT chunk kept in memory; more is read and dropped (the session answers 552).
     private let maximumChunkBytes: Int
 
+    /// Message content must keep coming: after `grace`, at least `minimumRate` octets per second on
+    /// average since the content began (S34, slowloris). The idle timeout bounds silences between reads.
+    struct DataRate {
+        var grace: TimeAmount
+        var minimumRate: Int
+    }
+    private let dataRate: DataRate?
+    /// When the current DATA content or BDAT chunk sequence began, and how much of it has arrived.
+    private var contentStarted: NIODeadline?
+    private var contentBytes = 0
+
     init(
-        maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumChunkBytes: Int,
+        maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumChunkBytes: Int, dataRate: DataRate? = nil,
         maximumBufferedBytes: Int = 256 * 1024
     ) {
+        self.dataRate = dataRate
         self.maximumChunkBytes = maximumChunkBytes
         self.lineDecoder = LineFramingDecoder(maximumLineLength: maximumLineLength)
         self.maximumLineLength = maximumLineLength
@@ -82,6 +103,17 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.closing else { return }
         var incoming = Self.unwrapInboundIn(data)
+        if self.readsContent {
+            self.contentBytes += incoming.readableBytes
+            if self.contentTooSlow() {
+                self.closing = true
+                let reply = SMTPReply(421, "4.4.2", "Message content arrives too slowly, closing connection")
+                context.writeAndFlush(Self.wrapOutboundOut(reply.encoded)).whenComplete { [channel = context.channel] _ in
+                    channel.close(promise: nil)
+                }
+                return
+            }
+        }
         self.buffer.writeBuffer(&incoming)
         self.deliver(context: context)
         if case .awaitingSession = self.mode, self.buffer.readableBytes > self.maximumBufferedBytes {
@@ -93,15 +125,46 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         }
     }
 
+    /// DATA content or a BDAT chunk is being read.
+    private var readsContent: Bool {
+        switch self.mode {
+        case .data, .chunk: true
+        default: false
+        }
+    }
+
+    private func contentTooSlow() -> Bool {
+        guard let dataRate = self.dataRate, let started = self.contentStarted else { return false }
+        let elapsed = NIODeadline.now() - started
+        let allowed = dataRate.grace + .nanoseconds(Int64(self.contentBytes) * 1_000_000_000 / Int64(max(1, dataRate.minimumRate)))
+        return elapsed > allowed
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch Self.unwrapOutboundIn(data) {
+        case .greeting(let reply):
+            guard self.buffer.readableBytes == 0 else {
+                self.closing = true
+                let refusal = SMTPReply(554, "5.5.1", "Protocol error: client talked before the greeting")
+                let channel = context.channel
+                context.writeAndFlush(Self.wrapOutboundOut(refusal.encoded)).whenComplete { result in
+                    promise?.completeWith(result)
+                    channel.close(promise: nil)
+                }
+                return
+            }
+            context.write(Self.wrapOutboundOut(reply.encoded), promise: promise)
+            self.mode = .command(authResponse: false)
+            self.deliver(context: context)
         case .reply(let reply, let next):
             context.write(Self.wrapOutboundOut(reply.encoded), promise: promise)
             switch next {
-            case .command: self.mode = .command(maximumLineLength: self.maximumLineLength)
-            case .authResponse:
-                self.mode = .command(maximumLineLength: max(self.maximumLineLength, Self.maximumAuthResponseLength))
-            case .data(let maximumSize): self.mode = .data(SMTPDataReader(maximumSize: maximumSize))
+            case .command: self.mode = .command(authResponse: false)
+            case .authResponse: self.mode = .command(authResponse: true)
+            case .data(let maximumSize):
+                self.mode = .data(SMTPDataReader(maximumSize: maximumSize))
+                self.contentStarted = .now()
+                self.contentBytes = self.buffer.readableBytes
             }
             self.deliver(context: context)
         case .replyThenStartTLS(let reply):
@@ -116,6 +179,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             // this same event-loop turn: the 220 above leaves in plaintext, every later byte is TLS.
             self.buffer.clear()
             self.lineDecoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
+            self.lineIsAuthCommand = nil
             do {
                 try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
             } catch {
@@ -123,7 +187,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 context.close(promise: nil)
                 return
             }
-            self.mode = .command(maximumLineLength: self.maximumLineLength)
+            self.mode = .command(authResponse: false)
         case .replyAndClose(let reply):
             self.closing = true
             self.mode = .awaitingSession
@@ -140,14 +204,17 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         switch self.mode {
         case .awaitingSession:
             return
-        case .command(let maximumLineLength):
-            guard let frame = self.nextLine(maximumLineLength: maximumLineLength) else { return }
+        case .command(let authResponse):
+            guard let frame = self.nextLine(authResponse: authResponse) else { return }
             // RFC 3030 §3: the chunk follows its BDAT line at once and must be read even if the
             // command will be refused, or its bytes would be taken for commands.
             if case .line(let bytes, _) = frame, Self.startsWithBDAT(bytes),
                 case .bdat(let size, let last)? = try? SMTPCommandParser().parse(bytes)
             {
                 self.mode = .chunk(line: bytes, remaining: size, kept: ByteBuffer(), size: size, last: last)
+                // Each chunk is measured on its own; between chunks the idle timeout applies.
+                self.contentStarted = .now()
+                self.contentBytes = self.buffer.readableBytes
                 self.deliver(context: context)
                 return
             }
@@ -169,6 +236,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 self.mode = .chunk(line: line, remaining: remaining, kept: kept, size: size, last: last)
                 return
             }
+            self.contentStarted = nil
             context.fireChannelRead(
                 Self.wrapInboundOut(.bdat(line: line, chunk: kept, chunkSize: size, last: last)))
             context.fireChannelReadComplete()
@@ -180,6 +248,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             self.buffer.discardReadBytes()
             if finished {
                 self.mode = .awaitingSession
+                self.contentStarted = nil
                 context.fireChannelRead(Self.wrapInboundOut(.data(reader)))
                 context.fireChannelReadComplete()
             } else {
@@ -194,15 +263,27 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             && zip(bytes.prefix(4), "BDAT".utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
     }
 
-    private func nextLine(maximumLineLength: Int) -> SMTPInbound? {
+    private func nextLine(authResponse isAuthResponse: Bool) -> SMTPInbound? {
+        // AUTH lines may be longer than other commands (RFC 4954 §4), so the framing allows the AUTH
+        // length and holds other commands to the command limit itself.
+        if self.lineIsAuthCommand == nil, self.buffer.readableBytes >= 5 || self.buffer.readableBytesView.contains(10) {
+            let start = self.buffer.readableBytesView.prefix(5)
+            self.lineIsAuthCommand = start.count == 5 && zip(start, "AUTH ".utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+        }
         // The shared line framing: bounded buffering, over-long lines skipped to their LF (S01/S02).
-        self.lineDecoder.maximumLineLength = maximumLineLength
+        self.lineDecoder.maximumLineLength = max(self.maximumLineLength, Self.maximumAuthCommandLength)
         let frame = try? self.lineDecoder.decode(buffer: &self.buffer)
         self.buffer.discardReadBytes()
+        guard let frame else { return nil }
+        let isAuth = isAuthResponse || self.lineIsAuthCommand == true
+        self.lineIsAuthCommand = nil
         switch frame {
-        case nil: return nil
-        case .tooLong: return .lineTooLong
+        case .tooLong: return .lineTooLong(authentication: isAuth)
         case .line(let line):
+            let limit = isAuthResponse
+                ? max(self.maximumLineLength, Self.maximumAuthResponseLength)
+                : isAuth ? max(self.maximumLineLength, Self.maximumAuthCommandLength) : self.maximumLineLength
+            if line.readableBytes > limit { return .lineTooLong(authentication: isAuth) }
             return .line(Array(line.readableBytesView), pipelinedInputFollows: self.buffer.readableBytes > 0)
         }
     }

@@ -21,8 +21,13 @@ struct SMTPSession: Sendable {
     let implicitTLS: Bool
     let startTLSAvailable: Bool
     let plaintextAuthAllowed: Bool
-    /// Waited after each failed authentication, so guessing is slow (S21).
-    let authFailureDelay: Duration
+    /// Failed logins per client network: growing delays, then lockout (S21).
+    let penalties: AuthenticationPenalties
+    /// Failed AUTH attempts on one connection before it is closed.
+    let maximumAuthFailures: Int
+
+    /// Waited before the greeting, to catch clients that talk first (S09).
+    let greetingDelay: Duration
 
     /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
     static let maximumReceivedHeaders = 50
@@ -35,7 +40,8 @@ struct SMTPSession: Sendable {
         let channel = connection.channel
         let goodbye = SMTPReply(421, "4.3.2", "\(self.hostname) Service shutting down")
         try await withGracefulShutdownHandler {
-            try await connection.outbound.write(.reply(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta"), next: .command))
+            if self.greetingDelay > .zero { try await Task.sleep(for: self.greetingDelay) }
+            try await connection.outbound.write(.greeting(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta")))
             var frames = connection.inbound.makeAsyncIterator()
             // RFC 3030 chunks of the current transaction; kept here, not in the state machine, so that
             // appending never copies what was already received.
@@ -49,8 +55,8 @@ struct SMTPSession: Sendable {
                 guard let frame = try await frames.next(), gate.willWork() else { return }
                 let action: SMTPSessionStateMachine.Action
                 switch frame {
-                case .lineTooLong:
-                    action = machine.syntaxError(.lineTooLong)
+                case .lineTooLong(let authentication):
+                    action = machine.syntaxError(authentication ? .authLineTooLong : .lineTooLong)
                 case .line(let bytes, let pipelined):
                     do throws(SMTPSyntaxError) {
                         let command = try SMTPCommandParser(utf8PathsAllowed: machine.utf8Paths).parse(bytes)
@@ -155,14 +161,30 @@ struct SMTPSession: Sendable {
                 machine.senderChecked(sender, parameters, owned: owned), machine: &machine, connection: connection,
                 frames: &frames)
         case .authenticate(let mechanism, let initialResponse):
+            let peer = connection.context.remoteAddress
+            if self.penalties.lockedOut(peer) != nil {
+                // Refused before any credential is looked at, so a locked-out network learns nothing.
+                connection.context.logger.notice("authentication refused: network locked out",
+                                                 metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
+                return try await self.perform(
+                    .replyAndClose(SMTPReply(421, "4.7.0", "Too many failed authentications, try again later")),
+                    machine: &machine, connection: connection, frames: &frames)
+            }
             let outcome = try await self.authenticate(
                 mechanism: mechanism, initialResponse: initialResponse, connection: connection, frames: &frames)
             let next: SMTPSessionStateMachine.Action
             switch outcome {
             case .success(let account): next = machine.authenticated(as: account)
             case .failure(let reply, let delayed):
-                if delayed { try await Task.sleep(for: self.authFailureDelay) }
-                next = machine.authenticationFailed(reply)
+                if delayed {
+                    try await Task.sleep(for: self.penalties.recordFailure(peer))
+                    connection.context.logger.notice("authentication failed",
+                                                     metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
+                }
+                // Cancelled or malformed exchanges are plain errors; wrong credentials count towards the
+                // per-connection limit.
+                next = delayed
+                    ? machine.authenticationFailed(reply, maximumFailures: self.maximumAuthFailures) : machine.failed(reply)
             case .closed: return false
             }
             return try await self.perform(next, machine: &machine, connection: connection, frames: &frames)
@@ -286,6 +308,21 @@ struct SMTPSession: Sendable {
         }
         if Self.receivedHeaderCount(content) >= Self.maximumReceivedHeaders {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
+        }
+        if let account = machine.authenticatedAs {
+            // S41: the author shown to the recipient must be the account or one of its aliases, like
+            // the envelope sender. 550 rather than 553, the codes RFC 5321 allows after DATA.
+            let authors = MessageHeader(parsing: content).values("From").flatMap(AddressListParser.addresses(in:))
+            for author in authors {
+                do {
+                    guard let address = try? EmailAddress(parsing: author), try await self.owns(account, address) else {
+                        return SMTPReply(550, "5.7.1", "From: header address not owned by the authenticated user")
+                    }
+                } catch {
+                    logger.error("From: ownership check failed", metadata: ["error": "\(error)"])
+                    return SMTPReply(451, "4.3.0", "Temporary failure, try again later")
+                }
+            }
         }
         let received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
                                            extended: machine.usedExtendedHello, tls: machine.tlsActive,

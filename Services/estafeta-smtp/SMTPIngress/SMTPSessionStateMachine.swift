@@ -55,6 +55,11 @@ struct SMTPSessionStateMachine: Sendable {
     private(set) var authenticatedAs: EmailAddress?
     private(set) var state = State.awaitingHello
     private(set) var errors = 0
+    private(set) var authenticationFailures = 0
+    /// NOOP, RSET, VRFY and HELP since the last message: harmless alone, a way to hold a connection
+    /// open when repeated (S35). Past `maximumJunkCommands` each counts as an error.
+    private(set) var junkCommands = 0
+    static let maximumJunkCommands = 100
     /// SMTPUTF8 accepted for this transaction (RCPT may then carry UTF-8).
     var utf8Paths: Bool {
         if case .transaction(_, _, let transaction) = self.state { return transaction.parameters.smtpUTF8 }
@@ -154,18 +159,18 @@ struct SMTPSessionStateMachine: Sendable {
             if let name = self.clientName, case .transaction(_, let extended, _) = self.state {
                 self.state = .ready(clientName: name, extended: extended)
             }
-            return .reply(SMTPReply(250, "2.0.0", "Ok"))
+            return self.junk(SMTPReply(250, "2.0.0", "Ok"))
         case .noop:
-            return .reply(SMTPReply(250, "2.0.0", "Ok"))
+            return self.junk(SMTPReply(250, "2.0.0", "Ok"))
         case .quit:
             return .replyAndClose(SMTPReply(221, "2.0.0", "\(self.hostname) Bye"))
         case .vrfy:
             // S40: never confirm or deny accounts.
-            return .reply(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
+            return self.junk(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
         case .expn:
             return self.failed(SMTPReply(502, "5.5.1", "EXPN not available"))
         case .help:
-            return .reply(SMTPReply(214, "2.0.0", "See RFC 5321"))
+            return self.junk(SMTPReply(214, "2.0.0", "See RFC 5321"))
         case .starttls:
             if self.tlsActive { return self.failed(SMTPReply(503, "5.5.1", "TLS already active")) }
             guard self.startTLSAvailable else { return self.failed(SMTPReply(502, "5.5.1", "STARTTLS not available")) }
@@ -179,6 +184,11 @@ struct SMTPSessionStateMachine: Sendable {
             // The framing hands BDAT over with its chunk (`.bdat` frames); a bare BDAT line never arrives.
             return self.failed(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
         }
+    }
+
+    private mutating func junk(_ reply: SMTPReply) -> Action {
+        self.junkCommands += 1
+        return self.junkCommands > Self.maximumJunkCommands ? self.failed(reply) : .reply(reply)
     }
 
     private mutating func auth(_ mechanism: String, _ initialResponse: String?) -> Action {
@@ -218,8 +228,14 @@ struct SMTPSessionStateMachine: Sendable {
         return .reply(SMTPReply(235, "2.7.0", "Authentication successful"))
     }
 
-    mutating func authenticationFailed(_ reply: SMTPReply) -> Action {
-        self.failed(reply)
+    /// After `maximumFailures` failed exchanges on one connection it is closed: a guesser has to
+    /// reconnect, and meets the per-network penalties again.
+    mutating func authenticationFailed(_ reply: SMTPReply, maximumFailures: Int) -> Action {
+        self.authenticationFailures += 1
+        if self.authenticationFailures >= maximumFailures {
+            return .replyAndClose(SMTPReply(421, "4.7.0", "\(self.hostname) Too many failed authentications, closing connection"))
+        }
+        return self.failed(reply)
     }
 
     /// The answer of the sender-ownership check for submission (S41).
@@ -284,6 +300,7 @@ struct SMTPSessionStateMachine: Sendable {
 
     /// After the content: back to the ready state whatever happened to the message.
     mutating func transactionEnded() {
+        self.junkCommands = 0
         if let name = self.clientName, case .transaction(_, let extended, _) = self.state {
             self.state = .ready(clientName: name, extended: extended)
         }

@@ -58,8 +58,21 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var smtpMaximumErrors: Int
     /// AUTH without TLS on submission (off: RFC 8314 wants TLS for passwords).
     public var smtpAllowPlaintextAuth: Bool
-    /// Wait after each failed AUTH.
+    /// Failed AUTH exchanges on one connection before it is closed with 421.
+    public var smtpMaximumAuthFailures: Int
+    /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
+    /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
+    /// is refused, and the cap on the growing per-failure delay (S21).
+    public var authLockoutFailures: Int
+    public var authLockoutWindow: Duration
+    public var authMaximumDelay: Duration
+    /// DATA/BDAT content must arrive at this average rate (octets/s) once `idleTimeout` has passed,
+    /// or the session is closed (S34; Postfix's smtpd_min_data_rate).
+    public var smtpMinimumDataRate: Int
+    /// Wait this long before the 220 greeting on the MX listener and refuse clients that talk first
+    /// (S09, postscreen's pregreet test); 0 greets at once.
+    public var smtpGreetingDelay: Duration
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -88,7 +101,9 @@ public struct EstafetaSettings: Sendable, Equatable {
         "shutdown.gracePeriodSeconds", "readyFile",
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
-        "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs",
+        "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
+        "smtp.maxAuthFailures",
+        "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -174,7 +189,13 @@ public struct EstafetaSettings: Sendable, Equatable {
             smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
             smtpMaximumErrors: positive("smtp.maxErrors", 20),
             smtpAllowPlaintextAuth: reader.bool(forKey: "smtp.allowPlaintextAuth", default: false),
+            smtpMaximumAuthFailures: positive("smtp.maxAuthFailures", 3),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
+            authLockoutFailures: positive("auth.lockoutFailures", 10),
+            authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
+            authMaximumDelay: .milliseconds(max(0, reader.int(forKey: "auth.maxDelayMs", default: 8_000))),
+            smtpMinimumDataRate: positive("smtp.minDataRate", 500),
+            smtpGreetingDelay: .milliseconds(max(0, reader.int(forKey: "smtp.greetingDelayMs", default: 0))),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -193,7 +214,7 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var listing: [String] {
         var entries: [String: String] = [
             "hostname": self.hostname, "database.path": self.databasePath,
-            "database.busyTimeoutMs": "\(self.databaseBusyTimeout.components.seconds * 1000 + self.databaseBusyTimeout.components.attoseconds / 1_000_000_000_000_000)",
+            "database.busyTimeoutMs": Self.milliseconds(self.databaseBusyTimeout),
             "tls.certificate": self.tlsCertificatePath, "tls.key": self.tlsKeyPath,
             "tls.selfSignedDirectory": self.tlsSelfSignedDirectory,
             "log.format": self.logFormat.rawValue, "log.level": self.logLevel.rawValue,
@@ -211,7 +232,13 @@ public struct EstafetaSettings: Sendable, Equatable {
             "smtp.maxRecipients": "\(self.smtpMaximumRecipients)",
             "smtp.maxErrors": "\(self.smtpMaximumErrors)",
             "smtp.allowPlaintextAuth": "\(self.smtpAllowPlaintextAuth)",
-            "smtp.authFailureDelayMs": "\(self.smtpAuthFailureDelay.components.seconds * 1000 + self.smtpAuthFailureDelay.components.attoseconds / 1_000_000_000_000_000)",
+            "smtp.authFailureDelayMs": Self.milliseconds(self.smtpAuthFailureDelay),
+            "smtp.maxAuthFailures": "\(self.smtpMaximumAuthFailures)",
+            "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
+            "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
+            "auth.lockoutFailures": "\(self.authLockoutFailures)",
+            "auth.lockoutSeconds": "\(self.authLockoutWindow.components.seconds)",
+            "auth.maxDelayMs": Self.milliseconds(self.authMaximumDelay),
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]
@@ -225,6 +252,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             entries["\(name).port"] = "\(listener.port)"
         }
         return entries.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)"
     }
 
     static func systemHostname() -> String {

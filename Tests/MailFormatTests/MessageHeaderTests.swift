@@ -1,0 +1,38 @@
+import Foundation
+import MailFormat
+import Testing
+
+@Suite("RFC 5322 header fields and address lists")
+struct MessageHeaderTests {
+    @Test("fields are unfolded, names kept as written, and the body is never read")
+    func fields() {
+        let message = Data("From: Alice\r\n <alice@example.org>\r\nSUBJECT:  hi\r\nX-Empty:\r\n\r\nFrom: body@example.org\r\n".utf8)
+        let header = MessageHeader(parsing: message)
+        #expect(header.fields.map(\.name) == ["From", "SUBJECT", "X-Empty"])
+        #expect(header.values("from") == ["Alice <alice@example.org>"])
+        #expect(header.values("Subject") == ["hi"])
+        #expect(header.values("x-empty") == [""])
+    }
+
+    @Test("bare LF line ends and a missing body separator are read too")
+    func looseEndings() {
+        #expect(MessageHeader(parsing: Data("From: a@b.example\nTo: c@d.example".utf8)).values("to") == ["c@d.example"])
+    }
+
+    @Test(
+        "address lists: display names, quotes, comments, groups, routes",
+        arguments: [
+            ("alice@example.org", ["alice@example.org"]),
+            ("Alice <alice@example.org>", ["alice@example.org"]),
+            ("\"Bob, the <builder>\" <bob@example.org>, carol@example.org", ["bob@example.org", "carol@example.org"]),
+            ("alice@example.org (Alice <mallory@evil.example>)", ["alice@example.org"]),
+            ("friends: a@example.org, B <b@example.org>;, c@example.org", ["a@example.org", "b@example.org", "c@example.org"]),
+            ("undisclosed-recipients:;", []),
+            ("<@relay.example:dave@example.org>", ["dave@example.org"]),
+            ("\"odd\\\"local\"@example.org", ["\"odd\\\"local\"@example.org"]),
+            ("Eve <eve@example.org> trailing, f@example.org", ["eve@example.org", "f@example.org"]),
+        ])
+    func addresses(value: String, expected: [String]) {
+        #expect(AddressListParser.addresses(in: value) == expected)
+    }
+}
