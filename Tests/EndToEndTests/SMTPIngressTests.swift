@@ -20,11 +20,15 @@ struct SMTPIngressTests {
     static let token = "smtp-e2e-token-" + String(repeating: "t", count: 32)
 
     /// A suite with example.org and alice@example.org, made through the admin API.
-    private func startSuite(directory: URL? = nil, name: String = "server") async throws -> RunningServer {
+    private func startSuite(directory: URL? = nil, name: String = "server", options: [String] = []) async throws
+        -> RunningServer
+    {
         let server = try RunningServer(
             "estafeta",
-            arguments: ["serve", "--hostname", "mx.estafeta.test", "--smtp-auth-failure-delay-ms", "20"]
-                + RunningServer.loopbackListeners,
+            // A flag given twice becomes a list and is refused, so the default delay yields to `options`.
+            arguments: ["serve", "--hostname", "mx.estafeta.test"]
+                + (options.contains("--smtp-auth-failure-delay-ms") ? [] : ["--smtp-auth-failure-delay-ms", "20"])
+                + options + RunningServer.loopbackListeners,
             environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], directory: directory, name: name)
         try await server.waitUntilReady()
         return server
@@ -55,6 +59,29 @@ struct SMTPIngressTests {
         let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
         #expect(queue.body.components(separatedBy: #""address":"alice@example.org""#).count - 1 == 5, "\(queue.body)")
         #expect(queue.body.contains(#""authenticatedAs":"alice@example.org""#), "\(queue.body)")
+        #expect(try await server.stop().status == 0)
+    }
+
+    @Test("limits and abuse: connections per address, pregreet, 10,001 RCPTs, errors and junk, size, hops, slow DATA, From:, login lockout")
+    func limits() async throws {
+        let server = try await self.startSuite(options: [
+            "--smtp-greeting-delay-ms", "300", "--limits-idle-timeout-seconds", "2", "--smtp-min-data-rate", "2000",
+            "--smtp-max-message-bytes", "100000", "--smtp-max-errors", "10", "--auth-lockout-failures", "4",
+            "--smtp-auth-failure-delay-ms", "50", "--limits-max-connections-per-address", "5",
+        ])
+        defer { server.removeDirectory() }
+        try await self.createAlice(server)
+        let checks = try await PythonClient.run(
+            "smtp_limits.py",
+            [
+                String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0), server.certificatePath,
+                String(server.ports["submissions"] ?? 0),
+            ])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        // Queued: the bounce, the message to 100 recipients, and alice's own submission; nothing that
+        // was refused, cut off or over a limit.
+        let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
+        #expect(queue.body.components(separatedBy: #""sender":"#).count - 1 == 3, "\(queue.body)")
         #expect(try await server.stop().status == 0)
     }
 
