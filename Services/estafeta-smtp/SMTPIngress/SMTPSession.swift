@@ -353,7 +353,7 @@ struct SMTPSession: Sendable {
         if transaction.recipients.count == 1, let recipient = transaction.recipients.first {
             header += "\r\n\tfor <\(recipient.address)>"
         }
-        header += "; \(Self.rfc5322Date(Date()))\r\n"
+        header += "; \(MessageDate.format(Date()))\r\n"
         return header
     }
 
@@ -384,14 +384,5 @@ struct SMTPSession: Sendable {
             index = content.index(after: index)
         }
         return count
-    }
-
-    /// RFC 5322 §3.3 date-time.
-    static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-        return formatter.string(from: date)
     }
 }

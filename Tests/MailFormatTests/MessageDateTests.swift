@@ -1,0 +1,28 @@
+import Foundation
+import MailFormat
+import Testing
+
+@Suite("RFC 5322 dates")
+struct MessageDateTests {
+    @Test("known instants, leap days and century boundaries")
+    func known() {
+        #expect(MessageDate.format(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 +0000")
+        #expect(MessageDate.format(Date(timeIntervalSince1970: 951_782_400)) == "Tue, 29 Feb 2000 00:00:00 +0000")
+        #expect(MessageDate.format(Date(timeIntervalSince1970: 1_798_761_599.9)) == "Thu, 31 Dec 2026 23:59:59 +0000")
+        #expect(MessageDate.format(Date(timeIntervalSince1970: -1)) == "Wed, 31 Dec 1969 23:59:59 +0000")
+    }
+
+    @Test("agrees with Foundation's formatter over many instants")
+    func agreesWithFoundation() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            // 1900 to 2200.
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: -2_208_988_800...7_258_118_400, using: &generator)))
+            #expect(MessageDate.format(date) == formatter.string(from: date))
+        }
+    }
+}
