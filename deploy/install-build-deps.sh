@@ -3,7 +3,8 @@
 # skipping those already installed. Swift itself is expected on PATH.
 #   build:  libsqlite3-dev (GRDB on the system SQLite), libcrypt-dev (libxcrypt's crypt(3))
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
-#           python3-pip (to install schemathesis, which fuzzes the admin API), curl
+#           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
+#           nobody here wrote)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev)
@@ -11,12 +12,13 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
     command -v curl >/dev/null 2>&1 || packages+=(curl)
+    command -v swaks >/dev/null 2>&1 || packages+=(swaks)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
     case "$package" in
-        python3|python3-pip|curl) missing+=("$package") ;;  # added above only when the command is absent
+        python3|python3-pip|curl|swaks) missing+=("$package") ;;  # added above only when the command is absent
         *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
     esac
 done

@@ -85,6 +85,78 @@ struct SMTPIngressTests {
         #expect(try await server.stop().status == 0)
     }
 
+    @Test("clients nobody here wrote: swaks (pipelining, STARTTLS, AUTH, implicit TLS) and curl smtp:// / smtps://")
+    func thirdPartyClients() async throws {
+        let server = try await self.startSuite()
+        defer { server.removeDirectory() }
+        try await self.createAlice(server)
+        let mx = String(server.ports["smtp"] ?? 0)
+        let submission = String(server.ports["submission"] ?? 0)
+        let submissions = String(server.ports["submissions"] ?? 0)
+        func run(_ arguments: [String], stdin: String? = nil) async throws -> (status: Int32, output: String) {
+            var command = arguments
+            if let stdin {
+                let file = server.directory.appendingPathComponent("message-\(UUID().uuidString).eml")
+                try Data(stdin.utf8).write(to: file)
+                command += ["--upload-file", file.path]
+            }
+            let result = try await ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), command).finish(timeout: .seconds(30))
+            return (result.status, result.output + result.errors)
+        }
+        let swaksMX = try await run([
+            "swaks", "--server", "127.0.0.1", "--port", mx, "--pipeline", "--from", "bob@remote.test",
+            "--to", "alice@example.org", "--header", "Subject: from swaks",
+        ])
+        #expect(swaksMX.status == 0 && swaksMX.output.contains("250 2.0.0 Ok: queued as"), "\(swaksMX.output)")
+        let swaksSubmission = try await run([
+            "swaks", "--server", "127.0.0.1", "--port", submission, "--tls", "--auth", "PLAIN",
+            "--auth-user", "alice@example.org", "--auth-password", "correct horse battery",
+            "--from", "alice@example.org", "--to", "friend@remote.test",
+        ])
+        #expect(swaksSubmission.status == 0 && swaksSubmission.output.contains("235 2.7.0"), "\(swaksSubmission.output)")
+        let swaksImplicit = try await run([
+            "swaks", "--server", "127.0.0.1", "--port", submissions, "--tls-on-connect", "--auth", "LOGIN",
+            "--auth-user", "alice@example.org", "--auth-password", "correct horse battery",
+            "--from", "alice@example.org", "--to", "alice@example.org",
+        ])
+        #expect(swaksImplicit.status == 0 && swaksImplicit.output.contains("queued as"), "\(swaksImplicit.output)")
+        let swaksWrong = try await run([
+            "swaks", "--server", "127.0.0.1", "--port", submission, "--tls", "--auth", "PLAIN",
+            "--auth-user", "alice@example.org", "--auth-password", "not the password",
+            "--from", "alice@example.org", "--to", "friend@remote.test",
+        ])
+        #expect(swaksWrong.status != 0 && swaksWrong.output.contains("535 5.7.8"), "\(swaksWrong.output)")
+
+        let message = "From: bob@remote.test\r\nSubject: from curl\r\n\r\nhello from curl\r\n"
+        let curlMX = try await run(
+            ["curl", "-sS", "--max-time", "20", "smtp://127.0.0.1:\(mx)/client.test", "--mail-from", "bob@remote.test",
+             "--mail-rcpt", "alice@example.org"], stdin: message)
+        #expect(curlMX.status == 0, "\(curlMX.output)")
+        let curlSubmissions = try await run(
+            ["curl", "-sS", "--max-time", "20", "--cacert", server.certificatePath, "--user",
+             "alice@example.org:correct horse battery", "smtps://localhost:\(submissions)/client.test",
+             "--resolve", "localhost:\(submissions):127.0.0.1", "--mail-from", "alice@example.org",
+             "--mail-rcpt", "friend@remote.test"],
+            stdin: "From: alice@example.org\r\nSubject: from curl over TLS\r\n\r\nhello\r\n")
+        #expect(curlSubmissions.status == 0, "\(curlSubmissions.output)")
+        let curlStartTLS = try await run(
+            ["curl", "-sS", "--max-time", "20", "--ssl-reqd", "--cacert", server.certificatePath, "--user",
+             "alice@example.org:correct horse battery", "smtp://localhost:\(submission)/client.test",
+             "--resolve", "localhost:\(submission):127.0.0.1", "--mail-from", "alice@example.org",
+             "--mail-rcpt", "friend@remote.test"],
+            stdin: "From: alice@example.org\r\nSubject: from curl with STARTTLS\r\n\r\nhello\r\n")
+        #expect(curlStartTLS.status == 0, "\(curlStartTLS.output)")
+        let curlRelay = try await run(
+            ["curl", "-sS", "--max-time", "20", "smtp://127.0.0.1:\(mx)/client.test", "--mail-from", "bob@remote.test",
+             "--mail-rcpt", "someone@elsewhere.test"], stdin: message)
+        #expect(curlRelay.status != 0 && curlRelay.output.contains("554"), "\(curlRelay.output)")
+
+        // Six messages: swaks ×3 and curl ×3 (the wrong password and the relay attempt queued nothing).
+        let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
+        #expect(queue.body.components(separatedBy: #""sender":"#).count - 1 == 6, "\(queue.body)")
+        #expect(try await server.stop().status == 0)
+    }
+
     @Test("kill -9 right after 250: the message is in the queue after a restart (catalogue D01)")
     func durableAfterKill() async throws {
         let server = try await self.startSuite()
