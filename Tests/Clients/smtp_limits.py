@@ -208,6 +208,36 @@ refused = client.sendmail("alice@example.org", ["x@remote.example"],
 check("From: of the account itself is accepted", refused == {}, refused)
 client.quit()
 
+# S02: a megabyte without a line end is discarded as it comes (bounded memory); the session then
+# ends at the idle timeout (2 s here) if nothing else arrives.
+raw = Raw(MX)
+raw.hello()
+raw.send(b"NOOP " + b"z" * 1_000_000)
+started = time.monotonic()
+answer = raw.reply()
+check("1 MB without CRLF: no reply until the idle timeout closes it (S02)",
+      answer.startswith("421 4.4.2") and time.monotonic() - started < 6, answer)
+raw.close()
+
+# S13: garbage instead of a TLS handshake after "220 Ready to start TLS": the connection closes and
+# no plaintext command is ever answered.
+raw = Raw(MX)
+raw.hello()
+raw.send(b"STARTTLS\r\n")
+check("STARTTLS: 220", raw.reply().startswith("220"))
+raw.send(b"EHLO plaintext.test\r\nMAIL FROM:<a@b.test>\r\n")
+rest = b""
+try:
+    while len(rest) < 10_000:
+        chunk = raw.socket.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+except (ConnectionResetError, socket.timeout):
+    pass
+check("garbage handshake: closed, nothing answered in plaintext (S13)", b"250" not in rest, rest[:200])
+raw.close()
+
 # S21: wrong passwords from one network: growing delays, 421 at the third on a connection, lockout at
 # the fourth; a correct password from another address still works.
 wrong = b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0wrong") + b"\r\n"

@@ -157,6 +157,21 @@ struct SMTPIngressTests {
         #expect(try await server.stop().status == 0)
     }
 
+    @Test("SIGTERM: an idle session gets 421 4.3.2, a message in DATA finishes with 250 and is kept (S42)")
+    func shutdownDuringData() async throws {
+        let server = try await self.startSuite(options: ["--shutdown-grace-period-seconds", "10"])
+        defer { server.removeDirectory() }
+        try await self.createAlice(server)
+        let checks = try await PythonClient.run(
+            "smtp_shutdown.py", [String(server.ports["smtp"] ?? 0), String(server.process.processIdentifier)])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        #expect(try await server.stop().status == 0)
+        let restarted = try await self.startSuite(directory: server.directory, name: "restarted")
+        let queue = try await admin(restarted, token: Self.token, "GET", "/api/v1/queue")
+        #expect(queue.body.contains(#""sender":"late@remote.test""#), "\(queue.body)")
+        #expect(try await restarted.stop().status == 0)
+    }
+
     @Test("kill -9 right after 250: the message is in the queue after a restart (catalogue D01)")
     func durableAfterKill() async throws {
         let server = try await self.startSuite()

@@ -47,12 +47,15 @@ struct SMTPSession: Sendable {
             // appending never copies what was already received.
             var chunks = ByteBuffer()
             var chunkedSize = 0
+            // After a 354 the session is in the middle of DATA: a shutdown lets the message finish
+            // (within the grace period) and says goodbye at the next command (S42).
+            var awaitingContent = false
             while true {
-                guard gate.willAwaitInput() else {
+                guard awaitingContent || gate.willAwaitInput() else {
                     try await connection.outbound.write(.replyAndClose(goodbye))
                     return
                 }
-                guard let frame = try await frames.next(), gate.willWork() else { return }
+                guard let frame = try await frames.next(), gate.willWork() || awaitingContent else { return }
                 let action: SMTPSessionStateMachine.Action
                 switch frame {
                 case .lineTooLong(let authentication):
@@ -100,6 +103,7 @@ struct SMTPSession: Sendable {
                     chunks.clear()
                     chunkedSize = 0
                 }
+                if case .startData = action { awaitingContent = true } else { awaitingContent = false }
                 guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
                     return
                 }
