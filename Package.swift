@@ -187,8 +187,11 @@ let package = Package(
         .executableTarget(
             name: "StoreTorture", dependencies: ["MailStore", "MailFormat"], path: "Tests/StoreTorture",
             swiftSettings: strict),
-        // Helpers shared by the test targets: child processes, built-product paths.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        // Helpers shared by the test targets: child processes, built-product paths, temporary stores.
+        .target(
+            name: "TestSupport",
+            dependencies: ["MailStore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),
@@ -219,6 +222,13 @@ let package = Package(
             swiftSettings: strict),
         // Spawns the built executables and talks to them with clients nobody here wrote (Python's
         // smtplib, poplib, imaplib, urllib).
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MailStore", "MailFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "RelayWorkerTests",
+            dependencies: [
+                "RelayWorker", "MailStore", "MailFormat", "Credentials", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
     ]
 )

@@ -37,13 +37,13 @@ extension MailStore {
         for recipient in envelope.recipients {
             try db.execute(
                 sql: """
-                    INSERT INTO queueRecipient(queueMessageId, recipient, originalRecipient, notify, state,
+                    INSERT INTO queueRecipient(queueMessageId, recipient, domain, originalRecipient, notify, state,
                                                nextAttemptAt, updatedAt)
-                    VALUES (?, ?, ?, ?, 'queued', ?, ?)
+                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
                     """,
                 arguments: [
-                    messageID, recipient.address.description, recipient.originalRecipient, recipient.notify,
-                    receivedAt, receivedAt,
+                    messageID, recipient.address.description, recipient.address.domain.lowercased(),
+                    recipient.originalRecipient, recipient.notify, receivedAt, receivedAt,
                 ])
         }
         return AcceptedMessage(id: QueueMessageID(messageID), recipientCount: envelope.recipients.count)
@@ -54,19 +54,26 @@ extension MailStore {
     /// The select and the claim happen in one IMMEDIATE transaction, which holds SQLite's write lock:
     /// two workers, in one process or in several, can never claim the same recipient at once. A
     /// recipient whose lease expired (its worker died) is due again.
-    public func leaseQueueItems(owner: String, limit: Int, leaseDuration: Duration, now: Date = Date())
-        async throws(MailStoreError) -> [QueueLease]
-    {
+    public func leaseQueueItems(
+        owner: String, limit: Int, leaseDuration: Duration, scope: LeaseScope = .all, now: Date = Date()
+    ) async throws(MailStoreError) -> [QueueLease] {
         guard limit > 0 else { return [] }
         let expiresAt = now.addingTimeInterval(TimeInterval(leaseDuration.components.seconds))
+        let scopeCondition =
+            switch scope {
+            case .all: ""
+            case .localDomains: "AND r.domain IN (SELECT name FROM domain)"
+            case .remoteDomains: "AND r.domain NOT IN (SELECT name FROM domain)"
+            }
         return try await self.write { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT r.id, r.queueMessageId, r.recipient, r.attempts, m.sender, m.receivedAt
+                    SELECT r.id, r.queueMessageId, r.recipient, r.attempts, r.originalRecipient, r.notify,
+                           r.expansionDepth, m.sender, m.receivedAt
                     FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
                     WHERE r.state IN ('queued', 'deferred') AND r.nextAttemptAt <= ?
-                      AND (r.leaseExpiresAt IS NULL OR r.leaseExpiresAt <= ?)
+                      AND (r.leaseExpiresAt IS NULL OR r.leaseExpiresAt <= ?) \(scopeCondition)
                     ORDER BY r.nextAttemptAt, r.id
                     LIMIT ?
                     """, arguments: [now, now, limit])
@@ -82,7 +89,9 @@ extension MailStore {
                     QueueLease(
                         recipientID: QueueRecipientID(id), messageID: QueueMessageID(row["queueMessageId"]),
                         owner: owner, expiresAt: expiresAt, sender: sender, recipient: recipient,
-                        attempts: row["attempts"], firstQueuedAt: row["receivedAt"]))
+                        attempts: row["attempts"], firstQueuedAt: row["receivedAt"],
+                        originalRecipient: row["originalRecipient"], notify: row["notify"],
+                        expansionDepth: row["expansionDepth"]))
             }
             return leases
         }
@@ -144,6 +153,111 @@ extension MailStore {
                     WHERE id = ?
                     """, arguments: [now, lease.recipientID.rawValue])
             return stored
+        }
+    }
+
+    /// Alias expansion, exactly once: the recipient is marked done ("expanded") and each target queued
+    /// as a recipient of the same message, in one transaction. The targets inherit ORCPT (or get the
+    /// alias as their original recipient) and NOTIFY, and count one more expansion.
+    public func expandRecipient(_ lease: QueueLease, into targets: [EmailAddress], now: Date = Date())
+        async throws(MailStoreError)
+    {
+        try await self.write { db in
+            try Self.checkLease(db, lease, now: now)
+            let original = lease.originalRecipient ?? "rfc822;\(lease.recipient)"
+            for target in targets {
+                try db.execute(
+                    sql: """
+                        INSERT INTO queueRecipient(queueMessageId, recipient, domain, originalRecipient, notify, state,
+                                                   nextAttemptAt, updatedAt, expansionDepth)
+                        VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                        """,
+                    arguments: [
+                        lease.messageID.rawValue, target.description, target.domain.lowercased(), original, lease.notify,
+                        now, now, lease.expansionDepth + 1,
+                    ])
+            }
+            let note = "expanded to " + targets.map(\.description).joined(separator: ", ")
+            try db.execute(
+                sql: """
+                    UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, lastError = ?,
+                        leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
+                    WHERE id = ?
+                    """, arguments: [String(note.prefix(1000)), now, lease.recipientID.rawValue])
+        }
+    }
+
+    /// Bounced recipients without a queued report, grouped by message, oldest first.
+    public func pendingBounceReports(limit: Int = 50) async throws(MailStoreError) -> [PendingBounceReport] {
+        try await self.read { db in
+            let messages = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT m.id, m.sender, m.envelopeId, m.returnContent, m.receivedAt
+                    FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
+                    WHERE r.state = 'bounced' AND r.reportedAt IS NULL
+                    ORDER BY m.id LIMIT ?
+                    """, arguments: [limit])
+            return try messages.map { message in
+                let id: Int64 = message["id"]
+                let recipients = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, recipient, originalRecipient, notify, lastError FROM queueRecipient
+                        WHERE queueMessageId = ? AND state = 'bounced' AND reportedAt IS NULL ORDER BY id
+                        """, arguments: [id]
+                ).map { row in
+                    PendingBounceReport.Recipient(
+                        id: QueueRecipientID(row["id"]), recipient: row["recipient"],
+                        originalRecipient: row["originalRecipient"], notify: row["notify"], lastError: row["lastError"])
+                }
+                return PendingBounceReport(
+                    messageID: QueueMessageID(id),
+                    sender: (message["sender"] as String?).flatMap { try? EmailAddress(parsing: $0) },
+                    envelopeID: message["envelopeId"], returnContent: message["returnContent"],
+                    receivedAt: message["receivedAt"], recipients: recipients)
+            }
+        }
+    }
+
+    /// Marks the recipients reported and, when `report` is given, queues it (from the null reverse-path,
+    /// so it can never bounce back) in the same transaction: each bounce is reported exactly once even
+    /// with several workers. Returns false, queueing nothing, when another worker reported them first.
+    @discardableResult
+    public func recordBounceReport(
+        for recipients: [QueueRecipientID], report: (content: Data, recipient: EmailAddress)?, now: Date = Date()
+    ) async throws(MailStoreError) -> Bool {
+        guard !recipients.isEmpty else { return true }
+        let content = report?.content
+        let reportRecipient = report?.recipient
+        do {
+            return try await self.reportBounces(recipients, content: content, reportRecipient: reportRecipient, now: now)
+        } catch .alreadyDone {
+            return false
+        }
+    }
+
+    private func reportBounces(
+        _ recipients: [QueueRecipientID], content: Data?, reportRecipient: EmailAddress?, now: Date
+    ) async throws(MailStoreError) -> Bool {
+        try await self.write { db in
+            let placeholders = Array(repeating: "?", count: recipients.count).joined(separator: ", ")
+            var arguments: [any DatabaseValueConvertible] = [now]
+            arguments += recipients.map(\.rawValue)
+            try db.execute(
+                sql: "UPDATE queueRecipient SET reportedAt = ? WHERE reportedAt IS NULL AND id IN (\(placeholders))",
+                arguments: StatementArguments(arguments))
+            guard db.changesCount == recipients.count else {
+                // Another worker reported (some of) them first: roll back, it queued the report.
+                throw MailStoreError.alreadyDone("bounce report")
+            }
+            if let content, let reportRecipient {
+                _ = try Self.insertAcceptedMessage(
+                    db, content: content,
+                    envelope: Envelope(sender: nil, recipients: [Envelope.Recipient(address: reportRecipient)]),
+                    receivedAt: now)
+            }
+            return true
         }
     }
 

@@ -25,6 +25,8 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case unknownQueueMessage(Int64)
     /// A worker holds one of the message's recipients right now; try again when its attempt is over.
     case queueMessageBusy(Int64)
+    /// Another worker already did this (e.g. queued the report for these bounces); nothing was changed.
+    case alreadyDone(String)
     /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
     case unavailable(String)
 
@@ -47,6 +49,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .leaseLost(let id): "lease on queue recipient \(id) was lost"
         case .unknownQueueMessage(let id): "no such queued message: \(id)"
         case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"
+        case .alreadyDone(let detail): "already done: \(detail)"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }
     }

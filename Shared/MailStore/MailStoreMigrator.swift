@@ -162,6 +162,19 @@ enum MailStoreMigrator {
                     );
                     """)
         }
+        migrator.registerMigration("2026-11-27 delivery: recipient domain, alias expansion depth, bounce reports") { db in
+            // `domain` lets the local worker and the relay lease only their own recipients (and the relay
+            // group by destination); `expansionDepth` bounds alias chains; `reportedAt` marks a bounced
+            // recipient whose DSN has been queued (or was not wanted), so each gets exactly one.
+            try db.execute(
+                sql: """
+                    ALTER TABLE queueRecipient ADD COLUMN domain TEXT NOT NULL DEFAULT '';
+                    UPDATE queueRecipient SET domain = lower(substr(recipient, instr(recipient, '@') + 1));
+                    ALTER TABLE queueRecipient ADD COLUMN expansionDepth INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE queueRecipient ADD COLUMN reportedAt DATETIME;
+                    CREATE INDEX queueRecipient_unreported ON queueRecipient(state, reportedAt);
+                    """)
+        }
         return migrator
     }
 }

@@ -197,6 +197,37 @@ public struct QueueLease: Sendable, Equatable {
     public let recipient: EmailAddress
     public let attempts: Int
     public let firstQueuedAt: Date
+    /// RFC 3461 ORCPT and NOTIFY as received (or inherited through alias expansion).
+    public let originalRecipient: String?
+    public let notify: String?
+    /// How many alias expansions led to this recipient.
+    public let expansionDepth: Int
+}
+
+/// Which recipients a worker leases: the local delivery worker takes those in local domains, the SMTP
+/// relay the others.
+public enum LeaseScope: Sendable {
+    case all
+    case localDomains
+    case remoteDomains
+}
+
+/// Bounced recipients of one message whose delivery status notification is still to be queued.
+public struct PendingBounceReport: Sendable, Equatable {
+    public struct Recipient: Sendable, Equatable {
+        public let id: QueueRecipientID
+        public let recipient: String
+        public let originalRecipient: String?
+        public let notify: String?
+        public let lastError: String?
+    }
+    public let messageID: QueueMessageID
+    /// nil: the null reverse-path, which never gets a DSN (RFC 5321 §6.1).
+    public let sender: EmailAddress?
+    public let envelopeID: String?
+    public let returnContent: String?
+    public let receivedAt: Date
+    public let recipients: [Recipient]
 }
 
 public enum DeliveryOutcome: Sendable, Equatable {

@@ -3,6 +3,7 @@ import Foundation
 import MailFormat
 import MailStore
 import Testing
+import TestSupport
 
 @Suite("Domains, accounts, aliases and recipient resolution")
 struct AccountStoreTests {

@@ -1,6 +1,7 @@
 import Foundation
 import MailStore
 import Testing
+import TestSupport
 
 @Suite("Mailboxes, messages, flags and the change feed")
 struct MailboxStoreTests {

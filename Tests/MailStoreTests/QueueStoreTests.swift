@@ -2,6 +2,7 @@ import Foundation
 import MailFormat
 import MailStore
 import Testing
+import TestSupport
 
 @Suite("Queue: acceptance, leases, outcomes and local delivery")
 struct QueueStoreTests {

@@ -1,3 +1,4 @@
+import TestSupport
 import Credentials
 import Foundation
 import MailFormat

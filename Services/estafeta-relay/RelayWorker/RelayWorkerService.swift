@@ -8,13 +8,27 @@ import ServiceLifecycle
 
 /// `estafeta-relay`: the delivery and relay queue worker.
 ///
-/// Foundation stage: the worker watches the queue and publishes its depth per state as metrics; leasing
-/// and delivering (local and remote) is the delivery worker issue.
+/// So far: local delivery (accounts, aliases and catch-alls, quota, loops), the retry schedule, and
+/// bounce reports (RFC 3464); recipients in other domains wait in the queue for the SMTP relay, which is
+/// the next part of the delivery issue. Also publishes the queue depth per state as metrics.
 public enum RelayWorkerService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
-        ServiceBundle(
+        let settings = environment.settings
+        var logger = environment.logger
+        logger[metadataKey: "service"] = "relay"
+        let schedule = RetrySchedule(
+            initial: settings.relayRetryInitial, maximum: settings.relayRetryMaximum, lifetime: settings.relayQueueLifetime)
+        let worker = DeliveryWorker(
+            store: environment.store,
+            owner: "\(settings.hostname)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))",
+            hostname: settings.hostname, pollInterval: settings.relayPollInterval, batchSize: settings.relayBatchSize,
+            leaseDuration: settings.relayLeaseDuration, concurrency: settings.relayConcurrency,
+            local: LocalDelivery(store: environment.store, schedule: schedule, logger: logger),
+            reports: BounceReporter(store: environment.store, hostname: settings.hostname, logger: logger),
+            logger: logger)
+        return ServiceBundle(
             name: "relay",
-            services: [QueueMetricsReporter(store: environment.store, interval: .seconds(5), logger: environment.logger)],
+            services: [worker, QueueMetricsReporter(store: environment.store, interval: .seconds(5), logger: environment.logger)],
             listeners: [])
     }
 }

@@ -73,6 +73,17 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// Wait this long before the 220 greeting on the MX listener and refuse clients that talk first
     /// (S09, postscreen's pregreet test); 0 greets at once.
     public var smtpGreetingDelay: Duration
+    /// The delivery worker: how often an idle worker looks at the queue, how many recipients it leases
+    /// at once and for how long, and how many it delivers at the same time.
+    public var relayPollInterval: Duration
+    public var relayBatchSize: Int
+    public var relayLeaseDuration: Duration
+    public var relayConcurrency: Int
+    /// Retry schedule: the first retry after `relayRetryInitial`, doubling (with jitter) up to
+    /// `relayRetryMaximum`; a recipient still undelivered `relayQueueLifetime` after arrival bounces.
+    public var relayRetryInitial: Duration
+    public var relayRetryMaximum: Duration
+    public var relayQueueLifetime: Duration
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -104,6 +115,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
         "smtp.maxAuthFailures",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
+        "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency",
+        "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -196,6 +209,13 @@ public struct EstafetaSettings: Sendable, Equatable {
             authMaximumDelay: .milliseconds(max(0, reader.int(forKey: "auth.maxDelayMs", default: 8_000))),
             smtpMinimumDataRate: positive("smtp.minDataRate", 500),
             smtpGreetingDelay: .milliseconds(max(0, reader.int(forKey: "smtp.greetingDelayMs", default: 0))),
+            relayPollInterval: .milliseconds(positive("relay.pollIntervalMs", 1_000)),
+            relayBatchSize: positive("relay.batchSize", 100),
+            relayLeaseDuration: .seconds(positive("relay.leaseSeconds", 600)),
+            relayConcurrency: positive("relay.concurrency", 8),
+            relayRetryInitial: .seconds(positive("relay.retryInitialSeconds", 300)),
+            relayRetryMaximum: .seconds(positive("relay.retryMaximumSeconds", 3_600)),
+            relayQueueLifetime: .seconds(positive("relay.queueLifetimeSeconds", 432_000)),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -239,6 +259,13 @@ public struct EstafetaSettings: Sendable, Equatable {
             "auth.lockoutFailures": "\(self.authLockoutFailures)",
             "auth.lockoutSeconds": "\(self.authLockoutWindow.components.seconds)",
             "auth.maxDelayMs": Self.milliseconds(self.authMaximumDelay),
+            "relay.pollIntervalMs": Self.milliseconds(self.relayPollInterval),
+            "relay.batchSize": "\(self.relayBatchSize)",
+            "relay.leaseSeconds": "\(self.relayLeaseDuration.components.seconds)",
+            "relay.concurrency": "\(self.relayConcurrency)",
+            "relay.retryInitialSeconds": "\(self.relayRetryInitial.components.seconds)",
+            "relay.retryMaximumSeconds": "\(self.relayRetryMaximum.components.seconds)",
+            "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]

@@ -1,0 +1,117 @@
+import Foundation
+import MailFormat
+import MailStore
+
+/// A delivery status notification (RFC 3464): `multipart/report; report-type=delivery-status` with a
+/// human-readable part, a `message/delivery-status` part, and the returned message (its header only,
+/// or all of it with RET=FULL, RFC 3461 §4.3). Pure: the worker queues the bytes.
+struct DeliveryStatusReport {
+    struct FailedRecipient {
+        var recipient: String
+        /// RFC 3461 ORCPT as stored (`addr-type;xtext`).
+        var originalRecipient: String?
+        /// The reply or reason, e.g. `550 5.1.1 no such user`.
+        var diagnostic: String
+    }
+
+    var reportingHost: String
+    var sender: EmailAddress
+    var envelopeID: String?
+    var returnFullMessage: Bool
+    var arrivalDate: Date
+    var recipients: [FailedRecipient]
+    var original: Data
+    var date: Date
+    /// Unique part of the Message-ID and the MIME boundary.
+    var token: String
+
+    /// RFC 3463 status of a diagnostic: the enhanced code in it, else 5.0.0.
+    static func status(of diagnostic: String) -> String {
+        for word in diagnostic.split(separator: " ").prefix(3) {
+            let parts = word.split(separator: ".", omittingEmptySubsequences: false)
+            if parts.count == 3, ["2", "4", "5"].contains(parts[0]),
+                parts.dropFirst().allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) })
+            {
+                return String(word)
+            }
+        }
+        return "5.0.0"
+    }
+
+    /// Text that must stay on one header line: CR, LF and other controls become spaces.
+    private static func oneLine(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) }).prefix(900)
+            .description
+    }
+
+    var content: Data {
+        let boundary = "=_estafeta_report_\(self.token)"
+        var text = ""
+        func line(_ value: String = "") { text += value + "\r\n" }
+        line("From: Mail Delivery System <MAILER-DAEMON@\(self.reportingHost)>")
+        line("To: <\(self.sender)>")
+        line("Subject: Undelivered Mail Returned to Sender")
+        line("Date: \(MessageDate.format(self.date))")
+        line("Message-ID: <report.\(self.token)@\(self.reportingHost)>")
+        // RFC 3834: an automatic reply; vacation responders must not answer it.
+        line("Auto-Submitted: auto-replied")
+        line("MIME-Version: 1.0")
+        line("Content-Type: multipart/report; report-type=delivery-status;")
+        line("\tboundary=\"\(boundary)\"")
+        line()
+        line("This is a MIME-encapsulated message.")
+        line()
+        line("--\(boundary)")
+        line("Content-Type: text/plain; charset=utf-8")
+        line("Content-Transfer-Encoding: 8bit")
+        line()
+        line("This is the mail system at \(self.reportingHost).")
+        line()
+        line("Your message could not be delivered to the following recipients:")
+        line()
+        for recipient in self.recipients {
+            line("<\(Self.oneLine(recipient.recipient))>: \(Self.oneLine(recipient.diagnostic))")
+        }
+        line()
+        line("--\(boundary)")
+        line("Content-Type: message/delivery-status")
+        line()
+        line("Reporting-MTA: dns; \(self.reportingHost)")
+        if let envelopeID = self.envelopeID { line("Original-Envelope-Id: \(Self.oneLine(envelopeID))") }
+        line("Arrival-Date: \(MessageDate.format(self.arrivalDate))")
+        for recipient in self.recipients {
+            line()
+            if let original = recipient.originalRecipient, original.contains(";") {
+                line("Original-Recipient: \(Self.oneLine(original))")
+            }
+            line("Final-Recipient: rfc822; \(Self.oneLine(recipient.recipient))")
+            line("Action: failed")
+            line("Status: \(Self.status(of: recipient.diagnostic))")
+            line("Diagnostic-Code: smtp; \(Self.oneLine(recipient.diagnostic))")
+        }
+        line()
+        line("--\(boundary)")
+        var data = Data()
+        if self.returnFullMessage {
+            line("Content-Type: message/rfc822")
+            line()
+            data.append(Data(text.utf8))
+            data.append(self.original)
+            if !self.original.isEmpty && self.original.last != UInt8(ascii: "\n") { data.append(Data("\r\n".utf8)) }
+        } else {
+            line("Content-Type: text/rfc822-headers")
+            line()
+            data.append(Data(text.utf8))
+            data.append(Self.headerSection(of: self.original))
+        }
+        data.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        return data
+    }
+
+    /// The header section of a message, through the line end of its last header line.
+    static func headerSection(of message: Data) -> Data {
+        if let end = message.range(of: Data("\r\n\r\n".utf8)) { return message[..<(end.lowerBound + 2)] }
+        if let end = message.range(of: Data("\n\n".utf8)) { return message[..<(end.lowerBound + 1)] }
+        return message
+    }
+}

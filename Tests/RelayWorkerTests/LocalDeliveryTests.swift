@@ -1,0 +1,204 @@
+import Credentials
+import Foundation
+import Logging
+import MailFormat
+import MailStore
+import Testing
+import TestSupport
+
+@testable import RelayWorker
+
+/// A store with example.org, alice and bob, and the worker parts wired to it.
+private struct Harness {
+    let store: MailStore
+    let alice: Account
+    let bob: Account
+    let local: LocalDelivery
+    let reports: BounceReporter
+    static let schedule = RetrySchedule(initial: .seconds(300), maximum: .seconds(3600), lifetime: .seconds(86_400))
+
+    static func make(_ fixture: StoreFixture) async throws -> Harness {
+        let store = try fixture.open()
+        try await store.createDomain("example.org")
+        let hash = try await PasswordHasher.hash("a long password", scheme: .sha512Crypt)
+        let alice = try await store.createAccount(try EmailAddress(parsing: "alice@example.org"), passwordHash: hash)
+        let bob = try await store.createAccount(try EmailAddress(parsing: "bob@example.org"), passwordHash: hash)
+        let logger = Logger(label: "test.relay")
+        return Harness(
+            store: store, alice: alice, bob: bob, local: LocalDelivery(store: store, schedule: schedule, logger: logger),
+            reports: BounceReporter(store: store, hostname: "mx.example.org", logger: logger))
+    }
+
+    @discardableResult
+    func queue(_ content: String, from sender: String? = "carol@remote.example", to recipients: [String],
+               notify: String? = nil, returnContent: String? = nil, envelopeID: String? = nil) async throws -> AcceptedMessage
+    {
+        try await self.store.acceptMessage(
+            Data(content.utf8),
+            envelope: Envelope(
+                sender: try sender.map { try EmailAddress(parsing: $0) },
+                recipients: try recipients.map { Envelope.Recipient(address: try EmailAddress(parsing: $0), notify: notify) },
+                envelopeID: envelopeID, returnContent: returnContent))
+    }
+
+    /// One worker pass over everything due at `now`, as `DeliveryWorker` does it.
+    @discardableResult
+    func pass(now: Date = Date()) async throws -> [LocalDelivery.Result] {
+        let leases = try await self.store.leaseQueueItems(
+            owner: "test", limit: 1000, leaseDuration: .seconds(60), scope: .localDomains, now: now)
+        var results: [LocalDelivery.Result] = []
+        for lease in leases { results.append(await self.local.deliver(lease, now: now)) }
+        return results
+    }
+
+    func inbox(_ account: Account) async throws -> [Data] {
+        let inbox = try await self.store.mailbox(named: "INBOX", of: account.id)
+        var contents: [Data] = []
+        for message in try await self.store.messages(in: inbox.id) {
+            if let content = try await self.store.messageContent(in: inbox.id, uid: message.uid) { contents.append(content) }
+        }
+        return contents
+    }
+}
+
+@Suite("Local delivery: accounts, aliases, quota, loops, bounces")
+struct LocalDeliveryTests {
+    @Test("a message for an account lands in its INBOX once, with Return-Path and Delivered-To, and the recipient is done")
+    func account() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            let accepted = try await harness.queue("Subject: hi\r\n\r\nhello\r\n", to: ["alice@example.org", "dave@remote.example"])
+            #expect(try await harness.pass() == [.delivered])
+            #expect(try await harness.pass().isEmpty)  // nothing due twice
+            let inbox = try await harness.inbox(harness.alice)
+            #expect(inbox == [Data("Return-Path: <carol@remote.example>\r\nDelivered-To: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n".utf8)])
+            let states = try await harness.store.queueRecipientStates(of: accepted.id)
+            // The remote recipient is the SMTP relay's: the local worker never leases it.
+            #expect(states.map(\.state) == [.delivered, .queued])
+        }
+    }
+
+    @Test("an alias expands into queued recipients of the same message: local ones are delivered, remote ones wait")
+    func alias() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.store.createAlias("team@example.org", targets: ["alice@example.org", "bob@example.org", "eve@remote.example"])
+            let accepted = try await harness.queue("Subject: team\r\n\r\nhi all\r\n", to: ["team@example.org"])
+            #expect(try await harness.pass() == [.expanded])
+            #expect(try await harness.pass() == [.delivered, .delivered])
+            #expect(try await harness.inbox(harness.alice).count == 1)
+            #expect(try await harness.inbox(harness.bob).count == 1)
+            let states = try await harness.store.queueRecipientStates(of: accepted.id)
+            #expect(states.map(\.recipient) == ["team@example.org", "alice@example.org", "bob@example.org", "eve@remote.example"])
+            #expect(states.map(\.state) == [.delivered, .delivered, .delivered, .queued])
+        }
+    }
+
+    @Test("an alias loop bounces after the depth limit instead of expanding for ever")
+    func aliasLoop() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.store.createAlias("ping@example.org", targets: ["pong@example.org"])
+            try await harness.store.createAlias("pong@example.org", targets: ["ping@example.org"])
+            let accepted = try await harness.queue("Subject: loop\r\n\r\nx\r\n", to: ["ping@example.org"])
+            var passes = 0
+            while passes < 20, !(try await harness.pass()).isEmpty { passes += 1 }
+            #expect(passes == LocalDelivery.maximumExpansionDepth + 1)
+            let states = try await harness.store.queueRecipientStates(of: accepted.id)
+            #expect(states.last?.state == .bounced)
+            #expect(states.filter { $0.state == .bounced }.count == 1)
+        }
+    }
+
+    @Test("a full mailbox defers with the retry schedule, and bounces (4.4.7) when the message's lifetime is over")
+    func quota() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.store.setQuota(10, for: harness.alice.address)
+            let now = Date()
+            let accepted = try await harness.queue("Subject: big\r\n\r\ntoo big for the quota\r\n", to: ["alice@example.org"])
+            #expect(try await harness.pass(now: now) == [.deferred])
+            // Not due again before the first retry (300 s ± 10 %), due after it.
+            #expect(try await harness.pass(now: now.addingTimeInterval(260)).isEmpty)
+            #expect(try await harness.pass(now: now.addingTimeInterval(340)) == [.deferred])
+            #expect(try await harness.pass(now: now.addingTimeInterval(86_401)) == [.bounced])
+            let detail = try await harness.store.queueMessage(accepted.id)
+            #expect(detail?.recipients.first?.lastError?.contains("4.4.7") == true, "\(String(describing: detail))")
+            #expect(try await harness.inbox(harness.alice).isEmpty)
+        }
+    }
+
+    @Test("a message already delivered to this recipient (Delivered-To) is a loop and bounces")
+    func deliveredToLoop() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.queue("Delivered-To: Bob@example.org\r\nSubject: again\r\n\r\nx\r\n", to: ["bob@example.org"])
+            #expect(try await harness.pass() == [.bounced])
+            #expect(try await harness.inbox(harness.bob).isEmpty)
+        }
+    }
+
+    @Test("a bounce is reported once to a local sender as multipart/report; never for <> or NOTIFY=NEVER")
+    func bounceReports() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            // Accepted while the account existed; deleted before delivery.
+            let hash = try await PasswordHasher.hash("a long password", scheme: .sha512Crypt)
+            let gone = try await harness.store.createAccount(try EmailAddress(parsing: "gone@example.org"), passwordHash: hash)
+            try await harness.queue(
+                "Subject: to nobody\r\nMessage-ID: <m1@example.org>\r\n\r\nbody\r\n", from: "alice@example.org",
+                to: ["gone@example.org"], envelopeID: "ENV-1")
+            try await harness.queue("Subject: bounce of a bounce\r\n\r\nx\r\n", from: nil, to: ["gone@example.org"])
+            try await harness.queue(
+                "Subject: quiet\r\n\r\nx\r\n", from: "alice@example.org", to: ["gone@example.org"], notify: "NEVER")
+            try await harness.store.deleteAccount(gone.address)
+            #expect(try await harness.pass() == [.bounced, .bounced, .bounced])
+            #expect(try await harness.reports.reportPending())
+            #expect(try await harness.reports.reportPending() == false)  // exactly once
+            #expect(try await harness.pass() == [.delivered])  // the one report, to alice
+            let inbox = try await harness.inbox(harness.alice)
+            #expect(inbox.count == 1)
+            let report = String(decoding: inbox.first ?? Data(), as: UTF8.self)
+            #expect(report.contains("Content-Type: multipart/report; report-type=delivery-status;"))
+            #expect(report.contains("Final-Recipient: rfc822; gone@example.org"))
+            #expect(report.contains("Original-Envelope-Id: ENV-1"))
+            #expect(report.contains("Action: failed\r\nStatus: 5.1.1"))
+            #expect(report.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: to nobody\r\nMessage-ID: <m1@example.org>\r\n"))
+            #expect(!report.contains("\r\nbody\r\n"))  // headers only without RET=FULL
+            #expect(report.contains("Return-Path: <>"))  // reports travel with the null reverse-path
+        }
+    }
+}
+
+@Suite("Retry schedule and report format")
+struct RetryAndReportTests {
+    @Test("retries double from the initial delay up to the maximum; expiry needs the whole lifetime")
+    func schedule() {
+        let schedule = RetrySchedule(initial: .seconds(300), maximum: .seconds(3600), lifetime: .seconds(432_000))
+        #expect((1...7).map { schedule.delay(afterAttempts: $0, jitter: 1) }
+            == [300, 600, 1200, 2400, 3600, 3600, 3600].map { Duration.seconds($0) })
+        let start = Date()
+        #expect(!schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(431_999)))
+        #expect(schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(432_000)))
+        // A clock that jumped back expires nothing (D19).
+        #expect(!schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(-3600)))
+    }
+
+    @Test("status codes come from the diagnostic; RET=FULL returns the whole message; header text stays on one line")
+    func report() throws {
+        #expect(DeliveryStatusReport.status(of: "550 5.1.1 no such user") == "5.1.1")
+        #expect(DeliveryStatusReport.status(of: "452 4.2.2 mailbox full; 4.4.7 delivery time expired") == "4.2.2")
+        #expect(DeliveryStatusReport.status(of: "connection refused") == "5.0.0")
+        let report = DeliveryStatusReport(
+            reportingHost: "mx.example.org", sender: try EmailAddress(parsing: "alice@example.org"), envelopeID: nil,
+            returnFullMessage: true, arrivalDate: Date(timeIntervalSince1970: 0),
+            recipients: [.init(recipient: "x@example.org", originalRecipient: "rfc822;y@example.org",
+                               diagnostic: "550 5.1.1 no\r\nInjected: header")],
+            original: Data("Subject: s\r\n\r\nthe body\r\n".utf8), date: Date(timeIntervalSince1970: 0), token: "t")
+        let text = String(decoding: report.content, as: UTF8.self)
+        #expect(text.contains("Content-Type: message/rfc822\r\n\r\nSubject: s\r\n\r\nthe body\r\n"))
+        #expect(text.contains("Original-Recipient: rfc822;y@example.org"))
+        #expect(!text.contains("\r\nInjected: header"))
+        #expect(text.hasSuffix("--=_estafeta_report_t--\r\n"))
+    }
+}
