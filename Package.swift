@@ -53,6 +53,7 @@ let package = Package(
 
         // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
         .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
+        .systemLibrary(name: "CUnbound", path: "Shared/CUnbound"),
         .target(
             name: "Credentials",
             dependencies: ["CXCrypt", .product(name: "Crypto", package: "swift-crypto")],
@@ -115,7 +116,8 @@ let package = Package(
         .target(
             name: "RelayWorker",
             dependencies: [
-                "MailStore", "ServerSupport", "ServiceHost", "MailFormat",
+                "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "SMTPProtocol", "CUnbound", nio,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Estafeta needs to build (and, with --tests, to run its tests),
 # skipping those already installed. Swift itself is expected on PATH.
-#   build:  libsqlite3-dev (GRDB on the system SQLite), libcrypt-dev (libxcrypt's crypt(3))
+#   build:  libsqlite3-dev (GRDB on the system SQLite), libcrypt-dev (libxcrypt's crypt(3)),
+#           libunbound-dev (the relay's DNS resolver)
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
-#           nobody here wrote)
+#           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), and
+#           aiosmtpd from PyPI (a remote MX with scripted replies)
 set -euo pipefail
 
-packages=(libsqlite3-dev libcrypt-dev)
+packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
 if [[ "${1:-}" == "--tests" ]]; then
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
     command -v curl >/dev/null 2>&1 || packages+=(curl)
     command -v swaks >/dev/null 2>&1 || packages+=(swaks)
+    packages+=(dnsmasq-base)
 fi
 
 missing=()
@@ -22,7 +25,16 @@ for package in "${packages[@]}"; do
         *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
     esac
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+install_python_packages() {
+    [[ "${1:-}" == "--tests" ]] || return 0
+    python3 -c "import aiosmtpd" 2>/dev/null && return 0
+    # Debian's own python3 refuses system-wide pip installs (PEP 668); CI machines are throwaway.
+    python3 -m pip install -q aiosmtpd 2>/dev/null || python3 -m pip install -q --break-system-packages aiosmtpd
+}
+if [[ ${#missing[@]} -eq 0 ]]; then
+    install_python_packages "${1:-}"
+    exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "Estafeta needs these packages (or their equivalents): ${missing[*]}" >&2
@@ -36,3 +48,4 @@ fi
 echo "installing: ${missing[*]}"
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+install_python_packages "${1:-}"

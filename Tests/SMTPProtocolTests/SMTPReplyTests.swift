@@ -29,3 +29,36 @@ struct SMTPReplyTests {
         #expect(SMTPReply(.addressTooLong).enhancedCode == "5.1.3")
     }
 }
+
+@Suite("SMTP client side: reply assembly and DATA encoding")
+struct SMTPClientCodecTests {
+    @Test("multi-line replies are assembled; EHLO extensions are read; malformed lines are refused")
+    func replies() throws {
+        var parser = SMTPResponseParser()
+        #expect(try parser.feed(Array("250-mx.example.org Hello".utf8)) == nil)
+        #expect(try parser.feed(Array("250-PIPELINING".utf8)) == nil)
+        #expect(try parser.feed(Array("250-SIZE 1000".utf8)) == nil)
+        let ehlo = try #require(try parser.feed(Array("250 STARTTLS".utf8)))
+        #expect(ehlo.code == 250 && ehlo.lines.count == 4)
+        #expect(ehlo.extensions == ["PIPELINING": "", "SIZE": "1000", "STARTTLS": ""])
+        #expect(try parser.feed(Array("354".utf8)) == SMTPResponse(code: 354, lines: [""]))
+        #expect(throws: SMTPResponseParser.Failure.self) { try parser.feed(Array("25 short".utf8)) }
+        #expect(throws: SMTPResponseParser.Failure.self) { try parser.feed(Array("250x".utf8)) }
+        var mixed = SMTPResponseParser()
+        _ = try mixed.feed(Array("250-a".utf8))
+        #expect(throws: SMTPResponseParser.Failure.self) { try mixed.feed(Array("550 b".utf8)) }
+        var bounded = SMTPResponseParser(maximumLines: 3)
+        for _ in 0..<3 { _ = try? bounded.feed(Array("250-x".utf8)) }
+        #expect(throws: SMTPResponseParser.Failure.tooManyLines) { try bounded.feed(Array("250-x".utf8)) }
+    }
+
+    @Test("DATA content: CRLF everywhere, dot-stuffing, a final CRLF.CRLF (D18)")
+    func dataEncoding() {
+        func encoded(_ text: String) -> String { String(decoding: SMTPDataEncoder.encode(Array(text.utf8)), as: UTF8.self) }
+        #expect(encoded("a\r\nb\r\n") == "a\r\nb\r\n.\r\n")
+        #expect(encoded(".x\r\n..y\r\n") == "..x\r\n...y\r\n.\r\n")
+        #expect(encoded("bare\nlf\rcr\r\n.\n") == "bare\r\nlf\r\ncr\r\n..\r\n.\r\n")
+        #expect(encoded("no final line end") == "no final line end\r\n.\r\n")
+        #expect(encoded("") == ".\r\n")
+    }
+}
