@@ -37,7 +37,11 @@ final class RunningServer: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: self.logFile)
         self.process = Process()
         self.process.executableURL = BuiltProducts.executable(executable)
+        // Tests stay on loopback: unless a test routes the relay itself, remote mail goes to a closed
+        // loopback port (deferred) instead of to DNS and the Internet.
+        let relayConfigured = arguments.contains { ["--relay-smarthost", "--relay-dns-server", "--relay-routes"].contains($0) }
         self.process.arguments = arguments + ["--ready-file", self.readyFile.path]
+            + (relayConfigured ? [] : ["--relay-smarthost", "127.0.0.1:1"])
         var processEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
         processEnvironment["ESTAFETA_DATABASE_PATH"] = directory.appendingPathComponent("data/estafeta.sqlite").path
         for (key, value) in environment { processEnvironment[key] = value }

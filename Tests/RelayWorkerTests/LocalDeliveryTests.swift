@@ -25,7 +25,7 @@ private struct Harness {
         let bob = try await store.createAccount(try EmailAddress(parsing: "bob@example.org"), passwordHash: hash)
         let logger = Logger(label: "test.relay")
         return Harness(
-            store: store, alice: alice, bob: bob, local: LocalDelivery(store: store, schedule: schedule, logger: logger),
+            store: store, alice: alice, bob: bob, local: LocalDelivery(store: store, outcomes: QueueOutcomes(store: store, schedule: schedule, logger: logger)),
             reports: BounceReporter(store: store, hostname: "mx.example.org", logger: logger))
     }
 
@@ -43,10 +43,10 @@ private struct Harness {
 
     /// One worker pass over everything due at `now`, as `DeliveryWorker` does it.
     @discardableResult
-    func pass(now: Date = Date()) async throws -> [LocalDelivery.Result] {
+    func pass(now: Date = Date()) async throws -> [DeliveryResult] {
         let leases = try await self.store.leaseQueueItems(
             owner: "test", limit: 1000, leaseDuration: .seconds(60), scope: .localDomains, now: now)
-        var results: [LocalDelivery.Result] = []
+        var results: [DeliveryResult] = []
         for lease in leases { results.append(await self.local.deliver(lease, now: now)) }
         return results
     }

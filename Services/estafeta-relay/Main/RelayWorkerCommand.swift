@@ -14,6 +14,6 @@ struct RelayWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta-relay", defaultOpsPort: 9092)
-        try await ServiceHost.run([RelayWorkerService.make(environment)], environment: environment)
+        try await ServiceHost.run([try RelayWorkerService.make(environment)], environment: environment)
     }
 }

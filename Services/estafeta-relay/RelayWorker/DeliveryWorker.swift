@@ -3,19 +3,29 @@ import Logging
 import MailStore
 import ServiceLifecycle
 
-/// The queue loop: lease due recipients in local domains, deliver them (several at a time), then
-/// queue the reports for whatever bounced. Runs in every `estafeta-relay` process (and in
-/// `estafeta serve`); several processes share one queue through leases.
+/// One queue loop: lease due recipients of its scope, split them into units of work (one recipient
+/// for local delivery; one message and destination domain for the relay), run the units with bounded
+/// concurrency in total and per destination domain (a slow domain never holds up the others), then
+/// run `afterPass` (bounce reports). Several loops, in one process or many, share the queue through
+/// leases.
 struct DeliveryWorker: Service {
+    struct Unit: Sendable {
+        var domain: String
+        var leases: [QueueLease]
+    }
+
+    let name: String
     let store: MailStore
     let owner: String
-    let hostname: String
+    let scope: LeaseScope
     let pollInterval: Duration
     let batchSize: Int
     let leaseDuration: Duration
     let concurrency: Int
-    let local: LocalDelivery
-    let reports: BounceReporter
+    let concurrencyPerDomain: Int
+    let units: @Sendable ([QueueLease]) -> [Unit]
+    let deliver: @Sendable (Unit) async -> Void
+    let afterPass: (@Sendable () async throws -> Bool)?
     let logger: Logger
 
     func run() async throws {
@@ -23,27 +33,48 @@ struct DeliveryWorker: Service {
             var worked = false
             do {
                 let leases = try await self.store.leaseQueueItems(
-                    owner: self.owner, limit: self.batchSize, leaseDuration: self.leaseDuration, scope: .localDomains)
+                    owner: self.owner, limit: self.batchSize, leaseDuration: self.leaseDuration, scope: self.scope)
                 worked = !leases.isEmpty
-                await withTaskGroup(of: Void.self) { group in
-                    var next = leases.makeIterator()
-                    for _ in 0..<self.concurrency {
-                        guard let lease = next.next() else { break }
-                        group.addTask { await self.local.deliver(lease) }
-                    }
-                    while await group.next() != nil {
-                        guard let lease = next.next() else { continue }
-                        group.addTask { await self.local.deliver(lease) }
-                    }
-                }
-                worked = try await self.reports.reportPending() || worked
+                await self.run(self.units(leases))
+                if let afterPass = self.afterPass { worked = try await afterPass() || worked }
             } catch {
-                self.logger.error("queue pass failed", metadata: ["error": "\(error)"])
+                self.logger.error("queue pass failed", metadata: ["worker": "\(self.name)", "error": "\(error)"])
             }
-            // A full pass goes round again at once; an idle queue is looked at every poll interval.
+            // A busy queue goes round again at once; an idle one is looked at every poll interval.
             if worked { continue }
             let interval = self.pollInterval
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    private func run(_ units: [Unit]) async {
+        var waiting = units
+        var running: [String: Int] = [:]
+        var total = 0
+        await withTaskGroup(of: String.self) { group in
+            func startEligible() {
+                var deferred: [Unit] = []
+                while total < self.concurrency, !waiting.isEmpty {
+                    let unit = waiting.removeFirst()
+                    guard running[unit.domain, default: 0] < self.concurrencyPerDomain else {
+                        deferred.append(unit)
+                        continue
+                    }
+                    running[unit.domain, default: 0] += 1
+                    total += 1
+                    group.addTask {
+                        await self.deliver(unit)
+                        return unit.domain
+                    }
+                }
+                waiting = deferred + waiting
+            }
+            startEligible()
+            while let domain = await group.next() {
+                running[domain, default: 1] -= 1
+                total -= 1
+                startEligible()
+            }
         }
     }
 }

@@ -9,20 +9,16 @@ import MailStore
 /// transaction together with the lease, so a crash anywhere delivers exactly once (catalogue D13).
 struct LocalDelivery: Sendable {
     let store: MailStore
-    let schedule: RetrySchedule
-    let logger: Logger
+    let outcomes: QueueOutcomes
+    var logger: Logger { self.outcomes.logger }
 
     /// Alias chains longer than this are loops (a → b → a) or mistakes.
     static let maximumExpansionDepth = 10
     /// RFC 5321 §6.3 hop limit, as at ingress.
     static let maximumReceivedHeaders = 50
 
-    enum Result: Equatable {
-        case delivered, expanded, deferred, bounced, skipped
-    }
-
     @discardableResult
-    func deliver(_ lease: QueueLease, now: Date = Date()) async -> Result {
+    func deliver(_ lease: QueueLease, now: Date = Date()) async -> DeliveryResult {
         do {
             guard let content = try await self.store.queuedContent(lease.messageID) else {
                 // Deleted by an operator since it was leased: nothing left to deliver.
@@ -30,15 +26,15 @@ struct LocalDelivery: Sendable {
             }
             switch try await self.store.resolveRecipient(lease.recipient) {
             case .account(let account, let enabled, let quotaBytes, let usedBytes):
-                guard enabled else { return try await self.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
+                guard enabled else { return try await self.outcomes.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
                 if let reason = Self.loopReason(content, recipient: lease.recipient) {
-                    return try await self.bounce(lease, reason, now: now)
+                    return try await self.outcomes.bounce(lease, reason, now: now)
                 }
                 let prefix = Data(
                     "Return-Path: <\(lease.sender?.description ?? "")>\r\nDelivered-To: \(lease.recipient)\r\n".utf8)
                 if let quotaBytes, usedBytes + Int64(content.count + prefix.count) > quotaBytes {
                     // RFC 3463 X.2.2: temporary; the owner may make room before the message expires.
-                    return try await self.deferOrExpire(lease, "452 4.2.2 mailbox full", now: now)
+                    return try await self.outcomes.deferOrExpire(lease, "452 4.2.2 mailbox full", now: now)
                 }
                 let inbox = try await self.store.mailbox(named: "INBOX", of: account)
                 try await self.store.deliverLocally(lease, into: inbox.id, headerPrefix: prefix, now: now)
@@ -47,27 +43,27 @@ struct LocalDelivery: Sendable {
                 return .delivered
             case .alias(let targets), .catchAll(let targets):
                 guard lease.expansionDepth < Self.maximumExpansionDepth else {
-                    return try await self.bounce(lease, "554 5.4.6 alias expansion loop or chain too long", now: now)
+                    return try await self.outcomes.bounce(lease, "554 5.4.6 alias expansion loop or chain too long", now: now)
                 }
                 let addresses = targets.compactMap { try? EmailAddress(parsing: $0) }
                 guard !addresses.isEmpty else {
-                    return try await self.bounce(lease, "550 5.1.1 alias has no valid target", now: now)
+                    return try await self.outcomes.bounce(lease, "550 5.1.1 alias has no valid target", now: now)
                 }
                 try await self.store.expandRecipient(lease, into: addresses, now: now)
                 return .expanded
             case .unknownLocal:
                 // Accepted while the account existed (or through an alias since changed).
-                return try await self.bounce(lease, "550 5.1.1 no such user here", now: now)
+                return try await self.outcomes.bounce(lease, "550 5.1.1 no such user here", now: now)
             case .notLocal:
                 // The domain stopped being local after the message was queued; the SMTP relay's turn.
-                return try await self.deferOrExpire(lease, "451 4.3.0 domain no longer local", now: now)
+                return try await self.outcomes.deferOrExpire(lease, "451 4.3.0 domain no longer local", now: now)
             }
         } catch .leaseLost {
             self.logger.warning("lease lost; another worker has the recipient", metadata: ["queue.id": "\(lease.messageID)"])
             return .skipped
         } catch {
             self.logger.error("local delivery failed", metadata: ["queue.id": "\(lease.messageID)", "error": "\(error)"])
-            return (try? await self.deferOrExpire(lease, "451 4.3.0 temporary local failure", now: now)) ?? .skipped
+            return (try? await self.outcomes.deferOrExpire(lease, "451 4.3.0 temporary local failure", now: now)) ?? .skipped
         }
     }
 
@@ -83,23 +79,5 @@ struct LocalDelivery: Sendable {
             return "554 5.4.6 too many hops"
         }
         return nil
-    }
-
-    private func bounce(_ lease: QueueLease, _ reason: String, now: Date) async throws(MailStoreError) -> Result {
-        try await self.store.recordOutcome(.bounced(reason: reason), for: lease, now: now)
-        self.logger.notice(
-            "bounced", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)", "reason": "\(reason)"])
-        return .bounced
-    }
-
-    private func deferOrExpire(_ lease: QueueLease, _ reason: String, now: Date) async throws(MailStoreError) -> Result {
-        if self.schedule.expired(firstQueuedAt: lease.firstQueuedAt, now: now) {
-            // RFC 3463 X.4.7: delivery time expired; the last temporary reason says why.
-            return try await self.bounce(lease, "\(reason); 4.4.7 delivery time expired", now: now)
-        }
-        let delay = self.schedule.delay(afterAttempts: lease.attempts + 1)
-        let until = now.addingTimeInterval(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
-        try await self.store.recordOutcome(.deferred(until: until, reason: reason), for: lease, now: now)
-        return .deferred
     }
 }

@@ -1,34 +1,78 @@
 import Foundation
+import MailFormat
 import Logging
 import MailStore
 import Metrics
 import ServerSupport
 import ServiceHost
+import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// `estafeta-relay`: the delivery and relay queue worker.
 ///
-/// So far: local delivery (accounts, aliases and catch-alls, quota, loops), the retry schedule, and
-/// bounce reports (RFC 3464); recipients in other domains wait in the queue for the SMTP relay, which is
-/// the next part of the delivery issue. Also publishes the queue depth per state as metrics.
+/// Two loops over the shared queue: local delivery (accounts, aliases and catch-alls, quota, loops,
+/// and the bounce reports, RFC 3464) and the SMTP relay for other domains (static routes, smarthost or
+/// MX via DNS; opportunistic STARTTLS). Both retry on the same schedule. Also publishes the queue depth
+/// per state as metrics.
 public enum RelayWorkerService {
-    public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
+    public static func make(_ environment: ServiceEnvironment) throws -> ServiceBundle {
         let settings = environment.settings
+        let store = environment.store
         var logger = environment.logger
         logger[metadataKey: "service"] = "relay"
         let schedule = RetrySchedule(
             initial: settings.relayRetryInitial, maximum: settings.relayRetryMaximum, lifetime: settings.relayQueueLifetime)
-        let worker = DeliveryWorker(
-            store: environment.store,
-            owner: "\(settings.hostname)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))",
-            hostname: settings.hostname, pollInterval: settings.relayPollInterval, batchSize: settings.relayBatchSize,
-            leaseDuration: settings.relayLeaseDuration, concurrency: settings.relayConcurrency,
-            local: LocalDelivery(store: environment.store, schedule: schedule, logger: logger),
-            reports: BounceReporter(store: environment.store, hostname: settings.hostname, logger: logger),
-            logger: logger)
+        let outcomes = QueueOutcomes(store: store, schedule: schedule, logger: logger)
+        let owner = "\(settings.hostname)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        let local = LocalDelivery(store: store, outcomes: outcomes)
+        let reports = BounceReporter(store: store, hostname: settings.hostname, logger: logger)
+        let localWorker = DeliveryWorker(
+            name: "local", store: store, owner: owner, scope: .localDomains, pollInterval: settings.relayPollInterval,
+            batchSize: settings.relayBatchSize, leaseDuration: settings.relayLeaseDuration,
+            concurrency: settings.relayConcurrency, concurrencyPerDomain: settings.relayConcurrency,
+            units: { leases in leases.map { DeliveryWorker.Unit(domain: $0.recipient.domain, leases: [$0]) } },
+            deliver: { unit in for lease in unit.leases { await local.deliver(lease) } },
+            afterPass: { try await reports.reportPending() }, logger: logger)
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        // RFC 7435 opportunistic TLS: encrypt when offered, whatever the certificate (MX certificates
+        // are rarely verifiable by name; DANE and MTA-STS are the later way to authenticate them).
+        tls.certificateVerification = .none
+        let resolver = try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer)
+        let router = RelayRouter(
+            staticRoutes: RelayRouter.parseRoutes(settings.relayRoutes),
+            smarthost: RelayRouter.parseHostPort(settings.relaySmarthost), mxPort: settings.relayMXPort,
+            resolver: resolver)
+        let tlsContext = try NIOSSLContext(configuration: tls)
+        let client = SMTPClientSession(
+            hostname: settings.hostname, tlsContext: tlsContext, requireTLS: settings.relayRequireTLS,
+            connectTimeout: .seconds(settings.relayConnectTimeout.components.seconds),
+            commandTimeout: .seconds(settings.relayCommandTimeout.components.seconds))
+        let remote = RemoteDelivery(store: store, router: router, client: client, outcomes: outcomes)
+        let remoteWorker = DeliveryWorker(
+            name: "relay", store: store, owner: owner, scope: .remoteDomains, pollInterval: settings.relayPollInterval,
+            batchSize: settings.relayBatchSize, leaseDuration: settings.relayLeaseDuration,
+            concurrency: settings.relayConcurrency, concurrencyPerDomain: settings.relayConcurrencyPerDomain,
+            units: { leases in
+                // One transaction per message and destination domain, with all its recipients there.
+                var units: [String: DeliveryWorker.Unit] = [:]
+                var order: [String] = []
+                for lease in leases {
+                    let key = "\(lease.messageID.rawValue) \(lease.recipient.domain.lowercased())"
+                    if units[key] == nil { order.append(key) }
+                    units[key, default: DeliveryWorker.Unit(domain: lease.recipient.domain.lowercased(), leases: [])]
+                        .leases.append(lease)
+                }
+                return order.compactMap { units[$0] }
+            },
+            deliver: { unit in await remote.deliver(unit.leases) }, afterPass: nil, logger: logger)
         return ServiceBundle(
             name: "relay",
-            services: [worker, QueueMetricsReporter(store: environment.store, interval: .seconds(5), logger: environment.logger)],
+            services: [
+                localWorker, remoteWorker,
+                QueueMetricsReporter(store: store, interval: .seconds(5), logger: environment.logger),
+            ],
             listeners: [])
     }
 }

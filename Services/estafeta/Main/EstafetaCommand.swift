@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
             [
                 admin,
                 SMTPIngressService.make(environment),
-                RelayWorkerService.make(environment),
+                try RelayWorkerService.make(environment),
                 POP3GatewayService.make(environment),
                 IMAPGatewayService.make(environment),
             ], environment: environment)

@@ -84,6 +84,17 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var relayRetryInitial: Duration
     public var relayRetryMaximum: Duration
     public var relayQueueLifetime: Duration
+    /// Relay routing: `domain=host:port` overrides, a smarthost for everything else, the DNS server
+    /// (`host:port`; empty: /etc/resolv.conf) and the port of MX hosts.
+    public var relayRoutes: [String]
+    public var relaySmarthost: String
+    public var relayDNSServer: String
+    public var relayMXPort: Int
+    public var relayConnectTimeout: Duration
+    public var relayCommandTimeout: Duration
+    /// Refuse to relay in plaintext (otherwise STARTTLS is opportunistic, RFC 7435).
+    public var relayRequireTLS: Bool
+    public var relayConcurrencyPerDomain: Int
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -117,6 +128,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds",
+        "relay.routes", "relay.smarthost", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
+        "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -216,6 +229,14 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayRetryInitial: .seconds(positive("relay.retryInitialSeconds", 300)),
             relayRetryMaximum: .seconds(positive("relay.retryMaximumSeconds", 3_600)),
             relayQueueLifetime: .seconds(positive("relay.queueLifetimeSeconds", 432_000)),
+            relayRoutes: reader.stringArray(forKey: "relay.routes", default: []),
+            relaySmarthost: reader.string(forKey: "relay.smarthost", default: ""),
+            relayDNSServer: reader.string(forKey: "relay.dnsServer", default: ""),
+            relayMXPort: port("relay.mxPort", 25),
+            relayConnectTimeout: .seconds(positive("relay.connectTimeoutSeconds", 30)),
+            relayCommandTimeout: .seconds(positive("relay.commandTimeoutSeconds", 300)),
+            relayRequireTLS: reader.bool(forKey: "relay.requireTLS", default: false),
+            relayConcurrencyPerDomain: positive("relay.concurrencyPerDomain", 4),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -266,6 +287,14 @@ public struct EstafetaSettings: Sendable, Equatable {
             "relay.retryInitialSeconds": "\(self.relayRetryInitial.components.seconds)",
             "relay.retryMaximumSeconds": "\(self.relayRetryMaximum.components.seconds)",
             "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",
+            "relay.routes": self.relayRoutes.joined(separator: ","),
+            "relay.smarthost": self.relaySmarthost,
+            "relay.dnsServer": self.relayDNSServer,
+            "relay.mxPort": "\(self.relayMXPort)",
+            "relay.connectTimeoutSeconds": "\(self.relayConnectTimeout.components.seconds)",
+            "relay.commandTimeoutSeconds": "\(self.relayCommandTimeout.components.seconds)",
+            "relay.requireTLS": "\(self.relayRequireTLS)",
+            "relay.concurrencyPerDomain": "\(self.relayConcurrencyPerDomain)",
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]

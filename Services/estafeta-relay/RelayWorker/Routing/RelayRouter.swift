@@ -1,0 +1,112 @@
+import Foundation
+
+/// One place to try a delivery: an address to connect to, and the name to give for TLS (SNI).
+struct RouteHost: Sendable, Equatable, CustomStringConvertible {
+    var name: String
+    var address: String
+    var port: Int
+    var description: String { self.name == self.address ? "\(self.address):\(self.port)" : "\(self.name)[\(self.address)]:\(self.port)" }
+}
+
+/// Where a destination domain's mail goes, or why it cannot go anywhere.
+enum RouteDecision: Sendable, Equatable {
+    case hosts([RouteHost])
+    /// Permanent: the domain does not exist, publishes a null MX, ...
+    case bounce(String)
+    /// Temporary: DNS failed; try again later.
+    case deferral(String)
+}
+
+/// RFC 5321 §5.1 routing, with the operator's overrides first: a static route for the domain, then
+/// the smarthost, then MX records (by preference, random among equals), then the domain's own
+/// address records when it has no MX; a null MX (RFC 7505) refuses mail.
+struct RelayRouter: Sendable {
+    /// "host:port" targets by lower-case domain.
+    var staticRoutes: [String: (host: String, port: Int)]
+    var smarthost: (host: String, port: Int)?
+    /// Port for MX hosts (25 on the Internet; tests point it at a second suite on loopback).
+    var mxPort: Int
+    let resolver: DNSResolver
+
+    /// "example.org=127.0.0.2:2526" entries, as configured.
+    static func parseRoutes(_ entries: [String]) -> [String: (host: String, port: Int)] {
+        var routes: [String: (host: String, port: Int)] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let target = Self.parseHostPort(String(parts[1])) else { continue }
+            routes[parts[0].trimmingCharacters(in: .whitespaces).lowercased()] = target
+        }
+        return routes
+    }
+
+    /// "host:port", "[v6]:port" or "host" (port 25).
+    static func parseHostPort(_ text: String) -> (host: String, port: Int)? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return nil }
+        if trimmed.hasPrefix("["), let close = trimmed.firstIndex(of: "]") {
+            let host = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close])
+            let rest = trimmed[trimmed.index(after: close)...]
+            guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
+            let port = rest.isEmpty ? 25 : Int(rest.dropFirst()) ?? -1
+            return (1...65_535).contains(port) ? (host, port) : nil
+        }
+        let parts = trimmed.split(separator: ":")
+        guard parts.count <= 2 else { return (trimmed, 25) }  // a bare IPv6 address
+        let port = parts.count == 2 ? Int(parts[1]) ?? -1 : 25
+        return (1...65_535).contains(port) ? (String(parts[0]), port) : nil
+    }
+
+    func route(_ domain: String) async -> RouteDecision {
+        if let target = self.staticRoutes[domain.lowercased()] ?? self.smarthost {
+            return await self.hosts(named: target.host, port: target.port)
+        }
+        switch await self.resolver.mx(domain) {
+        case .temporaryFailure(let reason):
+            return .deferral("451 4.4.3 DNS lookup of MX for \(domain) failed: \(reason)")
+        case .nameDoesNotExist:
+            return .bounce("550 5.1.2 domain \(domain) does not exist")
+        case .noData:
+            // RFC 5321 §5.1: no MX records, the domain itself is the implicit MX.
+            switch await self.hosts(named: domain, port: self.mxPort) {
+            case .bounce: return .bounce("550 5.1.2 domain \(domain) has no MX or address records")
+            case let other: return other
+            }
+        case .records(let records):
+            if records.count == 1, records[0].exchange.isEmpty {
+                return .bounce("556 5.1.10 domain \(domain) does not accept mail (null MX)")
+            }
+            var hosts: [RouteHost] = []
+            var temporary: String?
+            for exchange in Self.ordered(records.filter { !$0.exchange.isEmpty }) {
+                switch await self.hosts(named: exchange.exchange, port: self.mxPort) {
+                case .hosts(let found): hosts += found
+                case .deferral(let reason): temporary = reason
+                case .bounce: continue
+                }
+            }
+            if !hosts.isEmpty { return .hosts(hosts) }
+            return .deferral(temporary ?? "451 4.4.4 no address for any MX host of \(domain)")
+        }
+    }
+
+    /// By preference, random order among equal preferences (RFC 5321 §5.1).
+    static func ordered(_ records: [MXRecord]) -> [MXRecord] {
+        Dictionary(grouping: records, by: \.preference).sorted { $0.key < $1.key }.flatMap { $0.value.shuffled() }
+    }
+
+    private func hosts(named name: String, port: Int) async -> RouteDecision {
+        if Self.isAddressLiteral(name) { return .hosts([RouteHost(name: name, address: name, port: port)]) }
+        switch await self.resolver.addresses(name) {
+        case .records(let addresses):
+            return .hosts(addresses.map { RouteHost(name: name, address: $0, port: port) })
+        case .temporaryFailure(let reason):
+            return .deferral("451 4.4.3 DNS lookup of \(name) failed: \(reason)")
+        case .nameDoesNotExist, .noData:
+            return .bounce("550 5.1.2 host \(name) has no address")
+        }
+    }
+
+    static func isAddressLiteral(_ name: String) -> Bool {
+        name.contains(":") || (!name.isEmpty && name.split(separator: ".").count == 4 && name.allSatisfy { $0.isNumber || $0 == "." })
+    }
+}
