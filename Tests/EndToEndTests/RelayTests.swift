@@ -136,7 +136,7 @@ struct RelayTests {
         #expect(try await b.stop().status == 0)
     }
 
-    @Test("scripted peer (aiosmtpd): 4xx is retried and delivered, 5xx bounces, an unreachable host defers until the lifetime ends")
+    @Test("scripted peer (aiosmtpd): 4xx retried, 5xx bounced, too many recipients retried, a lost reply after the dot retried (a duplicate), unreachable deferred until the lifetime ends")
     func scriptedPeer() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mx-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -164,27 +164,40 @@ struct RelayTests {
             a, from: "alice@example.org", to: ["tempfail@scripted.test", "reject@scripted.test", "ok@scripted.test"],
             subject: "scripted")
         try await self.submit(a, from: "alice@example.org", to: ["someone@dead.test"], subject: "unreachable")
+        // D15: the peer takes two recipients per transaction; the third is retried in another.
+        try await self.submit(
+            a, from: "alice@example.org", to: ["r1@scripted.test", "r2@scripted.test", "r3@scripted.test"], subject: "three")
+        // D14: 552 at end of DATA bounces; a connection lost after the dot is retried.
+        try await self.submit(a, from: "alice@example.org", to: ["bigdata@scripted.test"], subject: "too big")
+        try await self.submit(a, from: "alice@example.org", to: ["dropafterdot@scripted.test"], subject: "dropped")
 
         let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
-        // ok@ in the first transaction; tempfail@ on the retry a second later.
-        try await self.eventually("the peer has both deliveries") {
-            (try? FileManager.default.contentsOfDirectory(atPath: maildir.path).count) == 2
+        // Stored by the peer: ok@; tempfail@ on the retry; r1+r2, then r3 alone; dropafterdot@ twice
+        // (the first reply was lost, so the retry is a duplicate, as RFC 5321 §3.8 accepts).
+        func delivered() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? []).map {
+                (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
+            }
         }
-        let delivered = try FileManager.default.contentsOfDirectory(atPath: maildir.path).sorted().map {
-            (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
-        }
-        #expect(delivered[0].contains("X-Envelope-To: ok@scripted.test") && delivered[0].contains("Subject: scripted"), "\(delivered)")
-        #expect(delivered[1].contains("X-Envelope-To: tempfail@scripted.test"), "\(delivered)")
-        #expect(delivered.allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
+        try await self.eventually("the peer has every delivery") { delivered().count == 6 }
+        let envelopes = delivered().compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Envelope-To: ") } }
+            .map { String($0.dropFirst("X-Envelope-To: ".count)) }.sorted()
+        #expect(envelopes == [
+            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "ok@scripted.test", "r1@scripted.test,r2@scripted.test",
+            "r3@scripted.test", "tempfail@scripted.test",
+        ], "\(envelopes)")
+        #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
 
-        // reject@ bounced at once; someone@dead.test after the 4 s lifetime: two reports to alice.
-        try await self.eventually("alice has both bounce reports", timeout: .seconds(30)) {
-            try await self.inbox(aStore, "alice@example.org").count == 2
+        // reject@ and bigdata@ bounced at once; someone@dead.test after the 4 s lifetime: three reports.
+        try await self.eventually("alice has the three bounce reports", timeout: .seconds(30)) {
+            try await self.inbox(aStore, "alice@example.org").count == 3
         }
         let reports = try await self.inbox(aStore, "alice@example.org").joined(separator: "\n----\n")
         #expect(reports.contains("Final-Recipient: rfc822; reject@scripted.test") && reports.contains("Status: 5.1.1"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test") && reports.contains("4.4.7 delivery time expired"), "\(reports)")
+        #expect(reports.contains("Final-Recipient: rfc822; bigdata@scripted.test") && reports.contains("Status: 5.3.4"), "\(reports)")
         #expect(!reports.contains("Final-Recipient: rfc822; tempfail@scripted.test"))
+        #expect(!reports.contains("Final-Recipient: rfc822; r3@scripted.test"))
         #expect(try await a.stop().status == 0)
     }
 }
