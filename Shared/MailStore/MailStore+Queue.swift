@@ -2,6 +2,21 @@ import Foundation
 import GRDB
 import MailFormat
 
+/// One `acceptMessage` call, as the group commit carries it.
+struct AcceptanceWork: Sendable {
+    let content: Data
+    let envelope: Envelope
+    let receivedAt: Date
+}
+
+/// One `deliverLocally` call, as the group commit carries it.
+struct LocalDeliveryWork: Sendable {
+    let lease: QueueLease
+    let mailbox: MailboxID
+    let headerPrefix: Data
+    let now: Date
+}
+
 extension MailStore {
     /// Stores the message once and queues one delivery per recipient, in a single transaction.
     /// Returns only after COMMIT with synchronous=FULL, which is what makes an SMTP "250" true.
@@ -12,12 +27,18 @@ extension MailStore {
     {
         guard !envelope.recipients.isEmpty else { throw .invalidArgument("a message needs at least one recipient") }
         do {
-            return try await self.acceptances.accept(content, envelope: envelope, receivedAt: receivedAt) { batch in
-                await self.commitAcceptances(batch)
-            }
+            return try await self.acceptances.submit(
+                AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.count, in: self)
         } catch {
             throw error as? MailStoreError ?? .unavailable("\(error)")
         }
+    }
+
+    /// How many messages `acceptMessage` has handed to the database and in how many transactions
+    /// (their ratio is the group-commit batch size).
+    public var acceptanceStatistics: (messages: Int, commits: Int) {
+        let statistics = self.acceptances.statistics
+        return (statistics.writes, statistics.commits)
     }
 
     static func insertAcceptedMessage(_ db: Database, content: Data, envelope: Envelope, receivedAt: Date) throws
@@ -130,30 +151,38 @@ extension MailStore {
 
     /// Local delivery, exactly once: files the queued message into `mailbox` (with `headerPrefix`,
     /// e.g. Return-Path and Delivered-To, in front of the shared content) and marks the recipient
-    /// delivered, in one transaction.
+    /// delivered, in one transaction. Concurrent deliveries share a commit (`GroupCommit`).
     @discardableResult
     public func deliverLocally(_ lease: QueueLease, into mailbox: MailboxID, headerPrefix: Data, now: Date = Date())
         async throws(MailStoreError) -> StoredMessage
     {
-        try await self.write { db in
-            try Self.checkLease(db, lease, now: now)
-            guard let row = try Row.fetchOne(
-                db,
-                sql: "SELECT b.id, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
-                arguments: [lease.messageID.rawValue])
-            else { throw MailStoreError.unavailable("queue message \(lease.messageID) has no content") }
-            let blobSize: Int64 = row["size"]
-            let stored = try Self.insertMailboxMessage(
-                db, mailboxID: mailbox.rawValue, blobID: row["id"], headerPrefix: headerPrefix,
-                size: blobSize + Int64(headerPrefix.count), flags: [], internalDate: now)
-            try db.execute(
-                sql: """
-                    UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
-                        leaseExpiresAt = NULL, updatedAt = ?
-                    WHERE id = ?
-                    """, arguments: [now, lease.recipientID.rawValue])
-            return stored
+        do {
+            return try await self.deliveries.submit(
+                LocalDeliveryWork(lease: lease, mailbox: mailbox, headerPrefix: headerPrefix, now: now),
+                bytes: headerPrefix.count, in: self)
+        } catch {
+            throw error as? MailStoreError ?? .unavailable("\(error)")
         }
+    }
+
+    static func fileQueuedMessage(_ db: Database, _ work: LocalDeliveryWork) throws -> StoredMessage {
+        try Self.checkLease(db, work.lease, now: work.now)
+        guard let row = try Row.fetchOne(
+            db,
+            sql: "SELECT b.id, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
+            arguments: [work.lease.messageID.rawValue])
+        else { throw MailStoreError.unavailable("queue message \(work.lease.messageID) has no content") }
+        let blobSize: Int64 = row["size"]
+        let stored = try Self.insertMailboxMessage(
+            db, mailboxID: work.mailbox.rawValue, blobID: row["id"], headerPrefix: work.headerPrefix,
+            size: blobSize + Int64(work.headerPrefix.count), flags: [], internalDate: work.now)
+        try db.execute(
+            sql: """
+                UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
+                    leaseExpiresAt = NULL, updatedAt = ?
+                WHERE id = ?
+                """, arguments: [work.now, work.lease.recipientID.rawValue])
+        return stored
     }
 
     /// Alias expansion, exactly once: the recipient is marked done ("expanded") and each target queued

@@ -11,8 +11,13 @@ public final class MailStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
     public let settings: MailStoreSettings
-    /// Group commit for `acceptMessage`.
-    let acceptances = AcceptanceBatcher()
+    /// Group commit for `acceptMessage` and `deliverLocally`.
+    let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
+        try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
+    }
+    let deliveries = GroupCommit<LocalDeliveryWork, StoredMessage> { db, work in
+        try MailStore.fileQueuedMessage(db, work)
+    }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
         self.pool = pool

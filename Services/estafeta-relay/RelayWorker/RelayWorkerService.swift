@@ -30,7 +30,7 @@ public enum RelayWorkerService {
         let localWorker = DeliveryWorker(
             name: "local", store: store, owner: owner, scope: .localDomains, pollInterval: settings.relayPollInterval,
             batchSize: settings.relayBatchSize, leaseDuration: settings.relayLeaseDuration,
-            concurrency: settings.relayConcurrency, concurrencyPerDomain: settings.relayConcurrency,
+            concurrency: settings.relayLocalConcurrency, concurrencyPerDomain: settings.relayLocalConcurrency,
             units: { leases in leases.map { DeliveryWorker.Unit(domain: $0.recipient.domain, leases: [$0]) } },
             deliver: { unit in for lease in unit.leases { await local.deliver(lease) } },
             afterPass: { try await reports.reportPending() }, logger: logger)

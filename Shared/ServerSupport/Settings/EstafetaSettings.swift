@@ -79,6 +79,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var relayBatchSize: Int
     public var relayLeaseDuration: Duration
     public var relayConcurrency: Int
+    /// Local deliveries at once (database work only; they share commits).
+    public var relayLocalConcurrency: Int
     /// Retry schedule: the first retry after `relayRetryInitial`, doubling (with jitter) up to
     /// `relayRetryMaximum`; a recipient still undelivered `relayQueueLifetime` after arrival bounces.
     public var relayRetryInitial: Duration
@@ -126,7 +128,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
         "smtp.maxAuthFailures",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
-        "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency",
+        "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds",
         "relay.routes", "relay.smarthost", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
         "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
@@ -226,6 +228,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayBatchSize: positive("relay.batchSize", 100),
             relayLeaseDuration: .seconds(positive("relay.leaseSeconds", 600)),
             relayConcurrency: positive("relay.concurrency", 8),
+            relayLocalConcurrency: positive("relay.localConcurrency", 32),
             relayRetryInitial: .seconds(positive("relay.retryInitialSeconds", 300)),
             relayRetryMaximum: .seconds(positive("relay.retryMaximumSeconds", 3_600)),
             relayQueueLifetime: .seconds(positive("relay.queueLifetimeSeconds", 432_000)),
@@ -284,6 +287,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "relay.batchSize": "\(self.relayBatchSize)",
             "relay.leaseSeconds": "\(self.relayLeaseDuration.components.seconds)",
             "relay.concurrency": "\(self.relayConcurrency)",
+            "relay.localConcurrency": "\(self.relayLocalConcurrency)",
             "relay.retryInitialSeconds": "\(self.relayRetryInitial.components.seconds)",
             "relay.retryMaximumSeconds": "\(self.relayRetryMaximum.components.seconds)",
             "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",

@@ -1,0 +1,48 @@
+# Shared by the bench scripts (sourced): the anchors' settings, a release Estafeta on a temporary
+# database, its admin API, and small statistics helpers.
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ANCHORS=${ANCHORS:-$(cd "$repo/.." && pwd)/shared/anchors}
+[ -f "$ANCHORS/smtp_load.sh" ] || { echo "anchors not found at $ANCHORS" >&2; exit 2; }
+. "$ANCHORS/anchors_env.sh"
+
+# Postfix and Dovecot from the anchors, unless already up.
+ensure_anchors() {
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; then
+    echo "starting the anchors (Postfix, Dovecot)" >&2
+    bash "$ANCHORS/anchors_start.sh" >&2
+  fi
+}
+
+# Builds and starts `estafeta serve` (release) on loopback with bench.test and test1@bench.test;
+# sets $work, $server, $token, $smtp_port, $admin_port. Extra flags are passed through.
+start_estafeta() {
+  echo "building estafeta (release)" >&2
+  (cd "$repo" && swift build -c release --product estafeta >&2)
+  work=$(mktemp -d /tmp/estafeta-bench.XXXXXX)
+  token="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  local ports=()
+  for name in smtp submission submissions pop3 pop3s imap imaps admin ops; do ports+=("--$name-port" 0 "--$name-host" 127.0.0.1); done
+  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/estafeta" serve --database-path "$work/data/estafeta.sqlite" \
+    --ready-file "$work/ready.json" --log-level warning --hostname bench.estafeta.test \
+    --relay-smarthost 127.0.0.1:1 "${ports[@]}" "$@" >"$work/log" 2>&1 &
+  server=$!
+  trap stop_estafeta EXIT
+  for _ in $(seq 1 120); do [ -s "$work/ready.json" ] && break; sleep 0.5; done
+  [ -s "$work/ready.json" ] || { echo "estafeta did not start:" >&2; cat "$work/log" >&2; exit 1; }
+  smtp_port=$(ready_port smtp); admin_port=$(ready_port admin)
+  api POST domains '{"name":"bench.test"}' >/dev/null
+  api POST accounts '{"address":"test1@bench.test","password":"bench password 1"}' >/dev/null
+}
+
+stop_estafeta() {
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  [ "${STOP_ANCHORS:-0}" = 1 ] && bash "$ANCHORS/anchors_stop.sh" >&2 || true
+  rm -rf "$work"
+}
+
+ready_port() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/ready.json" "$1"; }
+api() { curl -sf -X "$1" -H "Authorization: Bearer $token" -H "Content-Type: application/json" ${3:+-d "$3"} "http://127.0.0.1:$admin_port/api/v1/$2"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+ratio() { awk -v e="$1" -v p="$2" 'BEGIN{printf "%.2f", e/p}'; }
