@@ -108,7 +108,12 @@ struct RelayTests {
         let b = try await self.suite("mx.remote.example", domain: "remote.example", account: "bob@remote.example")
         defer { b.removeDirectory() }
         let (dnsPidFile, dnsPort) = try await self.startDNS(
-            ["--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1", "--mx-host=nullmx.example,.,0"],
+            [
+                "--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1",
+                "--mx-host=nullmx.example,.,0",
+                // An upstream that does not answer: dnsmasq says SERVFAIL/REFUSED for this zone (D16).
+                "--server=/servfail.example/127.0.0.1#1",
+            ],
             directory: b.directory)
         defer { self.stopDNS(dnsPidFile) }
         let a = try await self.suite(
@@ -118,6 +123,7 @@ struct RelayTests {
 
         try await self.submit(a, from: "alice@example.org", to: ["bob@remote.example"], subject: "across suites")
         try await self.submit(a, from: "alice@example.org", to: ["x@missing.example", "y@nullmx.example"], subject: "nowhere")
+        try await self.submit(a, from: "alice@example.org", to: ["z@servfail.example"], subject: "dns trouble")
 
         let bStore = try MailStore.open(settings: MailStoreSettings(path: b.databasePath), logger: Logger(label: "b"))
         try await self.eventually("bob has the relayed message") { try await self.inbox(bStore, "bob@remote.example").count == 1 }
@@ -132,6 +138,12 @@ struct RelayTests {
         let report = try await self.inbox(aStore, "alice@example.org").first ?? ""
         #expect(report.contains("Final-Recipient: rfc822; x@missing.example") && report.contains("Status: 5.1.2"), "\(report)")
         #expect(report.contains("Final-Recipient: rfc822; y@nullmx.example") && report.contains("Status: 5.1.10"), "\(report)")
+        // A DNS failure is temporary: the recipient waits for a retry, no bounce.
+        try await self.eventually("the servfail recipient is deferred") {
+            let deferred = try await self.admin(a, "GET", "/api/v1/queue?state=deferred").body
+            return deferred.contains(#""address":"z@servfail.example""#) && deferred.contains("DNS lookup of MX for servfail.example failed")
+        }
+        #expect(!report.contains("servfail.example"))
         #expect(try await a.stop().status == 0)
         #expect(try await b.stop().status == 0)
     }
@@ -170,6 +182,22 @@ struct RelayTests {
         // D14: 552 at end of DATA bounces; a connection lost after the dot is retried.
         try await self.submit(a, from: "alice@example.org", to: ["bigdata@scripted.test"], subject: "too big")
         try await self.submit(a, from: "alice@example.org", to: ["dropafterdot@scripted.test"], subject: "dropped")
+        // A UTF-8 address needs SMTPUTF8, which this peer does not offer: 5.6.7 bounce, nothing sent.
+        let utf8 = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                """
+                import smtplib, sys
+                client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+                client.starttls()
+                client.login("alice@example.org", "correct horse battery")
+                print("sent", client.sendmail("alice@example.org", ["jürgen@scripted.test"],
+                      "From: alice@example.org\\r\\nSubject: utf8\\r\\n\\r\\nhallo\\r\\n".encode(), mail_options=["SMTPUTF8"]))
+                """, String(a.ports["submission"] ?? 0),
+            ]
+        ).finish()
+        #expect(utf8.output.hasPrefix("sent {}"), "\(utf8.output)\(utf8.errors)")
 
         let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
         // Stored by the peer: ok@; tempfail@ on the retry; r1+r2, then r3 alone; dropafterdot@ twice
@@ -188,14 +216,15 @@ struct RelayTests {
         ], "\(envelopes)")
         #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
 
-        // reject@ and bigdata@ bounced at once; someone@dead.test after the 4 s lifetime: three reports.
-        try await self.eventually("alice has the three bounce reports", timeout: .seconds(30)) {
-            try await self.inbox(aStore, "alice@example.org").count == 3
+        // reject@, bigdata@ and jürgen@ bounced at once; someone@dead.test after the 4 s lifetime.
+        try await self.eventually("alice has the four bounce reports", timeout: .seconds(30)) {
+            try await self.inbox(aStore, "alice@example.org").count == 4
         }
         let reports = try await self.inbox(aStore, "alice@example.org").joined(separator: "\n----\n")
         #expect(reports.contains("Final-Recipient: rfc822; reject@scripted.test") && reports.contains("Status: 5.1.1"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test") && reports.contains("4.4.7 delivery time expired"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; bigdata@scripted.test") && reports.contains("Status: 5.3.4"), "\(reports)")
+        #expect(reports.contains("Final-Recipient: rfc822; jürgen@scripted.test") && reports.contains("Status: 5.6.7"), "\(reports)")
         #expect(!reports.contains("Final-Recipient: rfc822; tempfail@scripted.test"))
         #expect(!reports.contains("Final-Recipient: rfc822; r3@scripted.test"))
         #expect(try await a.stop().status == 0)

@@ -34,10 +34,13 @@ final class DNSResolver: @unchecked Sendable {
         var description: String { switch self { case .failed(let detail): "DNS resolver setup failed: \(detail)" } }
     }
 
-    init(server: String?, pool: NIOThreadPool = .singleton) throws(SetupError) {
+    /// `ub_resolve` blocks for the whole look-up (seconds when a server does not answer), so look-ups
+    /// get threads of their own: a slow domain must not hold up other work or other domains.
+    init(server: String?, threads: Int = 16) throws(SetupError) {
         guard let context = ub_ctx_create() else { throw .failed("ub_ctx_create") }
         self.context = context
-        self.pool = pool
+        self.pool = NIOThreadPool(numberOfThreads: threads)
+        self.pool.start()
         if let server, !server.isEmpty {
             // libunbound writes a forwarder's port as address@port.
             let forwarder: String
