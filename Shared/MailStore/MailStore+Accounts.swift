@@ -333,23 +333,15 @@ extension MailStore {
         try await self.read { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM domain WHERE name = ?", arguments: [address.domain]) == true
             else { return .notLocal }
-            let exact = try String.fetchAll(
-                db,
-                sql: "SELECT t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id WHERE a.source = ? ORDER BY t.target",
-                arguments: [address.description])
+            let exact = try String.fetchAll(db.cachedStatement(sql: "SELECT t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id WHERE a.source = ? ORDER BY t.target"), arguments: [address.description])
             if !exact.isEmpty { return .alias(targets: exact) }
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT id, enabled, quotaBytes, usedBytes FROM account WHERE address = ?",
-                arguments: [address.description])
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, enabled, quotaBytes, usedBytes FROM account WHERE address = ?"), arguments: [address.description])
             {
                 return .account(
                     AccountID(row["id"]), enabled: row["enabled"], quotaBytes: row["quotaBytes"],
                     usedBytes: row["usedBytes"])
             }
-            let catchAll = try String.fetchAll(
-                db,
-                sql: "SELECT t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id WHERE a.source = ? ORDER BY t.target",
-                arguments: ["@" + address.domain])
+            let catchAll = try String.fetchAll(db.cachedStatement(sql: "SELECT t.target FROM alias a JOIN aliasTarget t ON t.aliasId = a.id WHERE a.source = ? ORDER BY t.target"), arguments: ["@" + address.domain])
             return catchAll.isEmpty ? .unknownLocal : .catchAll(targets: catchAll)
         }
     }

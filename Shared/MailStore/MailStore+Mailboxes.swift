@@ -209,9 +209,7 @@ extension MailStore {
     }
 
     static func insertBlob(_ db: Database, content: Data, now: Date) throws -> Int64 {
-        try db.execute(
-            sql: "INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, ?)",
-            arguments: [content, content.count, now])
+        try db.cachedStatement(sql: "INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, ?)").execute(arguments: [content, content.count, now])
         return db.lastInsertedRowID
     }
 
@@ -219,27 +217,23 @@ extension MailStore {
         _ db: Database, mailboxID: Int64, blobID: Int64, headerPrefix: Data, size: Int64, flags: Set<String>,
         internalDate: Date
     ) throws -> StoredMessage {
-        guard let row = try Row.fetchOne(db, sql: "SELECT uidNext FROM mailbox WHERE id = ?", arguments: [mailboxID])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT uidNext FROM mailbox WHERE id = ?"), arguments: [mailboxID])
         else { throw MailStoreError.unknownMailbox(String(mailboxID)) }
         let uid: Int64 = row["uidNext"]
         guard uid < Int64(UInt32.max) else { throw MailStoreError.unavailable("mailbox \(mailboxID) ran out of UIDs") }
         let modSeq = try Self.bumpModSeq(db, mailboxID: mailboxID)
-        try db.execute(sql: "UPDATE mailbox SET uidNext = ? WHERE id = ?", arguments: [uid + 1, mailboxID])
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: "UPDATE mailbox SET uidNext = ? WHERE id = ?").execute(arguments: [uid + 1, mailboxID])
+        try db.cachedStatement(sql: """
                 INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, headerPrefix, size, internalDate, flags, modSeq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq])
+                """).execute(arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq])
         try Self.recordChange(db, mailboxID: mailboxID, modSeq: modSeq, uid: UInt32(uid), kind: .append)
         return StoredMessage(
             uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq))
     }
 
     static func bumpModSeq(_ db: Database, mailboxID: Int64) throws -> Int64 {
-        guard let next = try Int64.fetchOne(
-            db, sql: "UPDATE mailbox SET highestModSeq = highestModSeq + 1 WHERE id = ? RETURNING highestModSeq",
-            arguments: [mailboxID])
+        guard let next = try Int64.fetchOne(db.cachedStatement(sql: "UPDATE mailbox SET highestModSeq = highestModSeq + 1 WHERE id = ? RETURNING highestModSeq"), arguments: [mailboxID])
         else { throw MailStoreError.unknownMailbox(String(mailboxID)) }
         return next
     }
@@ -247,9 +241,7 @@ extension MailStore {
     static func recordChange(_ db: Database, mailboxID: Int64, modSeq: Int64, uid: UInt32, kind: MailboxChange.Kind)
         throws
     {
-        try db.execute(
-            sql: "INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt) VALUES (?, ?, ?, ?, ?)",
-            arguments: [mailboxID, modSeq, Int64(uid), kind.rawValue, Date()])
+        try db.cachedStatement(sql: "INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt) VALUES (?, ?, ?, ?, ?)").execute(arguments: [mailboxID, modSeq, Int64(uid), kind.rawValue, Date()])
     }
 
     /// Removes content that no mailbox message and no queue message refers to any more.
@@ -263,8 +255,7 @@ extension MailStore {
     }
 
     static func fetchMailbox(_ db: Database, name: String, accountID: Int64) throws -> Mailbox {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM mailbox WHERE accountId = ? AND name = ?", arguments: [accountID, name])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE accountId = ? AND name = ?"), arguments: [accountID, name])
         else { throw MailStoreError.unknownMailbox(name) }
         return Self.mailbox(from: row)
     }

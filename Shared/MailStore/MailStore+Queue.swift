@@ -45,24 +45,20 @@ extension MailStore {
         -> AcceptedMessage
     {
         let blobID = try Self.insertBlob(db, content: content, now: receivedAt)
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 blobID, envelope.sender?.description, envelope.envelopeID, envelope.returnContent,
                 envelope.authenticatedAs, receivedAt,
             ])
         let messageID = db.lastInsertedRowID
         for recipient in envelope.recipients {
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO queueRecipient(queueMessageId, recipient, domain, originalRecipient, notify, state,
                                                nextAttemptAt, updatedAt)
                     VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     messageID, recipient.address.description, recipient.address.domain.lowercased(),
                     recipient.originalRecipient, recipient.notify, receivedAt, receivedAt,
                 ])
@@ -87,9 +83,7 @@ extension MailStore {
             case .remoteDomains: "AND r.domain NOT IN (SELECT name FROM domain)"
             }
         return try await self.write { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT r.id, r.queueMessageId, r.recipient, r.attempts, r.originalRecipient, r.notify,
                            r.expansionDepth, m.sender, m.receivedAt
                     FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
@@ -97,13 +91,11 @@ extension MailStore {
                       AND (r.leaseExpiresAt IS NULL OR r.leaseExpiresAt <= ?) \(scopeCondition)
                     ORDER BY r.nextAttemptAt, r.id
                     LIMIT ?
-                    """, arguments: [now, now, limit])
+                    """), arguments: [now, now, limit])
             var leases: [QueueLease] = []
             for row in rows {
                 let id: Int64 = row["id"]
-                try db.execute(
-                    sql: "UPDATE queueRecipient SET leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?",
-                    arguments: [owner, expiresAt, now, id])
+                try db.cachedStatement(sql: "UPDATE queueRecipient SET leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?").execute(arguments: [owner, expiresAt, now, id])
                 guard let recipient = try? EmailAddress(parsing: row["recipient"]) else { continue }
                 let sender = (row["sender"] as String?).flatMap { try? EmailAddress(parsing: $0) }
                 leases.append(
@@ -167,21 +159,17 @@ extension MailStore {
 
     static func fileQueuedMessage(_ db: Database, _ work: LocalDeliveryWork) throws -> StoredMessage {
         try Self.checkLease(db, work.lease, now: work.now)
-        guard let row = try Row.fetchOne(
-            db,
-            sql: "SELECT b.id, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
-            arguments: [work.lease.messageID.rawValue])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT b.id, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?"), arguments: [work.lease.messageID.rawValue])
         else { throw MailStoreError.unavailable("queue message \(work.lease.messageID) has no content") }
         let blobSize: Int64 = row["size"]
         let stored = try Self.insertMailboxMessage(
             db, mailboxID: work.mailbox.rawValue, blobID: row["id"], headerPrefix: work.headerPrefix,
             size: blobSize + Int64(work.headerPrefix.count), flags: [], internalDate: work.now)
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
                     leaseExpiresAt = NULL, updatedAt = ?
                 WHERE id = ?
-                """, arguments: [work.now, work.lease.recipientID.rawValue])
+                """).execute(arguments: [work.now, work.lease.recipientID.rawValue])
         return stored
     }
 
@@ -333,9 +321,7 @@ extension MailStore {
     }
 
     static func checkLease(_ db: Database, _ lease: QueueLease, now: Date) throws {
-        let row = try Row.fetchOne(
-            db, sql: "SELECT leaseOwner, leaseExpiresAt, state FROM queueRecipient WHERE id = ?",
-            arguments: [lease.recipientID.rawValue])
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT leaseOwner, leaseExpiresAt, state FROM queueRecipient WHERE id = ?"), arguments: [lease.recipientID.rawValue])
         guard let row, row["leaseOwner"] as String? == lease.owner,
             let expiry = row["leaseExpiresAt"] as Date?, expiry > now,
             ["queued", "deferred"].contains(row["state"] as String)

@@ -31,17 +31,23 @@ struct DeliveryWorker: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var worked = false
+            var partialBatch = false
             do {
                 let leases = try await self.store.leaseQueueItems(
                     owner: self.owner, limit: self.batchSize, leaseDuration: self.leaseDuration, scope: self.scope)
                 worked = !leases.isEmpty
+                partialBatch = leases.count < max(1, self.batchSize / 4)
                 await self.run(self.units(leases))
                 if let afterPass = self.afterPass { worked = try await afterPass() || worked }
             } catch {
                 self.logger.error("queue pass failed", metadata: ["worker": "\(self.name)", "error": "\(error)"])
             }
-            // A busy queue goes round again at once; an idle one is looked at every poll interval.
-            if worked { continue }
+            // A busy queue goes round again at once (after a short pause when the batch was small, so that
+            // arrivals collect into fewer, larger transactions); an idle one every poll interval.
+            if worked {
+                if partialBatch { try? await Task.sleep(for: min(self.pollInterval, .milliseconds(20))) }
+                continue
+            }
             let interval = self.pollInterval
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
