@@ -8,49 +8,15 @@ alice@example.org's password must be "correct horse battery".
 """
 import base64
 import smtplib
-import socket
 import ssl
 import sys
 
-HOST = "127.0.0.1"
+from smtp_raw import HOST, Raw, check
+
 MX, SUBMISSION = int(sys.argv[1]), int(sys.argv[2])
 TLS = ssl.create_default_context(cafile=sys.argv[3])
 SUBMISSIONS = int(sys.argv[4])
 PASSWORD = "correct horse battery"
-
-
-def check(name, condition, detail=""):
-    if not condition:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok {name}")
-
-
-class Raw:
-    """A line-oriented raw client: send bytes exactly, read replies (multi-line aware)."""
-
-    def __init__(self, port):
-        self.socket = socket.create_connection((HOST, port), timeout=10)
-        self.reader = self.socket.makefile("rb")
-
-    def send(self, data):
-        self.socket.sendall(data)
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.reader.readline()
-            if not line:
-                return "closed"
-            lines.append(line.decode(errors="replace").rstrip("\r\n"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def closed(self):
-        try:
-            return self.reader.readline() == b""
-        except (ConnectionResetError, socket.timeout):
-            return True
 
 
 # smtplib: the ordinary client.

@@ -16,59 +16,12 @@ import ssl
 import sys
 import time
 
-HOST = "127.0.0.1"
+from smtp_raw import HOST, Raw, check
+
 MX, SUBMISSION = int(sys.argv[1]), int(sys.argv[2])
 TLS = ssl.create_default_context(cafile=sys.argv[3])
 SUBMISSIONS = int(sys.argv[4])
 PASSWORD = "correct horse battery"
-
-
-def check(name, condition, detail=""):
-    if not condition:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok {name}")
-
-
-class Raw:
-    def __init__(self, port, source="127.0.0.1", tls=False):
-        self.socket = socket.create_connection((HOST, port), timeout=15, source_address=(source, 0))
-        if tls:
-            self.socket = TLS.wrap_socket(self.socket, server_hostname="localhost")
-        self.reader = self.socket.makefile("rb")
-
-    def send(self, data):
-        self.socket.sendall(data)
-
-    def reply(self):
-        lines = []
-        while True:
-            try:
-                line = self.reader.readline()
-            except (ConnectionResetError, socket.timeout):
-                return "closed"
-            if not line:
-                return "closed"
-            lines.append(line.decode(errors="replace").rstrip("\r\n"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def closed(self):
-        try:
-            return self.reader.readline() == b""
-        except (ConnectionResetError, socket.timeout, ssl.SSLError):
-            return True
-
-    def hello(self):
-        greeting = self.reply()
-        self.send(b"EHLO client.test\r\n")
-        self.reply()
-        return greeting
-
-    def close(self):
-        # The file object keeps the descriptor open until it is closed as well.
-        self.reader.close()
-        self.socket.close()
 
 
 # S33: connections per client address (5 here); another address is not affected.
@@ -242,7 +195,7 @@ raw.close()
 # the fourth; a correct password from another address still works.
 wrong = b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0wrong") + b"\r\n"
 right = b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n"
-guesser = Raw(SUBMISSIONS, source="127.0.0.3", tls=True)
+guesser = Raw(SUBMISSIONS, source="127.0.0.3", tls=TLS)
 guesser.hello()
 timings = []
 answers = []
@@ -256,7 +209,7 @@ check("wrong passwords: 535, 535, then 421 4.7.0 and close",
       and guesser.closed(), answers)
 check("each failure waits longer (50, 100, 200 ms)", timings[0] >= 0.04 and timings[2] >= 0.18 and timings[2] > timings[0],
       timings)
-guesser = Raw(SUBMISSIONS, source="127.0.0.3", tls=True)
+guesser = Raw(SUBMISSIONS, source="127.0.0.3", tls=TLS)
 guesser.hello()
 guesser.send(wrong)
 answer = guesser.reply()
@@ -264,7 +217,7 @@ check("fourth failure from the network: 535", answer.startswith("535 5.7.8"), an
 guesser.send(right)
 answer = guesser.reply()
 check("then even the right password is refused: 421 4.7.0 locked out", answer.startswith("421 4.7.0"), answer)
-bystander = Raw(SUBMISSIONS, source="127.0.0.4", tls=True)
+bystander = Raw(SUBMISSIONS, source="127.0.0.4", tls=TLS)
 bystander.hello()
 bystander.send(right)
 answer = bystander.reply()

@@ -11,15 +11,9 @@ import socket
 import sys
 import time
 
-HOST = "127.0.0.1"
+from smtp_raw import HOST, check
+
 MX, PID = int(sys.argv[1]), int(sys.argv[2])
-
-
-def check(name, condition, detail=""):
-    if not condition:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok {name}")
 
 
 def connect():

@@ -16,38 +16,6 @@ import Glibc
 struct DeliveryTests {
     static let token = "delivery-e2e-token-" + String(repeating: "d", count: 32)
 
-    private func admin(_ server: RunningServer, _ method: String, _ path: String, _ json: String? = nil) async throws
-        -> (status: Int, body: String)
-    {
-        var arguments = ["-X", method, "-H", "Authorization: Bearer \(Self.token)"]
-        if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-        return try await curl(arguments + ["http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)"])
-    }
-
-    /// Polls (bounded) until `condition` holds.
-    private func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool)
-        async throws
-    {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting until \(what)")
-    }
-
-    private func inbox(_ store: MailStore, _ address: String) async throws -> [String] {
-        let account = try await store.account(try EmailAddress(parsing: address))
-        let inbox = try await store.mailbox(named: "INBOX", of: account.id)
-        var contents: [String] = []
-        for message in try await store.messages(in: inbox.id) {
-            if let content = try await store.messageContent(in: inbox.id, uid: message.uid) {
-                contents.append(String(decoding: content, as: UTF8.self))
-            }
-        }
-        return contents
-    }
-
     @Test("estafeta serve: SMTP to an account and an alias lands in the INBOXes; a loop bounces and the report reaches the sender")
     func serveDelivers() async throws {
         let server = try RunningServer(
@@ -57,14 +25,12 @@ struct DeliveryTests {
             environment: ["ESTAFETA_ADMIN_TOKEN": Self.token])
         defer { server.removeDirectory() }
         try await server.waitUntilReady()
-        #expect(try await self.admin(server, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
+        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
         for name in ["alice", "bob"] {
-            let created = try await self.admin(
-                server, "POST", "/api/v1/accounts", #"{"address":"\#(name)@example.org","password":"correct horse battery"}"#)
+            let created = try await admin(server, token: Self.token, "POST", "/api/v1/accounts", #"{"address":"\#(name)@example.org","password":"correct horse battery"}"#)
             #expect(created.status == 201, "\(created.body)")
         }
-        #expect(try await self.admin(
-            server, "POST", "/api/v1/aliases", #"{"address":"team@example.org","targets":["alice@example.org","bob@example.org"]}"#
+        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/aliases", #"{"address":"team@example.org","targets":["alice@example.org","bob@example.org"]}"#
         ).status == 201)
 
         let sent = try await ChildProcess.start(
@@ -91,11 +57,11 @@ struct DeliveryTests {
         #expect(sent.output.contains("sent"), "\(sent.output)\(sent.errors)")
 
         let store = try MailStore.open(settings: MailStoreSettings(path: server.databasePath), logger: Logger(label: "test"))
-        try await self.eventually("alice has her two messages and the bounce report") {
-            try await self.inbox(store, "alice@example.org").count == 3
+        try await eventually("alice has her two messages and the bounce report") {
+            try await inboxContents(store, "alice@example.org").count == 3
         }
-        let alice = try await self.inbox(store, "alice@example.org")
-        let bob = try await self.inbox(store, "bob@example.org")
+        let alice = try await inboxContents(store, "alice@example.org")
+        let bob = try await inboxContents(store, "bob@example.org")
         #expect(bob.count == 1 && bob.first?.contains("Subject: to the team") == true, "\(bob)")
         #expect(alice.contains { $0.hasPrefix("Return-Path: <carol@remote.test>\r\nDelivered-To: alice@example.org\r\n") && $0.contains("hello alice") })
         #expect(alice.contains { $0.contains("Delivered-To: alice@example.org") && $0.contains("Subject: to the team") })
@@ -158,15 +124,15 @@ struct DeliveryTests {
         try await first.waitUntilReady()
         try await second.waitUntilReady()
         // Kill the first worker once it is well into the queue.
-        try await self.eventually("some messages are delivered") {
+        try await eventually("some messages are delivered") {
             (try await store.queueStats().counts[.delivered] ?? 0) >= 60
         }
         _ = try await first.stop(signal: SIGKILL)
-        try await self.eventually("the queue is empty", timeout: .seconds(60)) {
+        try await eventually("the queue is empty", timeout: .seconds(60)) {
             let counts = try await store.queueStats().counts
             return (counts[.queued] ?? 0) + (counts[.deferred] ?? 0) == 0
         }
-        let inbox = try await self.inbox(store, "alice@example.org")
+        let inbox = try await inboxContents(store, "alice@example.org")
         let subjects = inbox.compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("Subject: ") } }
         #expect(inbox.count == count, "\(inbox.count) messages in the INBOX")
         #expect(Set(subjects).count == count)

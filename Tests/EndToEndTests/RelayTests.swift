@@ -15,25 +15,6 @@ import Glibc
 struct RelayTests {
     static let token = "relay-e2e-token-" + String(repeating: "r", count: 32)
 
-    private func admin(_ server: RunningServer, _ method: String, _ path: String, _ json: String? = nil) async throws
-        -> (status: Int, body: String)
-    {
-        var arguments = ["-X", method, "-H", "Authorization: Bearer \(Self.token)"]
-        if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-        return try await curl(arguments + ["http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)"])
-    }
-
-    private func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool)
-        async throws
-    {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting until \(what)")
-    }
-
     private func suite(_ hostname: String, domain: String, account: String, options: [String] = []) async throws -> RunningServer {
         let server = try RunningServer(
             "estafeta",
@@ -41,9 +22,8 @@ struct RelayTests {
                 + RunningServer.loopbackListeners,
             environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], name: hostname)
         try await server.waitUntilReady()
-        #expect(try await self.admin(server, "POST", "/api/v1/domains", #"{"name":"\#(domain)"}"#).status == 201)
-        let created = try await self.admin(
-            server, "POST", "/api/v1/accounts", #"{"address":"\#(account)","password":"correct horse battery"}"#)
+        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"\#(domain)"}"#).status == 201)
+        let created = try await admin(server, token: Self.token, "POST", "/api/v1/accounts", #"{"address":"\#(account)","password":"correct horse battery"}"#)
         #expect(created.status == 201, "\(created.body)")
         return server
     }
@@ -65,18 +45,6 @@ struct RelayTests {
             ] + recipients
         ).finish()
         #expect(sent.output.hasPrefix("sent {}"), "\(sent.output)\(sent.errors)")
-    }
-
-    private func inbox(_ store: MailStore, _ address: String) async throws -> [String] {
-        let account = try await store.account(try EmailAddress(parsing: address))
-        let inbox = try await store.mailbox(named: "INBOX", of: account.id)
-        var contents: [String] = []
-        for message in try await store.messages(in: inbox.id) {
-            if let content = try await store.messageContent(in: inbox.id, uid: message.uid) {
-                contents.append(String(decoding: content, as: UTF8.self))
-            }
-        }
-        return contents
     }
 
     /// dnsmasq on a free loopback port, answering for `.example` only (libunbound keeps `.test` to itself, RFC 6761), as a daemon with a pid file (a
@@ -126,21 +94,21 @@ struct RelayTests {
         try await self.submit(a, from: "alice@example.org", to: ["z@servfail.example"], subject: "dns trouble")
 
         let bStore = try MailStore.open(settings: MailStoreSettings(path: b.databasePath), logger: Logger(label: "b"))
-        try await self.eventually("bob has the relayed message") { try await self.inbox(bStore, "bob@remote.example").count == 1 }
-        let relayed = try await self.inbox(bStore, "bob@remote.example").first ?? ""
+        try await eventually("bob has the relayed message") { try await inboxContents(bStore, "bob@remote.example").count == 1 }
+        let relayed = try await inboxContents(bStore, "bob@remote.example").first ?? ""
         #expect(relayed.contains("Subject: across suites"))
         // B's trace header: from A's EHLO name, over TLS (STARTTLS was offered and used).
         #expect(relayed.contains("Received: from mx.example.test") && relayed.contains("with ESMTPS"), "\(relayed)")
         #expect(relayed.contains("Return-Path: <alice@example.org>"))
 
         let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
-        try await self.eventually("alice has the bounce report") { try await self.inbox(aStore, "alice@example.org").count == 1 }
-        let report = try await self.inbox(aStore, "alice@example.org").first ?? ""
+        try await eventually("alice has the bounce report") { try await inboxContents(aStore, "alice@example.org").count == 1 }
+        let report = try await inboxContents(aStore, "alice@example.org").first ?? ""
         #expect(report.contains("Final-Recipient: rfc822; x@missing.example") && report.contains("Status: 5.1.2"), "\(report)")
         #expect(report.contains("Final-Recipient: rfc822; y@nullmx.example") && report.contains("Status: 5.1.10"), "\(report)")
         // A DNS failure is temporary: the recipient waits for a retry, no bounce.
-        try await self.eventually("the servfail recipient is deferred") {
-            let deferred = try await self.admin(a, "GET", "/api/v1/queue?state=deferred").body
+        try await eventually("the servfail recipient is deferred") {
+            let deferred = try await admin(a, token: Self.token, "GET", "/api/v1/queue?state=deferred").body
             return deferred.contains(#""address":"z@servfail.example""#) && deferred.contains("DNS lookup of MX for servfail.example failed")
         }
         #expect(!report.contains("servfail.example"))
@@ -160,7 +128,7 @@ struct RelayTests {
             ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
         defer { peer.process.terminate() }
         var peerPort = 0
-        try await self.eventually("the scripted MX listens") {
+        try await eventually("the scripted MX listens") {
             peerPort = Int((try? String(contentsOf: portFile, encoding: .utf8)) ?? "") ?? 0
             return peerPort > 0
         }
@@ -207,7 +175,7 @@ struct RelayTests {
                 (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
             }
         }
-        try await self.eventually("the peer has every delivery") { delivered().count == 6 }
+        try await eventually("the peer has every delivery") { delivered().count == 6 }
         let envelopes = delivered().compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Envelope-To: ") } }
             .map { String($0.dropFirst("X-Envelope-To: ".count)) }.sorted()
         #expect(envelopes == [
@@ -217,10 +185,10 @@ struct RelayTests {
         #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
 
         // reject@, bigdata@ and jürgen@ bounced at once; someone@dead.test after the 4 s lifetime.
-        try await self.eventually("alice has the four bounce reports", timeout: .seconds(30)) {
-            try await self.inbox(aStore, "alice@example.org").count == 4
+        try await eventually("alice has the four bounce reports", timeout: .seconds(30)) {
+            try await inboxContents(aStore, "alice@example.org").count == 4
         }
-        let reports = try await self.inbox(aStore, "alice@example.org").joined(separator: "\n----\n")
+        let reports = try await inboxContents(aStore, "alice@example.org").joined(separator: "\n----\n")
         #expect(reports.contains("Final-Recipient: rfc822; reject@scripted.test") && reports.contains("Status: 5.1.1"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test") && reports.contains("4.4.7 delivery time expired"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; bigdata@scripted.test") && reports.contains("Status: 5.3.4"), "\(reports)")

@@ -6,15 +6,6 @@ import TestSupport
 import Glibc
 #endif
 
-/// The admin API of a running suite, through curl.
-private func admin(_ server: RunningServer, token: String, _ method: String, _ path: String, _ json: String? = nil)
-    async throws -> (status: Int, body: String)
-{
-    var arguments = ["-X", method, "-H", "Authorization: Bearer \(token)"]
-    if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-    return try await curl(arguments + ["http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)"])
-}
-
 @Suite("SMTP ingress, MX receive path, end to end", .serialized)
 struct SMTPIngressTests {
     static let token = "smtp-e2e-token-" + String(repeating: "t", count: 32)

@@ -1,0 +1,37 @@
+import Foundation
+import MailFormat
+import MailStore
+import Testing
+import TestSupport
+
+/// The admin API of a running suite, through curl.
+func admin(_ server: RunningServer, token: String, _ method: String, _ path: String, _ json: String? = nil)
+    async throws -> (status: Int, body: String)
+{
+    var arguments = ["-X", method, "-H", "Authorization: Bearer \(token)"]
+    if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
+    return try await curl(arguments + ["http://127.0.0.1:\(server.ports["admin"] ?? 0)\(path)"])
+}
+
+/// Polls (bounded) until `condition` holds; records an issue when it never does.
+func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("timed out waiting until \(what)")
+}
+
+/// Every message in an account's INBOX, read through the store of a running suite's database file.
+func inboxContents(_ store: MailStore, _ address: String) async throws -> [String] {
+    let account = try await store.account(try EmailAddress(parsing: address))
+    let inbox = try await store.mailbox(named: "INBOX", of: account.id)
+    var contents: [String] = []
+    for message in try await store.messages(in: inbox.id) {
+        if let content = try await store.messageContent(in: inbox.id, uid: message.uid) {
+            contents.append(String(decoding: content, as: UTF8.self))
+        }
+    }
+    return contents
+}
