@@ -49,6 +49,9 @@ struct DeliveryTests {
                 sub.login("alice@example.org", "correct horse battery")
                 sub.sendmail("alice@example.org", ["bob@example.org"],
                              "From: alice@example.org\\r\\nDelivered-To: bob@example.org\\r\\nSubject: looping\\r\\n\\r\\nround\\r\\n")
+                # And one to a remote domain that cannot be reached here (it waits in the queue).
+                sub.sendmail("alice@example.org", ["friend@remote.example"],
+                             "From: alice@example.org\\r\\nSubject: held\\r\\n\\r\\nwaiting\\r\\n")
                 sub.quit()
                 print("sent")
                 """, String(server.ports["smtp"] ?? 0), String(server.ports["submission"] ?? 0),
@@ -90,6 +93,23 @@ struct DeliveryTests {
             parsed.output.trimmingCharacters(in: .whitespacesAndNewlines)
                 == "multipart/report delivery-status 3 message/delivery-status failed 5.4.6 rfc822; bob@example.org text/rfc822-headers <>",
             "\(parsed.output)\(parsed.errors)")
+
+        // An operator bounce through the admin API is reported to the sender like any other.
+        var heldID: Int?
+        try await eventually("the remote recipient is deferred") {
+            let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue?state=deferred")
+            let items = (try? JSONSerialization.jsonObject(with: Data(queue.body.utf8)) as? [String: Any])?["items"] as? [[String: Any]]
+            heldID = items?.first { "\($0["recipients"] ?? "")".contains("friend@remote.example") }?["id"] as? Int
+            return heldID != nil
+        }
+        let bounced = try await admin(
+            server, token: Self.token, "POST", "/api/v1/queue/\(heldID ?? 0)/bounce", #"{"reason":"held for review"}"#)
+        #expect(bounced.status == 200, "\(bounced.body)")
+        try await eventually("alice has the operator's bounce report") {
+            try await inboxContents(store, "alice@example.org").contains {
+                $0.contains("Final-Recipient: rfc822; friend@remote.example") && $0.contains("held for review")
+            }
+        }
         #expect(try await server.stop().status == 0)
     }
 
