@@ -4,6 +4,7 @@
 # with Postfix → LMTP → Dovecot from ../shared/anchors, in one run.
 #   bench/delivery.sh [MSGS=5000] [SESSIONS=20] [SIZE=4096]
 # Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
+# Dovecot's test1 INBOX is emptied before each of its rounds (a full maildir slows it).
 # Postfix is timed with the anchors' WAIT_IMAP (IMAP STATUS on Dovecot); Estafeta by polling the
 # account's message count through the admin API (its IMAP gateway is not written yet).
 # Last lines: "RATIO delivery reuse=R estafeta=X postfix=Y ratio=Z" (delivered messages per second).
@@ -25,9 +26,13 @@ estafeta_run() {  # reuse
   echo "$load delivered_per_sec=$(awk -v a="$t0" -v b="$t1" -v m="$MSGS" 'BEGIN{printf "%.1f", m/(b-a)}')"
 }
 
+# Dovecot slows as test1's maildir fills over runs: empty it before each of its rounds.
+empty_anchor_inbox() { doveadm -c "$DOVECOT_CONF" expunge -u test1 mailbox INBOX all >/dev/null 2>&1 || true; }
+
 for reuse in 0 1; do
   ours=(); theirs=()
   for round in $(seq 1 "$ROUNDS"); do
+    empty_anchor_inbox
     line=$(REUSE=$reuse RCPT="test1@$BENCH_DOMAIN" WAIT_IMAP="$IMAP_PORT test1 $BENCH_PASS" \
       bash "$ANCHORS/smtp_load.sh" 127.0.0.1 "$SMTP_PORT" "$MSGS" "$SESSIONS" "$SIZE" | tail -1)
     echo "postfix+dovecot round=$round $line"; theirs+=("$(field delivered_per_sec <<<"$line")")
