@@ -13,6 +13,9 @@ public struct MessageHeader: Sendable, Equatable {
 
     public var fields: [Field]
 
+    /// RFC 5321 §6.3: a message with this many `Received:` fields is looping (Postfix uses 50 too).
+    public static let hopLimit = 50
+
     public init(parsing message: Data, maximumBytes: Int = 1 << 20) {
         var fields: [Field] = []
         var lines: [String] = []
@@ -35,6 +38,16 @@ public struct MessageHeader: Sendable, Equatable {
             fields.append(Field(name: name, value: String(value)))
         }
         self.fields = fields
+    }
+
+    /// `Received:` fields at or over `hopLimit`.
+    public var exceedsHopLimit: Bool { self.values("Received").count >= Self.hopLimit }
+
+    /// The header section of `message`, through the line end of its last field (without the empty line).
+    public static func section(of message: Data) -> Data {
+        if let end = message.range(of: Data("\r\n\r\n".utf8)) { return message[..<(end.lowerBound + 2)] }
+        if let end = message.range(of: Data("\n\n".utf8)) { return message[..<(end.lowerBound + 1)] }
+        return message
     }
 
     /// Every value of the fields called `name`.

@@ -14,6 +14,17 @@ struct MessageHeaderTests {
         #expect(header.values("x-empty") == [""])
     }
 
+    @Test("the header section ends before the empty line; the hop limit counts Received: fields")
+    func sectionAndHops() {
+        #expect(MessageHeader.section(of: Data("A: 1\r\nB: 2\r\n\r\nbody\r\n".utf8)) == Data("A: 1\r\nB: 2\r\n".utf8))
+        #expect(MessageHeader.section(of: Data("A: 1\n\nbody".utf8)) == Data("A: 1\n".utf8))
+        let hops = { (count: Int) in
+            MessageHeader(parsing: Data((String(repeating: "Received: x\r\n", count: count) + "\r\nReceived: body\r\n").utf8))
+        }
+        #expect(!hops(MessageHeader.hopLimit - 1).exceedsHopLimit)
+        #expect(hops(MessageHeader.hopLimit).exceedsHopLimit)
+    }
+
     @Test("bare LF line ends and a missing body separator are read too")
     func looseEndings() {
         #expect(MessageHeader(parsing: Data("From: a@b.example\nTo: c@d.example".utf8)).values("to") == ["c@d.example"])

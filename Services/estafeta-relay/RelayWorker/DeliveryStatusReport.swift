@@ -102,16 +102,9 @@ struct DeliveryStatusReport {
             line("Content-Type: text/rfc822-headers")
             line()
             data.append(Data(text.utf8))
-            data.append(Self.headerSection(of: self.original))
+            data.append(MessageHeader.section(of: self.original))
         }
         data.append(Data("\r\n--\(boundary)--\r\n".utf8))
         return data
-    }
-
-    /// The header section of a message, through the line end of its last header line.
-    static func headerSection(of message: Data) -> Data {
-        if let end = message.range(of: Data("\r\n\r\n".utf8)) { return message[..<(end.lowerBound + 2)] }
-        if let end = message.range(of: Data("\n\n".utf8)) { return message[..<(end.lowerBound + 1)] }
-        return message
     }
 }

@@ -14,8 +14,6 @@ struct LocalDelivery: Sendable {
 
     /// Alias chains longer than this are loops (a → b → a) or mistakes.
     static let maximumExpansionDepth = 10
-    /// RFC 5321 §6.3 hop limit, as at ingress.
-    static let maximumReceivedHeaders = 50
 
     @discardableResult
     func deliver(_ lease: QueueLease, now: Date = Date()) async -> DeliveryResult {
@@ -75,7 +73,7 @@ struct LocalDelivery: Sendable {
         if header.values("Delivered-To").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == target }) {
             return "554 5.4.6 mail loop: already delivered to \(recipient)"
         }
-        if header.values("Received").count >= Self.maximumReceivedHeaders {
+        if header.exceedsHopLimit {
             return "554 5.4.6 too many hops"
         }
         return nil

@@ -29,9 +29,6 @@ struct SMTPSession: Sendable {
     /// Waited before the greeting, to catch clients that talk first (S09).
     let greetingDelay: Duration
 
-    /// RFC 5321 §6.3 suggests a hop limit; Postfix uses 50.
-    static let maximumReceivedHeaders = 50
-
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(
             hostname: self.hostname, listener: self.listener, limits: self.limits, implicitTLS: self.implicitTLS,
@@ -310,13 +307,14 @@ struct SMTPSession: Sendable {
             // S04–S06: bare CR or LF is refused after the real end of data, as mox does.
             return SMTPReply(550, "5.5.2", "Message contains bare CR or LF; use CRLF line endings")
         }
-        if Self.receivedHeaderCount(content) >= Self.maximumReceivedHeaders {
+        let header = MessageHeader(parsing: content)
+        if header.exceedsHopLimit {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
         if let account = machine.authenticatedAs {
             // S41: the author shown to the recipient must be the account or one of its aliases, like
             // the envelope sender. 550 rather than 553, the codes RFC 5321 allows after DATA.
-            let authors = MessageHeader(parsing: content).values("From").flatMap(AddressListParser.addresses(in:))
+            let authors = header.values("From").flatMap(AddressListParser.addresses(in:))
             for author in authors {
                 do {
                     guard let address = try? EmailAddress(parsing: author), try await self.owns(account, address) else {
@@ -370,23 +368,5 @@ struct SMTPSession: Sendable {
             previous = byte
         }
         return previous == UInt8(ascii: "\r")
-    }
-
-    static func receivedHeaderCount(_ content: Data) -> Int {
-        var count = 0
-        var atLineStart = true
-        let name = Array("received:".utf8)
-        var index = content.startIndex
-        while index < content.endIndex {
-            if atLineStart {
-                // The header section ends at the first empty line.
-                if content[index] == UInt8(ascii: "\r") { break }
-                let end = content.index(index, offsetBy: name.count, limitedBy: content.endIndex) ?? content.endIndex
-                if content[index..<end].map({ $0 | 0x20 }) == name { count += 1 }
-            }
-            atLineStart = content[index] == UInt8(ascii: "\n")
-            index = content.index(after: index)
-        }
-        return count
     }
 }
