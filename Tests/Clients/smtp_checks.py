@@ -86,9 +86,7 @@ check("QUIT: 221", raw.reply().startswith("221"))
 
 # S08: DATA without recipients, with the body pipelined behind it.
 raw = Raw(MX)
-raw.reply()
-raw.send(b"EHLO client.test\r\n")
-raw.reply()
+raw.hello()
 raw.send(b"DATA\r\nSubject: x\r\n\r\nRCPT TO:<alice@example.org>\r\n.\r\n")
 check("rejected DATA with pipelined content: 554 5.5.0 and close",
       raw.reply().startswith("554 5.5.0") and raw.closed())
@@ -202,9 +200,7 @@ check("a PLAIN response of exactly 12,288 octets", len(long_plain) == 12_288, le
 raw = Raw(SUBMISSIONS)
 raw.socket = TLS.wrap_socket(raw.socket, server_hostname="localhost")
 raw.reader = raw.socket.makefile("rb")
-raw.reply()
-raw.send(b"EHLO client.test\r\n")
-raw.reply()
+raw.hello()
 raw.send(b"AUTH PLAIN " + long_plain + b"\r\n")
 answer = raw.reply()
 check("AUTH PLAIN with a 12,288-octet initial response is read (535, not 500)", answer.startswith("535 5.7.8"), answer)
@@ -262,9 +258,7 @@ client.quit()
 
 # S10 (CVE-2011-0411): a command pipelined behind STARTTLS in plaintext must never run inside TLS.
 raw = Raw(MX)
-raw.reply()
-raw.send(b"EHLO client.test\r\n")
-raw.reply()
+raw.hello()
 raw.send(b"STARTTLS\r\nEHLO injected.test\r\n")
 check("STARTTLS answered 220", raw.reply().startswith("220"))
 secure = TLS.wrap_socket(raw.socket, server_hostname="localhost")
