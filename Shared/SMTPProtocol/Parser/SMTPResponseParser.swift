@@ -10,7 +10,6 @@ public struct SMTPResponse: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var isPositive: Bool { (200..<300).contains(self.code) }
-    public var isTransient: Bool { (400..<500).contains(self.code) }
     public var isPermanent: Bool { (500..<600).contains(self.code) }
 
     /// `250 2.1.0 Ok` for logs, queue errors and bounce reports: the first line, bounded.
