@@ -5,8 +5,8 @@
 #           libunbound-dev (the relay's DNS resolver)
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
-#           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), and
-#           aiosmtpd from PyPI (a remote MX with scripted replies)
+#           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
+#           (certificates for test peers), and aiosmtpd from PyPI (a remote MX with scripted replies)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
@@ -15,13 +15,14 @@ if [[ "${1:-}" == "--tests" ]]; then
     python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
     command -v curl >/dev/null 2>&1 || packages+=(curl)
     command -v swaks >/dev/null 2>&1 || packages+=(swaks)
+    command -v openssl >/dev/null 2>&1 || packages+=(openssl)
     packages+=(dnsmasq-base)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
     case "$package" in
-        python3|python3-pip|curl|swaks) missing+=("$package") ;;  # added above only when the command is absent
+        python3|python3-pip|curl|swaks|openssl) missing+=("$package") ;;  # added above only when the command is absent
         *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
     esac
 done

@@ -15,12 +15,14 @@ import Glibc
 struct RelayTests {
     static let token = "relay-e2e-token-" + String(repeating: "r", count: 32)
 
-    private func suite(_ hostname: String, domain: String, account: String, options: [String] = []) async throws -> RunningServer {
+    private func suite(
+        _ hostname: String, domain: String, account: String, options: [String] = [], environment: [String: String] = [:]
+    ) async throws -> RunningServer {
         let server = try RunningServer(
             "estafeta",
             arguments: ["serve", "--hostname", hostname, "--relay-poll-interval-ms", "100"] + options
                 + RunningServer.loopbackListeners,
-            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], name: hostname)
+            environment: environment.merging(["ESTAFETA_ADMIN_TOKEN": Self.token]) { $1 }, name: hostname)
         try await server.waitUntilReady()
         #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"\#(domain)"}"#).status == 201)
         let created = try await admin(server, token: Self.token, "POST", "/api/v1/accounts", #"{"address":"\#(account)","password":"correct horse battery"}"#)
@@ -28,7 +30,9 @@ struct RelayTests {
         return server
     }
 
-    private func submit(_ server: RunningServer, from sender: String, to recipients: [String], subject: String) async throws {
+    private func submit(
+        _ server: RunningServer, from sender: String, to recipients: [String], subject: String, body: String = "hello"
+    ) async throws {
         let sent = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
             [
@@ -38,10 +42,10 @@ struct RelayTests {
                 client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
                 client.starttls()
                 client.login(sys.argv[2], "correct horse battery")
-                refused = client.sendmail(sys.argv[2], sys.argv[4:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\nhello\\r\\n" % (sys.argv[2], sys.argv[3]))
+                refused = client.sendmail(sys.argv[2], sys.argv[5:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\n%s\\r\\n" % (sys.argv[2], sys.argv[3], sys.argv[4]))
                 client.quit()
                 print("sent", refused)
-                """, String(server.ports["submission"] ?? 0), sender, subject,
+                """, String(server.ports["submission"] ?? 0), sender, subject, body,
             ] + recipients
         ).finish()
         #expect(sent.output.hasPrefix("sent {}"), "\(sent.output)\(sent.errors)")
@@ -89,7 +93,10 @@ struct RelayTests {
             options: ["--relay-dns-server", "127.0.0.1:\(dnsPort)", "--relay-mx-port", String(b.ports["smtp"] ?? 0)])
         defer { a.removeDirectory() }
 
-        try await self.submit(a, from: "alice@example.org", to: ["bob@remote.example"], subject: "across suites")
+        // Lines starting with dots: B must store them as sent, whether A used BDAT (not stuffed) or DATA.
+        try await self.submit(
+            a, from: "alice@example.org", to: ["bob@remote.example"], subject: "across suites",
+            body: ".one dot\r\n..two dots\r\n.\r\nafter a lone dot")
         try await self.submit(a, from: "alice@example.org", to: ["x@missing.example", "y@nullmx.example"], subject: "nowhere")
         try await self.submit(a, from: "alice@example.org", to: ["z@servfail.example"], subject: "dns trouble")
 
@@ -100,6 +107,9 @@ struct RelayTests {
         // B's trace header: from A's EHLO name, over TLS (STARTTLS was offered and used).
         #expect(relayed.contains("Received: from mx.example.test") && relayed.contains("with ESMTPS"), "\(relayed)")
         #expect(relayed.contains("Return-Path: <alice@example.org>"))
+        #expect(relayed.contains("\r\n\r\n.one dot\r\n..two dots\r\n.\r\nafter a lone dot\r\n"), "\(relayed)")
+        // B offers CHUNKING (RFC 3030), so A sent the message with BDAT.
+        #expect(a.log.split(separator: "\n").contains { $0.contains("relayed") && $0.contains("BDAT") }, "\(a.log)")
 
         let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
         try await eventually("alice has the bounce report") { try await inboxContents(aStore, "alice@example.org").count == 1 }
@@ -116,29 +126,33 @@ struct RelayTests {
         #expect(try await b.stop().status == 0)
     }
 
-    @Test("scripted peer (aiosmtpd): 4xx retried, 5xx bounced, too many recipients retried, a lost reply after the dot retried (a duplicate), unreachable deferred until the lifetime ends")
+    @Test("scripted peer (aiosmtpd): 4xx retried, 5xx bounced, too many recipients retried, a lost reply after the dot retried (a duplicate), unreachable, 421 greeting, silent and slow peers deferred until the lifetime ends, broken TLS retried in plaintext, smarthost with AUTH")
     func scriptedPeer() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mx-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let portFile = work.appendingPathComponent("port")
+        let portFile = work.appendingPathComponent("ports.json")
         let maildir = work.appendingPathComponent("mail")
         let peer = try ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
         defer { peer.process.terminate() }
-        var peerPort = 0
-        try await eventually("the scripted MX listens") {
-            peerPort = Int((try? String(contentsOf: portFile, encoding: .utf8)) ?? "") ?? 0
-            return peerPort > 0
+        var ports: [String: Int] = [:]
+        try await eventually("the scripted MX listens", timeout: .seconds(60)) {
+            ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]
+            return ports.count == 6
         }
+        let routes = ["scripted", "greet421", "silent", "slow", "badtls"].map { "\($0).test=127.0.0.1:\(ports[$0] ?? 1)" }
         let a = try await self.suite(
             "mx.example.test", domain: "example.org", account: "alice@example.org",
             options: [
-                "--relay-routes", "scripted.test=127.0.0.1:\(peerPort),dead.test=127.0.0.1:1",
+                "--relay-routes", (routes + ["dead.test=127.0.0.1:1"]).joined(separator: ","),
+                // Everything else goes to the smarthost, which wants a login (the password from the environment).
+                "--relay-smarthost", "127.0.0.1:\(ports["auth"] ?? 1)", "--relay-smarthost-user", "relay@smarthost.test",
                 "--relay-retry-initial-seconds", "1", "--relay-retry-maximum-seconds", "1",
-                "--relay-queue-lifetime-seconds", "4",
-            ])
+                "--relay-queue-lifetime-seconds", "4", "--relay-command-timeout-seconds", "2",
+            ],
+            environment: ["ESTAFETA_RELAY_SMARTHOST_PASSWORD": "smarthost secret"])
         defer { a.removeDirectory() }
         try await self.submit(
             a, from: "alice@example.org", to: ["tempfail@scripted.test", "reject@scripted.test", "ok@scripted.test"],
@@ -150,6 +164,14 @@ struct RelayTests {
         // D14: 552 at end of DATA bounces; a connection lost after the dot is retried.
         try await self.submit(a, from: "alice@example.org", to: ["bigdata@scripted.test"], subject: "too big")
         try await self.submit(a, from: "alice@example.org", to: ["dropafterdot@scripted.test"], subject: "dropped")
+        // D14: 421 at the greeting, a peer that never answers, one whose greeting trickles in too slowly
+        // for the 2 s reply deadline: deferred each time, bounced when the 4 s lifetime ends.
+        try await self.submit(
+            a, from: "alice@example.org", to: ["g@greet421.test", "s@silent.test", "t@slow.test"], subject: "stuck")
+        // A failed TLS handshake after STARTTLS: the same host again in plaintext.
+        try await self.submit(a, from: "alice@example.org", to: ["tls@badtls.test"], subject: "broken tls")
+        // No route of its own: the smarthost, over STARTTLS with AUTH.
+        try await self.submit(a, from: "alice@example.org", to: ["friend@elsewhere.example"], subject: "via smarthost")
         // A UTF-8 address needs SMTPUTF8, which this peer does not offer: 5.6.7 bounce, nothing sent.
         let utf8 = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
@@ -169,32 +191,43 @@ struct RelayTests {
 
         let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
         // Stored by the peer: ok@; tempfail@ on the retry; r1+r2, then r3 alone; dropafterdot@ twice
-        // (the first reply was lost, so the retry is a duplicate, as RFC 5321 §3.8 accepts).
+        // (the first reply was lost, so the retry is a duplicate, as RFC 5321 §3.8 accepts); tls@ in
+        // plaintext; friend@ through the smarthost.
         func delivered() -> [String] {
             ((try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? []).map {
                 (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
             }
         }
-        try await eventually("the peer has every delivery") { delivered().count == 6 }
+        try await eventually("the peer has every delivery") { delivered().count == 8 }
         let envelopes = delivered().compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Envelope-To: ") } }
             .map { String($0.dropFirst("X-Envelope-To: ".count)) }.sorted()
         #expect(envelopes == [
-            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "ok@scripted.test", "r1@scripted.test,r2@scripted.test",
-            "r3@scripted.test", "tempfail@scripted.test",
+            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "friend@elsewhere.example", "ok@scripted.test",
+            "r1@scripted.test,r2@scripted.test", "r3@scripted.test", "tempfail@scripted.test", "tls@badtls.test",
         ], "\(envelopes)")
         #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
+        let viaSmarthost = delivered().filter { $0.contains("X-Auth-Login:") }
+        #expect(viaSmarthost.count == 1 && viaSmarthost[0].contains("X-Auth-Login: relay@smarthost.test")
+                && viaSmarthost[0].contains("X-Envelope-To: friend@elsewhere.example"), "\(viaSmarthost)")
+        #expect(a.log.contains("TLS handshake failed; trying the same host in plaintext"))
 
-        // reject@, bigdata@ and jürgen@ bounced at once; someone@dead.test after the 4 s lifetime.
-        try await eventually("alice has the four bounce reports", timeout: .seconds(30)) {
-            try await inboxContents(aStore, "alice@example.org").count == 4
+        // reject@, bigdata@ and jürgen@ bounced at once; the unreachable and stuck ones after the 4 s lifetime.
+        let bounced = ["reject@scripted.test", "someone@dead.test", "bigdata@scripted.test", "jürgen@scripted.test",
+                       "g@greet421.test", "s@silent.test", "t@slow.test"]
+        var reports = ""
+        try await eventually("alice has a bounce report for each", timeout: .seconds(40)) {
+            reports = try await inboxContents(aStore, "alice@example.org").joined(separator: "\n----\n")
+            return bounced.allSatisfy { reports.contains("Final-Recipient: rfc822; \($0)") }
         }
-        let reports = try await inboxContents(aStore, "alice@example.org").joined(separator: "\n----\n")
         #expect(reports.contains("Final-Recipient: rfc822; reject@scripted.test") && reports.contains("Status: 5.1.1"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test") && reports.contains("4.4.7 delivery time expired"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; bigdata@scripted.test") && reports.contains("Status: 5.3.4"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; jürgen@scripted.test") && reports.contains("Status: 5.6.7"), "\(reports)")
-        #expect(!reports.contains("Final-Recipient: rfc822; tempfail@scripted.test"))
-        #expect(!reports.contains("Final-Recipient: rfc822; r3@scripted.test"))
+        #expect(reports.contains("greeted with 421 4.3.2"), "\(reports)")
+        #expect(reports.contains("no complete reply within 2 s"), "\(reports)")
+        for delivered in ["tempfail@scripted.test", "r3@scripted.test", "tls@badtls.test", "friend@elsewhere.example"] {
+            #expect(!reports.contains("Final-Recipient: rfc822; \(delivered)"))
+        }
         #expect(try await a.stop().status == 0)
     }
 }

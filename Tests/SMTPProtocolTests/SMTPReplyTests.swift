@@ -61,4 +61,13 @@ struct SMTPClientCodecTests {
         #expect(encoded("no final line end") == "no final line end\r\n.\r\n")
         #expect(encoded("") == ".\r\n")
     }
+
+    @Test("BDAT chunk: CRLF everywhere, dots left alone, no terminator (RFC 3030)")
+    func chunkEncoding() {
+        func chunk(_ text: String) -> String { String(decoding: SMTPDataEncoder.chunk(Array(text.utf8)), as: UTF8.self) }
+        #expect(chunk(".x\r\n..y\r\n") == ".x\r\n..y\r\n")
+        #expect(chunk("bare\nlf\rcr\r\n.\n") == "bare\r\nlf\r\ncr\r\n.\r\n")
+        #expect(chunk("no final line end") == "no final line end\r\n")
+        #expect(chunk("") == "")
+    }
 }

@@ -42,13 +42,15 @@ public enum RelayWorkerService {
         let resolver = try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer)
         let router = RelayRouter(
             staticRoutes: RelayRouter.parseRoutes(settings.relayRoutes),
-            smarthost: RelayRouter.parseHostPort(settings.relaySmarthost), mxPort: settings.relayMXPort,
-            resolver: resolver)
+            smarthost: RelayRouter.parseHostPort(settings.relaySmarthost),
+            smarthostCredentials: settings.relaySmarthostUser.isEmpty
+                ? nil : RelayCredentials(user: settings.relaySmarthostUser, password: settings.relaySmarthostPassword),
+            mxPort: settings.relayMXPort, resolver: resolver)
         let tlsContext = try NIOSSLContext(configuration: tls)
         let client = SMTPClientSession(
             hostname: settings.hostname, tlsContext: tlsContext, requireTLS: settings.relayRequireTLS,
             connectTimeout: .seconds(settings.relayConnectTimeout.components.seconds),
-            commandTimeout: .seconds(settings.relayCommandTimeout.components.seconds))
+            commandTimeout: .seconds(settings.relayCommandTimeout.components.seconds), logger: logger)
         let remote = RemoteDelivery(store: store, router: router, client: client, outcomes: outcomes)
         let remoteWorker = DeliveryWorker(
             name: "relay", store: store, owner: owner, scope: .remoteDomains, pollInterval: settings.relayPollInterval,

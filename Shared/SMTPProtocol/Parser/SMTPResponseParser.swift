@@ -64,11 +64,23 @@ public struct SMTPResponseParser: Sendable {
     }
 }
 
-/// Message content as it goes on the wire after DATA (RFC 5321 §4.5.2): every line ends in CRLF (bare CR
-/// or LF become CRLF, so no stray line end is ever relayed, CVE-2023-51764), lines starting with a dot
-/// get another, and the content ends with `CRLF.CRLF`.
+/// Message content as it goes on the wire (RFC 5321 §4.5.2): every line ends in CRLF (bare CR or LF
+/// become CRLF, so no stray line end is ever relayed, CVE-2023-51764). After DATA, lines starting with
+/// a dot get another and the content ends with `CRLF.CRLF`; a BDAT chunk (RFC 3030) is sent as is.
 public enum SMTPDataEncoder {
+    /// For DATA: normalised, dot-stuffed, terminated by `.CRLF`.
     public static func encode(_ content: some Collection<UInt8>) -> [UInt8] {
+        var output = Self.normalise(content, dotStuffing: true)
+        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
+        return output
+    }
+
+    /// For BDAT: normalised line ends only (the octet count frames the content, RFC 3030 §2).
+    public static func chunk(_ content: some Collection<UInt8>) -> [UInt8] {
+        Self.normalise(content, dotStuffing: false)
+    }
+
+    private static func normalise(_ content: some Collection<UInt8>, dotStuffing: Bool) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(content.count + content.count / 64 + 8)
         var atLineStart = true
@@ -87,13 +99,12 @@ public enum SMTPDataEncoder {
                 output.append(contentsOf: [13, 10])
                 atLineStart = true
             default:
-                if atLineStart && byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
+                if dotStuffing && atLineStart && byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
                 output.append(byte)
                 atLineStart = false
             }
         }
         if !atLineStart { output.append(contentsOf: [13, 10]) }
-        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
         return output
     }
 }

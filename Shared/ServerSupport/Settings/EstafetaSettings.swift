@@ -90,6 +90,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// (`host:port`; empty: /etc/resolv.conf) and the port of MX hosts.
     public var relayRoutes: [String]
     public var relaySmarthost: String
+    /// A login at the smarthost (AUTH PLAIN or LOGIN, only over TLS); empty user: no login.
+    public var relaySmarthostUser: String
+    public var relaySmarthostPassword: String
     public var relayDNSServer: String
     public var relayMXPort: Int
     public var relayConnectTimeout: Duration
@@ -130,7 +133,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds",
-        "relay.routes", "relay.smarthost", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
+        "relay.routes", "relay.smarthost", "relay.smarthostUser", "relay.smarthostPassword", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
         "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
     ]
 
@@ -234,6 +237,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayQueueLifetime: .seconds(positive("relay.queueLifetimeSeconds", 432_000)),
             relayRoutes: reader.stringArray(forKey: "relay.routes", default: []),
             relaySmarthost: reader.string(forKey: "relay.smarthost", default: ""),
+            relaySmarthostUser: reader.string(forKey: "relay.smarthostUser", default: ""),
+            relaySmarthostPassword: reader.string(forKey: "relay.smarthostPassword", isSecret: true) ?? "",
             relayDNSServer: reader.string(forKey: "relay.dnsServer", default: ""),
             relayMXPort: port("relay.mxPort", 25),
             relayConnectTimeout: .seconds(positive("relay.connectTimeoutSeconds", 30)),
@@ -293,6 +298,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",
             "relay.routes": self.relayRoutes.joined(separator: ","),
             "relay.smarthost": self.relaySmarthost,
+            "relay.smarthostUser": self.relaySmarthostUser,
+            "relay.smarthostPassword": self.relaySmarthostPassword.isEmpty ? "" : "(set, not shown)",
             "relay.dnsServer": self.relayDNSServer,
             "relay.mxPort": "\(self.relayMXPort)",
             "relay.connectTimeoutSeconds": "\(self.relayConnectTimeout.components.seconds)",

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -34,35 +35,55 @@ struct RelayEnvelope: Sendable {
 }
 
 /// An SMTP client transaction with one remote host (RFC 5321, as a client): greeting, EHLO,
-/// opportunistic STARTTLS (RFC 3207), MAIL with SIZE/BODY/SMTPUTF8, RCPTs (pipelined when offered,
-/// RFC 2920), DATA, QUIT. The result is per recipient, or `nil` when the host could not be used at all
-/// (connection, greeting or TLS failed), so the caller tries the next host.
+/// opportunistic STARTTLS (RFC 3207), AUTH at a smarthost (RFC 4954), MAIL with SIZE/BODY/SMTPUTF8,
+/// RCPTs (pipelined when offered, RFC 2920), BDAT when offered (RFC 3030) or DATA, QUIT. The result is
+/// per recipient, or a `HostFailure` when the host could not be used at all (connection, greeting,
+/// TLS or login failed), so the caller tries the next host.
 struct SMTPClientSession: Sendable {
     let hostname: String
     let tlsContext: NIOSSLContext?
     let requireTLS: Bool
     let connectTimeout: TimeAmount
+    /// Every reply must be complete within this (RFC 5321 §4.5.3.2 gives 5 minutes for most), however
+    /// slowly its bytes trickle in; the reply to the end of the content gets twice as long (10 minutes).
     let commandTimeout: TimeAmount
+    let logger: Logger
 
     enum HostFailure: Error, CustomStringConvertible {
         case unusable(String)
-        var description: String { switch self { case .unusable(let reason): reason } }
+        /// The TLS handshake after STARTTLS failed: without required TLS, the same host is tried again
+        /// in plaintext (RFC 7435 opportunistic security; Postfix does the same).
+        case tlsFailed(String)
+        var description: String {
+            switch self {
+            case .unusable(let reason): reason
+            case .tlsFailed(let reason): "TLS failed: \(reason)"
+            }
+        }
     }
 
     typealias Connection = NIOAsyncChannel<InboundLine, ByteBuffer>
 
     /// Per-recipient outcomes, or `.failure` when the host could not be used (try the next one).
     func deliver(_ envelope: RelayEnvelope, to host: RouteHost) async -> Result<[RecipientOutcome], HostFailure> {
+        let first = await self.attempt(envelope, to: host, startTLS: true)
+        // Credentials never go in plaintext, so a smarthost login does not fall back.
+        if case .failure(.tlsFailed(let reason)) = first, !self.requireTLS, host.credentials == nil {
+            self.logger.notice("TLS handshake failed; trying the same host in plaintext",
+                               metadata: ["host": "\(host)", "reason": "\(reason)"])
+            return await self.attempt(envelope, to: host, startTLS: false)
+        }
+        return first
+    }
+
+    private func attempt(_ envelope: RelayEnvelope, to host: RouteHost, startTLS: Bool) async -> Result<[RecipientOutcome], HostFailure> {
         let connection: Connection
         do {
             connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(self.connectTimeout)
                 .connect(host: host.address, port: host.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(ByteToMessageHandler(LineFramingDecoder(maximumLineLength: 4096)))
-                        try sync.addHandler(IdleStateHandler(readTimeout: self.commandTimeout))
-                        try sync.addHandler(ReadTimeoutCloser())
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFramingDecoder(maximumLineLength: 4096)))
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -71,8 +92,10 @@ struct SMTPClientSession: Sendable {
         }
         do {
             return try await connection.executeThenClose { inbound, outbound in
-                var exchange = Exchange(inbound: inbound.makeAsyncIterator(), outbound: outbound)
-                return try await self.transact(envelope, host: host, channel: connection.channel, exchange: &exchange)
+                var exchange = Exchange(
+                    inbound: inbound.makeAsyncIterator(), outbound: outbound, channel: connection.channel,
+                    timeout: self.commandTimeout)
+                return try await self.transact(envelope, host: host, startTLS: startTLS, exchange: &exchange)
             }
         } catch let failure as HostFailure {
             return .failure(failure)
@@ -81,17 +104,29 @@ struct SMTPClientSession: Sendable {
         }
     }
 
-    /// Reads replies and writes commands on one connection.
+    /// Reads replies and writes commands on one connection, each within a deadline: when it passes,
+    /// the connection is closed, which ends the read or write in progress.
     struct Exchange {
         var inbound: NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator
         let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        let channel: any Channel
+        let timeout: TimeAmount
         var parser = SMTPResponseParser()
 
-        mutating func read() async throws -> SMTPResponse {
+        mutating func read(within limit: TimeAmount? = nil) async throws -> SMTPResponse {
+            let limit = limit ?? self.timeout
+            let started = ContinuousClock.now
+            let channel = self.channel
+            let deadline = channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+            defer { deadline.cancel() }
             while true {
-                guard let frame = try await self.inbound.next() else {
-                    throw HostFailure.unusable("connection closed (or timed out) without a reply")
+                let frame: InboundLine?
+                do {
+                    frame = try await self.inbound.next()
+                } catch {
+                    throw HostFailure.unusable(Self.lost(since: started, limit: limit, error: "\(error)"))
                 }
+                guard let frame else { throw HostFailure.unusable(Self.lost(since: started, limit: limit, error: nil)) }
                 switch frame {
                 case .tooLong: throw HostFailure.unusable("reply line too long")
                 case .line(let line):
@@ -104,13 +139,37 @@ struct SMTPClientSession: Sendable {
             }
         }
 
+        private static func lost(since started: ContinuousClock.Instant, limit: TimeAmount, error: String?) -> String {
+            let limit = Duration.nanoseconds(limit.nanoseconds)
+            if ContinuousClock.now - started >= limit { return "no complete reply within \(limit.components.seconds) s" }
+            return "connection closed without a reply" + (error.map { " (\($0))" } ?? "")
+        }
+
         func send(_ command: String) async throws {
-            try await self.outbound.write(ByteBuffer(string: command + "\r\n"))
+            try await self.write(ByteBuffer(string: command + "\r\n"))
+        }
+
+        /// One write, closed if the peer does not take it in time (it stopped reading).
+        func write(_ buffer: ByteBuffer) async throws {
+            let channel = self.channel
+            let deadline = channel.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
+            defer { deadline.cancel() }
+            try await self.outbound.write(buffer)
+        }
+
+        /// Message content in 64 KiB writes, each with its own deadline (RFC 5321's per-block timeout).
+        func writeContent(_ bytes: [UInt8]) async throws {
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + 65_536, bytes.count)
+                try await self.write(ByteBuffer(bytes: bytes[offset..<end]))
+                offset = end
+            }
         }
     }
 
     private func transact(
-        _ envelope: RelayEnvelope, host: RouteHost, channel: any Channel, exchange: inout Exchange
+        _ envelope: RelayEnvelope, host: RouteHost, startTLS: Bool, exchange: inout Exchange
     ) async throws -> Result<[RecipientOutcome], HostFailure> {
         let greeting = try await exchange.read()
         guard greeting.code == 220 else {
@@ -118,20 +177,30 @@ struct SMTPClientSession: Sendable {
             return .failure(.unusable("\(host) greeted with \(greeting)"))
         }
         var extensions = try await self.hello(&exchange, host: host)
-        if extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
+        var encrypted = false
+        if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
             try await exchange.send("STARTTLS")
             let ready = try await exchange.read()
             guard ready.code == 220 else { return .failure(.unusable("\(host) refused STARTTLS: \(ready)")) }
             // The server sends nothing until our handshake: TLS goes in front of the line framing.
             let serverName = RelayRouter.isAddressLiteral(host.name) ? nil : host.name
-            try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.addHandler(
-                    try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName), position: .first)
-            }.get()
-            extensions = try await self.hello(&exchange, host: host)  // RFC 3207 §4.2: start over
-        } else if self.requireTLS {
+            let channel = exchange.channel
+            do {
+                try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName), position: .first)
+                }.get()
+                extensions = try await self.hello(&exchange, host: host)  // RFC 3207 §4.2: start over
+            } catch {
+                return .failure(.tlsFailed("\(host): \(error)"))
+            }
+            encrypted = true
+        } else if self.requireTLS || host.credentials != nil {
             try? await exchange.send("QUIT")
-            return .failure(.unusable("\(host) does not offer STARTTLS and TLS is required"))
+            return .failure(.unusable("\(host) does not offer STARTTLS, and " + (self.requireTLS ? "TLS is required" : "credentials go over TLS only")))
+        }
+        if let credentials = host.credentials, encrypted {
+            try await self.authenticate(credentials, offered: extensions["AUTH"] ?? "", host: host, exchange: &exchange)
         }
 
         let everyone = { (outcome: RecipientOutcome) in Array(repeating: outcome, count: envelope.recipients.count) }
@@ -154,7 +223,7 @@ struct SMTPClientSession: Sendable {
         var rcptReplies: [SMTPResponse] = []
         if extensions["PIPELINING"] != nil {
             // RFC 2920: MAIL and every RCPT in one write, then their replies in order.
-            try await exchange.outbound.write(ByteBuffer(string: ([mail] + rcpts).map { $0 + "\r\n" }.joined()))
+            try await exchange.write(ByteBuffer(string: ([mail] + rcpts).map { $0 + "\r\n" }.joined()))
             mailReply = try await exchange.read()
             for _ in rcpts { rcptReplies.append(try await exchange.read()) }
         } else {
@@ -179,24 +248,36 @@ struct SMTPClientSession: Sendable {
             try? await exchange.send("QUIT")
             return .success(outcomes)
         }
-        try await exchange.send("DATA")
-        let go = try await exchange.read()
-        guard go.code == 354 else {
-            for index in accepted { outcomes[index] = RecipientOutcome(go, context: "DATA at \(host)") }
-            try? await exchange.send("QUIT")
-            return .success(outcomes)
+        // RFC 3030: one BDAT LAST chunk, framed by its size (no dot-stuffing); otherwise DATA.
+        let chunking = extensions["CHUNKING"] != nil
+        let transfer = chunking ? "BDAT" : "DATA"
+        if chunking {
+            let chunk = SMTPDataEncoder.chunk(envelope.content)
+            try await exchange.send("BDAT \(chunk.count) LAST")
+            try await exchange.writeContent(chunk)
+        } else {
+            try await exchange.send("DATA")
+            let go = try await exchange.read()
+            guard go.code == 354 else {
+                for index in accepted { outcomes[index] = RecipientOutcome(go, context: "DATA at \(host)") }
+                try? await exchange.send("QUIT")
+                return .success(outcomes)
+            }
+            try await exchange.writeContent(SMTPDataEncoder.encode(envelope.content))
         }
-        try await exchange.outbound.write(ByteBuffer(bytes: SMTPDataEncoder.encode(envelope.content)))
         let final: SMTPResponse
         do {
-            final = try await exchange.read()
+            final = try await exchange.read(within: .nanoseconds(self.commandTimeout.nanoseconds * 2))
         } catch {
-            // RFC 5321 §3.8: no reply after the final dot is a temporary failure (the message may have
+            // RFC 5321 §3.8: no reply after the content is a temporary failure (the message may have
             // been delivered: a possible duplicate on retry, catalogue D12/D14).
-            for index in accepted { outcomes[index] = .deferred("421 4.4.2 no reply after end of data from \(host)") }
+            for index in accepted { outcomes[index] = .deferred("421 4.4.2 no reply after the message content from \(host): \(error)") }
             return .success(outcomes)
         }
-        for index in accepted { outcomes[index] = RecipientOutcome(final, context: "end of DATA at \(host)") }
+        for index in accepted { outcomes[index] = RecipientOutcome(final, context: "end of \(transfer) at \(host)") }
+        self.logger.info(
+            "relayed", metadata: ["host": "\(host)", "transfer": "\(transfer)", "tls": "\(encrypted)", "reply": "\(final)",
+                                  "recipients": "\(accepted.count)"])
         try? await exchange.send("QUIT")
         _ = try? await exchange.read()
         return .success(outcomes)
@@ -212,18 +293,33 @@ struct SMTPClientSession: Sendable {
         guard helo.isPositive else { throw HostFailure.unusable("\(host) refused EHLO and HELO: \(helo)") }
         return [:]
     }
-}
 
-/// Closes the connection when the remote stops answering (RFC 5321 §4.5.3.2 client timeouts).
-final class ReadTimeoutCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = InboundLine
-    typealias InboundOut = InboundLine
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
-            context.close(promise: nil)
-            return
+    /// AUTH PLAIN (RFC 4616) with an initial response, or AUTH LOGIN, whichever the server offers.
+    /// A refusal makes the host unusable for now (deferred, like Postfix's soft bounce on SASL failure).
+    private func authenticate(
+        _ credentials: RelayCredentials, offered: String, host: RouteHost, exchange: inout Exchange
+    ) async throws {
+        let mechanisms = Set(offered.uppercased().split(separator: " ").map(String.init))
+        let base64 = { (text: String) in Data(text.utf8).base64EncodedString() }
+        let reply: SMTPResponse
+        if mechanisms.contains("PLAIN") {
+            try await exchange.send("AUTH PLAIN " + base64("\u{0}\(credentials.user)\u{0}\(credentials.password)"))
+            reply = try await exchange.read()
+        } else if mechanisms.contains("LOGIN") {
+            try await exchange.send("AUTH LOGIN")
+            var step = try await exchange.read()
+            if step.code == 334 {
+                try await exchange.send(base64(credentials.user))
+                step = try await exchange.read()
+                if step.code == 334 {
+                    try await exchange.send(base64(credentials.password))
+                    step = try await exchange.read()
+                }
+            }
+            reply = step
+        } else {
+            throw HostFailure.unusable("\(host) offers no AUTH mechanism we use (offered: \(offered))")
         }
-        context.fireUserInboundEventTriggered(event)
+        guard reply.code == 235 else { throw HostFailure.unusable("\(host) refused our login: \(reply)") }
     }
 }

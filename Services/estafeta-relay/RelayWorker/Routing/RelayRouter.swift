@@ -1,10 +1,18 @@
 import Foundation
 
+/// A login at a smarthost (RFC 4954 as a client); only ever sent over TLS.
+struct RelayCredentials: Sendable, Equatable {
+    var user: String
+    var password: String
+}
+
 /// One place to try a delivery: an address to connect to, and the name to give for TLS (SNI).
 struct RouteHost: Sendable, Equatable, CustomStringConvertible {
     var name: String
     var address: String
     var port: Int
+    /// Set for the smarthost when the operator configured a login for it.
+    var credentials: RelayCredentials? = nil
     var description: String { self.name == self.address ? "\(self.address):\(self.port)" : "\(self.name)[\(self.address)]:\(self.port)" }
 }
 
@@ -24,6 +32,7 @@ struct RelayRouter: Sendable {
     /// "host:port" targets by lower-case domain.
     var staticRoutes: [String: (host: String, port: Int)]
     var smarthost: (host: String, port: Int)?
+    var smarthostCredentials: RelayCredentials?
     /// Port for MX hosts (25 on the Internet; tests point it at a second suite on loopback).
     var mxPort: Int
     let resolver: DNSResolver
@@ -57,8 +66,11 @@ struct RelayRouter: Sendable {
     }
 
     func route(_ domain: String) async -> RouteDecision {
-        if let target = self.staticRoutes[domain.lowercased()] ?? self.smarthost {
+        if let target = self.staticRoutes[domain.lowercased()] {
             return await self.hosts(named: target.host, port: target.port)
+        }
+        if let target = self.smarthost {
+            return await self.hosts(named: target.host, port: target.port, credentials: self.smarthostCredentials)
         }
         switch await self.resolver.mx(domain) {
         case .temporaryFailure(let reason):
@@ -94,11 +106,13 @@ struct RelayRouter: Sendable {
         Dictionary(grouping: records, by: \.preference).sorted { $0.key < $1.key }.flatMap { $0.value.shuffled() }
     }
 
-    private func hosts(named name: String, port: Int) async -> RouteDecision {
-        if Self.isAddressLiteral(name) { return .hosts([RouteHost(name: name, address: name, port: port)]) }
+    private func hosts(named name: String, port: Int, credentials: RelayCredentials? = nil) async -> RouteDecision {
+        if Self.isAddressLiteral(name) {
+            return .hosts([RouteHost(name: name, address: name, port: port, credentials: credentials)])
+        }
         switch await self.resolver.addresses(name) {
         case .records(let addresses):
-            return .hosts(addresses.map { RouteHost(name: name, address: $0, port: port) })
+            return .hosts(addresses.map { RouteHost(name: name, address: $0, port: port, credentials: credentials) })
         case .temporaryFailure(let reason):
             return .deferral("451 4.4.3 DNS lookup of \(name) failed: \(reason)")
         case .nameDoesNotExist, .noData:
