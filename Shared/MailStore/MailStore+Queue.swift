@@ -307,7 +307,10 @@ extension MailStore {
         try await self.read { db in
             var counts: [QueueState: Int] = [:]
             for state in QueueState.allCases { counts[state] = 0 }
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM queueRecipient GROUP BY state") {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT \(QueueState.reportedSQL) AS state, count(*) AS n FROM queueRecipient r GROUP BY 1",
+                arguments: [Date()])
+            {
                 if let state = QueueState(rawValue: row["state"]) { counts[state] = row["n"] }
             }
             let oldest = try Date.fetchOne(

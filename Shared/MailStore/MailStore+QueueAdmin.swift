@@ -53,12 +53,12 @@ extension MailStore {
                     WHERE m.id > ?
                       AND (? IS NULL OR m.sender = ? COLLATE NOCASE)
                       AND EXISTS (SELECT 1 FROM queueRecipient r WHERE r.queueMessageId = m.id
-                                  AND (? IS NULL OR r.state = ?)
+                                  AND (? IS NULL OR \(QueueState.reportedSQL) = ?)
                                   AND (? IS NULL OR r.recipient LIKE '%@' || ? ESCAPE '\\'))
                     ORDER BY m.id LIMIT ?
                     """,
                 arguments: [
-                    after ?? 0, filter.sender, filter.sender, filter.state?.rawValue, filter.state?.rawValue,
+                    after ?? 0, filter.sender, filter.sender, filter.state?.rawValue, Date(), filter.state?.rawValue,
                     filter.recipientDomain, filter.recipientDomain.map(Self.likeEscaped), min(limit, Int(Int32.max)),
                 ])
             return try ids.compactMap { try Self.fetchQueueMessage(db, id: $0) }
@@ -160,9 +160,10 @@ extension MailStore {
         let recipients = try Row.fetchAll(
             db, sql: "SELECT * FROM queueRecipient WHERE queueMessageId = ? ORDER BY id", arguments: [id]
         ).compactMap { row -> QueueRecipientStatus? in
-            guard let state = QueueState(rawValue: row["state"]) else { return nil }
+            guard let stored = QueueState(rawValue: row["state"]) else { return nil }
             let expires: Date? = row["leaseExpiresAt"]
             let leased = expires.map { $0 > Date() } ?? false
+            let state = leased && (stored == .queued || stored == .deferred) ? .delivering : stored
             return QueueRecipientStatus(
                 id: QueueRecipientID(row["id"]), recipient: row["recipient"], state: state, attempts: row["attempts"],
                 nextAttemptAt: row["nextAttemptAt"], lastError: row["lastError"],

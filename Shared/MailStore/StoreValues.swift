@@ -184,6 +184,12 @@ public struct AcceptedMessage: Sendable, Equatable {
 
 public enum QueueState: String, Sendable, CaseIterable {
     case queued, deferred, delivered, bounced
+    /// Reported, never stored: a queued or deferred recipient a worker holds an unexpired lease on.
+    case delivering
+
+    /// The SQL expression for the reported state of a `queueRecipient` row (alias `r`), given the
+    /// current time as its one argument.
+    static let reportedSQL = "(CASE WHEN r.state IN ('queued', 'deferred') AND r.leaseExpiresAt > ? THEN 'delivering' ELSE r.state END)"
 }
 
 /// One queue recipient claimed by one worker until `expiresAt`. Only the owner may record its outcome,

@@ -43,6 +43,9 @@ struct QueueRoutesTests {
             #expect(try await client.call(.get, "/api/v1/queue?sender=sender@example.org", token: t).items.count == 1)
             #expect(try await client.call(.get, "/api/v1/queue?recipientDomain=%25", token: t).items.isEmpty, "LIKE wildcards are data")
             #expect(try await client.call(.get, "/api/v1/queue?state=stuck", token: t).status == .badRequest)
+            // A recipient under an unexpired lease is reported as delivering, not queued.
+            #expect(try await client.call(.get, "/api/v1/queue?state=delivering", token: t).items.compactMap { $0["id"] as? Int } == [Int(id.rawValue)])
+            #expect(try await client.call(.get, "/api/v1/queue?state=queued", token: t).items.compactMap { $0["id"] as? Int } == [Int(other.id.rawValue)])
             #expect(try await client.call(.get, "/api/v1/queue?limit=1", token: t).json?["nextCursor"] is String)
 
             let detail = try await client.call(.get, "/api/v1/queue/\(id.rawValue)", token: t)
@@ -51,7 +54,7 @@ struct QueueRoutesTests {
             let recipients = detail.json?["recipients"] as? [[String: any Sendable]] ?? []
             let states = Dictionary(uniqueKeysWithValues: recipients.map { ($0["address"] as? String ?? "", $0["state"] as? String ?? "") })
             #expect(states == ["q@one.example": "deferred", "d@two.example": "deferred", "ok@three.example": "delivered",
-                               "b@four.example": "bounced", "l@five.example": "queued"])
+                               "b@four.example": "bounced", "l@five.example": "delivering"])
             let bounced = recipients.first { $0["address"] as? String == "b@four.example" }
             #expect(bounced?["lastReply"] as? String == "550 5.1.1 no such user" && bounced?["attempts"] as? Int == 1)
             #expect(recipients.first { $0["address"] as? String == "l@five.example" }?["leasedBy"] as? String == "worker-1")
@@ -59,7 +62,7 @@ struct QueueRoutesTests {
             #expect(try await client.call(.get, "/api/v1/queue/abc", token: t).status == .badRequest)
 
             let stats = try await client.call(.get, "/api/v1/queue/stats", token: t)
-            #expect(stats.json?["counts"] as? [String: Int] == ["queued": 2, "deferred": 2, "delivered": 1, "bounced": 1])
+            #expect(stats.json?["counts"] as? [String: Int] == ["queued": 1, "deferred": 2, "delivering": 1, "delivered": 1, "bounced": 1])
             let deferrals = stats.json?["deferralsByDomain"] as? [[String: any Sendable]] ?? []
             #expect(Set(deferrals.compactMap { $0["domain"] as? String }) == ["one.example", "two.example"])
             #expect(stats.json?["oldestPendingAgeSeconds"] as? Int != nil)
