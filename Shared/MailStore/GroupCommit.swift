@@ -8,8 +8,8 @@ import Synchronization
 /// Every commit syncs the WAL (synchronous=FULL), so one transaction per message caps a durable
 /// write path at the disk's sync rate. Batching keeps the promise — nobody's call returns before the
 /// transaction holding its write has committed — while under load many writes share one fsync. An
-/// idle store still commits each write at once. Used for message acceptance (SMTP 250) and local
-/// delivery (queue → INBOX).
+/// idle store still commits each write at once. Used for message acceptance (SMTP 250), local
+/// delivery (queue → INBOX) and delivery outcomes (relay replies).
 final class GroupCommit<Work: Sendable, Output: Sendable>: Sendable {
     private struct Request {
         let work: Work

@@ -17,6 +17,12 @@ struct LocalDeliveryWork: Sendable {
     let now: Date
 }
 
+struct OutcomeWork: Sendable {
+    let outcome: DeliveryOutcome
+    let lease: QueueLease
+    let now: Date
+}
+
 extension MailStore {
     /// Stores the message once and queues one delivery per recipient, in a single transaction.
     /// Returns only after COMMIT with synchronous=FULL, which is what makes an SMTP "250" true.
@@ -113,32 +119,38 @@ extension MailStore {
     /// Records the outcome of one delivery attempt and releases the lease. Throws `leaseLost` when the
     /// lease expired and another worker may have taken the recipient over: the outcome is then not
     /// recorded, and the caller must treat its delivery as a possible duplicate.
+    /// Concurrent outcomes share a commit (`GroupCommit`): the relay records one per recipient.
     public func recordOutcome(_ outcome: DeliveryOutcome, for lease: QueueLease, now: Date = Date())
         async throws(MailStoreError)
     {
-        try await self.write { db in
-            try Self.checkLease(db, lease, now: now)
-            let state: QueueState
-            var nextAttempt = now
-            var error: String?
-            switch outcome {
-            case .delivered:
-                state = .delivered
-            case .deferred(let until, let reason):
-                state = .deferred
-                nextAttempt = until
-                error = reason
-            case .bounced(let reason):
-                state = .bounced
-                error = reason
-            }
-            try db.execute(
-                sql: """
-                    UPDATE queueRecipient SET state = ?, attempts = attempts + 1, nextAttemptAt = ?,
-                        lastError = coalesce(?, lastError), leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
-                    WHERE id = ?
-                    """, arguments: [state.rawValue, nextAttempt, error, now, lease.recipientID.rawValue])
+        do {
+            try await self.outcomes.submit(OutcomeWork(outcome: outcome, lease: lease, now: now), bytes: 0, in: self)
+        } catch {
+            throw error as? MailStoreError ?? .unavailable("\(error)")
         }
+    }
+
+    static func applyOutcome(_ db: Database, _ work: OutcomeWork) throws {
+        try Self.checkLease(db, work.lease, now: work.now)
+        let state: QueueState
+        var nextAttempt = work.now
+        var error: String?
+        switch work.outcome {
+        case .delivered:
+            state = .delivered
+        case .deferred(let until, let reason):
+            state = .deferred
+            nextAttempt = until
+            error = reason
+        case .bounced(let reason):
+            state = .bounced
+            error = reason
+        }
+        try db.cachedStatement(sql: """
+                UPDATE queueRecipient SET state = ?, attempts = attempts + 1, nextAttemptAt = ?,
+                    lastError = coalesce(?, lastError), leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
+                WHERE id = ?
+                """).execute(arguments: [state.rawValue, nextAttempt, error, work.now, work.lease.recipientID.rawValue])
     }
 
     /// Local delivery, exactly once: files the queued message into `mailbox` (with `headerPrefix`,

@@ -11,12 +11,15 @@ public final class MailStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
     public let settings: MailStoreSettings
-    /// Group commit for `acceptMessage` and `deliverLocally`.
+    /// Group commit for `acceptMessage`, `deliverLocally` and `recordOutcome`.
     let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
         try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
     }
     let deliveries = GroupCommit<LocalDeliveryWork, StoredMessage> { db, work in
         try MailStore.fileQueuedMessage(db, work)
+    }
+    let outcomes = GroupCommit<OutcomeWork, Void> { db, work in
+        try MailStore.applyOutcome(db, work)
     }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
