@@ -21,6 +21,7 @@ struct OutcomeWork: Sendable {
     let outcome: DeliveryOutcome
     let lease: QueueLease
     let now: Date
+    let noticeHandedOn: Bool
 }
 
 extension MailStore {
@@ -91,7 +92,7 @@ extension MailStore {
         return try await self.write { db in
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT r.id, r.queueMessageId, r.recipient, r.attempts, r.originalRecipient, r.notify,
-                           r.expansionDepth, m.sender, m.receivedAt
+                           r.expansionDepth, m.sender, m.receivedAt, m.envelopeId, m.returnContent
                     FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
                     WHERE r.state IN ('queued', 'deferred') AND r.nextAttemptAt <= ?
                       AND (r.leaseExpiresAt IS NULL OR r.leaseExpiresAt <= ?) \(scopeCondition)
@@ -110,7 +111,8 @@ extension MailStore {
                         owner: owner, expiresAt: expiresAt, sender: sender, recipient: recipient,
                         attempts: row["attempts"], firstQueuedAt: row["receivedAt"],
                         originalRecipient: row["originalRecipient"], notify: row["notify"],
-                        expansionDepth: row["expansionDepth"]))
+                        expansionDepth: row["expansionDepth"], envelopeID: row["envelopeId"],
+                        returnContent: row["returnContent"]))
             }
             return leases
         }
@@ -120,11 +122,14 @@ extension MailStore {
     /// lease expired and another worker may have taken the recipient over: the outcome is then not
     /// recorded, and the caller must treat its delivery as a possible duplicate.
     /// Concurrent outcomes share a commit (`GroupCommit`): the relay records one per recipient.
-    public func recordOutcome(_ outcome: DeliveryOutcome, for lease: QueueLease, now: Date = Date())
-        async throws(MailStoreError)
-    {
+    /// `noticeHandedOn`: the next hop took the DSN request (RFC 3461 §5.2.2), so no success notice is
+    /// due from here.
+    public func recordOutcome(
+        _ outcome: DeliveryOutcome, for lease: QueueLease, now: Date = Date(), noticeHandedOn: Bool = false
+    ) async throws(MailStoreError) {
         do {
-            try await self.outcomes.submit(OutcomeWork(outcome: outcome, lease: lease, now: now), bytes: 0, in: self)
+            try await self.outcomes.submit(
+                OutcomeWork(outcome: outcome, lease: lease, now: now, noticeHandedOn: noticeHandedOn), bytes: 0, in: self)
         } catch {
             throw error as? MailStoreError ?? .unavailable("\(error)")
         }
@@ -148,9 +153,12 @@ extension MailStore {
         }
         try db.cachedStatement(sql: """
                 UPDATE queueRecipient SET state = ?, attempts = attempts + 1, nextAttemptAt = ?,
-                    lastError = coalesce(?, lastError), leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
+                    lastError = coalesce(?, lastError), leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?,
+                    reportedAt = CASE WHEN ? THEN ? ELSE reportedAt END
                 WHERE id = ?
-                """).execute(arguments: [state.rawValue, nextAttempt, error, work.now, work.lease.recipientID.rawValue])
+                """).execute(arguments: [
+                    state.rawValue, nextAttempt, error, work.now, work.noticeHandedOn, work.now, work.lease.recipientID.rawValue,
+                ])
     }
 
     /// Local delivery, exactly once: files the queued message into `mailbox` (with `headerPrefix`,
@@ -207,38 +215,66 @@ extension MailStore {
                     ])
             }
             let note = "expanded to " + targets.map(\.description).joined(separator: ", ")
+            // Marked reported: the targets carry the DSN request on and get the notices themselves.
             try db.execute(
                 sql: """
                     UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, lastError = ?,
-                        leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?
+                        leaseOwner = NULL, leaseExpiresAt = NULL, updatedAt = ?, reportedAt = ?
                     WHERE id = ?
-                    """, arguments: [String(note.prefix(1000)), now, lease.recipientID.rawValue])
+                    """, arguments: [String(note.prefix(1000)), now, now, lease.recipientID.rawValue])
         }
     }
 
     /// Bounced recipients without a queued report, grouped by message, oldest first.
     public func pendingBounceReports(limit: Int = 50) async throws(MailStoreError) -> [PendingBounceReport] {
-        try await self.read { db in
+        try await self.pendingReports(.failure, limit: limit)
+    }
+
+    /// Recipients owed a notice of `kind`, grouped by message. Failures: bounced and not reported.
+    /// Delays: deferred, queued before the cut-off, not warned. Successes: delivered with SUCCESS in
+    /// NOTIFY and not reported (a next hop that took the DSN request marked them reported).
+    public func pendingReports(_ kind: ReportKind, limit: Int = 50) async throws(MailStoreError) -> [PendingBounceReport] {
+        let condition: String
+        var cutoff: Date?
+        switch kind {
+        case .failure:
+            condition = "r.state = 'bounced' AND r.reportedAt IS NULL"
+        case .delay(let queuedBefore):
+            condition = "r.state = 'deferred' AND r.delayReportedAt IS NULL AND m.receivedAt <= ?"
+            cutoff = queuedBefore
+        case .success:
+            condition = "r.state = 'delivered' AND r.reportedAt IS NULL AND r.notify LIKE '%SUCCESS%'"
+        }
+        let conditionCutoff = cutoff
+        return try await self.read { db in
+            var arguments: [any DatabaseValueConvertible] = []
+            if let conditionCutoff { arguments.append(conditionCutoff) }
+            let messageArguments: StatementArguments = conditionCutoff.map { [$0, limit] } ?? [limit]
             let messages = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT DISTINCT m.id, m.sender, m.envelopeId, m.returnContent, m.receivedAt
                     FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
-                    WHERE r.state = 'bounced' AND r.reportedAt IS NULL
+                    WHERE \(condition)
                     ORDER BY m.id LIMIT ?
-                    """, arguments: [limit])
+                    """, arguments: messageArguments)
             return try messages.map { message in
                 let id: Int64 = message["id"]
+                var recipientValues: [any DatabaseValueConvertible] = [id]
+                recipientValues += arguments
                 let recipients = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT id, recipient, originalRecipient, notify, lastError FROM queueRecipient
-                        WHERE queueMessageId = ? AND state = 'bounced' AND reportedAt IS NULL ORDER BY id
-                        """, arguments: [id]
+                        SELECT r.id, r.recipient, r.originalRecipient, r.notify, r.lastError,
+                               r.domain IN (SELECT name FROM domain) AS isLocal
+                        FROM queueRecipient r JOIN queueMessage m ON m.id = r.queueMessageId
+                        WHERE r.queueMessageId = ? AND \(condition) ORDER BY r.id
+                        """, arguments: StatementArguments(recipientValues)
                 ).map { row in
                     PendingBounceReport.Recipient(
                         id: QueueRecipientID(row["id"]), recipient: row["recipient"],
-                        originalRecipient: row["originalRecipient"], notify: row["notify"], lastError: row["lastError"])
+                        originalRecipient: row["originalRecipient"], notify: row["notify"], lastError: row["lastError"],
+                        isLocal: row["isLocal"])
                 }
                 return PendingBounceReport(
                     messageID: QueueMessageID(id),
@@ -250,35 +286,39 @@ extension MailStore {
     }
 
     /// Marks the recipients reported and, when `report` is given, queues it (from the null reverse-path,
-    /// so it can never bounce back) in the same transaction: each bounce is reported exactly once even
+    /// so it can never bounce back) in the same transaction: each notice goes out exactly once even
     /// with several workers. Returns false, queueing nothing, when another worker reported them first.
+    /// A delay warning marks `delayReportedAt`; failures and successes mark `reportedAt`.
     @discardableResult
     public func recordBounceReport(
-        for recipients: [QueueRecipientID], report: (content: Data, recipient: EmailAddress)?, now: Date = Date()
+        for recipients: [QueueRecipientID], report: (content: Data, recipient: EmailAddress)?, kind: ReportKind = .failure,
+        now: Date = Date()
     ) async throws(MailStoreError) -> Bool {
         guard !recipients.isEmpty else { return true }
         let content = report?.content
         let reportRecipient = report?.recipient
+        let column = if case .delay = kind { "delayReportedAt" } else { "reportedAt" }
         do {
-            return try await self.reportBounces(recipients, content: content, reportRecipient: reportRecipient, now: now)
+            return try await self.reportBounces(
+                recipients, column: column, content: content, reportRecipient: reportRecipient, now: now)
         } catch .alreadyDone {
             return false
         }
     }
 
     private func reportBounces(
-        _ recipients: [QueueRecipientID], content: Data?, reportRecipient: EmailAddress?, now: Date
+        _ recipients: [QueueRecipientID], column: String, content: Data?, reportRecipient: EmailAddress?, now: Date
     ) async throws(MailStoreError) -> Bool {
         try await self.write { db in
             let placeholders = Array(repeating: "?", count: recipients.count).joined(separator: ", ")
             var arguments: [any DatabaseValueConvertible] = [now]
             arguments += recipients.map(\.rawValue)
             try db.execute(
-                sql: "UPDATE queueRecipient SET reportedAt = ? WHERE reportedAt IS NULL AND id IN (\(placeholders))",
+                sql: "UPDATE queueRecipient SET \(column) = ? WHERE \(column) IS NULL AND id IN (\(placeholders))",
                 arguments: StatementArguments(arguments))
             guard db.changesCount == recipients.count else {
                 // Another worker reported (some of) them first: roll back, it queued the report.
-                throw MailStoreError.alreadyDone("bounce report")
+                throw MailStoreError.alreadyDone("delivery status report")
             }
             if let content, let reportRecipient {
                 _ = try Self.insertAcceptedMessage(

@@ -175,6 +175,10 @@ enum MailStoreMigrator {
                     CREATE INDEX queueRecipient_unreported ON queueRecipient(state, reportedAt);
                     """)
         }
+        migrator.registerMigration("2026-11-27 delay warnings") { db in
+            // Set when a "delayed" DSN went out (or was not wanted), so each recipient gets at most one.
+            try db.execute(sql: "ALTER TABLE queueRecipient ADD COLUMN delayReportedAt DATETIME")
+        }
         return migrator
     }
 }

@@ -208,6 +208,9 @@ public struct QueueLease: Sendable, Equatable {
     public let notify: String?
     /// How many alias expansions led to this recipient.
     public let expansionDepth: Int
+    /// RFC 3461 ENVID and RET of the message, passed on to a next hop that offers DSN.
+    public let envelopeID: String?
+    public let returnContent: String?
 }
 
 /// Which recipients a worker leases: the local delivery worker takes those in local domains, the SMTP
@@ -218,7 +221,15 @@ public enum LeaseScope: Sendable {
     case remoteDomains
 }
 
-/// Bounced recipients of one message whose delivery status notification is still to be queued.
+/// Which delivery status notifications are pending: failures (bounced), delays (deferred for
+/// longer than the warning time), successes (delivered with NOTIFY=SUCCESS, RFC 3461 §4.1).
+public enum ReportKind: Sendable, Equatable {
+    case failure
+    case delay(queuedBefore: Date)
+    case success
+}
+
+/// Recipients of one message whose delivery status notification is still to be queued.
 public struct PendingBounceReport: Sendable, Equatable {
     public struct Recipient: Sendable, Equatable {
         public let id: QueueRecipientID
@@ -226,6 +237,8 @@ public struct PendingBounceReport: Sendable, Equatable {
         public let originalRecipient: String?
         public let notify: String?
         public let lastError: String?
+        /// In a local domain (a success there is "delivered", elsewhere "relayed").
+        public let isLocal: Bool
     }
     public let messageID: QueueMessageID
     /// nil: the null reverse-path, which never gets a DSN (RFC 5321 §6.1).

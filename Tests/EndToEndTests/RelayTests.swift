@@ -31,7 +31,8 @@ struct RelayTests {
     }
 
     private func submit(
-        _ server: RunningServer, from sender: String, to recipients: [String], subject: String, body: String = "hello"
+        _ server: RunningServer, from sender: String, to recipients: [String], subject: String, body: String = "hello",
+        recipientOptions: String = ""
     ) async throws {
         let sent = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
@@ -42,10 +43,11 @@ struct RelayTests {
                 client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
                 client.starttls()
                 client.login(sys.argv[2], "correct horse battery")
-                refused = client.sendmail(sys.argv[2], sys.argv[5:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\n%s\\r\\n" % (sys.argv[2], sys.argv[3], sys.argv[4]))
+                refused = client.sendmail(sys.argv[2], sys.argv[6:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\n%s\\r\\n" % (sys.argv[2], sys.argv[3], sys.argv[4]),
+                                          rcpt_options=sys.argv[5].split())
                 client.quit()
                 print("sent", refused)
-                """, String(server.ports["submission"] ?? 0), sender, subject, body,
+                """, String(server.ports["submission"] ?? 0), sender, subject, body, recipientOptions,
             ] + recipients
         ).finish()
         #expect(sent.output.hasPrefix("sent {}"), "\(sent.output)\(sent.errors)")
@@ -96,7 +98,7 @@ struct RelayTests {
         // Lines starting with dots: B must store them as sent, whether A used BDAT (not stuffed) or DATA.
         try await self.submit(
             a, from: "alice@example.org", to: ["bob@remote.example"], subject: "across suites",
-            body: ".one dot\r\n..two dots\r\n.\r\nafter a lone dot")
+            body: ".one dot\r\n..two dots\r\n.\r\nafter a lone dot", recipientOptions: "NOTIFY=SUCCESS,FAILURE")
         try await self.submit(a, from: "alice@example.org", to: ["x@missing.example", "y@nullmx.example"], subject: "nowhere")
         try await self.submit(a, from: "alice@example.org", to: ["z@servfail.example"], subject: "dns trouble")
 
@@ -108,6 +110,12 @@ struct RelayTests {
         #expect(relayed.contains("Received: from mx.example.test") && relayed.contains("with ESMTPS"), "\(relayed)")
         #expect(relayed.contains("Return-Path: <alice@example.org>"))
         #expect(relayed.contains("\r\n\r\n.one dot\r\n..two dots\r\n.\r\nafter a lone dot\r\n"), "\(relayed)")
+        // B offers DSN, so A handed the NOTIFY=SUCCESS request on (RFC 3461 §5.2.2): B, having delivered,
+        // queued the success notice to alice itself (from <>, waiting for a route back to A here).
+        try await eventually("B queued the success notice") {
+            let queued = try await admin(b, token: Self.token, "GET", "/api/v1/queue?recipientDomain=example.org").body
+            return queued.contains(#""sender":"""#) && queued.contains(#""address":"alice@example.org""#)
+        }
         // B offers CHUNKING (RFC 3030), so A sent the message with BDAT.
         #expect(a.log.split(separator: "\n").contains { $0.contains("relayed") && $0.contains("BDAT") }, "\(a.log)")
 
@@ -151,6 +159,7 @@ struct RelayTests {
                 "--relay-smarthost", "127.0.0.1:\(ports["auth"] ?? 1)", "--relay-smarthost-user", "relay@smarthost.test",
                 "--relay-retry-initial-seconds", "1", "--relay-retry-maximum-seconds", "1",
                 "--relay-queue-lifetime-seconds", "4", "--relay-command-timeout-seconds", "2",
+                "--relay-delay-warning-seconds", "2",
             ],
             environment: ["ESTAFETA_RELAY_SMARTHOST_PASSWORD": "smarthost secret"])
         defer { a.removeDirectory() }
@@ -170,6 +179,9 @@ struct RelayTests {
             a, from: "alice@example.org", to: ["g@greet421.test", "s@silent.test", "t@slow.test"], subject: "stuck")
         // A failed TLS handshake after STARTTLS: the same host again in plaintext.
         try await self.submit(a, from: "alice@example.org", to: ["tls@badtls.test"], subject: "broken tls")
+        // NOTIFY=SUCCESS to a peer without DSN: A owes the sender a "relayed" notice.
+        try await self.submit(
+            a, from: "alice@example.org", to: ["notice@scripted.test"], subject: "tell me", recipientOptions: "NOTIFY=SUCCESS")
         // No route of its own: the smarthost, over STARTTLS with AUTH.
         try await self.submit(a, from: "alice@example.org", to: ["friend@elsewhere.example"], subject: "via smarthost")
         // A UTF-8 address needs SMTPUTF8, which this peer does not offer: 5.6.7 bounce, nothing sent.
@@ -198,12 +210,13 @@ struct RelayTests {
                 (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
             }
         }
-        try await eventually("the peer has every delivery") { delivered().count == 8 }
+        try await eventually("the peer has every delivery") { delivered().count == 9 }
         let envelopes = delivered().compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Envelope-To: ") } }
             .map { String($0.dropFirst("X-Envelope-To: ".count)) }.sorted()
         #expect(envelopes == [
-            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "friend@elsewhere.example", "ok@scripted.test",
-            "r1@scripted.test,r2@scripted.test", "r3@scripted.test", "tempfail@scripted.test", "tls@badtls.test",
+            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "friend@elsewhere.example", "notice@scripted.test",
+            "ok@scripted.test", "r1@scripted.test,r2@scripted.test", "r3@scripted.test", "tempfail@scripted.test",
+            "tls@badtls.test",
         ], "\(envelopes)")
         #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
         let viaSmarthost = delivered().filter { $0.contains("X-Auth-Login:") }
@@ -217,7 +230,7 @@ struct RelayTests {
         var reports = ""
         try await eventually("alice has a bounce report for each", timeout: .seconds(40)) {
             reports = try await inboxContents(aStore, "alice@example.org").joined(separator: "\n----\n")
-            return bounced.allSatisfy { reports.contains("Final-Recipient: rfc822; \($0)") }
+            return bounced.allSatisfy { reports.contains("Final-Recipient: rfc822; \($0)\r\nAction: failed") }
         }
         #expect(reports.contains("Final-Recipient: rfc822; reject@scripted.test") && reports.contains("Status: 5.1.1"), "\(reports)")
         #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test") && reports.contains("4.4.7 delivery time expired"), "\(reports)")
@@ -225,8 +238,15 @@ struct RelayTests {
         #expect(reports.contains("Final-Recipient: rfc822; jürgen@scripted.test") && reports.contains("Status: 5.6.7"), "\(reports)")
         #expect(reports.contains("greeted with 421 4.3.2"), "\(reports)")
         #expect(reports.contains("no complete reply within 2 s"), "\(reports)")
+        // Waiting longer than the 2 s warning time: a delay notice before the final bounce.
+        #expect(reports.contains("Final-Recipient: rfc822; someone@dead.test\r\nAction: delayed\r\nStatus: 4.4.1"), "\(reports)")
+        // The peer offers no DSN, so the success notice comes from A, as "relayed".
+        try await eventually("alice has the relayed notice") {
+            try await inboxContents(aStore, "alice@example.org").joined().contains(
+                "Final-Recipient: rfc822; notice@scripted.test\r\nAction: relayed\r\nStatus: 2.0.0")
+        }
         for delivered in ["tempfail@scripted.test", "r3@scripted.test", "tls@badtls.test", "friend@elsewhere.example"] {
-            #expect(!reports.contains("Final-Recipient: rfc822; \(delivered)"))
+            #expect(!reports.contains("Final-Recipient: rfc822; \(delivered)\r\nAction: failed"))
         }
         #expect(try await a.stop().status == 0)
     }

@@ -26,7 +26,8 @@ private struct Harness {
         let logger = Logger(label: "test.relay")
         return Harness(
             store: store, alice: alice, bob: bob, local: LocalDelivery(store: store, outcomes: QueueOutcomes(store: store, schedule: schedule, logger: logger)),
-            reports: BounceReporter(store: store, hostname: "mx.example.org", logger: logger))
+            reports: BounceReporter(
+                store: store, hostname: "mx.example.org", delayWarning: .seconds(3600), schedule: schedule, logger: logger))
     }
 
     @discardableResult
@@ -166,6 +167,51 @@ struct LocalDeliveryTests {
             #expect(report.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: to nobody\r\nMessage-ID: <m1@example.org>\r\n"))
             #expect(!report.contains("\r\nbody\r\n"))  // headers only without RET=FULL
             #expect(report.contains("Return-Path: <>"))  // reports travel with the null reverse-path
+        }
+    }
+
+    @Test("a delay warning goes out once after the warning time unless NOTIFY excludes DELAY")
+    func delayWarning() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.store.setQuota(10, for: harness.alice.address)
+            try await harness.queue("Subject: waiting\r\n\r\ntoo big for the quota\r\n", from: "bob@example.org", to: ["alice@example.org"])
+            try await harness.queue(
+                "Subject: no delay notice\r\n\r\ntoo big for the quota\r\n", from: "bob@example.org", to: ["alice@example.org"],
+                notify: "FAILURE")
+            let now = Date()
+            #expect(try await harness.pass(now: now) == [.deferred, .deferred])
+            // Before the warning time (1 h here): nothing.
+            #expect(try await harness.reports.report(.delay(queuedBefore: now.addingTimeInterval(-3600)), now: now) == false)
+            #expect(try await harness.reports.reportPending(now: now.addingTimeInterval(3601)))
+            #expect(try await harness.reports.reportPending(now: now.addingTimeInterval(3602)) == false)  // once
+            try await harness.pass(now: now.addingTimeInterval(3700))
+            let inbox = try await harness.inbox(harness.bob)
+            #expect(inbox.count == 1)
+            let report = String(decoding: inbox.first ?? Data(), as: UTF8.self)
+            #expect(report.contains("Subject: Delayed Mail (still being retried)"))
+            #expect(report.contains("Action: delayed\r\nStatus: 4.2.2\r\n"), "\(report)")
+            #expect(report.contains("Will-Retry-Until: "))
+            #expect(report.contains("Subject: waiting") && !report.contains("Subject: no delay notice"))
+        }
+    }
+
+    @Test("NOTIFY=SUCCESS gets a 'delivered' notice after local delivery; without it, none")
+    func successNotice() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            try await harness.queue("Subject: tell me\r\n\r\nx\r\n", from: "alice@example.org", to: ["bob@example.org"], notify: "SUCCESS,FAILURE")
+            try await harness.queue("Subject: do not tell\r\n\r\nx\r\n", from: "alice@example.org", to: ["bob@example.org"])
+            #expect(try await harness.pass() == [.delivered, .delivered])
+            #expect(try await harness.reports.reportPending())
+            #expect(try await harness.reports.reportPending() == false)
+            try await harness.pass()
+            let inbox = try await harness.inbox(harness.alice)
+            #expect(inbox.count == 1)
+            let report = String(decoding: inbox.first ?? Data(), as: UTF8.self)
+            #expect(report.contains("Subject: Successful Mail Delivery Report"))
+            #expect(report.contains("Final-Recipient: rfc822; bob@example.org\r\nAction: delivered\r\nStatus: 2.0.0"), "\(report)")
+            #expect(report.contains("Subject: tell me") && !report.contains("Subject: do not tell"))
         }
     }
 }

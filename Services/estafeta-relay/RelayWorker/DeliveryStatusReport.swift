@@ -4,15 +4,27 @@ import MailStore
 
 /// A delivery status notification (RFC 3464): `multipart/report; report-type=delivery-status` with a
 /// human-readable part, a `message/delivery-status` part, and the returned message (its header only,
-/// or all of it with RET=FULL, RFC 3461 §4.3). Pure: the worker queues the bytes.
+/// or all of it with RET=FULL, RFC 3461 §4.3). Pure: the worker queues the bytes. One report is of
+/// one kind: failures, delays (the message is still being retried), or successes.
 struct DeliveryStatusReport {
+    enum Kind {
+        case failure
+        /// With the time after which the message will be given up (RFC 3464 Will-Retry-Until).
+        case delay(willRetryUntil: Date)
+        case success
+    }
+
     struct FailedRecipient {
         var recipient: String
-        /// RFC 3461 ORCPT as stored (`addr-type;xtext`).
+        /// RFC 3461 ORCPT as stored (`addr-type;address`).
         var originalRecipient: String?
         /// The reply or reason, e.g. `550 5.1.1 no such user`.
         var diagnostic: String
+        /// RFC 3464 §2.3.3 Action: failed, delayed, delivered or relayed.
+        var action: String = "failed"
     }
+
+    var kind: Kind = .failure
 
     var reportingHost: String
     var sender: EmailAddress
@@ -25,8 +37,9 @@ struct DeliveryStatusReport {
     /// Unique part of the Message-ID and the MIME boundary.
     var token: String
 
-    /// RFC 3463 status of a diagnostic: the enhanced code in it, else 5.0.0.
-    static func status(of diagnostic: String) -> String {
+    /// RFC 3463 status of a diagnostic: the enhanced code in it, else the kind's generic one
+    /// (5.0.0 failed, 4.0.0 delayed, 2.0.0 delivered).
+    static func status(of diagnostic: String, kind: Kind = .failure) -> String {
         for word in diagnostic.split(separator: " ").prefix(3) {
             let parts = word.split(separator: ".", omittingEmptySubsequences: false)
             if parts.count == 3, ["2", "4", "5"].contains(parts[0]),
@@ -35,7 +48,11 @@ struct DeliveryStatusReport {
                 return String(word)
             }
         }
-        return "5.0.0"
+        switch kind {
+        case .failure: return "5.0.0"
+        case .delay: return "4.0.0"
+        case .success: return "2.0.0"
+        }
     }
 
     /// Text that must stay on one header line: CR, LF and other controls become spaces.
@@ -50,7 +67,11 @@ struct DeliveryStatusReport {
         func line(_ value: String = "") { text += value + "\r\n" }
         line("From: Mail Delivery System <MAILER-DAEMON@\(self.reportingHost)>")
         line("To: <\(self.sender)>")
-        line("Subject: Undelivered Mail Returned to Sender")
+        switch self.kind {
+        case .failure: line("Subject: Undelivered Mail Returned to Sender")
+        case .delay: line("Subject: Delayed Mail (still being retried)")
+        case .success: line("Subject: Successful Mail Delivery Report")
+        }
         line("Date: \(MessageDate.format(self.date))")
         line("Message-ID: <report.\(self.token)@\(self.reportingHost)>")
         // RFC 3834: an automatic reply; vacation responders must not answer it.
@@ -67,7 +88,16 @@ struct DeliveryStatusReport {
         line()
         line("This is the mail system at \(self.reportingHost).")
         line()
-        line("Your message could not be delivered to the following recipients:")
+        switch self.kind {
+        case .failure:
+            line("Your message could not be delivered to the following recipients:")
+        case .delay(let until):
+            line("Your message could not be delivered yet to the following recipients.")
+            line("Nothing needs to be done: delivery will be retried until \(MessageDate.format(until)).")
+        case .success:
+            line("Your message was delivered to the following recipients (\"relayed\": handed to a server")
+            line("that does not send delivery notices):")
+        }
         line()
         for recipient in self.recipients {
             line("<\(Self.oneLine(recipient.recipient))>: \(Self.oneLine(recipient.diagnostic))")
@@ -85,9 +115,10 @@ struct DeliveryStatusReport {
                 line("Original-Recipient: \(Self.oneLine(original))")
             }
             line("Final-Recipient: rfc822; \(Self.oneLine(recipient.recipient))")
-            line("Action: failed")
-            line("Status: \(Self.status(of: recipient.diagnostic))")
+            line("Action: \(recipient.action)")
+            line("Status: \(Self.status(of: recipient.diagnostic, kind: self.kind))")
             line("Diagnostic-Code: smtp; \(Self.oneLine(recipient.diagnostic))")
+            if case .delay(let until) = self.kind { line("Will-Retry-Until: \(MessageDate.format(until))") }
         }
         line()
         line("--\(boundary)")

@@ -14,8 +14,10 @@ struct QueueOutcomes: Sendable {
     let schedule: RetrySchedule
     let logger: Logger
 
-    func delivered(_ lease: QueueLease, _ note: String, now: Date) async throws(MailStoreError) -> DeliveryResult {
-        try await self.store.recordOutcome(.delivered, for: lease, now: now)
+    func delivered(
+        _ lease: QueueLease, _ note: String, now: Date, noticeHandedOn: Bool = false
+    ) async throws(MailStoreError) -> DeliveryResult {
+        try await self.store.recordOutcome(.delivered, for: lease, now: now, noticeHandedOn: noticeHandedOn)
         self.logger.info(
             "delivered", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)", "reply": "\(note)"])
         return .delivered

@@ -26,15 +26,22 @@ struct RemoteDelivery: Sendable {
                 for lease in leases { _ = try await self.outcomes.deferOrExpire(lease, reason, now: now()) }
             case .hosts(let hosts):
                 let envelope = RelayEnvelope(
-                    sender: first.sender?.description, recipients: leases.map(\.recipient.description), content: content,
-                    needsSMTPUTF8: (first.sender?.requiresSMTPUTF8 ?? false) || leases.contains { $0.recipient.requiresSMTPUTF8 })
+                    sender: first.sender?.description,
+                    recipients: leases.map {
+                        .init(address: $0.recipient.description, notify: $0.notify, originalRecipient: $0.originalRecipient)
+                    },
+                    content: content,
+                    needsSMTPUTF8: (first.sender?.requiresSMTPUTF8 ?? false) || leases.contains { $0.recipient.requiresSMTPUTF8 },
+                    envelopeID: first.envelopeID, returnContent: first.returnContent)
                 var failure = "451 4.4.1 no host to try for \(domain)"
                 for host in hosts.prefix(Self.maximumHostsPerAttempt) {
                     switch await self.client.deliver(envelope, to: host) {
-                    case .success(let results):
-                        for (lease, result) in zip(leases, results) {
+                    case .success(let transaction):
+                        for (lease, result) in zip(leases, transaction.outcomes) {
                             switch result {
-                            case .delivered(let reply): _ = try await self.outcomes.delivered(lease, reply, now: now())
+                            case .delivered(let reply):
+                                _ = try await self.outcomes.delivered(
+                                    lease, reply, now: now(), noticeHandedOn: transaction.dsnHandedOn)
                             case .deferred(let reason): _ = try await self.outcomes.deferOrExpire(lease, reason, now: now())
                             case .bounced(let reason): _ = try await self.outcomes.bounce(lease, reason, now: now())
                             }

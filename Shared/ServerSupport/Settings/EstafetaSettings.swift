@@ -86,6 +86,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var relayRetryInitial: Duration
     public var relayRetryMaximum: Duration
     public var relayQueueLifetime: Duration
+    /// A "delayed" DSN to the sender once a message has waited this long (RFC 3464); nil: never.
+    public var relayDelayWarning: Duration?
     /// Relay routing: `domain=host:port` overrides, a smarthost for everything else, the DNS server
     /// (`host:port`; empty: /etc/resolv.conf) and the port of MX hosts.
     public var relayRoutes: [String]
@@ -132,7 +134,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "smtp.maxAuthFailures",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
-        "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds",
+        "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
         "relay.routes", "relay.smarthost", "relay.smarthostUser", "relay.smarthostPassword", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
         "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
     ]
@@ -155,6 +157,11 @@ public struct EstafetaSettings: Sendable, Equatable {
             if value <= 0 { problems.append(SettingsProblem(key: key, message: "must be greater than 0, got \(value)")) }
             return value
         }
+        func nonNegative(_ key: String, _ fallback: Int) -> Int {
+            let value = reader.int(forKey: ConfigKey(key), default: fallback)
+            if value < 0 { problems.append(SettingsProblem(key: key, message: "must be 0 or more, got \(value)")) }
+            return value
+        }
         func listener(_ name: String, host: String, port defaultPort: Int) -> Listener {
             Listener(host: reader.string(forKey: ConfigKey("\(name).host"), default: host), port: port("\(name).port", defaultPort))
         }
@@ -162,6 +169,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         let loopback = "127.0.0.1"
 
         let hostname = reader.string(forKey: "hostname", default: Self.systemHostname())
+        let delayWarningSeconds = nonNegative("relay.delayWarningSeconds", 14_400)
         let databasePath = reader.string(forKey: "database.path", default: "./data/estafeta.sqlite")
         if databasePath.isEmpty { problems.append(SettingsProblem(key: "database.path", message: "must not be empty")) }
         let busyTimeoutMs = positive("database.busyTimeoutMs", 10_000)
@@ -235,6 +243,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayRetryInitial: .seconds(positive("relay.retryInitialSeconds", 300)),
             relayRetryMaximum: .seconds(positive("relay.retryMaximumSeconds", 3_600)),
             relayQueueLifetime: .seconds(positive("relay.queueLifetimeSeconds", 432_000)),
+            relayDelayWarning: delayWarningSeconds > 0 ? .seconds(delayWarningSeconds) : nil,
             relayRoutes: reader.stringArray(forKey: "relay.routes", default: []),
             relaySmarthost: reader.string(forKey: "relay.smarthost", default: ""),
             relaySmarthostUser: reader.string(forKey: "relay.smarthostUser", default: ""),
@@ -296,6 +305,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "relay.retryInitialSeconds": "\(self.relayRetryInitial.components.seconds)",
             "relay.retryMaximumSeconds": "\(self.relayRetryMaximum.components.seconds)",
             "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",
+            "relay.delayWarningSeconds": "\(self.relayDelayWarning?.components.seconds ?? 0)",
             "relay.routes": self.relayRoutes.joined(separator: ","),
             "relay.smarthost": self.relaySmarthost,
             "relay.smarthostUser": self.relaySmarthostUser,

@@ -27,11 +27,28 @@ enum RecipientOutcome: Sendable, Equatable {
 
 /// One message to one host.
 struct RelayEnvelope: Sendable {
+    struct Recipient: Sendable {
+        var address: String
+        /// RFC 3461 NOTIFY (`SUCCESS,DELAY`, `NEVER`) and ORCPT (`rfc822;address`) as received.
+        var notify: String? = nil
+        var originalRecipient: String? = nil
+    }
+
     var sender: String?
-    var recipients: [String]
+    var recipients: [Recipient]
     var content: Data
     /// Needs SMTPUTF8 (RFC 6531): an address is not ASCII.
     var needsSMTPUTF8: Bool
+    /// RFC 3461 ENVID and RET, as received.
+    var envelopeID: String? = nil
+    var returnContent: String? = nil
+}
+
+/// Per-recipient outcomes of one transaction, and whether the host offered DSN and so took over the
+/// notices the recipients asked for (RFC 3461 §5.2.2: no "relayed" notice is due from us).
+struct RelayTransaction: Sendable {
+    var outcomes: [RecipientOutcome]
+    var dsnHandedOn: Bool
 }
 
 /// An SMTP client transaction with one remote host (RFC 5321, as a client): greeting, EHLO,
@@ -65,7 +82,7 @@ struct SMTPClientSession: Sendable {
     typealias Connection = NIOAsyncChannel<InboundLine, ByteBuffer>
 
     /// Per-recipient outcomes, or `.failure` when the host could not be used (try the next one).
-    func deliver(_ envelope: RelayEnvelope, to host: RouteHost) async -> Result<[RecipientOutcome], HostFailure> {
+    func deliver(_ envelope: RelayEnvelope, to host: RouteHost) async -> Result<RelayTransaction, HostFailure> {
         let first = await self.attempt(envelope, to: host, startTLS: true)
         // Credentials never go in plaintext, so a smarthost login does not fall back.
         if case .failure(.tlsFailed(let reason)) = first, !self.requireTLS, host.credentials == nil {
@@ -76,7 +93,7 @@ struct SMTPClientSession: Sendable {
         return first
     }
 
-    private func attempt(_ envelope: RelayEnvelope, to host: RouteHost, startTLS: Bool) async -> Result<[RecipientOutcome], HostFailure> {
+    private func attempt(_ envelope: RelayEnvelope, to host: RouteHost, startTLS: Bool) async -> Result<RelayTransaction, HostFailure> {
         let connection: Connection
         do {
             connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -170,7 +187,7 @@ struct SMTPClientSession: Sendable {
 
     private func transact(
         _ envelope: RelayEnvelope, host: RouteHost, startTLS: Bool, exchange: inout Exchange
-    ) async throws -> Result<[RecipientOutcome], HostFailure> {
+    ) async throws -> Result<RelayTransaction, HostFailure> {
         let greeting = try await exchange.read()
         guard greeting.code == 220 else {
             try? await exchange.send("QUIT")
@@ -203,7 +220,10 @@ struct SMTPClientSession: Sendable {
             try await self.authenticate(credentials, offered: extensions["AUTH"] ?? "", host: host, exchange: &exchange)
         }
 
-        let everyone = { (outcome: RecipientOutcome) in Array(repeating: outcome, count: envelope.recipients.count) }
+        let dsn = extensions["DSN"] != nil
+        let everyone = { (outcome: RecipientOutcome) in
+            RelayTransaction(outcomes: Array(repeating: outcome, count: envelope.recipients.count), dsnHandedOn: false)
+        }
         if let limit = extensions["SIZE"].flatMap({ Int($0) }), limit > 0, envelope.content.count > limit {
             try? await exchange.send("QUIT")
             return .success(everyone(.bounced("552 5.3.4 message size \(envelope.content.count) exceeds \(host)'s limit \(limit)")))
@@ -217,7 +237,17 @@ struct SMTPClientSession: Sendable {
         if extensions["SIZE"] != nil { mail += " SIZE=\(envelope.content.count)" }
         if extensions["8BITMIME"] != nil && envelope.content.contains(where: { $0 >= 0x80 }) { mail += " BODY=8BITMIME" }
         if envelope.needsSMTPUTF8 { mail += " SMTPUTF8" }
-        let rcpts = envelope.recipients.map { "RCPT TO:<\($0)>" }
+        // RFC 3461 §5.2.2: a next hop that offers DSN gets the parameters and takes over the notices.
+        if dsn, let ret = envelope.returnContent { mail += " RET=\(ret)" }
+        if dsn, let envelopeID = envelope.envelopeID { mail += " ENVID=\(XText.encode(envelopeID))" }
+        let rcpts = envelope.recipients.map { recipient in
+            var rcpt = "RCPT TO:<\(recipient.address)>"
+            if dsn, let notify = recipient.notify { rcpt += " NOTIFY=\(notify)" }
+            if dsn, let original = recipient.originalRecipient, let semicolon = original.firstIndex(of: ";") {
+                rcpt += " ORCPT=\(original[..<semicolon]);\(XText.encode(String(original[original.index(after: semicolon)...])))"
+            }
+            return rcpt
+        }
 
         let mailReply: SMTPResponse
         var rcptReplies: [SMTPResponse] = []
@@ -240,13 +270,11 @@ struct SMTPClientSession: Sendable {
             try? await exchange.send("QUIT")
             return .success(everyone(RecipientOutcome(mailReply, context: "MAIL FROM at \(host)")))
         }
-        var outcomes = zip(envelope.recipients, rcptReplies).map { recipient, reply in
-            RecipientOutcome(reply, context: "RCPT TO at \(host)")
-        }
+        var outcomes = rcptReplies.map { reply in RecipientOutcome(reply, context: "RCPT TO at \(host)") }
         let accepted = rcptReplies.indices.filter { rcptReplies[$0].isPositive }
         guard !accepted.isEmpty else {
             try? await exchange.send("QUIT")
-            return .success(outcomes)
+            return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
         }
         // RFC 3030: one BDAT LAST chunk, framed by its size (no dot-stuffing); otherwise DATA.
         let chunking = extensions["CHUNKING"] != nil
@@ -261,7 +289,7 @@ struct SMTPClientSession: Sendable {
             guard go.code == 354 else {
                 for index in accepted { outcomes[index] = RecipientOutcome(go, context: "DATA at \(host)") }
                 try? await exchange.send("QUIT")
-                return .success(outcomes)
+                return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
             }
             try await exchange.writeContent(SMTPDataEncoder.encode(envelope.content))
         }
@@ -272,7 +300,7 @@ struct SMTPClientSession: Sendable {
             // RFC 5321 §3.8: no reply after the content is a temporary failure (the message may have
             // been delivered: a possible duplicate on retry, catalogue D12/D14).
             for index in accepted { outcomes[index] = .deferred("421 4.4.2 no reply after the message content from \(host): \(error)") }
-            return .success(outcomes)
+            return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
         }
         for index in accepted { outcomes[index] = RecipientOutcome(final, context: "end of \(transfer) at \(host)") }
         self.logger.info(
@@ -280,7 +308,7 @@ struct SMTPClientSession: Sendable {
                                   "recipients": "\(accepted.count)"])
         try? await exchange.send("QUIT")
         _ = try? await exchange.read()
-        return .success(outcomes)
+        return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
     }
 
     /// EHLO, falling back to HELO; returns the EHLO extensions (none after HELO).
