@@ -135,6 +135,12 @@ extension MailStore {
         }
     }
 
+    /// A delivered recipient is marked reported at once unless it asked for a success notice, so the
+    /// set of unreported delivered rows (scanned for success notices) stays small.
+    static func wantsSuccessNotice(_ notify: String?) -> Bool {
+        notify?.uppercased().contains("SUCCESS") ?? false
+    }
+
     static func applyOutcome(_ db: Database, _ work: OutcomeWork) throws {
         try Self.checkLease(db, work.lease, now: work.now)
         let state: QueueState
@@ -157,7 +163,9 @@ extension MailStore {
                     reportedAt = CASE WHEN ? THEN ? ELSE reportedAt END
                 WHERE id = ?
                 """).execute(arguments: [
-                    state.rawValue, nextAttempt, error, work.now, work.noticeHandedOn, work.now, work.lease.recipientID.rawValue,
+                    state.rawValue, nextAttempt, error, work.now,
+                    state == .delivered && (work.noticeHandedOn || !Self.wantsSuccessNotice(work.lease.notify)), work.now,
+                    work.lease.recipientID.rawValue,
                 ])
     }
 
@@ -187,9 +195,11 @@ extension MailStore {
             size: blobSize + Int64(work.headerPrefix.count), flags: [], internalDate: work.now)
         try db.cachedStatement(sql: """
                 UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
-                    leaseExpiresAt = NULL, updatedAt = ?
+                    leaseExpiresAt = NULL, updatedAt = ?, reportedAt = ?
                 WHERE id = ?
-                """).execute(arguments: [work.now, work.lease.recipientID.rawValue])
+                """).execute(arguments: [
+                    work.now, Self.wantsSuccessNotice(work.lease.notify) ? nil : work.now, work.lease.recipientID.rawValue,
+                ])
         return stored
     }
 

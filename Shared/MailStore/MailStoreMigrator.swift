@@ -177,7 +177,13 @@ enum MailStoreMigrator {
         }
         migrator.registerMigration("2026-11-27 delay warnings") { db in
             // Set when a "delayed" DSN went out (or was not wanted), so each recipient gets at most one.
-            try db.execute(sql: "ALTER TABLE queueRecipient ADD COLUMN delayReportedAt DATETIME")
+            // Delivered recipients are from now on marked reported unless they wait for a success
+            // notice; earlier ones never asked for one here.
+            try db.execute(
+                sql: """
+                    ALTER TABLE queueRecipient ADD COLUMN delayReportedAt DATETIME;
+                    UPDATE queueRecipient SET reportedAt = updatedAt WHERE state = 'delivered' AND reportedAt IS NULL;
+                    """)
         }
         return migrator
     }
