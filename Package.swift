@@ -50,6 +50,8 @@ let package = Package(
         .target(
             name: "SMTPProtocol", dependencies: ["MailFormat", nio], path: "Shared/SMTPProtocol",
             swiftSettings: strict),
+        // POP3 commands and responses (RFC 1939, 2449, 2595, 5034), pure.
+        .target(name: "POP3Protocol", dependencies: ["MailFormat"], path: "Shared/POP3Protocol", swiftSettings: strict),
 
         // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
         .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "ServerSupport", "MailStore", nio,
+                "ServerSupport", "MailStore", "MailFormat", "Credentials", nio,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,7 +125,13 @@ let package = Package(
             ],
             path: "Services/estafeta-relay/RelayWorker", swiftSettings: strict),
         .target(
-            name: "POP3Gateway", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            name: "POP3Gateway",
+            dependencies: [
+                "POP3Protocol", "MailStore", "MailFormat", "ServerSupport", "ServiceHost", "Credentials", nio,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Services/estafeta-pop3/POP3Gateway", swiftSettings: strict),
         .target(
             name: "IMAPGateway", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
@@ -197,6 +205,7 @@ let package = Package(
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),
+        .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol"], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(
             name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials", "TestSupport"],

@@ -171,22 +171,23 @@ extension MailStore {
     /// them or none. Content no other message or queue row uses is removed with them.
     @discardableResult
     public func expunge(uids: [UInt32], in mailbox: MailboxID) async throws(MailStoreError) -> [UInt32] {
-        try await self.write { db in
-            var removed: [UInt32] = []
-            var modSeq: Int64?
-            for uid in uids.sorted() {
-                try db.execute(
-                    sql: "DELETE FROM mailboxMessage WHERE mailboxId = ? AND uid = ?",
-                    arguments: [mailbox.rawValue, Int64(uid)])
-                guard db.changesCount > 0 else { continue }
-                let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailbox.rawValue)
-                modSeq = changeSeq
-                try Self.recordChange(db, mailboxID: mailbox.rawValue, modSeq: changeSeq, uid: uid, kind: .expunge)
-                removed.append(uid)
-            }
-            if !removed.isEmpty { try Self.deleteUnreferencedBlobs(db) }
-            return removed
+        try await self.write { db in try Self.expungeMessages(db, uids: uids, mailboxID: mailbox.rawValue) }
+    }
+
+    static func expungeMessages(_ db: Database, uids: [UInt32], mailboxID: Int64) throws -> [UInt32] {
+        var removed: [UInt32] = []
+        var modSeq: Int64?
+        for uid in uids.sorted() {
+            try db.execute(
+                sql: "DELETE FROM mailboxMessage WHERE mailboxId = ? AND uid = ?", arguments: [mailboxID, Int64(uid)])
+            guard db.changesCount > 0 else { continue }
+            let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailboxID)
+            modSeq = changeSeq
+            try Self.recordChange(db, mailboxID: mailboxID, modSeq: changeSeq, uid: uid, kind: .expunge)
+            removed.append(uid)
         }
+        if !removed.isEmpty { try Self.deleteUnreferencedBlobs(db) }
+        return removed
     }
 
     // MARK: Helpers inside transactions

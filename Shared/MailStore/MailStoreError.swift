@@ -27,6 +27,8 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case queueMessageBusy(Int64)
     /// Another worker already did this (e.g. queued the report for these bounces); nothing was changed.
     case alreadyDone(String)
+    /// A POP3 session's maildrop lease expired or was taken over; its deletions were not applied.
+    case maildropLockLost
     /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
     case unavailable(String)
 
@@ -50,6 +52,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unknownQueueMessage(let id): "no such queued message: \(id)"
         case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"
         case .alreadyDone(let detail): "already done: \(detail)"
+        case .maildropLockLost: "the maildrop lock was lost"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }
     }

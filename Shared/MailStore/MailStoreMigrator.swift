@@ -185,6 +185,18 @@ enum MailStoreMigrator {
                     UPDATE queueRecipient SET reportedAt = updatedAt WHERE state = 'delivered' AND reportedAt IS NULL;
                     """)
         }
+        migrator.registerMigration("2026-11-27 POP3 maildrop locks") { db in
+            // RFC 1939 §8: one POP3 session per maildrop. A lease (owner + expiry) rather than a lock that
+            // sticks: a session that dies without QUIT, or whose process is killed, frees it on expiry.
+            try db.execute(
+                sql: """
+                    CREATE TABLE maildropLock (
+                        accountId INTEGER PRIMARY KEY REFERENCES account(id) ON DELETE CASCADE,
+                        owner TEXT NOT NULL,
+                        expiresAt DATETIME NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -153,16 +153,18 @@ extension ServiceEnvironment {
             }, overLimitMessage: ByteBuffer(string: overLimitReply), session: session)
     }
 
-    /// A listener with the protocol's own framing handlers.
+    /// A listener with the protocol's own framing handlers; `idleTimeout` overrides the setting (POP3
+    /// and IMAP have RFC minimums).
     public func protocolServer<Inbound: Sendable, Outbound: Sendable>(
-        name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, idleTimeoutReply: String,
+        name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, idleTimeout: Duration? = nil,
+        idleTimeoutReply: String,
         framing: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void, overLimitMessage: Outbound,
         session: @escaping @Sendable (ProtocolConnection<Inbound, Outbound>) async throws -> Void
     ) -> ProtocolServer<Inbound, Outbound> {
         ProtocolServer(
             ListenerDescription(
                 name: name, host: address.host, port: address.port, tls: implicitTLS ? self.tlsContext : nil,
-                idleTimeout: self.settings.idleTimeout, idleTimeoutReply: idleTimeoutReply),
+                idleTimeout: idleTimeout ?? self.settings.idleTimeout, idleTimeoutReply: idleTimeoutReply),
             limiter: self.connectionLimiter, logger: self.logger, framing: framing, overLimitMessage: overLimitMessage,
             session: session)
     }

@@ -150,7 +150,7 @@ struct DeliveryTests {
         _ = try await first.stop(signal: SIGKILL)
         try await eventually("the queue is empty", timeout: .seconds(60)) {
             let counts = try await store.queueStats().counts
-            return (counts[.queued] ?? 0) + (counts[.deferred] ?? 0) == 0
+            return (counts[.queued] ?? 0) + (counts[.deferred] ?? 0) + (counts[.delivering] ?? 0) == 0
         }
         let inbox = try await inboxContents(store, "alice@example.org")
         let subjects = inbox.compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("Subject: ") } }

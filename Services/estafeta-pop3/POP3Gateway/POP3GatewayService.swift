@@ -1,35 +1,38 @@
 import NIOCore
+import POP3Protocol
 import ServerSupport
 import ServiceHost
 
-/// `estafeta-pop3`: POP3 (STLS) and POP3S (implicit TLS).
-///
-/// Foundation stage: greets, answers NOOP and QUIT, refuses the rest with `-ERR`; RFC 1939 itself is
-/// the POP3 gateway issue.
+/// `estafeta-pop3`: POP3 with STLS and POP3S with implicit TLS (RFC 1939, 2449, 2595, 5034, 8314),
+/// serving each account's INBOX as its maildrop.
 public enum POP3GatewayService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
-        func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<InboundLine, ByteBuffer> {
-            environment.lineProtocolServer(
-                name: name, on: address, implicitTLS: tls, overLimitReply: "-ERR [SYS/TEMP] Too many connections, try again later\r\n", idleTimeoutReply: "-ERR Idle timeout, closing connection\r\n"
+        func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<InboundLine, CommandLineOutput> {
+            let session = POP3Session(
+                store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.pop3AllowPlaintextAuth,
+                penalties: environment.authenticationPenalties, maximumAuthFailures: settings.pop3MaximumAuthFailures,
+                lockDuration: settings.pop3LockDuration)
+            let tlsContext = environment.tlsContext
+            let maximumLineLength = settings.maximumLineLength
+            return environment.protocolServer(
+                name: name, on: address, implicitTLS: tls,
+                // RFC 1939 §3: the autologout timer is at least 10 minutes.
+                idleTimeout: max(settings.idleTimeout, .seconds(600)),
+                idleTimeoutReply: String(decoding: POP3Response.err("Idle timeout, closing connection"), as: UTF8.self),
+                framing: { pipeline in
+                    try pipeline.addHandler(
+                        CommandLineChannelHandler(
+                            maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
+                            overflowReply: String(decoding: POP3Response.err("Too much pipelined input, closing connection"), as: UTF8.self)))
+                },
+                overLimitMessage: .sendAndClose(
+                    ByteBuffer(bytes: POP3Response.err("Too many connections, try again later", code: .systemTemporary)))
             ) { connection in
-                try await Self.session.run(on: connection)
+                try await session.run(on: connection)
             }
         }
         let servers = [listener("pop3", settings.pop3, tls: false), listener("pop3s", settings.pop3s, tls: true)]
         return ServiceBundle(name: "pop3", services: servers, listeners: servers.map(\.announced))
-    }
-
-    static let session = LineSession(
-        greeting: "+OK Estafeta POP3 server ready\r\n",
-        shutdownReply: "-ERR [SYS/TEMP] Server shutting down\r\n"
-    ) { line in
-        guard case .line(let bytes) = line else { return .reply("-ERR Line too long\r\n") }
-        let verb = String(buffer: bytes).split(separator: " ", maxSplits: 1).first.map { $0.uppercased() } ?? ""
-        switch verb {
-        case "QUIT": return .replyAndClose("+OK Bye\r\n")
-        case "NOOP": return .reply("+OK\r\n")
-        default: return .reply("-ERR Command not implemented yet\r\n")
-        }
     }
 }

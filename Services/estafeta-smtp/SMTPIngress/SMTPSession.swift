@@ -5,6 +5,7 @@ import MailFormat
 import MailStore
 import NIOCore
 import ServerSupport
+import ServiceHost
 import ServiceLifecycle
 import SMTPProtocol
 
@@ -199,8 +200,7 @@ struct SMTPSession: Sendable {
         case closed
     }
 
-    /// RFC 4954 exchange for PLAIN and LOGIN. The password is checked off the event loop by
-    /// `PasswordHasher`; an unknown user costs a hash comparison too, so timing tells nothing (S22).
+    /// RFC 4954 exchange for PLAIN and LOGIN; the password is checked by `PasswordLogin`.
     private func authenticate(
         mechanism: String, initialResponse: String?, connection: Connection,
         frames: inout NIOAsyncChannelInboundStream<SMTPInbound>.AsyncIterator
@@ -265,23 +265,9 @@ struct SMTPSession: Sendable {
             }
             (user, password) = (decodedName, decodedSecret)
         }
-        var credentials: AccountCredentials?
-        if let address = try? EmailAddress(parsing: user) {
-            credentials = try? await self.store.credentials(for: address)
-        }
-        guard let credentials else {
-            if let decoy = Self.timingDecoy { _ = await PasswordHasher.verify(password, against: decoy) }
-            return bad
-        }
-        guard await PasswordHasher.verify(password, against: credentials.passwordHash), credentials.enabled else {
-            return bad
-        }
-        return .success(credentials.address)
+        guard let account = await PasswordLogin(store: self.store).verify(user: user, password: password) else { return bad }
+        return .success(account)
     }
-
-    /// A hash to check unknown user names against, so they cost what a wrong password costs.
-    static let timingDecoy = PasswordHash(
-        encoded: "$6$estafetadecoy$KTvTczp7uXsLud5mnzorGaYiL1/E57FhgnVLKkBCtiI..vHLmP0gIVYvGr8gbI.p20Gz4LdBQiN6BG2py8SV./")
 
     /// The authenticated account may send as itself, or as an alias that delivers to it (S41). The null
     /// reverse-path is allowed.

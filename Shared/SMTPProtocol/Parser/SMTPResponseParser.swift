@@ -1,3 +1,5 @@
+import MailFormat
+
 /// A reply as an SMTP client receives it (RFC 5321 §4.2): a three-digit code and one or more text
 /// lines. `SMTPReply` is what our server sends; this is what a remote server sent us.
 public struct SMTPResponse: Sendable, Equatable, CustomStringConvertible {
@@ -64,47 +66,16 @@ public struct SMTPResponseParser: Sendable {
     }
 }
 
-/// Message content as it goes on the wire (RFC 5321 §4.5.2): every line ends in CRLF (bare CR or LF
-/// become CRLF, so no stray line end is ever relayed, CVE-2023-51764). After DATA, lines starting with
-/// a dot get another and the content ends with `CRLF.CRLF`; a BDAT chunk (RFC 3030) is sent as is.
+/// Message content as it goes on the wire (RFC 5321 §4.5.2), see `WireLines`: after DATA dot-stuffed
+/// and ended by `CRLF.CRLF`; a BDAT chunk (RFC 3030) with its line ends normalised only.
 public enum SMTPDataEncoder {
     /// For DATA: normalised, dot-stuffed, terminated by `.CRLF`.
     public static func encode(_ content: some Collection<UInt8>) -> [UInt8] {
-        var output = Self.normalise(content, dotStuffing: true)
-        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
-        return output
+        WireLines.dotTerminated(content)
     }
 
     /// For BDAT: normalised line ends only (the octet count frames the content, RFC 3030 §2).
     public static func chunk(_ content: some Collection<UInt8>) -> [UInt8] {
-        Self.normalise(content, dotStuffing: false)
-    }
-
-    private static func normalise(_ content: some Collection<UInt8>, dotStuffing: Bool) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(content.count + content.count / 64 + 8)
-        var atLineStart = true
-        var previousWasCR = false
-        for byte in content {
-            if previousWasCR {
-                previousWasCR = false
-                if byte == UInt8(ascii: "\n") { continue }  // the LF of a CRLF already written
-            }
-            switch byte {
-            case UInt8(ascii: "\r"):
-                output.append(contentsOf: [13, 10])
-                previousWasCR = true
-                atLineStart = true
-            case UInt8(ascii: "\n"):
-                output.append(contentsOf: [13, 10])
-                atLineStart = true
-            default:
-                if dotStuffing && atLineStart && byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
-                output.append(byte)
-                atLineStart = false
-            }
-        }
-        if !atLineStart { output.append(contentsOf: [13, 10]) }
-        return output
+        WireLines.normalised(content, dotStuffing: false)
     }
 }

@@ -60,6 +60,11 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var smtpAllowPlaintextAuth: Bool
     /// Failed AUTH exchanges on one connection before it is closed with 421.
     public var smtpMaximumAuthFailures: Int
+    /// POP3: USER/PASS and AUTH PLAIN before TLS only when allowed; failed logins per connection
+    /// before it is closed; how long a session's maildrop lock lasts without renewal.
+    public var pop3AllowPlaintextAuth: Bool
+    public var pop3MaximumAuthFailures: Int
+    public var pop3LockDuration: Duration
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
@@ -131,7 +136,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
-        "smtp.maxAuthFailures",
+        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.lockSeconds",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
@@ -229,6 +234,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             smtpMaximumErrors: positive("smtp.maxErrors", 20),
             smtpAllowPlaintextAuth: reader.bool(forKey: "smtp.allowPlaintextAuth", default: false),
             smtpMaximumAuthFailures: positive("smtp.maxAuthFailures", 3),
+            pop3AllowPlaintextAuth: reader.bool(forKey: "pop3.allowPlaintextAuth", default: false),
+            pop3MaximumAuthFailures: positive("pop3.maxAuthFailures", 3),
+            pop3LockDuration: .seconds(positive("pop3.lockSeconds", 120)),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
             authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
@@ -292,6 +300,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             "smtp.allowPlaintextAuth": "\(self.smtpAllowPlaintextAuth)",
             "smtp.authFailureDelayMs": Self.milliseconds(self.smtpAuthFailureDelay),
             "smtp.maxAuthFailures": "\(self.smtpMaximumAuthFailures)",
+            "pop3.allowPlaintextAuth": "\(self.pop3AllowPlaintextAuth)",
+            "pop3.maxAuthFailures": "\(self.pop3MaximumAuthFailures)",
+            "pop3.lockSeconds": "\(self.pop3LockDuration.components.seconds)",
             "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
             "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
             "auth.lockoutFailures": "\(self.authLockoutFailures)",

@@ -1,0 +1,104 @@
+import NIOCore
+import NIOSSL
+
+/// What a line-based session (POP3) asks its framing to do.
+public enum CommandLineOutput: Sendable {
+    /// Send, then read the next line.
+    case send(ByteBuffer)
+    /// Send and close the connection.
+    case sendAndClose(ByteBuffer)
+    /// Send in plaintext, then run every later byte through TLS (POP3 STLS, RFC 2595).
+    case sendThenStartTLS(ByteBuffer)
+}
+
+/// Frames a command/response conversation one line at a time: it hands the session one line and
+/// reads the next only after the session answered. Lines that arrive meanwhile (RFC 2449 PIPELINING)
+/// wait in a bounded buffer, and that buffer is dropped when TLS starts, so nothing sent in plaintext
+/// after STLS is ever run as a command inside TLS (CVE-2011-0411). Over-long lines become
+/// `.tooLong` (the session answers and goes on).
+public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = InboundLine
+    public typealias OutboundIn = CommandLineOutput
+    public typealias OutboundOut = ByteBuffer
+
+    private let maximumLineLength: Int
+    private let maximumBufferedBytes: Int
+    private let tlsContext: NIOSSLContext?
+    /// Sent before closing a client that pipelines more than `maximumBufferedBytes`.
+    private let overflowReply: String
+    private var buffer = ByteBuffer()
+    private var decoder: LineFramingDecoder
+    /// The session has answered the last line and waits for the next.
+    private var reading = false
+    private var closing = false
+
+    public init(maximumLineLength: Int, tlsContext: NIOSSLContext?, overflowReply: String, maximumBufferedBytes: Int = 256 * 1024) {
+        self.maximumLineLength = maximumLineLength
+        self.maximumBufferedBytes = maximumBufferedBytes
+        self.tlsContext = tlsContext
+        self.overflowReply = overflowReply
+        self.decoder = LineFramingDecoder(maximumLineLength: maximumLineLength)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closing else { return }
+        var incoming = Self.unwrapInboundIn(data)
+        self.buffer.writeBuffer(&incoming)
+        self.deliver(context: context)
+        if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
+            self.close(context: context, with: ByteBuffer(string: self.overflowReply), promise: nil)
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch Self.unwrapOutboundIn(data) {
+        case .send(let bytes):
+            context.write(Self.wrapOutboundOut(bytes), promise: promise)
+            self.reading = true
+            self.deliver(context: context)
+        case .sendAndClose(let bytes):
+            self.close(context: context, with: bytes, promise: promise)
+        case .sendThenStartTLS(let bytes):
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
+            guard let tlsContext = self.tlsContext else {
+                self.closing = true
+                context.close(promise: nil)
+                return
+            }
+            // Whatever came after the command was sent in plaintext: drop it, then put TLS in front
+            // of everything in this same event-loop turn.
+            self.buffer.clear()
+            self.decoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
+            do {
+                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
+            } catch {
+                self.closing = true
+                context.close(promise: nil)
+                return
+            }
+            self.reading = true
+        }
+    }
+
+    private func close(context: ChannelHandlerContext, with bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        self.closing = true
+        self.reading = false
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { result in
+            promise?.completeWith(result)
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Hands over at most one line, then waits for the session's answer.
+    private func deliver(context: ChannelHandlerContext) {
+        guard self.reading, !self.closing else { return }
+        let frame = try? self.decoder.decode(buffer: &self.buffer)
+        self.buffer.discardReadBytes()
+        guard let frame else { return }
+        self.reading = false
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        context.fireChannelReadComplete()
+    }
+}

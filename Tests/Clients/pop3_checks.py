@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""POP3 end to end with Python's poplib (a client nobody here wrote) and raw sockets.
+
+usage: pop3_checks.py SMTP_PORT POP3_PORT POP3S_PORT CA_FILE
+The account alice@example.org / "correct horse battery" exists and its INBOX is empty. Mail is put
+there through SMTP; each check waits (bounded) for the worker to deliver it.
+Prints "ok <check>" per check and "all checks passed" at the end; exits 1 at the first failure.
+"""
+import poplib
+import smtplib
+import socket
+import ssl
+import sys
+import time
+
+from smtp_raw import HOST, check
+
+smtp_port, pop3_port, pop3s_port, ca_file = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+USER, PASSWORD = "alice@example.org", "correct horse battery"
+context = ssl.create_default_context(cafile=ca_file)
+context.check_hostname = False
+
+# Byte-exact content: lines starting with dots, a lone dot, 8-bit text, binary-looking bytes (no NUL:
+# SMTP refuses it), and long lines.
+TRICKY = (b"Subject: tricky\r\nFrom: carol@remote.example\r\n\r\n"
+          b".starts with a dot\r\n..two dots\r\n.\r\nafter a lone dot\r\n"
+          b"caf\xc3\xa9 \xe2\x82\xac 8-bit\r\n" + bytes(range(1, 9)) + bytes(range(14, 32)) + bytes(range(128, 256)) + b"\r\n"
+          + b"x" * 990 + b"\r\nend\r\n")
+
+
+def send(subject, body=None):
+    message = body if body is not None else f"Subject: {subject}\r\nFrom: carol@remote.example\r\n\r\nbody of {subject}\r\n".encode()
+    client = smtplib.SMTP(HOST, smtp_port, timeout=15)
+    client.sendmail("carol@remote.example", ["alice@example.org"], message)
+    client.quit()
+
+
+def tls_session():
+    session = poplib.POP3(HOST, pop3_port, timeout=15)
+    session.stls(context)
+    session.user(USER)
+    session.pass_(PASSWORD)
+    return session
+
+
+def wait_for(count, deadline=30):
+    """Logs in until the maildrop holds `count` messages (each login sees a new snapshot)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        session = tls_session()
+        stat = session.stat()
+        session.quit()
+        if stat[0] >= count:
+            return stat
+        time.sleep(0.2)
+    check("delivery", False, f"fewer than {count} messages after {deadline} s")
+
+
+def raw(port=pop3_port, tls=False):
+    sock = socket.create_connection((HOST, port), timeout=15)
+    if tls:
+        sock = context.wrap_socket(sock, server_hostname="localhost")
+    reader = sock.makefile("rb")
+
+    def line():
+        return reader.readline().decode(errors="replace").rstrip("\r\n")
+
+    def command(text):
+        sock.sendall(text.encode() + b"\r\n")
+        return line()
+
+    def close():
+        reader.close()
+        sock.close()
+    return sock, line, command, close
+
+
+# --- Before TLS: STLS offered, logins refused in plaintext ---
+sock, line, command, close = raw()
+check("greeting", line().startswith("+OK"))
+sock.sendall(b"CAPA\r\n")
+caps = []
+first = line()
+while True:
+    item = line()
+    if item == "." or not item:
+        break
+    caps.append(item)
+check("CAPA before TLS", first.startswith("+OK") and "STLS" in caps and "USER" not in caps and "UIDL" in caps
+      and "TOP" in caps and "RESP-CODES" in caps and "PIPELINING" in caps, f"{caps}")
+check("USER refused before TLS", command("USER alice@example.org").startswith("-ERR"))
+check("unknown command", command("XYZZY").startswith("-ERR"))
+check("command in the wrong state", command("STAT").startswith("-ERR"))
+check("10 KB line: -ERR and the session goes on", command("NOOP " + "x" * 10_000).startswith("-ERR") and command("QUIT").startswith("+OK"))
+close()
+
+# --- Mail arrives through SMTP; poplib over STLS: STAT, LIST, UIDL, TOP, RETR ---
+# One at a time, so that the UIDs follow the order of sending.
+send("first")
+wait_for(1)
+send("second")
+wait_for(2)
+send("tricky", TRICKY)
+count, size = wait_for(3)
+check("STAT", count == 3 and size > len(TRICKY), f"{count} {size}")
+session = tls_session()
+response, listing, _ = session.list()
+sizes = {int(n): int(s) for n, s in (entry.decode().split() for entry in listing)}
+check("LIST", response.startswith(b"+OK") and sorted(sizes) == [1, 2, 3] and sum(sizes.values()) == size, f"{listing}")
+check("LIST n", session.list(2).split()[2] == str(sizes[2]).encode())
+response, uids, _ = session.uidl()
+unique = [entry.decode().split()[1] for entry in uids]
+check("UIDL", len(set(unique)) == 3 and all(0 < len(u) <= 70 for u in unique), f"{unique}")
+check("UIDL n", session.uidl(1).split()[2].decode() == unique[0])
+response, lines, octets = session.retr(3)
+content = b"\r\n".join(lines) + b"\r\n"
+check("RETR byte-exact (dots, 8-bit, binary-looking)", content.endswith(TRICKY), f"{content[-300:]!r}")
+check("LIST size matches what RETR sends", octets == sizes[3], f"{octets} vs {sizes[3]}")
+response, lines, _ = session.top(1, 0)
+check("TOP n 0", b"Subject: first" in lines and not any(b"body of first" in l for l in lines), f"{lines}")
+response, lines, _ = session.top(1, 1)
+check("TOP n 1", lines[-1] == b"body of first", f"{lines}")
+try:
+    session.retr(9)
+    check("RETR out of range", False)
+except poplib.error_proto as error:
+    check("RETR out of range", str(error).startswith("b'-ERR"), str(error))
+
+# --- Exclusive access: a second session gets [IN-USE] ---
+try:
+    tls_session()
+    check("second session refused [IN-USE]", False)
+except poplib.error_proto as error:
+    check("second session refused [IN-USE]", "[IN-USE]" in str(error), str(error))
+
+# --- DELE, DELE again, RSET, and deletion only at QUIT ---
+session.dele(1)
+try:
+    session.dele(1)
+    check("DELE twice", False)
+except poplib.error_proto as error:
+    check("DELE twice", "-ERR" in str(error))
+check("STAT after DELE", session.stat()[0] == 2)
+session.rset()
+check("RSET", session.stat()[0] == 3)
+session.dele(1)
+check("QUIT", session.quit().startswith(b"+OK"))
+session = tls_session()
+check("deleted at QUIT, UIDs stable", session.stat()[0] == 2 and [e.decode().split()[1] for e in session.uidl()[1]] == unique[1:])
+
+# --- A dropped connection between DELE and QUIT deletes nothing (and frees the maildrop) ---
+session.dele(1)
+session.file.close()
+session.sock.close()
+time.sleep(0.5)
+session = tls_session()
+check("dropped connection deletes nothing", session.stat()[0] == 2)
+send("third")
+time.sleep(1.5)
+check("not during the session", session.stat()[0] == 2)
+session.quit()
+check("but in the next", wait_for(3)[0] == 3)
+
+# --- POP3S (implicit TLS), AUTH PLAIN with an initial response ---
+session = poplib.POP3_SSL(HOST, pop3s_port, context=context, timeout=15)
+caps = session.capa()
+check("CAPA over TLS", "USER" in caps and "SASL" in caps and "STLS" not in caps, f"{caps}")
+import base64
+token = base64.b64encode(b"\0" + USER.encode() + b"\0" + PASSWORD.encode()).decode()
+check("AUTH PLAIN with initial response", session._shortcmd("AUTH PLAIN " + token).startswith(b"+OK"))
+check("POP3S STAT", session.stat()[0] == 3)
+session.quit()
+
+# --- Wrong password: -ERR [AUTH], after a delay ---
+session = poplib.POP3_SSL(HOST, pop3s_port, context=context, timeout=15)
+session.user(USER)
+try:
+    session.pass_("wrong password")
+    check("wrong password", False)
+except poplib.error_proto as error:
+    check("wrong password gives [AUTH]", "[AUTH]" in str(error), str(error))
+session.close()
+
+print("all checks passed")
