@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The POP3 gateway with clients nobody here wrote: Python's poplib (STLS and POP3S) and curl, on mail
 /// that arrived through SMTP and the delivery worker.
 @Suite("POP3 gateway end to end", .serialized)
@@ -42,5 +46,52 @@ struct POP3Tests {
         let message = try await curl(credentials + ["pop3s://localhost:\(server.ports["pop3s"] ?? 0)/1"])
         #expect(message.body.contains("Subject: second"), "\(message.body)")
         #expect(try await server.stop().status == 0)
+    }
+}
+
+extension POP3Tests {
+    @Test("UPDATE is durable before +OK and UIDs survive a restart (P06, P11); a killed process's maildrop lock expires")
+    func restarts() async throws {
+        let first = try await self.startSuite(options: ["--pop3-lock-seconds", "2"])
+        defer { first.removeDirectory() }
+        func step(_ server: RunningServer, _ arguments: String...) async throws -> String {
+            let result = try await PythonClient.run(
+                "pop3_steps.py", [String(server.ports["pop3s"] ?? 0), server.certificatePath] + arguments)
+            #expect(result.status == 0, "\(result.output)")
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try await step(first, "send2", String(first.ports["smtp"] ?? 0))
+        var before = ""
+        try await eventually("both messages are in the INBOX") {
+            before = try await step(first, "state")
+            return before.hasPrefix("count=2")
+        }
+        let uids = before.components(separatedBy: "uids=").last?.components(separatedBy: ",") ?? []
+        #expect(try await step(first, "delete-first").hasPrefix("+OK"))
+        _ = try await first.stop(signal: SIGKILL)
+
+        let second = try RunningServer(
+            "estafeta",
+            arguments: ["serve", "--hostname", "pop.estafeta.test", "--pop3-lock-seconds", "2"] + RunningServer.loopbackListeners,
+            directory: first.directory, name: "pop3-again")
+        try await second.waitUntilReady()
+        #expect(try await step(second, "state") == "count=1 uids=\(uids.last ?? "?")")
+
+        // A session holds the maildrop when its process is killed: the lock outlives the process only
+        // until its lease expires.
+        let holder = try ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", PythonClient.clientsDirectory.appendingPathComponent("pop3_steps.py").path,
+             String(second.ports["pop3s"] ?? 0), second.certificatePath, "hold"])
+        defer { holder.process.terminate() }
+        try await eventually("the holder has the maildrop") { try await step(second, "try-login") == "in-use" }
+        _ = try await second.stop(signal: SIGKILL)
+        let third = try RunningServer(
+            "estafeta",
+            arguments: ["serve", "--hostname", "pop.estafeta.test", "--pop3-lock-seconds", "2"] + RunningServer.loopbackListeners,
+            directory: first.directory, name: "pop3-third")
+        try await third.waitUntilReady()
+        try await eventually("the lease expired", timeout: .seconds(10)) { try await step(third, "try-login") == "ok count=1" }
+        #expect(try await third.stop().status == 0)
     }
 }

@@ -12,7 +12,7 @@ public enum POP3GatewayService {
             let session = POP3Session(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.pop3AllowPlaintextAuth,
                 penalties: environment.authenticationPenalties, maximumAuthFailures: settings.pop3MaximumAuthFailures,
-                lockDuration: settings.pop3LockDuration)
+                maximumErrors: settings.pop3MaximumErrors, lockDuration: settings.pop3LockDuration)
             let tlsContext = environment.tlsContext
             let maximumLineLength = settings.maximumLineLength
             return environment.protocolServer(

@@ -21,6 +21,8 @@ struct POP3Session: Sendable {
     let plaintextAuthAllowed: Bool
     let penalties: AuthenticationPenalties
     let maximumAuthFailures: Int
+    /// Errors (bad or misplaced commands, over-long lines) before the connection is closed (P01).
+    let maximumErrors: Int
     let lockDuration: Duration
 
     private enum State {
@@ -45,6 +47,7 @@ struct POP3Session: Sendable {
         var state = State.authorization(user: nil)
         var tls = self.implicitTLS
         var authFailures = 0
+        var errors = 0
         var renewal: Task<Void, Never>?
         defer { renewal?.cancel() }
         do {
@@ -72,6 +75,13 @@ struct POP3Session: Sendable {
                         next = try await self.handle(
                             parsed, state: &state, tls: &tls, authFailures: &authFailures, owner: owner,
                             renewal: &renewal, connection: connection, lines: &lines)
+                    }
+                    if case .send(let bytes) = next, bytes.starts(with: Array("-ERR".utf8)) {
+                        errors += 1
+                        if errors >= self.maximumErrors {
+                            try await connection.outbound.write(.sendAndClose(ByteBuffer(bytes: bytes + POP3Response.err("Too many errors, closing connection"))))
+                            return
+                        }
                     }
                     switch next {
                     case .send(let bytes): try await connection.outbound.write(.send(ByteBuffer(bytes: bytes)))

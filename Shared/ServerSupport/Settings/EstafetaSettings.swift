@@ -64,6 +64,7 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// before it is closed; how long a session's maildrop lock lasts without renewal.
     public var pop3AllowPlaintextAuth: Bool
     public var pop3MaximumAuthFailures: Int
+    public var pop3MaximumErrors: Int
     public var pop3LockDuration: Duration
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
@@ -136,7 +137,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
-        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.lockSeconds",
+        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
@@ -236,6 +237,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             smtpMaximumAuthFailures: positive("smtp.maxAuthFailures", 3),
             pop3AllowPlaintextAuth: reader.bool(forKey: "pop3.allowPlaintextAuth", default: false),
             pop3MaximumAuthFailures: positive("pop3.maxAuthFailures", 3),
+            pop3MaximumErrors: positive("pop3.maxErrors", 20),
             pop3LockDuration: .seconds(positive("pop3.lockSeconds", 120)),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
@@ -302,6 +304,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "smtp.maxAuthFailures": "\(self.smtpMaximumAuthFailures)",
             "pop3.allowPlaintextAuth": "\(self.pop3AllowPlaintextAuth)",
             "pop3.maxAuthFailures": "\(self.pop3MaximumAuthFailures)",
+            "pop3.maxErrors": "\(self.pop3MaximumErrors)",
             "pop3.lockSeconds": "\(self.pop3LockDuration.components.seconds)",
             "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
             "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
