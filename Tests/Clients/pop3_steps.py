@@ -7,6 +7,7 @@ usage: pop3_steps.py POP3S_PORT CA_FILE STEP [SMTP_PORT]
   state            log in; prints "count=N uids=a,b" and QUIT
   try-login        prints "in-use" or "ok count=N"
   hold             log in and keep the session open (until killed, at most 60 s)
+  big SMTP_PORT    send a 20 MB message over SMTP, wait for it, RETR it byte for byte; prints "big ok"
 """
 import poplib
 import smtplib
@@ -48,6 +49,26 @@ elif step == "try-login":
         session.quit()
     except poplib.error_proto as error:
         print("in-use" if "[IN-USE]" in str(error) else f"error {error}")
+elif step == "big":
+    lines = [(f"{n:08d} " + "0123456789abcdef" * 4 + ".").encode() for n in range(20 * 1024 * 1024 // 76)]
+    body = b"Subject: big\r\n\r\n" + b"\r\n".join(b"." + line if n % 1000 == 0 else line for n, line in enumerate(lines)) + b"\r\n"
+    client = smtplib.SMTP("127.0.0.1", int(sys.argv[4]), timeout=120)
+    client.sendmail("carol@remote.example", ["alice@example.org"], body)
+    client.quit()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        session = login()
+        count = session.stat()[0]
+        if count and session.top(count, 0)[1][-2:] and any(b"Subject: big" in l for l in session.top(count, 0)[1]):
+            break
+        session.quit()
+        time.sleep(0.3)
+    size = int(session.list(count).split()[2])
+    response, retrieved, octets = session.retr(count)
+    content = b"\r\n".join(retrieved) + b"\r\n"
+    session.quit()
+    ok = content.endswith(body) and octets == size
+    print("big ok" if ok else f"big mismatch: {len(content)} vs {len(body)}, octets {octets} vs LIST {size}")
 elif step == "hold":
     session = login()
     print("holding", flush=True)

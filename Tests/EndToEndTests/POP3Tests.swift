@@ -45,6 +45,39 @@ struct POP3Tests {
         #expect(listing.body.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 3, "\(listing)")
         let message = try await curl(credentials + ["pop3s://localhost:\(server.ports["pop3s"] ?? 0)/1"])
         #expect(message.body.contains("Subject: second"), "\(message.body)")
+
+        // fetchmail: keep mode leaves the messages on the server, the default (delete) mode removes them.
+        let mbox = server.directory.appendingPathComponent("fetched.mbox")
+        func fetchmail(keep: Bool) async throws -> (status: Int32, output: String) {
+            let rcfile = server.directory.appendingPathComponent("fetchmailrc")
+            let rc = """
+                set no syslog
+                poll localhost protocol POP3 port \(server.ports["pop3"] ?? 0)
+                  user "alice@example.org" password "correct horse battery" is root here
+                  fetchall \(keep ? "keep" : "nokeep") sslcertck sslcertfile "\(server.certificatePath)" sslproto "TLS1.2+"
+                  mda "/bin/sh -c 'cat >> \(mbox.path)'"
+
+                """
+            try rc.write(to: rcfile, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: rcfile.path)
+            let result = try await ChildProcess.start(
+                URL(fileURLWithPath: "/usr/bin/env"), ["fetchmail", "-f", rcfile.path, "--nodetach", "--nosyslog"],
+                environment: ProcessInfo.processInfo.environment.merging(["HOME": server.directory.path]) { $1 }
+            ).finish(timeout: .seconds(60))
+            return (result.status, result.output + result.errors)
+        }
+        func stat() async throws -> String {
+            try await PythonClient.run("pop3_steps.py", [String(server.ports["pop3s"] ?? 0), server.certificatePath, "state"]).output
+        }
+        let kept = try await fetchmail(keep: true)
+        #expect(kept.status == 0 && kept.output.contains("3 messages"), "\(kept.output)")
+        #expect(try await stat().hasPrefix("count=3"))
+        let fetched = try await fetchmail(keep: false)
+        #expect(fetched.status == 0, "\(fetched.output)")
+        #expect(try await stat().hasPrefix("count=0"))
+        // Lossy: the tricky message is not UTF-8.
+        let delivered = String(decoding: (try? Data(contentsOf: mbox)) ?? Data(), as: UTF8.self)
+        #expect(delivered.components(separatedBy: "Subject: tricky").count - 1 == 2, "\(delivered.prefix(2000))")
         #expect(try await server.stop().status == 0)
     }
 }
@@ -92,6 +125,8 @@ extension POP3Tests {
             directory: first.directory, name: "pop3-third")
         try await third.waitUntilReady()
         try await eventually("the lease expired", timeout: .seconds(10)) { try await step(third, "try-login") == "ok count=1" }
+        // A 20 MB message, byte for byte (lines starting with dots among them), LIST size = octets sent.
+        #expect(try await step(third, "big", String(third.ports["smtp"] ?? 0)) == "big ok")
         #expect(try await third.stop().status == 0)
     }
 }
