@@ -130,3 +130,31 @@ extension POP3Tests {
         #expect(try await third.stop().status == 0)
     }
 }
+
+extension POP3Tests {
+    @Test("the POP3 autologout timer is at least 10 minutes whatever limits.idleTimeoutSeconds says (RFC 1939 §3, P14)")
+    func idleMinimum() async throws {
+        let server = try await self.startSuite(options: ["--limits-idle-timeout-seconds", "1"])
+        defer { server.removeDirectory() }
+        let result = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                """
+                import socket, sys, time
+                pop3 = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+                smtp = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
+                pop3.recv(200); smtp.recv(200)
+                time.sleep(2.5)
+                smtp_reply = smtp.recv(200)
+                pop3.sendall(b"CAPA\\r\\n")
+                pop3_reply = pop3.recv(200)
+                print("smtp", smtp_reply[:3].decode(), "pop3", pop3_reply[:3].decode())
+                """, String(server.ports["pop3"] ?? 0), String(server.ports["smtp"] ?? 0),
+            ]
+        ).finish()
+        // SMTP follows the 1 s idle limit; POP3 keeps the session.
+        #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines) == "smtp 421 pop3 +OK", "\(result.output)\(result.errors)")
+        #expect(try await server.stop().status == 0)
+    }
+}
