@@ -103,28 +103,33 @@ extension POP3Tests {
         #expect(try await step(first, "delete-first").hasPrefix("+OK"))
         _ = try await first.stop(signal: SIGKILL)
 
-        let second = try RunningServer(
-            "estafeta",
-            arguments: ["serve", "--hostname", "pop.estafeta.test", "--pop3-lock-seconds", "2"] + RunningServer.loopbackListeners,
-            directory: first.directory, name: "pop3-again")
-        try await second.waitUntilReady()
+        /// The suite again, on the same database.
+        func restart(_ name: String) async throws -> RunningServer {
+            let server = try RunningServer(
+                "estafeta",
+                arguments: ["serve", "--hostname", "pop.estafeta.test", "--pop3-lock-seconds", "2"] + RunningServer.loopbackListeners,
+                directory: first.directory, name: name)
+            try await server.waitUntilReady()
+            return server
+        }
+        let second = try await restart("pop3-again")
         #expect(try await step(second, "state") == "count=1 uids=\(uids.last ?? "?")")
 
         // A session holds the maildrop when its process is killed: the lock outlives the process only
         // until its lease expires.
-        let holder = try ChildProcess.start(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", PythonClient.clientsDirectory.appendingPathComponent("pop3_steps.py").path,
-             String(second.ports["pop3s"] ?? 0), second.certificatePath, "hold"])
-        defer { holder.process.terminate() }
+        // Started detached, without pipes: a long-lived child with pipes was seen to make later
+        // `Process.run` calls hang here.
+        let script = PythonClient.clientsDirectory.appendingPathComponent("pop3_steps.py").path
+        let spawned = try await ChildProcess.start(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "python3 '\(script)' \(second.ports["pop3s"] ?? 0) '\(second.certificatePath)' hold >/dev/null 2>&1 & echo $!"]
+        ).finish()
+        let holder = Int32(spawned.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        defer { if holder > 0 { kill(holder, SIGKILL) } }
         try await eventually("the holder has the maildrop") { try await step(second, "try-login") == "in-use" }
         _ = try await second.stop(signal: SIGKILL)
-        let third = try RunningServer(
-            "estafeta",
-            arguments: ["serve", "--hostname", "pop.estafeta.test", "--pop3-lock-seconds", "2"] + RunningServer.loopbackListeners,
-            directory: first.directory, name: "pop3-third")
-        try await third.waitUntilReady()
-        try await eventually("the lease expired", timeout: .seconds(10)) { try await step(third, "try-login") == "ok count=1" }
+        let third = try await restart("pop3-third")
+        try await eventually("the lease expired", timeout: .seconds(30)) { try await step(third, "try-login") == "ok count=1" }
         // A 20 MB message, byte for byte (lines starting with dots among them), LIST size = octets sent.
         #expect(try await step(third, "big", String(third.ports["smtp"] ?? 0)) == "big ok")
         #expect(try await third.stop().status == 0)

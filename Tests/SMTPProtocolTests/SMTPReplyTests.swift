@@ -60,6 +60,10 @@ struct SMTPClientCodecTests {
         #expect(encoded("bare\nlf\rcr\r\n.\n") == "bare\r\nlf\r\ncr\r\n..\r\n.\r\n")
         #expect(encoded("no final line end") == "no final line end\r\n.\r\n")
         #expect(encoded("") == ".\r\n")
+        // Clean CRLF content: the fast path copies it, but still stuffs a later line's dot.
+        #expect(encoded("a\r\nb\r\n") == "a\r\nb\r\n.\r\n")
+        #expect(encoded("a\r\n.b\r\n") == "a\r\n..b\r\n.\r\n")
+        #expect(encoded("a\r\nb") == "a\r\nb\r\n.\r\n")
     }
 
     @Test("BDAT chunk: CRLF everywhere, dots left alone, no terminator (RFC 3030)")

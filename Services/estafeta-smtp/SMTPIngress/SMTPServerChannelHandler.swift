@@ -169,22 +169,14 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             self.deliver(context: context)
         case .replyThenStartTLS(let reply):
             context.writeAndFlush(Self.wrapOutboundOut(reply.encoded), promise: promise)
-            guard let tlsContext = self.tlsContext else {
-                self.closing = true
-                context.close(promise: nil)
-                return
-            }
             // CVE-2011-0411: whatever the client pipelined after STARTTLS was sent in plaintext and
             // must never run as a command inside TLS. Drop it, then put TLS in front of everything in
             // this same event-loop turn: the 220 above leaves in plaintext, every later byte is TLS.
             self.buffer.clear()
             self.lineDecoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
             self.lineIsAuthCommand = nil
-            do {
-                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
-            } catch {
+            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext) else {
                 self.closing = true
-                context.close(promise: nil)
                 return
             }
             self.mode = .command(authResponse: false)

@@ -61,24 +61,28 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
             self.close(context: context, with: bytes, promise: promise)
         case .sendThenStartTLS(let bytes):
             context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
-            guard let tlsContext = self.tlsContext else {
-                self.closing = true
-                context.close(promise: nil)
-                return
-            }
             // Whatever came after the command was sent in plaintext: drop it, then put TLS in front
             // of everything in this same event-loop turn.
             self.buffer.clear()
             self.decoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
-            do {
-                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)
-            } catch {
+            guard Self.startTLS(context: context, using: self.tlsContext) else {
                 self.closing = true
-                context.close(promise: nil)
                 return
             }
             self.reading = true
         }
+    }
+
+    /// Puts a TLS server handler in front of the pipeline (STARTTLS, STLS), or closes the connection
+    /// when there is no TLS context or the handler cannot be added; true when TLS is in place.
+    public static func startTLS(context: ChannelHandlerContext, using tlsContext: NIOSSLContext?) -> Bool {
+        guard let tlsContext,
+            (try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)) != nil
+        else {
+            context.close(promise: nil)
+            return false
+        }
+        return true
     }
 
     private func close(context: ChannelHandlerContext, with bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# POP3 download throughput: LIST + RETR of every message of 1,000-message maildrops (4 users, 4 KiB
+# messages) with N concurrent sessions, Estafeta's POP3 gateway side by side with Dovecot's from
+# ../shared/anchors, in one run, with the anchors' pop3_fetch.py (poplib, USER/PASS in plaintext on
+# loopback for both: Estafeta runs with --pop3-allow-plaintext-auth true here).
+#   bench/pop3.sh [THREADS="1 4"] [SECS=20]
+# Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
+# Estafeta's maildrops are filled through SMTP and its delivery worker (its IMAP gateway is not written
+# yet), Dovecot's through IMAP APPEND (the anchors' imap_populate.py); both are emptied first.
+# Last lines: "RATIO pop3 threads=T estafeta=X dovecot=Y ratio=Z" (messages retrieved per second).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+THREADS=${1:-"1 4"}; SECS=${2:-20}; ROUNDS=${ROUNDS:-3}
+USERS="test2 test3 test4 test5"; PER_USER=1000; SIZE=4096
+ensure_anchors
+start_estafeta --pop3-allow-plaintext-auth true
+pop3_port=$(ready_port pop3)
+PASSWORD="bench password 1"
+
+count_of() { api GET "accounts/$1" | sed -n 's/.*"messages":\([0-9]*\).*/\1/p'; }
+estafeta_users=""
+for user in $USERS; do
+  api POST accounts "{\"address\":\"$user@bench.test\",\"password\":\"$PASSWORD\"}" >/dev/null
+  RCPT="$user@bench.test" bash "$ANCHORS/smtp_load.sh" 127.0.0.1 "$smtp_port" "$PER_USER" 10 "$SIZE" >/dev/null
+  estafeta_users="$estafeta_users,$user@bench.test"
+done
+for user in $USERS; do
+  for _ in $(seq 1 600); do [ "$(count_of "$user@bench.test")" -ge "$PER_USER" ] && break; sleep 0.1; done
+  echo "estafeta $user@bench.test: $(count_of "$user@bench.test") messages" >&2
+done
+for user in $USERS; do doveadm -c "$DOVECOT_CONF" expunge -u "$user" mailbox INBOX all >/dev/null 2>&1 || true; done
+python3 "$ANCHORS/imap_populate.py" --port "$IMAP_PORT" --users "${USERS// /,}" --password "$BENCH_PASS" \
+  --per-user "$PER_USER" --size "$SIZE" --max-msgs 0 --max-secs 300 | tail -1 >&2
+
+for threads in $THREADS; do
+  ours=(); theirs=()
+  for round in $(seq 1 "$ROUNDS"); do
+    line=$(python3 "$ANCHORS/pop3_fetch.py" --port "$POP3_PORT" --users "${USERS// /,}" --password "$BENCH_PASS" \
+      --threads "$threads" --max-msgs 200000 --max-secs "$SECS" | tail -1)
+    echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
+    line=$(python3 "$ANCHORS/pop3_fetch.py" --port "$pop3_port" --users "${estafeta_users#,}" --password "$PASSWORD" \
+      --threads "$threads" --max-msgs 200000 --max-secs "$SECS" | tail -1)
+    echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
+  done
+  e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
+  echo "RATIO pop3 threads=$threads estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
+done
