@@ -117,15 +117,17 @@ extension POP3Tests {
 
         // A session holds the maildrop when its process is killed: the lock outlives the process only
         // until its lease expires.
-        // Started detached, without pipes: a long-lived child with pipes was seen to make later
-        // `Process.run` calls hang here.
-        let script = PythonClient.clientsDirectory.appendingPathComponent("pop3_steps.py").path
-        let spawned = try await ChildProcess.start(
-            URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "python3 '\(script)' \(second.ports["pop3s"] ?? 0) '\(second.certificatePath)' hold >/dev/null 2>&1 & echo $!"]
-        ).finish()
-        let holder = Int32(spawned.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        defer { if holder > 0 { kill(holder, SIGKILL) } }
+        // Without pipes: a long-lived child with pipes was seen to make later `Process.run` calls hang here.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", PythonClient.clientsDirectory.appendingPathComponent("pop3_steps.py").path,
+            String(second.ports["pop3s"] ?? 0), second.certificatePath, "hold",
+        ]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate() }
         try await eventually("the holder has the maildrop") { try await step(second, "try-login") == "in-use" }
         _ = try await second.stop(signal: SIGKILL)
         let third = try await restart("pop3-third")
