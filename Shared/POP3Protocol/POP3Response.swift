@@ -1,3 +1,4 @@
+import Foundation
 import MailFormat
 
 /// RFC 2449 §8 / RFC 3206 extended response codes, in brackets after `-ERR`.
@@ -41,19 +42,13 @@ public enum POP3Response {
     /// The header and the first `lines` body lines of a message (RFC 1939 §7 TOP), unterminated.
     public static func top(of message: [UInt8], lines: Int) -> [UInt8] {
         let normalised = WireLines.normalised(message, dotStuffing: false)
-        // The header ends at the first empty line (CRLF CRLF), which TOP always includes.
-        var headerEnd = normalised.count
+        // The header and the empty line after it, which TOP always sends.
+        let headerEnd: Int
         if normalised.starts(with: [13, 10]) {
             headerEnd = 2  // no header fields at all
         } else {
-            var index = 0
-            while index + 3 < normalised.count {
-                if normalised[index] == 13, normalised[index + 1] == 10, normalised[index + 2] == 13, normalised[index + 3] == 10 {
-                    headerEnd = index + 4
-                    break
-                }
-                index += 1
-            }
+            let header = MessageHeader.section(of: Data(normalised)).count
+            headerEnd = header < normalised.count ? header + 2 : normalised.count
         }
         var end = headerEnd
         var remaining = lines
