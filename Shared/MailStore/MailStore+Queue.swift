@@ -235,11 +235,6 @@ extension MailStore {
         }
     }
 
-    /// Bounced recipients without a queued report, grouped by message, oldest first.
-    public func pendingBounceReports(limit: Int = 50) async throws(MailStoreError) -> [PendingBounceReport] {
-        try await self.pendingReports(.failure, limit: limit)
-    }
-
     /// Recipients owed a notice of `kind`, grouped by message. Failures: bounced and not reported.
     /// Delays: deferred, queued before the cut-off, not warned. Successes: delivered with SUCCESS in
     /// NOTIFY and not reported (a next hop that took the DSN request marked them reported).
