@@ -97,6 +97,7 @@ let package = Package(
             name: "ServiceHost",
             dependencies: [
                 "ServerSupport", "MailStore", "MailFormat", "Credentials", nio,
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

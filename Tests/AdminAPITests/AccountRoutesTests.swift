@@ -71,6 +71,49 @@ struct AccountRoutesTests {
         }
     }
 
+    @Test("accounts: an existing crypt(3) hash is imported as is, with or without a Dovecot scheme prefix")
+    func importHashes() async throws {
+        try await AdminFixture.with { fixture, client in
+            let t = fixture.writeToken
+            _ = try await client.call(.post, "/api/v1/domains", token: t, json: #"{"name":"example.org"}"#)
+            // Made by `openssl passwd -6 -salt estafetaTestSalt 'imported password'`, as a Dovecot passwd-file has it.
+            let sha512 = "$6$estafetaTestSalt$ajomn0E55qb5Grw8vO6GpNShpvNqv48EggO3aCTwb9mjBdIvgjLgyGG0LP90aIV.jLDHtTrwwhXCLBSQxyadM/"
+            let created = try await client.call(
+                .post, "/api/v1/accounts", token: t,
+                json: #"{"address":"carol@example.org","passwordHash":"{SHA512-CRYPT}\#(sha512)"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.json?["passwordHash"] == nil)
+            let address = try EmailAddress(parsing: "carol@example.org")
+            var credentials = try #require(try await fixture.store.credentials(for: address))
+            #expect(credentials.passwordHash.encoded == sha512)
+            #expect(await PasswordHasher.verify("imported password", against: credentials.passwordHash))
+            #expect(await !PasswordHasher.verify("imported passwore", against: credentials.passwordHash))
+
+            // PATCH takes a bare crypt(3) string too (from `openssl passwd -5 -salt abc x`).
+            let patched = try await client.call(
+                .patch, "/api/v1/accounts/carol@example.org", token: t,
+                json: #"{"passwordHash":"$5$abc$sCOGUciM.GdmYMCUvmUcgu03oRH87O0clF96.9mwWGB"}"#)
+            #expect(patched.status == .ok, "\(patched.text)")
+            credentials = try #require(try await fixture.store.credentials(for: address))
+            #expect(credentials.passwordHash.scheme == .sha256Crypt)
+            #expect(await PasswordHasher.verify("x", against: credentials.passwordHash))
+
+            let cases: [(String, String)] = [
+                (#"{"address":"dan@example.org","password":"long enough pw","passwordHash":"\#(sha512)"}"#, "passwordHash"),
+                (#"{"address":"dan@example.org","passwordHash":"{PLAIN}secret"}"#, "passwordHash"),
+                (#"{"address":"dan@example.org","passwordHash":"$1$md5$notaccepted"}"#, "passwordHash"),
+                (#"{"address":"dan@example.org","passwordHash":"$6$a:b"}"#, "passwordHash"),
+                (#"{"address":"dan@example.org"}"#, "password"),
+            ]
+            for (body, field) in cases {
+                let reply = try await client.call(.post, "/api/v1/accounts", token: t, json: body)
+                #expect(reply.status == .badRequest, "\(body) → \(reply.text)")
+                #expect(reply.json?["field"] as? String == field, "\(body) → \(reply.text)")
+            }
+            #expect(try await client.call(.get, "/api/v1/accounts/dan@example.org", token: t).status == .notFound)
+        }
+    }
+
     @Test("accounts: PATCH is all or nothing; disable, remove quota, change password; DELETE removes the mail")
     func updateAndDelete() async throws {
         try await AdminFixture.with { fixture, client in

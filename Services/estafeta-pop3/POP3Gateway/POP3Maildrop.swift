@@ -1,3 +1,5 @@
+import Foundation
+
 /// The maildrop of one POP3 session (RFC 1939 §5): the INBOX as it was when the session began, numbered
 /// from 1 in UID order, with the deletion marks of DELE. Messages that arrive later are not seen until
 /// the next session; deletions happen only at QUIT (UPDATE). Pure: the session asks the store.
@@ -59,4 +61,43 @@ struct POP3Maildrop: Sendable, Equatable {
 
     /// The UIDs to remove at UPDATE.
     var deletedUIDs: [UInt32] { self.deleted.sorted().map { self.messages[$0 - 1].uid } }
+
+    /// The UIDs to read together for RETR or TOP of `number` (a message that exists): it and the
+    /// messages after it not marked deleted, up to `maximumMessages` and, beyond the first,
+    /// `maximumBytes` in all. Clients fetch in order, so one read serves the next several commands.
+    func readAheadWindow(from number: Int, maximumMessages: Int, maximumBytes: Int64) -> ClosedRange<UInt32>? {
+        guard let first = self.message(number) else { return nil }
+        var last = first
+        var bytes = first.size
+        var taken = 1
+        var next = number + 1
+        while taken < maximumMessages, next <= self.messages.count {
+            if let message = self.message(next) {
+                guard bytes + message.size <= maximumBytes else { break }
+                bytes += message.size
+                taken += 1
+                last = message
+            }
+            next += 1
+        }
+        return first.uid...last.uid
+    }
+}
+
+/// Message contents read ahead for RETR and TOP (see `POP3Maildrop.readAheadWindow`), held only
+/// until used or replaced by the next window, so a session holds at most one window's bytes. A
+/// message not found here is read again (with the window after it): one removed meanwhile is then
+/// reported as gone.
+struct POP3ReadAhead: Sendable {
+    static let maximumMessages = 32
+    static let maximumBytes: Int64 = 256 * 1024
+
+    private var contents: [UInt32: Data] = [:]
+
+    func content(of uid: UInt32) -> Data? { self.contents[uid] }
+
+    mutating func replace(with contents: [UInt32: Data]) { self.contents = contents }
+
+    /// RETR sends a message once; TOP may be followed by RETR of the same message, so it keeps it.
+    mutating func consume(_ uid: UInt32) { self.contents[uid] = nil }
 }

@@ -49,6 +49,7 @@ struct POP3Session: Sendable {
         var authFailures = 0
         var errors = 0
         var renewal: Task<Void, Never>?
+        var readAhead = POP3ReadAhead()
         defer { renewal?.cancel() }
         do {
             try await withGracefulShutdownHandler {
@@ -74,7 +75,7 @@ struct POP3Session: Sendable {
                         }
                         next = try await self.handle(
                             parsed, state: &state, tls: &tls, authFailures: &authFailures, owner: owner,
-                            renewal: &renewal, connection: connection, lines: &lines)
+                            renewal: &renewal, readAhead: &readAhead, connection: connection, lines: &lines)
                     }
                     if case .send(let bytes) = next, bytes.starts(with: Array("-ERR".utf8)) {
                         errors += 1
@@ -115,7 +116,7 @@ struct POP3Session: Sendable {
 
     private func handle(
         _ command: POP3Command, state: inout State, tls: inout Bool, authFailures: inout Int, owner: String,
-        renewal: inout Task<Void, Never>?, connection: Connection,
+        renewal: inout Task<Void, Never>?, readAhead: inout POP3ReadAhead, connection: Connection,
         lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator
     ) async throws -> Next {
         let logger = connection.context.logger
@@ -189,13 +190,14 @@ struct POP3Session: Sendable {
         case (.retr(let number), .transaction(_, let mailbox, let maildrop)),
             (.top(let number, _), .transaction(_, let mailbox, let maildrop)):
             guard let message = maildrop.message(number) else { return .send(POP3Response.err("No such message")) }
-            switch await self.content(of: message, in: mailbox, logger: logger) {
+            switch await self.content(of: number, in: maildrop, mailbox: mailbox, readAhead: &readAhead, logger: logger) {
             case .failure: return .send(POP3Response.err("Cannot read the message, try again later", code: .systemTemporary))
             case .success(nil): return .send(POP3Response.err("Message was removed by another session"))
             case .success(let content?):
                 if case .top(_, let count) = command {
                     return .send(POP3Response.ok("Top of message follows") + POP3Response.content(POP3Response.top(of: Array(content), lines: count)))
                 }
+                readAhead.consume(message.uid)
                 return .send(POP3Response.ok("\(message.size) octets") + POP3Response.content(content))
             }
         case (.dele(let number), .transaction(let account, let mailbox, var maildrop)):
@@ -296,11 +298,21 @@ struct POP3Session: Sendable {
         }
     }
 
-    /// A message's content for RETR and TOP: nil when it is gone (expunged over IMAP meanwhile); a
-    /// store failure is an error response, not the end of the session.
-    private func content(of message: POP3Maildrop.Message, in mailbox: MailboxID, logger: Logger) async -> Result<Data?, MailStoreError> {
+    /// A message's content for RETR and TOP, from the read-ahead window or by reading the window that
+    /// starts with it: nil when it is gone (expunged over IMAP meanwhile); a store failure is an error
+    /// response, not the end of the session.
+    private func content(
+        of number: Int, in maildrop: POP3Maildrop, mailbox: MailboxID, readAhead: inout POP3ReadAhead, logger: Logger
+    ) async -> Result<Data?, MailStoreError> {
+        guard let message = maildrop.message(number) else { return .success(nil) }
+        if let content = readAhead.content(of: message.uid) { return .success(content) }
+        guard let window = maildrop.readAheadWindow(
+            from: number, maximumMessages: POP3ReadAhead.maximumMessages, maximumBytes: POP3ReadAhead.maximumBytes)
+        else { return .success(nil) }
         do {
-            return .success(try await self.store.messageContent(in: mailbox, uid: message.uid))
+            let contents = try await self.store.messageContents(in: mailbox, uids: window)
+            readAhead.replace(with: contents)
+            return .success(contents[message.uid])
         } catch {
             logger.error("cannot read message", metadata: ["error": "\(error)"])
             return .failure(error)

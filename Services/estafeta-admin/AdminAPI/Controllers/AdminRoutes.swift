@@ -87,9 +87,11 @@ struct AdminRoutes: Sendable {
     @Sendable func createAccount(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let body = try await JSONRequestBody.read(
             request, context: context, maximumBytes: self.maximumBodyBytes,
-            allowedFields: ["address", "password", "quotaBytes", "displayName"])
+            allowedFields: ["address", "password", "passwordHash", "quotaBytes", "displayName"])
         let address = try Self.address(try body.string("address"), field: "address")
-        let hash = try await self.hash(try body.string("password"))
+        guard let hash = try await self.credential(in: body) else {
+            throw ProblemDetails.invalidField("password", "password or passwordHash is required")
+        }
         let displayName = try Self.displayName(try body.optionalString("displayName"))
         let quota = try body.optionalByteCount("quotaBytes")
         let account: Account
@@ -112,9 +114,9 @@ struct AdminRoutes: Sendable {
         let address = try Self.address(try request.pathParameter("address", context: context), field: "address")
         let body = try await JSONRequestBody.read(
             request, context: context, maximumBytes: self.maximumBodyBytes,
-            allowedFields: ["password", "quotaBytes", "enabled", "displayName"])
+            allowedFields: ["password", "passwordHash", "quotaBytes", "enabled", "displayName"])
         var changes = AccountChanges()
-        if let password = try body.optionalString("password") { changes.passwordHash = try await self.hash(password) }
+        if let hash = try await self.credential(in: body) { changes.passwordHash = hash }
         if body.has("quotaBytes") { changes.quotaBytes = .some(try body.optionalByteCount("quotaBytes")) }
         if body.has("enabled") {
             guard let enabled = try body.optionalBool("enabled") else {
@@ -285,6 +287,25 @@ struct AdminRoutes: Sendable {
             throw ProblemDetails.invalidField("displayName", "displayName must be at most 200 bytes, without control characters")
         }
         return text
+    }
+
+    /// The account's new credential: a `password` to hash, or a `passwordHash` taken as is so that
+    /// accounts move from Dovecot or another crypt(3) user database without their passwords (a
+    /// `{SHA512-CRYPT}`-style scheme prefix, as in a Dovecot passwd-file, is accepted). Never both.
+    func credential(in body: JSONRequestBody) async throws -> PasswordHash? {
+        let password = try body.optionalString("password")
+        guard let encoded = try body.optionalString("passwordHash") else {
+            guard let password else { return nil }
+            return try await self.hash(password)
+        }
+        guard password == nil else {
+            throw ProblemDetails.invalidField("passwordHash", "give password or passwordHash, not both")
+        }
+        guard let hash = PasswordHash(importing: encoded) else {
+            throw ProblemDetails.invalidField(
+                "passwordHash", "passwordHash must be a yescrypt ($y$), SHA512-CRYPT ($6$), SHA256-CRYPT ($5$) or bcrypt ($2b$) crypt(3) string")
+        }
+        return hash
     }
 
     func hash(_ password: String) async throws -> PasswordHash {
