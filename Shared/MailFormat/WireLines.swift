@@ -6,18 +6,31 @@ import Foundation
 /// starts with a dot gets another.
 public enum WireLines {
     public static func normalised(_ content: some Collection<UInt8>, dotStuffing: Bool) -> [UInt8] {
-        // Work on contiguous bytes: iterating `Data` byte by byte through the generic collection
-        // interface showed up as the hottest code of POP3 RETR.
-        if let result = content.withContiguousStorageIfAvailable({ Self.normalised(bytes: $0, dotStuffing: dotStuffing) }) {
-            return result
-        }
-        return Array(content).withUnsafeBufferPointer { Self.normalised(bytes: $0, dotStuffing: dotStuffing) }
+        var output: [UInt8] = []
+        Self.append(content, dotStuffing: dotStuffing, to: &output)
+        return output
     }
 
-    private static func normalised(bytes: UnsafeBufferPointer<UInt8>, dotStuffing: Bool) -> [UInt8] {
-        if Self.alreadyNormalised(bytes, dotStuffing: dotStuffing) { return Array(bytes) }
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count + bytes.count / 64 + 8)
+    /// Appends `content`, normalised, to `output`: a response built of a status line and content is
+    /// then one buffer, made without copying the content more than once.
+    public static func append(_ content: some Collection<UInt8>, dotStuffing: Bool, to output: inout [UInt8]) {
+        // Work on contiguous bytes: iterating `Data` byte by byte through the generic collection
+        // interface showed up as the hottest code of POP3 RETR.
+        let appended: Void? = content.withContiguousStorageIfAvailable {
+            Self.append(bytes: $0, dotStuffing: dotStuffing, to: &output)
+        }
+        if appended == nil {
+            Array(content).withUnsafeBufferPointer { Self.append(bytes: $0, dotStuffing: dotStuffing, to: &output) }
+        }
+    }
+
+    private static func append(bytes: UnsafeBufferPointer<UInt8>, dotStuffing: Bool, to output: inout [UInt8]) {
+        // Room for the content, some stuffing or line-end repairs, and a terminating `.CRLF`.
+        output.reserveCapacity(output.count + bytes.count + bytes.count / 64 + 8)
+        if Self.alreadyNormalised(bytes, dotStuffing: dotStuffing) {
+            output.append(contentsOf: bytes)
+            return
+        }
         var atLineStart = true
         var previousWasCR = false
         for byte in bytes {
@@ -40,7 +53,6 @@ public enum WireLines {
             }
         }
         if !atLineStart { output.append(contentsOf: [13, 10]) }
-        return output
     }
 
     /// The common case (what SMTP ingress stores): every CR is followed by LF, every LF preceded by
@@ -66,8 +78,14 @@ public enum WireLines {
 
     /// Normalised, dot-stuffed, and ended by `.CRLF`.
     public static func dotTerminated(_ content: some Collection<UInt8>) -> [UInt8] {
-        var output = Self.normalised(content, dotStuffing: true)
-        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
+        var output: [UInt8] = []
+        Self.appendDotTerminated(content, to: &output)
         return output
+    }
+
+    /// Appends `content` normalised, dot-stuffed, and ended by `.CRLF`.
+    public static func appendDotTerminated(_ content: some Collection<UInt8>, to output: inout [UInt8]) {
+        Self.append(content, dotStuffing: true, to: &output)
+        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
     }
 }

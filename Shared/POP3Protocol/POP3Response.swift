@@ -39,6 +39,13 @@ public enum POP3Response {
         WireLines.dotTerminated(bytes)
     }
 
+    /// `+OK text` and the content as `content(_:)` sends it, built in one buffer (RETR's hot path).
+    public static func ok(_ text: String, content bytes: some Collection<UInt8>) -> [UInt8] {
+        var response = Self.ok(text)
+        WireLines.appendDotTerminated(bytes, to: &response)
+        return response
+    }
+
     /// The header and the first `lines` body lines of a message (RFC 1939 §7 TOP), unterminated.
     public static func top(of message: [UInt8], lines: Int) -> [UInt8] {
         let normalised = WireLines.normalised(message, dotStuffing: false)
@@ -62,6 +69,8 @@ public enum POP3Response {
 
     /// Status text never breaks framing: CR, LF and other controls become spaces.
     static func oneLine(_ text: String) -> String {
+        // Most status texts are short and clean: keep them as they are.
+        if text.utf8.count <= 500, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return text }
         let scalars = text.unicodeScalars.prefix(500).map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }
         return String(String.UnicodeScalarView(scalars))
     }

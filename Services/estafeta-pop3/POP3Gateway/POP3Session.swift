@@ -38,6 +38,7 @@ struct POP3Session: Sendable {
     }
 
     static let greeting = "Estafeta POP3 server ready"
+    static let errorPrefix = Array("-ERR".utf8)
     static let goodbye = POP3Response.err("Server shutting down", code: .systemTemporary)
 
     func run(on connection: Connection) async throws {
@@ -77,7 +78,7 @@ struct POP3Session: Sendable {
                             parsed, state: &state, tls: &tls, authFailures: &authFailures, owner: owner,
                             renewal: &renewal, readAhead: &readAhead, connection: connection, lines: &lines)
                     }
-                    if case .send(let bytes) = next, bytes.starts(with: Array("-ERR".utf8)) {
+                    if case .send(let bytes) = next, bytes.starts(with: Self.errorPrefix) {
                         errors += 1
                         if errors >= self.maximumErrors {
                             try await connection.outbound.write(.sendAndClose(ByteBuffer(bytes: bytes + POP3Response.err("Too many errors, closing connection"))))
@@ -198,7 +199,7 @@ struct POP3Session: Sendable {
                     return .send(POP3Response.ok("Top of message follows") + POP3Response.content(POP3Response.top(of: Array(content), lines: count)))
                 }
                 readAhead.consume(message.uid)
-                return .send(POP3Response.ok("\(message.size) octets") + POP3Response.content(content))
+                return .send(POP3Response.ok("\(message.size) octets", content: content))
             }
         case (.dele(let number), .transaction(let account, let mailbox, var maildrop)):
             guard maildrop.markDeleted(number) else {
