@@ -1,0 +1,215 @@
+import Foundation
+
+/// A tagged client command (RFC 9051 §6).
+public struct IMAPCommand: Sendable, Equatable {
+    public var tag: String
+    public var kind: IMAPCommandKind
+
+    public init(tag: String, kind: IMAPCommandKind) {
+        self.tag = tag
+        self.kind = kind
+    }
+}
+
+/// A mailbox name as the client sent it, decoded: `INBOX` in any case is `INBOX` (RFC 9051 §5.1); other
+/// names are decoded from modified UTF-7 unless UTF-8 was enabled (RFC 6855), so one mailbox has one name.
+public struct IMAPMailboxName: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+
+    public init(_ name: String) {
+        self.name = name.uppercased() == "INBOX" ? "INBOX" : name
+    }
+
+    public var description: String { self.name }
+}
+
+/// One number of a sequence set: a number, or `*` (the largest in use).
+public enum IMAPSequenceNumber: Sendable, Hashable {
+    case number(UInt32)
+    case last
+}
+
+/// A sequence set (RFC 9051 §9 `sequence-set`): ranges of message numbers or UIDs, or `$` for the saved
+/// search result (RFC 5182).
+public enum IMAPSequenceSet: Sendable, Hashable {
+    case ranges([ClosedRange<IMAPSequenceNumber>])
+    case saved
+
+    /// The numbers this set covers when `*` stands for `largest`, ascending, clamped to 1...largest and
+    /// de-duplicated. Never materialises more than the numbers that exist.
+    public func resolved(largest: UInt32) -> [ClosedRange<UInt32>] {
+        guard case .ranges(let ranges) = self, largest > 0 else { return [] }
+        let concrete = ranges.compactMap { range -> ClosedRange<UInt32>? in
+            let low = range.lowerBound.value(largest: largest)
+            let high = range.upperBound.value(largest: largest)
+            let lower = min(low, high)
+            let upper = min(max(low, high), largest)
+            return lower <= upper ? lower...upper : nil
+        }.sorted { $0.lowerBound < $1.lowerBound }
+        var merged: [ClosedRange<UInt32>] = []
+        for range in concrete {
+            if let last = merged.last, UInt64(range.lowerBound) <= UInt64(last.upperBound) + 1 {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
+}
+
+extension IMAPSequenceNumber: Comparable {
+    public static func < (lhs: IMAPSequenceNumber, rhs: IMAPSequenceNumber) -> Bool {
+        switch (lhs, rhs) {
+        case (.number(let a), .number(let b)): a < b
+        case (.number, .last): true
+        case (.last, _): false
+        }
+    }
+
+    func value(largest: UInt32) -> UInt32 {
+        switch self {
+        case .number(let number): number
+        case .last: largest
+        }
+    }
+}
+
+/// A message flag (RFC 9051 §2.3.2): a system flag, or a keyword.
+public enum IMAPFlag: Sendable, Hashable {
+    case answered, flagged, deleted, seen, draft
+    /// `\Recent` (IMAP4rev1 only; never settable).
+    case recent
+    /// Another `\`-flag (an extension); kept as sent.
+    case extensionFlag(String)
+    /// A keyword atom, compared case-insensitively.
+    case keyword(String)
+
+    public init(_ text: String) {
+        switch text.lowercased() {
+        case "\\answered": self = .answered
+        case "\\flagged": self = .flagged
+        case "\\deleted": self = .deleted
+        case "\\seen": self = .seen
+        case "\\draft": self = .draft
+        case "\\recent": self = .recent
+        default: self = text.hasPrefix("\\") ? .extensionFlag(text) : .keyword(text)
+        }
+    }
+
+    /// As sent in FLAGS responses.
+    public var text: String {
+        switch self {
+        case .answered: "\\Answered"
+        case .flagged: "\\Flagged"
+        case .deleted: "\\Deleted"
+        case .seen: "\\Seen"
+        case .draft: "\\Draft"
+        case .recent: "\\Recent"
+        case .extensionFlag(let text), .keyword(let text): text
+        }
+    }
+}
+
+/// STATUS data items (RFC 9051 §6.3.11).
+public enum IMAPStatusAttribute: String, Sendable, CaseIterable {
+    case messages = "MESSAGES", uidNext = "UIDNEXT", uidValidity = "UIDVALIDITY", unseen = "UNSEEN"
+    case deleted = "DELETED", size = "SIZE", recent = "RECENT", highestModSeq = "HIGHESTMODSEQ"
+}
+
+/// STORE's action (RFC 9051 §6.4.6).
+public struct IMAPStoreAction: Sendable, Equatable {
+    public enum Mode: Sendable, Equatable { case replace, add, remove }
+    public var mode: Mode
+    public var silent: Bool
+    public var flags: [IMAPFlag]
+
+    public init(mode: Mode, silent: Bool, flags: [IMAPFlag]) {
+        self.mode = mode
+        self.silent = silent
+        self.flags = flags
+    }
+}
+
+/// A body section specifier (RFC 9051 §6.4.5): part numbers, then what of that part.
+public struct IMAPSection: Sendable, Hashable {
+    public enum Text: Sendable, Hashable {
+        case header
+        case headerFields([String])
+        case headerFieldsNot([String])
+        case text
+        case mime
+    }
+
+    public var part: [Int]
+    public var text: Text?
+
+    public init(part: [Int] = [], text: Text? = nil) {
+        self.part = part
+        self.text = text
+    }
+}
+
+/// FETCH data items (RFC 9051 §6.4.5, RFC 3516 for BINARY).
+public enum IMAPFetchAttribute: Sendable, Hashable {
+    case envelope, flags, internalDate, rfc822Size, uid, body, bodyStructure
+    case rfc822, rfc822Header, rfc822Text
+    case bodySection(IMAPSection, peek: Bool, partial: ClosedRange<UInt32>?)
+    case binary(part: [Int], peek: Bool, partial: ClosedRange<UInt32>?)
+    case binarySize(part: [Int])
+    case modSeq
+}
+
+/// SEARCH keys (RFC 9051 §6.4.4), nested as sent.
+public indirect enum IMAPSearchKey: Sendable, Equatable {
+    case all, answered, deleted, draft, flagged, seen, unanswered, undeleted, undraft, unflagged, unseen
+    case new, old, recent
+    case keyword(String), unkeyword(String)
+    case bcc(String), body(String), cc(String), from(String), subject(String), text(String), to(String)
+    case header(String, String)
+    case before(DateComponents), on(DateComponents), since(DateComponents)
+    case sentBefore(DateComponents), sentOn(DateComponents), sentSince(DateComponents)
+    case larger(UInt64), smaller(UInt64)
+    case uid(IMAPSequenceSet)
+    case sequence(IMAPSequenceSet)
+    case not(IMAPSearchKey)
+    case or(IMAPSearchKey, IMAPSearchKey)
+    case and([IMAPSearchKey])
+    case modSeq(UInt64)
+}
+
+/// ESEARCH return options (RFC 9051 §6.4.4, RFC 5182 SAVE).
+public enum IMAPSearchReturn: String, Sendable, Hashable {
+    case min = "MIN", max = "MAX", all = "ALL", count = "COUNT", save = "SAVE"
+}
+
+/// What each command asks for.
+public enum IMAPCommandKind: Sendable, Equatable {
+    case capability, noop, logout, startTLS
+    case authenticate(mechanism: String, initialResponse: String?)
+    case login(user: String, password: String)
+    case enable([String])
+    case select(IMAPMailboxName, readOnly: Bool)
+    case create(IMAPMailboxName)
+    case delete(IMAPMailboxName)
+    case rename(IMAPMailboxName, to: IMAPMailboxName)
+    case subscribe(IMAPMailboxName)
+    case unsubscribe(IMAPMailboxName)
+    /// LIST, with RFC 5258 selection and return options (upper-cased) and one or more patterns.
+    case list(reference: String, patterns: [String], selection: [String], returning: [String])
+    case lsub(reference: String, pattern: String)
+    case namespace
+    case status(IMAPMailboxName, [IMAPStatusAttribute])
+    case append(IMAPMailboxName, flags: [IMAPFlag], internalDate: Date?, message: [UInt8])
+    case idle
+    case check, close, unselect, expunge
+    case uidExpunge(IMAPSequenceSet)
+    case copy(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
+    case move(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
+    case store(IMAPSequenceSet, IMAPStoreAction, uid: Bool)
+    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool)
+    /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
+    case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
+    /// ID (RFC 2971): nil for `ID NIL`.
+    case id([String: String]?)
+}

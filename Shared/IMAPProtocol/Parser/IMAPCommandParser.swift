@@ -1,0 +1,452 @@
+import Foundation
+
+/// Parses one framed command (RFC 9051 §9 grammar, RFC 3501's too). Pure and total: any input gives a
+/// command or an `IMAPSyntaxError`; the tag is known whenever the first token is a valid tag, so the
+/// `BAD` reply can carry it (`*` otherwise, catalogue I27).
+public struct IMAPCommandParser: Sendable {
+    /// UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8, not modified UTF-7.
+    public var utf8Enabled: Bool
+
+    public init(utf8Enabled: Bool = false) { self.utf8Enabled = utf8Enabled }
+
+    public func parse(_ bytes: IMAPCommandBytes) -> Result<IMAPCommand, IMAPParseFailure> {
+        var scanner = IMAPScanner(bytes)
+        let tag: String
+        do throws(IMAPSyntaxError) {
+            tag = try scanner.tag()
+            try scanner.space()
+        } catch {
+            return .failure(IMAPParseFailure(tag: "*", error: IMAPSyntaxError("Invalid tag")))
+        }
+        do throws(IMAPSyntaxError) {
+            let kind = try self.command(&scanner)
+            try scanner.end()
+            return .success(IMAPCommand(tag: tag, kind: kind))
+        } catch {
+            return .failure(IMAPParseFailure(tag: tag, error: error))
+        }
+    }
+
+    private func command(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        let name = try s.atom().uppercased()
+        switch name {
+        case "CAPABILITY": return .capability
+        case "NOOP": return .noop
+        case "LOGOUT": return .logout
+        case "STARTTLS": return .startTLS
+        case "NAMESPACE": return .namespace
+        case "IDLE": return .idle
+        case "CHECK": return .check
+        case "CLOSE": return .close
+        case "UNSELECT": return .unselect
+        case "EXPUNGE": return .expunge
+        case "AUTHENTICATE":
+            try s.space()
+            let mechanism = try s.atom().uppercased()
+            var initial: String?
+            if s.take(" ") {
+                // SASL-IR (RFC 4959): base64 or `=` for an empty response.
+                initial = try IMAPScanner.text(try s.run("an initial response") { Self.isBase64OrEquals($0) })
+            }
+            return .authenticate(mechanism: mechanism, initialResponse: initial)
+        case "LOGIN":
+            try s.space()
+            let user = try s.astringText()
+            try s.space()
+            let password = try s.astringText()
+            return .login(user: user, password: password)
+        case "ENABLE":
+            var capabilities: [String] = []
+            while s.take(" ") { capabilities.append(try s.atom().uppercased()) }
+            guard !capabilities.isEmpty else { throw IMAPSyntaxError("ENABLE needs a capability") }
+            return .enable(capabilities)
+        case "SELECT", "EXAMINE":
+            try s.space()
+            let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+            if s.take(" ") {
+                // select-params (CONDSTORE and the like): accepted and not acted upon yet.
+                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom() }
+            }
+            return .select(mailbox, readOnly: name == "EXAMINE")
+        case "CREATE":
+            try s.space()
+            let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+            if s.take(" ") {
+                // create-params (RFC 4466; USE of RFC 6154): skipped in full, nested lists included.
+                try self.skipParenthesised(&s)
+            }
+            return .create(mailbox)
+        case "DELETE": try s.space(); return .delete(try s.mailbox(utf8: self.utf8Enabled))
+        case "SUBSCRIBE": try s.space(); return .subscribe(try s.mailbox(utf8: self.utf8Enabled))
+        case "UNSUBSCRIBE": try s.space(); return .unsubscribe(try s.mailbox(utf8: self.utf8Enabled))
+        case "RENAME":
+            try s.space()
+            let from = try s.mailbox(utf8: self.utf8Enabled)
+            try s.space()
+            return .rename(from, to: try s.mailbox(utf8: self.utf8Enabled))
+        case "LIST": return try self.list(&s)
+        case "LSUB":
+            try s.space()
+            let reference = try self.decodedName(try s.astringText())
+            try s.space()
+            return .lsub(reference: reference, pattern: try self.decodedName(try s.listMailbox()))
+        case "STATUS":
+            try s.space()
+            let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+            try s.space()
+            let attributes = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPStatusAttribute in
+                let atom = try s.atom().uppercased()
+                guard let attribute = IMAPStatusAttribute(rawValue: atom) else { throw IMAPSyntaxError("Unknown STATUS item \(atom.prefix(30))") }
+                return attribute
+            }
+            guard !attributes.isEmpty else { throw IMAPSyntaxError("STATUS needs at least one item") }
+            return .status(mailbox, attributes)
+        case "APPEND": return try self.append(&s)
+        case "COPY", "MOVE", "STORE", "FETCH", "SEARCH":
+            return try self.messageCommand(name, &s, uid: false)
+        case "UID":
+            try s.space()
+            let sub = try s.atom().uppercased()
+            if sub == "EXPUNGE" {
+                try s.space()
+                return .uidExpunge(try s.sequenceSet())
+            }
+            guard ["COPY", "MOVE", "STORE", "FETCH", "SEARCH"].contains(sub) else { throw IMAPSyntaxError("Unknown UID command") }
+            return try self.messageCommand(sub, &s, uid: true)
+        case "ID":
+            try s.space()
+            if s.peekIs("(") {
+                var fields: [String: String] = [:]
+                let items = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> [UInt8]? in try s.nstring() }
+                guard items.count % 2 == 0, items.count <= 60 else { throw IMAPSyntaxError("ID needs field and value pairs") }
+                for index in stride(from: 0, to: items.count, by: 2) {
+                    guard let key = items[index] else { throw IMAPSyntaxError("ID field names are strings") }
+                    fields[String(decoding: key.prefix(30), as: UTF8.self)] = items[index + 1].map { String(decoding: $0.prefix(1024), as: UTF8.self) }
+                }
+                return .id(fields)
+            }
+            guard try s.atom().uppercased() == "NIL" else { throw IMAPSyntaxError("ID needs a list or NIL") }
+            return .id(nil)
+        default:
+            throw IMAPSyntaxError("Unknown command")
+        }
+    }
+
+    private static func isBase64OrEquals(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/")
+            || byte == UInt8(ascii: "=")
+    }
+
+    /// A LIST reference or pattern, decoded like a mailbox name (wildcards pass through unchanged).
+    private func decodedName(_ text: String) throws(IMAPSyntaxError) -> String {
+        if self.utf8Enabled { return text }
+        guard let decoded = ModifiedUTF7.decode(text) else { throw IMAPSyntaxError("Invalid modified UTF-7 in mailbox name") }
+        return decoded
+    }
+
+    private func skipParenthesised(_ s: inout IMAPScanner) throws(IMAPSyntaxError) {
+        _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in
+            if s.peekIs("(") {
+                try self.skipParenthesised(&s)
+            } else if s.peekIs("\\") {
+                _ = try s.flag()
+            } else {
+                _ = try s.astring()
+            }
+        }
+    }
+
+    /// LIST [(selection)] reference (pattern | (patterns)) [RETURN (options)] (RFC 5258).
+    private func list(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        try s.space()
+        var selection: [String] = []
+        if s.peekIs("(") {
+            selection = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom().uppercased() }
+            try s.space()
+        }
+        let reference = try self.decodedName(try s.astringText())
+        try s.space()
+        let patterns: [String]
+        if s.peekIs("(") {
+            patterns = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try self.decodedName(try s.listMailbox()) }
+            guard !patterns.isEmpty else { throw IMAPSyntaxError("LIST needs a pattern") }
+        } else {
+            patterns = [try self.decodedName(try s.listMailbox())]
+        }
+        var returning: [String] = []
+        if s.take(" ") {
+            guard try s.atom().uppercased() == "RETURN" else { throw IMAPSyntaxError("Expected RETURN") }
+            try s.space()
+            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> String in
+                let option = try s.atom().uppercased()
+                if option == "STATUS" {
+                    // STATUS (items) as a return option (RFC 5819).
+                    try s.space()
+                    let items = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom().uppercased() }
+                    return "STATUS (" + items.joined(separator: " ") + ")"
+                }
+                return option
+            }
+        }
+        return .list(reference: reference, patterns: patterns, selection: selection, returning: returning)
+    }
+
+    /// APPEND mailbox [(flags)] [date-time] literal (RFC 9051 §6.3.12).
+    private func append(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        try s.space()
+        let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+        try s.space()
+        var flags: [IMAPFlag] = []
+        if s.peekIs("(") {
+            flags = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.flag() }
+            try s.space()
+        }
+        var date: Date?
+        if s.peekIs("\"") {
+            date = try s.dateTime()
+            try s.space()
+        }
+        guard s.peekIs("{") || s.peekIs("~") else { throw IMAPSyntaxError("APPEND needs the message as a literal") }
+        if s.take("~") {}
+        return .append(mailbox, flags: flags, internalDate: date, message: try s.literal())
+    }
+
+    private func messageCommand(_ name: String, _ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        try s.space()
+        if name == "SEARCH" { return try self.search(&s, uid: uid) }
+        let set = try s.sequenceSet()
+        try s.space()
+        switch name {
+        case "COPY": return .copy(set, try s.mailbox(utf8: self.utf8Enabled), uid: uid)
+        case "MOVE": return .move(set, try s.mailbox(utf8: self.utf8Enabled), uid: uid)
+        case "STORE": return .store(set, try self.storeAction(&s), uid: uid)
+        default: return .fetch(set, try self.fetchAttributes(&s), uid: uid)
+        }
+    }
+
+    /// [+|-]FLAGS[.SILENT] SP (flag-list | flag *(SP flag)).
+    private func storeAction(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPStoreAction {
+        let mode: IMAPStoreAction.Mode = s.take("+") ? .add : (s.take("-") ? .remove : .replace)
+        let item = try s.atom().uppercased()
+        guard item == "FLAGS" || item == "FLAGS.SILENT" else { throw IMAPSyntaxError("STORE supports FLAGS only") }
+        try s.space()
+        var flags: [IMAPFlag]
+        if s.peekIs("(") {
+            flags = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.flag() }
+        } else {
+            flags = [try s.flag()]
+            while s.take(" ") { flags.append(try s.flag()) }
+        }
+        return IMAPStoreAction(mode: mode, silent: item == "FLAGS.SILENT", flags: flags)
+    }
+
+    private func fetchAttributes(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPFetchAttribute] {
+        if s.peekIs("(") {
+            let attributes = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try self.fetchAttribute(&s) }
+            guard !attributes.isEmpty else { throw IMAPSyntaxError("FETCH needs at least one item") }
+            return attributes
+        }
+        let save = s
+        let macro = try s.atom().uppercased()
+        switch macro {
+        case "ALL": return [.flags, .internalDate, .rfc822Size, .envelope]
+        case "FAST": return [.flags, .internalDate, .rfc822Size]
+        case "FULL": return [.flags, .internalDate, .rfc822Size, .envelope, .body]
+        default:
+            s = save
+            return [try self.fetchAttribute(&s)]
+        }
+    }
+
+    private func fetchAttribute(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPFetchAttribute {
+        // The item name runs up to `[` (an atom character, so not a delimiter for `atom()`), a space or `)`.
+        let name = try IMAPScanner.text(try s.run("a FETCH item") { IMAPGrammar.isAtomChar($0) && $0 != UInt8(ascii: "[") }).uppercased()
+        switch name {
+        case "ENVELOPE": return .envelope
+        case "FLAGS": return .flags
+        case "INTERNALDATE": return .internalDate
+        case "RFC822.SIZE": return .rfc822Size
+        case "UID": return .uid
+        case "BODYSTRUCTURE": return .bodyStructure
+        case "RFC822": return .rfc822
+        case "RFC822.HEADER": return .rfc822Header
+        case "RFC822.TEXT": return .rfc822Text
+        case "MODSEQ": return .modSeq
+        case "BODY" where !s.peekIs("["): return .body
+        case "BODY", "BODY.PEEK":
+            let section = try self.section(&s)
+            return .bodySection(section, peek: name == "BODY.PEEK", partial: try self.partial(&s))
+        case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
+            try s.expect("[")
+            let part = s.peekIs("]") ? [] : try self.partNumbers(&s)
+            try s.expect("]")
+            if name == "BINARY.SIZE" { return .binarySize(part: part) }
+            return .binary(part: part, peek: name == "BINARY.PEEK", partial: try self.partial(&s))
+        default:
+            throw IMAPSyntaxError("Unknown FETCH item \(name.prefix(30))")
+        }
+    }
+
+    /// `[` section-spec `]` (RFC 9051 §6.4.5).
+    private func section(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSection {
+        try s.expect("[")
+        var section = IMAPSection()
+        if s.take("]") { return section }
+        if let byte = s.peek(), byte >= 0x31, byte <= 0x39 {
+            section.part = try self.partNumbers(&s)
+            guard s.take(".") else {
+                try s.expect("]")
+                return section
+            }
+        }
+        let text = try IMAPScanner.text(try s.run("a section") { IMAPGrammar.isAtomChar($0) && $0 != UInt8(ascii: "[") }).uppercased()
+        switch text {
+        case "HEADER": section.text = .header
+        case "TEXT": section.text = .text
+        case "MIME" where !section.part.isEmpty: section.text = .mime
+        case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
+            try s.space()
+            let fields = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.astringText() }
+            guard !fields.isEmpty else { throw IMAPSyntaxError("HEADER.FIELDS needs field names") }
+            section.text = text == "HEADER.FIELDS" ? .headerFields(fields) : .headerFieldsNot(fields)
+        default:
+            throw IMAPSyntaxError("Invalid section")
+        }
+        try s.expect("]")
+        return section
+    }
+
+    /// nz-number *("." nz-number), stopping before `.HEADER` and the like.
+    private func partNumbers(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [Int] {
+        var part = [Int(try s.nzNumber())]
+        while s.peekIs(".") {
+            var probe = s
+            probe.advance()
+            guard let byte = probe.peek(), byte >= 0x30, byte <= 0x39 else { break }
+            s = probe
+            guard part.count < 100 else { throw IMAPSyntaxError("Section too deep") }
+            part.append(Int(try s.nzNumber()))
+        }
+        return part
+    }
+
+    /// `<` offset `.` length `>`; 32-bit numbers (catalogue I18: never overflows; clamped when used).
+    private func partial(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> ClosedRange<UInt32>? {
+        guard s.take("<") else { return nil }
+        let offset = UInt32(try s.number())
+        try s.expect(".")
+        let length = try s.nzNumber()
+        try s.expect(">")
+        return offset...UInt32(min(UInt64(offset) + UInt64(length) - 1, UInt64(UInt32.max)))
+    }
+
+    /// SEARCH [RETURN (options)] [CHARSET charset] keys (RFC 9051 §6.4.4).
+    private func search(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        var returning: [IMAPSearchReturn]?
+        var charset: String?
+        var save = s
+        var word = (try? s.atom().uppercased()) ?? ""
+        if word == "RETURN" {
+            try s.space()
+            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
+                let option = try s.atom().uppercased()
+                guard let value = IMAPSearchReturn(rawValue: option) else { throw IMAPSyntaxError("Unknown RETURN option") }
+                return value
+            }
+            try s.space()
+            save = s
+            word = (try? s.atom().uppercased()) ?? ""
+        }
+        if word == "CHARSET" {
+            try s.space()
+            charset = try s.astringText().uppercased()
+            guard charset == "UTF-8" || charset == "US-ASCII" else { throw IMAPSyntaxError("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset") }
+            try s.space()
+        } else {
+            s = save
+        }
+        var keys = [try self.searchKey(&s)]
+        while s.take(" ") {
+            guard keys.count < 1000 else { throw IMAPSyntaxError("Too many search keys") }
+            keys.append(try self.searchKey(&s))
+        }
+        return .search(charset: charset, keys.count == 1 ? keys[0] : .and(keys), returning: returning, uid: uid)
+    }
+
+    private func searchKey(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
+        try s.enter()
+        defer { s.leave() }
+        if s.peekIs("(") {
+            let keys = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try self.searchKey(&s) }
+            guard !keys.isEmpty else { throw IMAPSyntaxError("Empty search key list") }
+            return keys.count == 1 ? keys[0] : .and(keys)
+        }
+        if let byte = s.peek(), (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "*") || byte == UInt8(ascii: "$") {
+            return .sequence(try s.sequenceSet())
+        }
+        let word = try s.atom().uppercased()
+        func argument() throws(IMAPSyntaxError) -> String {
+            try s.space()
+            return try IMAPScanner.text(try s.astring())
+        }
+        func date() throws(IMAPSyntaxError) -> DateComponents {
+            try s.space()
+            return try s.date()
+        }
+        switch word {
+        case "ALL": return .all
+        case "ANSWERED": return .answered
+        case "DELETED": return .deleted
+        case "DRAFT": return .draft
+        case "FLAGGED": return .flagged
+        case "SEEN": return .seen
+        case "UNANSWERED": return .unanswered
+        case "UNDELETED": return .undeleted
+        case "UNDRAFT": return .undraft
+        case "UNFLAGGED": return .unflagged
+        case "UNSEEN": return .unseen
+        case "NEW": return .new
+        case "OLD": return .old
+        case "RECENT": return .recent
+        case "KEYWORD": try s.space(); return .keyword(try s.atom())
+        case "UNKEYWORD": try s.space(); return .unkeyword(try s.atom())
+        case "BCC": return .bcc(try argument())
+        case "BODY": return .body(try argument())
+        case "CC": return .cc(try argument())
+        case "FROM": return .from(try argument())
+        case "SUBJECT": return .subject(try argument())
+        case "TEXT": return .text(try argument())
+        case "TO": return .to(try argument())
+        case "HEADER":
+            let field = try argument()
+            return .header(field, try argument())
+        case "BEFORE": return .before(try date())
+        case "ON": return .on(try date())
+        case "SINCE": return .since(try date())
+        case "SENTBEFORE": return .sentBefore(try date())
+        case "SENTON": return .sentOn(try date())
+        case "SENTSINCE": return .sentSince(try date())
+        case "LARGER": try s.space(); return .larger(try s.number(maximum: UInt64(Int64.max)))
+        case "SMALLER": try s.space(); return .smaller(try s.number(maximum: UInt64(Int64.max)))
+        case "UID": try s.space(); return .uid(try s.sequenceSet())
+        case "MODSEQ": try s.space(); return .modSeq(try s.number(maximum: UInt64(Int64.max)))
+        case "NOT":
+            try s.space()
+            return .not(try self.searchKey(&s))
+        case "OR":
+            try s.space()
+            let first = try self.searchKey(&s)
+            try s.space()
+            return .or(first, try self.searchKey(&s))
+        default:
+            throw IMAPSyntaxError("Unknown search key \(word.prefix(30))")
+        }
+    }
+}
+
+/// A command that did not parse, with the tag to answer `BAD` to.
+public struct IMAPParseFailure: Error, Sendable, Equatable {
+    public let tag: String
+    public let error: IMAPSyntaxError
+}

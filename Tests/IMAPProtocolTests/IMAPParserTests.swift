@@ -1,0 +1,204 @@
+import Foundation
+import IMAPProtocol
+import NIOCore
+import Testing
+
+@Suite("IMAP command parsing")
+struct IMAPParserTests {
+    /// Frames and parses `text`, answering every continuation request.
+    private func parse(_ text: String, utf8: Bool = false) -> Result<IMAPCommand, IMAPParseFailure>? {
+        var framer = IMAPCommandFramer()
+        var buffer = ByteBuffer(string: text)
+        while let frame = framer.next(from: &buffer) {
+            if case .command(let bytes) = frame { return IMAPCommandParser(utf8Enabled: utf8).parse(bytes) }
+        }
+        return nil
+    }
+
+    private func kind(_ text: String, utf8: Bool = false) -> IMAPCommandKind? {
+        guard case .success(let command)? = self.parse(text, utf8: utf8) else { return nil }
+        return command.kind
+    }
+
+    private func bad(_ text: String) -> String? {
+        guard case .failure(let failure)? = self.parse(text) else { return nil }
+        return failure.tag
+    }
+
+    @Test("commands of both grammars, keywords in any case")
+    func commands() {
+        let inbox = IMAPMailboxName("INBOX")
+        let cases: [(String, IMAPCommandKind)] = [
+            ("a capability\r\n", .capability),
+            ("a NOOP\r\n", .noop),
+            ("a LOGOUT\r\n", .logout),
+            ("a STARTTLS\r\n", .startTLS),
+            ("a AUTHENTICATE PLAIN\r\n", .authenticate(mechanism: "PLAIN", initialResponse: nil)),
+            ("a AUTHENTICATE plain AGFsaWNlAHB3\r\n", .authenticate(mechanism: "PLAIN", initialResponse: "AGFsaWNlAHB3")),
+            ("a AUTHENTICATE PLAIN =\r\n", .authenticate(mechanism: "PLAIN", initialResponse: "=")),
+            ("a LOGIN alice \"pass \\\"word\\\\\"\r\n", .login(user: "alice", password: "pass \"word\\")),
+            ("a LOGIN {5}\r\nalice {4+}\r\np w!\r\n", .login(user: "alice", password: "p w!")),
+            ("a ENABLE IMAP4rev2 utf8=accept\r\n", .enable(["IMAP4REV2", "UTF8=ACCEPT"])),
+            ("a SELECT inbox\r\n", .select(inbox, readOnly: false)),
+            ("a EXAMINE \"Sent\" (CONDSTORE)\r\n", .select(IMAPMailboxName("Sent"), readOnly: true)),
+            ("a CREATE Archive/2026 (USE (\\Archive))\r\n", .create(IMAPMailboxName("Archive/2026"))),
+            ("a DELETE Old\r\n", .delete(IMAPMailboxName("Old"))),
+            ("a RENAME INBOX \"Old mail\"\r\n", .rename(inbox, to: IMAPMailboxName("Old mail"))),
+            ("a SUBSCRIBE Lists\r\n", .subscribe(IMAPMailboxName("Lists"))),
+            ("a UNSUBSCRIBE Lists\r\n", .unsubscribe(IMAPMailboxName("Lists"))),
+            ("a LIST \"\" *\r\n", .list(reference: "", patterns: ["*"], selection: [], returning: [])),
+            ("a LIST \"\" %/]x\r\n", .list(reference: "", patterns: ["%/]x"], selection: [], returning: [])),
+            ("a LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (INBOX Lists/%) RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES UNSEEN))\r\n",
+             .list(reference: "", patterns: ["INBOX", "Lists/%"], selection: ["SUBSCRIBED", "RECURSIVEMATCH"],
+                   returning: ["CHILDREN", "SPECIAL-USE", "STATUS (MESSAGES UNSEEN)"])),
+            ("a LSUB \"\" \"*\"\r\n", .lsub(reference: "", pattern: "*")),
+            ("a NAMESPACE\r\n", .namespace),
+            ("a STATUS INBOX (MESSAGES uidnext UIDVALIDITY UNSEEN DELETED SIZE RECENT)\r\n",
+             .status(inbox, [.messages, .uidNext, .uidValidity, .unseen, .deleted, .size, .recent])),
+            ("a IDLE\r\n", .idle),
+            ("a CHECK\r\n", .check),
+            ("a CLOSE\r\n", .close),
+            ("a UNSELECT\r\n", .unselect),
+            ("a EXPUNGE\r\n", .expunge),
+            ("a UID EXPUNGE 3:5,9\r\n", .uidExpunge(.ranges([.number(3)...(.number(5)), .number(9)...(.number(9))]))),
+            ("a COPY 1:* Trash\r\n", .copy(.ranges([.number(1)...(.last)]), IMAPMailboxName("Trash"), uid: false)),
+            ("a UID MOVE $ Trash\r\n", .move(.saved, IMAPMailboxName("Trash"), uid: true)),
+            ("a STORE 2 +FLAGS.SILENT (\\Seen $Label1)\r\n",
+             .store(.ranges([.number(2)...(.number(2))]), IMAPStoreAction(mode: .add, silent: true, flags: [.seen, .keyword("$Label1")]), uid: false)),
+            ("a UID STORE 5:3 -FLAGS \\Deleted \\Flagged\r\n",
+             .store(.ranges([.number(3)...(.number(5))]), IMAPStoreAction(mode: .remove, silent: false, flags: [.deleted, .flagged]), uid: true)),
+            ("a STORE 1 FLAGS ()\r\n", .store(.ranges([.number(1)...(.number(1))]), IMAPStoreAction(mode: .replace, silent: false, flags: []), uid: false)),
+            ("a ID NIL\r\n", .id(nil)),
+            ("a ID (\"name\" \"mutt\" \"version\" NIL)\r\n", .id(["name": "mutt"])),
+        ]
+        for (text, expected) in cases {
+            #expect(self.kind(text) == expected, "\(text)")
+        }
+    }
+
+    @Test("APPEND with flags, date-time and a (binary) literal")
+    func append() throws {
+        let message = "Subject: hi\r\n\r\nbody\r\n"
+        guard case .append(let mailbox, let flags, let date, let bytes)? = self.kind(
+            "a APPEND Drafts (\\Draft \\Seen) \" 7-Feb-2026 09:30:00 +0100\" {\(message.utf8.count)}\r\n\(message)\r\n")
+        else {
+            Issue.record("not parsed")
+            return
+        }
+        #expect(mailbox == IMAPMailboxName("Drafts") && flags == [.draft, .seen] && bytes == Array(message.utf8))
+        #expect(date == Date(timeIntervalSince1970: 1_770_453_000))
+        guard case .append(_, [], nil, let binary)? = self.kind("a APPEND INBOX ~{3}\r\n\u{0}ab\r\n") else {
+            Issue.record("binary literal not parsed")
+            return
+        }
+        #expect(binary == [0, 97, 98])
+        #expect(self.bad("a APPEND INBOX {3}\r\n\u{0}ab\r\n") == "a")
+        #expect(self.bad("a APPEND INBOX \"31-Foo-2026 09:30:00 +0100\" {1}\r\nx\r\n") == "a")
+        #expect(self.bad("a APPEND INBOX \"hello\"\r\n") == "a")
+    }
+
+    @Test("FETCH items, macros, sections and partials")
+    func fetch() {
+        let one = IMAPSequenceSet.ranges([.number(1)...(.number(1))])
+        let cases: [(String, [IMAPFetchAttribute])] = [
+            ("a FETCH 1 ALL\r\n", [.flags, .internalDate, .rfc822Size, .envelope]),
+            ("a FETCH 1 fast\r\n", [.flags, .internalDate, .rfc822Size]),
+            ("a FETCH 1 FLAGS\r\n", [.flags]),
+            ("a FETCH 1 (UID RFC822.SIZE BODYSTRUCTURE BODY ENVELOPE INTERNALDATE RFC822 RFC822.HEADER RFC822.TEXT)\r\n",
+             [.uid, .rfc822Size, .bodyStructure, .body, .envelope, .internalDate, .rfc822, .rfc822Header, .rfc822Text]),
+            ("a FETCH 1 BODY[]\r\n", [.bodySection(IMAPSection(), peek: false, partial: nil)]),
+            ("a FETCH 1 BODY.PEEK[HEADER.FIELDS (From Subject)]<0.1024>\r\n",
+             [.bodySection(IMAPSection(text: .headerFields(["From", "Subject"])), peek: true, partial: 0...1023)]),
+            ("a FETCH 1 (BODY[1.2.MIME] BODY[2.HEADER.FIELDS.NOT (X-Spam)] BODY[3] BODY[TEXT])\r\n",
+             [.bodySection(IMAPSection(part: [1, 2], text: .mime), peek: false, partial: nil),
+              .bodySection(IMAPSection(part: [2], text: .headerFieldsNot(["X-Spam"])), peek: false, partial: nil),
+              .bodySection(IMAPSection(part: [3]), peek: false, partial: nil),
+              .bodySection(IMAPSection(text: .text), peek: false, partial: nil)]),
+            ("a FETCH 1 (BINARY.PEEK[1]<10.20> BINARY.SIZE[1] BINARY[])\r\n",
+             [.binary(part: [1], peek: true, partial: 10...29), .binarySize(part: [1]), .binary(part: [], peek: false, partial: nil)]),
+            // I18: the largest partial does not overflow.
+            ("a FETCH 1 BODY[]<4294967295.4294967295>\r\n", [.bodySection(IMAPSection(), peek: false, partial: 4_294_967_295...4_294_967_295)]),
+        ]
+        for (text, expected) in cases {
+            #expect(self.kind(text) == .fetch(one, expected, uid: false), "\(text)")
+        }
+    }
+
+    @Test("SEARCH keys, nesting, charset and RETURN")
+    func search() throws {
+        let key = IMAPSearchKey.self
+        #expect(self.kind("a SEARCH ALL\r\n") == .search(charset: nil, key.all, returning: nil, uid: false))
+        #expect(self.kind("a UID SEARCH RETURN (MIN MAX COUNT) CHARSET UTF-8 OR FROM alice (SUBJECT \"hi there\" UNSEEN) NOT DELETED\r\n")
+            == .search(charset: "UTF-8",
+                       .and([.or(.from("alice"), .and([.subject("hi there"), .unseen])), .not(.deleted)]),
+                       returning: [.min, .max, .count], uid: true))
+        #expect(self.kind("a SEARCH 1:5,7 UID 10:* SINCE 1-Feb-2026 BEFORE \"15-Mar-2026\" LARGER 100 HEADER X-Spam yes KEYWORD $Junk\r\n")
+            == .search(charset: nil,
+                       .and([.sequence(.ranges([.number(1)...(.number(5)), .number(7)...(.number(7))])), .uid(.ranges([.number(10)...(.last)])),
+                             .since(DateComponents(year: 2026, month: 2, day: 1)), .before(DateComponents(year: 2026, month: 3, day: 15)),
+                             .larger(100), .header("X-Spam", "yes"), .keyword("$Junk")]),
+                       returning: nil, uid: false))
+        #expect(self.kind("a SEARCH TEXT {5}\r\nhello\r\n") == .search(charset: nil, .text("hello"), returning: nil, uid: false))
+        #expect(self.kind("a SEARCH $\r\n") == .search(charset: nil, .sequence(.saved), returning: nil, uid: false))
+        #expect(self.bad("a SEARCH CHARSET KOI8-R ALL\r\n") == "a")
+        // I10: deep nesting is refused, not a stack overflow.
+        #expect(self.bad("a SEARCH " + String(repeating: "NOT ", count: 10_000) + "ALL\r\n") == "a")
+        #expect(self.bad("a SEARCH " + String(repeating: "(", count: 10_000) + "ALL" + String(repeating: ")", count: 10_000) + "\r\n") == "a")
+        #expect(self.bad("a SEARCH " + String(repeating: "OR ALL ", count: 5_000) + "ALL\r\n") == "a")
+    }
+
+    @Test("bad input: BAD with the tag when there is one, never a trap")
+    func badInput() {
+        // I27: tags that are not tags.
+        for text in ["* NOOP\r\n", "+ NOOP\r\n", "a( NOOP\r\n", " NOOP\r\n", "\r\n", "a\r\n"] {
+            #expect(self.bad(text) == "*", "\(text.debugDescription)")
+        }
+        // I17: numbers out of range.
+        for text in ["a FETCH 0 FLAGS\r\n", "a FETCH 4294967296 FLAGS\r\n", "a UID FETCH 1:99999999999 FLAGS\r\n",
+                     "a FETCH 99999999999999999999999 FLAGS\r\n"] {
+            #expect(self.bad(text) == "a", "\(text)")
+        }
+        // I28: NUL, CR or LF inside a quoted string; a bad escape.
+        for text in ["a LOGIN \"a\u{0}b\" x\r\n", "a LOGIN \"a\rb\" x\r\n", "a LOGIN \"a\\nb\" x\r\n", "a LOGIN \"abc x\r\n"] {
+            #expect(self.bad(text) == "a", "\(text.debugDescription)")
+        }
+        // I09: deeply nested lists before login.
+        #expect(self.bad("a ID " + String(repeating: "(", count: 10_000) + String(repeating: ")", count: 10_000) + "\r\n") == "a")
+        for text in ["a FOO\r\n", "a NOOP extra\r\n", "a SELECT\r\n", "a LOGIN alice\r\n", "a STATUS INBOX ()\r\n",
+                     "a STATUS INBOX (BOGUS)\r\n", "a FETCH 1 BODY[4.FOO]\r\n", "a FETCH 1 ()\r\n", "a STORE 1 LABELS (x)\r\n",
+                     "a ENABLE\r\n", "a UID FOO 1\r\n", "a ID (\"a\")\r\n", "a SELECT {3}\r\nab\r\n", "a FETCH 1 BODY[MIME]\r\n"] {
+            #expect(self.bad(text) == "a", "\(text)")
+        }
+    }
+
+    @Test("I14, I15: mailbox names in modified UTF-7 or, with UTF8=ACCEPT, UTF-8 name the same mailbox")
+    func mailboxNames() {
+        #expect(ModifiedUTF7.encode("pää") == "p&AOQA5A-")
+        #expect(ModifiedUTF7.decode("p&AOQA5A-") == "pää")
+        #expect(ModifiedUTF7.encode("R&D ~ 日本語") == "R&-D ~ &ZeVnLIqe-")
+        for name in ["Entwürfe", "日本語/子", "a&b", "emoji 😀 here", "~peter/mail/&", "plain"] {
+            #expect(ModifiedUTF7.decode(ModifiedUTF7.encode(name)) == name, "\(name)")
+        }
+        // The catalogue's I14 list also names `&Jjo-&-` and `&2ADcAA-`; by RFC 3501 §5.1.3 both are the
+        // canonical spelling of a name ("☺&", and U+10000 as a surrogate pair), so they are accepted.
+        #expect(ModifiedUTF7.decode("&Jjo-&-") == "☺&" && ModifiedUTF7.encode("☺&") == "&Jjo-&-")
+        #expect(ModifiedUTF7.decode("&2ADcAA-") == "\u{10000}" && ModifiedUTF7.encode("\u{10000}") == "&2ADcAA-")
+        for invalid in ["&Jjo", "&AGE-", "&☺-", "&YQ-", "&2AA-", "&3AA-", "pää", "&AOQ-&AOQ-", "&,,,-", "&AOQ"] {
+            #expect(ModifiedUTF7.decode(invalid) == nil, "\(invalid)")
+        }
+        #expect(self.kind("a CREATE \"p&AOQA5A-\"\r\n") == .create(IMAPMailboxName("pää")))
+        #expect(self.kind("a CREATE \"pää\"\r\n", utf8: true) == .create(IMAPMailboxName("pää")))
+        #expect(self.bad("a CREATE \"&Jjo\"\r\n") == "a")
+        #expect(self.bad("a CREATE \"pää\"\r\n") == "a")
+        #expect(self.kind("a SELECT iNbOx\r\n") == .select(IMAPMailboxName("INBOX"), readOnly: false))
+    }
+
+    @Test("sequence sets resolve against the largest number, clamped and merged")
+    func sequenceSets() {
+        let set = IMAPSequenceSet.ranges([.number(5)...(.last), .number(1)...(.number(2)), .number(3)...(.number(3)), .number(90)...(.number(99))])
+        #expect(set.resolved(largest: 10) == [1...3, 5...10])
+        #expect(set.resolved(largest: 4) == [1...4])
+        #expect(IMAPSequenceSet.ranges([.number(7)...(.last)]).resolved(largest: 3) == [3...3])
+        #expect(set.resolved(largest: 0) == [])
+    }
+}
