@@ -137,7 +137,13 @@ let package = Package(
             ],
             path: "Services/estafeta-pop3/POP3Gateway", swiftSettings: strict),
         .target(
-            name: "IMAPGateway", dependencies: ["MailStore", "ServerSupport", "ServiceHost", "Credentials", nio],
+            name: "IMAPGateway",
+            dependencies: [
+                "IMAPProtocol", "MailStore", "MailFormat", "ServerSupport", "ServiceHost", "Credentials", nio,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Services/estafeta-imap/IMAPGateway", swiftSettings: strict),
         .target(
             name: "AdminAPI",

@@ -66,6 +66,12 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var pop3MaximumAuthFailures: Int
     public var pop3MaximumErrors: Int
     public var pop3LockDuration: Duration
+    /// IMAP: LOGIN and AUTHENTICATE before TLS only when allowed (`[PRIVACYREQUIRED]` otherwise, RFC
+    /// 9051 §6.2.3); failed logins per connection before it is closed; the largest APPEND literal
+    /// (advertised as APPENDLIMIT, RFC 7889).
+    public var imapAllowPlaintextAuth: Bool
+    public var imapMaximumAuthFailures: Int
+    public var imapAppendLimit: Int
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
@@ -138,6 +144,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
         "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds",
+        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
@@ -239,6 +246,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             pop3MaximumAuthFailures: positive("pop3.maxAuthFailures", 3),
             pop3MaximumErrors: positive("pop3.maxErrors", 20),
             pop3LockDuration: .seconds(positive("pop3.lockSeconds", 120)),
+            imapAllowPlaintextAuth: reader.bool(forKey: "imap.allowPlaintextAuth", default: false),
+            imapMaximumAuthFailures: positive("imap.maxAuthFailures", 3),
+            imapAppendLimit: positive("imap.appendLimitBytes", 52_428_800),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
             authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
@@ -306,6 +316,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             "pop3.maxAuthFailures": "\(self.pop3MaximumAuthFailures)",
             "pop3.maxErrors": "\(self.pop3MaximumErrors)",
             "pop3.lockSeconds": "\(self.pop3LockDuration.components.seconds)",
+            "imap.allowPlaintextAuth": "\(self.imapAllowPlaintextAuth)",
+            "imap.maxAuthFailures": "\(self.imapMaximumAuthFailures)",
+            "imap.appendLimitBytes": "\(self.imapAppendLimit)",
             "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
             "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
             "auth.lockoutFailures": "\(self.authLockoutFailures)",

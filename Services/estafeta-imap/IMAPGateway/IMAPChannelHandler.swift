@@ -1,0 +1,92 @@
+import IMAPProtocol
+import NIOCore
+import NIOSSL
+import ServerSupport
+
+/// What the IMAP session asks its framing to do.
+enum IMAPOutput: Sendable {
+    /// Send, then hand over the next command.
+    case send(ByteBuffer)
+    case sendAndClose(ByteBuffer)
+    /// Send in plaintext, then run every later byte through TLS; whatever the client pipelined after
+    /// STARTTLS is dropped (CVE-2011-0411, catalogue I05).
+    case sendThenStartTLS(ByteBuffer)
+}
+
+/// Frames commands with `IMAPCommandFramer` and hands the session one at a time; answers a client's
+/// synchronising literal with `+` itself (RFC 9051 §7.5), since the framer has already checked its
+/// size. Commands pipelined meanwhile wait in a bounded buffer.
+final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = IMAPFrame
+    typealias OutboundIn = IMAPOutput
+    typealias OutboundOut = ByteBuffer
+
+    private var framer: IMAPCommandFramer
+    private let tlsContext: NIOSSLContext?
+    private let maximumBufferedBytes: Int
+    private var buffer = ByteBuffer()
+    private var reading = false
+    private var closing = false
+
+    init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20) {
+        self.framer = IMAPCommandFramer(limits: limits)
+        self.tlsContext = tlsContext
+        self.maximumBufferedBytes = maximumBufferedBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.closing else { return }
+        var incoming = Self.unwrapInboundIn(data)
+        self.buffer.writeBuffer(&incoming)
+        self.deliver(context: context)
+        if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
+            self.close(context: context, with: ByteBuffer(string: "* BYE Too much pipelined input\r\n"), promise: nil)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch Self.unwrapOutboundIn(data) {
+        case .send(let bytes):
+            context.write(Self.wrapOutboundOut(bytes), promise: promise)
+            self.reading = true
+            self.deliver(context: context)
+        case .sendAndClose(let bytes):
+            self.close(context: context, with: bytes, promise: promise)
+        case .sendThenStartTLS(let bytes):
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
+            self.buffer.clear()
+            self.framer.reset()
+            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext) else {
+                self.closing = true
+                return
+            }
+            self.reading = true
+        }
+    }
+
+    private func close(context: ChannelHandlerContext, with bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        self.closing = true
+        self.reading = false
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { result in
+            promise?.completeWith(result)
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Hands over at most one frame, then waits for the session's answer.
+    private func deliver(context: ChannelHandlerContext) {
+        while self.reading, !self.closing, let frame = self.framer.next(from: &self.buffer) {
+            if case .continuationRequest = frame {
+                context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "+ Ready for literal data\r\n")), promise: nil)
+                continue
+            }
+            self.reading = false
+            if case .fatal = frame { self.closing = true }
+            context.fireChannelRead(Self.wrapInboundOut(frame))
+            context.fireChannelReadComplete()
+        }
+        self.buffer.discardReadBytes()
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import MailStore
+
+/// The selected mailbox as this session has told the client about it (RFC 9051 §2.3.1.2): messages by
+/// sequence number, their flags, and how far the store's change feed has been read. Pure: the session
+/// feeds it what the store says and sends what it returns.
+struct IMAPSelection: Sendable {
+    let mailbox: Mailbox
+    let readOnly: Bool
+    private(set) var uids: [UInt32]
+    private(set) var flags: [UInt32: Set<String>]
+    private(set) var modSeq: UInt64
+    /// Expunges seen in the feed but not yet reported: the messages keep their sequence numbers
+    /// until a command that may announce EXPUNGE (RFC 9051 §7.5.1).
+    private(set) var pendingExpunges: Set<UInt32> = []
+
+    init(mailbox: Mailbox, readOnly: Bool, messages: [StoredMessage], modSeq: UInt64) {
+        self.mailbox = mailbox
+        self.readOnly = readOnly
+        self.uids = messages.map(\.uid)
+        self.flags = Dictionary(messages.map { ($0.uid, $0.flags) }, uniquingKeysWith: { $1 })
+        self.modSeq = modSeq
+    }
+
+    var exists: Int { self.uids.count }
+    var largestUID: UInt32 { self.uids.last ?? 0 }
+
+    func sequenceNumber(of uid: UInt32) -> Int? {
+        var low = 0
+        var high = self.uids.count - 1
+        while low <= high {
+            let middle = (low + high) / 2
+            if self.uids[middle] == uid { return middle + 1 }
+            if self.uids[middle] < uid { low = middle + 1 } else { high = middle - 1 }
+        }
+        return nil
+    }
+
+    /// The UIDs a sequence set names, by sequence number or by UID, ascending.
+    func uids(for ranges: [ClosedRange<UInt32>], byUID: Bool) -> [UInt32] {
+        guard !self.uids.isEmpty else { return [] }
+        var result: [UInt32] = []
+        for range in ranges {
+            if byUID {
+                guard let start = self.uids.firstIndex(where: { $0 >= range.lowerBound }) else { continue }
+                var index = start
+                while index < self.uids.count, self.uids[index] <= range.upperBound {
+                    result.append(self.uids[index])
+                    index += 1
+                }
+            } else {
+                let lower = Int(range.lowerBound)
+                let upper = min(Int(range.upperBound), self.uids.count)
+                guard lower <= upper else { continue }
+                result.append(contentsOf: self.uids[(lower - 1)..<upper])
+            }
+        }
+        return result
+    }
+
+    /// Applies flags this session set itself (no FETCH needed unless the client asked).
+    mutating func setFlags(_ flags: Set<String>, of uid: UInt32) {
+        if self.flags[uid] != nil { self.flags[uid] = flags }
+    }
+
+    /// What to tell the client about changes from the feed (`changes`, with the current flags of the
+    /// messages they name in `current`): untagged lines, in order.
+    mutating func apply(
+        changes: [MailboxChange], current: [UInt32: StoredMessage], expungesAllowed: Bool, rev2: Bool
+    ) -> [String] {
+        var lines: [String] = []
+        var appended: [StoredMessage] = []
+        var flagged: Set<UInt32> = []
+        for change in changes {
+            self.modSeq = max(self.modSeq, change.modSeq)
+            switch change.kind {
+            case .expunge:
+                if self.flags[change.uid] != nil { self.pendingExpunges.insert(change.uid) }
+            case .append:
+                if change.uid > self.largestUID, let message = current[change.uid] { appended.append(message) }
+            case .flags:
+                flagged.insert(change.uid)
+            }
+        }
+        if expungesAllowed {
+            // Each EXPUNGE carries the sequence number the message has at that moment.
+            for uid in self.pendingExpunges.sorted(by: >) {
+                if let number = self.sequenceNumber(of: uid) {
+                    lines.append("* \(number) EXPUNGE")
+                    self.uids.remove(at: number - 1)
+                    self.flags[uid] = nil
+                }
+            }
+            self.pendingExpunges = []
+        }
+        for uid in flagged.sorted() {
+            guard let message = current[uid], let known = self.flags[uid], known != message.flags,
+                let number = self.sequenceNumber(of: uid)
+            else { continue }
+            self.flags[uid] = message.flags
+            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(message.flags, rev2: rev2)))")
+        }
+        let before = self.uids.count
+        for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {
+            self.uids.append(message.uid)
+            self.flags[message.uid] = message.flags
+        }
+        if self.uids.count != before {
+            lines.append("* \(self.uids.count) EXISTS")
+        }
+        return lines
+    }
+
+    /// Removes messages this session expunged itself; returns the sequence numbers to report, highest
+    /// first, so that each is right at the moment it is sent.
+    mutating func remove(_ removed: [UInt32]) -> [Int] {
+        var numbers: [Int] = []
+        for uid in removed.sorted(by: >) {
+            if let number = self.sequenceNumber(of: uid) {
+                self.uids.remove(at: number - 1)
+                self.flags[uid] = nil
+                self.pendingExpunges.remove(uid)
+                numbers.append(number)
+            }
+        }
+        return numbers
+    }
+}

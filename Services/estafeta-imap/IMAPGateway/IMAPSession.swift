@@ -1,0 +1,567 @@
+import Credentials
+import Foundation
+import IMAPProtocol
+import Logging
+import MailFormat
+import MailStore
+import NIOCore
+import ServerSupport
+import ServiceHost
+import ServiceLifecycle
+
+/// One IMAP conversation (RFC 9051, with RFC 3501 behaviour until `ENABLE IMAP4rev2`): not
+/// authenticated → authenticated → selected → logout. This increment serves login, mailboxes (LIST,
+/// LSUB, STATUS, CREATE, SELECT, EXAMINE, NAMESPACE), APPEND, FETCH of flags, sizes, dates and body
+/// sections, STORE, EXPUNGE, CLOSE and UNSELECT, with changes made elsewhere reported after each
+/// command. What it does not do yet is refused with `NO`, and not advertised.
+struct IMAPSession: Sendable {
+    typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
+
+    let store: MailStore
+    let implicitTLS: Bool
+    let plaintextAuthAllowed: Bool
+    let penalties: AuthenticationPenalties
+    let maximumAuthFailures: Int
+    let appendLimit: Int
+
+    /// Everything that changes during a session.
+    private struct State {
+        var tls: Bool
+        var account: (id: AccountID, address: EmailAddress)?
+        var selected: IMAPSelection?
+        var rev2 = false
+        var utf8 = false
+        var authFailures = 0
+        var invalidBeforeLogin = 0
+    }
+
+    private enum Next {
+        case send([UInt8])
+        case close([UInt8])
+        case startTLS([UInt8])
+    }
+
+    static let shutdownReply = "* BYE [UNAVAILABLE] Server shutting down\r\n"
+
+    func run(on connection: Connection) async throws {
+        let gate = SessionShutdownGate()
+        let channel = connection.channel
+        var state = State(tls: self.implicitTLS)
+        try await withGracefulShutdownHandler {
+            let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
+            try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
+            var frames = connection.inbound.makeAsyncIterator()
+            while true {
+                guard gate.willAwaitInput() else {
+                    try await connection.outbound.write(.sendAndClose(ByteBuffer(string: Self.shutdownReply)))
+                    return
+                }
+                guard let frame = try await frames.next(), gate.willWork() else { return }
+                let next: Next
+                switch frame {
+                case .continuationRequest:
+                    continue
+                case .lineTooLong(let tag):
+                    next = .send(Array("\(tag) BAD Line too long\r\n".utf8))
+                case .literalTooLarge(let tag):
+                    next = .send(Array("\(tag) NO [TOOBIG] Literal too large\r\n".utf8))
+                case .fatal(_, let reason):
+                    next = .close(Array("* BYE [TOOBIG] \(reason)\r\n".utf8))
+                case .command(let bytes):
+                    switch IMAPCommandParser(utf8Enabled: state.utf8).parse(bytes) {
+                    case .failure(let failure):
+                        next = self.bad(failure.tag, failure.error.message, state: &state)
+                    case .success(let command):
+                        next = try await self.handle(command, state: &state, connection: connection, frames: &frames)
+                    }
+                }
+                switch next {
+                case .send(let bytes): try await connection.outbound.write(.send(ByteBuffer(bytes: bytes)))
+                case .close(let bytes):
+                    try await connection.outbound.write(.sendAndClose(ByteBuffer(bytes: bytes)))
+                    return
+                case .startTLS(let bytes):
+                    try await connection.outbound.write(.sendThenStartTLS(ByteBuffer(bytes: bytes)))
+                    state.tls = true
+                }
+            }
+        } onGracefulShutdown: {
+            if gate.shutDown() {
+                channel.writeAndFlush(IMAPOutput.sendAndClose(ByteBuffer(string: Self.shutdownReply)), promise: nil)
+            }
+        }
+    }
+
+    /// BAD, and before login a limit on how many (catalogue I11).
+    private func bad(_ tag: String, _ text: String, state: inout State) -> Next {
+        let reply = Array("\(tag) BAD \(IMAPEncoding.text(text))\r\n".utf8)
+        guard state.account == nil else { return .send(reply) }
+        state.invalidBeforeLogin += 1
+        if state.invalidBeforeLogin > 3 { return .close(reply + Array("* BYE Too many invalid IMAP commands\r\n".utf8)) }
+        return .send(reply)
+    }
+
+    private func capabilities(_ state: State) -> String {
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "APPENDLIMIT=\(self.appendLimit)"]
+        if state.account == nil {
+            if !state.tls { items.append("STARTTLS") }
+            if state.tls || self.plaintextAuthAllowed {
+                items += ["AUTH=PLAIN", "SASL-IR"]
+            } else {
+                items.append("LOGINDISABLED")
+            }
+        } else {
+            items.append("UTF8=ACCEPT")
+        }
+        return items.joined(separator: " ")
+    }
+
+    private func handle(
+        _ command: IMAPCommand, state: inout State, connection: Connection,
+        frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
+    ) async throws -> Next {
+        let tag = command.tag
+        func ok(_ text: String, _ untagged: [String] = []) -> Next {
+            .send(Array((untagged.map { $0 + "\r\n" }.joined() + "\(tag) OK \(text)\r\n").utf8))
+        }
+        func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
+        switch command.kind {
+        case .capability:
+            return ok("CAPABILITY completed", ["* CAPABILITY \(self.capabilities(state))"])
+        case .noop, .check:
+            return try await self.completed(tag, "\(command.kind == .noop ? "NOOP" : "CHECK") completed", state: &state)
+        case .logout:
+            return .close(Array("* BYE Logging out\r\n\(tag) OK LOGOUT completed\r\n".utf8))
+        case .id:
+            return ok("ID completed", ["* ID (\"name\" \"Estafeta\")"])
+        case .startTLS:
+            guard !state.tls, state.account == nil else { return self.bad(tag, "TLS is already active or not allowed now", state: &state) }
+            return .startTLS(Array("\(tag) OK Begin TLS negotiation now\r\n".utf8))
+        case .login(let user, let password):
+            guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
+            guard state.tls || self.plaintextAuthAllowed else { return no("[PRIVACYREQUIRED] Use STARTTLS first") }
+            return try await self.login(tag, user: user, password: password, state: &state, connection: connection)
+        case .authenticate(let mechanism, let initialResponse):
+            guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
+            guard state.tls || self.plaintextAuthAllowed else { return no("[PRIVACYREQUIRED] Use STARTTLS first") }
+            guard mechanism == "PLAIN" else { return no("Unsupported authentication mechanism") }
+            var response = initialResponse
+            if response == nil {
+                try await connection.outbound.write(.send(ByteBuffer(string: "+ \r\n")))
+                guard let frame = try await frames.next() else { return .close([]) }
+                guard case .command(let bytes) = frame, bytes.literals.isEmpty, let line = bytes.lines.first else {
+                    return self.bad(tag, "Invalid SASL response", state: &state)
+                }
+                response = String(decoding: line, as: UTF8.self)
+            }
+            guard let response, response != "*" else { return self.bad(tag, "Authentication cancelled", state: &state) }
+            guard let decoded = try? SASL.decodeBase64(response),
+                let credentials = try? SASL.plain(decoded)
+            else { return self.bad(tag, "Malformed PLAIN response", state: &state) }
+            let sameIdentity = credentials.authorizationID.isEmpty
+                || credentials.authorizationID.lowercased() == credentials.authenticationID.lowercased()
+            return try await self.login(
+                tag, user: sameIdentity ? credentials.authenticationID : "", password: credentials.password, state: &state,
+                connection: connection)
+        default:
+            break
+        }
+        guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
+        do {
+            return try await self.authenticated(command, account: account.id, state: &state)
+        } catch let error as MailStoreError {
+            switch error {
+            case .unknownMailbox: return no("[NONEXISTENT] No such mailbox")
+            case .mailboxExists: return no("[ALREADYEXISTS] Mailbox already exists")
+            case .invalidMailboxName: return no("[CANNOT] Invalid mailbox name")
+            case .mailboxProtected: return no("[CANNOT] This mailbox cannot be changed so")
+            default:
+                connection.context.logger.error("store error", metadata: ["error": "\(error)"])
+                return no("[UNAVAILABLE] Try again later")
+            }
+        }
+    }
+
+    private func login(_ tag: String, user: String, password: String, state: inout State, connection: Connection) async throws -> Next {
+        let peer = connection.context.remoteAddress
+        if self.penalties.lockedOut(peer) != nil {
+            return .close(Array("\(tag) NO [UNAVAILABLE] Too many failed logins, try again later\r\n".utf8))
+        }
+        guard let address = await PasswordLogin(store: self.store).verify(user: user, password: password),
+            let account = try? await self.store.account(address)
+        else {
+            try await Task.sleep(for: self.penalties.recordFailure(peer))
+            state.authFailures += 1
+            let reply = Array("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed\r\n".utf8)
+            if state.authFailures >= self.maximumAuthFailures { return .close(reply + Array("* BYE Too many failed logins\r\n".utf8)) }
+            return .send(reply)
+        }
+        state.account = (account.id, address)
+        connection.context.logger.info("logged in", metadata: ["account": "\(address)"])
+        return .send(Array("\(tag) OK [CAPABILITY \(self.capabilities(state))] Logged in\r\n".utf8))
+    }
+
+    /// Commands of the authenticated and selected states.
+    private func authenticated(_ command: IMAPCommand, account: AccountID, state: inout State) async throws -> Next {
+        let tag = command.tag
+        func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
+        switch command.kind {
+        case .enable(let capabilities):
+            var enabled: [String] = []
+            for capability in capabilities {
+                if capability == "IMAP4REV2", !state.rev2 { state.rev2 = true; enabled.append("IMAP4rev2") }
+                if capability == "UTF8=ACCEPT", !state.utf8 { state.utf8 = true; enabled.append("UTF8=ACCEPT") }
+            }
+            return self.reply(tag, "ENABLE completed", ["* ENABLED" + enabled.map { " " + $0 }.joined()])
+        case .namespace:
+            return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
+        case .select(let name, let readOnly):
+            state.selected = nil
+            let mailbox = try await self.store.mailbox(named: name.name, of: account)
+            let messages = try await self.store.messages(in: mailbox.id)
+            let selection = IMAPSelection(mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq)
+            state.selected = selection
+            let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
+            var lines = [
+                "* \(selection.exists) EXISTS",
+                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted",
+                "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
+                "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
+            ]
+            if state.rev2 {
+                lines.append("* LIST () \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
+            } else {
+                lines.insert("* 0 RECENT", at: 1)
+                if let unseen { lines.append("* OK [UNSEEN \(unseen + 1)] First unseen") }
+            }
+            return self.reply(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed", lines)
+        case .create(let name):
+            // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
+            let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name
+            guard trimmed.uppercased() != "INBOX" else { return no("[ALREADYEXISTS] INBOX always exists") }
+            try await self.store.createMailbox(named: trimmed, of: account)
+            return try await self.completed(tag, "CREATE completed", state: &state)
+        case .list(let reference, let patterns, let selection, let returning):
+            let mailboxes = try await self.store.mailboxes(of: account)
+            var lines: [String] = []
+            if patterns == [""] {
+                lines.append("* LIST (\\Noselect) \"/\" \"\"")
+            }
+            let subscribedOnly = selection.contains("SUBSCRIBED")
+            let showSubscribed = subscribedOnly || returning.contains("SUBSCRIBED")
+            for mailbox in mailboxes where patterns.contains(where: { Self.matches(mailbox.name, pattern: reference + $0) }) {
+                if subscribedOnly && !mailbox.subscribed { continue }
+                var attributes: [String] = []
+                let hasChildren = mailboxes.contains { $0.name.hasPrefix(mailbox.name + "/") }
+                attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
+                if let use = mailbox.specialUse { attributes.append(use.rawValue) }
+                if showSubscribed && mailbox.subscribed { attributes.append("\\Subscribed") }
+                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
+            }
+            return self.reply(tag, "LIST completed", lines)
+        case .lsub(let reference, let pattern):
+            let mailboxes = try await self.store.mailboxes(of: account)
+            let lines = mailboxes.filter { $0.subscribed && Self.matches($0.name, pattern: reference + pattern) }.map {
+                "* LSUB () \"/\" " + String(decoding: IMAPEncoding.mailbox($0.name, utf8: state.utf8), as: UTF8.self)
+            }
+            return self.reply(tag, "LSUB completed", lines)
+        case .status(let name, let attributes):
+            let mailbox = try await self.store.mailbox(named: name.name, of: account)
+            let status = try await self.store.mailboxStatus(mailbox.id)
+            let items = attributes.map { attribute -> String in
+                switch attribute {
+                case .messages: "MESSAGES \(status.messages)"
+                case .uidNext: "UIDNEXT \(status.mailbox.uidNext)"
+                case .uidValidity: "UIDVALIDITY \(status.mailbox.uidValidity)"
+                case .unseen: "UNSEEN \(status.unseen)"
+                case .deleted: "DELETED \(status.deleted)"
+                case .size: "SIZE \(status.sizeBytes)"
+                case .recent: "RECENT 0"
+                case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
+                }
+            }
+            let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
+                + " (" + items.joined(separator: " ") + ")"
+            return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
+        case .append(let name, let flags, let date, let message):
+            let mailboxes = try await self.store.mailboxes(of: account)
+            guard let mailbox = mailboxes.first(where: { $0.name == name.name }) else { return no("[TRYCREATE] No such mailbox") }
+            // Stored with CRLF line ends, so every size reported is the size sent (catalogue I21).
+            let content = Data(WireLines.normalised(message, dotStuffing: false))
+            let stored = try await self.store.appendMessage(
+                content, to: mailbox.id, flags: Set(flags.filter { $0 != .recent }.map(\.text)), internalDate: date ?? Date())
+            return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
+        case .subscribe, .unsubscribe, .delete, .rename, .idle, .copy, .move, .search:
+            return no("[CANNOT] Not supported by this server yet")
+        default:
+            break
+        }
+        guard state.selected != nil else { return self.bad(tag, "Select a mailbox first", state: &state) }
+        return try await self.selected(command, state: &state)
+    }
+
+    /// Commands of the selected state.
+    private func selected(_ command: IMAPCommand, state: inout State) async throws -> Next {
+        let tag = command.tag
+        guard var selection = state.selected else { return self.bad(tag, "Select a mailbox first", state: &state) }
+        switch command.kind {
+        case .close, .unselect:
+            if command.kind == .close, !selection.readOnly {
+                let deleted = selection.uids(for: [1...UInt32.max], byUID: true).filter { selection.flags[$0]?.contains("\\Deleted") == true }
+                try await self.store.expunge(uids: deleted, in: selection.mailbox.id)
+            }
+            state.selected = nil
+            return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [])
+        case .expunge, .uidExpunge:
+            guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            var candidates = selection.uids(for: [1...UInt32.max], byUID: true)
+            if case .uidExpunge(let set) = command.kind {
+                let wanted = Set(selection.uids(for: set.resolved(largest: max(selection.largestUID, 1)), byUID: true))
+                candidates = candidates.filter(wanted.contains)
+            }
+            let removed = try await self.store.expunge(
+                uids: candidates.filter { selection.flags[$0]?.contains("\\Deleted") == true }, in: selection.mailbox.id)
+            let lines = selection.remove(removed).map { "* \($0) EXPUNGE" }
+            state.selected = selection
+            return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
+        case .store(let set, let action, let byUID):
+            guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+            let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
+            let update: FlagUpdate = switch action.mode {
+            case .replace: .replace(flags)
+            case .add: .add(flags)
+            case .remove: .remove(flags)
+            }
+            let changed = try await self.store.updateFlags(update, in: selection.mailbox.id, uids: uids)
+            var lines: [String] = []
+            for message in changed {
+                selection.setFlags(message.flags, of: message.uid)
+                if !action.silent || byUID, let number = selection.sequenceNumber(of: message.uid) {
+                    let uidItem = byUID ? "UID \(message.uid) " : ""
+                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(message.flags, rev2: state.rev2)))")
+                }
+            }
+            state.selected = selection
+            return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
+        case .fetch(let set, let attributes, let byUID):
+            return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state)
+        default:
+            return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))
+        }
+    }
+
+    private func resolve(_ set: IMAPSequenceSet, in selection: IMAPSelection, byUID: Bool) -> [ClosedRange<UInt32>] {
+        set.resolved(largest: byUID ? max(selection.largestUID, 1) : UInt32(selection.exists))
+    }
+
+    /// FETCH of flags, UID, size, internal date and body sections (whole message, HEADER,
+    /// HEADER.FIELDS[.NOT], TEXT, with partials). ENVELOPE, BODYSTRUCTURE, part numbers and BINARY
+    /// need the MIME parser, which is not written yet: they get NO.
+    private func fetch(_ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State) async throws -> Next {
+        guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        for attribute in attributes {
+            switch attribute {
+            case .envelope, .bodyStructure, .body, .binary, .binarySize:
+                return .send(Array("\(tag) NO [CANNOT] This FETCH item is not supported yet\r\n".utf8))
+            case .bodySection(let section, _, _) where !section.part.isEmpty:
+                return .send(Array("\(tag) NO [CANNOT] Body part numbers are not supported yet\r\n".utf8))
+            default: break
+            }
+        }
+        var items = attributes
+        if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
+        let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+        let needsContent = items.contains { item in
+            switch item {
+            case .rfc822, .rfc822Header, .rfc822Text, .bodySection: true
+            default: false
+            }
+        }
+        let setsSeen = !selection.readOnly && items.contains { item in
+            switch item {
+            case .rfc822, .rfc822Text: true
+            case .bodySection(_, let peek, _): !peek
+            default: false
+            }
+        }
+        var output: [UInt8] = []
+        // In batches of UID ranges, so a large FETCH holds a bounded amount of content at a time.
+        var index = 0
+        while index < uids.count {
+            let batch = Array(uids[index..<min(index + 64, uids.count)])
+            index += batch.count
+            let range = batch[0]...batch[batch.count - 1]
+            let listed = try await self.store.messages(in: selection.mailbox.id, uids: range)
+            let messages = Dictionary(listed.map { ($0.uid, $0) }, uniquingKeysWith: { $1 })
+            let contents = needsContent ? try await self.store.messageContents(in: selection.mailbox.id, uids: range) : [:]
+            var seen: [UInt32] = []
+            for uid in batch {
+                guard let message = messages[uid], let number = selection.sequenceNumber(of: uid) else { continue }
+                var flags = message.flags
+                if setsSeen && !flags.contains("\\Seen") {
+                    flags.insert("\\Seen")
+                    seen.append(uid)
+                }
+                var parts: [[UInt8]] = []
+                for item in items {
+                    parts.append(self.fetchItem(item, message: message, content: contents[uid], flags: flags, rev2: state.rev2))
+                }
+                if !seen.isEmpty, seen.last == uid, !items.contains(.flags) {
+                    parts.append(Array("FLAGS \(Self.flagList(flags, rev2: state.rev2))".utf8))
+                }
+                output += Array("* \(number) FETCH (".utf8) + Array(parts.joined(separator: [UInt8(ascii: " ")])) + Array(")\r\n".utf8)
+                selection.setFlags(flags, of: uid)
+            }
+            if !seen.isEmpty { _ = try await self.store.updateFlags(.add(["\\Seen"]), in: selection.mailbox.id, uids: seen) }
+        }
+        state.selected = selection
+        return try await self.completed(tag, "FETCH completed", prefix: output, expungesAllowed: byUID, state: &state)
+    }
+
+    private func fetchItem(_ item: IMAPFetchAttribute, message: StoredMessage, content: Data?, flags: Set<String>, rev2: Bool) -> [UInt8] {
+        let bytes = content.map { Array($0) } ?? []
+        func section(_ name: String, _ data: [UInt8]) -> [UInt8] { Array("\(name) ".utf8) + IMAPEncoding.literal(data) }
+        let headerEnd = Self.headerEnd(bytes)
+        switch item {
+        case .flags: return Array("FLAGS \(Self.flagList(flags, rev2: rev2))".utf8)
+        case .uid: return Array("UID \(message.uid)".utf8)
+        case .rfc822Size: return Array("RFC822.SIZE \(message.size)".utf8)
+        case .internalDate: return Array("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))".utf8)
+        case .modSeq: return Array("MODSEQ (\(message.modSeq))".utf8)
+        case .rfc822: return section("RFC822", bytes)
+        case .rfc822Header: return section("RFC822.HEADER", Array(bytes[..<headerEnd]))
+        case .rfc822Text: return section("RFC822.TEXT", Array(bytes[headerEnd...]))
+        case .bodySection(let spec, _, let partial):
+            var data: [UInt8]
+            var name = "BODY["
+            switch spec.text {
+            case nil: data = bytes
+            case .header?: data = Array(bytes[..<headerEnd]); name += "HEADER"
+            case .text?: data = Array(bytes[headerEnd...]); name += "TEXT"
+            case .headerFields(let fields)?:
+                data = Self.headerFields(Array(bytes[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: true)
+                name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
+            case .headerFieldsNot(let fields)?:
+                data = Self.headerFields(Array(bytes[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: false)
+                name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
+            case .mime?: data = []
+            }
+            name += "]"
+            if let partial {
+                // RFC 9051 §6.4.5: the origin octet is reported; a start beyond the end gives empty data.
+                let start = min(Int(partial.lowerBound), data.count)
+                let end = min(Int(partial.upperBound) + 1, data.count)
+                data = Array(data[start..<max(start, end)])
+                name += "<\(partial.lowerBound)>"
+            }
+            return section(name, data)
+        default: return []
+        }
+    }
+
+    /// Where the header ends: after the empty line (or the whole message when there is none).
+    static func headerEnd(_ bytes: [UInt8]) -> Int {
+        if bytes.starts(with: [13, 10]) { return 2 }
+        var index = 0
+        while index + 3 < bytes.count {
+            if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 { return index + 4 }
+            index += 1
+        }
+        return bytes.count
+    }
+
+    /// The header fields named (or all others), each with its continuation lines, then the empty line.
+    static func headerFields(_ header: [UInt8], names: Set<String>, keep: Bool) -> [UInt8] {
+        var output: [UInt8] = []
+        var including = false
+        var lineStart = 0
+        while lineStart < header.count {
+            var lineEnd = lineStart
+            while lineEnd < header.count, header[lineEnd] != 10 { lineEnd += 1 }
+            lineEnd = min(lineEnd + 1, header.count)
+            let line = header[lineStart..<lineEnd]
+            if line.first == 32 || line.first == 9 {
+                if including { output += line }
+            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                let name = String(decoding: header[lineStart..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+                including = names.contains(name) == keep
+                if including { output += line }
+            } else {
+                including = false
+            }
+            lineStart = lineEnd
+        }
+        return output + [13, 10]
+    }
+
+    static func flagList(_ flags: Set<String>, rev2: Bool) -> String {
+        IMAPEncoding.flagList(flags.sorted())
+    }
+
+    private func reply(_ tag: String, _ text: String, _ untagged: [String]) -> Next {
+        .send(Array((untagged.map { $0 + "\r\n" }.joined() + "\(tag) OK \(text)\r\n").utf8))
+    }
+
+    /// The tagged OK, preceded by the command's own lines and by what changed in the selected mailbox
+    /// meanwhile (other sessions, other processes, deliveries, POP3): EXISTS, FETCH FLAGS, and EXPUNGE
+    /// only where sequence numbers may change (RFC 9051 §7.5.1).
+    private func completed(
+        _ tag: String, _ text: String, untagged: [String] = [], prefix: [UInt8] = [], expungesAllowed: Bool = true,
+        state: inout State
+    ) async throws -> Next {
+        var output = prefix + Array(untagged.map { $0 + "\r\n" }.joined().utf8)
+        if var selection = state.selected {
+            let changes = try await self.store.changes(in: selection.mailbox.id, since: selection.modSeq)
+            if !changes.isEmpty {
+                let uids = changes.map(\.uid)
+                let range = (uids.min() ?? 1)...(uids.max() ?? 1)
+                let current = try await self.store.messages(in: selection.mailbox.id, uids: range)
+                let lines = selection.apply(
+                    changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
+                    expungesAllowed: expungesAllowed, rev2: state.rev2)
+                output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
+                state.selected = selection
+            }
+        }
+        return .send(output + Array("\(tag) OK \(text)\r\n".utf8))
+    }
+
+    /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
+    /// other character only itself (catalogue I31).
+    static func matches(_ name: String, pattern: String) -> Bool {
+        let name = Array(name.unicodeScalars)
+        let pattern = Array(pattern.unicodeScalars)
+        // Depth-first over (name, pattern) positions, each visited once: bounded, never recursive.
+        var memo = Set<Int>()
+        func match(_ n: Int, _ p: Int) -> Bool {
+            var stack = [(n, p)]
+            var steps = 0
+            while let (n, p) = stack.popLast() {
+                steps += 1
+                if steps > 100_000 { return false }
+                let key = n * (pattern.count + 1) + p
+                if memo.contains(key) { continue }
+                memo.insert(key)
+                if p == pattern.count {
+                    if n == name.count { return true }
+                    continue
+                }
+                switch pattern[p] {
+                case "*":
+                    stack.append((n, p + 1))
+                    if n < name.count { stack.append((n + 1, p)) }
+                case "%":
+                    stack.append((n, p + 1))
+                    if n < name.count, name[n] != "/" { stack.append((n + 1, p)) }
+                default:
+                    if n < name.count, name[n] == pattern[p] { stack.append((n + 1, p + 1)) }
+                }
+            }
+            return false
+        }
+        if String(String.UnicodeScalarView(pattern)).uppercased() == "INBOX" { return String(String.UnicodeScalarView(name)) == "INBOX" }
+        return match(0, 0)
+    }
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""IMAP end to end with Python's imaplib (a client nobody here wrote), raw sockets and POP3.
+
+usage: imap_checks.py SMTP_PORT IMAP_PORT IMAPS_PORT POP3S_PORT CA_FILE
+The account alice@example.org / "correct horse battery" exists and its INBOX is empty. Mail arrives
+through SMTP and the delivery worker. Prints "ok <check>" per check and "all checks passed" at the end;
+exits 1 at the first failure.
+"""
+import imaplib
+import poplib
+import re
+import smtplib
+import socket
+import ssl
+import sys
+import time
+
+from smtp_raw import HOST, check
+
+smtp_port, imap_port, imaps_port, pop3s_port, ca_file = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                                          int(sys.argv[4]), sys.argv[5])
+USER, PASSWORD = "alice@example.org", "correct horse battery"
+context = ssl.create_default_context(cafile=ca_file)
+context.check_hostname = False
+
+TRICKY = (b"Subject: tricky\r\nFrom: carol@remote.example\r\nTo: alice@example.org\r\n\r\n"
+          b".starts with a dot\r\n\r\ncaf\xc3\xa9 8-bit\r\n" + bytes(range(1, 9)) + bytes(range(128, 256)) + b"\r\nend\r\n")
+
+
+def send(subject, body=None):
+    message = body if body is not None else f"Subject: {subject}\r\nFrom: carol@remote.example\r\n\r\nbody of {subject}\r\n".encode()
+    client = smtplib.SMTP(HOST, smtp_port, timeout=15)
+    client.sendmail("carol@remote.example", ["alice@example.org"], message)
+    client.quit()
+
+
+def session():
+    imap = imaplib.IMAP4_SSL(HOST, imaps_port, ssl_context=context, timeout=15)
+    imap.login(USER, PASSWORD)
+    return imap
+
+
+def wait_for(count, deadline=30):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        imap = session()
+        status = imap.status("INBOX", "(MESSAGES)")[1][0].decode()
+        imap.logout()
+        if int(re.search(r"MESSAGES (\d+)", status).group(1)) >= count:
+            return
+        time.sleep(0.2)
+    check("delivery", False, f"fewer than {count} messages after {deadline} s")
+
+
+# --- Plaintext port: STARTTLS offered, LOGIN refused before TLS ---
+imap = imaplib.IMAP4(HOST, imap_port, timeout=15)
+check("CAPABILITY before TLS", "STARTTLS" in imap.capabilities and "LOGINDISABLED" in imap.capabilities
+      and "IMAP4REV2" in imap.capabilities, f"{imap.capabilities}")
+try:
+    imap.login(USER, PASSWORD)
+    check("LOGIN refused before TLS (I07)", False)
+except imaplib.IMAP4.error as error:
+    check("LOGIN refused before TLS (I07)", "PRIVACYREQUIRED" in str(error), str(error))
+imap.starttls(context)
+check("STARTTLS, then AUTH=PLAIN offered", "AUTH=PLAIN" in imap.capabilities and "STARTTLS" not in imap.capabilities,
+      f"{imap.capabilities}")
+typ, data = imap.login(USER, PASSWORD)
+check("LOGIN over STARTTLS", typ == "OK", f"{data}")
+imap.logout()
+
+# --- Mail arrives through SMTP ---
+send("first")
+wait_for(1)
+send("second")
+wait_for(2)
+send("tricky", TRICKY)
+wait_for(3)
+
+imap = session()
+typ, data = imap.list()
+names = [line.decode() for line in data]
+check("LIST shows INBOX and the special-use mailboxes", any(n.endswith('"INBOX"') or n.endswith(" INBOX") for n in names)
+      and any("\\Sent" in n for n in names) and any("\\Drafts" in n for n in names), f"{names}")
+check("CREATE in modified UTF-7", imap.create('"Projekte/Entw&APw-rfe"')[0] == "OK")
+typ, data = imap.list('""', '"Projekte/*"')
+check("LIST pattern, name round-trips in modified UTF-7 (I15)", len(data) == 1 and b"Projekte/Entw&APw-rfe" in data[0], f"{data}")
+typ, data = imap.list('""', '"Projekte/%"')
+check("LIST % stays on one level", len(data) == 1, f"{data}")
+check("CREATE of an existing mailbox", imap.create('"Projekte/Entw&APw-rfe"')[0] == "NO")
+check("CREATE with a bad name (I12)", imap.create('"a//b"')[0] == "NO")
+
+typ, data = imap.select("INBOX")
+check("SELECT INBOX", typ == "OK" and data[0] == b"3", f"{typ} {data}")
+check("UIDVALIDITY and UIDNEXT", "UIDVALIDITY" in imap.untagged_responses and "UIDNEXT" in imap.untagged_responses)
+typ, data = imap.fetch("1:*", "(UID RFC822.SIZE FLAGS)")
+check("FETCH 1:* UID RFC822.SIZE FLAGS", typ == "OK" and len(data) == 3, f"{data}")
+sizes = [int(re.search(rb"RFC822.SIZE (\d+)", item).group(1)) for item in data]
+uids = [int(re.search(rb"UID (\d+)", item).group(1)) for item in data]
+check("UIDs ascending", uids == sorted(uids) and len(set(uids)) == 3, f"{uids}")
+typ, data = imap.fetch("3", "(BODY.PEEK[])")
+body = data[0][1]
+check("FETCH BODY.PEEK[] byte-exact (dots, 8-bit, binary-looking)", body.endswith(TRICKY), f"{body[-200:]!r}")
+check("RFC822.SIZE matches the bytes FETCH sends", len(body) == sizes[2], f"{len(body)} vs {sizes[2]}")
+typ, data = imap.fetch("3", "(FLAGS)")
+check("BODY.PEEK does not set \\Seen", b"\\Seen" not in data[0], f"{data}")
+typ, data = imap.fetch("3", "(BODY[HEADER.FIELDS (SUBJECT)])")
+check("BODY[HEADER.FIELDS (SUBJECT)]", data[0][1] == b"Subject: tricky\r\n\r\n", f"{data}")
+typ, data = imap.fetch("3", "(FLAGS)")
+check("BODY[...] sets \\Seen", b"\\Seen" in data[0], f"{data}")
+typ, data = imap.fetch("3", "(BODY.PEEK[TEXT]<0.18>)")
+check("BODY[TEXT]<0.18> partial", data[0][1] == b".starts with a dot", f"{data}")
+typ, data = imap.uid("FETCH", f"{uids[1]}", "(BODY.PEEK[HEADER])")
+check("UID FETCH BODY.PEEK[HEADER]", typ == "OK" and b"Subject: second\r\n" in data[0][1] and data[0][1].endswith(b"\r\n\r\n"),
+      f"{data}")
+
+# --- A second session in another connection sees this one's changes ---
+other = session()
+other.select("INBOX")
+typ, data = imap.store("1", "+FLAGS", "(\\Flagged $Important)")
+check("STORE +FLAGS", typ == "OK" and b"\\Flagged" in data[0] and b"$Important" in data[0], f"{data}")
+other.response("EXISTS")
+other.noop()
+fetched = other.response("FETCH")[1]
+check("the other session sees FETCH FLAGS at NOOP", any(item and b"\\Flagged" in item for item in fetched), f"{fetched}")
+send("fourth")
+exists = []
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    other.noop()
+    exists = other.response("EXISTS")[1]
+    if exists and exists[-1] == b"4":
+        break
+    time.sleep(0.2)
+check("a delivery shows up as EXISTS", exists and exists[-1] == b"4", f"{exists}")
+
+# --- EXPUNGE, here and there ---
+imap.store("1", "+FLAGS", "\\Deleted")
+typ, data = imap.expunge()
+check("EXPUNGE reports the sequence number", typ == "OK" and data == [b"1"], f"{typ} {data}")
+other.noop()
+expunged = other.response("EXPUNGE")[1]
+check("the other session sees EXPUNGE at NOOP", expunged == [b"1"], f"{expunged}")
+imap.noop()
+typ, data = imap.fetch("1:*", "(UID)")
+check("three messages remain, renumbered", len(data) == 3 and int(re.search(rb"UID (\d+)", data[0]).group(1)) == uids[1], f"{data}")
+
+# --- A POP3 deletion is an EXPUNGE for IMAP sessions ---
+pop = poplib.POP3_SSL(HOST, pop3s_port, context=context, timeout=15)
+pop.user(USER)
+pop.pass_(PASSWORD)
+pop.dele(1)
+pop.quit()
+other.noop()
+expunged = other.response("EXPUNGE")[1]
+check("POP3 DELE + QUIT shows up as EXPUNGE", expunged == [b"1"], f"{expunged}")
+other.logout()
+
+# --- APPEND, STATUS, TRYCREATE ---
+message = b"Subject: draft\r\nFrom: alice@example.org\r\n\r\nbare LF line\nand CRLF\r\n"
+typ, data = imap.append("Drafts", "(\\Draft)", imaplib.Time2Internaldate(1770453000), message)
+check("APPEND with APPENDUID", typ == "OK" and b"APPENDUID" in data[0], f"{data}")
+typ, data = imap.status("Drafts", "(MESSAGES UIDNEXT UNSEEN)")
+check("STATUS", typ == "OK" and b"MESSAGES 1" in data[0] and b"UNSEEN 1" in data[0], f"{data}")
+typ, data = imap.append("Nonexistent", None, None, message)
+check("APPEND to a missing mailbox: TRYCREATE (I20)", typ == "NO" and b"TRYCREATE" in data[0], f"{data}")
+imap.select("Drafts", readonly=True)
+typ, data = imap.fetch("1", "(RFC822.SIZE BODY.PEEK[] INTERNALDATE FLAGS)")
+size = int(re.search(rb"RFC822.SIZE (\d+)", data[0][0]).group(1))
+check("APPEND normalises line ends; size matches (I21)", data[0][1] == message.replace(b"line\nand", b"line\r\nand")
+      and size == len(data[0][1]), f"{data}")
+items = data[0][0] + data[1]
+check("APPEND keeps flags and the internal date", b"\\Draft" in items and b"07-Feb-2026 08:30:00 +0000" in items, f"{data}")
+typ, data = imap.store("1", "+FLAGS", "\\Seen")
+check("STORE in a read-only mailbox", typ == "NO", f"{data}")
+imap.logout()
+
+# --- Bad input: BAD, NO [TOOBIG] without +, and the session goes on ---
+sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+reader = sock.makefile("rb")
+reader.readline()
+
+
+def command(text):
+    sock.sendall(text)
+    lines = []
+    while True:
+        line = reader.readline()
+        lines.append(line)
+        if not line or not line.startswith(b"*"):
+            return lines
+
+
+sock.sendall(b"* NOOP\r\n")
+check("tag * (I27)", reader.readline().startswith(b"* BAD"))
+sock.sendall(b"a LOGIN alice@example.org {99999999999}\r\n")
+check("huge literal: NO [TOOBIG] before any + (I01)", reader.readline().startswith(b"a NO [TOOBIG]"))
+check("still usable", command(b"b NOOP\r\n")[-1].startswith(b"b OK"))
+sock.sendall(b'c LOGIN {17}\r\n')
+check("synchronising literal gets +", reader.readline().startswith(b"+"))
+sock.sendall(b'alice@example.org "correct horse battery"\r\n')
+check("LOGIN with a literal", reader.readline().startswith(b"c OK"))
+check("FETCH without SELECT", command(b"d FETCH 1 FLAGS\r\n")[-1].startswith(b"d BAD"))
+command(b"e SELECT INBOX\r\n")
+check("FETCH 0 (I17)", command(b"f FETCH 0 FLAGS\r\n")[-1].startswith(b"f BAD"))
+check("FETCH 4294967296 (I17)", command(b"g FETCH 4294967296 FLAGS\r\n")[-1].startswith(b"g BAD"))
+check("quoted string with NUL (I28)", command(b'h SELECT "IN\x00BOX"\r\n')[-1].startswith(b"h BAD"))
+check("SELECT ../ path (I13)", command(b'i SELECT "INBOX/../../bob/INBOX"\r\n')[-1].startswith(b"i NO"))
+check("unknown command", command(b"j XYZZY\r\n")[-1].startswith(b"j BAD"))
+check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
+reader.close()
+sock.close()
+
+print("all checks passed")
