@@ -7,8 +7,8 @@
 # Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
 # Both servers check the same kind of password hash on every login ($ANCHORS_PWSCHEME, SHA512-CRYPT by
 # default, made by doveadm pw and imported through the admin API's passwordHash), so logins cost alike.
-# Estafeta's maildrops are filled through SMTP and its delivery worker (its IMAP gateway is not written
-# yet), Dovecot's through IMAP APPEND (the anchors' imap_populate.py); both are emptied first.
+# Estafeta's maildrops are filled through SMTP and its delivery worker, Dovecot's through IMAP APPEND
+# (the anchors' imap_populate.py); both are emptied first.
 # Last lines: "RATIO pop3 threads=T estafeta=X dovecot=Y ratio=Z" (messages retrieved per second).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
