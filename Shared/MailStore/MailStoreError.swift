@@ -19,6 +19,8 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidMailboxName(String)
     /// INBOX and special mailboxes that must stay cannot be removed this way.
     case mailboxProtected(String)
+    /// DELETE of a mailbox that has mailboxes below it.
+    case mailboxHasChildren(String)
     case invalidArgument(String)
     /// This worker's lease on a queue recipient expired or was taken over; its outcome was not recorded.
     case leaseLost(Int64)
@@ -47,6 +49,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unknownMailbox(let name): "no such mailbox: \(name)"
         case .invalidMailboxName(let name): "invalid mailbox name: \(name)"
         case .mailboxProtected(let name): "mailbox \(name) cannot be changed this way"
+        case .mailboxHasChildren(let name): "mailbox \(name) has mailboxes below it"
         case .invalidArgument(let detail): "invalid argument: \(detail)"
         case .leaseLost(let id): "lease on queue recipient \(id) was lost"
         case .unknownQueueMessage(let id): "no such queued message: \(id)"

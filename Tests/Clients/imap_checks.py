@@ -172,6 +172,34 @@ items = data[0][0] + data[1]
 check("APPEND keeps flags and the internal date", b"\\Draft" in items and b"07-Feb-2026 08:30:00 +0000" in items, f"{data}")
 typ, data = imap.store("1", "+FLAGS", "\\Seen")
 check("STORE in a read-only mailbox", typ == "NO", f"{data}")
+
+# --- COPY and MOVE with COPYUID, SUBSCRIBE, RENAME and DELETE of a hierarchy, INBOX rules ---
+imap.select("INBOX")
+typ, data = imap.fetch("1:*", "(UID)")
+inbox_uids = [int(re.search(rb"UID (\d+)", item).group(1)) for item in data]
+check("INBOX holds tricky and fourth", len(inbox_uids) == 2, f"{data}")
+typ, data = imap.copy("1", "Drafts")
+check("COPY with COPYUID", typ == "OK" and re.search(rb"COPYUID \d+ %d 2" % inbox_uids[0], data[0]) is not None, f"{data}")
+typ, data = imap.uid("MOVE", str(inbox_uids[1]), "Trash")
+moved = imap.response("EXPUNGE")[1]
+check("UID MOVE: EXPUNGE of the moved message", typ == "OK" and moved == [b"2"], f"{typ} {data} {moved}")
+check("MOVE to a missing mailbox: TRYCREATE", imap.copy("1", "Nowhere")[0] == "NO")
+check("the moved message is in Trash", imap.status("Trash", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 1)"))
+check("UNSUBSCRIBE", imap.unsubscribe("Trash")[0] == "OK" and not any(b"Trash" in l for l in imap.lsub()[1] if l))
+check("SUBSCRIBE", imap.subscribe("Trash")[0] == "OK" and any(b"Trash" in l for l in imap.lsub()[1] if l))
+check("CREATE makes the superior names", imap.create('"Projekte/Alt/Sehr alt"')[0] == "OK"
+      and len(imap.list('""', '"Projekte*"')[1]) == 4)
+check("RENAME takes the mailboxes below along", imap.rename("Projekte", '"Archiv 2026"')[0] == "OK"
+      and len(imap.list('""', '"Archiv 2026*"')[1]) == 4 and imap.list('""', '"Projekte*"')[1] == [None])
+typ, data = imap.delete('"Archiv 2026"')
+check("DELETE of a mailbox with children: HASCHILDREN", typ == "NO" and b"HASCHILDREN" in data[0], f"{data}")
+for name in ['"Archiv 2026/Alt/Sehr alt"', '"Archiv 2026/Alt"', '"Archiv 2026/Entw&APw-rfe"', '"Archiv 2026"']:
+    check(f"DELETE {name}", imap.delete(name)[0] == "OK")
+check("DELETE of a missing mailbox", imap.delete("Archiv")[0] == "NO")
+check("CREATE inbox, DELETE INBOX (I16)", imap.create("inbox")[0] == "NO" and imap.delete("INBOX")[0] == "NO")
+imap.close()
+check("RENAME INBOX (I16)", imap.rename("INBOX", "Old-Inbox")[0] == "OK")
+check("INBOX stays, empty", imap.select("INBOX")[1] == [b"0"] and imap.select("Old-Inbox")[1] == [b"1"])
 imap.logout()
 
 # --- Bad input: BAD, NO [TOOBIG] without +, and the session goes on ---

@@ -8,7 +8,7 @@ import TestSupport
 struct IMAPTests {
     static let token = "imap-e2e-token-" + String(repeating: "i", count: 32)
 
-    @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, SELECT, FETCH, STORE, EXPUNGE, APPEND, STATUS; two sessions and POP3 see each other; bad input; curl imaps://")
+    @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, RENAME, DELETE, SELECT, FETCH, STORE, COPY, MOVE, EXPUNGE, APPEND, STATUS; two sessions and POP3 see each other; bad input; curl imaps://")
     func clients() async throws {
         let server = try RunningServer(
             "estafeta",
@@ -35,7 +35,7 @@ struct IMAPTests {
         let credentials = ["--cacert", server.certificatePath, "-u", "alice@example.org:correct horse battery"]
         let listing = try await curl(credentials + ["--ssl-reqd", "imap://localhost:\(server.ports["imap"] ?? 0)/"])
         #expect(listing.body.contains("Drafts") && listing.body.contains("INBOX"), "\(listing)")
-        let message = try await curl(credentials + ["imaps://localhost:\(server.ports["imaps"] ?? 0)/INBOX;MAILINDEX=1"])
+        let message = try await curl(credentials + ["imaps://localhost:\(server.ports["imaps"] ?? 0)/Old-Inbox;MAILINDEX=1"])
         #expect(message.body.contains("Subject: tricky"), "\(message.body)")
         #expect(try await server.stop().status == 0)
     }

@@ -5,6 +5,50 @@ import TestSupport
 
 @Suite("Mailboxes, messages, flags and the change feed")
 struct MailboxStoreTests {
+    @Test("copy shares content, move is one transaction, rename takes children along, delete keeps usage right")
+    func folders() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let content = Data("Subject: one\r\n\r\nfirst\r\n".utf8)
+            let one = try await store.appendMessage(content, to: inbox.id, flags: ["\\Seen"])
+            let two = try await store.appendMessage(content, to: inbox.id)
+            let projects = try await store.createMailbox(named: "Projects", of: alice.id)
+            try await store.createMailbox(named: "Projects/Old", of: alice.id)
+
+            let copied = try await store.copyMessages(uids: [two.uid, one.uid, 99], from: inbox.id, to: projects.id)
+            #expect(copied.map(\.source) == [one.uid, two.uid] && copied.map(\.copy) == [1, 2])
+            #expect(try await store.messages(in: projects.id).map(\.flags) == [["\\Seen"], []])
+            #expect(try await store.account(alice.address).usedBytes == Int64(4 * content.count))
+            let moved = try await store.copyMessages(uids: [one.uid], from: inbox.id, to: projects.id, move: true)
+            #expect(moved.map(\.copy) == [3])
+            #expect(try await store.messages(in: inbox.id).map(\.uid) == [two.uid])
+            #expect(try await store.changes(in: inbox.id, since: 0).last?.kind == .expunge)
+
+            try await store.renameMailbox(from: "Projects", to: "Archive/2026", of: alice.id)
+            let names = try await store.mailboxes(of: alice.id).map(\.name)
+            #expect(names.contains("Archive/2026") && names.contains("Archive/2026/Old") && !names.contains("Projects"))
+            let renamed = try await store.mailbox(named: "Archive/2026", of: alice.id)
+            #expect(renamed.id == projects.id && renamed.uidValidity == projects.uidValidity)
+            await #expect(throws: MailStoreError.mailboxHasChildren("Archive/2026")) {
+                try await store.deleteMailbox(named: "Archive/2026", of: alice.id)
+            }
+            try await store.deleteMailbox(named: "Archive/2026/Old", of: alice.id)
+            try await store.deleteMailbox(named: "Archive/2026", of: alice.id)
+            #expect(try await store.account(alice.address).usedBytes == Int64(content.count))
+            await #expect(throws: MailStoreError.mailboxProtected("INBOX")) { try await store.deleteMailbox(named: "inbox", of: alice.id) }
+
+            try await store.renameMailbox(from: "INBOX", to: "Old mail", of: alice.id)
+            #expect(try await store.messages(in: inbox.id).isEmpty)
+            let old = try await store.mailbox(named: "Old mail", of: alice.id)
+            #expect(try await store.messageContent(in: old.id, uid: 1) == content)
+            #expect(try await store.account(alice.address).usedBytes == Int64(content.count))
+            try await store.setSubscribed(false, mailbox: "Old mail", of: alice.id)
+            #expect(try await store.mailbox(named: "Old mail", of: alice.id).subscribed == false)
+            await #expect(throws: MailStoreError.unknownMailbox("Nope")) { try await store.setSubscribed(true, mailbox: "Nope", of: alice.id) }
+        }
+    }
+
     @Test("append, list, fetch, flag and expunge; UIDs and modseqs only go up; quota usage follows")
     func messageLifecycle() async throws {
         try await StoreFixture.with { fixture in

@@ -11,9 +11,10 @@ import ServiceLifecycle
 
 /// One IMAP conversation (RFC 9051, with RFC 3501 behaviour until `ENABLE IMAP4rev2`): not
 /// authenticated → authenticated → selected → logout. This increment serves login, mailboxes (LIST,
-/// LSUB, STATUS, CREATE, SELECT, EXAMINE, NAMESPACE), APPEND, FETCH of flags, sizes, dates and body
-/// sections, STORE, EXPUNGE, CLOSE and UNSELECT, with changes made elsewhere reported after each
-/// command. What it does not do yet is refused with `NO`, and not advertised.
+/// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
+/// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
+/// with changes made elsewhere reported after each command. What it does not do yet (SEARCH, IDLE,
+/// ENVELOPE, BODYSTRUCTURE) is refused with `NO`, and not advertised.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
@@ -102,7 +103,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -175,6 +176,7 @@ struct IMAPSession: Sendable {
             case .mailboxExists: return no("[ALREADYEXISTS] Mailbox already exists")
             case .invalidMailboxName: return no("[CANNOT] Invalid mailbox name")
             case .mailboxProtected: return no("[CANNOT] This mailbox cannot be changed so")
+            case .mailboxHasChildren: return no("[HASCHILDREN] Delete the mailboxes below it first")
             default:
                 connection.context.logger.error("store error", metadata: ["error": "\(error)"])
                 return no("[UNAVAILABLE] Try again later")
@@ -240,6 +242,13 @@ struct IMAPSession: Sendable {
             // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
             let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name
             guard trimmed.uppercased() != "INBOX" else { return no("[ALREADYEXISTS] INBOX always exists") }
+            // Superior names are created as needed (RFC 9051 §6.3.4), so the hierarchy has no gaps.
+            let existing = Set(try await self.store.mailboxes(of: account).map(\.name))
+            let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
+            for depth in 1..<max(parts.count, 1) {
+                let parent = parts[0..<depth].joined(separator: "/")
+                if !existing.contains(parent), parent != "INBOX" { try await self.store.createMailbox(named: parent, of: account) }
+            }
             try await self.store.createMailbox(named: trimmed, of: account)
             return try await self.completed(tag, "CREATE completed", state: &state)
         case .list(let reference, let patterns, let selection, let returning):
@@ -292,7 +301,23 @@ struct IMAPSession: Sendable {
             let stored = try await self.store.appendMessage(
                 content, to: mailbox.id, flags: Set(flags.filter { $0 != .recent }.map(\.text)), internalDate: date ?? Date())
             return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
-        case .subscribe, .unsubscribe, .delete, .rename, .idle, .copy, .move, .search:
+        case .subscribe(let name), .unsubscribe(let name):
+            if case .subscribe = command.kind {
+                try await self.store.setSubscribed(true, mailbox: name.name, of: account)
+            } else {
+                try await self.store.setSubscribed(false, mailbox: name.name, of: account)
+            }
+            return try await self.completed(tag, "Done", state: &state)
+        case .delete(let name):
+            guard name.name != "INBOX" else { return no("[CANNOT] INBOX cannot be deleted") }
+            if state.selected?.mailbox.name == name.name { state.selected = nil }
+            try await self.store.deleteMailbox(named: name.name, of: account)
+            return try await self.completed(tag, "DELETE completed", state: &state)
+        case .rename(let from, let to):
+            let trimmed = to.name.hasSuffix("/") ? String(to.name.dropLast()) : to.name
+            try await self.store.renameMailbox(from: from.name, to: trimmed, of: account)
+            return try await self.completed(tag, "RENAME completed", state: &state)
+        case .idle, .search:
             return no("[CANNOT] Not supported by this server yet")
         default:
             break
@@ -347,6 +372,24 @@ struct IMAPSession: Sendable {
             return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID):
             return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state)
+        case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
+            let isMove: Bool = if case .move = command.kind { true } else { false }
+            if isMove, selection.readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
+            let mailboxes = try await self.store.mailboxes(of: account.id)
+            guard let target = mailboxes.first(where: { $0.name == name.name }) else {
+                return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
+            }
+            let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+            let pairs = try await self.store.copyMessages(uids: uids, from: selection.mailbox.id, to: target.id, move: isMove)
+            // COPYUID (RFC 4315): source and new UIDs in the same order.
+            let copyUID = pairs.isEmpty ? "" : "[COPYUID \(target.uidValidity) \(pairs.map { String($0.source) }.joined(separator: ",")) \(pairs.map { String($0.copy) }.joined(separator: ","))] "
+            guard isMove else { return try await self.completed(tag, copyUID + "COPY completed", expungesAllowed: byUID, state: &state) }
+            // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
+            var lines = pairs.isEmpty ? [] : ["* OK " + copyUID + "Moved"]
+            lines += selection.remove(pairs.map(\.source)).map { "* \($0) EXPUNGE" }
+            state.selected = selection
+            return try await self.completed(tag, "MOVE completed", untagged: lines, state: &state)
         default:
             return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))
         }

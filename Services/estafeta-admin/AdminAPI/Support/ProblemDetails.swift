@@ -93,7 +93,8 @@ struct ProblemDetails: Error, HTTPResponseError, Sendable {
                 detail: "try again when the attempt is over: \(id)")
         case .invalidArgument(let detail):
             self.init(.unprocessableContent, "invalid-field", "A request field is invalid", detail: detail, field: field)
-        case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .leaseLost, .alreadyDone, .maildropLockLost:
+        case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .mailboxHasChildren, .leaseLost, .alreadyDone,
+            .maildropLockLost:
             self.init(.conflict, "conflict", "The request conflicts with the current state", detail: "\(error)")
         case .cannotOpen, .unsafeConfiguration, .unavailable:
             self.init(.serviceUnavailable, "store-unavailable", "The database is unavailable, try again later")
