@@ -33,4 +33,43 @@ public enum MessageDate {
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+
+    /// Reads an RFC 5322 §3.3 date-time, leniently (the obsolete forms of §4.3 too: two-digit years,
+    /// zone names, no seconds, no weekday, comments); nil when it is not one (catalogue M12: garbage
+    /// and absurd years give nil, never a trap).
+    public static func parse(_ text: String) -> Date? {
+        var words = text.replacingOccurrences(of: ",", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" })
+            .map(String.init)
+        if let first = words.first, first.count >= 3, Self.weekdays.contains(String(first.prefix(3)).capitalized) { words.removeFirst() }
+        guard words.count >= 4, let day = Int(words[0]), (1...31).contains(day),
+            let month = Self.months.firstIndex(of: String(words[1].prefix(3)).capitalized),
+            var year = Int(words[2]), year >= 0
+        else { return nil }
+        if year < 50 { year += 2000 } else if year < 1000 { year += 1900 }
+        guard year <= 9999 else { return nil }
+        let time = words[3].split(separator: ":").map { Int($0) }
+        guard time.count == 2 || time.count == 3, let hour = time[0], let minute = time[1], hour < 24, minute < 60 else { return nil }
+        let second = time.count == 3 ? (time[2] ?? 0) : 0
+        var offset = 0
+        if words.count > 4 {
+            let zone = words[4]
+            let named = ["UT": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7]
+            if let hours = named[zone.uppercased()] {
+                offset = hours * 3600
+            } else if zone.count == 5, let sign = zone.first, sign == "+" || sign == "-", let value = Int(zone.dropFirst()) {
+                guard value % 100 < 60 else { return nil }
+                offset = (value / 100 * 3600 + value % 100 * 60) * (sign == "-" ? -1 : 1)
+            }
+        }
+        // Days from the civil date (the inverse of `civil(fromDays:)`).
+        let y = Int64(month < 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let m = Int64(month + 1)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
 }

@@ -113,6 +113,37 @@ typ, data = imap.uid("FETCH", f"{uids[1]}", "(BODY.PEEK[HEADER])")
 check("UID FETCH BODY.PEEK[HEADER]", typ == "OK" and b"Subject: second\r\n" in data[0][1] and data[0][1].endswith(b"\r\n\r\n"),
       f"{data}")
 
+# --- SEARCH: flags, headers, text, dates, sizes, NOT/OR, UID, ESEARCH and SAVE ---
+def search(*criteria):
+    typ, data = imap.search(None, *criteria)
+    return data[0].decode() if typ == "OK" else typ
+
+
+check("SEARCH ALL", search("ALL") == "1 2 3")
+check("SEARCH SUBJECT", search("SUBJECT", "tricky") == "3")
+check("SEARCH TEXT in the body", search("TEXT", '"starts with a dot"') == "3")
+check("SEARCH BODY does not look at the header", search("BODY", "tricky") == "")
+check("SEARCH FROM and NOT", search("FROM", "carol", "NOT", "SUBJECT", "first") == "2 3")
+check("SEARCH SEEN", search("SEEN") == "3")
+check("SEARCH OR", search("OR", "SEEN", "SUBJECT", "first") == "1 3")
+check("SEARCH parenthesised and sequence set", search("(1:2 UNSEEN)") == "1 2")
+check("SEARCH SINCE and BEFORE", search("SINCE", "1-Jan-2020") == "1 2 3" and search("BEFORE", "1-Jan-2020") == "")
+check("SEARCH LARGER and SMALLER", search("LARGER", "100000") == "" and search("SMALLER", "100000") == "1 2 3")
+check("SEARCH HEADER", search("HEADER", "To", "alice") == "3")
+check("SEARCH KEYWORD", search("KEYWORD", "$Nothing") == "")
+typ, data = imap.uid("SEARCH", "SUBJECT second")
+check("UID SEARCH", data == [str(uids[1]).encode()], f"{data}")
+typ, data = imap.uid("SEARCH", "RETURN (MIN MAX COUNT ALL) NOT SUBJECT second")
+esearch = imap.response("ESEARCH")[1]
+check("ESEARCH (RETURN)", typ == "OK" and esearch and
+      esearch[-1].decode().endswith(f"UID MIN {uids[0]} MAX {uids[2]} COUNT 2 ALL {uids[0]},{uids[2]}"), f"{esearch}")
+typ, data = imap._simple_command("SEARCH", "RETURN (SAVE) SEEN")
+check("SEARCH RETURN (SAVE) answers no ESEARCH", typ == "OK" and imap.response("ESEARCH")[1] == [None], f"{typ} {data}")
+typ, data = imap.fetch("$", "(UID)")
+check("FETCH $ uses the saved result", typ == "OK" and len(data) == 1 and b"UID %d" % uids[2] in data[0], f"{data}")
+typ, data = imap.search("KOI8-R", "ALL")
+check("SEARCH CHARSET unknown: NO [BADCHARSET]", typ == "NO" and b"BADCHARSET" in data[0], f"{typ} {data}")
+
 # --- A second session in another connection sees this one's changes ---
 other = session()
 other.select("INBOX")

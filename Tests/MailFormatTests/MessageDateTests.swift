@@ -25,4 +25,20 @@ struct MessageDateTests {
             #expect(MessageDate.format(date) == formatter.string(from: date))
         }
     }
+
+    @Test("parse reads what format writes, the obsolete forms, and refuses garbage (M12)")
+    func parse() {
+        for seconds: Int64 in [0, 951_782_400, 1_770_453_000, 4_102_444_799, -86_400] {
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            #expect(MessageDate.parse(MessageDate.format(date)) == date, "\(seconds)")
+        }
+        let reference = Date(timeIntervalSince1970: 1_770_453_000)  // 2026-02-07 08:30:00 UTC
+        #expect(MessageDate.parse("Sat, 7 Feb 2026 09:30:00 +0100") == reference)
+        #expect(MessageDate.parse("7 Feb 2026 03:30 EST") == reference)
+        #expect(MessageDate.parse("Saturday, 07 feb 26 08:30:00 GMT") == reference)
+        for garbage in ["", "yesterday", "32 Feb 2026 10:00:00 +0000", "7 Foo 2026 10:00:00 +0000", "7 Feb 99999 10:00:00 +0000",
+                        "7 Feb 2026 25:00:00 +0000", "7 Feb 2026 10:00:00 +9999", "7 Feb 2026"] {
+            #expect(MessageDate.parse(garbage) == nil, "\(garbage)")
+        }
+    }
 }

@@ -13,8 +13,8 @@ import ServiceLifecycle
 /// authenticated → authenticated → selected → logout. This increment serves login, mailboxes (LIST,
 /// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
 /// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
-/// with changes made elsewhere reported after each command. What it does not do yet (SEARCH, IDLE,
-/// ENVELOPE, BODYSTRUCTURE) is refused with `NO`, and not advertised.
+/// SEARCH (ESEARCH, SAVE), with changes made elsewhere reported after each command. What it does not do
+/// yet (IDLE, ENVELOPE, BODYSTRUCTURE) is refused with `NO`, and not advertised.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
@@ -34,6 +34,8 @@ struct IMAPSession: Sendable {
         var utf8 = false
         var authFailures = 0
         var invalidBeforeLogin = 0
+        /// UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
+        var savedSearch: [UInt32] = []
     }
 
     private enum Next {
@@ -103,7 +105,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -219,6 +221,7 @@ struct IMAPSession: Sendable {
             return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
         case .select(let name, let readOnly):
             state.selected = nil
+            state.savedSearch = []
             let mailbox = try await self.store.mailbox(named: name.name, of: account)
             let messages = try await self.store.messages(in: mailbox.id)
             let selection = IMAPSelection(mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq)
@@ -317,7 +320,7 @@ struct IMAPSession: Sendable {
             let trimmed = to.name.hasSuffix("/") ? String(to.name.dropLast()) : to.name
             try await self.store.renameMailbox(from: from.name, to: trimmed, of: account)
             return try await self.completed(tag, "RENAME completed", state: &state)
-        case .idle, .search:
+        case .idle:
             return no("[CANNOT] Not supported by this server yet")
         default:
             break
@@ -342,7 +345,7 @@ struct IMAPSession: Sendable {
             guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
             var candidates = selection.uids(for: [1...UInt32.max], byUID: true)
             if case .uidExpunge(let set) = command.kind {
-                let wanted = Set(selection.uids(for: set.resolved(largest: max(selection.largestUID, 1)), byUID: true))
+                let wanted = Set(self.targets(set, in: selection, byUID: true, state: state))
                 candidates = candidates.filter(wanted.contains)
             }
             let removed = try await self.store.expunge(
@@ -352,7 +355,7 @@ struct IMAPSession: Sendable {
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
             guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
-            let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+            let uids = self.targets(set, in: selection, byUID: byUID, state: state)
             let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
             let update: FlagUpdate = switch action.mode {
             case .replace: .replace(flags)
@@ -372,6 +375,12 @@ struct IMAPSession: Sendable {
             return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID):
             return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state)
+        case .search(let charset, let key, let returning, let byUID):
+            // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
+            if let charset, charset != "UTF-8", charset != "US-ASCII" {
+                return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
+            }
+            return try await self.search(tag, key: key, returning: returning, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
             if isMove, selection.readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
@@ -380,7 +389,7 @@ struct IMAPSession: Sendable {
             guard let target = mailboxes.first(where: { $0.name == name.name }) else {
                 return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
             }
-            let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+            let uids = self.targets(set, in: selection, byUID: byUID, state: state)
             let pairs = try await self.store.copyMessages(uids: uids, from: selection.mailbox.id, to: target.id, move: isMove)
             // COPYUID (RFC 4315): source and new UIDs in the same order.
             let copyUID = pairs.isEmpty ? "" : "[COPYUID \(target.uidValidity) \(pairs.map { String($0.source) }.joined(separator: ",")) \(pairs.map { String($0.copy) }.joined(separator: ","))] "
@@ -395,8 +404,73 @@ struct IMAPSession: Sendable {
         }
     }
 
-    private func resolve(_ set: IMAPSequenceSet, in selection: IMAPSelection, byUID: Bool) -> [ClosedRange<UInt32>] {
-        set.resolved(largest: byUID ? max(selection.largestUID, 1) : UInt32(selection.exists))
+    /// The UIDs a sequence set names in the selected mailbox: by sequence number or UID, or `$`.
+    private func targets(_ set: IMAPSequenceSet, in selection: IMAPSelection, byUID: Bool, state: State) -> [UInt32] {
+        if case .saved = set { return state.savedSearch.filter { selection.sequenceNumber(of: $0) != nil } }
+        return selection.uids(for: set.resolved(largest: byUID ? max(selection.largestUID, 1) : UInt32(selection.exists)), byUID: byUID)
+    }
+
+    /// SEARCH and UID SEARCH; ESEARCH results (RFC 9051 §7.3.4) with RETURN or after ENABLE IMAP4rev2.
+    private func search(
+        _ tag: String, key: IMAPSearchKey, returning: [IMAPSearchReturn]?, byUID: Bool, state: inout State
+    ) async throws -> Next {
+        guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        let evaluator = IMAPSearch(
+            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch))
+        let needsContent = IMAPSearch.needsContent(key)
+        var matched: [(sequence: Int, uid: UInt32)] = []
+        let all = selection.uids(for: [1...UInt32.max], byUID: true)
+        var index = 0
+        while index < all.count {
+            let batch = Array(all[index..<min(index + 256, all.count)])
+            index += batch.count
+            let range = batch[0]...batch[batch.count - 1]
+            let messages = try await self.store.messages(in: selection.mailbox.id, uids: range)
+            let contents = needsContent ? try await self.store.messageContents(in: selection.mailbox.id, uids: range) : [:]
+            for message in messages {
+                guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
+                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: contents[message.uid])) {
+                    matched.append((sequence, message.uid))
+                }
+            }
+        }
+        let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
+        var lines: [String] = []
+        let options = returning ?? []
+        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
+        if returning == nil && !state.rev2 {
+            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
+        } else if options != [.save] {
+            let wanted = options.filter { $0 != .save }
+            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+            for option in wanted.isEmpty ? [.all] : wanted {
+                switch option {
+                case .min: if let first = numbers.min() { result += " MIN \(first)" }
+                case .max: if let last = numbers.max() { result += " MAX \(last)" }
+                case .count: result += " COUNT \(numbers.count)"
+                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
+                case .save: break
+                }
+            }
+            lines.append(result)
+        }
+        return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
+    }
+
+    /// `1:3,5,7:8` for ascending numbers.
+    static func sequenceSet(_ numbers: [UInt32]) -> String {
+        var parts: [String] = []
+        var run: (first: UInt32, last: UInt32)?
+        for number in numbers.sorted() {
+            if let current = run, number == current.last + 1 {
+                run = (current.first, number)
+                continue
+            }
+            if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
+            run = (number, number)
+        }
+        if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
+        return parts.joined(separator: ",")
     }
 
     /// FETCH of flags, UID, size, internal date and body sections (whole message, HEADER,
@@ -415,7 +489,7 @@ struct IMAPSession: Sendable {
         }
         var items = attributes
         if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
-        let uids = selection.uids(for: self.resolve(set, in: selection, byUID: byUID), byUID: byUID)
+        let uids = self.targets(set, in: selection, byUID: byUID, state: state)
         let needsContent = items.contains { item in
             switch item {
             case .rfc822, .rfc822Header, .rfc822Text, .bodySection: true

@@ -361,7 +361,6 @@ public struct IMAPCommandParser: Sendable {
         if word == "CHARSET" {
             try s.space()
             charset = try s.astringText().uppercased()
-            guard charset == "UTF-8" || charset == "US-ASCII" else { throw IMAPSyntaxError("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset") }
             try s.space()
         } else {
             s = save

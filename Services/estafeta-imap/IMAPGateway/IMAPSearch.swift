@@ -1,0 +1,125 @@
+import Foundation
+import IMAPProtocol
+import MailFormat
+import MailStore
+
+/// Evaluates SEARCH keys (RFC 9051 §6.4.4) against one message. Pure. Header keys compare the unfolded
+/// field values, case-insensitively; BODY and TEXT look for the string in the stored octets
+/// (case-insensitively), without decoding MIME transfer encodings or RFC 2047 words yet.
+struct IMAPSearch {
+    struct Candidate {
+        let sequence: Int
+        let message: StoredMessage
+        let content: Data?
+        var header: MessageHeader? { self.content.map { MessageHeader(parsing: $0) } }
+    }
+
+    let largestSequence: UInt32
+    let largestUID: UInt32
+    /// The saved result (`$`, RFC 5182).
+    let saved: Set<UInt32>
+
+    /// Whether evaluating `key` needs the message's content.
+    static func needsContent(_ key: IMAPSearchKey) -> Bool {
+        switch key {
+        case .bcc, .body, .cc, .from, .subject, .text, .to, .header, .sentBefore, .sentOn, .sentSince: true
+        case .not(let inner): Self.needsContent(inner)
+        case .or(let a, let b): Self.needsContent(a) || Self.needsContent(b)
+        case .and(let keys): keys.contains(where: Self.needsContent)
+        default: false
+        }
+    }
+
+    func matches(_ key: IMAPSearchKey, _ candidate: Candidate) -> Bool {
+        let flags = candidate.message.flags
+        switch key {
+        case .all: return true
+        case .answered: return flags.contains("\\Answered")
+        case .deleted: return flags.contains("\\Deleted")
+        case .draft: return flags.contains("\\Draft")
+        case .flagged: return flags.contains("\\Flagged")
+        case .seen: return flags.contains("\\Seen")
+        case .unanswered: return !flags.contains("\\Answered")
+        case .undeleted: return !flags.contains("\\Deleted")
+        case .undraft: return !flags.contains("\\Draft")
+        case .unflagged: return !flags.contains("\\Flagged")
+        case .unseen: return !flags.contains("\\Seen")
+        // No message is \\Recent here (RFC 9051 dropped it), so NEW matches nothing and OLD everything.
+        case .new, .recent: return false
+        case .old: return true
+        case .keyword(let keyword): return flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
+        case .unkeyword(let keyword): return !flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
+        case .larger(let size): return candidate.message.size > Int64(clamping: size)
+        case .smaller(let size): return candidate.message.size < Int64(clamping: size)
+        case .modSeq(let modSeq): return candidate.message.modSeq >= modSeq
+        case .before(let day): return Self.day(of: candidate.message.internalDate) < Self.day(day)
+        case .on(let day): return Self.day(of: candidate.message.internalDate) == Self.day(day)
+        case .since(let day): return Self.day(of: candidate.message.internalDate) >= Self.day(day)
+        case .sentBefore(let day), .sentOn(let day), .sentSince(let day):
+            // RFC 9051: the Date header; messages without a readable one never match.
+            guard let value = candidate.header?.values("Date").first, let sent = MessageDate.parse(value) else { return false }
+            let sentDay = Self.day(of: sent)
+            switch key {
+            case .sentBefore: return sentDay < Self.day(day)
+            case .sentOn: return sentDay == Self.day(day)
+            default: return sentDay >= Self.day(day)
+            }
+        case .bcc(let text): return self.header(candidate, "Bcc", contains: text)
+        case .cc(let text): return self.header(candidate, "Cc", contains: text)
+        case .from(let text): return self.header(candidate, "From", contains: text)
+        case .to(let text): return self.header(candidate, "To", contains: text)
+        case .subject(let text): return self.header(candidate, "Subject", contains: text)
+        case .header(let name, let text): return self.header(candidate, name, contains: text)
+        case .body(let text):
+            guard let content = candidate.content else { return false }
+            let end = Self.headerLength(content)
+            return Self.contains(content[(content.startIndex + end)...], text)
+        case .text(let text):
+            guard let content = candidate.content else { return false }
+            return Self.contains(content, text)
+        case .uid(let set):
+            return self.contains(set, candidate.message.uid, largest: self.largestUID, savedUIDs: true)
+        case .sequence(let set):
+            if case .saved = set { return self.saved.contains(candidate.message.uid) }
+            return self.contains(set, UInt32(candidate.sequence), largest: self.largestSequence, savedUIDs: false)
+        case .not(let inner): return !self.matches(inner, candidate)
+        case .or(let a, let b): return self.matches(a, candidate) || self.matches(b, candidate)
+        case .and(let keys): return keys.allSatisfy { self.matches($0, candidate) }
+        }
+    }
+
+    private func contains(_ set: IMAPSequenceSet, _ value: UInt32, largest: UInt32, savedUIDs: Bool) -> Bool {
+        if case .saved = set { return self.saved.contains(value) }
+        return set.resolved(largest: max(largest, 1)).contains { $0.contains(value) }
+    }
+
+    private func header(_ candidate: Candidate, _ name: String, contains text: String) -> Bool {
+        guard let header = candidate.header else { return false }
+        let values = header.values(name)
+        // HEADER name "" matches every message that has the field (RFC 9051).
+        if text.isEmpty { return !values.isEmpty }
+        return values.contains { $0.range(of: text, options: .caseInsensitive) != nil }
+    }
+
+    private static func contains(_ bytes: Data, _ text: String) -> Bool {
+        guard !text.isEmpty else { return true }
+        return String(decoding: bytes, as: UTF8.self).range(of: text, options: .caseInsensitive) != nil
+    }
+
+    private static func headerLength(_ content: Data) -> Int {
+        if let end = content.range(of: Data("\r\n\r\n".utf8)) { return end.upperBound - content.startIndex }
+        return content.count
+    }
+
+    /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).
+    private static func day(of date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
+    }
+
+    private static func day(_ components: DateComponents) -> Int64 {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
+        guard let date = calendar.date(from: components) else { return 0 }
+        return Self.day(of: date)
+    }
+}
