@@ -233,6 +233,38 @@ check("RENAME INBOX (I16)", imap.rename("INBOX", "Old-Inbox")[0] == "OK")
 check("INBOX stays, empty", imap.select("INBOX")[1] == [b"0"] and imap.select("Old-Inbox")[1] == [b"1"])
 imap.logout()
 
+# --- IDLE: a delivery and another session's expunge arrive while idling, within a second or two ---
+sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+reader = sock.makefile("rb")
+reader.readline()
+sock.sendall(b'i1 LOGIN alice@example.org "correct horse battery"\r\ni2 SELECT INBOX\r\n')
+while not reader.readline().startswith(b"i2 "):
+    pass
+sock.sendall(b"i3 IDLE\r\n")
+check("IDLE continuation", reader.readline().startswith(b"+ "))
+started = time.monotonic()
+send("while idling")
+line = reader.readline()
+check("EXISTS during IDLE", line == b"* 1 EXISTS\r\n", f"{line!r}")
+delivered_after = time.monotonic() - started
+other = session()
+other.select("INBOX")
+other.store("1", "+FLAGS", "\\Deleted")
+other.expunge()
+other.logout()
+lines = [reader.readline(), ]
+if lines[0].startswith(b"* 1 FETCH"):
+    lines.append(reader.readline())
+check("FETCH FLAGS / EXPUNGE during IDLE", lines[-1] == b"* 1 EXPUNGE\r\n", f"{lines!r}")
+sock.sendall(b"DONE\r\n")
+check("DONE ends IDLE", reader.readline().startswith(b"i3 OK"), f"{delivered_after:.1f} s")
+sock.sendall(b"i4 IDLE\r\n")
+reader.readline()
+sock.sendall(b"NOPE\r\n")
+check("IDLE ended by something else than DONE: BAD", reader.readline().startswith(b"i4 BAD"))
+reader.close()
+sock.close()
+
 # --- Bad input: BAD, NO [TOOBIG] without +, and the session goes on ---
 sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
 reader = sock.makefile("rb")

@@ -8,7 +8,7 @@ import TestSupport
 struct IMAPTests {
     static let token = "imap-e2e-token-" + String(repeating: "i", count: 32)
 
-    @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, RENAME, DELETE, SELECT, FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, APPEND, STATUS; two sessions and POP3 see each other; bad input; curl imaps://")
+    @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, RENAME, DELETE, SELECT, FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, APPEND, STATUS, IDLE; two sessions and POP3 see each other; bad input; curl imaps://")
     func clients() async throws {
         let server = try RunningServer(
             "estafeta",

@@ -13,8 +13,8 @@ import ServiceLifecycle
 /// authenticated → authenticated → selected → logout. This increment serves login, mailboxes (LIST,
 /// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
 /// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
-/// SEARCH (ESEARCH, SAVE), with changes made elsewhere reported after each command. What it does not do
-/// yet (IDLE, ENVELOPE, BODYSTRUCTURE) is refused with `NO`, and not advertised.
+/// SEARCH (ESEARCH, SAVE) and IDLE, with changes made elsewhere reported after each command and during
+/// IDLE. What it does not do yet (ENVELOPE, BODYSTRUCTURE, part numbers) is refused with `NO`.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
@@ -105,7 +105,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -166,6 +166,8 @@ struct IMAPSession: Sendable {
             return try await self.login(
                 tag, user: sameIdentity ? credentials.authenticationID : "", password: credentials.password, state: &state,
                 connection: connection)
+        case .idle where state.account != nil:
+            return try await self.idle(tag, state: &state, connection: connection, frames: &frames)
         default:
             break
         }
@@ -320,8 +322,6 @@ struct IMAPSession: Sendable {
             let trimmed = to.name.hasSuffix("/") ? String(to.name.dropLast()) : to.name
             try await self.store.renameMailbox(from: from.name, to: trimmed, of: account)
             return try await self.completed(tag, "RENAME completed", state: &state)
-        case .idle:
-            return no("[CANNOT] Not supported by this server yet")
         default:
             break
         }
@@ -630,19 +630,60 @@ struct IMAPSession: Sendable {
     ) async throws -> Next {
         var output = prefix + Array(untagged.map { $0 + "\r\n" }.joined().utf8)
         if var selection = state.selected {
-            let changes = try await self.store.changes(in: selection.mailbox.id, since: selection.modSeq)
-            if !changes.isEmpty {
-                let uids = changes.map(\.uid)
-                let range = (uids.min() ?? 1)...(uids.max() ?? 1)
-                let current = try await self.store.messages(in: selection.mailbox.id, uids: range)
-                let lines = selection.apply(
-                    changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
-                    expungesAllowed: expungesAllowed, rev2: state.rev2)
-                output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
-                state.selected = selection
-            }
+            let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed, rev2: state.rev2)
+            output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
+            state.selected = selection
         }
         return .send(output + Array("\(tag) OK \(text)\r\n".utf8))
+    }
+
+    /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
+    /// untagged lines that tell the client.
+    static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool, rev2: Bool)
+        async throws(MailStoreError) -> [String]
+    {
+        let changes = try await store.changes(in: selection.mailbox.id, since: selection.modSeq)
+        guard !changes.isEmpty else { return [] }
+        let uids = changes.map(\.uid)
+        let range = (uids.min() ?? 1)...(uids.max() ?? 1)
+        let current = try await store.messages(in: selection.mailbox.id, uids: range)
+        return selection.apply(
+            changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
+            expungesAllowed: expungesAllowed, rev2: rev2)
+    }
+
+    /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
+    /// (the change feed is read every half second, so other processes' changes arrive too) until the
+    /// client sends DONE.
+    private func idle(
+        _ tag: String, state: inout State, connection: Connection,
+        frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
+    ) async throws -> Next {
+        try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
+        let outbound = connection.outbound
+        let store = self.store
+        let rev2 = state.rev2
+        let start = state.selected
+        let watcher = Task { () -> IMAPSelection? in
+            guard var selection = start else { return nil }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                guard !Task.isCancelled else { break }
+                guard let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true, rev2: rev2),
+                    !lines.isEmpty
+                else { continue }
+                try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
+            }
+            return selection
+        }
+        let frame = try await frames.next()
+        watcher.cancel()
+        state.selected = await watcher.value
+        guard let frame else { return .close([]) }
+        guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,
+            String(decoding: bytes.lines[0], as: UTF8.self).uppercased() == "DONE"
+        else { return self.bad(tag, "Expected DONE", state: &state) }
+        return try await self.completed(tag, "IDLE terminated", state: &state)
     }
 
     /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
