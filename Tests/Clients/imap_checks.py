@@ -144,6 +144,36 @@ check("FETCH $ uses the saved result", typ == "OK" and len(data) == 1 and b"UID 
 typ, data = imap.search("KOI8-R", "ALL")
 check("SEARCH CHARSET unknown: NO [BADCHARSET]", typ == "NO" and b"BADCHARSET" in data[0], f"{typ} {data}")
 
+# --- ENVELOPE, BODYSTRUCTURE and body parts of a multipart message with an attached message ---
+MULTIPART = (b'From: "Carol Q. Public" <carol@remote.example>\r\nTo: alice@example.org, Team: bob@example.org, dan@example.org;\r\n'
+             b"Subject: =?utf-8?q?caf=C3=A9?=\r\nDate: Sat, 7 Feb 2026 09:30:00 +0100\r\nMessage-ID: <m1@remote.example>\r\n"
+             b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="outer"\r\n\r\n'
+             b"preamble\r\n--outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\nworld\r\n"
+             b"--outer\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.eml\r\n\r\n"
+             b"Subject: inner\r\nFrom: eve@remote.example\r\n\r\ninner body\r\n"
+             b"--outer--\r\nepilogue\r\n")
+typ, data = imap.append("INBOX", None, None, MULTIPART)
+imap.noop()
+typ, data = imap.fetch("4", "(ENVELOPE BODYSTRUCTURE)")
+response = b"".join(part if isinstance(part, bytes) else b"".join(part) for part in data)
+check("ENVELOPE with display names and a group", b'(("Carol Q. Public" NIL "carol" "remote.example"))' in response
+      and b'(NIL NIL "Team" NIL)("bob"' not in response and b'(NIL NIL "Team" NIL)(NIL NIL "bob" "example.org")' in response
+      and b'"<m1@remote.example>"' in response and b'"=?utf-8?q?caf=C3=A9?="' in response, f"{response!r}")
+check("BODYSTRUCTURE multipart/mixed with text/plain and message/rfc822", b'("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 12 2' in response
+      and b'"MESSAGE" "RFC822" NIL NIL NIL "7BIT"' in response and b'"MIXED" ("BOUNDARY" "outer")' in response
+      # 8-bit text goes to an IMAP4rev1 client as a literal.
+      and b'("ATTACHMENT" ("FILENAME" {12}r\xc3\xa9sum\xc3\xa9.eml))' in response, f"{response!r}")
+typ, data = imap.fetch("4", "(BODY.PEEK[1] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BODY.PEEK[2.MIME] BODY.PEEK[1.MIME])")
+parts = [item[1] for item in data if isinstance(item, tuple)]
+check("BODY[1], BODY[2.HEADER], BODY[2.TEXT], BODY[2.MIME], BODY[1.MIME]", parts == [
+    b"hello\r\nworld", b"Subject: inner\r\nFrom: eve@remote.example\r\n\r\n", b"inner body",
+    b"Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.eml\r\n\r\n",
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"], f"{parts!r}")
+typ, data = imap.fetch("4", "(BODY.PEEK[3] BODY)")
+check("a part that does not exist is empty; BODY has no extension data", data[0][1] == b"" and b'"MIXED")' in data[1], f"{data!r}")
+imap.store("4", "+FLAGS", "\\Deleted")
+imap.expunge()
+
 # --- A second session in another connection sees this one's changes ---
 other = session()
 other.select("INBOX")

@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
 /// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
 /// SEARCH (ESEARCH, SAVE) and IDLE, with changes made elsewhere reported after each command and during
-/// IDLE. What it does not do yet (ENVELOPE, BODYSTRUCTURE, part numbers) is refused with `NO`.
+/// IDLE. What it does not do yet (BINARY) is refused with `NO`.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
@@ -473,17 +473,15 @@ struct IMAPSession: Sendable {
         return parts.joined(separator: ",")
     }
 
-    /// FETCH of flags, UID, size, internal date and body sections (whole message, HEADER,
-    /// HEADER.FIELDS[.NOT], TEXT, with partials). ENVELOPE, BODYSTRUCTURE, part numbers and BINARY
-    /// need the MIME parser, which is not written yet: they get NO.
+    /// FETCH of flags, UID, size, internal date, ENVELOPE, BODY, BODYSTRUCTURE and body sections
+    /// (whole message, part numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME, with partials). BINARY
+    /// (decoded content) is not written yet: it gets NO.
     private func fetch(_ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State) async throws -> Next {
         guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
         for attribute in attributes {
             switch attribute {
-            case .envelope, .bodyStructure, .body, .binary, .binarySize:
-                return .send(Array("\(tag) NO [CANNOT] This FETCH item is not supported yet\r\n".utf8))
-            case .bodySection(let section, _, _) where !section.part.isEmpty:
-                return .send(Array("\(tag) NO [CANNOT] Body part numbers are not supported yet\r\n".utf8))
+            case .binary, .binarySize:
+                return .send(Array("\(tag) NO [CANNOT] BINARY is not supported yet\r\n".utf8))
             default: break
             }
         }
@@ -492,7 +490,7 @@ struct IMAPSession: Sendable {
         let uids = self.targets(set, in: selection, byUID: byUID, state: state)
         let needsContent = items.contains { item in
             switch item {
-            case .rfc822, .rfc822Header, .rfc822Text, .bodySection: true
+            case .rfc822, .rfc822Header, .rfc822Text, .bodySection, .envelope, .body, .bodyStructure: true
             default: false
             }
         }
@@ -522,8 +520,25 @@ struct IMAPSession: Sendable {
                     seen.append(uid)
                 }
                 var parts: [[UInt8]] = []
+                let bytes = contents[uid].map { Array($0) } ?? []
+                var structure: IMAPMessageStructure?
                 for item in items {
-                    parts.append(self.fetchItem(item, message: message, content: contents[uid], flags: flags, rev2: state.rev2))
+                    switch item {
+                    case .envelope, .body, .bodyStructure:
+                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
+                        structure = parsed
+                        switch item {
+                        case .envelope: parts.append(Array("ENVELOPE \(parsed.envelope())".utf8))
+                        case .body: parts.append(Array("BODY \(parsed.bodyStructure(extensible: false))".utf8))
+                        default: parts.append(Array("BODYSTRUCTURE \(parsed.bodyStructure(extensible: true))".utf8))
+                        }
+                    case .bodySection(let section, _, _) where !section.part.isEmpty:
+                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
+                        structure = parsed
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: flags, rev2: state.rev2))
+                    default:
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: flags, rev2: state.rev2))
+                    }
                 }
                 if !seen.isEmpty, seen.last == uid, !items.contains(.flags) {
                     parts.append(Array("FLAGS \(Self.flagList(flags, rev2: state.rev2))".utf8))
@@ -537,10 +552,27 @@ struct IMAPSession: Sendable {
         return try await self.completed(tag, "FETCH completed", prefix: output, expungesAllowed: byUID, state: &state)
     }
 
-    private func fetchItem(_ item: IMAPFetchAttribute, message: StoredMessage, content: Data?, flags: Set<String>, rev2: Bool) -> [UInt8] {
-        let bytes = content.map { Array($0) } ?? []
+    private func fetchItem(
+        _ item: IMAPFetchAttribute, message: StoredMessage, bytes: [UInt8], structure: IMAPMessageStructure?, flags: Set<String>,
+        rev2: Bool
+    ) -> [UInt8] {
         func section(_ name: String, _ data: [UInt8]) -> [UInt8] { Array("\(name) ".utf8) + IMAPEncoding.literal(data) }
-        let headerEnd = Self.headerEnd(bytes)
+        // The entity a part-numbered section is about, and the bytes its HEADER/TEXT refer to: for a
+        // message/rfc822 part, the message inside it (RFC 9051 §6.4.5).
+        var scope = bytes
+        var partPrefix = ""
+        var partEntity: MIMEEntity?
+        if case .bodySection(let spec, _, _) = item, !spec.part.isEmpty, let structure {
+            partPrefix = spec.part.map(String.init).joined(separator: ".")
+            partEntity = structure.root.part(spec.part)
+            if let entity = partEntity {
+                let inner = entity.enclosed.first.map { $0.header.lowerBound..<$0.body.upperBound } ?? entity.body
+                scope = Array(bytes[inner])
+            } else {
+                scope = []
+            }
+        }
+        let headerEnd = Self.headerEnd(scope)
         switch item {
         case .flags: return Array("FLAGS \(Self.flagList(flags, rev2: rev2))".utf8)
         case .uid: return Array("UID \(message.uid)".utf8)
@@ -552,18 +584,24 @@ struct IMAPSession: Sendable {
         case .rfc822Text: return section("RFC822.TEXT", Array(bytes[headerEnd...]))
         case .bodySection(let spec, _, let partial):
             var data: [UInt8]
-            var name = "BODY["
+            var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
             switch spec.text {
-            case nil: data = bytes
-            case .header?: data = Array(bytes[..<headerEnd]); name += "HEADER"
-            case .text?: data = Array(bytes[headerEnd...]); name += "TEXT"
+            case nil:
+                // BODY[n] of a non-multipart part is its body; of a message/rfc822 part, the whole message.
+                data = partEntity.map { entity in
+                    entity.enclosed.isEmpty ? Array(bytes[entity.body]) : scope
+                } ?? (partPrefix.isEmpty ? bytes : [])
+            case .header?: data = Array(scope[..<headerEnd]); name += "HEADER"
+            case .text?: data = Array(scope[headerEnd...]); name += "TEXT"
             case .headerFields(let fields)?:
-                data = Self.headerFields(Array(bytes[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: true)
+                data = Self.headerFields(Array(scope[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: true)
                 name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
             case .headerFieldsNot(let fields)?:
-                data = Self.headerFields(Array(bytes[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: false)
+                data = Self.headerFields(Array(scope[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: false)
                 name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-            case .mime?: data = []
+            case .mime?:
+                data = partEntity.map { Array(bytes[$0.header]) } ?? []
+                name += "MIME"
             }
             name += "]"
             if let partial {
