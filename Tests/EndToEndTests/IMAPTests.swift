@@ -10,18 +10,8 @@ struct IMAPTests {
 
     @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, RENAME, DELETE, SELECT, FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, APPEND, STATUS, IDLE; two sessions and POP3 see each other; bad input; curl imaps://")
     func clients() async throws {
-        let server = try RunningServer(
-            "estafeta",
-            arguments: ["serve", "--hostname", "imap.estafeta.test", "--relay-poll-interval-ms", "100", "--smtp-auth-failure-delay-ms", "20"]
-                + RunningServer.loopbackListeners,
-            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], name: "imap")
+        let server = try await startSuiteWithAlice(name: "imap", hostname: "imap.estafeta.test", token: Self.token)
         defer { server.removeDirectory() }
-        try await server.waitUntilReady()
-        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
-        let account = try await admin(
-            server, token: Self.token, "POST", "/api/v1/accounts",
-            #"{"address":"alice@example.org","password":"correct horse battery"}"#)
-        #expect(account.status == 201, "\(account.body)")
 
         let checks = try await PythonClient.run(
             "imap_checks.py",

@@ -13,18 +13,7 @@ struct POP3Tests {
     static let token = "pop3-e2e-token-" + String(repeating: "p", count: 32)
 
     private func startSuite(options: [String] = []) async throws -> RunningServer {
-        let server = try RunningServer(
-            "estafeta",
-            arguments: ["serve", "--hostname", "pop.estafeta.test", "--relay-poll-interval-ms", "100", "--smtp-auth-failure-delay-ms", "20"]
-                + options + RunningServer.loopbackListeners,
-            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], name: "pop3")
-        try await server.waitUntilReady()
-        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
-        let account = try await admin(
-            server, token: Self.token, "POST", "/api/v1/accounts",
-            #"{"address":"alice@example.org","password":"correct horse battery"}"#)
-        #expect(account.status == 201, "\(account.body)")
-        return server
+        try await startSuiteWithAlice(name: "pop3", hostname: "pop.estafeta.test", token: Self.token, options: options)
     }
 
     @Test("poplib over STLS and POP3S: STAT, LIST, UIDL, TOP, byte-exact RETR, DELE at QUIT only, [IN-USE], bad input; curl pop3:// and pop3s://")

@@ -35,3 +35,19 @@ func inboxContents(_ store: MailStore, _ address: String) async throws -> [Strin
     }
     return contents
 }
+
+/// `estafeta serve` on loopback with the domain example.org and the account alice@example.org
+/// ("correct horse battery"), for the POP3 and IMAP end-to-end tests.
+func startSuiteWithAlice(name: String, hostname: String, token: String, options: [String] = []) async throws -> RunningServer {
+    let server = try RunningServer(
+        "estafeta",
+        arguments: ["serve", "--hostname", hostname, "--relay-poll-interval-ms", "100", "--smtp-auth-failure-delay-ms", "20"]
+            + options + RunningServer.loopbackListeners,
+        environment: ["ESTAFETA_ADMIN_TOKEN": token], name: name)
+    try await server.waitUntilReady()
+    #expect(try await admin(server, token: token, "POST", "/api/v1/domains", #"{"name":"example.org"}"#).status == 201)
+    let account = try await admin(
+        server, token: token, "POST", "/api/v1/accounts", #"{"address":"alice@example.org","password":"correct horse battery"}"#)
+    #expect(account.status == 201, "\(account.body)")
+    return server
+}

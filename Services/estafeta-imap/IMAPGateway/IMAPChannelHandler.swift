@@ -68,11 +68,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func close(context: ChannelHandlerContext, with bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
         self.closing = true
         self.reading = false
-        let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { result in
-            promise?.completeWith(result)
-            channel.close(promise: nil)
-        }
+        CommandLineChannelHandler.send(bytes, thenClose: context, promise: promise)
     }
 
     /// Hands over at most one frame, then waits for the session's answer.

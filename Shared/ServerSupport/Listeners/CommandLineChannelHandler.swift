@@ -88,6 +88,12 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
     private func close(context: ChannelHandlerContext, with bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
         self.closing = true
         self.reading = false
+        Self.send(bytes, thenClose: context, promise: promise)
+    }
+
+    /// Writes a last reply, then closes the connection (a goodbye, a refusal); the promise completes
+    /// with the write. Shared by the line framings of POP3 and IMAP.
+    public static func send(_ bytes: ByteBuffer, thenClose context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         let channel = context.channel
         context.writeAndFlush(Self.wrapOutboundOut(bytes)).whenComplete { result in
             promise?.completeWith(result)
