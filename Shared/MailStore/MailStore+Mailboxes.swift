@@ -1,6 +1,13 @@
 import Foundation
 import GRDB
 
+struct AppendWork: Sendable {
+    let content: Data
+    let mailbox: MailboxID
+    let flags: Set<String>
+    let internalDate: Date
+}
+
 extension MailStore {
     /// The hierarchy delimiter of mailbox names (IMAP LIST answers with it).
     public static let hierarchyDelimiter: Character = "/"
@@ -84,16 +91,18 @@ extension MailStore {
 
     // MARK: Messages
 
-    /// Appends a message (IMAP APPEND, local delivery): stores the content once and gives it the
-    /// mailbox's next UID, in one transaction.
+    /// Appends a message (IMAP APPEND): stores the content once and gives it the mailbox's next UID,
+    /// in one transaction. Concurrent appends share a commit (`GroupCommit`): one sync of the WAL per
+    /// message capped APPEND at the disk's sync rate.
     public func appendMessage(
         _ content: Data, to mailbox: MailboxID, flags: Set<String> = [], internalDate: Date = Date()
     ) async throws(MailStoreError) -> StoredMessage {
-        try await self.write { db in
-            let blobID = try Self.insertBlob(db, content: content, now: internalDate)
-            return try Self.insertMailboxMessage(
-                db, mailboxID: mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(content.count),
-                flags: flags, internalDate: internalDate)
+        do {
+            return try await self.appends.submit(
+                AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
+                bytes: content.count, in: self)
+        } catch {
+            throw error as? MailStoreError ?? .unavailable("\(error)")
         }
     }
 
@@ -109,6 +118,39 @@ extension MailStore {
                     WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
                     """, arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
             ).map(Self.storedMessage(from:))
+        }
+    }
+
+    /// Messages with UIDs in `uids`, in UID order, with their content when `content` (IMAP FETCH of
+    /// bodies): one read for both.
+    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool)
+        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
+    {
+        try await self.read { db in
+            let sql = content
+                ? """
+                    SELECT m.uid, m.size, m.internalDate, m.flags, m.modSeq, m.headerPrefix, b.content
+                    FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                    WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
+                    """
+                : """
+                    SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage
+                    WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
+                    """
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: sql), arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+            var result: [(message: StoredMessage, content: Data?)] = []
+            while let row = try rows.next() {
+                let message = Self.storedMessage(from: row)
+                if content {
+                    let prefix: Data = row["headerPrefix"]
+                    let body: Data = row["content"]
+                    result.append((message, prefix + body))
+                } else {
+                    result.append((message, nil))
+                }
+            }
+            return result
         }
     }
 

@@ -11,7 +11,7 @@ public final class MailStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
     public let settings: MailStoreSettings
-    /// Group commit for `acceptMessage`, `deliverLocally` and `recordOutcome`.
+    /// Group commit for `acceptMessage`, `deliverLocally`, `recordOutcome` and `appendMessage`.
     let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
         try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
     }
@@ -20,6 +20,12 @@ public final class MailStore: Sendable {
     }
     let outcomes = GroupCommit<OutcomeWork, Void> { db, work in
         try MailStore.applyOutcome(db, work)
+    }
+    let appends = GroupCommit<AppendWork, StoredMessage> { db, work in
+        let blobID = try MailStore.insertBlob(db, content: work.content, now: work.internalDate)
+        return try MailStore.insertMailboxMessage(
+            db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(work.content.count),
+            flags: work.flags, internalDate: work.internalDate)
     }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {

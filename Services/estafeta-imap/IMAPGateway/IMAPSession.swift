@@ -425,9 +425,9 @@ struct IMAPSession: Sendable {
             let batch = Array(all[index..<min(index + 256, all.count)])
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
-            let messages = try await self.store.messages(in: selection.mailbox.id, uids: range)
-            let contents = needsContent ? try await self.store.messageContents(in: selection.mailbox.id, uids: range) : [:]
-            for message in messages {
+            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent)
+            let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
+            for message in listed.map(\.message) {
                 guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
                 if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: contents[message.uid])) {
                     matched.append((sequence, message.uid))
@@ -508,9 +508,9 @@ struct IMAPSession: Sendable {
             let batch = Array(uids[index..<min(index + 64, uids.count)])
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
-            let listed = try await self.store.messages(in: selection.mailbox.id, uids: range)
-            let messages = Dictionary(listed.map { ($0.uid, $0) }, uniquingKeysWith: { $1 })
-            let contents = needsContent ? try await self.store.messageContents(in: selection.mailbox.id, uids: range) : [:]
+            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent)
+            let messages = Dictionary(listed.map { ($0.message.uid, $0.message) }, uniquingKeysWith: { $1 })
+            let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
             for uid in batch {
                 guard let message = messages[uid], let number = selection.sequenceNumber(of: uid) else { continue }

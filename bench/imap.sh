@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# IMAP throughput, Estafeta's IMAP gateway side by side with Dovecot's from ../shared/anchors, in one
+# run, with the anchors' own load tools (imaplib, LOGIN in plaintext on loopback for both: Estafeta
+# runs with --imap-allow-plaintext-auth true here):
+#   APPEND  imap_populate.py fills four mailboxes with 1,000 × 4 KiB messages each (4 threads);
+#   FETCH   imap_fetch.py reads BODY.PEEK[] of those messages with N threads, one message per command
+#           and 50 per command.
+# Both servers check the same kind of password hash ($ANCHORS_PWSCHEME, imported through the admin
+# API's passwordHash). The mixed workload (SEARCH, STORE, select) and the 10,000-IDLE memory test the
+# IMAP issue asks for are not measured yet.
+#   bench/imap.sh [THREADS="1 4"] [SECS=20]
+# Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
+# Last lines: "RATIO imap_append ..." and "RATIO imap_fetch threads=T batch=B estafeta=X dovecot=Y ratio=Z".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+THREADS=${1:-"1 4"}; SECS=${2:-20}; ROUNDS=${ROUNDS:-3}
+USERS="test2 test3 test4 test5"; PER_USER=1000; SIZE=4096
+ensure_anchors
+start_estafeta --imap-allow-plaintext-auth true
+imap_port=$(ready_port imap)
+HASH=$(doveadm pw -s "$ANCHORS_PWSCHEME" -p "$BENCH_PASS")
+estafeta_users=""
+for user in $USERS; do
+  api POST accounts "{\"address\":\"$user@bench.test\",\"passwordHash\":\"$HASH\"}" >/dev/null
+  estafeta_users="$estafeta_users,$user@bench.test"
+done
+estafeta_users=${estafeta_users#,}
+
+for user in $USERS; do doveadm -c "$DOVECOT_CONF" expunge -u "$user" mailbox INBOX all >/dev/null 2>&1 || true; done
+populate() {
+  python3 "$ANCHORS/imap_populate.py" --port "$1" --users "$2" --password "$BENCH_PASS" \
+    --per-user "$PER_USER" --size "$SIZE" --max-msgs 0 --max-secs 600 | tail -1
+}
+line=$(populate "$IMAP_PORT" "${USERS// /,}"); echo "dovecot  $line"; theirs=$(field msgs_per_sec <<<"$line")
+line=$(populate "$imap_port" "$estafeta_users"); echo "estafeta $line"; ours=$(field msgs_per_sec <<<"$line")
+echo "RATIO imap_append threads=4 estafeta=$ours dovecot=$theirs ratio=$(ratio "$ours" "$theirs")"
+
+for batch in 1 50; do
+  for threads in $THREADS; do
+    ours=(); theirs=()
+    for round in $(seq 1 "$ROUNDS"); do
+      line=$(python3 "$ANCHORS/imap_fetch.py" --port "$IMAP_PORT" --users "${USERS// /,}" --password "$BENCH_PASS" \
+        --threads "$threads" --batch "$batch" --max-msgs 1000000 --max-secs "$SECS" | tail -1)
+      echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
+      line=$(python3 "$ANCHORS/imap_fetch.py" --port "$imap_port" --users "$estafeta_users" --password "$BENCH_PASS" \
+        --threads "$threads" --batch "$batch" --max-msgs 1000000 --max-secs "$SECS" | tail -1)
+      echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
+    done
+    e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
+    echo "RATIO imap_fetch threads=$threads batch=$batch estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
+  done
+done
