@@ -94,6 +94,15 @@ public struct IMAPCommandFramer: Sendable {
 
     public init(limits: IMAPFramingLimits = IMAPFramingLimits()) { self.limits = limits }
 
+    /// Part of a command has arrived (a line with a literal, or literal bytes) and the rest has not.
+    public var isInsideCommand: Bool {
+        switch self.state {
+        case .literal: true
+        case .line: !self.lines.isEmpty || !self.current.isEmpty
+        default: false
+        }
+    }
+
     /// Drops everything buffered and starts afresh: after STARTTLS nothing sent in plaintext may be
     /// run inside TLS (CVE-2011-0411, catalogue I05).
     public mutating func reset() {
