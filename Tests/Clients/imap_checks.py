@@ -179,6 +179,8 @@ other = session()
 other.select("INBOX")
 typ, data = imap.store("1", "+FLAGS", "(\\Flagged $Important)")
 check("STORE +FLAGS", typ == "OK" and b"\\Flagged" in data[0] and b"$Important" in data[0], f"{data}")
+typ, data = imap.uid("STORE", str(uids[1]), "+FLAGS.SILENT", "(\\Answered)")
+check("UID STORE .SILENT sends no FETCH", typ == "OK" and data == [None], f"{data}")
 other.response("EXISTS")
 other.noop()
 fetched = other.response("FETCH")[1]

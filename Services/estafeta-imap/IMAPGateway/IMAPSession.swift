@@ -366,7 +366,7 @@ struct IMAPSession: Sendable {
             var lines: [String] = []
             for message in changed {
                 selection.setFlags(message.flags, of: message.uid)
-                if !action.silent || byUID, let number = selection.sequenceNumber(of: message.uid) {
+                if !action.silent, let number = selection.sequenceNumber(of: message.uid) {
                     let uidItem = byUID ? "UID \(message.uid) " : ""
                     lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(message.flags, rev2: state.rev2)))")
                 }
