@@ -329,7 +329,26 @@ check("FETCH 4294967296 (I17)", command(b"g FETCH 4294967296 FLAGS\r\n")[-1].sta
 check("quoted string with NUL (I28)", command(b'h SELECT "IN\x00BOX"\r\n')[-1].startswith(b"h BAD"))
 check("SELECT ../ path (I13)", command(b'i SELECT "INBOX/../../bob/INBOX"\r\n')[-1].startswith(b"i NO"))
 check("unknown command", command(b"j XYZZY\r\n")[-1].startswith(b"j BAD"))
+check("STARTTLS after login (I06)", command(b"j2 STARTTLS\r\n")[-1].startswith(b"j2 BAD"))
+# I31: LIST wildcards are the only specials; _ and % in names match only themselves.
+for name in (b"a_b", b"axb", b"100%"):
+    command(b'c1 CREATE "' + name + b'"\r\n')
+listed = command(b'l1 LIST "" "a_b"\r\n')
+check("LIST a_b matches only a_b (I31)", len(listed) == 2 and listed[0].endswith(b'"a_b"\r\n'), f"{listed!r}")
+listed = command(b'l2 LIST "" "100*"\r\n')
+check("LIST 100* (I31)", len(listed) == 2 and listed[0].endswith(b'"100%"\r\n'), f"{listed!r}")
 check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
+reader.close()
+sock.close()
+
+# I11: a fourth invalid command before login ends the connection.
+sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+reader = sock.makefile("rb")
+reader.readline()
+sock.sendall(b"a FOO\r\nb FOO\r\nc FOO\r\nd FOO\r\n")
+replies = [reader.readline() for _ in range(5)]
+check("4 invalid commands before login: BYE (I11)", replies[3].startswith(b"d BAD") and replies[4].startswith(b"* BYE")
+      and reader.readline() == b"", f"{replies!r}")
 reader.close()
 sock.close()
 
