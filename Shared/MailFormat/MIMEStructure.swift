@@ -98,6 +98,13 @@ public enum MIMEParser {
         return result
     }
 
+    /// How many leading bytes of `message` are its header and the empty line after it (all of them
+    /// when there is no empty line): for HEADER/TEXT sections and body searches.
+    public static func headerLength(of message: some Collection<UInt8>) -> Int {
+        if let length = message.withContiguousStorageIfAvailable({ Self.headerEnd($0, 0..<$0.count) }) { return length }
+        return Array(message).withUnsafeBufferPointer { Self.headerEnd($0, 0..<$0.count) }
+    }
+
     /// Where the header of the entity in `range` ends: after its empty line; at the start when the
     /// entity begins with one; at the end when there is none.
     static func headerEnd(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {

@@ -11,7 +11,15 @@ struct IMAPSearch {
         let sequence: Int
         let message: StoredMessage
         let content: Data?
-        var header: MessageHeader? { self.content.map { MessageHeader(parsing: $0) } }
+        /// Parsed once per message, however many header keys the search has.
+        let header: MessageHeader?
+
+        init(sequence: Int, message: StoredMessage, content: Data?) {
+            self.sequence = sequence
+            self.message = message
+            self.content = content
+            self.header = content.map { MessageHeader(parsing: $0) }
+        }
     }
 
     let largestSequence: UInt32
@@ -72,7 +80,7 @@ struct IMAPSearch {
         case .header(let name, let text): return self.header(candidate, name, contains: text)
         case .body(let text):
             guard let content = candidate.content else { return false }
-            let end = Self.headerLength(content)
+            let end = MIMEParser.headerLength(of: content)
             return Self.contains(content[(content.startIndex + end)...], text)
         case .text(let text):
             guard let content = candidate.content else { return false }
@@ -104,11 +112,6 @@ struct IMAPSearch {
     private static func contains(_ bytes: Data, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
         return String(decoding: bytes, as: UTF8.self).range(of: text, options: .caseInsensitive) != nil
-    }
-
-    private static func headerLength(_ content: Data) -> Int {
-        if let end = content.range(of: Data("\r\n\r\n".utf8)) { return end.upperBound - content.startIndex }
-        return content.count
     }
 
     /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).

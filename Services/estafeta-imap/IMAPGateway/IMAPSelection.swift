@@ -66,7 +66,7 @@ struct IMAPSelection: Sendable {
     /// What to tell the client about changes from the feed (`changes`, with the current flags of the
     /// messages they name in `current`): untagged lines, in order.
     mutating func apply(
-        changes: [MailboxChange], current: [UInt32: StoredMessage], expungesAllowed: Bool, rev2: Bool
+        changes: [MailboxChange], current: [UInt32: StoredMessage], expungesAllowed: Bool
     ) -> [String] {
         var lines: [String] = []
         var appended: [StoredMessage] = []
@@ -98,7 +98,7 @@ struct IMAPSelection: Sendable {
                 let number = self.sequenceNumber(of: uid)
             else { continue }
             self.flags[uid] = message.flags
-            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(message.flags, rev2: rev2)))")
+            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(message.flags)))")
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {

@@ -336,14 +336,14 @@ struct IMAPSession: Sendable {
         switch command.kind {
         case .close, .unselect:
             if command.kind == .close, !selection.readOnly {
-                let deleted = selection.uids(for: [1...UInt32.max], byUID: true).filter { selection.flags[$0]?.contains("\\Deleted") == true }
+                let deleted = selection.uids.filter { selection.flags[$0]?.contains("\\Deleted") == true }
                 try await self.store.expunge(uids: deleted, in: selection.mailbox.id)
             }
             state.selected = nil
             return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [])
         case .expunge, .uidExpunge:
             guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
-            var candidates = selection.uids(for: [1...UInt32.max], byUID: true)
+            var candidates = selection.uids
             if case .uidExpunge(let set) = command.kind {
                 let wanted = Set(self.targets(set, in: selection, byUID: true, state: state))
                 candidates = candidates.filter(wanted.contains)
@@ -368,7 +368,7 @@ struct IMAPSession: Sendable {
                 selection.setFlags(message.flags, of: message.uid)
                 if !action.silent, let number = selection.sequenceNumber(of: message.uid) {
                     let uidItem = byUID ? "UID \(message.uid) " : ""
-                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(message.flags, rev2: state.rev2)))")
+                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(message.flags)))")
                 }
             }
             state.selected = selection
@@ -419,7 +419,7 @@ struct IMAPSession: Sendable {
             largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch))
         let needsContent = IMAPSearch.needsContent(key)
         var matched: [(sequence: Int, uid: UInt32)] = []
-        let all = selection.uids(for: [1...UInt32.max], byUID: true)
+        let all = selection.uids
         var index = 0
         while index < all.count {
             let batch = Array(all[index..<min(index + 256, all.count)])
@@ -535,13 +535,13 @@ struct IMAPSession: Sendable {
                     case .bodySection(let section, _, _) where !section.part.isEmpty:
                         let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
                         structure = parsed
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: flags, rev2: state.rev2))
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: flags))
                     default:
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: flags, rev2: state.rev2))
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: flags))
                     }
                 }
                 if !seen.isEmpty, seen.last == uid, !items.contains(.flags) {
-                    parts.append(Array("FLAGS \(Self.flagList(flags, rev2: state.rev2))".utf8))
+                    parts.append(Array("FLAGS \(Self.flagList(flags))".utf8))
                 }
                 output += Array("* \(number) FETCH (".utf8) + Array(parts.joined(separator: [UInt8(ascii: " ")])) + Array(")\r\n".utf8)
                 selection.setFlags(flags, of: uid)
@@ -553,8 +553,7 @@ struct IMAPSession: Sendable {
     }
 
     private func fetchItem(
-        _ item: IMAPFetchAttribute, message: StoredMessage, bytes: [UInt8], structure: IMAPMessageStructure?, flags: Set<String>,
-        rev2: Bool
+        _ item: IMAPFetchAttribute, message: StoredMessage, bytes: [UInt8], structure: IMAPMessageStructure?, flags: Set<String>
     ) -> [UInt8] {
         func section(_ name: String, _ data: [UInt8]) -> [UInt8] { Array("\(name) ".utf8) + IMAPEncoding.literal(data) }
         // The entity a part-numbered section is about, and the bytes its HEADER/TEXT refer to: for a
@@ -572,16 +571,17 @@ struct IMAPSession: Sendable {
                 scope = []
             }
         }
-        let headerEnd = Self.headerEnd(scope)
+        // Only the header/text items need it; FLAGS, UID and the like never scan the message.
+        var headerEnd: Int { MIMEParser.headerLength(of: scope) }
         switch item {
-        case .flags: return Array("FLAGS \(Self.flagList(flags, rev2: rev2))".utf8)
+        case .flags: return Array("FLAGS \(Self.flagList(flags))".utf8)
         case .uid: return Array("UID \(message.uid)".utf8)
         case .rfc822Size: return Array("RFC822.SIZE \(message.size)".utf8)
         case .internalDate: return Array("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))".utf8)
         case .modSeq: return Array("MODSEQ (\(message.modSeq))".utf8)
         case .rfc822: return section("RFC822", bytes)
-        case .rfc822Header: return section("RFC822.HEADER", Array(bytes[..<headerEnd]))
-        case .rfc822Text: return section("RFC822.TEXT", Array(bytes[headerEnd...]))
+        case .rfc822Header: return section("RFC822.HEADER", Array(bytes[..<MIMEParser.headerLength(of: bytes)]))
+        case .rfc822Text: return section("RFC822.TEXT", Array(bytes[MIMEParser.headerLength(of: bytes)...]))
         case .bodySection(let spec, _, let partial):
             var data: [UInt8]
             var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
@@ -616,17 +616,6 @@ struct IMAPSession: Sendable {
         }
     }
 
-    /// Where the header ends: after the empty line (or the whole message when there is none).
-    static func headerEnd(_ bytes: [UInt8]) -> Int {
-        if bytes.starts(with: [13, 10]) { return 2 }
-        var index = 0
-        while index + 3 < bytes.count {
-            if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 { return index + 4 }
-            index += 1
-        }
-        return bytes.count
-    }
-
     /// The header fields named (or all others), each with its continuation lines, then the empty line.
     static func headerFields(_ header: [UInt8], names: Set<String>, keep: Bool) -> [UInt8] {
         var output: [UInt8] = []
@@ -651,7 +640,7 @@ struct IMAPSession: Sendable {
         return output + [13, 10]
     }
 
-    static func flagList(_ flags: Set<String>, rev2: Bool) -> String {
+    static func flagList(_ flags: Set<String>) -> String {
         IMAPEncoding.flagList(flags.sorted())
     }
 
@@ -668,7 +657,7 @@ struct IMAPSession: Sendable {
     ) async throws -> Next {
         var output = prefix + Array(untagged.map { $0 + "\r\n" }.joined().utf8)
         if var selection = state.selected {
-            let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed, rev2: state.rev2)
+            let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
             output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
             state.selected = selection
         }
@@ -677,7 +666,7 @@ struct IMAPSession: Sendable {
 
     /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
     /// untagged lines that tell the client.
-    static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool, rev2: Bool)
+    static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
         async throws(MailStoreError) -> [String]
     {
         let changes = try await store.changes(in: selection.mailbox.id, since: selection.modSeq)
@@ -687,7 +676,7 @@ struct IMAPSession: Sendable {
         let current = try await store.messages(in: selection.mailbox.id, uids: range)
         return selection.apply(
             changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
-            expungesAllowed: expungesAllowed, rev2: rev2)
+            expungesAllowed: expungesAllowed)
     }
 
     /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
@@ -700,14 +689,13 @@ struct IMAPSession: Sendable {
         try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
         let outbound = connection.outbound
         let store = self.store
-        let rev2 = state.rev2
         let start = state.selected
         let watcher = Task { () -> IMAPSelection? in
             guard var selection = start else { return nil }
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
                 guard !Task.isCancelled else { break }
-                guard let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true, rev2: rev2),
+                guard let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true),
                     !lines.isEmpty
                 else { continue }
                 try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
