@@ -260,6 +260,42 @@ session.top(10, 0)
 check("TOP then RETR of the same message, twice", fetch_checked(10, "TOP then RETR") == seen[9] and fetch_checked(10, "RETR again") == seen[9])
 session.rset()
 check("RETR after RSET", fetch_checked(5, "RETR after RSET") == seen[4])
+expected = {n: b"\r\n".join(session.retr(n)[1]) + b"\r\n" for n in (1, 2, 3, 40)}
+session.quit()
+
+# --- PIPELINING (RFC 2449): a burst of commands in one write is answered in order, whether a
+# --- command is answered from the read-ahead window or needs the store or is an error ---
+sock = socket.create_connection((HOST, pop3s_port), timeout=15)
+tls = context.wrap_socket(sock, server_hostname="localhost")
+reader = tls.makefile("rb")
+reader.readline()
+tls.sendall(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+check("pipelined login", reader.readline().startswith(b"+OK") and reader.readline().startswith(b"+OK"))
+
+
+def multiline():
+    lines = []
+    while (line := reader.readline()) not in (b".\r\n", b""):
+        lines.append(line[1:] if line.startswith(b"..") else line)
+    return b"".join(lines)
+
+
+tls.sendall(b"RETR 1\r\nRETR 2\r\nSTAT\r\nDELE 3\r\nRETR 3\r\nLIST 2\r\nRETR 40\r\nUIDL 2\r\nRSET\r\nRETR 3\r\nNOOP\r\n")
+answers = []
+for command in ["RETR", "RETR", "STAT", "DELE", "ERR", "LIST", "RETR", "UIDL", "RSET", "RETR", "NOOP"]:
+    status = reader.readline()
+    answers.append((command, status, multiline() if command == "RETR" and status.startswith(b"+OK") else None))
+check("pipelined burst: statuses in order",
+      [a[1][:3] for a in answers] == [b"+OK"] * 4 + [b"-ER"] + [b"+OK"] * 6
+      and answers[2][1].startswith(b"+OK 40 ") and answers[5][1] == f"+OK 2 {sizes[2]}\r\n".encode()
+      and answers[7][1].startswith(b"+OK 2 "), f"{[a[1] for a in answers]}")
+check("pipelined burst: RETR contents byte-exact",
+      [answers[i][2] for i in (0, 1, 6, 9)] == [expected[n] for n in (1, 2, 40, 3)])
+tls.sendall(b"QUIT\r\n")
+check("pipelined burst: QUIT", reader.readline().startswith(b"+OK"))
+reader.close()
+tls.close()
+session = tls_session()
 for n, subject in enumerate(seen, start=1):
     if subject in bodies:
         session.dele(n)

@@ -27,7 +27,7 @@ struct POP3Session: Sendable {
 
     private enum State {
         case authorization(user: String?)
-        case transaction(account: AccountID, mailbox: MailboxID, maildrop: POP3Maildrop)
+        case transaction(POP3Transaction)
     }
 
     /// What to do after a command.
@@ -50,7 +50,6 @@ struct POP3Session: Sendable {
         var authFailures = 0
         var errors = 0
         var renewal: Task<Void, Never>?
-        var readAhead = POP3ReadAhead()
         defer { renewal?.cancel() }
         do {
             try await withGracefulShutdownHandler {
@@ -76,7 +75,7 @@ struct POP3Session: Sendable {
                         }
                         next = try await self.handle(
                             parsed, state: &state, tls: &tls, authFailures: &authFailures, owner: owner,
-                            renewal: &renewal, readAhead: &readAhead, connection: connection, lines: &lines)
+                            renewal: &renewal, connection: connection, lines: &lines)
                     }
                     if case .send(let bytes) = next, bytes.starts(with: Self.errorPrefix) {
                         errors += 1
@@ -110,22 +109,20 @@ struct POP3Session: Sendable {
 
     /// The lease goes when the session does, however it ended (QUIT, drop, shutdown).
     private func release(_ state: State, owner: String) async {
-        if case .transaction(let account, _, _) = state {
-            try? await self.store.unlockMaildrop(of: account, owner: owner)
+        if case .transaction(let transaction) = state {
+            try? await self.store.unlockMaildrop(of: transaction.account, owner: owner)
         }
     }
 
     private func handle(
         _ command: POP3Command, state: inout State, tls: inout Bool, authFailures: inout Int, owner: String,
-        renewal: inout Task<Void, Never>?, readAhead: inout POP3ReadAhead, connection: Connection,
+        renewal: inout Task<Void, Never>?, connection: Connection,
         lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator
     ) async throws -> Next {
         let logger = connection.context.logger
         switch (command, state) {
         case (.capa, _):
             return .send(POP3Response.multiline("Capability list follows", lines: self.capabilities(state: state, tls: tls)))
-        case (.noop, .transaction):
-            return .send(POP3Response.ok())
         case (.quit, .authorization):
             return .close(POP3Response.ok("Bye"))
         case (.stls, .authorization):
@@ -170,55 +167,14 @@ struct POP3Session: Sendable {
                 authFailures: &authFailures, owner: owner, renewal: &renewal, connection: connection)
         case (.apop, .authorization):
             return .send(POP3Response.err("APOP is not supported"))
-        case (.stat, .transaction(_, _, let maildrop)):
-            let (count, size) = maildrop.statistics
-            return .send(POP3Response.ok("\(count) \(size)"))
-        case (.list(let number), .transaction(_, _, let maildrop)):
-            if let number {
-                guard let message = maildrop.message(number) else { return .send(POP3Response.err("No such message")) }
-                return .send(POP3Response.ok("\(number) \(message.size)"))
-            }
-            let (count, size) = maildrop.statistics
-            let listing = maildrop.visible.compactMap { number in maildrop.message(number).map { "\(number) \($0.size)" } }
-            return .send(POP3Response.multiline("\(count) messages (\(size) octets)", lines: listing))
-        case (.uidl(let number), .transaction(_, _, let maildrop)):
-            if let number {
-                guard let id = maildrop.uniqueID(number) else { return .send(POP3Response.err("No such message")) }
-                return .send(POP3Response.ok("\(number) \(id)"))
-            }
-            let listing = maildrop.visible.compactMap { number in maildrop.uniqueID(number).map { "\(number) \($0)" } }
-            return .send(POP3Response.multiline("Unique-ID listing follows", lines: listing))
-        case (.retr(let number), .transaction(_, let mailbox, let maildrop)),
-            (.top(let number, _), .transaction(_, let mailbox, let maildrop)):
-            guard let message = maildrop.message(number) else { return .send(POP3Response.err("No such message")) }
-            switch await self.content(of: number, in: maildrop, mailbox: mailbox, readAhead: &readAhead, logger: logger) {
-            case .failure: return .send(POP3Response.err("Cannot read the message, try again later", code: .systemTemporary))
-            case .success(nil): return .send(POP3Response.err("Message was removed by another session"))
-            case .success(let content?):
-                if case .top(_, let count) = command {
-                    return .send(POP3Response.ok("Top of message follows") + POP3Response.content(POP3Response.top(of: Array(content), lines: count)))
-                }
-                readAhead.consume(message.uid)
-                return .send(POP3Response.ok("\(message.size) octets", content: content))
-            }
-        case (.dele(let number), .transaction(let account, let mailbox, var maildrop)):
-            guard maildrop.markDeleted(number) else {
-                return .send(POP3Response.err(maildrop.messages.indices.contains(number - 1) ? "Message already deleted" : "No such message"))
-            }
-            state = .transaction(account: account, mailbox: mailbox, maildrop: maildrop)
-            return .send(POP3Response.ok("Message \(number) deleted"))
-        case (.rset, .transaction(let account, let mailbox, var maildrop)):
-            maildrop.unmarkAll()
-            state = .transaction(account: account, mailbox: mailbox, maildrop: maildrop)
-            let (count, size) = maildrop.statistics
-            return .send(POP3Response.ok("\(count) messages (\(size) octets)"))
-        case (.quit, .transaction(let account, let mailbox, let maildrop)):
+        case (.quit, .transaction(let transaction)):
             // UPDATE (RFC 1939 §6): only now are the marked messages removed, in one transaction.
             renewal?.cancel()
-            let uids = maildrop.deletedUIDs
+            let uids = transaction.deletedUIDs
             guard !uids.isEmpty else { return .close(POP3Response.ok("Bye")) }
             do {
-                let removed = try await self.store.expungeMaildrop(uids: uids, in: mailbox, account: account, owner: owner)
+                let removed = try await self.store.expungeMaildrop(
+                    uids: uids, in: transaction.mailbox, account: transaction.account, owner: owner)
                 logger.info("maildrop updated", metadata: ["deleted": "\(removed.count)"])
                 return .close(POP3Response.ok("Bye, \(uids.count) messages deleted"))
             } catch {
@@ -227,6 +183,13 @@ struct POP3Session: Sendable {
             }
         case (.user, .transaction), (.pass, .transaction), (.auth, .transaction), (.apop, .transaction), (.stls, .transaction):
             return .send(POP3Response.err("Already authenticated"))
+        case (_, .transaction(let transaction)):
+            switch transaction.answer(command) {
+            case .reply(let bytes)?: return .send(bytes)
+            case .needsContent(let number)?:
+                return await self.readAhead(from: number, answering: command, in: transaction, logger: logger)
+            case nil: return .send(POP3Response.err("Not available in this state"))
+            }
         case (.stat, .authorization), (.list, .authorization), (.uidl, .authorization), (.retr, .authorization),
             (.top, .authorization), (.dele, .authorization), (.rset, .authorization), (.noop, .authorization):
             return .send(POP3Response.err("Not authenticated"))
@@ -267,10 +230,13 @@ struct POP3Session: Sendable {
         do {
             let inbox = try await self.store.mailbox(named: "INBOX", of: account.id)
             let messages = try await self.store.messages(in: inbox.id).map { POP3Maildrop.Message(uid: $0.uid, size: $0.size) }
-            let maildrop = POP3Maildrop(uidValidity: inbox.uidValidity, messages: messages)
-            state = .transaction(account: account.id, mailbox: inbox.id, maildrop: maildrop)
+            let transaction = POP3Transaction(
+                account: account.id, mailbox: inbox.id, maildrop: POP3Maildrop(uidValidity: inbox.uidValidity, messages: messages))
+            state = .transaction(transaction)
             renewal = self.keepLocked(account.id, owner: owner, logger: logger)
-            let (count, size) = maildrop.statistics
+            // From here the connection's event loop answers what it can from memory (see POP3Transaction).
+            try await connection.outbound.write(.answerLines(with: transaction))
+            let (count, size) = transaction.statistics
             logger.info("logged in", metadata: ["account": "\(address)", "messages": "\(count)"])
             return .send(POP3Response.ok("Logged in, \(count) messages (\(size) octets)"))
         } catch {
@@ -299,25 +265,21 @@ struct POP3Session: Sendable {
         }
     }
 
-    /// A message's content for RETR and TOP, from the read-ahead window or by reading the window that
-    /// starts with it: nil when it is gone (expunged over IMAP meanwhile); a store failure is an error
-    /// response, not the end of the session.
-    private func content(
-        of number: Int, in maildrop: POP3Maildrop, mailbox: MailboxID, readAhead: inout POP3ReadAhead, logger: Logger
-    ) async -> Result<Data?, MailStoreError> {
-        guard let message = maildrop.message(number) else { return .success(nil) }
-        if let content = readAhead.content(of: message.uid) { return .success(content) }
-        guard let window = maildrop.readAheadWindow(
-            from: number, maximumMessages: POP3ReadAhead.maximumMessages, maximumBytes: POP3ReadAhead.maximumBytes)
-        else { return .success(nil) }
+    /// RETR or TOP of a message whose content is not in memory: reads the window that starts with it
+    /// and answers from that. A message gone by then was expunged over IMAP meanwhile; a store failure
+    /// is an error response, not the end of the session.
+    private func readAhead(from number: Int, answering command: POP3Command, in transaction: POP3Transaction, logger: Logger) async -> Next {
+        guard let window = transaction.readAheadWindow(from: number) else { return .send(POP3Response.err("No such message")) }
         do {
-            let contents = try await self.store.messageContents(in: mailbox, uids: window)
-            readAhead.replace(with: contents)
-            return .success(contents[message.uid])
+            transaction.replaceReadAhead(with: try await self.store.messageContents(in: transaction.mailbox, uids: window))
         } catch {
             logger.error("cannot read message", metadata: ["error": "\(error)"])
-            return .failure(error)
+            return .send(POP3Response.err("Cannot read the message, try again later", code: .systemTemporary))
         }
+        guard case .reply(let bytes)? = transaction.answer(command) else {
+            return .send(POP3Response.err("Message was removed by another session"))
+        }
+        return .send(bytes)
     }
 
     /// RFC 2449 CAPA: USER and SASL only where a login may be attempted (after TLS, unless allowed).

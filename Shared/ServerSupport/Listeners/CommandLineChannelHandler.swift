@@ -9,6 +9,16 @@ public enum CommandLineOutput: Sendable {
     case sendAndClose(ByteBuffer)
     /// Send in plaintext, then run every later byte through TLS (POP3 STLS, RFC 2595).
     case sendThenStartTLS(ByteBuffer)
+    /// From now on, offer each line to this shortcut before the session (nil: stop). Sends nothing.
+    case answerLines(with: (any CommandLineShortcut)?)
+}
+
+/// Answers some lines right in the event loop, while the session waits for its next line, so a
+/// command the session could answer from memory costs no trip through the session's task (POP3 RETR
+/// from the read-ahead window: a client fetching a maildrop sends thousands of them). A shortcut
+/// answers only what the session would have answered the same way; nil hands the line to the session.
+public protocol CommandLineShortcut: AnyObject, Sendable {
+    func answer(_ line: ByteBuffer) -> ByteBuffer?
 }
 
 /// Frames a command/response conversation one line at a time: it hands the session one line and
@@ -32,6 +42,7 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
     /// The session has answered the last line and waits for the next.
     private var reading = false
     private var closing = false
+    private var shortcut: (any CommandLineShortcut)?
 
     public init(maximumLineLength: Int, tlsContext: NIOSSLContext?, overflowReply: String, maximumBufferedBytes: Int = 256 * 1024) {
         self.maximumLineLength = maximumLineLength
@@ -70,6 +81,9 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
                 return
             }
             self.reading = true
+        case .answerLines(let shortcut):
+            self.shortcut = shortcut
+            promise?.succeed()
         }
     }
 
@@ -101,14 +115,27 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
         }
     }
 
-    /// Hands over at most one line, then waits for the session's answer.
+    /// Hands over at most one line, then waits for the session's answer; lines the shortcut answers
+    /// are answered here in order, while the peer keeps reading what was sent (writability).
     private func deliver(context: ChannelHandlerContext) {
-        guard self.reading, !self.closing else { return }
-        let frame = try? self.decoder.decode(buffer: &self.buffer)
+        var answered = false
+        defer { if answered { context.flush() } }
+        while self.reading, !self.closing {
+            let frame = try? self.decoder.decode(buffer: &self.buffer)
+            guard let frame else { break }
+            if case .line(let line) = frame, let shortcut = self.shortcut, context.channel.isWritable,
+                let answer = shortcut.answer(line)
+            {
+                context.write(Self.wrapOutboundOut(answer), promise: nil)
+                answered = true
+                continue
+            }
+            self.buffer.discardReadBytes()
+            self.reading = false
+            context.fireChannelRead(Self.wrapInboundOut(frame))
+            context.fireChannelReadComplete()
+            return
+        }
         self.buffer.discardReadBytes()
-        guard let frame else { return }
-        self.reading = false
-        context.fireChannelRead(Self.wrapInboundOut(frame))
-        context.fireChannelReadComplete()
     }
 }
