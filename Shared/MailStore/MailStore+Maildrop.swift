@@ -21,6 +21,20 @@ extension MailStore {
         }
     }
 
+    /// UID and size of each message in the mailbox, in UID order: all a POP3 session keeps of its
+    /// maildrop (RFC 1939 numbers, LIST, UIDL), without the flags and dates `messages(in:)` decodes.
+    public func maildropListing(of mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, size: Int64)] {
+        try await self.read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT uid, size FROM mailboxMessage WHERE mailboxId = ? ORDER BY uid", arguments: [mailbox.rawValue])
+            var listing: [(uid: UInt32, size: Int64)] = []
+            while let row = try rows.next() {
+                listing.append((UInt32(row[0] as Int64), row[1] as Int64))
+            }
+            return listing
+        }
+    }
+
     /// Gives the lease up (nothing happens when `owner` no longer holds it).
     public func unlockMaildrop(of account: AccountID, owner: String) async throws(MailStoreError) {
         try await self.write { db in

@@ -229,7 +229,7 @@ struct POP3Session: Sendable {
         }
         do {
             let inbox = try await self.store.mailbox(named: "INBOX", of: account.id)
-            let messages = try await self.store.messages(in: inbox.id).map { POP3Maildrop.Message(uid: $0.uid, size: $0.size) }
+            let messages = try await self.store.maildropListing(of: inbox.id).map { POP3Maildrop.Message(uid: $0.uid, size: $0.size) }
             let transaction = POP3Transaction(
                 account: account.id, mailbox: inbox.id, maildrop: POP3Maildrop(uidValidity: inbox.uidValidity, messages: messages))
             state = .transaction(transaction)
