@@ -77,15 +77,16 @@ extension MailStore {
     public func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int = 10_000) async throws(MailStoreError)
         -> [MailboxChange]
     {
-        try await self.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT modSeq, uid, kind FROM mailboxChange WHERE mailboxId = ? AND modSeq > ? ORDER BY id LIMIT ?",
-                arguments: [mailbox.rawValue, Int64(clamping: modSeq), limit]
-            ).compactMap { row in
-                guard let kind = MailboxChange.Kind(rawValue: row["kind"]) else { return nil }
-                return MailboxChange(modSeq: UInt64(row["modSeq"] as Int64), uid: UInt32(row["uid"] as Int64), kind: kind)
-            }
+        try await self.read { db in try Self.changes(db, in: mailbox, since: modSeq, limit: limit) }
+    }
+
+    static func changes(_ db: Database, in mailbox: MailboxID, since modSeq: UInt64, limit: Int) throws -> [MailboxChange] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT modSeq, uid, kind FROM mailboxChange WHERE mailboxId = ? AND modSeq > ? ORDER BY id LIMIT ?"),
+            arguments: [mailbox.rawValue, Int64(clamping: modSeq), limit]
+        ).compactMap { row in
+            guard let kind = MailboxChange.Kind(rawValue: row["kind"]) else { return nil }
+            return MailboxChange(modSeq: UInt64(row["modSeq"] as Int64), uid: UInt32(row["uid"] as Int64), kind: kind)
         }
     }
 
@@ -110,15 +111,7 @@ extension MailStore {
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32> = 1...UInt32.max) async throws(MailStoreError)
         -> [StoredMessage]
     {
-        try await self.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage
-                    WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
-                    """, arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
-            ).map(Self.storedMessage(from:))
-        }
+        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: false).map(\.message) }
     }
 
     /// Messages with UIDs in `uids`, in UID order, with their content when `content` (IMAP FETCH of
@@ -126,32 +119,36 @@ extension MailStore {
     public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
     {
-        try await self.read { db in
-            let sql = content
-                ? """
-                    SELECT m.uid, m.size, m.internalDate, m.flags, m.modSeq, m.headerPrefix, b.content
-                    FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
-                    WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
-                    """
-                : """
-                    SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage
-                    WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
-                    """
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: sql), arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
-            var result: [(message: StoredMessage, content: Data?)] = []
-            while let row = try rows.next() {
-                let message = Self.storedMessage(from: row)
-                if content {
-                    let prefix: Data = row["headerPrefix"]
-                    let body: Data = row["content"]
-                    result.append((message, prefix + body))
-                } else {
-                    result.append((message, nil))
-                }
+        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content) }
+    }
+
+    static func messagesWithContent(_ db: Database, in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool) throws
+        -> [(message: StoredMessage, content: Data?)]
+    {
+        let sql = content
+            ? """
+                SELECT m.uid, m.size, m.internalDate, m.flags, m.modSeq, m.headerPrefix, b.content
+                FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
+                """
+            : """
+                SELECT uid, size, internalDate, flags, modSeq FROM mailboxMessage
+                WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
+                """
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: sql), arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+        var result: [(message: StoredMessage, content: Data?)] = []
+        while let row = try rows.next() {
+            let message = Self.storedMessage(from: row)
+            if content {
+                let prefix: Data = row["headerPrefix"]
+                let body: Data = row["content"]
+                result.append((message, prefix + body))
+            } else {
+                result.append((message, nil))
             }
-            return result
         }
+        return result
     }
 
     /// The full RFC 5322 content of one message as delivered: added header lines, then the stored blob.

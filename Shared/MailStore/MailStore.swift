@@ -149,7 +149,7 @@ public final class MailStore: Sendable {
         }
     }
 
-    private func mapped(_ error: any Error) -> MailStoreError {
+    func mapped(_ error: any Error) -> MailStoreError {
         if let error = error as? MailStoreError { return error }
         self.logger.error("database error", metadata: ["error": "\(error)"])
         return .unavailable("\(error)")

@@ -508,7 +508,7 @@ struct IMAPSession: Sendable {
             let batch = Array(uids[index..<min(index + 64, uids.count)])
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
-            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent)
+            let listed = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent, store: self.store)
             let messages = Dictionary(listed.map { ($0.message.uid, $0.message) }, uniquingKeysWith: { $1 })
             let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
@@ -669,14 +669,24 @@ struct IMAPSession: Sendable {
     static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
         async throws(MailStoreError) -> [String]
     {
-        let changes = try await store.changes(in: selection.mailbox.id, since: selection.modSeq)
+        // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
+        let changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
         guard !changes.isEmpty else { return [] }
         let uids = changes.map(\.uid)
         let range = (uids.min() ?? 1)...(uids.max() ?? 1)
-        let current = try await store.messages(in: selection.mailbox.id, uids: range)
+        let current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: false, store: store).map(\.message)
         return selection.apply(
             changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
             expungesAllowed: expungesAllowed)
+    }
+
+    /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
+    /// a few messages, the changes since the last command), with a hop to a reader thread otherwise.
+    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool, store: MailStore)
+        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
+    {
+        if uids.count <= 128 { return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content) }
+        return try await store.messagesWithContent(in: mailbox, uids: uids, content: content)
     }
 
     /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
