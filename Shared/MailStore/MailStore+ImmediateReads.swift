@@ -5,10 +5,12 @@ extension MailStore {
     /// Short reads answered on the calling thread (see `ImmediateReads`).
     public var immediate: ImmediateReads { ImmediateReads(store: self) }
 
-    /// Runs `value` on a WAL reader connection on the calling thread, blocking it until done.
+    /// Runs `value`, one SELECT, on a WAL reader connection on the calling thread, blocking it until
+    /// done. Outside a transaction: a single statement is its own consistent snapshot in SQLite, and
+    /// BEGIN and COMMIT around it cost as much as the query.
     func readNow<T>(_ value: (Database) throws -> T) throws(MailStoreError) -> T {
         do {
-            return try self.pool.read(value)
+            return try self.pool.unsafeRead(value)
         } catch {
             throw self.mapped(error)
         }
@@ -24,6 +26,8 @@ extension MailStore {
 /// modseq), never scans of a whole mailbox or account.
 public struct ImmediateReads: Sendable {
     let store: MailStore
+
+    // Each of these must stay one statement (see `readNow`).
 
     /// `MailStore.changes(in:since:limit:)`, on the caller's thread.
     public func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int = 10_000) throws(MailStoreError) -> [MailboxChange] {
