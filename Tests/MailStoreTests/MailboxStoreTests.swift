@@ -100,6 +100,14 @@ struct MailboxStoreTests {
             #expect(changes.map(\.uid) == [1, 1, 1])
             #expect(changes.map(\.modSeq) == changes.map(\.modSeq).sorted())
             #expect(try await store.changes(in: inbox.id, since: changes.last?.modSeq ?? 0).isEmpty)
+            // The immediate (on-the-caller's-thread) reads see the same feed and messages.
+            #expect(try store.immediate.changes(in: inbox.id, since: start) == changes)
+            _ = try await store.appendMessage(Data("b\r\n".utf8), to: inbox.id)
+            _ = try await store.appendMessage(Data("c\r\n".utf8), to: inbox.id)
+            let immediate = try store.immediate.messagesWithContent(in: inbox.id, uids: 1...3, content: true)
+            #expect(immediate.map { $0.message.uid } == [2, 3])
+            #expect(immediate.map { $0.content } == [Data("b\r\n".utf8), Data("c\r\n".utf8)])
+            #expect(try store.immediate.messages(in: inbox.id, uids: 1...3) == (try await store.messages(in: inbox.id, uids: 1...3)))
         }
     }
 
