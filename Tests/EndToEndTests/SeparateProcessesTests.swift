@@ -31,4 +31,74 @@ struct SeparateProcessesTests {
             #expect(stopped.seconds < 5)
         }
     }
+
+    /// Environment variables as docker-compose.yml gives them (listeners moved to loopback and port 0).
+    static func composeEnvironment(_ service: String, extra: [String: String] = [:]) -> [String: String] {
+        var environment = [
+            "ESTAFETA_HOSTNAME": "mail.example.test", "ESTAFETA_CONFIG": "", "ESTAFETA_TLS_CERTIFICATE": "",
+            "ESTAFETA_TLS_KEY": "", "ESTAFETA_LOG_FORMAT": "json", "ESTAFETA_LOG_LEVEL": "info",
+            // Not in the compose file: the tests' relay looks at the queue often.
+            "ESTAFETA_RELAY_POLL_INTERVAL_MS": "100",
+        ]
+        for listener in ["smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "admin", "ops"] {
+            environment["ESTAFETA_\(listener.uppercased())_HOST"] = "127.0.0.1"
+            environment["ESTAFETA_\(listener.uppercased())_PORT"] = "0"
+        }
+        return environment.merging(extra) { $1 }
+    }
+
+    @Test("the compose layout as OS processes: admin, smtp, two relays, two imap, one pop3 on one file; local and remote mail delivered, read over POP3 and both IMAP processes (IDLE hears the other's flag), the queue drains, SIGTERM stops each with 0 within 10 s")
+    func composeLayout() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-compose-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // The remote MX: aiosmtpd on loopback.
+        let portFile = directory.appendingPathComponent("mx-ports.json")
+        let maildir = directory.appendingPathComponent("remote-mail")
+        let peer = try ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
+        defer { peer.process.terminate() }
+        var mx: [String: Int] = [:]
+        try await eventually("the remote MX listens", timeout: .seconds(60)) {
+            mx = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]
+            return mx["scripted"] != nil
+        }
+        let token = "compose-e2e-token-" + String(repeating: "c", count: 32)
+        let relay = ["ESTAFETA_RELAY_ROUTES": "remote.test=127.0.0.1:\(mx["scripted"] ?? 1)"]
+        let layout: [(name: String, executable: String, environment: [String: String])] = [
+            (
+                "admin", "estafeta-admin",
+                Self.composeEnvironment("admin", extra: ["ESTAFETA_ADMIN_TOKEN": token, "ESTAFETA_ADMIN_ALLOWED_HOSTS": "localhost,127.0.0.1,admin"])
+            ),
+            ("smtp", "estafeta-smtp", Self.composeEnvironment("smtp")),
+            ("relay1", "estafeta-relay", Self.composeEnvironment("relay", extra: relay)),
+            ("relay2", "estafeta-relay", Self.composeEnvironment("relay", extra: relay)),
+            ("imap1", "estafeta-imap", Self.composeEnvironment("imap")),
+            ("imap2", "estafeta-imap", Self.composeEnvironment("imap")),
+            ("pop3", "estafeta-pop3", Self.composeEnvironment("pop3")),
+        ]
+        let servers = try layout.map {
+            try RunningServer($0.executable, arguments: [], environment: $0.environment, directory: directory, name: $0.name)
+        }
+        defer { for server in servers { server.removeDirectory() } }
+        for server in servers { try await server.waitUntilReady() }
+
+        var ports: [String: [String: Int]] = [:]
+        for (index, entry) in layout.enumerated() { ports[entry.name] = servers[index].ports }
+        let portsJSON = String(decoding: try JSONSerialization.data(withJSONObject: ports), as: UTF8.self)
+        let checks = try await PythonClient.run(
+            "multiprocess_checks.py", [portsJSON, servers[0].certificatePath, token, maildir.path])
+        #expect(
+            checks.status == 0 && checks.output.contains("all checks passed"),
+            "\(checks.output)\n\(servers.map { "--- \($0.logFile.lastPathComponent)\n\($0.log)" }.joined(separator: "\n"))")
+
+        // SIGTERM to everything at once, as `docker compose stop` does.
+        let stops = servers.map { server in Task { try await server.stop() } }
+        for (index, stop) in stops.enumerated() {
+            let stopped = try await stop.value
+            #expect(stopped.status == 0, "\(layout[index].name): \(servers[index].log)")
+            #expect(stopped.seconds < 10, "\(layout[index].name) took \(stopped.seconds) s")
+        }
+    }
 }
