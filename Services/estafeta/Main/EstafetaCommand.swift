@@ -17,7 +17,7 @@ struct EstafetaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estafeta",
         abstract: "Estafeta mail server suite.",
-        subcommands: [Serve.self, Migrate.self, CheckConfig.self, Token.self],
+        subcommands: [Serve.self, Migrate.self, Backup.self, CheckConfig.self, Token.self],
         defaultSubcommand: nil)
 }
 
@@ -52,6 +52,25 @@ struct Migrate: AsyncParsableCommand {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta", defaultOpsPort: 9090)
         let applied = try await environment.store.appliedMigrations()
         print("database \(environment.settings.databasePath) is at migration \(applied.last ?? "none")")
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the database to a new file, safely while the services run (SQLite's online backup).",
+        discussion: "The copy is one consistent snapshot and is integrity-checked before it gets its name; an existing file is never overwritten.")
+
+    @Argument(help: "Where to write the copy (a new file).") var path: String
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let (settings, store) = await ServiceHost.openStore(self.options, label: "estafeta")
+        do {
+            let summary = try store.backup(to: self.path)
+            print("backed up \(settings.databasePath) to \(summary.path): \(summary.bytes) bytes, migration \(summary.migration ?? "none")")
+        } catch {
+            ServiceHost.fail("estafeta backup: \(error)", exitCode: 1)
+        }
     }
 }
 
