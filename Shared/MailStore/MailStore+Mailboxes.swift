@@ -73,6 +73,33 @@ extension MailStore {
         }
     }
 
+    /// The newest entry of the change feed, across all mailboxes (0 when empty): where a process-wide
+    /// watcher starts (see `mailboxesChanged(after:)`). Read on the caller's thread (one indexed lookup),
+    /// so that it can be taken before a session's own catch-up read.
+    public func latestChange() throws(MailStoreError) -> Int64 {
+        try self.readNow { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM mailboxChange") ?? 0 }
+    }
+
+    /// The mailboxes with feed entries after `change` and the newest entry seen: the one query a process
+    /// makes per poll however many of its IMAP sessions are idling. At most `limit` entries are read per
+    /// call; the next call goes on from `latest`.
+    public func mailboxesChanged(after change: Int64, limit: Int = 10_000) async throws(MailStoreError)
+        -> (latest: Int64, mailboxes: Set<MailboxID>)
+    {
+        try await self.read { db in
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT id, mailboxId FROM mailboxChange WHERE id > ? ORDER BY id LIMIT ?"),
+                arguments: [change, limit])
+            var latest = change
+            var mailboxes = Set<MailboxID>()
+            while let row = try rows.next() {
+                latest = row[0]
+                mailboxes.insert(MailboxID(row[1]))
+            }
+            return (latest, mailboxes)
+        }
+    }
+
     /// Changes with a modseq above `modSeq`, oldest first.
     public func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int = 10_000) async throws(MailStoreError)
         -> [MailboxChange]

@@ -108,6 +108,19 @@ struct MailboxStoreTests {
             #expect(immediate.map { $0.message.uid } == [2, 3])
             #expect(immediate.map { $0.content } == [Data("b\r\n".utf8), Data("c\r\n".utf8)])
             #expect(try store.immediate.messages(in: inbox.id, uids: 1...3) == (try await store.messages(in: inbox.id, uids: 1...3)))
+
+            // The process-wide poll: which mailboxes changed after a feed position, and the new position.
+            let position = try store.latestChange()
+            let unchanged = try await store.mailboxesChanged(after: position)
+            #expect(unchanged.latest == position && unchanged.mailboxes.isEmpty)
+            let sent = try await store.createMailbox(named: "Sent-Test", of: alice.id)
+            _ = try await store.appendMessage(Data("d\r\n".utf8), to: sent.id)
+            _ = try await store.updateFlags(.replace(["\\Seen"]), in: inbox.id, uids: [2])
+            let changed = try await store.mailboxesChanged(after: position)
+            let latest = try store.latestChange()
+            #expect(changed.mailboxes == [inbox.id, sent.id] && changed.latest == latest && changed.latest > position)
+            let limited = try await store.mailboxesChanged(after: position, limit: 1)
+            #expect(limited.mailboxes == [sent.id] && limited.latest == position + 1)
         }
     }
 

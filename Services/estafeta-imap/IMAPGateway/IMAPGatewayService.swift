@@ -8,11 +8,12 @@ import ServiceHost
 public enum IMAPGatewayService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
+        let watcher = IMAPChangeWatcher(store: environment.store, logger: environment.logger)
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<IMAPFrame, IMAPOutput> {
             let session = IMAPSession(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
                 penalties: environment.authenticationPenalties, maximumAuthFailures: settings.imapMaximumAuthFailures,
-                appendLimit: settings.imapAppendLimit)
+                appendLimit: settings.imapAppendLimit, watcher: watcher)
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(
                 maximumLineLength: max(settings.maximumLineLength, 8192), maximumLiteralSize: settings.imapAppendLimit,

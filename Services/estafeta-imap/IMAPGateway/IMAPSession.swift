@@ -24,6 +24,7 @@ struct IMAPSession: Sendable {
     let penalties: AuthenticationPenalties
     let maximumAuthFailures: Int
     let appendLimit: Int
+    let watcher: IMAPChangeWatcher
 
     /// Everything that changes during a session.
     private struct State {
@@ -690,30 +691,36 @@ struct IMAPSession: Sendable {
     }
 
     /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
-    /// (the change feed is read every half second, so other processes' changes arrive too) until the
-    /// client sends DONE.
+    /// until the client sends DONE. The process's `IMAPChangeWatcher` says when the mailbox changed (in
+    /// this process or another); the session then reads what changed, as after a command.
     private func idle(
         _ tag: String, state: inout State, connection: Connection,
         frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
     ) async throws -> Next {
+        // Subscribed before the catch-up read below, so nothing committed in between is missed.
+        let subscription: IMAPChangeWatcher.Subscription?
+        do {
+            subscription = try state.selected.map { try self.watcher.watch($0.mailbox.id) }
+        } catch {
+            return .send(Array("\(tag) NO [UNAVAILABLE] Cannot watch the mailbox, try again\r\n".utf8))
+        }
+        defer { subscription?.cancel() }
         try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
         let outbound = connection.outbound
         let store = self.store
         let start = state.selected
         let watcher = Task { () -> IMAPSelection? in
-            guard var selection = start else { return nil }
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(500))
-                guard !Task.isCancelled else { break }
-                guard let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true),
-                    !lines.isEmpty
-                else { continue }
-                try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
-            }
+            guard var selection = start, let subscription else { return start }
+            var notifications = subscription.changes.makeAsyncIterator()
+            repeat {
+                if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
+                    try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
+                }
+            } while await notifications.next() != nil
             return selection
         }
         let frame = try await frames.next()
-        watcher.cancel()
+        subscription?.cancel()
         state.selected = await watcher.value
         guard let frame else { return .close([]) }
         guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,

@@ -1,0 +1,104 @@
+import Logging
+import MailStore
+import Synchronization
+
+/// Tells idling sessions that their mailbox changed, for the whole process with one poll of the store's
+/// change feed (`MailStore.mailboxesChanged(after:)`) every `interval`, however many sessions idle: a
+/// poll per session would be 20,000 queries a second for 10,000 IDLE clients. Changes made by other
+/// processes (another `estafeta-imap`, the delivery worker, POP3) arrive the same way as this
+/// process's own. A session learns only *that* its mailbox changed and reads what changed itself.
+///
+/// The poll runs while anyone watches. `watch(_:)` takes the feed's position before it returns (when
+/// the poll is not running yet), so a change committed after the caller's own catch-up read is never
+/// missed: the caller subscribes, then catches up, then waits.
+final class IMAPChangeWatcher: Sendable {
+    /// One subscription; ends (and unsubscribes) when the stream is dropped or `cancel()`ed.
+    struct Subscription: Sendable {
+        let changes: AsyncStream<Void>
+        fileprivate let continuation: AsyncStream<Void>.Continuation
+
+        func cancel() { self.continuation.finish() }
+    }
+
+    private struct State {
+        var subscribers: [MailboxID: [UInt64: AsyncStream<Void>.Continuation]] = [:]
+        var count = 0
+        var nextToken: UInt64 = 0
+        /// The feed position the poll goes on from; nil while nobody watches.
+        var position: Int64?
+        var polling = false
+    }
+
+    private let store: MailStore
+    private let interval: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(store: MailStore, interval: Duration = .milliseconds(250), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Notifications for `mailbox` (coalesced: several changes between two reads are one element).
+    func watch(_ mailbox: MailboxID) throws(MailStoreError) -> Subscription {
+        // Outside the lock: a read, on the caller's thread.
+        let now = try self.store.latestChange()
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (token, startPoll) = self.state.withLock { state -> (UInt64, Bool) in
+            let token = state.nextToken
+            state.nextToken += 1
+            state.subscribers[mailbox, default: [:]][token] = continuation
+            state.count += 1
+            if state.position == nil { state.position = now }
+            let start = !state.polling
+            state.polling = true
+            return (token, start)
+        }
+        continuation.onTermination = { [weak self] _ in self?.unsubscribe(mailbox, token) }
+        if startPoll {
+            Task { await self.poll() }
+        }
+        return Subscription(changes: stream, continuation: continuation)
+    }
+
+    /// How many subscriptions are open (for tests and metrics).
+    var watching: Int { self.state.withLock { $0.count } }
+
+    private func unsubscribe(_ mailbox: MailboxID, _ token: UInt64) {
+        self.state.withLock { state in
+            guard state.subscribers[mailbox]?.removeValue(forKey: token) != nil else { return }
+            if state.subscribers[mailbox]?.isEmpty == true { state.subscribers[mailbox] = nil }
+            state.count -= 1
+        }
+    }
+
+    private func poll() async {
+        while true {
+            try? await Task.sleep(for: self.interval)
+            let position: Int64? = self.state.withLock { state in
+                guard state.count > 0 else {
+                    // Nobody left: stop, and take a fresh position on the next watch.
+                    state.polling = false
+                    state.position = nil
+                    return nil
+                }
+                return state.position
+            }
+            guard let position else { return }
+            let changed: (latest: Int64, mailboxes: Set<MailboxID>)
+            do {
+                changed = try await self.store.mailboxesChanged(after: position)
+            } catch {
+                self.logger.warning("cannot read the change feed", metadata: ["error": "\(error)"])
+                continue
+            }
+            guard changed.latest != position else { continue }
+            let targets = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
+                state.position = changed.latest
+                return changed.mailboxes.flatMap { state.subscribers[$0].map { Array($0.values) } ?? [] }
+            }
+            for continuation in targets { continuation.yield() }
+        }
+    }
+}
