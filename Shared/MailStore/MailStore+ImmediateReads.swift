@@ -1,19 +1,49 @@
 import Foundation
 import GRDB
+import Synchronization
 
 extension MailStore {
     /// Short reads answered on the calling thread (see `ImmediateReads`).
     public var immediate: ImmediateReads { ImmediateReads(store: self) }
 
-    /// Runs `value`, one SELECT, on a WAL reader connection on the calling thread, blocking it until
-    /// done. Outside a transaction: a single statement is its own consistent snapshot in SQLite, and
+    /// Runs `value`, one SELECT, on the calling thread's own read-only connection, blocking the thread
+    /// until done. Not the pool's readers: an event loop waiting for a pool reader can wait for ever
+    /// when the readers are held by async reads whose tasks must resume on that same loop to give them
+    /// back. Outside a transaction: a single statement is its own consistent snapshot in SQLite, and
     /// BEGIN and COMMIT around it cost as much as the query.
     func readNow<T>(_ value: (Database) throws -> T) throws(MailStoreError) -> T {
         do {
-            return try self.pool.unsafeRead(value)
+            return try self.threadReaders.connection().unsafeRead(value)
         } catch {
             throw self.mapped(error)
         }
+    }
+}
+
+/// One read-only SQLite connection per thread that makes immediate reads (in practice, the event
+/// loops), opened on first use and used only by that thread, so an immediate read never waits for
+/// another reader.
+final class ThreadReaders: Sendable {
+    private let path: String
+    private let busyTimeout: Duration
+    private let connections = Mutex<[UInt: DatabaseQueue]>([:])
+
+    init(path: String, busyTimeout: Duration) {
+        self.path = path
+        self.busyTimeout = busyTimeout
+    }
+
+    func connection() throws -> DatabaseQueue {
+        let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        if let connection = self.connections.withLock({ $0[thread] }) { return connection }
+        var configuration = Configuration()
+        configuration.label = "estafeta.store.immediate"
+        configuration.readonly = true
+        configuration.busyMode = .timeout(TimeInterval(self.busyTimeout.components.seconds)
+            + TimeInterval(self.busyTimeout.components.attoseconds) / 1e18)
+        let connection = try DatabaseQueue(path: self.path, configuration: configuration)
+        self.connections.withLock { $0[thread] = connection }
+        return connection
     }
 }
 

@@ -11,6 +11,8 @@ public final class MailStore: Sendable {
     let pool: DatabasePool
     let logger: Logger
     public let settings: MailStoreSettings
+    /// The read-only connections of `immediate` reads, one per thread that makes them.
+    let threadReaders: ThreadReaders
     /// Group commit for `acceptMessage`, `deliverLocally`, `recordOutcome` and `appendMessage`.
     let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
         try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
@@ -32,6 +34,7 @@ public final class MailStore: Sendable {
         self.pool = pool
         self.settings = settings
         self.logger = logger
+        self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
     }
 
     /// Opens (creating if needed) and migrates the database. Blocking: call it at startup, before the
