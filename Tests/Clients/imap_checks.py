@@ -6,6 +6,7 @@ The account alice@example.org / "correct horse battery" exists and its INBOX is 
 through SMTP and the delivery worker. Prints "ok <check>" per check and "all checks passed" at the end;
 exits 1 at the first failure.
 """
+import base64
 import imaplib
 import poplib
 import re
@@ -173,6 +174,38 @@ typ, data = imap.fetch("4", "(BODY.PEEK[3] BODY)")
 check("a part that does not exist is empty; BODY has no extension data", data[0][1] == b"" and b'"MIXED")' in data[1], f"{data!r}")
 imap.store("4", "+FLAGS", "\\Deleted")
 imap.expunge()
+
+# --- BINARY (RFC 3516): parts with their transfer encoding undone; literal8 for NUL; UNKNOWN-CTE ---
+payload = bytes(range(256)) + b"\x00end"
+BINARYMSG = (b'Subject: binary\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+             b"--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+             b"caf=C3=A9 au lait, a long line that goes =\r\non\r\n"
+             b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             + base64.encodebytes(payload).replace(b"\n", b"\r\n") +
+             b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n"
+             b"--b--\r\n")
+imap.create("Binary")
+imap.append("Binary", None, None, BINARYMSG)
+imap.select("Binary")
+typ, data = imap.fetch("1", "(BINARY.PEEK[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[2]<2.3>)")
+literals = [item for item in data if isinstance(item, tuple)]
+check("BINARY[1] of a quoted-printable part is decoded", literals[0][1] == "café au lait, a long line that goes on".encode(), f"{data!r}")
+check("BINARY[2] of a base64 part is the original octets, as a literal8", literals[1][1] == payload
+      and b"BINARY[2] ~{%d}" % len(payload) in literals[1][0], f"{literals[1][0]!r}")
+rest = b" ".join(item if isinstance(item, bytes) else item[0] for item in data)
+check("BINARY.SIZE[2] and a partial BINARY[2]<2>", b"BINARY.SIZE[2] %d" % len(payload) in rest
+      and literals[2][1] == payload[2:5] and b"BINARY[2]<2>" in literals[2][0], f"{data!r}")
+typ, data = imap.fetch("1", "(BINARY.PEEK[3])")
+check("BINARY of an unknown transfer encoding: NO [UNKNOWN-CTE]", typ == "NO" and b"UNKNOWN-CTE" in data[0], f"{typ} {data}")
+typ, data = imap.fetch("1", "(FLAGS)")
+check("BINARY.PEEK leaves \\Seen alone", b"\\Seen" not in data[0], f"{data}")
+typ, data = imap.fetch("1", "(BINARY[1] BINARY.PEEK[9])")
+check("BINARY of a part that does not exist: NO", typ == "NO" and b"NONEXISTENT" in data[0], f"{typ} {data}")
+typ, data = imap.fetch("1", "(BINARY[1])")
+typ, flags = imap.fetch("1", "(FLAGS)")
+check("BINARY sets \\Seen", typ == "OK" and b"\\Seen" in flags[0], f"{flags}")
+imap.select("INBOX")
+imap.delete("Binary")
 
 # --- A second session in another connection sees this one's changes ---
 other = session()

@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
 /// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
 /// SEARCH (ESEARCH, SAVE) and IDLE, with changes made elsewhere reported after each command and during
-/// IDLE. What it does not do yet (BINARY) is refused with `NO`.
+/// IDLE.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
@@ -106,7 +106,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -474,31 +474,24 @@ struct IMAPSession: Sendable {
         return parts.joined(separator: ",")
     }
 
-    /// FETCH of flags, UID, size, internal date, ENVELOPE, BODY, BODYSTRUCTURE and body sections
-    /// (whole message, part numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME, with partials). BINARY
-    /// (decoded content) is not written yet: it gets NO.
+    /// FETCH of flags, UID, size, internal date, ENVELOPE, BODY, BODYSTRUCTURE, body sections (whole
+    /// message, part numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME, with partials) and BINARY
+    /// (RFC 3516: parts with their Content-Transfer-Encoding undone).
     private func fetch(_ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State) async throws -> Next {
         guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
-        for attribute in attributes {
-            switch attribute {
-            case .binary, .binarySize:
-                return .send(Array("\(tag) NO [CANNOT] BINARY is not supported yet\r\n".utf8))
-            default: break
-            }
-        }
         var items = attributes
         if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
         let uids = self.targets(set, in: selection, byUID: byUID, state: state)
         let needsContent = items.contains { item in
             switch item {
-            case .rfc822, .rfc822Header, .rfc822Text, .bodySection, .envelope, .body, .bodyStructure: true
+            case .rfc822, .rfc822Header, .rfc822Text, .bodySection, .envelope, .body, .bodyStructure, .binary, .binarySize: true
             default: false
             }
         }
         let setsSeen = !selection.readOnly && items.contains { item in
             switch item {
             case .rfc822, .rfc822Text: true
-            case .bodySection(_, let peek, _): !peek
+            case .bodySection(_, let peek, _), .binary(_, let peek, _): !peek
             default: false
             }
         }
@@ -537,6 +530,18 @@ struct IMAPSession: Sendable {
                         let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
                         structure = parsed
                         parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: flags))
+                    case .binary(let part, _, _) where !part.isEmpty, .binarySize(let part) where !part.isEmpty:
+                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
+                        structure = parsed
+                        guard let entity = parsed.root.part(part) else {
+                            return .send(Array("\(tag) NO [NONEXISTENT] No part \(part.map(String.init).joined(separator: ".")) in message \(number)\r\n".utf8))
+                        }
+                        guard let data = Self.binaryContent(of: entity, in: bytes) else {
+                            return .send(Array("\(tag) NO [UNKNOWN-CTE] Cannot decode part \(part.map(String.init).joined(separator: ".")) of message \(number)\r\n".utf8))
+                        }
+                        parts.append(Self.binaryItem(item, data))
+                    case .binary, .binarySize:
+                        parts.append(Self.binaryItem(item, bytes))
                     default:
                         parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: flags))
                     }
@@ -551,6 +556,35 @@ struct IMAPSession: Sendable {
         }
         state.selected = selection
         return try await self.completed(tag, "FETCH completed", prefix: output, expungesAllowed: byUID, state: &state)
+    }
+
+    /// BINARY[part] content (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone;
+    /// a multipart or message/rfc822 part as it is (there is nothing of its own to decode). nil for
+    /// an encoding RFC 2045 does not define.
+    static func binaryContent(of entity: MIMEEntity, in bytes: [UInt8]) -> [UInt8]? {
+        if entity.isMultipart { return Array(bytes[entity.body]) }
+        if let inner = entity.enclosed.first { return Array(bytes[inner.header.lowerBound..<inner.body.upperBound]) }
+        return TransferEncoding.decode(bytes[entity.body], encoding: entity.field("content-transfer-encoding"))
+    }
+
+    /// `BINARY[part]<origin> data` (a literal8 when the data holds NUL) or `BINARY.SIZE[part] n`.
+    static func binaryItem(_ item: IMAPFetchAttribute, _ data: [UInt8]) -> [UInt8] {
+        switch item {
+        case .binarySize(let part):
+            return Array("BINARY.SIZE[\(part.map(String.init).joined(separator: "."))] \(data.count)".utf8)
+        case .binary(let part, _, let partial):
+            var name = "BINARY[\(part.map(String.init).joined(separator: "."))]"
+            var data = data
+            if let partial {
+                let start = min(Int(partial.lowerBound), data.count)
+                let end = min(Int(partial.upperBound) + 1, data.count)
+                data = Array(data[start..<max(start, end)])
+                name += "<\(partial.lowerBound)>"
+            }
+            return Array("\(name) ".utf8) + IMAPEncoding.binaryLiteral(data)
+        default:
+            return []
+        }
     }
 
     private func fetchItem(

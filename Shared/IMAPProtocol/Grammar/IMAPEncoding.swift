@@ -25,6 +25,11 @@ public enum IMAPEncoding {
         Array("{\(bytes.count)}\r\n".utf8) + bytes
     }
 
+    /// `~{n}` CRLF and the bytes (RFC 3516 literal8): for BINARY data that holds NUL; `{n}` otherwise.
+    public static func binaryLiteral(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        bytes.contains(0) ? Array("~{\(bytes.count)}\r\n".utf8) + bytes : Self.literal(bytes)
+    }
+
     /// A mailbox name for LIST, STATUS and the like: modified UTF-7 unless UTF-8 was enabled.
     public static func mailbox(_ name: String, utf8: Bool) -> [UInt8] {
         Self.string(utf8 ? name : ModifiedUTF7.encode(name), utf8: utf8)
