@@ -204,6 +204,18 @@ check("BINARY of a part that does not exist: NO", typ == "NO" and b"NONEXISTENT"
 typ, data = imap.fetch("1", "(BINARY[1])")
 typ, flags = imap.fetch("1", "(FLAGS)")
 check("BINARY sets \\Seen", typ == "OK" and b"\\Seen" in flags[0], f"{flags}")
+# SEARCH reads what a person reads: transfer encodings undone, charsets converted, RFC 2047 decoded.
+imap.literal = "café au lait".encode()
+typ, data = imap.search("UTF-8", "BODY")
+check("SEARCH BODY finds text inside quoted-printable", typ == "OK" and data[0] == b"1", f"{typ} {data}")
+typ, data = imap.search(None, "BODY", "C3=A9")
+check("SEARCH BODY does not match the encoded form", typ == "OK" and data[0] == b"", f"{typ} {data}")
+typ, data = imap.search(None, "TEXT", "end")
+check("SEARCH TEXT skips binary attachments", typ == "OK" and data[0] == b"", f"{typ} {data}")
+imap.append("Binary", None, None, b"Subject: =?iso-8859-1?q?Gr=FC=DFe?= aus Wien\r\n\r\nhallo\r\n")
+imap.literal = "grüße AUS".encode()
+typ, data = imap.search("UTF-8", "SUBJECT")
+check("SEARCH SUBJECT decodes RFC 2047 words (case-insensitively)", typ == "OK" and data[0] == b"2", f"{typ} {data}")
 imap.select("INBOX")
 imap.delete("Binary")
 

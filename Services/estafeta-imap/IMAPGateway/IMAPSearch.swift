@@ -3,9 +3,10 @@ import IMAPProtocol
 import MailFormat
 import MailStore
 
-/// Evaluates SEARCH keys (RFC 9051 §6.4.4) against one message. Pure. Header keys compare the unfolded
-/// field values, case-insensitively; BODY and TEXT look for the string in the stored octets
-/// (case-insensitively), without decoding MIME transfer encodings or RFC 2047 words yet.
+/// Evaluates SEARCH keys (RFC 9051 §6.4.4) against one message. Pure. Everything compares
+/// case-insensitively, on what a reader sees: header keys on the unfolded field values with RFC 2047
+/// words decoded; BODY on the text parts with their transfer encoding undone and charset converted
+/// (`MessageText`); TEXT on both.
 struct IMAPSearch {
     struct Candidate {
         let sequence: Int
@@ -13,12 +14,15 @@ struct IMAPSearch {
         let content: Data?
         /// Parsed once per message, however many header keys the search has.
         let header: MessageHeader?
+        /// The decoded text of the body, when a BODY or TEXT key needs it.
+        let bodyText: String?
 
-        init(sequence: Int, message: StoredMessage, content: Data?) {
+        init(sequence: Int, message: StoredMessage, content: Data?, needsBodyText: Bool = false) {
             self.sequence = sequence
             self.message = message
             self.content = content
             self.header = content.map { MessageHeader(parsing: $0) }
+            self.bodyText = needsBodyText ? content.map { MessageText.body(of: Array($0)) } : nil
         }
     }
 
@@ -34,6 +38,17 @@ struct IMAPSearch {
         case .not(let inner): Self.needsContent(inner)
         case .or(let a, let b): Self.needsContent(a) || Self.needsContent(b)
         case .and(let keys): keys.contains(where: Self.needsContent)
+        default: false
+        }
+    }
+
+    /// Whether evaluating `key` needs the decoded body text (`Candidate.bodyText`).
+    static func needsBodyText(_ key: IMAPSearchKey) -> Bool {
+        switch key {
+        case .body, .text: true
+        case .not(let inner): Self.needsBodyText(inner)
+        case .or(let a, let b): Self.needsBodyText(a) || Self.needsBodyText(b)
+        case .and(let keys): keys.contains(where: Self.needsBodyText)
         default: false
         }
     }
@@ -79,12 +94,12 @@ struct IMAPSearch {
         case .subject(let text): return self.header(candidate, "Subject", contains: text)
         case .header(let name, let text): return self.header(candidate, name, contains: text)
         case .body(let text):
-            guard let content = candidate.content else { return false }
-            let end = MIMEParser.headerLength(of: content)
-            return Self.contains(content[(content.startIndex + end)...], text)
+            guard let body = candidate.bodyText else { return false }
+            return Self.contains(body, text)
         case .text(let text):
-            guard let content = candidate.content else { return false }
-            return Self.contains(content, text)
+            guard let body = candidate.bodyText, let header = candidate.header else { return false }
+            return Self.contains(body, text)
+                || header.fields.contains { Self.contains($0.name + ": " + EncodedWords.decode($0.value), text) }
         case .uid(let set):
             return self.contains(set, candidate.message.uid, largest: self.largestUID, savedUIDs: true)
         case .sequence(let set):
@@ -106,12 +121,12 @@ struct IMAPSearch {
         let values = header.values(name)
         // HEADER name "" matches every message that has the field (RFC 9051).
         if text.isEmpty { return !values.isEmpty }
-        return values.contains { $0.range(of: text, options: .caseInsensitive) != nil }
+        return values.contains { Self.contains(EncodedWords.decode($0), text) }
     }
 
-    private static func contains(_ bytes: Data, _ text: String) -> Bool {
+    private static func contains(_ haystack: String, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
-        return String(decoding: bytes, as: UTF8.self).range(of: text, options: .caseInsensitive) != nil
+        return haystack.range(of: text, options: .caseInsensitive) != nil
     }
 
     /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).

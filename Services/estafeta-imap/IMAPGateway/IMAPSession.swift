@@ -419,6 +419,7 @@ struct IMAPSession: Sendable {
         let evaluator = IMAPSearch(
             largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch))
         let needsContent = IMAPSearch.needsContent(key)
+        let needsBodyText = IMAPSearch.needsBodyText(key)
         var matched: [(sequence: Int, uid: UInt32)] = []
         let all = selection.uids
         var index = 0
@@ -430,7 +431,7 @@ struct IMAPSession: Sendable {
             let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
             for message in listed.map(\.message) {
                 guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
-                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: contents[message.uid])) {
+                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: contents[message.uid], needsBodyText: needsBodyText)) {
                     matched.append((sequence, message.uid))
                 }
             }
