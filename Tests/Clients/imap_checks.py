@@ -397,4 +397,24 @@ check("4 invalid commands before login: BYE (I11)", replies[3].startswith(b"d BA
 reader.close()
 sock.close()
 
+# --- One user's logged-in connections are limited (imap.maxConnectionsPerUser = 6 in this suite) ---
+extra, refused = [], None
+for _ in range(10):
+    candidate = imaplib.IMAP4_SSL(HOST, imaps_port, ssl_context=context, timeout=15)
+    try:
+        candidate.login(USER, PASSWORD)
+        extra.append(candidate)
+    except imaplib.IMAP4.error as error:
+        refused = str(error)
+        candidate.logout()
+        break
+check("one connection too many: NO [LIMIT], and the others work", refused is not None and "[LIMIT]" in refused
+      and 1 <= len(extra) <= 6 and extra[0].noop()[0] == "OK", f"{refused} {len(extra)}")
+extra.pop().logout()
+time.sleep(0.3)
+again = session()
+check("a connection freed is a login allowed again", again.noop()[0] == "OK")
+for open_session in extra + [again]:
+    open_session.logout()
+
 print("all checks passed")

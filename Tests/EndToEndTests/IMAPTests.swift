@@ -10,7 +10,8 @@ struct IMAPTests {
 
     @Test("imaplib over STARTTLS and IMAPS: LIST, CREATE, RENAME, DELETE, SELECT, FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, APPEND, STATUS, IDLE; two sessions and POP3 see each other; bad input; curl imaps://")
     func clients() async throws {
-        let server = try await startSuiteWithAlice(name: "imap", hostname: "imap.estafeta.test", token: Self.token)
+        let server = try await startSuiteWithAlice(
+            name: "imap", hostname: "imap.estafeta.test", token: Self.token, options: ["--imap-max-connections-per-user", "6"])
         defer { server.removeDirectory() }
 
         let checks = try await PythonClient.run(

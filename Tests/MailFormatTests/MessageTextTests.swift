@@ -36,4 +36,22 @@ struct MessageTextTests {
         // Bytes that are not the declared charset still give something to search.
         #expect(MessageText.body(of: Array("Content-Type: text/plain; charset=utf-8\r\n\r\nbad \u{FF}".utf8)).contains("bad"))
     }
+
+    @Test("hostile encoded words and encodings never crash (catalogue M08, M09)")
+    func hostile() {
+        // Unknown charset, invalid and truncated UTF-8: something readable, no crash.
+        #expect(EncodedWords.decode("=?x-unknown?q?abc?=") == "abc")
+        #expect(!EncodedWords.decode("=?utf-8?q?=FF=FE?=").isEmpty)
+        #expect(EncodedWords.decode("=?utf-8?q?caf=C3?=").hasPrefix("caf"))
+        // A word longer than RFC 2047 allows stays as written.
+        let long = "=?utf-8?q?" + String(repeating: "a", count: 5_000) + "?="
+        #expect(EncodedWords.decode(long) == long)
+        // CR LF inside a word decode for searching only; nothing here writes them back into a header.
+        #expect(EncodedWords.decode("=?utf-8?Q?=0D=0ABcc:_x@evil?=") == "\r\nBcc: x@evil")
+        // A 10,000-character quoted-printable line, and one made only of '=' signs.
+        let line = Array(String(repeating: "=41", count: 10_000).utf8)
+        #expect(TransferEncoding.quotedPrintable(line) == Array(repeating: UInt8(ascii: "A"), count: 10_000))
+        #expect(TransferEncoding.quotedPrintable(Array(repeating: UInt8(ascii: "="), count: 10_000)).count == 9_999)
+        #expect(TransferEncoding.base64(Array(repeating: UInt8(ascii: "*"), count: 10_000)).isEmpty)
+    }
 }

@@ -9,11 +9,13 @@ public enum IMAPGatewayService {
     public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
         let settings = environment.settings
         let watcher = IMAPChangeWatcher(store: environment.store, logger: environment.logger)
+        let userConnections = IMAPUserConnections(maximum: settings.imapMaximumConnectionsPerUser)
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<IMAPFrame, IMAPOutput> {
             let session = IMAPSession(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
                 penalties: environment.authenticationPenalties, maximumAuthFailures: settings.imapMaximumAuthFailures,
-                appendLimit: settings.imapAppendLimit, watcher: watcher)
+                appendLimit: settings.imapAppendLimit, watcher: watcher,
+                userConnections: userConnections)
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(
                 maximumLineLength: max(settings.maximumLineLength, 8192), maximumLiteralSize: settings.imapAppendLimit,

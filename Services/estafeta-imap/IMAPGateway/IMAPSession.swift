@@ -25,6 +25,7 @@ struct IMAPSession: Sendable {
     let maximumAuthFailures: Int
     let appendLimit: Int
     let watcher: IMAPChangeWatcher
+    let userConnections: IMAPUserConnections
 
     /// Everything that changes during a session.
     private struct State {
@@ -51,6 +52,7 @@ struct IMAPSession: Sendable {
         let gate = SessionShutdownGate()
         let channel = connection.channel
         var state = State(tls: self.implicitTLS)
+        defer { if let account = state.account { self.userConnections.release(account.id) } }
         try await withGracefulShutdownHandler {
             let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
             try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
@@ -202,6 +204,10 @@ struct IMAPSession: Sendable {
             let reply = Array("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed\r\n".utf8)
             if state.authFailures >= self.maximumAuthFailures { return .close(reply + Array("* BYE Too many failed logins\r\n".utf8)) }
             return .send(reply)
+        }
+        guard self.userConnections.acquire(account.id) else {
+            connection.context.logger.notice("login refused: connection limit", metadata: ["account": "\(address)"])
+            return .send(Array("\(tag) NO [LIMIT] Too many connections for this user, close one and try again\r\n".utf8))
         }
         state.account = (account.id, address)
         connection.context.logger.info("logged in", metadata: ["account": "\(address)"])

@@ -72,6 +72,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var imapAllowPlaintextAuth: Bool
     public var imapMaximumAuthFailures: Int
     public var imapAppendLimit: Int
+    /// IMAP connections one user may have logged in at once, per process.
+    public var imapMaximumConnectionsPerUser: Int
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
@@ -144,7 +146,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
         "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds",
-        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes",
+        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes", "imap.maxConnectionsPerUser",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
@@ -249,6 +251,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             imapAllowPlaintextAuth: reader.bool(forKey: "imap.allowPlaintextAuth", default: false),
             imapMaximumAuthFailures: positive("imap.maxAuthFailures", 3),
             imapAppendLimit: positive("imap.appendLimitBytes", 52_428_800),
+            imapMaximumConnectionsPerUser: positive("imap.maxConnectionsPerUser", 20),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
             authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
@@ -319,6 +322,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             "imap.allowPlaintextAuth": "\(self.imapAllowPlaintextAuth)",
             "imap.maxAuthFailures": "\(self.imapMaximumAuthFailures)",
             "imap.appendLimitBytes": "\(self.imapAppendLimit)",
+            "imap.maxConnectionsPerUser": "\(self.imapMaximumConnectionsPerUser)",
             "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
             "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
             "auth.lockoutFailures": "\(self.authLockoutFailures)",
