@@ -14,6 +14,7 @@ import smtplib
 import socket
 import ssl
 import sys
+import threading
 import time
 
 from smtp_raw import HOST, check
@@ -218,6 +219,29 @@ typ, data = imap.search("UTF-8", "SUBJECT")
 check("SEARCH SUBJECT decodes RFC 2047 words (case-insensitively)", typ == "OK" and data[0] == b"2", f"{typ} {data}")
 imap.select("INBOX")
 imap.delete("Binary")
+
+# --- I22: two sessions adding different flags to one message at the same moment: all are kept ---
+racers = [session(), session()]
+for racer in racers:
+    racer.select("INBOX")
+
+
+def race(racer, prefix):
+    for n in range(15):
+        racer.store("2", "+FLAGS", f"(${prefix}{n})")
+
+
+threads = [threading.Thread(target=race, args=(racer, prefix)) for racer, prefix in zip(racers, ["Left", "Right"])]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(30)
+typ, data = racers[0].fetch("2", "(FLAGS)")
+kept = set(re.findall(rb"\$(?:Left|Right)\d+", data[0]))
+check("concurrent STORE +FLAGS from two sessions keeps every flag (I22)", len(kept) == 30, f"{len(kept)} {data}")
+racers[0].store("2", "-FLAGS", "(" + " ".join(flag.decode() for flag in sorted(kept)) + ")")
+for racer in racers:
+    racer.logout()
 
 # --- A second session in another connection sees this one's changes ---
 other = session()

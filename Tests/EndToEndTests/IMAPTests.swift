@@ -30,4 +30,54 @@ struct IMAPTests {
         #expect(message.body.contains("Subject: tricky"), "\(message.body)")
         #expect(try await server.stop().status == 0)
     }
+
+    /// imaplib against the suite's IMAPS port: APPEND (prints "UIDVALIDITY UID"), or look (prints
+    /// "UIDVALIDITY UIDNEXT" and whether UID's content is the appended message).
+    static let appendScript = """
+        import imaplib, ssl, sys
+        port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        context = ssl.create_default_context(cafile=cafile)
+        context.check_hostname = False
+        imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=15)
+        imap.login("alice@example.org", "correct horse battery")
+        message = b"Subject: durable\\r\\n\\r\\nkept across kill -9\\r\\n"
+        if mode == "append":
+            typ, data = imap.append("INBOX", None, None, message)
+            code = data[0].decode().split("APPENDUID ")[1].split("]")[0]
+            print(code)  # the tagged OK has arrived; the caller kills the server now
+        else:
+            imap.select("INBOX")
+            validity = imap.response("UIDVALIDITY")[1][0].decode()
+            uidnext = imap.response("UIDNEXT")[1][0].decode()
+            typ, data = imap.uid("FETCH", sys.argv[4], "(BODY.PEEK[])")
+            same = typ == "OK" and isinstance(data[0], tuple) and data[0][1] == message
+            print(validity, uidnext, "same" if same else f"different {data!r}")
+            imap.logout()
+        """
+
+    @Test("an APPEND answered OK survives kill -9: the same UID after a restart, UIDNEXT beyond it, UIDVALIDITY unchanged (I24)")
+    func appendSurvivesKill() async throws {
+        let first = try await startSuiteWithAlice(name: "imap-kill", hostname: "imap.estafeta.test", token: Self.token)
+        defer { first.removeDirectory() }
+        let python = URL(fileURLWithPath: "/usr/bin/env")
+        let appended = try await ChildProcess.start(
+            python, ["python3", "-c", Self.appendScript, String(first.ports["imaps"] ?? 0), first.certificatePath, "append"]
+        ).finish()
+        let code = appended.output.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(code.count == 2, "\(appended.output)\(appended.errors)")
+        _ = try await first.stop(signal: SIGKILL)
+
+        let second = try RunningServer(
+            "estafeta", arguments: ["serve", "--hostname", "imap.estafeta.test"] + RunningServer.loopbackListeners,
+            directory: first.directory, name: "imap-kill-again")
+        try await second.waitUntilReady()
+        let looked = try await ChildProcess.start(
+            python,
+            ["python3", "-c", Self.appendScript, String(second.ports["imaps"] ?? 0), second.certificatePath, "look", code.last ?? "0"]
+        ).finish()
+        let seen = looked.output.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(seen.count == 3 && seen[0] == code.first && seen[2] == "same", "\(looked.output)\(looked.errors)")
+        #expect((UInt32(seen.count > 1 ? seen[1] : "") ?? 0) > (UInt32(code.last ?? "") ?? UInt32.max), "\(seen) \(code)")
+        #expect(try await second.stop().status == 0)
+    }
 }
