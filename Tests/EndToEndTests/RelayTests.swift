@@ -138,18 +138,8 @@ struct RelayTests {
     func scriptedPeer() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mx-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let portFile = work.appendingPathComponent("ports.json")
-        let maildir = work.appendingPathComponent("mail")
-        let peer = try ChildProcess.start(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
+        let (peer, ports, maildir) = try await startScriptedMX(in: work)
         defer { peer.process.terminate() }
-        var ports: [String: Int] = [:]
-        try await eventually("the scripted MX listens", timeout: .seconds(60)) {
-            ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]
-            return ports.count == 6
-        }
         let routes = ["scripted", "greet421", "silent", "slow", "badtls"].map { "\($0).test=127.0.0.1:\(ports[$0] ?? 1)" }
         let a = try await self.suite(
             "mx.example.test", domain: "example.org", account: "alice@example.org",

@@ -53,17 +53,8 @@ struct SeparateProcessesTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The remote MX: aiosmtpd on loopback.
-        let portFile = directory.appendingPathComponent("mx-ports.json")
-        let maildir = directory.appendingPathComponent("remote-mail")
-        let peer = try ChildProcess.start(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
+        let (peer, mx, maildir) = try await startScriptedMX(in: directory.appendingPathComponent("remote-mx"))
         defer { peer.process.terminate() }
-        var mx: [String: Int] = [:]
-        try await eventually("the remote MX listens", timeout: .seconds(60)) {
-            mx = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]
-            return mx["scripted"] != nil
-        }
         let token = "compose-e2e-token-" + String(repeating: "c", count: 32)
         let relay = ["ESTAFETA_RELAY_ROUTES": "remote.test=127.0.0.1:\(mx["scripted"] ?? 1)"]
         let layout: [(name: String, executable: String, environment: [String: String])] = [
