@@ -441,4 +441,23 @@ check("a connection freed is a login allowed again", again.noop()[0] == "OK")
 for open_session in extra + [again]:
     open_session.logout()
 
+# --- I29: AUTHENTICATE cancelled, with bad base64, and with a 1 MB initial response; then a good one ---
+sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+reader = sock.makefile("rb")
+reader.readline()
+sock.sendall(b"a AUTHENTICATE PLAIN\r\n")
+challenge = reader.readline()
+sock.sendall(b"*\r\n")
+check("AUTHENTICATE cancelled with *: BAD (I29)", challenge.startswith(b"+") and reader.readline().startswith(b"a BAD"))
+sock.sendall(b"b AUTHENTICATE PLAIN !!!notbase64\r\n")
+check("AUTHENTICATE with invalid base64: BAD (I29)", reader.readline().startswith(b"b BAD"))
+sock.sendall(b"c AUTHENTICATE PLAIN " + b"A" * 1_000_000 + b"\r\n")
+check("a 1 MB SASL-IR: BAD, bounded (I29)", reader.readline().startswith(b"c BAD"))
+good = base64.b64encode(b"\0" + USER.encode() + b"\0" + PASSWORD.encode())
+sock.sendall(b"d AUTHENTICATE PLAIN " + good + b"\r\n")
+check("the session goes on: a good AUTHENTICATE works", reader.readline().startswith(b"d OK"))
+sock.sendall(b"e LOGOUT\r\n")
+reader.close()
+sock.close()
+
 print("all checks passed")
