@@ -18,19 +18,7 @@ USERS="test2 test3 test4 test5"; PER_USER=1000; SIZE=4096
 ensure_anchors
 start_estafeta --imap-allow-plaintext-auth true
 imap_port=$(ready_port imap)
-HASH=$(doveadm pw -s "$ANCHORS_PWSCHEME" -p "$BENCH_PASS")
-estafeta_users=""
-for user in $USERS; do
-  api POST accounts "{\"address\":\"$user@bench.test\",\"passwordHash\":\"$HASH\"}" >/dev/null
-  estafeta_users="$estafeta_users,$user@bench.test"
-done
-estafeta_users=${estafeta_users#,}
-
-for user in $USERS; do doveadm -c "$DOVECOT_CONF" expunge -u "$user" mailbox INBOX all >/dev/null 2>&1 || true; done
-populate() {
-  python3 "$ANCHORS/imap_populate.py" --port "$1" --users "$2" --password "$BENCH_PASS" \
-    --per-user "$PER_USER" --size "$SIZE" --max-msgs 0 --max-secs 600 | tail -1
-}
+bench_accounts
 line=$(populate "$IMAP_PORT" "${USERS// /,}"); echo "dovecot  $line"; theirs=$(field msgs_per_sec <<<"$line")
 line=$(populate "$imap_port" "$estafeta_users"); echo "estafeta $line"; ours=$(field msgs_per_sec <<<"$line")
 echo "RATIO imap_append threads=4 estafeta=$ours dovecot=$theirs ratio=$(ratio "$ours" "$theirs")"

@@ -12,7 +12,7 @@ set -euo pipefail
 CONNECTIONS=${1:-10000}
 [ "$(ulimit -n)" -gt $((CONNECTIONS + 100)) ] || { echo "ulimit -n is $(ulimit -n): too low for $CONNECTIONS connections" >&2; exit 2; }
 start_estafeta --imap-allow-plaintext-auth true --limits-max-connections $((CONNECTIONS + 100)) \
-  --limits-max-connections-per-address $((CONNECTIONS + 100))
+  --limits-max-connections-per-address $((CONNECTIONS + 100)) --imap-max-connections-per-user $((CONNECTIONS + 1))
 imap_port=$(ready_port imap)
 HASH=$(openssl passwd -6 "$BENCH_PASS")
 users=""

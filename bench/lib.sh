@@ -46,3 +46,26 @@ api() { curl -sf -X "$1" -H "Authorization: Bearer $token" -H "Content-Type: app
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 ratio() { awk -v e="$1" -v p="$2" 'BEGIN{printf "%.2f", e/p}'; }
+
+# Accounts $USERS@bench.test on Estafeta with the password hash Dovecot uses ($ANCHORS_PWSCHEME, made by
+# doveadm pw, imported through passwordHash) so that logins cost alike, and the anchors' INBOXes of the
+# same users emptied. Sets $estafeta_users (comma list).
+bench_accounts() {
+  local hash user
+  hash=$(doveadm pw -s "$ANCHORS_PWSCHEME" -p "$BENCH_PASS")
+  estafeta_users=""
+  for user in $USERS; do
+    api POST accounts "{\"address\":\"$user@bench.test\",\"passwordHash\":\"$hash\"}" >/dev/null
+    estafeta_users="$estafeta_users,$user@bench.test"
+  done
+  estafeta_users=${estafeta_users#,}
+  for user in $USERS; do doveadm -c "$DOVECOT_CONF" expunge -u "$user" mailbox INBOX all >/dev/null 2>&1 || true; done
+}
+
+# populate PORT USERS: $PER_USER messages of $SIZE bytes into each user's INBOX over IMAP APPEND (the
+# anchors' imap_populate.py, so both servers hold the same messages); prints its RESULT line.
+populate() {
+  python3 "$ANCHORS/imap_populate.py" --port "$1" --users "$2" --password "$BENCH_PASS" \
+    --per-user "$PER_USER" --size "$SIZE" --max-msgs 0 --max-secs 600 | tail -1
+}
+
