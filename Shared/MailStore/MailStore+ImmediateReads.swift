@@ -34,7 +34,7 @@ final class ThreadReaders: Sendable {
     }
 
     func connection() throws -> DatabaseQueue {
-        let thread = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        let thread = UInt(pthread_self())
         if let connection = self.connections.withLock({ $0[thread] }) { return connection }
         var configuration = Configuration()
         configuration.label = "estafeta.store.immediate"

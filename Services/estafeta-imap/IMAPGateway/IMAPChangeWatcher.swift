@@ -42,24 +42,34 @@ final class IMAPChangeWatcher: Sendable {
 
     /// Notifications for `mailbox` (coalesced: several changes between two reads are one element).
     func watch(_ mailbox: MailboxID) throws(MailStoreError) -> Subscription {
-        // Outside the lock: a read, on the caller's thread.
-        let now = try self.store.latestChange()
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let (token, startPoll) = self.state.withLock { state -> (UInt64, Bool) in
-            let token = state.nextToken
-            state.nextToken += 1
-            state.subscribers[mailbox, default: [:]][token] = continuation
-            state.count += 1
-            if state.position == nil { state.position = now }
-            let start = !state.polling
-            state.polling = true
-            return (token, start)
+        // The feed's position is read (outside the lock, on the caller's thread) only when no poll holds
+        // one: then the first pass returns nil and the second, with a position in hand, always registers.
+        var now: Int64?
+        while true {
+            let registered = self.state.withLock { state -> (token: UInt64, startPoll: Bool)? in
+                if state.position == nil {
+                    guard let now else { return nil }
+                    state.position = now
+                }
+                let token = state.nextToken
+                state.nextToken += 1
+                state.subscribers[mailbox, default: [:]][token] = continuation
+                state.count += 1
+                let start = !state.polling
+                state.polling = true
+                return (token, start)
+            }
+            guard let (token, startPoll) = registered else {
+                now = try self.store.latestChange()
+                continue
+            }
+            continuation.onTermination = { [weak self] _ in self?.unsubscribe(mailbox, token) }
+            if startPoll {
+                Task { await self.poll() }
+            }
+            return Subscription(changes: stream, continuation: continuation)
         }
-        continuation.onTermination = { [weak self] _ in self?.unsubscribe(mailbox, token) }
-        if startPoll {
-            Task { await self.poll() }
-        }
-        return Subscription(changes: stream, continuation: continuation)
     }
 
     /// How many subscriptions are open (for tests and metrics).

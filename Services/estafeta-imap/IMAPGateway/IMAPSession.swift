@@ -580,18 +580,20 @@ struct IMAPSession: Sendable {
         case .binarySize(let part):
             return Array("BINARY.SIZE[\(part.map(String.init).joined(separator: "."))] \(data.count)".utf8)
         case .binary(let part, _, let partial):
-            var name = "BINARY[\(part.map(String.init).joined(separator: "."))]"
-            var data = data
-            if let partial {
-                let start = min(Int(partial.lowerBound), data.count)
-                let end = min(Int(partial.upperBound) + 1, data.count)
-                data = Array(data[start..<max(start, end)])
-                name += "<\(partial.lowerBound)>"
-            }
-            return Array("\(name) ".utf8) + IMAPEncoding.binaryLiteral(data)
+            let (data, origin) = Self.partial(data, partial)
+            return Array("BINARY[\(part.map(String.init).joined(separator: "."))]\(origin) ".utf8) + IMAPEncoding.binaryLiteral(data)
         default:
             return []
         }
+    }
+
+    /// The octets a `<origin.count>` partial asks for, and the `<origin>` the answer names (RFC 9051
+    /// §6.4.5: a start beyond the end gives empty data); all of them and "" without a partial.
+    static func partial(_ data: [UInt8], _ partial: ClosedRange<UInt32>?) -> (data: [UInt8], origin: String) {
+        guard let partial else { return (data, "") }
+        let start = min(Int(partial.lowerBound), data.count)
+        let end = min(Int(partial.upperBound) + 1, data.count)
+        return (Array(data[start..<max(start, end)]), "<\(partial.lowerBound)>")
     }
 
     private func fetchItem(
@@ -625,7 +627,7 @@ struct IMAPSession: Sendable {
         case .rfc822Header: return section("RFC822.HEADER", Array(bytes[..<MIMEParser.headerLength(of: bytes)]))
         case .rfc822Text: return section("RFC822.TEXT", Array(bytes[MIMEParser.headerLength(of: bytes)...]))
         case .bodySection(let spec, _, let partial):
-            var data: [UInt8]
+            let data: [UInt8]
             var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
             switch spec.text {
             case nil:
@@ -645,15 +647,8 @@ struct IMAPSession: Sendable {
                 data = partEntity.map { Array(bytes[$0.header]) } ?? []
                 name += "MIME"
             }
-            name += "]"
-            if let partial {
-                // RFC 9051 §6.4.5: the origin octet is reported; a start beyond the end gives empty data.
-                let start = min(Int(partial.lowerBound), data.count)
-                let end = min(Int(partial.upperBound) + 1, data.count)
-                data = Array(data[start..<max(start, end)])
-                name += "<\(partial.lowerBound)>"
-            }
-            return section(name, data)
+            let (shown, origin) = Self.partial(data, partial)
+            return section(name + "]" + origin, shown)
         default: return []
         }
     }
