@@ -103,8 +103,10 @@ public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Servic
                         if let tls = description.tls {
                             try sync.addHandler(NIOSSLServerHandler(context: tls))
                         }
+                        // Idle means no traffic either way: a reply written resets the timer as a read does, so
+                        // a slow store answering a long pipelined batch is not taken for a silent client.
                         try sync.addHandler(
-                            IdleStateHandler(readTimeout: TimeAmount(description.idleTimeout)))
+                            IdleStateHandler(allTimeout: TimeAmount(description.idleTimeout)))
                         try sync.addHandler(IdleConnectionCloser(reply: description.idleTimeoutReply))
                         try framing(sync)
                         return try NIOAsyncChannel<Inbound, Outbound>(wrappingChannelSynchronously: channel)
@@ -183,7 +185,7 @@ final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler
     init(reply: String) { self.reply = reply }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .all {
             let buffer = context.channel.allocator.buffer(string: self.reply)
             let channel = context.channel
             context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
