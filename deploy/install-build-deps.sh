@@ -6,7 +6,8 @@
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
 #           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
-#           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), and aiosmtpd
+#           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync,
+#           an IMAP client that copies whole accounts), and aiosmtpd
 #           from PyPI (a remote MX with scripted replies)
 set -euo pipefail
 
@@ -18,13 +19,14 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v swaks >/dev/null 2>&1 || packages+=(swaks)
     command -v openssl >/dev/null 2>&1 || packages+=(openssl)
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
+    command -v mbsync >/dev/null 2>&1 || packages+=(isync)
     packages+=(dnsmasq-base)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
     case "$package" in
-        python3|python3-pip|curl|swaks|openssl|fetchmail) missing+=("$package") ;;  # added above only when the command is absent
+        python3|python3-pip|curl|swaks|openssl|fetchmail|isync) missing+=("$package") ;;  # added above only when the command is absent
         *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
     esac
 done

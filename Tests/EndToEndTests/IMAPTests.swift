@@ -80,4 +80,18 @@ struct IMAPTests {
         #expect((UInt32(seen.count > 1 ? seen[1] : "") ?? 0) > (UInt32(code.last ?? "") ?? UInt32.max), "\(seen) \(code)")
         #expect(try await second.stop().status == 0)
     }
+
+    @Test("mbsync (isync) copies a whole account to a Maildir, syncs changes both ways, and moves it into another account unchanged")
+    func mbsyncRoundTrip() async throws {
+        let server = try await startSuiteWithAlice(name: "imap-mbsync", hostname: "imap.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let bob = try await admin(
+            server, token: Self.token, "POST", "/api/v1/accounts", #"{"address":"bob@example.org","password":"correct horse battery"}"#)
+        #expect(bob.status == 201, "\(bob.body)")
+        let checks = try await PythonClient.run(
+            "mbsync_roundtrip.py",
+            [String(server.ports["imaps"] ?? 0), server.certificatePath, server.directory.appendingPathComponent("mbsync").path])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        #expect(try await server.stop().status == 0)
+    }
 }
