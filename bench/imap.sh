@@ -6,11 +6,14 @@
 #   FETCH   imap_fetch.py reads BODY.PEEK[] of those messages with N threads, one message per command
 #           and 50 per command.
 # Both servers check the same kind of password hash ($ANCHORS_PWSCHEME, imported through the admin
-# API's passwordHash). The mixed workload (SEARCH, STORE, select) and the 10,000-IDLE memory test the
-# IMAP issue asks for are not measured yet.
+# API's passwordHash).
+#   MIXED   bench/imap_mixed.py: cycles of SELECT, 50 header FETCHes, two body FETCHes each with a STORE,
+#           a SEARCH and an APPEND on those mailboxes, N threads; commands per second.
+# The memory of 10,000 IDLE connections is bench/imap_idle.sh.
 #   bench/imap.sh [THREADS="1 4"] [SECS=20]
 # Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
-# Last lines: "RATIO imap_append ..." and "RATIO imap_fetch threads=T batch=B estafeta=X dovecot=Y ratio=Z".
+# Last lines: "RATIO imap_append ...", "RATIO imap_fetch threads=T batch=B estafeta=X dovecot=Y ratio=Z" and
+# "RATIO imap_mixed threads=T ...".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 THREADS=${1:-"1 4"}; SECS=${2:-20}; ROUNDS=${ROUNDS:-3}
@@ -37,4 +40,18 @@ for batch in 1 50; do
     e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
     echo "RATIO imap_fetch threads=$threads batch=$batch estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
   done
+done
+
+for threads in $THREADS; do
+  ours=(); theirs=()
+  for round in $(seq 1 "$ROUNDS"); do
+    line=$(python3 "$(dirname "$0")/imap_mixed.py" --anchors "$ANCHORS" --port "$IMAP_PORT" --users "${USERS// /,}" \
+      --password "$BENCH_PASS" --threads "$threads" --max-msgs 10000000 --max-secs "$SECS" | tail -1)
+    echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
+    line=$(python3 "$(dirname "$0")/imap_mixed.py" --anchors "$ANCHORS" --port "$imap_port" --users "$estafeta_users" \
+      --password "$BENCH_PASS" --threads "$threads" --max-msgs 10000000 --max-secs "$SECS" | tail -1)
+    echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
+  done
+  e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
+  echo "RATIO imap_mixed threads=$threads estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
 done
