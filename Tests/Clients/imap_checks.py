@@ -406,6 +406,25 @@ listed = command(b'l1 LIST "" "a_b"\r\n')
 check("LIST a_b matches only a_b (I31)", len(listed) == 2 and listed[0].endswith(b'"a_b"\r\n'), f"{listed!r}")
 listed = command(b'l2 LIST "" "100*"\r\n')
 check("LIST 100* (I31)", len(listed) == 2 and listed[0].endswith(b'"100%"\r\n'), f"{listed!r}")
+# LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819; both part of IMAP4rev2).
+command(b'c2 CREATE "Team/Reports"\r\n')
+command(b'c3 SUBSCRIBE "Team/Reports"\r\n')
+command(b'c4 UNSUBSCRIBE "Team"\r\n')
+listed = command(b'l3 LIST (SUBSCRIBED RECURSIVEMATCH) "" "Team*"\r\n')
+check("LIST (SUBSCRIBED RECURSIVEMATCH): an unsubscribed parent with CHILDINFO, the subscribed child",
+      listed[:-1] == [b'* LIST (\\HasChildren) "/" "Team" ("CHILDINFO" ("SUBSCRIBED"))\r\n',
+                      b'* LIST (\\HasNoChildren \\Subscribed) "/" "Team/Reports"\r\n'], f"{listed!r}")
+listed = command(b'l4 LIST "" "INBOX" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))\r\n')
+status = command(b'l5 STATUS INBOX (MESSAGES UIDNEXT UNSEEN)\r\n')
+check("LIST RETURN (STATUS ...): the mailbox's STATUS right after its LIST line",
+      len(listed) == 3 and listed[0].startswith(b"* LIST ") and listed[1] == status[0] and b"MESSAGES" in status[0],
+      f"{listed!r} {status!r}")
+listed = command(b'l6 LIST (SPECIAL-USE) "" "*"\r\n')
+check("LIST (SPECIAL-USE): only the special-use mailboxes",
+      len(listed) == 6 and all(any(use in l for use in (b"\\Drafts", b"\\Sent", b"\\Trash", b"\\Junk", b"\\Archive"))
+                               for l in listed[:-1]), f"{listed!r}")
+check("LIST (RECURSIVEMATCH) alone is BAD", command(b'l7 LIST (RECURSIVEMATCH) "" "*"\r\n')[-1].startswith(b"l7 BAD"))
+check("LIST with an unknown return option is BAD", command(b'l8 LIST "" "*" RETURN (BOGUS)\r\n')[-1].startswith(b"l8 BAD"))
 check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
 reader.close()
 sock.close()

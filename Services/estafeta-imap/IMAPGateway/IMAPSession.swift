@@ -108,7 +108,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -263,22 +263,44 @@ struct IMAPSession: Sendable {
             }
             try await self.store.createMailbox(named: trimmed, of: account)
             return try await self.completed(tag, "CREATE completed", state: &state)
-        case .list(let reference, let patterns, let selection, let returning):
+        case .list(let reference, let patterns, let selection, let returning, let statusItems):
+            // RFC 5258 §3: unknown options, and RECURSIVEMATCH without an option it could modify, are BAD.
+            let knownSelection: Set = ["SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"]
+            let knownReturn: Set = ["SUBSCRIBED", "CHILDREN", "SPECIAL-USE"]
+            guard selection.allSatisfy(knownSelection.contains), returning.allSatisfy(knownReturn.contains),
+                !selection.contains("RECURSIVEMATCH") || selection.contains("SUBSCRIBED") || selection.contains("SPECIAL-USE")
+            else { return self.bad(tag, "Unknown or incomplete LIST options", state: &state) }
             let mailboxes = try await self.store.mailboxes(of: account)
             var lines: [String] = []
             if patterns == [""] {
                 lines.append("* LIST (\\Noselect) \"/\" \"\"")
             }
             let subscribedOnly = selection.contains("SUBSCRIBED")
+            let specialUseOnly = selection.contains("SPECIAL-USE")
             let showSubscribed = subscribedOnly || returning.contains("SUBSCRIBED")
             for mailbox in mailboxes where patterns.contains(where: { Self.matches(mailbox.name, pattern: reference + $0) }) {
-                if subscribedOnly && !mailbox.subscribed { continue }
+                // With RECURSIVEMATCH, a parent not itself selected is listed for a subscribed child,
+                // with CHILDINFO saying why (RFC 5258 §3.5).
+                var childInfo = false
+                if subscribedOnly && !mailbox.subscribed {
+                    guard selection.contains("RECURSIVEMATCH"),
+                        mailboxes.contains(where: { $0.subscribed && $0.name.hasPrefix(mailbox.name + "/") })
+                    else { continue }
+                    childInfo = true
+                }
+                if specialUseOnly && mailbox.specialUse == nil { continue }
                 var attributes: [String] = []
                 let hasChildren = mailboxes.contains { $0.name.hasPrefix(mailbox.name + "/") }
                 attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
                 if let use = mailbox.specialUse { attributes.append(use.rawValue) }
                 if showSubscribed && mailbox.subscribed { attributes.append("\\Subscribed") }
-                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
+                let name = String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
+                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + name + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
+                // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
+                if !statusItems.isEmpty {
+                    let status = try await self.store.mailboxStatus(mailbox.id)
+                    lines.append("* STATUS \(name) (\(Self.statusItems(statusItems, of: status)))")
+                }
             }
             return self.reply(tag, "LIST completed", lines)
         case .lsub(let reference, let pattern):
@@ -290,20 +312,8 @@ struct IMAPSession: Sendable {
         case .status(let name, let attributes):
             let mailbox = try await self.store.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
-            let items = attributes.map { attribute -> String in
-                switch attribute {
-                case .messages: "MESSAGES \(status.messages)"
-                case .uidNext: "UIDNEXT \(status.mailbox.uidNext)"
-                case .uidValidity: "UIDVALIDITY \(status.mailbox.uidValidity)"
-                case .unseen: "UNSEEN \(status.unseen)"
-                case .deleted: "DELETED \(status.deleted)"
-                case .size: "SIZE \(status.sizeBytes)"
-                case .recent: "RECENT 0"
-                case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
-                }
-            }
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
-                + " (" + items.joined(separator: " ") + ")"
+                + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let flags, let date, let message):
             let mailboxes = try await self.store.mailboxes(of: account)
@@ -767,6 +777,22 @@ struct IMAPSession: Sendable {
 
     /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
     /// other character only itself (catalogue I31).
+    /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
+    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> String {
+        attributes.map { attribute -> String in
+            switch attribute {
+            case .messages: "MESSAGES \(status.messages)"
+            case .uidNext: "UIDNEXT \(status.mailbox.uidNext)"
+            case .uidValidity: "UIDVALIDITY \(status.mailbox.uidValidity)"
+            case .unseen: "UNSEEN \(status.unseen)"
+            case .deleted: "DELETED \(status.deleted)"
+            case .size: "SIZE \(status.sizeBytes)"
+            case .recent: "RECENT 0"
+            case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
+            }
+        }.joined(separator: " ")
+    }
+
     static func matches(_ name: String, pattern: String) -> Bool {
         let name = Array(name.unicodeScalars)
         let pattern = Array(pattern.unicodeScalars)

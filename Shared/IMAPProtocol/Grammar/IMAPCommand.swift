@@ -195,8 +195,9 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case rename(IMAPMailboxName, to: IMAPMailboxName)
     case subscribe(IMAPMailboxName)
     case unsubscribe(IMAPMailboxName)
-    /// LIST, with RFC 5258 selection and return options (upper-cased) and one or more patterns.
-    case list(reference: String, patterns: [String], selection: [String], returning: [String])
+    /// LIST, with RFC 5258 selection and return options (upper-cased) and one or more patterns; the
+    /// STATUS return option's items (RFC 5819) apart, in `status`.
+    case list(reference: String, patterns: [String], selection: [String], returning: [String], status: [IMAPStatusAttribute])
     case lsub(reference: String, pattern: String)
     case namespace
     case status(IMAPMailboxName, [IMAPStatusAttribute])

@@ -94,13 +94,7 @@ public struct IMAPCommandParser: Sendable {
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
             try s.space()
-            let attributes = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPStatusAttribute in
-                let atom = try s.atom().uppercased()
-                guard let attribute = IMAPStatusAttribute(rawValue: atom) else { throw IMAPSyntaxError("Unknown STATUS item \(atom.prefix(30))") }
-                return attribute
-            }
-            guard !attributes.isEmpty else { throw IMAPSyntaxError("STATUS needs at least one item") }
-            return .status(mailbox, attributes)
+            return .status(mailbox, try self.statusAttributes(&s))
         case "APPEND": return try self.append(&s)
         case "COPY", "MOVE", "STORE", "FETCH", "SEARCH":
             return try self.messageCommand(name, &s, uid: false)
@@ -175,21 +169,32 @@ public struct IMAPCommandParser: Sendable {
             patterns = [try self.decodedName(try s.listMailbox())]
         }
         var returning: [String] = []
+        var status: [IMAPStatusAttribute] = []
         if s.take(" ") {
             guard try s.atom().uppercased() == "RETURN" else { throw IMAPSyntaxError("Expected RETURN") }
             try s.space()
-            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> String in
+            let options = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> String? in
                 let option = try s.atom().uppercased()
-                if option == "STATUS" {
-                    // STATUS (items) as a return option (RFC 5819).
-                    try s.space()
-                    let items = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom().uppercased() }
-                    return "STATUS (" + items.joined(separator: " ") + ")"
-                }
-                return option
+                guard option == "STATUS" else { return option }
+                // STATUS (items) as a return option (RFC 5819).
+                try s.space()
+                status = try self.statusAttributes(&s)
+                return nil
             }
+            returning = options.compactMap { $0 }
         }
-        return .list(reference: reference, patterns: patterns, selection: selection, returning: returning)
+        return .list(reference: reference, patterns: patterns, selection: selection, returning: returning, status: status)
+    }
+
+    /// `(item ...)` of STATUS, and of LIST's STATUS return option: at least one known item.
+    private func statusAttributes(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPStatusAttribute] {
+        let attributes = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPStatusAttribute in
+            let atom = try s.atom().uppercased()
+            guard let attribute = IMAPStatusAttribute(rawValue: atom) else { throw IMAPSyntaxError("Unknown STATUS item \(atom.prefix(30))") }
+            return attribute
+        }
+        guard !attributes.isEmpty else { throw IMAPSyntaxError("STATUS needs at least one item") }
+        return attributes
     }
 
     /// APPEND mailbox [(flags)] [date-time] literal (RFC 9051 §6.3.12).
