@@ -64,6 +64,14 @@ public struct ImmediateReads: Sendable {
         try self.store.readNow { db in try MailStore.changes(db, in: mailbox, since: modSeq, limit: limit) }
     }
 
+    /// The mailbox's \Recent floor (`Mailbox.recentFloor`) as it is now: a session that learns of new
+    /// messages claims them only when no other session has (`MailStore.claimRecent`), without a write.
+    public func recentFloor(of mailbox: MailboxID) throws(MailStoreError) -> UInt32 {
+        try self.store.readNow { db in
+            UInt32(clamping: try Int64.fetchOne(db, sql: "SELECT recentFloor FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue]) ?? 0)
+        }
+    }
+
     /// `MailStore.messages(in:uids:)`, on the caller's thread.
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32>) throws(MailStoreError) -> [StoredMessage] {
         try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: false).map(\.message) }

@@ -53,12 +53,29 @@ extension MailStore {
                 sql: """
                     SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes,
                            coalesce(sum(' ' || flags || ' ' NOT LIKE '% \\Seen %' ESCAPE '!'), 0) AS unseen,
-                           coalesce(sum(' ' || flags || ' ' LIKE '% \\Deleted %' ESCAPE '!'), 0) AS deleted
+                           coalesce(sum(' ' || flags || ' ' LIKE '% \\Deleted %' ESCAPE '!'), 0) AS deleted,
+                           coalesce(sum(uid >= ?), 0) AS recent
                     FROM mailboxMessage WHERE mailboxId = ?
-                    """, arguments: [mailbox.rawValue])
+                    """, arguments: [row["recentFloor"] as Int64, mailbox.rawValue])
             return MailboxStatus(
                 mailbox: Self.mailbox(from: row), messages: counts?["messages"] ?? 0, unseen: counts?["unseen"] ?? 0,
-                deleted: counts?["deleted"] ?? 0, sizeBytes: counts?["bytes"] ?? 0)
+                deleted: counts?["deleted"] ?? 0, sizeBytes: counts?["bytes"] ?? 0, recent: counts?["recent"] ?? 0)
+        }
+    }
+
+    /// Claims for one IMAP session the messages below `uidLimit` that no session has been told of yet
+    /// (RFC 3501 §2.3.2: \Recent in exactly one session, whichever process it runs in), and returns
+    /// the floor before the claim: the caller's recent messages are those from it up to `uidLimit`.
+    public func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32 {
+        try await self.write { db in
+            guard let floor = try Int64.fetchOne(
+                db, sql: "SELECT recentFloor FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
+            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+            if floor < Int64(uidLimit) {
+                try db.execute(
+                    sql: "UPDATE mailbox SET recentFloor = ? WHERE id = ?", arguments: [Int64(uidLimit), mailbox.rawValue])
+            }
+            return UInt32(clamping: floor)
         }
     }
 
@@ -347,7 +364,8 @@ extension MailStore {
             specialUse: (row["specialUse"] as String?).flatMap(SpecialUse.init(rawValue:)),
             subscribed: row["subscribed"], uidValidity: UInt32(clamping: row["uidValidity"] as Int64),
             uidNext: UInt32(clamping: row["uidNext"] as Int64),
-            highestModSeq: UInt64(clamping: row["highestModSeq"] as Int64))
+            highestModSeq: UInt64(clamping: row["highestModSeq"] as Int64),
+            recentFloor: UInt32(clamping: row["recentFloor"] as Int64))
     }
 
     static func storedMessage(from row: Row) -> StoredMessage {

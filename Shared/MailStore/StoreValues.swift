@@ -107,6 +107,8 @@ public struct Mailbox: Sendable, Equatable {
     public let uidValidity: UInt32
     public let uidNext: UInt32
     public let highestModSeq: UInt64
+    /// The lowest UID no IMAP session has yet been told of as \Recent (RFC 3501 §2.3.2, rev1 only).
+    public let recentFloor: UInt32
 }
 
 public struct MailboxStatus: Sendable, Equatable {
@@ -115,6 +117,8 @@ public struct MailboxStatus: Sendable, Equatable {
     public let unseen: Int
     public let deleted: Int
     public let sizeBytes: Int64
+    /// Messages no session has claimed as \Recent yet (STATUS RECENT).
+    public let recent: Int
 }
 
 /// A message as listed in a mailbox, without its content.

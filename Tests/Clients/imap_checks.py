@@ -348,6 +348,8 @@ send("while idling")
 line = reader.readline()
 check("EXISTS during IDLE", line == b"* 1 EXISTS\r\n", f"{line!r}")
 delivered_after = time.monotonic() - started
+line = reader.readline()
+check("then RECENT: the idling session is the first told (rev1)", line == b"* 1 RECENT\r\n", f"{line!r}")
 other = session()
 other.select("INBOX")
 other.store("1", "+FLAGS", "\\Deleted")
@@ -478,5 +480,41 @@ check("the session goes on: a good AUTHENTICATE works", reader.readline().starts
 sock.sendall(b"e LOGOUT\r\n")
 reader.close()
 sock.close()
+
+# --- \Recent (RFC 3501 §2.3.2, rev1 only): recent in exactly one session, across sessions ---
+first, second, third = session(), session(), session()
+check("CREATE RecentBox", first.create("RecentBox")[0] == "OK")
+for n in (1, 2):
+    first.append("RecentBox", None, None, b"Subject: recent %d\r\n\r\nnew\r\n" % n)
+check("STATUS RECENT counts what no session has seen", first.status("RecentBox", "(RECENT)")[1][0].endswith(b"(RECENT 2)"))
+third.select("RecentBox", readonly=True)
+check("EXAMINE shows them recent ...", third.response("RECENT")[1] == [b"2"])
+check("... and leaves them for the next session", first.status("RecentBox", "(RECENT)")[1][0].endswith(b"(RECENT 2)"))
+second.select("RecentBox")
+check("SELECT: * 2 RECENT", second.response("RECENT")[1] == [b"2"])
+typ, data = second.fetch("1:*", "(FLAGS)")
+check("FETCH FLAGS shows \\Recent", typ == "OK" and all(b"\\Recent" in line for line in data), f"{data}")
+check("SEARCH RECENT / NEW / OLD", second.search(None, "RECENT")[1] == [b"1 2"] and second.search(None, "NEW")[1] == [b"1 2"]
+      and second.search(None, "OLD")[1] == [b""])
+first.select("RecentBox")
+check("a later SELECT: * 0 RECENT", first.response("RECENT")[1] == [b"0"])
+typ, data = first.fetch("1:*", "(FLAGS)")
+check("... and no \\Recent flag", typ == "OK" and not any(b"\\Recent" in line for line in data), f"{data}")
+third.append("RecentBox", None, None, b"Subject: recent 3\r\n\r\nnewer\r\n")
+first.noop()
+check("a message arriving while selected: EXISTS, then RECENT for the first session told",
+      first.response("EXISTS")[1][-1:] == [b"3"] and first.response("RECENT")[1][-1:] == [b"1"])
+second.noop()
+check("... the other session gets it without \\Recent", second.response("EXISTS")[1][-1:] == [b"3"]
+      and second.response("RECENT")[1][-1:] == [b"2"] and b"\\Recent" not in second.fetch("3", "(FLAGS)")[1][0])
+check("STATUS RECENT 0 once claimed", third.status("RecentBox", "(RECENT)")[1][0].endswith(b"(RECENT 0)"))
+third.append("RecentBox", None, None, b"Subject: recent 4\r\n\r\nnewest\r\n")
+third.close()
+typ, _ = third._simple_command("ENABLE", "IMAP4rev2")
+third.select("RecentBox")
+check("after ENABLE IMAP4rev2 no RECENT and no claim", typ == "OK" and third.response("RECENT")[1] == [None]
+      and third.status("RecentBox", "(RECENT)")[1][0].endswith(b"(RECENT 1)"))
+for open_session in (first, second, third):
+    open_session.logout()
 
 print("all checks passed")

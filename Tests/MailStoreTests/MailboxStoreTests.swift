@@ -124,6 +124,28 @@ struct MailboxStoreTests {
         }
     }
 
+    @Test("\\Recent: each message is claimed by one session only; STATUS counts the unclaimed")
+    func recentClaims() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let box = try await store.createMailbox(named: "Recent-Test", of: alice.id)
+            #expect(box.recentFloor == 1)
+            for text in ["a", "b"] { _ = try await store.appendMessage(Data("\(text)\r\n".utf8), to: box.id) }
+            #expect(try await store.mailboxStatus(box.id).recent == 2)
+            // Two sessions claiming at once: exactly one gets UIDs 1 and 2.
+            async let first = store.claimRecent(in: box.id, below: 3)
+            async let second = store.claimRecent(in: box.id, below: 3)
+            let floors = try await [first, second].sorted()
+            #expect(floors == [1, 3])
+            #expect(try await store.mailboxStatus(box.id).recent == 0)
+            #expect(try store.immediate.recentFloor(of: box.id) == 3)
+            // A claim never lowers the floor.
+            #expect(try await store.claimRecent(in: box.id, below: 2) == 3)
+            _ = try await store.appendMessage(Data("c\r\n".utf8), to: box.id)
+            #expect(try await store.mailboxStatus(box.id).recent == 1)
+        }
+    }
+
     @Test("mailbox names: create, duplicates, hierarchy rules")
     func mailboxNames() async throws {
         try await StoreFixture.with { fixture in

@@ -30,6 +30,8 @@ struct IMAPSearch {
     let largestUID: UInt32
     /// The saved result (`$`, RFC 5182).
     let saved: Set<UInt32>
+    /// The session's \Recent messages (empty after ENABLE IMAP4rev2).
+    var recent: Set<UInt32> = []
 
     /// Whether evaluating `key` needs the message's content.
     static func needsContent(_ key: IMAPSearchKey) -> Bool {
@@ -67,9 +69,9 @@ struct IMAPSearch {
         case .undraft: return !flags.contains("\\Draft")
         case .unflagged: return !flags.contains("\\Flagged")
         case .unseen: return !flags.contains("\\Seen")
-        // No message is \\Recent here (RFC 9051 dropped it), so NEW matches nothing and OLD everything.
-        case .new, .recent: return false
-        case .old: return true
+        case .recent: return self.recent.contains(candidate.message.uid)
+        case .new: return self.recent.contains(candidate.message.uid) && !flags.contains("\\Seen")
+        case .old: return !self.recent.contains(candidate.message.uid)
         case .keyword(let keyword): return flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
         case .unkeyword(let keyword): return !flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
         case .larger(let size): return candidate.message.size > Int64(clamping: size)

@@ -13,13 +13,34 @@ struct IMAPSelection: Sendable {
     /// Expunges seen in the feed but not yet reported: the messages keep their sequence numbers
     /// until a command that may announce EXPUNGE (RFC 9051 §7.5.1).
     private(set) var pendingExpunges: Set<UInt32> = []
+    /// The messages \Recent in this session (rev1 only, RFC 3501 §2.3.2): those it was the first to be
+    /// told of (`MailStore.claimRecent`), or, read-only, those no session has claimed yet.
+    private(set) var recent: Set<UInt32> = []
+    /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
+    let tracksRecent: Bool
 
-    init(mailbox: Mailbox, readOnly: Bool, messages: [StoredMessage], modSeq: UInt64) {
+    init(mailbox: Mailbox, readOnly: Bool, messages: [StoredMessage], modSeq: UInt64, tracksRecent: Bool = false) {
         self.mailbox = mailbox
         self.readOnly = readOnly
         self.uids = messages.map(\.uid)
         self.flags = Dictionary(messages.map { ($0.uid, $0.flags) }, uniquingKeysWith: { $1 })
         self.modSeq = modSeq
+        self.tracksRecent = tracksRecent
+    }
+
+    /// Marks the messages of this selection from UID `floor` up as \Recent (the floor before this
+    /// session's claim, or the unclaimed floor when read-only); returns whether any became recent.
+    @discardableResult
+    mutating func markRecent(from floor: UInt32, among uids: [UInt32]) -> Bool {
+        guard self.tracksRecent else { return false }
+        let before = self.recent.count
+        for uid in uids where uid >= floor && self.flags[uid] != nil { self.recent.insert(uid) }
+        return self.recent.count != before
+    }
+
+    /// The flags as this session shows them: with \Recent for its recent messages.
+    func shown(_ flags: Set<String>, of uid: UInt32) -> Set<String> {
+        self.recent.contains(uid) ? flags.union(["\\Recent"]) : flags
     }
 
     var exists: Int { self.uids.count }
@@ -89,6 +110,7 @@ struct IMAPSelection: Sendable {
                     lines.append("* \(number) EXPUNGE")
                     self.uids.remove(at: number - 1)
                     self.flags[uid] = nil
+                    self.recent.remove(uid)
                 }
             }
             self.pendingExpunges = []
@@ -98,7 +120,7 @@ struct IMAPSelection: Sendable {
                 let number = self.sequenceNumber(of: uid)
             else { continue }
             self.flags[uid] = message.flags
-            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(message.flags)))")
+            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid))))")
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {
@@ -119,6 +141,7 @@ struct IMAPSelection: Sendable {
             if let number = self.sequenceNumber(of: uid) {
                 self.uids.remove(at: number - 1)
                 self.flags[uid] = nil
+                self.recent.remove(uid)
                 self.pendingExpunges.remove(uid)
                 numbers.append(number)
             }

@@ -233,7 +233,17 @@ struct IMAPSession: Sendable {
             state.savedSearch = []
             let mailbox = try await self.store.mailbox(named: name.name, of: account)
             let messages = try await self.store.messages(in: mailbox.id)
-            let selection = IMAPSelection(mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq)
+            var selection = IMAPSelection(
+                mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2)
+            if selection.tracksRecent {
+                // SELECT claims what no session has seen (a write only when there is something to
+                // claim); EXAMINE shows it as recent but leaves it for the next session.
+                var floor = mailbox.recentFloor
+                if !readOnly, floor <= selection.largestUID {
+                    floor = try await self.store.claimRecent(in: mailbox.id, below: selection.largestUID + 1)
+                }
+                selection.markRecent(from: floor, among: selection.uids)
+            }
             state.selected = selection
             let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
             var lines = [
@@ -246,7 +256,7 @@ struct IMAPSession: Sendable {
             if state.rev2 {
                 lines.append("* LIST () \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
             } else {
-                lines.insert("* 0 RECENT", at: 1)
+                lines.insert("* \(selection.recent.count) RECENT", at: 1)
                 if let unseen { lines.append("* OK [UNSEEN \(unseen + 1)] First unseen") }
             }
             return self.reply(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed", lines)
@@ -385,7 +395,7 @@ struct IMAPSession: Sendable {
                 selection.setFlags(message.flags, of: message.uid)
                 if !action.silent, let number = selection.sequenceNumber(of: message.uid) {
                     let uidItem = byUID ? "UID \(message.uid) " : ""
-                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(message.flags)))")
+                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(selection.shown(message.flags, of: message.uid))))")
                 }
             }
             state.selected = selection
@@ -433,7 +443,8 @@ struct IMAPSession: Sendable {
     ) async throws -> Next {
         guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
         let evaluator = IMAPSearch(
-            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch))
+            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch),
+            recent: selection.recent)
         let needsContent = IMAPSearch.needsContent(key)
         let needsBodyText = IMAPSearch.needsBodyText(key)
         var matched: [(sequence: Int, uid: UInt32)] = []
@@ -530,6 +541,7 @@ struct IMAPSession: Sendable {
                     flags.insert("\\Seen")
                     seen.append(uid)
                 }
+                let shownFlags = selection.shown(flags, of: uid)
                 var parts: [[UInt8]] = []
                 let bytes = contents[uid].map { Array($0) } ?? []
                 var structure: IMAPMessageStructure?
@@ -546,7 +558,7 @@ struct IMAPSession: Sendable {
                     case .bodySection(let section, _, _) where !section.part.isEmpty:
                         let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
                         structure = parsed
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: flags))
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: shownFlags))
                     case .binary(let part, _, _) where !part.isEmpty, .binarySize(let part) where !part.isEmpty:
                         let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
                         structure = parsed
@@ -560,11 +572,11 @@ struct IMAPSession: Sendable {
                     case .binary, .binarySize:
                         parts.append(Self.binaryItem(item, bytes))
                     default:
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: flags))
+                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: shownFlags))
                     }
                 }
                 if !seen.isEmpty, seen.last == uid, !items.contains(.flags) {
-                    parts.append(Array("FLAGS \(Self.flagList(flags))".utf8))
+                    parts.append(Array("FLAGS \(Self.flagList(shownFlags))".utf8))
                 }
                 output += Array("* \(number) FETCH (".utf8) + Array(parts.joined(separator: [UInt8(ascii: " ")])) + Array(")\r\n".utf8)
                 selection.setFlags(flags, of: uid)
@@ -722,9 +734,22 @@ struct IMAPSession: Sendable {
         let uids = changes.map(\.uid)
         let range = (uids.min() ?? 1)...(uids.max() ?? 1)
         let current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: false, store: store).map(\.message)
-        return selection.apply(
+        let previousLargest = selection.largestUID
+        var lines = selection.apply(
             changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
             expungesAllowed: expungesAllowed)
+        if selection.tracksRecent, selection.largestUID > previousLargest {
+            // New messages are \Recent in the first session to learn of them (RFC 3501 §7.3.2: RECENT
+            // follows EXISTS). Most sessions find them claimed already: read the floor before writing.
+            let fresh = Array(selection.uids.reversed().prefix { $0 > previousLargest })
+            var floor = try store.immediate.recentFloor(of: selection.mailbox.id)
+            if !selection.readOnly, floor <= selection.largestUID {
+                floor = try await store.claimRecent(in: selection.mailbox.id, below: selection.largestUID + 1)
+            }
+            selection.markRecent(from: floor, among: fresh)
+            lines.append("* \(selection.recent.count) RECENT")
+        }
+        return lines
     }
 
     /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
@@ -787,7 +812,7 @@ struct IMAPSession: Sendable {
             case .unseen: "UNSEEN \(status.unseen)"
             case .deleted: "DELETED \(status.deleted)"
             case .size: "SIZE \(status.sizeBytes)"
-            case .recent: "RECENT 0"
+            case .recent: "RECENT \(status.recent)"
             case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
             }
         }.joined(separator: " ")
