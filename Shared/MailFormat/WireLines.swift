@@ -55,6 +55,12 @@ public enum WireLines {
         if !atLineStart { output.append(contentsOf: [13, 10]) }
     }
 
+    /// Whether `bytes` are sent exactly as they are (see `alreadyNormalised`), so a sender can copy
+    /// them straight into its output.
+    public static func isNormalised(_ bytes: UnsafeRawBufferPointer, dotStuffing: Bool) -> Bool {
+        Self.alreadyNormalised(bytes.assumingMemoryBound(to: UInt8.self), dotStuffing: dotStuffing)
+    }
+
     /// The common case (what SMTP ingress stores): every CR is followed by LF, every LF preceded by
     /// CR, the content ends with CRLF (or is empty), and no line starts with a dot needing stuffing.
     /// Checked line by line with memchr, which looks at many bytes per step: this check runs over

@@ -68,6 +68,53 @@ public struct POP3CommandParser: Sendable {
     public init() {}
 
     public func parse(_ line: [UInt8]) throws(POP3SyntaxError) -> POP3Command {
+        if let command = line.withUnsafeBytes(Self.transactionCommand) { return command }
+        return try self.parseInGeneral(line)
+    }
+
+    /// `parse(_:)` of bytes in place (a line still in the connection's buffer).
+    public func parse(bytes line: UnsafeRawBufferPointer) throws(POP3SyntaxError) -> POP3Command {
+        if let command = Self.transactionCommand(line) { return command }
+        return try self.parseInGeneral(Array(line))
+    }
+
+    /// The commands a client downloading a maildrop sends thousands of (RETR n, DELE n, LIST, UIDL,
+    /// STAT, NOOP, RSET, QUIT), read straight from the bytes: a four-letter keyword in any case,
+    /// alone or with one message number. Nil for every other line, which the general parser reads
+    /// (and which is the only one to report errors); both give the same command for these lines.
+    static func transactionCommand(_ line: UnsafeRawBufferPointer) -> POP3Command? {
+        guard line.count >= 4, line.count <= 15 else { return nil }
+        var keyword: UInt32 = 0
+        for index in 0..<4 {
+            let byte = line[index]
+            keyword = keyword << 8 | UInt32(byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte)
+        }
+        var number: Int?
+        if line.count > 4 {
+            guard line[4] == 0x20, line.count > 5 else { return nil }
+            var value = 0
+            for index in 5..<line.count {
+                let digit = line[index]
+                guard digit >= 0x30, digit <= 0x39 else { return nil }
+                value = value * 10 + Int(digit - 0x30)
+            }
+            guard value >= 1, value <= Int(Int32.max) else { return nil }
+            number = value
+        }
+        switch (keyword, number) {
+        case (0x5245_5452, let number?): return .retr(number)  // RETR
+        case (0x4445_4C45, let number?): return .dele(number)  // DELE
+        case (0x4C49_5354, _): return .list(number)  // LIST
+        case (0x5549_444C, _): return .uidl(number)  // UIDL
+        case (0x5354_4154, nil): return .stat
+        case (0x4E4F_4F50, nil): return .noop
+        case (0x5253_4554, nil): return .rset
+        case (0x5155_4954, nil): return .quit
+        default: return nil
+        }
+    }
+
+    func parseInGeneral(_ line: [UInt8]) throws(POP3SyntaxError) -> POP3Command {
         guard !line.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }),
             let text = String(validating: line, as: UTF8.self)
         else { throw .invalidCharacters }

@@ -1,4 +1,4 @@
-import POP3Protocol
+@testable import POP3Protocol
 import Testing
 
 @Suite("POP3 codec")
@@ -27,6 +27,22 @@ struct POP3CodecTests {
         #expect(try self.parse("STLS") == .stls)
         #expect(try self.parse("AUTH plain AGFsaWNlAHNlY3JldA==") == .auth(mechanism: "PLAIN", initialResponse: "AGFsaWNlAHNlY3JldA=="))
         #expect(try self.parse("AUTH PLAIN") == .auth(mechanism: "PLAIN", initialResponse: nil))
+    }
+
+    @Test("the byte-level reading of download commands gives what the general parser gives, and only for those")
+    func transactionCommands() throws {
+        let quick = ["RETR 1", "retr 42", "Dele 7", "LIST", "list 3", "UIDL", "uidl 12", "STAT", "noop", "RSET", "QUIT",
+                     "RETR 2147483647", "RETR 0001"]
+        for line in quick {
+            let command = Array(line.utf8).withUnsafeBytes(POP3CommandParser.transactionCommand)
+            let general = try POP3CommandParser().parseInGeneral(Array(line.utf8))
+            #expect(command != nil && command == general, "\(line)")
+        }
+        let general = ["RETR 0", "RETR 2147483648", "RETR", "RETR ", "STAT 1", "RETR 1 ", "RETR  1", "TOP 1 2", "RETR\t1",
+                       "RETR 1x", "RETR 12345678901", "RET", "RETR\u{0}1", "USER alice", "QUIT now"]
+        for line in general {
+            #expect(Array(line.utf8).withUnsafeBytes(POP3CommandParser.transactionCommand) == nil, "\(line)")
+        }
     }
 
     @Test("bad input is an error, never a crash: unknown verbs, bad numbers, extra arguments, controls")
