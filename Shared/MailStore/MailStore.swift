@@ -37,6 +37,13 @@ public final class MailStore: Sendable {
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
     }
 
+    /// Reads message content through a memory map of the file rather than a copy per page read: a
+    /// POP3 or IMAP download spends most of its store time copying pages (bench/pop3.sh profile). The
+    /// map is a window onto the OS page cache (pages not touched cost nothing), for every connection.
+    static func mapFile(_ db: Database) throws {
+        try db.execute(sql: "PRAGMA mmap_size = 268435456")
+    }
+
     /// Opens (creating if needed) and migrates the database. Blocking: call it at startup, before the
     /// services run. Several processes may call it at the same moment.
     public static func open(settings: MailStoreSettings, logger: Logger) throws(MailStoreError) -> MailStore {
@@ -57,6 +64,7 @@ public final class MailStore: Sendable {
             + TimeInterval(settings.busyTimeout.components.attoseconds) / 1e18)
         configuration.maximumReaderCount = max(1, settings.maximumReaderCount)
         configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in try MailStore.mapFile(db) }
         do {
             let pool = try MigrationLock.withExclusiveLock(besides: settings.path) { () throws -> DatabasePool in
                 let pool = try DatabasePool(path: settings.path, configuration: configuration)
