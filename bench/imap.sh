@@ -11,7 +11,7 @@
 #           a SEARCH and an APPEND on those mailboxes, N threads; commands per second.
 # The memory of 10,000 IDLE connections is bench/imap_idle.sh.
 #   bench/imap.sh [THREADS="1 4"] [SECS=20]
-# Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1.
+# Env: ANCHORS, ROUNDS (default 3, medians reported), STOP_ANCHORS=1, SKIP_FETCH=1 (APPEND and MIXED only).
 # Last lines: "RATIO imap_append ...", "RATIO imap_fetch threads=T batch=B estafeta=X dovecot=Y ratio=Z" and
 # "RATIO imap_mixed threads=T ...".
 set -euo pipefail
@@ -26,7 +26,7 @@ line=$(populate "$IMAP_PORT" "${USERS// /,}"); echo "dovecot  $line"; theirs=$(f
 line=$(populate "$imap_port" "$estafeta_users"); echo "estafeta $line"; ours=$(field msgs_per_sec <<<"$line")
 echo "RATIO imap_append threads=4 estafeta=$ours dovecot=$theirs ratio=$(ratio "$ours" "$theirs")"
 
-for batch in 1 50; do
+for batch in $([ "${SKIP_FETCH:-0}" = 1 ] || echo 1 50); do
   for threads in $THREADS; do
     ours=(); theirs=()
     for round in $(seq 1 "$ROUNDS"); do

@@ -30,6 +30,17 @@ struct MessageHeaderTests {
         #expect(MessageHeader(parsing: Data("From: a@b.example\nTo: c@d.example".utf8)).values("to") == ["c@d.example"])
     }
 
+    @Test("names trimmed, lines without a colon or field before a continuation skipped, a CR-only line ends the header, bad UTF-8 repaired, the byte limit kept")
+    func oddLines() {
+        let header = MessageHeader(parsing: Data(" lost\r\nX-A \t:\tone\r\nno colon here\r\n\tfolded\r\nB:two\r\n\r\nC: body\r\n".utf8))
+        #expect(header.fields.map { [$0.name, $0.value] } == [["X-A", "one\tfolded"], ["B", "two"]])
+        #expect(MessageHeader(parsing: Data("A: 1\n\r\nB: 2\r\n".utf8)).fields.map(\.name) == ["A"])
+        #expect(MessageHeader(parsing: Data([0x53, 0x3A, 0x20, 0xC3, 0x0D, 0x0A])).values("s") == ["\u{FFFD}"])
+        #expect(MessageHeader(parsing: Data("A: 12345\r\nB: 2\r\n".utf8), maximumBytes: 6).fields.map { [$0.name, $0.value] } == [["A", "123"]])
+        #expect(MessageHeader(parsing: Data()).fields.isEmpty)
+        #expect(MessageHeader(parsing: Data("Sub: x\r\n".utf8)).values("SUBJECT").isEmpty)
+    }
+
     @Test(
         "address lists: display names, quotes, comments, groups, routes",
         arguments: [

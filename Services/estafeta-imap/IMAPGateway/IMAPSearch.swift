@@ -126,9 +126,33 @@ struct IMAPSearch {
         return values.contains { Self.contains(EncodedWords.decode($0), text) }
     }
 
-    private static func contains(_ haystack: String, _ text: String) -> Bool {
+    static func contains(_ haystack: String, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
+        // ASCII on both sides (most header values and search terms): compare bytes, folding only
+        // A-Z; Foundation's Unicode case folding was the costliest step of a header SEARCH.
+        var haystack = haystack
+        var text = text
+        if let found = haystack.withUTF8({ hay in text.withUTF8 { needle in Self.asciiContains(hay, needle) } }) { return found }
         return haystack.range(of: text, options: .caseInsensitive) != nil
+    }
+
+    /// Whether `haystack` contains `needle` ignoring ASCII case; nil when either holds a non-ASCII byte
+    /// (then Unicode case folding decides).
+    private static func asciiContains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>) -> Bool? {
+        func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        guard !needle.contains(where: { $0 >= 0x80 }), !haystack.contains(where: { $0 >= 0x80 }) else { return nil }
+        guard needle.count <= haystack.count else { return false }
+        let first = folded(needle[0])
+        var start = 0
+        while start <= haystack.count - needle.count {
+            if folded(haystack[start]) == first {
+                var offset = 1
+                while offset < needle.count, folded(haystack[start + offset]) == folded(needle[offset]) { offset += 1 }
+                if offset == needle.count { return true }
+            }
+            start += 1
+        }
+        return false
     }
 
     /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).

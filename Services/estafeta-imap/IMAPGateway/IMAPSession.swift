@@ -451,7 +451,8 @@ struct IMAPSession: Sendable {
         let all = selection.uids
         var index = 0
         while index < all.count {
-            let batch = Array(all[index..<min(index + 256, all.count)])
+            // Content is read 256 messages at a time (bounded memory); flags and dates in one read.
+            let batch = Array(all[index..<min(index + (needsContent ? 256 : all.count), all.count)])
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
             let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent)
