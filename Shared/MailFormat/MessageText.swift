@@ -38,7 +38,10 @@ public enum EncodedWords {
     /// The value with its encoded words decoded; white space between two adjacent encoded words is
     /// dropped (RFC 2047 §6.2). Anything malformed stays as written.
     public static func decode(_ value: String) -> String {
-        guard value.contains("=?") else { return value }
+        // Most values hold no encoded word: a byte scan, not a string search, says so.
+        guard zip(value.utf8, value.utf8.dropFirst()).contains(where: { $0 == UInt8(ascii: "=") && $1 == UInt8(ascii: "?") }) else {
+            return value
+        }
         var output = ""
         var rest = Substring(value)
         var lastWasEncoded = false

@@ -387,7 +387,10 @@ extension MailStore {
     }
 
     static func flagSet(_ text: String) -> Set<String> {
-        Set(text.split(separator: " ").map(String.init))
+        // Most messages have no flag or one: no splitting for those (listings decode every message).
+        if text.isEmpty { return [] }
+        if !text.utf8.contains(UInt8(ascii: " ")) { return [text] }
+        return Set(text.split(separator: " ").map(String.init))
     }
 
     static func flagString(_ flags: Set<String>) -> String {

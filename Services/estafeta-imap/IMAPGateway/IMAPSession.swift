@@ -689,7 +689,12 @@ struct IMAPSession: Sendable {
             if line.first == 32 || line.first == 9 {
                 if including { output += line }
             } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                let name = String(decoding: header[lineStart..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+                // Field names are printable ASCII (RFC 5322 §2.2): trimmed and lower-cased bytewise.
+                var nameStart = lineStart
+                var nameEnd = colon
+                while nameStart < nameEnd, header[nameStart] == 32 || header[nameStart] == 9 { nameStart += 1 }
+                while nameEnd > nameStart, header[nameEnd - 1] == 32 || header[nameEnd - 1] == 9 { nameEnd -= 1 }
+                let name = String(decoding: header[nameStart..<nameEnd].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
                 including = names.contains(name) == keep
                 if including { output += line }
             } else {
