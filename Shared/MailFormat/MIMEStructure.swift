@@ -20,7 +20,7 @@ public struct MIMEEntity: Sendable, Equatable {
     public var isMultipart: Bool { self.type == "multipart" }
 
     public func field(_ name: String) -> String? {
-        self.fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        self.fields.first { MessageHeader.sameName($0.name, name) }?.value
     }
 
     public func parameter(_ name: String) -> String? { self.parameters.first { $0.name == name }?.value }
@@ -67,11 +67,11 @@ public enum MIMEParser {
         defaultType: (String, String)
     ) -> MIMEEntity {
         let headerEnd = Self.headerEnd(bytes, range)
-        let fields = MessageHeader(parsing: Data(bytes[range.lowerBound..<headerEnd])).fields
+        let fields = MessageHeader(parsing: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[range.lowerBound..<headerEnd]))).fields
         var type = defaultType.0
         var subtype = defaultType.1
         var parameters: [(name: String, value: String)] = []
-        if let value = fields.first(where: { $0.name.caseInsensitiveCompare("Content-Type") == .orderedSame })?.value,
+        if let value = fields.first(where: { MessageHeader.sameName($0.name, "Content-Type") })?.value,
             let parsed = Self.contentType(value)
         {
             (type, subtype, parameters) = parsed

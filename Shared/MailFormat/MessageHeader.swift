@@ -22,6 +22,11 @@ public struct MessageHeader: Sendable, Equatable {
         self.fields = message.withUnsafeBytes { Self.fields(of: $0, maximumBytes: maximumBytes) }
     }
 
+    /// The header of bytes in place (a MIME part of a message already in memory).
+    public init(parsing bytes: UnsafeRawBufferPointer, maximumBytes: Int = 1 << 20) {
+        self.fields = Self.fields(of: bytes, maximumBytes: maximumBytes)
+    }
+
     private static func fields(of bytes: UnsafeRawBufferPointer, maximumBytes: Int) -> [Field] {
         func text(_ range: Range<Int>) -> String {
             String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
@@ -70,7 +75,7 @@ public struct MessageHeader: Sendable, Equatable {
     }
 
     /// Field names compare ASCII case-insensitively (RFC 5322 §1.2.2; names are printable ASCII).
-    static func sameName(_ one: String, _ other: String) -> Bool {
+    public static func sameName(_ one: String, _ other: String) -> Bool {
         one.utf8.count == other.utf8.count
             && zip(one.utf8, other.utf8).allSatisfy { a, b in a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A) }
     }

@@ -481,6 +481,21 @@ sock.sendall(b"e LOGOUT\r\n")
 reader.close()
 sock.close()
 
+# --- M11: odd addresses in ENVELOPE (empty, a lone quote, a group, ""@x, a literal, 10,000 commas) ---
+odd_session = session()
+check("CREATE Odd", odd_session.create("Odd")[0] == "OK")
+odd = (b'From: <>\r\nSender: "\r\nReply-To: undisclosed-recipients:;\r\nTo: ""@x, a@[1.2.3.4],' + b"," * 10_000
+       + b' b@example.org\r\nCc: "unterminated <c@example.org>\r\nSubject: odd\r\n\r\nbody\r\n')
+odd_session.append("Odd", None, None, odd)
+odd_session.select("Odd")
+typ, data = odd_session.fetch("1", "(ENVELOPE BODYSTRUCTURE)")
+envelope = data[0] if typ == "OK" and data else b""
+envelope = envelope[0] + envelope[1] if isinstance(envelope, tuple) else envelope
+check("M11: ENVELOPE of odd addresses is built, the good ones kept", typ == "OK" and b'"b" "example.org"' in envelope
+      and b'"[1.2.3.4]"' in envelope and b"undisclosed-recipients" in envelope, f"{typ} {envelope[:400]!r}")
+check("... and the session goes on", odd_session.noop()[0] == "OK")
+odd_session.logout()
+
 # --- \Recent (RFC 3501 §2.3.2, rev1 only): recent in exactly one session, across sessions ---
 first, second, third = session(), session(), session()
 check("CREATE RecentBox", first.create("RecentBox")[0] == "OK")

@@ -67,4 +67,31 @@ struct MIMEStructureTests {
         #expect(MIMEParser.contentType("garbage") == nil && MIMEParser.contentType("/x") == nil)
         #expect(self.parse("Content-Type: nonsense\r\n\r\nx").type == "text")
     }
+
+    @Test("M04, M05, M06: 500,000 To: lines, a 20 MB header field, 100,000 RFC 2231 continuations stay bounded")
+    func hostileHeaders() {
+        // M04: every line is a field; parsing is one pass (a quadratic parser would not finish here).
+        let many = Array((String(repeating: "To: a@example.org\r\n", count: 500_000) + "\r\nbody\r\n").utf8)
+        let root = MIMEParser.parse(many)
+        #expect(root.fields.count <= 500_000 && root.field("to") == "a@example.org")
+        #expect(MessageHeader(parsing: Data(many), maximumBytes: Int.max).values("To").count == 500_000)
+        // M05: a header section is read to at most 1 MB by default; the rest is never made into fields.
+        let huge = Data(("Subject: " + String(repeating: "x", count: 20_000_000) + "\r\nTo: late@example.org\r\n\r\nbody").utf8)
+        let header = MessageHeader(parsing: huge)
+        #expect(header.values("Subject").first?.utf8.count ?? 0 < 1 << 20 && header.values("To").isEmpty)
+        // M06: at most 100 parameters are read, continuations included.
+        let continuations = (0..<100_000).map { "; name*\($0)*=x" }.joined()
+        let parsed = MIMEParser.contentType("application/octet-stream" + continuations)
+        #expect(parsed?.0 == "application" && (parsed?.2.first?.value.count ?? 0) <= 100)
+    }
+
+    @Test("M10: a line without colon, a continuation as the first line, 8-bit names and NUL are kept as raw text")
+    func oddHeaderLines() {
+        let bytes: [UInt8] = Array(" first continuation\r\nno colon\r\nX-\u{e9}t\u{e9}: v\r\nSubject: a".utf8) + [0]
+            + Array("b\r\n\r\nbody\r\n".utf8)
+        let entity = MIMEParser.parse(bytes)
+        #expect(entity.fields.map(\.name) == ["X-\u{e9}t\u{e9}", "Subject"])
+        #expect(entity.field("subject") == "a\u{0}b")
+        #expect(String(decoding: bytes[entity.body], as: UTF8.self) == "body\r\n")
+    }
 }
