@@ -481,6 +481,29 @@ sock.sendall(b"e LOGOUT\r\n")
 reader.close()
 sock.close()
 
+# --- I23: one session expunges a message another session is reading (RFC 9051 §7.5.1) ---
+first, second = session(), session()
+check("CREATE Shared23", first.create("Shared23")[0] == "OK")
+for n in (1, 2, 3):
+    first.append("Shared23", None, None, b"Subject: shared %d\r\n\r\nbody\r\n" % n)
+first.select("Shared23")
+second.select("Shared23")
+first.store("1", "+FLAGS", "\\Deleted")
+first.expunge()
+typ, data = second.fetch("1:3", "(UID FLAGS)")
+check("I23: FETCH of an expunged message: no EXPUNGE in the middle, the others answered", typ in ("OK", "NO")
+      and second.response("EXPUNGE")[1] == [None] and any(b"UID 3" in line for line in data if isinstance(line, bytes)), f"{typ} {data}")
+typ, _ = second.store("2", "+FLAGS", "(\\Seen)")
+typ2, found = second.search(None, "ALL")
+check("... nor during STORE and SEARCH, whose numbers still count it", typ == "OK" and typ2 == "OK"
+      and second.response("EXPUNGE")[1] == [None] and found[0].split()[-1] == b"3", f"{typ} {typ2} {found}")
+second.noop()
+check("... the EXPUNGE comes at the next NOOP", second.response("EXPUNGE")[1] == [b"1"])
+typ, data = second.fetch("1", "(UID FLAGS)")
+check("... and sequence numbers have moved on", typ == "OK" and b"UID 2" in data[0] and b"\\Seen" in data[0], f"{data}")
+first.logout()
+second.logout()
+
 # --- M11: odd addresses in ENVELOPE (empty, a lone quote, a group, ""@x, a literal, 10,000 commas) ---
 odd_session = session()
 check("CREATE Odd", odd_session.create("Odd")[0] == "OK")

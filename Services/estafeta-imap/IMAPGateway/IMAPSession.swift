@@ -736,10 +736,14 @@ struct IMAPSession: Sendable {
     {
         // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
         let changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
-        guard !changes.isEmpty else { return [] }
+        // Expunges held back during a command that used sequence numbers go out at the next command
+        // that may send them, whether or not anything new happened since (catalogue I23).
+        guard !changes.isEmpty || (expungesAllowed && !selection.pendingExpunges.isEmpty) else { return [] }
         let uids = changes.map(\.uid)
-        let range = (uids.min() ?? 1)...(uids.max() ?? 1)
-        let current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: false, store: store).map(\.message)
+        var current: [StoredMessage] = []
+        if let lowest = uids.min(), let highest = uids.max() {
+            current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: lowest...highest, content: false, store: store).map(\.message)
+        }
         let previousLargest = selection.largestUID
         var lines = selection.apply(
             changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
