@@ -26,32 +26,30 @@ line=$(populate "$IMAP_PORT" "${USERS// /,}"); echo "dovecot  $line"; theirs=$(f
 line=$(populate "$imap_port" "$estafeta_users"); echo "estafeta $line"; ours=$(field msgs_per_sec <<<"$line")
 echo "RATIO imap_append threads=4 estafeta=$ours dovecot=$theirs ratio=$(ratio "$ours" "$theirs")"
 
+# side_by_side LABEL COMMAND...: ROUNDS rounds of a load tool against Dovecot, then Estafeta (the
+# command gets each one's --port and --users); prints every RESULT line and the RATIO of the medians.
+side_by_side() {
+  local label=$1 round line e p
+  shift
+  local ours=() theirs=()
+  for round in $(seq 1 "$ROUNDS"); do
+    line=$("$@" --port "$IMAP_PORT" --users "${USERS// /,}" | tail -1)
+    echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
+    line=$("$@" --port "$imap_port" --users "$estafeta_users" | tail -1)
+    echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
+  done
+  e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
+  echo "RATIO $label estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
+}
+
 for batch in $([ "${SKIP_FETCH:-0}" = 1 ] || echo 1 50); do
   for threads in $THREADS; do
-    ours=(); theirs=()
-    for round in $(seq 1 "$ROUNDS"); do
-      line=$(python3 "$ANCHORS/imap_fetch.py" --port "$IMAP_PORT" --users "${USERS// /,}" --password "$BENCH_PASS" \
-        --threads "$threads" --batch "$batch" --max-msgs 1000000 --max-secs "$SECS" | tail -1)
-      echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
-      line=$(python3 "$ANCHORS/imap_fetch.py" --port "$imap_port" --users "$estafeta_users" --password "$BENCH_PASS" \
-        --threads "$threads" --batch "$batch" --max-msgs 1000000 --max-secs "$SECS" | tail -1)
-      echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
-    done
-    e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
-    echo "RATIO imap_fetch threads=$threads batch=$batch estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
+    side_by_side "imap_fetch threads=$threads batch=$batch" python3 "$ANCHORS/imap_fetch.py" --password "$BENCH_PASS" \
+      --threads "$threads" --batch "$batch" --max-msgs 1000000 --max-secs "$SECS"
   done
 done
 
 for threads in $THREADS; do
-  ours=(); theirs=()
-  for round in $(seq 1 "$ROUNDS"); do
-    line=$(python3 "$(dirname "$0")/imap_mixed.py" --anchors "$ANCHORS" --port "$IMAP_PORT" --users "${USERS// /,}" \
-      --password "$BENCH_PASS" --threads "$threads" --max-msgs 10000000 --max-secs "$SECS" | tail -1)
-    echo "dovecot  round=$round $line"; theirs+=("$(field msgs_per_sec <<<"$line")")
-    line=$(python3 "$(dirname "$0")/imap_mixed.py" --anchors "$ANCHORS" --port "$imap_port" --users "$estafeta_users" \
-      --password "$BENCH_PASS" --threads "$threads" --max-msgs 10000000 --max-secs "$SECS" | tail -1)
-    echo "estafeta round=$round $line"; ours+=("$(field msgs_per_sec <<<"$line")")
-  done
-  e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
-  echo "RATIO imap_mixed threads=$threads estafeta=$e dovecot=$p ratio=$(ratio "$e" "$p")"
+  side_by_side "imap_mixed threads=$threads" python3 "$(dirname "$0")/imap_mixed.py" --anchors "$ANCHORS" \
+    --password "$BENCH_PASS" --threads "$threads" --max-msgs 10000000 --max-secs "$SECS"
 done

@@ -5,10 +5,10 @@ reader pins an old snapshot (everything written since).
 Arguments: IMAPS port, CA certificate file, the database file."""
 import imaplib
 import os
-import socket
 import ssl
 import sys
 
+from imap_raw import logged_in
 from smtp_raw import check
 
 port, cafile, database = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -18,10 +18,8 @@ context.check_hostname = False
 
 idlers = []
 for n in range(20):
-    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="localhost")
-    reader = sock.makefile("rb")
-    reader.readline()
-    sock.sendall(f'l LOGIN {USER} "{PASSWORD}"\r\ns SELECT INBOX\r\ni IDLE\r\n'.encode())
+    sock, reader = logged_in(port, context, USER, PASSWORD)
+    sock.sendall(b"s SELECT INBOX\r\ni IDLE\r\n")
     while not reader.readline().startswith(b"+"):
         pass
     idlers.append((sock, reader))

@@ -8,10 +8,10 @@ not at all, and no UID is handed out twice.
                                 gets a UID above every UID there"""
 import imaplib
 import re
-import socket
 import ssl
 import sys
 
+from imap_raw import logged_in
 from smtp_raw import check
 
 step, port, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -28,13 +28,7 @@ def session():
 
 
 def raw_session():
-    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="localhost")
-    reader = sock.makefile("rb")
-    reader.readline()
-    sock.sendall(f'l LOGIN {USER} "{PASSWORD}"\r\n'.encode())
-    while not reader.readline().startswith(b"l "):
-        pass
-    return sock, reader
+    return logged_in(port, context, USER, PASSWORD)
 
 
 def messages(imap, mailbox):
