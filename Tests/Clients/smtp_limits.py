@@ -107,6 +107,24 @@ check("150 KB over a 100 KB limit: 552 5.3.4 after the end of data (S36)", answe
 raw.send(b"NOOP\r\n")
 check("session in sync after the refused message", raw.reply().startswith("250"))
 
+# M14: content of exactly the limit (100,000 octets, counted after dot-unstuffing, through the CRLF
+# before the final dot) is taken; one octet more is refused.
+def sized(total):
+    header = b"Subject: m14\r\n\r\n"
+    lines, rest = divmod(total - len(header) - 2, 100)  # 100-octet lines, then a last line of `rest` + CRLF
+    return header + (b"." + b"x" * 97 + b"\r\n") * lines + b"y" * rest + b"\r\n"  # lines start with a dot
+
+
+for size, expected, name in ((100_000, "250", "exactly the limit: accepted (M14)"),
+                             (100_001, "552 5.3.4", "one octet over: 552 5.3.4 (M14)")):
+    content = sized(size)  # as the server counts it; its dot-leading lines are stuffed on the wire
+    assert len(content) == size, len(content)
+    raw.send(b"MAIL FROM:<edge@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+    [raw.reply() for _ in range(3)]
+    raw.send(content.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    answer = raw.reply()
+    check(name, answer.startswith(expected), answer)
+
 # S30: BDAT over the size limit: the chunk is consumed, then 552 5.3.4.
 raw.send(b"MAIL FROM:<big@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")
 raw.reply(); raw.reply()

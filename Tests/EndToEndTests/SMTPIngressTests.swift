@@ -69,10 +69,10 @@ struct SMTPIngressTests {
                 String(server.ports["submissions"] ?? 0),
             ])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
-        // Queued: the bounce, the message to 100 recipients, and alice's own submission; nothing that
-        // was refused, cut off or over a limit.
+        // Queued: the bounce, the message to 100 recipients, the one of exactly the size limit, and
+        // alice's own submission; nothing that was refused, cut off or over a limit.
         let queue = try await admin(server, token: Self.token, "GET", "/api/v1/queue")
-        #expect(queue.body.components(separatedBy: #""sender":"#).count - 1 == 3, "\(queue.body)")
+        #expect(queue.body.components(separatedBy: #""sender":"#).count - 1 == 4, "\(queue.body)")
         #expect(try await server.stop().status == 0)
     }
 
