@@ -81,7 +81,9 @@ struct IMAPSelection: Sendable {
 
     /// Applies flags this session set itself (no FETCH needed unless the client asked).
     mutating func setFlags(_ flags: Set<String>, of uid: UInt32) {
-        if self.flags[uid] != nil { self.flags[uid] = flags }
+        // Only a real change writes: the session works on a copy of its selection, and a write to the
+        // shared dictionary copies all of it (a FETCH of one message copied a 1,000-entry table).
+        if let known = self.flags[uid], known != flags { self.flags[uid] = flags }
     }
 
     /// What to tell the client about changes from the feed (`changes`, with the current flags of the
