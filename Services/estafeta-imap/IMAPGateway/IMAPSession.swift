@@ -721,10 +721,12 @@ struct IMAPSession: Sendable {
         state: inout State
     ) async throws -> Next {
         var output = prefix + Array(untagged.map { $0 + "\r\n" }.joined().utf8)
-        if var selection = state.selected {
+        // Taken out of the state while it changes, so it has a single owner and its tables are updated
+        // in place instead of copied; put back however this ends.
+        if var selection = state.selected.take() {
+            defer { state.selected = selection }
             let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
             output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
-            state.selected = selection
         }
         return .send(output + Array("\(tag) OK \(text)\r\n".utf8))
     }
