@@ -119,6 +119,17 @@ struct IMAPTests {
         #expect(try await server.stop().status == 0)
     }
 
+    @Test("FETCH 1:* BODY.PEEK[] of 60 × 1 MB is streamed: the server waits for a client that does not read, and its memory stays bounded (I19)")
+    func largeFetchIsStreamed() async throws {
+        let server = try await startSuiteWithAlice(name: "imap-large-fetch", hostname: "imap.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let checks = try await PythonClient.run(
+            "imap_fetch_memory.py",
+            [String(server.ports["imaps"] ?? 0), server.certificatePath, String(server.process.processIdentifier)])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        #expect(try await server.stop().status == 0)
+    }
+
     @Test("mbsync (isync) copies a whole account to a Maildir, syncs changes both ways, and moves it into another account unchanged")
     func mbsyncRoundTrip() async throws {
         let server = try await startSuiteWithAlice(name: "imap-mbsync", hostname: "imap.estafeta.test", token: Self.token)

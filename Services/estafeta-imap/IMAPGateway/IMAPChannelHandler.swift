@@ -7,6 +7,8 @@ import ServerSupport
 enum IMAPOutput: Sendable {
     /// Send, then hand over the next command.
     case send(ByteBuffer)
+    /// Send part of a long answer now (FETCH of many large messages); the command goes on.
+    case sendPart(ByteBuffer)
     case sendAndClose(ByteBuffer)
     /// Send in plaintext, then run every later byte through TLS; whatever the client pipelined after
     /// STARTTLS is dropped (CVE-2011-0411, catalogue I05).
@@ -52,6 +54,8 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(Self.wrapOutboundOut(bytes), promise: promise)
             self.reading = true
             self.deliver(context: context)
+        case .sendPart(let bytes):
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
         case .sendAndClose(let bytes):
             self.close(context: context, with: bytes, promise: promise)
         case .sendThenStartTLS(let bytes):

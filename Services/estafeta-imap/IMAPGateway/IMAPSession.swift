@@ -176,7 +176,7 @@ struct IMAPSession: Sendable {
         }
         guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
         do {
-            return try await self.authenticated(command, account: account.id, state: &state)
+            return try await self.authenticated(command, account: account.id, state: &state, connection: connection)
         } catch let error as MailStoreError {
             switch error {
             case .unknownMailbox: return no("[NONEXISTENT] No such mailbox")
@@ -215,7 +215,9 @@ struct IMAPSession: Sendable {
     }
 
     /// Commands of the authenticated and selected states.
-    private func authenticated(_ command: IMAPCommand, account: AccountID, state: inout State) async throws -> Next {
+    private func authenticated(
+        _ command: IMAPCommand, account: AccountID, state: inout State, connection: Connection
+    ) async throws -> Next {
         let tag = command.tag
         func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
         switch command.kind {
@@ -353,11 +355,11 @@ struct IMAPSession: Sendable {
             break
         }
         guard state.selected != nil else { return self.bad(tag, "Select a mailbox first", state: &state) }
-        return try await self.selected(command, state: &state)
+        return try await self.selected(command, state: &state, connection: connection)
     }
 
     /// Commands of the selected state.
-    private func selected(_ command: IMAPCommand, state: inout State) async throws -> Next {
+    private func selected(_ command: IMAPCommand, state: inout State, connection: Connection) async throws -> Next {
         let tag = command.tag
         guard var selection = state.selected else { return self.bad(tag, "Select a mailbox first", state: &state) }
         switch command.kind {
@@ -401,7 +403,7 @@ struct IMAPSession: Sendable {
             state.selected = selection
             return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID):
-            return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state)
+            return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state, connection: connection)
         case .search(let charset, let key, let returning, let byUID):
             // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
             if let charset, charset != "UTF-8", charset != "US-ASCII" {
@@ -506,7 +508,9 @@ struct IMAPSession: Sendable {
     /// FETCH of flags, UID, size, internal date, ENVELOPE, BODY, BODYSTRUCTURE, body sections (whole
     /// message, part numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME, with partials) and BINARY
     /// (RFC 3516: parts with their Content-Transfer-Encoding undone).
-    private func fetch(_ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State) async throws -> Next {
+    private func fetch(
+        _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
+    ) async throws -> Next {
         guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
         var items = attributes
         if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
@@ -525,10 +529,15 @@ struct IMAPSession: Sendable {
             }
         }
         var output: [UInt8] = []
-        // In batches of UID ranges, so a large FETCH holds a bounded amount of content at a time.
+        // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
+        // mailbox holds one batch at a time (catalogue I19), and waits while the client is not reading.
         var index = 0
         while index < uids.count {
-            let batch = Array(uids[index..<min(index + 64, uids.count)])
+            if !output.isEmpty {
+                try await connection.outbound.write(.sendPart(ByteBuffer(bytes: output)))
+                output.removeAll(keepingCapacity: true)
+            }
+            let batch = try await self.fetchBatch(uids[index...], in: selection.mailbox.id, content: needsContent)
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
             let listed = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent, store: self.store)
@@ -587,6 +596,27 @@ struct IMAPSession: Sendable {
         state.selected = selection
         return try await self.completed(tag, "FETCH completed", prefix: output, expungesAllowed: byUID, state: &state)
     }
+
+    /// The next UIDs a FETCH reads together: up to 64 messages, and, when content is read, up to
+    /// `fetchBatchBytes` of it (beyond the first message), judged from the sizes listed first.
+    private func fetchBatch(_ uids: ArraySlice<UInt32>, in mailbox: MailboxID, content: Bool) async throws -> [UInt32] {
+        let candidates = Array(uids.prefix(64))
+        guard content, candidates.count > 1, let first = candidates.first, let last = candidates.last else { return candidates }
+        let sizes = Dictionary(
+            try await Self.messagesWithContent(in: mailbox, uids: first...last, content: false, store: self.store).map {
+                ($0.message.uid, $0.message.size)
+            }, uniquingKeysWith: { $1 })
+        var total: Int64 = 0
+        var batch: [UInt32] = []
+        for uid in candidates {
+            total += sizes[uid] ?? 0
+            if !batch.isEmpty, total > Self.fetchBatchBytes { break }
+            batch.append(uid)
+        }
+        return batch
+    }
+
+    static let fetchBatchBytes: Int64 = 1 << 20
 
     /// BINARY[part] content (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone;
     /// a multipart or message/rfc822 part as it is (there is nothing of its own to decode). nil for
