@@ -166,6 +166,7 @@ extension MailStore {
         try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content) }
     }
 
+    private static let messageByRowSQL = "SELECT \(storedMessageColumns()) FROM mailboxMessage WHERE id = ?"
     private static let listingSQL = """
         SELECT \(storedMessageColumns()) FROM mailboxMessage
         WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
@@ -255,7 +256,7 @@ extension MailStore {
                     try Self.recordChange(db, mailboxID: mailbox.rawValue, modSeq: changeSeq, uid: uid, kind: .flags)
                 }
                 if let updated = try Row.fetchOne(
-                    db, sql: "SELECT \(Self.storedMessageColumns()) FROM mailboxMessage WHERE id = ?",
+                    db.cachedStatement(sql: Self.messageByRowSQL),
                     arguments: [row["id"] as Int64])
                 {
                     result.append(Self.storedMessage(from: updated))
