@@ -197,7 +197,7 @@ enum MailStoreMigrator {
                     );
                     """)
         }
-        migrator.registerMigration("2026-11-28 IMAP recent floor") { db in
+        migrator.registerMigration("2026-11-27 IMAP recent floor") { db in
             // RFC 3501 §2.3.2: a message is \Recent in the first session told of it. UIDs at or above the
             // floor have not been claimed by any session yet; mail already stored is not recent.
             try db.execute(
