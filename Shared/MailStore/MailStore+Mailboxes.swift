@@ -372,7 +372,7 @@ extension MailStore {
 
     /// The columns `storedMessage(from:)` reads, in its order (`prefix`: a table alias and dot). The
     /// date comes as seconds since 1970, computed by SQLite: decoding GRDB's date text into a `Date`
-    /// through calendar components cost more than the rest of a message listing (SEARCH, SELECT).
+    /// through calendar components was the largest single cost of a message listing (SEARCH, SELECT).
     static func storedMessageColumns(_ prefix: String = "") -> String {
         "\(prefix)uid, \(prefix)size, (julianday(\(prefix)internalDate) - 2440587.5) * 86400.0, \(prefix)flags, \(prefix)modSeq"
     }

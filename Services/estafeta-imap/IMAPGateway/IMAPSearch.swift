@@ -31,7 +31,7 @@ struct IMAPSearch {
     /// The saved result (`$`, RFC 5182).
     let saved: Set<UInt32>
     /// The session's \Recent messages (empty after ENABLE IMAP4rev2).
-    var recent: Set<UInt32> = []
+    let recent: Set<UInt32>
 
     /// Whether evaluating `key` needs the message's content.
     static func needsContent(_ key: IMAPSearchKey) -> Bool {
@@ -126,7 +126,7 @@ struct IMAPSearch {
         return values.contains { Self.contains(EncodedWords.decode($0), text) }
     }
 
-    static func contains(_ haystack: String, _ text: String) -> Bool {
+    private static func contains(_ haystack: String, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
         // ASCII on both sides (most header values and search terms): compare bytes, folding only
         // A-Z; Foundation's Unicode case folding was the costliest step of a header SEARCH.

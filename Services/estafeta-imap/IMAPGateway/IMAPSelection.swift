@@ -28,14 +28,11 @@ struct IMAPSelection: Sendable {
         self.tracksRecent = tracksRecent
     }
 
-    /// Marks the messages of this selection from UID `floor` up as \Recent (the floor before this
-    /// session's claim, or the unclaimed floor when read-only); returns whether any became recent.
-    @discardableResult
-    mutating func markRecent(from floor: UInt32, among uids: [UInt32]) -> Bool {
-        guard self.tracksRecent else { return false }
-        let before = self.recent.count
+    /// Marks `uids` of this selection from UID `floor` up as \Recent (the floor before this session's
+    /// claim, or the unclaimed floor when read-only).
+    mutating func markRecent(from floor: UInt32, among uids: [UInt32]) {
+        guard self.tracksRecent else { return }
         for uid in uids where uid >= floor && self.flags[uid] != nil { self.recent.insert(uid) }
-        return self.recent.count != before
     }
 
     /// The flags as this session shows them: with \Recent for its recent messages.

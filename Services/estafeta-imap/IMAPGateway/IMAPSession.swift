@@ -238,12 +238,7 @@ struct IMAPSession: Sendable {
             var selection = IMAPSelection(
                 mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2)
             if selection.tracksRecent {
-                // SELECT claims what no session has seen (a write only when there is something to
-                // claim); EXAMINE shows it as recent but leaves it for the next session.
-                var floor = mailbox.recentFloor
-                if !readOnly, floor <= selection.largestUID {
-                    floor = try await self.store.claimRecent(in: mailbox.id, below: selection.largestUID + 1)
-                }
+                let floor = try await Self.recentFloor(of: selection, lastRead: mailbox.recentFloor, store: self.store)
                 selection.markRecent(from: floor, among: selection.uids)
             }
             state.selected = selection
@@ -784,14 +779,22 @@ struct IMAPSession: Sendable {
             // New messages are \Recent in the first session to learn of them (RFC 3501 §7.3.2: RECENT
             // follows EXISTS). Most sessions find them claimed already: read the floor before writing.
             let fresh = Array(selection.uids.reversed().prefix { $0 > previousLargest })
-            var floor = try store.immediate.recentFloor(of: selection.mailbox.id)
-            if !selection.readOnly, floor <= selection.largestUID {
-                floor = try await store.claimRecent(in: selection.mailbox.id, below: selection.largestUID + 1)
-            }
+            let floor = try await Self.recentFloor(
+                of: selection, lastRead: try store.immediate.recentFloor(of: selection.mailbox.id), store: store)
             selection.markRecent(from: floor, among: fresh)
             lines.append("* \(selection.recent.count) RECENT")
         }
         return lines
+    }
+
+    /// Where `selection`'s \Recent messages begin (RFC 3501 §2.3.2): a read-write session claims the
+    /// messages up to its largest UID that no session has seen — a write only when the floor as last
+    /// read (`lastRead`) shows some; a read-only one (EXAMINE) shows them but leaves them for the next.
+    static func recentFloor(of selection: IMAPSelection, lastRead floor: UInt32, store: MailStore)
+        async throws(MailStoreError) -> UInt32
+    {
+        guard !selection.readOnly, floor <= selection.largestUID else { return floor }
+        return try await store.claimRecent(in: selection.mailbox.id, below: selection.largestUID + 1)
     }
 
     /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
