@@ -13,11 +13,14 @@ enum IMAPOutput: Sendable {
     /// Send in plaintext, then run every later byte through TLS; whatever the client pipelined after
     /// STARTTLS is dropped (CVE-2011-0411, catalogue I05).
     case sendThenStartTLS(ByteBuffer)
+    /// From now on, offer each command to this shortcut before the session. Sends nothing.
+    case answerFetches(with: IMAPFetchShortcut)
 }
 
 /// Frames commands with `IMAPCommandFramer` and hands the session one at a time; answers a client's
 /// synchronising literal with `+` itself (RFC 9051 §7.5), since the framer has already checked its
-/// size. Commands pipelined meanwhile wait in a bounded buffer.
+/// size. Commands pipelined meanwhile wait in a bounded buffer. While the session waits, FETCHes its
+/// `IMAPFetchShortcut` can answer are answered here, in order.
 final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = IMAPFrame
@@ -30,6 +33,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var buffer = ByteBuffer()
     private var reading = false
     private var closing = false
+    private var shortcut: IMAPFetchShortcut?
 
     init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20) {
         self.framer = IMAPCommandFramer(limits: limits)
@@ -67,6 +71,9 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             self.reading = true
+        case .answerFetches(let shortcut):
+            self.shortcut = shortcut
+            promise?.succeed()
         }
     }
 
@@ -87,11 +94,21 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         CommandLineChannelHandler.send(bytes, thenClose: context, promise: promise)
     }
 
-    /// Hands over at most one frame, then waits for the session's answer.
+    /// Hands over at most one frame, then waits for the session's answer; commands the shortcut answers
+    /// are answered here while the peer keeps reading what was sent (writability).
     private func deliver(context: ChannelHandlerContext) {
+        var answered = false
+        defer { if answered { context.flush() } }
         while self.reading, !self.closing, let frame = self.framer.next(from: &self.buffer) {
             if case .continuationRequest = frame {
                 context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "+ Ready for literal data\r\n")), promise: nil)
+                continue
+            }
+            if case .command(let command) = frame, let shortcut = self.shortcut, context.channel.isWritable,
+                let answer = shortcut.answer(command)
+            {
+                context.write(Self.wrapOutboundOut(answer), promise: nil)
+                answered = true
                 continue
             }
             self.reading = false

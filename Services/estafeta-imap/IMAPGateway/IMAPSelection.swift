@@ -1,4 +1,5 @@
 import Foundation
+import IMAPProtocol
 import MailStore
 
 /// The selected mailbox as this session has told the client about it (RFC 9051 §2.3.1.2): messages by
@@ -52,6 +53,13 @@ struct IMAPSelection: Sendable {
             if self.uids[middle] < uid { low = middle + 1 } else { high = middle - 1 }
         }
         return nil
+    }
+
+    /// The UIDs a command's sequence set names: by sequence number or UID, or `$`, the UIDs of the
+    /// last `SEARCH RETURN (SAVE)` (`saved`) still in the mailbox.
+    func targets(_ set: IMAPSequenceSet, byUID: Bool, saved: [UInt32]) -> [UInt32] {
+        if case .saved = set { return saved.filter { self.sequenceNumber(of: $0) != nil } }
+        return self.uids(for: set.resolved(largest: byUID ? max(self.largestUID, 1) : UInt32(self.exists)), byUID: byUID)
     }
 
     /// The UIDs a sequence set names, by sequence number or by UID, ascending.

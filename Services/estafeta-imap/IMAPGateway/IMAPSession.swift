@@ -42,6 +42,7 @@ struct IMAPSession: Sendable {
 
     private enum Next {
         case send([UInt8])
+        case sendBuffer(ByteBuffer)
         case close([UInt8])
         case startTLS([UInt8])
     }
@@ -56,13 +57,19 @@ struct IMAPSession: Sendable {
         try await withGracefulShutdownHandler {
             let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
             try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
+            let shortcut = IMAPFetchShortcut(store: self.store)
+            try await connection.outbound.write(.answerFetches(with: shortcut))
             var frames = connection.inbound.makeAsyncIterator()
             while true {
                 guard gate.willAwaitInput() else {
                     try await connection.outbound.write(.sendAndClose(ByteBuffer(string: Self.shutdownReply)))
                     return
                 }
-                guard let frame = try await frames.next(), gate.willWork() else { return }
+                // The selection is lent to the connection's shortcut while this waits.
+                shortcut.park(state.selected.take(), utf8: state.utf8, rev2: state.rev2)
+                let frame = try await frames.next()
+                state.selected = shortcut.unpark()
+                guard let frame, gate.willWork() else { return }
                 let next: Next
                 switch frame {
                 case .continuationRequest:
@@ -83,6 +90,7 @@ struct IMAPSession: Sendable {
                 }
                 switch next {
                 case .send(let bytes): try await connection.outbound.write(.send(ByteBuffer(bytes: bytes)))
+                case .sendBuffer(let buffer): try await connection.outbound.write(.send(buffer))
                 case .close(let bytes):
                     try await connection.outbound.write(.sendAndClose(ByteBuffer(bytes: bytes)))
                     return
@@ -428,10 +436,9 @@ struct IMAPSession: Sendable {
         }
     }
 
-    /// The UIDs a sequence set names in the selected mailbox: by sequence number or UID, or `$`.
+    /// The UIDs a sequence set names in the selected mailbox.
     private func targets(_ set: IMAPSequenceSet, in selection: IMAPSelection, byUID: Bool, state: State) -> [UInt32] {
-        if case .saved = set { return state.savedSearch.filter { selection.sequenceNumber(of: $0) != nil } }
-        return selection.uids(for: set.resolved(largest: byUID ? max(selection.largestUID, 1) : UInt32(selection.exists)), byUID: byUID)
+        selection.targets(set, byUID: byUID, saved: state.savedSearch)
     }
 
     /// SEARCH and UID SEARCH; ESEARCH results (RFC 9051 §7.3.4) with RETURN or after ENABLE IMAP4rev2.
@@ -500,96 +507,50 @@ struct IMAPSession: Sendable {
         return parts.joined(separator: ",")
     }
 
-    /// FETCH of flags, UID, size, internal date, ENVELOPE, BODY, BODYSTRUCTURE, body sections (whole
-    /// message, part numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME, with partials) and BINARY
-    /// (RFC 3516: parts with their Content-Transfer-Encoding undone).
+    /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
     private func fetch(
         _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
     ) async throws -> Next {
         guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
-        var items = attributes
-        if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
+        let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
         let uids = self.targets(set, in: selection, byUID: byUID, state: state)
-        let needsContent = items.contains { item in
-            switch item {
-            case .rfc822, .rfc822Header, .rfc822Text, .bodySection, .envelope, .body, .bodyStructure, .binary, .binarySize: true
-            default: false
-            }
-        }
-        let setsSeen = !selection.readOnly && items.contains { item in
-            switch item {
-            case .rfc822, .rfc822Text: true
-            case .bodySection(_, let peek, _), .binary(_, let peek, _): !peek
-            default: false
-            }
-        }
-        var output: [UInt8] = []
+        let needsContent = response.needsContent
+        let setsSeen = response.setsSeen(readOnly: selection.readOnly)
+        var output = ByteBuffer()
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
         // mailbox holds one batch at a time (catalogue I19), and waits while the client is not reading.
         var index = 0
         while index < uids.count {
-            if !output.isEmpty {
-                try await connection.outbound.write(.sendPart(ByteBuffer(bytes: output)))
-                output.removeAll(keepingCapacity: true)
+            if output.readableBytes > 0 {
+                try await connection.outbound.write(.sendPart(output))
+                output = ByteBuffer()
             }
             let batch = try await self.fetchBatch(uids[index...], in: selection.mailbox.id, content: needsContent)
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
             let listed = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent, store: self.store)
-            let messages = Dictionary(listed.map { ($0.message.uid, $0.message) }, uniquingKeysWith: { $1 })
-            let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
+            output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
+            let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
             for uid in batch {
-                guard let message = messages[uid], let number = selection.sequenceNumber(of: uid) else { continue }
+                guard let (message, content) = messages[uid], let number = selection.sequenceNumber(of: uid) else { continue }
                 var flags = message.flags
                 if setsSeen && !flags.contains("\\Seen") {
                     flags.insert("\\Seen")
                     seen.append(uid)
                 }
-                let shownFlags = selection.shown(flags, of: uid)
-                var parts: [[UInt8]] = []
-                let bytes = contents[uid].map { Array($0) } ?? []
-                var structure: IMAPMessageStructure?
-                for item in items {
-                    switch item {
-                    case .envelope, .body, .bodyStructure:
-                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
-                        structure = parsed
-                        switch item {
-                        case .envelope: parts.append(Array("ENVELOPE \(parsed.envelope())".utf8))
-                        case .body: parts.append(Array("BODY \(parsed.bodyStructure(extensible: false))".utf8))
-                        default: parts.append(Array("BODYSTRUCTURE \(parsed.bodyStructure(extensible: true))".utf8))
-                        }
-                    case .bodySection(let section, _, _) where !section.part.isEmpty:
-                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
-                        structure = parsed
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: parsed, flags: shownFlags))
-                    case .binary(let part, _, _) where !part.isEmpty, .binarySize(let part) where !part.isEmpty:
-                        let parsed = structure ?? IMAPMessageStructure(bytes, utf8: state.utf8 || state.rev2)
-                        structure = parsed
-                        guard let entity = parsed.root.part(part) else {
-                            return .send(Array("\(tag) NO [NONEXISTENT] No part \(part.map(String.init).joined(separator: ".")) in message \(number)\r\n".utf8))
-                        }
-                        guard let data = Self.binaryContent(of: entity, in: bytes) else {
-                            return .send(Array("\(tag) NO [UNKNOWN-CTE] Cannot decode part \(part.map(String.init).joined(separator: ".")) of message \(number)\r\n".utf8))
-                        }
-                        parts.append(Self.binaryItem(item, data))
-                    case .binary, .binarySize:
-                        parts.append(Self.binaryItem(item, bytes))
-                    default:
-                        parts.append(self.fetchItem(item, message: message, bytes: bytes, structure: nil, flags: shownFlags))
-                    }
+                if let failure = response.write(
+                    number: number, message: message, content: content, flags: selection.shown(flags, of: uid),
+                    announceFlags: seen.last == uid, into: &output)
+                {
+                    return .send(Array("\(tag) NO \(failure)\r\n".utf8))
                 }
-                if !seen.isEmpty, seen.last == uid, !items.contains(.flags) {
-                    parts.append(Array("FLAGS \(Self.flagList(shownFlags))".utf8))
-                }
-                output += Array("* \(number) FETCH (".utf8) + Array(parts.joined(separator: [UInt8(ascii: " ")])) + Array(")\r\n".utf8)
                 selection.setFlags(flags, of: uid)
             }
             if !seen.isEmpty { _ = try await self.store.updateFlags(.add(["\\Seen"]), in: selection.mailbox.id, uids: seen) }
         }
         state.selected = selection
-        return try await self.completed(tag, "FETCH completed", prefix: output, expungesAllowed: byUID, state: &state)
+        return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
     }
 
     /// The next UIDs a FETCH reads together: up to 64 messages, and, when content is read, up to
@@ -613,123 +574,6 @@ struct IMAPSession: Sendable {
 
     static let fetchBatchBytes: Int64 = 1 << 20
 
-    /// BINARY[part] content (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone;
-    /// a multipart or message/rfc822 part as it is (there is nothing of its own to decode). nil for
-    /// an encoding RFC 2045 does not define.
-    static func binaryContent(of entity: MIMEEntity, in bytes: [UInt8]) -> [UInt8]? {
-        if entity.isMultipart { return Array(bytes[entity.body]) }
-        if let inner = entity.enclosed.first { return Array(bytes[inner.header.lowerBound..<inner.body.upperBound]) }
-        return TransferEncoding.decode(bytes[entity.body], encoding: entity.field("content-transfer-encoding"))
-    }
-
-    /// `BINARY[part]<origin> data` (a literal8 when the data holds NUL) or `BINARY.SIZE[part] n`.
-    static func binaryItem(_ item: IMAPFetchAttribute, _ data: [UInt8]) -> [UInt8] {
-        switch item {
-        case .binarySize(let part):
-            return Array("BINARY.SIZE[\(part.map(String.init).joined(separator: "."))] \(data.count)".utf8)
-        case .binary(let part, _, let partial):
-            let (data, origin) = Self.partial(data, partial)
-            return Array("BINARY[\(part.map(String.init).joined(separator: "."))]\(origin) ".utf8) + IMAPEncoding.binaryLiteral(data)
-        default:
-            return []
-        }
-    }
-
-    /// The octets a `<origin.count>` partial asks for, and the `<origin>` the answer names (RFC 9051
-    /// §6.4.5: a start beyond the end gives empty data); all of them and "" without a partial.
-    static func partial(_ data: [UInt8], _ partial: ClosedRange<UInt32>?) -> (data: [UInt8], origin: String) {
-        guard let partial else { return (data, "") }
-        let start = min(Int(partial.lowerBound), data.count)
-        let end = min(Int(partial.upperBound) + 1, data.count)
-        return (Array(data[start..<max(start, end)]), "<\(partial.lowerBound)>")
-    }
-
-    private func fetchItem(
-        _ item: IMAPFetchAttribute, message: StoredMessage, bytes: [UInt8], structure: IMAPMessageStructure?, flags: Set<String>
-    ) -> [UInt8] {
-        func section(_ name: String, _ data: [UInt8]) -> [UInt8] { Array("\(name) ".utf8) + IMAPEncoding.literal(data) }
-        // The entity a part-numbered section is about, and the bytes its HEADER/TEXT refer to: for a
-        // message/rfc822 part, the message inside it (RFC 9051 §6.4.5).
-        var scope = bytes
-        var partPrefix = ""
-        var partEntity: MIMEEntity?
-        if case .bodySection(let spec, _, _) = item, !spec.part.isEmpty, let structure {
-            partPrefix = spec.part.map(String.init).joined(separator: ".")
-            partEntity = structure.root.part(spec.part)
-            if let entity = partEntity {
-                let inner = entity.enclosed.first.map { $0.header.lowerBound..<$0.body.upperBound } ?? entity.body
-                scope = Array(bytes[inner])
-            } else {
-                scope = []
-            }
-        }
-        // Only the header/text items need it; FLAGS, UID and the like never scan the message.
-        var headerEnd: Int { MIMEParser.headerLength(of: scope) }
-        switch item {
-        case .flags: return Array("FLAGS \(Self.flagList(flags))".utf8)
-        case .uid: return Array("UID \(message.uid)".utf8)
-        case .rfc822Size: return Array("RFC822.SIZE \(message.size)".utf8)
-        case .internalDate: return Array("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))".utf8)
-        case .modSeq: return Array("MODSEQ (\(message.modSeq))".utf8)
-        case .rfc822: return section("RFC822", bytes)
-        case .rfc822Header: return section("RFC822.HEADER", Array(bytes[..<MIMEParser.headerLength(of: bytes)]))
-        case .rfc822Text: return section("RFC822.TEXT", Array(bytes[MIMEParser.headerLength(of: bytes)...]))
-        case .bodySection(let spec, _, let partial):
-            let data: [UInt8]
-            var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
-            switch spec.text {
-            case nil:
-                // BODY[n] of a non-multipart part is its body; of a message/rfc822 part, the whole message.
-                data = partEntity.map { entity in
-                    entity.enclosed.isEmpty ? Array(bytes[entity.body]) : scope
-                } ?? (partPrefix.isEmpty ? bytes : [])
-            case .header?: data = Array(scope[..<headerEnd]); name += "HEADER"
-            case .text?: data = Array(scope[headerEnd...]); name += "TEXT"
-            case .headerFields(let fields)?:
-                data = Self.headerFields(Array(scope[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: true)
-                name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-            case .headerFieldsNot(let fields)?:
-                data = Self.headerFields(Array(scope[..<headerEnd]), names: Set(fields.map { $0.lowercased() }), keep: false)
-                name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-            case .mime?:
-                data = partEntity.map { Array(bytes[$0.header]) } ?? []
-                name += "MIME"
-            }
-            let (shown, origin) = Self.partial(data, partial)
-            return section(name + "]" + origin, shown)
-        default: return []
-        }
-    }
-
-    /// The header fields named (or all others), each with its continuation lines, then the empty line.
-    static func headerFields(_ header: [UInt8], names: Set<String>, keep: Bool) -> [UInt8] {
-        var output: [UInt8] = []
-        var including = false
-        var lineStart = 0
-        while lineStart < header.count {
-            var lineEnd = lineStart
-            while lineEnd < header.count, header[lineEnd] != 10 { lineEnd += 1 }
-            lineEnd = min(lineEnd + 1, header.count)
-            let line = header[lineStart..<lineEnd]
-            if line.first == 32 || line.first == 9 {
-                if including { output += line }
-            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                // Field names are printable ASCII (RFC 5322 §2.2): trimmed and lower-cased bytewise.
-                var nameStart = lineStart
-                var nameEnd = colon
-                while nameStart < nameEnd, header[nameStart] == 32 || header[nameStart] == 9 { nameStart += 1 }
-                while nameEnd > nameStart, header[nameEnd - 1] == 32 || header[nameEnd - 1] == 9 { nameEnd -= 1 }
-                let name = String(decoding: header[nameStart..<nameEnd].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-                including = names.contains(name) == keep
-                if including { output += line }
-            } else {
-                including = false
-            }
-            lineStart = lineEnd
-        }
-        return output + [13, 10]
-    }
-
     static func flagList(_ flags: Set<String>) -> String {
         IMAPEncoding.flagList(flags.sorted())
     }
@@ -742,18 +586,21 @@ struct IMAPSession: Sendable {
     /// meanwhile (other sessions, other processes, deliveries, POP3): EXISTS, FETCH FLAGS, and EXPUNGE
     /// only where sequence numbers may change (RFC 9051 §7.5.1).
     private func completed(
-        _ tag: String, _ text: String, untagged: [String] = [], prefix: [UInt8] = [], expungesAllowed: Bool = true,
+        _ tag: String, _ text: String, untagged: [String] = [], prefix: consuming ByteBuffer = ByteBuffer(), expungesAllowed: Bool = true,
         state: inout State
     ) async throws -> Next {
-        var output = prefix + Array(untagged.map { $0 + "\r\n" }.joined().utf8)
+        // Moved, not copied: a FETCH's answer can be a megabyte.
+        var output = consume prefix
+        output.writeString(untagged.map { $0 + "\r\n" }.joined())
         // Taken out of the state while it changes, so it has a single owner and its tables are updated
         // in place instead of copied; put back however this ends.
         if var selection = state.selected.take() {
             defer { state.selected = selection }
             let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
-            output += Array(lines.map { $0 + "\r\n" }.joined().utf8)
+            output.writeString(lines.map { $0 + "\r\n" }.joined())
         }
-        return .send(output + Array("\(tag) OK \(text)\r\n".utf8))
+        output.writeString("\(tag) OK \(text)\r\n")
+        return .sendBuffer(output)
     }
 
     /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
