@@ -122,6 +122,11 @@ struct IMAPTests {
         }
     }
 
+    @Test("a FETCH gets the same bytes whether the connection answers it on the spot or the session does; flag changes, \\Seen and held-back expunges still go through the session")
+    func fetchPathsAgree() async throws {
+        try await self.passes("imap_fetch_paths.py") { server in [String(server.ports["imaps"] ?? 0), server.certificatePath] }
+    }
+
     /// Runs a client script against a fresh suite with alice (arguments made from the running server):
     /// it must pass all its checks, and the suite must then stop cleanly.
     private func passes(_ script: String, options: [String] = [], _ arguments: (RunningServer) -> [String]) async throws {
