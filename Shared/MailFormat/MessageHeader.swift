@@ -27,13 +27,31 @@ public struct MessageHeader: Sendable, Equatable {
         self.fields = Self.fields(of: bytes, maximumBytes: maximumBytes)
     }
 
-    private static func fields(of bytes: UnsafeRawBufferPointer, maximumBytes: Int) -> [Field] {
+    /// Only the fields called one of `names` (compared ASCII case-insensitively): SEARCH SUBJECT looks
+    /// at one field of every message, and making text of all the others was most of its parsing.
+    public init(parsing message: Data, only names: [String], maximumBytes: Int = 1 << 20) {
+        let wanted = names.map { Array($0.utf8).map(Self.lowercased) }
+        self.fields = message.withUnsafeBytes { Self.fields(of: $0, maximumBytes: maximumBytes, only: wanted) }
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
+    /// The fields of the header in `bytes`; with `wanted` (lower-case names), only those.
+    private static func fields(of bytes: UnsafeRawBufferPointer, maximumBytes: Int, only wanted: [[UInt8]]? = nil) -> [Field] {
         func text(_ range: Range<Int>) -> String {
             String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
         }
         func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         let limit = min(bytes.count, maximumBytes)
+        func isWanted(_ name: Range<Int>) -> Bool {
+            guard let wanted else { return true }
+            return wanted.contains { candidate in
+                candidate.count == name.count && zip(candidate, name).allSatisfy { $0 == Self.lowercased(bytes[$1]) }
+            }
+        }
         var fields: [Field] = []
+        // Whether the last field was kept, so its continuation lines are too.
+        var keeping = false
         var start = 0
         while start < limit {
             // One line: LF-terminated in the octets (CRLF is one Character in a Swift string).
@@ -44,7 +62,7 @@ public struct MessageHeader: Sendable, Equatable {
             if end == start { break }  // the empty line that ends the header section
             if isBlank(bytes[start]) {
                 // A continuation line (folding, RFC 5322 §2.2.3).
-                if !fields.isEmpty { fields[fields.count - 1].value += text(start..<end) }
+                if keeping, !fields.isEmpty { fields[fields.count - 1].value += text(start..<end) }
             } else if let colon = (start..<end).first(where: { bytes[$0] == UInt8(ascii: ":") }) {
                 var nameStart = start
                 var nameEnd = colon
@@ -52,7 +70,8 @@ public struct MessageHeader: Sendable, Equatable {
                 while nameEnd > nameStart, isBlank(bytes[nameEnd - 1]) { nameEnd -= 1 }
                 var valueStart = colon + 1
                 while valueStart < end, isBlank(bytes[valueStart]) { valueStart += 1 }
-                fields.append(Field(name: text(nameStart..<nameEnd), value: text(valueStart..<end)))
+                keeping = isWanted(nameStart..<nameEnd)
+                if keeping { fields.append(Field(name: text(nameStart..<nameEnd), value: text(valueStart..<end))) }
             }
             start = lineFeed + 1
         }
@@ -75,9 +94,21 @@ public struct MessageHeader: Sendable, Equatable {
     }
 
     /// Field names compare ASCII case-insensitively (RFC 5322 §1.2.2; names are printable ASCII).
+    /// Compared over the strings' UTF-8 buffers (a generic zip of their views cost as much as a
+    /// SEARCH's header parsing).
     public static func sameName(_ one: String, _ other: String) -> Bool {
-        one.utf8.count == other.utf8.count
-            && zip(one.utf8, other.utf8).allSatisfy { a, b in a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A) }
+        guard one.utf8.count == other.utf8.count else { return false }
+        var one = one
+        var other = other
+        return one.withUTF8 { a in
+            other.withUTF8 { b in
+                for index in 0..<a.count where a[index] != b[index] {
+                    let folded = a[index] | 0x20
+                    guard folded == b[index] | 0x20, folded >= 0x61, folded <= 0x7A else { return false }
+                }
+                return true
+            }
+        }
     }
 }
 

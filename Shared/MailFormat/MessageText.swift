@@ -38,10 +38,13 @@ public enum EncodedWords {
     /// The value with its encoded words decoded; white space between two adjacent encoded words is
     /// dropped (RFC 2047 §6.2). Anything malformed stays as written.
     public static func decode(_ value: String) -> String {
-        // Most values hold no encoded word: a byte scan, not a string search, says so.
-        guard zip(value.utf8, value.utf8.dropFirst()).contains(where: { $0 == UInt8(ascii: "=") && $1 == UInt8(ascii: "?") }) else {
-            return value
+        // Most values hold no encoded word: a scan of the UTF-8 buffer, not a string search (nor a zip
+        // of the views, which cost as much again), says so.
+        var scanned = value
+        let mayHoldWord = scanned.withUTF8 { bytes in
+            bytes.count > 1 && (0..<(bytes.count - 1)).contains { bytes[$0] == UInt8(ascii: "=") && bytes[$0 + 1] == UInt8(ascii: "?") }
         }
+        guard mayHoldWord else { return value }
         var output = ""
         var rest = Substring(value)
         var lastWasEncoded = false

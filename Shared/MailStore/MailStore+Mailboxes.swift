@@ -197,6 +197,32 @@ extension MailStore {
         return result
     }
 
+    /// The UIDs in `uids`, in order, of the messages `matches` accepts, shown each message and its
+    /// whole content (added header lines, then the stored bytes), in one read. The content is lent
+    /// straight from SQLite when the message has no added header lines: a SEARCH on headers or text
+    /// looks at every message, and copying each one out cost more than searching it. `matches` runs
+    /// on the reader's thread and must not keep the content.
+    public func messages(
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
+    ) async throws(MailStoreError) -> [UInt32] {
+        try await self.read { db in
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: Self.listingWithContentSQL),
+                arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+            var matched: [UInt32] = []
+            while let row = try rows.next() {
+                let message = Self.storedMessage(from: row)
+                let prefix: Data = row[5]
+                let accepted = try row.withUnsafeData(atIndex: 6) { body in
+                    let body = body ?? Data()
+                    return matches(message, prefix.isEmpty ? body : prefix + body)
+                }
+                if accepted { matched.append(message.uid) }
+            }
+            return matched
+        }
+    }
+
     /// The full RFC 5322 content of one message as delivered: added header lines, then the stored blob.
     public func messageContent(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> Data? {
         try await self.messageContents(in: mailbox, uids: uid...uid)[uid]

@@ -3,7 +3,8 @@
 items over 70 messages of varied structure are fetched as one command (the session: more than 64) and
 as two halves (the shortcut), by sequence number and by UID, read-write and read-only; the answers
 must be byte for byte the same. Then what the shortcut must leave to the session: a FETCH that sets
-\\Seen, a flag and an expunge made by another session meanwhile.
+\\Seen, a flag and an expunge made by another session meanwhile. Last, SEARCH: keys on flags and
+numbers answered from the selection or from the store, header keys parsing one field or all.
 Arguments: IMAPS port, CA certificate file."""
 import imaplib
 import re
@@ -114,6 +115,27 @@ told, _ = fetch(sock, reader, "t", "UID FETCH 4 (FLAGS)")
 check("UID FETCH sends the expunge", b"* 6 EXPUNGE\r\n" in told, told)
 after, _ = fetch(sock, reader, "n", "FETCH 6 (UID)")
 check("sequence numbers then follow the expunge", after == b"* 6 FETCH (UID 7)\r\n", after)
+# SEARCH on flags, UIDs and sequence numbers is answered from the selection when it is current; with
+# a key that needs the store (LARGER 0: every message) it reads the store. Same results either way,
+# also right after another session changed flags. Header keys parse only the fields they name; with
+# TEXT "" (every message, every field) the whole header is parsed: same results again.
+def search(tag, criteria):
+    untagged, done = fetch(sock, reader, tag, f"UID SEARCH {criteria}")
+    check(f"UID SEARCH {criteria} completed", done.startswith(tag.encode() + b" OK"), done)
+    found = [line for line in untagged.split(b"\r\n") if line.startswith(b"* SEARCH")]
+    return sorted(int(n) for n in found[0].split()[2:]) if found else None
+
+
+check("the other session flags message 9", other.store("9", "+FLAGS", "(\\Flagged $Label)")[0] == "OK")
+for n, criteria in enumerate(["FLAGGED", "UNSEEN", "KEYWORD $Label", "NOT ANSWERED", "OR DRAFT ANSWERED", "UID 5:20 UNFLAGGED", "2:9 SEEN"]):
+    memory, stored = search(f"m{n}", criteria), search(f"s{n}", f"{criteria} LARGER 0")
+    check(f"SEARCH {criteria}: the same from the selection and from the store", memory is not None and memory == stored,
+          f"{memory} vs {stored}")
+check("the flag just set elsewhere is found", 10 in (search("f", "FLAGGED") or []))
+for n, criteria in enumerate(['SUBJECT "forwarded"', 'FROM "s13@"', 'HEADER CONTENT-TYPE "alternative"', 'OR SUBJECT plain TO nobody', 'SENTSINCE 1-Nov-2026 SUBJECT "no body"']):
+    named, whole = search(f"h{n}", criteria), search(f"w{n}", f'{criteria} TEXT ""')
+    check(f"SEARCH {criteria}: the same parsing one field or all", named is not None and named == whole and len(named) > 0,
+          f"{named} vs {whole}")
 sock.close()
 other.logout()
 imap.logout()

@@ -122,7 +122,7 @@ struct IMAPTests {
         }
     }
 
-    @Test("a FETCH gets the same bytes whether the connection answers it on the spot or the session does; flag changes, \\Seen and held-back expunges still go through the session")
+    @Test("FETCH and SEARCH answer the same whichever way they are taken (on the spot or by the session; from the selection or the store; one header field parsed or all); flag changes, \\Seen and held-back expunges still go through the session")
     func fetchPathsAgree() async throws {
         try await self.passes("imap_fetch_paths.py") { server in [String(server.ports["imaps"] ?? 0), server.certificatePath] }
     }

@@ -41,6 +41,21 @@ struct MessageHeaderTests {
         #expect(MessageHeader(parsing: Data("Sub: x\r\n".utf8)).values("SUBJECT").isEmpty)
     }
 
+    @Test("parsing only named fields keeps exactly what a full parse gives for them, folded lines included; names compare ASCII case-insensitively")
+    func onlyNamedFields() {
+        let message = Data("Received: a\r\n\tb\r\nsubject: Hello\r\n  world\r\nX-Other: 1\r\n\tfolded other\r\nSUBJECT: again\r\nDate: now\r\n\r\nSubject: body\r\n".utf8)
+        let full = MessageHeader(parsing: message)
+        let only = MessageHeader(parsing: message, only: ["Subject", "DATE"])
+        #expect(only.fields.map(\.name) == ["subject", "SUBJECT", "Date"])
+        for name in ["subject", "date", "x-other", "received"] {
+            #expect(only.values(name) == (["subject", "date"].contains(name) ? full.values(name) : []), "\(name)")
+        }
+        #expect(only.values("Subject") == ["Hello  world", "again"])
+        #expect(MessageHeader(parsing: message, only: []).fields.isEmpty)
+        #expect(MessageHeader(parsing: message, only: ["Sub"]).fields.isEmpty)
+        #expect(MessageHeader.sameName("Content-Type", "content-TYPE") && !MessageHeader.sameName("A[", "a{") && !MessageHeader.sameName("ab", "abc"))
+    }
+
     @Test(
         "address lists: display names, quotes, comments, groups, routes",
         arguments: [

@@ -15,6 +15,8 @@ struct MessageTextTests {
         #expect(EncodedWords.decode("=?broken") == "=?broken")
         #expect(EncodedWords.decode("=?utf-8?x?abc?= plain") == "=?utf-8?x?abc?= plain")
         #expect(EncodedWords.decode("no words at all") == "no words at all")
+        #expect(EncodedWords.decode("") == "" && EncodedWords.decode("=") == "=" && EncodedWords.decode("?=") == "?=")
+        #expect(EncodedWords.decode("tail =?utf-8?q?caf=C3=A9?=") == "tail café")
     }
 
     @Test("body text: text parts decoded and converted, attached messages included, binary attachments left out")

@@ -10,19 +10,38 @@ import MailStore
 struct IMAPSearch {
     struct Candidate {
         let sequence: Int
-        let message: StoredMessage
+        let uid: UInt32
+        let flags: Set<String>
+        /// Size, dates and modseq: nil when the search needs none of them (`needsListing`).
+        let message: StoredMessage?
         let content: Data?
         /// Parsed once per message, however many header keys the search has.
         let header: MessageHeader?
         /// The decoded text of the body, when a BODY or TEXT key needs it.
         let bodyText: String?
 
-        init(sequence: Int, message: StoredMessage, content: Data?, needsBodyText: Bool = false) {
+        /// `headerNames`: the only fields the search reads (`IMAPSearch.headerNames`), nil for all.
+        init(sequence: Int, message: StoredMessage, content: Data?, needsBodyText: Bool = false, headerNames: [String]? = nil) {
             self.sequence = sequence
+            self.uid = message.uid
+            self.flags = message.flags
             self.message = message
             self.content = content
-            self.header = content.map { MessageHeader(parsing: $0) }
+            self.header = content.map { content in
+                headerNames.map { MessageHeader(parsing: content, only: $0) } ?? MessageHeader(parsing: content)
+            }
             self.bodyText = needsBodyText ? content.map { MessageText.body(of: Array($0)) } : nil
+        }
+
+        /// A message as the selection knows it: enough for keys on flags, UIDs and sequence numbers.
+        init(sequence: Int, uid: UInt32, flags: Set<String>) {
+            self.sequence = sequence
+            self.uid = uid
+            self.flags = flags
+            self.message = nil
+            self.content = nil
+            self.header = nil
+            self.bodyText = nil
         }
     }
 
@@ -44,6 +63,41 @@ struct IMAPSearch {
         }
     }
 
+    /// Whether evaluating `key` needs more than flags, UIDs and sequence numbers: the stored size,
+    /// dates or modseq, or the content.
+    static func needsListing(_ key: IMAPSearchKey) -> Bool {
+        switch key {
+        case .larger, .smaller, .modSeq, .before, .on, .since: true
+        case .not(let inner): Self.needsListing(inner)
+        case .or(let a, let b): Self.needsListing(a) || Self.needsListing(b)
+        case .and(let keys): keys.contains(where: Self.needsListing)
+        default: Self.needsContent(key)
+        }
+    }
+
+    /// The header fields evaluating `key` reads; nil when it may read any (TEXT).
+    static func headerNames(_ key: IMAPSearchKey) -> [String]? {
+        var names: Set<String> = []
+        func collect(_ key: IMAPSearchKey) -> Bool {
+            switch key {
+            case .bcc: names.insert("bcc")
+            case .cc: names.insert("cc")
+            case .from: names.insert("from")
+            case .to: names.insert("to")
+            case .subject: names.insert("subject")
+            case .header(let name, _): names.insert(name)  // MessageHeader folds ASCII case, as `values` does
+            case .sentBefore, .sentOn, .sentSince: names.insert("date")
+            case .text: return false
+            case .not(let inner): return collect(inner)
+            case .or(let a, let b): return collect(a) && collect(b)
+            case .and(let keys): return keys.allSatisfy(collect)
+            default: break
+            }
+            return true
+        }
+        return collect(key) ? names.sorted() : nil
+    }
+
     /// Whether evaluating `key` needs the decoded body text (`Candidate.bodyText`).
     static func needsBodyText(_ key: IMAPSearchKey) -> Bool {
         switch key {
@@ -56,7 +110,7 @@ struct IMAPSearch {
     }
 
     func matches(_ key: IMAPSearchKey, _ candidate: Candidate) -> Bool {
-        let flags = candidate.message.flags
+        let flags = candidate.flags
         switch key {
         case .all: return true
         case .answered: return flags.contains("\\Answered")
@@ -69,17 +123,17 @@ struct IMAPSearch {
         case .undraft: return !flags.contains("\\Draft")
         case .unflagged: return !flags.contains("\\Flagged")
         case .unseen: return !flags.contains("\\Seen")
-        case .recent: return self.recent.contains(candidate.message.uid)
-        case .new: return self.recent.contains(candidate.message.uid) && !flags.contains("\\Seen")
-        case .old: return !self.recent.contains(candidate.message.uid)
+        case .recent: return self.recent.contains(candidate.uid)
+        case .new: return self.recent.contains(candidate.uid) && !flags.contains("\\Seen")
+        case .old: return !self.recent.contains(candidate.uid)
         case .keyword(let keyword): return flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
         case .unkeyword(let keyword): return !flags.contains { $0.caseInsensitiveCompare(keyword) == .orderedSame }
-        case .larger(let size): return candidate.message.size > Int64(clamping: size)
-        case .smaller(let size): return candidate.message.size < Int64(clamping: size)
-        case .modSeq(let modSeq): return candidate.message.modSeq >= modSeq
-        case .before(let day): return Self.day(of: candidate.message.internalDate) < Self.day(day)
-        case .on(let day): return Self.day(of: candidate.message.internalDate) == Self.day(day)
-        case .since(let day): return Self.day(of: candidate.message.internalDate) >= Self.day(day)
+        case .larger(let size): return candidate.message.map { $0.size > Int64(clamping: size) } ?? false
+        case .smaller(let size): return candidate.message.map { $0.size < Int64(clamping: size) } ?? false
+        case .modSeq(let modSeq): return candidate.message.map { $0.modSeq >= modSeq } ?? false
+        case .before(let day): return candidate.message.map { Self.day(of: $0.internalDate) < Self.day(day) } ?? false
+        case .on(let day): return candidate.message.map { Self.day(of: $0.internalDate) == Self.day(day) } ?? false
+        case .since(let day): return candidate.message.map { Self.day(of: $0.internalDate) >= Self.day(day) } ?? false
         case .sentBefore(let day), .sentOn(let day), .sentSince(let day):
             // RFC 9051: the Date header; messages without a readable one never match.
             guard let value = candidate.header?.values("Date").first, let sent = MessageDate.parse(value) else { return false }
@@ -103,9 +157,9 @@ struct IMAPSearch {
             return Self.contains(body, text)
                 || header.fields.contains { Self.contains($0.name + ": " + EncodedWords.decode($0.value), text) }
         case .uid(let set):
-            return self.contains(set, candidate.message.uid, largest: self.largestUID, savedUIDs: true)
+            return self.contains(set, candidate.uid, largest: self.largestUID, savedUIDs: true)
         case .sequence(let set):
-            if case .saved = set { return self.saved.contains(candidate.message.uid) }
+            if case .saved = set { return self.saved.contains(candidate.uid) }
             return self.contains(set, UInt32(candidate.sequence), largest: self.largestSequence, savedUIDs: false)
         case .not(let inner): return !self.matches(inner, candidate)
         case .or(let a, let b): return self.matches(a, candidate) || self.matches(b, candidate)

@@ -454,16 +454,38 @@ struct IMAPSession: Sendable {
         var matched: [(sequence: Int, uid: UInt32)] = []
         let all = selection.uids
         var index = 0
+        // Keys on flags, UIDs and sequence numbers only are answered from the selection when it is
+        // current: nothing in the change feed it has not read, no expunge it still holds back.
+        if !IMAPSearch.needsListing(key), selection.pendingExpunges.isEmpty,
+            try self.store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
+        {
+            for (offset, uid) in all.enumerated()
+            where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[uid] ?? [])) {
+                matched.append((offset + 1, uid))
+            }
+            index = all.count
+        }
         while index < all.count {
-            // Content is read 256 messages at a time (bounded memory); flags and dates in one read.
-            let batch = Array(all[index..<min(index + (needsContent ? 256 : all.count), all.count)])
+            // Content is read 1,024 messages at a time, each looked at where it lies (a reader is not
+            // held for a whole large mailbox); flags and dates in one read.
+            let batch = all[index..<min(index + (needsContent ? 1024 : all.count), all.count)]
             index += batch.count
-            let range = batch[0]...batch[batch.count - 1]
-            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent)
-            let contents = Dictionary(listed.compactMap { item in item.content.map { (item.message.uid, $0) } }, uniquingKeysWith: { $1 })
+            guard let first = batch.first, let last = batch.last else { break }
+            if needsContent {
+                let headerNames = IMAPSearch.headerNames(key)
+                let found = try await self.store.messages(in: selection.mailbox.id, uids: first...last) { message, content in
+                    guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
+                    return evaluator.matches(
+                        key, IMAPSearch.Candidate(
+                            sequence: sequence, message: message, content: content, needsBodyText: needsBodyText, headerNames: headerNames))
+                }
+                matched += found.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
+                continue
+            }
+            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: false)
             for message in listed.map(\.message) {
                 guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
-                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: contents[message.uid], needsBodyText: needsBodyText)) {
+                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: nil)) {
                     matched.append((sequence, message.uid))
                 }
             }
