@@ -362,48 +362,55 @@ struct IMAPSession: Sendable {
     }
 
     /// Commands of the selected state.
+    /// Commands of the selected state. The selection is read and changed where it lies in `state`,
+    /// never through a copy: a copy would duplicate its per-message tables at the first change (a
+    /// STORE in a mailbox of 1,000 messages copied them all).
     private func selected(_ command: IMAPCommand, state: inout State, connection: Connection) async throws -> Next {
         let tag = command.tag
-        guard var selection = state.selected else { return self.bad(tag, "Select a mailbox first", state: &state) }
+        guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
+            return self.bad(tag, "Select a mailbox first", state: &state)
+        }
+        /// The messages of the selection flagged \Deleted, among `uids` when given.
+        func deleted(among uids: Set<UInt32>? = nil) -> [UInt32] {
+            guard let selection = state.selected else { return [] }
+            return selection.uids.filter { uid in
+                uids?.contains(uid) != false && selection.flags[uid]?.contains("\\Deleted") == true
+            }
+        }
         switch command.kind {
         case .close, .unselect:
-            if command.kind == .close, !selection.readOnly {
-                let deleted = selection.uids.filter { selection.flags[$0]?.contains("\\Deleted") == true }
-                try await self.store.expunge(uids: deleted, in: selection.mailbox.id)
+            if command.kind == .close, !readOnly {
+                try await self.store.expunge(uids: deleted(), in: mailbox)
             }
             state.selected = nil
             return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [])
         case .expunge, .uidExpunge:
-            guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
-            var candidates = selection.uids
-            if case .uidExpunge(let set) = command.kind {
-                let wanted = Set(self.targets(set, in: selection, byUID: true, state: state))
-                candidates = candidates.filter(wanted.contains)
-            }
-            let removed = try await self.store.expunge(
-                uids: candidates.filter { selection.flags[$0]?.contains("\\Deleted") == true }, in: selection.mailbox.id)
-            let lines = selection.remove(removed).map { "* \($0) EXPUNGE" }
-            state.selected = selection
+            guard !readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            var wanted: Set<UInt32>?
+            if case .uidExpunge(let set) = command.kind { wanted = Set(self.targets(set, byUID: true, state: state)) }
+            let removed = try await self.store.expunge(uids: deleted(among: wanted), in: mailbox)
+            let lines = (state.selected?.remove(removed) ?? []).map { "* \($0) EXPUNGE" }
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
-            guard !selection.readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
-            let uids = self.targets(set, in: selection, byUID: byUID, state: state)
+            guard !readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            let uids = self.targets(set, byUID: byUID, state: state)
             let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
             let update: FlagUpdate = switch action.mode {
             case .replace: .replace(flags)
             case .add: .add(flags)
             case .remove: .remove(flags)
             }
-            let changed = try await self.store.updateFlags(update, in: selection.mailbox.id, uids: uids)
+            let changed = try await self.store.updateFlags(update, in: mailbox, uids: uids)
             var lines: [String] = []
             for message in changed {
-                selection.setFlags(message.flags, of: message.uid)
-                if !action.silent, let number = selection.sequenceNumber(of: message.uid) {
+                state.selected?.setFlags(message.flags, of: message.uid)
+                if !action.silent, let number = state.selected?.sequenceNumber(of: message.uid),
+                    let shown = state.selected?.shown(message.flags, of: message.uid)
+                {
                     let uidItem = byUID ? "UID \(message.uid) " : ""
-                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(selection.shown(message.flags, of: message.uid))))")
+                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(shown)))")
                 }
             }
-            state.selected = selection
             return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID):
             return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state, connection: connection)
@@ -415,21 +422,20 @@ struct IMAPSession: Sendable {
             return try await self.search(tag, key: key, returning: returning, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
-            if isMove, selection.readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            if isMove, readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
             guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
             let mailboxes = try await self.store.mailboxes(of: account.id)
             guard let target = mailboxes.first(where: { $0.name == name.name }) else {
                 return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
             }
-            let uids = self.targets(set, in: selection, byUID: byUID, state: state)
-            let pairs = try await self.store.copyMessages(uids: uids, from: selection.mailbox.id, to: target.id, move: isMove)
+            let uids = self.targets(set, byUID: byUID, state: state)
+            let pairs = try await self.store.copyMessages(uids: uids, from: mailbox, to: target.id, move: isMove)
             // COPYUID (RFC 4315): source and new UIDs in the same order.
             let copyUID = pairs.isEmpty ? "" : "[COPYUID \(target.uidValidity) \(pairs.map { String($0.source) }.joined(separator: ",")) \(pairs.map { String($0.copy) }.joined(separator: ","))] "
             guard isMove else { return try await self.completed(tag, copyUID + "COPY completed", expungesAllowed: byUID, state: &state) }
             // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
             var lines = pairs.isEmpty ? [] : ["* OK " + copyUID + "Moved"]
-            lines += selection.remove(pairs.map(\.source)).map { "* \($0) EXPUNGE" }
-            state.selected = selection
+            lines += (state.selected?.remove(pairs.map(\.source)) ?? []).map { "* \($0) EXPUNGE" }
             return try await self.completed(tag, "MOVE completed", untagged: lines, state: &state)
         default:
             return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))
@@ -437,17 +443,48 @@ struct IMAPSession: Sendable {
     }
 
     /// The UIDs a sequence set names in the selected mailbox.
-    private func targets(_ set: IMAPSequenceSet, in selection: IMAPSelection, byUID: Bool, state: State) -> [UInt32] {
-        selection.targets(set, byUID: byUID, saved: state.savedSearch)
+    private func targets(_ set: IMAPSequenceSet, byUID: Bool, state: State) -> [UInt32] {
+        state.selected?.targets(set, byUID: byUID, saved: state.savedSearch) ?? []
     }
 
     /// SEARCH and UID SEARCH; ESEARCH results (RFC 9051 §7.3.4) with RETURN or after ENABLE IMAP4rev2.
     private func search(
         _ tag: String, key: IMAPSearchKey, returning: [IMAPSearchReturn]?, byUID: Bool, state: inout State
     ) async throws -> Next {
-        guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        // The selection is only borrowed for the search, so nothing holds a copy once the changes made
+        // meanwhile are applied to it (see `selected`).
+        var found: [(sequence: Int, uid: UInt32)]?
+        if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
+        guard let matched = found else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
+        var lines: [String] = []
+        let options = returning ?? []
+        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
+        if returning == nil && !state.rev2 {
+            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
+        } else if options != [.save] {
+            let wanted = options.filter { $0 != .save }
+            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+            for option in wanted.isEmpty ? [.all] : wanted {
+                switch option {
+                case .min: if let first = numbers.min() { result += " MIN \(first)" }
+                case .max: if let last = numbers.max() { result += " MAX \(last)" }
+                case .count: result += " COUNT \(numbers.count)"
+                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
+                case .save: break
+                }
+            }
+            lines.append(result)
+        }
+        return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
+    }
+
+    /// The messages of `selection` that `key` matches, in order.
+    private func matching(_ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32]) async throws
+        -> [(sequence: Int, uid: UInt32)]
+    {
         let evaluator = IMAPSearch(
-            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(state.savedSearch),
+            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(saved),
             recent: selection.recent)
         let needsContent = IMAPSearch.needsContent(key)
         let needsBodyText = IMAPSearch.needsBodyText(key)
@@ -490,27 +527,7 @@ struct IMAPSession: Sendable {
                 }
             }
         }
-        let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
-        var lines: [String] = []
-        let options = returning ?? []
-        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
-        if returning == nil && !state.rev2 {
-            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
-        } else if options != [.save] {
-            let wanted = options.filter { $0 != .save }
-            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
-            for option in wanted.isEmpty ? [.all] : wanted {
-                switch option {
-                case .min: if let first = numbers.min() { result += " MIN \(first)" }
-                case .max: if let last = numbers.max() { result += " MAX \(last)" }
-                case .count: result += " COUNT \(numbers.count)"
-                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
-                case .save: break
-                }
-            }
-            lines.append(result)
-        }
-        return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
+        return matched
     }
 
     /// `1:3,5,7:8` for ascending numbers.
@@ -533,11 +550,14 @@ struct IMAPSession: Sendable {
     private func fetch(
         _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
     ) async throws -> Next {
-        guard var selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        // The selection is changed where it lies in `state` (see `selected`).
+        guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
+            return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8))
+        }
         let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
-        let uids = self.targets(set, in: selection, byUID: byUID, state: state)
+        let uids = self.targets(set, byUID: byUID, state: state)
         let needsContent = response.needsContent
-        let setsSeen = response.setsSeen(readOnly: selection.readOnly)
+        let setsSeen = response.setsSeen(readOnly: readOnly)
         var output = ByteBuffer()
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
         // mailbox holds one batch at a time (catalogue I19), and waits while the client is not reading.
@@ -547,31 +567,33 @@ struct IMAPSession: Sendable {
                 try await connection.outbound.write(.sendPart(output))
                 output = ByteBuffer()
             }
-            let batch = try await self.fetchBatch(uids[index...], in: selection.mailbox.id, content: needsContent)
+            let batch = try await self.fetchBatch(uids[index...], in: mailbox, content: needsContent)
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
-            let listed = try await Self.messagesWithContent(in: selection.mailbox.id, uids: range, content: needsContent, store: self.store)
+            let listed = try await Self.messagesWithContent(in: mailbox, uids: range, content: needsContent, store: self.store)
             output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
             let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
+            // The flags read, for the selection once the batch's \Seen is stored.
+            var learnt: [(uid: UInt32, flags: Set<String>)] = []
             for uid in batch {
-                guard let (message, content) = messages[uid], let number = selection.sequenceNumber(of: uid) else { continue }
+                guard let (message, content) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
                 var flags = message.flags
                 if setsSeen && !flags.contains("\\Seen") {
                     flags.insert("\\Seen")
                     seen.append(uid)
                 }
                 if let failure = response.write(
-                    number: number, message: message, content: content, flags: selection.shown(flags, of: uid),
+                    number: number, message: message, content: content, flags: state.selected?.shown(flags, of: uid) ?? flags,
                     announceFlags: seen.last == uid, into: &output)
                 {
                     return .send(Array("\(tag) NO \(failure)\r\n".utf8))
                 }
-                selection.setFlags(flags, of: uid)
+                learnt.append((uid, flags))
             }
-            if !seen.isEmpty { _ = try await self.store.updateFlags(.add(["\\Seen"]), in: selection.mailbox.id, uids: seen) }
+            if !seen.isEmpty { _ = try await self.store.updateFlags(.add(["\\Seen"]), in: mailbox, uids: seen) }
+            for (uid, flags) in learnt { state.selected?.setFlags(flags, of: uid) }
         }
-        state.selected = selection
         return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
     }
 
