@@ -52,26 +52,34 @@ struct IMAPSearch {
     /// The session's \Recent messages (empty after ENABLE IMAP4rev2).
     let recent: Set<UInt32>
 
+    /// Whether some key inside `key` (through NOT, OR and AND) is one `leaf` says yes to.
+    private static func anyKey(in key: IMAPSearchKey, where leaf: (IMAPSearchKey) -> Bool) -> Bool {
+        switch key {
+        case .not(let inner): Self.anyKey(in: inner, where: leaf)
+        case .or(let a, let b): Self.anyKey(in: a, where: leaf) || Self.anyKey(in: b, where: leaf)
+        case .and(let keys): keys.contains { Self.anyKey(in: $0, where: leaf) }
+        default: leaf(key)
+        }
+    }
+
     /// Whether evaluating `key` needs the message's content.
     static func needsContent(_ key: IMAPSearchKey) -> Bool {
-        switch key {
-        case .bcc, .body, .cc, .from, .subject, .text, .to, .header, .sentBefore, .sentOn, .sentSince: true
-        case .not(let inner): Self.needsContent(inner)
-        case .or(let a, let b): Self.needsContent(a) || Self.needsContent(b)
-        case .and(let keys): keys.contains(where: Self.needsContent)
-        default: false
+        Self.anyKey(in: key) { leaf in
+            switch leaf {
+            case .bcc, .body, .cc, .from, .subject, .text, .to, .header, .sentBefore, .sentOn, .sentSince: true
+            default: false
+            }
         }
     }
 
     /// Whether evaluating `key` needs more than flags, UIDs and sequence numbers: the stored size,
     /// dates or modseq, or the content.
     static func needsListing(_ key: IMAPSearchKey) -> Bool {
-        switch key {
-        case .larger, .smaller, .modSeq, .before, .on, .since: true
-        case .not(let inner): Self.needsListing(inner)
-        case .or(let a, let b): Self.needsListing(a) || Self.needsListing(b)
-        case .and(let keys): keys.contains(where: Self.needsListing)
-        default: Self.needsContent(key)
+        Self.anyKey(in: key) { leaf in
+            switch leaf {
+            case .larger, .smaller, .modSeq, .before, .on, .since: true
+            default: Self.needsContent(leaf)
+            }
         }
     }
 
@@ -100,12 +108,11 @@ struct IMAPSearch {
 
     /// Whether evaluating `key` needs the decoded body text (`Candidate.bodyText`).
     static func needsBodyText(_ key: IMAPSearchKey) -> Bool {
-        switch key {
-        case .body, .text: true
-        case .not(let inner): Self.needsBodyText(inner)
-        case .or(let a, let b): Self.needsBodyText(a) || Self.needsBodyText(b)
-        case .and(let keys): keys.contains(where: Self.needsBodyText)
-        default: false
+        Self.anyKey(in: key) { leaf in
+            switch leaf {
+            case .body, .text: true
+            default: false
+            }
         }
     }
 
