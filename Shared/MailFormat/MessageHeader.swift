@@ -28,7 +28,7 @@ public struct MessageHeader: Sendable, Equatable {
     }
 
     /// Only the fields called one of `names` (compared ASCII case-insensitively): SEARCH SUBJECT looks
-    /// at one field of every message, and making text of all the others was most of its parsing.
+    /// at one field of every message, and the others are skipped without being made into text.
     public init(parsing message: Data, only names: [String], maximumBytes: Int = 1 << 20) {
         let wanted = names.map { Array($0.utf8).map(Self.lowercased) }
         self.fields = message.withUnsafeBytes { Self.fields(of: $0, maximumBytes: maximumBytes, only: wanted) }
@@ -94,21 +94,9 @@ public struct MessageHeader: Sendable, Equatable {
     }
 
     /// Field names compare ASCII case-insensitively (RFC 5322 §1.2.2; names are printable ASCII).
-    /// Compared over the strings' UTF-8 buffers (a generic zip of their views cost as much as a
-    /// SEARCH's header parsing).
     public static func sameName(_ one: String, _ other: String) -> Bool {
-        guard one.utf8.count == other.utf8.count else { return false }
-        var one = one
-        var other = other
-        return one.withUTF8 { a in
-            other.withUTF8 { b in
-                for index in 0..<a.count where a[index] != b[index] {
-                    let folded = a[index] | 0x20
-                    guard folded == b[index] | 0x20, folded >= 0x61, folded <= 0x7A else { return false }
-                }
-                return true
-            }
-        }
+        one.utf8.count == other.utf8.count
+            && zip(one.utf8, other.utf8).allSatisfy { a, b in a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A) }
     }
 }
 

@@ -200,8 +200,8 @@ extension MailStore {
     /// The UIDs in `uids`, in order, of the messages `matches` accepts, shown each message and its
     /// whole content (added header lines, then the stored bytes), in one read. The content is lent
     /// straight from SQLite when the message has no added header lines: a SEARCH on headers or text
-    /// looks at every message, and copying each one out cost more than searching it. `matches` runs
-    /// on the reader's thread and must not keep the content.
+    /// looks at every message, and need not copy each one out. `matches` runs on the reader's thread
+    /// and must not keep the content.
     public func messages(
         in mailbox: MailboxID, uids: ClosedRange<UInt32>, whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
     ) async throws(MailStoreError) -> [UInt32] {
@@ -367,7 +367,7 @@ extension MailStore {
         throws
     {
         // The time as SQLite writes it, in the format GRDB gives a Date ("YYYY-MM-DD HH:MM:SS.SSS",
-        // UTC): formatting a Date in Swift cost more than the insert.
+        // UTC): formatting a Date in Swift (through ICU) was a visible part of a STORE's profile.
         try db.cachedStatement(
             sql: "INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt) VALUES (?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
         ).execute(arguments: [mailboxID, modSeq, Int64(uid), kind.rawValue])

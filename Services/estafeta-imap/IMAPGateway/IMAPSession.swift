@@ -361,7 +361,6 @@ struct IMAPSession: Sendable {
         return try await self.selected(command, state: &state, connection: connection)
     }
 
-    /// Commands of the selected state.
     /// Commands of the selected state. The selection is read and changed where it lies in `state`,
     /// never through a copy: a copy would duplicate its per-message tables at the first change (a
     /// STORE in a mailbox of 1,000 messages copied them all).
@@ -370,7 +369,7 @@ struct IMAPSession: Sendable {
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
             return self.bad(tag, "Select a mailbox first", state: &state)
         }
-        /// The messages of the selection flagged \Deleted, among `uids` when given.
+        // The messages of the selection flagged \Deleted, among `uids` when given.
         func deleted(among uids: Set<UInt32>? = nil) -> [UInt32] {
             guard let selection = state.selected else { return [] }
             return selection.uids.filter { uid in
