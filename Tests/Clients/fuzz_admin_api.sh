@@ -28,10 +28,13 @@ for _ in $(seq 1 300); do [[ -s "$work/ready.json" ]] && break; sleep 0.1; done
 port=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" "$work/ready.json")
 
 status=0
+# One worker: with two threads, hypothesis's parsing of lambda sources on Python 3.11 now and then
+# fails inside CPython's ast module ("AST constructor recursion depth mismatch", CPython gh-106905, a
+# race seen only in threaded programs), which schemathesis reports as a runtime error of its own.
 timeout 600 st run "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method \
-    --max-examples "${FUZZ_MAX_EXAMPLES:-25}" --workers 2 --seed 20261126 --no-color || status=$?
+    --max-examples "${FUZZ_MAX_EXAMPLES:-25}" --workers 1 --seed 20261126 --no-color || status=$?
 if [[ $status -ne 0 ]]; then
     echo "--- estafeta-admin log ---"
     tail -50 "$work/admin.log"
