@@ -151,7 +151,10 @@ let package = Package(
                 "MailStore", "MailFormat", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            path: "Services/estafeta-admin/AdminAPI", resources: [.copy("openapi.json")], swiftSettings: strict),
+            path: "Services/estafeta-admin/AdminAPI",
+            // The OpenAPI document is compiled into the binary: a copied resource bundle would have to sit beside
+            // each installed executable, and Bundle.module stops the process when it does not.
+            resources: [.embedInCode("openapi.json")], swiftSettings: strict),
 
         // MARK: Executables (thin: settings, store, ServiceGroup)
 

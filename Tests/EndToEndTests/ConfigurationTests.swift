@@ -40,6 +40,8 @@ struct ConfigurationTests {
         #expect(format.status == 2 && format.errors.contains("log.format"), "\(format.errors)")
         let flag = try await self.run(["check-config", "--smtp-prot", "25"])
         #expect(flag.status == 2 && flag.errors.contains("--smtp-prot"), "\(flag.errors)")
+        let stray = try await self.run(["check-config", "--smtp-port", "25", "imap"])
+        #expect(stray.status == 2 && stray.errors.contains("imap: is not a setting"), "\(stray.errors)")
     }
 
     @Test("config file: misspelt key, wrong type, broken JSON, missing file")

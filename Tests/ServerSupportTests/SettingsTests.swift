@@ -33,6 +33,22 @@ struct SettingsTests {
         #expect(settings.ops.port == 9091)
     }
 
+    @Test("a word that is neither a flag nor a flag's value is refused, not dropped")
+    func strayWords() async throws {
+        for arguments in [["imap"], ["--smtp-port", "25", "26"], ["--smtp-port=25", "26"], ["--smtp-port", "25", "x", "--imap-port", "143"]] {
+            do {
+                _ = try await SettingsLoader.load(configFile: nil, arguments: arguments, environment: [:], defaultOpsPort: 9090)
+                Issue.record("expected a SettingsError for \(arguments)")
+            } catch {
+                #expect(error.problems.count == 1 && error.problems.first?.message.contains("is not a setting") == true, "\(error)")
+            }
+        }
+        let settings = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--smtp-port", "25", "--imap-port=143", "--pop3-port", "110"], environment: [:],
+            defaultOpsPort: 9090)
+        #expect(settings.smtp.port == 25 && settings.imap.port == 143 && settings.pop3.port == 110)
+    }
+
     @Test("every problem is reported at once, each naming its key")
     func problems() async throws {
         do {

@@ -47,14 +47,12 @@ public enum AdminAPIService {
             }
             return try JSONResponse.make(["status": "ready"])
         }
-        let openAPIDocument = Self.openAPIDocument()
+        // Kept in the repository (`openapi.json` beside this file), compiled in, served as is.
+        let openAPIDocument = ByteBuffer(bytes: PackageResources.openapi_json)
         router.get("/openapi.json") { _, _ -> Response in
-            guard let document = openAPIDocument else {
-                throw ProblemDetails(.notFound, "not-found", "The OpenAPI document is not installed with this binary")
-            }
-            return Response(
+            Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
+                body: ResponseBody(byteBuffer: openAPIDocument))
         }
         let api = router.group("api/v1")
         api.add(
@@ -79,11 +77,5 @@ public enum AdminAPIService {
                 if let address = channel.localAddress { onBound(address) }
             },
             logger: logger)
-    }
-
-    /// The OpenAPI 3.1 document, kept in the repository (`openapi.json` beside this file) and served as is.
-    static func openAPIDocument() -> Data? {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else { return nil }
-        return try? Data(contentsOf: url)
     }
 }

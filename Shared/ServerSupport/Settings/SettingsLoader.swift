@@ -50,6 +50,20 @@ public enum SettingsLoader {
             throw SettingsError(
                 problems: unknownFlags.map { SettingsProblem(key: "--\($0)", message: "is not an Estafeta setting") })
         }
+        // A word that is neither a flag nor a flag's value (`estafeta-imap imap`, a value split by a stray
+        // space) would otherwise be dropped without a word.
+        let strayWords = arguments.indices.filter { index in
+            guard !arguments[index].hasPrefix("--") else { return false }
+            guard index > 0 else { return true }
+            let previous = arguments[index - 1]
+            return !previous.hasPrefix("--") || previous.contains("=")
+        }
+        if !strayWords.isEmpty {
+            throw SettingsError(
+                problems: strayWords.map {
+                    SettingsProblem(key: arguments[$0], message: "is not a setting: settings are flags, such as --smtp-port 2525")
+                })
+        }
         var providers: [any ConfigProvider] = [
             CommandLineArgumentsProvider(arguments: ["estafeta"] + arguments),
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "estafeta"),
