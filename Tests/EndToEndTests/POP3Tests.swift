@@ -116,7 +116,7 @@ extension POP3Tests {
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
         try holder.run()
-        defer { holder.terminate() }
+        defer { holder.kill() }
         try await eventually("the holder has the maildrop") { try await step(second, "try-login") == "in-use" }
         _ = try await second.stop(signal: SIGKILL)
         let third = try await restart("pop3-third")

@@ -139,7 +139,7 @@ struct RelayTests {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mx-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         let (peer, ports, maildir) = try await startScriptedMX(in: work)
-        defer { peer.process.terminate() }
+        defer { peer.process.kill() }
         let routes = ["scripted", "greet421", "silent", "slow", "badtls"].map { "\($0).test=127.0.0.1:\(ports[$0] ?? 1)" }
         let a = try await self.suite(
             "mx.example.test", domain: "example.org", account: "alice@example.org",

@@ -22,9 +22,15 @@ final class RunningServer: @unchecked Sendable {
         "smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "admin", "ops",
     ].flatMap { ["--\($0)-host", "127.0.0.1", "--\($0)-port", "0"] }
 
+    /// The container image's entrypoint (`deploy/entrypoint.sh`), which picks the executable by its first argument.
+    static let imageEntrypoint = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("deploy/entrypoint.sh")
+
+    /// - Parameter entrypointCommand: start through `imageEntrypoint` with this first argument (`imap`, `serve`…),
+    ///   the built executables first on PATH, as a container of the image runs; nil starts `executable` itself.
     init(
         _ executable: String, arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
-        name: String = "server"
+        name: String = "server", entrypointCommand: String? = nil
     ) throws {
         let directory =
             directory
@@ -36,13 +42,16 @@ final class RunningServer: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: self.logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: self.logFile)
         self.process = Process()
-        self.process.executableURL = BuiltProducts.executable(executable)
+        self.process.executableURL = entrypointCommand == nil ? BuiltProducts.executable(executable) : Self.imageEntrypoint
         // Tests stay on loopback: unless a test routes the relay itself, remote mail goes to a closed
         // loopback port (deferred) instead of to DNS and the Internet.
         let relayConfigured = arguments.contains { ["--relay-smarthost", "--relay-dns-server", "--relay-routes"].contains($0) }
-        self.process.arguments = arguments + ["--ready-file", self.readyFile.path]
+        self.process.arguments = (entrypointCommand.map { [$0] } ?? []) + arguments + ["--ready-file", self.readyFile.path]
             + (relayConfigured ? [] : ["--relay-smarthost", "127.0.0.1:1"])
         var processEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
+        if entrypointCommand != nil {
+            processEnvironment["PATH"] = BuiltProducts.directory.path + ":" + (processEnvironment["PATH"] ?? "/usr/bin:/bin")
+        }
         processEnvironment["ESTAFETA_DATABASE_PATH"] = directory.appendingPathComponent("data/estafeta.sqlite").path
         for (key, value) in environment { processEnvironment[key] = value }
         self.process.environment = processEnvironment

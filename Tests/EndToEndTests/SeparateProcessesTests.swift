@@ -54,23 +54,27 @@ struct SeparateProcessesTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // The remote MX: aiosmtpd on loopback.
         let (peer, mx, maildir) = try await startScriptedMX(in: directory.appendingPathComponent("remote-mx"))
-        defer { peer.process.terminate() }
+        defer { peer.process.kill() }
         let token = "compose-e2e-token-" + String(repeating: "c", count: 32)
         let relay = ["ESTAFETA_RELAY_ROUTES": "remote.test=127.0.0.1:\(mx["scripted"] ?? 1)"]
-        let layout: [(name: String, executable: String, environment: [String: String])] = [
+        // `command` as in docker-compose.yml: the image's entrypoint turns it into the executable (and execs it,
+        // so SIGTERM below reaches the server itself).
+        let layout: [(name: String, command: String, environment: [String: String])] = [
             (
-                "admin", "estafeta-admin",
+                "admin", "admin",
                 Self.composeEnvironment("admin", extra: ["ESTAFETA_ADMIN_TOKEN": token, "ESTAFETA_ADMIN_ALLOWED_HOSTS": "localhost,127.0.0.1,admin"])
             ),
-            ("smtp", "estafeta-smtp", Self.composeEnvironment("smtp")),
-            ("relay1", "estafeta-relay", Self.composeEnvironment("relay", extra: relay)),
-            ("relay2", "estafeta-relay", Self.composeEnvironment("relay", extra: relay)),
-            ("imap1", "estafeta-imap", Self.composeEnvironment("imap")),
-            ("imap2", "estafeta-imap", Self.composeEnvironment("imap")),
-            ("pop3", "estafeta-pop3", Self.composeEnvironment("pop3")),
+            ("smtp", "smtp", Self.composeEnvironment("smtp")),
+            ("relay1", "relay", Self.composeEnvironment("relay", extra: relay)),
+            ("relay2", "relay", Self.composeEnvironment("relay", extra: relay)),
+            ("imap1", "imap", Self.composeEnvironment("imap")),
+            ("imap2", "imap", Self.composeEnvironment("imap")),
+            ("pop3", "pop3", Self.composeEnvironment("pop3")),
         ]
         let servers = try layout.map {
-            try RunningServer($0.executable, arguments: [], environment: $0.environment, directory: directory, name: $0.name)
+            try RunningServer(
+                "estafeta-\($0.command)", arguments: [], environment: $0.environment, directory: directory, name: $0.name,
+                entrypointCommand: $0.command)
         }
         defer { for server in servers { server.removeDirectory() } }
         for server in servers { try await server.waitUntilReady() }

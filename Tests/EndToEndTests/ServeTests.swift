@@ -96,7 +96,7 @@ struct StartupTests {
             "estafeta-pop3", arguments: ["--pop3-host", "127.0.0.1", "--pop3s-host", "127.0.0.1", "--pop3s-port", "0", "--ops-port", "0"],
             environment: ["ESTAFETA_POP3_PORT": String(taken)], name: "second")
         defer {
-            if second.process.isRunning { second.process.terminate() }
+            second.process.kill()
             second.removeDirectory()
         }
         let deadline = ContinuousClock.now + .seconds(30)

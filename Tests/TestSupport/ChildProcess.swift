@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where `swift build` put the package's executables: next to the test bundle.
 public enum BuiltProducts {
     public static var directory: URL {
@@ -46,7 +50,7 @@ public struct ChildProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while self.process.isRunning {
             if ContinuousClock.now > deadline {
-                self.process.terminate()
+                self.process.kill()
                 throw ChildProcessError.timedOut
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -58,3 +62,12 @@ public struct ChildProcess: @unchecked Sendable {
 }
 
 public enum ChildProcessError: Error { case timedOut }
+
+extension Process {
+    /// Ends a test's helper process for sure. Children of the test process start with its threads' signal mask,
+    /// where most signals are blocked (Foundation's Process does not reset it), so a SIGTERM stays pending
+    /// forever in a Python peer; SIGKILL cannot be blocked.
+    public func kill() {
+        if self.isRunning { _ = Glibc.kill(self.processIdentifier, SIGKILL) }
+    }
+}
