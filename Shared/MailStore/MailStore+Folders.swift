@@ -89,9 +89,27 @@ extension MailStore {
     {
         try await self.write { db in
             let pairs = try Self.copyMessages(db, uids: uids, from: source.rawValue, to: target.rawValue)
-            if move { _ = try Self.expungeMessages(db, uids: pairs.map(\.source), mailboxID: source.rawValue) }
+            if move {
+                // Within one account: what the copies add, the expunge takes away.
+                _ = try Self.expungeMessages(db, uids: pairs.map(\.source), mailboxID: source.rawValue)
+            } else if !pairs.isEmpty {
+                try Self.requireWithinQuota(db, mailboxID: target.rawValue)
+            }
             return pairs
         }
+    }
+
+    /// Throws `overQuota` (rolling back the caller's transaction or savepoint) when the account owning the
+    /// mailbox uses more than its quota after what was just added; the usage triggers have counted it.
+    /// Checked after the insert rather than before, so several additions in one transaction add up.
+    static func requireWithinQuota(_ db: Database, mailboxID: Int64) throws {
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT a.address, a.quotaBytes, a.usedBytes FROM mailbox m JOIN account a ON a.id = m.accountId
+                WHERE m.id = ?
+                """), arguments: [mailboxID])
+        guard let row, let quota = row[1] as Int64?, (row[2] as Int64) > quota else { return }
+        throw MailStoreError.overQuota(row[0])
     }
 
     static func copyMessages(_ db: Database, uids: [UInt32], from source: Int64, to target: Int64) throws

@@ -25,9 +25,12 @@ public final class MailStore: Sendable {
     }
     let appends = GroupCommit<AppendWork, StoredMessage> { db, work in
         let blobID = try MailStore.insertBlob(db, content: work.content, now: work.internalDate)
-        return try MailStore.insertMailboxMessage(
+        let stored = try MailStore.insertMailboxMessage(
             db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(work.content.count),
             flags: work.flags, internalDate: work.internalDate)
+        // Inside the append's savepoint: over the quota, this append alone is undone.
+        try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
+        return stored
     }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {

@@ -31,6 +31,8 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case alreadyDone(String)
     /// A POP3 session's maildrop lease expired or was taken over; its deletions were not applied.
     case maildropLockLost
+    /// The account would be over its quota (IMAP APPEND and COPY; RFC 9208 OVERQUOTA).
+    case overQuota(String)
     /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
     case unavailable(String)
 
@@ -56,6 +58,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"
         case .alreadyDone(let detail): "already done: \(detail)"
         case .maildropLockLost: "the maildrop lock was lost"
+        case .overQuota(let address): "account \(address) is over its quota"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }
     }

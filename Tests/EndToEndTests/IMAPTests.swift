@@ -127,6 +127,13 @@ struct IMAPTests {
         try await self.passes("imap_fetch_paths.py") { server in [String(server.ports["imaps"] ?? 0), server.certificatePath] }
     }
 
+    @Test("APPEND and COPY that would take the account over its quota get NO [OVERQUOTA] and change nothing; MOVE adds nothing and works; with room again COPY works")
+    func quota() async throws {
+        try await self.passes("imap_quota.py") { server in
+            [String(server.ports["imaps"] ?? 0), server.certificatePath, String(server.ports["admin"] ?? 0), Self.token]
+        }
+    }
+
     /// Runs a client script against a fresh suite with alice (arguments made from the running server):
     /// it must pass all its checks, and the suite must then stop cleanly.
     private func passes(_ script: String, options: [String] = [], _ arguments: (RunningServer) -> [String]) async throws {

@@ -192,6 +192,7 @@ struct IMAPSession: Sendable {
             case .invalidMailboxName: return no("[CANNOT] Invalid mailbox name")
             case .mailboxProtected: return no("[CANNOT] This mailbox cannot be changed so")
             case .mailboxHasChildren: return no("[HASCHILDREN] Delete the mailboxes below it first")
+            case .overQuota: return no("[OVERQUOTA] The account's quota would be exceeded")
             default:
                 connection.context.logger.error("store error", metadata: ["error": "\(error)"])
                 return no("[UNAVAILABLE] Try again later")

@@ -1,0 +1,77 @@
+"""The account quota holds for IMAP as for delivery: an APPEND or COPY that would take the account over
+its quota (set over the admin API) gets NO [OVERQUOTA] (RFC 9051 §7.1, RFC 9208) and changes nothing;
+the session goes on; MOVE within the account adds nothing and still works; with room again, COPY works.
+Arguments: IMAPS port, CA certificate file, admin port, admin token."""
+import imaplib
+import json
+import ssl
+import sys
+import urllib.parse
+import urllib.request
+
+from smtp_raw import check
+
+port, cafile, admin_port, token = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+USER, PASSWORD = "alice@example.org", "correct horse battery"
+context = ssl.create_default_context(cafile=cafile)
+context.check_hostname = False
+
+
+def expect(name, got, wanted):
+    check(name, got == wanted, f"got {got!r}, wanted {wanted!r}")
+
+
+def api(method, path, body=None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}/api/v1/{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read() or b"null")
+
+
+account = "accounts/" + urllib.parse.quote(USER)
+
+
+def used():
+    return api("GET", account)["usage"]["bytes"]
+
+
+def message(n, size):
+    head = f"From: q@example.net\r\nTo: {USER}\r\nSubject: quota {n}\r\n\r\n".encode()
+    return head + b"x" * (size - len(head) - 2) + b"\r\n"
+
+
+imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context)
+imap.login(USER, PASSWORD)
+expect("room for one", api("PATCH", account, {"quotaBytes": used() + 3000})["quotaBytes"] is not None, True)
+status, _ = imap.append("INBOX", None, None, message(1, 2000))
+expect("APPEND within the quota", status, "OK")
+before = used()
+status, data = imap.append("INBOX", None, None, message(2, 2000))
+expect("APPEND over the quota: NO [OVERQUOTA]", (status, b"[OVERQUOTA]" in data[0]), ("NO", True))
+expect("nothing stored", used(), before)
+expect("the session goes on", imap.noop()[0], "OK")
+
+status, data = imap.select("INBOX")
+expect("SELECT", status, "OK")
+_, found = imap.uid("SEARCH", None, 'SUBJECT "quota 1"')
+uid = found[0].split()[-1].decode()
+trash_before = imap.status("Trash", "(MESSAGES)")[1][0]
+status, data = imap.uid("COPY", uid, "Trash")
+expect("COPY over the quota: NO [OVERQUOTA]", (status, b"[OVERQUOTA]" in data[0]), ("NO", True))
+expect("Trash unchanged", imap.status("Trash", "(MESSAGES)")[1][0], trash_before)
+expect("usage unchanged after the refused COPY", used(), before)
+
+status, data = imap.uid("MOVE", uid, "Trash")
+expect("MOVE adds nothing: allowed", status, "OK")
+expect("usage unchanged by MOVE", used(), before)
+
+api("PATCH", account, {"quotaBytes": None})
+imap.select("Trash")
+_, found = imap.uid("SEARCH", None, 'SUBJECT "quota 1"')
+status, _ = imap.uid("COPY", found[0].split()[-1].decode(), "INBOX")
+expect("COPY with room again", status, "OK")
+expect("usage grew by the copy", used() > before, True)
+imap.logout()
+print("all checks passed")
