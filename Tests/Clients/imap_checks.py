@@ -427,6 +427,16 @@ check("LIST (SPECIAL-USE): only the special-use mailboxes",
                                for l in listed[:-1]), f"{listed!r}")
 check("LIST (RECURSIVEMATCH) alone is BAD", command(b'l7 LIST (RECURSIVEMATCH) "" "*"\r\n')[-1].startswith(b"l7 BAD"))
 check("LIST with an unknown return option is BAD", command(b'l8 LIST "" "*" RETURN (BOGUS)\r\n')[-1].startswith(b"l8 BAD"))
+# CREATE-SPECIAL-USE (RFC 6154 §3): the attribute is kept and listed; what the store cannot hold is NO [USEATTR].
+check("CREATE-SPECIAL-USE advertised", b"CREATE-SPECIAL-USE" in command(b"cap CAPABILITY\r\n")[0])
+check("CREATE with USE (\\Archive)", command(b'u1 CREATE "Old mail" (USE (\\Archive))\r\n')[-1].startswith(b"u1 OK"))
+listed = command(b'u2 LIST "" "Old mail"\r\n')
+check("the new mailbox is listed with \\Archive", len(listed) == 2 and b"\\Archive" in listed[0], f"{listed!r}")
+for tag, use in ((b"u3", b"\\All"), (b"u4", b"\\Sent \\Junk"), (b"u5", b"\\Bogus")):
+    answer = command(tag + b' CREATE "Special ' + tag + b'" (USE (' + use + b'))\r\n')[-1]
+    check("CREATE with USE (" + use.decode() + "): NO [USEATTR]", answer.startswith(tag + b" NO [USEATTR]"), f"{answer!r}")
+listed = command(b'u6 LIST "" "Special*"\r\n')
+check("a refused CREATE-SPECIAL-USE creates nothing", len(listed) == 1, f"{listed!r}")
 check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
 reader.close()
 sock.close()

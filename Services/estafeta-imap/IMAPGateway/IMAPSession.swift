@@ -116,7 +116,7 @@ struct IMAPSession: Sendable {
     }
 
     private func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -266,10 +266,18 @@ struct IMAPSession: Sendable {
                 if let unseen { lines.append("* OK [UNSEEN \(unseen + 1)] First unseen") }
             }
             return self.reply(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed", lines)
-        case .create(let name):
+        case .create(let name, let use):
             // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
             let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name
             guard trimmed.uppercased() != "INBOX" else { return no("[ALREADYEXISTS] INBOX always exists") }
+            // CREATE-SPECIAL-USE (RFC 6154 §3): a mailbox holds one of the special uses that are real
+            // folders; \All and \Flagged would be views of other mailboxes, which the store has not.
+            let specialUse = use.first.flatMap { SpecialUse(rawValue: $0.text) }
+            if !use.isEmpty {
+                guard use.count == 1, let specialUse, ![.all, .flagged].contains(specialUse) else {
+                    return no("[USEATTR] Only one of \\Drafts, \\Sent, \\Trash, \\Junk or \\Archive, once")
+                }
+            }
             // Superior names are created as needed (RFC 9051 §6.3.4), so the hierarchy has no gaps.
             let existing = Set(try await self.store.mailboxes(of: account).map(\.name))
             let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
@@ -277,7 +285,7 @@ struct IMAPSession: Sendable {
                 let parent = parts[0..<depth].joined(separator: "/")
                 if !existing.contains(parent), parent != "INBOX" { try await self.store.createMailbox(named: parent, of: account) }
             }
-            try await self.store.createMailbox(named: trimmed, of: account)
+            try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
             return try await self.completed(tag, "CREATE completed", state: &state)
         case .list(let reference, let patterns, let selection, let returning, let statusItems):
             // RFC 5258 §3: unknown options, and RECURSIVEMATCH without an option it could modify, are BAD.

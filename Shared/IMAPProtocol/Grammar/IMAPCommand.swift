@@ -190,7 +190,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case login(user: String, password: String)
     case enable([String])
     case select(IMAPMailboxName, readOnly: Bool)
-    case create(IMAPMailboxName)
+    /// CREATE, with the special-use attributes of a `USE` parameter (RFC 6154 §3) in `use`.
+    case create(IMAPMailboxName, use: [IMAPFlag] = [])
     case delete(IMAPMailboxName)
     case rename(IMAPMailboxName, to: IMAPMailboxName)
     case subscribe(IMAPMailboxName)

@@ -71,11 +71,27 @@ public struct IMAPCommandParser: Sendable {
         case "CREATE":
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+            var use: [IMAPFlag] = []
             if s.take(" ") {
-                // create-params (RFC 4466; USE of RFC 6154): skipped in full, nested lists included.
-                try self.skipParenthesised(&s)
+                // create-params (RFC 4466): a name, then its value if any. USE (RFC 6154) is read, the
+                // others are skipped in full, nested lists included.
+                var previous: String?
+                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in
+                    if previous == "USE", s.peekIs("(") {
+                        use += try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.flag() }
+                        previous = nil
+                    } else if s.peekIs("(") {
+                        try self.skipParenthesised(&s)
+                        previous = nil
+                    } else if s.peekIs("\\") {
+                        _ = try s.flag()
+                        previous = nil
+                    } else {
+                        previous = try s.astringText().uppercased()
+                    }
+                }
             }
-            return .create(mailbox)
+            return .create(mailbox, use: use)
         case "DELETE": try s.space(); return .delete(try s.mailbox(utf8: self.utf8Enabled))
         case "SUBSCRIBE": try s.space(); return .subscribe(try s.mailbox(utf8: self.utf8Enabled))
         case "UNSUBSCRIBE": try s.space(); return .unsubscribe(try s.mailbox(utf8: self.utf8Enabled))
