@@ -34,6 +34,10 @@ extension MailStore {
             // Expunged one by one first, so the change feed tells sessions that still have it selected
             // and the usage triggers see the mailbox row.
             _ = try Self.expungeMessages(db, uids: uids.map { UInt32(truncatingIfNeeded: $0) }, mailboxID: mailbox.id.rawValue)
+            // Then the mailbox's own end, for those sessions (`MailboxChange.isMailboxDeletion`).
+            try Self.recordChange(
+                db, mailboxID: mailbox.id.rawValue, modSeq: try Self.bumpModSeq(db, mailboxID: mailbox.id.rawValue), uid: 0,
+                kind: .expunge)
             try db.execute(sql: "DELETE FROM mailbox WHERE id = ?", arguments: [mailbox.id.rawValue])
         }
     }

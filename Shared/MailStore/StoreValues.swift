@@ -137,6 +137,10 @@ public struct MailboxChange: Sendable, Equatable {
     public let modSeq: UInt64
     public let uid: UInt32
     public let kind: Kind
+
+    /// The last entry of a deleted mailbox, after the expunges of its messages: an expunge of UID 0,
+    /// which no message has (UIDs start at 1), so readers that do not know it find nothing to remove.
+    public var isMailboxDeletion: Bool { self.kind == .expunge && self.uid == 0 }
 }
 
 public enum FlagUpdate: Sendable, Equatable {

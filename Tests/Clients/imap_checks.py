@@ -514,6 +514,33 @@ check("... and sequence numbers have moved on", typ == "OK" and b"UID 2" in data
 first.logout()
 second.logout()
 
+# --- A mailbox deleted while another session has it selected (or idles in it): EXPUNGEs, then BYE ---
+first, second = session(), session()
+check("CREATE Doomed", first.create("Doomed")[0] == "OK" and first.create("Doomed2")[0] == "OK")
+for n in (1, 2):
+    first.append("Doomed", None, None, b"Subject: doomed %d\r\n\r\nbody\r\n" % n)
+second.select("Doomed")
+idler = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+idle_reader = idler.makefile("rb")
+idle_reader.readline()
+idler.sendall(b'd1 LOGIN alice@example.org "correct horse battery"\r\nd2 SELECT Doomed2\r\nd3 IDLE\r\n')
+while not idle_reader.readline().startswith(b"+ "):
+    pass
+check("DELETE of a mailbox selected elsewhere", first.delete("Doomed")[0] == "OK" and first.delete("Doomed2")[0] == "OK")
+try:
+    second.noop()
+    check("the selecting session is told: BYE", False, "NOOP answered with no BYE")
+except imaplib.IMAP4.abort as error:
+    check("the selecting session is told: BYE", "deleted" in str(error), f"{error}")
+check("... after the EXPUNGEs of its two messages", sorted(second.untagged_responses.get("EXPUNGE", [])) == [b"1", b"2"],
+      f"{second.untagged_responses}")
+line = idle_reader.readline()
+check("the idling session hears BYE at once", line == b"* BYE The selected mailbox was deleted\r\n", f"{line!r}")
+check("... and the connection is closed", idle_reader.readline() == b"")
+idle_reader.close()
+idler.close()
+first.logout()
+
 # --- M11: odd addresses in ENVELOPE (empty, a lone quote, a group, ""@x, a literal, 10,000 commas) ---
 odd_session = session()
 check("CREATE Odd", odd_session.create("Odd")[0] == "OK")

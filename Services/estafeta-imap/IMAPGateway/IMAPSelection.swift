@@ -17,6 +17,8 @@ struct IMAPSelection: Sendable {
     /// The messages \Recent in this session (rev1 only, RFC 3501 §2.3.2): those it was the first to be
     /// told of (`MailStore.claimRecent`), or, read-only, those no session has claimed yet.
     private(set) var recent: Set<UInt32> = []
+    /// The mailbox was deleted (by another session or process) since it was selected.
+    private(set) var mailboxDeleted = false
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
     let tracksRecent: Bool
 
@@ -103,6 +105,7 @@ struct IMAPSelection: Sendable {
             self.modSeq = max(self.modSeq, change.modSeq)
             switch change.kind {
             case .expunge:
+                if change.isMailboxDeletion { self.mailboxDeleted = true }
                 if self.flags[change.uid] != nil { self.pendingExpunges.insert(change.uid) }
             case .append:
                 if change.uid > self.largestUID, let message = current[change.uid] { appended.append(message) }

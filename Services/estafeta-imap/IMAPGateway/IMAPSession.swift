@@ -646,14 +646,26 @@ struct IMAPSession: Sendable {
         output.writeString(untagged.map { $0 + "\r\n" }.joined())
         // Taken out of the state while it changes, so it has a single owner and its tables are updated
         // in place instead of copied; put back however this ends.
+        var deleted = false
         if var selection = state.selected.take() {
             defer { state.selected = selection }
             let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
             output.writeString(lines.map { $0 + "\r\n" }.joined())
+            deleted = selection.mailboxDeleted
+        }
+        guard !deleted else {
+            // The session cannot stay in a mailbox that is gone (Dovecot too disconnects); BYE before the
+            // tagged OK, so a client reading up to its tag has heard it (RFC 9051 §7.1.5).
+            output.writeString(Self.mailboxDeletedReply)
+            output.writeString("\(tag) OK \(text)\r\n")
+            return .close(Array(output.readableBytesView))
         }
         output.writeString("\(tag) OK \(text)\r\n")
         return .sendBuffer(output)
     }
+
+    /// Sent, then the connection closed, when the selected mailbox was deleted elsewhere.
+    static let mailboxDeletedReply = "* BYE The selected mailbox was deleted\r\n"
 
     /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
     /// untagged lines that tell the client.
@@ -730,6 +742,11 @@ struct IMAPSession: Sendable {
             repeat {
                 if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
                     try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
+                }
+                if selection.mailboxDeleted {
+                    // The idling client hears it at once; DONE will find the connection closed.
+                    try? await outbound.write(.sendAndClose(ByteBuffer(string: Self.mailboxDeletedReply)))
+                    return selection
                 }
             } while await notifications.next() != nil
             return selection
