@@ -437,6 +437,19 @@ for tag, use in ((b"u3", b"\\All"), (b"u4", b"\\Sent \\Junk"), (b"u5", b"\\Bogus
     check("CREATE with USE (" + use.decode() + "): NO [USEATTR]", answer.startswith(tag + b" NO [USEATTR]"), f"{answer!r}")
 listed = command(b'u6 LIST "" "Special*"\r\n')
 check("a refused CREATE-SPECIAL-USE creates nothing", len(listed) == 1, f"{listed!r}")
+# UTF8=ACCEPT (RFC 6855): APPEND's `UTF8 (~{n}...)` form stores the bytes as sent.
+check("ENABLE UTF8=ACCEPT", command(b"e8 ENABLE UTF8=ACCEPT\r\n")[0] == b"* ENABLED UTF8=ACCEPT\r\n")
+utf8_message = "From: z@example.org\r\nSubject: Caf\u00e9 \u2615\r\n\r\nna\u00efve\r\n".encode()
+answer = command(b"a8 APPEND INBOX UTF8 (~{%d+}\r\n" % len(utf8_message) + utf8_message + b")\r\n")
+check("APPEND UTF8 (~{n+}...)", answer[-1].startswith(b"a8 OK [APPENDUID"), f"{answer!r}")
+appended_uid = answer[-1].split(b"]")[0].split()[-1]
+command(b"s8 SELECT INBOX\r\n")
+sock.sendall(b"f8 UID FETCH " + appended_uid + b" BODY.PEEK[]\r\n")
+fetched = reader.readline()
+body = reader.read(int(fetched.rsplit(b"{", 1)[1][:-3])) if fetched.endswith(b"}\r\n") else b""
+rest = [reader.readline() for _ in range(2)]
+check("... and FETCH gives the UTF-8 bytes back", body == utf8_message and rest[0] == b")\r\n" and rest[1].startswith(b"f8 OK"),
+      f"{fetched!r} {body!r} {rest!r}")
 check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
 reader.close()
 sock.close()

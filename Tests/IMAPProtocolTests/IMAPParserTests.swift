@@ -97,6 +97,17 @@ struct IMAPParserTests {
         #expect(self.bad("a APPEND INBOX {3}\r\n\u{0}ab\r\n") == "a")
         #expect(self.bad("a APPEND INBOX \"31-Foo-2026 09:30:00 +0100\" {1}\r\nx\r\n") == "a")
         #expect(self.bad("a APPEND INBOX \"hello\"\r\n") == "a")
+        // RFC 6855 §4: `UTF8 (literal8)` once UTF8=ACCEPT is enabled, and only then.
+        let utf8 = "Subject: café\r\n\r\n☕\r\n"
+        let wrapped = "a APPEND INBOX (\\Seen) utf8 (~{\(utf8.utf8.count)}\r\n\(utf8))\r\n"
+        guard case .append(_, [.seen], nil, let unwrapped)? = self.kind(wrapped, utf8: true) else {
+            Issue.record("UTF8 (~{n}) not parsed")
+            return
+        }
+        #expect(unwrapped == Array(utf8.utf8))
+        #expect(self.kind(wrapped) == nil)
+        #expect(self.kind("a APPEND INBOX UTF8 ({3}\r\nabc)\r\n", utf8: true) == nil)
+        #expect(self.kind("a APPEND INBOX UTF8 (~{3}\r\nabc\r\n", utf8: true) == nil)
     }
 
     @Test("FETCH items, macros, sections and partials")

@@ -228,9 +228,20 @@ public struct IMAPCommandParser: Sendable {
             date = try s.dateTime()
             try s.space()
         }
+        // After ENABLE UTF8=ACCEPT the message may come as `UTF8 (~{n}...)` (RFC 6855 §4): same bytes.
+        var wrapped = false
+        if self.utf8Enabled, !s.peekIs("{"), !s.peekIs("~") {
+            guard try s.atom().uppercased() == "UTF8" else { throw IMAPSyntaxError("APPEND needs the message as a literal") }
+            try s.space()
+            try s.expect("(")
+            guard s.peekIs("~") else { throw IMAPSyntaxError("APPEND UTF8 needs a literal8 (~{n})") }
+            wrapped = true
+        }
         guard s.peekIs("{") || s.peekIs("~") else { throw IMAPSyntaxError("APPEND needs the message as a literal") }
         if s.take("~") {}
-        return .append(mailbox, flags: flags, internalDate: date, message: try s.literal())
+        let message = try s.literal()
+        if wrapped { try s.expect(")") }
+        return .append(mailbox, flags: flags, internalDate: date, message: message)
     }
 
     private func messageCommand(_ name: String, _ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
