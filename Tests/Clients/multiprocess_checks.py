@@ -99,9 +99,12 @@ def imap_login(name):
 
 
 first, second = imap_login("imap1"), imap_login("imap2")
-for name, session in (("imap1", first), ("imap2", second)):
+# \Recent (IMAP4rev1, RFC 3501 §2.3.2): the first session to select claims the new message, in whichever
+# process; the other process's session sees it as not recent.
+for name, session, recent in (("imap1", first, b"1"), ("imap2", second, b"0")):
     typ, data = session.select("INBOX")
     check(f"{name}: SELECT INBOX", typ == "OK" and data[0] == b"1", f"{typ} {data}")
+    check(f"{name}: RECENT {recent.decode()}", session.response("RECENT")[1] == [recent], f"{session.response('RECENT')}")
     typ, data = session.fetch("1", "(BODY.PEEK[TEXT])")
     check(f"{name}: FETCH the message", typ == "OK" and b"local body" in data[0][1], f"{data}")
 
