@@ -1,13 +1,21 @@
 import Synchronization
 
 /// A value set once and awaited by any number of tasks: how a listener tells tests and the ready file
-/// the port it was given for port 0.
+/// the port it was given for port 0. A waiter whose task is cancelled stops waiting (`CancellationError`):
+/// the ready file's writer awaits every listener, and when start-up fails before one of them bound (the
+/// ops listener had not started when another port was found taken), the service group's cancellation
+/// must end that wait, or the process never exits.
 public final class OneShotValue<Value: Sendable>: Sendable {
+    private typealias Waiter = CheckedContinuation<Result<Value, any Error>, Never>
+    private struct Waiting {
+        var waiters: [UInt64: Waiter] = [:]
+        var nextID: UInt64 = 0
+    }
     private enum State {
-        case waiting([CheckedContinuation<Result<Value, any Error>, Never>])
+        case waiting(Waiting)
         case done(Result<Value, any Error>)
     }
-    private let state = Mutex<State>(.waiting([]))
+    private let state = Mutex<State>(.waiting(Waiting()))
 
     public init() {}
 
@@ -15,28 +23,45 @@ public final class OneShotValue<Value: Sendable>: Sendable {
     public func fail(_ error: any Error) { self.complete(.failure(error)) }
 
     private func complete(_ result: Result<Value, any Error>) {
-        let waiters: [CheckedContinuation<Result<Value, any Error>, Never>] = self.state.withLock { state in
-            guard case .waiting(let waiters) = state else { return [] }
+        let waiters: [Waiter] = self.state.withLock { state in
+            guard case .waiting(let waiting) = state else { return [] }
             state = .done(result)
-            return waiters
+            return Array(waiting.waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: result) }
     }
 
     public var value: Value {
         get async throws {
-            let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, any Error>, Never>) in
-                let ready: Result<Value, any Error>? = self.state.withLock { state in
-                    switch state {
-                    case .waiting(var waiters):
-                        waiters.append(continuation)
-                        state = .waiting(waiters)
-                        return nil
-                    case .done(let result):
-                        return result
+            let id = self.state.withLock { state -> UInt64 in
+                guard case .waiting(var waiting) = state else { return 0 }
+                defer { waiting.nextID += 1; state = .waiting(waiting) }
+                return waiting.nextID
+            }
+            let result = await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: Waiter) in
+                    let ready: Result<Value, any Error>? = self.state.withLock { state in
+                        switch state {
+                        case .waiting(var waiting):
+                            // Cancelled before it could wait: do not wait at all.
+                            if Task.isCancelled { return .failure(CancellationError()) }
+                            waiting.waiters[id] = continuation
+                            state = .waiting(waiting)
+                            return nil
+                        case .done(let result):
+                            return result
+                        }
                     }
+                    if let ready { continuation.resume(returning: ready) }
                 }
-                if let ready { continuation.resume(returning: ready) }
+            } onCancel: {
+                let waiter: Waiter? = self.state.withLock { state in
+                    guard case .waiting(var waiting) = state else { return nil }
+                    let waiter = waiting.waiters.removeValue(forKey: id)
+                    state = .waiting(waiting)
+                    return waiter
+                }
+                waiter?.resume(returning: .failure(CancellationError()))
             }
             return try result.get()
         }
