@@ -2,9 +2,9 @@ import Synchronization
 
 /// A value set once and awaited by any number of tasks: how a listener tells tests and the ready file
 /// the port it was given for port 0. A waiter whose task is cancelled stops waiting (`CancellationError`):
-/// the ready file's writer awaits every listener, and when start-up fails before one of them bound (the
-/// ops listener had not started when another port was found taken), the service group's cancellation
-/// must end that wait, or the process never exits.
+/// the ready file's writer awaits every listener, and when one never binds (its port taken: the ops
+/// listener's address then never comes) the service group's cancellation must end that wait, or
+/// ServiceLifecycle's cancellation timeout crashes the process instead of a clean exit 1.
 public final class OneShotValue<Value: Sendable>: Sendable {
     private typealias Waiter = CheckedContinuation<Result<Value, any Error>, Never>
     private struct Waiting {
