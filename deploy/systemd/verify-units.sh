@@ -24,6 +24,8 @@ if [[ -n $report ]]; then echo "$report" >&2; exit 1; fi
 grep -h "^ExecStart=" "$here"/*.service | while read -r line; do
     command=${line#ExecStart=/usr/local/bin/}
     arguments=$(echo "$command" | cut -s -d' ' -f2- | sed 's/%i/1/g')
+    # `estafeta serve`: the first word is the subcommand, the settings follow it.
+    [[ $command == "estafeta "* ]] && arguments=$(echo "$arguments" | cut -s -d' ' -f2-)
     # shellcheck disable=SC2086 # the unit's arguments split as systemd splits them (no quotes there)
     "$bin/estafeta" check-config --config "$here/estafeta.json" $arguments >/dev/null \
         || { echo "systemd: $line is refused" >&2; exit 1; }
