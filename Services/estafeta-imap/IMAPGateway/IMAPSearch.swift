@@ -14,7 +14,6 @@ struct IMAPSearch {
         let flags: Set<String>
         /// Size, dates and modseq: nil when the search needs none of them (`needsListing`).
         let message: StoredMessage?
-        let content: Data?
         /// Parsed once per message, however many header keys the search has.
         let header: MessageHeader?
         /// The decoded text of the body, when a BODY or TEXT key needs it.
@@ -26,7 +25,6 @@ struct IMAPSearch {
             self.uid = message.uid
             self.flags = message.flags
             self.message = message
-            self.content = content
             self.header = content.map { content in
                 headerNames.map { MessageHeader(parsing: content, only: $0) } ?? MessageHeader(parsing: content)
             }
@@ -39,7 +37,6 @@ struct IMAPSearch {
             self.uid = uid
             self.flags = flags
             self.message = nil
-            self.content = nil
             self.header = nil
             self.bodyText = nil
         }
