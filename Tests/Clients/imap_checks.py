@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+from imap_raw import logged_in
 from smtp_raw import HOST, check
 
 smtp_port, imap_port, imaps_port, pop3s_port, ca_file = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
@@ -533,10 +534,8 @@ check("CREATE Doomed", first.create("Doomed")[0] == "OK" and first.create("Doome
 for n in (1, 2):
     first.append("Doomed", None, None, b"Subject: doomed %d\r\n\r\nbody\r\n" % n)
 second.select("Doomed")
-idler = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-idle_reader = idler.makefile("rb")
-idle_reader.readline()
-idler.sendall(b'd1 LOGIN alice@example.org "correct horse battery"\r\nd2 SELECT Doomed2\r\nd3 IDLE\r\n')
+idler, idle_reader = logged_in(imaps_port, context, "alice@example.org", "correct horse battery")
+idler.sendall(b"d2 SELECT Doomed2\r\nd3 IDLE\r\n")
 while not idle_reader.readline().startswith(b"+ "):
     pass
 check("DELETE of a mailbox selected elsewhere", first.delete("Doomed")[0] == "OK" and first.delete("Doomed2")[0] == "OK")

@@ -4,7 +4,7 @@
 # and every unit's command line is read by `estafeta check-config` with the example settings file.
 # Usage: deploy/systemd/verify-units.sh BIN_DIR
 set -euo pipefail
-bin=${1:?usage: $0 BIN_DIR}
+bin=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)  # absolute: systemd wants absolute ExecStart paths
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
