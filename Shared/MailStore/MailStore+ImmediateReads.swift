@@ -78,6 +78,13 @@ public struct ImmediateReads: Sendable {
         try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: false).map(\.message) }
     }
 
+    /// `MailStore.mailbox(named:of:)`, on the caller's thread (one lookup by a unique key): SELECT,
+    /// STATUS and APPEND each name a mailbox, and a hop to a reader thread cost more than the lookup.
+    public func mailbox(named name: String, of account: AccountID) throws(MailStoreError) -> Mailbox {
+        let name = MailStore.canonicalMailboxName(name)
+        return try self.store.readNow { db in try MailStore.fetchMailbox(db, name: name, accountID: account.rawValue) }
+    }
+
     /// `MailStore.messagesWithContent(in:uids:content:)`, on the caller's thread.
     public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool)
         throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]

@@ -130,6 +130,14 @@ public struct StoredMessage: Sendable, Equatable {
     public let modSeq: UInt64
 }
 
+/// What a flag change did: the messages as they are afterwards, and the mailbox's highest modseq
+/// before and after (equal when no flag changed).
+public struct FlagChange: Sendable {
+    public let messages: [StoredMessage]
+    public let modSeqBefore: UInt64
+    public let modSeqAfter: UInt64
+}
+
 /// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
 /// deliveries, flag changes and expunges made elsewhere (IMAP IDLE across processes).
 public struct MailboxChange: Sendable, Equatable {

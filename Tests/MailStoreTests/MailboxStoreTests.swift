@@ -71,6 +71,9 @@ struct MailboxStoreTests {
 
             let flagged = try await store.updateFlags(.add(["\\Deleted", "$Important"]), in: inbox.id, uids: [2])
             #expect(flagged.first?.flags == ["\\Deleted", "$Important"])
+            // Flag changes commit without a sync; the writer must be back at FULL for the next acceptance.
+            #expect(try await store.writerPragmas().synchronous == 2)
+            #expect(try await store.messageFlags(in: inbox.id).map(\.flags) == [["\\Seen"], ["\\Deleted", "$Important"]])
             status = try await store.mailboxStatus(inbox.id)
             #expect(status.deleted == 1)
             let before = try await store.highestModSeq(of: inbox.id)

@@ -9,7 +9,9 @@ struct IMAPSelection: Sendable {
     let mailbox: Mailbox
     let readOnly: Bool
     private(set) var uids: [UInt32]
-    private(set) var flags: [UInt32: Set<String>]
+    /// The flags of each message, by position (`flags[i]` belongs to `uids[i]`): arrays side by side
+    /// rather than a table by UID, whose hashing was a fifth of a SELECT of 1,000 messages.
+    private(set) var flags: [Set<String>]
     private(set) var modSeq: UInt64
     /// Expunges seen in the feed but not yet reported: the messages keep their sequence numbers
     /// until a command that may announce EXPUNGE (RFC 9051 §7.5.1).
@@ -22,11 +24,14 @@ struct IMAPSelection: Sendable {
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
     let tracksRecent: Bool
 
-    init(mailbox: Mailbox, readOnly: Bool, messages: [StoredMessage], modSeq: UInt64, tracksRecent: Bool = false) {
+    init(
+        mailbox: Mailbox, readOnly: Bool, messages: [(uid: UInt32, flags: Set<String>)], modSeq: UInt64,
+        tracksRecent: Bool = false
+    ) {
         self.mailbox = mailbox
         self.readOnly = readOnly
         self.uids = messages.map(\.uid)
-        self.flags = Dictionary(messages.map { ($0.uid, $0.flags) }, uniquingKeysWith: { $1 })
+        self.flags = messages.map(\.flags)
         self.modSeq = modSeq
         self.tracksRecent = tracksRecent
     }
@@ -35,7 +40,7 @@ struct IMAPSelection: Sendable {
     /// claim, or the unclaimed floor when read-only).
     mutating func markRecent(from floor: UInt32, among uids: [UInt32]) {
         guard self.tracksRecent else { return }
-        for uid in uids where uid >= floor && self.flags[uid] != nil { self.recent.insert(uid) }
+        for uid in uids where uid >= floor && self.sequenceNumber(of: uid) != nil { self.recent.insert(uid) }
     }
 
     /// The flags as this session shows them: with \Recent for its recent messages.
@@ -44,6 +49,7 @@ struct IMAPSelection: Sendable {
     }
 
     var exists: Int { self.uids.count }
+
     var largestUID: UInt32 { self.uids.last ?? 0 }
 
     func sequenceNumber(of uid: UInt32) -> Int? {
@@ -89,8 +95,14 @@ struct IMAPSelection: Sendable {
     /// Applies flags this session set itself (no FETCH needed unless the client asked).
     mutating func setFlags(_ flags: Set<String>, of uid: UInt32) {
         // Only a real change writes: the session works on a copy of its selection, and a write to the
-        // shared dictionary copies all of it (a FETCH of one message copied a 1,000-entry table).
-        if let known = self.flags[uid], known != flags { self.flags[uid] = flags }
+        // shared array copies all of it (a FETCH of one message copied a 1,000-entry table).
+        if let number = self.sequenceNumber(of: uid), self.flags[number - 1] != flags { self.flags[number - 1] = flags }
+    }
+
+    /// Takes this session's own flag change (whose messages it has applied with `setFlags`) as read
+    /// from the feed when nothing else changed the mailbox before it: the feed would only repeat it.
+    mutating func learnOwnChange(_ change: FlagChange) {
+        if self.modSeq == change.modSeqBefore { self.modSeq = change.modSeqAfter }
     }
 
     /// What to tell the client about changes from the feed (`changes`, with the current flags of the
@@ -106,7 +118,7 @@ struct IMAPSelection: Sendable {
             switch change.kind {
             case .expunge:
                 if change.isMailboxDeletion { self.mailboxDeleted = true }
-                if self.flags[change.uid] != nil { self.pendingExpunges.insert(change.uid) }
+                if self.sequenceNumber(of: change.uid) != nil { self.pendingExpunges.insert(change.uid) }
             case .append:
                 if change.uid > self.largestUID, let message = current[change.uid] { appended.append(message) }
             case .flags:
@@ -119,23 +131,23 @@ struct IMAPSelection: Sendable {
                 if let number = self.sequenceNumber(of: uid) {
                     lines.append("* \(number) EXPUNGE")
                     self.uids.remove(at: number - 1)
-                    self.flags[uid] = nil
+                    self.flags.remove(at: number - 1)
                     self.recent.remove(uid)
                 }
             }
             self.pendingExpunges = []
         }
         for uid in flagged.sorted() {
-            guard let message = current[uid], let known = self.flags[uid], known != message.flags,
-                let number = self.sequenceNumber(of: uid)
+            guard let message = current[uid], let number = self.sequenceNumber(of: uid),
+                self.flags[number - 1] != message.flags
             else { continue }
-            self.flags[uid] = message.flags
+            self.flags[number - 1] = message.flags
             lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid))))")
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {
             self.uids.append(message.uid)
-            self.flags[message.uid] = message.flags
+            self.flags.append(message.flags)
         }
         if self.uids.count != before {
             lines.append("* \(self.uids.count) EXISTS")
@@ -150,7 +162,7 @@ struct IMAPSelection: Sendable {
         for uid in removed.sorted(by: >) {
             if let number = self.sequenceNumber(of: uid) {
                 self.uids.remove(at: number - 1)
-                self.flags[uid] = nil
+                self.flags.remove(at: number - 1)
                 self.recent.remove(uid)
                 self.pendingExpunges.remove(uid)
                 numbers.append(number)

@@ -242,8 +242,8 @@ struct IMAPSession: Sendable {
         case .select(let name, let readOnly):
             state.selected = nil
             state.savedSearch = []
-            let mailbox = try await self.store.mailbox(named: name.name, of: account)
-            let messages = try await self.store.messages(in: mailbox.id)
+            let mailbox = try self.store.immediate.mailbox(named: name.name, of: account)
+            let messages = try await self.store.messageFlags(in: mailbox.id)
             var selection = IMAPSelection(
                 mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2)
             if selection.tracksRecent {
@@ -334,14 +334,13 @@ struct IMAPSession: Sendable {
             }
             return self.reply(tag, "LSUB completed", lines)
         case .status(let name, let attributes):
-            let mailbox = try await self.store.mailbox(named: name.name, of: account)
+            let mailbox = try self.store.immediate.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
                 + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let flags, let date, let message):
-            let mailboxes = try await self.store.mailboxes(of: account)
-            guard let mailbox = mailboxes.first(where: { $0.name == name.name }) else { return no("[TRYCREATE] No such mailbox") }
+            guard let mailbox = try self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             // Stored with CRLF line ends, so every size reported is the size sent (catalogue I21).
             let content = Data(WireLines.normalised(message, dotStuffing: false))
             let stored = try await self.store.appendMessage(
@@ -381,8 +380,8 @@ struct IMAPSession: Sendable {
         // The messages of the selection flagged \Deleted, among `uids` when given.
         func deleted(among uids: Set<UInt32>? = nil) -> [UInt32] {
             guard let selection = state.selected else { return [] }
-            return selection.uids.filter { uid in
-                uids?.contains(uid) != false && selection.flags[uid]?.contains("\\Deleted") == true
+            return zip(selection.uids, selection.flags).compactMap { uid, flags in
+                uids?.contains(uid) != false && flags.contains("\\Deleted") ? uid : nil
             }
         }
         switch command.kind {
@@ -408,9 +407,9 @@ struct IMAPSession: Sendable {
             case .add: .add(flags)
             case .remove: .remove(flags)
             }
-            let changed = try await self.store.updateFlags(update, in: mailbox, uids: uids)
+            let change = try await self.store.changeFlags(update, in: mailbox, uids: uids)
             var lines: [String] = []
-            for message in changed {
+            for message in change.messages {
                 state.selected?.setFlags(message.flags, of: message.uid)
                 if !action.silent, let number = state.selected?.sequenceNumber(of: message.uid),
                     let shown = state.selected?.shown(message.flags, of: message.uid)
@@ -419,6 +418,7 @@ struct IMAPSession: Sendable {
                     lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(shown)))")
                 }
             }
+            state.selected?.learnOwnChange(change)
             return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID):
             return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state, connection: connection)
@@ -432,8 +432,7 @@ struct IMAPSession: Sendable {
             let isMove: Bool = if case .move = command.kind { true } else { false }
             if isMove, readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
             guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
-            let mailboxes = try await self.store.mailboxes(of: account.id)
-            guard let target = mailboxes.first(where: { $0.name == name.name }) else {
+            guard let target = try self.existingMailbox(name.name, of: account.id) else {
                 return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
             }
             let uids = self.targets(set, byUID: byUID, state: state)
@@ -505,7 +504,7 @@ struct IMAPSession: Sendable {
             try self.store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
         {
             for (offset, uid) in all.enumerated()
-            where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[uid] ?? [])) {
+            where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[offset])) {
                 matched.append((offset + 1, uid))
             }
             index = all.count
@@ -662,6 +661,16 @@ struct IMAPSession: Sendable {
         }
         output.writeString("\(tag) OK \(text)\r\n")
         return .sendBuffer(output)
+    }
+
+    /// The mailbox named `name`, nil when there is none (APPEND, COPY and MOVE answer `[TRYCREATE]`).
+    private func existingMailbox(_ name: String, of account: AccountID) throws(MailStoreError) -> Mailbox? {
+        do {
+            return try self.store.immediate.mailbox(named: name, of: account)
+        } catch {
+            if case .unknownMailbox = error { return nil }
+            throw error
+        }
     }
 
     /// Sent, then the connection closed, when the selected mailbox was deleted elsewhere.
