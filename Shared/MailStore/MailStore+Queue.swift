@@ -193,6 +193,9 @@ extension MailStore {
         let stored = try Self.insertMailboxMessage(
             db, mailboxID: work.mailbox.rawValue, blobID: row["id"], headerPrefix: work.headerPrefix,
             size: blobSize + Int64(work.headerPrefix.count), flags: [], internalDate: work.now)
+        // Checked here, in the delivery's own savepoint, as well as by the worker beforehand: two
+        // deliveries to one account can both pass the worker's check before either is filed.
+        try Self.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
         try db.cachedStatement(sql: """
                 UPDATE queueRecipient SET state = 'delivered', attempts = attempts + 1, leaseOwner = NULL,
                     leaseExpiresAt = NULL, updatedAt = ?, reportedAt = ?

@@ -130,6 +130,46 @@ struct LocalDeliveryTests {
         }
     }
 
+    @Test("two deliveries that each fit the quota but not together: one is filed, the other deferred")
+    func quotaRace() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            let body = "Subject: half\r\n\r\n" + String(repeating: "x", count: 600) + "\r\n"
+            try await harness.queue(body, to: ["alice@example.org"])
+            try await harness.queue(body, to: ["alice@example.org"])
+            // Room for one message with its added header lines, not for two.
+            try await harness.store.setQuota(1_000, for: harness.alice.address)
+            let leases = try await harness.store.leaseQueueItems(
+                owner: "test", limit: 10, leaseDuration: .seconds(60), scope: .localDomains, now: Date())
+            #expect(leases.count == 2)
+            guard leases.count == 2 else { return }
+            let inbox = try await harness.store.mailbox(named: "INBOX", of: harness.alice.id)
+            let prefix = Data("Delivered-To: alice@example.org\r\n".utf8)
+            // Both past the worker's own check: the store refuses the second filing itself.
+            _ = try await harness.store.deliverLocally(leases[0], into: inbox.id, headerPrefix: prefix)
+            await #expect(throws: MailStoreError.overQuota("alice@example.org")) {
+                try await harness.store.deliverLocally(leases[1], into: inbox.id, headerPrefix: prefix)
+            }
+            #expect(try await harness.inbox(harness.alice).count == 1)
+            #expect(try await harness.store.account(harness.alice.address).usedBytes <= 1_000)
+
+            // Through the worker, both at once: whichever check sees the full mailbox (the worker's, or
+            // the store's when both passed the worker's), one is filed and the other deferred.
+            try await harness.queue(body, to: ["bob@example.org"])
+            try await harness.queue(body, to: ["bob@example.org"])
+            try await harness.store.setQuota(1_000, for: harness.bob.address)
+            let bobs = try await harness.store.leaseQueueItems(
+                owner: "test", limit: 10, leaseDuration: .seconds(60), scope: .localDomains, now: Date())
+            #expect(bobs.count == 2)
+            guard bobs.count == 2 else { return }
+            async let first = harness.local.deliver(bobs[0])
+            async let second = harness.local.deliver(bobs[1])
+            let results = await [first, second]
+            #expect(results.filter { $0 == .delivered }.count == 1 && results.filter { $0 == .deferred }.count == 1, "\(results)")
+            #expect(try await harness.inbox(harness.bob).count == 1)
+        }
+    }
+
     @Test("a message already delivered to this recipient (Delivered-To) is a loop and bounces")
     func deliveredToLoop() async throws {
         try await StoreFixture.with { fixture in

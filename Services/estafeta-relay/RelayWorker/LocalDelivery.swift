@@ -31,8 +31,7 @@ struct LocalDelivery: Sendable {
                 let prefix = Data(
                     "Return-Path: <\(lease.sender?.description ?? "")>\r\nDelivered-To: \(lease.recipient)\r\n".utf8)
                 if let quotaBytes, usedBytes + Int64(content.count + prefix.count) > quotaBytes {
-                    // RFC 3463 X.2.2: temporary; the owner may make room before the message expires.
-                    return try await self.outcomes.deferOrExpire(lease, "452 4.2.2 mailbox full", now: now)
+                    return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
                 }
                 let inbox = try await self.store.mailbox(named: "INBOX", of: account)
                 try await self.store.deliverLocally(lease, into: inbox.id, headerPrefix: prefix, now: now)
@@ -56,6 +55,9 @@ struct LocalDelivery: Sendable {
                 // The domain stopped being local after the message was queued; the SMTP relay's turn.
                 return try await self.outcomes.deferOrExpire(lease, "451 4.3.0 domain no longer local", now: now)
             }
+        } catch .overQuota {
+            // The store's own check, when another delivery filled the mailbox since the one above.
+            return (try? await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)) ?? .skipped
         } catch .leaseLost {
             self.logger.warning("lease lost; another worker has the recipient", metadata: ["queue.id": "\(lease.messageID)"])
             return .skipped
@@ -64,6 +66,9 @@ struct LocalDelivery: Sendable {
             return (try? await self.outcomes.deferOrExpire(lease, "451 4.3.0 temporary local failure", now: now)) ?? .skipped
         }
     }
+
+    /// RFC 3463 X.2.2: temporary; the owner may make room before the message expires.
+    static let mailboxFull = "452 4.2.2 mailbox full"
 
     /// A message that already passed this recipient (its `Delivered-To:`), or that has travelled too
     /// far, is a loop: bounce it rather than deliver it again.
