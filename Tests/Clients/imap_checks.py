@@ -528,6 +528,32 @@ check("... and sequence numbers have moved on", typ == "OK" and b"UID 2" in data
 first.logout()
 second.logout()
 
+# --- A session's own flag changes are not read back from the feed; another session's still reach it ---
+first, second = session(), session()
+check("CREATE Flags2", first.create("Flags2")[0] == "OK")
+for n in (1, 2):
+    first.append("Flags2", None, None, b"Subject: flags %d\r\n\r\nbody\r\n" % n)
+first.select("Flags2")
+second.select("Flags2")
+second.store("1", "+FLAGS", "(\\Answered)")
+typ, data = first.store("2", "+FLAGS", "(\\Flagged)")
+check("a STORE also reports the flag change another session made before it",
+      typ == "OK" and any(line.startswith(b"1 ") and b"\\Answered" in line for line in data)
+      and any(line.startswith(b"2 ") and b"\\Flagged" in line for line in data), f"{data}")
+typ, data = first.store("2", "-FLAGS", "(\\Flagged)")
+check("... its own next STORE reports only its own message", typ == "OK" and len(data) == 1 and data[0].startswith(b"2 "),
+      f"{data}")
+typ, data = first.fetch("1", "(BODY[TEXT])")
+first.noop()
+check("... and no command repeats its own changes (STORE, FETCH setting \\Seen)", first.response("FETCH")[1] == [None],
+      f"{first.untagged_responses}")
+second.noop()
+typ, data = second.response("FETCH")
+check("the other session hears them at its next command",
+      any(line.startswith(b"1 ") and b"\\Seen" in line and b"\\Answered" in line for line in data if line), f"{data}")
+first.logout()
+second.logout()
+
 # --- A mailbox deleted while another session has it selected (or idles in it): EXPUNGEs, then BYE ---
 first, second = session(), session()
 check("CREATE Doomed", first.create("Doomed")[0] == "OK" and first.create("Doomed2")[0] == "OK")

@@ -598,8 +598,9 @@ struct IMAPSession: Sendable {
                 }
                 learnt.append((uid, flags))
             }
-            if !seen.isEmpty { _ = try await self.store.updateFlags(.add(["\\Seen"]), in: mailbox, uids: seen) }
+            let change = seen.isEmpty ? nil : try await self.store.changeFlags(.add(["\\Seen"]), in: mailbox, uids: seen)
             for (uid, flags) in learnt { state.selected?.setFlags(flags, of: uid) }
+            if let change { state.selected?.learnOwnChange(change) }
         }
         return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
     }
