@@ -10,7 +10,7 @@ struct IMAPSelection: Sendable {
     let readOnly: Bool
     private(set) var uids: [UInt32]
     /// The flags of each message, by position (`flags[i]` belongs to `uids[i]`): arrays side by side
-    /// rather than a table by UID, whose hashing was a fifth of a SELECT of 1,000 messages.
+    /// rather than a table by UID, whose building and hashing showed in a profile of SELECT.
     private(set) var flags: [Set<String>]
     private(set) var modSeq: UInt64
     /// Expunges seen in the feed but not yet reported: the messages keep their sequence numbers
@@ -49,7 +49,6 @@ struct IMAPSelection: Sendable {
     }
 
     var exists: Int { self.uids.count }
-
     var largestUID: UInt32 { self.uids.last ?? 0 }
 
     func sequenceNumber(of uid: UInt32) -> Int? {
