@@ -31,7 +31,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case alreadyDone(String)
     /// A POP3 session's maildrop lease expired or was taken over; its deletions were not applied.
     case maildropLockLost
-    /// The account would be over its quota (IMAP APPEND and COPY; RFC 9208 OVERQUOTA).
+    /// The account would be over its quota (IMAP APPEND and COPY, RFC 9208 OVERQUOTA; local delivery).
     case overQuota(String)
     /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
     case unavailable(String)

@@ -3,13 +3,11 @@ its quota (set over the admin API) gets NO [OVERQUOTA] (RFC 9051 §7.1, RFC 9208
 the session goes on; MOVE within the account adds nothing and still works; with room again, COPY works.
 Arguments: IMAPS port, CA certificate file, admin port, admin token."""
 import imaplib
-import json
 import ssl
 import sys
 import urllib.parse
-import urllib.request
 
-from smtp_raw import check
+from smtp_raw import admin_api, check
 
 port, cafile, admin_port, token = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 USER, PASSWORD = "alice@example.org", "correct horse battery"
@@ -22,12 +20,7 @@ def expect(name, got, wanted):
 
 
 def api(method, path, body=None):
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{admin_port}/api/v1/{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.loads(response.read() or b"null")
+    return admin_api(admin_port, token, method, path, body)[1]
 
 
 account = "accounts/" + urllib.parse.quote(USER)

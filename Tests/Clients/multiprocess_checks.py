@@ -18,7 +18,8 @@ import smtplib
 import ssl
 import sys
 import time
-import urllib.request
+
+from smtp_raw import admin_api, check
 
 ports = json.loads(sys.argv[1])
 certificate, token, remote_maildir = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -28,20 +29,8 @@ context.check_hostname = False
 ALICE, BOB, PASSWORD = "alice@example.org", "bob@example.org", "correct horse battery"
 
 
-def check(name, condition, detail=""):
-    if not condition:
-        print(f"FAIL {name} {detail}")
-        sys.exit(1)
-    print(f"ok {name}")
-
-
 def api(method, path, body=None):
-    request = urllib.request.Request(
-        f"http://{HOST}:{ports['admin']['admin']}/api/v1/{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return response.status, json.loads(response.read() or b"null")
+    return admin_api(ports["admin"]["admin"], token, method, path, body)
 
 
 def until(what, condition, seconds=30):

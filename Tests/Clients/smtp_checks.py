@@ -145,23 +145,16 @@ client.quit()
 
 # An account disabled through the admin API is refused at its next transaction (open session).
 if len(sys.argv) > 6:
-    import urllib.request
+    from smtp_raw import admin_api
 
     def set_alice_enabled(enabled):
-        request = urllib.request.Request(
-            f"http://{HOST}:{sys.argv[5]}/api/v1/accounts/alice@example.org", method="PATCH",
-            data=b'{"enabled":%s}' % (b"true" if enabled else b"false"),
-            headers={"Authorization": f"Bearer {sys.argv[6]}", "Content-Type": "application/json"})
-        return urllib.request.urlopen(request, timeout=10).status
+        return admin_api(sys.argv[5], sys.argv[6], "PATCH", "accounts/alice@example.org", {"enabled": enabled})[0]
 
     # Disabling alice bounces what is still queued for her: first let the worker deliver the messages
     # above (bounded), so that what this test counts does not depend on how fast it got to them.
-    import json
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        listing = urllib.request.Request(f"http://{HOST}:{sys.argv[5]}/api/v1/queue",
-                                         headers={"Authorization": f"Bearer {sys.argv[6]}"})
-        items = json.load(urllib.request.urlopen(listing, timeout=10)).get("items", [])
+        items = admin_api(sys.argv[5], sys.argv[6], "GET", "queue")[1].get("items", [])
         if not any(r["address"] == "alice@example.org" and r["state"] in ("queued", "delivering")
                    for item in items for r in item["recipients"]):
             break

@@ -1,8 +1,10 @@
-"""Shared by the SMTP client scripts: a check that stops at the first failure, and a raw line client
-that sends bytes exactly as given (for what a polite client never sends)."""
+"""Shared by the client scripts: a check that stops at the first failure, a raw line client that sends
+bytes exactly as given (for what a polite client never sends), and a call of the admin API."""
+import json
 import socket
 import ssl
 import sys
+import urllib.request
 
 HOST = "127.0.0.1"
 
@@ -12,6 +14,16 @@ def check(name, condition, detail=""):
         print(f"FAIL {name}: {detail}")
         sys.exit(1)
     print(f"ok {name}")
+
+
+def admin_api(port, token, method, path, body=None):
+    """One admin API request with the operator's bearer token: (HTTP status, the JSON answer or None)."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/api/v1/{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return response.status, json.loads(response.read() or b"null")
 
 
 class Raw:

@@ -134,14 +134,19 @@ struct LocalDeliveryTests {
     func quotaRace() async throws {
         try await StoreFixture.with { fixture in
             let harness = try await Harness.make(fixture)
-            let body = "Subject: half\r\n\r\n" + String(repeating: "x", count: 600) + "\r\n"
-            try await harness.queue(body, to: ["alice@example.org"])
-            try await harness.queue(body, to: ["alice@example.org"])
-            // Room for one message with its added header lines, not for two.
-            try await harness.store.setQuota(1_000, for: harness.alice.address)
-            let leases = try await harness.store.leaseQueueItems(
-                owner: "test", limit: 10, leaseDuration: .seconds(60), scope: .localDomains, now: Date())
-            #expect(leases.count == 2)
+            /// Two messages queued for `account` and leased, with room for one (with its added header
+            /// lines) in its quota, not for two.
+            func twoLeasedForOneRoom(_ account: Account) async throws -> [QueueLease] {
+                let body = "Subject: half\r\n\r\n" + String(repeating: "x", count: 600) + "\r\n"
+                try await harness.queue(body, to: [account.address.description])
+                try await harness.queue(body, to: [account.address.description])
+                try await harness.store.setQuota(1_000, for: account.address)
+                let leases = try await harness.store.leaseQueueItems(
+                    owner: "test", limit: 10, leaseDuration: .seconds(60), scope: .localDomains, now: Date())
+                #expect(leases.count == 2)
+                return leases
+            }
+            let leases = try await twoLeasedForOneRoom(harness.alice)
             guard leases.count == 2 else { return }
             let inbox = try await harness.store.mailbox(named: "INBOX", of: harness.alice.id)
             let prefix = Data("Delivered-To: alice@example.org\r\n".utf8)
@@ -155,12 +160,7 @@ struct LocalDeliveryTests {
 
             // Through the worker, both at once: whichever check sees the full mailbox (the worker's, or
             // the store's when both passed the worker's), one is filed and the other deferred.
-            try await harness.queue(body, to: ["bob@example.org"])
-            try await harness.queue(body, to: ["bob@example.org"])
-            try await harness.store.setQuota(1_000, for: harness.bob.address)
-            let bobs = try await harness.store.leaseQueueItems(
-                owner: "test", limit: 10, leaseDuration: .seconds(60), scope: .localDomains, now: Date())
-            #expect(bobs.count == 2)
+            let bobs = try await twoLeasedForOneRoom(harness.bob)
             guard bobs.count == 2 else { return }
             async let first = harness.local.deliver(bobs[0])
             async let second = harness.local.deliver(bobs[1])
