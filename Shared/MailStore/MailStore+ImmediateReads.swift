@@ -75,7 +75,7 @@ public struct ImmediateReads: Sendable {
 
     /// `MailStore.messages(in:uids:)`, on the caller's thread.
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32>) throws(MailStoreError) -> [StoredMessage] {
-        try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: false).map(\.message) }
+        try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: .omitted).map(\.message) }
     }
 
     /// `MailStore.mailbox(named:of:)`, on the caller's thread (one lookup by a unique key): SELECT,
@@ -86,7 +86,7 @@ public struct ImmediateReads: Sendable {
     }
 
     /// `MailStore.messagesWithContent(in:uids:content:)`, on the caller's thread.
-    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool)
+    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
         throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
     {
         try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: content) }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MailFormat
 
 struct AppendWork: Sendable {
     let content: Data
@@ -155,7 +156,7 @@ extension MailStore {
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32> = 1...UInt32.max) async throws(MailStoreError)
         -> [StoredMessage]
     {
-        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: false).map(\.message) }
+        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: .omitted).map(\.message) }
     }
 
     /// The UID and flags of every message in `mailbox`, in UID order: what IMAP SELECT needs. SELECT
@@ -182,9 +183,9 @@ extension MailStore {
         }
     }
 
-    /// Messages with UIDs in `uids`, in UID order, with their content when `content` (IMAP FETCH of
-    /// bodies): one read for both.
-    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool)
+    /// Messages with UIDs in `uids`, in UID order, with as much of their content as `content` says
+    /// (IMAP FETCH): one read for both.
+    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
     {
         try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content) }
@@ -200,46 +201,64 @@ extension MailStore {
         FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
         WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
         """
+    private static let listingWithHeaderSQL = """
+        SELECT \(storedMessageColumns("m.")), m.headerPrefix, h.header
+        FROM mailboxMessage m JOIN messageHeader h ON h.messageBlobId = m.messageBlobId
+        WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
+        """
 
-    static func messagesWithContent(_ db: Database, in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool) throws
-        -> [(message: StoredMessage, content: Data?)]
+    private static func listingSQL(_ content: ContentExtent) -> String {
+        switch content {
+        case .omitted: Self.listingSQL
+        case .header: Self.listingWithHeaderSQL
+        case .whole: Self.listingWithContentSQL
+        }
+    }
+
+    static func messagesWithContent(_ db: Database, in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
+        throws -> [(message: StoredMessage, content: Data?)]
     {
-        let sql = content ? Self.listingWithContentSQL : Self.listingSQL
         let rows = try Row.fetchCursor(
-            db.cachedStatement(sql: sql), arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+            db.cachedStatement(sql: Self.listingSQL(content)),
+            arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
         var result: [(message: StoredMessage, content: Data?)] = []
         while let row = try rows.next() {
             let message = Self.storedMessage(from: row)
-            if content {
-                let prefix: Data = row[5]
-                let body: Data = row[6]
-                result.append((message, prefix.isEmpty ? body : prefix + body))
-            } else {
+            if content == .omitted {
                 result.append((message, nil))
+            } else {
+                let prefix: Data = row[5]
+                let stored: Data = row[6]
+                result.append((message, prefix.isEmpty ? stored : prefix + stored))
             }
         }
         return result
     }
 
     /// The UIDs in `uids`, in order, of the messages `matches` accepts, shown each message and its
-    /// whole content (added header lines, then the stored bytes), in one read. The content is lent
-    /// straight from SQLite when the message has no added header lines: a SEARCH on headers or text
-    /// looks at every message, and need not copy each one out. `matches` runs on the reader's thread
-    /// and must not keep the content.
+    /// content (added header lines, then the stored bytes; only the header section when `content` is
+    /// `.header`), in one read. The content is lent straight from SQLite when the message has no added
+    /// header lines: a SEARCH on headers or text looks at every message, and need not copy each one
+    /// out. `matches` runs on the reader's thread and must not keep the content.
     public func messages(
-        in mailbox: MailboxID, uids: ClosedRange<UInt32>, whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent,
+        whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
     ) async throws(MailStoreError) -> [UInt32] {
         try await self.read { db in
             let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: Self.listingWithContentSQL),
+                db.cachedStatement(sql: Self.listingSQL(content)),
                 arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
             var matched: [UInt32] = []
             while let row = try rows.next() {
                 let message = Self.storedMessage(from: row)
+                guard content != .omitted else {
+                    if matches(message, Data()) { matched.append(message.uid) }
+                    continue
+                }
                 let prefix: Data = row[5]
-                let accepted = try row.withUnsafeData(atIndex: 6) { body in
-                    let body = body ?? Data()
-                    return matches(message, prefix.isEmpty ? body : prefix + body)
+                let accepted = try row.withUnsafeData(atIndex: 6) { stored in
+                    let stored = stored ?? Data()
+                    return matches(message, prefix.isEmpty ? stored : prefix + stored)
                 }
                 if accepted { matched.append(message.uid) }
             }
@@ -336,18 +355,33 @@ extension MailStore {
 
     static func expungeMessages(_ db: Database, uids: [UInt32], mailboxID: Int64) throws -> [UInt32] {
         var removed: [UInt32] = []
+        var blobs: Set<Int64> = []
         var modSeq: Int64?
         for uid in uids.sorted() {
-            try db.execute(
-                sql: "DELETE FROM mailboxMessage WHERE mailboxId = ? AND uid = ?", arguments: [mailboxID, Int64(uid)])
-            guard db.changesCount > 0 else { continue }
+            guard let blob = try Int64.fetchOne(
+                db.cachedStatement(sql: "DELETE FROM mailboxMessage WHERE mailboxId = ? AND uid = ? RETURNING messageBlobId"),
+                arguments: [mailboxID, Int64(uid)])
+            else { continue }
             let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailboxID)
             modSeq = changeSeq
             try Self.recordChange(db, mailboxID: mailboxID, modSeq: changeSeq, uid: uid, kind: .expunge)
             removed.append(uid)
+            blobs.insert(blob)
         }
-        if !removed.isEmpty { try Self.deleteUnreferencedBlobs(db) }
+        for blob in blobs { try Self.deleteBlobIfUnreferenced(db, blob) }
         return removed
+    }
+
+    /// Removes one content once no mailbox message and no queue message refers to it: an expunge
+    /// looks only at what it removed (both references are indexed), not at every blob in the store.
+    static func deleteBlobIfUnreferenced(_ db: Database, _ blob: Int64) throws {
+        try db.cachedStatement(
+            sql: """
+                DELETE FROM messageBlob WHERE id = ?
+                    AND NOT EXISTS (SELECT 1 FROM mailboxMessage WHERE messageBlobId = ?)
+                    AND NOT EXISTS (SELECT 1 FROM queueMessage WHERE messageBlobId = ?)
+                """
+        ).execute(arguments: [blob, blob, blob])
     }
 
     // MARK: Helpers inside transactions
@@ -371,7 +405,15 @@ extension MailStore {
 
     static func insertBlob(_ db: Database, content: Data, now: Date) throws -> Int64 {
         try db.cachedStatement(sql: "INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, ?)").execute(arguments: [content, content.count, now])
-        return db.lastInsertedRowID
+        let blobID = db.lastInsertedRowID
+        try Self.insertHeader(db, blobID: blobID, content: content)
+        return blobID
+    }
+
+    /// Stores the header section of a blob's content (`messageHeader`, `ContentExtent.header`).
+    static func insertHeader(_ db: Database, blobID: Int64, content: Data) throws {
+        try db.cachedStatement(sql: "INSERT INTO messageHeader(messageBlobId, header) VALUES (?, ?)").execute(
+            arguments: [blobID, content.prefix(MIMEParser.headerLength(of: content))])
     }
 
     static func insertMailboxMessage(

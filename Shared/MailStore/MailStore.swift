@@ -208,6 +208,15 @@ extension Database {
 }
 
 extension MailStore {
+    /// How many message contents the store holds (each once, however many mailbox and queue messages
+    /// share it) and their bytes: what expunging gives back.
+    public func storedContents() async throws(MailStoreError) -> (count: Int, bytes: Int64) {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM messageBlob") else { return (0, 0) }
+            return (row[0], row[1])
+        }
+    }
+
     /// `PRAGMA integrity_check`: an empty array when the file is sound, else SQLite's findings.
     public func integrityCheck() async throws(MailStoreError) -> [String] {
         try await self.read { db in

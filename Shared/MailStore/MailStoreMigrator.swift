@@ -206,6 +206,25 @@ enum MailStoreMigrator {
                     UPDATE mailbox SET recentFloor = uidNext;
                     """)
         }
+        migrator.registerMigration("2026-11-28 message headers apart, blob references indexed") { db in
+            // Each content's header section (through its empty line) on its own, for what reads only
+            // headers (IMAP header FETCH and ENVELOPE, SEARCH on header fields): SQLite reads a blob by
+            // walking its overflow pages, so reading the header out of the whole content cost a copy of
+            // every message (bench/imap.sh: SEARCH SUBJECT on 1,000 4 KB messages). The index lets an
+            // expunge drop exactly the contents nothing else uses instead of scanning every blob.
+            try db.execute(
+                sql: """
+                    CREATE TABLE messageHeader (
+                        messageBlobId INTEGER PRIMARY KEY REFERENCES messageBlob(id) ON DELETE CASCADE,
+                        header BLOB NOT NULL
+                    );
+                    CREATE INDEX queueMessage_blob ON queueMessage(messageBlobId);
+                    """)
+            let blobs = try Row.fetchCursor(db, sql: "SELECT id, content FROM messageBlob")
+            while let blob = try blobs.next() {
+                try MailStore.insertHeader(db, blobID: blob[0], content: blob[1])
+            }
+        }
         return migrator
     }
 }

@@ -121,6 +121,17 @@ public struct MailboxStatus: Sendable, Equatable {
     public let recent: Int
 }
 
+/// How much of each message's content a listing reads with it.
+public enum ContentExtent: Sendable, Equatable {
+    /// None: the listing alone (UID, size, dates, flags, modseq).
+    case omitted
+    /// The header section, through the empty line after it (the whole content when it has none),
+    /// kept apart from the content so that reading it costs only its own bytes.
+    case header
+    /// The whole message.
+    case whole
+}
+
 /// A message as listed in a mailbox, without its content.
 public struct StoredMessage: Sendable, Equatable {
     public let uid: UInt32

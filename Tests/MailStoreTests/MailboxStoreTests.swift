@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import MailStore
 import Testing
 import TestSupport
@@ -88,6 +89,65 @@ struct MailboxStoreTests {
         }
     }
 
+    @Test("a header listing gives each message's added lines and header section, no more")
+    func headerListing() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let header = "Subject: one\r\nFrom: a@example.net\r\n\r\n"
+            let contents = [
+                Data((header + "first line\r\n\r\nsecond paragraph\r\n").utf8),
+                Data("Subject: no body and no empty line\r\n".utf8),  // all header
+                Data("\r\nbody only\r\n".utf8),  // an empty header
+                Data("Subject: bare\n\nline feeds\n".utf8),
+            ]
+            for content in contents { _ = try await store.appendMessage(content, to: inbox.id) }
+            let accepted = try await store.acceptMessage(Data((header + "queued\r\n").utf8), envelope: TestData.envelope(to: ["alice@example.org"]))
+            let lease = try #require(try await store.leaseQueueItems(owner: "w", limit: 1, leaseDuration: .seconds(60)).first)
+            let prefix = Data("Delivered-To: alice@example.org\r\n".utf8)
+            _ = try await store.deliverLocally(lease, into: inbox.id, headerPrefix: prefix)
+            #expect(try await store.queuedContent(accepted.id) == Data((header + "queued\r\n").utf8))
+
+            let expected = [
+                Data(header.utf8), contents[1], Data("\r\n".utf8), Data("Subject: bare\n\n".utf8), prefix + Data(header.utf8),
+            ]
+            #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .header).map(\.content) == expected)
+            #expect(try store.immediate.messagesWithContent(in: inbox.id, uids: 2...5, content: .header).map(\.content) == Array(expected[1...]))
+            let whole = try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .whole)
+            #expect(whole.map(\.content) == contents + [prefix + Data((header + "queued\r\n").utf8)])
+            #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .omitted).allSatisfy { $0.content == nil })
+            let seen = Mutex<[Data]>([])
+            let matched = try await store.messages(in: inbox.id, uids: 1...5, content: .header) { _, content in
+                seen.withLock { $0.append(Data(Array(content))) }  // lent, not to be kept: copied
+                return content.count > 20
+            }
+            #expect(seen.withLock { $0 } == expected)
+            #expect(matched == [1, 2, 5])
+        }
+    }
+
+    @Test("expunging frees exactly the contents nothing else uses: copies and the queue keep theirs")
+    func contentCleanup() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let archive = try await store.createMailbox(named: "Kept", of: alice.id)
+            let shared = Data("Subject: shared\r\n\r\nkept while copied\r\n".utf8)
+            let alone = Data("Subject: alone\r\n\r\ngone at once\r\n".utf8)
+            let one = try await store.appendMessage(shared, to: inbox.id)
+            let two = try await store.appendMessage(alone, to: inbox.id)
+            _ = try await store.copyMessages(uids: [one.uid], from: inbox.id, to: archive.id)
+            #expect(try await store.storedContents() == (2, Int64(shared.count + alone.count)))
+
+            try await store.expunge(uids: [one.uid, two.uid], in: inbox.id)
+            #expect(try await store.storedContents() == (1, Int64(shared.count)))
+            #expect(try await store.messagesWithContent(in: archive.id, uids: 1...1, content: .header).first?.content
+                == Data("Subject: shared\r\n\r\n".utf8))
+            try await store.deleteMailbox(named: "Kept", of: alice.id)
+            #expect(try await store.storedContents() == (0, 0))
+        }
+    }
+
     @Test("the change feed reports appends, flag changes and expunges in order")
     func changeFeed() async throws {
         try await StoreFixture.with { fixture in
@@ -107,7 +167,7 @@ struct MailboxStoreTests {
             #expect(try store.immediate.changes(in: inbox.id, since: start) == changes)
             _ = try await store.appendMessage(Data("b\r\n".utf8), to: inbox.id)
             _ = try await store.appendMessage(Data("c\r\n".utf8), to: inbox.id)
-            let immediate = try store.immediate.messagesWithContent(in: inbox.id, uids: 1...3, content: true)
+            let immediate = try store.immediate.messagesWithContent(in: inbox.id, uids: 1...3, content: .whole)
             #expect(immediate.map { $0.message.uid } == [2, 3])
             #expect(immediate.map { $0.content } == [Data("b\r\n".utf8), Data("c\r\n".utf8)])
             #expect(try store.immediate.messages(in: inbox.id, uids: 1...3) == (try await store.messages(in: inbox.id, uids: 1...3)))

@@ -109,6 +109,7 @@ struct QueueStoreTests {
             // The queue still needs the content for bob; expunging alice's copy keeps it.
             try await store.expunge(uids: [stored.uid], in: inbox.id)
             #expect(try await store.queuedContent(accepted.id) == content)
+            #expect(try await store.storedContents().count == 1)
         }
     }
 }

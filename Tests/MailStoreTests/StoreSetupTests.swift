@@ -1,6 +1,8 @@
 import Foundation
+import GRDB
 import Logging
-import MailStore
+import MailFormat
+@testable import MailStore
 import TestSupport
 import Testing
 
@@ -24,6 +26,37 @@ struct StoreSetupTests {
             let store = try fixture.open()
             #expect(try await store.appliedMigrations() == first)
             #expect(await store.isReady())
+        }
+    }
+
+    @Test("opening a file from before the header table fills in the header of every stored content")
+    func headerMigration() async throws {
+        try await StoreFixture.with { fixture in
+            let content = Data("Subject: old\r\nFrom: a@example.net\r\n\r\nstored before\r\n".utf8)
+            let earlier = try DatabaseQueue(path: fixture.path)
+            try MailStoreMigrator.make().migrate(earlier, upTo: "2026-11-27 IMAP recent floor")
+            try await earlier.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO domain(name, createdAt) VALUES ('example.org', CURRENT_TIMESTAMP);
+                        INSERT INTO account(domainId, address, localPart, passwordHash, createdAt, updatedAt)
+                            VALUES (1, 'alice@example.org', 'alice', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+                        INSERT INTO mailbox(accountId, name, uidValidity, uidNext, createdAt) VALUES (1, 'INBOX', 7, 2, CURRENT_TIMESTAMP);
+                        INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, CURRENT_TIMESTAMP);
+                        INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, size, internalDate, modSeq)
+                            VALUES (1, 1, 1, ?, CURRENT_TIMESTAMP, 2);
+                        """, arguments: [content, content.count, content.count])
+            }
+            try earlier.close()
+
+            let store = try fixture.open()
+            #expect(await store.isReady())
+            let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let listed = try await store.messagesWithContent(in: inbox.id, uids: 1...1, content: .header)
+            #expect(listed.map(\.content) == [Data("Subject: old\r\nFrom: a@example.net\r\n\r\n".utf8)])
+            try await store.expunge(uids: [1], in: inbox.id)
+            #expect(try await store.storedContents() == (0, 0))
         }
     }
 

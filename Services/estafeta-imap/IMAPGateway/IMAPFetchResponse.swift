@@ -24,12 +24,20 @@ struct IMAPFetchResponse {
         self.utf8 = utf8
     }
 
-    /// Whether any item needs the message's content, not only what the listing says.
-    var needsContent: Bool {
-        self.items.contains { item in
+    /// How much of each message's content the items need beyond what the listing says: the header
+    /// section alone for ENVELOPE and the whole message's header sections (what a message list
+    /// fetches), the whole message for the rest.
+    var content: ContentExtent {
+        self.items.reduce(ContentExtent.omitted) { extent, item in
             switch item {
-            case .rfc822, .rfc822Header, .rfc822Text, .bodySection, .envelope, .body, .bodyStructure, .binary, .binarySize: true
-            default: false
+            case .envelope, .rfc822Header: extent == .whole ? .whole : .header
+            case .bodySection(let spec, _, _) where spec.part.isEmpty:
+                switch spec.text {
+                case .header, .headerFields, .headerFieldsNot: extent == .whole ? .whole : .header
+                case .text, .mime, nil: .whole
+                }
+            case .rfc822, .rfc822Text, .bodySection, .body, .bodyStructure, .binary, .binarySize: .whole
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq: extent
             }
         }
     }

@@ -63,14 +63,14 @@ final class IMAPFetchShortcut: Sendable {
         guard let first = uids.first, let last = uids.last, uids.count <= 64, last - first < 128 else { return nil }
         let mailbox = parked.selection.mailbox.id
         guard try self.store.immediate.changes(in: mailbox, since: parked.selection.modSeq, limit: 1).isEmpty else { return nil }
-        if response.needsContent, uids.count > 1 {
+        if response.content != .omitted, uids.count > 1 {
             // More than the session reads in one batch is the session's: it sends batches as it goes.
             let wanted = Set(uids)
-            let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: false)
+            let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: .omitted)
             let total = listed.reduce(Int64(0)) { $0 + (wanted.contains($1.message.uid) ? $1.message.size : 0) }
             guard total <= IMAPSession.fetchBatchBytes else { return nil }
         }
-        let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: response.needsContent)
+        let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: response.content)
         let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
         var output = ByteBuffer()
         output.reserveCapacity(listed.reduce(64) { $0 + ($1.content?.count ?? 0) + 256 })

@@ -517,7 +517,9 @@ struct IMAPSession: Sendable {
             guard let first = batch.first, let last = batch.last else { break }
             if needsContent {
                 let headerNames = IMAPSearch.headerNames(key)
-                let found = try await self.store.messages(in: selection.mailbox.id, uids: first...last) { message, content in
+                let found = try await self.store.messages(
+                    in: selection.mailbox.id, uids: first...last, content: needsBodyText ? .whole : .header
+                ) { message, content in
                     guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
                     return evaluator.matches(
                         key, IMAPSearch.Candidate(
@@ -526,7 +528,7 @@ struct IMAPSession: Sendable {
                 matched += found.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
                 continue
             }
-            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: false)
+            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: .omitted)
             for message in listed.map(\.message) {
                 guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
                 if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: nil)) {
@@ -563,7 +565,7 @@ struct IMAPSession: Sendable {
         }
         let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
         let uids = self.targets(set, byUID: byUID, state: state)
-        let needsContent = response.needsContent
+        let content = response.content
         let setsSeen = response.setsSeen(readOnly: readOnly)
         var output = ByteBuffer()
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
@@ -574,10 +576,10 @@ struct IMAPSession: Sendable {
                 try await connection.outbound.write(.sendPart(output))
                 output = ByteBuffer()
             }
-            let batch = try await self.fetchBatch(uids[index...], in: mailbox, content: needsContent)
+            let batch = try await self.fetchBatch(uids[index...], in: mailbox, content: content)
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
-            let listed = try await Self.messagesWithContent(in: mailbox, uids: range, content: needsContent, store: self.store)
+            let listed = try await Self.messagesWithContent(in: mailbox, uids: range, content: content, store: self.store)
             output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
             let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
@@ -607,11 +609,11 @@ struct IMAPSession: Sendable {
 
     /// The next UIDs a FETCH reads together: up to 64 messages, and, when content is read, up to
     /// `fetchBatchBytes` of it (beyond the first message), judged from the sizes listed first.
-    private func fetchBatch(_ uids: ArraySlice<UInt32>, in mailbox: MailboxID, content: Bool) async throws -> [UInt32] {
+    private func fetchBatch(_ uids: ArraySlice<UInt32>, in mailbox: MailboxID, content: ContentExtent) async throws -> [UInt32] {
         let candidates = Array(uids.prefix(64))
-        guard content, candidates.count > 1, let first = candidates.first, let last = candidates.last else { return candidates }
+        guard content != .omitted, candidates.count > 1, let first = candidates.first, let last = candidates.last else { return candidates }
         let sizes = Dictionary(
-            try await Self.messagesWithContent(in: mailbox, uids: first...last, content: false, store: self.store).map {
+            try await Self.messagesWithContent(in: mailbox, uids: first...last, content: .omitted, store: self.store).map {
                 ($0.message.uid, $0.message.size)
             }, uniquingKeysWith: { $1 })
         var total: Int64 = 0
@@ -690,7 +692,7 @@ struct IMAPSession: Sendable {
         let uids = changes.map(\.uid)
         var current: [StoredMessage] = []
         if let lowest = uids.min(), let highest = uids.max() {
-            current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: lowest...highest, content: false, store: store).map(\.message)
+            current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: lowest...highest, content: .omitted, store: store).map(\.message)
         }
         let previousLargest = selection.largestUID
         var lines = selection.apply(
@@ -720,7 +722,7 @@ struct IMAPSession: Sendable {
 
     /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
     /// a few messages, the changes since the last command), with a hop to a reader thread otherwise.
-    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: Bool, store: MailStore)
+    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, store: MailStore)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
     {
         if uids.count <= 128 { return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content) }
