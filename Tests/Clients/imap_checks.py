@@ -218,6 +218,15 @@ imap.append("Binary", None, None, b"Subject: =?iso-8859-1?q?Gr=FC=DFe?= aus Wien
 imap.literal = "grüße AUS".encode()
 typ, data = imap.search("UTF-8", "SUBJECT")
 check("SEARCH SUBJECT decodes RFC 2047 words (case-insensitively)", typ == "OK" and data[0] == b"2", f"{typ} {data}")
+# Header searches first rule messages out on their raw bytes: words joined across a folded line still
+# match, and a word found elsewhere in the header is not a match in the Subject.
+imap.append("Binary", None, None, b"Subject: a long\r\n subject line\r\nX-Note: Mixed CASE words\r\n\r\nhallo\r\n")
+typ, data = imap.search(None, "SUBJECT", '"LONG subject"')
+check("SEARCH SUBJECT across a folded line", typ == "OK" and data[0] == b"3", f"{typ} {data}")
+typ, data = imap.search(None, "SUBJECT", "words")
+check("SEARCH SUBJECT does not match a word of another field", typ == "OK" and data[0] == b"", f"{typ} {data}")
+typ, data = imap.search(None, "HEADER", "X-Note", '"case WORDS"', "SUBJECT", "line")
+check("SEARCH HEADER and SUBJECT together", typ == "OK" and data[0] == b"3", f"{typ} {data}")
 imap.select("INBOX")
 imap.delete("Binary")
 

@@ -213,6 +213,75 @@ struct IMAPSearch {
         return false
     }
 
+    /// A quick look at a message's raw header section that rules it out of a search on header text
+    /// without parsing it: a header key can match only if each word of its text is in the raw bytes,
+    /// because unfolding joins lines only at whitespace and, in a header of ASCII bytes without RFC 2047
+    /// words, the value read is the bytes as written (and compares folding only A-Z, as `contains`
+    /// does). Anything else — 8-bit bytes, an encoded word — is left to the full evaluation. Parsing
+    /// every header was most of a SEARCH SUBJECT on 1,000 messages.
+    struct HeaderPrefilter {
+        /// Lower-case ASCII words, each of which a matching message's header holds.
+        let words: [[UInt8]]
+
+        /// Nil when `key` requires no word: header keys under NOT or OR, or with non-ASCII or empty text.
+        init?(_ key: IMAPSearchKey) {
+            func required(_ key: IMAPSearchKey) -> [[UInt8]] {
+                switch key {
+                case .subject(let text), .from(let text), .to(let text), .cc(let text), .bcc(let text), .header(_, let text):
+                    let bytes = Array(text.utf8)
+                    guard !bytes.contains(where: { $0 >= 0x80 }) else { return [] }
+                    return bytes.split { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }.map { $0.map(Self.folded) }
+                case .and(let keys): return keys.flatMap(required)
+                default: return []
+                }
+            }
+            let words = required(key)
+            guard !words.isEmpty else { return nil }
+            self.words = words
+        }
+
+        /// False only when the header (`content`, its raw bytes) cannot match.
+        func mayMatch(_ content: Data) -> Bool {
+            content.withUnsafeBytes { raw in
+                let count = raw.count
+                // A lower-cased copy, searched with memchr and memcmp: a byte-by-byte search in Swift
+                // was a sixth of a SEARCH SUBJECT's time.
+                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { lowered in
+                    var high: UInt8 = 0
+                    for index in 0..<count {
+                        let byte = raw[index]
+                        high |= byte
+                        lowered[index] = byte &- 0x41 < 26 ? byte | 0x20 : byte
+                    }
+                    let header = UnsafeBufferPointer(rebasing: lowered[0..<count])
+                    if high >= 0x80 || Self.contains(header, Self.encodedWordStart) { return true }
+                    return self.words.allSatisfy { Self.contains(header, $0) }
+                }
+            }
+        }
+
+        private static let encodedWordStart: [UInt8] = Array("=?".utf8)
+
+        private static func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
+        private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ word: [UInt8]) -> Bool {
+            guard let first = word.first else { return true }
+            guard let base = haystack.baseAddress, word.count <= haystack.count else { return false }
+            return word.withUnsafeBufferPointer { word in
+                guard let wordBase = word.baseAddress else { return true }
+                let last = haystack.count - word.count
+                var start = 0
+                while start <= last {
+                    guard let found = memchr(base + start, Int32(first), last - start + 1) else { return false }
+                    let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + index, wordBase, word.count) == 0 { return true }
+                    start = index + 1
+                }
+                return false
+            }
+        }
+    }
+
     /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).
     private static func day(of date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))

@@ -517,9 +517,11 @@ struct IMAPSession: Sendable {
             guard let first = batch.first, let last = batch.last else { break }
             if needsContent {
                 let headerNames = IMAPSearch.headerNames(key)
+                let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
                 let found = try await self.store.messages(
                     in: selection.mailbox.id, uids: first...last, content: needsBodyText ? .whole : .header
                 ) { message, content in
+                    if let prefilter, !prefilter.mayMatch(content) { return false }
                     guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
                     return evaluator.matches(
                         key, IMAPSearch.Candidate(
