@@ -45,22 +45,21 @@ extension MailStore {
         }
     }
 
+    /// STATUS of a mailbox: the counts its row keeps (migration "mailbox counts") and how many messages
+    /// no session has claimed as \Recent, in one read.
     public func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus {
         try await self.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
+            // The recent count is an index range: only the messages at or above the floor are counted.
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT *, (SELECT count(*) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id AND m.uid >= mailbox.recentFloor)
+                        AS recentCount
+                    FROM mailbox WHERE id = ?
+                    """), arguments: [mailbox.rawValue])
             else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            let counts = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) AS messages, coalesce(sum(size), 0) AS bytes,
-                           coalesce(sum(' ' || flags || ' ' NOT LIKE '% \\Seen %' ESCAPE '!'), 0) AS unseen,
-                           coalesce(sum(' ' || flags || ' ' LIKE '% \\Deleted %' ESCAPE '!'), 0) AS deleted,
-                           coalesce(sum(uid >= ?), 0) AS recent
-                    FROM mailboxMessage WHERE mailboxId = ?
-                    """, arguments: [row["recentFloor"] as Int64, mailbox.rawValue])
             return MailboxStatus(
-                mailbox: Self.mailbox(from: row), messages: counts?["messages"] ?? 0, unseen: counts?["unseen"] ?? 0,
-                deleted: counts?["deleted"] ?? 0, sizeBytes: counts?["bytes"] ?? 0, recent: counts?["recent"] ?? 0)
+                mailbox: Self.mailbox(from: row), messages: row["messageCount"], unseen: row["unseenCount"],
+                deleted: row["deletedCount"], sizeBytes: row["sizeBytes"], recent: row["recentCount"])
         }
     }
 

@@ -225,6 +225,54 @@ enum MailStoreMigrator {
                 try MailStore.insertHeader(db, blobID: blob[0], content: blob[1])
             }
         }
+        migrator.registerMigration("2026-11-28 mailbox counts") { db in
+            // STATUS (MESSAGES, UNSEEN, DELETED, SIZE) from the mailbox row instead of a pass over its
+            // messages (3.3 ms for 1,000 messages, and clients poll STATUS of every folder), kept by
+            // SQLite itself like the account's usage. Flags match as the old per-message sums did.
+            let unseen = { (row: String) in "(' ' || \(row).flags || ' ' NOT LIKE '% \\Seen %' ESCAPE '!')" }
+            let deleted = { (row: String) in "(' ' || \(row).flags || ' ' LIKE '% \\Deleted %' ESCAPE '!')" }
+            try db.execute(
+                sql: """
+                    ALTER TABLE mailbox ADD COLUMN messageCount INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE mailbox ADD COLUMN unseenCount INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE mailbox ADD COLUMN deletedCount INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE mailbox ADD COLUMN sizeBytes INTEGER NOT NULL DEFAULT 0;
+                    UPDATE mailbox SET
+                        messageCount = (SELECT count(*) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id),
+                        unseenCount = (SELECT coalesce(sum(\(unseen("m"))), 0) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id),
+                        deletedCount = (SELECT coalesce(sum(\(deleted("m"))), 0) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id),
+                        sizeBytes = (SELECT coalesce(sum(size), 0) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id);
+
+                    CREATE TRIGGER mailboxMessage_counts_insert AFTER INSERT ON mailboxMessage BEGIN
+                        UPDATE mailbox SET messageCount = messageCount + 1, sizeBytes = sizeBytes + NEW.size,
+                            unseenCount = unseenCount + \(unseen("NEW")), deletedCount = deletedCount + \(deleted("NEW"))
+                        WHERE id = NEW.mailboxId;
+                    END;
+                    CREATE TRIGGER mailboxMessage_counts_delete AFTER DELETE ON mailboxMessage BEGIN
+                        UPDATE mailbox SET messageCount = messageCount - 1, sizeBytes = sizeBytes - OLD.size,
+                            unseenCount = unseenCount - \(unseen("OLD")), deletedCount = deletedCount - \(deleted("OLD"))
+                        WHERE id = OLD.mailboxId;
+                    END;
+                    -- STORE: only the flag counts move.
+                    CREATE TRIGGER mailboxMessage_counts_flags AFTER UPDATE OF flags ON mailboxMessage
+                    WHEN OLD.flags <> NEW.flags AND OLD.mailboxId = NEW.mailboxId AND OLD.size = NEW.size BEGIN
+                        UPDATE mailbox SET
+                            unseenCount = unseenCount + \(unseen("NEW")) - \(unseen("OLD")),
+                            deletedCount = deletedCount + \(deleted("NEW")) - \(deleted("OLD"))
+                        WHERE id = NEW.mailboxId;
+                    END;
+                    -- No code moves a message or changes its size in place; should any, the counts follow.
+                    CREATE TRIGGER mailboxMessage_counts_move AFTER UPDATE OF mailboxId, size ON mailboxMessage
+                    WHEN OLD.mailboxId <> NEW.mailboxId OR OLD.size <> NEW.size BEGIN
+                        UPDATE mailbox SET messageCount = messageCount - 1, sizeBytes = sizeBytes - OLD.size,
+                            unseenCount = unseenCount - \(unseen("OLD")), deletedCount = deletedCount - \(deleted("OLD"))
+                        WHERE id = OLD.mailboxId;
+                        UPDATE mailbox SET messageCount = messageCount + 1, sizeBytes = sizeBytes + NEW.size,
+                            unseenCount = unseenCount + \(unseen("NEW")), deletedCount = deletedCount + \(deleted("NEW"))
+                        WHERE id = NEW.mailboxId;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

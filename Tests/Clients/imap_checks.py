@@ -338,10 +338,17 @@ check("DELETE of a mailbox with children: HASCHILDREN", typ == "NO" and b"HASCHI
 for name in ['"Archiv 2026/Alt/Sehr alt"', '"Archiv 2026/Alt"', '"Archiv 2026/Entw&APw-rfe"', '"Archiv 2026"']:
     check(f"DELETE {name}", imap.delete(name)[0] == "OK")
 check("DELETE of a missing mailbox", imap.delete("Archiv")[0] == "NO")
+# "INBOX" in any case names INBOX (RFC 9051 §5.1), for APPEND and COPY as for SELECT.
+typ, data = imap.append("iNbOx", None, None, b"Subject: lower-case inbox\r\n\r\nbody\r\n")
+check("APPEND to iNbOx lands in INBOX", typ == "OK" and b"APPENDUID" in data[0], f"{typ} {data}")
+imap.select("Drafts")
+typ, data = imap.copy("1", "inbox")
+check("COPY to inbox lands in INBOX", typ == "OK" and b"COPYUID" in data[0], f"{typ} {data}")
+check("INBOX holds both", imap.status("INBOX", "(MESSAGES)")[1][0].endswith(b"(MESSAGES 3)"), f"{imap.status('INBOX', '(MESSAGES)')}")
 check("CREATE inbox, DELETE INBOX (I16)", imap.create("inbox")[0] == "NO" and imap.delete("INBOX")[0] == "NO")
 imap.close()
 check("RENAME INBOX (I16)", imap.rename("INBOX", "Old-Inbox")[0] == "OK")
-check("INBOX stays, empty", imap.select("INBOX")[1] == [b"0"] and imap.select("Old-Inbox")[1] == [b"1"])
+check("INBOX stays, empty", imap.select("INBOX")[1] == [b"0"] and imap.select("Old-Inbox")[1] == [b"3"])
 imap.logout()
 
 # --- IDLE: a delivery and another session's expunge arrive while idling, within a second or two ---

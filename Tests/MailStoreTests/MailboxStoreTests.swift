@@ -148,6 +148,50 @@ struct MailboxStoreTests {
         }
     }
 
+    @Test("STATUS counts kept in the mailbox row follow appends, flag changes, copies, moves and expunges")
+    func statusCounts() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id).id
+            let other = try await store.createMailbox(named: "Other", of: alice.id).id
+            // The counts as a pass over the messages gives them.
+            func recounted(_ mailbox: MailboxID) async throws -> [Int64] {
+                let listed = try await store.messages(in: mailbox)
+                return [
+                    Int64(listed.count), Int64(listed.filter { !$0.flags.contains("\\Seen") }.count),
+                    Int64(listed.filter { $0.flags.contains("\\Deleted") }.count), listed.reduce(0) { $0 + $1.size },
+                ]
+            }
+            func kept(_ mailbox: MailboxID) async throws -> [Int64] {
+                let status = try await store.mailboxStatus(mailbox)
+                return [Int64(status.messages), Int64(status.unseen), Int64(status.deleted), status.sizeBytes]
+            }
+            let flagSets: [Set<String>] = [[], ["\\Seen"], ["\\Deleted"], ["\\Seen", "\\Deleted", "$Work"], ["$Work"]]
+            var random: UInt64 = 7
+            func next(_ bound: Int) -> Int {
+                random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Int((random >> 33) % UInt64(bound))
+            }
+            for step in 0..<120 {
+                let (source, target) = next(2) == 0 ? (inbox, other) : (other, inbox)
+                let uids = try await store.messages(in: source).map(\.uid)
+                let some = uids.filter { _ in next(3) == 0 }
+                switch next(6) {
+                case 0, 1:
+                    let body = String(repeating: "x", count: next(300))
+                    _ = try await store.appendMessage(Data("Subject: \(step)\r\n\r\n\(body)\r\n".utf8), to: source, flags: flagSets[next(5)])
+                case 2: _ = try await store.updateFlags(.add(flagSets[next(5)]), in: source, uids: some)
+                case 3: _ = try await store.updateFlags(.remove(flagSets[next(5)]), in: source, uids: some)
+                case 4: _ = try await store.copyMessages(uids: some, from: source, to: target, move: next(2) == 0)
+                default: try await store.expunge(uids: some, in: source)
+                }
+                #expect(try await kept(inbox) == (try await recounted(inbox)), "after step \(step)")
+                #expect(try await kept(other) == (try await recounted(other)), "after step \(step)")
+            }
+            #expect(try await kept(inbox)[0] + (try await kept(other))[0] > 0)
+        }
+    }
+
     @Test("the change feed reports appends, flag changes and expunges in order")
     func changeFeed() async throws {
         try await StoreFixture.with { fixture in

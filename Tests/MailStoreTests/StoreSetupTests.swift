@@ -29,7 +29,7 @@ struct StoreSetupTests {
         }
     }
 
-    @Test("opening a file from before the header table fills in the header of every stored content")
+    @Test("opening a file from before the header table and the mailbox counts fills both in for what is stored")
     func headerMigration() async throws {
         try await StoreFixture.with { fixture in
             let content = Data("Subject: old\r\nFrom: a@example.net\r\n\r\nstored before\r\n".utf8)
@@ -55,6 +55,9 @@ struct StoreSetupTests {
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
             let listed = try await store.messagesWithContent(in: inbox.id, uids: 1...1, content: .header)
             #expect(listed.map(\.content) == [Data("Subject: old\r\nFrom: a@example.net\r\n\r\n".utf8)])
+            // The mailbox counts are computed for what was there.
+            let status = try await store.mailboxStatus(inbox.id)
+            #expect([status.messages, status.unseen, status.deleted] == [1, 1, 0] && status.sizeBytes == Int64(content.count))
             try await store.expunge(uids: [1], in: inbox.id)
             #expect(try await store.storedContents() == (0, 0))
         }
