@@ -467,6 +467,31 @@ body = reader.read(int(fetched.rsplit(b"{", 1)[1][:-3])) if fetched.endswith(b"}
 rest = [reader.readline() for _ in range(2)]
 check("... and FETCH gives the UTF-8 bytes back", body == utf8_message and rest[0] == b")\r\n" and rest[1].startswith(b"f8 OK"),
       f"{fetched!r} {body!r} {rest!r}")
+# M13: a message with NUL (APPENDed as a literal8) is kept byte-exact; a plain literal never carries NUL
+# (RFC 9051 §4.3), so BODY[] shows each as 0x80 at the same length, and BINARY[] gives the exact bytes.
+nul_message = b"Subject: nul\r\n\r\nbefore\x00after\r\n"
+command(b"n0 CREATE Nul\r\n")
+answer = command(b"n1 APPEND Nul ~{%d+}\r\n" % len(nul_message) + nul_message + b"\r\n")
+check("APPEND of a literal8 with NUL", answer[-1].startswith(b"n1 OK [APPENDUID"), f"{answer!r}")
+check("a plain literal with NUL is BAD", command(b"n2 APPEND Nul {%d+}\r\n" % len(nul_message) + nul_message + b"\r\n")[-1]
+      .startswith(b"n2 BAD"))
+command(b"n3 SELECT Nul\r\n")
+
+
+def fetch_literal(text):
+    sock.sendall(text)
+    line = reader.readline()
+    data = reader.read(int(line.rsplit(b"{", 1)[1][:-3])) if line.endswith(b"}\r\n") else b""
+    return line, data, [reader.readline() for _ in range(2)]
+
+
+line, body, rest = fetch_literal(b"n4 FETCH 1 (RFC822.SIZE BODY.PEEK[])\r\n")
+check("BODY[] of a message with NUL: 0x80 in its place, same size (M13)",
+      body == nul_message.replace(b"\x00", b"\x80") and b"RFC822.SIZE %d " % len(nul_message) in line
+      and rest[1].startswith(b"n4 OK"), f"{line!r} {body!r} {rest!r}")
+line, body, rest = fetch_literal(b"n5 FETCH 1 (BINARY.PEEK[])\r\n")
+check("BINARY[] of it: the exact bytes as a literal8 (M13)", body == nul_message and b"~{" in line
+      and rest[1].startswith(b"n5 OK"), f"{line!r} {body!r} {rest!r}")
 check("LOGOUT", command(b"k LOGOUT\r\n")[-1].startswith(b"k OK"))
 reader.close()
 sock.close()

@@ -121,13 +121,25 @@ struct IMAPFetchResponse {
     private static func writeWhole(_ name: String, _ content: Data?, into output: inout ByteBuffer) {
         let content = content ?? Data()
         output.writeString("\(name) {\(content.count)}\r\n")
-        content.withUnsafeBytes { _ = output.writeBytes($0) }
+        content.withUnsafeBytes { Self.writeLiteralBytes($0, into: &output) }
     }
 
     /// `name {n}` CRLF and the bytes.
     private static func writeSection(_ name: String, _ data: ArraySlice<UInt8>, into output: inout ByteBuffer) {
         output.writeString("\(name) {\(data.count)}\r\n")
-        output.writeBytes(data)
+        data.withUnsafeBytes { Self.writeLiteralBytes($0, into: &output) }
+    }
+
+    /// The bytes of a `{n}` literal. NUL may not appear in one (RFC 9051 §4.3), yet a stored message may
+    /// hold it (kept byte-exact, catalogue M13): each goes out as 0x80, as Dovecot does, so the literal
+    /// keeps its length and RFC822.SIZE stays true. BINARY[] gives the exact bytes in a literal8.
+    static func writeLiteralBytes(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
+        let offset = output.writerIndex - output.readerIndex
+        let written = output.writeBytes(bytes)
+        guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil else { return }
+        output.withUnsafeMutableReadableBytes { buffer in
+            for index in offset..<(offset + written) where buffer[index] == 0 { buffer[index] = 0x80 }
+        }
     }
 
     /// The name a body section is answered under (without its partial) and its data. For a

@@ -3,10 +3,13 @@ import Foundation
 /// Encodes the pieces of server responses (RFC 9051 §4, §7): strings as quoted strings when they can
 /// be, as literals otherwise; mailbox names in modified UTF-7 or UTF-8; flag lists; dates.
 public enum IMAPEncoding {
-    /// A string: quoted when short and free of CR, LF, NUL and (without UTF-8) 8-bit bytes, a literal
-    /// otherwise, so any byte sequence round-trips.
+    /// A string: quoted when short and free of CR, LF and (without UTF-8) 8-bit bytes, a literal
+    /// otherwise, so any byte sequence but NUL round-trips. NUL may appear nowhere in IMAP but in a
+    /// literal8 (RFC 9051 §4.3); a header value that holds one (kept as written, catalogue M10) shows a
+    /// space in its place.
     public static func string(_ bytes: [UInt8], utf8: Bool = true) -> [UInt8] {
-        let quotable = bytes.count <= 1024 && !bytes.contains { $0 == 0 || $0 == 13 || $0 == 10 || (!utf8 && $0 >= 0x80) }
+        if bytes.contains(0) { return Self.string(bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, utf8: utf8) }
+        let quotable = bytes.count <= 1024 && !bytes.contains { $0 == 13 || $0 == 10 || (!utf8 && $0 >= 0x80) }
         guard quotable else { return Self.literal(bytes) }
         var output: [UInt8] = [UInt8(ascii: "\"")]
         output.reserveCapacity(bytes.count + 2)
