@@ -38,7 +38,6 @@ final class ThreadReaders: Sendable {
         if let connection = self.connections.withLock({ $0[thread] }) { return connection }
         var configuration = Configuration()
         configuration.label = "estafeta.store.immediate"
-        configuration.prepareDatabase { db in try MailStore.mapFile(db) }
         configuration.readonly = true
         configuration.busyMode = .timeout(TimeInterval(self.busyTimeout.components.seconds)
             + TimeInterval(self.busyTimeout.components.attoseconds) / 1e18)
