@@ -221,12 +221,7 @@ let package = Package(
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", nio], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(
-            name: "MailStoreTests",
-            dependencies: [
-                "MailStore", "MailFormat", "Credentials", "TestSupport",
-                // Migration tests write a file at an earlier schema themselves.
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ],
+            name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "ServerSupportTests",

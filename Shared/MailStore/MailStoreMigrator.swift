@@ -281,3 +281,14 @@ enum MailStoreMigrator {
         return migrator
     }
 }
+
+extension MailStoreMigrator {
+    /// For migration tests (through `@testable import`, as only this module may touch GRDB): a new file
+    /// at `path` with the schema as it was after `identifier`, then `sql` run on it.
+    static func writeEarlierFile(at path: String, migratedUpTo identifier: String, then sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try Self.make().migrate(queue, upTo: identifier)
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
+    }
+}

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import MailFormat
 @testable import MailStore
@@ -33,21 +32,18 @@ struct StoreSetupTests {
     func headerMigration() async throws {
         try await StoreFixture.with { fixture in
             let content = Data("Subject: old\r\nFrom: a@example.net\r\n\r\nstored before\r\n".utf8)
-            let earlier = try DatabaseQueue(path: fixture.path)
-            try MailStoreMigrator.make().migrate(earlier, upTo: "2026-11-27 IMAP recent floor")
-            try await earlier.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO domain(name, createdAt) VALUES ('example.org', CURRENT_TIMESTAMP);
-                        INSERT INTO account(domainId, address, localPart, passwordHash, createdAt, updatedAt)
-                            VALUES (1, 'alice@example.org', 'alice', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
-                        INSERT INTO mailbox(accountId, name, uidValidity, uidNext, createdAt) VALUES (1, 'INBOX', 7, 2, CURRENT_TIMESTAMP);
-                        INSERT INTO messageBlob(content, size, createdAt) VALUES (?, ?, CURRENT_TIMESTAMP);
-                        INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, size, internalDate, modSeq)
-                            VALUES (1, 1, 1, ?, CURRENT_TIMESTAMP, 2);
-                        """, arguments: [content, content.count, content.count])
-            }
-            try earlier.close()
+            let hex = content.map { String(format: "%02X", $0) }.joined()
+            try MailStoreMigrator.writeEarlierFile(
+                at: fixture.path, migratedUpTo: "2026-11-27 IMAP recent floor",
+                then: """
+                    INSERT INTO domain(name, createdAt) VALUES ('example.org', CURRENT_TIMESTAMP);
+                    INSERT INTO account(domainId, address, localPart, passwordHash, createdAt, updatedAt)
+                        VALUES (1, 'alice@example.org', 'alice', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+                    INSERT INTO mailbox(accountId, name, uidValidity, uidNext, createdAt) VALUES (1, 'INBOX', 7, 2, CURRENT_TIMESTAMP);
+                    INSERT INTO messageBlob(content, size, createdAt) VALUES (X'\(hex)', \(content.count), CURRENT_TIMESTAMP);
+                    INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, size, internalDate, modSeq)
+                        VALUES (1, 1, 1, \(content.count), CURRENT_TIMESTAMP, 2);
+                    """)
 
             let store = try fixture.open()
             #expect(await store.isReady())
