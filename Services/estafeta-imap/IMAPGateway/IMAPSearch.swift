@@ -197,15 +197,14 @@ struct IMAPSearch {
     /// Whether `haystack` contains `needle` ignoring ASCII case; nil when either holds a non-ASCII byte
     /// (then Unicode case folding decides).
     private static func asciiContains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>) -> Bool? {
-        func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
         guard !needle.contains(where: { $0 >= 0x80 }), !haystack.contains(where: { $0 >= 0x80 }) else { return nil }
         guard needle.count <= haystack.count else { return false }
-        let first = folded(needle[0])
+        let first = Self.folded(needle[0])
         var start = 0
         while start <= haystack.count - needle.count {
-            if folded(haystack[start]) == first {
+            if Self.folded(haystack[start]) == first {
                 var offset = 1
-                while offset < needle.count, folded(haystack[start + offset]) == folded(needle[offset]) { offset += 1 }
+                while offset < needle.count, Self.folded(haystack[start + offset]) == Self.folded(needle[offset]) { offset += 1 }
                 if offset == needle.count { return true }
             }
             start += 1
@@ -230,7 +229,7 @@ struct IMAPSearch {
                 case .subject(let text), .from(let text), .to(let text), .cc(let text), .bcc(let text), .header(_, let text):
                     let bytes = Array(text.utf8)
                     guard !bytes.contains(where: { $0 >= 0x80 }) else { return [] }
-                    return bytes.split { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }.map { $0.map(Self.folded) }
+                    return bytes.split { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }.map { $0.map(IMAPSearch.folded) }
                 case .and(let keys): return keys.flatMap(required)
                 default: return []
                 }
@@ -251,7 +250,7 @@ struct IMAPSearch {
                     for index in 0..<count {
                         let byte = raw[index]
                         high |= byte
-                        lowered[index] = byte &- 0x41 < 26 ? byte | 0x20 : byte
+                        lowered[index] = IMAPSearch.folded(byte)
                     }
                     let header = UnsafeBufferPointer(rebasing: lowered[0..<count])
                     if high >= 0x80 || Self.contains(header, Self.encodedWordStart) { return true }
@@ -261,8 +260,6 @@ struct IMAPSearch {
         }
 
         private static let encodedWordStart: [UInt8] = Array("=?".utf8)
-
-        private static func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
         private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ word: [UInt8]) -> Bool {
             guard let first = word.first else { return true }
@@ -281,6 +278,9 @@ struct IMAPSearch {
             }
         }
     }
+
+    /// A-Z to a-z, every other byte as it is: the only case folding of ASCII comparisons here.
+    static func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
     /// Days since the epoch of an instant, in UTC (RFC 9051 compares dates without the time).
     private static func day(of date: Date) -> Int64 {
