@@ -25,8 +25,8 @@ struct IMAPFetchResponse {
     }
 
     /// How much of each message's content the items need beyond what the listing says: the header
-    /// section alone for ENVELOPE and the whole message's header sections (what a message list
-    /// fetches), the whole message for the rest.
+    /// section alone when every item reads only the message's own header (ENVELOPE, RFC822.HEADER,
+    /// BODY[HEADER], BODY[HEADER.FIELDS …]: what a message list fetches), the whole message otherwise.
     var content: ContentExtent {
         self.items.reduce(ContentExtent.omitted) { extent, item in
             switch item {
