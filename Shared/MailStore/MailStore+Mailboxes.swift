@@ -235,25 +235,21 @@ extension MailStore {
     }
 
     /// The UIDs in `uids`, in order, of the messages `matches` accepts, shown each message and its
-    /// content (added header lines, then the stored bytes; only the header section when `content` is
-    /// `.header`), in one read. The content is lent straight from SQLite when the message has no added
-    /// header lines: a SEARCH on headers or text looks at every message, and need not copy each one
-    /// out. `matches` runs on the reader's thread and must not keep the content.
+    /// content (added header lines, then the stored bytes; only the header section when `headerOnly`),
+    /// in one read. The content is lent straight from SQLite when the message has no added header
+    /// lines: a SEARCH on headers or text looks at every message, and need not copy each one out.
+    /// `matches` runs on the reader's thread and must not keep the content.
     public func messages(
-        in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent,
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, headerOnly: Bool,
         whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
     ) async throws(MailStoreError) -> [UInt32] {
         try await self.read { db in
             let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: Self.listingSQL(content)),
+                db.cachedStatement(sql: Self.listingSQL(headerOnly ? .header : .whole)),
                 arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
             var matched: [UInt32] = []
             while let row = try rows.next() {
                 let message = Self.storedMessage(from: row)
-                guard content != .omitted else {
-                    if matches(message, Data()) { matched.append(message.uid) }
-                    continue
-                }
                 let prefix: Data = row[5]
                 let accepted = try row.withUnsafeData(atIndex: 6) { stored in
                     let stored = stored ?? Data()

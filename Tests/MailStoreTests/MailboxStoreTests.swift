@@ -117,7 +117,7 @@ struct MailboxStoreTests {
             #expect(whole.map(\.content) == contents + [prefix + Data((header + "queued\r\n").utf8)])
             #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .omitted).allSatisfy { $0.content == nil })
             let seen = Mutex<[Data]>([])
-            let matched = try await store.messages(in: inbox.id, uids: 1...5, content: .header) { _, content in
+            let matched = try await store.messages(in: inbox.id, uids: 1...5, headerOnly: true) { _, content in
                 seen.withLock { $0.append(Data(Array(content))) }  // lent, not to be kept: copied
                 return content.count > 20
             }

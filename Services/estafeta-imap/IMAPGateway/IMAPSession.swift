@@ -519,7 +519,7 @@ struct IMAPSession: Sendable {
                 let headerNames = IMAPSearch.headerNames(key)
                 let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
                 let found = try await self.store.messages(
-                    in: selection.mailbox.id, uids: first...last, content: needsBodyText ? .whole : .header
+                    in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText
                 ) { message, content in
                     if let prefilter, !prefilter.mayMatch(content) { return false }
                     guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
