@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import MailStore
+import Synchronization
 import Testing
 import TestSupport
 
@@ -131,17 +131,17 @@ struct MailboxStoreTests {
         try await StoreFixture.with { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
-            let archive = try await store.createMailbox(named: "Kept", of: alice.id)
+            let kept = try await store.createMailbox(named: "Kept", of: alice.id)
             let shared = Data("Subject: shared\r\n\r\nkept while copied\r\n".utf8)
             let alone = Data("Subject: alone\r\n\r\ngone at once\r\n".utf8)
             let one = try await store.appendMessage(shared, to: inbox.id)
             let two = try await store.appendMessage(alone, to: inbox.id)
-            _ = try await store.copyMessages(uids: [one.uid], from: inbox.id, to: archive.id)
+            _ = try await store.copyMessages(uids: [one.uid], from: inbox.id, to: kept.id)
             #expect(try await store.storedContents() == (2, Int64(shared.count + alone.count)))
 
             try await store.expunge(uids: [one.uid, two.uid], in: inbox.id)
             #expect(try await store.storedContents() == (1, Int64(shared.count)))
-            #expect(try await store.messagesWithContent(in: archive.id, uids: 1...1, content: .header).first?.content
+            #expect(try await store.messagesWithContent(in: kept.id, uids: 1...1, content: .header).first?.content
                 == Data("Subject: shared\r\n\r\n".utf8))
             try await store.deleteMailbox(named: "Kept", of: alice.id)
             #expect(try await store.storedContents() == (0, 0))

@@ -495,6 +495,9 @@ struct IMAPSession: Sendable {
             recent: selection.recent)
         let needsContent = IMAPSearch.needsContent(key)
         let needsBodyText = IMAPSearch.needsBodyText(key)
+        // What the key asks of each message's content, worked out once for every batch.
+        let headerNames = IMAPSearch.headerNames(key)
+        let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
         var matched: [(sequence: Int, uid: UInt32)] = []
         let all = selection.uids
         var index = 0
@@ -516,8 +519,6 @@ struct IMAPSession: Sendable {
             index += batch.count
             guard let first = batch.first, let last = batch.last else { break }
             if needsContent {
-                let headerNames = IMAPSearch.headerNames(key)
-                let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
                 let found = try await self.store.messages(
                     in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText
                 ) { message, content in
