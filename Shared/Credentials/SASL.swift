@@ -14,6 +14,14 @@ public enum SASL {
         public let password: String
         public var description: String { "PlainCredentials(\(self.authenticationID), password redacted)" }
 
+        /// The user whose password to check. Acting as someone else is not supported, so when the
+        /// authorization identity names another user (RFC 4616 §2 leaves the rule to the server) the
+        /// name is empty, and the login fails as a wrong password does (catalogue S18).
+        public var loginUser: String {
+            self.authorizationID.isEmpty || self.authorizationID.lowercased() == self.authenticationID.lowercased()
+                ? self.authenticationID : ""
+        }
+
         public init(authorizationID: String, authenticationID: String, password: String) {
             self.authorizationID = authorizationID
             self.authenticationID = authenticationID
@@ -47,6 +55,11 @@ public enum SASL {
             !authenticationID.isEmpty, !password.isEmpty
         else { throw .malformed }
         return PlainCredentials(authorizationID: authorizationID, authenticationID: authenticationID, password: password)
+    }
+
+    /// A base64 PLAIN response as IMAP AUTHENTICATE, POP3 AUTH and SMTP AUTH receive it.
+    public static func plain(base64 text: String) throws(DecodingError) -> PlainCredentials {
+        try Self.plain(try Self.decodeBase64(text))
     }
 
     /// One LOGIN step (user name or password): non-empty UTF-8 without NUL.

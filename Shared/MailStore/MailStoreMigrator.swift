@@ -278,6 +278,20 @@ enum MailStoreMigrator {
             // of each row in the table (1,000 messages: ~0.18 ms less per SELECT in SQLite).
             try db.execute(sql: "CREATE INDEX mailboxMessage_flags ON mailboxMessage(mailboxId, uid, flags)")
         }
+        migrator.registerMigration("2026-12-03 login failures") { db in
+            // Failed logins, one row each, under the client's network and under the account tried: kept
+            // here rather than in each process so that every protocol, every replica and a restarted
+            // process see the same count. Rows older than the lockout window are deleted as new ones come.
+            try db.execute(
+                sql: """
+                    CREATE TABLE loginFailure (
+                        key TEXT NOT NULL,
+                        failedAt DATETIME NOT NULL
+                    );
+                    CREATE INDEX loginFailure_key ON loginFailure(key, failedAt);
+                    CREATE INDEX loginFailure_age ON loginFailure(failedAt);
+                    """)
+        }
         return migrator
     }
 }

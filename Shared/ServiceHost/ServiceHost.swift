@@ -30,8 +30,8 @@ public struct ServiceEnvironment: Sendable {
     public let tlsContext: NIOSSLContext
     /// Shared by every listener of the process, so the limits hold per process.
     public let connectionLimiter: ConnectionLimiter
-    /// Failed logins per client network, shared by every protocol of the process.
-    public let authenticationPenalties: AuthenticationPenalties
+    /// The login every protocol uses, with failures counted in the store.
+    public let passwordLogin: PasswordLogin
 }
 
 /// What one service contributes to a process: its long-running services and the listeners whose
@@ -88,10 +88,12 @@ public enum ServiceHost {
             settings: settings, logger: logger, store: store, tls: tls, tlsContext: context,
             connectionLimiter: ConnectionLimiter(
                 maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress),
-            authenticationPenalties: AuthenticationPenalties(
-                policy: .init(
-                    baseDelay: settings.smtpAuthFailureDelay, maximumDelay: settings.authMaximumDelay,
-                    lockoutFailures: settings.authLockoutFailures, window: settings.authLockoutWindow)))
+            passwordLogin: PasswordLogin(
+                store: store,
+                penalties: AuthenticationPenalties(
+                    policy: .init(
+                        baseDelay: settings.smtpAuthFailureDelay, maximumDelay: settings.authMaximumDelay,
+                        lockoutFailures: settings.authLockoutFailures, window: settings.authLockoutWindow))))
     }
 
     /// Settings, logging and the store, without TLS or listeners: for commands such as

@@ -99,4 +99,16 @@ struct IMAPFramerTests {
         #expect(framer.next(from: &next) == .command(IMAPCommandBytes(lines: [Array("OP".utf8)])))
         #expect(framer.next(from: &next) == .command(IMAPCommandBytes(lines: [Array("C NOOP".utf8)])))
     }
+
+    @Test("before login: literals of 8 KiB at most, at most four of them, and the command a few lines long")
+    func beforeLogin() {
+        let limits = IMAPFramingLimits(maximumLiteralSize: 50_000_000).beforeLogin
+        #expect(limits.maximumLiteralSize == 8192 && limits.maximumLiterals == 4)
+        #expect(self.frames(bytes("a LOGIN {8192}\r\n"), limits: limits) == [.continuationRequest])
+        #expect(self.frames(bytes("a LOGIN {8193}\r\nb NOOP\r\n"), limits: limits)
+            == [.literalTooLarge(tag: "a"), .command(IMAPCommandBytes(lines: [bytes("b NOOP")]))])
+        #expect(self.frames(bytes("a LOGIN {30000000+}\r\n"), limits: limits) == [.fatal(tag: "a", reason: "Literal too large")])
+        let five = bytes("a X {1+}\r\n1 {1+}\r\n2 {1+}\r\n3 {1+}\r\n4 {1+}\r\n5\r\n")
+        #expect(self.frames(five, limits: limits).last == .fatal(tag: "a", reason: "Literal too large"))
+    }
 }

@@ -96,4 +96,27 @@ struct AccountStoreTests {
             }
         }
     }
+
+    @Test("failed logins: counted per key within the window, the oldest forgotten beyond `keep`, old ones deleted")
+    func loginFailures() async throws {
+        try await StoreFixture.with { fixture in
+            let store = try fixture.open()
+            let start = Date(timeIntervalSince1970: 1_800_000_000)
+            var counts: [Int] = []
+            for second in 0..<5 {
+                let now = start.addingTimeInterval(TimeInterval(second))
+                counts.append(try await store.recordLoginFailure(
+                    under: ["network:192.0.2.7", "account:alice@example.org"], at: now, since: now.addingTimeInterval(-60), keep: 3))
+            }
+            #expect(counts == [1, 2, 3, 3, 3])
+            let kept = try await store.loginFailures(under: "network:192.0.2.7", since: start.addingTimeInterval(-60))
+            #expect(kept == [2, 3, 4].map { start.addingTimeInterval(TimeInterval($0)) })
+            #expect(try await store.loginFailures(under: "network:192.0.2.8", since: start.addingTimeInterval(-60)).isEmpty)
+            // Another key's failure a window later deletes the old rows of every key.
+            let later = start.addingTimeInterval(100)
+            #expect(try await store.recordLoginFailure(under: ["network:192.0.2.8"], at: later, since: later.addingTimeInterval(-60), keep: 3) == 1)
+            #expect(try await store.loginFailures(under: "network:192.0.2.7", since: .distantPast).isEmpty)
+            #expect(try await store.loginFailures(under: "account:alice@example.org", since: .distantPast).isEmpty)
+        }
+    }
 }

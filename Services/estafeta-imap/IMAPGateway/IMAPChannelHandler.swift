@@ -15,6 +15,9 @@ enum IMAPOutput: Sendable {
     case sendThenStartTLS(ByteBuffer)
     /// From now on, offer each command to this shortcut before the session. Sends nothing.
     case answerFetches(with: IMAPFetchShortcut)
+    /// The client has logged in: frame its later commands with the full limits (large literals for
+    /// APPEND, more pipelined input) instead of those for an unknown peer. Sends nothing.
+    case loggedIn
 }
 
 /// Frames commands with `IMAPCommandFramer` and hands the session one at a time; answers a client's
@@ -28,17 +31,24 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private var framer: IMAPCommandFramer
+    private let limitsAfterLogin: IMAPFramingLimits
     private let tlsContext: NIOSSLContext?
-    private let maximumBufferedBytes: Int
+    private let maximumBufferedBytesAfterLogin: Int
+    /// Before login, pipelined input is bounded by a few command lines, so that many unauthenticated
+    /// connections cannot each make the server hold a megabyte.
+    private var maximumBufferedBytes: Int
     private var buffer = ByteBuffer()
     private var reading = false
     private var closing = false
     private var shortcut: IMAPFetchShortcut?
 
+    /// `limits` hold once the client has logged in; before that, `limits.beforeLogin`.
     init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20) {
-        self.framer = IMAPCommandFramer(limits: limits)
+        self.framer = IMAPCommandFramer(limits: limits.beforeLogin)
+        self.limitsAfterLogin = limits
         self.tlsContext = tlsContext
-        self.maximumBufferedBytes = maximumBufferedBytes
+        self.maximumBufferedBytesAfterLogin = maximumBufferedBytes
+        self.maximumBufferedBytes = min(maximumBufferedBytes, 2 * limits.maximumLineLength + 2 * IMAPFramingLimits.maximumLiteralSizeBeforeLogin)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -73,6 +83,11 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.reading = true
         case .answerFetches(let shortcut):
             self.shortcut = shortcut
+            promise?.succeed()
+        case .loggedIn:
+            // The session is answering LOGIN now, so nothing after it has been framed yet.
+            self.framer.limits = self.limitsAfterLogin
+            self.maximumBufferedBytes = self.maximumBufferedBytesAfterLogin
             promise?.succeed()
         }
     }

@@ -13,7 +13,7 @@ public enum IMAPGatewayService {
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<IMAPFrame, IMAPOutput> {
             let session = IMAPSession(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
-                penalties: environment.authenticationPenalties, maximumAuthFailures: settings.imapMaximumAuthFailures,
+                login: environment.passwordLogin, maximumAuthFailures: settings.imapMaximumAuthFailures,
                 appendLimit: settings.imapAppendLimit, watcher: watcher,
                 userConnections: userConnections)
             let tlsContext = environment.tlsContext

@@ -21,7 +21,7 @@ struct IMAPSession: Sendable {
     let store: MailStore
     let implicitTLS: Bool
     let plaintextAuthAllowed: Bool
-    let penalties: AuthenticationPenalties
+    let login: PasswordLogin
     let maximumAuthFailures: Int
     let appendLimit: Int
     let watcher: IMAPChangeWatcher
@@ -76,6 +76,8 @@ struct IMAPSession: Sendable {
                     continue
                 case .lineTooLong(let tag):
                     next = .send(Array("\(tag) BAD Line too long\r\n".utf8))
+                case .literalTooLarge(let tag) where state.account == nil:
+                    next = self.bad(tag, "Literals before login are limited to \(IMAPFramingLimits.maximumLiteralSizeBeforeLogin) octets", state: &state)
                 case .literalTooLarge(let tag):
                     next = .send(Array("\(tag) NO [TOOBIG] Literal too large\r\n".utf8))
                 case .fatal(_, let reason):
@@ -169,14 +171,10 @@ struct IMAPSession: Sendable {
                 response = String(decoding: line, as: UTF8.self)
             }
             guard let response, response != "*" else { return self.bad(tag, "Authentication cancelled", state: &state) }
-            guard let decoded = try? SASL.decodeBase64(response),
-                let credentials = try? SASL.plain(decoded)
-            else { return self.bad(tag, "Malformed PLAIN response", state: &state) }
-            let sameIdentity = credentials.authorizationID.isEmpty
-                || credentials.authorizationID.lowercased() == credentials.authenticationID.lowercased()
-            return try await self.login(
-                tag, user: sameIdentity ? credentials.authenticationID : "", password: credentials.password, state: &state,
-                connection: connection)
+            guard let credentials = try? SASL.plain(base64: response) else {
+                return self.bad(tag, "Malformed PLAIN response", state: &state)
+            }
+            return try await self.login(tag, user: credentials.loginUser, password: credentials.password, state: &state, connection: connection)
         case .idle where state.account != nil:
             return try await self.idle(tag, state: &state, connection: connection, frames: &frames)
         default:
@@ -201,24 +199,32 @@ struct IMAPSession: Sendable {
     }
 
     private func login(_ tag: String, user: String, password: String, state: inout State, connection: Connection) async throws -> Next {
-        let peer = connection.context.remoteAddress
-        if self.penalties.lockedOut(peer) != nil {
-            return .close(Array("\(tag) NO [UNAVAILABLE] Too many failed logins, try again later\r\n".utf8))
-        }
-        guard let address = await PasswordLogin(store: self.store).verify(user: user, password: password),
-            let account = try? await self.store.account(address)
-        else {
-            try await Task.sleep(for: self.penalties.recordFailure(peer))
+        let logger = connection.context.logger
+        let unavailable = Next.send(Array("\(tag) NO [UNAVAILABLE] Cannot check the login now, try again later\r\n".utf8))
+        let address: EmailAddress
+        switch try await self.login.attempt(user: user, password: password, from: connection.context.remoteAddress, logger: logger) {
+        case .accepted(let accepted): address = accepted
+        case .lockedOut: return .close(Array("\(tag) NO [UNAVAILABLE] Too many failed logins, try again later\r\n".utf8))
+        case .unavailable: return unavailable
+        case .refused:
             state.authFailures += 1
             let reply = Array("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed\r\n".utf8)
             if state.authFailures >= self.maximumAuthFailures { return .close(reply + Array("* BYE Too many failed logins\r\n".utf8)) }
             return .send(reply)
+        }
+        let account: Account
+        do {
+            account = try await self.store.account(address)
+        } catch {
+            logger.error("login unavailable: store error", metadata: ["error": "\(error)"])
+            return unavailable
         }
         guard self.userConnections.acquire(account.id) else {
             connection.context.logger.notice("login refused: connection limit", metadata: ["account": "\(address)"])
             return .send(Array("\(tag) NO [LIMIT] Too many connections for this user, close one and try again\r\n".utf8))
         }
         state.account = (account.id, address)
+        try await connection.outbound.write(.loggedIn)
         connection.context.logger.info("logged in", metadata: ["account": "\(address)"])
         return .send(Array("\(tag) OK [CAPABILITY \(self.capabilities(state))] Logged in\r\n".utf8))
     }

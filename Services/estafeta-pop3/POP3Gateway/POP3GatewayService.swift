@@ -11,7 +11,7 @@ public enum POP3GatewayService {
         func listener(_ name: String, _ address: EstafetaSettings.Listener, tls: Bool) -> ProtocolServer<InboundLine, CommandLineOutput> {
             let session = POP3Session(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.pop3AllowPlaintextAuth,
-                penalties: environment.authenticationPenalties, maximumAuthFailures: settings.pop3MaximumAuthFailures,
+                login: environment.passwordLogin, maximumAuthFailures: settings.pop3MaximumAuthFailures,
                 maximumErrors: settings.pop3MaximumErrors, lockDuration: settings.pop3LockDuration)
             let tlsContext = environment.tlsContext
             let maximumLineLength = settings.maximumLineLength

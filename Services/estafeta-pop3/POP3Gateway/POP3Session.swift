@@ -19,7 +19,7 @@ struct POP3Session: Sendable {
     let store: MailStore
     let implicitTLS: Bool
     let plaintextAuthAllowed: Bool
-    let penalties: AuthenticationPenalties
+    let login: PasswordLogin
     let maximumAuthFailures: Int
     /// Errors (bad or misplaced commands, over-long lines) before the connection is closed (P01).
     let maximumErrors: Int
@@ -156,14 +156,11 @@ struct POP3Session: Sendable {
                 response = String(decoding: bytes.readableBytesView, as: UTF8.self)
             }
             guard let response, response != "*" else { return .send(POP3Response.err("Authentication cancelled")) }
-            guard let decoded = try? SASL.decodeBase64(response), let credentials = try? SASL.plain(decoded) else {
+            guard let credentials = try? SASL.plain(base64: response) else {
                 return .send(POP3Response.err("Malformed PLAIN response"))
             }
-            // Acting as someone else is not supported (the authorization identity must be empty or the same).
-            let sameIdentity = credentials.authorizationID.isEmpty
-                || credentials.authorizationID.lowercased() == credentials.authenticationID.lowercased()
             return try await self.login(
-                user: sameIdentity ? credentials.authenticationID : "", password: credentials.password, state: &state,
+                user: credentials.loginUser, password: credentials.password, state: &state,
                 authFailures: &authFailures, owner: owner, renewal: &renewal, connection: connection)
         case (.apop, .authorization):
             return .send(POP3Response.err("APOP is not supported"))
@@ -202,15 +199,13 @@ struct POP3Session: Sendable {
         user: String, password: String, state: inout State, authFailures: inout Int, owner: String,
         renewal: inout Task<Void, Never>?, connection: Connection
     ) async throws -> Next {
-        let peer = connection.context.remoteAddress
         let logger = connection.context.logger
-        if self.penalties.lockedOut(peer) != nil {
-            logger.notice("authentication refused: network locked out", metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
-            return .close(POP3Response.err("Too many failed logins, try again later", code: .systemTemporary))
-        }
-        guard let address = await PasswordLogin(store: self.store).verify(user: user, password: password) else {
-            try await Task.sleep(for: self.penalties.recordFailure(peer))
-            logger.notice("authentication failed", metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
+        let address: EmailAddress
+        switch try await self.login.attempt(user: user, password: password, from: connection.context.remoteAddress, logger: logger) {
+        case .accepted(let accepted): address = accepted
+        case .lockedOut: return .close(POP3Response.err("Too many failed logins, try again later", code: .systemTemporary))
+        case .unavailable: return .send(POP3Response.err("Cannot check the login now, try again later", code: .systemTemporary))
+        case .refused:
             authFailures += 1
             if authFailures >= self.maximumAuthFailures {
                 return .close(POP3Response.err("Authentication failed, closing connection", code: .authentication))

@@ -24,7 +24,7 @@ public enum SMTPIngressService {
             let session = SMTPSession(
                 store: environment.store, hostname: settings.hostname, listener: kind, limits: limits, implicitTLS: tls,
                 startTLSAvailable: !tls, plaintextAuthAllowed: settings.smtpAllowPlaintextAuth,
-                penalties: environment.authenticationPenalties, maximumAuthFailures: settings.smtpMaximumAuthFailures,
+                login: environment.passwordLogin, maximumAuthFailures: settings.smtpMaximumAuthFailures,
                 greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero)
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),

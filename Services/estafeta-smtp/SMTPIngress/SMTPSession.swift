@@ -22,8 +22,8 @@ struct SMTPSession: Sendable {
     let implicitTLS: Bool
     let startTLSAvailable: Bool
     let plaintextAuthAllowed: Bool
-    /// Failed logins per client network: growing delays, then lockout (S21).
-    let penalties: AuthenticationPenalties
+    /// The shared login: growing delays, then the network's lockout (S21).
+    let login: PasswordLogin
     /// Failed AUTH attempts on one connection before it is closed.
     let maximumAuthFailures: Int
 
@@ -163,30 +163,23 @@ struct SMTPSession: Sendable {
                 machine.senderChecked(sender, parameters, owned: owned), machine: &machine, connection: connection,
                 frames: &frames)
         case .authenticate(let mechanism, let initialResponse):
-            let peer = connection.context.remoteAddress
-            if self.penalties.lockedOut(peer) != nil {
-                // Refused before any credential is looked at, so a locked-out network learns nothing.
-                connection.context.logger.notice("authentication refused: network locked out",
-                                                 metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
-                return try await self.perform(
-                    .replyAndClose(SMTPReply(421, "4.7.0", "Too many failed authentications, try again later")),
-                    machine: &machine, connection: connection, frames: &frames)
-            }
             let outcome = try await self.authenticate(
                 mechanism: mechanism, initialResponse: initialResponse, connection: connection, frames: &frames)
             let next: SMTPSessionStateMachine.Action
             switch outcome {
             case .success(let account): next = machine.authenticated(as: account)
-            case .failure(let reply, let delayed):
-                if delayed {
-                    try await Task.sleep(for: self.penalties.recordFailure(peer))
-                    connection.context.logger.notice("authentication failed",
-                                                     metadata: ["network": "\(AuthenticationPenalties.network(of: peer))"])
-                }
-                // Cancelled or malformed exchanges are plain errors; wrong credentials count towards the
-                // per-connection limit.
-                next = delayed
-                    ? machine.authenticationFailed(reply, maximumFailures: self.maximumAuthFailures) : machine.failed(reply)
+            case .refused:
+                // Wrong credentials count towards the per-connection limit; the delay has been waited.
+                next = machine.authenticationFailed(
+                    SMTPReply(535, "5.7.8", "Authentication credentials invalid"), maximumFailures: self.maximumAuthFailures)
+            case .lockedOut:
+                next = .replyAndClose(SMTPReply(421, "4.7.0", "Too many failed authentications, try again later"))
+            case .unavailable:
+                // RFC 4954 §6: a temporary failure of the server, not of the credentials.
+                next = machine.failed(SMTPReply(454, "4.7.0", "Temporary authentication failure"))
+            case .failure(let reply):
+                // Cancelled or malformed exchanges are plain errors.
+                next = machine.failed(reply)
             case .closed: return false
             }
             return try await self.perform(next, machine: &machine, connection: connection, frames: &frames)
@@ -195,8 +188,11 @@ struct SMTPSession: Sendable {
 
     private enum AuthenticationOutcome {
         case success(EmailAddress)
-        /// `delayed`: a wrong password or user (slow the guesser down); syntax errors are answered at once.
-        case failure(SMTPReply, delayed: Bool)
+        case refused
+        case lockedOut
+        case unavailable
+        /// A syntax error or a cancelled exchange, answered at once.
+        case failure(SMTPReply)
         case closed
     }
 
@@ -225,13 +221,12 @@ struct SMTPSession: Sendable {
         }
         func failure(_ step: Step) -> AuthenticationOutcome {
             switch step {
-            case .cancelled: .failure(SMTPReply(501, "5.7.0", "Authentication cancelled"), delayed: false)
-            case .tooLong: .failure(SMTPReply(.authLineTooLong), delayed: false)
+            case .cancelled: .failure(SMTPReply(501, "5.7.0", "Authentication cancelled"))
+            case .tooLong: .failure(SMTPReply(.authLineTooLong))
             case .closed: .closed
-            default: .failure(SMTPReply(501, "5.5.2", "Cannot Base64-decode client response"), delayed: false)
+            default: .failure(SMTPReply(501, "5.5.2", "Cannot Base64-decode client response"))
             }
         }
-        let bad = AuthenticationOutcome.failure(SMTPReply(535, "5.7.8", "Authentication credentials invalid"), delayed: true)
         let user: String
         let password: String
         if mechanism == "PLAIN" {
@@ -239,15 +234,9 @@ struct SMTPSession: Sendable {
             if let initialResponse { step = initial(initialResponse) } else { step = try await read(prompt: "", frames: &frames) }
             guard case .response(let bytes) = step else { return failure(step) }
             guard let credentials = try? SASL.plain(bytes) else {
-                return .failure(SMTPReply(501, "5.5.2", "Malformed PLAIN response"), delayed: false)
+                return .failure(SMTPReply(501, "5.5.2", "Malformed PLAIN response"))
             }
-            // S18: acting as someone else is not supported.
-            if !credentials.authorizationID.isEmpty
-                && credentials.authorizationID.lowercased() != credentials.authenticationID.lowercased()
-            {
-                return bad
-            }
-            (user, password) = (credentials.authenticationID, credentials.password)
+            (user, password) = (credentials.loginUser, credentials.password)
         } else {
             // LOGIN: "Username:" and "Password:", base64-encoded prompts.
             let first: Step
@@ -265,8 +254,14 @@ struct SMTPSession: Sendable {
             }
             (user, password) = (decodedName, decodedSecret)
         }
-        guard let account = await PasswordLogin(store: self.store).verify(user: user, password: password) else { return bad }
-        return .success(account)
+        switch try await self.login.attempt(
+            user: user, password: password, from: connection.context.remoteAddress, logger: connection.context.logger)
+        {
+        case .accepted(let account): return .success(account)
+        case .refused: return .refused
+        case .lockedOut: return .lockedOut
+        case .unavailable: return .unavailable
+        }
     }
 
     /// The authenticated account may send as itself, or as an alias that delivers to it (S41). The null

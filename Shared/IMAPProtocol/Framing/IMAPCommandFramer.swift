@@ -64,6 +64,22 @@ public struct IMAPFramingLimits: Sendable, Equatable {
         self.maximumLiterals = maximumLiterals
         self.literalMinus = literalMinus
     }
+
+    /// Bytes of one literal before login. Until a client has logged in it needs literals only for a user
+    /// name and a password (or a SASL response), and an unknown peer must not make the server hold
+    /// megabytes: a larger synchronising literal is refused without `+`, a larger non-synchronising one
+    /// ends the connection.
+    public static let maximumLiteralSizeBeforeLogin = 8192
+
+    /// These limits narrowed for a client that has not logged in: small literals, few of them, and a
+    /// command no larger than a few lines.
+    public var beforeLogin: IMAPFramingLimits {
+        IMAPFramingLimits(
+            maximumLineLength: self.maximumLineLength,
+            maximumLiteralSize: min(self.maximumLiteralSize, Self.maximumLiteralSizeBeforeLogin),
+            maximumCommandSize: min(self.maximumCommandSize, 4 * Self.maximumLiteralSizeBeforeLogin + 2 * self.maximumLineLength),
+            maximumLiterals: min(self.maximumLiterals, 4), literalMinus: self.literalMinus)
+    }
 }
 
 /// Splits the client's byte stream into commands (RFC 9051 §2.2.1): lines ending in CRLF, each possibly

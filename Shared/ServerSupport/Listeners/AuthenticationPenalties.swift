@@ -1,16 +1,16 @@
 import NIOCore
-import Synchronization
 
-/// Failed logins per client network, shared by every listener of a process (SMTP AUTH, and POP3 and
-/// IMAP logins once they exist), so that guessing passwords is slow and then stops (catalogue S21).
+/// How failed logins are slowed down and then stopped (catalogue S21): the rules alone. The failures
+/// themselves are counted in the store (`PasswordLogin`), so that every process and every protocol of
+/// an installation sees the same count and a restart does not forget it.
 ///
-/// Each failure is answered only after a delay that doubles with the network's recent failures (from
-/// `baseDelay` up to `maximumDelay`); after `lockoutFailures` failures within `window` the network is
-/// refused outright until the oldest of them ages out. A network is one IPv4 address or one IPv6 /64
-/// (a single IPv6 host usually owns a whole /64, so counting addresses would not slow it down).
-/// Clients from other networks are not affected, and a correct password from a locked network is
-/// refused too (otherwise the lockout would still answer the guessing question).
-public final class AuthenticationPenalties: Sendable {
+/// Each failure is answered only after a delay that doubles with the recent failures of the client's
+/// network and of the account it tried (from `baseDelay` up to `maximumDelay`); after `lockoutFailures`
+/// failures of one network within `window` that network is refused outright until the oldest of them
+/// ages out. A network is one IPv4 address or one IPv6 /64 (a single IPv6 host usually owns a whole
+/// /64, so counting addresses would not slow it down). An account is never locked, only slowed: a
+/// guesser must not be able to lock its owner out.
+public struct AuthenticationPenalties: Sendable {
     public struct Policy: Sendable {
         public var baseDelay: Duration
         public var maximumDelay: Duration
@@ -26,15 +26,12 @@ public final class AuthenticationPenalties: Sendable {
     }
 
     public let policy: Policy
-    private let failures = Mutex<[String: [ContinuousClock.Instant]]>([:])
-    /// Networks remembered at once; the least recently failing are forgotten beyond it.
-    private let maximumNetworks = 50_000
 
     public init(policy: Policy) {
         self.policy = policy
     }
 
-    /// The key failures are counted under.
+    /// The key a network's failures are counted under.
     public static func network(of address: SocketAddress?) -> String {
         guard let address else { return "unknown" }
         switch address {
@@ -56,38 +53,17 @@ public final class AuthenticationPenalties: Sendable {
         }
     }
 
-    /// When the network is locked out, how long until it may try again; nil when it may try now.
-    public func lockedOut(_ address: SocketAddress?, now: ContinuousClock.Instant = .now) -> Duration? {
-        let key = Self.network(of: address)
-        return self.failures.withLock { failures in
-            let recent = self.recent(failures[key] ?? [], now: now)
-            failures[key] = recent.isEmpty ? nil : recent
-            guard recent.count >= self.policy.lockoutFailures, let oldest = recent.first else { return nil }
-            return self.policy.window - (now - oldest)
-        }
+    /// How long a network with these recent failures (their ages, oldest first) must wait before it
+    /// may try again; nil when it may try now.
+    public func lockout(failureAges: [Duration]) -> Duration? {
+        let recent = failureAges.filter { $0 < self.policy.window }
+        guard recent.count >= self.policy.lockoutFailures, let oldest = recent.max() else { return nil }
+        return self.policy.window - oldest
     }
 
-    /// Counts one failure and returns how long to wait before answering it.
-    public func recordFailure(_ address: SocketAddress?, now: ContinuousClock.Instant = .now) -> Duration {
-        let key = Self.network(of: address)
-        return self.failures.withLock { failures in
-            var recent = self.recent(failures[key] ?? [], now: now)
-            recent.append(now)
-            // Only as many instants as the lockout needs are kept: memory per network is bounded.
-            if recent.count > self.policy.lockoutFailures { recent.removeFirst(recent.count - self.policy.lockoutFailures) }
-            failures[key] = recent
-            if failures.count > self.maximumNetworks,
-                let stale = failures.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key
-            {
-                failures[stale] = nil
-            }
-            let doublings = min(recent.count - 1, 16)
-            let delay = self.policy.baseDelay * (1 << doublings)
-            return min(delay, self.policy.maximumDelay)
-        }
-    }
-
-    private func recent(_ instants: [ContinuousClock.Instant], now: ContinuousClock.Instant) -> [ContinuousClock.Instant] {
-        instants.filter { now - $0 < self.policy.window }
+    /// The wait before answering a failure that makes `failures` recent ones (this one included).
+    public func delay(failures: Int) -> Duration {
+        let doublings = min(max(failures, 1) - 1, 16)
+        return min(self.policy.baseDelay * (1 << doublings), self.policy.maximumDelay)
     }
 }
