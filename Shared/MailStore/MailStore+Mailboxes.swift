@@ -124,14 +124,26 @@ extension MailStore {
         try await self.read { db in try Self.changes(db, in: mailbox, since: modSeq, limit: limit) }
     }
 
+    /// One statement (immediate reads must be one): the feed's entries, and a row of kind `pruned` when
+    /// entries above `modSeq` may have been pruned (`changeFeedPruned`).
     static func changes(_ db: Database, in mailbox: MailboxID, since modSeq: UInt64, limit: Int) throws -> [MailboxChange] {
-        try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT modSeq, uid, kind FROM mailboxChange WHERE mailboxId = ? AND modSeq > ? ORDER BY id LIMIT ?"),
-            arguments: [mailbox.rawValue, Int64(clamping: modSeq), limit]
-        ).compactMap { row in
-            guard let kind = MailboxChange.Kind(rawValue: row["kind"]) else { return nil }
-            return MailboxChange(modSeq: UInt64(row["modSeq"] as Int64), uid: UInt32(row["uid"] as Int64), kind: kind)
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT changeFloor AS modSeq, 0 AS uid, 'pruned' AS kind FROM mailbox WHERE id = ?1 AND changeFloor > ?2
+                    UNION ALL
+                    SELECT * FROM (SELECT modSeq, uid, kind FROM mailboxChange WHERE mailboxId = ?1 AND modSeq > ?2 ORDER BY id LIMIT ?3)
+                    """),
+            arguments: [mailbox.rawValue, Int64(clamping: modSeq), limit])
+        var changes: [MailboxChange] = []
+        changes.reserveCapacity(rows.count)
+        for row in rows {
+            let kindName: String = row["kind"]
+            if kindName == "pruned" { throw MailStoreError.changeFeedPruned(String(mailbox.rawValue)) }
+            guard let kind = MailboxChange.Kind(rawValue: kindName) else { continue }
+            changes.append(MailboxChange(modSeq: UInt64(row["modSeq"] as Int64), uid: UInt32(row["uid"] as Int64), kind: kind))
         }
+        return changes
     }
 
     // MARK: Messages

@@ -79,6 +79,7 @@ public final class MailStore: Sendable {
                 // NORMAL may lose the last commits on power loss; a message we answered 250 for must not
                 // be lost, so the writer goes back to FULL: every commit syncs the WAL.
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+                try Self.useIncrementalVacuum(pool, logger: logger)
                 try MailStoreMigrator.make().migrate(pool)
                 return pool
             }
@@ -89,6 +90,22 @@ public final class MailStore: Sendable {
             throw error
         } catch {
             throw .cannotOpen(path: settings.path, reason: "\(error)")
+        }
+    }
+
+    /// Puts the file in incremental auto-vacuum mode, so that the pages a purge frees can be given back
+    /// to the filesystem (`releaseFreePages`) instead of only being reused. SQLite takes the new mode
+    /// with a VACUUM, which rewrites the file once (a WAL file has its first page written before any
+    /// table exists, so even a new file needs it): a file made before this is rewritten on its first
+    /// start, under the migration lock, so by one process only.
+    static func useIncrementalVacuum(_ pool: DatabasePool, logger: Logger) throws {
+        try pool.writeWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 else { return }
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0 > 0 {
+                logger.notice("rewriting the database once for incremental vacuum (VACUUM)")
+            }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "VACUUM")
         }
     }
 

@@ -29,6 +29,9 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case queueMessageBusy(Int64)
     /// Another worker already did this (e.g. queued the report for these bounces); nothing was changed.
     case alreadyDone(String)
+    /// The change feed was pruned past what the caller has read of it: it cannot catch up from the feed
+    /// and must read the mailbox afresh (an IMAP session ends its selection).
+    case changeFeedPruned(String)
     /// A POP3 session's maildrop lease expired or was taken over; its deletions were not applied.
     case maildropLockLost
     /// The account would be over its quota (IMAP APPEND and COPY, RFC 9208 OVERQUOTA; local delivery).
@@ -58,6 +61,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"
         case .alreadyDone(let detail): "already done: \(detail)"
         case .maildropLockLost: "the maildrop lock was lost"
+        case .changeFeedPruned(let mailbox): "the change feed of mailbox \(mailbox) was pruned past the modseq asked for"
         case .overQuota(let address): "account \(address) is over its quota"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }

@@ -292,6 +292,12 @@ enum MailStoreMigrator {
                     CREATE INDEX loginFailure_age ON loginFailure(failedAt);
                     """)
         }
+        migrator.registerMigration("2026-12-03 change feed floor") { db in
+            // The change feed is pruned behind a horizon; a mailbox's floor is the highest modseq whose
+            // entries may be gone, so a session that has read the feed only up to below it knows it
+            // cannot catch up from the feed.
+            try db.execute(sql: "ALTER TABLE mailbox ADD COLUMN changeFloor INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

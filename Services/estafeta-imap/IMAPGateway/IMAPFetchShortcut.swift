@@ -62,7 +62,7 @@ final class IMAPFetchShortcut: Sendable {
         let uids = parked.selection.targets(set, byUID: byUID, saved: [])
         guard let first = uids.first, let last = uids.last, uids.count <= 64, last - first < 128 else { return nil }
         let mailbox = parked.selection.mailbox.id
-        guard try self.store.immediate.changes(in: mailbox, since: parked.selection.modSeq, limit: 1).isEmpty else { return nil }
+        guard try IMAPSession.isCurrent(parked.selection, store: self.store) else { return nil }
         if response.content != .omitted, uids.count > 1 {
             // More than the session reads in one batch is the session's: it sends batches as it goes.
             let wanted = Set(uids)

@@ -21,6 +21,16 @@ struct IMAPSelection: Sendable {
     private(set) var recent: Set<UInt32> = []
     /// The mailbox was deleted (by another session or process) since it was selected.
     private(set) var mailboxDeleted = false
+    /// The change feed was pruned past what this selection has read (`MailStoreError.changeFeedPruned`):
+    /// it can no longer be brought up to date, and the session must end it.
+    var lostTrack = false
+
+    /// Why the session must close, as the untagged BYE to send; nil while the selection is good.
+    var closingReply: String? {
+        if self.mailboxDeleted { return "* BYE The selected mailbox was deleted\r\n" }
+        if self.lostTrack { return "* BYE [UNAVAILABLE] The mailbox changed too much since it was selected, select it again\r\n" }
+        return nil
+    }
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
     let tracksRecent: Bool
 

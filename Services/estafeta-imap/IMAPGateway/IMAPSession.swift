@@ -509,9 +509,7 @@ struct IMAPSession: Sendable {
         var index = 0
         // Keys on flags, UIDs and sequence numbers only are answered from the selection when it is
         // current: nothing in the change feed it has not read, no expunge it still holds back.
-        if !IMAPSearch.needsListing(key), selection.pendingExpunges.isEmpty,
-            try self.store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
-        {
+        if !IMAPSearch.needsListing(key), selection.pendingExpunges.isEmpty, try Self.isCurrent(selection, store: self.store) {
             for (offset, uid) in all.enumerated()
             where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[offset])) {
                 matched.append((offset + 1, uid))
@@ -657,17 +655,18 @@ struct IMAPSession: Sendable {
         output.writeString(untagged.map { $0 + "\r\n" }.joined())
         // Taken out of the state while it changes, so it has a single owner and its tables are updated
         // in place instead of copied; put back however this ends.
-        var deleted = false
+        var closingReply: String?
         if var selection = state.selected.take() {
             defer { state.selected = selection }
             let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
             output.writeString(lines.map { $0 + "\r\n" }.joined())
-            deleted = selection.mailboxDeleted
+            closingReply = selection.closingReply
         }
-        guard !deleted else {
-            // The session cannot stay in a mailbox that is gone (Dovecot too disconnects); BYE before the
-            // tagged OK, so a client reading up to its tag has heard it (RFC 9051 §7.1.5).
-            output.writeString(Self.mailboxDeletedReply)
+        if let closingReply {
+            // The session cannot stay in a mailbox that is gone (Dovecot too disconnects) or that it can
+            // no longer follow; BYE before the tagged OK, so a client reading up to its tag has heard it
+            // (RFC 9051 §7.1.5).
+            output.writeString(closingReply)
             output.writeString("\(tag) OK \(text)\r\n")
             return .close(Array(output.readableBytesView))
         }
@@ -685,8 +684,16 @@ struct IMAPSession: Sendable {
         }
     }
 
-    /// Sent, then the connection closed, when the selected mailbox was deleted elsewhere.
-    static let mailboxDeletedReply = "* BYE The selected mailbox was deleted\r\n"
+    /// Whether the change feed has nothing `selection` has not read (false too when the feed was pruned
+    /// past it: the command's closing synchronisation then ends the selection).
+    static func isCurrent(_ selection: IMAPSelection, store: MailStore) throws(MailStoreError) -> Bool {
+        do {
+            return try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
+        } catch {
+            guard case .changeFeedPruned = error else { throw error }
+            return false
+        }
+    }
 
     /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
     /// untagged lines that tell the client.
@@ -694,7 +701,14 @@ struct IMAPSession: Sendable {
         async throws(MailStoreError) -> [String]
     {
         // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
-        let changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
+        let changes: [MailboxChange]
+        do {
+            changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
+        } catch {
+            guard case .changeFeedPruned = error else { throw error }
+            selection.lostTrack = true
+            return []
+        }
         // Expunges held back during a command that used sequence numbers go out at the next command
         // that may send them, whether or not anything new happened since (catalogue I23).
         guard !changes.isEmpty || (expungesAllowed && !selection.pendingExpunges.isEmpty) else { return [] }
@@ -764,9 +778,9 @@ struct IMAPSession: Sendable {
                 if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
                     try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
                 }
-                if selection.mailboxDeleted {
+                if let closingReply = selection.closingReply {
                     // The idling client hears it at once; DONE will find the connection closed.
-                    try? await outbound.write(.sendAndClose(ByteBuffer(string: Self.mailboxDeletedReply)))
+                    try? await outbound.write(.sendAndClose(ByteBuffer(string: closingReply)))
                     return selection
                 }
             } while await notifications.next() != nil

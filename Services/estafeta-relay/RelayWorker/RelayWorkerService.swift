@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// Two loops over the shared queue: local delivery (accounts, aliases and catch-alls, quota, loops,
 /// and the bounce reports, RFC 3464) and the SMTP relay for other domains (static routes, smarthost or
 /// MX via DNS; opportunistic STARTTLS). Both retry on the same schedule. Also publishes the queue depth
-/// per state as metrics.
+/// per state as metrics, and keeps the store from growing for ever (`StoreMaintenance`).
 public enum RelayWorkerService {
     public static func make(_ environment: ServiceEnvironment) throws -> ServiceBundle {
         let settings = environment.settings
@@ -75,6 +75,12 @@ public enum RelayWorkerService {
             services: [
                 localWorker, remoteWorker,
                 QueueMetricsReporter(store: store, interval: .seconds(5), logger: environment.logger),
+                StoreMaintenance(
+                    store: store,
+                    policy: RetentionPolicy(
+                        finishedQueueEntries: settings.retentionFinishedQueueEntries, changeFeed: settings.retentionChangeFeed,
+                        auditLog: settings.retentionAuditLog),
+                    interval: settings.maintenanceInterval, logger: logger),
             ],
             listeners: [])
     }

@@ -116,6 +116,12 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// Refuse to relay in plaintext (otherwise STARTTLS is opportunistic, RFC 7435).
     public var relayRequireTLS: Bool
     public var relayConcurrencyPerDomain: Int
+    /// How long finished queue entries (every recipient delivered or bounced), the mailbox change feed
+    /// and the audit log are kept, and how often the relay workers purge what is older.
+    public var retentionFinishedQueueEntries: Duration
+    public var retentionChangeFeed: Duration
+    public var retentionAuditLog: Duration
+    public var maintenanceInterval: Duration
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -152,6 +158,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
         "relay.routes", "relay.smarthost", "relay.smarthostUser", "relay.smarthostPassword", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
         "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
+        "retention.queueSeconds", "retention.changeFeedSeconds", "retention.auditSeconds", "maintenance.intervalSeconds",
     ]
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
@@ -277,6 +284,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayCommandTimeout: .seconds(positive("relay.commandTimeoutSeconds", 300)),
             relayRequireTLS: reader.bool(forKey: "relay.requireTLS", default: false),
             relayConcurrencyPerDomain: positive("relay.concurrencyPerDomain", 20),
+            retentionFinishedQueueEntries: .seconds(positive("retention.queueSeconds", 7 * 86_400)),
+            retentionChangeFeed: .seconds(positive("retention.changeFeedSeconds", 7 * 86_400)),
+            retentionAuditLog: .seconds(positive("retention.auditSeconds", 365 * 86_400)),
+            maintenanceInterval: .seconds(positive("maintenance.intervalSeconds", 600)),
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -347,6 +358,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             "relay.commandTimeoutSeconds": "\(self.relayCommandTimeout.components.seconds)",
             "relay.requireTLS": "\(self.relayRequireTLS)",
             "relay.concurrencyPerDomain": "\(self.relayConcurrencyPerDomain)",
+            "retention.queueSeconds": "\(self.retentionFinishedQueueEntries.components.seconds)",
+            "retention.changeFeedSeconds": "\(self.retentionChangeFeed.components.seconds)",
+            "retention.auditSeconds": "\(self.retentionAuditLog.components.seconds)",
+            "maintenance.intervalSeconds": "\(self.maintenanceInterval.components.seconds)",
             "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
             "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
         ]

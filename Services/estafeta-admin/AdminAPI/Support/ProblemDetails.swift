@@ -94,7 +94,7 @@ struct ProblemDetails: Error, HTTPResponseError, Sendable {
         case .invalidArgument(let detail):
             self.init(.unprocessableContent, "invalid-field", "A request field is invalid", detail: detail, field: field)
         case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .mailboxHasChildren, .leaseLost, .alreadyDone,
-            .maildropLockLost, .overQuota:
+            .maildropLockLost, .overQuota, .changeFeedPruned:
             self.init(.conflict, "conflict", "The request conflicts with the current state", detail: "\(error)")
         case .cannotOpen, .unsafeConfiguration, .unavailable:
             self.init(.serviceUnavailable, "store-unavailable", "The database is unavailable, try again later")
