@@ -159,7 +159,7 @@ extension MailStore {
                 AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
                 bytes: content.count, in: self)
         } catch {
-            throw error as? MailStoreError ?? .unavailable("\(error)")
+            throw MailStore.classified(error)
         }
     }
 

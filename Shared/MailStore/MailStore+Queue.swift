@@ -37,7 +37,7 @@ extension MailStore {
             return try await self.acceptances.submit(
                 AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.count, in: self)
         } catch {
-            throw error as? MailStoreError ?? .unavailable("\(error)")
+            throw MailStore.classified(error)
         }
     }
 
@@ -131,7 +131,7 @@ extension MailStore {
             try await self.outcomes.submit(
                 OutcomeWork(outcome: outcome, lease: lease, now: now, noticeHandedOn: noticeHandedOn), bytes: 0, in: self)
         } catch {
-            throw error as? MailStoreError ?? .unavailable("\(error)")
+            throw MailStore.classified(error)
         }
     }
 
@@ -181,7 +181,7 @@ extension MailStore {
                 LocalDeliveryWork(lease: lease, mailbox: mailbox, headerPrefix: headerPrefix, now: now),
                 bytes: headerPrefix.count, in: self)
         } catch {
-            throw error as? MailStoreError ?? .unavailable("\(error)")
+            throw MailStore.classified(error)
         }
     }
 

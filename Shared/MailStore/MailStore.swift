@@ -85,9 +85,15 @@ public final class MailStore: Sendable {
             }
             let store = MailStore(pool: pool, settings: settings, logger: logger)
             try store.verifyDurabilitySettings()
+            if settings.quickCheckAtOpen {
+                let findings = try pool.read { db in try Self.check(db, pragma: "quick_check") }
+                guard findings.isEmpty else { throw MailStoreError.corrupt(path: settings.path, findings: findings) }
+            }
             return store
         } catch let error as MailStoreError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw .corrupt(path: settings.path, findings: [error.message ?? "\(error)"])
         } catch {
             throw .cannotOpen(path: settings.path, reason: "\(error)")
         }
@@ -142,14 +148,34 @@ public final class MailStore: Sendable {
         try await self.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
     }
 
-    /// True when the database answers and every migration this build knows is applied (`/readyz`).
+    /// True when the database answers, every migration this build knows is applied and there is room
+    /// for new mail (`/readyz`).
     public func isReady() async -> Bool {
+        guard !self.spaceIsLow else { return false }
         do {
             return try await self.read { db in try MailStoreMigrator.make().hasCompletedMigrations(db) }
         } catch {
             self.logger.warning("store readiness check failed", metadata: ["error": "\(error)"])
             return false
         }
+    }
+
+    /// Bytes an unprivileged writer may still use on the database's filesystem; nil when it cannot be
+    /// read.
+    public var freeBytes: Int64? {
+        var directory = (self.settings.path as NSString).deletingLastPathComponent
+        if directory.isEmpty { directory = "." }
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
+    /// Whether the database's filesystem has less free space than `minimumFreeBytes`: new mail is then
+    /// refused with temporary errors (SMTP at MAIL, IMAP APPEND and COPY, local delivery deferred) while
+    /// everything already accepted stays readable. Asked of the filesystem each time (one statvfs call).
+    public var spaceIsLow: Bool {
+        guard self.settings.minimumFreeBytes > 0, let free = self.freeBytes else { return false }
+        return free < self.settings.minimumFreeBytes
     }
 
     // MARK: Access with error mapping
@@ -212,6 +238,14 @@ public final class MailStore: Sendable {
     func mapped(_ error: any Error) -> MailStoreError {
         if let error = error as? MailStoreError { return error }
         self.logger.error("database error", metadata: ["error": "\(error)"])
+        return Self.classified(error)
+    }
+
+    /// A database failure as the store reports it: a full disk is `storageFull` (the protocols answer
+    /// with their "insufficient storage" errors), anything else `unavailable`.
+    static func classified(_ error: any Error) -> MailStoreError {
+        if let error = error as? MailStoreError { return error }
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL { return .storageFull("\(error)") }
         return .unavailable("\(error)")
     }
 }
@@ -240,8 +274,15 @@ extension MailStore {
 
     /// `PRAGMA integrity_check`: an empty array when the file is sound, else SQLite's findings.
     public func integrityCheck() async throws(MailStoreError) -> [String] {
-        try await self.read { db in
-            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        try await self.read { db in try Self.check(db, pragma: "integrity_check") }
+    }
+
+    /// A check pragma's findings; a file too damaged for the check to finish is one finding, SQLite's error.
+    static func check(_ db: Database, pragma: String) throws -> [String] {
+        do {
+            return try String.fetchAll(db, sql: "PRAGMA \(pragma)").filter { $0 != "ok" }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            return [error.message ?? "\(error)"]
         }
     }
 }

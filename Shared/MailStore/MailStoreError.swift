@@ -36,7 +36,12 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case maildropLockLost
     /// The account would be over its quota (IMAP APPEND and COPY, RFC 9208 OVERQUOTA; local delivery).
     case overQuota(String)
-    /// The database failed (busy beyond the timeout, I/O, full disk). Details are for the log.
+    /// The filesystem of the database has less free space than the settings ask for, or a write failed
+    /// for lack of space (SQLITE_FULL): a temporary refusal, nothing already committed is affected.
+    case storageFull(String)
+    /// The file is damaged: `PRAGMA quick_check` found faults when it was opened, or SQLite refused it.
+    case corrupt(path: String, findings: [String])
+    /// The database failed (busy beyond the timeout, I/O). Details are for the log.
     case unavailable(String)
 
     public var description: String {
@@ -63,6 +68,10 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .maildropLockLost: "the maildrop lock was lost"
         case .changeFeedPruned(let mailbox): "the change feed of mailbox \(mailbox) was pruned past the modseq asked for"
         case .overQuota(let address): "account \(address) is over its quota"
+        case .storageFull(let detail): "not enough storage: \(detail)"
+        case .corrupt(let path, let findings):
+            "the database at \(path) is damaged (\(findings.prefix(5).joined(separator: "; ")));"
+                + " restore a backup, or see `estafeta check-db`"
         case .unavailable(let detail): "database unavailable: \(detail)"
         }
     }

@@ -98,7 +98,8 @@ public enum ServiceHost {
 
     /// Settings, logging and the store, without TLS or listeners: for commands such as
     /// `estafeta token create` that work on the database and exit.
-    public static func openStore(_ options: CommonOptions, label: String, defaultOpsPort: Int = 9090) async
+    /// `quickCheck` overrides `database.quickCheck` (`estafeta check-db` runs the full check itself).
+    public static func openStore(_ options: CommonOptions, label: String, defaultOpsPort: Int = 9090, quickCheck: Bool? = nil) async
         -> (EstafetaSettings, MailStore)
     {
         let settings: EstafetaSettings
@@ -111,7 +112,9 @@ public enum ServiceHost {
         Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
         do {
             let store = try MailStore.open(
-                settings: MailStoreSettings(path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout),
+                settings: MailStoreSettings(
+                    path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout,
+                    minimumFreeBytes: settings.databaseMinimumFreeBytes, quickCheckAtOpen: quickCheck ?? settings.databaseQuickCheck),
                 logger: Logger(label: "\(label).store"))
             return (settings, store)
         } catch {
@@ -127,8 +130,10 @@ public enum ServiceHost {
         var services: [any Service] = bundles.flatMap(\.services)
         var listeners = bundles.flatMap(\.listeners)
         if includeOps {
+            let store = environment.store
             let ops = OpsHTTPServer(
-                listener: environment.settings.ops, serviceNames: bundles.map(\.name), logger: environment.logger)
+                listener: environment.settings.ops, serviceNames: bundles.map(\.name), logger: environment.logger,
+                ready: { await store.isReady() })
             services.append(ops.application)
             listeners.append(AnnouncedListener(name: "ops") { try await ops.boundAddress })
         }

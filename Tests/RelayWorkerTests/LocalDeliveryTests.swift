@@ -79,6 +79,27 @@ struct LocalDeliveryTests {
         }
     }
 
+    @Test("below the free space minimum local delivery defers with 452 4.3.1 and files nothing; /readyz says not ready")
+    func lowDiskSpace() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            let accepted = try await harness.queue("Subject: wait\r\n\r\nfor room\r\n", to: ["alice@example.org"])
+            // The same file opened as a process would with a minimum no filesystem here can meet.
+            let cramped = try MailStore.open(
+                settings: MailStoreSettings(path: fixture.path, minimumFreeBytes: Int64.max / 2), logger: Logger(label: "test.cramped"))
+            #expect(cramped.spaceIsLow && !harness.store.spaceIsLow)
+            let local = LocalDelivery(store: cramped, outcomes: QueueOutcomes(store: cramped, schedule: Harness.schedule, logger: Logger(label: "t")))
+            let lease = try #require(try await cramped.leaseQueueItems(owner: "t", limit: 1, leaseDuration: .seconds(60), scope: .localDomains).first)
+            #expect(await local.deliver(lease) == .deferred)
+            let recipients = try #require(try await harness.store.queueMessage(accepted.id)).recipients
+            #expect(recipients.map(\.state) == [.deferred] && recipients.first?.lastError == "452 4.3.1 insufficient system storage",
+                    "\(recipients)")
+            #expect(try await harness.inbox(harness.alice).isEmpty)
+            let readiness = (await cramped.isReady(), await harness.store.isReady())
+            #expect(readiness == (false, true))
+        }
+    }
+
     @Test("an alias expands into queued recipients of the same message: local ones are delivered, remote ones wait")
     func alias() async throws {
         try await StoreFixture.with { fixture in

@@ -43,7 +43,7 @@ public enum AdminAPIService {
         OpsRoutes.register(on: router, serviceNames: ["admin"])
         router.get("/readyz") { _, _ -> Response in
             guard await store.isReady() else {
-                throw ProblemDetails(.serviceUnavailable, "not-ready", "The database is not reachable or not migrated")
+                throw ProblemDetails(.serviceUnavailable, "not-ready", "The database is not reachable, not migrated, or short of space")
             }
             return try JSONResponse.make(["status": "ready"])
         }

@@ -191,6 +191,7 @@ struct IMAPSession: Sendable {
             case .mailboxProtected: return no("[CANNOT] This mailbox cannot be changed so")
             case .mailboxHasChildren: return no("[HASCHILDREN] Delete the mailboxes below it first")
             case .overQuota: return no("[OVERQUOTA] The account's quota would be exceeded")
+            case .storageFull: return no("[LIMIT] Not enough storage on the server now, try again later")
             default:
                 connection.context.logger.error("store error", metadata: ["error": "\(error)"])
                 return no("[UNAVAILABLE] Try again later")
@@ -347,6 +348,7 @@ struct IMAPSession: Sendable {
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let flags, let date, let message):
             guard let mailbox = try self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
+            guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
             // Stored with CRLF line ends, so every size reported is the size sent (catalogue I21).
             let content = Data(WireLines.normalised(message, dotStuffing: false))
             let stored = try await self.store.appendMessage(
@@ -441,6 +443,8 @@ struct IMAPSession: Sendable {
             guard let target = try self.existingMailbox(name.name, of: account.id) else {
                 return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
             }
+            // A MOVE within the account adds nothing, so it may go on; a COPY adds at least rows.
+            if !isMove, self.store.spaceIsLow { throw MailStoreError.storageFull("below the free space minimum") }
             let uids = self.targets(set, byUID: byUID, state: state)
             let pairs = try await self.store.copyMessages(uids: uids, from: mailbox, to: target.id, move: isMove)
             // COPYUID (RFC 4315): source and new UIDs in the same order.

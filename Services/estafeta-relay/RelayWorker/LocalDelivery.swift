@@ -18,6 +18,8 @@ struct LocalDelivery: Sendable {
     @discardableResult
     func deliver(_ lease: QueueLease, now: Date = Date()) async -> DeliveryResult {
         do {
+            // Below the free space minimum nothing more is filed; the message waits in the queue.
+            if self.store.spaceIsLow { return try await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now) }
             guard let content = try await self.store.queuedContent(lease.messageID) else {
                 // Deleted by an operator since it was leased: nothing left to deliver.
                 return .skipped
@@ -58,6 +60,8 @@ struct LocalDelivery: Sendable {
         } catch .overQuota {
             // The store's own check, when another delivery filled the mailbox since the one above.
             return (try? await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)) ?? .skipped
+        } catch .storageFull {
+            return (try? await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now)) ?? .skipped
         } catch .leaseLost {
             self.logger.warning("lease lost; another worker has the recipient", metadata: ["queue.id": "\(lease.messageID)"])
             return .skipped
@@ -69,6 +73,8 @@ struct LocalDelivery: Sendable {
 
     /// RFC 3463 X.2.2: temporary; the owner may make room before the message expires.
     static let mailboxFull = "452 4.2.2 mailbox full"
+    /// RFC 3463 X.3.1: the server's own storage; temporary.
+    static let insufficientStorage = "452 4.3.1 insufficient system storage"
 
     /// A message that already passed this recipient (its `Delivered-To:`), or that has travelled too
     /// far, is a loop: bounce it rather than deliver it again.

@@ -61,7 +61,12 @@ struct SMTPSession: Sendable {
                 case .line(let bytes, let pipelined):
                     do throws(SMTPSyntaxError) {
                         let command = try SMTPCommandParser(utf8PathsAllowed: machine.utf8Paths).parse(bytes)
-                        action = machine.receive(command, pipelinedInputFollows: pipelined)
+                        if case .mail = command, self.store.spaceIsLow {
+                            // RFC 3463 X.3.1: refused before any content is read; the client retries later.
+                            action = machine.failed(Self.insufficientStorage)
+                        } else {
+                            action = machine.receive(command, pipelinedInputFollows: pipelined)
+                        }
                     } catch {
                         action = machine.syntaxError(error)
                     }
@@ -320,9 +325,12 @@ struct SMTPSession: Sendable {
             return SMTPReply(250, "2.0.0", "Ok: queued as \(accepted.id)")
         } catch {
             logger.error("cannot queue message", metadata: ["error": "\(error)"])
+            if case .storageFull = error { return Self.insufficientStorage }
             return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
         }
     }
+
+    static let insufficientStorage = SMTPReply(452, "4.3.1", "Insufficient system storage, try again later")
 
     /// RFC 5321 §4.4 trace header. The client's EHLO name passed the parser's domain check, so it
     /// holds no characters that could break the header.

@@ -17,7 +17,7 @@ struct EstafetaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estafeta",
         abstract: "Estafeta mail server suite.",
-        subcommands: [Serve.self, Migrate.self, Backup.self, CheckConfig.self, Token.self],
+        subcommands: [Serve.self, Migrate.self, Backup.self, CheckConfig.self, CheckDB.self, Token.self],
         defaultSubcommand: nil)
 }
 
@@ -88,6 +88,31 @@ struct CheckConfig: AsyncParsableCommand {
         } catch {
             ServiceHost.fail("estafeta: \(error)", exitCode: ServiceHost.configurationExitCode)
         }
+    }
+}
+
+struct CheckDB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-db",
+        abstract: "Check the whole database file for damage (PRAGMA integrity_check); exit 1 with the findings if any.",
+        discussion: "Safe while the services run (it reads one consistent snapshot); it reads every page, so it takes as long as reading the file.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let (settings, store) = await ServiceHost.openStore(self.options, label: "estafeta", quickCheck: false)
+        let findings: [String]
+        do {
+            findings = try await store.integrityCheck()
+        } catch {
+            ServiceHost.fail("estafeta check-db: \(error)", exitCode: 1)
+        }
+        guard findings.isEmpty else {
+            ServiceHost.fail(
+                "estafeta check-db: \(settings.databasePath) is damaged:\n" + findings.map { "  \($0)" }.joined(separator: "\n"),
+                exitCode: 1)
+        }
+        print("database \(settings.databasePath): ok")
     }
 }
 

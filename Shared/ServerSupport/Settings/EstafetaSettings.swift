@@ -24,6 +24,11 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var hostname: String
     public var databasePath: String
     public var databaseBusyTimeout: Duration
+    /// Below this much free space on the database's filesystem new mail is refused (temporarily) and
+    /// `/readyz` says not ready; 0 turns the check off.
+    public var databaseMinimumFreeBytes: Int64
+    /// `PRAGMA quick_check` at start: a damaged database is refused with a clear message.
+    public var databaseQuickCheck: Bool
 
     public var smtp: Listener
     public var submission: Listener
@@ -140,7 +145,7 @@ public struct EstafetaSettings: Sendable, Equatable {
 
     /// Every key the suite reads, for the unknown-key check of the config file.
     public static let knownKeys: Set<String> = [
-        "hostname", "database.path", "database.busyTimeoutMs",
+        "hostname", "database.path", "database.busyTimeoutMs", "database.minFreeMegabytes", "database.quickCheck",
         "smtp.host", "smtp.port", "submission.host", "submission.port", "submissions.host", "submissions.port",
         "pop3.host", "pop3.port", "pop3s.host", "pop3s.port", "imap.host", "imap.port", "imaps.host", "imaps.port",
         "admin.host", "admin.port", "ops.host", "ops.port",
@@ -225,6 +230,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             hostname: hostname,
             databasePath: databasePath,
             databaseBusyTimeout: .milliseconds(busyTimeoutMs),
+            databaseMinimumFreeBytes: Int64(nonNegative("database.minFreeMegabytes", 256)) * 1_048_576,
+            databaseQuickCheck: reader.bool(forKey: "database.quickCheck", default: true),
             smtp: listener("smtp", host: publicHost, port: 2525),
             submission: listener("submission", host: publicHost, port: 2587),
             submissions: listener("submissions", host: publicHost, port: 2465),
@@ -307,6 +314,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         var entries: [String: String] = [
             "hostname": self.hostname, "database.path": self.databasePath,
             "database.busyTimeoutMs": Self.milliseconds(self.databaseBusyTimeout),
+            "database.minFreeMegabytes": "\(self.databaseMinimumFreeBytes / 1_048_576)",
+            "database.quickCheck": "\(self.databaseQuickCheck)",
             "tls.certificate": self.tlsCertificatePath, "tls.key": self.tlsKeyPath,
             "tls.selfSignedDirectory": self.tlsSelfSignedDirectory,
             "log.format": self.logFormat.rawValue, "log.level": self.logLevel.rawValue,

@@ -96,7 +96,9 @@ struct ProblemDetails: Error, HTTPResponseError, Sendable {
         case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .mailboxHasChildren, .leaseLost, .alreadyDone,
             .maildropLockLost, .overQuota, .changeFeedPruned:
             self.init(.conflict, "conflict", "The request conflicts with the current state", detail: "\(error)")
-        case .cannotOpen, .unsafeConfiguration, .unavailable:
+        case .storageFull:
+            self.init(.serviceUnavailable, "storage-full", "The server is short of storage, try again later")
+        case .cannotOpen, .unsafeConfiguration, .corrupt, .unavailable:
             self.init(.serviceUnavailable, "store-unavailable", "The database is unavailable, try again later")
         }
     }
