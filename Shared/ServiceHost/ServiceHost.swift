@@ -87,7 +87,8 @@ public enum ServiceHost {
         return ServiceEnvironment(
             settings: settings, logger: logger, store: store, tls: tls, tlsContext: context,
             connectionLimiter: ConnectionLimiter(
-                maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress),
+                maximumTotal: settings.maximumConnections, maximumPerAddress: settings.maximumConnectionsPerAddress,
+                maximumNewPerMinute: settings.maximumNewConnectionsPerMinute),
             passwordLogin: PasswordLogin(
                 store: store,
                 penalties: AuthenticationPenalties(
@@ -182,7 +183,8 @@ extension ServiceEnvironment {
         ProtocolServer(
             ListenerDescription(
                 name: name, host: address.host, port: address.port, tls: implicitTLS ? self.tlsContext : nil,
-                idleTimeout: idleTimeout ?? self.settings.idleTimeout, idleTimeoutReply: idleTimeoutReply),
+                idleTimeout: idleTimeout ?? self.settings.idleTimeout, idleTimeoutReply: idleTimeoutReply,
+                tlsHandshakeTimeout: self.settings.tlsHandshakeTimeout),
             limiter: self.connectionLimiter, logger: self.logger, framing: framing, overLimitMessage: overLimitMessage,
             session: session)
     }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import ServiceLifecycle
 import Synchronization
 
@@ -43,16 +44,30 @@ public struct ListenerDescription: Sendable {
     public var idleTimeout: Duration
     /// Sent before closing a connection that was idle too long.
     public var idleTimeoutReply: String
+    /// How long an implicit-TLS client has to finish its handshake.
+    public var tlsHandshakeTimeout: Duration
 
-    public init(name: String, host: String, port: Int, tls: NIOSSLContext?, idleTimeout: Duration, idleTimeoutReply: String)
-    {
+    public init(
+        name: String, host: String, port: Int, tls: NIOSSLContext?, idleTimeout: Duration, idleTimeoutReply: String,
+        tlsHandshakeTimeout: Duration = .seconds(10)
+    ) {
         self.name = name
         self.host = host
         self.port = port
         self.tls = tls
         self.idleTimeout = idleTimeout
         self.idleTimeoutReply = idleTimeoutReply
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
     }
+}
+
+/// A connection as the listener accepted it: admitted (with its channel set up for the protocol), or
+/// refused by the connection limits (a plaintext one still gets the protocol's refusal; an implicit-TLS
+/// one was closed before any TLS work, as its client could not read a plaintext reply).
+struct AcceptedConnection<Inbound: Sendable, Outbound: Sendable>: Sendable {
+    let channel: NIOAsyncChannel<Inbound, Outbound>?
+    let network: String
+    let admission: ConnectionLimiter.Admission
 }
 
 /// Binds one listener and runs one session per connection, each as a child task of a discarding task
@@ -91,7 +106,8 @@ public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Servic
     public func run() async throws {
         let description = self.description
         let framing = self.framing
-        let listener: NIOAsyncChannel<NIOAsyncChannel<Inbound, Outbound>, Never>
+        let limiter = self.limiter
+        let listener: NIOAsyncChannel<AcceptedConnection<Inbound, Outbound>, Never>
         do {
             listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -99,17 +115,32 @@ public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Servic
                 .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .bind(host: description.host, port: description.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        if let tls = description.tls {
-                            try sync.addHandler(NIOSSLServerHandler(context: tls))
+                        // The limits first: a refused client costs no TLS handshake and no session.
+                        let network = ConnectionLimiter.network(of: channel.remoteAddress)
+                        let admission = limiter.admit(network)
+                        if admission != .admitted, description.tls != nil {
+                            channel.close(promise: nil)
+                            return AcceptedConnection(channel: nil, network: network, admission: admission)
                         }
-                        // Idle means no traffic either way: a reply written resets the timer as a read does, so
-                        // a slow store answering a long pipelined batch is not taken for a silent client.
-                        try sync.addHandler(
-                            IdleStateHandler(allTimeout: TimeAmount(description.idleTimeout)))
-                        try sync.addHandler(IdleConnectionCloser(reply: description.idleTimeoutReply))
-                        try framing(sync)
-                        return try NIOAsyncChannel<Inbound, Outbound>(wrappingChannelSynchronously: channel)
+                        do {
+                            let sync = channel.pipeline.syncOperations
+                            if let tls = description.tls {
+                                try sync.addHandler(NIOSSLServerHandler(context: tls))
+                                try sync.addHandler(TLSHandshakeTimeout(TimeAmount(description.tlsHandshakeTimeout)))
+                            }
+                            // Idle means no traffic either way: a reply written resets the timer as a read does, so
+                            // a slow store answering a long pipelined batch is not taken for a silent client.
+                            try sync.addHandler(
+                                IdleStateHandler(allTimeout: TimeAmount(description.idleTimeout)))
+                            try sync.addHandler(IdleConnectionCloser(reply: description.idleTimeoutReply))
+                            try framing(sync)
+                            return AcceptedConnection(
+                                channel: try NIOAsyncChannel<Inbound, Outbound>(wrappingChannelSynchronously: channel),
+                                network: network, admission: admission)
+                        } catch {
+                            if admission == .admitted { limiter.release(network) }
+                            throw error
+                        }
                     }
                 }
         } catch {
@@ -128,9 +159,9 @@ public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Servic
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await listener.executeThenClose { inbound in
-                    for try await connection in inbound {
+                    for try await accepted in inbound {
                         connections.increment()
-                        group.addTask { await self.serve(connection) }
+                        group.addTask { await self.serve(accepted) }
                     }
                 }
             }
@@ -139,20 +170,23 @@ public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Servic
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<Inbound, Outbound>) async {
-        let remote = connection.channel.remoteAddress
-        let addressKey = remote?.ipAddress ?? "unknown"
+    private func serve(_ accepted: AcceptedConnection<Inbound, Outbound>) async {
         var logger = self.logger
         logger[metadataKey: "listener"] = "\(self.description.name)"
+        guard let connection = accepted.channel else {
+            logger.notice("connection refused before TLS", metadata: ["network": "\(accepted.network)", "limit": "\(accepted.admission)"])
+            return
+        }
+        let remote = connection.channel.remoteAddress
         logger[metadataKey: "peer"] = "\(remote.map { "\($0)" } ?? "unknown")"
-        guard self.limiter.admit(addressKey) else {
-            logger.notice("connection refused: over the connection limit")
+        guard accepted.admission == .admitted else {
+            logger.notice("connection refused", metadata: ["limit": "\(accepted.admission)"])
             try? await connection.executeThenClose { _, outbound in
                 try await outbound.write(self.overLimitMessage)
             }
             return
         }
-        defer { self.limiter.release(addressKey) }
+        defer { self.limiter.release(accepted.network) }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let context = ConnectionContext(
@@ -173,6 +207,45 @@ public enum ProtocolServerError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .cannotBind(let listener, let address, let reason): "cannot listen for \(listener) on \(address): \(reason)"
         }
+    }
+}
+
+/// Closes an implicit-TLS connection whose handshake is not done within the timeout: a client that
+/// connects and then sends nothing (or a byte now and then) would otherwise hold its slot until the
+/// idle timeout, which is minutes. Removes itself once the handshake is complete.
+final class TLSHandshakeTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(_ timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.deadline?.cancel()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            self.deadline?.cancel()
+            self.deadline = nil
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard self.deadline == nil else { return }
+        let channel = context.channel
+        self.deadline = context.eventLoop.scheduleTask(in: self.timeout) { channel.close(promise: nil) }
     }
 }
 

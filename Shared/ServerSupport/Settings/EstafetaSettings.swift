@@ -53,6 +53,10 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var idleTimeout: Duration
     public var maximumConnections: Int
     public var maximumConnectionsPerAddress: Int
+    /// New connections per client network (IPv4 address, IPv6 /64) and minute; 0: no limit.
+    public var maximumNewConnectionsPerMinute: Int
+    /// Time an implicit-TLS client has to complete its handshake.
+    public var tlsHandshakeTimeout: Duration
     /// How long SIGTERM waits for sessions before cancelling them.
     public var shutdownGracePeriod: Duration
     /// The largest message SMTP accepts (advertised as SIZE, RFC 1870).
@@ -152,6 +156,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         "tls.certificate", "tls.key", "tls.selfSignedDirectory",
         "log.format", "log.level",
         "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
+        "limits.maxNewConnectionsPerMinute", "limits.tlsHandshakeTimeoutSeconds",
         "shutdown.gracePeriodSeconds", "readyFile",
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
@@ -252,6 +257,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             idleTimeout: .seconds(positive("limits.idleTimeoutSeconds", 600)),
             maximumConnections: positive("limits.maxConnections", 1_000),
             maximumConnectionsPerAddress: positive("limits.maxConnectionsPerAddress", 50),
+            maximumNewConnectionsPerMinute: nonNegative("limits.maxNewConnectionsPerMinute", 600),
+            tlsHandshakeTimeout: .seconds(positive("limits.tlsHandshakeTimeoutSeconds", 10)),
             shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
             smtpMaximumMessageBytes: positive("smtp.maxMessageBytes", 36_700_160),
             smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
@@ -323,6 +330,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             "limits.idleTimeoutSeconds": "\(self.idleTimeout.components.seconds)",
             "limits.maxConnections": "\(self.maximumConnections)",
             "limits.maxConnectionsPerAddress": "\(self.maximumConnectionsPerAddress)",
+            "limits.maxNewConnectionsPerMinute": "\(self.maximumNewConnectionsPerMinute)",
+            "limits.tlsHandshakeTimeoutSeconds": "\(self.tlsHandshakeTimeout.components.seconds)",
             "shutdown.gracePeriodSeconds": "\(self.shutdownGracePeriod.components.seconds)",
             "readyFile": self.readyFile ?? "",
             "admin.token": self.adminBootstrapToken == nil ? "" : "(set, not shown)",
