@@ -210,6 +210,14 @@ let package = Package(
         .executableTarget(
             name: "StoreTorture", dependencies: ["MailStore", "MailFormat"], path: "Tests/StoreTorture",
             swiftSettings: strict),
+        // Fuzzing: the harnesses (every parser that reads what a peer sends), `estafeta-fuzz` (a libFuzzer
+        // binary when built by Tests/Fuzz/run.sh, a corpus replayer otherwise) and the corpus replay test.
+        .target(
+            name: "FuzzHarnesses",
+            dependencies: ["SMTPProtocol", "IMAPProtocol", "POP3Protocol", "MailFormat", "Credentials", nio],
+            path: "Tests/Fuzz/Harnesses", swiftSettings: strict),
+        .executableTarget(name: "estafeta-fuzz", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/Main", swiftSettings: strict),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/CorpusTests", swiftSettings: strict),
         // Helpers shared by the test targets: child processes, built-product paths, temporary stores.
         .target(
             name: "TestSupport",

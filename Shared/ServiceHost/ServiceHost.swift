@@ -155,23 +155,6 @@ public enum ServiceHost {
 }
 
 extension ServiceEnvironment {
-    /// A listener of a line-based protocol service with this process's limits, TLS and logger.
-    /// `implicitTLS` is for the RFC 8314 ports (submissions, pop3s, imaps).
-    public func lineProtocolServer(
-        name: String, on address: EstafetaSettings.Listener, implicitTLS: Bool, overLimitReply: String,
-        idleTimeoutReply: String, session: @escaping @Sendable (LineConnection) async throws -> Void
-    ) -> ProtocolServer<InboundLine, ByteBuffer> {
-        let maximumLineLength = self.settings.maximumLineLength
-        return self.protocolServer(
-            name: name, on: address, implicitTLS: implicitTLS, idleTimeoutReply: idleTimeoutReply,
-            framing: { pipeline in
-                try pipeline.addHandler(
-                    ByteToMessageHandler(
-                        LineFramingDecoder(maximumLineLength: maximumLineLength),
-                        maximumBufferSize: maximumLineLength * 4 + 1024))
-            }, overLimitMessage: ByteBuffer(string: overLimitReply), session: session)
-    }
-
     /// A listener with the protocol's own framing handlers; `idleTimeout` overrides the setting (POP3
     /// and IMAP have RFC minimums).
     public func protocolServer<Inbound: Sendable, Outbound: Sendable>(

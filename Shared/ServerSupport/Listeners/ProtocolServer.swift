@@ -25,15 +25,6 @@ public struct ProtocolConnection<Inbound: Sendable, Outbound: Sendable>: Sendabl
     public let context: ConnectionContext
 }
 
-/// A conversation in CRLF lines (the placeholder sessions; later protocols bring their own framing).
-public typealias LineConnection = ProtocolConnection<InboundLine, ByteBuffer>
-
-extension ProtocolConnection where Outbound == ByteBuffer {
-    public func write(_ text: String) async throws {
-        try await self.outbound.write(ByteBuffer(string: text))
-    }
-}
-
 /// Describes one listening socket of a protocol service.
 public struct ListenerDescription: Sendable {
     public var name: String
@@ -72,7 +63,7 @@ struct AcceptedConnection<Inbound: Sendable, Outbound: Sendable>: Sendable {
 
 /// Binds one listener and runs one session per connection, each as a child task of a discarding task
 /// group, so a failing session ends only itself. On graceful shutdown the listener closes first and
-/// the open sessions are left to finish (each session decides how, see `LineSession`).
+/// the open sessions are left to finish (each session decides how, with a `SessionShutdownGate`).
 public final class ProtocolServer<Inbound: Sendable, Outbound: Sendable>: Service, Sendable {
     public typealias Connection = ProtocolConnection<Inbound, Outbound>
     public let description: ListenerDescription

@@ -1,0 +1,98 @@
+import Credentials
+import Foundation
+import IMAPProtocol
+import MailFormat
+import NIOCore
+import POP3Protocol
+import SMTPProtocol
+
+/// What each fuzz target feeds the bytes to: every parser that reads what a peer sends. A target must
+/// never trap (in Swift a trap ends the whole process, every session of every protocol with it); where
+/// a parser promises something checkable (the same frames whichever way the bytes are split), the
+/// harness checks that too and traps when it does not hold, so the fuzzer reports it.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    case smtpCommand = "smtp-command"
+    case smtpData = "smtp-data"
+    case imapCommand = "imap-command"
+    case pop3Command = "pop3-command"
+    case mime
+    case address
+    case encodedWords = "encoded-words"
+    case sasl
+
+    public func run(_ bytes: [UInt8]) {
+        switch self {
+        case .smtpCommand:
+            for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                _ = try? SMTPCommandParser(utf8PathsAllowed: false).parse(line)
+                _ = try? SMTPCommandParser(utf8PathsAllowed: true).parse(line)
+            }
+        case .smtpData:
+            Self.smtpData(bytes)
+        case .imapCommand:
+            Self.imapCommand(bytes)
+        case .pop3Command:
+            for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                _ = try? POP3CommandParser().parse(Array(line))
+            }
+        case .mime:
+            let root = MIMEParser.parse(bytes)
+            _ = MessageText.body(of: bytes, entity: root)
+            _ = MessageHeader(parsing: Data(bytes))
+        case .address:
+            let text = String(decoding: bytes, as: UTF8.self)
+            _ = try? EmailAddress(parsing: text)
+            _ = AddressListParser.addresses(in: text)
+        case .encodedWords:
+            _ = EncodedWords.decode(String(decoding: bytes, as: UTF8.self))
+        case .sasl:
+            let text = String(decoding: bytes, as: UTF8.self)
+            _ = try? SASL.plain(base64: text)
+            _ = try? SASL.plain(bytes)
+            _ = try? SASL.loginField(bytes)
+        }
+    }
+
+    /// The DATA reader ends the data at the same place with the same content whether the bytes come
+    /// in one piece or in two (split where the first byte says).
+    static func smtpData(_ bytes: [UInt8]) {
+        var whole = SMTPDataReader(maximumSize: 1 << 16)
+        var buffer = ByteBuffer(bytes: bytes)
+        let wholeEnded = whole.consume(&buffer)
+        let wholeLeft = buffer.readableBytes
+        let split = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
+        var pieces = SMTPDataReader(maximumSize: 1 << 16)
+        var first = ByteBuffer(bytes: bytes[..<split])
+        var ended = pieces.consume(&first)
+        var left = first.readableBytes
+        if !ended {
+            var second = ByteBuffer(bytes: bytes[split...])
+            ended = pieces.consume(&second)
+            left = second.readableBytes
+        } else {
+            left += bytes.count - split
+        }
+        precondition(ended == wholeEnded && left == wholeLeft && pieces.content == whole.content, "DATA split changes the result")
+    }
+
+    /// The framer yields the same frames whether the bytes come in one piece or one byte at a time, and
+    /// every command it frames parses to a command or a failure.
+    static func imapCommand(_ bytes: [UInt8]) {
+        let limits = IMAPFramingLimits(maximumLineLength: 1024, maximumLiteralSize: 4096, maximumCommandSize: 8192, maximumLiterals: 8)
+        var whole = IMAPCommandFramer(limits: limits)
+        var buffer = ByteBuffer(bytes: bytes)
+        var wholeFrames: [IMAPFrame] = []
+        while let frame = whole.next(from: &buffer) { wholeFrames.append(frame) }
+        var bytewise = IMAPCommandFramer(limits: limits)
+        var byteFrames: [IMAPFrame] = []
+        for byte in bytes {
+            var one = ByteBuffer(bytes: [byte])
+            while let frame = bytewise.next(from: &one) { byteFrames.append(frame) }
+        }
+        precondition(wholeFrames == byteFrames, "framing depends on how the bytes are split")
+        for case .command(let command) in wholeFrames {
+            _ = IMAPCommandParser(utf8Enabled: false).parse(command)
+            _ = IMAPCommandParser(utf8Enabled: true).parse(command)
+        }
+    }
+}
