@@ -71,6 +71,23 @@ typ, data = imap.login(USER, PASSWORD)
 check("LOGIN over STARTTLS", typ == "OK", f"{data}")
 imap.logout()
 
+# --- STARTTLS with a command pipelined in plaintext: dropped, never answered inside TLS (CVE-2011-0411) ---
+sock = socket.create_connection((HOST, imap_port), timeout=15)
+plain = sock.makefile("rb")
+plain.readline()
+sock.sendall(b"t1 STARTTLS\r\nt2 LOGIN alice@example.org \"correct horse battery\"\r\n")
+ready = plain.readline()
+tls = context.wrap_socket(sock, server_hostname="localhost")
+reader = tls.makefile("rb")
+tls.sendall(b"t3 NOOP\r\n")
+first = reader.readline()
+check("STARTTLS: the LOGIN pipelined in plaintext is dropped, the first answer inside TLS is for NOOP",
+      ready.startswith(b"t1 OK") and first.startswith(b"t3 OK"), f"{ready!r} {first!r}")
+tls.sendall(b"t4 SELECT INBOX\r\n")
+answer = reader.readline()
+check("... and the session is not logged in", answer.startswith(b"t4 BAD"), f"{answer!r}")
+tls.close()
+
 # --- Mail arrives through SMTP ---
 send("first")
 wait_for(1)

@@ -153,4 +153,32 @@ extension POP3Tests {
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines) == "smtp 421 pop3 +OK", "\(result.output)\(result.errors)")
         #expect(try await server.stop().status == 0)
     }
+
+    @Test("the POP3 and IMAP autologout timers close idle sessions with their protocol's goodbye (set short here)")
+    func autologout() async throws {
+        let server = try await self.startSuite(options: ["--pop3-idle-timeout-seconds", "1", "--imap-idle-timeout-seconds", "2"])
+        defer { server.removeDirectory() }
+        let result = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                """
+                import socket, sys, time
+                def goodbye(port):
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    reader = sock.makefile("rb")
+                    reader.readline()
+                    started = time.monotonic()
+                    line = reader.readline()
+                    closed = reader.readline() == b""
+                    return f"{line[:5].decode().strip()} after {round(time.monotonic() - started)} s, closed {closed}"
+                print("pop3:", goodbye(int(sys.argv[1])))
+                print("imap:", goodbye(int(sys.argv[2])))
+                """, String(server.ports["pop3"] ?? 0), String(server.ports["imap"] ?? 0),
+            ]
+        ).finish()
+        #expect(result.output.contains("pop3: -ERR after 1 s, closed True"), "\(result.output)\(result.errors)")
+        #expect(result.output.contains("imap: * BYE after 2 s, closed True"), "\(result.output)\(result.errors)")
+        #expect(try await server.stop().status == 0)
+    }
 }

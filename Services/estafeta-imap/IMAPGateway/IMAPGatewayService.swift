@@ -22,8 +22,8 @@ public enum IMAPGatewayService {
                 maximumCommandSize: settings.imapAppendLimit + 1024 * 1024)
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,
-                // RFC 9051 §5.4: the autologout timer is at least 30 minutes.
-                idleTimeout: max(settings.idleTimeout, .seconds(1800)),
+                // RFC 9051 §5.4: the autologout timer is at least 30 minutes (the default).
+                idleTimeout: settings.imapIdleTimeout,
                 idleTimeoutReply: "* BYE Idle timeout, closing connection\r\n",
                 framing: { pipeline in
                     try pipeline.addHandler(IMAPChannelHandler(limits: limits, tlsContext: tls ? nil : tlsContext))

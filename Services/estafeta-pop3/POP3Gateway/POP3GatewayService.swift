@@ -17,8 +17,8 @@ public enum POP3GatewayService {
             let maximumLineLength = settings.maximumLineLength
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,
-                // RFC 1939 §3: the autologout timer is at least 10 minutes.
-                idleTimeout: max(settings.idleTimeout, .seconds(600)),
+                // RFC 1939 §3: the autologout timer is at least 10 minutes (the default).
+                idleTimeout: settings.pop3IdleTimeout,
                 idleTimeoutReply: String(decoding: POP3Response.err("Idle timeout, closing connection"), as: UTF8.self),
                 framing: { pipeline in
                     try pipeline.addHandler(

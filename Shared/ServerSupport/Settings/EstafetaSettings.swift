@@ -75,6 +75,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var pop3MaximumAuthFailures: Int
     public var pop3MaximumErrors: Int
     public var pop3LockDuration: Duration
+    /// POP3's autologout timer (RFC 1939 §3: at least 10 minutes), apart from `idleTimeout`.
+    public var pop3IdleTimeout: Duration
     /// IMAP: LOGIN and AUTHENTICATE before TLS only when allowed (`[PRIVACYREQUIRED]` otherwise, RFC
     /// 9051 §6.2.3); failed logins per connection before it is closed; the largest APPEND literal
     /// (advertised as APPENDLIMIT, RFC 7889).
@@ -83,6 +85,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var imapAppendLimit: Int
     /// IMAP connections one user may have logged in at once, per process.
     public var imapMaximumConnectionsPerUser: Int
+    /// IMAP's autologout timer (RFC 9051 §5.4: at least 30 minutes), apart from `idleTimeout`.
+    public var imapIdleTimeout: Duration
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
@@ -161,8 +165,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
         "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
         "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
-        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds",
-        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes", "imap.maxConnectionsPerUser",
+        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds", "pop3.idleTimeoutSeconds",
+        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes", "imap.maxConnectionsPerUser", "imap.idleTimeoutSeconds",
         "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
         "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
         "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
@@ -269,10 +273,12 @@ public struct EstafetaSettings: Sendable, Equatable {
             pop3MaximumAuthFailures: positive("pop3.maxAuthFailures", 3),
             pop3MaximumErrors: positive("pop3.maxErrors", 20),
             pop3LockDuration: .seconds(positive("pop3.lockSeconds", 120)),
+            pop3IdleTimeout: .seconds(positive("pop3.idleTimeoutSeconds", 600)),
             imapAllowPlaintextAuth: reader.bool(forKey: "imap.allowPlaintextAuth", default: false),
             imapMaximumAuthFailures: positive("imap.maxAuthFailures", 3),
             imapAppendLimit: positive("imap.appendLimitBytes", 52_428_800),
             imapMaximumConnectionsPerUser: positive("imap.maxConnectionsPerUser", 20),
+            imapIdleTimeout: .seconds(positive("imap.idleTimeoutSeconds", 1800)),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
             authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
@@ -348,6 +354,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             "pop3.maxAuthFailures": "\(self.pop3MaximumAuthFailures)",
             "pop3.maxErrors": "\(self.pop3MaximumErrors)",
             "pop3.lockSeconds": "\(self.pop3LockDuration.components.seconds)",
+            "pop3.idleTimeoutSeconds": "\(self.pop3IdleTimeout.components.seconds)",
+            "imap.idleTimeoutSeconds": "\(self.imapIdleTimeout.components.seconds)",
             "imap.allowPlaintextAuth": "\(self.imapAllowPlaintextAuth)",
             "imap.maxAuthFailures": "\(self.imapMaximumAuthFailures)",
             "imap.appendLimitBytes": "\(self.imapAppendLimit)",
