@@ -43,13 +43,17 @@ struct StorageTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-full-\(UUID().uuidString)")
         let data = directory.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let mount = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"), ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", data.path]
         ).finish(timeout: .seconds(20))
         try #require(mount.status == 0, "\(mount.output)\(mount.errors)")
         defer {
-            _ = try? ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), ["umount", "-l", data.path])
+            // Unmounted before the directory is removed (a defer cannot await: a blocking wait).
+            let unmount = Process()
+            unmount.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            unmount.arguments = ["umount", "-l", data.path]
+            if (try? unmount.run()) != nil { unmount.waitUntilExit() }
+            try? FileManager.default.removeItem(at: directory)
         }
         let server = try RunningServer(
             "estafeta",

@@ -1,4 +1,6 @@
+import Configuration
 import ServerSupport
+import Synchronization
 import Testing
 
 @Suite("Settings")
@@ -14,6 +16,26 @@ struct SettingsTests {
         #expect(settings.tlsCertificatePath.isEmpty && settings.tlsSelfSignedDirectory == "./data/tls")
         #expect(settings.logFormat == .text && settings.listing.contains("log.level = info"))
         #expect(settings.ops.port == 9090)
+    }
+
+    /// Every key the configuration is asked for, as the reader reports it.
+    final class KeyCollector: AccessReporter, Sendable {
+        let keys = Mutex<Set<String>>([])
+        func report(_ event: AccessEvent) {
+            let key = event.metadata.key.components.joined(separator: ".")
+            self.keys.withLock { _ = $0.insert(key) }
+        }
+    }
+
+    @Test("the settings read are exactly the known keys, and the listing shows each of them once")
+    func oneListOfKeys() throws {
+        let collector = KeyCollector()
+        let settings = try EstafetaSettings.load(
+            from: ConfigReader(provider: InMemoryProvider(values: [:]), accessReporter: collector),
+            problems: SettingsProblemRecorder(), defaultOpsPort: 9090)
+        #expect(collector.keys.withLock { $0 } == EstafetaSettings.knownKeys)
+        let listed = settings.listing.map { String($0.split(separator: " ", maxSplits: 1)[0]) }
+        #expect(listed.count == EstafetaSettings.knownKeys.count && Set(listed) == EstafetaSettings.knownKeys)
     }
 
     @Test("ESTAFETA_ environment variables, and flags above them")

@@ -151,29 +151,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// When set, the process writes the bound addresses of its listeners here as JSON once it is ready.
     public var readyFile: String?
 
-    /// Every key the suite reads, for the unknown-key check of the config file.
-    public static let knownKeys: Set<String> = [
-        "hostname", "database.path", "database.busyTimeoutMs", "database.minFreeMegabytes", "database.quickCheck",
-        "smtp.host", "smtp.port", "submission.host", "submission.port", "submissions.host", "submissions.port",
-        "pop3.host", "pop3.port", "pop3s.host", "pop3s.port", "imap.host", "imap.port", "imaps.host", "imaps.port",
-        "admin.host", "admin.port", "ops.host", "ops.port",
-        "tls.certificate", "tls.key", "tls.selfSignedDirectory",
-        "log.format", "log.level",
-        "limits.maxLineLength", "limits.idleTimeoutSeconds", "limits.maxConnections", "limits.maxConnectionsPerAddress",
-        "limits.maxNewConnectionsPerMinute", "limits.tlsHandshakeTimeoutSeconds",
-        "shutdown.gracePeriodSeconds", "readyFile",
-        "admin.token", "admin.minimumPasswordLength", "admin.maxBodyBytes", "admin.allowedHosts", "admin.maxAuthFailures",
-        "admin.idleTimeoutSeconds", "smtp.maxMessageBytes", "smtp.maxRecipients", "smtp.maxErrors",
-        "smtp.allowPlaintextAuth", "smtp.authFailureDelayMs", "smtp.minDataRate", "smtp.greetingDelayMs",
-        "smtp.maxAuthFailures", "pop3.allowPlaintextAuth", "pop3.maxAuthFailures", "pop3.maxErrors", "pop3.lockSeconds", "pop3.idleTimeoutSeconds",
-        "imap.allowPlaintextAuth", "imap.maxAuthFailures", "imap.appendLimitBytes", "imap.maxConnectionsPerUser", "imap.idleTimeoutSeconds",
-        "auth.lockoutFailures", "auth.lockoutSeconds", "auth.maxDelayMs",
-        "relay.pollIntervalMs", "relay.batchSize", "relay.leaseSeconds", "relay.concurrency", "relay.localConcurrency",
-        "relay.retryInitialSeconds", "relay.retryMaximumSeconds", "relay.queueLifetimeSeconds", "relay.delayWarningSeconds",
-        "relay.routes", "relay.smarthost", "relay.smarthostUser", "relay.smarthostPassword", "relay.dnsServer", "relay.mxPort", "relay.connectTimeoutSeconds",
-        "relay.commandTimeoutSeconds", "relay.requireTLS", "relay.concurrencyPerDomain",
-        "retention.queueSeconds", "retention.changeFeedSeconds", "retention.auditSeconds", "maintenance.intervalSeconds",
-    ]
+    /// Every key the suite reads: the config file's unknown-key check and the flag names come from
+    /// `table`, which also gives the listing; a test holds `load` to the same keys.
+    public static let knownKeys: Set<String> = Set(Self.table.map(\.key))
 
     /// Reads and validates every setting. `defaultOpsPort` differs per executable so that all of them
     /// can run side by side on one host with their defaults.
@@ -324,84 +304,103 @@ public struct EstafetaSettings: Sendable, Equatable {
 
     /// Every setting as `key = value`, in key order, for `estafeta check-config` and the start-up log.
     public var listing: [String] {
-        var entries: [String: String] = [
-            "hostname": self.hostname, "database.path": self.databasePath,
-            "database.busyTimeoutMs": Self.milliseconds(self.databaseBusyTimeout),
-            "database.minFreeMegabytes": "\(self.databaseMinimumFreeBytes / 1_048_576)",
-            "database.quickCheck": "\(self.databaseQuickCheck)",
-            "tls.certificate": self.tlsCertificatePath, "tls.key": self.tlsKeyPath,
-            "tls.selfSignedDirectory": self.tlsSelfSignedDirectory,
-            "log.format": self.logFormat.rawValue, "log.level": self.logLevel.rawValue,
-            "limits.maxLineLength": "\(self.maximumLineLength)",
-            "limits.idleTimeoutSeconds": "\(self.idleTimeout.components.seconds)",
-            "limits.maxConnections": "\(self.maximumConnections)",
-            "limits.maxConnectionsPerAddress": "\(self.maximumConnectionsPerAddress)",
-            "limits.maxNewConnectionsPerMinute": "\(self.maximumNewConnectionsPerMinute)",
-            "limits.tlsHandshakeTimeoutSeconds": "\(self.tlsHandshakeTimeout.components.seconds)",
-            "shutdown.gracePeriodSeconds": "\(self.shutdownGracePeriod.components.seconds)",
-            "readyFile": self.readyFile ?? "",
-            "admin.token": self.adminBootstrapToken == nil ? "" : "(set, not shown)",
-            "admin.minimumPasswordLength": "\(self.adminMinimumPasswordLength)",
-            "admin.maxBodyBytes": "\(self.adminMaximumBodyBytes)",
-            "admin.maxAuthFailures": "\(self.adminMaximumAuthFailures)",
-            "smtp.maxMessageBytes": "\(self.smtpMaximumMessageBytes)",
-            "smtp.maxRecipients": "\(self.smtpMaximumRecipients)",
-            "smtp.maxErrors": "\(self.smtpMaximumErrors)",
-            "smtp.allowPlaintextAuth": "\(self.smtpAllowPlaintextAuth)",
-            "smtp.authFailureDelayMs": Self.milliseconds(self.smtpAuthFailureDelay),
-            "smtp.maxAuthFailures": "\(self.smtpMaximumAuthFailures)",
-            "pop3.allowPlaintextAuth": "\(self.pop3AllowPlaintextAuth)",
-            "pop3.maxAuthFailures": "\(self.pop3MaximumAuthFailures)",
-            "pop3.maxErrors": "\(self.pop3MaximumErrors)",
-            "pop3.lockSeconds": "\(self.pop3LockDuration.components.seconds)",
-            "pop3.idleTimeoutSeconds": "\(self.pop3IdleTimeout.components.seconds)",
-            "imap.idleTimeoutSeconds": "\(self.imapIdleTimeout.components.seconds)",
-            "imap.allowPlaintextAuth": "\(self.imapAllowPlaintextAuth)",
-            "imap.maxAuthFailures": "\(self.imapMaximumAuthFailures)",
-            "imap.appendLimitBytes": "\(self.imapAppendLimit)",
-            "imap.maxConnectionsPerUser": "\(self.imapMaximumConnectionsPerUser)",
-            "smtp.minDataRate": "\(self.smtpMinimumDataRate)",
-            "smtp.greetingDelayMs": Self.milliseconds(self.smtpGreetingDelay),
-            "auth.lockoutFailures": "\(self.authLockoutFailures)",
-            "auth.lockoutSeconds": "\(self.authLockoutWindow.components.seconds)",
-            "auth.maxDelayMs": Self.milliseconds(self.authMaximumDelay),
-            "relay.pollIntervalMs": Self.milliseconds(self.relayPollInterval),
-            "relay.batchSize": "\(self.relayBatchSize)",
-            "relay.leaseSeconds": "\(self.relayLeaseDuration.components.seconds)",
-            "relay.concurrency": "\(self.relayConcurrency)",
-            "relay.localConcurrency": "\(self.relayLocalConcurrency)",
-            "relay.retryInitialSeconds": "\(self.relayRetryInitial.components.seconds)",
-            "relay.retryMaximumSeconds": "\(self.relayRetryMaximum.components.seconds)",
-            "relay.queueLifetimeSeconds": "\(self.relayQueueLifetime.components.seconds)",
-            "relay.delayWarningSeconds": "\(self.relayDelayWarning?.components.seconds ?? 0)",
-            "relay.routes": self.relayRoutes.joined(separator: ","),
-            "relay.smarthost": self.relaySmarthost,
-            "relay.smarthostUser": self.relaySmarthostUser,
-            "relay.smarthostPassword": self.relaySmarthostPassword.isEmpty ? "" : "(set, not shown)",
-            "relay.dnsServer": self.relayDNSServer,
-            "relay.mxPort": "\(self.relayMXPort)",
-            "relay.connectTimeoutSeconds": "\(self.relayConnectTimeout.components.seconds)",
-            "relay.commandTimeoutSeconds": "\(self.relayCommandTimeout.components.seconds)",
-            "relay.requireTLS": "\(self.relayRequireTLS)",
-            "relay.concurrencyPerDomain": "\(self.relayConcurrencyPerDomain)",
-            "retention.queueSeconds": "\(self.retentionFinishedQueueEntries.components.seconds)",
-            "retention.changeFeedSeconds": "\(self.retentionChangeFeed.components.seconds)",
-            "retention.auditSeconds": "\(self.retentionAuditLog.components.seconds)",
-            "maintenance.intervalSeconds": "\(self.maintenanceInterval.components.seconds)",
-            "admin.idleTimeoutSeconds": "\(self.adminIdleTimeout.components.seconds)",
-            "admin.allowedHosts": self.adminAllowedHosts.joined(separator: ","),
-        ]
-        let listeners: [(String, Listener)] = [
-            ("smtp", self.smtp), ("submission", self.submission), ("submissions", self.submissions),
-            ("pop3", self.pop3), ("pop3s", self.pop3s), ("imap", self.imap), ("imaps", self.imaps),
-            ("admin", self.admin), ("ops", self.ops),
-        ]
-        for (name, listener) in listeners {
-            entries["\(name).host"] = listener.host
-            entries["\(name).port"] = "\(listener.port)"
-        }
-        return entries.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
+        Self.table.map { "\($0.key) = \($0.show(self))" }.sorted()
     }
+
+    /// One setting: its key and its value as the listing shows it (secrets never shown).
+    struct Entry: Sendable {
+        let key: String
+        let show: @Sendable (EstafetaSettings) -> String
+        init(_ key: String, _ show: @escaping @Sendable (EstafetaSettings) -> String) {
+            self.key = key
+            self.show = show
+        }
+    }
+
+    /// The one list of settings.
+    static let table: [Entry] = Self.values + Self.listenerEntries
+
+    private static let values: [Entry] = [
+        Entry("hostname") { $0.hostname },
+        Entry("database.path") { $0.databasePath },
+        Entry("database.busyTimeoutMs") { EstafetaSettings.milliseconds($0.databaseBusyTimeout) },
+        Entry("database.minFreeMegabytes") { "\($0.databaseMinimumFreeBytes / 1_048_576)" },
+        Entry("database.quickCheck") { "\($0.databaseQuickCheck)" },
+        Entry("tls.certificate") { $0.tlsCertificatePath },
+        Entry("tls.key") { $0.tlsKeyPath },
+        Entry("tls.selfSignedDirectory") { $0.tlsSelfSignedDirectory },
+        Entry("log.format") { $0.logFormat.rawValue },
+        Entry("log.level") { $0.logLevel.rawValue },
+        Entry("limits.maxLineLength") { "\($0.maximumLineLength)" },
+        Entry("limits.idleTimeoutSeconds") { "\($0.idleTimeout.components.seconds)" },
+        Entry("limits.maxConnections") { "\($0.maximumConnections)" },
+        Entry("limits.maxConnectionsPerAddress") { "\($0.maximumConnectionsPerAddress)" },
+        Entry("limits.maxNewConnectionsPerMinute") { "\($0.maximumNewConnectionsPerMinute)" },
+        Entry("limits.tlsHandshakeTimeoutSeconds") { "\($0.tlsHandshakeTimeout.components.seconds)" },
+        Entry("shutdown.gracePeriodSeconds") { "\($0.shutdownGracePeriod.components.seconds)" },
+        Entry("readyFile") { $0.readyFile ?? "" },
+        Entry("admin.token") { $0.adminBootstrapToken == nil ? "" : "(set, not shown)" },
+        Entry("admin.minimumPasswordLength") { "\($0.adminMinimumPasswordLength)" },
+        Entry("admin.maxBodyBytes") { "\($0.adminMaximumBodyBytes)" },
+        Entry("admin.maxAuthFailures") { "\($0.adminMaximumAuthFailures)" },
+        Entry("smtp.maxMessageBytes") { "\($0.smtpMaximumMessageBytes)" },
+        Entry("smtp.maxRecipients") { "\($0.smtpMaximumRecipients)" },
+        Entry("smtp.maxErrors") { "\($0.smtpMaximumErrors)" },
+        Entry("smtp.allowPlaintextAuth") { "\($0.smtpAllowPlaintextAuth)" },
+        Entry("smtp.authFailureDelayMs") { EstafetaSettings.milliseconds($0.smtpAuthFailureDelay) },
+        Entry("smtp.maxAuthFailures") { "\($0.smtpMaximumAuthFailures)" },
+        Entry("pop3.allowPlaintextAuth") { "\($0.pop3AllowPlaintextAuth)" },
+        Entry("pop3.maxAuthFailures") { "\($0.pop3MaximumAuthFailures)" },
+        Entry("pop3.maxErrors") { "\($0.pop3MaximumErrors)" },
+        Entry("pop3.lockSeconds") { "\($0.pop3LockDuration.components.seconds)" },
+        Entry("pop3.idleTimeoutSeconds") { "\($0.pop3IdleTimeout.components.seconds)" },
+        Entry("imap.idleTimeoutSeconds") { "\($0.imapIdleTimeout.components.seconds)" },
+        Entry("imap.allowPlaintextAuth") { "\($0.imapAllowPlaintextAuth)" },
+        Entry("imap.maxAuthFailures") { "\($0.imapMaximumAuthFailures)" },
+        Entry("imap.appendLimitBytes") { "\($0.imapAppendLimit)" },
+        Entry("imap.maxConnectionsPerUser") { "\($0.imapMaximumConnectionsPerUser)" },
+        Entry("smtp.minDataRate") { "\($0.smtpMinimumDataRate)" },
+        Entry("smtp.greetingDelayMs") { EstafetaSettings.milliseconds($0.smtpGreetingDelay) },
+        Entry("auth.lockoutFailures") { "\($0.authLockoutFailures)" },
+        Entry("auth.lockoutSeconds") { "\($0.authLockoutWindow.components.seconds)" },
+        Entry("auth.maxDelayMs") { EstafetaSettings.milliseconds($0.authMaximumDelay) },
+        Entry("relay.pollIntervalMs") { EstafetaSettings.milliseconds($0.relayPollInterval) },
+        Entry("relay.batchSize") { "\($0.relayBatchSize)" },
+        Entry("relay.leaseSeconds") { "\($0.relayLeaseDuration.components.seconds)" },
+        Entry("relay.concurrency") { "\($0.relayConcurrency)" },
+        Entry("relay.localConcurrency") { "\($0.relayLocalConcurrency)" },
+        Entry("relay.retryInitialSeconds") { "\($0.relayRetryInitial.components.seconds)" },
+        Entry("relay.retryMaximumSeconds") { "\($0.relayRetryMaximum.components.seconds)" },
+        Entry("relay.queueLifetimeSeconds") { "\($0.relayQueueLifetime.components.seconds)" },
+        Entry("relay.delayWarningSeconds") { "\($0.relayDelayWarning?.components.seconds ?? 0)" },
+        Entry("relay.routes") { $0.relayRoutes.joined(separator: ",") },
+        Entry("relay.smarthost") { $0.relaySmarthost },
+        Entry("relay.smarthostUser") { $0.relaySmarthostUser },
+        Entry("relay.smarthostPassword") { $0.relaySmarthostPassword.isEmpty ? "" : "(set, not shown)" },
+        Entry("relay.dnsServer") { $0.relayDNSServer },
+        Entry("relay.mxPort") { "\($0.relayMXPort)" },
+        Entry("relay.connectTimeoutSeconds") { "\($0.relayConnectTimeout.components.seconds)" },
+        Entry("relay.commandTimeoutSeconds") { "\($0.relayCommandTimeout.components.seconds)" },
+        Entry("relay.requireTLS") { "\($0.relayRequireTLS)" },
+        Entry("relay.concurrencyPerDomain") { "\($0.relayConcurrencyPerDomain)" },
+        Entry("retention.queueSeconds") { "\($0.retentionFinishedQueueEntries.components.seconds)" },
+        Entry("retention.changeFeedSeconds") { "\($0.retentionChangeFeed.components.seconds)" },
+        Entry("retention.auditSeconds") { "\($0.retentionAuditLog.components.seconds)" },
+        Entry("maintenance.intervalSeconds") { "\($0.maintenanceInterval.components.seconds)" },
+        Entry("admin.idleTimeoutSeconds") { "\($0.adminIdleTimeout.components.seconds)" },
+        Entry("admin.allowedHosts") { $0.adminAllowedHosts.joined(separator: ",") },
+    ]
+
+    private static let listenerEntries: [Entry] = {
+        let listeners: [(String, @Sendable (EstafetaSettings) -> Listener)] = [
+            ("smtp", { $0.smtp }), ("submission", { $0.submission }), ("submissions", { $0.submissions }),
+            ("pop3", { $0.pop3 }), ("pop3s", { $0.pop3s }), ("imap", { $0.imap }), ("imaps", { $0.imaps }),
+            ("admin", { $0.admin }), ("ops", { $0.ops }),
+        ]
+        return listeners.flatMap { name, listener in
+            [Entry("\(name).host") { listener($0).host }, Entry("\(name).port") { "\(listener($0).port)" }]
+        }
+    }()
 
     static func milliseconds(_ duration: Duration) -> String {
         "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)"
