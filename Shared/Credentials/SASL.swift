@@ -1,7 +1,7 @@
 import Foundation
 
 /// SASL PLAIN (RFC 4616) and the LOGIN exchange as used by SMTP, POP3 and IMAP: pure decoding, with
-/// bounds on every part (reliability catalogue S15–S17). Nothing here logs or keeps a password.
+/// bounds on every part. Nothing here logs or keeps a password.
 public enum SASL {
     /// Longest decoded response accepted (authzid, authcid and password together): what the 12,288
     /// base64 octets RFC 4954 §4 makes servers accept decode to.
@@ -16,7 +16,7 @@ public enum SASL {
 
         /// The user whose password to check. Acting as someone else is not supported, so when the
         /// authorization identity names another user (RFC 4616 §2 leaves the rule to the server) the
-        /// name is empty, and the login fails as a wrong password does (catalogue S18).
+        /// name is empty, and the login fails as a wrong password does.
         public var loginUser: String {
             self.authorizationID.isEmpty || self.authorizationID.lowercased() == self.authenticationID.lowercased()
                 ? self.authenticationID : ""

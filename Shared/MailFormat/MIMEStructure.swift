@@ -53,7 +53,7 @@ public struct MIMEEntity: Sendable, Equatable {
 
 /// Parses MIME structure. Pure and bounded: nesting deeper than `maximumDepth` and parts beyond
 /// `maximumParts` are left unparsed (their bodies opaque), so hostile mail costs linear time and
-/// bounded stack (catalogue M01, M02, M03, M07).
+/// bounded stack.
 public enum MIMEParser {
     public static func parse(_ message: [UInt8], maximumDepth: Int = 30, maximumParts: Int = 5_000) -> MIMEEntity {
         var budget = maximumParts

@@ -35,7 +35,7 @@ public enum MessageDate {
     }
 
     /// Reads an RFC 5322 §3.3 date-time, leniently (the obsolete forms of §4.3 too: two-digit years,
-    /// zone names, no seconds, no weekday, comments); nil when it is not one (catalogue M12: garbage
+    /// zone names, no seconds, no weekday, comments); nil when it is not one (garbage
     /// and absurd years give nil, never a trap).
     public static func parse(_ text: String) -> Date? {
         var words = text.replacingOccurrences(of: ",", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" })

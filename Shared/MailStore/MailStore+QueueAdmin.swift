@@ -89,7 +89,7 @@ extension MailStore {
     }
 
     /// Gives up on the message's pending recipients (operator bounce). Refused while a worker holds
-    /// one of them, so the API never races a delivery in progress (reliability catalogue H11).
+    /// one of them, so the API never races a delivery in progress.
     @discardableResult
     public func bounceQueueMessage(_ id: QueueMessageID, reason: String, now: Date = Date(), audit: AuditActor? = nil)
         async throws(MailStoreError) -> Int
@@ -190,7 +190,7 @@ extension MailStore {
         if leased > 0 { throw MailStoreError.queueMessageBusy(id.rawValue) }
     }
 
-    /// Escapes `%`, `_` and the escape character itself for a LIKE pattern (catalogue promise 8).
+    /// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
     static func likeEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")

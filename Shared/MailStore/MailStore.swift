@@ -115,7 +115,7 @@ public final class MailStore: Sendable {
         }
     }
 
-    /// The startup self-check (reliability catalogue D04): refuse to run on a connection that would
+    /// The startup self-check: refuse to run on a connection that would
     /// not keep the durability promise.
     func verifyDurabilitySettings() throws {
         let (journalMode, synchronous) = try self.pool.writeWithoutTransaction { db in
@@ -289,7 +289,7 @@ extension MailStore {
 
 extension MailStore {
     /// Takes SQLite's write lock and keeps it for `seconds`, for fault tests of other processes
-    /// (reliability catalogue D07). Not used by any service.
+    ///. Not used by any service.
     public func holdWriteLockForTesting(seconds: Double, whenLocked: @Sendable @escaping () -> Void)
         async throws(MailStoreError)
     {

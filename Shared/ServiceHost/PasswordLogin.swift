@@ -11,7 +11,7 @@ import ServerSupport
 ///
 /// The account must exist, be enabled, and the password match its hash. The hash comparison runs off
 /// the event loop (`PasswordHasher`); an unknown user costs a comparison against a decoy hash, so timing
-/// does not tell which accounts exist (catalogue S22). Failures are counted in the store, per network
+/// does not tell which accounts exist. Failures are counted in the store, per network
 /// and per account, so that all processes and protocols share them (`AuthenticationPenalties`).
 ///
 /// A store that fails is never a wrong password: the outcome is `.unavailable`, which each protocol

@@ -68,7 +68,7 @@ public enum AdminAPIService {
                     + ["/healthz", "/readyz", "/metrics", "/openapi.json"].map { (.get, $0) }))
         return Application(
             router: router,
-            // Slowloris and forgotten keep-alive connections are closed (reliability catalogue H14).
+            // Slowloris and forgotten keep-alive connections are closed.
             server: .http1(
                 configuration: .init(idleTimeout: .seconds(Int64(settings.adminIdleTimeout.components.seconds)))),
             configuration: ApplicationConfiguration(

@@ -11,7 +11,7 @@ enum IMAPOutput: Sendable {
     case sendPart(ByteBuffer)
     case sendAndClose(ByteBuffer)
     /// Send in plaintext, then run every later byte through TLS; whatever the client pipelined after
-    /// STARTTLS is dropped (CVE-2011-0411, catalogue I05).
+    /// STARTTLS is dropped (CVE-2011-0411).
     case sendThenStartTLS(ByteBuffer)
     /// From now on, offer each command to this shortcut before the session. Sends nothing.
     case answerFetches(with: IMAPFetchShortcut)

@@ -131,7 +131,7 @@ struct IMAPFetchResponse {
     }
 
     /// The bytes of a `{n}` literal. NUL may not appear in one (RFC 9051 §4.3), yet a stored message may
-    /// hold it (kept byte-exact, catalogue M13): each goes out as 0x80, as Dovecot does, so the literal
+    /// hold it (kept byte-exact): each goes out as 0x80, as Dovecot does, so the literal
     /// keeps its length and RFC822.SIZE stays true. BINARY[] gives the exact bytes in a literal8.
     static func writeLiteralBytes(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
         let offset = output.writerIndex - output.readerIndex

@@ -55,7 +55,7 @@ struct IMAPMessageStructure {
     }
 
     /// Splits an address list (RFC 5322 §3.4) into groups of (display name, address); tolerant of
-    /// malformed input (catalogue M11): whatever it cannot read becomes an address as written.
+    /// malformed input: whatever it cannot read becomes an address as written.
     static func parseAddressList(_ value: String) -> [(group: String?, members: [(name: String?, address: String)])] {
         var result: [(group: String?, members: [(name: String?, address: String)])] = []
         var members: [(name: String?, address: String)] = []
@@ -125,7 +125,7 @@ struct IMAPMessageStructure {
             return text + ")"
         }
         let size = entity.body.count
-        // A multipart without parts is described as what it is, with no children (M07).
+        // A multipart without parts is described as what it is, with no children.
         var fields = [
             self.string(entity.type.uppercased()), self.string(entity.subtype.uppercased()), self.parameterList(entity.parameters),
             self.string(entity.field("Content-ID")), self.string(entity.field("Content-Description")),

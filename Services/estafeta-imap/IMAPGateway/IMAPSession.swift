@@ -108,7 +108,7 @@ struct IMAPSession: Sendable {
         }
     }
 
-    /// BAD, and before login a limit on how many (catalogue I11).
+    /// BAD, and before login a limit on how many.
     private func bad(_ tag: String, _ text: String, state: inout State) -> Next {
         let reply = Array("\(tag) BAD \(IMAPEncoding.text(text))\r\n".utf8)
         guard state.account == nil else { return .send(reply) }
@@ -349,7 +349,7 @@ struct IMAPSession: Sendable {
         case .append(let name, let flags, let date, let message):
             guard let mailbox = try self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
-            // Stored with CRLF line ends, so every size reported is the size sent (catalogue I21).
+            // Stored with CRLF line ends, so every size reported is the size sent.
             let content = Data(WireLines.normalised(message, dotStuffing: false))
             let stored = try await self.store.appendMessage(
                 content, to: mailbox.id, flags: Set(flags.filter { $0 != .recent }.map(\.text)), internalDate: date ?? Date())
@@ -580,7 +580,7 @@ struct IMAPSession: Sendable {
         let setsSeen = response.setsSeen(readOnly: readOnly)
         var output = ByteBuffer()
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
-        // mailbox holds one batch at a time (catalogue I19), and waits while the client is not reading.
+        // mailbox holds one batch at a time, and waits while the client is not reading.
         var index = 0
         while index < uids.count {
             if output.readableBytes > 0 {
@@ -714,7 +714,7 @@ struct IMAPSession: Sendable {
             return []
         }
         // Expunges held back during a command that used sequence numbers go out at the next command
-        // that may send them, whether or not anything new happened since (catalogue I23).
+        // that may send them, whether or not anything new happened since.
         guard !changes.isEmpty || (expungesAllowed && !selection.pendingExpunges.isEmpty) else { return [] }
         let uids = changes.map(\.uid)
         var current: [StoredMessage] = []
@@ -801,7 +801,7 @@ struct IMAPSession: Sendable {
     }
 
     /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
-    /// other character only itself (catalogue I31).
+    /// other character only itself.
     /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
     static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> String {
         attributes.map { attribute -> String in

@@ -21,7 +21,7 @@ struct POP3Session: Sendable {
     let plaintextAuthAllowed: Bool
     let login: PasswordLogin
     let maximumAuthFailures: Int
-    /// Errors (bad or misplaced commands, over-long lines) before the connection is closed (P01).
+    /// Errors (bad or misplaced commands, over-long lines) before the connection is closed.
     let maximumErrors: Int
     let lockDuration: Duration
 

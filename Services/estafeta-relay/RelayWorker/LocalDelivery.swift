@@ -6,7 +6,7 @@ import MailStore
 /// Delivers one leased recipient in a local domain: an account gets the message in its INBOX (with
 /// `Return-Path:` and `Delivered-To:` in front), an alias or catch-all is expanded into new queue
 /// recipients, and what cannot be delivered is deferred or bounced. Every outcome is one store
-/// transaction together with the lease, so a crash anywhere delivers exactly once (catalogue D13).
+/// transaction together with the lease, so a crash anywhere delivers exactly once.
 struct LocalDelivery: Sendable {
     let store: MailStore
     let outcomes: QueueOutcomes

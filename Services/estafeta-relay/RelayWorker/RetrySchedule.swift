@@ -16,7 +16,7 @@ struct RetrySchedule: Sendable {
     }
 
     /// True when a recipient that arrived at `firstQueuedAt` has been in the queue for its lifetime.
-    /// A clock that jumped back gives a negative age and expires nothing (catalogue D19).
+    /// A clock that jumped back gives a negative age and expires nothing.
     func expired(firstQueuedAt: Date, now: Date) -> Bool {
         now.timeIntervalSince(firstQueuedAt) >= Double(self.lifetime.components.seconds)
     }

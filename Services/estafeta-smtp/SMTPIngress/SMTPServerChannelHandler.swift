@@ -7,8 +7,8 @@ import ServerSupport
 public enum SMTPInbound: Sendable {
     /// One command line without CRLF; `pipelinedInputFollows` when more bytes were already waiting.
     case line([UInt8], pipelinedInputFollows: Bool)
-    /// A line over the limit was discarded through its LF (S01); `authentication` when it was an
-    /// `AUTH` command (with an initial response) or a SASL response, which get `500 5.5.6` (S19).
+    /// A line over the limit was discarded through its LF; `authentication` when it was an
+    /// `AUTH` command (with an initial response) or a SASL response, which get `500 5.5.6`.
     case lineTooLong(authentication: Bool)
     /// The DATA content up to the final `CRLF.CRLF`.
     case data(SMTPDataReader)
@@ -262,7 +262,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             let start = self.buffer.readableBytesView.prefix(5)
             self.lineIsAuthCommand = start.count == 5 && zip(start, "AUTH ".utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
         }
-        // The shared line framing: bounded buffering, over-long lines skipped to their LF (S01/S02).
+        // The shared line framing: bounded buffering, over-long lines skipped to their LF.
         self.lineDecoder.maximumLineLength = max(self.maximumLineLength, Self.maximumAuthCommandLength)
         let frame = try? self.lineDecoder.decode(buffer: &self.buffer)
         self.buffer.discardReadBytes()

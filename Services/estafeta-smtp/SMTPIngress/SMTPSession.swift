@@ -22,12 +22,12 @@ struct SMTPSession: Sendable {
     let implicitTLS: Bool
     let startTLSAvailable: Bool
     let plaintextAuthAllowed: Bool
-    /// The shared login: growing delays, then the network's lockout (S21).
+    /// The shared login: growing delays, then the network's lockout.
     let login: PasswordLogin
     /// Failed AUTH attempts on one connection before it is closed.
     let maximumAuthFailures: Int
 
-    /// Waited before the greeting, to catch clients that talk first (S09).
+    /// Waited before the greeting, to catch clients that talk first.
     let greetingDelay: Duration
 
     func run(on connection: Connection) async throws {
@@ -46,7 +46,7 @@ struct SMTPSession: Sendable {
             var chunks = ByteBuffer()
             var chunkedSize = 0
             // After a 354 the session is in the middle of DATA: a shutdown lets the message finish
-            // (within the grace period) and says goodbye at the next command (S42).
+            // (within the grace period) and says goodbye at the next command.
             var awaitingContent = false
             while true {
                 guard awaitingContent || gate.willAwaitInput() else {
@@ -269,7 +269,7 @@ struct SMTPSession: Sendable {
         }
     }
 
-    /// The authenticated account may send as itself, or as an alias that delivers to it (S41). The null
+    /// The authenticated account may send as itself, or as an alias that delivers to it. The null
     /// reverse-path is allowed.
     private func owns(_ account: EmailAddress, _ sender: EmailAddress) async throws -> Bool {
         if sender.description.lowercased() == account.description.lowercased() { return true }
@@ -280,7 +280,7 @@ struct SMTPSession: Sendable {
     }
 
     /// Checks the content, adds `Received:`, and commits it with its envelope; the reply says what
-    /// happened. Only a committed message gets 250 (catalogue promise 1).
+    /// happened. Only a committed message gets 250.
     private func finishMessage(
         _ content: Data, exceededMaximumSize: Bool, sawBareLineEnding: Bool, machine: SMTPSessionStateMachine,
         peer: SocketAddress?, logger: Logger

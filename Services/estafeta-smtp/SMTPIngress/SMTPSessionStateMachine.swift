@@ -57,7 +57,7 @@ struct SMTPSessionStateMachine: Sendable {
     private(set) var errors = 0
     private(set) var authenticationFailures = 0
     /// NOOP, RSET, VRFY and HELP since the last message: harmless alone, a way to hold a connection
-    /// open when repeated (S35). Past `maximumJunkCommands` each counts as an error.
+    /// open when repeated. Past `maximumJunkCommands` each counts as an error.
     private(set) var junkCommands = 0
     static let maximumJunkCommands = 100
     /// SMTPUTF8 accepted for this transaction (RCPT may then carry UTF-8).
@@ -238,7 +238,7 @@ struct SMTPSessionStateMachine: Sendable {
         return self.failed(reply)
     }
 
-    /// The answer of the sender-ownership check for submission (S41).
+    /// The answer of the sender-ownership check for submission.
     mutating func senderChecked(_ sender: EmailAddress?, _ parameters: MailParameters, owned: Bool) -> Action {
         guard case .ready(let name, let extended) = self.state else {
             return self.failed(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
@@ -279,7 +279,7 @@ struct SMTPSessionStateMachine: Sendable {
         }
         switch resolution {
         case .notLocal:
-            // Only authenticated submission may relay (RFC 6409); the MX never does (S23).
+            // Only authenticated submission may relay (RFC 6409); the MX never does.
             if self.authenticatedAs == nil { return self.failed(SMTPReply(554, "5.7.1", "Relay access denied")) }
         case .unknownLocal:
             return self.failed(SMTPReply(550, "5.1.1", "No such user here"))
@@ -313,7 +313,7 @@ struct SMTPSessionStateMachine: Sendable {
         }
     }
 
-    /// Counts a failed command; past the limit the client is cut off (S35).
+    /// Counts a failed command; past the limit the client is cut off.
     mutating func failed(_ reply: SMTPReply) -> Action {
         self.errors += 1
         if self.errors > self.limits.maximumErrors {

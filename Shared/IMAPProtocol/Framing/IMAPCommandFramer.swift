@@ -31,13 +31,13 @@ public enum IMAPFrame: Sendable, Equatable {
     /// The client announced a synchronising literal and waits for `+` before sending it (RFC 9051 §7.5).
     case continuationRequest
     /// A line longer than the limit was skipped (with a non-synchronising literal it announced):
-    /// answer `tag BAD` and go on (catalogue I08).
+    /// answer `tag BAD` and go on.
     case lineTooLong(tag: String)
     /// A synchronising literal larger than allowed was announced: the client has not sent it, so
-    /// answer `tag NO [TOOBIG]` without `+`; the command is dropped (catalogue I01).
+    /// answer `tag NO [TOOBIG]` (before login the session answers `BAD`) without `+`; the command is dropped.
     case literalTooLarge(tag: String)
     /// A non-synchronising literal larger than allowed (or than LITERAL- allows) is already on its way,
-    /// or a command grew past its byte or literal-count budget: say `* BYE [TOOBIG]` and close (I02, I03).
+    /// or a command grew past its byte or literal-count budget: say `* BYE [TOOBIG]` and close.
     case fatal(tag: String, reason: String)
 }
 
@@ -120,7 +120,7 @@ public struct IMAPCommandFramer: Sendable {
     }
 
     /// Drops everything buffered and starts afresh: after STARTTLS nothing sent in plaintext may be
-    /// run inside TLS (CVE-2011-0411, catalogue I05).
+    /// run inside TLS (CVE-2011-0411).
     public mutating func reset() {
         self = IMAPCommandFramer(limits: self.limits)
     }

@@ -5,7 +5,7 @@ import Foundation
 public enum IMAPEncoding {
     /// A string: quoted when short and free of CR, LF and (without UTF-8) 8-bit bytes, a literal
     /// otherwise, so any byte sequence but NUL round-trips. NUL may appear nowhere in IMAP but in a
-    /// literal8 (RFC 9051 §4.3); a header value that holds one (kept as written, catalogue M10) shows a
+    /// literal8 (RFC 9051 §4.3); a header value that holds one (kept as written) shows a
     /// space in its place.
     public static func string(_ bytes: [UInt8], utf8: Bool = true) -> [UInt8] {
         if bytes.contains(0) { return Self.string(bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, utf8: utf8) }

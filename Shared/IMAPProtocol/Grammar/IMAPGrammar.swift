@@ -25,7 +25,7 @@ public enum IMAPGrammar {
 
     /// A literal announcement at the end of a line: `{n}` (synchronising), `{n+}` (RFC 7888) or `~{n}` /
     /// `~{n+}` (literal8, RFC 3516). The size is at most 19 digits, so it never overflows; larger
-    /// announcements read as `Int.max` and are refused by the size limit (catalogue I01).
+    /// announcements read as `Int.max` and are refused by the size limit.
     public static func literalAnnouncement(endOf line: [UInt8]) -> (size: Int, synchronising: Bool, binary: Bool)? {
         guard line.last == UInt8(ascii: "}"), let open = line.lastIndex(of: UInt8(ascii: "{")) else { return nil }
         var digits = line[(open + 1)..<(line.endIndex - 1)]

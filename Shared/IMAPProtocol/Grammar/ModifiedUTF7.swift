@@ -45,7 +45,7 @@ public enum ModifiedUTF7 {
 
     /// nil when `text` is not valid modified UTF-7: a raw non-ASCII character, an unterminated or empty
     /// shift (other than `&-`), bad base64, leftover bits, a shifted printable ASCII character, two
-    /// adjacent shifts, or a broken surrogate pair (catalogue I14).
+    /// adjacent shifts, or a broken surrogate pair.
     public static func decode(_ text: String) -> String? {
         let bytes = Array(text.utf8)
         var output = ""

@@ -2,7 +2,7 @@ import Foundation
 
 /// Parses one framed command (RFC 9051 §9 grammar, RFC 3501's too). Pure and total: any input gives a
 /// command or an `IMAPSyntaxError`; the tag is known whenever the first token is a valid tag, so the
-/// `BAD` reply can carry it (`*` otherwise, catalogue I27).
+/// `BAD` reply can carry it (`*` otherwise).
 public struct IMAPCommandParser: Sendable {
     /// UTF8=ACCEPT is enabled (RFC 6855): mailbox names are UTF-8, not modified UTF-7.
     public var utf8Enabled: Bool
@@ -363,7 +363,7 @@ public struct IMAPCommandParser: Sendable {
         return part
     }
 
-    /// `<` offset `.` length `>`; 32-bit numbers (catalogue I18: never overflows; clamped when used).
+    /// `<` offset `.` length `>`; 32-bit numbers (never overflows; clamped when used).
     private func partial(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> ClosedRange<UInt32>? {
         guard s.take("<") else { return nil }
         let offset = UInt32(try s.number())

@@ -13,7 +13,7 @@ struct IMAPScanner {
     private let command: IMAPCommandBytes
     private var line = 0
     private var offset = 0
-    /// Nesting of parenthesised lists and SEARCH keys, bounded (catalogue I09, I10).
+    /// Nesting of parenthesised lists and SEARCH keys, bounded.
     private var depth = 0
     static let maximumDepth = 32
     /// UTF-8 in quoted strings and atoms (RFC 9051 allows it; RFC 3501 did not).
@@ -106,7 +106,7 @@ struct IMAPScanner {
         return nil
     }
 
-    /// A quoted string: no CR, LF or NUL inside (catalogue I28); `\` escapes only `"` and `\`.
+    /// A quoted string: no CR, LF or NUL inside; `\` escapes only `"` and `\`.
     mutating func quoted() throws(IMAPSyntaxError) -> [UInt8] {
         try self.expect("\"")
         let bytes = self.bytes
@@ -158,7 +158,7 @@ struct IMAPScanner {
         return value
     }
 
-    /// nz-number: 1 to 4294967295 (catalogue I17).
+    /// nz-number: 1 to 4294967295.
     mutating func nzNumber() throws(IMAPSyntaxError) -> UInt32 {
         let value = try self.number()
         guard value > 0 else { throw IMAPSyntaxError("Number out of range") }

@@ -6,7 +6,7 @@ import NIOCore
 /// - Only `CRLF . CRLF` ends the data. A bare LF or a bare CR never ends a line, so `\n.\n`,
 ///   `\r.\r`, `\r\n.\n` and the other smuggling shapes (CVE-2023-51764/65/66) are content, and are
 ///   recorded in `sawBareLineEnding` so the session can reject the message after the real end
-///   (reliability catalogue S04–S06), as mox does.
+///  , as mox does.
 /// - Dot-unstuffing (RFC 5321 §4.5.2): a line starting with `.` loses that first `.`.
 /// - Content beyond `maximumSize` is read and discarded (`exceededMaximumSize`), so the session can
 ///   answer `552 5.3.4` after the end and stay in sync (RFC 1870 §6, S36).
@@ -133,7 +133,7 @@ public struct SMTPDataReader: Sendable {
     }
 
     private mutating func emit(_ byte: UInt8) {
-        // Saturating: a size counter must not trap however long a client talks (catalogue, Swift section).
+        // Saturating: a size counter must not trap however long a client talks.
         self.contentSize = self.contentSize == Int.max ? Int.max : self.contentSize + 1
         if self.contentSize > self.maximumSize {
             self.exceededMaximumSize = true

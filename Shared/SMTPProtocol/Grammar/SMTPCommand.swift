@@ -64,7 +64,7 @@ public enum SMTPSyntaxError: Error, Sendable, Equatable {
     case lineTooLong
     /// RFC 4954 §4: an AUTH response line beyond the limit gets `500 5.5.6`.
     case authLineTooLong
-    /// NUL or other control characters, or invalid UTF-8 (S31).
+    /// NUL or other control characters, or invalid UTF-8.
     case invalidCharacters
     case malformedArguments(String)
     case malformedPath

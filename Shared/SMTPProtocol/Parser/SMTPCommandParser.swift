@@ -1,7 +1,7 @@
 import MailFormat
 
 /// Parses one command line (without its CRLF) into an `SMTPCommand`. Pure and total: every input
-/// either parses or throws an `SMTPSyntaxError`; nothing traps (reliability catalogue, Swift section).
+/// either parses or throws an `SMTPSyntaxError`; nothing traps.
 public struct SMTPCommandParser: Sendable {
     /// UTF-8 in RCPT paths, allowed once MAIL FROM carried SMTPUTF8 (RFC 6531 §3.4).
     public var utf8PathsAllowed: Bool
@@ -76,7 +76,7 @@ public struct SMTPCommandParser: Sendable {
             guard seen.insert(keyword).inserted else { throw .duplicateParameter(keyword) }
             switch keyword {
             case "SIZE":
-                // RFC 1870: 1*20DIGIT; parsed with overflow checks (S27).
+                // RFC 1870: 1*20DIGIT; parsed with overflow checks.
                 guard let value, !value.isEmpty, value.utf8.count <= 20, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
                     let size = Int(value)
                 else { throw .malformedParameter("SIZE") }
@@ -210,7 +210,7 @@ public struct SMTPCommandParser: Sendable {
     }
 
     /// The mailbox of `<[@route,…:]local@domain>`; a source route is ignored as RFC 5321 §4.1.1.3 and
-    /// Appendix C allow, so it can never steer the message elsewhere (S24).
+    /// Appendix C allow, so it can never steer the message elsewhere.
     static func mailbox(inPath path: String) throws(SMTPSyntaxError) -> EmailAddress {
         var inner = Substring(path.dropFirst().dropLast())
         if inner.first == "@" {

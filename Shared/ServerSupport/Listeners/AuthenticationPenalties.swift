@@ -1,6 +1,6 @@
 import NIOCore
 
-/// How failed logins are slowed down and then stopped (catalogue S21): the rules alone. The failures
+/// How failed logins are slowed down and then stopped: the rules alone. The failures
 /// themselves are counted in the store (`PasswordLogin`), so that every process and every protocol of
 /// an installation sees the same count and a restart does not forget it.
 ///

@@ -4,7 +4,7 @@ import NIOCore
 public enum InboundLine: Sendable, Equatable {
     case line(ByteBuffer)
     /// The line exceeded the limit; its bytes were discarded up to the next LF. The session answers
-    /// with its protocol's error and carries on (reliability catalogue: limits give errors, not crashes).
+    /// with its protocol's error and carries on: limits give errors, not crashes.
     case tooLong
 }
 

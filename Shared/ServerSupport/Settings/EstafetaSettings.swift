@@ -90,7 +90,7 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
-    /// is refused, and the cap on the growing per-failure delay (S21).
+    /// is refused, and the cap on the growing per-failure delay.
     public var authLockoutFailures: Int
     public var authLockoutWindow: Duration
     public var authMaximumDelay: Duration

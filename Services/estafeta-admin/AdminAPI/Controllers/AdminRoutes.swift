@@ -242,7 +242,7 @@ struct AdminRoutes: Sendable {
             request, context: context, maximumBytes: self.maximumBodyBytes, allowedFields: ["reason"], required: false)
         let reason = try body.optionalString("reason") ?? "bounced by the operator"
         guard reason.utf8.count <= 500, !reason.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
-            // The reason may end up in a bounce message: no line breaks that could inject headers (H13).
+            // The reason may end up in a bounce message: no line breaks that could inject headers.
             throw ProblemDetails.invalidField("reason", "reason must be one line of at most 500 bytes")
         }
         let count = try await self.store.bounceQueueMessage(id, reason: reason, audit: context.auditActor)
@@ -283,7 +283,7 @@ struct AdminRoutes: Sendable {
         guard let text else { return nil }
         guard text.utf8.count <= 200, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else {
-            // A display name may end up in headers of generated mail: no control characters (H13).
+            // A display name may end up in headers of generated mail: no control characters.
             throw ProblemDetails.invalidField("displayName", "displayName must be at most 200 bytes, without control characters")
         }
         return text

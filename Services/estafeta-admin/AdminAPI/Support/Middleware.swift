@@ -37,7 +37,7 @@ struct ProblemMiddleware: RouterMiddleware {
 }
 
 /// Answers only to the expected Host names, so that a web page cannot reach a loopback-bound admin
-/// API through DNS rebinding (reliability catalogue H12). No CORS headers are ever sent.
+/// API through DNS rebinding. No CORS headers are ever sent.
 struct HostCheckMiddleware: RouterMiddleware {
     typealias Context = AdminRequestContext
     /// Lower-cased names without port; nil accepts any host.
@@ -77,7 +77,7 @@ struct HostCheckMiddleware: RouterMiddleware {
 }
 
 /// Counts failed authentications per client address in a sliding window; over the limit, further
-/// attempts get 429 without even looking at the token (reliability catalogue H03).
+/// attempts get 429 without even looking at the token.
 final class AuthFailureLimiter: Sendable {
     private let failures = Mutex<[String: [ContinuousClock.Instant]]>([:])
     let limit: Int

@@ -298,7 +298,7 @@ struct SMTPClientSession: Sendable {
             final = try await exchange.read(within: .nanoseconds(self.commandTimeout.nanoseconds * 2))
         } catch {
             // RFC 5321 §3.8: no reply after the content is a temporary failure (the message may have
-            // been delivered: a possible duplicate on retry, catalogue D12/D14).
+            // been delivered: a possible duplicate on retry).
             for index in accepted { outcomes[index] = .deferred("421 4.4.2 no reply after the message content from \(host): \(error)") }
             return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
         }
