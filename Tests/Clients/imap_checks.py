@@ -43,6 +43,14 @@ def session():
     return imap
 
 
+def greeted():
+    """A new IMAPS connection whose greeting has been read: (socket, reader)."""
+    tls = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
+    lines = tls.makefile("rb")
+    lines.readline()
+    return tls, lines
+
+
 def wait_for(count, deadline=30):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -369,9 +377,7 @@ check("INBOX stays, empty", imap.select("INBOX")[1] == [b"0"] and imap.select("O
 imap.logout()
 
 # --- IDLE: a delivery and another session's expunge arrive while idling, within a second or two ---
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 sock.sendall(b'i1 LOGIN alice@example.org "correct horse battery"\r\ni2 SELECT INBOX\r\n')
 while not reader.readline().startswith(b"i2 "):
     pass
@@ -403,9 +409,7 @@ reader.close()
 sock.close()
 
 # --- Before login: a non-synchronising literal over 8 KiB ends the connection ---
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 sock.sendall(b"a LOGIN {30000000+}\r\n")
 answer = reader.readline()
 check("a 30 MB non-synchronising literal before login: BYE", answer.startswith(b"* BYE"), f"{answer!r}")
@@ -414,9 +418,7 @@ reader.close()
 sock.close()
 # Before login a literal holds a user name or a password: 8 KiB at most, so that unknown peers cannot
 # make the server hold their data (a larger synchronising one is refused without +).
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 sock.sendall(b"a2 LOGIN {30000000}\r\n")
 answer = reader.readline()
 check("a 30 MB literal before login: BAD without +", answer.startswith(b"a2 BAD"), f"{answer!r}")
@@ -432,9 +434,7 @@ reader.close()
 sock.close()
 
 # --- Bad input: BAD, NO [TOOBIG] without +, and the session goes on ---
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 
 
 def command(text):
@@ -549,9 +549,7 @@ reader.close()
 sock.close()
 
 # I11: a fourth invalid command before login ends the connection.
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 sock.sendall(b"a FOO\r\nb FOO\r\nc FOO\r\nd FOO\r\n")
 replies = [reader.readline() for _ in range(5)]
 check("4 invalid commands before login: BYE (I11)", replies[3].startswith(b"d BAD") and replies[4].startswith(b"* BYE")
@@ -580,9 +578,7 @@ for open_session in extra + [again]:
     open_session.logout()
 
 # --- I29: AUTHENTICATE cancelled, with bad base64, and with a 1 MB initial response; then a good one ---
-sock = context.wrap_socket(socket.create_connection((HOST, imaps_port), timeout=15), server_hostname="localhost")
-reader = sock.makefile("rb")
-reader.readline()
+sock, reader = greeted()
 sock.sendall(b"a AUTHENTICATE PLAIN\r\n")
 challenge = reader.readline()
 sock.sendall(b"*\r\n")
