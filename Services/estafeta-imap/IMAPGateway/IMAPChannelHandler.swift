@@ -41,9 +41,12 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var reading = false
     private var closing = false
     private var shortcut: IMAPFetchShortcut?
+    /// The command being received (its lines and literals) must keep coming at a minimum pace.
+    private var pace: TransferPace?
 
     /// `limits` hold once the client has logged in; before that, `limits.beforeLogin`.
-    init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20) {
+    init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20, pace: TransferPace? = nil) {
+        self.pace = pace
         self.framer = IMAPCommandFramer(limits: limits.beforeLogin)
         self.limitsAfterLogin = limits
         self.tlsContext = tlsContext
@@ -54,6 +57,10 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.closing else { return }
         var incoming = Self.unwrapInboundIn(data)
+        if self.pace?.record(incoming.readableBytes) == true {
+            self.close(context: context, with: ByteBuffer(string: "* BYE Command data arrives too slowly\r\n"), promise: nil)
+            return
+        }
         // What arrived is framed in place when nothing is left over, rather than copied into a buffer
         // of the handler's own, which would keep the capacity of the largest read for the connection's
         // lifetime (1,000 connections pushing data kept some 70 MB that way).
@@ -63,7 +70,13 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.buffer.writeBuffer(&incoming)
         }
         self.deliver(context: context)
-        if self.framer.isInsideCommand { Self.acknowledgeAtOnce(context) }
+        if self.framer.isInsideCommand {
+            Self.acknowledgeAtOnce(context)
+        } else {
+            // Only a command partly received is timed (not one waiting while the session answers a
+            // long FETCH): the next one is timed from its first byte.
+            self.pace?.finish()
+        }
         if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
             self.close(context: context, with: ByteBuffer(string: "* BYE Too much pipelined input\r\n"), promise: nil)
         }

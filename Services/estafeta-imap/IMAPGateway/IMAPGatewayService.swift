@@ -26,7 +26,10 @@ public enum IMAPGatewayService {
                 idleTimeout: settings.imapIdleTimeout,
                 idleTimeoutReply: "* BYE Idle timeout, closing connection\r\n",
                 framing: { pipeline in
-                    try pipeline.addHandler(IMAPChannelHandler(limits: limits, tlsContext: tls ? nil : tlsContext))
+                    try pipeline.addHandler(
+                        IMAPChannelHandler(
+                            limits: limits, tlsContext: tls ? nil : tlsContext,
+                            pace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate)))
                 },
                 overLimitMessage: .sendAndClose(ByteBuffer(string: "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
             ) { connection in

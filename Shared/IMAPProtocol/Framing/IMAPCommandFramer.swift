@@ -110,12 +110,13 @@ public struct IMAPCommandFramer: Sendable {
 
     public init(limits: IMAPFramingLimits = IMAPFramingLimits()) { self.limits = limits }
 
-    /// Part of a command has arrived (a line with a literal, or literal bytes) and the rest has not.
+    /// Part of a command has arrived (a line with a literal, or literal bytes, or part of a line being
+    /// skipped) and the rest has not.
     public var isInsideCommand: Bool {
         switch self.state {
-        case .literal: true
+        case .literal, .skippingLine, .skippingLiteral: true
         case .line: !self.lines.isEmpty || !self.current.isEmpty
-        default: false
+        case .failed: false
         }
     }
 

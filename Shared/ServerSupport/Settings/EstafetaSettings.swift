@@ -57,6 +57,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var maximumNewConnectionsPerMinute: Int
     /// Time an implicit-TLS client has to complete its handshake.
     public var tlsHandshakeTimeout: Duration
+    /// IMAP command lines and literals must arrive at this average rate (octets/s) once
+    /// `idleTimeout` has passed since the command began (`smtpMinimumDataRate` for SMTP content).
+    public var minimumDataRate: Int
     /// How long SIGTERM waits for sessions before cancelling them.
     public var shutdownGracePeriod: Duration
     /// The largest message SMTP accepts (advertised as SIZE, RFC 1870).
@@ -243,6 +246,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             maximumConnectionsPerAddress: positive("limits.maxConnectionsPerAddress", 50),
             maximumNewConnectionsPerMinute: nonNegative("limits.maxNewConnectionsPerMinute", 600),
             tlsHandshakeTimeout: .seconds(positive("limits.tlsHandshakeTimeoutSeconds", 10)),
+            minimumDataRate: positive("limits.minDataRate", 500),
             shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
             smtpMaximumMessageBytes: positive("smtp.maxMessageBytes", 36_700_160),
             smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
@@ -337,6 +341,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("limits.maxConnectionsPerAddress") { "\($0.maximumConnectionsPerAddress)" },
         Entry("limits.maxNewConnectionsPerMinute") { "\($0.maximumNewConnectionsPerMinute)" },
         Entry("limits.tlsHandshakeTimeoutSeconds") { "\($0.tlsHandshakeTimeout.components.seconds)" },
+        Entry("limits.minDataRate") { "\($0.minimumDataRate)" },
         Entry("shutdown.gracePeriodSeconds") { "\($0.shutdownGracePeriod.components.seconds)" },
         Entry("readyFile") { $0.readyFile ?? "" },
         Entry("admin.token") { $0.adminBootstrapToken == nil ? "" : "(set, not shown)" },
