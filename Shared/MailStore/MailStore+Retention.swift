@@ -48,7 +48,8 @@ extension MailStore {
             let batch = try await self.write { db in try Self.purgeFinishedQueueEntries(db, after: start, finishedBefore: queueCutoff) }
             report.queueMessages += batch.messages
             report.messageContents += batch.contents
-            guard let last = batch.lastSeen else { break }
+            // Entries come in id order, which is arrival order: past the cut-off none can be due.
+            guard let last = batch.lastSeen, !batch.reachedCutoff else { break }
             after = last
             await Task.yield()
         }
@@ -76,19 +77,21 @@ extension MailStore {
     }
 
     /// One window of the queue, oldest first: deletes the entries in it that are finished and older
-    /// than the cut-off, then their content where nothing else holds it. `lastSeen` is nil past the end.
+    /// than the cut-off, then their content where nothing else holds it. `lastSeen` is nil past the end;
+    /// `reachedCutoff` says the window ended with an entry that arrived after the cut-off.
     static func purgeFinishedQueueEntries(_ db: Database, after: Int64, finishedBefore cutoff: Date) throws
-        -> (lastSeen: Int64?, messages: Int, contents: Int)
+        -> (lastSeen: Int64?, reachedCutoff: Bool, messages: Int, contents: Int)
     {
         let window = try Row.fetchAll(
             db,
             sql: """
                 SELECT q.id, q.messageBlobId, q.receivedAt < ?2 AND NOT EXISTS (
                     SELECT 1 FROM queueRecipient r WHERE r.queueMessageId = q.id
-                        AND (r.state NOT IN ('delivered', 'bounced') OR r.reportedAt IS NULL OR r.updatedAt >= ?2))
+                        AND (r.state NOT IN ('delivered', 'bounced') OR r.reportedAt IS NULL OR r.updatedAt >= ?2)),
+                    q.receivedAt >= ?2
                 FROM queueMessage q WHERE q.id > ?1 ORDER BY q.id LIMIT ?3
                 """, arguments: [after, cutoff, Self.purgeBatch])
-        guard let last = window.last else { return (nil, 0, 0) }
+        guard let last = window.last else { return (nil, false, 0, 0) }
         var messages = 0
         var blobs: Set<Int64> = []
         for row in window where row[2] as Bool {
@@ -101,7 +104,7 @@ extension MailStore {
             try Self.deleteBlobIfUnreferenced(db, blob)
             contents += db.changesCount
         }
-        return (last[0] as Int64, messages, contents)
+        return (last[0] as Int64, last[3] as Bool, messages, contents)
     }
 
     /// Deletes the oldest feed entries older than the cut-off (one batch) and raises each mailbox's
