@@ -114,6 +114,44 @@ extension ConnectionLimitTests {
     }
 }
 
+extension ConnectionLimitTests {
+    @Test("after STARTTLS a client that never starts its handshake is closed after the handshake timeout (IMAP, POP3, SMTP)")
+    func startTLSHandshake() async throws {
+        let server = try RunningServer(
+            "estafeta", arguments: ["serve", "--limits-tls-handshake-timeout-seconds", "1"] + RunningServer.loopbackListeners)
+        defer { server.removeDirectory() }
+        try await server.waitUntilReady()
+        let result = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                """
+                import socket, sys, time
+                def silent_after(port, greeting_lines, command):
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+                    reader = sock.makefile("rb")
+                    for _ in range(greeting_lines):
+                        reader.readline()
+                    sock.sendall(command)
+                    answer = reader.readline()
+                    while answer[:4] == b"250-":
+                        answer = reader.readline()
+                    started = time.monotonic()
+                    closed = sock.recv(1) == b""
+                    return f"{answer[:3].decode()} closed {closed} after {round(time.monotonic() - started)} s"
+                print("imap:", silent_after(int(sys.argv[1]), 1, b"a STARTTLS\\r\\n"))
+                print("pop3:", silent_after(int(sys.argv[2]), 1, b"STLS\\r\\n"))
+                print("smtp:", silent_after(int(sys.argv[3]), 1, b"STARTTLS\\r\\n"))
+                """, String(server.ports["imap"] ?? 0), String(server.ports["pop3"] ?? 0), String(server.ports["submission"] ?? 0),
+            ]
+        ).finish()
+        for line in ["imap: a O closed True after 1 s", "pop3: +OK closed True after 1 s", "smtp: 220 closed True after 1 s"] {
+            #expect(result.output.contains(line), "\(result.output)\(result.errors)")
+        }
+        #expect(try await server.stop().status == 0)
+    }
+}
+
 @Suite("Start-up failures and log format")
 struct StartupTests {
     @Test("a port already in use stops the process with exit 1 and a message naming the listener; the ops port too, without a crash")

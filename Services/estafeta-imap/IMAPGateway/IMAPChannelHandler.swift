@@ -45,8 +45,14 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pace: TransferPace?
 
     /// `limits` hold once the client has logged in; before that, `limits.beforeLogin`.
-    init(limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20, pace: TransferPace? = nil) {
+    private let tlsHandshakeTimeout: Duration
+
+    init(
+        limits: IMAPFramingLimits, tlsContext: NIOSSLContext?, maximumBufferedBytes: Int = 1 << 20, pace: TransferPace? = nil,
+        tlsHandshakeTimeout: Duration = .seconds(10)
+    ) {
         self.pace = pace
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.framer = IMAPCommandFramer(limits: limits.beforeLogin)
         self.limitsAfterLogin = limits
         self.tlsContext = tlsContext
@@ -96,7 +102,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
             self.buffer.clear()
             self.framer.reset()
-            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext) else {
+            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext, handshakeTimeout: self.tlsHandshakeTimeout) else {
                 self.closing = true
                 return
             }

@@ -29,7 +29,8 @@ public enum IMAPGatewayService {
                     try pipeline.addHandler(
                         IMAPChannelHandler(
                             limits: limits, tlsContext: tls ? nil : tlsContext,
-                            pace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate)))
+                            pace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate),
+                            tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
                 },
                 overLimitMessage: .sendAndClose(ByteBuffer(string: "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
             ) { connection in

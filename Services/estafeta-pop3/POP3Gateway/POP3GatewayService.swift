@@ -24,7 +24,8 @@ public enum POP3GatewayService {
                     try pipeline.addHandler(
                         CommandLineChannelHandler(
                             maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
-                            overflowReply: String(decoding: POP3Response.err("Too much pipelined input, closing connection"), as: UTF8.self)))
+                            overflowReply: String(decoding: POP3Response.err("Too much pipelined input, closing connection"), as: UTF8.self),
+                            tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
                 },
                 overLimitMessage: .sendAndClose(
                     ByteBuffer(bytes: POP3Response.err("Too many connections, try again later", code: .systemTemporary)))

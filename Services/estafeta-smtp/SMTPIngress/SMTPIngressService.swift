@@ -37,7 +37,8 @@ public enum SMTPIngressService {
                     try pipeline.addHandler(
                         SMTPServerChannelHandler(
                             maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
-                            maximumChunkBytes: limits.maximumMessageSize + 1, dataRate: dataRate))
+                            maximumChunkBytes: limits.maximumMessageSize + 1, dataRate: dataRate,
+                            tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
                 },
                 overLimitMessage: .replyAndClose(
                     SMTPReply(421, "4.7.0", "\(settings.hostname) Too many connections, try again later"))

@@ -84,14 +84,16 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         var minimumRate: Int
     }
     private let dataRate: DataRate?
+    private let tlsHandshakeTimeout: Duration
     /// When the current DATA content or BDAT chunk sequence began, and how much of it has arrived.
     private var contentStarted: NIODeadline?
     private var contentBytes = 0
 
     init(
         maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumChunkBytes: Int, dataRate: DataRate? = nil,
-        maximumBufferedBytes: Int = 256 * 1024
+        maximumBufferedBytes: Int = 256 * 1024, tlsHandshakeTimeout: Duration = .seconds(10)
     ) {
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.dataRate = dataRate
         self.maximumChunkBytes = maximumChunkBytes
         self.lineDecoder = LineFramingDecoder(maximumLineLength: maximumLineLength)
@@ -175,7 +177,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             self.buffer.clear()
             self.lineDecoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
             self.lineIsAuthCommand = nil
-            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext) else {
+            guard CommandLineChannelHandler.startTLS(context: context, using: self.tlsContext, handshakeTimeout: self.tlsHandshakeTimeout) else {
                 self.closing = true
                 return
             }

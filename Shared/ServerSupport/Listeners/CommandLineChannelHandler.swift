@@ -44,7 +44,13 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
     private var closing = false
     private var shortcut: (any CommandLineShortcut)?
 
-    public init(maximumLineLength: Int, tlsContext: NIOSSLContext?, overflowReply: String, maximumBufferedBytes: Int = 256 * 1024) {
+    private let tlsHandshakeTimeout: Duration
+
+    public init(
+        maximumLineLength: Int, tlsContext: NIOSSLContext?, overflowReply: String, maximumBufferedBytes: Int = 256 * 1024,
+        tlsHandshakeTimeout: Duration = .seconds(10)
+    ) {
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.maximumLineLength = maximumLineLength
         self.maximumBufferedBytes = maximumBufferedBytes
         self.tlsContext = tlsContext
@@ -76,7 +82,7 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
             // of everything in this same event-loop turn.
             self.buffer.clear()
             self.decoder = LineFramingDecoder(maximumLineLength: self.maximumLineLength)
-            guard Self.startTLS(context: context, using: self.tlsContext) else {
+            guard Self.startTLS(context: context, using: self.tlsContext, handshakeTimeout: self.tlsHandshakeTimeout) else {
                 self.closing = true
                 return
             }
@@ -87,12 +93,22 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
         }
     }
 
-    /// Puts a TLS server handler in front of the pipeline (STARTTLS, STLS), or closes the connection
-    /// when there is no TLS context or the handler cannot be added; true when TLS is in place.
-    public static func startTLS(context: ChannelHandlerContext, using tlsContext: NIOSSLContext?) -> Bool {
-        guard let tlsContext,
-            (try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext), position: .first)) != nil
-        else {
+    /// Puts a TLS server handler in front of the pipeline (STARTTLS, STLS), with a deadline for the
+    /// client's handshake, or closes the connection when there is no TLS context or the handlers cannot be
+    /// added; true when TLS is in place.
+    public static func startTLS(
+        context: ChannelHandlerContext, using tlsContext: NIOSSLContext?, handshakeTimeout: Duration = .seconds(10)
+    ) -> Bool {
+        guard let tlsContext else {
+            context.close(promise: nil)
+            return false
+        }
+        let tls = NIOSSLServerHandler(context: tlsContext)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(tls, position: .first)
+            try pipeline.addHandler(TLSHandshakeTimeout(TimeAmount(handshakeTimeout)), position: .after(tls))
+        } catch {
             context.close(promise: nil)
             return false
         }
