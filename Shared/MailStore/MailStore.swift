@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// The suite's mailbox-and-queue database: one SQLite file shared by every Estafeta process.
 ///
@@ -13,6 +14,8 @@ public final class MailStore: Sendable {
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them.
     let threadReaders: ThreadReaders
+    /// The last answer of `spaceIsLow` and when it was read.
+    let spaceCheck = Mutex<(at: ContinuousClock.Instant, low: Bool)?>(nil)
     /// Group commit for `acceptMessage`, `deliverLocally`, `recordOutcome` and `appendMessage`.
     let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
         try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
@@ -172,10 +175,15 @@ public final class MailStore: Sendable {
 
     /// Whether the database's filesystem has less free space than `minimumFreeBytes`: new mail is then
     /// refused with temporary errors (SMTP at MAIL, IMAP APPEND and COPY, local delivery deferred) while
-    /// everything already accepted stays readable. Asked of the filesystem each time (one statvfs call).
+    /// everything already accepted stays readable. Asked per message, so the filesystem's answer is
+    /// kept for a second rather than asked with a statvfs call each time.
     public var spaceIsLow: Bool {
-        guard self.settings.minimumFreeBytes > 0, let free = self.freeBytes else { return false }
-        return free < self.settings.minimumFreeBytes
+        guard self.settings.minimumFreeBytes > 0 else { return false }
+        let now = ContinuousClock.now
+        if let known = self.spaceCheck.withLock({ $0 }), now - known.at < .seconds(1) { return known.low }
+        let low = self.freeBytes.map { $0 < self.settings.minimumFreeBytes } ?? false
+        self.spaceCheck.withLock { $0 = (now, low) }
+        return low
     }
 
     // MARK: Access with error mapping

@@ -28,7 +28,7 @@ struct IMAPSession: Sendable {
     let userConnections: IMAPUserConnections
 
     /// Everything that changes during a session.
-    private struct State {
+    struct State {
         var tls: Bool
         var account: (id: AccountID, address: EmailAddress)?
         var selected: IMAPSelection?
@@ -40,7 +40,7 @@ struct IMAPSession: Sendable {
         var savedSearch: [UInt32] = []
     }
 
-    private enum Next {
+    enum Next {
         case send([UInt8])
         case sendBuffer(ByteBuffer)
         case close([UInt8])
@@ -109,7 +109,7 @@ struct IMAPSession: Sendable {
     }
 
     /// BAD, and before login a limit on how many.
-    private func bad(_ tag: String, _ text: String, state: inout State) -> Next {
+    func bad(_ tag: String, _ text: String, state: inout State) -> Next {
         let reply = Array("\(tag) BAD \(IMAPEncoding.text(text))\r\n".utf8)
         guard state.account == nil else { return .send(reply) }
         state.invalidBeforeLogin += 1
@@ -117,7 +117,7 @@ struct IMAPSession: Sendable {
         return .send(reply)
     }
 
-    private func capabilities(_ state: State) -> String {
+    func capabilities(_ state: State) -> String {
         var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)"]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -132,7 +132,7 @@ struct IMAPSession: Sendable {
         return items.joined(separator: " ")
     }
 
-    private func handle(
+    func handle(
         _ command: IMAPCommand, state: inout State, connection: Connection,
         frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
     ) async throws -> Next {
@@ -199,7 +199,7 @@ struct IMAPSession: Sendable {
         }
     }
 
-    private func login(_ tag: String, user: String, password: String, state: inout State, connection: Connection) async throws -> Next {
+    func login(_ tag: String, user: String, password: String, state: inout State, connection: Connection) async throws -> Next {
         let logger = connection.context.logger
         let unavailable = Next.send(Array("\(tag) NO [UNAVAILABLE] Cannot check the login now, try again later\r\n".utf8))
         let address: EmailAddress
@@ -231,7 +231,7 @@ struct IMAPSession: Sendable {
     }
 
     /// Commands of the authenticated and selected states.
-    private func authenticated(
+    func authenticated(
         _ command: IMAPCommand, account: AccountID, state: inout State, connection: Connection
     ) async throws -> Next {
         let tag = command.tag
@@ -380,7 +380,7 @@ struct IMAPSession: Sendable {
     /// Commands of the selected state. The selection is read and changed where it lies in `state`,
     /// never through a copy: a copy would duplicate its per-message tables at the first change (a
     /// STORE in a mailbox of 1,000 messages copied them all).
-    private func selected(_ command: IMAPCommand, state: inout State, connection: Connection) async throws -> Next {
+    func selected(_ command: IMAPCommand, state: inout State, connection: Connection) async throws -> Next {
         let tag = command.tag
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
             return self.bad(tag, "Select a mailbox first", state: &state)
@@ -460,197 +460,18 @@ struct IMAPSession: Sendable {
     }
 
     /// The UIDs a sequence set names in the selected mailbox.
-    private func targets(_ set: IMAPSequenceSet, byUID: Bool, state: State) -> [UInt32] {
+    func targets(_ set: IMAPSequenceSet, byUID: Bool, state: State) -> [UInt32] {
         state.selected?.targets(set, byUID: byUID, saved: state.savedSearch) ?? []
     }
 
-    /// SEARCH and UID SEARCH; ESEARCH results (RFC 9051 §7.3.4) with RETURN or after ENABLE IMAP4rev2.
-    private func search(
-        _ tag: String, key: IMAPSearchKey, returning: [IMAPSearchReturn]?, byUID: Bool, state: inout State
-    ) async throws -> Next {
-        // The selection is only borrowed for the search, so nothing holds a copy once the changes made
-        // meanwhile are applied to it (see `selected`).
-        var found: [(sequence: Int, uid: UInt32)]?
-        if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
-        guard let matched = found else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
-        let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
-        var lines: [String] = []
-        let options = returning ?? []
-        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
-        if returning == nil && !state.rev2 {
-            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
-        } else if options != [.save] {
-            let wanted = options.filter { $0 != .save }
-            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
-            for option in wanted.isEmpty ? [.all] : wanted {
-                switch option {
-                case .min: if let first = numbers.min() { result += " MIN \(first)" }
-                case .max: if let last = numbers.max() { result += " MAX \(last)" }
-                case .count: result += " COUNT \(numbers.count)"
-                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
-                case .save: break
-                }
-            }
-            lines.append(result)
-        }
-        return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
-    }
-
-    /// The messages of `selection` that `key` matches, in order.
-    private func matching(_ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32]) async throws
-        -> [(sequence: Int, uid: UInt32)]
-    {
-        let evaluator = IMAPSearch(
-            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(saved),
-            recent: selection.recent)
-        let needsContent = IMAPSearch.needsContent(key)
-        let needsBodyText = IMAPSearch.needsBodyText(key)
-        // What the key asks of each message's content, worked out once for every batch.
-        let headerNames = IMAPSearch.headerNames(key)
-        let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
-        var matched: [(sequence: Int, uid: UInt32)] = []
-        let all = selection.uids
-        var index = 0
-        // Keys on flags, UIDs and sequence numbers only are answered from the selection when it is
-        // current: nothing in the change feed it has not read, no expunge it still holds back.
-        if !IMAPSearch.needsListing(key), selection.pendingExpunges.isEmpty, try Self.isCurrent(selection, store: self.store) {
-            for (offset, uid) in all.enumerated()
-            where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[offset])) {
-                matched.append((offset + 1, uid))
-            }
-            index = all.count
-        }
-        while index < all.count {
-            // Content is read 1,024 messages at a time, each looked at where it lies (a reader is not
-            // held for a whole large mailbox); flags and dates in one read.
-            let batch = all[index..<min(index + (needsContent ? 1024 : all.count), all.count)]
-            index += batch.count
-            guard let first = batch.first, let last = batch.last else { break }
-            if needsContent {
-                let found = try await self.store.messages(
-                    in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText
-                ) { message, content in
-                    if let prefilter, !prefilter.mayMatch(content) { return false }
-                    guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
-                    return evaluator.matches(
-                        key, IMAPSearch.Candidate(
-                            sequence: sequence, message: message, content: content, needsBodyText: needsBodyText, headerNames: headerNames))
-                }
-                matched += found.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
-                continue
-            }
-            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: .omitted)
-            for message in listed.map(\.message) {
-                guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
-                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: nil)) {
-                    matched.append((sequence, message.uid))
-                }
-            }
-        }
-        return matched
-    }
-
-    /// `1:3,5,7:8` for ascending numbers.
-    static func sequenceSet(_ numbers: [UInt32]) -> String {
-        var parts: [String] = []
-        var run: (first: UInt32, last: UInt32)?
-        for number in numbers.sorted() {
-            if let current = run, number == current.last + 1 {
-                run = (current.first, number)
-                continue
-            }
-            if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
-            run = (number, number)
-        }
-        if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
-        return parts.joined(separator: ",")
-    }
-
-    /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
-    private func fetch(
-        _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
-    ) async throws -> Next {
-        // The selection is changed where it lies in `state` (see `selected`).
-        guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
-            return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8))
-        }
-        let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
-        let uids = self.targets(set, byUID: byUID, state: state)
-        let content = response.content
-        let setsSeen = response.setsSeen(readOnly: readOnly)
-        var output = ByteBuffer()
-        // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
-        // mailbox holds one batch at a time, and waits while the client is not reading.
-        var index = 0
-        while index < uids.count {
-            if output.readableBytes > 0 {
-                try await connection.outbound.write(.sendPart(output))
-                output = ByteBuffer()
-            }
-            let batch = try await self.fetchBatch(uids[index...], in: mailbox, content: content)
-            index += batch.count
-            let range = batch[0]...batch[batch.count - 1]
-            let listed = try await Self.messagesWithContent(in: mailbox, uids: range, content: content, store: self.store)
-            output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
-            let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
-            var seen: [UInt32] = []
-            // The flags read, for the selection once the batch's \Seen is stored.
-            var learnt: [(uid: UInt32, flags: Set<String>)] = []
-            for uid in batch {
-                guard let (message, content) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
-                var flags = message.flags
-                if setsSeen && !flags.contains("\\Seen") {
-                    flags.insert("\\Seen")
-                    seen.append(uid)
-                }
-                if let failure = response.write(
-                    number: number, message: message, content: content, flags: state.selected?.shown(flags, of: uid) ?? flags,
-                    announceFlags: seen.last == uid, into: &output)
-                {
-                    return .send(Array("\(tag) NO \(failure)\r\n".utf8))
-                }
-                learnt.append((uid, flags))
-            }
-            let change = seen.isEmpty ? nil : try await self.store.changeFlags(.add(["\\Seen"]), in: mailbox, uids: seen)
-            for (uid, flags) in learnt { state.selected?.setFlags(flags, of: uid) }
-            if let change { state.selected?.learnOwnChange(change) }
-        }
-        return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
-    }
-
-    /// The next UIDs a FETCH reads together: up to 64 messages, and, when content is read, up to
-    /// `fetchBatchBytes` of it (beyond the first message), judged from the sizes listed first.
-    private func fetchBatch(_ uids: ArraySlice<UInt32>, in mailbox: MailboxID, content: ContentExtent) async throws -> [UInt32] {
-        let candidates = Array(uids.prefix(64))
-        guard content != .omitted, candidates.count > 1, let first = candidates.first, let last = candidates.last else { return candidates }
-        let sizes = Dictionary(
-            try await Self.messagesWithContent(in: mailbox, uids: first...last, content: .omitted, store: self.store).map {
-                ($0.message.uid, $0.message.size)
-            }, uniquingKeysWith: { $1 })
-        var total: Int64 = 0
-        var batch: [UInt32] = []
-        for uid in candidates {
-            total += sizes[uid] ?? 0
-            if !batch.isEmpty, total > Self.fetchBatchBytes { break }
-            batch.append(uid)
-        }
-        return batch
-    }
-
-    static let fetchBatchBytes: Int64 = 1 << 20
-
-    static func flagList(_ flags: Set<String>) -> String {
-        IMAPEncoding.flagList(flags.sorted())
-    }
-
-    private func reply(_ tag: String, _ text: String, _ untagged: [String]) -> Next {
+    func reply(_ tag: String, _ text: String, _ untagged: [String]) -> Next {
         .send(Array((untagged.map { $0 + "\r\n" }.joined() + "\(tag) OK \(text)\r\n").utf8))
     }
 
     /// The tagged OK, preceded by the command's own lines and by what changed in the selected mailbox
     /// meanwhile (other sessions, other processes, deliveries, POP3): EXISTS, FETCH FLAGS, and EXPUNGE
     /// only where sequence numbers may change (RFC 9051 §7.5.1).
-    private func completed(
+    func completed(
         _ tag: String, _ text: String, untagged: [String] = [], prefix: consuming ByteBuffer = ByteBuffer(), expungesAllowed: Bool = true,
         state: inout State
     ) async throws -> Next {
@@ -679,7 +500,7 @@ struct IMAPSession: Sendable {
     }
 
     /// The mailbox named `name`, nil when there is none (APPEND, COPY and MOVE answer `[TRYCREATE]`).
-    private func existingMailbox(_ name: String, of account: AccountID) throws(MailStoreError) -> Mailbox? {
+    func existingMailbox(_ name: String, of account: AccountID) throws(MailStoreError) -> Mailbox? {
         do {
             return try self.store.immediate.mailbox(named: name, of: account)
         } catch {
@@ -688,120 +509,6 @@ struct IMAPSession: Sendable {
         }
     }
 
-    /// Whether the change feed has nothing `selection` has not read (false too when the feed was pruned
-    /// past it: the command's closing synchronisation then ends the selection).
-    static func isCurrent(_ selection: IMAPSelection, store: MailStore) throws(MailStoreError) -> Bool {
-        do {
-            return try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
-        } catch {
-            guard case .changeFeedPruned = error else { throw error }
-            return false
-        }
-    }
-
-    /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
-    /// untagged lines that tell the client.
-    static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
-        async throws(MailStoreError) -> [String]
-    {
-        // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
-        let changes: [MailboxChange]
-        do {
-            changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
-        } catch {
-            guard case .changeFeedPruned = error else { throw error }
-            selection.lostTrack = true
-            return []
-        }
-        // Expunges held back during a command that used sequence numbers go out at the next command
-        // that may send them, whether or not anything new happened since.
-        guard !changes.isEmpty || (expungesAllowed && !selection.pendingExpunges.isEmpty) else { return [] }
-        let uids = changes.map(\.uid)
-        var current: [StoredMessage] = []
-        if let lowest = uids.min(), let highest = uids.max() {
-            current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: lowest...highest, content: .omitted, store: store).map(\.message)
-        }
-        let previousLargest = selection.largestUID
-        var lines = selection.apply(
-            changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
-            expungesAllowed: expungesAllowed)
-        if selection.tracksRecent, selection.largestUID > previousLargest {
-            // New messages are \Recent in the first session to learn of them (RFC 3501 §7.3.2: RECENT
-            // follows EXISTS). Most sessions find them claimed already: read the floor before writing.
-            let fresh = Array(selection.uids.reversed().prefix { $0 > previousLargest })
-            let floor = try await Self.recentFloor(
-                of: selection, lastRead: try store.immediate.recentFloor(of: selection.mailbox.id), store: store)
-            selection.markRecent(from: floor, among: fresh)
-            lines.append("* \(selection.recent.count) RECENT")
-        }
-        return lines
-    }
-
-    /// Where `selection`'s \Recent messages begin (RFC 3501 §2.3.2): a read-write session claims the
-    /// messages up to its largest UID that no session has seen — a write only when the floor as last
-    /// read (`lastRead`) shows some; a read-only one (EXAMINE) shows them but leaves them for the next.
-    static func recentFloor(of selection: IMAPSelection, lastRead floor: UInt32, store: MailStore)
-        async throws(MailStoreError) -> UInt32
-    {
-        guard !selection.readOnly, floor <= selection.largestUID else { return floor }
-        return try await store.claimRecent(in: selection.mailbox.id, below: selection.largestUID + 1)
-    }
-
-    /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
-    /// a few messages, the changes since the last command), with a hop to a reader thread otherwise.
-    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, store: MailStore)
-        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
-    {
-        if uids.count <= 128 { return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content) }
-        return try await store.messagesWithContent(in: mailbox, uids: uids, content: content)
-    }
-
-    /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
-    /// until the client sends DONE. The process's `IMAPChangeWatcher` says when the mailbox changed (in
-    /// this process or another); the session then reads what changed, as after a command.
-    private func idle(
-        _ tag: String, state: inout State, connection: Connection,
-        frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
-    ) async throws -> Next {
-        // Subscribed before the catch-up read below, so nothing committed in between is missed.
-        let subscription: IMAPChangeWatcher.Subscription?
-        do {
-            subscription = try state.selected.map { try self.watcher.watch($0.mailbox.id) }
-        } catch {
-            return .send(Array("\(tag) NO [UNAVAILABLE] Cannot watch the mailbox, try again\r\n".utf8))
-        }
-        defer { subscription?.cancel() }
-        try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
-        let outbound = connection.outbound
-        let store = self.store
-        let start = state.selected
-        let watcher = Task { () -> IMAPSelection? in
-            guard var selection = start, let subscription else { return start }
-            var notifications = subscription.changes.makeAsyncIterator()
-            repeat {
-                if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
-                    try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
-                }
-                if let closingReply = selection.closingReply {
-                    // The idling client hears it at once; DONE will find the connection closed.
-                    try? await outbound.write(.sendAndClose(ByteBuffer(string: closingReply)))
-                    return selection
-                }
-            } while await notifications.next() != nil
-            return selection
-        }
-        let frame = try await frames.next()
-        subscription?.cancel()
-        state.selected = await watcher.value
-        guard let frame else { return .close([]) }
-        guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,
-            String(decoding: bytes.lines[0], as: UTF8.self).uppercased() == "DONE"
-        else { return self.bad(tag, "Expected DONE", state: &state) }
-        return try await self.completed(tag, "IDLE terminated", state: &state)
-    }
-
-    /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
-    /// other character only itself.
     /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
     static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> String {
         attributes.map { attribute -> String in
@@ -818,6 +525,8 @@ struct IMAPSession: Sendable {
         }.joined(separator: " ")
     }
 
+    /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
+    /// other character only itself.
     static func matches(_ name: String, pattern: String) -> Bool {
         let name = Array(name.unicodeScalars)
         let pattern = Array(pattern.unicodeScalars)

@@ -1,0 +1,126 @@
+import Credentials
+import Foundation
+import IMAPProtocol
+import Logging
+import MailFormat
+import MailStore
+import NIOCore
+import ServerSupport
+import ServiceHost
+import ServiceLifecycle
+
+/// What changed in the selected mailbox elsewhere: the change feed read after every command, the
+/// \Recent claim, and IDLE.
+extension IMAPSession {
+    /// Whether the change feed has nothing `selection` has not read (false too when the feed was pruned
+    /// past it: the command's closing synchronisation then ends the selection).
+    static func isCurrent(_ selection: IMAPSelection, store: MailStore) throws(MailStoreError) -> Bool {
+        do {
+            return try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
+        } catch {
+            guard case .changeFeedPruned = error else { throw error }
+            return false
+        }
+    }
+
+    /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
+    /// untagged lines that tell the client.
+    static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
+        async throws(MailStoreError) -> [String]
+    {
+        // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
+        let changes: [MailboxChange]
+        do {
+            changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
+        } catch {
+            guard case .changeFeedPruned = error else { throw error }
+            selection.lostTrack = true
+            return []
+        }
+        // Expunges held back during a command that used sequence numbers go out at the next command
+        // that may send them, whether or not anything new happened since.
+        guard !changes.isEmpty || (expungesAllowed && !selection.pendingExpunges.isEmpty) else { return [] }
+        let uids = changes.map(\.uid)
+        var current: [StoredMessage] = []
+        if let lowest = uids.min(), let highest = uids.max() {
+            current = try await Self.messagesWithContent(in: selection.mailbox.id, uids: lowest...highest, content: .omitted, store: store).map(\.message)
+        }
+        let previousLargest = selection.largestUID
+        var lines = selection.apply(
+            changes: changes, current: Dictionary(current.map { ($0.uid, $0) }, uniquingKeysWith: { $1 }),
+            expungesAllowed: expungesAllowed)
+        if selection.tracksRecent, selection.largestUID > previousLargest {
+            // New messages are \Recent in the first session to learn of them (RFC 3501 §7.3.2: RECENT
+            // follows EXISTS). Most sessions find them claimed already: read the floor before writing.
+            let fresh = Array(selection.uids.reversed().prefix { $0 > previousLargest })
+            let floor = try await Self.recentFloor(
+                of: selection, lastRead: try store.immediate.recentFloor(of: selection.mailbox.id), store: store)
+            selection.markRecent(from: floor, among: fresh)
+            lines.append("* \(selection.recent.count) RECENT")
+        }
+        return lines
+    }
+
+    /// Where `selection`'s \Recent messages begin (RFC 3501 §2.3.2): a read-write session claims the
+    /// messages up to its largest UID that no session has seen — a write only when the floor as last
+    /// read (`lastRead`) shows some; a read-only one (EXAMINE) shows them but leaves them for the next.
+    static func recentFloor(of selection: IMAPSelection, lastRead floor: UInt32, store: MailStore)
+        async throws(MailStoreError) -> UInt32
+    {
+        guard !selection.readOnly, floor <= selection.largestUID else { return floor }
+        return try await store.claimRecent(in: selection.mailbox.id, below: selection.largestUID + 1)
+    }
+
+    /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
+    /// a few messages, the changes since the last command), with a hop to a reader thread otherwise.
+    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, store: MailStore)
+        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
+    {
+        if uids.count <= 128 { return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content) }
+        return try await store.messagesWithContent(in: mailbox, uids: uids, content: content)
+    }
+
+    /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
+    /// until the client sends DONE. The process's `IMAPChangeWatcher` says when the mailbox changed (in
+    /// this process or another); the session then reads what changed, as after a command.
+    func idle(
+        _ tag: String, state: inout State, connection: Connection,
+        frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
+    ) async throws -> Next {
+        // Subscribed before the catch-up read below, so nothing committed in between is missed.
+        let subscription: IMAPChangeWatcher.Subscription?
+        do {
+            subscription = try state.selected.map { try self.watcher.watch($0.mailbox.id) }
+        } catch {
+            return .send(Array("\(tag) NO [UNAVAILABLE] Cannot watch the mailbox, try again\r\n".utf8))
+        }
+        defer { subscription?.cancel() }
+        try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
+        let outbound = connection.outbound
+        let store = self.store
+        let start = state.selected
+        let watcher = Task { () -> IMAPSelection? in
+            guard var selection = start, let subscription else { return start }
+            var notifications = subscription.changes.makeAsyncIterator()
+            repeat {
+                if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
+                    try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
+                }
+                if let closingReply = selection.closingReply {
+                    // The idling client hears it at once; DONE will find the connection closed.
+                    try? await outbound.write(.sendAndClose(ByteBuffer(string: closingReply)))
+                    return selection
+                }
+            } while await notifications.next() != nil
+            return selection
+        }
+        let frame = try await frames.next()
+        subscription?.cancel()
+        state.selected = await watcher.value
+        guard let frame else { return .close([]) }
+        guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,
+            String(decoding: bytes.lines[0], as: UTF8.self).uppercased() == "DONE"
+        else { return self.bad(tag, "Expected DONE", state: &state) }
+        return try await self.completed(tag, "IDLE terminated", state: &state)
+    }
+}

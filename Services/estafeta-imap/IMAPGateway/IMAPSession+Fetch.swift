@@ -1,0 +1,192 @@
+import Credentials
+import Foundation
+import IMAPProtocol
+import Logging
+import MailFormat
+import MailStore
+import NIOCore
+import ServerSupport
+import ServiceHost
+import ServiceLifecycle
+
+/// SEARCH and FETCH of the selected mailbox: the answers that read message listings and contents.
+extension IMAPSession {
+    /// SEARCH and UID SEARCH; ESEARCH results (RFC 9051 §7.3.4) with RETURN or after ENABLE IMAP4rev2.
+    func search(
+        _ tag: String, key: IMAPSearchKey, returning: [IMAPSearchReturn]?, byUID: Bool, state: inout State
+    ) async throws -> Next {
+        // The selection is only borrowed for the search, so nothing holds a copy once the changes made
+        // meanwhile are applied to it (see `selected`).
+        var found: [(sequence: Int, uid: UInt32)]?
+        if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
+        guard let matched = found else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
+        var lines: [String] = []
+        let options = returning ?? []
+        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
+        if returning == nil && !state.rev2 {
+            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
+        } else if options != [.save] {
+            let wanted = options.filter { $0 != .save }
+            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+            for option in wanted.isEmpty ? [.all] : wanted {
+                switch option {
+                case .min: if let first = numbers.min() { result += " MIN \(first)" }
+                case .max: if let last = numbers.max() { result += " MAX \(last)" }
+                case .count: result += " COUNT \(numbers.count)"
+                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
+                case .save: break
+                }
+            }
+            lines.append(result)
+        }
+        return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
+    }
+
+    /// The messages of `selection` that `key` matches, in order.
+    func matching(_ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32]) async throws
+        -> [(sequence: Int, uid: UInt32)]
+    {
+        let evaluator = IMAPSearch(
+            largestSequence: UInt32(selection.exists), largestUID: selection.largestUID, saved: Set(saved),
+            recent: selection.recent)
+        let needsContent = IMAPSearch.needsContent(key)
+        let needsBodyText = IMAPSearch.needsBodyText(key)
+        // What the key asks of each message's content, worked out once for every batch.
+        let headerNames = IMAPSearch.headerNames(key)
+        let prefilter = needsBodyText ? nil : IMAPSearch.HeaderPrefilter(key)
+        var matched: [(sequence: Int, uid: UInt32)] = []
+        let all = selection.uids
+        var index = 0
+        // Keys on flags, UIDs and sequence numbers only are answered from the selection when it is
+        // current: nothing in the change feed it has not read, no expunge it still holds back.
+        if !IMAPSearch.needsListing(key), selection.pendingExpunges.isEmpty, try Self.isCurrent(selection, store: self.store) {
+            for (offset, uid) in all.enumerated()
+            where evaluator.matches(key, IMAPSearch.Candidate(sequence: offset + 1, uid: uid, flags: selection.flags[offset])) {
+                matched.append((offset + 1, uid))
+            }
+            index = all.count
+        }
+        while index < all.count {
+            // Content is read 1,024 messages at a time, each looked at where it lies (a reader is not
+            // held for a whole large mailbox); flags and dates in one read.
+            let batch = all[index..<min(index + (needsContent ? 1024 : all.count), all.count)]
+            index += batch.count
+            guard let first = batch.first, let last = batch.last else { break }
+            if needsContent {
+                let found = try await self.store.messages(
+                    in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText
+                ) { message, content in
+                    if let prefilter, !prefilter.mayMatch(content) { return false }
+                    guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
+                    return evaluator.matches(
+                        key, IMAPSearch.Candidate(
+                            sequence: sequence, message: message, content: content, needsBodyText: needsBodyText, headerNames: headerNames))
+                }
+                matched += found.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
+                continue
+            }
+            let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: .omitted)
+            for message in listed.map(\.message) {
+                guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
+                if evaluator.matches(key, IMAPSearch.Candidate(sequence: sequence, message: message, content: nil)) {
+                    matched.append((sequence, message.uid))
+                }
+            }
+        }
+        return matched
+    }
+
+    /// `1:3,5,7:8` for ascending numbers.
+    static func sequenceSet(_ numbers: [UInt32]) -> String {
+        var parts: [String] = []
+        var run: (first: UInt32, last: UInt32)?
+        for number in numbers.sorted() {
+            if let current = run, number == current.last + 1 {
+                run = (current.first, number)
+                continue
+            }
+            if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
+            run = (number, number)
+        }
+        if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
+        return parts.joined(separator: ",")
+    }
+
+    /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
+    func fetch(
+        _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
+    ) async throws -> Next {
+        // The selection is changed where it lies in `state` (see `selected`).
+        guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
+            return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8))
+        }
+        let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
+        let uids = self.targets(set, byUID: byUID, state: state)
+        let content = response.content
+        let setsSeen = response.setsSeen(readOnly: readOnly)
+        var output = ByteBuffer()
+        // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
+        // mailbox holds one batch at a time, and waits while the client is not reading.
+        var index = 0
+        while index < uids.count {
+            if output.readableBytes > 0 {
+                try await connection.outbound.write(.sendPart(output))
+                output = ByteBuffer()
+            }
+            let batch = try await self.fetchBatch(uids[index...], in: mailbox, content: content)
+            index += batch.count
+            let range = batch[0]...batch[batch.count - 1]
+            let listed = try await Self.messagesWithContent(in: mailbox, uids: range, content: content, store: self.store)
+            output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
+            let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
+            var seen: [UInt32] = []
+            // The flags read, for the selection once the batch's \Seen is stored.
+            var learnt: [(uid: UInt32, flags: Set<String>)] = []
+            for uid in batch {
+                guard let (message, content) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
+                var flags = message.flags
+                if setsSeen && !flags.contains("\\Seen") {
+                    flags.insert("\\Seen")
+                    seen.append(uid)
+                }
+                if let failure = response.write(
+                    number: number, message: message, content: content, flags: state.selected?.shown(flags, of: uid) ?? flags,
+                    announceFlags: seen.last == uid, into: &output)
+                {
+                    return .send(Array("\(tag) NO \(failure)\r\n".utf8))
+                }
+                learnt.append((uid, flags))
+            }
+            let change = seen.isEmpty ? nil : try await self.store.changeFlags(.add(["\\Seen"]), in: mailbox, uids: seen)
+            for (uid, flags) in learnt { state.selected?.setFlags(flags, of: uid) }
+            if let change { state.selected?.learnOwnChange(change) }
+        }
+        return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
+    }
+
+    /// The next UIDs a FETCH reads together: up to 64 messages, and, when content is read, up to
+    /// `fetchBatchBytes` of it (beyond the first message), judged from the sizes listed first.
+    func fetchBatch(_ uids: ArraySlice<UInt32>, in mailbox: MailboxID, content: ContentExtent) async throws -> [UInt32] {
+        let candidates = Array(uids.prefix(64))
+        guard content != .omitted, candidates.count > 1, let first = candidates.first, let last = candidates.last else { return candidates }
+        let sizes = Dictionary(
+            try await Self.messagesWithContent(in: mailbox, uids: first...last, content: .omitted, store: self.store).map {
+                ($0.message.uid, $0.message.size)
+            }, uniquingKeysWith: { $1 })
+        var total: Int64 = 0
+        var batch: [UInt32] = []
+        for uid in candidates {
+            total += sizes[uid] ?? 0
+            if !batch.isEmpty, total > Self.fetchBatchBytes { break }
+            batch.append(uid)
+        }
+        return batch
+    }
+
+    static let fetchBatchBytes: Int64 = 1 << 20
+
+    static func flagList(_ flags: Set<String>) -> String {
+        IMAPEncoding.flagList(flags.sorted())
+    }
+}
