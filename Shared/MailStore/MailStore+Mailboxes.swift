@@ -208,7 +208,7 @@ extension MailStore {
         WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
         """
     private static let listingWithContentSQL = """
-        SELECT \(storedMessageColumns("m.")), m.headerPrefix, b.content
+        SELECT \(storedMessageColumns("m.")), m.headerPrefix, b.content, b.id, b.layout
         FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
         WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
         """
@@ -239,7 +239,7 @@ extension MailStore {
                 result.append((message, nil))
             } else {
                 let prefix: Data = row[5]
-                let stored: Data = row[6]
+                let stored = content == .whole ? try Self.storedContent(db, blobID: row[7], layout: row[8], inline: row[6]) : row[6]
                 result.append((message, prefix.isEmpty ? stored : prefix + stored))
             }
         }
@@ -263,6 +263,11 @@ extension MailStore {
             while let row = try rows.next() {
                 let message = Self.storedMessage(from: row)
                 let prefix: Data = row[5]
+                if !headerOnly, row[8] as String == "chunks" {
+                    let stored = try Self.storedContent(db, blobID: row[7], layout: row[8], inline: Data())
+                    if matches(message, prefix + stored) { matched.append(message.uid) }
+                    continue
+                }
                 let accepted = try row.withUnsafeData(atIndex: 6) { stored in
                     let stored = stored ?? Data()
                     return matches(message, prefix.isEmpty ? stored : prefix + stored)
@@ -287,7 +292,8 @@ extension MailStore {
         try await self.read { db in
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT m.uid, m.headerPrefix, b.content FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                    SELECT m.uid, m.headerPrefix, b.content, b.id, b.layout
+                    FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
                     WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ?
                     """)
             let rows = try Row.fetchCursor(
@@ -296,7 +302,7 @@ extension MailStore {
             while let row = try rows.next() {
                 let uid: Int64 = row[0]
                 let prefix: Data = row[1]
-                let content: Data = row[2]
+                let content = try Self.storedContent(db, blobID: row[3], layout: row[4], inline: row[2])
                 contents[UInt32(truncatingIfNeeded: uid)] = prefix + content
             }
             return contents
@@ -462,8 +468,8 @@ extension MailStore {
     static func deleteUnreferencedBlobs(_ db: Database) throws {
         try db.execute(
             sql: """
-                DELETE FROM messageBlob WHERE
-                    NOT EXISTS (SELECT 1 FROM mailboxMessage WHERE messageBlobId = messageBlob.id)
+                DELETE FROM messageBlob WHERE layout != 'upload'
+                    AND NOT EXISTS (SELECT 1 FROM mailboxMessage WHERE messageBlobId = messageBlob.id)
                     AND NOT EXISTS (SELECT 1 FROM queueMessage WHERE messageBlobId = messageBlob.id)
                 """)
     }

@@ -4,7 +4,7 @@ import MailFormat
 
 /// One `acceptMessage` call, as the group commit carries it.
 struct AcceptanceWork: Sendable {
-    let content: Data
+    let content: AcceptedContent
     let envelope: Envelope
     let receivedAt: Date
 }
@@ -35,7 +35,25 @@ extension MailStore {
         guard !envelope.recipients.isEmpty else { throw .invalidArgument("a message needs at least one recipient") }
         do {
             return try await self.acceptances.submit(
-                AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.count, in: self)
+                AcceptanceWork(content: .whole(content), envelope: envelope, receivedAt: receivedAt), bytes: content.count,
+                in: self)
+        } catch {
+            throw MailStore.classified(error)
+        }
+    }
+
+    /// `acceptMessage` for content written beforehand as an upload, with `prefix` (the `Received:`
+    /// line) put in front of it; `header` is the upload's header section through its empty line. The
+    /// upload is the message's content from this commit on: it is not to be discarded afterwards.
+    public func acceptMessage(
+        _ upload: ContentUpload, leadingWith prefix: Data, header: Data, envelope: Envelope, receivedAt: Date = Date()
+    ) async throws(MailStoreError) -> AcceptedMessage {
+        guard !envelope.recipients.isEmpty else { throw .invalidArgument("a message needs at least one recipient") }
+        let content = AcceptedContent.uploaded(upload, prefix: prefix, header: header)
+        do {
+            return try await self.acceptances.submit(
+                AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.bytesWritten,
+                in: self)
         } catch {
             throw MailStore.classified(error)
         }
@@ -48,10 +66,15 @@ extension MailStore {
         return (statistics.writes, statistics.commits)
     }
 
-    static func insertAcceptedMessage(_ db: Database, content: Data, envelope: Envelope, receivedAt: Date) throws
+    static func insertAcceptedMessage(_ db: Database, content: AcceptedContent, envelope: Envelope, receivedAt: Date) throws
         -> AcceptedMessage
     {
-        let blobID = try Self.insertBlob(db, content: content, now: receivedAt)
+        let blobID: Int64
+        switch content {
+        case .whole(let content): blobID = try Self.insertBlob(db, content: content, now: receivedAt)
+        case .uploaded(let upload, let prefix, let header):
+            blobID = try Self.sealUpload(db, upload, prefix: prefix, header: header, now: receivedAt)
+        }
         try db.cachedStatement(sql: """
                 INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
                 VALUES (?, ?, ?, ?, ?, ?)
@@ -330,7 +353,7 @@ extension MailStore {
             }
             if let content, let reportRecipient {
                 _ = try Self.insertAcceptedMessage(
-                    db, content: content,
+                    db, content: .whole(content),
                     envelope: Envelope(sender: nil, recipients: [Envelope.Recipient(address: reportRecipient)]),
                     receivedAt: now)
             }
@@ -341,10 +364,12 @@ extension MailStore {
     /// The content of a queued message, for the relay and for bounces.
     public func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data? {
         try await self.read { db in
-            try Data.fetchOne(
+            guard let row = try Row.fetchOne(
                 db,
-                sql: "SELECT b.content FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
+                sql: "SELECT b.id, b.layout, b.content FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?",
                 arguments: [message.rawValue])
+            else { return nil }
+            return try Self.storedContent(db, blobID: row[0], layout: row[1], inline: row[2])
         }
     }
 

@@ -11,11 +11,15 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var changeFeed: Duration
     /// The admin API's audit log.
     public var auditLog: Duration
+    /// Content uploads nobody has written to for this long: their session is gone (a living one writes
+    /// a piece at least every few minutes, even at the slowest data rate the listeners allow).
+    public var abandonedUploads: Duration
 
-    public init(finishedQueueEntries: Duration, changeFeed: Duration, auditLog: Duration) {
+    public init(finishedQueueEntries: Duration, changeFeed: Duration, auditLog: Duration, abandonedUploads: Duration = .seconds(3600)) {
         self.finishedQueueEntries = finishedQueueEntries
         self.changeFeed = changeFeed
         self.auditLog = auditLog
+        self.abandonedUploads = abandonedUploads
     }
 }
 
@@ -25,6 +29,7 @@ public struct PurgeReport: Sendable, Equatable {
     public var messageContents = 0
     public var changes = 0
     public var auditEntries = 0
+    public var abandonedUploads = 0
     /// Database pages given back to the filesystem (incremental vacuum).
     public var freedPages = 0
 
@@ -70,6 +75,13 @@ extension MailStore {
             }
             report.auditEntries += deleted
             guard deleted == Self.purgeBatch else { break }
+            await Task.yield()
+        }
+        let uploadCutoff = now.addingTimeInterval(-Self.seconds(policy.abandonedUploads))
+        while true {
+            let deleted = try await self.write { db in try Self.purgeAbandonedUploads(db, before: uploadCutoff) }
+            report.abandonedUploads += deleted
+            guard deleted > 0 else { break }
             await Task.yield()
         }
         report.freedPages = try await self.releaseFreePages()

@@ -298,6 +298,26 @@ enum MailStoreMigrator {
             // cannot catch up from the feed.
             try db.execute(sql: "ALTER TABLE mailbox ADD COLUMN changeFloor INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("2026-12-03 content in chunks") { db in
+            // Content too large to hold in memory is written in pieces as it arrives, each piece a row,
+            // so that a session never holds a whole message (and a PostgreSQL store can keep the same
+            // rows). `layout` says where a content's bytes are: 'inline' in `messageBlob.content` (most
+            // mail, written in one go), 'chunks' in `messageChunk` in `seq` order, or 'upload' while it
+            // is still arriving: no message refers to it yet, and one nobody has written to for long
+            // was abandoned (its client or its process went away) and is deleted by the purge.
+            try db.execute(
+                sql: """
+                    ALTER TABLE messageBlob ADD COLUMN layout TEXT NOT NULL DEFAULT 'inline'
+                        CHECK (layout IN ('inline', 'chunks', 'upload'));
+                    CREATE TABLE messageChunk (
+                        messageBlobId INTEGER NOT NULL REFERENCES messageBlob(id) ON DELETE CASCADE,
+                        seq INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        PRIMARY KEY (messageBlobId, seq)
+                    );
+                    CREATE INDEX messageBlob_upload ON messageBlob(layout, createdAt) WHERE layout = 'upload';
+                    """)
+        }
         return migrator
     }
 }

@@ -25,6 +25,7 @@ public enum SMTPIngressService {
                 store: environment.store, hostname: settings.hostname, listener: kind, limits: limits, implicitTLS: tls,
                 startTLSAvailable: !tls, plaintextAuthAllowed: settings.smtpAllowPlaintextAuth,
                 login: environment.passwordLogin, maximumAuthFailures: settings.smtpMaximumAuthFailures,
+                maximumHeaderBytes: settings.smtpMaximumHeaderBytes,
                 greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero)
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),

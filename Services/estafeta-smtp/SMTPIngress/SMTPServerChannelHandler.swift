@@ -10,10 +10,14 @@ public enum SMTPInbound: Sendable {
     /// A line over the limit was discarded through its LF; `authentication` when it was an
     /// `AUTH` command (with an initial response) or a SASL response, which get `500 5.5.6`.
     case lineTooLong(authentication: Bool)
-    /// The DATA content up to the final `CRLF.CRLF`.
+    /// Part of the DATA content or of a BDAT chunk, handed over while the rest arrives, so that a large
+    /// message is never held here whole; the `.data` or `.bdat` frame that ends it carries the rest.
+    case contentPiece(ByteBuffer)
+    /// The DATA content up to the final `CRLF.CRLF` (what `.contentPiece` frames did not carry).
     case data(SMTPDataReader)
     /// A `BDAT size [LAST]` command with its chunk (RFC 3030), read in full whatever the session will
-    /// answer; `chunk` holds at most `maximumChunkBytes` of it, `chunkSize` says how much came.
+    /// answer; `chunk` is what `.contentPiece` frames before it did not carry, and all of them together
+    /// hold at most `maximumChunkBytes` of the chunk; `chunkSize` says how much came.
     case bdat(line: [UInt8], chunk: ByteBuffer, chunkSize: Int, last: Bool)
 }
 
@@ -54,8 +58,14 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         /// `authResponse`: the next line answers a `334` and may be 12,288 octets long.
         case command(authResponse: Bool)
         case data(SMTPDataReader)
-        case chunk(line: [UInt8], remaining: Int, kept: ByteBuffer, size: Int, last: Bool)
+        /// `kept` has not been handed over yet; `forwarded` octets of the chunk have.
+        case chunk(line: [UInt8], remaining: Int, kept: ByteBuffer, forwarded: Int, size: Int, last: Bool)
     }
+
+    /// Content is handed to the session in pieces of about this size. With the async channel's
+    /// backpressure (a few frames at most wait for the session, then reading stops), a session's
+    /// content in flight stays bounded whatever the message's size.
+    static let contentPieceBytes = 64 * 1024
 
     /// RFC 4954 §4: a server must accept AUTH response lines of 12,288 octets.
     static let maximumAuthResponseLength = 12_288
@@ -205,7 +215,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             if case .line(let bytes, _) = frame, Self.startsWithBDAT(bytes),
                 case .bdat(let size, let last)? = try? SMTPCommandParser().parse(bytes)
             {
-                self.mode = .chunk(line: bytes, remaining: size, kept: ByteBuffer(), size: size, last: last)
+                self.mode = .chunk(line: bytes, remaining: size, kept: ByteBuffer(), forwarded: 0, size: size, last: last)
                 // Each chunk is measured on its own; between chunks the idle timeout applies.
                 self.contentStarted = .now()
                 self.contentBytes = self.buffer.readableBytes
@@ -215,11 +225,11 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
             self.mode = .awaitingSession
             context.fireChannelRead(Self.wrapInboundOut(frame))
             context.fireChannelReadComplete()
-        case .chunk(let line, var remaining, var kept, let size, let last):
+        case .chunk(let line, var remaining, var kept, var forwarded, let size, let last):
             self.mode = .awaitingSession  // sole owner of `kept` while it grows
             let take = min(remaining, self.buffer.readableBytes)
             if take > 0, var slice = self.buffer.readSlice(length: take) {
-                let room = max(0, self.maximumChunkBytes - kept.readableBytes)
+                let room = max(0, self.maximumChunkBytes - forwarded - kept.readableBytes)
                 if room > 0, let part = slice.readSlice(length: min(room, slice.readableBytes)) {
                     kept.writeImmutableBuffer(part)
                 }
@@ -227,7 +237,13 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 self.buffer.discardReadBytes()
             }
             if remaining > 0 {
-                self.mode = .chunk(line: line, remaining: remaining, kept: kept, size: size, last: last)
+                if kept.readableBytes >= Self.contentPieceBytes {
+                    forwarded += kept.readableBytes
+                    context.fireChannelRead(Self.wrapInboundOut(.contentPiece(kept)))
+                    context.fireChannelReadComplete()
+                    kept = ByteBuffer()
+                }
+                self.mode = .chunk(line: line, remaining: remaining, kept: kept, forwarded: forwarded, size: size, last: last)
                 return
             }
             self.contentStarted = nil
@@ -246,6 +262,10 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 context.fireChannelRead(Self.wrapInboundOut(.data(reader)))
                 context.fireChannelReadComplete()
             } else {
+                if reader.content.readableBytes >= Self.contentPieceBytes {
+                    context.fireChannelRead(Self.wrapInboundOut(.contentPiece(reader.takeContent())))
+                    context.fireChannelReadComplete()
+                }
                 self.mode = .data(reader)
             }
         }

@@ -26,6 +26,8 @@ struct SMTPSession: Sendable {
     let login: PasswordLogin
     /// Failed AUTH attempts on one connection before it is closed.
     let maximumAuthFailures: Int
+    /// The largest header section accepted (`IncomingMessage` holds it for the checks).
+    let maximumHeaderBytes: Int
 
     /// Waited before the greeting, to catch clients that talk first.
     let greetingDelay: Duration
@@ -41,79 +43,99 @@ struct SMTPSession: Sendable {
             if self.greetingDelay > .zero { try await Task.sleep(for: self.greetingDelay) }
             try await connection.outbound.write(.greeting(SMTPReply(220, nil, "\(self.hostname) ESMTP Estafeta")))
             var frames = connection.inbound.makeAsyncIterator()
-            // RFC 3030 chunks of the current transaction; kept here, not in the state machine, so that
-            // appending never copies what was already received.
-            var chunks = ByteBuffer()
-            var chunkedSize = 0
-            // After a 354 the session is in the middle of DATA: a shutdown lets the message finish
-            // (within the grace period) and says goodbye at the next command.
-            var awaitingContent = false
-            while true {
-                guard awaitingContent || gate.willAwaitInput() else {
-                    try await connection.outbound.write(.replyAndClose(goodbye))
-                    return
-                }
-                guard let frame = try await frames.next(), gate.willWork() || awaitingContent else { return }
-                let action: SMTPSessionStateMachine.Action
-                switch frame {
-                case .lineTooLong(let authentication):
-                    action = machine.syntaxError(authentication ? .authLineTooLong : .lineTooLong)
-                case .line(let bytes, let pipelined):
-                    do throws(SMTPSyntaxError) {
-                        let command = try SMTPCommandParser(utf8PathsAllowed: machine.utf8Paths).parse(bytes)
-                        if case .mail = command, self.store.spaceIsLow {
-                            // RFC 3463 X.3.1: refused before any content is read; the client retries later.
-                            action = machine.failed(Self.insufficientStorage)
-                        } else {
-                            action = machine.receive(command, pipelinedInputFollows: pipelined)
-                        }
-                    } catch {
-                        action = machine.syntaxError(error)
-                    }
-                case .data(let reader):
-                    let reply = await self.finishMessage(
-                        Data(reader.content.readableBytesView), exceededMaximumSize: reader.exceededMaximumSize,
-                        sawBareLineEnding: reader.sawBareLineEnding, machine: machine,
-                        peer: connection.context.remoteAddress, logger: connection.context.logger)
-                    machine.transactionEnded()
-                    action = .reply(reply)
-                case .bdat(_, let chunk, let chunkSize, let last):
-                    guard machine.acceptsChunk else {
-                        // S30: the chunk was read by the framing and is dropped with the command.
-                        action = machine.failed(SMTPReply(503, "5.5.1", "Need MAIL and RCPT before BDAT"))
-                        break
-                    }
-                    machine.chunkReceived()
-                    chunkedSize = chunkedSize.addingReportingOverflow(chunkSize).overflow ? Int.max : chunkedSize + chunkSize
-                    // Keep content only while the message is within the limit; past it, 552 at LAST.
-                    if chunkedSize <= self.limits.maximumMessageSize {
-                        var piece = chunk
-                        chunks.writeBuffer(&piece)
-                    }
-                    if !last {
-                        action = .reply(SMTPReply(250, "2.0.0", "\(chunkSize) octets received"))
-                        break
-                    }
-                    let content = Data(chunks.readableBytesView)
-                    let reply = await self.finishMessage(
-                        content, exceededMaximumSize: chunkedSize > self.limits.maximumMessageSize,
-                        sawBareLineEnding: Self.hasBareLineEnding(content), machine: machine,
-                        peer: connection.context.remoteAddress, logger: connection.context.logger)
-                    machine.transactionEnded()
-                    action = .reply(reply)
-                }
-                if machine.transaction == nil {
-                    chunks.clear()
-                    chunkedSize = 0
-                }
-                if case .startData = action { awaitingContent = true } else { awaitingContent = false }
-                guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
-                    return
-                }
+            // The current transaction's content, kept here rather than in the state machine: it may be
+            // written to the store as it arrives, and appending never copies what was already received.
+            var message = self.incomingMessage(logger: connection.context.logger)
+            do {
+                try await self.serve(connection, machine: &machine, frames: &frames, message: &message, gate: gate, goodbye: goodbye)
+            } catch {
+                await message.discard()
+                throw error
             }
+            await message.discard()
         } onGracefulShutdown: {
             // Waiting for a command: nothing is in progress. Mid-DATA sessions finish first.
             if gate.shutDown() { channel.writeAndFlush(SMTPOutbound.replyAndClose(goodbye), promise: nil) }
+        }
+    }
+
+    private func incomingMessage(logger: Logger) -> IncomingMessage {
+        IncomingMessage(
+            store: self.store, logger: logger, maximumSize: self.limits.maximumMessageSize,
+            maximumHeaderBytes: self.maximumHeaderBytes)
+    }
+
+    /// Reads and answers commands until the connection closes.
+    private func serve(
+        _ connection: Connection, machine: inout SMTPSessionStateMachine,
+        frames: inout NIOAsyncChannelInboundStream<SMTPInbound>.AsyncIterator, message: inout IncomingMessage,
+        gate: SessionShutdownGate, goodbye: SMTPReply
+    ) async throws {
+        // After a 354 the session is in the middle of DATA: a shutdown lets the message finish
+        // (within the grace period) and says goodbye at the next command.
+        var awaitingContent = false
+        while true {
+            guard awaitingContent || gate.willAwaitInput() else {
+                try await connection.outbound.write(.replyAndClose(goodbye))
+                return
+            }
+            guard let frame = try await frames.next(), gate.willWork() || awaitingContent else { return }
+            let action: SMTPSessionStateMachine.Action
+            switch frame {
+            case .contentPiece(let piece):
+                // DATA content after the 354, or part of a BDAT chunk: a chunk the session will refuse
+                // (no transaction) is dropped with its command.
+                if awaitingContent || machine.acceptsChunk {
+                    await message.add(piece, checkingLineEndings: !awaitingContent)
+                }
+                continue
+            case .lineTooLong(let authentication):
+                action = machine.syntaxError(authentication ? .authLineTooLong : .lineTooLong)
+            case .line(let bytes, let pipelined):
+                do throws(SMTPSyntaxError) {
+                    let command = try SMTPCommandParser(utf8PathsAllowed: machine.utf8Paths).parse(bytes)
+                    if case .mail = command, self.store.spaceIsLow {
+                        // RFC 3463 X.3.1: refused before any content is read; the client retries later.
+                        action = machine.failed(Self.insufficientStorage)
+                    } else {
+                        action = machine.receive(command, pipelinedInputFollows: pipelined)
+                    }
+                } catch {
+                    action = machine.syntaxError(error)
+                }
+            case .data(var reader):
+                await message.add(reader.takeContent())
+                let reply = await self.finishMessage(
+                    &message, exceededMaximumSize: reader.exceededMaximumSize, sawBareLineEnding: reader.sawBareLineEnding,
+                    machine: machine, peer: connection.context.remoteAddress, logger: connection.context.logger)
+                machine.transactionEnded()
+                action = .reply(reply)
+            case .bdat(_, let chunk, let chunkSize, let last):
+                guard machine.acceptsChunk else {
+                    // S30: the chunk was read by the framing and is dropped with the command.
+                    action = machine.failed(SMTPReply(503, "5.5.1", "Need MAIL and RCPT before BDAT"))
+                    break
+                }
+                machine.chunkReceived()
+                await message.add(chunk, checkingLineEndings: true)
+                if !last {
+                    action = .reply(SMTPReply(250, "2.0.0", "\(chunkSize) octets received"))
+                    break
+                }
+                let reply = await self.finishMessage(
+                    &message, exceededMaximumSize: false, sawBareLineEnding: false, machine: machine,
+                    peer: connection.context.remoteAddress, logger: connection.context.logger)
+                machine.transactionEnded()
+                action = .reply(reply)
+            }
+            if machine.transaction == nil {
+                await message.discard()
+                message = self.incomingMessage(logger: connection.context.logger)
+            }
+            if case .startData = action { awaitingContent = true } else { awaitingContent = false }
+            guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
+                return
+            }
         }
     }
 
@@ -214,7 +236,7 @@ struct SMTPSession: Sendable {
             guard let frame = try await frames.next() else { return .closed }
             switch frame {
             case .lineTooLong: return .tooLong
-            case .data, .bdat: return .invalid
+            case .data, .bdat, .contentPiece: return .invalid
             case .line(let bytes, _):
                 let text = String(decoding: bytes, as: UTF8.self)
                 if text == "*" { return .cancelled }
@@ -280,20 +302,40 @@ struct SMTPSession: Sendable {
     }
 
     /// Checks the content, adds `Received:`, and commits it with its envelope; the reply says what
-    /// happened. Only a committed message gets 250.
+    /// happened. Only a committed message gets 250; content that is not accepted is discarded.
     private func finishMessage(
-        _ content: Data, exceededMaximumSize: Bool, sawBareLineEnding: Bool, machine: SMTPSessionStateMachine,
-        peer: SocketAddress?, logger: Logger
+        _ message: inout IncomingMessage, exceededMaximumSize: Bool, sawBareLineEnding: Bool,
+        machine: SMTPSessionStateMachine, peer: SocketAddress?, logger: Logger
+    ) async -> SMTPReply {
+        let content = await message.finish()
+        let reply = await self.accept(
+            content, of: message, exceededMaximumSize: exceededMaximumSize || message.exceededMaximumSize,
+            sawBareLineEnding: sawBareLineEnding || message.sawBareLineEnding, machine: machine, peer: peer, logger: logger)
+        if reply.code == 250 { message.handedOver() } else { await message.discard() }
+        return reply
+    }
+
+    private func accept(
+        _ content: IncomingMessage.Content?, of message: IncomingMessage, exceededMaximumSize: Bool,
+        sawBareLineEnding: Bool, machine: SMTPSessionStateMachine, peer: SocketAddress?, logger: Logger
     ) async -> SMTPReply {
         guard let transaction = machine.transaction else { return SMTPReply(503, "5.5.1", "No transaction") }
         if exceededMaximumSize {
             return SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size")
         }
+        if message.headerTooLarge {
+            return SMTPReply(552, "5.3.4", "Message header section exceeds \(self.maximumHeaderBytes) octets")
+        }
+        if let failure = message.storeFailure {
+            if case .storageFull = failure { return Self.insufficientStorage }
+            return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
+        }
         if sawBareLineEnding {
             // S04–S06: bare CR or LF is refused after the real end of data, as mox does.
             return SMTPReply(550, "5.5.2", "Message contains bare CR or LF; use CRLF line endings")
         }
-        let header = MessageHeader(parsing: content)
+        guard let content else { return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later") }
+        let header = MessageHeader(parsing: message.header)
         if header.exceedsHopLimit {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
@@ -320,7 +362,14 @@ struct SMTPSession: Sendable {
             envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue,
             authenticatedAs: machine.authenticatedAs?.description)
         do {
-            let accepted = try await self.store.acceptMessage(Data(received.utf8) + content, envelope: envelope)
+            let accepted: AcceptedMessage
+            switch content {
+            case .whole(let content):
+                accepted = try await self.store.acceptMessage(Data(received.utf8) + content, envelope: envelope)
+            case .uploaded(let upload):
+                accepted = try await self.store.acceptMessage(
+                    upload, leadingWith: Data(received.utf8), header: message.header, envelope: envelope)
+            }
             logger.info("message accepted", metadata: ["queue.id": "\(accepted.id)", "recipients": "\(accepted.recipientCount)"])
             return SMTPReply(250, "2.0.0", "Ok: queued as \(accepted.id)")
         } catch {
@@ -346,16 +395,5 @@ struct SMTPSession: Sendable {
         }
         header += "; \(MessageDate.format(Date()))\r\n"
         return header
-    }
-
-    /// A CR not followed by LF, or an LF not preceded by CR (BDAT content is checked like DATA's).
-    static func hasBareLineEnding(_ content: Data) -> Bool {
-        var previous: UInt8 = 0
-        for byte in content {
-            if byte == UInt8(ascii: "\n") && previous != UInt8(ascii: "\r") { return true }
-            if previous == UInt8(ascii: "\r") && byte != UInt8(ascii: "\n") { return true }
-            previous = byte
-        }
-        return previous == UInt8(ascii: "\r")
     }
 }

@@ -35,6 +35,14 @@ public struct SMTPDataReader: Sendable {
         self.maximumSize = max(0, maximumSize)
     }
 
+    /// Hands over the content read so far and goes on reading: a large message is passed on in pieces
+    /// as it arrives instead of being held here whole.
+    public mutating func takeContent() -> ByteBuffer {
+        let content = self.content
+        self.content = ByteBuffer()
+        return content
+    }
+
     public var isFinished: Bool {
         if case .finished = self.state { return true }
         return false

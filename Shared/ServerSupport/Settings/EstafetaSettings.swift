@@ -64,6 +64,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var shutdownGracePeriod: Duration
     /// The largest message SMTP accepts (advertised as SIZE, RFC 1870).
     public var smtpMaximumMessageBytes: Int
+    /// The largest header section (through its empty line) SMTP accepts: it is what the server keeps
+    /// in memory to check a message while the rest streams to the store.
+    public var smtpMaximumHeaderBytes: Int
     /// Recipients per message (RFC 5321 §4.5.3.1.8: at least 100).
     public var smtpMaximumRecipients: Int
     /// Failed commands before the session is cut off.
@@ -249,6 +252,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             minimumDataRate: positive("limits.minDataRate", 500),
             shutdownGracePeriod: .seconds(positive("shutdown.gracePeriodSeconds", 4)),
             smtpMaximumMessageBytes: positive("smtp.maxMessageBytes", 36_700_160),
+            smtpMaximumHeaderBytes: positive("smtp.maxHeaderBytes", 262_144),
             smtpMaximumRecipients: positive("smtp.maxRecipients", 100),
             smtpMaximumErrors: positive("smtp.maxErrors", 20),
             smtpAllowPlaintextAuth: reader.bool(forKey: "smtp.allowPlaintextAuth", default: false),
@@ -349,6 +353,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("admin.maxBodyBytes") { "\($0.adminMaximumBodyBytes)" },
         Entry("admin.maxAuthFailures") { "\($0.adminMaximumAuthFailures)" },
         Entry("smtp.maxMessageBytes") { "\($0.smtpMaximumMessageBytes)" },
+        Entry("smtp.maxHeaderBytes") { "\($0.smtpMaximumHeaderBytes)" },
         Entry("smtp.maxRecipients") { "\($0.smtpMaximumRecipients)" },
         Entry("smtp.maxErrors") { "\($0.smtpMaximumErrors)" },
         Entry("smtp.allowPlaintextAuth") { "\($0.smtpAllowPlaintextAuth)" },

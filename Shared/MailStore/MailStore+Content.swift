@@ -1,0 +1,123 @@
+import Foundation
+import GRDB
+
+/// Message content written in pieces as it arrives (a large SMTP DATA or BDAT message), before the
+/// message it belongs to exists: the session holds one piece at a time instead of the whole message.
+///
+/// The pieces are committed one by one without waiting for the disk, and belong to no message until
+/// `acceptMessage(_:leadingWith:header:envelope:)` turns the upload into a message's content in the
+/// same durable commit that queues it. Until then no reader can see the content; an upload whose
+/// session ends without that (a refused message, a client gone, a killed process) is discarded, or
+/// deleted by the purge once nobody has written to it for `RetentionPolicy.abandonedUploads`.
+public struct ContentUpload: Sendable {
+    let blobID: Int64
+    /// Octets written so far.
+    public private(set) var size = 0
+    /// Pieces are numbered from 1; 0 is kept for what the server puts in front (`Received:`).
+    fileprivate var pieces = 0
+
+    fileprivate init(blobID: Int64) {
+        self.blobID = blobID
+    }
+
+    fileprivate mutating func added(_ octets: Int) {
+        self.size += octets
+        self.pieces += 1
+    }
+}
+
+/// The content of a message being accepted.
+enum AcceptedContent: Sendable {
+    /// Received in full, stored in one row.
+    case whole(Data)
+    /// Written beforehand as an upload; `prefix` goes in front of it, and `header` is the upload's
+    /// header section through its empty line (kept apart for header reads, `messageHeader`).
+    case uploaded(ContentUpload, prefix: Data, header: Data)
+
+    /// What the group commit counts towards its batch size: the bytes this commit writes.
+    var bytesWritten: Int {
+        switch self {
+        case .whole(let content): content.count
+        case .uploaded(_, let prefix, let header): prefix.count + header.count
+        }
+    }
+}
+
+extension MailStore {
+    /// Starts an upload: an empty content no message refers to yet.
+    public func beginUpload(now: Date = Date()) async throws(MailStoreError) -> ContentUpload {
+        try await self.writeWithoutSync { db in
+            try db.cachedStatement(
+                sql: "INSERT INTO messageBlob(content, size, createdAt, layout) VALUES (x'', 0, ?, 'upload')"
+            ).execute(arguments: [now])
+            return ContentUpload(blobID: db.lastInsertedRowID)
+        }
+    }
+
+    /// Adds the next piece of an upload. Not synced: the commit that accepts the message syncs the WAL,
+    /// and with it every piece before it. The upload's time is renewed, so that a slow but living
+    /// client's upload is not taken for an abandoned one.
+    public func appendToUpload(_ upload: inout ContentUpload, _ piece: Data, now: Date = Date()) async throws(MailStoreError) {
+        let blobID = upload.blobID
+        let sequence = upload.pieces + 1
+        try await self.writeWithoutSync { db in
+            try db.cachedStatement(
+                sql: "UPDATE messageBlob SET size = size + ?, createdAt = ? WHERE id = ? AND layout = 'upload'"
+            ).execute(arguments: [piece.count, now, blobID])
+            guard db.changesCount == 1 else { throw MailStoreError.unavailable("upload \(blobID) is gone (abandoned?)") }
+            try db.cachedStatement(sql: "INSERT INTO messageChunk(messageBlobId, seq, data) VALUES (?, ?, ?)")
+                .execute(arguments: [blobID, sequence, piece])
+        }
+        upload.added(piece.count)
+    }
+
+    /// Deletes an upload that will not become a message (the message was refused, or its session ended).
+    public func discardUpload(_ upload: ContentUpload) async throws(MailStoreError) {
+        try await self.writeWithoutSync { db in
+            try db.cachedStatement(sql: "DELETE FROM messageBlob WHERE id = ? AND layout = 'upload'")
+                .execute(arguments: [upload.blobID])
+        }
+    }
+
+    /// Turns an upload into stored content, inside the accepting transaction: its prefix becomes piece
+    /// 0 and its header section is kept apart. Fails if the upload was purged as abandoned meanwhile.
+    static func sealUpload(_ db: Database, _ upload: ContentUpload, prefix: Data, header: Data, now: Date) throws -> Int64 {
+        try db.cachedStatement(
+            sql: "UPDATE messageBlob SET layout = 'chunks', size = ?, createdAt = ? WHERE id = ? AND layout = 'upload'"
+        ).execute(arguments: [upload.size + prefix.count, now, upload.blobID])
+        guard db.changesCount == 1 else { throw MailStoreError.unavailable("upload \(upload.blobID) is gone (abandoned?)") }
+        if !prefix.isEmpty {
+            try db.cachedStatement(sql: "INSERT INTO messageChunk(messageBlobId, seq, data) VALUES (?, 0, ?)")
+                .execute(arguments: [upload.blobID, prefix])
+        }
+        try db.cachedStatement(sql: "INSERT INTO messageHeader(messageBlobId, header) VALUES (?, ?)")
+            .execute(arguments: [upload.blobID, prefix + header])
+        return upload.blobID
+    }
+
+    /// A content's bytes, given what a query read of its `messageBlob` row: the row's own bytes, or its
+    /// pieces in order when it was stored in pieces.
+    static func storedContent(_ db: Database, blobID: Int64, layout: String, inline: Data) throws -> Data {
+        guard layout == "chunks" else { return inline }
+        let pieces = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT data FROM messageChunk WHERE messageBlobId = ? ORDER BY seq"),
+            arguments: [blobID])
+        var content = Data()
+        while let piece = try pieces.next() {
+            try piece.withUnsafeData(atIndex: 0) { bytes in
+                if let bytes { content.append(bytes) }
+            }
+        }
+        return content
+    }
+
+    /// Deletes uploads nobody has written to since `cutoff`, a few at a time; returns how many.
+    static func purgeAbandonedUploads(_ db: Database, before cutoff: Date) throws -> Int {
+        try db.execute(
+            sql: """
+                DELETE FROM messageBlob WHERE id IN (
+                    SELECT id FROM messageBlob WHERE layout = 'upload' AND createdAt < ? LIMIT 16)
+                """, arguments: [cutoff])
+        return db.changesCount
+    }
+}
