@@ -22,6 +22,7 @@ struct StoreMaintenance: Service {
                         metadata: [
                             "queueMessages": "\(report.queueMessages)", "contents": "\(report.messageContents)",
                             "changes": "\(report.changes)", "auditEntries": "\(report.auditEntries)",
+                            "abandonedUploads": "\(report.abandonedUploads)",
                             "freedPages": "\(report.freedPages)",
                         ])
                 }

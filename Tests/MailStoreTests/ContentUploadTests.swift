@@ -1,0 +1,86 @@
+import Foundation
+import MailFormat
+@testable import MailStore
+import Testing
+import TestSupport
+
+@Suite("Content written in pieces: uploads become a message's content only when accepted")
+struct ContentUploadTests {
+    static func pieces() -> [Data] {
+        (0..<5).map { index in Data(String(repeating: "line \(index) of the body\r\n", count: 2_000).utf8) }
+    }
+
+    @Test("an accepted upload reads back whole (prefix, then the pieces in order) from the queue, a mailbox, FETCH and SEARCH")
+    func accepted() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
+            var upload = try await store.beginUpload()
+            try await store.appendToUpload(&upload, header + Self.pieces()[0])
+            for piece in Self.pieces().dropFirst() { try await store.appendToUpload(&upload, piece) }
+            // Nothing refers to it yet: not in the queue, and not counted as a message.
+            #expect(try await store.queueRecipientStates(of: QueueMessageID(1)).isEmpty)
+            let prefix = Data("Received: from test\r\n".utf8)
+            let accepted = try await store.acceptMessage(
+                upload, leadingWith: prefix, header: header, envelope: TestData.envelope(to: ["alice@example.org"]))
+            let whole = prefix + header + Self.pieces().reduce(Data(), +)
+            #expect(try await store.queuedContent(accepted.id) == whole)
+
+            let lease = try #require(try await store.leaseQueueItems(owner: "t", limit: 1, leaseDuration: .seconds(60)).first)
+            let delivered = try await store.deliverLocally(lease, into: inbox.id, headerPrefix: Data("Delivered-To: alice\r\n".utf8))
+            #expect(delivered.size == Int64(whole.count + 21))
+            #expect(try await store.messageContent(in: inbox.id, uid: delivered.uid) == Data("Delivered-To: alice\r\n".utf8) + whole)
+            let fetched = try await store.messagesWithContent(in: inbox.id, uids: delivered.uid...delivered.uid, content: .whole)
+            #expect(fetched.first?.content == Data("Delivered-To: alice\r\n".utf8) + whole)
+            // Header reads use the header kept apart: the prefix and the upload's header section.
+            let headers = try await store.messagesWithContent(in: inbox.id, uids: delivered.uid...delivered.uid, content: .header)
+            #expect(headers.first?.content == Data("Delivered-To: alice\r\n".utf8) + prefix + header)
+            let found = try await store.messages(in: inbox.id, uids: 1...UInt32.max, headerOnly: false) { _, content in
+                content.range(of: Data("line 4 of the body".utf8)) != nil
+            }
+            #expect(found == [delivered.uid])
+            // Expunged, the content and its pieces go once the queue entry is gone too.
+            try await store.expunge(uids: [delivered.uid], in: inbox.id)
+            _ = try await store.purge(RetentionPolicy(finishedQueueEntries: .zero, changeFeed: .seconds(60), auditLog: .seconds(60)),
+                                      now: Date().addingTimeInterval(5))
+            #expect(try await store.storedContents().count == 0)
+        }
+    }
+
+    @Test("a discarded upload leaves nothing; an abandoned one is purged, and accepting it afterwards fails")
+    func discardedAndAbandoned() async throws {
+        try await StoreFixture.with { fixture in
+            let (store, _) = try await TestData.populated(fixture)
+            var discarded = try await store.beginUpload()
+            try await store.appendToUpload(&discarded, Self.pieces()[0])
+            try await store.discardUpload(discarded)
+            #expect(try await store.storedContents().count == 0)
+
+            let start = Date()
+            var abandoned = try await store.beginUpload(now: start)
+            try await store.appendToUpload(&abandoned, Self.pieces()[0], now: start)
+            var living = try await store.beginUpload(now: start)
+            try await store.appendToUpload(&living, Self.pieces()[0], now: start)
+            // Written to again later: still living at the purge.
+            try await store.appendToUpload(&living, Self.pieces()[1], now: start.addingTimeInterval(3_000))
+            let policy = RetentionPolicy(
+                finishedQueueEntries: .seconds(60), changeFeed: .seconds(60), auditLog: .seconds(60), abandonedUploads: .seconds(3_600))
+            let report = try await store.purge(policy, now: start.addingTimeInterval(4_000))
+            #expect(report.abandonedUploads == 1)
+            #expect(try await store.storedContents().count == 1)
+            await #expect(throws: MailStoreError.self) {
+                try await store.appendToUpload(&abandoned, Self.pieces()[1])
+            }
+            await #expect(throws: MailStoreError.self) {
+                try await store.acceptMessage(
+                    abandoned, leadingWith: Data(), header: Data(), envelope: TestData.envelope(to: ["alice@example.org"]))
+            }
+            #expect(try await store.queueRecipientStates(of: QueueMessageID(1)).isEmpty)
+            // The one still living becomes a message.
+            let accepted = try await store.acceptMessage(
+                living, leadingWith: Data(), header: Data(), envelope: TestData.envelope(to: ["alice@example.org"]))
+            #expect(try await store.queuedContent(accepted.id) == Self.pieces()[0] + Self.pieces()[1])
+        }
+    }
+}
