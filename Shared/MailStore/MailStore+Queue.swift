@@ -361,6 +361,21 @@ extension MailStore {
         }
     }
 
+    /// The header section and the size of a queued message's content: what local delivery checks (loops,
+    /// quota) without reading the content itself, which may be tens of megabytes.
+    public func queuedHeader(_ message: QueueMessageID) async throws(MailStoreError) -> (header: Data, size: Int64)? {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT h.header, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                    JOIN messageHeader h ON h.messageBlobId = b.id WHERE m.id = ?
+                    """),
+                arguments: [message.rawValue])
+            else { return nil }
+            return (row[0], row[1])
+        }
+    }
+
     /// The content of a queued message, for the relay and for bounces.
     public func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data? {
         try await self.read { db in

@@ -20,19 +20,19 @@ struct LocalDelivery: Sendable {
         do {
             // Below the free space minimum nothing more is filed; the message waits in the queue.
             if self.store.spaceIsLow { return try await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now) }
-            guard let content = try await self.store.queuedContent(lease.messageID) else {
+            guard let (header, size) = try await self.store.queuedHeader(lease.messageID) else {
                 // Deleted by an operator since it was leased: nothing left to deliver.
                 return .skipped
             }
             switch try await self.store.resolveRecipient(lease.recipient) {
             case .account(let account, let enabled, let quotaBytes, let usedBytes):
                 guard enabled else { return try await self.outcomes.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
-                if let reason = Self.loopReason(content, recipient: lease.recipient) {
+                if let reason = Self.loopReason(header, recipient: lease.recipient) {
                     return try await self.outcomes.bounce(lease, reason, now: now)
                 }
                 let prefix = Data(
                     "Return-Path: <\(lease.sender?.description ?? "")>\r\nDelivered-To: \(lease.recipient)\r\n".utf8)
-                if let quotaBytes, usedBytes + Int64(content.count + prefix.count) > quotaBytes {
+                if let quotaBytes, usedBytes + size + Int64(prefix.count) > quotaBytes {
                     return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
                 }
                 let inbox = try await self.store.mailbox(named: "INBOX", of: account)
@@ -78,8 +78,8 @@ struct LocalDelivery: Sendable {
 
     /// A message that already passed this recipient (its `Delivered-To:`), or that has travelled too
     /// far, is a loop: bounce it rather than deliver it again.
-    static func loopReason(_ content: Data, recipient: EmailAddress) -> String? {
-        let header = MessageHeader(parsing: content)
+    static func loopReason(_ headerSection: Data, recipient: EmailAddress) -> String? {
+        let header = MessageHeader(parsing: headerSection)
         let target = recipient.description.lowercased()
         if header.values("Delivered-To").contains(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == target }) {
             return "554 5.4.6 mail loop: already delivered to \(recipient)"
