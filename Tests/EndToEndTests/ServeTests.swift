@@ -101,14 +101,15 @@ struct ConnectionLimitTests {
 }
 
 extension ConnectionLimitTests {
-    @Test("an IMAP command trickled below the minimum data rate is cut off with BYE, though it is never idle")
+    @Test("IMAP, SMTP and POP3 commands trickled below the minimum data rate are cut off, though never idle")
     func slowCommand() async throws {
         let server = try RunningServer(
             "estafeta",
             arguments: ["serve", "--limits-idle-timeout-seconds", "1", "--limits-min-data-rate", "1000"] + RunningServer.loopbackListeners)
         defer { server.removeDirectory() }
         try await server.waitUntilReady()
-        let checks = try await PythonClient.run("slow_command.py", [String(server.ports["imap"] ?? 0)])
+        let checks = try await PythonClient.run(
+            "slow_command.py", ["imap", "smtp", "pop3"].map { String(server.ports[$0] ?? 0) })
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
         #expect(try await server.stop().status == 0)
     }

@@ -25,7 +25,9 @@ public enum POP3GatewayService {
                         CommandLineChannelHandler(
                             maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
                             overflowReply: String(decoding: POP3Response.err("Too much pipelined input, closing connection"), as: UTF8.self),
-                            tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
+                            tlsHandshakeTimeout: settings.tlsHandshakeTimeout,
+                            pace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate),
+                            slowReply: String(decoding: POP3Response.err("Command arrives too slowly, closing connection"), as: UTF8.self)))
                 },
                 overLimitMessage: .sendAndClose(
                     ByteBuffer(bytes: POP3Response.err("Too many connections, try again later", code: .systemTemporary)))

@@ -39,6 +39,7 @@ public enum SMTPIngressService {
                         SMTPServerChannelHandler(
                             maximumLineLength: maximumLineLength, tlsContext: tls ? nil : tlsContext,
                             maximumChunkBytes: limits.maximumMessageSize + 1, dataRate: dataRate,
+                            linePace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate),
                             tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
                 },
                 overLimitMessage: .replyAndClose(

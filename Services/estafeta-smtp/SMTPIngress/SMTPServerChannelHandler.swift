@@ -94,6 +94,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         var minimumRate: Int
     }
     private let dataRate: DataRate?
+    /// A command line must keep coming too once begun (a trickle is never idle): the same rule as for
+    /// content, timed from the line's first octet to its end.
+    private var linePace: TransferPace?
     private let tlsHandshakeTimeout: Duration
     /// When the current DATA content or BDAT chunk sequence began, and how much of it has arrived.
     private var contentStarted: NIODeadline?
@@ -101,8 +104,9 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
 
     init(
         maximumLineLength: Int, tlsContext: NIOSSLContext?, maximumChunkBytes: Int, dataRate: DataRate? = nil,
-        maximumBufferedBytes: Int = 256 * 1024, tlsHandshakeTimeout: Duration = .seconds(10)
+        linePace: TransferPace? = nil, maximumBufferedBytes: Int = 256 * 1024, tlsHandshakeTimeout: Duration = .seconds(10)
     ) {
+        self.linePace = linePace
         self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.dataRate = dataRate
         self.maximumChunkBytes = maximumChunkBytes
@@ -125,9 +129,22 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
                 }
                 return
             }
+        } else if self.linePace?.record(incoming.readableBytes) == true {
+            self.closing = true
+            let reply = SMTPReply(421, "4.4.2", "Command line arrives too slowly, closing connection")
+            context.writeAndFlush(Self.wrapOutboundOut(reply.encoded)).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
+            return
         }
         self.buffer.writeBuffer(&incoming)
         self.deliver(context: context)
+        if case .command = self.mode, self.buffer.readableBytes > 0 || self.lineDecoder.isDiscardingLine {
+            // A line partly received: its clock keeps running.
+        } else {
+            // Nothing under way (or the session is answering): the next line is timed from its first octet.
+            self.linePace?.finish()
+        }
         if case .awaitingSession = self.mode, self.buffer.readableBytes > self.maximumBufferedBytes {
             self.closing = true
             let reply = SMTPReply(421, "4.7.0", "Too much pipelined input, closing connection")

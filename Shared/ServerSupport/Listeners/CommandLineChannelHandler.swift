@@ -43,13 +43,19 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
     private var reading = false
     private var closing = false
     private var shortcut: (any CommandLineShortcut)?
+    /// A line must keep coming once begun (a trickle is never idle); `slowReply` is sent before closing
+    /// a client behind the pace.
+    private var pace: TransferPace?
+    private let slowReply: String
 
     private let tlsHandshakeTimeout: Duration
 
     public init(
         maximumLineLength: Int, tlsContext: NIOSSLContext?, overflowReply: String, maximumBufferedBytes: Int = 256 * 1024,
-        tlsHandshakeTimeout: Duration = .seconds(10)
+        tlsHandshakeTimeout: Duration = .seconds(10), pace: TransferPace? = nil, slowReply: String = ""
     ) {
+        self.pace = pace
+        self.slowReply = slowReply
         self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.maximumLineLength = maximumLineLength
         self.maximumBufferedBytes = maximumBufferedBytes
@@ -61,8 +67,18 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.closing else { return }
         var incoming = Self.unwrapInboundIn(data)
+        if self.pace?.record(incoming.readableBytes) == true {
+            self.close(context: context, with: ByteBuffer(string: self.slowReply), promise: nil)
+            return
+        }
         self.buffer.writeBuffer(&incoming)
         self.deliver(context: context)
+        if self.reading, self.buffer.readableBytes > 0 || self.decoder.isDiscardingLine {
+            // A line partly received: its clock keeps running.
+        } else {
+            // Nothing under way (or the session is answering): the next line is timed from its first octet.
+            self.pace?.finish()
+        }
         if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
             self.close(context: context, with: ByteBuffer(string: self.overflowReply), promise: nil)
         }

@@ -18,6 +18,9 @@ public struct LineFramingDecoder: NIOSingleStepByteToMessageDecoder {
 
     public init(maximumLineLength: Int) { self.maximumLineLength = max(1, maximumLineLength) }
 
+    /// An over-long line is being dropped up to its LF: a line is under way though nothing is buffered.
+    public var isDiscardingLine: Bool { self.discardingOverlongLine }
+
     public mutating func decode(buffer: inout ByteBuffer) throws -> InboundLine? {
         let view = buffer.readableBytesView
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {

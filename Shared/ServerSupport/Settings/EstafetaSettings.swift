@@ -57,8 +57,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var maximumNewConnectionsPerMinute: Int
     /// Time an implicit-TLS client has to complete its handshake.
     public var tlsHandshakeTimeout: Duration
-    /// IMAP command lines and literals must arrive at this average rate (octets/s) once
-    /// `idleTimeout` has passed since the command began (`smtpMinimumDataRate` for SMTP content).
+    /// Command lines (and IMAP literals) must arrive at this average rate (octets/s) once `idleTimeout`
+    /// has passed since the command began (`smtpMinimumDataRate` for SMTP content).
     public var minimumDataRate: Int
     /// How long SIGTERM waits for sessions before cancelling them.
     public var shutdownGracePeriod: Duration
