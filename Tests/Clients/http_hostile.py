@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sends malformed HTTP/1.1 requests to a server (reliability catalogue H04-H07, H14) over raw
+"""Sends malformed HTTP/1.1 requests to a server over raw
 sockets, as no well-behaved client would, and prints one line per case:
 `<case>|<status line or 'closed'>|<closed-after: yes/no>`.
 

@@ -1,4 +1,4 @@
-"""Catalogue I19: FETCH 1:* BODY.PEEK[] of a mailbox of large messages is streamed: the server holds a
+"""FETCH 1:* BODY.PEEK[] of a mailbox of large messages is streamed: the server holds a
 bounded part of it at a time and waits while the client does not read. 60 messages of 1 MB (60 MB) are
 APPENDed, then fetched by a client that reads nothing for 3 s and then everything; every message must
 arrive whole, and the server's RSS must stay far below what holding the whole answer takes.

@@ -1,4 +1,4 @@
-"""Catalogue I26: IDLE sessions hold no read transaction open, so SQLite's checkpoints keep the WAL
+"""IDLE sessions hold no read transaction open, so SQLite's checkpoints keep the WAL
 bounded while mail arrives. 20 sessions IDLE on INBOX (each hearing of every message) while 600
 messages of 20 KB (12 MB) are APPENDed; the WAL file must stay well below what it grows to when a
 reader pins an old snapshot (everything written since).

@@ -1,4 +1,4 @@
-"""Steps of the IMAP kill -9 test (catalogue I25): a MOVE of 300 messages and an APPEND cut off in
+"""Steps of the IMAP kill -9 test: a MOVE of 300 messages and an APPEND cut off in
 its literal are in flight when the test kills the server; after a restart each is done entirely or
 not at all, and no UID is handed out twice.
   prepare  PORT CAFILE          300 messages in INBOX, an empty Moved; prints "ready"

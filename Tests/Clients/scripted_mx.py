@@ -8,7 +8,7 @@
   anything else     -> 250
 Each accepted message is appended to MAILDIR/<n>.eml with its envelope in X-Envelope-* lines.
 
-More listeners, each misbehaving in one way (catalogue D14) or wanting a login:
+More listeners, each misbehaving in one way or wanting a login:
   greet421  answers every connection with 421 and closes
   silent    accepts and never says anything
   slow      sends its greeting one byte every 0.5 s

@@ -74,7 +74,7 @@ check("pipelined RSET/MAIL/RCPT/DATA answered in order",
 raw.send(b"Subject: pipelined\r\n\r\nbody\r\n.\r\n")
 check("pipelined message accepted after its commit", raw.reply().startswith("250 2.0.0 Ok: queued as"))
 
-# S04/S05: smuggling. The bare-LF 'end' is content; the only reply comes after the real end.
+# Smuggling. The bare-LF 'end' is content; the only reply comes after the real end.
 raw.send(b"MAIL FROM:<s@b.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
 [raw.reply() for _ in range(3)]
 raw.send(b"Subject: smuggle\r\n\r\nx\n.\nMAIL FROM:<evil@b.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nsmuggled\r\n.\r\n")
@@ -85,14 +85,14 @@ check("session in sync after the smuggling attempt (no extra replies)", raw.repl
 raw.send(b"QUIT\r\n")
 check("QUIT: 221", raw.reply().startswith("221"))
 
-# S08: DATA without recipients, with the body pipelined behind it.
+# DATA without recipients, with the body pipelined behind it.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"DATA\r\nSubject: x\r\n\r\nRCPT TO:<alice@example.org>\r\n.\r\n")
 check("rejected DATA with pipelined content: 554 5.5.0 and close",
       raw.reply().startswith("554 5.5.0") and raw.closed())
 
-# Submission: AUTH only over TLS (S14), then relaying for the authenticated user.
+# Submission: AUTH only over TLS, then relaying for the authenticated user.
 submission = Raw(SUBMISSION)
 submission.reply()
 submission.send(b"EHLO client.test\r\n")
@@ -125,7 +125,7 @@ try:
     client.login("nobody@example.org", PASSWORD)
     check("unknown user refused", False, "accepted")
 except smtplib.SMTPAuthenticationError as error:
-    check("unknown user: the same 535 5.7.8 (S22)", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
+    check("unknown user: the same 535 5.7.8", error.smtp_code == 535 and error.smtp_error.startswith(b"5.7.8"), error)
 code, text = client.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0nobody@example.org\0x").decode())
 check("third failure on one connection: 421 4.7.0 and close", code == 421 and text.startswith(b"4.7.0"), (code, text))
 client.close()
@@ -133,12 +133,12 @@ client = submission_client()
 code, _ = client.login("alice@example.org", PASSWORD)
 check("AUTH PLAIN with the right password: 235", code == 235)
 code, text = client.docmd("AUTH", "PLAIN")
-check("second AUTH: 503 5.5.1 (S20)", code == 503, (code, text))
+check("second AUTH: 503 5.5.1", code == 503, (code, text))
 try:
     client.sendmail("bob@example.org", ["x@remote.example"], "Subject: x\r\n\r\nx\r\n")
     check("foreign envelope sender refused", False, "accepted")
 except smtplib.SMTPSenderRefused as error:
-    check("sender not owned: 553 5.7.1 (S41)", error.smtp_code == 553, error)
+    check("sender not owned: 553 5.7.1", error.smtp_code == 553, error)
 refused = client.sendmail("alice@example.org", ["x@remote.example", "alice@example.org"], "Subject: out\r\n\r\nhello\r\n")
 check("authenticated submission may relay to remote domains", refused == {}, refused)
 client.quit()
@@ -175,15 +175,15 @@ check("submissions greets over TLS", raw.reply().startswith("220"))
 raw.send(b"EHLO client.test\r\n")
 check("submissions offers AUTH at once", "AUTH PLAIN LOGIN" in raw.reply())
 raw.send(b"AUTH PLAIN !!!notbase64\r\n")
-check("AUTH with bad base64: 501 5.5.2 (S15)", raw.reply().startswith("501 5.5.2"))
+check("AUTH with bad base64: 501 5.5.2", raw.reply().startswith("501 5.5.2"))
 raw.send(b"AUTH PLAIN\r\n")
 check("AUTH PLAIN without initial response: empty 334 challenge", raw.reply().startswith("334"))
 raw.send(b"*\r\n")
-check("'*' cancels: 501 (S16)", raw.reply().startswith("501"))
+check("'*' cancels: 501", raw.reply().startswith("501"))
 raw.send(b"AUTH PLAIN " + base64.b64encode(b"admin\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n")
-check("authzid differing from authcid: 535 5.7.8 (S18)", raw.reply().startswith("535 5.7.8"))
+check("authzid differing from authcid: 535 5.7.8", raw.reply().startswith("535 5.7.8"))
 raw.send(b"AUTH PLAIN " + b"A" * 20_000 + b"\r\n")
-check("AUTH line of 20,000 octets: 500 5.5.6 (S19)", raw.reply().startswith("500 5.5.6"))
+check("AUTH line of 20,000 octets: 500 5.5.6", raw.reply().startswith("500 5.5.6"))
 raw.send(b"AUTH PLAIN\r\n")
 raw.reply()
 raw.send(b"A" * 20_000 + b"\r\n")
@@ -217,7 +217,7 @@ check("a 12,288-octet response after 334 is read (535, not 500)", raw.reply().st
 raw.send(b"QUIT\r\n")
 raw.reply()
 
-# RFC 3030 BDAT (S30).
+# RFC 3030 BDAT.
 raw = Raw(MX)
 raw.reply()
 raw.send(b"EHLO client.test\r\n")
@@ -255,14 +255,14 @@ check("EHLO offers STARTTLS before TLS", client.has_extn("starttls"))
 code, _ = client.starttls(context=TLS)
 check("STARTTLS: 220 and a verified handshake", code == 220)
 client.ehlo("client.test")
-check("after STARTTLS, EHLO no longer offers STARTTLS (S11)", not client.has_extn("starttls"))
+check("after STARTTLS, EHLO no longer offers STARTTLS", not client.has_extn("starttls"))
 refused = client.sendmail("bob@remote.test", ["alice@example.org"], "Subject: over TLS\r\n\r\nsecret\r\n")
 check("mail over STARTTLS is accepted", refused == {}, refused)
 code, text = client.docmd("STARTTLS")
-check("STARTTLS inside TLS: 503 5.5.1 (S12)", code == 503, (code, text))
+check("STARTTLS inside TLS: 503 5.5.1", code == 503, (code, text))
 client.quit()
 
-# S10 (CVE-2011-0411): a command pipelined behind STARTTLS in plaintext must never run inside TLS.
+# CVE-2011-0411: a command pipelined behind STARTTLS in plaintext must never run inside TLS.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"STARTTLS\r\nEHLO injected.test\r\n")
@@ -282,7 +282,7 @@ while True:
 check("EHLO inside TLS answered once, for the real EHLO", lines[0].startswith("250-") and "injected" not in lines[0], lines)
 secure.close()
 
-# S12: STARTTLS with an argument.
+# STARTTLS with an argument.
 raw = Raw(MX)
 raw.reply()
 raw.send(b"EHLO client.test\r\nSTARTTLS now\r\n")

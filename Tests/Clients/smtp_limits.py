@@ -24,13 +24,13 @@ SUBMISSIONS = int(sys.argv[4])
 PASSWORD = "correct horse battery"
 
 
-# S33: connections per client address (5 here); another address is not affected.
+# Connections per client address (5 here); another address is not affected.
 held = [Raw(MX) for _ in range(5)]
 for connection in held:
     connection.reply()
 extra = Raw(MX)
 answer = extra.reply()
-check("sixth connection from one address: 421 4.7.0 (S33)", answer.startswith("421 4.7.0"), answer)
+check("sixth connection from one address: 421 4.7.0", answer.startswith("421 4.7.0"), answer)
 other = Raw(MX, source="127.0.0.5")
 answer = other.reply()
 check("another address still gets 220", answer.startswith("220"), answer)
@@ -38,24 +38,24 @@ for connection in held + [extra, other]:
     connection.close()
 time.sleep(0.3)
 
-# S09: a client that talks before the greeting (the MX waits 300 ms here) is refused.
+# A client that talks before the greeting (the MX waits 300 ms here) is refused.
 early = Raw(MX)
 early.send(b"EHLO early.test\r\n")
 answer = early.reply()
-check("client talking before the greeting: 554 5.5.1 and close (S09)", answer.startswith("554 5.5.1") and early.closed(), answer)
+check("client talking before the greeting: 554 5.5.1 and close", answer.startswith("554 5.5.1") and early.closed(), answer)
 
-# S38: the null reverse-path (bounces) is accepted; a polite client waits for the greeting.
+# The null reverse-path (bounces) is accepted; a polite client waits for the greeting.
 client = smtplib.SMTP(HOST, MX, timeout=15)
 refused = client.sendmail("", ["alice@example.org"], "Subject: bounce\r\n\r\nbounced\r\n")
-check("MAIL FROM:<> accepted after the delayed greeting (S38)", refused == {}, refused)
+check("MAIL FROM:<> accepted after the delayed greeting", refused == {}, refused)
 client.quit()
 
-# S26: 100 recipients must be taken; the 101st gets 452 4.5.3; 10,001 do not break anything.
+# 100 recipients must be taken; the 101st gets 452 4.5.3; 10,001 do not break anything.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"MAIL FROM:<many@remote.test>\r\n" + b"RCPT TO:<alice@example.org>\r\n" * 101)
 answers = [raw.reply() for _ in range(102)]
-check("101 RCPTs: 100 accepted, the 101st 452 4.5.3 (S26)",
+check("101 RCPTs: 100 accepted, the 101st 452 4.5.3",
       all(a.startswith("250") for a in answers[:101]) and answers[101].startswith("452 4.5.3"), answers[99:])
 raw.send(b"DATA\r\n")
 raw.reply()
@@ -75,18 +75,18 @@ for batch in range(21):
             refused_452 += 1
         else:
             other_answers += 1
-check("10,001 RCPTs: exactly 100 accepted, the rest 452 4.5.3 (S26)",
+check("10,001 RCPTs: exactly 100 accepted, the rest 452 4.5.3",
       (accepted, refused_452, other_answers) == (100, 9901, 0), (accepted, refused_452, other_answers))
 raw.send(b"RSET\r\nNOOP\r\n")
 check("session healthy after 10,001 RCPTs", raw.reply().startswith("250") and raw.reply().startswith("250"))
 raw.close()
 
-# S35: errors and junk commands.
+# Errors and junk commands.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"XYZZY\r\n" * 12)
 answers = [raw.reply() for _ in range(11)]
-check("10 bad commands answered 500, the 11th 421 4.7.0 too many errors (S35)",
+check("10 bad commands answered 500, the 11th 421 4.7.0 too many errors",
       all(a.startswith("500") for a in answers[:10]) and answers[10].startswith("421 4.7.0") and raw.closed(),
       answers[9:])
 raw = Raw(MX)
@@ -96,14 +96,14 @@ answers = [raw.reply() for _ in range(111)]
 check("110 NOOPs answered 250, the 111th 421 4.7.0 (100 junk commands, then 10 errors)",
       all(a.startswith("250") for a in answers[:110]) and answers[110].startswith("421 4.7.0"), answers[108:])
 
-# S36: a message over the size limit is read to its end, refused 552 5.3.4, nothing queued.
+# A message over the size limit is read to its end, refused 552 5.3.4, nothing queued.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"MAIL FROM:<big@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
 [raw.reply() for _ in range(3)]
 raw.send(b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 150 + b".\r\n")
 answer = raw.reply()
-check("150 KB over a 100 KB limit: 552 5.3.4 after the end of data (S36)", answer.startswith("552 5.3.4"), answer)
+check("150 KB over a 100 KB limit: 552 5.3.4 after the end of data", answer.startswith("552 5.3.4"), answer)
 raw.send(b"NOOP\r\n")
 check("session in sync after the refused message", raw.reply().startswith("250"))
 
@@ -125,26 +125,26 @@ for size, expected, name in ((100_000, "250", "exactly the limit: accepted (M14)
     answer = raw.reply()
     check(name, answer.startswith(expected), answer)
 
-# S30: BDAT over the size limit: the chunk is consumed, then 552 5.3.4.
+# BDAT over the size limit: the chunk is consumed, then 552 5.3.4.
 raw.send(b"MAIL FROM:<big@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")
 raw.reply(); raw.reply()
 chunk = b"Subject: big chunk\r\n\r\n" + (b"y" * 998 + b"\r\n") * 150
 raw.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
 answer = raw.reply()
-check("BDAT LAST over the limit: 552 5.3.4 (S30)", answer.startswith("552 5.3.4"), answer)
+check("BDAT LAST over the limit: 552 5.3.4", answer.startswith("552 5.3.4"), answer)
 raw.send(b"NOOP\r\n")
 check("session in sync after the refused chunk", raw.reply().startswith("250"))
 
-# S37: a mail loop.
+# A mail loop.
 raw.send(b"MAIL FROM:<loop@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
 [raw.reply() for _ in range(3)]
 raw.send(b"".join(b"Received: from hop%d.test by hop%d.test; Thu, 26 Nov 2026 10:00:00 +0000\r\n" % (i, i + 1)
                   for i in range(60)) + b"Subject: loop\r\n\r\nround and round\r\n.\r\n")
 answer = raw.reply()
-check("60 Received: headers: 554 5.4.6 (S37)", answer.startswith("554 5.4.6"), answer)
+check("60 Received: headers: 554 5.4.6", answer.startswith("554 5.4.6"), answer)
 raw.close()
 
-# S34: content trickling in below the minimum rate (2,000 octets/s after a 2 s grace) is cut off.
+# Content trickling in below the minimum rate (2,000 octets/s after a 2 s grace) is cut off.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"MAIL FROM:<slow@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
@@ -161,11 +161,11 @@ for _ in range(30):  # at most 15 s
         answer = raw.reply()
         break
 elapsed = time.monotonic() - started
-check("slow DATA: 421 4.4.2 after about the grace period, no 250 (S34)",
+check("slow DATA: 421 4.4.2 after about the grace period, no 250",
       answer.startswith("421 4.4.2") and 1.5 < elapsed < 6, (answer, elapsed))
 raw.close()
 
-# S41: the From: header must belong to the authenticated account too.
+# The From: header must belong to the authenticated account too.
 client = smtplib.SMTP(HOST, SUBMISSION, timeout=15)
 client.starttls(context=TLS)
 client.login("alice@example.org", PASSWORD)
@@ -173,24 +173,24 @@ try:
     client.sendmail("alice@example.org", ["x@remote.example"], "From: Bob <bob@example.org>\r\nSubject: x\r\n\r\nx\r\n")
     check("foreign From: refused", False, "accepted")
 except smtplib.SMTPDataError as error:
-    check("From: of another user: 550 5.7.1 (S41)", error.smtp_code == 550 and error.smtp_error.startswith(b"5.7.1"), error)
+    check("From: of another user: 550 5.7.1", error.smtp_code == 550 and error.smtp_error.startswith(b"5.7.1"), error)
 refused = client.sendmail("alice@example.org", ["x@remote.example"],
                           "From: \"Alice (really)\" <alice@example.org>\r\nSubject: mine\r\n\r\nx\r\n")
 check("From: of the account itself is accepted", refused == {}, refused)
 client.quit()
 
-# S02: a megabyte without a line end is discarded as it comes (bounded memory); the session then
+# A megabyte without a line end is discarded as it comes (bounded memory); the session then
 # ends at the idle timeout (2 s here) if nothing else arrives.
 raw = Raw(MX)
 raw.hello()
 raw.send(b"NOOP " + b"z" * 1_000_000)
 started = time.monotonic()
 answer = raw.reply()
-check("1 MB without CRLF: no reply until the idle timeout closes it (S02)",
+check("1 MB without CRLF: no reply until the idle timeout closes it",
       answer.startswith("421 4.4.2") and time.monotonic() - started < 6, answer)
 raw.close()
 
-# S13: garbage instead of a TLS handshake after "220 Ready to start TLS": the connection closes and
+# Garbage instead of a TLS handshake after "220 Ready to start TLS": the connection closes and
 # no plaintext command is ever answered.
 raw = Raw(MX)
 raw.hello()
@@ -206,10 +206,10 @@ try:
         rest += chunk
 except (ConnectionResetError, socket.timeout):
     pass
-check("garbage handshake: closed, nothing answered in plaintext (S13)", b"250" not in rest, rest[:200])
+check("garbage handshake: closed, nothing answered in plaintext", b"250" not in rest, rest[:200])
 raw.close()
 
-# S21: wrong passwords from one network: growing delays, 421 at the third on a connection, lockout at
+# Wrong passwords from one network: growing delays, 421 at the third on a connection, lockout at
 # the fourth; a correct password from another address still works.
 wrong = b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0wrong") + b"\r\n"
 right = b"AUTH PLAIN " + base64.b64encode(b"\0alice@example.org\0" + PASSWORD.encode()) + b"\r\n"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""S42: SIGTERM while one session is in the middle of DATA and another is idle. The idle one gets
+"""SIGTERM while one session is in the middle of DATA and another is idle. The idle one gets
 421 4.3.2; the one in DATA may finish its message within the grace period and gets its 250 (so the
 message must be in the queue after a restart), then 421 and close.
 

@@ -17,7 +17,6 @@ struct SASLTests {
         #expect(try SASL.plain(SASL.decodeBase64(encoded)).password == "secret")
     }
 
-    // Reliability catalogue S15 and S17.
     @Test("malformed PLAIN payloads and base64 are refused without a trap")
     func malformed() {
         for bad in ["authcid\u{0}pass", "\u{0}\u{0}", "\u{0}user\u{0}", "a\u{0}b\u{0}c\u{0}d", "", "\u{0}\u{0}pw"] {

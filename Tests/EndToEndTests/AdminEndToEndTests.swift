@@ -60,7 +60,7 @@ struct AdminEndToEndTests {
     }
 }
 
-@Suite("estafeta-admin against malformed HTTP (reliability catalogue H04–H07, H14)")
+@Suite("estafeta-admin against malformed HTTP")
 struct AdminHostileHTTPTests {
     @Test("request smuggling shapes, bare CR, obs-fold and oversized heads get 400 and a closed connection; idle ones are closed")
     func hostileHTTP() async throws {

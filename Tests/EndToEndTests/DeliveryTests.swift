@@ -113,7 +113,7 @@ struct DeliveryTests {
         #expect(try await server.stop().status == 0)
     }
 
-    @Test("two relay processes on one queue, one killed with -9 mid-run: every message delivered exactly once (D10, D11, D13)")
+    @Test("two relay processes on one queue, one killed with -9 mid-run: every message delivered exactly once")
     func racingWorkers() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

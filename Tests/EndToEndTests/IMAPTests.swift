@@ -55,7 +55,7 @@ struct IMAPTests {
             imap.logout()
         """
 
-    @Test("an APPEND answered OK survives kill -9: the same UID after a restart, UIDNEXT beyond it, UIDVALIDITY unchanged (I24)")
+    @Test("an APPEND answered OK survives kill -9: the same UID after a restart, UIDNEXT beyond it, UIDVALIDITY unchanged")
     func appendSurvivesKill() async throws {
         let first = try await startSuiteWithAlice(name: "imap-kill", hostname: "imap.estafeta.test", token: Self.token)
         defer { first.removeDirectory() }
@@ -81,7 +81,7 @@ struct IMAPTests {
         #expect(try await second.stop().status == 0)
     }
 
-    @Test("kill -9 during a MOVE of 300 messages and an APPEND cut off in its literal: all or nothing, no UID handed out twice (I25)")
+    @Test("kill -9 during a MOVE of 300 messages and an APPEND cut off in its literal: all or nothing, no UID handed out twice")
     func moveAndAppendSurviveKill() async throws {
         let first = try await startSuiteWithAlice(name: "imap-kill-move", hostname: "imap.estafeta.test", token: Self.token)
         defer { first.removeDirectory() }
@@ -108,14 +108,14 @@ struct IMAPTests {
         #expect(try await second.stop().status == 0)
     }
 
-    @Test("20 sessions in IDLE while 12 MB arrive: they hear every message and the WAL stays bounded (I26)")
+    @Test("20 sessions in IDLE while 12 MB arrive: they hear every message and the WAL stays bounded")
     func idleKeepsWALBounded() async throws {
         try await self.passes("imap_idle_wal.py", options: ["--imap-max-connections-per-user", "30"]) { server in
             [String(server.ports["imaps"] ?? 0), server.certificatePath, server.databasePath]
         }
     }
 
-    @Test("FETCH 1:* BODY.PEEK[] of 60 × 1 MB is streamed: the server waits for a client that does not read, and its memory stays bounded (I19)")
+    @Test("FETCH 1:* BODY.PEEK[] of 60 × 1 MB is streamed: the server waits for a client that does not read, and its memory stays bounded")
     func largeFetchIsStreamed() async throws {
         try await self.passes("imap_fetch_memory.py") { server in
             [String(server.ports["imaps"] ?? 0), server.certificatePath, String(server.process.processIdentifier)]

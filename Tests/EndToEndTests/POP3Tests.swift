@@ -72,7 +72,7 @@ struct POP3Tests {
 }
 
 extension POP3Tests {
-    @Test("UPDATE is durable before +OK and UIDs survive a restart (P06, P11); a killed process's maildrop lock expires")
+    @Test("UPDATE is durable before +OK and UIDs survive a restart; a killed process's maildrop lock expires")
     func restarts() async throws {
         let first = try await self.startSuite(options: ["--pop3-lock-seconds", "2"])
         defer { first.removeDirectory() }
@@ -128,7 +128,7 @@ extension POP3Tests {
 }
 
 extension POP3Tests {
-    @Test("the POP3 autologout timer is at least 10 minutes whatever limits.idleTimeoutSeconds says (RFC 1939 §3, P14)")
+    @Test("the POP3 autologout timer is at least 10 minutes whatever limits.idleTimeoutSeconds says (RFC 1939 §3)")
     func idleMinimum() async throws {
         let server = try await self.startSuite(options: ["--limits-idle-timeout-seconds", "1"])
         defer { server.removeDirectory() }

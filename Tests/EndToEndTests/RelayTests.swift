@@ -85,7 +85,7 @@ struct RelayTests {
             [
                 "--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1",
                 "--mx-host=nullmx.example,.,0",
-                // An upstream that does not answer: dnsmasq says SERVFAIL/REFUSED for this zone (D16).
+                // An upstream that does not answer: dnsmasq says SERVFAIL/REFUSED for this zone.
                 "--server=/servfail.example/127.0.0.1#1",
             ],
             directory: b.directory)
@@ -157,13 +157,13 @@ struct RelayTests {
             a, from: "alice@example.org", to: ["tempfail@scripted.test", "reject@scripted.test", "ok@scripted.test"],
             subject: "scripted")
         try await self.submit(a, from: "alice@example.org", to: ["someone@dead.test"], subject: "unreachable")
-        // D15: the peer takes two recipients per transaction; the third is retried in another.
+        // The peer takes two recipients per transaction; the third is retried in another.
         try await self.submit(
             a, from: "alice@example.org", to: ["r1@scripted.test", "r2@scripted.test", "r3@scripted.test"], subject: "three")
-        // D14: 552 at end of DATA bounces; a connection lost after the dot is retried.
+        // 552 at end of DATA bounces; a connection lost after the dot is retried.
         try await self.submit(a, from: "alice@example.org", to: ["bigdata@scripted.test"], subject: "too big")
         try await self.submit(a, from: "alice@example.org", to: ["dropafterdot@scripted.test"], subject: "dropped")
-        // D14: 421 at the greeting, a peer that never answers, one whose greeting trickles in too slowly
+        // 421 at the greeting, a peer that never answers, one whose greeting trickles in too slowly
         // for the 2 s reply deadline: deferred each time, bounced when the 4 s lifetime ends.
         try await self.submit(
             a, from: "alice@example.org", to: ["g@greet421.test", "s@silent.test", "t@slow.test"], subject: "stuck")

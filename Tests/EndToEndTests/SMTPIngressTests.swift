@@ -148,7 +148,7 @@ struct SMTPIngressTests {
         #expect(try await server.stop().status == 0)
     }
 
-    @Test("SIGTERM: an idle session gets 421 4.3.2, a message in DATA finishes with 250 and is kept (S42)")
+    @Test("SIGTERM: an idle session gets 421 4.3.2, a message in DATA finishes with 250 and is kept")
     func shutdownDuringData() async throws {
         let server = try await self.startSuite(options: ["--shutdown-grace-period-seconds", "10"])
         defer { server.removeDirectory() }
@@ -183,7 +183,7 @@ struct SMTPIngressTests {
         #expect(try await restarted.stop().status == 0)
     }
 
-    @Test("kill -9 right after 250: the message is in the queue after a restart (catalogue D01)")
+    @Test("kill -9 right after 250: the message is in the queue after a restart")
     func durableAfterKill() async throws {
         let server = try await self.startSuite()
         defer { server.removeDirectory() }

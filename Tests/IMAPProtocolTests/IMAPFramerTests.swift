@@ -50,7 +50,7 @@ struct IMAPFramerTests {
         #expect(self.frames(bytes("a NOOP\n")) == [.command(IMAPCommandBytes(lines: [bytes("a NOOP")]))])
     }
 
-    @Test("I01: a synchronising literal over the limit or beyond 64 bits gets TOOBIG before any +")
+    @Test("a synchronising literal over the limit or beyond 64 bits gets TOOBIG before any +")
     func literalTooLarge() {
         let limits = IMAPFramingLimits(maximumLiteralSize: 1000)
         #expect(self.frames(bytes("a APPEND INBOX {4294967296}\r\nb NOOP\r\n"), limits: limits)
@@ -60,7 +60,7 @@ struct IMAPFramerTests {
         #expect(self.frames(bytes("a APPEND INBOX {1000}\r\n"), limits: limits) == [.continuationRequest])
     }
 
-    @Test("I02, I03: a non-synchronising literal too large, past LITERAL-'s 4096, or one literal too many is fatal")
+    @Test("a non-synchronising literal too large, past LITERAL-'s 4096, or one literal too many is fatal")
     func fatalLiterals() {
         let limits = IMAPFramingLimits(maximumLiteralSize: 10_000, maximumLiterals: 3, literalMinus: true)
         #expect(self.frames(bytes("a APPEND INBOX {5000+}\r\n") + Array(repeating: 65, count: 5000) + bytes("\r\nb NOOP\r\n"), limits: limits)
@@ -70,7 +70,7 @@ struct IMAPFramerTests {
         #expect(self.frames(many, limits: limits) == [.fatal(tag: "a", reason: "Literal too large")])
     }
 
-    @Test("I08, I04: an over-long line is skipped with its non-synchronising literal, whose bytes never run")
+    @Test("an over-long line is skipped with its non-synchronising literal, whose bytes never run")
     func longLines() {
         let limits = IMAPFramingLimits(maximumLineLength: 100)
         let long = bytes("a NOOP " + String(repeating: "x", count: 500) + "\r\nb NOOP\r\n")
@@ -88,7 +88,7 @@ struct IMAPFramerTests {
         }
     }
 
-    @Test("I05: reset drops the part of a command pipelined before TLS")
+    @Test("reset drops the part of a command pipelined before TLS")
     func reset() {
         var framer = IMAPCommandFramer()
         var buffer = ByteBuffer(string: "A STARTTLS\r\nB NO")

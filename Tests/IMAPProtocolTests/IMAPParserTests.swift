@@ -129,7 +129,7 @@ struct IMAPParserTests {
               .bodySection(IMAPSection(text: .text), peek: false, partial: nil)]),
             ("a FETCH 1 (BINARY.PEEK[1]<10.20> BINARY.SIZE[1] BINARY[])\r\n",
              [.binary(part: [1], peek: true, partial: 10...29), .binarySize(part: [1]), .binary(part: [], peek: false, partial: nil)]),
-            // I18: the largest partial does not overflow.
+            // The largest partial does not overflow.
             ("a FETCH 1 BODY[]<4294967295.4294967295>\r\n", [.bodySection(IMAPSection(), peek: false, partial: 4_294_967_295...4_294_967_295)]),
         ]
         for (text, expected) in cases {
@@ -155,7 +155,7 @@ struct IMAPParserTests {
         #expect(self.kind("a SEARCH $\r\n") == .search(charset: nil, .sequence(.saved), returning: nil, uid: false))
         // The session answers NO [BADCHARSET] to charsets it does not know; the grammar takes any.
         #expect(self.kind("a SEARCH CHARSET koi8-r ALL\r\n") == .search(charset: "KOI8-R", .all, returning: nil, uid: false))
-        // I10: deep nesting is refused, not a stack overflow.
+        // Deep nesting is refused, not a stack overflow.
         #expect(self.bad("a SEARCH " + String(repeating: "NOT ", count: 10_000) + "ALL\r\n") == "a")
         #expect(self.bad("a SEARCH " + String(repeating: "(", count: 10_000) + "ALL" + String(repeating: ")", count: 10_000) + "\r\n") == "a")
         #expect(self.bad("a SEARCH " + String(repeating: "OR ALL ", count: 5_000) + "ALL\r\n") == "a")
@@ -163,20 +163,20 @@ struct IMAPParserTests {
 
     @Test("bad input: BAD with the tag when there is one, never a trap")
     func badInput() {
-        // I27: tags that are not tags.
+        // Tags that are not tags.
         for text in ["* NOOP\r\n", "+ NOOP\r\n", "a( NOOP\r\n", " NOOP\r\n", "\r\n", "a\r\n"] {
             #expect(self.bad(text) == "*", "\(text.debugDescription)")
         }
-        // I17: numbers out of range.
+        // Numbers out of range.
         for text in ["a FETCH 0 FLAGS\r\n", "a FETCH 4294967296 FLAGS\r\n", "a UID FETCH 1:99999999999 FLAGS\r\n",
                      "a FETCH 99999999999999999999999 FLAGS\r\n"] {
             #expect(self.bad(text) == "a", "\(text)")
         }
-        // I28: NUL, CR or LF inside a quoted string; a bad escape.
+        // NUL, CR or LF inside a quoted string; a bad escape.
         for text in ["a LOGIN \"a\u{0}b\" x\r\n", "a LOGIN \"a\rb\" x\r\n", "a LOGIN \"a\\nb\" x\r\n", "a LOGIN \"abc x\r\n"] {
             #expect(self.bad(text) == "a", "\(text.debugDescription)")
         }
-        // I09: deeply nested lists before login.
+        // Deeply nested lists before login.
         #expect(self.bad("a ID " + String(repeating: "(", count: 10_000) + String(repeating: ")", count: 10_000) + "\r\n") == "a")
         for text in ["a FOO\r\n", "a NOOP extra\r\n", "a SELECT\r\n", "a LOGIN alice\r\n", "a STATUS INBOX ()\r\n",
                      "a STATUS INBOX (BOGUS)\r\n", "a FETCH 1 BODY[4.FOO]\r\n", "a FETCH 1 ()\r\n", "a STORE 1 LABELS (x)\r\n",
@@ -185,7 +185,7 @@ struct IMAPParserTests {
         }
     }
 
-    @Test("I14, I15: mailbox names in modified UTF-7 or, with UTF8=ACCEPT, UTF-8 name the same mailbox")
+    @Test("mailbox names in modified UTF-7 or, with UTF8=ACCEPT, UTF-8 name the same mailbox")
     func mailboxNames() {
         #expect(ModifiedUTF7.encode("pää") == "p&AOQA5A-")
         #expect(ModifiedUTF7.decode("p&AOQA5A-") == "pää")
@@ -193,7 +193,7 @@ struct IMAPParserTests {
         for name in ["Entwürfe", "日本語/子", "a&b", "emoji 😀 here", "~peter/mail/&", "plain"] {
             #expect(ModifiedUTF7.decode(ModifiedUTF7.encode(name)) == name, "\(name)")
         }
-        // The catalogue's I14 list also names `&Jjo-&-` and `&2ADcAA-`; by RFC 3501 §5.1.3 both are the
+        // Lists of hostile names also give `&Jjo-&-` and `&2ADcAA-`; by RFC 3501 §5.1.3 both are the
         // canonical spelling of a name ("☺&", and U+10000 as a surrogate pair), so they are accepted.
         #expect(ModifiedUTF7.decode("&Jjo-&-") == "☺&" && ModifiedUTF7.encode("☺&") == "&Jjo-&-")
         #expect(ModifiedUTF7.decode("&2ADcAA-") == "\u{10000}" && ModifiedUTF7.encode("\u{10000}") == "&2ADcAA-")

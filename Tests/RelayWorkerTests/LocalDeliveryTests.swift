@@ -288,7 +288,7 @@ struct RetryAndReportTests {
         let start = Date()
         #expect(!schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(431_999)))
         #expect(schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(432_000)))
-        // A clock that jumped back expires nothing (D19).
+        // A clock that jumped back expires nothing.
         #expect(!schedule.expired(firstQueuedAt: start, now: start.addingTimeInterval(-3600)))
     }
 

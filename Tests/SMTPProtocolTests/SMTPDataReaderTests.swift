@@ -43,7 +43,7 @@ struct SMTPDataReaderTests {
         #expect(reader.isFinished && reader.content.readableBytes == 0 && leftover.isEmpty)
     }
 
-    // S04/S05/S06: none of these ends the data; each is flagged; only the real CRLF.CRLF ends it.
+    // None of these ends the data; each is flagged; only the real CRLF.CRLF ends it.
     @Test(
         "smuggling shapes never end the data",
         arguments: [
@@ -70,14 +70,14 @@ struct SMTPDataReaderTests {
         #expect(!self.read(Array("a b\r\n.\r\n".utf8)).0.sawBareLineEnding)
     }
 
-    @Test("a 5,000-octet line is kept byte-exact (S03)")
+    @Test("a 5,000-octet line is kept byte-exact")
     func longLine() {
         let line = String(repeating: "x", count: 5_000)
         let (reader, _) = self.read(Array("\(line)\r\n.\r\n".utf8), splits: [100, 2_500, 4_999])
         #expect(Array(reader.content.readableBytesView) == Array("\(line)\r\n".utf8))
     }
 
-    @Test("content over the limit is read to the end and discarded (S36)")
+    @Test("content over the limit is read to the end and discarded")
     func oversize() {
         let body = String(repeating: "y", count: 1_000)
         let (reader, leftover) = self.read(Array("\(body)\r\n.\r\nRSET\r\n".utf8), maximum: 100)

@@ -52,7 +52,7 @@ struct SMTPClientCodecTests {
         #expect(throws: SMTPResponseParser.Failure.tooManyLines) { try bounded.feed(Array("250-x".utf8)) }
     }
 
-    @Test("DATA content: CRLF everywhere, dot-stuffing, a final CRLF.CRLF (D18)")
+    @Test("DATA content: CRLF everywhere, dot-stuffing, a final CRLF.CRLF")
     func dataEncoding() {
         func encoded(_ text: String) -> String { String(decoding: SMTPDataEncoder.encode(Array(text.utf8)), as: UTF8.self) }
         #expect(encoded("a\r\nb\r\n") == "a\r\nb\r\n.\r\n")

@@ -2,7 +2,7 @@ import NIOCore
 import ServerSupport
 import Testing
 
-@Suite("Failed logins per client network (catalogue S21)")
+@Suite("Failed logins per client network")
 struct AuthenticationPenaltiesTests {
     let penalties = AuthenticationPenalties(
         policy: .init(baseDelay: .milliseconds(500), maximumDelay: .seconds(3), lockoutFailures: 5, window: .seconds(60)))

@@ -129,8 +129,19 @@ struct IncomingMessage {
     /// Keeps the header section, up to one octet more than the limit (which tells it is too large).
     private mutating func collectHeader(_ bytes: ByteBuffer) {
         guard !self.headerComplete else { return }
+        let view = bytes.readableBytesView
+        if self.header.isEmpty {
+            // Most messages come in one piece with the whole header in it: copy only the header.
+            let length = MIMEParser.headerLength(of: view)
+            if length < view.count || Self.endsWithEmptyLine(view) {
+                self.header = Data(view.prefix(length))
+                self.headerComplete = true
+                if self.header.count > self.maximumHeaderBytes { self.headerTooLarge = true }
+                return
+            }
+        }
         let room = self.maximumHeaderBytes + 1 - self.header.count
-        self.header.append(contentsOf: bytes.readableBytesView.prefix(max(0, room)))
+        self.header.append(contentsOf: view.prefix(max(0, room)))
         let length = MIMEParser.headerLength(of: self.header)
         if length < self.header.count || Self.endsWithEmptyLine(self.header) {
             self.header = Data(self.header.prefix(length))
@@ -141,10 +152,10 @@ struct IncomingMessage {
 
     /// `headerLength` says "the end" both for a header that ends with its empty line exactly there and
     /// for one that has not ended yet; these are told apart by the last octets.
-    private static func endsWithEmptyLine(_ header: Data) -> Bool {
-        let tail = Array(header.suffix(3))
+    private static func endsWithEmptyLine(_ bytes: some Collection<UInt8>) -> Bool {
+        let tail = Array(bytes.suffix(3))
         if tail.suffix(2) == [10, 10] || tail == [10, 13, 10] { return true }
-        return header.count == tail.count && (tail == [13, 10] || tail == [10])
+        return bytes.count == tail.count && (tail == [13, 10] || tail == [10])
     }
 
     /// A CR not followed by LF, or an LF not preceded by CR.

@@ -23,7 +23,7 @@ public enum SMTPInbound: Sendable {
 
 /// What the session asks the framing to do.
 public enum SMTPOutbound: Sendable {
-    /// The opening `220`, unless the client has already talked: then `554` and close (S09; a client
+    /// The opening `220`, unless the client has already talked: then `554` and close (a client
     /// must wait for the greeting, RFC 5321 §3.1, and spam engines that do not are caught this way).
     case greeting(SMTPReply)
     /// Send the reply, then read the next input in `next` mode.
@@ -88,7 +88,7 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
     private let maximumChunkBytes: Int
 
     /// Message content must keep coming: after `grace`, at least `minimumRate` octets per second on
-    /// average since the content began (S34, slowloris). The idle timeout bounds silences between reads.
+    /// average since the content began (slowloris). The idle timeout bounds silences between reads.
     struct DataRate {
         var grace: TimeAmount
         var minimumRate: Int

@@ -112,7 +112,7 @@ struct SMTPSession: Sendable {
                 action = .reply(reply)
             case .bdat(_, let chunk, let chunkSize, let last):
                 guard machine.acceptsChunk else {
-                    // S30: the chunk was read by the framing and is dropped with the command.
+                    // The chunk was read by the framing and is dropped with the command.
                     action = machine.failed(SMTPReply(503, "5.5.1", "Need MAIL and RCPT before BDAT"))
                     break
                 }
@@ -331,7 +331,7 @@ struct SMTPSession: Sendable {
             return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
         }
         if sawBareLineEnding {
-            // S04–S06: bare CR or LF is refused after the real end of data, as mox does.
+            // Bare CR or LF is refused after the real end of data, as mox does.
             return SMTPReply(550, "5.5.2", "Message contains bare CR or LF; use CRLF line endings")
         }
         guard let content else { return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later") }
@@ -340,7 +340,7 @@ struct SMTPSession: Sendable {
             return SMTPReply(554, "5.4.6", "Too many hops (Received: headers), mail loop?")
         }
         if let account = machine.authenticatedAs {
-            // S41: the author shown to the recipient must be the account or one of its aliases, like
+            // The author shown to the recipient must be the account or one of its aliases, like
             // the envelope sender. 550 rather than 553, the codes RFC 5321 allows after DATA.
             let authors = header.values("From").flatMap(AddressListParser.addresses(in:))
             for author in authors {

@@ -147,7 +147,7 @@ struct SMTPSessionStateMachine: Sendable {
                 return self.failed(SMTPReply(503, "5.5.1", "DATA not allowed after BDAT"))
             }
             guard case .transaction(_, _, let transaction) = self.state, !transaction.recipients.isEmpty else {
-                // S08: a client that pipelined the message after a DATA we refuse would have its
+                // A client that pipelined the message after a DATA we refuse would have its
                 // content read as commands; stop talking to it instead.
                 if pipelinedInputFollows {
                     return .replyAndClose(SMTPReply(554, "5.5.0", "SMTP protocol synchronization error"))
@@ -165,7 +165,7 @@ struct SMTPSessionStateMachine: Sendable {
         case .quit:
             return .replyAndClose(SMTPReply(221, "2.0.0", "\(self.hostname) Bye"))
         case .vrfy:
-            // S40: never confirm or deny accounts.
+            // Never confirm or deny accounts.
             return self.junk(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
         case .expn:
             return self.failed(SMTPReply(502, "5.5.1", "EXPN not available"))
@@ -200,7 +200,7 @@ struct SMTPSessionStateMachine: Sendable {
         guard self.transaction == nil else {
             return self.failed(SMTPReply(503, "5.5.1", "AUTH not allowed during a mail transaction"))
         }
-        // S14, RFC 4954 §4: no password in plaintext unless the operator allows it.
+        // RFC 4954 §4: no password in plaintext unless the operator allows it.
         guard self.tlsActive || self.plaintextAuthAllowed else {
             return self.failed(SMTPReply(538, "5.7.11", "Encryption required for requested authentication mechanism"))
         }

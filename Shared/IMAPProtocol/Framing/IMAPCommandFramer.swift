@@ -94,7 +94,7 @@ public struct IMAPCommandFramer: Sendable {
         /// Reading `remaining` bytes of a literal.
         case literal(remaining: Int)
         /// Skipping the rest of an over-long line; `tail` keeps its last bytes to spot a literal
-        /// announcement at its end (whose bytes must be skipped too, never run as commands: I04).
+        /// announcement at its end (whose bytes must be skipped too, never run as commands).
         case skippingLine(tag: String, tail: [UInt8])
         /// Skipping the bytes of a non-synchronising literal announced by a skipped line.
         case skippingLiteral(tag: String, remaining: Int)

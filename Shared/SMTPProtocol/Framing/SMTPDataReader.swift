@@ -9,7 +9,7 @@ import NIOCore
 ///  , as mox does.
 /// - Dot-unstuffing (RFC 5321 §4.5.2): a line starting with `.` loses that first `.`.
 /// - Content beyond `maximumSize` is read and discarded (`exceededMaximumSize`), so the session can
-///   answer `552 5.3.4` after the end and stay in sync (RFC 1870 §6, S36).
+///   answer `552 5.3.4` after the end and stay in sync (RFC 1870 §6).
 /// - Bytes after the terminating `.CRLF` are left in the caller's buffer: they are the next
 ///   pipelined command.
 public struct SMTPDataReader: Sendable {

@@ -15,7 +15,7 @@ public struct SMTPCommandParser: Sendable {
 
     public func parse(_ line: some Collection<UInt8>) throws(SMTPSyntaxError) -> SMTPCommand {
         let bytes = Array(line)
-        // S31: NUL and other control characters never belong in a command line.
+        // NUL and other control characters never belong in a command line.
         guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .invalidCharacters }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidCharacters }
         let verbEnd = text.firstIndex(of: " ") ?? text.endIndex
@@ -52,7 +52,7 @@ public struct SMTPCommandParser: Sendable {
         return command
     }
 
-    /// EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1, S32).
+    /// EHLO/HELO argument: a domain or an address literal (RFC 5321 §4.1.1.1).
     static func clientIdentity(_ argument: String) throws(SMTPSyntaxError) -> String {
         let name = String(argument.trimmingSpaces)
         guard !name.isEmpty, name.utf8.count <= 255, !name.contains(" ") else { throw .malformedDomain }

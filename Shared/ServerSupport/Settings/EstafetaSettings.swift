@@ -101,10 +101,10 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var authLockoutWindow: Duration
     public var authMaximumDelay: Duration
     /// DATA/BDAT content must arrive at this average rate (octets/s) once `idleTimeout` has passed,
-    /// or the session is closed (S34; Postfix's smtpd_min_data_rate).
+    /// or the session is closed (Postfix's smtpd_min_data_rate).
     public var smtpMinimumDataRate: Int
     /// Wait this long before the 220 greeting on the MX listener and refuse clients that talk first
-    /// (S09, postscreen's pregreet test); 0 greets at once.
+    /// (postscreen's pregreet test); 0 greets at once.
     public var smtpGreetingDelay: Duration
     /// The delivery worker: how often an idle worker looks at the queue, how many recipients it leases
     /// at once and for how long, and how many it delivers at the same time.
