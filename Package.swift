@@ -226,7 +226,7 @@ let package = Package(
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),
-        .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol"], swiftSettings: strict),
+        .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol", "MailFormat"], swiftSettings: strict),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", nio], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(

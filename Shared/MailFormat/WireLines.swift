@@ -95,3 +95,81 @@ public enum WireLines {
         output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
     }
 }
+
+/// `WireLines` for content that comes in pieces (a large message read from the store a piece at a
+/// time): the same bytes as `WireLines.normalised` of the whole, made piece by piece, with whether a
+/// line has just started (or a CR just ended one) carried from one piece to the next.
+///
+/// With `bodyLineLimit` it sends what POP3 TOP sends (RFC 1939 §7): the header section, the empty line
+/// after it, and at most that many body lines; `isFinished` then says the rest can be skipped.
+public struct WireLineEncoder: Sendable {
+    public let dotStuffing: Bool
+    private let bodyLineLimit: Int?
+    private var atLineStart = true
+    private var previousWasCR = false
+    private var inBody = false
+    private var bodyLines = 0
+    public private(set) var isFinished = false
+
+    public init(dotStuffing: Bool, bodyLineLimit: Int? = nil) {
+        self.dotStuffing = dotStuffing
+        self.bodyLineLimit = bodyLineLimit.map { max(0, $0) }
+    }
+
+    /// Appends `piece`, normalised, to `output`.
+    public mutating func append(_ piece: some Collection<UInt8>, to output: inout [UInt8]) {
+        output.reserveCapacity(output.count + piece.count + piece.count / 64 + 8)
+        let appended: Void? = piece.withContiguousStorageIfAvailable { self.append(bytes: $0, to: &output) }
+        if appended == nil { Array(piece).withUnsafeBufferPointer { self.append(bytes: $0, to: &output) } }
+    }
+
+    /// Ends the content: a last line without its line end gets one.
+    public mutating func finish(to output: inout [UInt8]) {
+        if !self.atLineStart && !self.isFinished { output.append(contentsOf: [13, 10]) }
+        self.atLineStart = true
+    }
+
+    private mutating func append(bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        var index = 0
+        while index < bytes.count, !self.isFinished {
+            let byte = bytes[index]
+            index += 1
+            if self.previousWasCR {
+                self.previousWasCR = false
+                if byte == 10 { continue }  // the LF of a CRLF already written
+            }
+            switch byte {
+            case 13, 10:
+                let emptyLine = self.atLineStart
+                output.append(contentsOf: [13, 10])
+                self.previousWasCR = byte == 13
+                self.atLineStart = true
+                self.lineEnded(empty: emptyLine)
+            default:
+                if self.dotStuffing && self.atLineStart && byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
+                self.atLineStart = false
+                // The rest of the line up to its end goes in one copy.
+                var end = index
+                while end < bytes.count, bytes[end] != 13, bytes[end] != 10 { end += 1 }
+                output.append(byte)
+                if end > index, let base = bytes.baseAddress {
+                    output.append(contentsOf: UnsafeBufferPointer(start: base + index, count: end - index))
+                }
+                index = end
+            }
+        }
+    }
+
+    private mutating func lineEnded(empty: Bool) {
+        guard let limit = self.bodyLineLimit else { return }
+        if !self.inBody {
+            if empty {
+                self.inBody = true
+                if limit == 0 { self.isFinished = true }
+            }
+            return
+        }
+        self.bodyLines += 1
+        if self.bodyLines >= limit { self.isFinished = true }
+    }
+}

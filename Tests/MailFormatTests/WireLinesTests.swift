@@ -38,4 +38,27 @@ struct WireLinesTests {
         #expect(self.wire(long + ".x\r\n" + long) == long + "..x\r\n" + long)
         #expect(self.wire(long + "x\ny\r\n") == long + "x\r\ny\r\n")
     }
+
+    @Test("in pieces, split anywhere, the encoder makes the same bytes as the whole content normalised")
+    func piecewise() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array("ab.\r\n".utf8) + [13, 10, 13, 10, UInt8(ascii: ".")]
+        for round in 0..<400 {
+            let length = Int.random(in: 0...200, using: &generator)
+            let content = (0..<length).map { _ in alphabet.randomElement(using: &generator) ?? 0 }
+            for dotStuffing in [true, false] {
+                let expected = WireLines.normalised(content, dotStuffing: dotStuffing)
+                var encoder = WireLineEncoder(dotStuffing: dotStuffing)
+                var output: [UInt8] = []
+                var start = 0
+                while start < content.count {
+                    let end = min(content.count, start + Int.random(in: 1...7, using: &generator))
+                    encoder.append(content[start..<end], to: &output)
+                    start = end
+                }
+                encoder.finish(to: &output)
+                #expect(output == expected, "round \(round): \(content)")
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import MailFormat
 @testable import POP3Protocol
 import Testing
 
@@ -83,5 +84,29 @@ struct POP3CodecTests {
         #expect(text(POP3Response.top(of: message, lines: 99)) == "Subject: x\r\nFrom: y\r\n\r\nline 1\r\nline 2\r\nline 3\r\n")
         #expect(text(POP3Response.top(of: Array("\r\nbody\r\n".utf8), lines: 0)) == "\r\n")
         #expect(text(POP3Response.top(of: Array("No-Body: x\r\n".utf8), lines: 3)) == "No-Body: x\r\n")
+    }
+
+    @Test("TOP in pieces (a large message streamed) sends what TOP of the whole message sends")
+    func topInPieces() {
+        var generator = SystemRandomNumberGenerator()
+        let lines = ["Subject: x", "From: y", "", "", "body", ".dot", "a b"]
+        for round in 0..<300 {
+            let text = (0..<Int.random(in: 0...12, using: &generator))
+                .map { _ in (lines.randomElement(using: &generator) ?? "") + (Bool.random(using: &generator) ? "\r\n" : "\n") }
+                .joined()
+            let message = Array(text.utf8)
+            for count in [0, 1, 3] {
+                var encoder = WireLineEncoder(dotStuffing: false, bodyLineLimit: count)
+                var output: [UInt8] = []
+                var start = 0
+                while start < message.count, !encoder.isFinished {
+                    let end = min(message.count, start + Int.random(in: 1...9, using: &generator))
+                    encoder.append(message[start..<end], to: &output)
+                    start = end
+                }
+                encoder.finish(to: &output)
+                #expect(output == POP3Response.top(of: message, lines: count), "round \(round), \(count) lines: \(text.debugDescription)")
+            }
+        }
     }
 }
