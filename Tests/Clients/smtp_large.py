@@ -161,6 +161,10 @@ if mode == "send":
     _, lines, _ = pop.retr(by_bdat[0])
     check("the BDAT message reads back whole over POP3", b"\r\n".join(lines) + b"\r\n" == contents[by_bdat[0] - 1],
           len(lines))
+    top_header, top_body = contents[by_bdat[0] - 1].split(b"\r\n\r\n", 1)
+    _, lines, _ = pop.top(by_bdat[0], 3)
+    check("POP3 TOP 3 of it: the header, the empty line and 3 body lines",
+          lines == top_header.split(b"\r\n") + [b""] + top_body.split(b"\r\n")[:3], lines[-4:])
     pop.quit()
 
     # A client cut off mid-DATA: its content is in the store as an upload (the session holds only a

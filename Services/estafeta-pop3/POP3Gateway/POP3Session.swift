@@ -184,6 +184,11 @@ struct POP3Session: Sendable {
             switch transaction.answer(command) {
             case .reply(let bytes)?: return .send(bytes)
             case .needsContent(let number)?:
+                if let message = transaction.message(number), message.size > POP3ReadAhead.maximumBytes {
+                    var topLines: Int?
+                    if case .top(_, let lines) = command { topLines = lines }
+                    return try await self.stream(message, topLines: topLines, in: transaction, connection: connection)
+                }
                 return await self.readAhead(from: number, answering: command, in: transaction, logger: logger)
             case nil: return .send(POP3Response.err("Not available in this state"))
             }
@@ -275,6 +280,41 @@ struct POP3Session: Sendable {
             return .send(POP3Response.err("Message was removed by another session"))
         }
         return .send(bytes)
+    }
+
+    /// RETR or TOP of a message larger than the read-ahead window, sent as it is read from the store a
+    /// piece at a time, so that the session never holds it whole. Once the `+OK` is out, a failure can
+    /// only end the connection: the client could not tell what follows from the message.
+    private func stream(
+        _ message: POP3Maildrop.Message, topLines: Int?, in transaction: POP3Transaction, connection: Connection
+    ) async throws -> Next {
+        let logger = connection.context.logger
+        var reader: ContentReader
+        do {
+            guard let found = try await self.store.contentReader(in: transaction.mailbox, uid: message.uid) else {
+                return .send(POP3Response.err("Message was removed by another session"))
+            }
+            reader = found
+        } catch {
+            logger.error("cannot read message", metadata: ["error": "\(error)"])
+            return .send(POP3Response.err("Cannot read the message, try again later", code: .systemTemporary))
+        }
+        let status = topLines == nil ? POP3Response.ok("\(message.size) octets") : POP3Response.ok("Top of message follows")
+        try await connection.outbound.write(.sendPart(ByteBuffer(bytes: status)))
+        var encoder = WireLineEncoder(dotStuffing: true, bodyLineLimit: topLines)
+        do {
+            while !encoder.isFinished, let piece = try await self.store.nextPiece(&reader) {
+                var wire: [UInt8] = []
+                encoder.append(piece, to: &wire)
+                try await connection.outbound.write(.sendPart(ByteBuffer(bytes: wire)))
+            }
+        } catch {
+            logger.error("message unreadable in the middle of its answer, closing", metadata: ["error": "\(error)"])
+            return .close([])
+        }
+        var end: [UInt8] = []
+        encoder.finish(to: &end)
+        return .send(end + [UInt8(ascii: "."), 13, 10])
     }
 
     /// RFC 2449 CAPA: USER and SASL only where a login may be attempted (after TLS, unless allowed).

@@ -84,6 +84,11 @@ final class POP3Transaction: CommandLineShortcut {
         }
     }
 
+    /// Message `number` of the maildrop, unless deleted.
+    func message(_ number: Int) -> POP3Maildrop.Message? {
+        self.state.withLock { $0.maildrop.message(number) }
+    }
+
     /// The UIDs to read for RETR or TOP of `number` (see `POP3Maildrop.readAheadWindow`).
     func readAheadWindow(from number: Int) -> ClosedRange<UInt32>? {
         self.state.withLock {

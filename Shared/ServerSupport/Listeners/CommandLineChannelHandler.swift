@@ -5,6 +5,9 @@ import NIOSSL
 public enum CommandLineOutput: Sendable {
     /// Send, then read the next line.
     case send(ByteBuffer)
+    /// Send part of a long answer (a large message, a piece at a time); the line after it is read only
+    /// once the answer's last part goes out with `send`.
+    case sendPart(ByteBuffer)
     /// Send and close the connection.
     case sendAndClose(ByteBuffer)
     /// Send in plaintext, then run every later byte through TLS (POP3 STLS, RFC 2595).
@@ -90,6 +93,8 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
             context.write(Self.wrapOutboundOut(bytes), promise: promise)
             self.reading = true
             self.deliver(context: context)
+        case .sendPart(let bytes):
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
         case .sendAndClose(let bytes):
             self.close(context: context, with: bytes, promise: promise)
         case .sendThenStartTLS(let bytes):
