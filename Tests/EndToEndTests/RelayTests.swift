@@ -30,9 +30,14 @@ struct RelayTests {
         return server
     }
 
+    /// The body `submit` adds with `largeBodyLines`.
+    static func largeBody(lines: Int) -> String {
+        (0..<lines).map { ".\($0) " + String(repeating: "x", count: $0 % 90) + "\r\n" }.joined()
+    }
+
     private func submit(
         _ server: RunningServer, from sender: String, to recipients: [String], subject: String, body: String = "hello",
-        recipientOptions: String = ""
+        recipientOptions: String = "", largeBodyLines: Int = 0
     ) async throws {
         let sent = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
@@ -43,11 +48,13 @@ struct RelayTests {
                 client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
                 client.starttls()
                 client.login(sys.argv[2], "correct horse battery")
-                refused = client.sendmail(sys.argv[2], sys.argv[6:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\n%s\\r\\n" % (sys.argv[2], sys.argv[3], sys.argv[4]),
+                # A large body: lines that start with a dot (stuffed on the wire) crossing every piece boundary.
+                large = "".join(".%d %s\\r\\n" % (n, "x" * (n % 90)) for n in range(int(sys.argv[6])))
+                refused = client.sendmail(sys.argv[2], sys.argv[7:], "From: %s\\r\\nSubject: %s\\r\\n\\r\\n%s\\r\\n%s" % (sys.argv[2], sys.argv[3], sys.argv[4], large),
                                           rcpt_options=sys.argv[5].split())
                 client.quit()
                 print("sent", refused)
-                """, String(server.ports["submission"] ?? 0), sender, subject, body, recipientOptions,
+                """, String(server.ports["submission"] ?? 0), sender, subject, body, recipientOptions, String(largeBodyLines),
             ] + recipients
         ).finish()
         #expect(sent.output.hasPrefix("sent {}"), "\(sent.output)\(sent.errors)")
@@ -99,12 +106,17 @@ struct RelayTests {
         try await self.submit(
             a, from: "alice@example.org", to: ["bob@remote.example"], subject: "across suites",
             body: ".one dot\r\n..two dots\r\n.\r\nafter a lone dot", recipientOptions: "NOTIFY=SUCCESS,FAILURE")
+        // About 3 MB: stored in pieces, sent with BDAT chunks as it is read.
+        try await self.submit(a, from: "alice@example.org", to: ["bob@remote.example"], subject: "large", largeBodyLines: 60_000)
         try await self.submit(a, from: "alice@example.org", to: ["x@missing.example", "y@nullmx.example"], subject: "nowhere")
         try await self.submit(a, from: "alice@example.org", to: ["z@servfail.example"], subject: "dns trouble")
 
         let bStore = try MailStore.open(settings: MailStoreSettings(path: b.databasePath), logger: Logger(label: "b"))
-        try await eventually("bob has the relayed message") { try await inboxContents(bStore, "bob@remote.example").count == 1 }
-        let relayed = try await inboxContents(bStore, "bob@remote.example").first ?? ""
+        try await eventually("bob has the relayed messages") { try await inboxContents(bStore, "bob@remote.example").count == 2 }
+        let bobs = try await inboxContents(bStore, "bob@remote.example")
+        let relayed = bobs.first { $0.contains("Subject: across suites") } ?? ""
+        let large = bobs.first { $0.contains("Subject: large") } ?? ""
+        #expect(large.hasSuffix("\r\n\r\nhello\r\n" + Self.largeBody(lines: 60_000)), "\(large.count)")
         #expect(relayed.contains("Subject: across suites"))
         // B's trace header: from A's EHLO name, over TLS (STARTTLS was offered and used).
         #expect(relayed.contains("Received: from mx.example.test") && relayed.contains("with ESMTPS"), "\(relayed)")
@@ -174,6 +186,8 @@ struct RelayTests {
             a, from: "alice@example.org", to: ["notice@scripted.test"], subject: "tell me", recipientOptions: "NOTIFY=SUCCESS")
         // No route of its own: the smarthost, over STARTTLS with AUTH.
         try await self.submit(a, from: "alice@example.org", to: ["friend@elsewhere.example"], subject: "via smarthost")
+        // About 3 MB: stored in pieces, sent with DATA (the peer has no CHUNKING) as it is read.
+        try await self.submit(a, from: "alice@example.org", to: ["large@scripted.test"], subject: "large", largeBodyLines: 60_000)
         // A UTF-8 address needs SMTPUTF8, which this peer does not offer: 5.6.7 bounce, nothing sent.
         let utf8 = try await ChildProcess.start(
             URL(fileURLWithPath: "/usr/bin/env"),
@@ -200,14 +214,16 @@ struct RelayTests {
                 (try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? ""
             }
         }
-        try await eventually("the peer has every delivery") { delivered().count == 9 }
+        try await eventually("the peer has every delivery") { delivered().count == 10 }
         let envelopes = delivered().compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("X-Envelope-To: ") } }
             .map { String($0.dropFirst("X-Envelope-To: ".count)) }.sorted()
         #expect(envelopes == [
-            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "friend@elsewhere.example", "notice@scripted.test",
-            "ok@scripted.test", "r1@scripted.test,r2@scripted.test", "r3@scripted.test", "tempfail@scripted.test",
-            "tls@badtls.test",
+            "dropafterdot@scripted.test", "dropafterdot@scripted.test", "friend@elsewhere.example", "large@scripted.test",
+            "notice@scripted.test", "ok@scripted.test", "r1@scripted.test,r2@scripted.test", "r3@scripted.test",
+            "tempfail@scripted.test", "tls@badtls.test",
         ], "\(envelopes)")
+        let large = delivered().filter { $0.contains("X-Envelope-To: large@scripted.test") }
+        #expect(large.count == 1 && large[0].hasSuffix("\r\n\r\nhello\r\n" + Self.largeBody(lines: 60_000)), "\(large.first?.count ?? 0)")
         #expect(delivered().allSatisfy { $0.contains("X-Envelope-From: alice@example.org") })
         let viaSmarthost = delivered().filter { $0.contains("X-Auth-Login:") }
         #expect(viaSmarthost.count == 1 && viaSmarthost[0].contains("X-Auth-Login: relay@smarthost.test")

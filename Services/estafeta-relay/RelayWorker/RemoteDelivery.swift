@@ -17,7 +17,8 @@ struct RemoteDelivery: Sendable {
     func deliver(_ leases: [QueueLease], now: @Sendable () -> Date = Date.init) async {
         guard let first = leases.first else { return }
         do {
-            guard let content = try await self.store.queuedContent(first.messageID) else { return }
+            guard let reader = try await self.store.contentReader(ofQueued: first.messageID) else { return }
+            let content = try await RelayContent.reading(reader, from: self.store)
             let domain = first.recipient.domain
             switch await self.router.route(domain) {
             case .bounce(let reason):

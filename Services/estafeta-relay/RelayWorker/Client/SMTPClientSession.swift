@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MailFormat
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -36,7 +37,7 @@ struct RelayEnvelope: Sendable {
 
     var sender: String?
     var recipients: [Recipient]
-    var content: Data
+    var content: RelayContent
     /// Needs SMTPUTF8 (RFC 6531): an address is not ASCII.
     var needsSMTPUTF8: Bool
     /// RFC 3461 ENVID and RET, as received.
@@ -224,9 +225,9 @@ struct SMTPClientSession: Sendable {
         let everyone = { (outcome: RecipientOutcome) in
             RelayTransaction(outcomes: Array(repeating: outcome, count: envelope.recipients.count), dsnHandedOn: false)
         }
-        if let limit = extensions["SIZE"].flatMap({ Int($0) }), limit > 0, envelope.content.count > limit {
+        if let limit = extensions["SIZE"].flatMap({ Int($0) }), limit > 0, envelope.content.size > limit {
             try? await exchange.send("QUIT")
-            return .success(everyone(.bounced("552 5.3.4 message size \(envelope.content.count) exceeds \(host)'s limit \(limit)")))
+            return .success(everyone(.bounced("552 5.3.4 message size \(envelope.content.size) exceeds \(host)'s limit \(limit)")))
         }
         if envelope.needsSMTPUTF8 && extensions["SMTPUTF8"] == nil {
             try? await exchange.send("QUIT")
@@ -234,8 +235,8 @@ struct SMTPClientSession: Sendable {
         }
 
         var mail = "MAIL FROM:<\(envelope.sender ?? "")>"
-        if extensions["SIZE"] != nil { mail += " SIZE=\(envelope.content.count)" }
-        if extensions["8BITMIME"] != nil && envelope.content.contains(where: { $0 >= 0x80 }) { mail += " BODY=8BITMIME" }
+        if extensions["SIZE"] != nil { mail += " SIZE=\(envelope.content.size)" }
+        if extensions["8BITMIME"] != nil, try await envelope.content.hasEightBitOctets() { mail += " BODY=8BITMIME" }
         if envelope.needsSMTPUTF8 { mail += " SMTPUTF8" }
         // RFC 3461 §5.2.2: a next hop that offers DSN gets the parameters and takes over the notices.
         if dsn, let ret = envelope.returnContent { mail += " RET=\(ret)" }
@@ -276,13 +277,33 @@ struct SMTPClientSession: Sendable {
             try? await exchange.send("QUIT")
             return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
         }
-        // RFC 3030: one BDAT LAST chunk, framed by its size (no dot-stuffing); otherwise DATA.
+        // RFC 3030: BDAT chunks framed by their size (no dot-stuffing), a piece of the content each, the
+        // last one marked LAST (a content in memory is one chunk); otherwise DATA.
         let chunking = extensions["CHUNKING"] != nil
         let transfer = chunking ? "BDAT" : "DATA"
+        var pieces = envelope.content.pieces()
         if chunking {
-            let chunk = SMTPDataEncoder.chunk(envelope.content)
-            try await exchange.send("BDAT \(chunk.count) LAST")
-            try await exchange.writeContent(chunk)
+            var encoder = WireLineEncoder(dotStuffing: false)
+            var current = try await pieces.next()
+            repeat {
+                // One piece ahead, to know which chunk is the last.
+                let next = current == nil ? nil : try await pieces.next()
+                var chunk: [UInt8] = []
+                if let current { encoder.append(current, to: &chunk) }
+                let last = next == nil
+                if last { encoder.finish(to: &chunk) }
+                try await exchange.send("BDAT \(chunk.count)\(last ? " LAST" : "")")
+                try await exchange.writeContent(chunk)
+                if !last {
+                    let reply = try await exchange.read()
+                    guard reply.isPositive else {
+                        for index in accepted { outcomes[index] = RecipientOutcome(reply, context: "BDAT at \(host)") }
+                        try? await exchange.send("QUIT")
+                        return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
+                    }
+                }
+                current = next
+            } while current != nil
         } else {
             try await exchange.send("DATA")
             let go = try await exchange.read()
@@ -291,7 +312,15 @@ struct SMTPClientSession: Sendable {
                 try? await exchange.send("QUIT")
                 return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
             }
-            try await exchange.writeContent(SMTPDataEncoder.encode(envelope.content))
+            var encoder = WireLineEncoder(dotStuffing: true)
+            while let piece = try await pieces.next() {
+                var wire: [UInt8] = []
+                encoder.append(piece, to: &wire)
+                try await exchange.writeContent(wire)
+            }
+            var end: [UInt8] = []
+            encoder.finish(to: &end)
+            try await exchange.writeContent(end + [UInt8(ascii: "."), 13, 10])
         }
         let final: SMTPResponse
         do {
