@@ -85,9 +85,11 @@ public struct ImmediateReads: Sendable {
     }
 
     /// `MailStore.messagesWithContent(in:uids:content:)`, on the caller's thread.
-    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
-        throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
-    {
-        try self.store.readNow { db in try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: content) }
+    public func messagesWithContent(
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max
+    ) throws(MailStoreError) -> [(message: StoredMessage, content: Data?)] {
+        try self.store.readNow { db in
+            try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: content, largest: largest)
+        }
     }
 }

@@ -195,11 +195,12 @@ extension MailStore {
     }
 
     /// Messages with UIDs in `uids`, in UID order, with as much of their content as `content` says
-    /// (IMAP FETCH): one read for both.
-    public func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
-        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
-    {
-        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content) }
+    /// (IMAP FETCH): one read for both. A whole content stored larger than `largest` octets is not read
+    /// (its message comes with nil): a large message is read a piece at a time (`contentReader`).
+    public func messagesWithContent(
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max
+    ) async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)] {
+        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content, largest: largest) }
     }
 
     private static let messageByRowSQL = "SELECT \(storedMessageColumns()) FROM mailboxMessage WHERE id = ?"
@@ -211,6 +212,11 @@ extension MailStore {
         SELECT \(storedMessageColumns("m.")), m.headerPrefix, b.content, b.id, b.layout
         FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
         WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
+        """
+    private static let listingWithContentUpToSQL = """
+        SELECT \(storedMessageColumns("m.")), m.headerPrefix, CASE WHEN b.size <= ?4 THEN b.content END, b.id, b.layout
+        FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+        WHERE m.mailboxId = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid
         """
     private static let listingWithHeaderSQL = """
         SELECT \(storedMessageColumns("m.")), m.headerPrefix, h.header
@@ -226,12 +232,14 @@ extension MailStore {
         }
     }
 
-    static func messagesWithContent(_ db: Database, in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent)
-        throws -> [(message: StoredMessage, content: Data?)]
-    {
+    static func messagesWithContent(
+        _ db: Database, in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max
+    ) throws -> [(message: StoredMessage, content: Data?)] {
+        let limited = content == .whole && largest < .max
+        var arguments: StatementArguments = [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
+        if limited { arguments += [largest] }
         let rows = try Row.fetchCursor(
-            db.cachedStatement(sql: Self.listingSQL(content)),
-            arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+            db.cachedStatement(sql: limited ? Self.listingWithContentUpToSQL : Self.listingSQL(content)), arguments: arguments)
         var result: [(message: StoredMessage, content: Data?)] = []
         while let row = try rows.next() {
             let message = Self.storedMessage(from: row)
@@ -239,7 +247,23 @@ extension MailStore {
                 result.append((message, nil))
             } else {
                 let prefix: Data = row[5]
-                let stored = content == .whole ? try Self.storedContent(db, blobID: row[7], layout: row[8], inline: row[6]) : row[6]
+                let stored: Data
+                if content == .whole {
+                    // Over `largest`, the query left the bytes unread (SQLite reads a blob's overflow
+                    // pages whenever the column is in the result).
+                    guard let inline = row[6] as Data? else {
+                        result.append((message, nil))
+                        continue
+                    }
+                    let layout: String = row[8]
+                    if layout == "chunks", message.size > largest {
+                        result.append((message, nil))
+                        continue
+                    }
+                    stored = try Self.storedContent(db, blobID: row[7], layout: layout, inline: inline)
+                } else {
+                    stored = row[6]
+                }
                 result.append((message, prefix.isEmpty ? stored : prefix + stored))
             }
         }

@@ -155,6 +155,23 @@ if mode == "send":
     check("the BDAT message reads back whole over IMAP", len(by_bdat) == 1, [len(content) for content in contents])
     check("Received: in front of the streamed content", by_data[0].startswith(b"Return-Path:")
           and b"\r\nReceived: from client.test" in by_data[0][:2000], by_data[0][:300])
+    # Partials and other items of a large message over IMAP: streamed where they are the whole message.
+    imap = imaplib.IMAP4_SSL(HOST, imaps_port, ssl_context=context, timeout=60)
+    imap.login(USER, PASSWORD)
+    imap.select("INBOX")
+    whole = contents[by_bdat[0] - 1]
+    typ, data = imap.fetch(str(by_bdat[0]), "(UID RFC822.SIZE BODY.PEEK[]<1000000.300000>)")
+    check("FETCH BODY.PEEK[]<1000000.300000> of it: those octets", typ == "OK" and data[0][1] == whole[1000000:1300000]
+          and b"RFC822.SIZE %d" % len(whole) in data[0][0], data[0][0])
+    typ, data = imap.fetch(str(by_bdat[0]), "(BODY.PEEK[]<2400000.900000>)")
+    check("... a partial past the end: what there is", typ == "OK" and data[0][1] == whole[2400000:], data[0][0])
+    typ, data = imap.fetch(str(by_bdat[0]), "(BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    check("BODYSTRUCTURE and a header field of it", typ == "OK" and b"large by BDAT" in data[0][1], data[0][0])
+    typ, data = imap.fetch(str(by_bdat[0]), "(RFC822)")
+    typ, flags = imap.fetch(str(by_bdat[0]), "(FLAGS)")
+    check("FETCH RFC822 of it: whole, and \\Seen set", typ == "OK" and data[0][1] == whole and b"\\Seen" in flags[0],
+          (data[0][0], flags))
+    imap.logout()
     pop = poplib.POP3_SSL(HOST, pop3s_port, context=context, timeout=60)
     pop.user(USER)
     pop.pass_(PASSWORD)

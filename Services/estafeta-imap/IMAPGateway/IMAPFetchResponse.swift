@@ -42,6 +42,46 @@ struct IMAPFetchResponse {
         }
     }
 
+    /// Whether every item is answered from the listing or is the whole message (RFC822, BODY[] with or
+    /// without a partial): such a FETCH of a large message is sent as the message is read, a piece at a
+    /// time. Items that take the message apart (sections, BODYSTRUCTURE, ENVELOPE) still read it whole.
+    var streamsWholeMessages: Bool {
+        self.items.allSatisfy { item in
+            switch item {
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .rfc822: true
+            case .bodySection(let spec, _, _): spec.part.isEmpty && spec.text == nil
+            default: false
+            }
+        }
+    }
+
+    /// For a whole-message item: its name in the answer and the octets of the message it sends.
+    static func wholeMessageExtent(_ item: IMAPFetchAttribute, size: Int64) -> (name: String, range: Range<Int64>)? {
+        switch item {
+        case .rfc822: return ("RFC822", 0..<size)
+        case .bodySection(let spec, _, nil) where spec.part.isEmpty && spec.text == nil: return ("BODY[]", 0..<size)
+        case .bodySection(let spec, _, let partial?) where spec.part.isEmpty && spec.text == nil:
+            // RFC 9051 §6.4.5: a start beyond the end gives empty data.
+            let start = min(Int64(partial.lowerBound), size)
+            let end = min(Int64(partial.upperBound) + 1, size)
+            return ("BODY[]<\(partial.lowerBound)>", start..<max(start, end))
+        default: return nil
+        }
+    }
+
+    /// An item answered from the listing alone; false for any other.
+    static func writeListed(_ item: IMAPFetchAttribute, message: StoredMessage, flags: Set<String>, into output: inout ByteBuffer) -> Bool {
+        switch item {
+        case .flags: output.writeString("FLAGS \(IMAPSession.flagList(flags))")
+        case .uid: output.writeString("UID \(message.uid)")
+        case .rfc822Size: output.writeString("RFC822.SIZE \(message.size)")
+        case .internalDate: output.writeString("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))")
+        case .modSeq: output.writeString("MODSEQ (\(message.modSeq))")
+        default: return false
+        }
+        return true
+    }
+
     /// Whether the FETCH sets \Seen on what it reads (a body section without PEEK, RFC 9051 §6.4.5),
     /// in a mailbox selected read-write.
     func setsSeen(readOnly: Bool) -> Bool {
@@ -80,11 +120,8 @@ struct IMAPFetchResponse {
         for (index, item) in self.items.enumerated() {
             if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
             switch item {
-            case .flags: output.writeString("FLAGS \(IMAPSession.flagList(flags))")
-            case .uid: output.writeString("UID \(message.uid)")
-            case .rfc822Size: output.writeString("RFC822.SIZE \(message.size)")
-            case .internalDate: output.writeString("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))")
-            case .modSeq: output.writeString("MODSEQ (\(message.modSeq))")
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq:
+                _ = Self.writeListed(item, message: message, flags: flags, into: &output)
             case .envelope: output.writeString("ENVELOPE \(structure().envelope())")
             case .body: output.writeString("BODY \(structure().bodyStructure(extensible: false))")
             case .bodyStructure: output.writeString("BODYSTRUCTURE \(structure().bodyStructure(extensible: true))")

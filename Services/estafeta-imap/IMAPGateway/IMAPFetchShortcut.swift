@@ -70,7 +70,10 @@ final class IMAPFetchShortcut: Sendable {
             let total = listed.reduce(Int64(0)) { $0 + (wanted.contains($1.message.uid) ? $1.message.size : 0) }
             guard total <= IMAPSession.fetchBatchBytes else { return nil }
         }
-        let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: response.content)
+        let listed = try self.store.immediate.messagesWithContent(
+            in: mailbox, uids: first...last, content: response.content, largest: IMAPSession.streamedContentBytes)
+        // A large message's content is left unread: the session sends it a piece at a time.
+        if response.content == .whole, listed.contains(where: { $0.content == nil }) { return nil }
         let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
         var output = ByteBuffer()
         output.reserveCapacity(listed.reduce(64) { $0 + ($1.content?.count ?? 0) + 256 })

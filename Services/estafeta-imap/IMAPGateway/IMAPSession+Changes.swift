@@ -73,11 +73,13 @@ extension IMAPSession {
 
     /// Messages of a UID range: read on the loop when the range is short (ImmediateReads; a FETCH of
     /// a few messages, the changes since the last command), with a hop to a reader thread otherwise.
-    static func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, store: MailStore)
-        async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
-    {
-        if uids.count <= 128 { return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content) }
-        return try await store.messagesWithContent(in: mailbox, uids: uids, content: content)
+    static func messagesWithContent(
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max, store: MailStore
+    ) async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)] {
+        if uids.count <= 128 {
+            return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
+        }
+        return try await store.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
     }
 
     /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
