@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Memory under concurrent FETCHes of a large message (issue target: 10 clients each fetching a 30 MB
+# message's BODY[] at once, the server's RSS growth at most 64 MB), beside Dovecot's imap processes
+# answering the same (the message APPENDed there). Estafeta gets its message over SMTP, which stores
+# it in pieces, and sends a whole-message FETCH of it as it reads it, a piece at a time.
+#   bench/imap_fetch_large.sh [CLIENTS=10] [SIZE=30000000]
+# Last line: "RESULT imap_fetch_large_memory clients=N size=S estafeta_growth_mb=E dovecot_growth_mb=D ..."
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+CLIENTS=${1:-10}
+SIZE=${2:-30000000}
+ensure_anchors
+start_estafeta --imap-allow-plaintext-auth true --smtp-max-message-bytes $((SIZE + 1000000))
+imap_port=$(ready_port imap)
+client="$(dirname "$0")/imap_fetch_large.py"
+
+python3 "$client" put --port "$imap_port" --user test1@bench.test --password "bench password 1" --size "$SIZE" \
+  --smtp-port "$smtp_port" >&2
+doveadm -c "$DOVECOT_CONF" expunge -u test1 mailbox INBOX all >/dev/null 2>&1 || true
+python3 "$client" put --port "$IMAP_PORT" --user test1 --password "$BENCH_PASS" --size "$SIZE" >&2
+
+rss_kb() { awk '/^VmRSS:/ {s += $2} END {print s + 0}' "$@" 2>/dev/null || echo 0; }
+estafeta_rss() { rss_kb "/proc/$server/status"; }
+# Dovecot answers each logged-in client in an imap process of its own.
+dovecot_rss() {
+  local files=()
+  for pid in $(pgrep -P "$(cat "$DOVECOT_DIR/run/master.pid")" -x imap); do files+=("/proc/$pid/status"); done
+  [ ${#files[@]} -gt 0 ] && rss_kb "${files[@]}" || echo 0
+}
+
+# run NAME PORT USER PASSWORD RSS_FUNCTION: the fetches, with the peak of RSS_FUNCTION every 20 ms (a run lasts about a second).
+run() {
+  local name=$1 port=$2 user=$3 password=$4 measure=$5 baseline peak now pid
+  baseline=$($measure)
+  python3 "$client" fetch --port "$port" --user "$user" --password "$password" --clients "$CLIENTS" --size "$SIZE" \
+    >"$work/$name.out" &
+  pid=$!
+  peak=$baseline
+  while kill -0 "$pid" 2>/dev/null; do
+    now=$($measure); [ "$now" -gt "$peak" ] && peak=$now
+    sleep 0.02
+  done
+  wait "$pid" || true
+  echo "$name baseline_kb=$baseline peak_kb=$peak $(tail -1 "$work/$name.out")"
+}
+
+estafeta=$(run estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
+dovecot=$(run dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
+echo "$estafeta"
+echo "$dovecot"
+growth() { awk -v line="$1" 'BEGIN { split(line, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+  printf "%.1f", (v["peak_kb"] - v["baseline_kb"]) / 1024 }'; }
+value() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+echo "RESULT imap_fetch_large_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta")" \
+  "dovecot_growth_mb=$(growth "$dovecot") estafeta_fetched=$(value "$estafeta" fetched)" \
+  "dovecot_fetched=$(value "$dovecot" fetched) estafeta_seconds=$(value "$estafeta" seconds)" \
+  "dovecot_seconds=$(value "$dovecot" seconds)"
