@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// Message content written in pieces as it arrives (a large SMTP DATA or BDAT message), before the
 /// message it belongs to exists: the session holds one piece at a time instead of the whole message.
@@ -93,6 +94,17 @@ extension MailStore {
         try db.cachedStatement(sql: "INSERT INTO messageHeader(messageBlobId, header) VALUES (?, ?)")
             .execute(arguments: [upload.blobID, prefix + header])
         return upload.blobID
+    }
+
+    /// Stores a message's content inside its transaction: a new row, or an upload sealed. Returns the
+    /// content's id and size.
+    static func insertContent(_ db: Database, _ content: AcceptedContent, now: Date) throws -> (blobID: Int64, size: Int) {
+        switch content {
+        case .whole(let content):
+            return (try Self.insertBlob(db, content: content, now: now), content.count)
+        case .uploaded(let upload, let prefix, let header):
+            return (try Self.sealUpload(db, upload, prefix: prefix, header: header, now: now), upload.size + prefix.count)
+        }
     }
 
     /// A content's bytes, given what a query read of its `messageBlob` row: the row's own bytes, or its
@@ -210,5 +222,82 @@ extension MailStore {
         reader.sequence = piece.sequence
         reader.stored += Int64(piece.data.count)
         return piece.data
+    }
+}
+
+/// Content written to the store as it arrives, for a session that must not hold a large message
+/// whole: it is kept in memory until `pieceBytes` have come (most mail is smaller and is then stored
+/// in one go with its message), then written as an upload, a piece at a time. A store failure is
+/// remembered (the message then gets the protocol's temporary failure) and what was written is dropped.
+public struct ContentUploadWriter: Sendable {
+    /// What is written to the store at once; the session holds no more content than this.
+    public static let pieceBytes = 256 * 1024
+
+    /// The content once complete.
+    public enum Content: Sendable {
+        case whole(Data)
+        case uploaded(ContentUpload)
+    }
+
+    private let store: MailStore
+    private var held = Data()
+    private var upload: ContentUpload?
+    /// Octets taken so far.
+    public private(set) var size = 0
+    public private(set) var failure: MailStoreError?
+
+    public init(store: MailStore) {
+        self.store = store
+    }
+
+    /// Takes the next bytes; writes a piece when enough is held. Nothing more is kept after a failure.
+    public mutating func add(_ bytes: some Collection<UInt8>) async {
+        guard self.failure == nil else { return }
+        self.size += bytes.count
+        self.held.append(contentsOf: bytes)
+        if self.held.count >= Self.pieceBytes { await self.writeHeld() }
+    }
+
+    /// The whole content (nil after a failure). An upload belongs to the caller from here on: it
+    /// becomes a message's content in the commit that stores the message, or is discarded.
+    public mutating func finish() async -> Content? {
+        guard self.failure == nil else { return nil }
+        guard self.upload != nil else { return .whole(self.held) }
+        if !self.held.isEmpty { await self.writeHeld() }
+        guard let upload = self.upload, self.failure == nil else { return nil }
+        return .uploaded(upload)
+    }
+
+    /// The content is a message's now: nothing is left to discard.
+    public mutating func handedOver() {
+        self.held = Data()
+        self.upload = nil
+    }
+
+    /// Drops what was kept, in memory and in the store.
+    public mutating func discard() async {
+        self.held = Data()
+        guard let upload = self.upload else { return }
+        self.upload = nil
+        do {
+            try await self.store.discardUpload(upload)
+        } catch {
+            // The purge deletes it later (an upload nobody writes to is abandoned); nothing was promised.
+            self.store.logger.warning("cannot discard an upload", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private mutating func writeHeld() async {
+        do {
+            if self.upload == nil { self.upload = try await self.store.beginUpload() }
+            guard var upload = self.upload else { return }
+            try await self.store.appendToUpload(&upload, self.held)
+            self.upload = upload
+            self.held = Data()
+        } catch {
+            self.store.logger.error("cannot store message content", metadata: ["error": "\(error)"])
+            self.failure = error
+            await self.discard()
+        }
     }
 }

@@ -3,7 +3,7 @@ import GRDB
 import MailFormat
 
 struct AppendWork: Sendable {
-    let content: Data
+    let content: AcceptedContent
     let mailbox: MailboxID
     let flags: Set<String>
     let internalDate: Date
@@ -156,8 +156,24 @@ extension MailStore {
     ) async throws(MailStoreError) -> StoredMessage {
         do {
             return try await self.appends.submit(
-                AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
+                AppendWork(content: .whole(content), mailbox: mailbox, flags: flags, internalDate: internalDate),
                 bytes: content.count, in: self)
+        } catch {
+            throw MailStore.classified(error)
+        }
+    }
+
+    /// `appendMessage` for content written beforehand as an upload (a large APPEND literal); `header` is
+    /// its header section through the empty line. The upload is the message's content from this
+    /// commit on; when the append fails (quota, space) it is left to the caller to discard.
+    public func appendMessage(
+        _ upload: ContentUpload, header: Data, to mailbox: MailboxID, flags: Set<String> = [], internalDate: Date = Date()
+    ) async throws(MailStoreError) -> StoredMessage {
+        let content = AcceptedContent.uploaded(upload, prefix: Data(), header: header)
+        do {
+            return try await self.appends.submit(
+                AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
+                bytes: content.bytesWritten, in: self)
         } catch {
             throw MailStore.classified(error)
         }

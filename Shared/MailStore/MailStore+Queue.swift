@@ -69,12 +69,7 @@ extension MailStore {
     static func insertAcceptedMessage(_ db: Database, content: AcceptedContent, envelope: Envelope, receivedAt: Date) throws
         -> AcceptedMessage
     {
-        let blobID: Int64
-        switch content {
-        case .whole(let content): blobID = try Self.insertBlob(db, content: content, now: receivedAt)
-        case .uploaded(let upload, let prefix, let header):
-            blobID = try Self.sealUpload(db, upload, prefix: prefix, header: header, now: receivedAt)
-        }
+        let (blobID, _) = try Self.insertContent(db, content, now: receivedAt)
         try db.cachedStatement(sql: """
                 INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
                 VALUES (?, ?, ?, ?, ?, ?)

@@ -27,9 +27,9 @@ public final class MailStore: Sendable {
         try MailStore.applyOutcome(db, work)
     }
     let appends = GroupCommit<AppendWork, StoredMessage> { db, work in
-        let blobID = try MailStore.insertBlob(db, content: work.content, now: work.internalDate)
+        let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
         let stored = try MailStore.insertMailboxMessage(
-            db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(work.content.count),
+            db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size),
             flags: work.flags, internalDate: work.internalDate)
         // Inside the append's savepoint: over the quota, this append alone is undone.
         try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)

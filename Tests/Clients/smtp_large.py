@@ -184,6 +184,45 @@ if mode == "send":
           lines == top_header.split(b"\r\n") + [b""] + top_body.split(b"\r\n")[:3], lines[-4:])
     pop.quit()
 
+    # IMAP APPEND of a 3 MB literal with bare LF line ends: written to the store as it arrives, line
+    # ends made CRLF on the way; a client that goes away in the middle of its literal leaves nothing.
+    appended_body = body(3_000_000, 8).replace(b"\r\n", b"\n")
+    appended = b"From: carol@example.org\r\nSubject: large by APPEND\r\n\r\n" + appended_body
+    expected = appended.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    chunked_before = uploads()[1]
+    imap = imaplib.IMAP4_SSL(HOST, imaps_port, ssl_context=context, timeout=60)
+    imap.login(USER, PASSWORD)
+    typ, data = imap.append("INBOX", "(\\Flagged)", None, appended)
+    check("APPEND of a 3 MB literal: OK with APPENDUID", typ == "OK" and b"APPENDUID" in data[0], data)
+    uid = data[0].split(b"APPENDUID ")[1].split(b" ")[1].rstrip(b"]")
+    imap.select("INBOX")
+    typ, data = imap.uid("FETCH", uid, "(RFC822.SIZE FLAGS BODY.PEEK[] BODY.PEEK[HEADER])")
+    check("... it reads back with CRLF line ends, the size of what is sent, its flag and its header",
+          typ == "OK" and data[0][1] == expected and b"RFC822.SIZE %d" % len(expected) in data[0][0]
+          and b"\\Flagged" in data[0][0] and data[1][1] == b"From: carol@example.org\r\nSubject: large by APPEND\r\n\r\n",
+          (data[0][0], len(data[0][1]), len(expected)))
+    imap.logout()
+    check("... and it was stored in pieces as it came", uploads()[1] == chunked_before + 1, (chunked_before, uploads()))
+    cut = socket.create_connection((HOST, imaps_port), timeout=60)
+    cut = context.wrap_socket(cut, server_hostname="localhost")
+    cut_reader = cut.makefile("rb")
+    cut_reader.readline()
+    cut.sendall(b"a LOGIN alice@example.org \"correct horse battery\"\r\n")
+    check("a raw IMAP client logs in", cut_reader.readline().startswith(b"a OK"))
+    cut.sendall(b"b APPEND INBOX {3000000}\r\n")
+    check("... announces a 3 MB literal: +", cut_reader.readline().startswith(b"+"))
+    cut.sendall(b"Subject: never finished\r\n\r\n" + b"x" * 1_500_000)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and uploads()[0][1] < 1_000_000:
+        time.sleep(0.1)
+    check("... whose first megabyte is being written to the store", uploads()[0][1] >= 1_000_000, uploads())
+    cut_reader.close()  # the socket closes only once its file is closed too
+    cut.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and uploads()[0][0] > 0:
+        time.sleep(0.1)
+    check("... and then goes away: the upload is discarded", uploads()[0][0] == 0, uploads())
+
     # A client cut off mid-DATA: its content is in the store as an upload (the session holds only a
     # piece), then the server is killed before the end of data.
     partial = socket.create_connection((HOST, smtp_port), timeout=60)
@@ -202,7 +241,7 @@ if mode == "send":
     print("all checks passed")
 
 elif mode == "after-kill":
-    contents = inbox_messages(3, timeout=5)
+    contents = inbox_messages(4, timeout=5)
     check("no part of the unfinished message reached the INBOX",
           all(b"never finished" not in content for content in contents))
     with database() as db:

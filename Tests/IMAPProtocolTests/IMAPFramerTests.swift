@@ -111,4 +111,35 @@ struct IMAPFramerTests {
         let five = bytes("a X {1+}\r\n1 {1+}\r\n2 {1+}\r\n3 {1+}\r\n4 {1+}\r\n5\r\n")
         #expect(self.frames(five, limits: limits).last == .fatal(tag: "a", reason: "Literal too large"))
     }
+
+    @Test("an APPEND literal over the streaming size comes in pieces, however it is split; other commands' literals do not")
+    func streamedLiteral() {
+        let limits = IMAPFramingLimits(streamedLiteralSize: 1000)
+        let message = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        let input = bytes("s1 APPEND INBOX (\\Seen) {200000+}\r\n") + message + bytes("\r\ns2 LOGIN a {2000+}\r\n")
+            + [UInt8](repeating: 65, count: 2000) + bytes("\r\n")
+        for splits in [nil, Array(stride(from: 7, to: input.count, by: 4099))] {
+            let output = self.frames(input, splits: splits, limits: limits)
+            var streamed: [UInt8] = []
+            var commands: [IMAPCommandBytes] = []
+            for frame in output {
+                switch frame {
+                case .literalPiece(let piece):
+                    #expect(commands.isEmpty && piece.readableBytes <= 70_000)
+                    streamed += piece.readableBytesView
+                case .command(let command): commands.append(command)
+                default: Issue.record("unexpected \(frame)")
+                }
+            }
+            #expect(streamed == message)
+            #expect(commands.count == 2)
+            #expect(commands.first?.literals == [[]] && commands.first?.streamedLiteral?.index == 0
+                    && commands.first?.streamedLiteral?.size == 200_000)
+            // LOGIN's literal is kept with its command: only APPEND streams.
+            #expect(commands.last?.literals == [[UInt8](repeating: 65, count: 2000)] && commands.last?.streamedLiteral == nil)
+        }
+        // At or under the size, an APPEND literal stays with its command.
+        let small = self.frames(bytes("s3 APPEND INBOX {1000+}\r\n") + [UInt8](repeating: 66, count: 1000) + bytes("\r\n"), limits: limits)
+        #expect(small == [.command(IMAPCommandBytes(lines: [bytes("s3 APPEND INBOX {1000+}"), []], literals: [[UInt8](repeating: 66, count: 1000)]))])
+    }
 }

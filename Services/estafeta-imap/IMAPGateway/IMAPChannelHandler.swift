@@ -145,6 +145,13 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "+ Ready for literal data\r\n")), promise: nil)
                 continue
             }
+            if case .literalPiece = frame {
+                // The session takes it while the command goes on arriving (the async channel stops
+                // reading from the socket while a few such frames wait for it).
+                context.fireChannelRead(Self.wrapInboundOut(frame))
+                context.fireChannelReadComplete()
+                continue
+            }
             if case .command(let command) = frame, let shortcut = self.shortcut, context.channel.isWritable,
                 let answer = shortcut.answer(command)
             {

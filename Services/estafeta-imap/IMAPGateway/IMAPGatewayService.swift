@@ -1,4 +1,5 @@
 import IMAPProtocol
+import MailStore
 import NIOCore
 import ServerSupport
 import ServiceHost
@@ -19,7 +20,8 @@ public enum IMAPGatewayService {
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(
                 maximumLineLength: max(settings.maximumLineLength, 8192), maximumLiteralSize: settings.imapAppendLimit,
-                maximumCommandSize: settings.imapAppendLimit + 1024 * 1024)
+                maximumCommandSize: settings.imapAppendLimit + 1024 * 1024,
+                streamedLiteralSize: ContentUploadWriter.pieceBytes)
             return environment.protocolServer(
                 name: name, on: address, implicitTLS: tls,
                 // RFC 9051 §5.4: the autologout timer is at least 30 minutes (the default).

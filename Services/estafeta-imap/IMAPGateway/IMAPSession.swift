@@ -38,6 +38,8 @@ struct IMAPSession: Sendable {
         var invalidBeforeLogin = 0
         /// UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
         var savedSearch: [UInt32] = []
+        /// The large APPEND literal arriving in pieces, for the command that names it.
+        var appendLiteral: IMAPAppendLiteral?
     }
 
     enum Next {
@@ -51,9 +53,20 @@ struct IMAPSession: Sendable {
 
     func run(on connection: Connection) async throws {
         let gate = SessionShutdownGate()
-        let channel = connection.channel
         var state = State(tls: self.implicitTLS)
         defer { if let account = state.account { self.userConnections.release(account.id) } }
+        do {
+            try await self.serve(connection, state: &state, gate: gate)
+        } catch {
+            // An APPEND literal cut off with the connection is not a message.
+            if var literal = state.appendLiteral.take() { await literal.discard() }
+            throw error
+        }
+        if var literal = state.appendLiteral.take() { await literal.discard() }
+    }
+
+    private func serve(_ connection: Connection, state: inout State, gate: SessionShutdownGate) async throws {
+        let channel = connection.channel
         try await withGracefulShutdownHandler {
             let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
             try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
@@ -71,8 +84,18 @@ struct IMAPSession: Sendable {
                 state.selected = shortcut.unpark()
                 guard let frame, gate.willWork() else { return }
                 let next: Next
+                if case .literalPiece(let piece) = frame {
+                    var literal = state.appendLiteral ?? IMAPAppendLiteral(store: self.store)
+                    await literal.add(piece)
+                    state.appendLiteral = literal
+                    continue
+                }
+                // Pieces belong only to the command that comes right after them.
+                var namesLiteral = false
+                if case .command(let bytes) = frame { namesLiteral = bytes.streamedLiteral != nil }
+                if !namesLiteral, var literal = state.appendLiteral.take() { await literal.discard() }
                 switch frame {
-                case .continuationRequest:
+                case .continuationRequest, .literalPiece:
                     continue
                 case .lineTooLong(let tag):
                     next = .send(Array("\(tag) BAD Line too long\r\n".utf8))
@@ -89,6 +112,8 @@ struct IMAPSession: Sendable {
                     case .success(let command):
                         next = try await self.handle(command, state: &state, connection: connection, frames: &frames)
                     }
+                    // A streamed literal the command did not take (it failed, or was not an APPEND).
+                    if var literal = state.appendLiteral.take() { await literal.discard() }
                 }
                 switch next {
                 case .send(let bytes): try await connection.outbound.write(.send(ByteBuffer(bytes: bytes)))
@@ -115,6 +140,31 @@ struct IMAPSession: Sendable {
         state.invalidBeforeLogin += 1
         if state.invalidBeforeLogin > 3 { return .close(reply + Array("* BYE Too many invalid IMAP commands\r\n".utf8)) }
         return .send(reply)
+    }
+
+    /// APPEND of a literal that arrived in pieces and is in the store already as an upload: it becomes
+    /// the message's content in the append's commit, or is discarded when the append fails. nil when
+    /// the header section is too large to keep.
+    private func appendStreamed(
+        _ literal: inout IMAPAppendLiteral, to mailbox: MailboxID, flags: Set<String>, internalDate: Date
+    ) async throws -> StoredMessage? {
+        let (content, header) = await literal.finish()
+        if literal.headerTooLarge { return nil }
+        do {
+            switch content {
+            case .uploaded(let upload):
+                let stored = try await self.store.appendMessage(upload, header: header, to: mailbox, flags: flags, internalDate: internalDate)
+                literal.handedOver()
+                return stored
+            case .whole(let data):
+                return try await self.store.appendMessage(data, to: mailbox, flags: flags, internalDate: internalDate)
+            case nil:
+                throw literal.failure ?? MailStoreError.unavailable("the message could not be stored")
+            }
+        } catch {
+            await literal.discard()
+            throw error
+        }
     }
 
     func capabilities(_ state: State) -> String {
@@ -349,10 +399,17 @@ struct IMAPSession: Sendable {
         case .append(let name, let flags, let date, let message):
             guard let mailbox = try self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
-            // Stored with CRLF line ends, so every size reported is the size sent.
-            let content = Data(WireLines.normalised(message, dotStuffing: false))
-            let stored = try await self.store.appendMessage(
-                content, to: mailbox.id, flags: Set(flags.filter { $0 != .recent }.map(\.text)), internalDate: date ?? Date())
+            let flags = Set(flags.filter { $0 != .recent }.map(\.text))
+            let stored: StoredMessage
+            if var literal = state.appendLiteral.take() {
+                guard let appended = try await self.appendStreamed(&literal, to: mailbox.id, flags: flags, internalDate: date ?? Date())
+                else { return no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets") }
+                stored = appended
+            } else {
+                // Stored with CRLF line ends, so every size reported is the size sent.
+                let content = Data(WireLines.normalised(message, dotStuffing: false))
+                stored = try await self.store.appendMessage(content, to: mailbox.id, flags: flags, internalDate: date ?? Date())
+            }
             return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
         case .subscribe(let name), .unsubscribe(let name):
             if case .subscribe = command.kind {

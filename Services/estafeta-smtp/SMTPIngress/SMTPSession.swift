@@ -45,7 +45,7 @@ struct SMTPSession: Sendable {
             var frames = connection.inbound.makeAsyncIterator()
             // The current transaction's content, kept here rather than in the state machine: it may be
             // written to the store as it arrives, and appending never copies what was already received.
-            var message = self.incomingMessage(logger: connection.context.logger)
+            var message = self.incomingMessage()
             do {
                 try await self.serve(connection, machine: &machine, frames: &frames, message: &message, gate: gate, goodbye: goodbye)
             } catch {
@@ -59,10 +59,9 @@ struct SMTPSession: Sendable {
         }
     }
 
-    private func incomingMessage(logger: Logger) -> IncomingMessage {
+    private func incomingMessage() -> IncomingMessage {
         IncomingMessage(
-            store: self.store, logger: logger, maximumSize: self.limits.maximumMessageSize,
-            maximumHeaderBytes: self.maximumHeaderBytes)
+            store: self.store, maximumSize: self.limits.maximumMessageSize, maximumHeaderBytes: self.maximumHeaderBytes)
     }
 
     /// Reads and answers commands until the connection closes.
@@ -130,7 +129,7 @@ struct SMTPSession: Sendable {
             }
             if machine.transaction == nil {
                 await message.discard()
-                message = self.incomingMessage(logger: connection.context.logger)
+                message = self.incomingMessage()
             }
             if case .startData = action { awaitingContent = true } else { awaitingContent = false }
             guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {

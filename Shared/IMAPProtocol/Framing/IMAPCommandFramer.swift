@@ -6,10 +6,19 @@ import NIOCore
 public struct IMAPCommandBytes: Sendable, Equatable {
     public var lines: [[UInt8]]
     public var literals: [[UInt8]]
+    /// The literal (by index) that was handed over in `IMAPFrame.literalPiece`s as it arrived instead
+    /// of being kept here (its place in `literals` is empty), with its size.
+    public var streamedLiteral: (index: Int, size: Int)?
 
-    public init(lines: [[UInt8]], literals: [[UInt8]] = []) {
+    public init(lines: [[UInt8]], literals: [[UInt8]] = [], streamedLiteral: (index: Int, size: Int)? = nil) {
         self.lines = lines
         self.literals = literals
+        self.streamedLiteral = streamedLiteral
+    }
+
+    public static func == (left: IMAPCommandBytes, right: IMAPCommandBytes) -> Bool {
+        left.lines == right.lines && left.literals == right.literals
+            && left.streamedLiteral?.index == right.streamedLiteral?.index && left.streamedLiteral?.size == right.streamedLiteral?.size
     }
 
     /// The tag the command began with, as far as it can be read: for error replies to a command that
@@ -28,6 +37,9 @@ public struct IMAPCommandBytes: Sendable, Equatable {
 public enum IMAPFrame: Sendable, Equatable {
     /// A complete command with all its literals.
     case command(IMAPCommandBytes)
+    /// Part of a large APPEND literal, handed over while the rest arrives (see
+    /// `IMAPFramingLimits.streamedLiteralSize`); the command that follows names it `streamedLiteral`.
+    case literalPiece(ByteBuffer)
     /// The client announced a synchronising literal and waits for `+` before sending it (RFC 9051 §7.5).
     case continuationRequest
     /// A line longer than the limit was skipped (with a non-synchronising literal it announced):
@@ -53,11 +65,16 @@ public struct IMAPFramingLimits: Sendable, Equatable {
     public var maximumLiterals: Int
     /// LITERAL- (RFC 7888 §5): non-synchronising literals only up to 4096 bytes. LITERAL+ when false.
     public var literalMinus: Bool
+    /// An APPEND literal larger than this is handed over in pieces as it arrives (the message goes to
+    /// the store as it comes) rather than kept until the command is complete.
+    public var streamedLiteralSize: Int
 
     public init(
         maximumLineLength: Int = 65_536, maximumLiteralSize: Int = 50 * 1024 * 1024,
-        maximumCommandSize: Int = 64 * 1024 * 1024, maximumLiterals: Int = 1000, literalMinus: Bool = false
+        maximumCommandSize: Int = 64 * 1024 * 1024, maximumLiterals: Int = 1000, literalMinus: Bool = false,
+        streamedLiteralSize: Int = .max
     ) {
+        self.streamedLiteralSize = streamedLiteralSize
         self.maximumLineLength = maximumLineLength
         self.maximumLiteralSize = maximumLiteralSize
         self.maximumCommandSize = maximumCommandSize
@@ -78,7 +95,7 @@ public struct IMAPFramingLimits: Sendable, Equatable {
             maximumLineLength: self.maximumLineLength,
             maximumLiteralSize: min(self.maximumLiteralSize, Self.maximumLiteralSizeBeforeLogin),
             maximumCommandSize: min(self.maximumCommandSize, 4 * Self.maximumLiteralSizeBeforeLogin + 2 * self.maximumLineLength),
-            maximumLiterals: min(self.maximumLiterals, 4), literalMinus: self.literalMinus)
+            maximumLiterals: min(self.maximumLiterals, 4), literalMinus: self.literalMinus, streamedLiteralSize: .max)
     }
 }
 
@@ -91,8 +108,8 @@ public struct IMAPCommandFramer: Sendable {
     private enum State: Sendable {
         /// Reading a line of the current command.
         case line
-        /// Reading `remaining` bytes of a literal.
-        case literal(remaining: Int)
+        /// Reading `remaining` bytes of a literal; a streamed one is handed over in pieces.
+        case literal(remaining: Int, streamed: Bool)
         /// Skipping the rest of an over-long line; `tail` keeps its last bytes to spot a literal
         /// announcement at its end (whose bytes must be skipped too, never run as commands).
         case skippingLine(tag: String, tail: [UInt8])
@@ -107,6 +124,12 @@ public struct IMAPCommandFramer: Sendable {
     private var literals: [[UInt8]] = []
     private var current: [UInt8] = []
     private var commandBytes = 0
+    private var streamedLiteral: (index: Int, size: Int)?
+    /// Bytes of a streamed literal not handed over yet.
+    private var piece = ByteBuffer()
+
+    /// A streamed literal is handed over in pieces of about this size.
+    static let literalPieceBytes = 64 * 1024
 
     public init(limits: IMAPFramingLimits = IMAPFramingLimits()) { self.limits = limits }
 
@@ -133,17 +156,23 @@ public struct IMAPCommandFramer: Sendable {
             case .failed:
                 buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
                 return nil
-            case .literal(let remaining):
-                let take = min(remaining, buffer.readableBytes)
-                if let bytes = buffer.readBytes(length: take) {
+            case .literal(let remaining, let streamed):
+                // A streamed literal is cut into pieces however much arrived at once.
+                let room = streamed ? Self.literalPieceBytes - self.piece.readableBytes : Int.max
+                let take = min(remaining, buffer.readableBytes, room)
+                if streamed {
+                    if var bytes = buffer.readSlice(length: take) { self.piece.writeBuffer(&bytes) }
+                } else if let bytes = buffer.readBytes(length: take) {
                     self.current.append(contentsOf: bytes)
                 }
                 if remaining - take > 0 {
-                    self.state = .literal(remaining: remaining - take)
+                    self.state = .literal(remaining: remaining - take, streamed: streamed)
+                    if streamed, self.piece.readableBytes >= Self.literalPieceBytes { return self.takePiece() }
                 } else {
-                    self.literals.append(self.current)
+                    self.literals.append(streamed ? [] : self.current)
                     self.current = []
                     self.state = .line
+                    if streamed, self.piece.readableBytes > 0 { return self.takePiece() }
                 }
             case .skippingLiteral(let tag, let remaining):
                 let take = min(remaining, buffer.readableBytes)
@@ -206,7 +235,7 @@ public struct IMAPCommandFramer: Sendable {
         }
         guard let announcement = IMAPGrammar.literalAnnouncement(endOf: line) else {
             self.lines.append(line)
-            let command = IMAPCommandBytes(lines: self.lines, literals: self.literals)
+            let command = IMAPCommandBytes(lines: self.lines, literals: self.literals, streamedLiteral: self.streamedLiteral)
             self.discardCommand()
             return .command(command)
         }
@@ -223,9 +252,12 @@ public struct IMAPCommandFramer: Sendable {
                 return self.fail(tag: tag, reason: "Literal too large")
             }
         }
+        let streamed = announcement.size > self.limits.streamedLiteralSize && self.streamedLiteral == nil
+            && Self.isAppend(self.lines.first ?? line)
+        if streamed { self.streamedLiteral = (self.literals.count, announcement.size) }
         self.lines.append(line)
         self.commandBytes += announcement.size
-        self.state = .literal(remaining: announcement.size)
+        self.state = .literal(remaining: announcement.size, streamed: streamed)
         if announcement.size == 0 {
             self.literals.append([])
             self.state = .line
@@ -244,6 +276,22 @@ public struct IMAPCommandFramer: Sendable {
         self.literals = []
         self.current = []
         self.commandBytes = 0
+        self.streamedLiteral = nil
+        self.piece = ByteBuffer()
+    }
+
+    private mutating func takePiece() -> IMAPFrame {
+        let piece = self.piece
+        self.piece = ByteBuffer()
+        return .literalPiece(piece)
+    }
+
+    /// Whether the command's first line is `tag APPEND …` (the only command whose literal is streamed).
+    static func isAppend(_ line: [UInt8]) -> Bool {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return false }
+        let verb = Array("APPEND ".utf8)
+        let rest = line[(space + 1)...]
+        return rest.count > verb.count && zip(rest, verb).allSatisfy { $0 & 0xDF == $1 & 0xDF }
     }
 
     private static func trimCR(_ line: [UInt8]) -> [UInt8] {

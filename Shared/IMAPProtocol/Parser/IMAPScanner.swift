@@ -141,7 +141,11 @@ struct IMAPScanner {
             self.line < self.command.literals.count
         else { throw IMAPSyntaxError("Expected a string") }
         let literal = self.command.literals[self.line]
-        guard literal.count == announcement.size else { throw IMAPSyntaxError("Literal size mismatch") }
+        // A streamed literal went to the session in pieces; its place here is empty.
+        let streamed = self.command.streamedLiteral.map { $0.index == self.line && $0.size == announcement.size } ?? false
+        guard literal.count == announcement.size || (streamed && literal.isEmpty) else {
+            throw IMAPSyntaxError("Literal size mismatch")
+        }
         let binary = self.offset > 0 && bytes[self.offset - 1] == UInt8(ascii: "~")
         if !binary, literal.contains(0) { throw IMAPSyntaxError("NUL in a literal (use a binary literal)") }
         self.line += 1
