@@ -55,6 +55,16 @@ struct IMAPTests {
             imap.logout()
         """
 
+    @Test("EXPUNGE racing deliveries into the same INBOX: every message expunged once marked, or still there; none lost, none twice")
+    func expungeRacingDelivery() async throws {
+        let server = try await startSuiteWithAlice(name: "imap-race", hostname: "imap.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let checks = try await PythonClient.run(
+            "imap_expunge_race.py", [String(server.ports["smtp"] ?? 0), String(server.ports["imaps"] ?? 0), server.certificatePath])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
+        #expect(try await server.stop().status == 0)
+    }
+
     @Test("an APPEND answered OK survives kill -9: the same UID after a restart, UIDNEXT beyond it, UIDVALIDITY unchanged")
     func appendSurvivesKill() async throws {
         let first = try await startSuiteWithAlice(name: "imap-kill", hostname: "imap.estafeta.test", token: Self.token)
