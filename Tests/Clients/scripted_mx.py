@@ -5,6 +5,8 @@
   a third RCPT in one transaction -> 452 4.5.3 (too many recipients; the rest must be retried)
   DATA with bigdata@... -> 552 5.3.4
   DATA with dropafterdot@... -> the connection is closed without a reply, the first time only
+  DATA with killrelay@...   -> stored, then the relay (its pid in MAILDIR/../relay.pid) is killed with
+                               SIGKILL before the reply is sent, the first time only
   anything else     -> 250
 Each accepted message is appended to MAILDIR/<n>.eml with its envelope in X-Envelope-* lines.
 
@@ -23,6 +25,7 @@ usage: scripted_mx.py PORTFILE MAILDIR
 import asyncio
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -59,6 +62,12 @@ class Handler:
             if session.auth_data is not None:
                 out.write(f"X-Auth-Login: {session.auth_data}\r\n".encode())
             out.write(envelope.original_content or envelope.content)
+        if "killrelay" in locals_ and "killrelay" not in dropped:
+            # Stored here; the client dies before it can learn so, let alone commit the outcome.
+            dropped.add("killrelay")
+            with open(os.path.join(os.path.dirname(os.path.abspath(maildir)), "relay.pid")) as pidfile:
+                os.kill(int(pidfile.read().strip()), signal.SIGKILL)
+            return "250 2.0.0 accepted"
         if "dropafterdot" in locals_ and "dropafterdot" not in dropped:
             # Stored, but the reply never comes: the client must retry (a duplicate, RFC 5321 §3.8).
             dropped.add("dropafterdot")

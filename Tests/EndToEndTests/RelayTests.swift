@@ -257,3 +257,41 @@ struct RelayTests {
         #expect(try await a.stop().status == 0)
     }
 }
+
+extension RelayTests {
+    @Test("kill -9 of the relay after the remote MX has the message, before the outcome is committed: sent again after a restart (at least once), never lost")
+    func killedAfterRemoteAccepted() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mx-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (peer, ports, maildir) = try await startScriptedMX(in: work)
+        defer { peer.process.kill() }
+        // A lease of 2 s: the dead process's claim on the recipient lapses soon after the restart.
+        let options = ["--relay-lease-seconds", "2", "--relay-routes", "scripted.test=127.0.0.1:\(ports["scripted"] ?? 1)"]
+        let a = try await self.suite("mx.example.test", domain: "example.org", account: "alice@example.org", options: options)
+        defer { a.removeDirectory() }
+        try "\(a.process.processIdentifier)".write(to: work.appendingPathComponent("relay.pid"), atomically: true, encoding: .utf8)
+        try await self.submit(a, from: "alice@example.org", to: ["killrelay@scripted.test"], subject: "at least once")
+        try await eventually("the peer killed the relay once it had the message") { !a.process.isRunning }
+        func copies() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? []).filter {
+                ((try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8)) ?? "").contains("X-Envelope-To: killrelay@")
+            }.count
+        }
+        #expect(copies() == 1)
+        let restarted = try RunningServer(
+            "estafeta",
+            arguments: ["serve", "--hostname", "mx.example.test", "--relay-poll-interval-ms", "100"] + options
+                + RunningServer.loopbackListeners,
+            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token],
+            directory: a.directory, name: "restarted")
+        try await restarted.waitUntilReady()
+        // The outcome was never committed: the recipient is due again once the lease lapses, and goes
+        // out a second time (RFC 5321 §6.1: a duplicate rather than a loss).
+        try await eventually("sent again after the restart", timeout: .seconds(30)) { copies() == 2 }
+        try await eventually("and recorded as delivered this time") {
+            let queue = try await admin(restarted, token: Self.token, "GET", "/api/v1/queue?state=delivered").body
+            return queue.contains(#""address":"killrelay@scripted.test""#)
+        }
+        #expect(try await restarted.stop().status == 0)
+    }
+}
