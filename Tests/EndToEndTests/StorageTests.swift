@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import MailStore
+import MailFormat
+@testable import MailStore
 import Testing
 import TestSupport
 
@@ -112,5 +113,60 @@ struct StorageTests {
         #expect(start.status != 0 && start.output.contains("damaged"), "\(start.output)")
         let check = try await self.run("estafeta", ["check-db"] + database)
         #expect(check.status == 1 && check.output.contains("is damaged"), "\(check.output)")
+    }
+
+    @Test("kill -9 in the middle of migrating a file from an older version: the next start completes the migration, nothing lost")
+    func killedDuringMigration() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-migrate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("estafeta.sqlite").path
+        // A file from before the header table, with 3,000 messages of 64 KiB: upgrading it rewrites the
+        // file once (incremental vacuum) and reads every message (the header table), which takes a while.
+        try MailStoreMigrator.writeEarlierFile(
+            at: path, migratedUpTo: "2026-11-27 IMAP recent floor",
+            then: """
+                INSERT INTO domain(name, createdAt) VALUES ('example.org', CURRENT_TIMESTAMP);
+                INSERT INTO account(domainId, address, localPart, passwordHash, createdAt, updatedAt)
+                    VALUES (1, 'alice@example.org', 'alice', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+                INSERT INTO mailbox(accountId, name, uidValidity, uidNext, createdAt) VALUES (1, 'INBOX', 7, 3001, CURRENT_TIMESTAMP);
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+                INSERT INTO messageBlob(id, content, size, createdAt)
+                    SELECT i, CAST('Subject: message ' || i || char(13, 10, 13, 10) AS BLOB) || randomblob(65536), 0, CURRENT_TIMESTAMP FROM n;
+                UPDATE messageBlob SET size = length(content);
+                INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, size, internalDate, modSeq)
+                    SELECT 1, id, id, size, CURRENT_TIMESTAMP, 2 FROM messageBlob;
+                """)
+        let migrate = try ChildProcess.start(BuiltProducts.executable("estafeta"), ["migrate", "--database-path", path])
+        // Killed once it is writing (its write-ahead log past 4 MB), whatever the machine's speed.
+        func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0 }
+        for _ in 0..<2000 where migrate.process.isRunning && walSize() < 4 << 20 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(migrate.process.isRunning, "the migration finished before it could be interrupted; make the file larger")
+        migrate.process.kill()
+        _ = try await migrate.finish(timeout: .seconds(10))
+        // The interrupted run left the older version (each migration is one transaction).
+        let applied = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from grdb_migrations where identifier = '2026-12-03 content in chunks'\").fetchone()[0])",
+                path,
+            ]
+        ).finish()
+        #expect(applied.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(applied.output)\(applied.errors)")
+
+        let rerun = try await self.run("estafeta", ["migrate", "--database-path", path])
+        #expect(rerun.status == 0, "\(rerun.output)")
+        let store = try MailStore.open(settings: MailStoreSettings(path: path), logger: Logger(label: "test"))
+        #expect(try await store.integrityCheck() == [])
+        #expect(try await store.storedContents().count == 3000)
+        let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))
+        let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+        let headers = try await store.messagesWithContent(in: inbox.id, uids: 1...3000, content: .header)
+        #expect(headers.count == 3000)
+        #expect(headers.allSatisfy { $0.content == Data("Subject: message \($0.message.uid)\r\n\r\n".utf8) })
+        #expect(try await store.mailboxStatus(inbox.id).messages == 3000)
     }
 }
