@@ -232,6 +232,29 @@ struct LocalDeliveryTests {
         }
     }
 
+    @Test("RET=FULL returns a message whole up to 1 MiB; a larger one only by its header, and the report says so")
+    func returnedMessageSize() async throws {
+        try await StoreFixture.with { fixture in
+            let harness = try await Harness.make(fixture)
+            let hash = try await PasswordHasher.hash("a long password", scheme: .sha512Crypt)
+            let gone = try await harness.store.createAccount(try EmailAddress(parsing: "gone@example.org"), passwordHash: hash)
+            let large = String(repeating: "a line of the large message body\r\n", count: 40_000)  // 1.3 MB
+            try await harness.queue("Subject: small\r\n\r\nsmall body\r\n", from: "alice@example.org", to: ["gone@example.org"], returnContent: "FULL")
+            try await harness.queue("Subject: large\r\n\r\n" + large, from: "alice@example.org", to: ["gone@example.org"], returnContent: "FULL")
+            try await harness.store.deleteAccount(gone.address)
+            #expect(try await harness.pass() == [.bounced, .bounced])
+            #expect(try await harness.reports.reportPending())
+            #expect(try await harness.pass() == [.delivered, .delivered])
+            let reports = try await harness.inbox(harness.alice).map { String(decoding: $0, as: UTF8.self) }
+            let small = reports.first { $0.contains("Subject: small") } ?? ""
+            #expect(small.contains("Content-Type: message/rfc822\r\n\r\nSubject: small\r\n\r\nsmall body\r\n"), "\(small)")
+            let returned = reports.first { $0.contains("Subject: large") } ?? ""
+            #expect(returned.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: large\r\n"), "\(returned.prefix(3000))")
+            #expect(returned.contains("too large to be returned whole") && !returned.contains("a line of the large message body"))
+            #expect(returned.utf8.count < 10_000)
+        }
+    }
+
     @Test("a delay warning goes out once after the warning time unless NOTIFY excludes DELAY")
     func delayWarning() async throws {
         try await StoreFixture.with { fixture in

@@ -32,7 +32,13 @@ struct BounceReporter: Sendable {
         for message in pending {
             let wanted = message.recipients.filter { Self.wants(kind, $0.notify) }
             var report: (content: Data, recipient: EmailAddress)?
-            if let sender = message.sender, !wanted.isEmpty, let original = try await self.store.queuedContent(message.messageID) {
+            if let sender = message.sender, !wanted.isEmpty, let (header, size) = try await self.store.queuedHeader(message.messageID) {
+                // A delay or success notice returns the header only (RET=FULL is for failures, RFC 3461
+                // §4.3), and so does a failure notice of a message too large to return whole (as
+                // Postfix's bounce_size_limit): the report is then read and written in bounded memory.
+                let wantsFull = kind == .failure && message.returnContent?.uppercased() == "FULL"
+                let returnsFull = wantsFull && size <= Self.returnedMessageLimit
+                let original = returnsFull ? try await self.store.queuedContent(message.messageID) ?? header : header
                 let reportKind: DeliveryStatusReport.Kind =
                     switch kind {
                     case .failure: .failure
@@ -42,8 +48,7 @@ struct BounceReporter: Sendable {
                     }
                 let dsn = DeliveryStatusReport(
                     kind: reportKind, reportingHost: self.hostname, sender: sender, envelopeID: message.envelopeID,
-                    // A delay or success notice returns the header only (RET=FULL is for failures, RFC 3461 §4.3).
-                    returnFullMessage: kind == .failure && message.returnContent?.uppercased() == "FULL",
+                    returnFullMessage: returnsFull, fullMessageTooLarge: wantsFull && !returnsFull,
                     arrivalDate: message.receivedAt,
                     recipients: wanted.map {
                         .init(recipient: $0.recipient, originalRecipient: $0.originalRecipient,
@@ -62,6 +67,9 @@ struct BounceReporter: Sendable {
         }
         return !pending.isEmpty
     }
+
+    /// The largest message a failure notice returns whole when RET=FULL asks for it.
+    static let returnedMessageLimit: Int64 = 1 << 20
 
     private static func action(_ kind: ReportKind, isLocal: Bool) -> String {
         switch kind {

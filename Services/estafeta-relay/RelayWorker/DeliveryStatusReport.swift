@@ -30,6 +30,8 @@ struct DeliveryStatusReport {
     var sender: EmailAddress
     var envelopeID: String?
     var returnFullMessage: Bool
+    /// RET=FULL was asked for, but the message is over the size returned whole: its header only, said so.
+    var fullMessageTooLarge = false
     var arrivalDate: Date
     var recipients: [FailedRecipient]
     var original: Data
@@ -103,6 +105,10 @@ struct DeliveryStatusReport {
             line("<\(Self.oneLine(recipient.recipient))>: \(Self.oneLine(recipient.diagnostic))")
         }
         line()
+        if self.fullMessageTooLarge {
+            line("Your message is too large to be returned whole: only its header is attached.")
+            line()
+        }
         line("--\(boundary)")
         line("Content-Type: message/delivery-status")
         line()
