@@ -19,7 +19,6 @@ python3 "$client" put --port "$imap_port" --user test1@bench.test --password "be
 doveadm -c "$DOVECOT_CONF" expunge -u test1 mailbox INBOX all >/dev/null 2>&1 || true
 python3 "$client" put --port "$IMAP_PORT" --user test1 --password "$BENCH_PASS" --size "$SIZE" >&2
 
-rss_kb() { awk '/^VmRSS:/ {s += $2} END {print s + 0}' "$@" 2>/dev/null || echo 0; }
 estafeta_rss() { rss_kb "/proc/$server/status"; }
 # Dovecot answers each logged-in client in an imap process of its own.
 dovecot_rss() {
@@ -35,11 +34,7 @@ run() {
   python3 "$client" fetch --port "$port" --user "$user" --password "$password" --clients "$CLIENTS" --size "$SIZE" \
     >"$work/$name.out" &
   pid=$!
-  peak=$baseline
-  while kill -0 "$pid" 2>/dev/null; do
-    now=$($measure); [ "$now" -gt "$peak" ] && peak=$now
-    sleep 0.02
-  done
+  peak=$(peak_while "$pid" "$measure" 0.02)
   wait "$pid" || true
   echo "$name baseline_kb=$baseline peak_kb=$peak $(tail -1 "$work/$name.out")"
 }
@@ -48,9 +43,8 @@ estafeta=$(run estafeta "$imap_port" test1@bench.test "bench password 1" estafet
 dovecot=$(run dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
 echo "$estafeta"
 echo "$dovecot"
-growth() { awk -v line="$1" 'BEGIN { split(line, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
-  printf "%.1f", (v["peak_kb"] - v["baseline_kb"]) / 1024 }'; }
 value() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+growth() { growth_mb "$(value " $1" baseline_kb)" "$(value " $1" peak_kb)"; }
 echo "RESULT imap_fetch_large_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta")" \
   "dovecot_growth_mb=$(growth "$dovecot") estafeta_fetched=$(value "$estafeta" fetched)" \
   "dovecot_fetched=$(value "$dovecot" fetched) estafeta_seconds=$(value "$estafeta" seconds)" \

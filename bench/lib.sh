@@ -70,3 +70,19 @@ populate() {
     --per-user "$PER_USER" --size "$SIZE" --max-msgs 0 --max-secs 600 | tail -1
 }
 
+
+# Memory sampling for the memory benchmarks. rss_kb FILE…: the VmRSS of /proc/PID/status files, summed.
+rss_kb() { awk '/^VmRSS:/ {s += $2} END {print s + 0}' "$@" 2>/dev/null || echo 0; }
+# peak_while PID MEASURE [INTERVAL]: the largest number MEASURE prints while PID runs (sampled every
+# INTERVAL seconds, 0.1 by default; at least once).
+peak_while() {
+  local pid=$1 measure=$2 interval=${3:-0.1} peak now
+  peak=$($measure)
+  while kill -0 "$pid" 2>/dev/null; do
+    now=$($measure); [ "$now" -gt "$peak" ] && peak=$now
+    sleep "$interval"
+  done
+  echo "$peak"
+}
+# growth_mb BASELINE_KB PEAK_KB
+growth_mb() { awk -v b="$1" -v p="$2" 'BEGIN { printf "%.1f", (p - b) / 1024 }'; }

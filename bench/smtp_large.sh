@@ -26,7 +26,6 @@ sleep 1
 start_estafeta --smtp-max-message-bytes "$LIMIT" --limits-max-connections-per-address $((SESSIONS + 10))
 trap 'stop_estafeta; restore_postfix' EXIT
 
-rss_kb() { awk '/^VmRSS:/ {s += $2} END {print s + 0}' "$@" 2>/dev/null || echo 0; }
 estafeta_rss() { rss_kb "/proc/$server/status"; }
 # Postfix's per-message work happens in smtpd (the session) and cleanup (the queue file writer).
 postfix_rss() {
@@ -43,11 +42,7 @@ run() {
   python3 "$(dirname "$0")/smtp_large.py" --port "$port" --sessions "$SESSIONS" --size "$SIZE" --rcpt "$rcpt" \
     >"$work/$name.out" &
   client=$!
-  peak=$baseline
-  while kill -0 "$client" 2>/dev/null; do
-    now=$($measure); [ "$now" -gt "$peak" ] && peak=$now
-    sleep 0.1
-  done
+  peak=$(peak_while "$client" "$measure" 0.1)
   wait "$client" || true
   cat "$work/$name.out" >&2
   echo "$name baseline_kb=$baseline peak_kb=$peak $(tail -1 "$work/$name.out")"
@@ -57,9 +52,8 @@ estafeta=$(run estafeta "$smtp_port" test1@bench.test estafeta_rss)
 postfix=$(run postfix "$SMTP_PORT" x@discard.test postfix_rss)
 echo "$estafeta"
 echo "$postfix"
-growth() { awk -v line="$1" 'BEGIN { split(line, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
-  printf "%.1f", (v["peak_kb"] - v["baseline_kb"]) / 1024 }'; }
 value() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+growth() { growth_mb "$(value " $1" baseline_kb)" "$(value " $1" peak_kb)"; }
 echo "RESULT smtp_large_memory sessions=$SESSIONS size=$SIZE estafeta_growth_mb=$(growth "$estafeta")" \
   "postfix_growth_mb=$(growth "$postfix") estafeta_accepted=$(value "$estafeta" accepted)" \
   "postfix_accepted=$(value "$postfix" accepted) estafeta_seconds=$(value "$estafeta" seconds)" \

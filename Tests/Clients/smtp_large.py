@@ -23,7 +23,7 @@ import ssl
 import sys
 import time
 
-from smtp_raw import HOST, check
+from smtp_raw import HOST, Raw, check
 
 mode = sys.argv[1]
 smtp_port, imaps_port, pop3s_port, ca_file, db_path = (int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
@@ -65,17 +65,6 @@ def uploads():
                 db.execute("SELECT count(*) FROM messageBlob WHERE layout = 'chunks'").fetchone()[0])
 
 
-def reply(reader):
-    lines = []
-    while True:
-        line = reader.readline()
-        if not line:
-            return "closed"
-        lines.append(line.decode(errors="replace").rstrip("\r\n"))
-        if len(line) < 4 or line[3:4] != b"-":
-            return "\n".join(lines)
-
-
 def inbox_messages(expected, timeout=60):
     """The INBOX's messages over IMAP once `expected` have been delivered."""
     imap = imaplib.IMAP4_SSL(HOST, imaps_port, ssl_context=context, timeout=60)
@@ -106,19 +95,18 @@ if mode == "send":
     client.sendmail("bob@remote.test", [USER], first)
     print("ok a 3 MB message by DATA (smtplib): 250")
 
-    raw = socket.create_connection((HOST, smtp_port), timeout=60)
-    reader = raw.makefile("rb")
-    reply(reader)
-    raw.sendall(b"EHLO client.test\r\n")
-    check("CHUNKING offered", "CHUNKING" in reply(reader))
-    raw.sendall(b"MAIL FROM:<bob@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")
-    check("MAIL and RCPT", reply(reader).startswith("250") and reply(reader).startswith("250"))
+    raw = Raw(smtp_port)
+    raw.reply()
+    raw.send(b"EHLO client.test\r\n")
+    check("CHUNKING offered", "CHUNKING" in raw.reply())
+    raw.send(b"MAIL FROM:<bob@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")
+    check("MAIL and RCPT", raw.reply().startswith("250") and raw.reply().startswith("250"))
     cuts = [0, 1_500_000, 2_400_000, len(second)]
     for index in range(3):
         chunk = second[cuts[index]:cuts[index + 1]]
         last = b" LAST" if index == 2 else b""
-        raw.sendall(b"BDAT %d%s\r\n" % (len(chunk), last) + chunk)
-        answer = reply(reader)
+        raw.send(b"BDAT %d%s\r\n" % (len(chunk), last) + chunk)
+        answer = raw.reply()
         check(f"BDAT chunk {index + 1} of {len(chunk)} octets: 250", answer.startswith("250"), answer)
 
     # A header section over the 256 KiB default: refused after the data, and the session goes on.
@@ -225,14 +213,13 @@ if mode == "send":
 
     # A client cut off mid-DATA: its content is in the store as an upload (the session holds only a
     # piece), then the server is killed before the end of data.
-    partial = socket.create_connection((HOST, smtp_port), timeout=60)
-    partial_reader = partial.makefile("rb")
-    reply(partial_reader)
-    partial.sendall(b"EHLO client.test\r\nMAIL FROM:<partial@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
-    answers = [reply(partial_reader) for _ in range(4)]
+    partial = Raw(smtp_port)
+    partial.reply()
+    partial.send(b"EHLO client.test\r\nMAIL FROM:<partial@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+    answers = [partial.reply() for _ in range(4)]
     check("in DATA", answers[3].startswith("354"), answers)
     # Dot-stuffed as RFC 5321 §4.5.2 asks (smtplib does it for the others): a lone "." would end it.
-    partial.sendall(re.sub(rb"(?m)^\.", b"..", message("never finished", 2_000_000, 6)))
+    partial.send(re.sub(rb"(?m)^\.", b"..", message("never finished", 2_000_000, 6)))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and uploads()[0][1] < 1_000_000:
         time.sleep(0.1)
