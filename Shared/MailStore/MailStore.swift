@@ -47,9 +47,8 @@ public final class MailStore: Sendable {
     /// map is a window onto the OS cache; pages not touched cost nothing). Readers do not: SQLite drops
     /// a connection's whole map when a read starts after another connection's commit, so under IMAP's
     /// steady flag changes and appends each read paid munmap, TLB shootdowns and page faults to map
-    /// the file again. Without the readers' maps bench/imap.sh's mixed workload (4 sessions) took 17 %
-    /// less CPU per command (0.55 → 0.46 ms) and ran 18 % faster; POP3 RETR of unchanging mailboxes,
-    /// where the maps stayed valid, took 4 % more (39 → 41 ms per 1,000 messages, 4 sessions).
+    /// the file again, which cost IMAP more than the maps saved POP3 RETR of unchanging mailboxes (the
+    /// README's benchmark section has the figures).
     static func prepare(_ db: Database) throws {
         if !db.configuration.readonly { try db.execute(sql: "PRAGMA mmap_size = 268435456") }
     }
@@ -203,8 +202,8 @@ public final class MailStore: Sendable {
     /// Runs `updates` in one IMMEDIATE transaction whose commit does not wait for the disk: the writer
     /// is at `synchronous=NORMAL` for this transaction only, then back at FULL. For changes a power loss
     /// may undo without breaking a promise (IMAP flags; Dovecot does not sync flag changes either): the
-    /// WAL keeps the file consistent, and the next durable commit syncs these frames with its own.
-    /// Without the sync an IMAP STORE took 15 % less CPU (0.93 → 0.79 ms) and answers sooner.
+    /// WAL keeps the file consistent, and the next durable commit syncs these frames with its own, while
+    /// a STORE answers without waiting for the disk.
     func writeWithoutSync<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError)
         -> T
     {

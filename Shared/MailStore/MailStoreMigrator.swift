@@ -227,8 +227,8 @@ enum MailStoreMigrator {
         }
         migrator.registerMigration("2026-11-28 mailbox counts") { db in
             // STATUS (MESSAGES, UNSEEN, DELETED, SIZE) from the mailbox row instead of a pass over its
-            // messages (1,000 messages: 1.1 → 0.3 ms; clients poll STATUS of every folder), kept by
-            // SQLite itself like the account's usage. Flags match as the old per-message sums did.
+            // messages (clients poll STATUS of every folder), kept by SQLite itself like the account's
+            // usage. Flags match as the old per-message sums did.
             let unseen = { (row: String) in "(' ' || \(row).flags || ' ' NOT LIKE '% \\Seen %' ESCAPE '!')" }
             let deleted = { (row: String) in "(' ' || \(row).flags || ' ' LIKE '% \\Deleted %' ESCAPE '!')" }
             try db.execute(

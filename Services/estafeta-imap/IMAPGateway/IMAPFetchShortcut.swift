@@ -6,8 +6,7 @@ import Synchronization
 
 /// Answers FETCH and UID FETCH of a few messages on the connection's event loop, while the session
 /// waits for its next command, so a client reading its mail one message per command (most do) costs
-/// no trip through the session's task for each (bench/imap.sh, one session: 5,500 → 7,600 one-message
-/// FETCHes a second). The session parks its selection here before it waits (`park`) and takes it back with the
+/// no trip through the session's task for each. The session parks its selection here before it waits (`park`) and takes it back with the
 /// next command it gets (`unpark`); the lock only makes that hand-over safe.
 ///
 /// It answers only what the session would answer the same way, with the same `IMAPFetchResponse`:
