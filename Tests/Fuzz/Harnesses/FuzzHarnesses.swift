@@ -94,5 +94,28 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = IMAPCommandParser(utf8Enabled: false).parse(command)
             _ = IMAPCommandParser(utf8Enabled: true).parse(command)
         }
+        // With APPEND literals streamed, the pieces may be cut elsewhere, but what they carry and every
+        // other frame must not depend on the split either.
+        var streamingLimits = limits
+        streamingLimits.streamedLiteralSize = 16
+        func streamed(_ inputs: [[UInt8]]) -> (pieces: [UInt8], frames: [IMAPFrame]) {
+            var framer = IMAPCommandFramer(limits: streamingLimits)
+            var pieces: [UInt8] = []
+            var frames: [IMAPFrame] = []
+            for input in inputs {
+                var buffer = ByteBuffer(bytes: input)
+                while let frame = framer.next(from: &buffer) {
+                    if case .literalPiece(let piece) = frame { pieces += piece.readableBytesView } else { frames.append(frame) }
+                }
+            }
+            return (pieces, frames)
+        }
+        let streamedWhole = streamed([bytes])
+        let streamedBytewise = streamed(bytes.map { [$0] })
+        precondition(streamedWhole.pieces == streamedBytewise.pieces && streamedWhole.frames == streamedBytewise.frames,
+                     "streamed framing depends on how the bytes are split")
+        for case .command(let command) in streamedWhole.frames {
+            _ = IMAPCommandParser(utf8Enabled: false).parse(command)
+        }
     }
 }
