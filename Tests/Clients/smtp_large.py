@@ -153,6 +153,14 @@ if mode == "send":
           and b"RFC822.SIZE %d" % len(whole) in data[0][0], data[0][0])
     typ, data = imap.fetch(str(by_bdat[0]), "(BODY.PEEK[]<2400000.900000>)")
     check("... a partial past the end: what there is", typ == "OK" and data[0][1] == whole[2400000:], data[0][0])
+    typ, data = imap.fetch(
+        str(by_bdat[0]), "(ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<100.1000> RFC822.SIZE BODY.PEEK[])")
+    literals = [item[1] for item in data if isinstance(item, tuple)]
+    heads = b"".join(item[0] for item in data if isinstance(item, tuple))
+    text_start = whole.index(b"\r\n\r\n") + 4
+    check("ENVELOPE, a header field, a TEXT partial and BODY[] of it in one FETCH (streamed)",
+          typ == "OK" and literals == [b"Subject: large by BDAT\r\n\r\n", whole[text_start + 100:text_start + 1100], whole]
+          and b"large by BDAT" in heads and b"BODY[TEXT]<100> {1000}" in heads, (heads, [len(item) for item in literals]))
     typ, data = imap.fetch(str(by_bdat[0]), "(BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     check("BODYSTRUCTURE and a header field of it", typ == "OK" and b"large by BDAT" in data[0][1], data[0][0])
     typ, data = imap.fetch(str(by_bdat[0]), "(RFC822)")

@@ -42,31 +42,56 @@ struct IMAPFetchResponse {
         }
     }
 
-    /// Whether every item is answered from the listing or is the whole message (RFC822, BODY[] with or
-    /// without a partial): such a FETCH of a large message is sent as the message is read, a piece at a
-    /// time. Items that take the message apart (sections, BODYSTRUCTURE, ENVELOPE) still read it whole.
+    /// Whether every item is answered from the listing, from the header section, or is a stretch of
+    /// the message that needs no parsing (RFC822, BODY[] and BODY[TEXT] with or without a partial,
+    /// RFC822.TEXT): such a FETCH of a large message is sent as the message is read, a piece at a time.
+    /// Items that take the message apart (BODYSTRUCTURE, parts) still read it whole.
     var streamsWholeMessages: Bool {
         self.items.allSatisfy { item in
             switch item {
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .rfc822: true
-            case .bodySection(let spec, _, _): spec.part.isEmpty && spec.text == nil
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .rfc822, .rfc822Text, .rfc822Header, .envelope: true
+            case .bodySection(let spec, _, _): spec.part.isEmpty && spec.text != .mime
             default: false
             }
         }
     }
 
-    /// For a whole-message item: its name in the answer and the octets of the message it sends.
-    static func wholeMessageExtent(_ item: IMAPFetchAttribute, size: Int64) -> (name: String, range: Range<Int64>)? {
+    /// For an item that is a stretch of the message: its name in the answer and the octets it sends,
+    /// given where the header section ends.
+    static func messageExtent(_ item: IMAPFetchAttribute, size: Int64, headerLength: Int64) -> (name: String, range: Range<Int64>)? {
+        let stretch: (name: String, range: Range<Int64>, partial: ClosedRange<UInt32>?)
         switch item {
-        case .rfc822: return ("RFC822", 0..<size)
-        case .bodySection(let spec, _, nil) where spec.part.isEmpty && spec.text == nil: return ("BODY[]", 0..<size)
-        case .bodySection(let spec, _, let partial?) where spec.part.isEmpty && spec.text == nil:
-            // RFC 9051 §6.4.5: a start beyond the end gives empty data.
-            let start = min(Int64(partial.lowerBound), size)
-            let end = min(Int64(partial.upperBound) + 1, size)
-            return ("BODY[]<\(partial.lowerBound)>", start..<max(start, end))
+        case .rfc822: stretch = ("RFC822", 0..<size, nil)
+        case .rfc822Text: stretch = ("RFC822.TEXT", min(headerLength, size)..<size, nil)
+        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text == nil:
+            stretch = ("BODY[]", 0..<size, partial)
+        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text == .text:
+            stretch = ("BODY[TEXT]", min(headerLength, size)..<size, partial)
         default: return nil
         }
+        guard let partial = stretch.partial else { return (stretch.name, stretch.range) }
+        // RFC 9051 §6.4.5: octets counted from the section's start; a start beyond the end gives empty data.
+        let start = min(stretch.range.lowerBound + Int64(partial.lowerBound), stretch.range.upperBound)
+        let end = min(stretch.range.lowerBound + Int64(partial.upperBound) + 1, stretch.range.upperBound)
+        return (stretch.name + "<\(partial.lowerBound)>", start..<max(start, end))
+    }
+
+    /// An item answered from the header section alone (ENVELOPE, RFC822.HEADER, BODY[HEADER] and
+    /// BODY[HEADER.FIELDS …]); false for any other.
+    func writeFromHeader(_ item: IMAPFetchAttribute, header: [UInt8], into output: inout ByteBuffer) -> Bool {
+        switch item {
+        case .envelope:
+            output.writeString("ENVELOPE \(IMAPMessageStructure(header, utf8: self.utf8).envelope())")
+        case .rfc822Header:
+            Self.writeSection("RFC822.HEADER", header[...], into: &output)
+        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text != nil && spec.text != .text && spec.text != .mime:
+            let (name, data) = Self.section(spec, of: header, structure: nil)
+            let (shown, origin) = Self.partial(data, partial)
+            Self.writeSection(name + origin, shown[...], into: &output)
+        default:
+            return false
+        }
+        return true
     }
 
     /// An item answered from the listing alone; false for any other.

@@ -207,20 +207,34 @@ extension IMAPSession {
     /// items sends them as they are read, a piece at a time.
     static let streamedContentBytes: Int64 = 1 << 20
 
-    /// `* n FETCH (...)` of one large message whose content items are all the whole message: each
-    /// literal announced with its size and sent a piece at a time from the store (under the writer's
-    /// backpressure), so the session holds one piece whatever the message's size. Once a literal has
-    /// begun, a failure can only end the connection (the client counts the octets it was promised).
+    /// `* n FETCH (...)` of one large message whose items need no parsing of its body
+    /// (`IMAPFetchResponse.streamsWholeMessages`): header items from the header section kept apart,
+    /// each stretch of the message announced with its size and sent a piece at a time from the store
+    /// (under the writer's backpressure), so the session holds one piece whatever the message's size.
+    /// Once a literal has begun, a failure can only end the connection (the client counts the octets
+    /// it was promised).
     func stream(
         number: Int, message: StoredMessage, flags: Set<String>, announceFlags: Bool, response: IMAPFetchResponse,
         in mailbox: MailboxID, connection: Connection
     ) async throws {
+        // The header section as delivered (added lines first), read only when an item needs it.
+        var header: [UInt8]?
+        func headerSection() async throws -> [UInt8] {
+            if let header { return header }
+            let listed = try await self.store.messagesWithContent(in: mailbox, uids: message.uid...message.uid, content: .header)
+            let section = Array(listed.first?.content ?? Data())
+            header = section
+            return section
+        }
         var output = ByteBuffer()
         output.writeString("* \(number) FETCH (")
         for (index, item) in response.items.enumerated() {
             if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
             if IMAPFetchResponse.writeListed(item, message: message, flags: flags, into: &output) { continue }
-            guard let (name, range) = IMAPFetchResponse.wholeMessageExtent(item, size: message.size) else { continue }
+            if response.writeFromHeader(item, header: try await headerSection(), into: &output) { continue }
+            guard let (name, range) = IMAPFetchResponse.messageExtent(
+                item, size: message.size, headerLength: Int64(try await headerSection().count))
+            else { continue }
             output.writeString("\(name) {\(range.count)}\r\n")
             try await connection.outbound.write(.sendPart(output))
             output = ByteBuffer()
