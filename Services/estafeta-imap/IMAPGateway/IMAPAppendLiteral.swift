@@ -57,3 +57,30 @@ struct IMAPAppendLiteral {
         await self.writer.add(wire)
     }
 }
+
+extension IMAPSession {
+    /// APPEND of a literal that arrived in pieces and is in the store already as an upload: it becomes
+    /// the message's content in the append's commit, or is discarded when the append fails. nil when
+    /// the header section is too large to keep.
+    func appendStreamed(
+        _ literal: inout IMAPAppendLiteral, to mailbox: MailboxID, flags: Set<String>, internalDate: Date
+    ) async throws -> StoredMessage? {
+        let (content, header) = await literal.finish()
+        if literal.headerTooLarge { return nil }
+        do {
+            switch content {
+            case .uploaded(let upload):
+                let stored = try await self.store.appendMessage(upload, header: header, to: mailbox, flags: flags, internalDate: internalDate)
+                literal.handedOver()
+                return stored
+            case .whole(let data):
+                return try await self.store.appendMessage(data, to: mailbox, flags: flags, internalDate: internalDate)
+            case nil:
+                throw literal.failure ?? MailStoreError.unavailable("the message could not be stored")
+            }
+        } catch {
+            await literal.discard()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+
+/// A stored content read a piece at a time, so that a large message goes out (POP3 RETR, relay) without
+/// being held whole: the header lines added at delivery first, then the content's pieces in order (a
+/// content kept in one row is read in slices of `pieceBytes`). Each piece is its own short read.
+public struct ContentReader: Sendable {
+    static let pieceBytes = 256 * 1024
+
+    let blobID: Int64
+    let chunked: Bool
+    /// Octets in all: the prefix and the stored content.
+    public let size: Int64
+    let storedSize: Int64
+    private(set) var prefix: Data
+    /// Stored octets read so far (not counting the prefix).
+    var stored: Int64 = 0
+    /// The last piece read, for content kept in pieces.
+    var sequence: Int64 = -1
+
+    init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data) {
+        self.blobID = blobID
+        self.chunked = layout == "chunks"
+        self.size = storedSize + Int64(prefix.count)
+        self.storedSize = storedSize
+        self.prefix = prefix
+    }
+
+    mutating func takePrefix() -> Data? {
+        guard !self.prefix.isEmpty else { return nil }
+        defer { self.prefix = Data() }
+        return self.prefix
+    }
+}
+
+extension MailStore {
+    /// A reader of one mailbox message's content (nil when there is no such message).
+    public func contentReader(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> ContentReader? {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT b.id, b.layout, b.size, m.headerPrefix FROM mailboxMessage m
+                    JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.mailboxId = ? AND m.uid = ?
+                    """), arguments: [mailbox.rawValue, Int64(uid)])
+            else { return nil }
+            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: row[3])
+        }
+    }
+
+    /// A reader of a queued message's content (nil when the entry is gone).
+    public func contentReader(ofQueued message: QueueMessageID) async throws(MailStoreError) -> ContentReader? {
+        try await self.read { db in
+            guard let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT b.id, b.layout, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                    WHERE m.id = ?
+                    """), arguments: [message.rawValue])
+            else { return nil }
+            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: Data())
+        }
+    }
+
+    /// The next piece of a content; nil after the last. A content removed while it was being read
+    /// (its message expunged and nothing else holding it) is an error, never a shorter message.
+    public func nextPiece(_ reader: inout ContentReader) async throws(MailStoreError) -> Data? {
+        if let prefix = reader.takePrefix() { return prefix }
+        let (blobID, chunked, stored, sequence) = (reader.blobID, reader.chunked, reader.stored, reader.sequence)
+        let storedSize = reader.storedSize
+        let piece: (sequence: Int64, data: Data)? = try await self.read { db in
+            if chunked {
+                guard let row = try Row.fetchOne(
+                    db.cachedStatement(sql: """
+                        SELECT seq, data FROM messageChunk WHERE messageBlobId = ? AND seq > ? ORDER BY seq LIMIT 1
+                        """), arguments: [blobID, sequence])
+                else { return nil }
+                return (row[0], row[1])
+            }
+            guard stored < storedSize else { return nil }
+            guard let data = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT substr(content, ?, ?) FROM messageBlob WHERE id = ?"),
+                arguments: [stored + 1, ContentReader.pieceBytes, blobID])
+            else { return nil }
+            return (sequence, data)
+        }
+        guard let piece, !piece.data.isEmpty || stored >= storedSize else {
+            if stored >= storedSize { return nil }
+            throw .unavailable("content \(blobID) was removed while it was read")
+        }
+        reader.sequence = piece.sequence
+        reader.stored += Int64(piece.data.count)
+        return piece.data
+    }
+}
+
+extension MailStore {
+    /// A content's bytes, given what a query read of its `messageBlob` row: the row's own bytes, or its
+    /// pieces in order when it was stored in pieces.
+    static func storedContent(_ db: Database, blobID: Int64, layout: String, inline: Data) throws -> Data {
+        guard layout == "chunks" else { return inline }
+        let pieces = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT data FROM messageChunk WHERE messageBlobId = ? ORDER BY seq"),
+            arguments: [blobID])
+        var content = Data()
+        while let piece = try pieces.next() {
+            try piece.withUnsafeData(atIndex: 0) { bytes in
+                if let bytes { content.append(bytes) }
+            }
+        }
+        return content
+    }
+}
