@@ -5,7 +5,9 @@
       puts one message of about BYTES in U's INBOX: over SMTP when --smtp-port is given (then waits
       until it is delivered), else by IMAP APPEND
   imap_fetch_large.py fetch --port P --user U --password W --clients N
-Last line of fetch: "RESULT imap_fetch_large clients=N size=S fetched=F seconds=T"
+  imap_fetch_large.py append --port P --user U --password W --clients N --size BYTES
+      N clients at once, each APPENDing a message of about BYTES to INBOX
+Last line of fetch: "RESULT imap_fetch_large clients=N size=S fetched=F seconds=T" (append: appended=A)
 """
 import argparse
 import imaplib
@@ -17,7 +19,7 @@ import threading
 import time
 
 parser = argparse.ArgumentParser()
-parser.add_argument("mode", choices=["put", "fetch"])
+parser.add_argument("mode", choices=["put", "fetch", "append"])
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--user", required=True)
 parser.add_argument("--password", required=True)
@@ -43,12 +45,16 @@ def newest(client):
     return count, int(re.search(rb"RFC822.SIZE (\d+)", data[0]).group(1))
 
 
-if arguments.mode == "put":
+def large_message():
     rng = random.Random(3)
     alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     pool = [bytes(rng.choice(alphabet) for _ in range(76)) + b"\r\n" for _ in range(512)]
     body = b"".join(pool[index % 512] for index in range(arguments.size // 78 + 1))
-    message = f"From: bench@bench.test\r\nTo: {arguments.user}\r\nSubject: large fetch\r\n\r\n".encode() + body
+    return f"From: bench@bench.test\r\nTo: {arguments.user}\r\nSubject: large fetch\r\n\r\n".encode() + body
+
+
+if arguments.mode == "put":
+    message = large_message()
     if arguments.smtp_port:
         smtp = smtplib.SMTP("127.0.0.1", arguments.smtp_port, timeout=arguments.timeout)
         smtp.sendmail("bench@bench.test", [arguments.user], message)
@@ -73,12 +79,19 @@ results = []
 deadline = time.monotonic() + arguments.timeout
 
 
+appended = large_message() if arguments.mode == "append" else b""
+
+
 def fetch():
     try:
         client = login()
-        number, size = newest(client)
-        typ, data = client.fetch(str(number), "(BODY.PEEK[])")
-        results.append(len(data[0][1]) == size and size >= arguments.size)
+        if arguments.mode == "append":
+            typ, _ = client.append("INBOX", None, None, appended)
+            results.append(typ == "OK")
+        else:
+            number, size = newest(client)
+            typ, data = client.fetch(str(number), "(BODY.PEEK[])")
+            results.append(len(data[0][1]) == size and size >= arguments.size)
         client.logout()
     except Exception as error:  # noqa: BLE001 - a failed client is counted, not fatal
         print("client failed:", error, file=sys.stderr)
@@ -91,5 +104,6 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join(max(1, deadline - time.monotonic()))
-print(f"RESULT imap_fetch_large clients={arguments.clients} size={arguments.size} fetched={sum(results)}"
+done = "appended" if arguments.mode == "append" else "fetched"
+print(f"RESULT imap_{arguments.mode}_large clients={arguments.clients} size={arguments.size} {done}={sum(results)}"
       f" seconds={time.monotonic() - start:.1f}")

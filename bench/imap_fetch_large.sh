@@ -2,9 +2,12 @@
 # Memory under concurrent FETCHes of a large message (issue target: 10 clients each fetching a 30 MB
 # message's BODY[] at once, the server's RSS growth at most 64 MB), beside Dovecot's imap processes
 # answering the same (the message APPENDed there). Estafeta gets its message over SMTP, which stores
-# it in pieces, and sends a whole-message FETCH of it as it reads it, a piece at a time.
+# it in pieces, and sends a whole-message FETCH of it as it reads it, a piece at a time. Then the same
+# number of clients APPEND a message of that size at once (Estafeta writes each literal to the store as
+# it arrives).
 #   bench/imap_fetch_large.sh [CLIENTS=10] [SIZE=30000000]
-# Last line: "RESULT imap_fetch_large_memory clients=N size=S estafeta_growth_mb=E dovecot_growth_mb=D ..."
+# Last lines: "RESULT imap_fetch_large_memory clients=N size=S estafeta_growth_mb=E dovecot_growth_mb=D ..."
+# and "RESULT imap_append_large_memory ..." likewise.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 CLIENTS=${1:-10}
@@ -27,11 +30,12 @@ dovecot_rss() {
   [ ${#files[@]} -gt 0 ] && rss_kb "${files[@]}" || echo 0
 }
 
-# run NAME PORT USER PASSWORD RSS_FUNCTION: the fetches, with the peak of RSS_FUNCTION every 20 ms (a run lasts about a second).
+# run MODE NAME PORT USER PASSWORD RSS_FUNCTION: the fetches or appends, with the peak of RSS_FUNCTION
+# every 20 ms (a run lasts about a second).
 run() {
-  local name=$1 port=$2 user=$3 password=$4 measure=$5 baseline peak now pid
+  local mode=$1 name=$2 port=$3 user=$4 password=$5 measure=$6 baseline peak now pid
   baseline=$($measure)
-  python3 "$client" fetch --port "$port" --user "$user" --password "$password" --clients "$CLIENTS" --size "$SIZE" \
+  python3 "$client" "$mode" --port "$port" --user "$user" --password "$password" --clients "$CLIENTS" --size "$SIZE" \
     >"$work/$name.out" &
   pid=$!
   peak=$(peak_while "$pid" "$measure" 0.02)
@@ -39,13 +43,21 @@ run() {
   echo "$name baseline_kb=$baseline peak_kb=$peak $(tail -1 "$work/$name.out")"
 }
 
-estafeta=$(run estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
-dovecot=$(run dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
+estafeta=$(run fetch estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
+dovecot=$(run fetch dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
+estafeta_append=$(run append estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
+dovecot_append=$(run append dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
 echo "$estafeta"
 echo "$dovecot"
+echo "$estafeta_append"
+echo "$dovecot_append"
 value() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 growth() { growth_mb "$(value " $1" baseline_kb)" "$(value " $1" peak_kb)"; }
 echo "RESULT imap_fetch_large_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta")" \
   "dovecot_growth_mb=$(growth "$dovecot") estafeta_fetched=$(value "$estafeta" fetched)" \
   "dovecot_fetched=$(value "$dovecot" fetched) estafeta_seconds=$(value "$estafeta" seconds)" \
   "dovecot_seconds=$(value "$dovecot" seconds)"
+echo "RESULT imap_append_large_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta_append")" \
+  "dovecot_growth_mb=$(growth "$dovecot_append") estafeta_appended=$(value "$estafeta_append" appended)" \
+  "dovecot_appended=$(value "$dovecot_append" appended) estafeta_seconds=$(value "$estafeta_append" seconds)" \
+  "dovecot_seconds=$(value "$dovecot_append" seconds)"
