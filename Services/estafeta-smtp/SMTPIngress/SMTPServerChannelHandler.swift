@@ -139,12 +139,11 @@ final class SMTPServerChannelHandler: ChannelDuplexHandler, RemovableChannelHand
         }
         self.buffer.writeBuffer(&incoming)
         self.deliver(context: context)
-        if case .command = self.mode, self.buffer.readableBytes > 0 || self.lineDecoder.isDiscardingLine {
-            // A line partly received: its clock keeps running.
-        } else {
-            // Nothing under way (or the session is answering): the next line is timed from its first octet.
-            self.linePace?.finish()
-        }
+        // Only a line partly received is timed; otherwise (nothing under way, or the session answering)
+        // the next line is timed from its first octet.
+        var lineUnderWay = false
+        if case .command = self.mode { lineUnderWay = self.buffer.readableBytes > 0 || self.lineDecoder.isDiscardingLine }
+        if !lineUnderWay { self.linePace?.finish() }
         if case .awaitingSession = self.mode, self.buffer.readableBytes > self.maximumBufferedBytes {
             self.closing = true
             let reply = SMTPReply(421, "4.7.0", "Too much pipelined input, closing connection")

@@ -76,12 +76,10 @@ public final class CommandLineChannelHandler: ChannelDuplexHandler, RemovableCha
         }
         self.buffer.writeBuffer(&incoming)
         self.deliver(context: context)
-        if self.reading, self.buffer.readableBytes > 0 || self.decoder.isDiscardingLine {
-            // A line partly received: its clock keeps running.
-        } else {
-            // Nothing under way (or the session is answering): the next line is timed from its first octet.
-            self.pace?.finish()
-        }
+        // Only a line partly received is timed; otherwise (nothing under way, or the session answering)
+        // the next line is timed from its first octet.
+        let lineUnderWay = self.reading && (self.buffer.readableBytes > 0 || self.decoder.isDiscardingLine)
+        if !lineUnderWay { self.pace?.finish() }
         if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
             self.close(context: context, with: ByteBuffer(string: self.overflowReply), promise: nil)
         }
