@@ -12,24 +12,27 @@ public struct ContentReader: Sendable {
     /// Octets in all: the prefix and the stored content.
     public let size: Int64
     let storedSize: Int64
-    private(set) var prefix: Data
+    /// Bytes to hand out before reading anything more: the prefix, or a small content read at once.
+    private(set) var pending: Data
     /// Stored octets read so far (not counting the prefix).
     var stored: Int64 = 0
     /// The last piece read, for content kept in pieces.
     var sequence: Int64 = -1
 
-    init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data) {
+    /// `loaded` is the whole stored content when the query that made the reader read it already.
+    init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data, loaded: Data? = nil) {
         self.blobID = blobID
         self.chunked = layout == "chunks"
         self.size = storedSize + Int64(prefix.count)
         self.storedSize = storedSize
-        self.prefix = prefix
+        self.pending = loaded.map { prefix.isEmpty ? $0 : prefix + $0 } ?? prefix
+        if let loaded { self.stored = Int64(loaded.count) }
     }
 
-    mutating func takePrefix() -> Data? {
-        guard !self.prefix.isEmpty else { return nil }
-        defer { self.prefix = Data() }
-        return self.prefix
+    mutating func takePending() -> Data? {
+        guard !self.pending.isEmpty else { return nil }
+        defer { self.pending = Data() }
+        return self.pending
     }
 }
 
@@ -47,25 +50,27 @@ extension MailStore {
         }
     }
 
-    /// A reader of a queued message's content (nil when the entry is gone).
+    /// A reader of a queued message's content (nil when the entry is gone). A content of one piece
+    /// or less kept in one row (most mail) comes with the reader, in the same query.
     public func contentReader(ofQueued message: QueueMessageID) async throws(MailStoreError) -> ContentReader? {
         try await self.read { db in
             guard let row = try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT b.id, b.layout, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId
-                    WHERE m.id = ?
-                    """), arguments: [message.rawValue])
+                    SELECT b.id, b.layout, b.size, CASE WHEN b.layout = 'inline' AND b.size <= ?2 THEN b.content END
+                    FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?1
+                    """), arguments: [message.rawValue, ContentReader.pieceBytes])
             else { return nil }
-            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: Data())
+            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: Data(), loaded: row[3])
         }
     }
 
     /// The next piece of a content; nil after the last. A content removed while it was being read
     /// (its message expunged and nothing else holding it) is an error, never a shorter message.
     public func nextPiece(_ reader: inout ContentReader) async throws(MailStoreError) -> Data? {
-        if let prefix = reader.takePrefix() { return prefix }
+        if let pending = reader.takePending() { return pending }
+        // Every stored octet has been read (the pieces' sizes add up to the content's): no query to learn it.
+        guard reader.stored < reader.storedSize else { return nil }
         let (blobID, chunked, stored, sequence) = (reader.blobID, reader.chunked, reader.stored, reader.sequence)
-        let storedSize = reader.storedSize
         let piece: (sequence: Int64, data: Data)? = try await self.read { db in
             if chunked {
                 guard let row = try Row.fetchOne(
@@ -75,17 +80,14 @@ extension MailStore {
                 else { return nil }
                 return (row[0], row[1])
             }
-            guard stored < storedSize else { return nil }
             guard let data = try Data.fetchOne(
                 db.cachedStatement(sql: "SELECT substr(content, ?, ?) FROM messageBlob WHERE id = ?"),
                 arguments: [stored + 1, ContentReader.pieceBytes, blobID])
             else { return nil }
             return (sequence, data)
         }
-        guard let piece, !piece.data.isEmpty || stored >= storedSize else {
-            if stored >= storedSize { return nil }
-            throw .unavailable("content \(blobID) was removed while it was read")
-        }
+        // Octets are still due: no piece means the content went away meanwhile.
+        guard let piece, !piece.data.isEmpty else { throw .unavailable("content \(blobID) was removed while it was read") }
         reader.sequence = piece.sequence
         reader.stored += Int64(piece.data.count)
         return piece.data
