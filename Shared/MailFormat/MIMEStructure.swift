@@ -16,6 +16,8 @@ public struct MIMEEntity: Sendable, Equatable {
     public var children: [MIMEEntity]
     /// The message inside a message/rfc822 part.
     public var enclosed: [MIMEEntity]
+    /// Lines in the body (IMAP BODYSTRUCTURE's size in lines): line ends, and a last line without one.
+    public var bodyLines = 0
 
     public var isMultipart: Bool { self.type == "multipart" }
 
@@ -47,7 +49,8 @@ public struct MIMEEntity: Sendable, Equatable {
     public static func == (lhs: MIMEEntity, rhs: MIMEEntity) -> Bool {
         lhs.header == rhs.header && lhs.body == rhs.body && lhs.type == rhs.type && lhs.subtype == rhs.subtype
             && lhs.parameters.map(\.name) == rhs.parameters.map(\.name) && lhs.parameters.map(\.value) == rhs.parameters.map(\.value)
-            && lhs.children == rhs.children && lhs.enclosed == rhs.enclosed
+            && lhs.children == rhs.children && lhs.enclosed == rhs.enclosed && lhs.bodyLines == rhs.bodyLines
+            && lhs.fields == rhs.fields
     }
 }
 
@@ -56,46 +59,9 @@ public struct MIMEEntity: Sendable, Equatable {
 /// bounded stack.
 public enum MIMEParser {
     public static func parse(_ message: [UInt8], maximumDepth: Int = 30, maximumParts: Int = 5_000) -> MIMEEntity {
-        var budget = maximumParts
-        return message.withUnsafeBufferPointer { bytes in
-            Self.entity(bytes, 0..<bytes.count, depth: 0, maximumDepth: maximumDepth, budget: &budget, defaultType: ("text", "plain"))
-        }
-    }
-
-    private static func entity(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, depth: Int, maximumDepth: Int, budget: inout Int,
-        defaultType: (String, String)
-    ) -> MIMEEntity {
-        let headerEnd = Self.headerEnd(bytes, range)
-        let fields = MessageHeader(parsing: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[range.lowerBound..<headerEnd]))).fields
-        var type = defaultType.0
-        var subtype = defaultType.1
-        var parameters: [(name: String, value: String)] = []
-        if let value = fields.first(where: { MessageHeader.sameName($0.name, "Content-Type") })?.value,
-            let parsed = Self.contentType(value)
-        {
-            (type, subtype, parameters) = parsed
-        }
-        if type == "text", parameters.isEmpty { parameters = [("charset", "us-ascii")] }
-        var result = MIMEEntity(
-            header: range.lowerBound..<headerEnd, body: headerEnd..<range.upperBound, fields: fields, type: type,
-            subtype: subtype, parameters: parameters, children: [], enclosed: [])
-        guard depth < maximumDepth, budget > 0 else { return result }
-        if type == "multipart", let boundary = parameters.first(where: { $0.name == "boundary" })?.value, !boundary.isEmpty {
-            let childDefault = subtype == "digest" ? ("message", "rfc822") : ("text", "plain")
-            for part in Self.parts(bytes, result.body, boundary: Array(("--" + boundary).utf8)) {
-                guard budget > 0 else { break }
-                budget -= 1
-                result.children.append(
-                    Self.entity(bytes, part, depth: depth + 1, maximumDepth: maximumDepth, budget: &budget, defaultType: childDefault))
-            }
-        } else if type == "message", subtype == "rfc822" || subtype == "global" {
-            budget -= 1
-            result.enclosed = [
-                Self.entity(bytes, result.body, depth: depth + 1, maximumDepth: maximumDepth, budget: &budget, defaultType: ("text", "plain"))
-            ]
-        }
-        return result
+        var scanner = MIMEStructureScanner(maximumDepth: maximumDepth, maximumParts: maximumParts)
+        scanner.feed(message)
+        return scanner.finish()
     }
 
     /// How many leading bytes of `message` are its header and the empty line after it (all of them
@@ -119,45 +85,6 @@ public enum MIMEParser {
             index += 1
         }
         return range.upperBound
-    }
-
-    /// The body parts between `--boundary` lines (RFC 2046 §5.1.1): the line end before a delimiter
-    /// belongs to it; the preamble and epilogue are dropped; without a closing delimiter the last
-    /// part runs to the end.
-    static func parts(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, boundary: [UInt8]) -> [Range<Int>] {
-        var parts: [Range<Int>] = []
-        var partStart: Int?
-        var lineStart = range.lowerBound
-        while lineStart < range.upperBound {
-            var lineEnd = lineStart
-            while lineEnd < range.upperBound, bytes[lineEnd] != 10 { lineEnd += 1 }
-            let next = min(lineEnd + 1, range.upperBound)
-            if lineEnd - lineStart >= boundary.count, Self.startsWith(bytes, lineStart, boundary) {
-                let after = lineStart + boundary.count
-                let closing = after + 1 < range.upperBound && bytes[after] == UInt8(ascii: "-") && bytes[after + 1] == UInt8(ascii: "-")
-                // Only white space may follow the boundary on its line.
-                var rest = closing ? after + 2 : after
-                while rest < lineEnd, bytes[rest] == 32 || bytes[rest] == 9 || bytes[rest] == 13 { rest += 1 }
-                if rest == lineEnd {
-                    if let start = partStart {
-                        var end = lineStart
-                        if end > start, bytes[end - 1] == 10 { end -= 1 }
-                        if end > start, bytes[end - 1] == 13 { end -= 1 }
-                        parts.append(start..<max(start, end))
-                    }
-                    if closing { return parts }
-                    partStart = next
-                }
-            }
-            lineStart = next
-        }
-        if let start = partStart, start <= range.upperBound { parts.append(start..<range.upperBound) }
-        return parts
-    }
-
-    private static func startsWith(_ bytes: UnsafeBufferPointer<UInt8>, _ at: Int, _ prefix: [UInt8]) -> Bool {
-        for (offset, byte) in prefix.enumerated() where bytes[at + offset] != byte { return false }
-        return true
     }
 
     /// `type/subtype; name=value; name="quoted value"`, with RFC 2231 continuations (`name*0`,

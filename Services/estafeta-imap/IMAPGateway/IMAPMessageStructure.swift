@@ -5,14 +5,17 @@ import MailFormat
 /// ENVELOPE and BODY/BODYSTRUCTURE of a message (RFC 9051 §7.5.2), from its MIME structure. Header
 /// strings are sent as they are in the message (clients decode RFC 2047 words themselves).
 struct IMAPMessageStructure {
-    let bytes: [UInt8]
     let root: MIMEEntity
     /// UTF-8 may be sent in quoted strings (UTF8=ACCEPT or IMAP4rev2); literals otherwise.
     let utf8: Bool
 
     init(_ bytes: [UInt8], utf8: Bool) {
-        self.bytes = bytes
-        self.root = MIMEParser.parse(bytes)
+        self.init(root: MIMEParser.parse(bytes), utf8: utf8)
+    }
+
+    /// From a structure worked out already (a large message's, read a piece at a time).
+    init(root: MIMEEntity, utf8: Bool) {
+        self.root = root
         self.utf8 = utf8
     }
 
@@ -133,9 +136,9 @@ struct IMAPMessageStructure {
             "\(size)",
         ]
         if entity.type == "message", entity.subtype == "rfc822", let inner = entity.enclosed.first {
-            fields += [self.envelope(of: inner), self.body(inner, extensible: extensible), "\(self.lines(entity.body))"]
+            fields += [self.envelope(of: inner), self.body(inner, extensible: extensible), "\(entity.bodyLines)"]
         } else if entity.type == "text" {
-            fields.append("\(self.lines(entity.body))")
+            fields.append("\(entity.bodyLines)")
         }
         if extensible {
             fields += [self.string(entity.field("Content-MD5")), self.extensionTail(entity)]
@@ -151,11 +154,5 @@ struct IMAPMessageStructure {
         }
         let language = entity.field("Content-Language").map { self.string($0.trimmingCharacters(in: .whitespaces)) } ?? "NIL"
         return disposition + " " + language + " " + self.string(entity.field("Content-Location"))
-    }
-
-    /// Text lines: line ends, and a last line without one (the line end before a boundary belongs to it).
-    private func lines(_ range: Range<Int>) -> Int {
-        let ends = self.bytes[range].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
-        return ends + (range.isEmpty || self.bytes[range.upperBound - 1] == 10 ? 0 : 1)
     }
 }
