@@ -73,6 +73,13 @@ public struct MIMEStructureScanner: Sendable {
             depth: depth, defaultType: defaultType, enclosed: enclosed)
     }
 
+    /// How long the message's own header is with the empty line after it, once that line has been
+    /// read (a reader after the header section alone can stop there).
+    public var headerLength: Int? {
+        guard let root = self.stack.first, !root.inHeader else { return nil }
+        return root.entity.header.count
+    }
+
     /// Reads the next octets of the message.
     public mutating func feed(_ piece: UnsafeRawBufferPointer) {
         var index = 0

@@ -7,73 +7,192 @@ public enum TransferEncoding {
     /// The decoded content, or nil when the encoding is not one RFC 2045 defines (IMAP answers that
     /// with `[UNKNOWN-CTE]`). A missing or empty encoding is 7bit.
     public static func decode(_ content: some Collection<UInt8>, encoding: String?) -> [UInt8]? {
-        switch (encoding ?? "7bit").trimmingCharacters(in: .whitespaces).lowercased() {
-        case "", "7bit", "8bit", "binary": Array(content)
-        case "base64": Self.base64(content)
-        case "quoted-printable": Self.quotedPrintable(content)
-        default: nil
-        }
+        guard var decoder = TransferDecoder(encoding: encoding) else { return nil }
+        return decoder.decodeAll(content)
     }
 
-    /// Base64 (RFC 2045 §6.8): characters outside the alphabet (line ends, spaces) are ignored, as the
-    /// RFC says, and a last group cut short is decoded as far as it goes.
+    /// Base64 (RFC 2045 §6.8).
     public static func base64(_ content: some Collection<UInt8>) -> [UInt8] {
-        var alphabet: [UInt8] = []
-        alphabet.reserveCapacity(content.count)
-        for byte in content {
-            if byte == UInt8(ascii: "=") { break }  // padding: the data ends here
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "+"), UInt8(ascii: "/"):
-                alphabet.append(byte)
-            default:
-                continue
-            }
-        }
-        // A single leftover character carries no whole octet.
-        if alphabet.count % 4 == 1 { alphabet.removeLast() }
-        while alphabet.count % 4 != 0 { alphabet.append(UInt8(ascii: "=")) }
-        return Data(base64Encoded: Data(alphabet)).map { Array($0) } ?? []
+        var decoder = TransferDecoder(.base64)
+        return decoder.decodeAll(content)
     }
 
-    /// Quoted-printable (RFC 2045 §6.7): `=XX` is an octet, `=` at the end of a line joins it to the
-    /// next, and whitespace at the end of a line is transport padding. An `=` not followed by two hex
-    /// digits is kept as it is (rule 1's advice for robust decoders).
+    /// Quoted-printable (RFC 2045 §6.7).
     public static func quotedPrintable(_ content: some Collection<UInt8>) -> [UInt8] {
-        let bytes = Array(content)
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var lineStart = 0
-        while lineStart < bytes.count {
-            var lineEnd = lineStart
-            while lineEnd < bytes.count, bytes[lineEnd] != 10 { lineEnd += 1 }
-            let hasNewline = lineEnd < bytes.count
-            var textEnd = lineEnd
-            if textEnd > lineStart, bytes[textEnd - 1] == 13 { textEnd -= 1 }
-            while textEnd > lineStart, bytes[textEnd - 1] == 32 || bytes[textEnd - 1] == 9 { textEnd -= 1 }
-            var soft = false
-            var index = lineStart
-            while index < textEnd {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "=") {
-                    if index + 1 == textEnd {
-                        soft = true
-                        index += 1
-                        continue
-                    }
-                    if index + 2 < textEnd, let high = Self.hex(bytes[index + 1]), let low = Self.hex(bytes[index + 2]) {
-                        output.append(high << 4 | low)
-                        index += 3
-                        continue
-                    }
-                }
-                output.append(byte)
-                index += 1
-            }
-            if hasNewline && !soft { output += [13, 10] }
-            lineStart = lineEnd + 1
+        var decoder = TransferDecoder(.quotedPrintable)
+        return decoder.decodeAll(content)
+    }
+}
+
+/// Undoes a Content-Transfer-Encoding a piece at a time (a large attachment is decoded as it is read),
+/// with the same result however the content is cut into pieces.
+///
+/// Base64: characters outside the alphabet (line ends, spaces) are ignored, as RFC 2045 §6.8 says; the
+/// first `=` ends the data; a last group cut short is decoded as far as it goes. Quoted-printable:
+/// `=XX` is an octet, `=` at the end of a line joins it to the next, white space at the end of a line
+/// is transport padding (as is one CR before the line's end, or at the very end), and an `=` not
+/// followed by two hex digits is kept as it is (rule 1's advice for robust decoders).
+public struct TransferDecoder: Sendable {
+    public enum Encoding: Sendable { case identity, base64, quotedPrintable }
+
+    private enum Equals: Sendable {
+        case none, alone
+        case digit(UInt8)
+    }
+
+    public let encoding: Encoding
+    // Base64: the sextets of the group under way, and whether padding has ended the data.
+    private var group: UInt32 = 0
+    private var sextets = 0
+    private var ended = false
+    // Quoted-printable: the white space that may yet be the line's padding, a CR that may yet end the
+    // line, and an `=` (with the digit after it) whose meaning the next octets decide.
+    private var blanks: [UInt8] = []
+    private var pendingCR = false
+    private var equals = Equals.none
+
+    /// White space held back at most; a longer run at a line's end is kept rather than held whole.
+    static let blankRunLimit = 64 * 1024
+
+    public init(_ encoding: Encoding) { self.encoding = encoding }
+
+    /// nil for an encoding RFC 2045 does not define; a missing or empty one is 7bit.
+    public init?(encoding name: String?) {
+        switch (name ?? "7bit").trimmingCharacters(in: .whitespaces).lowercased() {
+        case "", "7bit", "8bit", "binary": self.init(.identity)
+        case "base64": self.init(.base64)
+        case "quoted-printable": self.init(.quotedPrintable)
+        default: return nil
         }
+    }
+
+    public mutating func decodeAll(_ content: some Collection<UInt8>) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(content.count)
+        if content.withContiguousStorageIfAvailable({ self.decode(UnsafeRawBufferPointer($0), into: &output) }) == nil {
+            Array(content).withUnsafeBytes { self.decode($0, into: &output) }
+        }
+        self.finish(into: &output)
         return output
+    }
+
+    public mutating func decode(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        switch self.encoding {
+        case .identity: output.append(contentsOf: piece)
+        case .base64: for byte in piece { self.base64(byte, into: &output) }
+        case .quotedPrintable: for byte in piece { self.quotedPrintable(byte, into: &output) }
+        }
+    }
+
+    /// At the end of the content: a short last group, or what the last line holds back.
+    public mutating func finish(into output: inout [UInt8]) {
+        switch self.encoding {
+        case .identity: break
+        case .base64:
+            // A single leftover character carries no whole octet.
+            if self.sextets == 2 { output.append(UInt8(truncatingIfNeeded: self.group >> 4)) }
+            if self.sextets == 3 {
+                output.append(UInt8(truncatingIfNeeded: self.group >> 10))
+                output.append(UInt8(truncatingIfNeeded: self.group >> 2))
+            }
+            self.sextets = 0
+        case .quotedPrintable:
+            // The last line has no line end: its padding (and one CR) go, a last `=` joins nothing.
+            if case .digit(let digit) = self.equals { output += [UInt8(ascii: "="), digit] }
+            self.equals = .none
+            self.blanks.removeAll()
+            self.pendingCR = false
+        }
+    }
+
+    private mutating func base64(_ byte: UInt8, into output: inout [UInt8]) {
+        guard !self.ended else { return }
+        let value: UInt8
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): value = 62
+        case UInt8(ascii: "/"): value = 63
+        case UInt8(ascii: "="):
+            self.ended = true
+            return
+        default: return
+        }
+        self.group = self.group << 6 | UInt32(value)
+        self.sextets += 1
+        if self.sextets == 4 {
+            output += [
+                UInt8(truncatingIfNeeded: self.group >> 16), UInt8(truncatingIfNeeded: self.group >> 8), UInt8(truncatingIfNeeded: self.group),
+            ]
+            self.group = 0
+            self.sextets = 0
+        }
+    }
+
+    private mutating func quotedPrintable(_ byte: UInt8, into output: inout [UInt8]) {
+        if self.pendingCR {
+            self.pendingCR = false
+            if byte == 10 {
+                self.endLine(into: &output)
+                return
+            }
+            // Not before the line's end: the CR is text.
+            self.text(13, into: &output)
+        }
+        switch byte {
+        case 10: self.endLine(into: &output)
+        case 13: self.pendingCR = true
+        case 32, 9:
+            if self.blanks.count >= Self.blankRunLimit {
+                self.flushEquals(into: &output)
+                output += self.blanks
+                self.blanks.removeAll(keepingCapacity: true)
+            }
+            self.blanks.append(byte)
+        default: self.text(byte, into: &output)
+        }
+    }
+
+    /// A line end: its padding goes; a last `=` joins the next line to it.
+    private mutating func endLine(into output: inout [UInt8]) {
+        self.blanks.removeAll(keepingCapacity: true)
+        switch self.equals {
+        case .alone: break
+        case .digit(let digit): output += [UInt8(ascii: "="), digit, 13, 10]
+        case .none: output += [13, 10]
+        }
+        self.equals = .none
+    }
+
+    /// An `=` (and its digit) held back turns out to be plain text.
+    private mutating func flushEquals(into output: inout [UInt8]) {
+        switch self.equals {
+        case .none: break
+        case .alone: output.append(UInt8(ascii: "="))
+        case .digit(let digit): output += [UInt8(ascii: "="), digit]
+        }
+        self.equals = .none
+    }
+
+    /// A byte that is not white space or a line end.
+    private mutating func text(_ byte: UInt8, into output: inout [UInt8]) {
+        if self.blanks.isEmpty, byte != 13, let value = Self.hex(byte) {
+            switch self.equals {
+            case .alone:
+                self.equals = .digit(byte)
+                return
+            case .digit(let high):
+                output.append((Self.hex(high) ?? 0) << 4 | value)
+                self.equals = .none
+                return
+            case .none: break
+            }
+        }
+        self.flushEquals(into: &output)
+        output += self.blanks
+        self.blanks.removeAll(keepingCapacity: true)
+        if byte == UInt8(ascii: "=") { self.equals = .alone } else { output.append(byte) }
     }
 
     private static func hex(_ byte: UInt8) -> UInt8? {

@@ -13,11 +13,13 @@ public struct ContentReader: Sendable {
     public let size: Int64
     let storedSize: Int64
     /// Bytes to hand out before reading anything more: the prefix, or a small content read at once.
-    private(set) var pending: Data
+    var pending: Data
     /// Stored octets read so far (not counting the prefix).
     var stored: Int64 = 0
     /// The last piece read, for content kept in pieces.
     var sequence: Int64 = -1
+    /// Octets of the next piece read that come before where the reader was moved to (`seek`).
+    var skip = 0
 
     /// `loaded` is the whole stored content when the query that made the reader read it already.
     init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data, loaded: Data? = nil) {
@@ -90,7 +92,46 @@ extension MailStore {
         guard let piece, !piece.data.isEmpty else { throw .unavailable("content \(blobID) was removed while it was read") }
         reader.sequence = piece.sequence
         reader.stored += Int64(piece.data.count)
-        return piece.data
+        guard reader.skip > 0 else { return piece.data }
+        defer { reader.skip = 0 }
+        return piece.data.count > reader.skip ? piece.data.subdata(in: (piece.data.startIndex + reader.skip)..<piece.data.endIndex) : Data()
+    }
+
+    /// Moves a reader nothing has been read from yet to `offset` octets into the content (the header
+    /// lines added at delivery count), so that a stretch far into a large message (an attachment at
+    /// its end) is read without the pieces before it. For content kept in pieces, only the pieces'
+    /// lengths are read to find where to begin.
+    public func seek(_ reader: inout ContentReader, to offset: Int64) async throws(MailStoreError) {
+        let prefixSize = reader.size - reader.storedSize
+        guard offset > 0 else { return }
+        guard reader.stored == 0, offset >= prefixSize else {
+            // Still within what the reader holds (the prefix, or content loaded with it).
+            let dropped = Int(min(offset, Int64(reader.pending.count)))
+            reader.pending = reader.pending.subdata(in: (reader.pending.startIndex + dropped)..<reader.pending.endIndex)
+            return
+        }
+        reader.pending = Data()
+        let target = min(offset - prefixSize, reader.storedSize)
+        guard reader.chunked else {
+            reader.stored = target
+            return
+        }
+        let blobID = reader.blobID
+        let start: (sequence: Int64, stored: Int64) = try await self.read { db in
+            let pieces = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT seq, length(data) FROM messageChunk WHERE messageBlobId = ? ORDER BY seq"),
+                arguments: [blobID])
+            var before: (sequence: Int64, stored: Int64) = (-1, 0)
+            while let piece = try pieces.next() {
+                let length: Int64 = piece[1]
+                if before.stored + length > target { break }
+                before = (piece[0], before.stored + length)
+            }
+            return before
+        }
+        reader.sequence = start.sequence
+        reader.stored = start.stored
+        reader.skip = Int(target - start.stored)
     }
 }
 

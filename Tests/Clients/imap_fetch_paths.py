@@ -7,11 +7,10 @@ must be byte for byte the same. Then what the shortcut must leave to the session
 numbers answered from the selection or from the store, header keys parsing one field or all.
 Arguments: IMAPS port, CA certificate file."""
 import imaplib
-import re
 import ssl
 import sys
 
-from imap_raw import logged_in
+from imap_raw import fetch, logged_in
 from smtp_raw import check
 
 port, cafile = int(sys.argv[1]), sys.argv[2]
@@ -44,25 +43,6 @@ def message(n):
         return (head + f"Subject: forwarded {n}\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
                 f"From: inner@example.com\r\nSubject: inner {n}\r\n\r\ninner body {n}\r\n").encode()
     return (head + f"Subject: no body {n}\r\n\r\n").encode()
-
-
-def fetch(sock, reader, tag, command):
-    """Everything the server answers to `tag command` before its tagged line, and that line."""
-    sock.sendall(f"{tag} {command}\r\n".encode())
-    untagged = b""
-    while True:
-        line = reader.readline()
-        if not line:
-            raise SystemExit(f"FAIL: connection closed during {command}")
-        if line.startswith(tag.encode() + b" "):
-            return untagged, line
-        untagged += line
-        literal = re.search(rb"\{(\d+)\}\r\n$", line)
-        while literal:
-            untagged += reader.read(int(literal.group(1)))
-            line = reader.readline()
-            untagged += line
-            literal = re.search(rb"\{(\d+)\}\r\n$", line)
 
 
 imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=30)

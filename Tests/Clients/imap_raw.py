@@ -1,5 +1,6 @@
 """Shared by the IMAP client scripts: a raw IMAPS connection, logged in, for what imaplib will not send
 (IDLE, commands left in flight)."""
+import re
 import socket
 
 
@@ -12,3 +13,22 @@ def logged_in(port, context, user, password):
     while not reader.readline().startswith(b"l "):
         pass
     return sock, reader
+
+
+def fetch(sock, reader, tag, command):
+    """Everything the server answers to `tag command` before its tagged line, and that line."""
+    sock.sendall(f"{tag} {command}\r\n".encode())
+    untagged = b""
+    while True:
+        line = reader.readline()
+        if not line:
+            raise SystemExit(f"FAIL: connection closed during {command}")
+        if line.startswith(tag.encode() + b" "):
+            return untagged, line
+        untagged += line
+        literal = re.search(rb"\{(\d+)\}\r\n$", line)
+        while literal:
+            untagged += reader.read(int(literal.group(1)))
+            line = reader.readline()
+            untagged += line
+            literal = re.search(rb"\{(\d+)\}\r\n$", line)

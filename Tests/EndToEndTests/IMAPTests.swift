@@ -137,6 +137,28 @@ struct IMAPTests {
         try await self.passes("imap_fetch_paths.py") { server in [String(server.ports["imaps"] ?? 0), server.certificatePath] }
     }
 
+    @Test("a message held whole and one read a piece at a time get the same FETCH answers (structure, parts, sections, BINARY), and taking a 30 MB message apart keeps the streaming gateway's memory far below its size")
+    func largeMessagesAnswerAlike() async throws {
+        // The suite holds every message whole; a second gateway on its database reads every one in pieces.
+        let server = try await startSuiteWithAlice(
+            name: "imap-large-paths", hostname: "imap.estafeta.test", token: Self.token,
+            options: ["--imap-streamed-message-bytes", "104857600"])
+        defer { server.removeDirectory() }
+        let streaming = try RunningServer(
+            "estafeta-imap", arguments: RunningServer.loopbackListeners + ["--imap-streamed-message-bytes", "0"],
+            directory: server.directory, name: "imap-streaming")
+        try await streaming.waitUntilReady()
+        let checks = try await PythonClient.run(
+            "imap_large_paths.py",
+            [
+                String(server.ports["imaps"] ?? 0), String(streaming.ports["imaps"] ?? 0), String(streaming.process.processIdentifier),
+                server.certificatePath,
+            ])
+        #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(streaming.log)")
+        #expect(try await streaming.stop().status == 0)
+        #expect(try await server.stop().status == 0)
+    }
+
     @Test("APPEND and COPY that would take the account over its quota get NO [OVERQUOTA] and change nothing; MOVE adds nothing and works; with room again COPY works")
     func quota() async throws {
         try await self.passes("imap_quota.py") { server in

@@ -40,6 +40,16 @@ struct ContentUploadTests {
                 content.range(of: Data("line 4 of the body".utf8)) != nil
             }
             #expect(found == [delivered.uid])
+            // A reader moved into the content reads on from there: within the added line, at a piece's
+            // start, within a piece, at the end.
+            let delivery = Data("Delivered-To: alice\r\n".utf8) + whole
+            for offset in [5, 21, 21 + prefix.count + header.count, 21 + prefix.count + header.count + Self.pieces()[0].count + 7, delivery.count] {
+                var reader = try #require(try await store.contentReader(in: inbox.id, uid: delivered.uid))
+                try await store.seek(&reader, to: Int64(offset))
+                var rest = Data()
+                while let piece = try await store.nextPiece(&reader) { rest += piece }
+                #expect(rest == delivery.subdata(in: offset..<delivery.count), "from \(offset)")
+            }
             // Expunged, the content and its pieces go once the queue entry is gone too.
             try await store.expunge(uids: [delivered.uid], in: inbox.id)
             _ = try await store.purge(RetentionPolicy(finishedQueueEntries: .zero, changeFeed: .seconds(60), auditLog: .seconds(60)),

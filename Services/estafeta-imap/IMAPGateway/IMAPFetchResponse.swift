@@ -42,20 +42,6 @@ struct IMAPFetchResponse {
         }
     }
 
-    /// Whether every item is answered from the listing, from the header section, or is a stretch of
-    /// the message that needs no parsing (RFC822, BODY[] and BODY[TEXT] with or without a partial,
-    /// RFC822.TEXT): such a FETCH of a large message is sent as the message is read, a piece at a time.
-    /// Items that take the message apart (BODYSTRUCTURE, parts) still read it whole.
-    var streamsWholeMessages: Bool {
-        self.items.allSatisfy { item in
-            switch item {
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .rfc822, .rfc822Text, .rfc822Header, .envelope: true
-            case .bodySection(let spec, _, _): spec.part.isEmpty && spec.text != .mime
-            default: false
-            }
-        }
-    }
-
     /// For an item that is a stretch of the message: its name in the answer and the octets it sends,
     /// given where the header section ends.
     static func messageExtent(_ item: IMAPFetchAttribute, size: Int64, headerLength: Int64) -> (name: String, range: Range<Int64>)? {
@@ -223,58 +209,42 @@ struct IMAPFetchResponse {
         }
         // Only the header/text sections need it.
         var headerEnd: Int { MIMEParser.headerLength(of: scope) }
-        var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
         let data: [UInt8]
         switch spec.text {
         case nil:
             // BODY[n] of a non-multipart part is its body; of a message/rfc822 part, the whole message.
             data = partEntity.map { entity in entity.enclosed.isEmpty ? Array(bytes[entity.body]) : scope } ?? (partPrefix.isEmpty ? bytes : [])
-        case .header?:
-            data = Array(scope[..<headerEnd])
-            name += "HEADER"
-        case .text?:
-            data = Array(scope[headerEnd...])
-            name += "TEXT"
-        case .headerFields(let fields)?:
-            data = Self.headerFields(scope[..<headerEnd], names: Set(fields.map { $0.lowercased() }), keep: true)
-            name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-        case .headerFieldsNot(let fields)?:
-            data = Self.headerFields(scope[..<headerEnd], names: Set(fields.map { $0.lowercased() }), keep: false)
-            name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-        case .mime?:
-            data = partEntity.map { Array(bytes[$0.header]) } ?? []
-            name += "MIME"
+        case .header?: data = Array(scope[..<headerEnd])
+        case .text?: data = Array(scope[headerEnd...])
+        case .headerFields(let fields)?: data = Self.headerFields(scope[..<headerEnd], names: fields, keep: true)
+        case .headerFieldsNot(let fields)?: data = Self.headerFields(scope[..<headerEnd], names: fields, keep: false)
+        case .mime?: data = partEntity.map { Array(bytes[$0.header]) } ?? []
         }
-        return (name + "]", data)
+        return (Self.sectionName(spec), data)
+    }
+
+    /// `BODY[2.HEADER.FIELDS (FROM)]`: the name a body section is answered under, without its partial.
+    static func sectionName(_ spec: IMAPSection) -> String {
+        let partPrefix = spec.part.map(String.init).joined(separator: ".")
+        var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
+        switch spec.text {
+        case nil: break
+        case .header?: name += "HEADER"
+        case .text?: name += "TEXT"
+        case .headerFields(let fields)?: name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
+        case .headerFieldsNot(let fields)?: name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
+        case .mime?: name += "MIME"
+        }
+        return name + "]"
     }
 
     /// The header fields named (or all others), each with its continuation lines, then the empty line.
-    static func headerFields(_ header: ArraySlice<UInt8>, names: Set<String>, keep: Bool) -> [UInt8] {
+    static func headerFields(_ header: ArraySlice<UInt8>, names: [String], keep: Bool) -> [UInt8] {
+        var filter = IMAPHeaderFieldFilter(names: names, keep: keep)
         var output: [UInt8] = []
-        var including = false
-        var lineStart = header.startIndex
-        while lineStart < header.endIndex {
-            var lineEnd = lineStart
-            while lineEnd < header.endIndex, header[lineEnd] != 10 { lineEnd += 1 }
-            lineEnd = min(lineEnd + 1, header.endIndex)
-            let line = header[lineStart..<lineEnd]
-            if line.first == 32 || line.first == 9 {
-                if including { output += line }
-            } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                // Field names are printable ASCII (RFC 5322 §2.2): trimmed and lower-cased bytewise.
-                var nameStart = lineStart
-                var nameEnd = colon
-                while nameStart < nameEnd, header[nameStart] == 32 || header[nameStart] == 9 { nameStart += 1 }
-                while nameEnd > nameStart, header[nameEnd - 1] == 32 || header[nameEnd - 1] == 9 { nameEnd -= 1 }
-                let name = String(decoding: header[nameStart..<nameEnd].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-                including = names.contains(name) == keep
-                if including { output += line }
-            } else {
-                including = false
-            }
-            lineStart = lineEnd
-        }
-        return output + [13, 10]
+        header.withUnsafeBytes { filter.filter($0, into: &output) }
+        filter.finish(into: &output)
+        return output
     }
 
     /// BINARY[part] content (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone;

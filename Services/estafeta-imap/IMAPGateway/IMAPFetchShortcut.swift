@@ -23,10 +23,13 @@ final class IMAPFetchShortcut: Sendable {
     }
 
     private let store: MailStore
+    /// Larger messages are the session's: it sends them a piece at a time.
+    private let streamedMessageBytes: Int64
     private let parked = Mutex<Parked?>(nil)
 
-    init(store: MailStore) {
+    init(store: MailStore, streamedMessageBytes: Int64) {
         self.store = store
+        self.streamedMessageBytes = streamedMessageBytes
     }
 
     /// Lends the selection (if any) to the event loop until `unpark`.
@@ -70,7 +73,7 @@ final class IMAPFetchShortcut: Sendable {
             guard total <= IMAPSession.fetchBatchBytes else { return nil }
         }
         let listed = try self.store.immediate.messagesWithContent(
-            in: mailbox, uids: first...last, content: response.content, largest: IMAPSession.streamedContentBytes)
+            in: mailbox, uids: first...last, content: response.content, largest: self.streamedMessageBytes)
         // A large message's content is left unread: the session sends it a piece at a time.
         if response.content == .whole, listed.contains(where: { $0.content == nil }) { return nil }
         let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })

@@ -15,7 +15,7 @@ public enum IMAPGatewayService {
             let session = IMAPSession(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
                 login: environment.passwordLogin, maximumAuthFailures: settings.imapMaximumAuthFailures,
-                appendLimit: settings.imapAppendLimit, watcher: watcher,
+                appendLimit: settings.imapAppendLimit, streamedMessageBytes: Int64(settings.imapStreamedMessageBytes), watcher: watcher,
                 userConnections: userConnections)
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(

@@ -138,34 +138,32 @@ extension IMAPSession {
             index += batch.count
             let range = batch[0]...batch[batch.count - 1]
             let listed = try await Self.messagesWithContent(
-                in: mailbox, uids: range, content: content, largest: Self.streamedContentBytes, store: self.store)
+                in: mailbox, uids: range, content: content, largest: self.streamedMessageBytes, store: self.store)
             output.reserveCapacity(listed.reduce(0) { $0 + ($1.content?.count ?? 0) + 256 })
             let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
             var seen: [UInt32] = []
             // The flags read, for the selection once the batch's \Seen is stored.
             var learnt: [(uid: UInt32, flags: Set<String>)] = []
             for uid in batch {
-                guard let (message, listedContent) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
-                var content = listedContent
+                guard let (message, content) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
                 var flags = message.flags
                 if setsSeen && !flags.contains("\\Seen") {
                     flags.insert("\\Seen")
                     seen.append(uid)
                 }
                 if response.content == .whole, content == nil {
-                    // A large message: sent as it is read when only whole-message items are asked for.
-                    if response.streamsWholeMessages {
-                        try await connection.outbound.write(.sendPart(output))
-                        output = ByteBuffer()
-                        try await self.stream(
-                            number: number, message: message, flags: state.selected?.shown(flags, of: uid) ?? flags,
-                            announceFlags: seen.last == uid, response: response, in: mailbox, connection: connection)
-                        learnt.append((uid, flags))
-                        continue
+                    // A large message: answered as it is read, a piece at a time.
+                    try await connection.outbound.write(.sendPart(output))
+                    output = ByteBuffer()
+                    var large = IMAPLargeMessage(store: self.store, mailbox: mailbox, message: message, utf8: response.utf8)
+                    if let failure = try await large.fetch(
+                        number: number, flags: state.selected?.shown(flags, of: uid) ?? flags, announceFlags: seen.last == uid,
+                        response: response, connection: connection)
+                    {
+                        return .send(Array("\(tag) NO \(failure)\r\n".utf8))
                     }
-                    // Items that take it apart read it whole.
-                    guard let whole = try await self.store.messageContent(in: mailbox, uid: uid) else { continue }
-                    content = whole
+                    learnt.append((uid, flags))
+                    continue
                 }
                 if let failure = response.write(
                     number: number, message: message, content: content, flags: state.selected?.shown(flags, of: uid) ?? flags,
@@ -202,64 +200,6 @@ extension IMAPSession {
     }
 
     static let fetchBatchBytes: Int64 = 1 << 20
-
-    /// Messages stored larger than this are not read with their batch: a FETCH of only whole-message
-    /// items sends them as they are read, a piece at a time.
-    static let streamedContentBytes: Int64 = 1 << 20
-
-    /// `* n FETCH (...)` of one large message whose items need no parsing of its body
-    /// (`IMAPFetchResponse.streamsWholeMessages`): header items from the header section kept apart,
-    /// each stretch of the message announced with its size and sent a piece at a time from the store
-    /// (under the writer's backpressure), so the session holds one piece whatever the message's size.
-    /// Once a literal has begun, a failure can only end the connection (the client counts the octets
-    /// it was promised).
-    func stream(
-        number: Int, message: StoredMessage, flags: Set<String>, announceFlags: Bool, response: IMAPFetchResponse,
-        in mailbox: MailboxID, connection: Connection
-    ) async throws {
-        // The header section as delivered (added lines first), read only when an item needs it.
-        var header: [UInt8]?
-        func headerSection() async throws -> [UInt8] {
-            if let header { return header }
-            let listed = try await self.store.messagesWithContent(in: mailbox, uids: message.uid...message.uid, content: .header)
-            let section = Array(listed.first?.content ?? Data())
-            header = section
-            return section
-        }
-        var output = ByteBuffer()
-        output.writeString("* \(number) FETCH (")
-        for (index, item) in response.items.enumerated() {
-            if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
-            if IMAPFetchResponse.writeListed(item, message: message, flags: flags, into: &output) { continue }
-            if response.writeFromHeader(item, header: try await headerSection(), into: &output) { continue }
-            guard let (name, range) = IMAPFetchResponse.messageExtent(
-                item, size: message.size, headerLength: Int64(try await headerSection().count))
-            else { continue }
-            output.writeString("\(name) {\(range.count)}\r\n")
-            try await connection.outbound.write(.sendPart(output))
-            output = ByteBuffer()
-            guard var reader = try await self.store.contentReader(in: mailbox, uid: message.uid), reader.size == message.size else {
-                throw MailStoreError.unavailable("message \(message.uid) was removed while it was sent")
-            }
-            var offset: Int64 = 0
-            while offset < range.upperBound, let piece = try await self.store.nextPiece(&reader) {
-                let pieceRange = offset..<(offset + Int64(piece.count))
-                offset = pieceRange.upperBound
-                let start = max(pieceRange.lowerBound, range.lowerBound), end = min(pieceRange.upperBound, range.upperBound)
-                guard start < end else { continue }
-                var part = ByteBuffer()
-                piece.withUnsafeBytes { bytes in
-                    let slice = UnsafeRawBufferPointer(rebasing: bytes[Int(start - pieceRange.lowerBound)..<Int(end - pieceRange.lowerBound)])
-                    IMAPFetchResponse.writeLiteralBytes(slice, into: &part)
-                }
-                try await connection.outbound.write(.sendPart(part))
-            }
-            guard offset >= range.upperBound else { throw MailStoreError.unavailable("message \(message.uid) ended early") }
-        }
-        if announceFlags, !response.items.contains(.flags) { output.writeString(" FLAGS \(IMAPSession.flagList(flags))") }
-        output.writeStaticString(")\r\n")
-        try await connection.outbound.write(.sendPart(output))
-    }
 
     static func flagList(_ flags: Set<String>) -> String {
         IMAPEncoding.flagList(flags.sorted())

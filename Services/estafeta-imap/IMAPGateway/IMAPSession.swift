@@ -24,6 +24,8 @@ struct IMAPSession: Sendable {
     let login: PasswordLogin
     let maximumAuthFailures: Int
     let appendLimit: Int
+    /// Messages stored larger than this are answered a piece at a time (`IMAPLargeMessage`).
+    let streamedMessageBytes: Int64
     let watcher: IMAPChangeWatcher
     let userConnections: IMAPUserConnections
 
@@ -70,7 +72,7 @@ struct IMAPSession: Sendable {
         try await withGracefulShutdownHandler {
             let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
             try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
-            let shortcut = IMAPFetchShortcut(store: self.store)
+            let shortcut = IMAPFetchShortcut(store: self.store, streamedMessageBytes: self.streamedMessageBytes)
             try await connection.outbound.write(.answerFetches(with: shortcut))
             var frames = connection.inbound.makeAsyncIterator()
             while true {

@@ -89,6 +89,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var imapAllowPlaintextAuth: Bool
     public var imapMaximumAuthFailures: Int
     public var imapAppendLimit: Int
+    /// Messages stored larger than this are answered a piece at a time by FETCH (held whole below it,
+    /// which is quicker for the many small messages); 0 streams every message.
+    public var imapStreamedMessageBytes: Int
     /// IMAP connections one user may have logged in at once, per process.
     public var imapMaximumConnectionsPerUser: Int
     /// IMAP's autologout timer (RFC 9051 §5.4: at least 30 minutes), apart from `idleTimeout`.
@@ -265,6 +268,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             imapAllowPlaintextAuth: reader.bool(forKey: "imap.allowPlaintextAuth", default: false),
             imapMaximumAuthFailures: positive("imap.maxAuthFailures", 3),
             imapAppendLimit: positive("imap.appendLimitBytes", 52_428_800),
+            imapStreamedMessageBytes: nonNegative("imap.streamedMessageBytes", 1_048_576),
             imapMaximumConnectionsPerUser: positive("imap.maxConnectionsPerUser", 20),
             imapIdleTimeout: .seconds(positive("imap.idleTimeoutSeconds", 1800)),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
@@ -368,6 +372,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("imap.allowPlaintextAuth") { "\($0.imapAllowPlaintextAuth)" },
         Entry("imap.maxAuthFailures") { "\($0.imapMaximumAuthFailures)" },
         Entry("imap.appendLimitBytes") { "\($0.imapAppendLimit)" },
+        Entry("imap.streamedMessageBytes") { "\($0.imapStreamedMessageBytes)" },
         Entry("imap.maxConnectionsPerUser") { "\($0.imapMaximumConnectionsPerUser)" },
         Entry("smtp.minDataRate") { "\($0.smtpMinimumDataRate)" },
         Entry("smtp.greetingDelayMs") { EstafetaSettings.milliseconds($0.smtpGreetingDelay) },
