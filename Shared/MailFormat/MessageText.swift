@@ -9,27 +9,144 @@ public enum MessageText {
     /// text of attached messages, one after another. Attachments of other types are not text and are
     /// left out.
     public static func body(of message: [UInt8], entity: MIMEEntity? = nil) -> String {
-        let root = entity ?? MIMEParser.parse(message)
         var text = ""
-        var budget = 5_000
-        Self.collect(root, in: message, into: &text, budget: &budget)
+        for step in Self.steps(of: entity ?? MIMEParser.parse(message)) {
+            switch step {
+            case .text(let words):
+                text += words
+            case .part(let range, let encoding, let charset):
+                var decoder = TextPartDecoder(encoding: encoding, charset: charset)
+                text += decoder.decode(message[range]) + decoder.finish() + "\n"
+            }
+        }
         return text
     }
 
-    private static func collect(_ entity: MIMEEntity, in message: [UInt8], into text: inout String, budget: inout Int) {
+    /// What the text of a message is made of, in order: text as it is (the header fields of attached
+    /// messages), and text parts to decode. A large message's text is read this way a part at a time.
+    public enum Step: Sendable {
+        case text(String)
+        case part(Range<Int>, encoding: String?, charset: String?)
+    }
+
+    public static func steps(of root: MIMEEntity) -> [Step] {
+        var steps: [Step] = []
+        var budget = 5_000
+        Self.collect(root, into: &steps, budget: &budget)
+        return steps
+    }
+
+    private static func collect(_ entity: MIMEEntity, into steps: inout [Step], budget: inout Int) {
         guard budget > 0 else { return }
         budget -= 1
         if entity.isMultipart {
-            for child in entity.children { Self.collect(child, in: message, into: &text, budget: &budget) }
+            for child in entity.children { Self.collect(child, into: &steps, budget: &budget) }
         } else if let inner = entity.enclosed.first {
-            for field in inner.fields { text += "\(field.name): \(EncodedWords.decode(field.value))\n" }
-            Self.collect(inner, in: message, into: &text, budget: &budget)
+            steps.append(.text(inner.fields.map { "\($0.name): \(EncodedWords.decode($0.value))\n" }.joined()))
+            Self.collect(inner, into: &steps, budget: &budget)
         } else if entity.type == "text" || entity.type.isEmpty {
-            let raw = message[entity.body]
-            let decoded = TransferEncoding.decode(raw, encoding: entity.field("content-transfer-encoding")) ?? Array(raw)
-            text += Charsets.string(decoded, charset: entity.parameter("charset"))
-            text += "\n"
+            steps.append(.part(entity.body, encoding: entity.field("content-transfer-encoding"), charset: entity.parameter("charset")))
         }
+    }
+}
+
+/// A text part's octets to text a piece at a time: its transfer encoding undone (kept as it is when
+/// unknown) and its charset converted. Text is converted in stretches that end at a line end, where
+/// every charset mail uses is back in its initial state; fed at once, the part is converted whole.
+public struct TextPartDecoder: Sendable {
+    private var transfer: TransferDecoder
+    private let charset: String?
+    private let utf16: Bool
+    /// Decoded octets not yet converted.
+    private var pending: [UInt8] = []
+    /// UTF-16's byte order mark, read at the start and given to every later stretch.
+    private var byteOrderMark: [UInt8] = []
+    private var started = false
+
+    /// Decoded octets held before a stretch is converted.
+    static let stretchBytes = 256 * 1024
+
+    public init(encoding: String?, charset: String?) {
+        self.transfer = TransferDecoder(encoding: encoding) ?? TransferDecoder(.identity)
+        self.charset = charset
+        self.utf16 = charset.map { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("utf-16") } ?? false
+    }
+
+    /// The text of the octets so far that can be converted yet.
+    public mutating func decode(_ piece: some Collection<UInt8>) -> String {
+        if piece.withContiguousStorageIfAvailable({ self.transfer.decode(UnsafeRawBufferPointer($0), into: &self.pending) }) == nil {
+            Array(piece).withUnsafeBytes { self.transfer.decode($0, into: &self.pending) }
+        }
+        guard self.pending.count >= Self.stretchBytes, let cut = self.cut() else { return "" }
+        let stretch = Array(self.pending[..<cut])
+        self.pending.removeSubrange(..<cut)
+        return self.convert(stretch)
+    }
+
+    /// The text of what is left.
+    public mutating func finish() -> String {
+        self.transfer.finish(into: &self.pending)
+        defer { self.pending = [] }
+        return self.convert(self.pending)
+    }
+
+    private mutating func convert(_ stretch: [UInt8]) -> String {
+        if !self.started {
+            self.started = true
+            if self.utf16, stretch.count >= 2, (stretch[0] == 0xFE && stretch[1] == 0xFF) || (stretch[0] == 0xFF && stretch[1] == 0xFE) {
+                self.byteOrderMark = Array(stretch[..<2])
+            }
+            return Charsets.string(stretch, charset: self.charset)
+        }
+        return Charsets.string(self.byteOrderMark + stretch, charset: self.charset)
+    }
+
+    /// Where to end the next stretch: after the last line end (in UTF-16, a whole line-feed unit), or
+    /// else at a character boundary as UTF-8 sees it.
+    private func cut() -> Int? {
+        let bytes = self.pending
+        if self.utf16 {
+            var index = bytes.count - (bytes.count % 2) - 2
+            while index >= 0 {
+                if (bytes[index] == 0x0A && bytes[index + 1] == 0) || (bytes[index] == 0 && bytes[index + 1] == 0x0A) { return index + 2 }
+                index -= 2
+            }
+            return bytes.count - (bytes.count % 2)
+        }
+        if let lineFeed = bytes.lastIndex(of: 10) { return lineFeed + 1 }
+        var end = bytes.count
+        while end > bytes.count - 4, end > 0, bytes[end - 1] & 0xC0 == 0x80 { end -= 1 }
+        if end > 0, bytes[end - 1] >= 0xC0 { end -= 1 }
+        return end > 0 ? end : nil
+    }
+}
+
+/// Which of some words a text holds, ignoring case as SEARCH does, with the text given a stretch at a
+/// time: the end of each stretch is kept for a word that runs on into the next.
+public struct TextWordFinder: Sendable {
+    private var wanted: [String]
+    public private(set) var found: Set<String> = []
+    private var tail = ""
+    private let overlap: Int
+
+    public init(_ words: [String]) {
+        self.wanted = Array(Set(words.filter { !$0.isEmpty }))
+        self.found = Set(words.filter(\.isEmpty))
+        // A match may be longer than its word once case is folded (ß and SS): room for three times it.
+        self.overlap = 3 * (self.wanted.map(\.count).max() ?? 0)
+    }
+
+    public var isDone: Bool { self.wanted.isEmpty }
+
+    public mutating func feed(_ text: String, contains: (String, String) -> Bool) {
+        guard !self.wanted.isEmpty, !text.isEmpty else { return }
+        let window = self.tail + text
+        self.wanted.removeAll { word in
+            guard contains(window, word) else { return false }
+            self.found.insert(word)
+            return true
+        }
+        self.tail = String(window.suffix(self.overlap))
     }
 }
 

@@ -290,19 +290,29 @@ extension MailStore {
     /// content (added header lines, then the stored bytes; only the header section when `headerOnly`),
     /// in one read. The content is lent straight from SQLite when the message has no added header
     /// lines: a SEARCH on headers or text looks at every message, and need not copy each one out.
-    /// `matches` runs on the reader's thread and must not keep the content.
+    /// `matches` runs on the reader's thread and must not keep the content. A whole content stored
+    /// larger than `largest` octets is not read: its message is among `unread`, to be read a piece at
+    /// a time.
     public func messages(
-        in mailbox: MailboxID, uids: ClosedRange<UInt32>, headerOnly: Bool,
+        in mailbox: MailboxID, uids: ClosedRange<UInt32>, headerOnly: Bool, largest: Int64 = .max,
         whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
-    ) async throws(MailStoreError) -> [UInt32] {
+    ) async throws(MailStoreError) -> (matched: [UInt32], unread: [StoredMessage]) {
         try await self.read { db in
+            let limited = !headerOnly && largest < .max
+            var arguments: StatementArguments = [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
+            if limited { arguments += [largest] }
             let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: Self.listingSQL(headerOnly ? .header : .whole)),
-                arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
+                db.cachedStatement(sql: limited ? Self.listingWithContentUpToSQL : Self.listingSQL(headerOnly ? .header : .whole)),
+                arguments: arguments)
             var matched: [UInt32] = []
+            var unread: [StoredMessage] = []
             while let row = try rows.next() {
                 let message = Self.storedMessage(from: row)
                 let prefix: Data = row[5]
+                if !headerOnly, message.size > largest {
+                    unread.append(message)
+                    continue
+                }
                 if !headerOnly, row[8] as String == "chunks" {
                     let stored = try Self.storedContent(db, blobID: row[7], layout: row[8], inline: Data())
                     if matches(message, prefix + stored) { matched.append(message.uid) }
@@ -314,7 +324,7 @@ extension MailStore {
                 }
                 if accepted { matched.append(message.uid) }
             }
-            return matched
+            return (matched, unread)
         }
     }
 

@@ -4,8 +4,9 @@ other reads every message a piece at a time (`imap.streamedMessageBytes` 0). Mes
 malformed MIME structure, and large ones (parts far into them, an attachment with NUL once decoded),
 are fetched item by item from both: BODY, BODYSTRUCTURE, sections of parts (HEADER, TEXT, MIME,
 HEADER.FIELDS[.NOT], partials, parts that are not there) and BINARY (decoded, partial, SIZE, unknown
-encodings). Last, the streaming gateway answers BODYSTRUCTURE, a decoded 20 MB attachment and a part's
-header fields of a 30 MB message while its memory grows by far less than the message.
+encodings), and SEARCH BODY and TEXT. Last, the streaming gateway answers BODYSTRUCTURE, a decoded 12 MB
+attachment and a part's header fields of a 17 MB message, and SEARCH TEXT in it, while its memory grows by
+far less than the message.
 Arguments: IMAPS port of the whole-holding gateway, of the streaming one, the latter's pid, CA file."""
 import base64
 import imaplib
@@ -72,14 +73,14 @@ def corpus():
         b"Subject: nested\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/related; boundary=i\r\n\r\n"
         b"--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--o\r\nContent-Type: text/plain\r\n\r\nafter outer\r\n--o--\r\n",
     ]
-    # Large: a 300 KB text part, a 2 MB attachment (random octets, NUL among them), a forwarded message
+    # Large: a 120 KB text part, a 900 KB attachment (random octets, NUL among them), a forwarded message
     # at the end; over several pieces of the store, so parts lie far into the message.
-    text = quopri.encodestring(bytes(rng.choice(b"abc \xc3\xa9xyz\n") for _ in range(300_000))).replace(b"\n", b"\r\n")
+    text = quopri.encodestring(bytes(rng.choice(b"abc \xc3\xa9xyz\n") for _ in range(120_000))).replace(b"\n", b"\r\n")
     messages.append(mixed(4, text, wrapped(base64.b64encode(LARGE_ATTACHMENT))))
     return messages
 
 
-LARGE_ATTACHMENT = bytes(rng.getrandbits(8) for _ in range(2_000_000))
+LARGE_ATTACHMENT = bytes(rng.getrandbits(8) for _ in range(900_000))
 
 
 ITEMS = [
@@ -122,14 +123,24 @@ together = "(UID BODYSTRUCTURE BODY.PEEK[1.MIME] BINARY.PEEK[2]<0.100> BODY.PEEK
 answers = [fetch(sock, reader, "t", f"FETCH 4:* {together}") for sock, reader in sessions]
 check("several items of every message with parts in one FETCH: the same", answers[0] == answers[1] and answers[0][1].startswith(b"t OK"),
       answers[0][1] + answers[1][1])
+# SEARCH BODY and TEXT: the text parts decoded (a word joined across a soft line break, words in a
+# base64 HTML part and in an attached message's header), the same found either way.
+searches = ['BODY "softbreak"', 'BODY "caf"', 'TEXT "X-Note: kept"', 'TEXT "inner 4"', 'BODY "epilogue"', 'BODY "inner text"',
+            'BODY "nul"', 'NOT BODY "zzz"', 'OR BODY "after outer" BODY "nothing-here"', 'BODY "abc"', 'TEXT "mixed 4" BODY "xyz"']
+for index, criteria in enumerate(searches):
+    results = [fetch(sock, reader, f"q{index}", f"SEARCH {criteria}") for sock, reader in sessions]
+    check(f"SEARCH {criteria}: the same held whole and read in pieces ({results[0][0].strip().decode()})",
+          results[0] == results[1] and results[0][1].startswith(b"q%d OK" % index), results)
+found, _ = fetch(*sessions[1], "q", 'SEARCH BODY "softbreak" TEXT "inner 4" BODY "abc"')
+check("the large message is found by words in its parts", found.split()[-1] == str(len(messages)).encode(), found)
 large = len(messages)
 decoded, done = fetch(*sessions[1], "b", f"FETCH {large} (BINARY.PEEK[2])")
 check("BINARY[2] of the large message: the attachment's octets, NUL among them, in a literal8",
-      done.startswith(b"b OK") and b"~{2000000}" in decoded and decoded.split(b"}\r\n", 1)[1][:-3] == LARGE_ATTACHMENT,
+      done.startswith(b"b OK") and b"~{900000}" in decoded and decoded.split(b"}\r\n", 1)[1][:-3] == LARGE_ATTACHMENT,
       decoded[:80])
 
-# Memory: a 30 MB message with a 20 MB attachment, taken apart by the streaming gateway.
-attachment = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * 320
+# Memory: a 17 MB message with a 12 MB attachment, taken apart by the streaming gateway.
+attachment = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * 192
 huge = mixed(5, b"small text", wrapped(base64.b64encode(attachment)))
 check(f"APPEND a {len(huge) >> 20} MB message", imap.append("Parts", None, None, huge)[0] == "OK")
 imap.logout()
@@ -145,8 +156,10 @@ fetch(sock, reader, "s2", "EXAMINE Parts")
 time.sleep(0.3)
 before = memory_kb("VmHWM")
 answer, done = fetch(sock, reader, "h", f"FETCH {large + 1} (BODYSTRUCTURE BINARY.PEEK[2] BODY.PEEK[3.HEADER.FIELDS (SUBJECT)])")
+searched, _ = fetch(sock, reader, "k", f'SEARCH {large + 1} TEXT "small text"')
 grown_mb = (memory_kb("VmHWM") - before) / 1024
-check("the 30 MB message's BODYSTRUCTURE, decoded attachment and part header fields arrive",
+check("SEARCH TEXT finds it", searched.split()[-1] == str(large + 1).encode(), searched)
+check("the 17 MB message's BODYSTRUCTURE, decoded attachment and part header fields arrive",
       done.startswith(b"h OK") and attachment in answer and b"Subject: inner 5" in answer and b"\"APPLICATION\" \"OCTET-STREAM\"" in answer,
       done + answer[:200])
 print(f"the streaming gateway's peak memory grew by {grown_mb:.1f} MB for a {len(huge) / 1e6:.0f} MB message")

@@ -137,7 +137,7 @@ struct IMAPTests {
         try await self.passes("imap_fetch_paths.py") { server in [String(server.ports["imaps"] ?? 0), server.certificatePath] }
     }
 
-    @Test("a message held whole and one read a piece at a time get the same FETCH answers (structure, parts, sections, BINARY), and taking a 30 MB message apart keeps the streaming gateway's memory far below its size")
+    @Test("a message held whole and one read a piece at a time get the same FETCH answers (structure, parts, sections, BINARY), and taking a 17 MB message apart keeps the streaming gateway's memory far below its size")
     func largeMessagesAnswerAlike() async throws {
         // The suite holds every message whole; a second gateway on its database reads every one in pieces.
         let server = try await startSuiteWithAlice(

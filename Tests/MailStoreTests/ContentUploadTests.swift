@@ -39,7 +39,10 @@ struct ContentUploadTests {
             let found = try await store.messages(in: inbox.id, uids: 1...UInt32.max, headerOnly: false) { _, content in
                 content.range(of: Data("line 4 of the body".utf8)) != nil
             }
-            #expect(found == [delivered.uid])
+            #expect(found.matched == [delivered.uid] && found.unread.isEmpty)
+            // Over a size given, it is left unread for a reading in pieces.
+            let large = try await store.messages(in: inbox.id, uids: 1...UInt32.max, headerOnly: false, largest: 1_000) { _, _ in true }
+            #expect(large.matched.isEmpty && large.unread.map(\.uid) == [delivered.uid])
             // A reader moved into the content reads on from there: within the added line, at a piece's
             // start, within a piece, at the end.
             let delivery = Data("Delivered-To: alice\r\n".utf8) + whole

@@ -193,8 +193,32 @@ struct IMAPLargeMessage {
         }
     }
 
+    /// The message is no longer in its mailbox (expunged since it was listed).
+    struct Gone: Error {}
+
+    /// Which of `words` the message's text holds (SEARCH BODY and TEXT, as `MessageText` gives the text),
+    /// read a part at a time; each word compared by `contains(text, word)`.
+    mutating func textHolds(_ words: [String], contains: @escaping (String, String) -> Bool) async throws -> Set<String> {
+        var finder = TextWordFinder(words)
+        for step in MessageText.steps(of: try await self.structure()) {
+            guard !finder.isDone else { break }
+            switch step {
+            case .text(let text):
+                finder.feed(text, contains: contains)
+            case .part(let range, let encoding, let charset):
+                var decoder = TextPartDecoder(encoding: encoding, charset: charset)
+                try await self.read(Int64(range.lowerBound)..<Int64(range.upperBound)) { piece in
+                    finder.feed(decoder.decode(piece), contains: contains)
+                    return !finder.isDone
+                }
+                finder.feed(decoder.finish() + "\n", contains: contains)
+            }
+        }
+        return finder.found
+    }
+
     /// The header section as delivered (added lines first), read once.
-    private mutating func headerSection() async throws -> [UInt8] {
+    mutating func headerSection() async throws -> [UInt8] {
         if let header { return header }
         let listed = try await self.store.messagesWithContent(in: self.mailbox, uids: self.message.uid...self.message.uid, content: .header)
         let section = Array(listed.first?.content ?? Data())
@@ -232,9 +256,8 @@ struct IMAPLargeMessage {
     /// message removed or cut short meanwhile is an error.
     private func read(_ range: Range<Int64>, _ each: (Data) async throws -> Bool) async throws {
         guard !range.isEmpty else { return }
-        guard var reader = try await self.store.contentReader(in: self.mailbox, uid: self.message.uid), reader.size == self.message.size else {
-            throw MailStoreError.unavailable("message \(self.message.uid) was removed while it was read")
-        }
+        guard var reader = try await self.store.contentReader(in: self.mailbox, uid: self.message.uid) else { throw Gone() }
+        guard reader.size == self.message.size else { throw MailStoreError.unavailable("message \(self.message.uid) changed while it was read") }
         try await self.store.seek(&reader, to: range.lowerBound)
         var offset = range.lowerBound
         while offset < range.upperBound, let piece = try await self.store.nextPiece(&reader) {

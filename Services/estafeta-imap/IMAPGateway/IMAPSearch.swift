@@ -18,6 +18,9 @@ struct IMAPSearch {
         let header: MessageHeader?
         /// The decoded text of the body, when a BODY or TEXT key needs it.
         let bodyText: String?
+        /// Instead, for a message read a piece at a time: which of the key's BODY and TEXT words its
+        /// text holds (`bodyWords`).
+        let bodyWordsHeld: Set<String>?
 
         /// `headerNames`: the only fields the search reads (`IMAPSearch.headerNames`), nil for all.
         init(sequence: Int, message: StoredMessage, content: Data?, needsBodyText: Bool = false, headerNames: [String]? = nil) {
@@ -29,6 +32,18 @@ struct IMAPSearch {
                 headerNames.map { MessageHeader(parsing: content, only: $0) } ?? MessageHeader(parsing: content)
             }
             self.bodyText = needsBodyText ? content.map { MessageText.body(of: Array($0)) } : nil
+            self.bodyWordsHeld = nil
+        }
+
+        /// A large message: its header section, and the words its text was found to hold.
+        init(sequence: Int, message: StoredMessage, header: Data, bodyWordsHeld: Set<String>, headerNames: [String]?) {
+            self.sequence = sequence
+            self.uid = message.uid
+            self.flags = message.flags
+            self.message = message
+            self.header = headerNames.map { MessageHeader(parsing: header, only: $0) } ?? MessageHeader(parsing: header)
+            self.bodyText = nil
+            self.bodyWordsHeld = bodyWordsHeld
         }
 
         /// A message as the selection knows it: enough for keys on flags, UIDs and sequence numbers.
@@ -39,6 +54,7 @@ struct IMAPSearch {
             self.message = nil
             self.header = nil
             self.bodyText = nil
+            self.bodyWordsHeld = nil
         }
     }
 
@@ -154,11 +170,10 @@ struct IMAPSearch {
         case .subject(let text): return self.header(candidate, "Subject", contains: text)
         case .header(let name, let text): return self.header(candidate, name, contains: text)
         case .body(let text):
-            guard let body = candidate.bodyText else { return false }
-            return Self.contains(body, text)
+            return self.bodyHolds(candidate, text)
         case .text(let text):
-            guard let body = candidate.bodyText, let header = candidate.header else { return false }
-            return Self.contains(body, text)
+            guard let header = candidate.header else { return false }
+            return self.bodyHolds(candidate, text)
                 || header.fields.contains { Self.contains($0.name + ": " + EncodedWords.decode($0.value), text) }
         case .uid(let set):
             return self.contains(set, candidate.uid, largest: self.largestUID, savedUIDs: true)
@@ -168,6 +183,23 @@ struct IMAPSearch {
         case .not(let inner): return !self.matches(inner, candidate)
         case .or(let a, let b): return self.matches(a, candidate) || self.matches(b, candidate)
         case .and(let keys): return keys.allSatisfy { self.matches($0, candidate) }
+        }
+    }
+
+    private func bodyHolds(_ candidate: Candidate, _ text: String) -> Bool {
+        if let held = candidate.bodyWordsHeld { return held.contains(text) }
+        guard let body = candidate.bodyText else { return false }
+        return Self.contains(body, text)
+    }
+
+    /// The words of the BODY and TEXT keys in `key`: what a large message's text is searched for.
+    static func bodyWords(_ key: IMAPSearchKey) -> [String] {
+        switch key {
+        case .body(let text), .text(let text): [text]
+        case .not(let inner): Self.bodyWords(inner)
+        case .or(let a, let b): Self.bodyWords(a) + Self.bodyWords(b)
+        case .and(let keys): keys.flatMap(Self.bodyWords)
+        default: []
         }
     }
 
@@ -184,7 +216,7 @@ struct IMAPSearch {
         return values.contains { Self.contains(EncodedWords.decode($0), text) }
     }
 
-    private static func contains(_ haystack: String, _ text: String) -> Bool {
+    static func contains(_ haystack: String, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
         // ASCII on both sides (most header values and search terms): compare bytes, folding only
         // A-Z; Foundation's Unicode case folding was the costliest step of a header SEARCH.

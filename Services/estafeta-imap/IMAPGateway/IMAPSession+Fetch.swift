@@ -75,7 +75,8 @@ extension IMAPSession {
             guard let first = batch.first, let last = batch.last else { break }
             if needsContent {
                 let found = try await self.store.messages(
-                    in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText
+                    in: selection.mailbox.id, uids: first...last, headerOnly: !needsBodyText,
+                    largest: needsBodyText ? self.streamedMessageBytes : .max
                 ) { message, content in
                     if let prefilter, !prefilter.mayMatch(content) { return false }
                     guard let sequence = selection.sequenceNumber(of: message.uid) else { return false }
@@ -83,7 +84,23 @@ extension IMAPSession {
                         key, IMAPSearch.Candidate(
                             sequence: sequence, message: message, content: content, needsBodyText: needsBodyText, headerNames: headerNames))
                 }
-                matched += found.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
+                var batchMatched = found.matched.compactMap { uid in selection.sequenceNumber(of: uid).map { ($0, uid) } }
+                // Large messages' text is read a part at a time, for the words the key looks for.
+                for message in found.unread {
+                    guard let sequence = selection.sequenceNumber(of: message.uid) else { continue }
+                    var large = IMAPLargeMessage(store: self.store, mailbox: selection.mailbox.id, message: message, utf8: false)
+                    let candidate: IMAPSearch.Candidate
+                    do {
+                        let header = Data(try await large.headerSection())
+                        let held = try await large.textHolds(IMAPSearch.bodyWords(key), contains: IMAPSearch.contains)
+                        candidate = IMAPSearch.Candidate(
+                            sequence: sequence, message: message, header: header, bodyWordsHeld: held, headerNames: headerNames)
+                    } catch is IMAPLargeMessage.Gone {
+                        continue  // expunged meanwhile: not there to match
+                    }
+                    if evaluator.matches(key, candidate) { batchMatched.append((sequence, message.uid)) }
+                }
+                matched += batchMatched.sorted { $0.0 < $1.0 }
                 continue
             }
             let listed = try await self.store.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: .omitted)
