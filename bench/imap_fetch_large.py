@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Large-message FETCH: N clients at once, each fetching the newest message of INBOX whole (BODY.PEEK[]).
+"""Large-message FETCH: N clients at once, each fetching the newest message of INBOX whole (BODY.PEEK[]),
+or taking it apart (BODYSTRUCTURE and its attachment decoded, BINARY.PEEK[2]). The message is a short
+text part and a base64 attachment.
 
   imap_fetch_large.py put --port P --user U --password W --size BYTES [--smtp-port S]
       puts one message of about BYTES in U's INBOX: over SMTP when --smtp-port is given (then waits
       until it is delivered), else by IMAP APPEND
   imap_fetch_large.py fetch --port P --user U --password W --clients N
+  imap_fetch_large.py parts --port P --user U --password W --clients N
   imap_fetch_large.py append --port P --user U --password W --clients N --size BYTES
       N clients at once, each APPENDing a message of about BYTES to INBOX
-Last line of fetch: "RESULT imap_fetch_large clients=N size=S fetched=F seconds=T" (append: appended=A)
+Last line of fetch: "RESULT imap_fetch_large clients=N size=S fetched=F seconds=T" (parts: likewise;
+append: appended=A)
 """
 import argparse
 import imaplib
@@ -19,7 +23,7 @@ import threading
 import time
 
 parser = argparse.ArgumentParser()
-parser.add_argument("mode", choices=["put", "fetch", "append"])
+parser.add_argument("mode", choices=["put", "fetch", "parts", "append"])
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--user", required=True)
 parser.add_argument("--password", required=True)
@@ -50,7 +54,10 @@ def large_message():
     alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     pool = [bytes(rng.choice(alphabet) for _ in range(76)) + b"\r\n" for _ in range(512)]
     body = b"".join(pool[index % 512] for index in range(arguments.size // 78 + 1))
-    return f"From: bench@bench.test\r\nTo: {arguments.user}\r\nSubject: large fetch\r\n\r\n".encode() + body
+    return (f"From: bench@bench.test\r\nTo: {arguments.user}\r\nSubject: large fetch\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=\"part\"\r\n\r\n--part\r\nContent-Type: text/plain\r\n\r\n"
+            "see attached\r\n--part\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            ).encode() + body + b"--part--\r\n"
 
 
 if arguments.mode == "put":
@@ -90,8 +97,13 @@ def fetch():
             results.append(typ == "OK")
         else:
             number, size = newest(client)
-            typ, data = client.fetch(str(number), "(BODY.PEEK[])")
-            results.append(len(data[0][1]) == size and size >= arguments.size)
+            if arguments.mode == "parts":
+                # The attachment decoded: three octets for every four base64 characters of its lines.
+                typ, data = client.fetch(str(number), "(BODYSTRUCTURE BINARY.PEEK[2])")
+                results.append(typ == "OK" and len(data[0][1]) >= arguments.size * 3 // 4 * 76 // 78)
+            else:
+                typ, data = client.fetch(str(number), "(BODY.PEEK[])")
+                results.append(len(data[0][1]) == size and size >= arguments.size)
         client.logout()
     except Exception as error:  # noqa: BLE001 - a failed client is counted, not fatal
         print("client failed:", error, file=sys.stderr)

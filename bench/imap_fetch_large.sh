@@ -2,12 +2,13 @@
 # Memory under concurrent FETCHes of a large message (issue target: 10 clients each fetching a 30 MB
 # message's BODY[] at once, the server's RSS growth at most 64 MB), beside Dovecot's imap processes
 # answering the same (the message APPENDed there). Estafeta gets its message over SMTP, which stores
-# it in pieces, and sends a whole-message FETCH of it as it reads it, a piece at a time. Then the same
+# it in pieces, and sends a whole-message FETCH of it as it reads it, a piece at a time. Then the clients
+# take it apart (BODYSTRUCTURE and its base64 attachment decoded, BINARY.PEEK[2]). Then the same
 # number of clients APPEND a message of that size at once (Estafeta writes each literal to the store as
 # it arrives).
 #   bench/imap_fetch_large.sh [CLIENTS=10] [SIZE=30000000]
 # Last lines: "RESULT imap_fetch_large_memory clients=N size=S estafeta_growth_mb=E dovecot_growth_mb=D ..."
-# and "RESULT imap_append_large_memory ..." likewise.
+# and "RESULT imap_fetch_parts_memory ...", "RESULT imap_append_large_memory ..." likewise.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 CLIENTS=${1:-10}
@@ -45,10 +46,14 @@ run() {
 
 estafeta=$(run fetch estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
 dovecot=$(run fetch dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
+estafeta_parts=$(run parts estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
+dovecot_parts=$(run parts dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
 estafeta_append=$(run append estafeta "$imap_port" test1@bench.test "bench password 1" estafeta_rss)
 dovecot_append=$(run append dovecot "$IMAP_PORT" test1 "$BENCH_PASS" dovecot_rss)
 echo "$estafeta"
 echo "$dovecot"
+echo "$estafeta_parts"
+echo "$dovecot_parts"
 echo "$estafeta_append"
 echo "$dovecot_append"
 value() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
@@ -57,6 +62,10 @@ echo "RESULT imap_fetch_large_memory clients=$CLIENTS size=$SIZE estafeta_growth
   "dovecot_growth_mb=$(growth "$dovecot") estafeta_fetched=$(value "$estafeta" fetched)" \
   "dovecot_fetched=$(value "$dovecot" fetched) estafeta_seconds=$(value "$estafeta" seconds)" \
   "dovecot_seconds=$(value "$dovecot" seconds)"
+echo "RESULT imap_fetch_parts_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta_parts")" \
+  "dovecot_growth_mb=$(growth "$dovecot_parts") estafeta_fetched=$(value "$estafeta_parts" fetched)" \
+  "dovecot_fetched=$(value "$dovecot_parts" fetched) estafeta_seconds=$(value "$estafeta_parts" seconds)" \
+  "dovecot_seconds=$(value "$dovecot_parts" seconds)"
 echo "RESULT imap_append_large_memory clients=$CLIENTS size=$SIZE estafeta_growth_mb=$(growth "$estafeta_append")" \
   "dovecot_growth_mb=$(growth "$dovecot_append") estafeta_appended=$(value "$estafeta_append" appended)" \
   "dovecot_appended=$(value "$dovecot_append" appended) estafeta_seconds=$(value "$estafeta_append" seconds)" \

@@ -79,7 +79,7 @@ public struct TransferDecoder: Sendable {
     public mutating func decode(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         switch self.encoding {
         case .identity: output.append(contentsOf: piece)
-        case .base64: for byte in piece { self.base64(byte, into: &output) }
+        case .base64: self.base64(piece, into: &output)
         case .quotedPrintable: for byte in piece { self.quotedPrintable(byte, into: &output) }
         }
     }
@@ -105,29 +105,47 @@ public struct TransferDecoder: Sendable {
         }
     }
 
-    private mutating func base64(_ byte: UInt8, into output: inout [UInt8]) {
+    /// Each octet's value in the base64 alphabet; 0xFF for the rest, 0xFE for the padding `=`.
+    private static let base64Values: [UInt8] = (0...255).map { byte -> UInt8 in
+        switch UInt8(byte) {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): UInt8(byte) - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): UInt8(byte) - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        case UInt8(ascii: "="): 0xFE
+        default: 0xFF
+        }
+    }
+
+    private mutating func base64(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) {
         guard !self.ended else { return }
-        let value: UInt8
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "+"): value = 62
-        case UInt8(ascii: "/"): value = 63
-        case UInt8(ascii: "="):
-            self.ended = true
-            return
-        default: return
+        output.reserveCapacity(output.count + piece.count / 4 * 3 + 3)
+        var group = self.group
+        var sextets = self.sextets
+        Self.base64Values.withUnsafeBufferPointer { values in
+            for byte in piece {
+                let value = values[Int(byte)]
+                if value >= 0xFE {
+                    if value == 0xFE {
+                        self.ended = true
+                        break
+                    }
+                    continue
+                }
+                group = group << 6 | UInt32(value)
+                sextets += 1
+                if sextets == 4 {
+                    output.append(UInt8(truncatingIfNeeded: group >> 16))
+                    output.append(UInt8(truncatingIfNeeded: group >> 8))
+                    output.append(UInt8(truncatingIfNeeded: group))
+                    group = 0
+                    sextets = 0
+                }
+            }
         }
-        self.group = self.group << 6 | UInt32(value)
-        self.sextets += 1
-        if self.sextets == 4 {
-            output += [
-                UInt8(truncatingIfNeeded: self.group >> 16), UInt8(truncatingIfNeeded: self.group >> 8), UInt8(truncatingIfNeeded: self.group),
-            ]
-            self.group = 0
-            self.sextets = 0
-        }
+        self.group = group
+        self.sextets = sextets
     }
 
     private mutating func quotedPrintable(_ byte: UInt8, into output: inout [UInt8]) {
@@ -159,8 +177,14 @@ public struct TransferDecoder: Sendable {
         self.blanks.removeAll(keepingCapacity: true)
         switch self.equals {
         case .alone: break
-        case .digit(let digit): output += [UInt8(ascii: "="), digit, 13, 10]
-        case .none: output += [13, 10]
+        case .digit(let digit):
+            output.append(UInt8(ascii: "="))
+            output.append(digit)
+            output.append(13)
+            output.append(10)
+        case .none:
+            output.append(13)
+            output.append(10)
         }
         self.equals = .none
     }
@@ -170,7 +194,9 @@ public struct TransferDecoder: Sendable {
         switch self.equals {
         case .none: break
         case .alone: output.append(UInt8(ascii: "="))
-        case .digit(let digit): output += [UInt8(ascii: "="), digit]
+        case .digit(let digit):
+            output.append(UInt8(ascii: "="))
+            output.append(digit)
         }
         self.equals = .none
     }

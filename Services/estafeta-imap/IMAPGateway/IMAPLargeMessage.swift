@@ -38,7 +38,7 @@ struct IMAPLargeMessage {
         case binarySize(name: String, range: Range<Int64>, change: Change)
     }
 
-    private enum Change {
+    private enum Change: Equatable {
         case none
         case headerFields([String], keep: Bool)
         case decode(TransferDecoder.Encoding)
@@ -53,9 +53,9 @@ struct IMAPLargeMessage {
     ) async throws -> String? {
         var answers: [Answer] = []
         for item in response.items {
-            switch try await self.answer(item, flags: flags, response: response) {
+            switch try await self.answer(item, number: number, flags: flags, response: response) {
             case .success(let answer): answers.append(answer)
-            case .failure(let failure): return failure.text.replacingOccurrences(of: "#", with: "\(number)")
+            case .failure(let refusal): return refusal.text
             }
         }
         var output = ByteBuffer()
@@ -68,11 +68,10 @@ struct IMAPLargeMessage {
             case .binarySize(let name, let range, let change):
                 output.writeString("\(name) \(try await self.measure(range, change, window: 0..<0).size)")
             case .section(let name, let range, let partial, let change, let binary):
+                // A stretch sent as stored has its stored size; BINARY must also know whether it holds NUL.
                 var size = Int64(range.count)
                 var hasNUL = false
-                if case .none = change, !binary {
-                    // A stretch as stored: its size is known.
-                } else {
+                if binary || change != .none {
                     let wanted = partial.map { Int64($0.lowerBound)..<(Int64($0.upperBound) + 1) } ?? 0..<Int64.max
                     (size, hasNUL) = try await self.measure(range, change, window: wanted)
                 }
@@ -94,11 +93,10 @@ struct IMAPLargeMessage {
     }
 
     private struct Refusal: Error {
-        /// `#` stands for the message's sequence number.
         let text: String
     }
 
-    private mutating func answer(_ item: IMAPFetchAttribute, flags: Set<String>, response: IMAPFetchResponse) async throws
+    private mutating func answer(_ item: IMAPFetchAttribute, number: Int, flags: Set<String>, response: IMAPFetchResponse) async throws
         -> Result<Answer, Refusal>
     {
         var listed = ByteBuffer()
@@ -122,9 +120,9 @@ struct IMAPLargeMessage {
         case .bodySection(let spec, _, let partial):
             return .success(try await self.section(spec, partial: partial))
         case .binary(let part, _, let partial):
-            return try await self.binary(part, partial: partial, size: false)
+            return try await self.binary(part, partial: partial, size: false, number: number)
         case .binarySize(let part):
-            return try await self.binary(part, partial: nil, size: true)
+            return try await self.binary(part, partial: nil, size: true, number: number)
         default:
             return .success(.text(""))
         }
@@ -132,19 +130,21 @@ struct IMAPLargeMessage {
 
     /// BINARY[part] (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone; a
     /// multipart or message/rfc822 part as it is; the message itself as it is.
-    private mutating func binary(_ part: [Int], partial: ClosedRange<UInt32>?, size: Bool) async throws -> Result<Answer, Refusal> {
+    private mutating func binary(_ part: [Int], partial: ClosedRange<UInt32>?, size: Bool, number: Int) async throws
+        -> Result<Answer, Refusal>
+    {
         let named = part.map(String.init).joined(separator: ".")
         var range = 0..<self.message.size
         var change = Change.none
         if !part.isEmpty {
             guard let entity = try await self.structure().part(part) else {
-                return .failure(Refusal(text: "[NONEXISTENT] No part \(named) in message #"))
+                return .failure(Refusal(text: "[NONEXISTENT] No part \(named) in message \(number)"))
             }
             let stretch = entity.enclosed.first.map { $0.header.lowerBound..<$0.body.upperBound } ?? entity.body
             range = Int64(stretch.lowerBound)..<Int64(stretch.upperBound)
             if entity.enclosed.isEmpty, !entity.isMultipart {
                 guard let decoder = TransferDecoder(encoding: entity.field("content-transfer-encoding")) else {
-                    return .failure(Refusal(text: "[UNKNOWN-CTE] Cannot decode part \(named) of message #"))
+                    return .failure(Refusal(text: "[UNKNOWN-CTE] Cannot decode part \(named) of message \(number)"))
                 }
                 if decoder.encoding != .identity { change = .decode(decoder.encoding) }
             }
@@ -272,39 +272,32 @@ struct IMAPLargeMessage {
     /// What a stretch gives once changed, piece by piece, to `each` (with the offset of the piece in
     /// what it gives).
     private func changed(_ range: Range<Int64>, _ change: Change, _ each: (Int64, Data) async throws -> Void) async throws {
-        var given: Int64 = 0
-        var buffer: [UInt8] = []
         switch change {
         case .none:
+            var given: Int64 = 0
             try await self.read(range) { piece in
                 try await each(given, piece)
                 given += Int64(piece.count)
                 return true
             }
-            return
-        case .headerFields(let names, let keep):
-            var filter = IMAPHeaderFieldFilter(names: names, keep: keep)
-            try await self.read(range) { piece in
-                buffer.removeAll(keepingCapacity: true)
-                piece.withUnsafeBytes { filter.filter($0, into: &buffer) }
-                try await each(given, Data(buffer))
-                given += Int64(buffer.count)
-                return true
-            }
-            buffer.removeAll()
-            filter.finish(into: &buffer)
-        case .decode(let encoding):
-            var decoder = TransferDecoder(encoding)
-            try await self.read(range) { piece in
-                buffer.removeAll(keepingCapacity: true)
-                piece.withUnsafeBytes { decoder.decode($0, into: &buffer) }
-                try await each(given, Data(buffer))
-                given += Int64(buffer.count)
-                return true
-            }
-            buffer.removeAll()
-            decoder.finish(into: &buffer)
+        case .headerFields(let names, let keep): try await self.changed(range, IMAPHeaderFieldFilter(names: names, keep: keep), each)
+        case .decode(let encoding): try await self.changed(range, TransferDecoder(encoding), each)
         }
+    }
+
+    private func changed(_ range: Range<Int64>, _ changer: some PieceChange, _ each: (Int64, Data) async throws -> Void) async throws {
+        var changer = changer
+        var given: Int64 = 0
+        var buffer: [UInt8] = []
+        try await self.read(range) { piece in
+            buffer.removeAll(keepingCapacity: true)
+            piece.withUnsafeBytes { changer.change($0, into: &buffer) }
+            try await each(given, Data(buffer))
+            given += Int64(buffer.count)
+            return true
+        }
+        buffer.removeAll()
+        changer.finish(into: &buffer)
         try await each(given, Data(buffer))
     }
 
@@ -316,7 +309,9 @@ struct IMAPLargeMessage {
             size = offset + Int64(piece.count)
             let start = max(offset, window.lowerBound), end = min(size, window.upperBound)
             if !hasNUL, start < end {
-                hasNUL = piece.dropFirst(Int(start - offset)).prefix(Int(end - start)).contains(0)
+                hasNUL = piece.withUnsafeBytes { bytes in
+                    bytes.baseAddress.map { memchr($0 + Int(start - offset), 0, Int(end - start)) != nil } ?? false
+                }
             }
         }
         return (size, hasNUL)
@@ -342,4 +337,19 @@ struct IMAPLargeMessage {
         }
         guard sent == window.count else { throw MailStoreError.unavailable("message \(self.message.uid) changed while it was sent") }
     }
+}
+
+/// What is done to a stretch of a message a piece at a time on its way out.
+private protocol PieceChange {
+    mutating func change(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8])
+    /// What the last piece held back.
+    mutating func finish(into output: inout [UInt8])
+}
+
+extension IMAPHeaderFieldFilter: PieceChange {
+    mutating func change(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) { self.filter(piece, into: &output) }
+}
+
+extension TransferDecoder: PieceChange {
+    mutating func change(_ piece: UnsafeRawBufferPointer, into output: inout [UInt8]) { self.decode(piece, into: &output) }
 }
