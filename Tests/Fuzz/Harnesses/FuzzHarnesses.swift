@@ -39,6 +39,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let root = MIMEParser.parse(bytes)
             _ = MessageText.body(of: bytes, entity: root)
             _ = MessageHeader(parsing: Data(bytes))
+            Self.mimeInPieces(bytes, whole: root)
         case .address:
             let text = String(decoding: bytes, as: UTF8.self)
             _ = try? EmailAddress(parsing: text)
@@ -55,6 +56,25 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// The DATA reader ends the data at the same place with the same content whether the bytes come
     /// in one piece or in two (split where the first byte says).
+    /// A large message's structure and decoded parts are worked out as it is read: the same as at once,
+    /// however it is cut (here in two, where the first byte says).
+    private static func mimeInPieces(_ bytes: [UInt8], whole: MIMEEntity) {
+        let cut = bytes.isEmpty ? 0 : Int(bytes[0]) * bytes.count / 256
+        var scanner = MIMEStructureScanner()
+        scanner.feed(bytes[..<cut])
+        scanner.feed(bytes[cut...])
+        precondition(scanner.finish() == whole, "MIME structure differs when read in two pieces")
+        for encoding in [TransferDecoder.Encoding.base64, .quotedPrintable] {
+            var atOnce = TransferDecoder(encoding)
+            var decoder = TransferDecoder(encoding)
+            var output: [UInt8] = []
+            bytes[..<cut].withUnsafeBytes { decoder.decode($0, into: &output) }
+            bytes[cut...].withUnsafeBytes { decoder.decode($0, into: &output) }
+            decoder.finish(into: &output)
+            precondition(output == atOnce.decodeAll(bytes), "\(encoding) decoding differs when read in two pieces")
+        }
+    }
+
     static func smtpData(_ bytes: [UInt8]) {
         var whole = SMTPDataReader(maximumSize: 1 << 16)
         var buffer = ByteBuffer(bytes: bytes)
