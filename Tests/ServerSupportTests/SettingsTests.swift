@@ -88,4 +88,62 @@ struct SettingsTests {
                 "\(error)")
         }
     }
+
+    @Test("database.url: an SQLite file or a PostgreSQL database, read as libpq reads its URLs; what is wrong is said")
+    func databaseURL() throws {
+        #expect(try DatabaseLocation(url: "sqlite:///var/lib/estafeta/mail.sqlite") == .sqlite(path: "/var/lib/estafeta/mail.sqlite"))
+        #expect(try DatabaseLocation(url: "sqlite://./data/estafeta.sqlite") == .sqlite(path: "./data/estafeta.sqlite"))
+        let remote = try DatabaseLocation(url: "postgres://estafeta@db.example.net:6432/mail?sslmode=require")
+        #expect(remote == .postgres(.init(user: "estafeta", host: "db.example.net", port: 6432, database: "mail", tls: .require)))
+        let socket = try DatabaseLocation(url: "postgresql://mail%40host@%2Fvar%2Frun%2Fpostgresql/estafeta")
+        #expect(socket == .postgres(.init(user: "mail@host", host: "/var/run/postgresql", port: 5432, database: "estafeta", tls: .disable)))
+        // TLS with the certificate checked unless the URL says otherwise.
+        #expect(try DatabaseLocation(url: "postgres://u@db/mail") == .postgres(.init(user: "u", host: "db", port: 5432, database: "mail", tls: .verifyFull)))
+        for location in [remote, socket, .sqlite(path: "/srv/mail db.sqlite")] {
+            #expect(try DatabaseLocation(url: location.description) == location, "\(location)")
+        }
+        let refused = [
+            "postgres://u:secret@db/mail": "password does not go in the URL", "mysql://u@db/mail": "not mysql:",
+            "postgres://db/mail": "name the database user", "postgres://u@db": "name one database", "postgres://u@db/a/b": "name one database",
+            "postgres://u@db/mail?sslmode=prefer": "sslmode must be one of", "postgres://u@db/mail?ssl=1": "unknown parameter ssl",
+            "sqlite://": "names its file", "/var/lib/x.sqlite": "must be sqlite:///path",
+        ]
+        for (url, message) in refused {
+            do {
+                _ = try DatabaseLocation(url: url)
+                Issue.record("\(url) was taken")
+            } catch {
+                #expect(error.message.contains(message), "\(url): \(error.message)")
+            }
+        }
+    }
+
+    @Test("database.url and database.path name one database; PostgreSQL is refused until it is supported; the password is never listed")
+    func databaseSettings() async throws {
+        let chosen = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--database-url", "sqlite:///srv/estafeta/mail.sqlite"], environment: [:], defaultOpsPort: 9090)
+        #expect(chosen.databasePath == "/srv/estafeta/mail.sqlite" && chosen.listing.contains("database.url = sqlite:///srv/estafeta/mail.sqlite"))
+        let both = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--database-url", "sqlite://x.sqlite", "--database-path", "x.sqlite"], environment: [:],
+            defaultOpsPort: 9090)
+        #expect(both.databasePath == "x.sqlite")
+        let cases: [([String], [String: String], String)] = [
+            (["--database-url", "sqlite://a.sqlite", "--database-path", "b.sqlite"], [:], "names another database than database.path"),
+            (["--database-url", "postgres://estafeta@db/mail"], ["ESTAFETA_DATABASE_PASSWORD": "hunter2"], "PostgreSQL is not supported"),
+            (["--database-password-file", "/nonexistent/password"], [:], "cannot be read"),
+        ]
+        for (arguments, environment, message) in cases {
+            do {
+                _ = try await SettingsLoader.load(configFile: nil, arguments: arguments, environment: environment, defaultOpsPort: 9090)
+                Issue.record("expected a SettingsError for \(arguments)")
+            } catch {
+                #expect(error.problems.contains { $0.message.contains(message) }, "\(error)")
+                #expect(!"\(error)".contains("hunter2"))
+            }
+        }
+        let secret = try await SettingsLoader.load(
+            configFile: nil, arguments: [], environment: ["ESTAFETA_DATABASE_PASSWORD": "hunter2"], defaultOpsPort: 9090)
+        #expect(secret.databasePassword == "hunter2" && secret.listing.contains("database.password = (set, not shown)"))
+        #expect(!secret.listing.joined().contains("hunter2"))
+    }
 }

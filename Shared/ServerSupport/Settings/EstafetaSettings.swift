@@ -22,7 +22,14 @@ public struct EstafetaSettings: Sendable, Equatable {
 
     /// The name this server gives itself in greetings, EHLO and Received: headers.
     public var hostname: String
+    /// The store (`database.url`, or `database.path` for an SQLite file).
+    public var databaseLocation: DatabaseLocation
+    /// The SQLite file: what `databaseLocation` names (the default file's path for another backend,
+    /// where it only places what defaults to sitting next to it).
     public var databasePath: String
+    /// The database password, from `database.password` or the file `database.passwordFile` (PostgreSQL).
+    public var databasePassword: String
+    public var databasePasswordFile: String
     public var databaseBusyTimeout: Duration
     /// Below this much free space on the database's filesystem new mail is refused (temporarily) and
     /// `/readyz` says not ready; 0 turns the check off.
@@ -195,8 +202,41 @@ public struct EstafetaSettings: Sendable, Equatable {
 
         let hostname = reader.string(forKey: "hostname", default: Self.systemHostname())
         let delayWarningSeconds = nonNegative("relay.delayWarningSeconds", 14_400)
-        let databasePath = reader.string(forKey: "database.path", default: "./data/estafeta.sqlite")
-        if databasePath.isEmpty { problems.append(SettingsProblem(key: "database.path", message: "must not be empty")) }
+        let pathSetting = reader.string(forKey: "database.path")
+        if pathSetting?.isEmpty == true { problems.append(SettingsProblem(key: "database.path", message: "must not be empty")) }
+        var databaseLocation = DatabaseLocation.sqlite(path: pathSetting ?? Self.defaultDatabasePath)
+        if let url = reader.string(forKey: "database.url") {
+            do {
+                let named = try DatabaseLocation(url: url)
+                if let pathSetting, named != .sqlite(path: pathSetting) {
+                    problems.append(
+                        SettingsProblem(key: "database.url", message: "names another database than database.path; set only one of them"))
+                }
+                databaseLocation = named
+            } catch {
+                problems.append(SettingsProblem(key: "database.url", message: error.message))
+            }
+        }
+        if case .postgres = databaseLocation {
+            problems.append(
+                SettingsProblem(key: "database.url", message: "PostgreSQL is not supported by this version yet; use sqlite:///path"))
+        }
+        let databasePath = databaseLocation.sqlitePath ?? Self.defaultDatabasePath
+        let passwordFile = reader.string(forKey: "database.passwordFile") ?? ""
+        var databasePassword = reader.string(forKey: "database.password", isSecret: true) ?? ""
+        if !passwordFile.isEmpty {
+            if !databasePassword.isEmpty {
+                problems.append(SettingsProblem(key: "database.passwordFile", message: "set database.password or database.passwordFile, not both"))
+            }
+            do {
+                // The file's first line: an editor's final line end is not part of the password.
+                let text = try String(contentsOfFile: passwordFile, encoding: .utf8)
+                databasePassword = String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                    .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+            } catch {
+                problems.append(SettingsProblem(key: "database.passwordFile", message: "cannot be read: \(error.localizedDescription)"))
+            }
+        }
         let busyTimeoutMs = positive("database.busyTimeoutMs", 10_000)
 
         let logFormatText = reader.string(forKey: "log.format", default: LogFormat.text.rawValue)
@@ -226,7 +266,10 @@ public struct EstafetaSettings: Sendable, Equatable {
 
         let settings = EstafetaSettings(
             hostname: hostname,
+            databaseLocation: databaseLocation,
             databasePath: databasePath,
+            databasePassword: databasePassword,
+            databasePasswordFile: passwordFile,
             databaseBusyTimeout: .milliseconds(busyTimeoutMs),
             databaseMinimumFreeBytes: Int64(nonNegative("database.minFreeMegabytes", 256)) * 1_048_576,
             databaseQuickCheck: reader.bool(forKey: "database.quickCheck", default: true),
@@ -334,7 +377,10 @@ public struct EstafetaSettings: Sendable, Equatable {
 
     private static let values: [Entry] = [
         Entry("hostname") { $0.hostname },
+        Entry("database.url") { $0.databaseLocation.description },
         Entry("database.path") { $0.databasePath },
+        Entry("database.password") { $0.databasePassword.isEmpty ? "" : "(set, not shown)" },
+        Entry("database.passwordFile") { $0.databasePasswordFile },
         Entry("database.busyTimeoutMs") { EstafetaSettings.milliseconds($0.databaseBusyTimeout) },
         Entry("database.minFreeMegabytes") { "\($0.databaseMinimumFreeBytes / 1_048_576)" },
         Entry("database.quickCheck") { "\($0.databaseQuickCheck)" },
@@ -420,6 +466,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     static func milliseconds(_ duration: Duration) -> String {
         "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)"
     }
+
+    static let defaultDatabasePath = "./data/estafeta.sqlite"
 
     static func systemHostname() -> String {
         let name = ProcessInfo.processInfo.hostName
