@@ -7,8 +7,9 @@
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
 #           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync,
-#           an IMAP client that copies whole accounts), and aiosmtpd
-#           from PyPI (a remote MX with scripted replies)
+#           an IMAP client that copies whole accounts), postgresql (the tests start private clusters
+#           of it, as its unprivileged postgres user), and aiosmtpd from PyPI (a remote MX with
+#           scripted replies)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
@@ -20,7 +21,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v openssl >/dev/null 2>&1 || packages+=(openssl)
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
     command -v mbsync >/dev/null 2>&1 || packages+=(isync)
-    packages+=(dnsmasq-base)
+    packages+=(dnsmasq-base postgresql)
 fi
 
 missing=()

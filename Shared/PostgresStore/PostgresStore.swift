@@ -1,0 +1,169 @@
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// Where a PostgreSQL store is and how to log in: what `database.url` and the password settings say.
+public struct PostgresStoreSettings: Sendable {
+    public enum TLS: Sendable {
+        /// No TLS: a Unix socket, or a network the operator trusts.
+        case disable
+        /// TLS, the server's certificate not checked.
+        case require
+        /// TLS, the certificate checked against the system's trust roots and the host name.
+        case verifyFull
+    }
+
+    /// A host name or address, or the directory of the server's Unix socket (starting with `/`).
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLS
+
+    public init(host: String, port: Int, user: String, password: String?, database: String, tls: TLS) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.tls = tls
+    }
+
+    /// libpq's convention: the socket is `.s.PGSQL.PORT` in the directory named as the host.
+    var unixSocketPath: String? { self.host.hasPrefix("/") ? self.host + "/.s.PGSQL.\(self.port)" : nil }
+
+    /// TLS as the mode says; nil for none.
+    var tlsConfiguration: TLSConfiguration? {
+        switch self.tls {
+        case .disable:
+            return nil
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            return configuration
+        case .verifyFull:
+            return TLSConfiguration.makeClientConfiguration()
+        }
+    }
+
+    /// The pool's configuration.
+    var clientConfiguration: PostgresClient.Configuration {
+        if let path = self.unixSocketPath {
+            return PostgresClient.Configuration(unixSocketPath: path, username: self.user, password: self.password, database: self.database)
+        }
+        return PostgresClient.Configuration(
+            host: self.host, port: self.port, username: self.user, password: self.password, database: self.database,
+            tls: self.tlsConfiguration.map { .require($0) } ?? .disable)
+    }
+
+    /// One connection's configuration, for the first connection that proves the settings work.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let path = self.unixSocketPath {
+            return PostgresConnection.Configuration(unixSocketPath: path, username: self.user, password: self.password, database: self.database)
+        }
+        return PostgresConnection.Configuration(
+            host: self.host, port: self.port, username: self.user, password: self.password, database: self.database,
+            tls: try self.tlsConfiguration.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
+    }
+}
+
+public enum PostgresStoreError: Error, Sendable, CustomStringConvertible {
+    /// The database could not be reached or refused the login.
+    case cannotOpen(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let reason): "cannot open the PostgreSQL store: \(reason)"
+        case .failed(let reason): "PostgreSQL: \(reason)"
+        }
+    }
+}
+
+/// A store's PostgreSQL database: a pool of connections (PostgresNIO's client, run for as long as the
+/// store is open) and its schema, migrated when it is opened. Several processes on several hosts may
+/// open it at the same moment: migrations run under an advisory lock, so one of them migrates and the
+/// others find the work done.
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        self.running = Task { await client.run() }
+    }
+
+    /// Connects and migrates. A database that cannot be reached or refuses the login is an error once
+    /// `timeout` has passed, not a wait for ever.
+    public static func open(settings: PostgresStoreSettings, logger: Logger, timeout: Duration = .seconds(30))
+        async throws(PostgresStoreError) -> PostgresStore
+    {
+        // One connection first: the pool retries a refused login for ever, where the operator needs the
+        // server's reason (a wrong password, TLS it does not offer) at once.
+        do {
+            let configuration = try settings.connectionConfiguration()
+            try await Self.withDeadline(timeout) {
+                let probe = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                try await probe.close()
+            }
+        } catch {
+            throw .cannotOpen(Self.reason(error))
+        }
+        let store = PostgresStore(client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger)
+        do {
+            try await Self.withDeadline(timeout) { try await PostgresMigrator.migrate(store.client, logger: logger) }
+        } catch {
+            await store.close()
+            throw .cannotOpen(Self.reason(error))
+        }
+        return store
+    }
+
+    /// Ends the pool's connections.
+    public func close() async {
+        self.running.cancel()
+        await self.running.value
+    }
+
+    /// The identifiers of the migrations applied, in order.
+    public func appliedMigrations() async throws(PostgresStoreError) -> [String] {
+        do {
+            var identifiers: [String] = []
+            for try await (identifier,) in try await self.client.query(
+                "SELECT identifier FROM schema_migration ORDER BY identifier", logger: self.logger
+            ).decode((String,).self) {
+                identifiers.append(identifier)
+            }
+            return identifiers
+        } catch {
+            throw .failed(Self.reason(error))
+        }
+    }
+
+    /// Runs `work`, or fails once `timeout` has passed (the pool keeps trying to connect to a database
+    /// that is down; a caller must not wait on it for ever).
+    private static func withDeadline<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw PostgresStoreError.cannotOpen("no answer within \(timeout)")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw PostgresStoreError.cannotOpen("no answer") }
+            return first
+        }
+    }
+
+    /// What the server said (PSQLError's message), or the error as it is.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+        }
+        return "\(error)"
+    }
+}

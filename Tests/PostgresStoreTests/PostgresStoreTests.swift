@@ -1,0 +1,78 @@
+import Logging
+import PostgresStore
+import Testing
+import TestSupport
+
+@Suite("The store's PostgreSQL database", .serialized)
+struct PostgresStoreTests {
+    static let logger = Logger(label: "test.postgres")
+
+    static func settings(_ server: PostgresServer, password: String? = nil, tls: PostgresStoreSettings.TLS = .disable)
+        -> PostgresStoreSettings
+    {
+        PostgresStoreSettings(
+            host: "127.0.0.1", port: server.port, user: server.user, password: password ?? server.password, database: server.database,
+            tls: tls)
+    }
+
+    @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")
+    func migratesOnce() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+                for _ in 0..<4 { group.addTask { try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger) } }
+                var opened: [PostgresStore] = []
+                for try await store in group { opened.append(store) }
+                return opened
+            }
+            for store in stores {
+                #expect(try await store.appliedMigrations() == ["2026-12-03 domains, accounts, aliases"])
+                await store.close()
+            }
+            // Each migration recorded once, its tables there once.
+            #expect(try await server.sql("SELECT count(*) FROM schema_migration", database: server.database) == "1\n")
+            let tables = try await server.sql(
+                "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'",
+                database: server.database)
+            #expect(tables == "account,alias,alias_target,domain,schema_migration\n")
+            // The socket's directory as the host: no password needed there (local trust), and no TLS.
+            var local = Self.settings(server)
+            local.host = server.socketDirectory
+            local.password = nil
+            let overSocket = try await PostgresStore.open(settings: local, logger: Self.logger)
+            #expect(try await overSocket.appliedMigrations().count == 1)
+            await overSocket.close()
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
+    @Test("a wrong password, TLS a server does not offer, and a database that is down are errors that say so, in bounded time")
+    func refusals() async throws {
+        let server = try await PostgresServer.start()
+        await #expect(throws: PostgresStoreError.self) {
+            try await PostgresStore.open(settings: Self.settings(server, password: "wrong"), logger: Self.logger, timeout: .seconds(10))
+        }
+        do {
+            _ = try await PostgresStore.open(settings: Self.settings(server, password: "wrong"), logger: Self.logger, timeout: .seconds(10))
+        } catch {
+            #expect("\(error)".contains("password authentication failed"), "\(error)")
+        }
+        do {
+            _ = try await PostgresStore.open(settings: Self.settings(server, tls: .require), logger: Self.logger, timeout: .seconds(10))
+            Issue.record("TLS was required of a server without it, and the store opened")
+        } catch {
+            #expect("\(error)".contains("cannot open"), "\(error)")
+        }
+        try await server.stop()
+        let start = ContinuousClock.now
+        do {
+            _ = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger, timeout: .seconds(3))
+            Issue.record("a stopped database opened")
+        } catch {
+            #expect(ContinuousClock.now - start < .seconds(10), "\(error)")
+        }
+    }
+}
