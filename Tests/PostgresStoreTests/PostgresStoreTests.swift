@@ -75,4 +75,30 @@ struct PostgresStoreTests {
             #expect(ContinuousClock.now - start < .seconds(10), "\(error)")
         }
     }
+
+    @Test("after PostgreSQL restarts under an open store, the store's next query works: its pool connects again on its own")
+    func reconnects() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            let store = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
+            #expect(try await store.appliedMigrations().count == 1)
+            try await server.restart()
+            let deadline = ContinuousClock.now + .seconds(30)
+            var answered = false
+            while !answered, ContinuousClock.now < deadline {
+                // The first query may still meet a connection the restart closed: it fails, and the next gets a new one.
+                do {
+                    answered = try await store.appliedMigrations().count == 1
+                } catch {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(answered)
+            await store.close()
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
 }
