@@ -1,5 +1,6 @@
 import Logging
 import PostgresStore
+import Synchronization
 import Testing
 import TestSupport
 
@@ -100,5 +101,69 @@ struct PostgresStoreTests {
             throw error
         }
         try await server.stop()
+    }
+
+    @Test("a signal sent through one host's store wakes a listener on another at once; after PostgreSQL restarts the listener listens again and wakes once to catch up")
+    func signalsAcrossHosts() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            let sender = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
+            let listener = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
+            let wakes = Wakes()
+            let listening = Task { await listener.listen(for: .queue) { wakes.record() } }
+            // LISTEN takes effect once its connection has sent it: signal until the first wake, bounded.
+            var woken = false
+            for _ in 0..<40 where !woken {
+                try await sender.send(.queue)
+                woken = try await wakes.wait(beyond: 0, within: .milliseconds(500)) != nil
+            }
+            #expect(woken, "no wake for a signal")
+            // Another channel's signal does not wake it; its own does, within a second.
+            let count = wakes.count
+            try await sender.send(.mailboxes)
+            #expect(try await wakes.wait(beyond: count, within: .milliseconds(500)) == nil)
+            let sent = ContinuousClock.now
+            try await sender.send(.queue)
+            let second = try await wakes.wait(beyond: count, within: .seconds(5))
+            #expect(second.map { $0 - sent < .seconds(1) } == true)
+            // Restarted: one wake once it listens again (to catch up), then signals wake it again.
+            let beforeRestart = wakes.count
+            try await server.restart()
+            #expect(try await wakes.wait(beyond: beforeRestart, within: .seconds(20)) != nil, "no catch-up wake after the restart")
+            let caughtUp = wakes.count
+            var afterRestart = false
+            for _ in 0..<40 where !afterRestart {
+                do { try await sender.send(.queue) } catch { try await Task.sleep(for: .milliseconds(200)) }
+                afterRestart = try await wakes.wait(beyond: caughtUp, within: .milliseconds(500)) != nil
+            }
+            #expect(afterRestart, "no wake for a signal after the restart")
+            listening.cancel()
+            await listening.value
+            await sender.close()
+            await listener.close()
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+}
+
+/// When a listener was woken.
+final class Wakes: Sendable {
+    private let times = Mutex<[ContinuousClock.Instant]>([])
+
+    var count: Int { self.times.withLock { $0.count } }
+
+    func record() { self.times.withLock { $0.append(.now) } }
+
+    /// The time of wake number `beyond + 1`, once there is one; nil when none comes within `timeout`.
+    func wait(beyond count: Int, within timeout: Duration) async throws -> ContinuousClock.Instant? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let time = self.times.withLock({ $0.count > count ? $0[count] : nil }) { return time }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 }
