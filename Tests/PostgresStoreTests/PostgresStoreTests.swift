@@ -18,8 +18,7 @@ struct PostgresStoreTests {
 
     @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")
     func migratesOnce() async throws {
-        let server = try await PostgresServer.start()
-        do {
+        try await PostgresServer.with { server in
             let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
                 for _ in 0..<4 { group.addTask { try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger) } }
                 var opened: [PostgresStore] = []
@@ -43,11 +42,7 @@ struct PostgresStoreTests {
             let overSocket = try await PostgresStore.open(settings: local, logger: Self.logger)
             #expect(try await overSocket.appliedMigrations().count == 1)
             await overSocket.close()
-        } catch {
-            try await server.stop()
-            throw error
         }
-        try await server.stop()
     }
 
     @Test("a wrong password, TLS a server does not offer, and a database that is down are errors that say so, in bounded time")
@@ -79,8 +74,7 @@ struct PostgresStoreTests {
 
     @Test("after PostgreSQL restarts under an open store, the store's next query works: its pool connects again on its own")
     func reconnects() async throws {
-        let server = try await PostgresServer.start()
-        do {
+        try await PostgresServer.with { server in
             let store = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
             #expect(try await store.appliedMigrations().count == 1)
             try await server.restart()
@@ -96,17 +90,12 @@ struct PostgresStoreTests {
             }
             #expect(answered)
             await store.close()
-        } catch {
-            try await server.stop()
-            throw error
         }
-        try await server.stop()
     }
 
     @Test("a signal sent through one host's store wakes a listener on another at once; after PostgreSQL restarts the listener listens again and wakes once to catch up")
     func signalsAcrossHosts() async throws {
-        let server = try await PostgresServer.start()
-        do {
+        try await PostgresServer.with { server in
             let sender = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
             let listener = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
             let wakes = Wakes()
@@ -141,11 +130,7 @@ struct PostgresStoreTests {
             await listening.value
             await sender.close()
             await listener.close()
-        } catch {
-            try await server.stop()
-            throw error
         }
-        try await server.stop()
     }
 }
 

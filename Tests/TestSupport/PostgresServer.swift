@@ -67,6 +67,19 @@ public final class PostgresServer: @unchecked Sendable {
         return server
     }
 
+    /// A cluster for the length of `body`, stopped afterwards whether it throws or not.
+    public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+        let server = try await Self.start()
+        do {
+            let result = try await body(server)
+            try await server.stop()
+            return result
+        } catch {
+            try? await server.stop()
+            throw error
+        }
+    }
+
     /// Runs SQL as the superuser over the Unix socket; its output (`psql -At`).
     @discardableResult
     public func sql(_ statements: String, database: String = "postgres") async throws -> String {
