@@ -103,6 +103,22 @@ struct IMAPLargeMessage {
         if IMAPFetchResponse.writeListed(item, message: self.message, flags: flags, into: &listed) {
             return .success(.text(String(buffer: listed)))
         }
+        // Items that take the message apart: its header section kept apart is not needed for them.
+        switch item {
+        case .body:
+            return .success(.text("BODY " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: false)))
+        case .bodyStructure:
+            return .success(
+                .text("BODYSTRUCTURE " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: true)))
+        case .bodySection(let spec, _, let partial) where !spec.part.isEmpty:
+            return .success(try await self.section(spec, partial: partial))
+        case .binary(let part, _, let partial):
+            return try await self.binary(part, partial: partial, size: false, number: number)
+        case .binarySize(let part):
+            return try await self.binary(part, partial: nil, size: true, number: number)
+        default:
+            break
+        }
         if response.writeFromHeader(item, header: try await self.headerSection(), into: &listed) {
             return .success(.text(String(buffer: listed)))
         }
@@ -111,21 +127,9 @@ struct IMAPLargeMessage {
         {
             return .success(.section(name: name, range: range, partial: nil, change: .none, binary: false))
         }
-        switch item {
-        case .body:
-            return .success(.text("BODY " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: false)))
-        case .bodyStructure:
-            return .success(
-                .text("BODYSTRUCTURE " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: true)))
-        case .bodySection(let spec, _, let partial):
-            return .success(try await self.section(spec, partial: partial))
-        case .binary(let part, _, let partial):
-            return try await self.binary(part, partial: partial, size: false, number: number)
-        case .binarySize(let part):
-            return try await self.binary(part, partial: nil, size: true, number: number)
-        default:
-            return .success(.text(""))
-        }
+        // What is left is a section of the message itself with no such thing in it (BODY[MIME]).
+        guard case .bodySection(let spec, _, let partial) = item else { return .success(.text("")) }
+        return .success(try await self.section(spec, partial: partial))
     }
 
     /// BINARY[part] (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone; a
