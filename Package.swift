@@ -78,6 +78,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
+                "MailStore", "MailFormat", "Credentials",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,7 +233,7 @@ let package = Package(
         // Helpers shared by the test targets: child processes, built-product paths, temporary stores.
         .target(
             name: "TestSupport",
-            dependencies: ["MailStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MailStore", "PostgresStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(

@@ -97,7 +97,7 @@ final class GroupCommit<Work: Sendable, Output: Sendable>: Sendable {
                         }
                     } catch {
                         // A failed savepoint is rolled back; the transaction goes on for the others.
-                        return .failure(MailStore.classified(error))
+                        return .failure(SQLiteAccess.classified(error))
                     }
                     return output.map { .success($0) } ?? .failure(.unavailable("no result"))
                 }

@@ -24,7 +24,7 @@ extension MailStore {
             let migration: String?
             do {
                 let destination = try DatabaseQueue(path: partial)
-                try self.pool.backup(to: destination)
+                try self.sqliteAccess().pool.backup(to: destination)
                 migration = try destination.read { db in
                     let check = try String.fetchAll(db, sql: "PRAGMA integrity_check")
                     guard check == ["ok"] else {

@@ -12,8 +12,9 @@ extension MailStore {
     /// back. Outside a transaction: a single statement is its own consistent snapshot in SQLite, and
     /// BEGIN and COMMIT around it cost as much as the query.
     func readNow<T>(_ value: (Database) throws -> T) throws(MailStoreError) -> T {
+        guard let threadReaders = self.threadReaders else { throw .unavailable("immediate reads are SQLite only") }
         do {
-            return try self.threadReaders.connection().unsafeRead(value)
+            return try threadReaders.connection().unsafeRead(value)
         } catch {
             throw self.mapped(error)
         }

@@ -159,7 +159,7 @@ extension MailStore {
                 AppendWork(content: .whole(content), mailbox: mailbox, flags: flags, internalDate: internalDate),
                 bytes: content.count, in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 
@@ -175,7 +175,7 @@ extension MailStore {
                 AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
                 bytes: content.bytesWritten, in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 

@@ -38,7 +38,7 @@ extension MailStore {
                 AcceptanceWork(content: .whole(content), envelope: envelope, receivedAt: receivedAt), bytes: content.count,
                 in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 
@@ -55,7 +55,7 @@ extension MailStore {
                 AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.bytesWritten,
                 in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 
@@ -149,7 +149,7 @@ extension MailStore {
             try await self.outcomes.submit(
                 OutcomeWork(outcome: outcome, lease: lease, now: now, noticeHandedOn: noticeHandedOn), bytes: 0, in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 
@@ -199,7 +199,7 @@ extension MailStore {
                 LocalDeliveryWork(lease: lease, mailbox: mailbox, headerPrefix: headerPrefix, now: now),
                 bytes: headerPrefix.count, in: self)
         } catch {
-            throw MailStore.classified(error)
+            throw SQLiteAccess.classified(error)
         }
     }
 

@@ -83,7 +83,7 @@ extension MailStore {
                     WHERE queueMessageId = ? AND state IN ('queued', 'deferred')
                     """, arguments: [now, now, id.rawValue])
             let count = db.changesCount
-            try Self.appendAudit(db, audit, action: "queue.retry", target: id.description, detail: nil, now: now)
+            try SQLiteDirectory.appendAudit(db, audit, action: "queue.retry", target: id.description, detail: nil, now: now)
             return count
         }
     }
@@ -103,7 +103,7 @@ extension MailStore {
                     WHERE queueMessageId = ? AND state IN ('queued', 'deferred')
                     """, arguments: [reason, now, id.rawValue])
             let count = db.changesCount
-            try Self.appendAudit(db, audit, action: "queue.bounce", target: id.description, detail: reason, now: now)
+            try SQLiteDirectory.appendAudit(db, audit, action: "queue.bounce", target: id.description, detail: reason, now: now)
             return count
         }
     }
@@ -118,7 +118,7 @@ extension MailStore {
             try Self.refuseWhileLeased(db, id: id, now: now)
             try db.execute(sql: "DELETE FROM queueMessage WHERE id = ?", arguments: [id.rawValue])
             try Self.deleteUnreferencedBlobs(db)
-            try Self.appendAudit(db, audit, action: "queue.delete", target: id.description, detail: nil, now: now)
+            try SQLiteDirectory.appendAudit(db, audit, action: "queue.delete", target: id.description, detail: nil, now: now)
         }
     }
 
@@ -132,7 +132,7 @@ extension MailStore {
                     WHERE state IN ('queued', 'deferred') AND nextAttemptAt > ?
                     """, arguments: [now, now, now])
             let count = db.changesCount
-            try Self.appendAudit(db, audit, action: "queue.flush", target: "*", detail: "\(count)", now: now)
+            try SQLiteDirectory.appendAudit(db, audit, action: "queue.flush", target: "*", detail: "\(count)", now: now)
             return count
         }
     }

@@ -3,17 +3,23 @@ import GRDB
 import Logging
 import Synchronization
 
-/// The suite's mailbox-and-queue database: one SQLite file shared by every Estafeta process.
+/// The suite's mailbox-and-queue database, shared by every Estafeta process: the embedded SQLite file
+/// by default, or another backend's database that several hosts share.
 ///
-/// All SQL lives in this module. Callers get intention-named async methods that take and return
-/// domain values; each protocol promise is one transaction that has committed, with
-/// `synchronous=FULL`, before the method returns.
+/// Callers get intention-named async methods that take and return domain values; each protocol promise
+/// is one transaction that has committed before the method returns. The mail rules (what a valid name
+/// is, which mailboxes an account starts with) are here, once; what a backend does is in the
+/// `…Backend` protocols. Parts of the store not yet behind such a protocol are SQLite only: on another
+/// backend they answer `unavailable` (the settings do not let a service open one yet).
 public final class MailStore: Sendable {
-    let pool: DatabasePool
+    /// The SQLite file, for the parts of the store still written against it; nil on other backends.
+    let sqlite: SQLiteAccess?
+    /// Domains, accounts, aliases, admin tokens, the audit log and failed logins.
+    let directory: any DirectoryBackend
     let logger: Logger
     public let settings: MailStoreSettings
-    /// The read-only connections of `immediate` reads, one per thread that makes them.
-    let threadReaders: ThreadReaders
+    /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
+    let threadReaders: ThreadReaders?
     /// The last answer of `spaceIsLow` and when it was read.
     let spaceCheck = Mutex<(at: ContinuousClock.Instant, low: Bool)?>(nil)
     /// Group commit for `acceptMessage`, `deliverLocally`, `recordOutcome` and `appendMessage`.
@@ -37,10 +43,30 @@ public final class MailStore: Sendable {
     }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
-        self.pool = pool
+        let access = SQLiteAccess(pool: pool, logger: logger)
+        self.sqlite = access
+        self.directory = SQLiteDirectory(access: access)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
+    }
+
+    /// A store on another backend than the SQLite file (PostgreSQL: the `PostgresStore` module makes
+    /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
+    public init(directory: any DirectoryBackend, logger: Logger) {
+        self.sqlite = nil
+        self.directory = directory
+        self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
+        self.logger = logger
+        self.threadReaders = nil
+    }
+
+    /// The SQLite file, or `unavailable` on another backend.
+    func sqliteAccess() throws(MailStoreError) -> SQLiteAccess {
+        guard let sqlite = self.sqlite else {
+            throw .unavailable("this part of the store is not available on PostgreSQL in this version")
+        }
+        return sqlite
     }
 
     /// The writer reads pages through a memory map of the file rather than a `pread` copy per page (the
@@ -120,7 +146,7 @@ public final class MailStore: Sendable {
     /// The startup self-check: refuse to run on a connection that would
     /// not keep the durability promise.
     func verifyDurabilitySettings() throws {
-        let (journalMode, synchronous) = try self.pool.writeWithoutTransaction { db in
+        let (journalMode, synchronous) = try self.sqliteAccess().pool.writeWithoutTransaction { db in
             (
                 try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
                 try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
@@ -165,6 +191,7 @@ public final class MailStore: Sendable {
     /// Bytes an unprivileged writer may still use on the database's filesystem; nil when it cannot be
     /// read.
     public var freeBytes: Int64? {
+        guard !self.settings.path.isEmpty else { return nil }
         var directory = (self.settings.path as NSString).deletingLastPathComponent
         if directory.isEmpty { directory = "." }
         var info = statvfs()
@@ -185,75 +212,32 @@ public final class MailStore: Sendable {
         return low
     }
 
-    // MARK: Access with error mapping
+    // MARK: Access with error mapping (SQLite)
 
-    /// Runs `updates` in one IMMEDIATE transaction. Database failures become `.unavailable`; the
-    /// store's own errors pass through unchanged.
-    func write<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError)
-        -> T
-    {
-        do {
-            return try await self.pool.write(updates)
-        } catch {
-            throw self.mapped(error)
-        }
+    func write<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError) -> T {
+        try await self.sqliteAccess().write(updates)
     }
 
-    /// Runs `updates` in one IMMEDIATE transaction whose commit does not wait for the disk: the writer
-    /// is at `synchronous=NORMAL` for this transaction only, then back at FULL. For changes a power loss
-    /// may undo without breaking a promise (IMAP flags; Dovecot does not sync flag changes either): the
-    /// WAL keeps the file consistent, and the next durable commit syncs these frames with its own, while
-    /// a STORE answers without waiting for the disk.
     func writeWithoutSync<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError)
         -> T
     {
-        try await self.writeWithoutTransaction { db in
-            // Outside a transaction: SQLite refuses to change the level inside one.
-            try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
-            defer {
-                // Cannot fail outside a transaction, which inTransaction guarantees on every path.
-                try? db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
-            }
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try updates(db)
-                return .commit
-            }
-            guard let result else { throw MailStoreError.unavailable("no result") }
-            return result
-        }
+        try await self.sqliteAccess().writeWithoutSync(updates)
     }
 
     func writeWithoutTransaction<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T)
         async throws(MailStoreError) -> T
     {
-        do {
-            return try await self.pool.writeWithoutTransaction(updates)
-        } catch {
-            throw self.mapped(error)
-        }
+        try await self.sqliteAccess().writeWithoutTransaction(updates)
     }
 
     func read<T: Sendable>(_ value: @Sendable @escaping (Database) throws -> T) async throws(MailStoreError) -> T {
-        do {
-            return try await self.pool.read(value)
-        } catch {
-            throw self.mapped(error)
-        }
+        try await self.sqliteAccess().read(value)
     }
 
     func mapped(_ error: any Error) -> MailStoreError {
         if let error = error as? MailStoreError { return error }
         self.logger.error("database error", metadata: ["error": "\(error)"])
-        return Self.classified(error)
-    }
-
-    /// A database failure as the store reports it: a full disk is `storageFull` (the protocols answer
-    /// with their "insufficient storage" errors), anything else `unavailable`.
-    static func classified(_ error: any Error) -> MailStoreError {
-        if let error = error as? MailStoreError { return error }
-        if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL { return .storageFull("\(error)") }
-        return .unavailable("\(error)")
+        return SQLiteAccess.classified(error)
     }
 }
 

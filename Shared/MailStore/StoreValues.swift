@@ -27,6 +27,13 @@ public struct Domain: Sendable, Equatable {
     public let name: String
     public let createdAt: Date
     public let accountCount: Int
+
+    public init(id: DomainID, name: String, createdAt: Date, accountCount: Int) {
+        self.id = id
+        self.name = name
+        self.createdAt = createdAt
+        self.accountCount = accountCount
+    }
 }
 
 /// Changes to an account; nil leaves a field as it is. `quotaBytes: .some(nil)` removes the quota.
@@ -57,6 +64,20 @@ public struct Account: Sendable, Equatable {
     public let messageCount: Int64
     public let enabled: Bool
     public let createdAt: Date
+
+    public init(
+        id: AccountID, address: EmailAddress, displayName: String?, quotaBytes: Int64?, usedBytes: Int64,
+        messageCount: Int64, enabled: Bool, createdAt: Date
+    ) {
+        self.id = id
+        self.address = address
+        self.displayName = displayName
+        self.quotaBytes = quotaBytes
+        self.usedBytes = usedBytes
+        self.messageCount = messageCount
+        self.enabled = enabled
+        self.createdAt = createdAt
+    }
 }
 
 /// What a login needs: the hash to verify and whether the account may log in at all.
@@ -65,6 +86,13 @@ public struct AccountCredentials: Sendable {
     public let address: EmailAddress
     public let passwordHash: PasswordHash
     public let enabled: Bool
+
+    public init(accountID: AccountID, address: EmailAddress, passwordHash: PasswordHash, enabled: Bool) {
+        self.accountID = accountID
+        self.address = address
+        self.passwordHash = passwordHash
+        self.enabled = enabled
+    }
 }
 
 public struct Alias: Sendable, Equatable {
@@ -72,6 +100,11 @@ public struct Alias: Sendable, Equatable {
     public let source: String
     public let targets: [String]
     public var isCatchAll: Bool { self.source.hasPrefix("@") }
+
+    public init(source: String, targets: [String]) {
+        self.source = source
+        self.targets = targets
+    }
 }
 
 /// Where mail for an address in a local domain goes, one level deep. Alias chains are followed by the

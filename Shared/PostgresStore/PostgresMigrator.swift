@@ -8,25 +8,35 @@ enum PostgresMigrator {
     /// `pg_advisory_lock`'s key for migrations: any fixed number the store uses for nothing else.
     static let lockKey: Int64 = 0x4573_7461_6665_7461  // "Estafeta"
 
+    /// Text that names things (domains, addresses, mailboxes, flags) is `COLLATE "C"`: compared and
+    /// sorted byte by byte, with `lower()` folding ASCII letters only, so that names match and list in
+    /// the same order as in the SQLite file (its NOCASE collation folds ASCII only too) whatever the
+    /// database's own locale is. Until the settings accept a `postgres://` URL no installation has these
+    /// tables, so the first migration may still change.
     static let migrations: [(identifier: String, statements: [String])] = [
         (
-            "2026-12-03 domains, accounts, aliases",
+            "2026-12-03 the store's tables",
             [
+                """
+                CREATE TABLE counter (
+                    name text COLLATE "C" PRIMARY KEY,
+                    value bigint NOT NULL
+                )
+                """,
                 """
                 CREATE TABLE domain (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                    name text NOT NULL,
+                    name text COLLATE "C" NOT NULL,
                     created_at timestamptz NOT NULL
                 )
                 """,
-                // Domains and addresses compare case-insensitively, as SQLite's NOCASE does for ASCII.
                 "CREATE UNIQUE INDEX domain_name ON domain (lower(name))",
                 """
                 CREATE TABLE account (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     domain_id bigint NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
-                    address text NOT NULL,
-                    local_part text NOT NULL,
+                    address text COLLATE "C" NOT NULL,
+                    local_part text COLLATE "C" NOT NULL,
                     display_name text,
                     password_hash text NOT NULL,
                     quota_bytes bigint CHECK (quota_bytes IS NULL OR quota_bytes >= 0),
@@ -44,7 +54,7 @@ enum PostgresMigrator {
                 CREATE TABLE alias (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                     domain_id bigint NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
-                    source text NOT NULL,
+                    source text COLLATE "C" NOT NULL,
                     created_at timestamptz NOT NULL
                 )
                 """,
@@ -53,10 +63,190 @@ enum PostgresMigrator {
                 """
                 CREATE TABLE alias_target (
                     alias_id bigint NOT NULL REFERENCES alias(id) ON DELETE CASCADE,
-                    target text NOT NULL,
+                    target text COLLATE "C" NOT NULL,
                     UNIQUE (alias_id, target)
                 )
                 """,
+                """
+                CREATE TABLE mailbox (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    account_id bigint NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    name text COLLATE "C" NOT NULL,
+                    special_use text,
+                    subscribed boolean NOT NULL DEFAULT true,
+                    uid_validity bigint NOT NULL CHECK (uid_validity > 0),
+                    uid_next bigint NOT NULL DEFAULT 1 CHECK (uid_next > 0),
+                    highest_mod_seq bigint NOT NULL DEFAULT 1,
+                    recent_floor bigint NOT NULL DEFAULT 1,
+                    change_floor bigint NOT NULL DEFAULT 0,
+                    message_count bigint NOT NULL DEFAULT 0,
+                    unseen_count bigint NOT NULL DEFAULT 0,
+                    deleted_count bigint NOT NULL DEFAULT 0,
+                    size_bytes bigint NOT NULL DEFAULT 0,
+                    created_at timestamptz NOT NULL,
+                    UNIQUE (account_id, name)
+                )
+                """,
+                // Content is stored once however many recipients and mailboxes share it, laid out as in
+                // the SQLite file: 'inline' in `content`, 'chunks' in `message_chunk`, or 'upload' while
+                // it is still arriving.
+                """
+                CREATE TABLE message_blob (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    layout text NOT NULL DEFAULT 'inline' CHECK (layout IN ('inline', 'chunks', 'upload')),
+                    content bytea NOT NULL,
+                    size bigint NOT NULL,
+                    created_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX message_blob_upload ON message_blob (created_at) WHERE layout = 'upload'",
+                """
+                CREATE TABLE message_header (
+                    message_blob_id bigint PRIMARY KEY REFERENCES message_blob(id) ON DELETE CASCADE,
+                    header bytea NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE message_chunk (
+                    message_blob_id bigint NOT NULL REFERENCES message_blob(id) ON DELETE CASCADE,
+                    seq integer NOT NULL,
+                    data bytea NOT NULL,
+                    PRIMARY KEY (message_blob_id, seq)
+                )
+                """,
+                // header_prefix holds lines added at delivery (Return-Path, Delivered-To), so the shared
+                // content is never copied.
+                """
+                CREATE TABLE mailbox_message (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    mailbox_id bigint NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                    uid bigint NOT NULL CHECK (uid > 0),
+                    message_blob_id bigint NOT NULL REFERENCES message_blob(id),
+                    header_prefix bytea NOT NULL DEFAULT '',
+                    size bigint NOT NULL,
+                    internal_date timestamptz NOT NULL,
+                    flags text COLLATE "C" NOT NULL DEFAULT '',
+                    mod_seq bigint NOT NULL,
+                    UNIQUE (mailbox_id, uid)
+                )
+                """,
+                "CREATE INDEX mailbox_message_mod_seq ON mailbox_message (mailbox_id, mod_seq)",
+                "CREATE INDEX mailbox_message_blob ON mailbox_message (message_blob_id)",
+                // The account's usage and the mailbox's STATUS counts follow every change of its messages
+                // inside the same transaction, kept by the database so that no code path can forget them.
+                """
+                CREATE FUNCTION mailbox_message_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP <> 'INSERT' THEN
+                        UPDATE mailbox SET message_count = message_count - 1, size_bytes = size_bytes - OLD.size,
+                            unseen_count = unseen_count - (position(' \\Seen ' IN ' ' || OLD.flags || ' ') = 0)::int,
+                            deleted_count = deleted_count - (position(' \\Deleted ' IN ' ' || OLD.flags || ' ') > 0)::int
+                        WHERE id = OLD.mailbox_id;
+                        UPDATE account SET used_bytes = used_bytes - OLD.size, message_count = message_count - 1
+                        WHERE id = (SELECT account_id FROM mailbox WHERE id = OLD.mailbox_id);
+                    END IF;
+                    IF TG_OP <> 'DELETE' THEN
+                        UPDATE mailbox SET message_count = message_count + 1, size_bytes = size_bytes + NEW.size,
+                            unseen_count = unseen_count + (position(' \\Seen ' IN ' ' || NEW.flags || ' ') = 0)::int,
+                            deleted_count = deleted_count + (position(' \\Deleted ' IN ' ' || NEW.flags || ' ') > 0)::int
+                        WHERE id = NEW.mailbox_id;
+                        UPDATE account SET used_bytes = used_bytes + NEW.size, message_count = message_count + 1
+                        WHERE id = (SELECT account_id FROM mailbox WHERE id = NEW.mailbox_id);
+                    END IF;
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER mailbox_message_counts
+                AFTER INSERT OR DELETE OR UPDATE OF flags, mailbox_id, size ON mailbox_message
+                FOR EACH ROW EXECUTE FUNCTION mailbox_message_counts()
+                """,
+                // What IMAP IDLE and NOTIFY of other processes read. No foreign key on purpose: the
+                // record of an expunge must not cascade away with its mailbox.
+                """
+                CREATE TABLE mailbox_change (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    mailbox_id bigint NOT NULL,
+                    mod_seq bigint NOT NULL,
+                    uid bigint NOT NULL,
+                    kind text NOT NULL CHECK (kind IN ('append', 'flags', 'expunge')),
+                    created_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX mailbox_change_mailbox ON mailbox_change (mailbox_id, mod_seq)",
+                """
+                CREATE TABLE queue_message (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    message_blob_id bigint NOT NULL REFERENCES message_blob(id),
+                    sender text,
+                    envelope_id text,
+                    return_content text,
+                    authenticated_as text,
+                    received_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX queue_message_blob ON queue_message (message_blob_id)",
+                """
+                CREATE TABLE queue_recipient (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    queue_message_id bigint NOT NULL REFERENCES queue_message(id) ON DELETE CASCADE,
+                    recipient text NOT NULL,
+                    original_recipient text,
+                    notify text,
+                    domain text COLLATE "C" NOT NULL,
+                    expansion_depth integer NOT NULL DEFAULT 0,
+                    state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'deferred', 'delivered', 'bounced')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    next_attempt_at timestamptz NOT NULL,
+                    last_error text,
+                    lease_owner text,
+                    lease_expires_at timestamptz,
+                    reported_at timestamptz,
+                    delay_reported_at timestamptz,
+                    updated_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX queue_recipient_due ON queue_recipient (state, next_attempt_at)",
+                "CREATE INDEX queue_recipient_message ON queue_recipient (queue_message_id)",
+                "CREATE INDEX queue_recipient_unreported ON queue_recipient (state, reported_at)",
+                """
+                CREATE TABLE admin_token (
+                    id text COLLATE "C" PRIMARY KEY,
+                    secret_hash bytea NOT NULL,
+                    scope text NOT NULL CHECK (scope IN ('read', 'write')),
+                    description text NOT NULL DEFAULT '',
+                    created_at timestamptz NOT NULL,
+                    revoked_at timestamptz
+                )
+                """,
+                """
+                CREATE TABLE audit_log (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    token_id text NOT NULL,
+                    action text NOT NULL,
+                    target text NOT NULL,
+                    detail text,
+                    created_at timestamptz NOT NULL
+                )
+                """,
+                // RFC 1939 §8: one POP3 session per maildrop, as a lease that expires.
+                """
+                CREATE TABLE maildrop_lock (
+                    account_id bigint PRIMARY KEY REFERENCES account(id) ON DELETE CASCADE,
+                    owner text NOT NULL,
+                    expires_at timestamptz NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE login_failure (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    key text COLLATE "C" NOT NULL,
+                    failed_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX login_failure_key ON login_failure (key, failed_at)",
+                "CREATE INDEX login_failure_age ON login_failure (failed_at)",
             ]
         )
     ]

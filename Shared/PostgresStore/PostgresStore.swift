@@ -1,4 +1,5 @@
 import Logging
+import MailStore
 import NIOSSL
 import PostgresNIO
 
@@ -120,6 +121,11 @@ public final class PostgresStore: Sendable {
             throw .cannotOpen(Self.reason(error))
         }
         return store
+    }
+
+    /// The store the services use, on this database.
+    public func mailStore() -> MailStore {
+        MailStore(directory: PostgresDirectory(access: PostgresAccess(client: self.client, logger: self.logger)), logger: self.logger)
     }
 
     /// Ends the pool's connections.

@@ -17,7 +17,7 @@ enum TestData {
 
     /// A store with example.org and alice@example.org (password "alice-password").
     static func populated(_ fixture: StoreFixture) async throws -> (MailStore, Account) {
-        let store = try fixture.open()
+        let store = try await fixture.openStore()
         try await store.createDomain("example.org")
         let hash = try await PasswordHasher.hash("alice-password", scheme: .sha512Crypt)
         let alice = try await store.createAccount(

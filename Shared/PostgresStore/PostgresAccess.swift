@@ -1,0 +1,75 @@
+import Logging
+import MailStore
+import PostgresNIO
+
+/// The pool with the store's error mapping: what every part of the PostgreSQL backend reads and writes
+/// through.
+struct PostgresAccess: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    /// How often a transaction PostgreSQL aborted for a serialization failure or a deadlock is run again
+    /// before the caller gets `unavailable`: both are PostgreSQL's way of saying "try again", and both
+    /// are rare enough that a few attempts settle them.
+    static let attempts = 5
+
+    /// Runs `work` in one transaction. `durable: false` commits without waiting for the WAL to reach the
+    /// disk (`synchronous_commit = off` for this transaction only), for what a crash may forget.
+    func transaction<T: Sendable>(
+        durable: Bool = true, _ work: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(MailStoreError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await self.client.withTransaction(logger: self.logger) { connection in
+                    if !durable { try await connection.query("SET LOCAL synchronous_commit = off", logger: self.logger) }
+                    return try await work(connection)
+                }
+            } catch {
+                let cause = Self.cause(of: error)
+                if let error = cause as? MailStoreError { throw error }
+                if attempt < Self.attempts, Self.isWorthRetrying(cause) { continue }
+                throw self.mapped(cause)
+            }
+        }
+    }
+
+    /// Runs `work` on one connection outside a transaction: for reads that are one statement.
+    func read<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(MailStoreError) -> T {
+        do {
+            return try await self.client.withConnection { connection in try await work(connection) }
+        } catch {
+            let cause = Self.cause(of: error)
+            if let error = cause as? MailStoreError { throw error }
+            throw self.mapped(cause)
+        }
+    }
+
+    /// The error inside PostgresNIO's transaction wrapper: the closure's own, or the one of BEGIN or COMMIT.
+    static func cause(of error: any Error) -> any Error {
+        guard let error = error as? PostgresTransactionError else { return error }
+        return error.closureError ?? error.commitError ?? error.beginError ?? error
+    }
+
+    /// Serialization failure (40001) and deadlock (40P01).
+    static func isWorthRetrying(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    func mapped(_ error: any Error) -> MailStoreError {
+        if let error = error as? MailStoreError { return error }
+        let reason = PostgresStore.reason(error)
+        self.logger.error("database error", metadata: ["error": "\(reason)"])
+        if let error = error as? PSQLError, error.serverInfo?[.sqlState] == "53100" { return .storageFull(reason) }
+        return .unavailable(reason)
+    }
+}
+
+extension PostgresConnection {
+    /// Every row of `query`'s answer.
+    func rows(_ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRow] {
+        try await self.query(query, logger: logger).collect()
+    }
+}
