@@ -44,7 +44,7 @@ final class GroupCommit<Work: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Queues one write and returns its output after the transaction holding it has committed.
-    func submit(_ work: Work, bytes: Int, in store: MailStore) async throws -> Output {
+    func submit(_ work: Work, bytes: Int, in store: SQLiteAccess) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             let leads = self.state.withLock { state in
                 state.pending.append(Request(work: work, bytes: bytes, continuation: continuation))
@@ -57,7 +57,7 @@ final class GroupCommit<Work: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    private func drain(_ store: MailStore) async {
+    private func drain(_ store: SQLiteAccess) async {
         while true {
             let batch: [Request] = self.state.withLock { state in
                 var count = 0
@@ -82,7 +82,7 @@ final class GroupCommit<Work: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    private func commit(_ batch: [Request], _ store: MailStore) async {
+    private func commit(_ batch: [Request], _ store: SQLiteAccess) async {
         let work = batch.map(\.work)
         let apply = self.apply
         let outcomes: [Result<Output, MailStoreError>]

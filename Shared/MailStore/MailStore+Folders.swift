@@ -6,13 +6,7 @@ import GRDB
 extension MailStore {
     /// Subscribes to or unsubscribes from an existing mailbox.
     public func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
-        let name = Self.canonicalMailboxName(name)
-        try await self.write { db in
-            try db.execute(
-                sql: "UPDATE mailbox SET subscribed = ? WHERE accountId = ? AND name = ?",
-                arguments: [subscribed, account.rawValue, name])
-            guard db.changesCount > 0 else { throw MailStoreError.unknownMailbox(name) }
-        }
+        try await self.mailboxStore.setSubscribed(subscribed, mailbox: Self.canonicalMailboxName(name), of: account)
     }
 
     /// Deletes a mailbox and its messages. INBOX cannot be deleted; nor can a mailbox with children
@@ -21,25 +15,7 @@ extension MailStore {
     public func deleteMailbox(named name: String, of account: AccountID) async throws(MailStoreError) {
         let name = Self.canonicalMailboxName(name)
         guard name != "INBOX" else { throw MailStoreError.mailboxProtected(name) }
-        try await self.write { db in
-            let mailbox = try Self.fetchMailbox(db, name: name, accountID: account.rawValue)
-            if try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND substr(name, 1, ?) = ?",
-                arguments: [account.rawValue, name.count + 1, name + "/"]) == true
-            {
-                throw MailStoreError.mailboxHasChildren(name)
-            }
-            let uids = try Int64.fetchAll(
-                db, sql: "SELECT uid FROM mailboxMessage WHERE mailboxId = ?", arguments: [mailbox.id.rawValue])
-            // Expunged one by one first, so the change feed tells sessions that still have it selected
-            // and the usage triggers see the mailbox row.
-            _ = try Self.expungeMessages(db, uids: uids.map { UInt32(truncatingIfNeeded: $0) }, mailboxID: mailbox.id.rawValue)
-            // Then the mailbox's own end, for those sessions (`MailboxChange.isMailboxDeletion`).
-            try Self.recordChange(
-                db, mailboxID: mailbox.id.rawValue, modSeq: try Self.bumpModSeq(db, mailboxID: mailbox.id.rawValue), uid: 0,
-                kind: .expunge)
-            try db.execute(sql: "DELETE FROM mailbox WHERE id = ?", arguments: [mailbox.id.rawValue])
-        }
+        try await self.mailboxStore.deleteMailbox(named: name, of: account)
     }
 
     /// Renames a mailbox and every mailbox below it (RFC 9051 §6.3.6); they keep their UIDVALIDITY
@@ -51,38 +27,7 @@ extension MailStore {
         let oldName = Self.canonicalMailboxName(oldName)
         let newName = try Self.validatedMailboxName(newName)
         guard newName != "INBOX", !newName.hasPrefix(oldName + "/") else { throw MailStoreError.invalidMailboxName(newName) }
-        try await self.write { db in
-            let mailbox = try Self.fetchMailbox(db, name: oldName, accountID: account.rawValue)
-            if try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, newName]) == true
-            {
-                throw MailStoreError.mailboxExists(newName)
-            }
-            if oldName == "INBOX" {
-                try Self.insertMailbox(db, accountID: account.rawValue, name: newName, specialUse: nil, now: now)
-                let target = try Self.fetchMailbox(db, name: newName, accountID: account.rawValue)
-                let uids = try Int64.fetchAll(
-                    db, sql: "SELECT uid FROM mailboxMessage WHERE mailboxId = ? ORDER BY uid", arguments: [mailbox.id.rawValue])
-                    .map { UInt32(truncatingIfNeeded: $0) }
-                _ = try Self.copyMessages(db, uids: uids, from: mailbox.id.rawValue, to: target.id.rawValue)
-                _ = try Self.expungeMessages(db, uids: uids, mailboxID: mailbox.id.rawValue)
-                return
-            }
-            let children = try Row.fetchAll(
-                db, sql: "SELECT id, name FROM mailbox WHERE accountId = ? AND substr(name, 1, ?) = ?",
-                arguments: [account.rawValue, oldName.count + 1, oldName + "/"])
-            for child in children {
-                let childName: String = child["name"]
-                let renamed = newName + childName.dropFirst(oldName.count)
-                if try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, renamed]) == true
-                {
-                    throw MailStoreError.mailboxExists(renamed)
-                }
-                try db.execute(sql: "UPDATE mailbox SET name = ? WHERE id = ?", arguments: [renamed, child["id"] as Int64])
-            }
-            try db.execute(sql: "UPDATE mailbox SET name = ? WHERE id = ?", arguments: [newName, mailbox.id.rawValue])
-        }
+        try await self.mailboxStore.renameMailbox(from: oldName, to: newName, of: account, now: now)
     }
 
     /// Copies messages into another mailbox in one transaction (IMAP COPY); with `move`, removes them
@@ -91,16 +36,7 @@ extension MailStore {
     public func copyMessages(uids: [UInt32], from source: MailboxID, to target: MailboxID, move: Bool = false)
         async throws(MailStoreError) -> [(source: UInt32, copy: UInt32)]
     {
-        try await self.write { db in
-            let pairs = try Self.copyMessages(db, uids: uids, from: source.rawValue, to: target.rawValue)
-            if move {
-                // Within one account: what the copies add, the expunge takes away.
-                _ = try Self.expungeMessages(db, uids: pairs.map(\.source), mailboxID: source.rawValue)
-            } else if !pairs.isEmpty {
-                try Self.requireWithinQuota(db, mailboxID: target.rawValue)
-            }
-            return pairs
-        }
+        try await self.mailboxStore.copyMessages(uids: uids, from: source, to: target, move: move)
     }
 
     /// Throws `overQuota` (rolling back the caller's transaction or savepoint) when the account owning the

@@ -17,15 +17,11 @@ extension MailStore {
     // MARK: Mailboxes
 
     public func mailboxes(of account: AccountID) async throws(MailStoreError) -> [Mailbox] {
-        try await self.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
-                .map(Self.mailbox(from:))
-        }
+        try await self.mailboxStore.mailboxes(of: account)
     }
 
     public func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
-        let name = Self.canonicalMailboxName(name)
-        return try await self.read { db in try Self.fetchMailbox(db, name: name, accountID: account.rawValue) }
+        try await self.mailboxStore.mailbox(named: Self.canonicalMailboxName(name), of: account)
     }
 
     @discardableResult
@@ -33,61 +29,26 @@ extension MailStore {
         named name: String, of account: AccountID, specialUse: SpecialUse? = nil, now: Date = Date()
     ) async throws(MailStoreError) -> Mailbox {
         let name = try Self.validatedMailboxName(name)
-        return try await self.write { db in
-            if try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name])
-                == true
-            {
-                throw MailStoreError.mailboxExists(name)
-            }
-            try Self.insertMailbox(db, accountID: account.rawValue, name: name, specialUse: specialUse, now: now)
-            return try Self.fetchMailbox(db, name: name, accountID: account.rawValue)
-        }
+        return try await self.mailboxStore.insertMailbox(named: name, of: account, specialUse: specialUse, now: now)
     }
 
     /// STATUS of a mailbox: the counts its row keeps (migration "mailbox counts") and how many messages
     /// no session has claimed as \Recent, in one read.
     public func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus {
-        try await self.read { db in
-            // The recent count is an index range: only the messages at or above the floor are counted.
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT *, (SELECT count(*) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id AND m.uid >= mailbox.recentFloor)
-                        AS recentCount
-                    FROM mailbox WHERE id = ?
-                    """), arguments: [mailbox.rawValue])
-            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            return MailboxStatus(
-                mailbox: Self.mailbox(from: row), messages: row["messageCount"], unseen: row["unseenCount"],
-                deleted: row["deletedCount"], sizeBytes: row["sizeBytes"], recent: row["recentCount"])
-        }
+        try await self.mailboxStore.mailboxStatus(mailbox)
     }
 
     /// Claims for one IMAP session the messages below `uidLimit` that no session has been told of yet
     /// (RFC 3501 §2.3.2: \Recent in exactly one session, whichever process it runs in), and returns
     /// the floor before the claim: the caller's recent messages are those from it up to `uidLimit`.
     public func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32 {
-        try await self.write { db in
-            guard let floor = try Int64.fetchOne(
-                db, sql: "SELECT recentFloor FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
-            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            if floor < Int64(uidLimit) {
-                try db.execute(
-                    sql: "UPDATE mailbox SET recentFloor = ? WHERE id = ?", arguments: [Int64(uidLimit), mailbox.rawValue])
-            }
-            return UInt32(clamping: floor)
-        }
+        try await self.mailboxStore.claimRecent(in: mailbox, below: uidLimit)
     }
 
     /// The current highest modseq of a mailbox: the cheap, indexed poll another process runs to learn
     /// that the mailbox changed.
     public func highestModSeq(of mailbox: MailboxID) async throws(MailStoreError) -> UInt64 {
-        try await self.read { db in
-            guard let value = try Int64.fetchOne(
-                db, sql: "SELECT highestModSeq FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue])
-            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            return UInt64(value)
-        }
+        try await self.mailboxStore.highestModSeq(of: mailbox)
     }
 
     /// The newest entry of the change feed, across all mailboxes (0 when empty): where a process-wide
@@ -103,25 +64,14 @@ extension MailStore {
     public func mailboxesChanged(after change: Int64, limit: Int = 10_000) async throws(MailStoreError)
         -> (latest: Int64, mailboxes: Set<MailboxID>)
     {
-        try await self.read { db in
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT id, mailboxId FROM mailboxChange WHERE id > ? ORDER BY id LIMIT ?"),
-                arguments: [change, limit])
-            var latest = change
-            var mailboxes = Set<MailboxID>()
-            while let row = try rows.next() {
-                latest = row[0]
-                mailboxes.insert(MailboxID(row[1]))
-            }
-            return (latest, mailboxes)
-        }
+        try await self.mailboxStore.mailboxesChanged(after: change, limit: limit)
     }
 
     /// Changes with a modseq above `modSeq`, oldest first.
     public func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int = 10_000) async throws(MailStoreError)
         -> [MailboxChange]
     {
-        try await self.read { db in try Self.changes(db, in: mailbox, since: modSeq, limit: limit) }
+        try await self.mailboxStore.changes(in: mailbox, since: modSeq, limit: limit)
     }
 
     /// One statement (immediate reads must be one): the feed's entries, and a row of kind `pruned` when
@@ -149,18 +99,11 @@ extension MailStore {
     // MARK: Messages
 
     /// Appends a message (IMAP APPEND): stores the content once and gives it the mailbox's next UID,
-    /// in one transaction. Concurrent appends share a commit (`GroupCommit`): one sync of the WAL per
-    /// message capped APPEND at the disk's sync rate.
+    /// in one transaction.
     public func appendMessage(
         _ content: Data, to mailbox: MailboxID, flags: Set<String> = [], internalDate: Date = Date()
     ) async throws(MailStoreError) -> StoredMessage {
-        do {
-            return try await self.appends.submit(
-                AppendWork(content: .whole(content), mailbox: mailbox, flags: flags, internalDate: internalDate),
-                bytes: content.count, in: self)
-        } catch {
-            throw SQLiteAccess.classified(error)
-        }
+        try await self.mailboxStore.appendMessage(content, to: mailbox, flags: flags, internalDate: internalDate)
     }
 
     /// `appendMessage` for content written beforehand as an upload (a large APPEND literal); `header` is
@@ -173,7 +116,7 @@ extension MailStore {
         do {
             return try await self.appends.submit(
                 AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
-                bytes: content.bytesWritten, in: self)
+                bytes: content.bytesWritten, in: self.sqliteAccess())
         } catch {
             throw SQLiteAccess.classified(error)
         }
@@ -183,31 +126,14 @@ extension MailStore {
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32> = 1...UInt32.max) async throws(MailStoreError)
         -> [StoredMessage]
     {
-        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: .omitted).map(\.message) }
+        try await self.mailboxStore.messages(in: mailbox, uids: uids)
     }
 
     /// The UID and flags of every message in `mailbox`, in UID order: what IMAP SELECT needs, without
     /// the rest of each listing row (dates, sizes, modseqs), which SELECT of a large mailbox would pay
     /// for on every message.
     public func messageFlags(in mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, flags: Set<String>)] {
-        try await self.read { db in
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT uid, flags FROM mailboxMessage WHERE mailboxId = ? ORDER BY uid"),
-                arguments: [mailbox.rawValue])
-            var result: [(uid: UInt32, flags: Set<String>)] = []
-            // Neighbouring messages mostly have the same flags: they share one set (no allocation each).
-            var lastText = ""
-            var lastFlags: Set<String> = []
-            while let row = try rows.next() {
-                let text: String = row[1]
-                if text != lastText {
-                    lastText = text
-                    lastFlags = Self.flagSet(text)
-                }
-                result.append((UInt32(clamping: row[0] as Int64), lastFlags))
-            }
-            return result
-        }
+        try await self.mailboxStore.messageFlags(in: mailbox)
     }
 
     /// Messages with UIDs in `uids`, in UID order, with as much of their content as `content` says
@@ -216,31 +142,31 @@ extension MailStore {
     public func messagesWithContent(
         in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max
     ) async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)] {
-        try await self.read { db in try Self.messagesWithContent(db, in: mailbox, uids: uids, content: content, largest: largest) }
+        try await self.mailboxStore.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
     }
 
-    private static let messageByRowSQL = "SELECT \(storedMessageColumns()) FROM mailboxMessage WHERE id = ?"
-    private static let listingSQL = """
+    static let messageByRowSQL = "SELECT \(storedMessageColumns()) FROM mailboxMessage WHERE id = ?"
+    static let listingSQL = """
         SELECT \(storedMessageColumns()) FROM mailboxMessage
         WHERE mailboxId = ? AND uid BETWEEN ? AND ? ORDER BY uid
         """
-    private static let listingWithContentSQL = """
+    static let listingWithContentSQL = """
         SELECT \(storedMessageColumns("m.")), m.headerPrefix, b.content, b.id, b.layout
         FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
         WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
         """
-    private static let listingWithContentUpToSQL = """
+    static let listingWithContentUpToSQL = """
         SELECT \(storedMessageColumns("m.")), m.headerPrefix, CASE WHEN b.size <= ?4 THEN b.content END, b.id, b.layout
         FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
         WHERE m.mailboxId = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid
         """
-    private static let listingWithHeaderSQL = """
+    static let listingWithHeaderSQL = """
         SELECT \(storedMessageColumns("m.")), m.headerPrefix, h.header
         FROM mailboxMessage m JOIN messageHeader h ON h.messageBlobId = m.messageBlobId
         WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid
         """
 
-    private static func listingSQL(_ content: ContentExtent) -> String {
+    static func listingSQL(_ content: ContentExtent) -> String {
         switch content {
         case .omitted: Self.listingSQL
         case .header: Self.listingWithHeaderSQL
@@ -297,35 +223,7 @@ extension MailStore {
         in mailbox: MailboxID, uids: ClosedRange<UInt32>, headerOnly: Bool, largest: Int64 = .max,
         whoseContent matches: @escaping @Sendable (StoredMessage, Data) -> Bool
     ) async throws(MailStoreError) -> (matched: [UInt32], unread: [StoredMessage]) {
-        try await self.read { db in
-            let limited = !headerOnly && largest < .max
-            var arguments: StatementArguments = [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)]
-            if limited { arguments += [largest] }
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: limited ? Self.listingWithContentUpToSQL : Self.listingSQL(headerOnly ? .header : .whole)),
-                arguments: arguments)
-            var matched: [UInt32] = []
-            var unread: [StoredMessage] = []
-            while let row = try rows.next() {
-                let message = Self.storedMessage(from: row)
-                let prefix: Data = row[5]
-                if !headerOnly, message.size > largest {
-                    unread.append(message)
-                    continue
-                }
-                if !headerOnly, row[8] as String == "chunks" {
-                    let stored = try Self.storedContent(db, blobID: row[7], layout: row[8], inline: Data())
-                    if matches(message, prefix + stored) { matched.append(message.uid) }
-                    continue
-                }
-                let accepted = try row.withUnsafeData(atIndex: 6) { stored in
-                    let stored = stored ?? Data()
-                    return matches(message, prefix.isEmpty ? stored : prefix + stored)
-                }
-                if accepted { matched.append(message.uid) }
-            }
-            return (matched, unread)
-        }
+        try await self.mailboxStore.messages(in: mailbox, uids: uids, headerOnly: headerOnly, largest: largest, whoseContent: matches)
     }
 
     /// The full RFC 5322 content of one message as delivered: added header lines, then the stored blob.
@@ -339,24 +237,7 @@ extension MailStore {
     public func messageContents(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError)
         -> [UInt32: Data]
     {
-        try await self.read { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT m.uid, m.headerPrefix, b.content, b.id, b.layout
-                    FROM mailboxMessage m JOIN messageBlob b ON b.id = m.messageBlobId
-                    WHERE m.mailboxId = ? AND m.uid BETWEEN ? AND ?
-                    """)
-            let rows = try Row.fetchCursor(
-                statement, arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound)])
-            var contents: [UInt32: Data] = [:]
-            while let row = try rows.next() {
-                let uid: Int64 = row[0]
-                let prefix: Data = row[1]
-                let content = try Self.storedContent(db, blobID: row[3], layout: row[4], inline: row[2])
-                contents[UInt32(truncatingIfNeeded: uid)] = prefix + content
-            }
-            return contents
-        }
+        try await self.mailboxStore.messageContents(in: mailbox, uids: uids)
     }
 
     /// Changes the flags of the messages with the given UIDs; each changed message gets a new modseq
@@ -373,47 +254,14 @@ extension MailStore {
     public func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError)
         -> FlagChange
     {
-        try await self.writeWithoutSync { db in
-            guard let before = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT highestModSeq FROM mailbox WHERE id = ?"), arguments: [mailbox.rawValue])
-            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            var result: [StoredMessage] = []
-            var modSeq: Int64?
-            for uid in uids {
-                guard let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT id, flags FROM mailboxMessage WHERE mailboxId = ? AND uid = ?"),
-                    arguments: [mailbox.rawValue, Int64(uid)])
-                else { continue }
-                let current = Self.flagSet(row["flags"])
-                let next: Set<String>
-                switch update {
-                case .replace(let flags): next = flags
-                case .add(let flags): next = current.union(flags)
-                case .remove(let flags): next = current.subtracting(flags)
-                }
-                if next != current {
-                    let changeSeq = try modSeq ?? Self.bumpModSeq(db, mailboxID: mailbox.rawValue)
-                    modSeq = changeSeq
-                    try db.cachedStatement(sql: "UPDATE mailboxMessage SET flags = ?, modSeq = ? WHERE id = ?")
-                        .execute(arguments: [Self.flagString(next), changeSeq, row["id"] as Int64])
-                    try Self.recordChange(db, mailboxID: mailbox.rawValue, modSeq: changeSeq, uid: uid, kind: .flags)
-                }
-                if let updated = try Row.fetchOne(
-                    db.cachedStatement(sql: Self.messageByRowSQL),
-                    arguments: [row["id"] as Int64])
-                {
-                    result.append(Self.storedMessage(from: updated))
-                }
-            }
-            return FlagChange(messages: result, modSeqBefore: UInt64(before), modSeqAfter: UInt64(modSeq ?? before))
-        }
+        try await self.mailboxStore.changeFlags(update, in: mailbox, uids: uids)
     }
 
     /// Removes the messages with the given UIDs (IMAP EXPUNGE, POP3 UPDATE) in one transaction: all of
     /// them or none. Content no other message or queue row uses is removed with them.
     @discardableResult
     public func expunge(uids: [UInt32], in mailbox: MailboxID) async throws(MailStoreError) -> [UInt32] {
-        try await self.write { db in try Self.expungeMessages(db, uids: uids, mailboxID: mailbox.rawValue) }
+        try await self.mailboxStore.expunge(uids: uids, in: mailbox)
     }
 
     static func expungeMessages(_ db: Database, uids: [UInt32], mailboxID: Int64) throws -> [UInt32] {
@@ -557,14 +405,16 @@ extension MailStore {
             flags: Self.flagSet(row[3]), modSeq: UInt64(clamping: row[4] as Int64))
     }
 
-    static func flagSet(_ text: String) -> Set<String> {
+    /// Flags from the text both backends keep them as (`flagString`).
+    public static func flagSet(_ text: String) -> Set<String> {
         // Most messages have no flag or one: no splitting for those (listings decode every message).
         if text.isEmpty { return [] }
         if !text.utf8.contains(UInt8(ascii: " ")) { return [text] }
         return Set(text.split(separator: " ").map(String.init))
     }
 
-    static func flagString(_ flags: Set<String>) -> String {
+    /// Flags as both backends keep them: sorted, space-separated (none empty or with a space in it).
+    public static func flagString(_ flags: Set<String>) -> String {
         flags.filter { !$0.isEmpty && !$0.contains(" ") }.sorted().joined(separator: " ")
     }
 

@@ -36,7 +36,7 @@ extension MailStore {
         do {
             return try await self.acceptances.submit(
                 AcceptanceWork(content: .whole(content), envelope: envelope, receivedAt: receivedAt), bytes: content.count,
-                in: self)
+                in: self.sqliteAccess())
         } catch {
             throw SQLiteAccess.classified(error)
         }
@@ -53,7 +53,7 @@ extension MailStore {
         do {
             return try await self.acceptances.submit(
                 AcceptanceWork(content: content, envelope: envelope, receivedAt: receivedAt), bytes: content.bytesWritten,
-                in: self)
+                in: self.sqliteAccess())
         } catch {
             throw SQLiteAccess.classified(error)
         }
@@ -147,7 +147,7 @@ extension MailStore {
     ) async throws(MailStoreError) {
         do {
             try await self.outcomes.submit(
-                OutcomeWork(outcome: outcome, lease: lease, now: now, noticeHandedOn: noticeHandedOn), bytes: 0, in: self)
+                OutcomeWork(outcome: outcome, lease: lease, now: now, noticeHandedOn: noticeHandedOn), bytes: 0, in: self.sqliteAccess())
         } catch {
             throw SQLiteAccess.classified(error)
         }
@@ -197,7 +197,7 @@ extension MailStore {
         do {
             return try await self.deliveries.submit(
                 LocalDeliveryWork(lease: lease, mailbox: mailbox, headerPrefix: headerPrefix, now: now),
-                bytes: headerPrefix.count, in: self)
+                bytes: headerPrefix.count, in: self.sqliteAccess())
         } catch {
             throw SQLiteAccess.classified(error)
         }

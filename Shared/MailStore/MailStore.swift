@@ -16,6 +16,8 @@ public final class MailStore: Sendable {
     let sqlite: SQLiteAccess?
     /// Domains, accounts, aliases, admin tokens, the audit log and failed logins.
     let directory: any DirectoryBackend
+    /// Mailboxes, messages and the change feed.
+    let mailboxStore: any MailboxBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -32,20 +34,27 @@ public final class MailStore: Sendable {
     let outcomes = GroupCommit<OutcomeWork, Void> { db, work in
         try MailStore.applyOutcome(db, work)
     }
-    let appends = GroupCommit<AppendWork, StoredMessage> { db, work in
-        let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
-        let stored = try MailStore.insertMailboxMessage(
-            db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size),
-            flags: work.flags, internalDate: work.internalDate)
-        // Inside the append's savepoint: over the quota, this append alone is undone.
-        try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
-        return stored
+    let appends: GroupCommit<AppendWork, StoredMessage>
+
+    static func makeAppends() -> GroupCommit<AppendWork, StoredMessage> {
+        GroupCommit<AppendWork, StoredMessage> { db, work in
+            let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
+            let stored = try MailStore.insertMailboxMessage(
+                db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size),
+                flags: work.flags, internalDate: work.internalDate)
+            // Inside the append's savepoint: over the quota, this append alone is undone.
+            try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
+            return stored
+        }
     }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
         let access = SQLiteAccess(pool: pool, logger: logger)
         self.sqlite = access
         self.directory = SQLiteDirectory(access: access)
+        let appends = Self.makeAppends()
+        self.appends = appends
+        self.mailboxStore = SQLiteMailboxes(access: access, appends: appends)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -53,9 +62,11 @@ public final class MailStore: Sendable {
 
     /// A store on another backend than the SQLite file (PostgreSQL: the `PostgresStore` module makes
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
-    public init(directory: any DirectoryBackend, logger: Logger) {
+    public init(directory: any DirectoryBackend, mailboxes: any MailboxBackend, logger: Logger) {
         self.sqlite = nil
         self.directory = directory
+        self.mailboxStore = mailboxes
+        self.appends = Self.makeAppends()
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil
@@ -257,10 +268,7 @@ extension MailStore {
     /// How many message contents the store holds (each once, however many mailbox and queue messages
     /// share it) and their bytes: what expunging gives back.
     public func storedContents() async throws(MailStoreError) -> (count: Int, bytes: Int64) {
-        try await self.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM messageBlob") else { return (0, 0) }
-            return (row[0], row[1])
-        }
+        try await self.mailboxStore.storedContents()
     }
 
     /// `PRAGMA integrity_check`: an empty array when the file is sound, else SQLite's findings.

@@ -142,6 +142,21 @@ public struct Mailbox: Sendable, Equatable {
     public let highestModSeq: UInt64
     /// The lowest UID no IMAP session has yet been told of as \Recent (RFC 3501 §2.3.2, rev1 only).
     public let recentFloor: UInt32
+
+    public init(
+        id: MailboxID, accountID: AccountID, name: String, specialUse: SpecialUse?, subscribed: Bool, uidValidity: UInt32,
+        uidNext: UInt32, highestModSeq: UInt64, recentFloor: UInt32
+    ) {
+        self.id = id
+        self.accountID = accountID
+        self.name = name
+        self.specialUse = specialUse
+        self.subscribed = subscribed
+        self.uidValidity = uidValidity
+        self.uidNext = uidNext
+        self.highestModSeq = highestModSeq
+        self.recentFloor = recentFloor
+    }
 }
 
 public struct MailboxStatus: Sendable, Equatable {
@@ -152,6 +167,15 @@ public struct MailboxStatus: Sendable, Equatable {
     public let sizeBytes: Int64
     /// Messages no session has claimed as \Recent yet (STATUS RECENT).
     public let recent: Int
+
+    public init(mailbox: Mailbox, messages: Int, unseen: Int, deleted: Int, sizeBytes: Int64, recent: Int) {
+        self.mailbox = mailbox
+        self.messages = messages
+        self.unseen = unseen
+        self.deleted = deleted
+        self.sizeBytes = sizeBytes
+        self.recent = recent
+    }
 }
 
 /// How much of each message's content a listing reads with it.
@@ -172,6 +196,14 @@ public struct StoredMessage: Sendable, Equatable {
     public let internalDate: Date
     public let flags: Set<String>
     public let modSeq: UInt64
+
+    public init(uid: UInt32, size: Int64, internalDate: Date, flags: Set<String>, modSeq: UInt64) {
+        self.uid = uid
+        self.size = size
+        self.internalDate = internalDate
+        self.flags = flags
+        self.modSeq = modSeq
+    }
 }
 
 /// What a flag change did: the messages as they are afterwards, and the mailbox's highest modseq
@@ -180,6 +212,12 @@ public struct FlagChange: Sendable {
     public let messages: [StoredMessage]
     public let modSeqBefore: UInt64
     public let modSeqAfter: UInt64
+
+    public init(messages: [StoredMessage], modSeqBefore: UInt64, modSeqAfter: UInt64) {
+        self.messages = messages
+        self.modSeqBefore = modSeqBefore
+        self.modSeqAfter = modSeqAfter
+    }
 }
 
 /// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
@@ -189,6 +227,12 @@ public struct MailboxChange: Sendable, Equatable {
     public let modSeq: UInt64
     public let uid: UInt32
     public let kind: Kind
+
+    public init(modSeq: UInt64, uid: UInt32, kind: Kind) {
+        self.modSeq = modSeq
+        self.uid = uid
+        self.kind = kind
+    }
 
     /// The last entry of a deleted mailbox, after the expunges of its messages: an expunge of UID 0,
     /// which no message has (UIDs start at 1), so readers that do not know it find nothing to remove.

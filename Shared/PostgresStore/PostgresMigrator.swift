@@ -163,7 +163,11 @@ enum PostgresMigrator {
                 FOR EACH ROW EXECUTE FUNCTION mailbox_message_counts()
                 """,
                 // What IMAP IDLE and NOTIFY of other processes read. No foreign key on purpose: the
-                // record of an expunge must not cascade away with its mailbox.
+                // record of an expunge must not cascade away with its mailbox. `xid` is the writing
+                // transaction's: ids are handed out before commit, so concurrent transactions commit
+                // them out of order and a reader going by id would skip one; every transaction not
+                // finished when a reader looked has an id at or above that look's snapshot xmin, so a
+                // reader that goes on from there misses nothing (`PostgresMailboxes.mailboxesChanged`).
                 """
                 CREATE TABLE mailbox_change (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -171,10 +175,12 @@ enum PostgresMigrator {
                     mod_seq bigint NOT NULL,
                     uid bigint NOT NULL,
                     kind text NOT NULL CHECK (kind IN ('append', 'flags', 'expunge')),
+                    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
                     created_at timestamptz NOT NULL
                 )
                 """,
                 "CREATE INDEX mailbox_change_mailbox ON mailbox_change (mailbox_id, mod_seq)",
+                "CREATE INDEX mailbox_change_xid ON mailbox_change (xid)",
                 """
                 CREATE TABLE queue_message (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -125,7 +125,8 @@ public final class PostgresStore: Sendable {
 
     /// The store the services use, on this database.
     public func mailStore() -> MailStore {
-        MailStore(directory: PostgresDirectory(access: PostgresAccess(client: self.client, logger: self.logger)), logger: self.logger)
+        let access = PostgresAccess(client: self.client, logger: self.logger)
+        return MailStore(directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access), logger: self.logger)
     }
 
     /// Ends the pool's connections.
