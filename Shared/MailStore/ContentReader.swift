@@ -5,7 +5,7 @@ import GRDB
 /// being held whole: the header lines added at delivery first, then the content's pieces in order (a
 /// content kept in one row is read in slices of `pieceBytes`). Each piece is its own short read.
 public struct ContentReader: Sendable {
-    static let pieceBytes = 256 * 1024
+    public static let pieceBytes = 256 * 1024
 
     let blobID: Int64
     let chunked: Bool
@@ -22,7 +22,7 @@ public struct ContentReader: Sendable {
     var skip = 0
 
     /// `loaded` is the whole stored content when the query that made the reader read it already.
-    init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data, loaded: Data? = nil) {
+    package init(blobID: Int64, layout: String, storedSize: Int64, prefix: Data, loaded: Data? = nil) {
         self.blobID = blobID
         self.chunked = layout == "chunks"
         self.size = storedSize + Int64(prefix.count)
@@ -41,29 +41,13 @@ public struct ContentReader: Sendable {
 extension MailStore {
     /// A reader of one mailbox message's content (nil when there is no such message).
     public func contentReader(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> ContentReader? {
-        try await self.read { db in
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT b.id, b.layout, b.size, m.headerPrefix FROM mailboxMessage m
-                    JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.mailboxId = ? AND m.uid = ?
-                    """), arguments: [mailbox.rawValue, Int64(uid)])
-            else { return nil }
-            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: row[3])
-        }
+        try await self.contents.contentReader(in: mailbox, uid: uid)
     }
 
     /// A reader of a queued message's content (nil when the entry is gone). A content of one piece
     /// or less kept in one row (most mail) comes with the reader, in the same query.
     public func contentReader(ofQueued message: QueueMessageID) async throws(MailStoreError) -> ContentReader? {
-        try await self.read { db in
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT b.id, b.layout, b.size, CASE WHEN b.layout = 'inline' AND b.size <= ?2 THEN b.content END
-                    FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId WHERE m.id = ?1
-                    """), arguments: [message.rawValue, ContentReader.pieceBytes])
-            else { return nil }
-            return ContentReader(blobID: row[0], layout: row[1], storedSize: row[2], prefix: Data(), loaded: row[3])
-        }
+        try await self.contents.contentReader(ofQueued: message)
     }
 
     /// The next piece of a content; nil after the last. A content removed while it was being read
@@ -72,24 +56,15 @@ extension MailStore {
         if let pending = reader.takePending() { return pending }
         // Every stored octet has been read (the pieces' sizes add up to the content's): no query to learn it.
         guard reader.stored < reader.storedSize else { return nil }
-        let (blobID, chunked, stored, sequence) = (reader.blobID, reader.chunked, reader.stored, reader.sequence)
-        let piece: (sequence: Int64, data: Data)? = try await self.read { db in
-            if chunked {
-                guard let row = try Row.fetchOne(
-                    db.cachedStatement(sql: """
-                        SELECT seq, data FROM messageChunk WHERE messageBlobId = ? AND seq > ? ORDER BY seq LIMIT 1
-                        """), arguments: [blobID, sequence])
-                else { return nil }
-                return (row[0], row[1])
-            }
-            guard let data = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT substr(content, ?, ?) FROM messageBlob WHERE id = ?"),
-                arguments: [stored + 1, ContentReader.pieceBytes, blobID])
-            else { return nil }
-            return (sequence, data)
+        let piece: (sequence: Int64, data: Data)?
+        if reader.chunked {
+            piece = try await self.contents.piece(ofContent: reader.blobID, after: reader.sequence)
+        } else {
+            piece = try await self.contents.slice(ofContent: reader.blobID, from: reader.stored, length: ContentReader.pieceBytes)
+                .map { (reader.sequence, $0) }
         }
         // Octets are still due: no piece means the content went away meanwhile.
-        guard let piece, !piece.data.isEmpty else { throw .unavailable("content \(blobID) was removed while it was read") }
+        guard let piece, !piece.data.isEmpty else { throw .unavailable("content \(reader.blobID) was removed while it was read") }
         reader.sequence = piece.sequence
         reader.stored += Int64(piece.data.count)
         guard reader.skip > 0 else { return piece.data }
@@ -116,18 +91,10 @@ extension MailStore {
             reader.stored = target
             return
         }
-        let blobID = reader.blobID
-        let start: (sequence: Int64, stored: Int64) = try await self.read { db in
-            let pieces = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT seq, length(data) FROM messageChunk WHERE messageBlobId = ? ORDER BY seq"),
-                arguments: [blobID])
-            var before: (sequence: Int64, stored: Int64) = (-1, 0)
-            while let piece = try pieces.next() {
-                let length: Int64 = piece[1]
-                if before.stored + length > target { break }
-                before = (piece[0], before.stored + length)
-            }
-            return before
+        var start: (sequence: Int64, stored: Int64) = (-1, 0)
+        for piece in try await self.contents.pieceLengths(ofContent: reader.blobID) {
+            if start.stored + piece.length > target { break }
+            start = (piece.sequence, start.stored + piece.length)
         }
         reader.sequence = start.sequence
         reader.stored = start.stored

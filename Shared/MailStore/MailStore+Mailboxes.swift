@@ -112,14 +112,7 @@ extension MailStore {
     public func appendMessage(
         _ upload: ContentUpload, header: Data, to mailbox: MailboxID, flags: Set<String> = [], internalDate: Date = Date()
     ) async throws(MailStoreError) -> StoredMessage {
-        let content = AcceptedContent.uploaded(upload, prefix: Data(), header: header)
-        do {
-            return try await self.appends.submit(
-                AppendWork(content: content, mailbox: mailbox, flags: flags, internalDate: internalDate),
-                bytes: content.bytesWritten, in: self.sqliteAccess())
-        } catch {
-            throw SQLiteAccess.classified(error)
-        }
+        try await self.contents.appendMessage(upload, header: header, to: mailbox, flags: flags, internalDate: internalDate)
     }
 
     /// Messages with UIDs in `uids`, in UID order, without content.

@@ -11,17 +11,18 @@ import Logging
 /// session ends without that (a refused message, a client gone, a killed process) is discarded, or
 /// deleted by the purge once nobody has written to it for `RetentionPolicy.abandonedUploads`.
 public struct ContentUpload: Sendable {
-    let blobID: Int64
+    /// The content row's id, in the backend that made it.
+    package let blobID: Int64
     /// Octets written so far.
     public private(set) var size = 0
     /// Pieces are numbered from 1; 0 is kept for what the server puts in front (`Received:`).
-    fileprivate var pieces = 0
+    package private(set) var pieces = 0
 
-    fileprivate init(blobID: Int64) {
+    package init(blobID: Int64) {
         self.blobID = blobID
     }
 
-    fileprivate mutating func added(_ octets: Int) {
+    mutating func added(_ octets: Int) {
         self.size += octets
         self.pieces += 1
     }
@@ -47,37 +48,20 @@ enum AcceptedContent: Sendable {
 extension MailStore {
     /// Starts an upload: an empty content no message refers to yet.
     public func beginUpload(now: Date = Date()) async throws(MailStoreError) -> ContentUpload {
-        try await self.writeWithoutSync { db in
-            try db.cachedStatement(
-                sql: "INSERT INTO messageBlob(content, size, createdAt, layout) VALUES (x'', 0, ?, 'upload')"
-            ).execute(arguments: [now])
-            return ContentUpload(blobID: db.lastInsertedRowID)
-        }
+        try await self.contents.beginUpload(now: now)
     }
 
-    /// Adds the next piece of an upload. Not synced: the commit that accepts the message syncs the WAL,
-    /// and with it every piece before it. The upload's time is renewed, so that a slow but living
-    /// client's upload is not taken for an abandoned one.
+    /// Adds the next piece of an upload. Not synced: the commit that accepts the message syncs, and
+    /// with it every piece before it. The upload's time is renewed, so that a slow but living client's
+    /// upload is not taken for an abandoned one.
     public func appendToUpload(_ upload: inout ContentUpload, _ piece: Data, now: Date = Date()) async throws(MailStoreError) {
-        let blobID = upload.blobID
-        let sequence = upload.pieces + 1
-        try await self.writeWithoutSync { db in
-            try db.cachedStatement(
-                sql: "UPDATE messageBlob SET size = size + ?, createdAt = ? WHERE id = ? AND layout = 'upload'"
-            ).execute(arguments: [piece.count, now, blobID])
-            guard db.changesCount == 1 else { throw MailStoreError.unavailable("upload \(blobID) is gone (abandoned?)") }
-            try db.cachedStatement(sql: "INSERT INTO messageChunk(messageBlobId, seq, data) VALUES (?, ?, ?)")
-                .execute(arguments: [blobID, sequence, piece])
-        }
+        try await self.contents.appendToUpload(upload, piece: piece, sequence: upload.pieces + 1, now: now)
         upload.added(piece.count)
     }
 
     /// Deletes an upload that will not become a message (the message was refused, or its session ended).
     public func discardUpload(_ upload: ContentUpload) async throws(MailStoreError) {
-        try await self.writeWithoutSync { db in
-            try db.cachedStatement(sql: "DELETE FROM messageBlob WHERE id = ? AND layout = 'upload'")
-                .execute(arguments: [upload.blobID])
-        }
+        try await self.contents.discardUpload(upload)
     }
 
     /// Turns an upload into stored content, inside the accepting transaction: its prefix becomes piece

@@ -18,6 +18,8 @@ public final class MailStore: Sendable {
     let directory: any DirectoryBackend
     /// Mailboxes, messages and the change feed.
     let mailboxStore: any MailboxBackend
+    /// Uploads and piecewise reads of content.
+    let contents: any ContentBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -34,8 +36,8 @@ public final class MailStore: Sendable {
     let outcomes = GroupCommit<OutcomeWork, Void> { db, work in
         try MailStore.applyOutcome(db, work)
     }
-    let appends: GroupCommit<AppendWork, StoredMessage>
 
+    /// APPEND's group commit (the SQLite backend's mailboxes and contents share it).
     static func makeAppends() -> GroupCommit<AppendWork, StoredMessage> {
         GroupCommit<AppendWork, StoredMessage> { db, work in
             let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
@@ -52,9 +54,10 @@ public final class MailStore: Sendable {
         let access = SQLiteAccess(pool: pool, logger: logger)
         self.sqlite = access
         self.directory = SQLiteDirectory(access: access)
+        // APPEND's group commit, for whole contents and uploads alike.
         let appends = Self.makeAppends()
-        self.appends = appends
         self.mailboxStore = SQLiteMailboxes(access: access, appends: appends)
+        self.contents = SQLiteContents(access: access, appends: appends)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -62,11 +65,13 @@ public final class MailStore: Sendable {
 
     /// A store on another backend than the SQLite file (PostgreSQL: the `PostgresStore` module makes
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
-    public init(directory: any DirectoryBackend, mailboxes: any MailboxBackend, logger: Logger) {
+    public init(
+        directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, logger: Logger
+    ) {
         self.sqlite = nil
         self.directory = directory
         self.mailboxStore = mailboxes
-        self.appends = Self.makeAppends()
+        self.contents = contents
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil

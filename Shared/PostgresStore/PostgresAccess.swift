@@ -15,6 +15,7 @@ struct PostgresAccess: Sendable {
 
     /// Runs `work` in one transaction. `durable: false` commits without waiting for the WAL to reach the
     /// disk (`synchronous_commit = off` for this transaction only), for what a crash may forget.
+    @discardableResult
     func transaction<T: Sendable>(
         durable: Bool = true, _ work: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(MailStoreError) -> T {

@@ -100,6 +100,9 @@ enum PostgresMigrator {
                 )
                 """,
                 "CREATE INDEX message_blob_upload ON message_blob (created_at) WHERE layout = 'upload'",
+                // Stored uncompressed out of line: a slice of a large content (a reader's next piece) is
+                // then read without decompressing all of it, as PostgreSQL's manual says of EXTERNAL.
+                "ALTER TABLE message_blob ALTER COLUMN content SET STORAGE EXTERNAL",
                 """
                 CREATE TABLE message_header (
                     message_blob_id bigint PRIMARY KEY REFERENCES message_blob(id) ON DELETE CASCADE,
@@ -114,6 +117,7 @@ enum PostgresMigrator {
                     PRIMARY KEY (message_blob_id, seq)
                 )
                 """,
+                "ALTER TABLE message_chunk ALTER COLUMN data SET STORAGE EXTERNAL",
                 // header_prefix holds lines added at delivery (Return-Path, Delivered-To), so the shared
                 // content is never copied.
                 """

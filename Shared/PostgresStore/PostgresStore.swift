@@ -126,7 +126,9 @@ public final class PostgresStore: Sendable {
     /// The store the services use, on this database.
     public func mailStore() -> MailStore {
         let access = PostgresAccess(client: self.client, logger: self.logger)
-        return MailStore(directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access), logger: self.logger)
+        return MailStore(
+            directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access),
+            contents: PostgresContents(access: access), logger: self.logger)
     }
 
     /// Ends the pool's connections.

@@ -10,6 +10,67 @@ struct ContentUploadTests {
         (0..<5).map { index in Data(String(repeating: "line \(index) of the body\r\n", count: 2_000).utf8) }
     }
 
+    @Test("an appended upload (a large APPEND literal) and a large whole content read back whole, in pieces and from any offset; a discarded upload is gone; over the quota nothing is appended", arguments: StoreBackendKind.allCases)
+    func appendedUpload(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
+            var upload = try await store.beginUpload()
+            try await store.appendToUpload(&upload, header + Self.pieces()[0])
+            for piece in Self.pieces().dropFirst() { try await store.appendToUpload(&upload, piece) }
+            let whole = header + Self.pieces().reduce(Data(), +)
+            #expect(upload.size == whole.count)
+            let appended = try await store.appendMessage(upload, header: header, to: inbox.id, flags: ["\\Seen"])
+            #expect(appended.size == Int64(whole.count) && appended.flags == ["\\Seen"])
+            #expect(try await store.messageContent(in: inbox.id, uid: appended.uid) == whole)
+            #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...1, content: .header).first?.content == header)
+            #expect(try await store.mailboxStatus(inbox.id).sizeBytes == Int64(whole.count))
+
+            // A whole content larger than a reader's piece is read in slices.
+            let large = Data("Subject: large\r\n\r\n".utf8) + Data(repeating: UInt8(ascii: "y"), count: 600_000)
+                + Data("\r\nend\r\n".utf8)
+            let inline = try await store.appendMessage(large, to: inbox.id)
+            for (uid, content) in [(appended.uid, whole), (inline.uid, large)] {
+                let firstPiece = Self.pieces()[0].count
+                for offset in [0, 7, header.count, header.count + firstPiece, header.count + firstPiece + 7, 300_000, content.count] {
+                    guard offset <= content.count else { continue }
+                    var reader = try #require(try await store.contentReader(in: inbox.id, uid: uid))
+                    #expect(reader.size == Int64(content.count))
+                    try await store.seek(&reader, to: Int64(offset))
+                    var rest = Data()
+                    while let piece = try await store.nextPiece(&reader) {
+                        rest += piece
+                        #expect(piece.count <= ContentReader.pieceBytes)
+                    }
+                    #expect(rest == content.subdata(in: offset..<content.count), "message \(uid) from \(offset)")
+                }
+            }
+            #expect(try await store.contentReader(in: inbox.id, uid: 99) == nil)
+
+            // Discarded: gone, and can be neither written to nor appended.
+            let contentsBefore = try await store.storedContents().count
+            var dropped = try await store.beginUpload()
+            try await store.appendToUpload(&dropped, Data("Subject: x\r\n\r\nx\r\n".utf8))
+            try await store.discardUpload(dropped)
+            #expect(try await store.storedContents().count == contentsBefore)
+            await #expect(throws: MailStoreError.self) { try await store.appendToUpload(&dropped, Data("more".utf8)) }
+            await #expect(throws: MailStoreError.self) {
+                try await store.appendMessage(dropped, header: Data(), to: inbox.id)
+            }
+
+            // Over the quota (1,000,000 octets), the append is refused and the mailbox unchanged.
+            var tooMuch = try await store.beginUpload()
+            for piece in Self.pieces() + Self.pieces() { try await store.appendToUpload(&tooMuch, piece) }
+            await #expect(throws: MailStoreError.overQuota("alice@example.org")) {
+                try await store.appendMessage(tooMuch, header: Data(), to: inbox.id)
+            }
+            try await store.discardUpload(tooMuch)
+            #expect(try await store.messages(in: inbox.id).map(\.uid) == [appended.uid, inline.uid])
+            #expect(try await store.storedContents().count == contentsBefore)
+        }
+    }
+
     @Test("an accepted upload reads back whole (prefix, then the pieces in order) from the queue, a mailbox, FETCH and SEARCH")
     func accepted() async throws {
         try await StoreFixture.with { fixture in
