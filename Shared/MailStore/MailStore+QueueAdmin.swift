@@ -13,6 +13,20 @@ public struct QueueRecipientStatus: Sendable, Equatable {
     /// Set while a worker holds the recipient (its lease has not expired).
     public let leaseOwner: String?
     public let leaseExpiresAt: Date?
+
+    package init(
+        id: QueueRecipientID, recipient: String, state: QueueState, attempts: Int, nextAttemptAt: Date,
+        lastError: String?, leaseOwner: String?, leaseExpiresAt: Date?
+    ) {
+        self.id = id
+        self.recipient = recipient
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+    }
 }
 
 /// A queued message with its envelope and every recipient's state.
@@ -25,6 +39,20 @@ public struct QueueMessageDetail: Sendable, Equatable {
     public let receivedAt: Date
     public let size: Int64
     public let recipients: [QueueRecipientStatus]
+
+    package init(
+        id: QueueMessageID, sender: String?, envelopeID: String?, returnContent: String?, authenticatedAs: String?,
+        receivedAt: Date, size: Int64, recipients: [QueueRecipientStatus]
+    ) {
+        self.id = id
+        self.sender = sender
+        self.envelopeID = envelopeID
+        self.returnContent = returnContent
+        self.authenticatedAs = authenticatedAs
+        self.receivedAt = receivedAt
+        self.size = size
+        self.recipients = recipients
+    }
 }
 
 /// Which queued messages to list. A message matches when one of its recipients matches every given
@@ -45,28 +73,11 @@ extension MailStore {
     public func queueMessages(matching filter: QueueFilter, after: Int64? = nil, limit: Int = 100)
         async throws(MailStoreError) -> [QueueMessageDetail]
     {
-        try await self.read { db in
-            let ids = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT m.id FROM queueMessage m
-                    WHERE m.id > ?
-                      AND (? IS NULL OR m.sender = ? COLLATE NOCASE)
-                      AND EXISTS (SELECT 1 FROM queueRecipient r WHERE r.queueMessageId = m.id
-                                  AND (? IS NULL OR \(QueueState.reportedSQL) = ?)
-                                  AND (? IS NULL OR r.recipient LIKE '%@' || ? ESCAPE '\\'))
-                    ORDER BY m.id LIMIT ?
-                    """,
-                arguments: [
-                    after ?? 0, filter.sender, filter.sender, filter.state?.rawValue, Date(), filter.state?.rawValue,
-                    filter.recipientDomain, filter.recipientDomain.map(Self.likeEscaped), min(limit, Int(Int32.max)),
-                ])
-            return try ids.compactMap { try Self.fetchQueueMessage(db, id: $0) }
-        }
+        try await self.queue.queueMessages(matching: filter, after: after ?? 0, limit: limit, now: Date())
     }
 
     public func queueMessage(_ id: QueueMessageID) async throws(MailStoreError) -> QueueMessageDetail? {
-        try await self.read { db in try Self.fetchQueueMessage(db, id: id.rawValue) }
+        try await self.queue.queueMessage(id, now: Date())
     }
 
     /// Makes the message's pending recipients due now. Leased recipients keep their lease (the worker
@@ -75,17 +86,7 @@ extension MailStore {
     public func retryQueueMessageNow(_ id: QueueMessageID, now: Date = Date(), audit: AuditActor? = nil)
         async throws(MailStoreError) -> Int
     {
-        try await self.write { db in
-            try Self.requireQueueMessage(db, id: id)
-            try db.execute(
-                sql: """
-                    UPDATE queueRecipient SET nextAttemptAt = ?, updatedAt = ?
-                    WHERE queueMessageId = ? AND state IN ('queued', 'deferred')
-                    """, arguments: [now, now, id.rawValue])
-            let count = db.changesCount
-            try SQLiteDirectory.appendAudit(db, audit, action: "queue.retry", target: id.description, detail: nil, now: now)
-            return count
-        }
+        try await self.queue.retryQueueMessageNow(id, now: now, audit: audit)
     }
 
     /// Gives up on the message's pending recipients (operator bounce). Refused while a worker holds
@@ -94,18 +95,7 @@ extension MailStore {
     public func bounceQueueMessage(_ id: QueueMessageID, reason: String, now: Date = Date(), audit: AuditActor? = nil)
         async throws(MailStoreError) -> Int
     {
-        try await self.write { db in
-            try Self.requireQueueMessage(db, id: id)
-            try Self.refuseWhileLeased(db, id: id, now: now)
-            try db.execute(
-                sql: """
-                    UPDATE queueRecipient SET state = 'bounced', lastError = ?, updatedAt = ?
-                    WHERE queueMessageId = ? AND state IN ('queued', 'deferred')
-                    """, arguments: [reason, now, id.rawValue])
-            let count = db.changesCount
-            try SQLiteDirectory.appendAudit(db, audit, action: "queue.bounce", target: id.description, detail: reason, now: now)
-            return count
-        }
+        try await self.queue.bounceQueueMessage(id, reason: reason, now: now, audit: audit)
     }
 
     /// Removes a queued message and its recipients without delivering or bouncing. Refused while a
@@ -113,44 +103,24 @@ extension MailStore {
     public func deleteQueueMessage(_ id: QueueMessageID, now: Date = Date(), audit: AuditActor? = nil)
         async throws(MailStoreError)
     {
-        try await self.write { db in
-            try Self.requireQueueMessage(db, id: id)
-            try Self.refuseWhileLeased(db, id: id, now: now)
-            try db.execute(sql: "DELETE FROM queueMessage WHERE id = ?", arguments: [id.rawValue])
-            try Self.deleteUnreferencedBlobs(db)
-            try SQLiteDirectory.appendAudit(db, audit, action: "queue.delete", target: id.description, detail: nil, now: now)
-        }
+        try await self.queue.deleteQueueMessage(id, now: now, audit: audit)
     }
 
     /// Makes every pending recipient due now (like `postqueue -f`); returns how many.
     @discardableResult
     public func flushQueue(now: Date = Date(), audit: AuditActor? = nil) async throws(MailStoreError) -> Int {
-        try await self.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE queueRecipient SET nextAttemptAt = ?, updatedAt = ?
-                    WHERE state IN ('queued', 'deferred') AND nextAttemptAt > ?
-                    """, arguments: [now, now, now])
-            let count = db.changesCount
-            try SQLiteDirectory.appendAudit(db, audit, action: "queue.flush", target: "*", detail: "\(count)", now: now)
-            return count
-        }
+        try await self.queue.flushQueue(now: now, audit: audit)
     }
 
     /// Deferred recipients per destination domain, most first.
     public func deferralsByDomain(limit: Int = 100) async throws(MailStoreError) -> [(domain: String, count: Int)] {
-        try await self.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT lower(substr(recipient, instr(recipient, '@') + 1)) AS domain, count(*) AS n
-                    FROM queueRecipient WHERE state = 'deferred' GROUP BY domain ORDER BY n DESC, domain LIMIT ?
-                    """, arguments: [limit]
-            ).map { ($0["domain"], $0["n"]) }
-        }
+        try await self.queue.deferralsByDomain(limit: limit)
     }
+}
 
-    static func fetchQueueMessage(_ db: Database, id: Int64) throws -> QueueMessageDetail? {
+/// The SQLite backend's queue administration helpers.
+extension MailStore {
+    static func fetchQueueMessage(_ db: Database, id: Int64, now: Date) throws -> QueueMessageDetail? {
         guard let row = try Row.fetchOne(
             db,
             sql: """
@@ -162,7 +132,7 @@ extension MailStore {
         ).compactMap { row -> QueueRecipientStatus? in
             guard let stored = QueueState(rawValue: row["state"]) else { return nil }
             let expires: Date? = row["leaseExpiresAt"]
-            let leased = expires.map { $0 > Date() } ?? false
+            let leased = expires.map { $0 > now } ?? false
             let state = leased && (stored == .queued || stored == .deferred) ? .delivering : stored
             return QueueRecipientStatus(
                 id: QueueRecipientID(row["id"]), recipient: row["recipient"], state: state, attempts: row["attempts"],

@@ -20,44 +20,23 @@ public final class MailStore: Sendable {
     let mailboxStore: any MailboxBackend
     /// Uploads and piecewise reads of content.
     let contents: any ContentBackend
+    /// The delivery queue.
+    let queue: any QueueBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
     let threadReaders: ThreadReaders?
     /// The last answer of `spaceIsLow` and when it was read.
     let spaceCheck = Mutex<(at: ContinuousClock.Instant, low: Bool)?>(nil)
-    /// Group commit for `acceptMessage`, `deliverLocally`, `recordOutcome` and `appendMessage`.
-    let acceptances = GroupCommit<AcceptanceWork, AcceptedMessage> { db, work in
-        try MailStore.insertAcceptedMessage(db, content: work.content, envelope: work.envelope, receivedAt: work.receivedAt)
-    }
-    let deliveries = GroupCommit<LocalDeliveryWork, StoredMessage> { db, work in
-        try MailStore.fileQueuedMessage(db, work)
-    }
-    let outcomes = GroupCommit<OutcomeWork, Void> { db, work in
-        try MailStore.applyOutcome(db, work)
-    }
-
-    /// APPEND's group commit (the SQLite backend's mailboxes and contents share it).
-    static func makeAppends() -> GroupCommit<AppendWork, StoredMessage> {
-        GroupCommit<AppendWork, StoredMessage> { db, work in
-            let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
-            let stored = try MailStore.insertMailboxMessage(
-                db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size),
-                flags: work.flags, internalDate: work.internalDate)
-            // Inside the append's savepoint: over the quota, this append alone is undone.
-            try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
-            return stored
-        }
-    }
 
     private init(pool: DatabasePool, settings: MailStoreSettings, logger: Logger) {
         let access = SQLiteAccess(pool: pool, logger: logger)
         self.sqlite = access
         self.directory = SQLiteDirectory(access: access)
-        // APPEND's group commit, for whole contents and uploads alike.
-        let appends = Self.makeAppends()
+        let appends = SQLiteMailboxes.makeAppends()
         self.mailboxStore = SQLiteMailboxes(access: access, appends: appends)
         self.contents = SQLiteContents(access: access, appends: appends)
+        self.queue = SQLiteQueue(access: access)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -66,12 +45,14 @@ public final class MailStore: Sendable {
     /// A store on another backend than the SQLite file (PostgreSQL: the `PostgresStore` module makes
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
     public init(
-        directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, logger: Logger
+        directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, queue: any QueueBackend,
+        logger: Logger
     ) {
         self.sqlite = nil
         self.directory = directory
         self.mailboxStore = mailboxes
         self.contents = contents
+        self.queue = queue
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil

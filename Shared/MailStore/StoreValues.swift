@@ -284,6 +284,11 @@ public struct Envelope: Sendable, Equatable {
 public struct AcceptedMessage: Sendable, Equatable {
     public let id: QueueMessageID
     public let recipientCount: Int
+
+    package init(id: QueueMessageID, recipientCount: Int) {
+        self.id = id
+        self.recipientCount = recipientCount
+    }
 }
 
 public enum QueueState: String, Sendable, CaseIterable {
@@ -315,6 +320,27 @@ public struct QueueLease: Sendable, Equatable {
     /// RFC 3461 ENVID and RET of the message, passed on to a next hop that offers DSN.
     public let envelopeID: String?
     public let returnContent: String?
+
+    package init(
+        recipientID: QueueRecipientID, messageID: QueueMessageID, owner: String, expiresAt: Date,
+        sender: EmailAddress?, recipient: EmailAddress, attempts: Int, firstQueuedAt: Date,
+        originalRecipient: String?, notify: String?, expansionDepth: Int, envelopeID: String?,
+        returnContent: String?
+    ) {
+        self.recipientID = recipientID
+        self.messageID = messageID
+        self.owner = owner
+        self.expiresAt = expiresAt
+        self.sender = sender
+        self.recipient = recipient
+        self.attempts = attempts
+        self.firstQueuedAt = firstQueuedAt
+        self.originalRecipient = originalRecipient
+        self.notify = notify
+        self.expansionDepth = expansionDepth
+        self.envelopeID = envelopeID
+        self.returnContent = returnContent
+    }
 }
 
 /// Which recipients a worker leases: the local delivery worker takes those in local domains, the SMTP
@@ -343,6 +369,17 @@ public struct PendingBounceReport: Sendable, Equatable {
         public let lastError: String?
         /// In a local domain (a success there is "delivered", elsewhere "relayed").
         public let isLocal: Bool
+
+        package init(
+            id: QueueRecipientID, recipient: String, originalRecipient: String?, notify: String?, lastError: String?, isLocal: Bool
+        ) {
+            self.id = id
+            self.recipient = recipient
+            self.originalRecipient = originalRecipient
+            self.notify = notify
+            self.lastError = lastError
+            self.isLocal = isLocal
+        }
     }
     public let messageID: QueueMessageID
     /// nil: the null reverse-path, which never gets a DSN (RFC 5321 §6.1).
@@ -351,6 +388,18 @@ public struct PendingBounceReport: Sendable, Equatable {
     public let returnContent: String?
     public let receivedAt: Date
     public let recipients: [Recipient]
+
+    package init(
+        messageID: QueueMessageID, sender: EmailAddress?, envelopeID: String?, returnContent: String?,
+        receivedAt: Date, recipients: [Recipient]
+    ) {
+        self.messageID = messageID
+        self.sender = sender
+        self.envelopeID = envelopeID
+        self.returnContent = returnContent
+        self.receivedAt = receivedAt
+        self.recipients = recipients
+    }
 }
 
 public enum DeliveryOutcome: Sendable, Equatable {
@@ -362,4 +411,9 @@ public enum DeliveryOutcome: Sendable, Equatable {
 public struct QueueStats: Sendable, Equatable {
     public let counts: [QueueState: Int]
     public let oldestPendingSince: Date?
+
+    package init(counts: [QueueState: Int], oldestPendingSince: Date?) {
+        self.counts = counts
+        self.oldestPendingSince = oldestPendingSince
+    }
 }

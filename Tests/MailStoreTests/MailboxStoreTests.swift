@@ -91,9 +91,9 @@ struct MailboxStoreTests {
         }
     }
 
-    @Test("a header listing gives each message's added lines and header section, no more")
-    func headerListing() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("a header listing gives each message's added lines and header section, no more", arguments: StoreBackendKind.allCases)
+    func headerListing(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
             let header = "Subject: one\r\nFrom: a@example.net\r\n\r\n"
@@ -114,7 +114,9 @@ struct MailboxStoreTests {
                 Data(header.utf8), contents[1], Data("\r\n".utf8), Data("Subject: bare\n\n".utf8), prefix + Data(header.utf8),
             ]
             #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .header).map(\.content) == expected)
-            #expect(try store.immediate.messagesWithContent(in: inbox.id, uids: 2...5, content: .header).map(\.content) == Array(expected[1...]))
+            if backend == .sqlite {
+                #expect(try store.immediate.messagesWithContent(in: inbox.id, uids: 2...5, content: .header).map(\.content) == Array(expected[1...]))
+            }
             let whole = try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .whole)
             #expect(whole.map(\.content) == contents + [prefix + Data((header + "queued\r\n").utf8)])
             #expect(try await store.messagesWithContent(in: inbox.id, uids: 1...5, content: .omitted).allSatisfy { $0.content == nil })

@@ -8,6 +8,19 @@ struct SQLiteMailboxes: MailboxBackend {
     /// APPEND's group commit.
     let appends: GroupCommit<AppendWork, StoredMessage>
 
+    /// APPEND's group commit (mailboxes and contents share it: whole contents and uploads alike).
+    static func makeAppends() -> GroupCommit<AppendWork, StoredMessage> {
+        GroupCommit<AppendWork, StoredMessage> { db, work in
+            let (blobID, size) = try MailStore.insertContent(db, work.content, now: work.internalDate)
+            let stored = try MailStore.insertMailboxMessage(
+                db, mailboxID: work.mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size),
+                flags: work.flags, internalDate: work.internalDate)
+            // Inside the append's savepoint: over the quota, this append alone is undone.
+            try MailStore.requireWithinQuota(db, mailboxID: work.mailbox.rawValue)
+            return stored
+        }
+    }
+
     func mailboxes(of account: AccountID) async throws(MailStoreError) -> [Mailbox] {
         try await self.access.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])

@@ -1,0 +1,544 @@
+import Foundation
+import Logging
+import MailFormat
+import MailStore
+import PostgresNIO
+import Synchronization
+
+/// The delivery queue in PostgreSQL. Workers on every host lease due recipients with `FOR UPDATE SKIP
+/// LOCKED`: a row another worker is claiming is passed over rather than waited for, and re-checked once
+/// locked, so no recipient is leased twice and no worker waits on another. A change to a leased
+/// recipient locks its row and checks the lease in the same transaction.
+final class PostgresQueue: QueueBackend {
+    let access: PostgresAccess
+    /// Acceptances by this process; each is its own transaction (PostgreSQL shares the WAL flush of
+    /// commits that arrive together by itself).
+    let accepted = Atomic<Int>(0)
+    var logger: Logger { self.access.logger }
+
+    init(access: PostgresAccess) {
+        self.access = access
+    }
+
+    func acceptMessage(_ content: Data, envelope: Envelope, receivedAt: Date) async throws(MailStoreError) -> AcceptedMessage {
+        let logger = self.logger
+        let message = try await self.access.transaction { connection in
+            let blob = try await PostgresMailboxes.insertContent(connection, content, now: receivedAt, logger)
+            return try await Self.insertAccepted(connection, blob: blob, envelope: envelope, receivedAt: receivedAt, logger)
+        }
+        self.accepted.add(1, ordering: .relaxed)
+        return message
+    }
+
+    func acceptMessage(
+        _ upload: ContentUpload, leadingWith prefix: Data, header: Data, envelope: Envelope, receivedAt: Date
+    ) async throws(MailStoreError) -> AcceptedMessage {
+        let logger = self.logger
+        let message = try await self.access.transaction { connection in
+            let blob = try await PostgresContents.sealUpload(connection, upload, prefix: prefix, header: header, now: receivedAt, logger)
+            return try await Self.insertAccepted(connection, blob: blob, envelope: envelope, receivedAt: receivedAt, logger)
+        }
+        self.accepted.add(1, ordering: .relaxed)
+        return message
+    }
+
+    var acceptanceStatistics: (messages: Int, commits: Int) {
+        let count = self.accepted.load(ordering: .relaxed)
+        return (count, count)
+    }
+
+    static func insertAccepted(
+        _ connection: PostgresConnection, blob: Int64, envelope: Envelope, receivedAt: Date, _ logger: Logger
+    ) async throws -> AcceptedMessage {
+        guard let row = try await connection.rows(
+            """
+            INSERT INTO queue_message (message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
+            VALUES (\(blob), \(envelope.sender?.description), \(envelope.envelopeID), \(envelope.returnContent),
+                    \(envelope.authenticatedAs), \(receivedAt))
+            RETURNING id
+            """, logger
+        ).first else { throw MailStoreError.unavailable("queueing a message gave no id") }
+        let id = try row.decode(Int64.self)
+        let recipients = envelope.recipients
+        // Arrays cannot carry NULLs here: each optional column goes as its text and whether it is there.
+        try await connection.query(
+            """
+            INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
+                                         next_attempt_at, updated_at)
+            SELECT \(id), r.recipient, r.domain, CASE WHEN r.has_original THEN r.original END,
+                CASE WHEN r.has_notify THEN r.notify END, 'queued', \(receivedAt), \(receivedAt)
+            FROM unnest(\(recipients.map(\.address.description))::text[], \(recipients.map { $0.address.domain.lowercased() })::text[],
+                        \(recipients.map { $0.originalRecipient ?? "" })::text[], \(recipients.map { $0.originalRecipient != nil })::boolean[],
+                        \(recipients.map { $0.notify ?? "" })::text[], \(recipients.map { $0.notify != nil })::boolean[])
+                WITH ORDINALITY AS r(recipient, domain, original, has_original, notify, has_notify, position)
+            ORDER BY r.position
+            """, logger: logger)
+        return AcceptedMessage(id: QueueMessageID(id), recipientCount: recipients.count)
+    }
+
+    // MARK: Leases
+
+    func leaseQueueItems(owner: String, limit: Int, expiresAt: Date, scope: LeaseScope, now: Date)
+        async throws(MailStoreError) -> [QueueLease]
+    {
+        let logger = self.logger
+        let scopeCondition =
+            switch scope {
+            case .all: ""
+            case .localDomains: "AND r.domain IN (SELECT lower(name) FROM domain)"
+            case .remoteDomains: "AND r.domain NOT IN (SELECT lower(name) FROM domain)"
+            }
+        return try await self.access.transaction { connection in
+            let rows = try await connection.rows(
+                """
+                WITH due AS (
+                    SELECT r.id FROM queue_recipient r
+                    WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= \(now)
+                      AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= \(now)) \(unescaped: scopeCondition)
+                    ORDER BY r.next_attempt_at, r.id
+                    LIMIT \(PostgresDirectory.clamped(limit))
+                    FOR UPDATE OF r SKIP LOCKED
+                )
+                UPDATE queue_recipient r SET lease_owner = \(owner), lease_expires_at = \(expiresAt), updated_at = \(now)
+                FROM due, queue_message m
+                WHERE r.id = due.id AND m.id = r.queue_message_id
+                RETURNING r.id, r.queue_message_id, r.recipient, r.attempts, r.original_recipient, r.notify, r.expansion_depth,
+                    m.sender, m.received_at, m.envelope_id, m.return_content, r.next_attempt_at
+                """, logger)
+            var leases: [(due: Date, lease: QueueLease)] = []
+            for row in rows {
+                let (id, message, recipient, attempts, original, notify, depth, sender, receivedAt, envelopeID, returnContent, due) =
+                    try row.decode(
+                        (Int64, Int64, String, Int32, String?, String?, Int32, String?, Date, String?, String?, Date).self)
+                guard let recipient = try? EmailAddress(parsing: recipient) else { continue }
+                leases.append((due, QueueLease(
+                    recipientID: QueueRecipientID(id), messageID: QueueMessageID(message), owner: owner, expiresAt: expiresAt,
+                    sender: sender.flatMap { try? EmailAddress(parsing: $0) }, recipient: recipient, attempts: Int(attempts),
+                    firstQueuedAt: receivedAt, originalRecipient: original, notify: notify, expansionDepth: Int(depth),
+                    envelopeID: envelopeID, returnContent: returnContent)))
+            }
+            // In the order they were due, as the SQLite backend hands them out.
+            return leases.sorted { ($0.due, $0.lease.recipientID) < ($1.due, $1.lease.recipientID) }.map(\.lease)
+        }
+    }
+
+    /// Locks the recipient's row and checks that `lease` still holds it; `leaseLost` otherwise.
+    static func checkLease(_ connection: PostgresConnection, _ lease: QueueLease, now: Date, _ logger: Logger) async throws {
+        let row = try await connection.rows(
+            "SELECT lease_owner, lease_expires_at, state FROM queue_recipient WHERE id = \(lease.recipientID.rawValue) FOR UPDATE",
+            logger
+        ).first
+        guard let (owner, expiry, state) = try row?.decode((String?, Date?, String).self), owner == lease.owner,
+            let expiry, expiry > now, state == "queued" || state == "deferred"
+        else { throw MailStoreError.leaseLost(lease.recipientID.rawValue) }
+    }
+
+    func recordOutcome(_ outcome: DeliveryOutcome, for lease: QueueLease, markReported: Bool, now: Date)
+        async throws(MailStoreError)
+    {
+        let logger = self.logger
+        let (state, nextAttempt, error): (QueueState, Date, String?) =
+            switch outcome {
+            case .delivered: (.delivered, now, nil)
+            case .deferred(let until, let reason): (.deferred, until, reason)
+            case .bounced(let reason): (.bounced, now, reason)
+            }
+        let reportedAt: Date? = state == .delivered && markReported ? now : nil
+        try await self.access.transaction { connection in
+            try await Self.checkLease(connection, lease, now: now, logger)
+            try await connection.query(
+                """
+                UPDATE queue_recipient SET state = \(state.rawValue), attempts = attempts + 1, next_attempt_at = \(nextAttempt),
+                    last_error = coalesce(\(error), last_error), lease_owner = NULL, lease_expires_at = NULL, updated_at = \(now),
+                    reported_at = coalesce(\(reportedAt), reported_at)
+                WHERE id = \(lease.recipientID.rawValue)
+                """, logger: logger)
+        }
+    }
+
+    func deliverLocally(_ lease: QueueLease, into mailbox: MailboxID, headerPrefix: Data, markReported: Bool, now: Date)
+        async throws(MailStoreError) -> StoredMessage
+    {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            try await Self.checkLease(connection, lease, now: now, logger)
+            guard let row = try await connection.rows(
+                """
+                SELECT b.id, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
+                WHERE m.id = \(lease.messageID.rawValue)
+                """, logger
+            ).first else { throw MailStoreError.unavailable("queue message \(lease.messageID) has no content") }
+            let (blob, size) = try row.decode((Int64, Int64).self)
+            let stored = try await PostgresMailboxes.insertMailboxMessage(
+                connection, mailboxID: mailbox.rawValue, blobID: blob, headerPrefix: headerPrefix,
+                size: size + Int64(headerPrefix.count), flags: [], internalDate: now, logger)
+            // Checked here as well as by the worker beforehand: two deliveries to one account can both
+            // pass the worker's check before either is filed.
+            try await PostgresMailboxes.requireWithinQuota(connection, mailboxID: mailbox.rawValue, logger)
+            try await connection.query(
+                """
+                UPDATE queue_recipient SET state = 'delivered', attempts = attempts + 1, lease_owner = NULL,
+                    lease_expires_at = NULL, updated_at = \(now), reported_at = \(markReported ? now : nil)
+                WHERE id = \(lease.recipientID.rawValue)
+                """, logger: logger)
+            return stored
+        }
+    }
+
+    func expandRecipient(_ lease: QueueLease, into targets: [EmailAddress], originalRecipient: String, note: String, now: Date)
+        async throws(MailStoreError)
+    {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            try await Self.checkLease(connection, lease, now: now, logger)
+            try await connection.query(
+                """
+                INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
+                                             next_attempt_at, updated_at, expansion_depth)
+                SELECT \(lease.messageID.rawValue), t.recipient, t.domain, \(originalRecipient), \(lease.notify), 'queued',
+                    \(now), \(now), \(Int32(lease.expansionDepth + 1))
+                FROM unnest(\(targets.map(\.description))::text[], \(targets.map { $0.domain.lowercased() })::text[])
+                    WITH ORDINALITY AS t(recipient, domain, position)
+                ORDER BY t.position
+                """, logger: logger)
+            try await connection.query(
+                """
+                UPDATE queue_recipient SET state = 'delivered', attempts = attempts + 1, last_error = \(note),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = \(now), reported_at = \(now)
+                WHERE id = \(lease.recipientID.rawValue)
+                """, logger: logger)
+        }
+    }
+
+    // MARK: Delivery status reports
+
+    func pendingReports(_ kind: ReportKind, limit: Int) async throws(MailStoreError) -> [PendingBounceReport] {
+        let logger = self.logger
+        let (condition, cutoff): (String, Date?) =
+            switch kind {
+            case .failure: ("r.state = 'bounced' AND r.reported_at IS NULL", nil)
+            case .delay(let queuedBefore): ("r.state = 'deferred' AND r.delay_reported_at IS NULL AND m.received_at <= $1", queuedBefore)
+            case .success: ("r.state = 'delivered' AND r.reported_at IS NULL AND upper(r.notify) LIKE '%SUCCESS%'", nil)
+            }
+        return try await self.access.transaction { connection in
+            // One snapshot for both reads: the messages, then their recipients owed the notice.
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            var bindings = PostgresBindings()
+            bindings.append(cutoff ?? Date.distantPast)
+            bindings.append(PostgresDirectory.clamped(limit))
+            let messages = try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT m.id, m.sender, m.envelope_id, m.return_content, m.received_at
+                        FROM queue_message m
+                        WHERE EXISTS (SELECT 1 FROM queue_recipient r WHERE r.queue_message_id = m.id AND \(condition))
+                        ORDER BY m.id LIMIT $2
+                        """, binds: bindings), logger)
+            guard !messages.isEmpty else { return [] }
+            let ids = try messages.map { try $0.decode(Int64.self) }
+            var recipientBindings = PostgresBindings()
+            recipientBindings.append(cutoff ?? Date.distantPast)
+            recipientBindings.append(ids)
+            var recipients: [Int64: [PendingBounceReport.Recipient]] = [:]
+            for row in try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT r.queue_message_id, r.id, r.recipient, r.original_recipient, r.notify, r.last_error,
+                            r.domain IN (SELECT lower(name) FROM domain)
+                        FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
+                        WHERE r.queue_message_id = ANY($2) AND \(condition) ORDER BY r.id
+                        """, binds: recipientBindings), logger)
+            {
+                let (message, id, recipient, original, notify, lastError, isLocal) = try row.decode(
+                    (Int64, Int64, String, String?, String?, String?, Bool).self)
+                recipients[message, default: []].append(
+                    PendingBounceReport.Recipient(
+                        id: QueueRecipientID(id), recipient: recipient, originalRecipient: original, notify: notify,
+                        lastError: lastError, isLocal: isLocal))
+            }
+            return try messages.map { row in
+                let (id, sender, envelopeID, returnContent, receivedAt) = try row.decode((Int64, String?, String?, String?, Date).self)
+                return PendingBounceReport(
+                    messageID: QueueMessageID(id), sender: sender.flatMap { try? EmailAddress(parsing: $0) },
+                    envelopeID: envelopeID, returnContent: returnContent, receivedAt: receivedAt,
+                    recipients: recipients[id] ?? [])
+            }
+        }
+    }
+
+    func recordReport(
+        for recipients: [QueueRecipientID], kind: ReportKind, queueing report: (content: Data, recipient: EmailAddress)?, now: Date
+    ) async throws(MailStoreError) -> Bool {
+        let logger = self.logger
+        // A delay warning marks `delay_reported_at`; failures and successes mark `reported_at`.
+        let column = if case .delay = kind { "delay_reported_at" } else { "reported_at" }
+        let ids = recipients.map(\.rawValue)
+        do {
+            return try await self.access.transaction { connection in
+                let marked = try await connection.rows(
+                    """
+                    UPDATE queue_recipient SET \(unescaped: column) = \(now)
+                    WHERE \(unescaped: column) IS NULL AND id = ANY(\(ids)) RETURNING id
+                    """, logger)
+                guard marked.count == Set(ids).count else {
+                    // Another worker reported (some of) them first: roll back, it queued the report.
+                    throw MailStoreError.alreadyDone("delivery status report")
+                }
+                if let report {
+                    let blob = try await PostgresMailboxes.insertContent(connection, report.content, now: now, logger)
+                    _ = try await Self.insertAccepted(
+                        connection, blob: blob,
+                        envelope: Envelope(sender: nil, recipients: [Envelope.Recipient(address: report.recipient)]),
+                        receivedAt: now, logger)
+                }
+                return true
+            }
+        } catch .alreadyDone {
+            return false
+        }
+    }
+
+    // MARK: Reading the queue
+
+    func queuedHeader(_ message: QueueMessageID) async throws(MailStoreError) -> (header: Data, size: Int64)? {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                """
+                SELECT h.header, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
+                JOIN message_header h ON h.message_blob_id = b.id WHERE m.id = \(message.rawValue)
+                """, logger
+            ).first.map { row in
+                let (header, size) = try row.decode((Data, Int64).self)
+                return (header, size)
+            }
+        }
+    }
+
+    func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data? {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            guard let row = try await connection.rows(
+                """
+                SELECT b.id, b.layout, b.content FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
+                WHERE m.id = \(message.rawValue)
+                """, logger
+            ).first else { return nil }
+            let (blob, layout, inline) = try row.decode((Int64, String, Data).self)
+            return try await PostgresMailboxes.storedContent(connection, blobID: blob, layout: layout, inline: inline, logger)
+        }
+    }
+
+    func queueRecipientStates(of message: QueueMessageID) async throws(MailStoreError)
+        -> [(recipient: String, state: QueueState, attempts: Int)]
+    {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                "SELECT recipient, state, attempts FROM queue_recipient WHERE queue_message_id = \(message.rawValue) ORDER BY id",
+                logger
+            ).compactMap { row in
+                let (recipient, state, attempts) = try row.decode((String, String, Int32).self)
+                return QueueState(rawValue: state).map { (recipient, $0, Int(attempts)) }
+            }
+        }
+    }
+
+    /// The state as operators see it: `delivering` while a worker holds an unexpired lease.
+    static func reportedState(now: Date) -> PostgresQuery {
+        "(CASE WHEN r.state IN ('queued', 'deferred') AND r.lease_expires_at > \(now) THEN 'delivering' ELSE r.state END)"
+    }
+
+    func queueStats(now: Date) async throws(MailStoreError) -> QueueStats {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            var counts: [QueueState: Int] = [:]
+            for state in QueueState.allCases { counts[state] = 0 }
+            var oldest: Date?
+            for row in try await connection.rows(
+                """
+                SELECT CASE WHEN r.state IN ('queued', 'deferred') AND r.lease_expires_at > \(now) THEN 'delivering' ELSE r.state END,
+                    count(*), NULL::timestamptz
+                FROM queue_recipient r GROUP BY 1
+                UNION ALL
+                SELECT NULL, 0, min(m.received_at) FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
+                WHERE r.state IN ('queued', 'deferred')
+                """, logger)
+            {
+                let (state, count, pendingSince) = try row.decode((String?, Int64, Date?).self)
+                if let state, let known = QueueState(rawValue: state) { counts[known] = Int(count) }
+                if let pendingSince { oldest = pendingSince }
+            }
+            return QueueStats(counts: counts, oldestPendingSince: oldest)
+        }
+    }
+
+    // MARK: Administration
+
+    func queueMessages(matching filter: QueueFilter, after: Int64, limit: Int, now: Date) async throws(MailStoreError)
+        -> [QueueMessageDetail]
+    {
+        let logger = self.logger
+        let domainPattern = filter.recipientDomain.map { "%@" + Self.likeEscaped($0.lowercased()) }
+        return try await self.access.transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            let ids = try await connection.rows(
+                """
+                SELECT m.id FROM queue_message m
+                WHERE m.id > \(after)
+                  AND (\(filter.sender)::text IS NULL OR lower(m.sender COLLATE "C") = lower(\(filter.sender) COLLATE "C"))
+                  AND EXISTS (SELECT 1 FROM queue_recipient r WHERE r.queue_message_id = m.id
+                              AND (\(filter.state?.rawValue)::text IS NULL
+                                   OR (CASE WHEN r.state IN ('queued', 'deferred') AND r.lease_expires_at > \(now)
+                                       THEN 'delivering' ELSE r.state END) = \(filter.state?.rawValue))
+                              AND (\(domainPattern)::text IS NULL OR lower(r.recipient COLLATE "C") LIKE \(domainPattern) ESCAPE '\\'))
+                ORDER BY m.id LIMIT \(PostgresDirectory.clamped(limit))
+                """, logger
+            ).map { try $0.decode(Int64.self) }
+            var details: [QueueMessageDetail] = []
+            for id in ids {
+                if let detail = try await Self.fetchQueueMessage(connection, id: id, now: now, logger) { details.append(detail) }
+            }
+            return details
+        }
+    }
+
+    func queueMessage(_ id: QueueMessageID, now: Date) async throws(MailStoreError) -> QueueMessageDetail? {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            return try await Self.fetchQueueMessage(connection, id: id.rawValue, now: now, logger)
+        }
+    }
+
+    func retryQueueMessageNow(_ id: QueueMessageID, now: Date, audit: AuditActor?) async throws(MailStoreError) -> Int {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            _ = try await Self.lockQueueMessage(connection, id: id, logger)
+            let count = try await connection.rows(
+                """
+                UPDATE queue_recipient SET next_attempt_at = \(now), updated_at = \(now)
+                WHERE queue_message_id = \(id.rawValue) AND state IN ('queued', 'deferred') RETURNING id
+                """, logger
+            ).count
+            try await PostgresDirectory.appendAudit(
+                connection, audit, action: "queue.retry", target: id.description, detail: nil, now: now, logger)
+            return count
+        }
+    }
+
+    func bounceQueueMessage(_ id: QueueMessageID, reason: String, now: Date, audit: AuditActor?) async throws(MailStoreError) -> Int {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            _ = try await Self.lockQueueMessage(connection, id: id, logger)
+            try await Self.refuseWhileLeased(connection, id: id, now: now, logger)
+            let count = try await connection.rows(
+                """
+                UPDATE queue_recipient SET state = 'bounced', last_error = \(reason), updated_at = \(now)
+                WHERE queue_message_id = \(id.rawValue) AND state IN ('queued', 'deferred') RETURNING id
+                """, logger
+            ).count
+            try await PostgresDirectory.appendAudit(
+                connection, audit, action: "queue.bounce", target: id.description, detail: reason, now: now, logger)
+            return count
+        }
+    }
+
+    func deleteQueueMessage(_ id: QueueMessageID, now: Date, audit: AuditActor?) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            let blob = try await Self.lockQueueMessage(connection, id: id, logger)
+            try await Self.refuseWhileLeased(connection, id: id, now: now, logger)
+            try await connection.query("DELETE FROM queue_message WHERE id = \(id.rawValue)", logger: logger)
+            try await PostgresMailboxes.deleteContentsIfUnreferenced(connection, [blob], logger)
+            try await PostgresDirectory.appendAudit(
+                connection, audit, action: "queue.delete", target: id.description, detail: nil, now: now, logger)
+        }
+    }
+
+    func flushQueue(now: Date, audit: AuditActor?) async throws(MailStoreError) -> Int {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            let count = try await connection.rows(
+                """
+                UPDATE queue_recipient SET next_attempt_at = \(now), updated_at = \(now)
+                WHERE state IN ('queued', 'deferred') AND next_attempt_at > \(now) RETURNING id
+                """, logger
+            ).count
+            try await PostgresDirectory.appendAudit(
+                connection, audit, action: "queue.flush", target: "*", detail: "\(count)", now: now, logger)
+            return count
+        }
+    }
+
+    func deferralsByDomain(limit: Int) async throws(MailStoreError) -> [(domain: String, count: Int)] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                """
+                SELECT lower(substring(recipient COLLATE "C" FROM position('@' IN recipient) + 1)) AS domain, count(*)
+                FROM queue_recipient WHERE state = 'deferred' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT \(PostgresDirectory.clamped(limit))
+                """, logger
+            ).map { row in
+                let (domain, count) = try row.decode((String, Int64).self)
+                return (domain, Int(count))
+            }
+        }
+    }
+
+    /// Locks the message's row (so that workers' changes to it and this one take turns) and returns its
+    /// content's id; `unknownQueueMessage` when there is none.
+    static func lockQueueMessage(_ connection: PostgresConnection, id: QueueMessageID, _ logger: Logger) async throws -> Int64 {
+        guard let row = try await connection.rows(
+            "SELECT message_blob_id FROM queue_message WHERE id = \(id.rawValue) FOR UPDATE", logger
+        ).first else { throw MailStoreError.unknownQueueMessage(id.rawValue) }
+        return try row.decode(Int64.self)
+    }
+
+    static func refuseWhileLeased(_ connection: PostgresConnection, id: QueueMessageID, now: Date, _ logger: Logger) async throws {
+        guard try await connection.rows(
+            """
+            SELECT 1 FROM queue_recipient
+            WHERE queue_message_id = \(id.rawValue) AND state IN ('queued', 'deferred') AND lease_expires_at > \(now) LIMIT 1
+            """, logger
+        ).isEmpty else { throw MailStoreError.queueMessageBusy(id.rawValue) }
+    }
+
+    static func fetchQueueMessage(_ connection: PostgresConnection, id: Int64, now: Date, _ logger: Logger) async throws
+        -> QueueMessageDetail?
+    {
+        guard let row = try await connection.rows(
+            """
+            SELECT m.sender, m.envelope_id, m.return_content, m.authenticated_as, m.received_at, b.size
+            FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id WHERE m.id = \(id)
+            """, logger
+        ).first else { return nil }
+        let (sender, envelopeID, returnContent, authenticatedAs, receivedAt, size) = try row.decode(
+            (String?, String?, String?, String?, Date, Int64).self)
+        let recipients = try await connection.rows(
+            """
+            SELECT id, recipient, state, attempts, next_attempt_at, last_error, lease_owner, lease_expires_at
+            FROM queue_recipient WHERE queue_message_id = \(id) ORDER BY id
+            """, logger
+        ).compactMap { row -> QueueRecipientStatus? in
+            let (recipientID, recipient, stored, attempts, nextAttempt, lastError, owner, expires) = try row.decode(
+                (Int64, String, String, Int32, Date, String?, String?, Date?).self)
+            guard let stored = QueueState(rawValue: stored) else { return nil }
+            let leased = expires.map { $0 > now } ?? false
+            let state = leased && (stored == .queued || stored == .deferred) ? .delivering : stored
+            return QueueRecipientStatus(
+                id: QueueRecipientID(recipientID), recipient: recipient, state: state, attempts: Int(attempts),
+                nextAttemptAt: nextAttempt, lastError: lastError, leaseOwner: leased ? owner : nil,
+                leaseExpiresAt: leased ? expires : nil)
+        }
+        return QueueMessageDetail(
+            id: QueueMessageID(id), sender: sender, envelopeID: envelopeID, returnContent: returnContent,
+            authenticatedAs: authenticatedAs, receivedAt: receivedAt, size: size, recipients: recipients)
+    }
+
+    /// Escapes `%`, `_` and the escape character itself for a LIKE pattern.
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+    }
+}
