@@ -22,6 +22,8 @@ public final class MailStore: Sendable {
     let contents: any ContentBackend
     /// The delivery queue.
     let queue: any QueueBackend
+    /// The purge's batches.
+    let retention: any RetentionBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -37,6 +39,7 @@ public final class MailStore: Sendable {
         self.mailboxStore = SQLiteMailboxes(access: access, appends: appends)
         self.contents = SQLiteContents(access: access, appends: appends)
         self.queue = SQLiteQueue(access: access)
+        self.retention = SQLiteRetention(access: access)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -46,13 +49,14 @@ public final class MailStore: Sendable {
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
     public init(
         directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, queue: any QueueBackend,
-        logger: Logger
+        retention: any RetentionBackend, logger: Logger
     ) {
         self.sqlite = nil
         self.directory = directory
         self.mailboxStore = mailboxes
         self.contents = contents
         self.queue = queue
+        self.retention = retention
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil
@@ -125,7 +129,7 @@ public final class MailStore: Sendable {
     }
 
     /// Puts the file in incremental auto-vacuum mode, so that the pages a purge frees can be given back
-    /// to the filesystem (`releaseFreePages`) instead of only being reused. SQLite takes the new mode
+    /// to the filesystem (`SQLiteRetention.releaseFreeSpace`) instead of only being reused. SQLite takes the new mode
     /// with a VACUUM, which rewrites the file once (a WAL file has its first page written before any
     /// table exists, so even a new file needs it): a file made before this is rewritten on its first
     /// start, under the migration lock, so by one process only.

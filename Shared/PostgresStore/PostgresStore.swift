@@ -128,7 +128,8 @@ public final class PostgresStore: Sendable {
         let access = PostgresAccess(client: self.client, logger: self.logger)
         return MailStore(
             directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access),
-            contents: PostgresContents(access: access), queue: PostgresQueue(access: access), logger: self.logger)
+            contents: PostgresContents(access: access), queue: PostgresQueue(access: access),
+            retention: PostgresRetention(access: access), logger: self.logger)
     }
 
     /// Ends the pool's connections.

@@ -71,9 +71,9 @@ struct ContentUploadTests {
         }
     }
 
-    @Test("an accepted upload reads back whole (prefix, then the pieces in order) from the queue, a mailbox, FETCH and SEARCH")
-    func accepted() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("an accepted upload reads back whole (prefix, then the pieces in order) from the queue, a mailbox, FETCH and SEARCH", arguments: StoreBackendKind.allCases)
+    func accepted(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
             let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
@@ -122,9 +122,9 @@ struct ContentUploadTests {
         }
     }
 
-    @Test("a discarded upload leaves nothing; an abandoned one is purged, and accepting it afterwards fails")
-    func discardedAndAbandoned() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("a discarded upload leaves nothing; an abandoned one is purged, and accepting it afterwards fails", arguments: StoreBackendKind.allCases)
+    func discardedAndAbandoned(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let (store, _) = try await TestData.populated(fixture)
             var discarded = try await store.beginUpload()
             try await store.appendToUpload(&discarded, Self.pieces()[0])

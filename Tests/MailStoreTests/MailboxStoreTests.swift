@@ -329,4 +329,36 @@ struct MailboxStoreTests {
             #expect(account.messageCount == 40 && account.usedBytes == stored.reduce(0) { $0 + $1.size })
         }
     }
+
+    @Test("POP3 maildrop leases: one owner at a time, renewed by its owner, free once released or expired; UPDATE only under the lease", arguments: StoreBackendKind.allCases)
+    func maildropLeases(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            for index in 1...3 { _ = try await store.appendMessage(Data("Subject: \(index)\r\n\r\nbody \(index)\r\n".utf8), to: inbox.id) }
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try await store.lockMaildrop(of: alice.id, owner: "a", for: .seconds(60), now: now))
+            #expect(try await !store.lockMaildrop(of: alice.id, owner: "b", for: .seconds(60), now: now.addingTimeInterval(30)))
+            // Renewed by its owner: still held past the first expiry.
+            #expect(try await store.lockMaildrop(of: alice.id, owner: "a", for: .seconds(60), now: now.addingTimeInterval(50)))
+            #expect(try await !store.lockMaildrop(of: alice.id, owner: "b", for: .seconds(60), now: now.addingTimeInterval(90)))
+            #expect(try await store.maildropListing(of: inbox.id).map(\.uid) == [1, 2, 3])
+            #expect(try await store.maildropListing(of: inbox.id).map(\.size) == [22, 22, 22])
+            await #expect(throws: MailStoreError.maildropLockLost) {
+                try await store.expungeMaildrop(uids: [1], in: inbox.id, account: alice.id, owner: "b", now: now.addingTimeInterval(90))
+            }
+            #expect(try await store.expungeMaildrop(uids: [1, 9], in: inbox.id, account: alice.id, owner: "a", now: now.addingTimeInterval(90)) == [1])
+            // Expired: another session takes it, and the old owner's UPDATE is refused.
+            #expect(try await store.lockMaildrop(of: alice.id, owner: "b", for: .seconds(60), now: now.addingTimeInterval(200)))
+            await #expect(throws: MailStoreError.maildropLockLost) {
+                try await store.expungeMaildrop(uids: [2], in: inbox.id, account: alice.id, owner: "a", now: now.addingTimeInterval(201))
+            }
+            // Released (only by its owner): free at once.
+            try await store.unlockMaildrop(of: alice.id, owner: "a")
+            #expect(try await !store.lockMaildrop(of: alice.id, owner: "c", for: .seconds(60), now: now.addingTimeInterval(202)))
+            try await store.unlockMaildrop(of: alice.id, owner: "b")
+            #expect(try await store.lockMaildrop(of: alice.id, owner: "c", for: .seconds(60), now: now.addingTimeInterval(203)))
+            #expect(try await store.maildropListing(of: inbox.id).map(\.uid) == [2, 3])
+        }
+    }
 }

@@ -62,4 +62,15 @@ public protocol MailboxBackend: Sendable {
 
     /// How many contents are stored (each once) and their bytes.
     func storedContents() async throws(MailStoreError) -> (count: Int, bytes: Int64)
+
+    /// Takes or renews POP3's lease on an account's maildrop for `owner` until `expiresAt`; false when
+    /// another owner holds one that has not expired at `now`.
+    func lockMaildrop(of account: AccountID, owner: String, until expiresAt: Date, now: Date) async throws(MailStoreError) -> Bool
+    /// Each message's UID and size, in UID order.
+    func maildropListing(of mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, size: Int64)]
+    /// Gives the lease up if `owner` holds it.
+    func unlockMaildrop(of account: AccountID, owner: String) async throws(MailStoreError)
+    /// Expunges the messages only while `owner` holds an unexpired lease (`maildropLockLost` otherwise).
+    func expungeMaildrop(uids: [UInt32], in mailbox: MailboxID, account: AccountID, owner: String, now: Date)
+        async throws(MailStoreError) -> [UInt32]
 }

@@ -345,4 +345,49 @@ struct SQLiteMailboxes: MailboxBackend {
             return (row[0], row[1])
         }
     }
+
+    func lockMaildrop(of account: AccountID, owner: String, until expiresAt: Date, now: Date)
+        async throws(MailStoreError) -> Bool
+    {
+        try await self.access.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO maildropLock(accountId, owner, expiresAt) VALUES (?, ?, ?)
+                    ON CONFLICT(accountId) DO UPDATE SET owner = excluded.owner, expiresAt = excluded.expiresAt
+                    WHERE maildropLock.owner = excluded.owner OR maildropLock.expiresAt <= ?
+                    """, arguments: [account.rawValue, owner, expiresAt, now])
+            return db.changesCount > 0
+        }
+    }
+
+    func maildropListing(of mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, size: Int64)] {
+        try await self.access.read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT uid, size FROM mailboxMessage WHERE mailboxId = ? ORDER BY uid", arguments: [mailbox.rawValue])
+            var listing: [(uid: UInt32, size: Int64)] = []
+            while let row = try rows.next() {
+                listing.append((UInt32(row[0] as Int64), row[1] as Int64))
+            }
+            return listing
+        }
+    }
+
+    func unlockMaildrop(of account: AccountID, owner: String) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try db.execute(
+                sql: "DELETE FROM maildropLock WHERE accountId = ? AND owner = ?", arguments: [account.rawValue, owner])
+        }
+    }
+
+    func expungeMaildrop(
+        uids: [UInt32], in mailbox: MailboxID, account: AccountID, owner: String, now: Date
+    ) async throws(MailStoreError) -> [UInt32] {
+        try await self.access.write { db in
+            let held = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM maildropLock WHERE accountId = ? AND owner = ? AND expiresAt > ?",
+                arguments: [account.rawValue, owner, now]) ?? 0
+            guard held > 0 else { throw MailStoreError.maildropLockLost }
+            return try MailStore.expungeMessages(db, uids: uids, mailboxID: mailbox.rawValue)
+        }
+    }
 }
