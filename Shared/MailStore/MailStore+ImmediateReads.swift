@@ -3,8 +3,9 @@ import GRDB
 import Synchronization
 
 extension MailStore {
-    /// Short reads answered on the calling thread (see `ImmediateReads`).
-    public var immediate: ImmediateReads { ImmediateReads(store: self) }
+    /// Short reads answered on the calling thread (see `ImmediateReads`); nil where the backend has no
+    /// such reads (a database server is always a round trip away), and callers use the async reads.
+    public var immediate: ImmediateReads? { self.threadReaders == nil ? nil : ImmediateReads(store: self) }
 
     /// Runs `value`, one SELECT, on the calling thread's own read-only connection, blocking the thread
     /// until done. Not the pool's readers: an event loop waiting for a pool reader can wait for ever

@@ -51,11 +51,11 @@ extension MailStore {
         try await self.mailboxStore.highestModSeq(of: mailbox)
     }
 
-    /// The newest entry of the change feed, across all mailboxes (0 when empty): where a process-wide
-    /// watcher starts (see `mailboxesChanged(after:)`). Read on the caller's thread (one indexed lookup),
-    /// so that it can be taken before a session's own catch-up read.
-    public func latestChange() throws(MailStoreError) -> Int64 {
-        try self.readNow { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM mailboxChange") ?? 0 }
+    /// Where the change feed is now, across all mailboxes: where a process-wide watcher starts (see
+    /// `mailboxesChanged(after:)`), taken before a session's own catch-up read so that nothing committed
+    /// in between is missed.
+    public func latestChange() async throws(MailStoreError) -> Int64 {
+        try await self.mailboxStore.latestChange()
     }
 
     /// The mailboxes with feed entries after `change` and the newest entry seen: the one query a process

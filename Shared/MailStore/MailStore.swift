@@ -24,6 +24,8 @@ public final class MailStore: Sendable {
     let queue: any QueueBackend
     /// The purge's batches.
     let retention: any RetentionBackend
+    /// Migrations and readiness.
+    let schema: any SchemaBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -40,6 +42,7 @@ public final class MailStore: Sendable {
         self.contents = SQLiteContents(access: access, appends: appends)
         self.queue = SQLiteQueue(access: access)
         self.retention = SQLiteRetention(access: access)
+        self.schema = SQLiteSchema(access: access)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -49,7 +52,7 @@ public final class MailStore: Sendable {
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
     public init(
         directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, queue: any QueueBackend,
-        retention: any RetentionBackend, logger: Logger
+        retention: any RetentionBackend, schema: any SchemaBackend, logger: Logger
     ) {
         self.sqlite = nil
         self.directory = directory
@@ -57,6 +60,7 @@ public final class MailStore: Sendable {
         self.contents = contents
         self.queue = queue
         self.retention = retention
+        self.schema = schema
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil
@@ -172,21 +176,16 @@ public final class MailStore: Sendable {
         }
     }
 
-    /// Names of the migrations applied to the file, in order.
+    /// Names of the migrations applied to the database, in order.
     public func appliedMigrations() async throws(MailStoreError) -> [String] {
-        try await self.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+        try await self.schema.appliedMigrations()
     }
 
     /// True when the database answers, every migration this build knows is applied and there is room
     /// for new mail (`/readyz`).
     public func isReady() async -> Bool {
         guard !self.spaceIsLow else { return false }
-        do {
-            return try await self.read { db in try MailStoreMigrator.make().hasCompletedMigrations(db) }
-        } catch {
-            self.logger.warning("store readiness check failed", metadata: ["error": "\(error)"])
-            return false
-        }
+        return await self.schema.isReady()
     }
 
     /// Bytes an unprivileged writer may still use on the database's filesystem; nil when it cannot be

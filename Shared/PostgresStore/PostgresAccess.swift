@@ -7,6 +7,10 @@ import PostgresNIO
 struct PostgresAccess: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// How long one operation may take, the wait for a connection included. While PostgreSQL is down
+    /// the pool keeps trying to connect, and a caller would wait for ever: past this the operation is
+    /// `unavailable`, which the protocols answer with their temporary errors.
+    var deadline: Duration = .seconds(30)
 
     /// How often a transaction PostgreSQL aborted for a serialization failure or a deadlock is run again
     /// before the caller gets `unavailable`: both are PostgreSQL's way of saying "try again", and both
@@ -23,9 +27,11 @@ struct PostgresAccess: Sendable {
         while true {
             attempt += 1
             do {
-                return try await self.client.withTransaction(logger: self.logger) { connection in
-                    if !durable { try await connection.query("SET LOCAL synchronous_commit = off", logger: self.logger) }
-                    return try await work(connection)
+                return try await self.withinDeadline {
+                    try await self.client.withTransaction(logger: self.logger) { connection in
+                        if !durable { try await connection.query("SET LOCAL synchronous_commit = off", logger: self.logger) }
+                        return try await work(connection)
+                    }
                 }
             } catch {
                 let cause = Self.cause(of: error)
@@ -39,11 +45,26 @@ struct PostgresAccess: Sendable {
     /// Runs `work` on one connection outside a transaction: for reads that are one statement.
     func read<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(MailStoreError) -> T {
         do {
-            return try await self.client.withConnection { connection in try await work(connection) }
+            return try await self.withinDeadline { try await self.client.withConnection { connection in try await work(connection) } }
         } catch {
             let cause = Self.cause(of: error)
             if let error = cause as? MailStoreError { throw error }
             throw self.mapped(cause)
+        }
+    }
+
+    /// `work`, or `unavailable` once the deadline has passed (`work` is then cancelled).
+    func withinDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let deadline = self.deadline
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                throw MailStoreError.unavailable("PostgreSQL did not answer within \(deadline)")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw MailStoreError.unavailable("no answer") }
+            return first
         }
     }
 

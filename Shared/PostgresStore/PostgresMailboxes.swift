@@ -209,6 +209,16 @@ struct PostgresMailboxes: MailboxBackend {
         }
     }
 
+    /// The xmin of the current snapshot (see `mailboxesChanged`).
+    func latestChange() async throws(MailStoreError) -> Int64 {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            guard let row = try await connection.rows("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", logger).first
+            else { throw MailStoreError.unavailable("no snapshot") }
+            return try row.decode(Int64.self)
+        }
+    }
+
     func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int) async throws(MailStoreError) -> [MailboxChange] {
         let logger = self.logger
         let since = Int64(clamping: modSeq)

@@ -21,6 +21,8 @@ public struct PostgresStoreSettings: Sendable {
     public var password: String?
     public var database: String
     public var tls: TLS
+    /// How long one store operation may take before it is `unavailable` (while PostgreSQL is down).
+    public var operationTimeout: Duration = .seconds(30)
 
     public init(host: String, port: Int, user: String, password: String?, database: String, tls: TLS) {
         self.host = host
@@ -89,11 +91,13 @@ public enum PostgresStoreError: Error, Sendable, CustomStringConvertible {
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let operationTimeout: Duration
     private let running: Task<Void, Never>
 
-    private init(client: PostgresClient, logger: Logger) {
+    private init(client: PostgresClient, logger: Logger, operationTimeout: Duration) {
         self.client = client
         self.logger = logger
+        self.operationTimeout = operationTimeout
         self.running = Task { await client.run() }
     }
 
@@ -113,7 +117,9 @@ public final class PostgresStore: Sendable {
         } catch {
             throw .cannotOpen(Self.reason(error))
         }
-        let store = PostgresStore(client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger)
+        let store = PostgresStore(
+            client: PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger), logger: logger,
+            operationTimeout: settings.operationTimeout)
         do {
             try await Self.withDeadline(timeout) { try await PostgresMigrator.migrate(store.client, logger: logger) }
         } catch {
@@ -125,12 +131,14 @@ public final class PostgresStore: Sendable {
 
     /// The store the services use, on this database.
     public func mailStore() -> MailStore {
-        let access = PostgresAccess(client: self.client, logger: self.logger)
+        let access = self.access
         return MailStore(
             directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access),
             contents: PostgresContents(access: access), queue: PostgresQueue(access: access),
-            retention: PostgresRetention(access: access), logger: self.logger)
+            retention: PostgresRetention(access: access), schema: PostgresSchema(access: access), logger: self.logger)
     }
+
+    var access: PostgresAccess { PostgresAccess(client: self.client, logger: self.logger, deadline: self.operationTimeout) }
 
     /// Ends the pool's connections.
     public func close() async {
@@ -141,15 +149,9 @@ public final class PostgresStore: Sendable {
     /// The identifiers of the migrations applied, in order.
     public func appliedMigrations() async throws(PostgresStoreError) -> [String] {
         do {
-            var identifiers: [String] = []
-            for try await (identifier,) in try await self.client.query(
-                "SELECT identifier FROM schema_migration ORDER BY identifier", logger: self.logger
-            ).decode((String,).self) {
-                identifiers.append(identifier)
-            }
-            return identifiers
+            return try await PostgresSchema(access: self.access).appliedMigrations()
         } catch {
-            throw .failed(Self.reason(error))
+            throw .failed("\(error)")
         }
     }
 

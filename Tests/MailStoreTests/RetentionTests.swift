@@ -58,9 +58,9 @@ struct RetentionTests {
             await #expect(throws: MailStoreError.changeFeedPruned(String(inbox.id.rawValue))) {
                 try await store.changes(in: inbox.id, since: before)
             }
-            if backend == .sqlite {
+            if let immediate = store.immediate {
                 #expect(throws: MailStoreError.changeFeedPruned(String(inbox.id.rawValue))) {
-                    try store.immediate.changes(in: inbox.id, since: before, limit: 1)
+                    try immediate.changes(in: inbox.id, since: before, limit: 1)
                 }
             }
             #expect(try await store.changes(in: inbox.id, since: caughtUp).isEmpty)

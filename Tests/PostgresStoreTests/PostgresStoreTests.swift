@@ -1,4 +1,7 @@
+import Foundation
 import Logging
+import MailFormat
+import MailStore
 import PostgresStore
 import Synchronization
 import Testing
@@ -93,6 +96,49 @@ struct PostgresStoreTests {
             }
             #expect(answered)
             await store.close()
+        }
+    }
+
+    @Test("while PostgreSQL is down, store operations fail as unavailable within the operation timeout, never as an answer; once it is back they work again and nothing committed is lost", .timeLimit(.minutes(1)))
+    func databaseDown() async throws {
+        try await PostgresServer.with { server in
+            var settings = server.storeSettings
+            settings.operationTimeout = .seconds(2)
+            let postgres = try await PostgresStore.open(settings: settings, logger: Self.logger)
+            let store = postgres.mailStore()
+            try await store.createDomain("example.org")
+            let address = try EmailAddress(parsing: "someone@example.org")
+            try await server.shutDown()
+            for attempt in 0..<3 {
+                let start = ContinuousClock.now
+                do throws(MailStoreError) {
+                    _ = try await store.credentials(for: address)
+                    Issue.record("a login read answered while the database was down (attempt \(attempt))")
+                } catch {
+                    guard case .unavailable = error else {
+                        Issue.record("expected unavailable, got \(error)")
+                        continue
+                    }
+                }
+                #expect(ContinuousClock.now - start < .seconds(5))
+            }
+            await #expect(throws: MailStoreError.self) {
+                try await store.acceptMessage(Data("x\r\n".utf8), envelope: Envelope(sender: nil, recipients: [.init(address: address)]))
+            }
+            try await server.start()
+            let deadline = ContinuousClock.now + .seconds(30)
+            var back = false
+            while !back, ContinuousClock.now < deadline {
+                do {
+                    back = try await store.isLocalDomain("example.org")
+                } catch {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(back)
+            #expect(try await store.resolveRecipient(address) == .unknownLocal)
+            #expect(await store.isReady())
+            await postgres.close()
         }
     }
 

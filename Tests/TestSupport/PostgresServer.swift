@@ -99,6 +99,16 @@ public final class PostgresServer: @unchecked Sendable {
         try await self.startPostmaster()
     }
 
+    /// Stops the server, keeping its data, until `start()` (PostgreSQL down under the services).
+    public func shutDown() async throws {
+        try await self.stopPostmaster()
+    }
+
+    /// Starts a server stopped by `shutDown()` again on the same port.
+    public func start() async throws {
+        try await self.startPostmaster()
+    }
+
     /// Starts `postgres` on the socket directory and port, its log in `server.log`, and waits (bounded)
     /// until it accepts connections.
     private func startPostmaster() async throws {

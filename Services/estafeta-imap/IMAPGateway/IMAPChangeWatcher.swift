@@ -41,9 +41,9 @@ final class IMAPChangeWatcher: Sendable {
     }
 
     /// Notifications for `mailbox` (coalesced: several changes between two reads are one element).
-    func watch(_ mailbox: MailboxID) throws(MailStoreError) -> Subscription {
+    func watch(_ mailbox: MailboxID) async throws(MailStoreError) -> Subscription {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        // The feed's position is read (outside the lock, on the caller's thread) only when no poll holds
+        // The feed's position is read (outside the lock) only when no poll holds
         // one: then the first pass returns nil and the second, with a position in hand, always registers.
         var now: Int64?
         while true {
@@ -61,7 +61,7 @@ final class IMAPChangeWatcher: Sendable {
                 return (token, start)
             }
             guard let (token, startPoll) = registered else {
-                now = try self.store.latestChange()
+                now = try await self.store.latestChange()
                 continue
             }
             continuation.onTermination = { [weak self] _ in self?.unsubscribe(mailbox, token) }

@@ -64,15 +64,15 @@ final class IMAPFetchShortcut: Sendable {
         let uids = parked.selection.targets(set, byUID: byUID, saved: [])
         guard let first = uids.first, let last = uids.last, uids.count <= 64, last - first < 128 else { return nil }
         let mailbox = parked.selection.mailbox.id
-        guard try IMAPSession.isCurrent(parked.selection, store: self.store) else { return nil }
+        guard let immediate = self.store.immediate, try IMAPSession.isCurrent(parked.selection, store: self.store) else { return nil }
         if response.content != .omitted, uids.count > 1 {
             // More than the session reads in one batch is the session's: it sends batches as it goes.
             let wanted = Set(uids)
-            let listed = try self.store.immediate.messagesWithContent(in: mailbox, uids: first...last, content: .omitted)
+            let listed = try immediate.messagesWithContent(in: mailbox, uids: first...last, content: .omitted)
             let total = listed.reduce(Int64(0)) { $0 + (wanted.contains($1.message.uid) ? $1.message.size : 0) }
             guard total <= IMAPSession.fetchBatchBytes else { return nil }
         }
-        let listed = try self.store.immediate.messagesWithContent(
+        let listed = try immediate.messagesWithContent(
             in: mailbox, uids: first...last, content: response.content, largest: self.streamedMessageBytes)
         // A large message's content is left unread: the session sends it a piece at a time.
         if response.content == .whole, listed.contains(where: { $0.content == nil }) { return nil }

@@ -14,9 +14,12 @@ import ServiceLifecycle
 extension IMAPSession {
     /// Whether the change feed has nothing `selection` has not read (false too when the feed was pruned
     /// past it: the command's closing synchronisation then ends the selection).
+    /// Answered on the caller's thread, so only where the store has immediate reads: false elsewhere
+    /// (the caller then takes its general path).
     static func isCurrent(_ selection: IMAPSelection, store: MailStore) throws(MailStoreError) -> Bool {
+        guard let immediate = store.immediate else { return false }
         do {
-            return try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
+            return try immediate.changes(in: selection.mailbox.id, since: selection.modSeq, limit: 1).isEmpty
         } catch {
             guard case .changeFeedPruned = error else { throw error }
             return false
@@ -28,10 +31,15 @@ extension IMAPSession {
     static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
         async throws(MailStoreError) -> [String]
     {
-        // After every command: on the loop (ImmediateReads), as most of the time nothing changed.
+        // After every command: on the loop (ImmediateReads) where the store can, as most of the time
+        // nothing changed.
         let changes: [MailboxChange]
         do {
-            changes = try store.immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
+            if let immediate = store.immediate {
+                changes = try immediate.changes(in: selection.mailbox.id, since: selection.modSeq)
+            } else {
+                changes = try await store.changes(in: selection.mailbox.id, since: selection.modSeq)
+            }
         } catch {
             guard case .changeFeedPruned = error else { throw error }
             selection.lostTrack = true
@@ -53,8 +61,13 @@ extension IMAPSession {
             // New messages are \Recent in the first session to learn of them (RFC 3501 §7.3.2: RECENT
             // follows EXISTS). Most sessions find them claimed already: read the floor before writing.
             let fresh = Array(selection.uids.reversed().prefix { $0 > previousLargest })
-            let floor = try await Self.recentFloor(
-                of: selection, lastRead: try store.immediate.recentFloor(of: selection.mailbox.id), store: store)
+            let lastRead: UInt32
+            if let immediate = store.immediate {
+                lastRead = try immediate.recentFloor(of: selection.mailbox.id)
+            } else {
+                lastRead = try await store.mailboxStatus(selection.mailbox.id).mailbox.recentFloor
+            }
+            let floor = try await Self.recentFloor(of: selection, lastRead: lastRead, store: store)
             selection.markRecent(from: floor, among: fresh)
             lines.append("* \(selection.recent.count) RECENT")
         }
@@ -76,8 +89,8 @@ extension IMAPSession {
     static func messagesWithContent(
         in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64 = .max, store: MailStore
     ) async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)] {
-        if uids.count <= 128 {
-            return try store.immediate.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
+        if uids.count <= 128, let immediate = store.immediate {
+            return try immediate.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
         }
         return try await store.messagesWithContent(in: mailbox, uids: uids, content: content, largest: largest)
     }
@@ -92,7 +105,11 @@ extension IMAPSession {
         // Subscribed before the catch-up read below, so nothing committed in between is missed.
         let subscription: IMAPChangeWatcher.Subscription?
         do {
-            subscription = try state.selected.map { try self.watcher.watch($0.mailbox.id) }
+            if let selected = state.selected {
+                subscription = try await self.watcher.watch(selected.mailbox.id)
+            } else {
+                subscription = nil
+            }
         } catch {
             return .send(Array("\(tag) NO [UNAVAILABLE] Cannot watch the mailbox, try again\r\n".utf8))
         }

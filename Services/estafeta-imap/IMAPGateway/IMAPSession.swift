@@ -276,7 +276,7 @@ struct IMAPSession: Sendable {
         case .select(let name, let readOnly):
             state.selected = nil
             state.savedSearch = []
-            let mailbox = try self.store.immediate.mailbox(named: name.name, of: account)
+            let mailbox = try await self.mailbox(named: name.name, of: account)
             let messages = try await self.store.messageFlags(in: mailbox.id)
             var selection = IMAPSelection(
                 mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2)
@@ -368,13 +368,13 @@ struct IMAPSession: Sendable {
             }
             return self.reply(tag, "LSUB completed", lines)
         case .status(let name, let attributes):
-            let mailbox = try self.store.immediate.mailbox(named: name.name, of: account)
+            let mailbox = try await self.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
                 + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let flags, let date, let message):
-            guard let mailbox = try self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
+            guard let mailbox = try await self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
             let flags = Set(flags.filter { $0 != .recent }.map(\.text))
             let stored: StoredMessage
@@ -474,7 +474,7 @@ struct IMAPSession: Sendable {
             let isMove: Bool = if case .move = command.kind { true } else { false }
             if isMove, readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
             guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
-            guard let target = try self.existingMailbox(name.name, of: account.id) else {
+            guard let target = try await self.existingMailbox(name.name, of: account.id) else {
                 return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
             }
             // A MOVE within the account adds nothing, so it may go on; a COPY adds at least rows.
@@ -533,10 +533,16 @@ struct IMAPSession: Sendable {
         return .sendBuffer(output)
     }
 
+    /// The mailbox named `name`: on the loop where the store has immediate reads (one indexed row).
+    func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
+        if let immediate = self.store.immediate { return try immediate.mailbox(named: name, of: account) }
+        return try await self.store.mailbox(named: name, of: account)
+    }
+
     /// The mailbox named `name`, nil when there is none (APPEND, COPY and MOVE answer `[TRYCREATE]`).
-    func existingMailbox(_ name: String, of account: AccountID) throws(MailStoreError) -> Mailbox? {
+    func existingMailbox(_ name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox? {
         do {
-            return try self.store.immediate.mailbox(named: name, of: account)
+            return try await self.mailbox(named: name, of: account)
         } catch {
             if case .unknownMailbox = error { return nil }
             throw error

@@ -170,6 +170,11 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
+    /// The newest entry's id (0 when the feed is empty).
+    func latestChange() async throws(MailStoreError) -> Int64 {
+        try await self.access.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM mailboxChange") ?? 0 }
+    }
+
     func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int) async throws(MailStoreError) -> [MailboxChange] {
         try await self.access.read { db in try MailStore.changes(db, in: mailbox, since: modSeq, limit: limit) }
     }
