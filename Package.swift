@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "ServerSupport", "MailStore", "MailFormat", "Credentials", nio,
+                "ServerSupport", "MailStore", "PostgresStore", "MailFormat", "Credentials", nio,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,6 +5,7 @@ import MailStore
 import NIOCore
 import NIOPosix
 import NIOSSL
+import PostgresStore
 import ServerSupport
 import ServiceLifecycle
 
@@ -111,16 +112,42 @@ public enum ServiceHost {
             Self.fail("\(label): \(error)", exitCode: Self.configurationExitCode)
         }
         Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
-        do {
-            let store = try MailStore.open(
-                settings: MailStoreSettings(
-                    path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout,
-                    minimumFreeBytes: settings.databaseMinimumFreeBytes, quickCheckAtOpen: quickCheck ?? settings.databaseQuickCheck),
-                logger: Logger(label: "\(label).store"))
-            return (settings, store)
-        } catch {
-            Self.fail("\(label): \(error)", exitCode: 1)
+        let logger = Logger(label: "\(label).store")
+        switch settings.databaseLocation {
+        case .sqlite:
+            do {
+                let store = try MailStore.open(
+                    settings: MailStoreSettings(
+                        path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout,
+                        minimumFreeBytes: settings.databaseMinimumFreeBytes,
+                        quickCheckAtOpen: quickCheck ?? settings.databaseQuickCheck),
+                    logger: logger)
+                return (settings, store)
+            } catch {
+                Self.fail("\(label): \(error)", exitCode: 1)
+            }
+        case .postgres(let location):
+            do {
+                let postgres = try await PostgresStore.open(settings: Self.postgresSettings(location, settings), logger: logger)
+                // Open for the life of the process: its pool's connections end with it.
+                return (settings, postgres.mailStore())
+            } catch {
+                Self.fail("\(label): \(error)", exitCode: 1)
+            }
         }
+    }
+
+    /// How to reach the PostgreSQL database `database.url` names, with the password from the settings.
+    static func postgresSettings(_ location: DatabaseLocation.Postgres, _ settings: EstafetaSettings) -> PostgresStoreSettings {
+        let tls: PostgresStoreSettings.TLS =
+            switch location.tls {
+            case .disable: .disable
+            case .require: .require
+            case .verifyFull: .verifyFull
+            }
+        return PostgresStoreSettings(
+            host: location.host, port: location.port, user: location.user,
+            password: settings.databasePassword.isEmpty ? nil : settings.databasePassword, database: location.database, tls: tls)
     }
 
     /// Runs the bundles, an ops listener (unless `includeOps` is false) and the ready-file writer in

@@ -52,7 +52,9 @@ final class RunningServer: @unchecked Sendable {
         if entrypointCommand != nil {
             processEnvironment["PATH"] = BuiltProducts.directory.path + ":" + (processEnvironment["PATH"] ?? "/usr/bin:/bin")
         }
-        processEnvironment["ESTAFETA_DATABASE_PATH"] = directory.appendingPathComponent("data/estafeta.sqlite").path
+        if environment["ESTAFETA_DATABASE_URL"] == nil {
+            processEnvironment["ESTAFETA_DATABASE_PATH"] = directory.appendingPathComponent("data/estafeta.sqlite").path
+        }
         for (key, value) in environment { processEnvironment[key] = value }
         self.process.environment = processEnvironment
         self.process.currentDirectoryURL = directory

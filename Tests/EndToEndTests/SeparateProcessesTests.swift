@@ -47,8 +47,27 @@ struct SeparateProcessesTests {
         return environment.merging(extra) { $1 }
     }
 
-    @Test("the compose layout as OS processes: admin, smtp, two relays, two imap, one pop3 on one file; local and remote mail delivered, read over POP3 and both IMAP processes (IDLE hears the other's flag), the queue drains, SIGTERM stops each with 0 within 10 s")
-    func composeLayout() async throws {
+    @Test("the compose layout as OS processes: admin, smtp, two relays, two imap, one pop3 on one database; local and remote mail delivered, read over POP3 and both IMAP processes (IDLE hears the other's flag), the queue drains, SIGTERM stops each with 0 within 10 s", arguments: StoreBackendKind.allCases)
+    func composeLayout(backend: StoreBackendKind) async throws {
+        switch backend {
+        case .sqlite: #expect(try await Self.composeLayout(database: [:]), "the processes share the SQLite file")
+        case .postgres:
+            try await PostgresServer.with { server in
+                let madeFile = try await Self.composeLayout(database: [
+                    "ESTAFETA_DATABASE_URL": "postgres://\(server.user)@127.0.0.1:\(server.port)/\(server.database)?sslmode=disable",
+                    "ESTAFETA_DATABASE_PASSWORD": server.password,
+                ])
+                // The mail went through PostgreSQL, and no process made a file of its own.
+                let stored = try await server.sql("SELECT count(*) FROM mailbox_message", database: server.database)
+                #expect((Int(stored.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "\(stored)")
+                #expect(!madeFile)
+            }
+        }
+    }
+
+    /// `database`: the settings that name the database (none: the SQLite file in the shared directory).
+    /// Returns whether an SQLite file was made in the processes' shared directory.
+    static func composeLayout(database: [String: String]) async throws -> Bool {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-compose-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -56,20 +75,22 @@ struct SeparateProcessesTests {
         let (peer, mx, maildir) = try await startScriptedMX(in: directory.appendingPathComponent("remote-mx"))
         defer { peer.process.kill() }
         let token = "compose-e2e-token-" + String(repeating: "c", count: 32)
-        let relay = ["ESTAFETA_RELAY_ROUTES": "remote.test=127.0.0.1:\(mx["scripted"] ?? 1)"]
+        let relay = ["ESTAFETA_RELAY_ROUTES": "remote.test=127.0.0.1:\(mx["scripted"] ?? 1)"].merging(database) { $1 }
         // `command` as in docker-compose.yml: the image's entrypoint turns it into the executable (and execs it,
         // so SIGTERM below reaches the server itself).
         let layout: [(name: String, command: String, environment: [String: String])] = [
             (
                 "admin", "admin",
-                Self.composeEnvironment("admin", extra: ["ESTAFETA_ADMIN_TOKEN": token, "ESTAFETA_ADMIN_ALLOWED_HOSTS": "localhost,127.0.0.1,admin"])
+                Self.composeEnvironment(
+                    "admin",
+                    extra: ["ESTAFETA_ADMIN_TOKEN": token, "ESTAFETA_ADMIN_ALLOWED_HOSTS": "localhost,127.0.0.1,admin"].merging(database) { $1 })
             ),
-            ("smtp", "smtp", Self.composeEnvironment("smtp")),
+            ("smtp", "smtp", Self.composeEnvironment("smtp", extra: database)),
             ("relay1", "relay", Self.composeEnvironment("relay", extra: relay)),
             ("relay2", "relay", Self.composeEnvironment("relay", extra: relay)),
-            ("imap1", "imap", Self.composeEnvironment("imap")),
-            ("imap2", "imap", Self.composeEnvironment("imap")),
-            ("pop3", "pop3", Self.composeEnvironment("pop3")),
+            ("imap1", "imap", Self.composeEnvironment("imap", extra: database)),
+            ("imap2", "imap", Self.composeEnvironment("imap", extra: database)),
+            ("pop3", "pop3", Self.composeEnvironment("pop3", extra: database)),
         ]
         let servers = try layout.map {
             try RunningServer(
@@ -95,5 +116,6 @@ struct SeparateProcessesTests {
             #expect(stopped.status == 0, "\(layout[index].name): \(servers[index].log)")
             #expect(stopped.seconds < 10, "\(layout[index].name) took \(stopped.seconds) s")
         }
+        return FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/estafeta.sqlite").path)
     }
 }

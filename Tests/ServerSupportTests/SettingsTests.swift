@@ -118,7 +118,7 @@ struct SettingsTests {
         }
     }
 
-    @Test("database.url and database.path name one database; PostgreSQL is refused until it is supported; the password is never listed")
+    @Test("database.url and database.path name one database; a PostgreSQL URL with its password from the environment; the password is never listed")
     func databaseSettings() async throws {
         let chosen = try await SettingsLoader.load(
             configFile: nil, arguments: ["--database-url", "sqlite:///srv/estafeta/mail.sqlite"], environment: [:], defaultOpsPort: 9090)
@@ -129,7 +129,6 @@ struct SettingsTests {
         #expect(both.databasePath == "x.sqlite")
         let cases: [([String], [String: String], String)] = [
             (["--database-url", "sqlite://a.sqlite", "--database-path", "b.sqlite"], [:], "names another database than database.path"),
-            (["--database-url", "postgres://estafeta@db/mail"], ["ESTAFETA_DATABASE_PASSWORD": "hunter2"], "PostgreSQL is not supported"),
             (["--database-password-file", "/nonexistent/password"], [:], "cannot be read"),
         ]
         for (arguments, environment, message) in cases {
@@ -141,6 +140,13 @@ struct SettingsTests {
                 #expect(!"\(error)".contains("hunter2"))
             }
         }
+        let postgres = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--database-url", "postgres://estafeta@db:6432/mail?sslmode=require"],
+            environment: ["ESTAFETA_DATABASE_PASSWORD": "hunter2"], defaultOpsPort: 9090)
+        #expect(
+            postgres.databaseLocation
+                == .postgres(.init(user: "estafeta", host: "db", port: 6432, database: "mail", tls: .require)))
+        #expect(postgres.databasePassword == "hunter2" && !postgres.listing.joined().contains("hunter2"))
         let secret = try await SettingsLoader.load(
             configFile: nil, arguments: [], environment: ["ESTAFETA_DATABASE_PASSWORD": "hunter2"], defaultOpsPort: 9090)
         #expect(secret.databasePassword == "hunter2" && secret.listing.contains("database.password = (set, not shown)"))

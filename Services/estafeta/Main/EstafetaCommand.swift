@@ -65,6 +65,9 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, store) = await ServiceHost.openStore(self.options, label: "estafeta")
+        guard case .sqlite = settings.databaseLocation else {
+            ServiceHost.fail("estafeta backup copies the SQLite file; back a PostgreSQL database up with pg_dump", exitCode: 1)
+        }
         do {
             let summary = try store.backup(to: self.path)
             print("backed up \(settings.databasePath) to \(summary.path): \(summary.bytes) bytes, migration \(summary.migration ?? "none")")
@@ -101,6 +104,9 @@ struct CheckDB: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, store) = await ServiceHost.openStore(self.options, label: "estafeta", quickCheck: false)
+        guard case .sqlite = settings.databaseLocation else {
+            ServiceHost.fail("estafeta check-db checks the SQLite file; PostgreSQL checks its own pages (data checksums, amcheck)", exitCode: 1)
+        }
         let findings: [String]
         do {
             findings = try await store.integrityCheck()

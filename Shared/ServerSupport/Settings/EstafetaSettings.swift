@@ -217,10 +217,6 @@ public struct EstafetaSettings: Sendable, Equatable {
                 problems.append(SettingsProblem(key: "database.url", message: error.message))
             }
         }
-        if case .postgres = databaseLocation {
-            problems.append(
-                SettingsProblem(key: "database.url", message: "PostgreSQL is not supported by this version yet; use sqlite:///path"))
-        }
         let databasePath = databaseLocation.sqlitePath ?? Self.defaultDatabasePath
         let passwordFile = reader.string(forKey: "database.passwordFile") ?? ""
         var databasePassword = reader.string(forKey: "database.password", isSecret: true) ?? ""
