@@ -238,7 +238,9 @@ let package = Package(
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "MailStore", "MailFormat", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PostgresStore", "MailStore", "MailFormat", "Credentials", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),

@@ -26,6 +26,8 @@ public final class MailStore: Sendable {
     let retention: any RetentionBackend
     /// Migrations and readiness.
     let schema: any SchemaBackend
+    /// Signals of changes as they commit; nil where processes only poll (SQLite).
+    let signals: (any SignalBackend)?
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -43,6 +45,7 @@ public final class MailStore: Sendable {
         self.queue = SQLiteQueue(access: access)
         self.retention = SQLiteRetention(access: access)
         self.schema = SQLiteSchema(access: access)
+        self.signals = nil
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -52,7 +55,7 @@ public final class MailStore: Sendable {
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
     public init(
         directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, queue: any QueueBackend,
-        retention: any RetentionBackend, schema: any SchemaBackend, logger: Logger
+        retention: any RetentionBackend, schema: any SchemaBackend, signals: (any SignalBackend)?, logger: Logger
     ) {
         self.sqlite = nil
         self.directory = directory
@@ -61,9 +64,16 @@ public final class MailStore: Sendable {
         self.queue = queue
         self.retention = retention
         self.schema = schema
+        self.signals = signals
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil
+    }
+
+    /// The wait between polls for `signal`'s changes: cut short by the backend's signals where it has
+    /// them. One per polling loop.
+    public func doorbell(for signal: StoreSignal) -> StoreDoorbell {
+        StoreDoorbell(signal: signal, backend: self.signals)
     }
 
     /// The SQLite file, or `unavailable` on another backend.

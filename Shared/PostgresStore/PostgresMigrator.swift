@@ -185,6 +185,21 @@ enum PostgresMigrator {
                 """,
                 "CREATE INDEX mailbox_change_mailbox ON mailbox_change (mailbox_id, mod_seq)",
                 "CREATE INDEX mailbox_change_xid ON mailbox_change (xid)",
+                // The store's signals (`StoreSignal`): a transaction that adds to the change feed or the
+                // queue notifies the listeners on every host when it commits (several notifications of one
+                // transaction are delivered as one).
+                """
+                CREATE FUNCTION notify_store_signal() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify(TG_ARGV[0], '');
+                    RETURN NULL;
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER mailbox_change_signal AFTER INSERT ON mailbox_change
+                FOR EACH STATEMENT EXECUTE FUNCTION notify_store_signal('estafeta_mailboxes')
+                """,
                 """
                 CREATE TABLE queue_message (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -220,6 +235,11 @@ enum PostgresMigrator {
                 "CREATE INDEX queue_recipient_due ON queue_recipient (state, next_attempt_at)",
                 "CREATE INDEX queue_recipient_message ON queue_recipient (queue_message_id)",
                 "CREATE INDEX queue_recipient_unreported ON queue_recipient (state, reported_at)",
+                // New recipients (accepted, expanded, a report queued) and recipients made due again.
+                """
+                CREATE TRIGGER queue_recipient_signal AFTER INSERT OR UPDATE OF next_attempt_at ON queue_recipient
+                FOR EACH STATEMENT EXECUTE FUNCTION notify_store_signal('estafeta_queue')
+                """,
                 """
                 CREATE TABLE admin_token (
                     id text COLLATE "C" PRIMARY KEY,

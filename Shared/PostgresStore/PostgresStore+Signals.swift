@@ -1,13 +1,6 @@
 import Logging
+import MailStore
 import PostgresNIO
-
-/// What a store tells every process on every host at once: that a mailbox or the queue has changed.
-/// On SQLite, processes poll the change feed; on PostgreSQL, LISTEN/NOTIFY wakes them at once, and
-/// polling stays only as the fallback.
-public enum StoreSignal: String, Sendable, CaseIterable {
-    case mailboxes = "estafeta_mailboxes"
-    case queue = "estafeta_queue"
-}
 
 extension PostgresStore {
     /// Sends `signal` to every listener (NOTIFY, delivered when the sender's transaction commits).
@@ -49,5 +42,15 @@ extension PostgresStore {
             try? await Task.sleep(for: wait)
             wait = min(wait * 2, longestWait)
         }
+    }
+}
+
+/// LISTEN/NOTIFY as the store's signals: the schema's triggers notify when a transaction adds to the
+/// change feed or the queue (delivered when it commits), and these listen.
+struct PostgresSignals: SignalBackend {
+    let store: PostgresStore
+
+    func listen(for signal: StoreSignal, wake: @escaping @Sendable () async -> Void) async {
+        await self.store.listen(for: signal, wake: wake)
     }
 }

@@ -135,7 +135,8 @@ public final class PostgresStore: Sendable {
         return MailStore(
             directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access),
             contents: PostgresContents(access: access), queue: PostgresQueue(access: access),
-            retention: PostgresRetention(access: access), schema: PostgresSchema(access: access), logger: self.logger)
+            retention: PostgresRetention(access: access), schema: PostgresSchema(access: access),
+            signals: PostgresSignals(store: self), logger: self.logger)
     }
 
     var access: PostgresAccess { PostgresAccess(client: self.client, logger: self.logger, deadline: self.operationTimeout) }

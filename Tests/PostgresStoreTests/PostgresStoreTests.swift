@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 import Logging
 import MailFormat
@@ -139,6 +140,54 @@ struct PostgresStoreTests {
             #expect(try await store.resolveRecipient(address) == .unknownLocal)
             #expect(await store.isReady())
             await postgres.close()
+        }
+    }
+
+    @Test("a host's doorbells ring when another host's store queues a recipient or changes a mailbox, at its commit; without a change a wait lasts its interval", .timeLimit(.minutes(1)))
+    func doorbells() async throws {
+        try await PostgresServer.with { server in
+            let listeningHost = try await PostgresStore.open(settings: server.storeSettings, logger: Self.logger)
+            let writingHost = try await PostgresStore.open(settings: server.storeSettings, logger: Self.logger)
+            let listener = listeningHost.mailStore()
+            let writer = writingHost.mailStore()
+            try await writer.createDomain("example.org")
+            let hash = try await PasswordHasher.hash("x", scheme: .sha512Crypt)
+            let account = try await writer.createAccount(try EmailAddress(parsing: "a@example.org"), passwordHash: hash)
+            let inbox = try await writer.mailbox(named: "INBOX", of: account.id)
+            let queue = listener.doorbell(for: .queue)
+            let mailboxes = listener.doorbell(for: .mailboxes)
+            #expect(queue.isListening && mailboxes.isListening)
+            // Give the listening connections a moment to LISTEN (a signal before that is not heard).
+            try await Task.sleep(for: .milliseconds(500))
+            await queue.wait(upTo: .milliseconds(10))
+            await mailboxes.wait(upTo: .milliseconds(10))
+
+            var start = ContinuousClock.now
+            await queue.wait(upTo: .seconds(1))
+            #expect(ContinuousClock.now - start >= .seconds(1), "no change: the whole interval")
+
+            let accepting = Task {
+                try await Task.sleep(for: .milliseconds(200))
+                return try await writer.acceptMessage(
+                    Data("x\r\n".utf8), envelope: Envelope(sender: nil, recipients: [.init(address: try EmailAddress(parsing: "b@remote.example"))]))
+            }
+            start = ContinuousClock.now
+            await queue.wait(upTo: .seconds(30))
+            #expect(ContinuousClock.now - start < .seconds(5), "rung by the other host's acceptance")
+            _ = try await accepting.value
+
+            let appending = Task {
+                try await Task.sleep(for: .milliseconds(200))
+                return try await writer.appendMessage(Data("Subject: x\r\n\r\nx\r\n".utf8), to: inbox.id)
+            }
+            start = ContinuousClock.now
+            await mailboxes.wait(upTo: .seconds(30))
+            #expect(ContinuousClock.now - start < .seconds(5), "rung by the other host's append")
+            _ = try await appending.value
+            queue.close()
+            mailboxes.close()
+            await listeningHost.close()
+            await writingHost.close()
         }
     }
 

@@ -31,12 +31,15 @@ final class IMAPChangeWatcher: Sendable {
 
     private let store: MailStore
     private let interval: Duration
+    /// Cuts the wait between two reads short when the store signals a change (PostgreSQL).
+    private let doorbell: StoreDoorbell
     private let logger: Logger
     private let state = Mutex(State())
 
     init(store: MailStore, interval: Duration = .milliseconds(250), logger: Logger) {
         self.store = store
         self.interval = interval
+        self.doorbell = store.doorbell(for: .mailboxes)
         self.logger = logger
     }
 
@@ -85,7 +88,7 @@ final class IMAPChangeWatcher: Sendable {
 
     private func poll() async {
         while true {
-            try? await Task.sleep(for: self.interval)
+            await self.doorbell.wait(upTo: self.interval)
             let position: Int64? = self.state.withLock { state in
                 guard state.count > 0 else {
                     // Nobody left: stop, and take a fresh position on the next watch.

@@ -29,6 +29,9 @@ struct DeliveryWorker: Service {
     let logger: Logger
 
     func run() async throws {
+        // Cuts the idle wait short when recipients are queued or made due (PostgreSQL's signals).
+        let doorbell = self.store.doorbell(for: .queue)
+        defer { doorbell.close() }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var worked = false
             var partialBatch = false
@@ -49,7 +52,7 @@ struct DeliveryWorker: Service {
                 continue
             }
             let interval = self.pollInterval
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            await cancelWhenGracefulShutdown { await doorbell.wait(upTo: interval) }
         }
     }
 
