@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "MailFormat", "Credentials",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Shared/MailStore", swiftSettings: strict),
@@ -273,7 +274,12 @@ let package = Package(
             swiftSettings: strict),
         // Spawns the built executables and talks to them with clients nobody here wrote (Python's
         // smtplib, poplib, imaplib, urllib).
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "MailStore", "MailFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "TestSupport", "MailStore", "MailFormat", "Credentials", "PostgresStore", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "RelayWorkerTests",
             dependencies: [

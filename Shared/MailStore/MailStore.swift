@@ -28,6 +28,8 @@ public final class MailStore: Sendable {
     let schema: any SchemaBackend
     /// Signals of changes as they commit; nil where processes only poll (SQLite).
     let signals: (any SignalBackend)?
+    /// Rows out and in, for copying a store to another backend (`estafeta migrate-store`).
+    public let copying: any StoreCopyBackend
     let logger: Logger
     public let settings: MailStoreSettings
     /// The read-only connections of `immediate` reads, one per thread that makes them (SQLite only).
@@ -46,6 +48,7 @@ public final class MailStore: Sendable {
         self.retention = SQLiteRetention(access: access)
         self.schema = SQLiteSchema(access: access)
         self.signals = nil
+        self.copying = SQLiteCopy(access: access)
         self.settings = settings
         self.logger = logger
         self.threadReaders = ThreadReaders(path: settings.path, busyTimeout: settings.busyTimeout)
@@ -55,7 +58,8 @@ public final class MailStore: Sendable {
     /// its backends). There is no local file: `spaceIsLow` is the database server's concern.
     public init(
         directory: any DirectoryBackend, mailboxes: any MailboxBackend, contents: any ContentBackend, queue: any QueueBackend,
-        retention: any RetentionBackend, schema: any SchemaBackend, signals: (any SignalBackend)?, logger: Logger
+        retention: any RetentionBackend, schema: any SchemaBackend, signals: (any SignalBackend)?,
+        copying: any StoreCopyBackend, logger: Logger
     ) {
         self.sqlite = nil
         self.directory = directory
@@ -65,6 +69,7 @@ public final class MailStore: Sendable {
         self.retention = retention
         self.schema = schema
         self.signals = signals
+        self.copying = copying
         self.settings = MailStoreSettings(path: "", minimumFreeBytes: 0, quickCheckAtOpen: false)
         self.logger = logger
         self.threadReaders = nil

@@ -136,7 +136,7 @@ public final class PostgresStore: Sendable {
             directory: PostgresDirectory(access: access), mailboxes: PostgresMailboxes(access: access),
             contents: PostgresContents(access: access), queue: PostgresQueue(access: access),
             retention: PostgresRetention(access: access), schema: PostgresSchema(access: access),
-            signals: PostgresSignals(store: self), logger: self.logger)
+            signals: PostgresSignals(store: self), copying: PostgresCopy(access: access), logger: self.logger)
     }
 
     var access: PostgresAccess { PostgresAccess(client: self.client, logger: self.logger, deadline: self.operationTimeout) }

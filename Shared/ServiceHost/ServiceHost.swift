@@ -112,28 +112,29 @@ public enum ServiceHost {
             Self.fail("\(label): \(error)", exitCode: Self.configurationExitCode)
         }
         Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
-        let logger = Logger(label: "\(label).store")
-        switch settings.databaseLocation {
-        case .sqlite:
-            do {
-                let store = try MailStore.open(
-                    settings: MailStoreSettings(
-                        path: settings.databasePath, busyTimeout: settings.databaseBusyTimeout,
-                        minimumFreeBytes: settings.databaseMinimumFreeBytes,
-                        quickCheckAtOpen: quickCheck ?? settings.databaseQuickCheck),
-                    logger: logger)
-                return (settings, store)
-            } catch {
-                Self.fail("\(label): \(error)", exitCode: 1)
-            }
-        case .postgres(let location):
-            do {
-                let postgres = try await PostgresStore.open(settings: Self.postgresSettings(location, settings), logger: logger)
-                // Open for the life of the process: its pool's connections end with it.
-                return (settings, postgres.mailStore())
-            } catch {
-                Self.fail("\(label): \(error)", exitCode: 1)
-            }
+        do {
+            let store = try await Self.openStore(
+                settings.databaseLocation, settings: settings, quickCheck: quickCheck, logger: Logger(label: "\(label).store"))
+            return (settings, store)
+        } catch {
+            Self.fail("\(label): \(error)", exitCode: 1)
+        }
+    }
+
+    /// The store at `location` (the password, timeouts and checks from `settings`). A PostgreSQL store
+    /// stays open for the life of the process: its pool's connections end with it.
+    public static func openStore(
+        _ location: DatabaseLocation, settings: EstafetaSettings, quickCheck: Bool? = nil, logger: Logger
+    ) async throws -> MailStore {
+        switch location {
+        case .sqlite(let path):
+            return try MailStore.open(
+                settings: MailStoreSettings(
+                    path: path, busyTimeout: settings.databaseBusyTimeout, minimumFreeBytes: settings.databaseMinimumFreeBytes,
+                    quickCheckAtOpen: quickCheck ?? settings.databaseQuickCheck),
+                logger: logger)
+        case .postgres(let postgres):
+            return try await PostgresStore.open(settings: Self.postgresSettings(postgres, settings), logger: logger).mailStore()
         }
     }
 

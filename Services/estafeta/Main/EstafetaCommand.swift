@@ -3,6 +3,7 @@ import ArgumentParser
 import Credentials
 import Foundation
 import IMAPGateway
+import Logging
 import MailStore
 import POP3Gateway
 import RelayWorker
@@ -17,7 +18,7 @@ struct EstafetaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estafeta",
         abstract: "Estafeta mail server suite.",
-        subcommands: [Serve.self, Migrate.self, Backup.self, CheckConfig.self, CheckDB.self, Token.self],
+        subcommands: [Serve.self, Migrate.self, MigrateStore.self, Backup.self, CheckConfig.self, CheckDB.self, Token.self],
         defaultSubcommand: nil)
 }
 
@@ -52,6 +53,47 @@ struct Migrate: AsyncParsableCommand {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta", defaultOpsPort: 9090)
         let applied = try await environment.store.appliedMigrations()
         print("database \(environment.settings.databasePath) is at migration \(applied.last ?? "none")")
+    }
+}
+
+struct MigrateStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-store",
+        abstract: "Copy the whole store to an empty database on another backend, and prove the copy.",
+        discussion: """
+            Stop the services first: mail taken in during the copy is not copied. Everything is copied as it is \
+            (accounts with their password hashes, aliases, mailboxes with UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, \
+            messages with UIDs, flags and dates, the queue with its state, tokens, the audit log), so IMAP clients \
+            resynchronise nothing. Then the row counts, the usage and STATUS counts and every content's SHA-256 are \
+            compared. A PostgreSQL password comes from database.password or database.passwordFile.
+            """)
+
+    @Option(help: "The store to copy: sqlite:///path or postgres://user@host:port/database.") var from: String
+    @Option(help: "An empty database to copy it into (made and migrated if needed).") var to: String
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let settings: EstafetaSettings
+        let locations: (from: DatabaseLocation, to: DatabaseLocation)
+        do {
+            settings = try await SettingsLoader.load(configFile: self.options.config, arguments: self.options.settings, defaultOpsPort: 9090)
+            locations = (try DatabaseLocation(url: self.from), try DatabaseLocation(url: self.to))
+        } catch {
+            ServiceHost.fail("estafeta migrate-store: \(error)", exitCode: ServiceHost.configurationExitCode)
+        }
+        Observability.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        guard locations.from != locations.to else {
+            ServiceHost.fail("estafeta migrate-store: --from and --to name the same database", exitCode: ServiceHost.configurationExitCode)
+        }
+        do {
+            let logger = Logger(label: "estafeta.migrate-store")
+            let source = try await ServiceHost.openStore(locations.from, settings: settings, logger: logger)
+            let target = try await ServiceHost.openStore(locations.to, settings: settings, logger: logger)
+            let report = try await StoreCopy.copy(from: source, to: target) { print($0) }
+            print("copied \(locations.from) to \(locations.to): \(report.rows.values.reduce(0, +)) rows, \(report.contentsVerified) contents verified")
+        } catch {
+            ServiceHost.fail("estafeta migrate-store: \(error)", exitCode: 1)
+        }
     }
 }
 
