@@ -6,8 +6,9 @@ carol@remote.test (a real SMTP server on loopback, aiosmtpd); the queue drains (
 bob reads his message over POP3 and over IMAP through both IMAP processes, and a flag set through one
 IMAP process reaches an IDLE client of the other.
 
-usage: multiprocess_checks.py PORTS_JSON CERTIFICATE TOKEN REMOTE_MAILDIR
+usage: multiprocess_checks.py PORTS_JSON CERTIFICATE TOKEN REMOTE_MAILDIR [HOSTS_JSON]
   PORTS_JSON: {"admin": {...ready file...}, "smtp": {...}, "imap1": {...}, "imap2": {...}, "pop3": {...}}
+  HOSTS_JSON: each process's address, when they are not all on loopback (separate hosts)
 Prints "ok <check>" per check and "all checks passed"; exits 1 at the first failure.
 """
 import imaplib
@@ -23,14 +24,20 @@ from smtp_raw import admin_api, check
 
 ports = json.loads(sys.argv[1])
 certificate, token, remote_maildir = sys.argv[2], sys.argv[3], sys.argv[4]
-HOST = "127.0.0.1"
+hosts = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+
+
+def host(name):
+    return hosts.get(name, "127.0.0.1")
+
+
 context = ssl.create_default_context(cafile=certificate)
 context.check_hostname = False
 ALICE, BOB, PASSWORD = "alice@example.org", "bob@example.org", "correct horse battery"
 
 
 def api(method, path, body=None):
-    return admin_api(ports["admin"]["admin"], token, method, path, body)
+    return admin_api(ports["admin"]["admin"], token, method, path, body, host=host("admin"))
 
 
 def until(what, condition, seconds=30):
@@ -49,7 +56,7 @@ for address in (ALICE, BOB):
     check(f"account {address} created", api("POST", "accounts", {"address": address, "password": PASSWORD})[0] == 201)
 
 # --- Submission: one local and one remote recipient, in one message each ---
-client = smtplib.SMTP(HOST, ports["smtp"]["submission"], timeout=15)
+client = smtplib.SMTP(host("smtp"), ports["smtp"]["submission"], timeout=15)
 client.starttls(context=context)
 client.login(ALICE, PASSWORD)
 client.sendmail(ALICE, [BOB], f"From: {ALICE}\r\nTo: {BOB}\r\nSubject: across processes\r\n\r\nlocal body\r\n")
@@ -69,7 +76,7 @@ with open(os.path.join(remote_maildir, remote[0]), "rb") as handle:
 check("the remote MX got alice's message", b"Subject: to the remote MX" in relayed and b"carol@remote.test" in relayed)
 
 # --- POP3, keeping the message on the server ---
-pop = poplib.POP3(HOST, ports["pop3"]["pop3"], timeout=15)
+pop = poplib.POP3(host("pop3"), ports["pop3"]["pop3"], timeout=15)
 pop.stls(context=context)
 pop.user(BOB)
 pop.pass_(PASSWORD)
@@ -81,7 +88,7 @@ pop.quit()
 
 # --- IMAP through both processes; a flag set through one reaches an IDLE client of the other ---
 def imap_login(name):
-    session = imaplib.IMAP4(HOST, ports[name]["imap"], timeout=15)
+    session = imaplib.IMAP4(host(name), ports[name]["imap"], timeout=15)
     session.starttls(ssl_context=context)
     session.login(BOB, PASSWORD)
     return session

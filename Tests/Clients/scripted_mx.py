@@ -33,6 +33,8 @@ import sys
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 portfile, maildir = sys.argv[1], sys.argv[2]
+# Where to listen: loopback, or an address other network namespaces reach (the separate-hosts test).
+LISTEN = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
 os.makedirs(maildir, exist_ok=True)
 seen_tempfail = set()
 dropped = set()
@@ -127,17 +129,17 @@ async def main():
     context = tls_context()
     servers = {
         "scripted": await loop.create_server(
-            lambda: SMTP(Handler(), decode_data=False, hostname="scripted.test"), "127.0.0.1", 0),
+            lambda: SMTP(Handler(), decode_data=False, hostname="scripted.test"), LISTEN, 0),
         "badtls": await loop.create_server(
             lambda: BrokenTLS(Handler(), decode_data=False, hostname="badtls.test", tls_context=context),
-            "127.0.0.1", 0),
+            LISTEN, 0),
         "auth": await loop.create_server(
             lambda: SMTP(Handler(), decode_data=False, hostname="smarthost.test", tls_context=context,
                          require_starttls=True, auth_required=True, auth_require_tls=True,
-                         authenticator=authenticator), "127.0.0.1", 0),
-        "greet421": await asyncio.start_server(greet421, "127.0.0.1", 0),
-        "silent": await asyncio.start_server(silent, "127.0.0.1", 0),
-        "slow": await asyncio.start_server(slow, "127.0.0.1", 0),
+                         authenticator=authenticator), LISTEN, 0),
+        "greet421": await asyncio.start_server(greet421, LISTEN, 0),
+        "silent": await asyncio.start_server(silent, LISTEN, 0),
+        "slow": await asyncio.start_server(slow, LISTEN, 0),
     }
     ports = {name: server.sockets[0].getsockname()[1] for name, server in servers.items()}
     with open(portfile + ".tmp", "w") as out:

@@ -16,10 +16,10 @@ def check(name, condition, detail=""):
     print(f"ok {name}")
 
 
-def admin_api(port, token, method, path, body=None):
+def admin_api(port, token, method, path, body=None, host=HOST):
     """One admin API request with the operator's bearer token: (HTTP status, the JSON answer or None)."""
     request = urllib.request.Request(
-        f"http://{HOST}:{port}/api/v1/{path}", method=method,
+        f"http://{host}:{port}/api/v1/{path}", method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=15) as response:

@@ -28,9 +28,10 @@ final class RunningServer: @unchecked Sendable {
 
     /// - Parameter entrypointCommand: start through `imageEntrypoint` with this first argument (`imap`, `serve`…),
     ///   the built executables first on PATH, as a container of the image runs; nil starts `executable` itself.
+    /// - Parameter networkNamespace: run it in this network namespace (`ip netns exec`, as root): another host.
     init(
         _ executable: String, arguments: [String], environment: [String: String] = [:], directory: URL? = nil,
-        name: String = "server", entrypointCommand: String? = nil
+        name: String = "server", entrypointCommand: String? = nil, networkNamespace: String? = nil
     ) throws {
         let directory =
             directory
@@ -48,6 +49,11 @@ final class RunningServer: @unchecked Sendable {
         let relayConfigured = arguments.contains { ["--relay-smarthost", "--relay-dns-server", "--relay-routes"].contains($0) }
         self.process.arguments = (entrypointCommand.map { [$0] } ?? []) + arguments + ["--ready-file", self.readyFile.path]
             + (relayConfigured ? [] : ["--relay-smarthost", "127.0.0.1:1"])
+        if let networkNamespace, let program = self.process.executableURL {
+            // `ip netns exec` enters the namespace and execs the server: the process is still the server.
+            self.process.arguments = ["netns", "exec", networkNamespace, program.path] + (self.process.arguments ?? [])
+            self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        }
         var processEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
         if entrypointCommand != nil {
             processEnvironment["PATH"] = BuiltProducts.directory.path + ":" + (processEnvironment["PATH"] ?? "/usr/bin:/bin")

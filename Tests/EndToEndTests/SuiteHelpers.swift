@@ -54,13 +54,13 @@ func startSuiteWithAlice(name: String, hostname: String, token: String, options:
 
 /// aiosmtpd with scripted answers (`Tests/Clients/scripted_mx.py`) as a remote MX on loopback, keeping
 /// what it accepts in `directory/mail`: the child (terminate it when done) and its listeners' ports.
-func startScriptedMX(in directory: URL) async throws -> (peer: ChildProcess, ports: [String: Int], maildir: URL) {
+func startScriptedMX(in directory: URL, listen: String = "127.0.0.1") async throws -> (peer: ChildProcess, ports: [String: Int], maildir: URL) {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let portFile = directory.appendingPathComponent("ports.json")
     let maildir = directory.appendingPathComponent("mail")
     let peer = try ChildProcess.start(
         URL(fileURLWithPath: "/usr/bin/env"),
-        ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path])
+        ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path, listen])
     var ports: [String: Int] = [:]
     try await eventually("the scripted MX listens", timeout: .seconds(60)) {
         ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]

@@ -17,17 +17,25 @@ public final class PostgresServer: @unchecked Sendable {
     public let password: String
     public let database = "estafeta"
     private let binaries: URL
+    /// Where it listens for TCP: loopback, or an address of `networkNamespace`.
+    public let listenAddress: String
+    /// The network namespace (`ip netns`) the server runs in; nil for the test's own.
+    public let networkNamespace: String?
     /// The postmaster, a child of the test process (not daemonised by pg_ctl: Foundation's `Process`
     /// never sees a command end whose descendant keeps its inherited descriptors).
     private let postmaster = Mutex<Process?>(nil)
 
     public var socketDirectory: String { self.directory.path }
 
-    private init(directory: URL, port: Int, password: String, binaries: URL) {
+    private init(
+        directory: URL, port: Int, password: String, binaries: URL, listenAddress: String, networkNamespace: String?
+    ) {
         self.directory = directory
         self.port = port
         self.password = password
         self.binaries = binaries
+        self.listenAddress = listenAddress
+        self.networkNamespace = networkNamespace
     }
 
     /// The newest PostgreSQL installed where Debian puts it (`/usr/lib/postgresql/VERSION/bin`).
@@ -38,13 +46,19 @@ public final class PostgresServer: @unchecked Sendable {
         return root.appendingPathComponent("\(newest)/bin")
     }
 
-    /// Starts a cluster (bounded: 60 s) and creates the role and database the store uses.
-    public static func start() async throws -> PostgresServer {
+    /// Starts a cluster (bounded: 60 s) and creates the role and database the store uses. In a network
+    /// namespace (as root), it listens on `listenAddress` and takes password logins from `clientNetwork`
+    /// (CIDR) too; its Unix socket stays in the temporary directory for the test's own commands.
+    public static func start(
+        listenAddress: String = "127.0.0.1", networkNamespace: String? = nil, clientNetwork: String? = nil
+    ) async throws -> PostgresServer {
         let binaries = try Self.binaries()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let password = "pg-" + UUID().uuidString
-        let server = PostgresServer(directory: directory, port: try Self.freePort(), password: password, binaries: binaries)
+        let server = PostgresServer(
+            directory: directory, port: try Self.freePort(), password: password, binaries: binaries, listenAddress: listenAddress,
+            networkNamespace: networkNamespace)
         if geteuid() == 0 {
             guard let owner = getpwnam("postgres") else { throw PostgresServerError.noUnprivilegedUser }
             chown(directory.path, owner.pointee.pw_uid, owner.pointee.pw_gid)
@@ -55,6 +69,11 @@ public final class PostgresServer: @unchecked Sendable {
         try await server.run(
             "initdb", ["-D", directory.appendingPathComponent("data").path, "-U", "postgres", "--auth-local=trust",
                        "--auth-host=scram-sha-256", "--pwfile", passwordFile.path, "-E", "UTF8", "--no-sync"])
+        if let clientNetwork {
+            let rules = directory.appendingPathComponent("data/pg_hba.conf")
+            let existing = try String(contentsOf: rules, encoding: .utf8)
+            try (existing + "host all all \(clientNetwork) scram-sha-256\n").write(to: rules, atomically: false, encoding: .utf8)
+        }
         try await server.startPostmaster()
         do {
             // Apart: CREATE DATABASE cannot run in the transaction psql makes of several statements.
@@ -116,15 +135,18 @@ public final class PostgresServer: @unchecked Sendable {
         let postgres = self.binaries.appendingPathComponent("postgres").path
         let arguments = [
             "-D", self.directory.appendingPathComponent("data").path, "-k", self.directory.path, "-p", "\(self.port)",
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+            "-c", "listen_addresses=\(self.listenAddress)", "-c", "fsync=off",
         ]
+        var command: [String]
         if geteuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--", postgres] + arguments
+            command = ["/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", postgres] + arguments
         } else {
-            process.executableURL = URL(fileURLWithPath: postgres)
-            process.arguments = arguments
+            command = [postgres] + arguments
         }
+        // `ip netns exec` enters the namespace and execs the rest: the process stays the postmaster.
+        if let namespace = self.networkNamespace { command = ["/usr/sbin/ip", "netns", "exec", namespace] + command }
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let log = self.directory.appendingPathComponent("server.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
