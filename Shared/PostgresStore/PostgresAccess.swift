@@ -1,6 +1,7 @@
 import Logging
 import MailStore
 import PostgresNIO
+import Synchronization
 
 /// The pool with the store's error mapping: what every part of the PostgreSQL backend reads and writes
 /// through.
@@ -53,18 +54,29 @@ struct PostgresAccess: Sendable {
         }
     }
 
-    /// `work`, or `unavailable` once the deadline has passed (`work` is then cancelled).
+    /// `work`, or `unavailable` once the deadline has passed. The caller is answered then even when
+    /// `work` does not end when cancelled (a wait inside the pool while PostgreSQL restarts was seen not
+    /// to): `work` runs as a task of its own, cancelled and left to end by itself.
     func withinDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let deadline = self.deadline
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await work() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw MailStoreError.unavailable("PostgreSQL did not answer within \(deadline)")
+        let task = Task { try await work() }
+        let answer = Answer<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                answer.continuation.withLock { $0 = continuation }
+                Task {
+                    let result = await task.result
+                    answer.take()?.resume(with: result)
+                }
+                Task {
+                    try? await Task.sleep(for: deadline)
+                    guard let continuation = answer.take() else { return }
+                    task.cancel()
+                    continuation.resume(throwing: MailStoreError.unavailable("PostgreSQL did not answer within \(deadline)"))
+                }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw MailStoreError.unavailable("no answer") }
-            return first
+        } onCancel: {
+            task.cancel()
         }
     }
 
@@ -93,5 +105,14 @@ extension PostgresConnection {
     /// Every row of `query`'s answer.
     func rows(_ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRow] {
         try await self.query(query, logger: logger).collect()
+    }
+}
+
+/// Who answers a caller of `withinDeadline` first: the work or the timer (the other finds nothing to resume).
+private final class Answer<T: Sendable>: Sendable {
+    let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func take() -> CheckedContinuation<T, any Error>? {
+        self.continuation.withLock { $0.take() }
     }
 }

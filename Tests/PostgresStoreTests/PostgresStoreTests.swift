@@ -191,6 +191,57 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("PostgreSQL restarted under load: every operation ends (done, or unavailable within its deadline), work goes on afterwards, and every acceptance answered is stored", .timeLimit(.minutes(2)))
+    func restartUnderLoad() async throws {
+        try await PostgresServer.with { server in
+            var settings = server.storeSettings
+            settings.operationTimeout = .seconds(5)
+            let postgres = try await PostgresStore.open(settings: settings, logger: Self.logger)
+            let store = postgres.mailStore()
+            let address = try EmailAddress(parsing: "x@remote.example")
+            let restartAt = ContinuousClock.now + .seconds(3)
+            let stop = restartAt + .seconds(9)
+            let workers = (0..<6).map { index in
+                Task { () -> (accepted: Int, afterRestart: Int, slowest: Duration) in
+                    var accepted = 0
+                    var afterRestart = 0
+                    var slowest = Duration.zero
+                    while ContinuousClock.now < stop {
+                        let started = ContinuousClock.now
+                        do {
+                            if index % 2 == 0 {
+                                _ = try await store.acceptMessage(
+                                    Data("x\r\n".utf8), envelope: Envelope(sender: nil, recipients: [.init(address: address)]))
+                                accepted += 1
+                            } else {
+                                for lease in try await store.leaseQueueItems(owner: "w\(index)", limit: 5, leaseDuration: .seconds(5)) {
+                                    try await store.recordOutcome(.delivered, for: lease)
+                                }
+                            }
+                            if started > restartAt + .seconds(3) { afterRestart += 1 }
+                        } catch {
+                            try? await Task.sleep(for: .milliseconds(50))
+                        }
+                        slowest = max(slowest, ContinuousClock.now - started)
+                    }
+                    return (accepted, afterRestart, slowest)
+                }
+            }
+            try await Task.sleep(until: restartAt)
+            try await server.restart()
+            var accepted = 0
+            for worker in workers {
+                let result = await worker.value
+                accepted += result.accepted
+                #expect(result.afterRestart > 0, "work goes on after the restart")
+                #expect(result.slowest < .seconds(7), "an operation took \(result.slowest)")
+            }
+            let stored = try await server.sql("SELECT count(*) FROM queue_message", database: server.database)
+            #expect((Int(stored.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= accepted, "\(stored) stored, \(accepted) answered")
+            await postgres.close()
+        }
+    }
+
     @Test("a signal sent through one host's store wakes a listener on another at once; after PostgreSQL restarts the listener listens again and wakes once to catch up")
     func signalsAcrossHosts() async throws {
         try await PostgresServer.with { server in
