@@ -14,9 +14,12 @@ struct PostgresSchema: SchemaBackend {
         }
     }
 
+    /// Answered within 3 s at most: a readiness probe waits on it.
     func isReady() async -> Bool {
+        var access = self.access
+        access.deadline = min(access.deadline, .seconds(3))
         do {
-            let applied = Set(try await self.appliedMigrations())
+            let applied = Set(try await PostgresSchema(access: access).appliedMigrations())
             return PostgresMigrator.migrations.allSatisfy { applied.contains($0.identifier) }
         } catch {
             self.access.logger.warning("store readiness check failed", metadata: ["error": "\(error)"])

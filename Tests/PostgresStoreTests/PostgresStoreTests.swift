@@ -126,6 +126,7 @@ struct PostgresStoreTests {
             await #expect(throws: MailStoreError.self) {
                 try await store.acceptMessage(Data("x\r\n".utf8), envelope: Envelope(sender: nil, recipients: [.init(address: address)]))
             }
+            #expect(await !store.isReady(), "/readyz is not ready while the database is down")
             try await server.start()
             let deadline = ContinuousClock.now + .seconds(30)
             var back = false
