@@ -10,15 +10,23 @@ struct ContentUploadTests {
         (0..<5).map { index in Data(String(repeating: "line \(index) of the body\r\n", count: 2_000).utf8) }
     }
 
+    static let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
+
+    /// An upload of `header` and the pieces, written as a session writes a large message.
+    static func upload(into store: MailStore) async throws -> ContentUpload {
+        var upload = try await store.beginUpload()
+        try await store.appendToUpload(&upload, Self.header + Self.pieces()[0])
+        for piece in Self.pieces().dropFirst() { try await store.appendToUpload(&upload, piece) }
+        return upload
+    }
+
     @Test("an appended upload (a large APPEND literal) and a large whole content read back whole, in pieces and from any offset; a discarded upload is gone; over the quota nothing is appended", arguments: StoreBackendKind.allCases)
     func appendedUpload(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
-            let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
-            var upload = try await store.beginUpload()
-            try await store.appendToUpload(&upload, header + Self.pieces()[0])
-            for piece in Self.pieces().dropFirst() { try await store.appendToUpload(&upload, piece) }
+            let header = Self.header
+            let upload = try await Self.upload(into: store)
             let whole = header + Self.pieces().reduce(Data(), +)
             #expect(upload.size == whole.count)
             let appended = try await store.appendMessage(upload, header: header, to: inbox.id, flags: ["\\Seen"])
@@ -76,10 +84,8 @@ struct ContentUploadTests {
         try await StoreFixture.with(backend) { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
-            let header = Data("Subject: pieces\r\nFrom: a@example.net\r\n\r\n".utf8)
-            var upload = try await store.beginUpload()
-            try await store.appendToUpload(&upload, header + Self.pieces()[0])
-            for piece in Self.pieces().dropFirst() { try await store.appendToUpload(&upload, piece) }
+            let header = Self.header
+            let upload = try await Self.upload(into: store)
             // Nothing refers to it yet: not in the queue, and not counted as a message.
             #expect(try await store.queueRecipientStates(of: QueueMessageID(1)).isEmpty)
             let prefix = Data("Received: from test\r\n".utf8)
