@@ -9,8 +9,8 @@ import Synchronization
 /// Callers get intention-named async methods that take and return domain values; each protocol promise
 /// is one transaction that has committed before the method returns. The mail rules (what a valid name
 /// is, which mailboxes an account starts with) are here, once; what a backend does is in the
-/// `…Backend` protocols. Parts of the store not yet behind such a protocol are SQLite only: on another
-/// backend they answer `unavailable` (the settings do not let a service open one yet).
+/// `…Backend` protocols. What only the SQLite file has (its backup, integrity check, pragmas, immediate
+/// reads) answers `unavailable` or nil on another backend.
 public final class MailStore: Sendable {
     /// The SQLite file, for the parts of the store still written against it; nil on other backends.
     let sqlite: SQLiteAccess?

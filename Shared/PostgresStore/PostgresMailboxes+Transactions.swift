@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import MailFormat
+import MailStore
+import PostgresNIO
+
+/// The steps of the mailbox and queue transactions (the queue files messages with them too).
+extension PostgresMailboxes {
+    // MARK: Inside transactions
+
+    /// The columns `storedMessage(from:)` reads, in its order.
+    static func messageColumns(_ prefix: String = "") -> String {
+        "\(prefix)uid, \(prefix)size, \(prefix)internal_date, \(prefix)flags, \(prefix)mod_seq"
+    }
+
+    /// The date to the millisecond, as the SQLite file keeps it, so that both backends give the same.
+    static func storedMessage(from row: PostgresRow) throws -> StoredMessage {
+        let (uid, size, date, flags, modSeq) = try row.decode((Int64, Int64, Date, String, Int64).self)
+        return StoredMessage(
+            uid: UInt32(clamping: uid), size: size,
+            internalDate: Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000),
+            flags: MailStore.flagSet(flags), modSeq: UInt64(clamping: modSeq))
+    }
+
+    static func listed(_ row: PostgresRow) throws -> (StoredMessage, prefix: Data, stored: Data?, blob: Int64, layout: String) {
+        let (_, _, _, _, _, prefix, stored, blob, layout) = try row.decode(
+            (Int64, Int64, Date, String, Int64, Data, Data?, Int64, String).self)
+        return (try Self.storedMessage(from: row), prefix, stored, blob, layout)
+    }
+
+    /// Messages in `uids` with, after the listing columns: added header lines, the stored content
+    /// (only the header section when `header`; NULL when larger than `largest`), its id and layout.
+    static func listing(
+        _ connection: PostgresConnection, _ mailbox: MailboxID, _ uids: ClosedRange<UInt32>, header: Bool, largest: Int64,
+        _ logger: Logger
+    ) async throws -> [PostgresRow] {
+        if header {
+            return try await connection.rows(
+                """
+                SELECT \(unescaped: Self.messageColumns("m.")), m.header_prefix, h.header, m.message_blob_id, 'inline'
+                FROM mailbox_message m JOIN message_header h ON h.message_blob_id = m.message_blob_id
+                WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
+                ORDER BY m.uid
+                """, logger)
+        }
+        return try await connection.rows(
+            """
+            SELECT \(unescaped: Self.messageColumns("m.")), m.header_prefix, CASE WHEN b.size <= \(largest) THEN b.content END,
+                b.id, b.layout
+            FROM mailbox_message m JOIN message_blob b ON b.id = m.message_blob_id
+            WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
+            ORDER BY m.uid
+            """, logger)
+    }
+
+    /// A content's bytes: `inline`, or its chunks in order.
+    static func storedContent(
+        _ connection: PostgresConnection, blobID: Int64, layout: String, inline: Data, _ logger: Logger
+    ) async throws -> Data {
+        guard layout == "chunks" else { return inline }
+        var content = Data()
+        for row in try await connection.rows(
+            "SELECT data FROM message_chunk WHERE message_blob_id = \(blobID) ORDER BY seq", logger)
+        {
+            content.append(try row.decode(Data.self))
+        }
+        return content
+    }
+
+    /// Stores a content whole, with its header section apart (what header-only reads take).
+    static func insertContent(_ connection: PostgresConnection, _ content: Data, now: Date, _ logger: Logger) async throws -> Int64 {
+        guard let row = try await connection.rows(
+            """
+            INSERT INTO message_blob (layout, content, size, created_at) VALUES ('inline', \(content), \(Int64(content.count)), \(now))
+            RETURNING id
+            """, logger
+        ).first else { throw MailStoreError.unavailable("storing a content gave no id") }
+        let blob = try row.decode(Int64.self)
+        let header = content.prefix(MIMEParser.headerLength(of: content))
+        try await connection.query(
+            "INSERT INTO message_header (message_blob_id, header) VALUES (\(blob), \(Data(header)))", logger: logger)
+        return blob
+    }
+
+    /// Gives the message the mailbox's next UID and modseq (one `UPDATE … RETURNING`, which locks the
+    /// mailbox row until commit) and records the append in the feed.
+    static func insertMailboxMessage(
+        _ connection: PostgresConnection, mailboxID: Int64, blobID: Int64, headerPrefix: Data, size: Int64, flags: Set<String>,
+        internalDate: Date, _ logger: Logger
+    ) async throws -> StoredMessage {
+        guard let row = try await connection.rows(
+            """
+            UPDATE mailbox SET uid_next = uid_next + 1, highest_mod_seq = highest_mod_seq + 1
+            WHERE id = \(mailboxID) AND uid_next < \(Int64(UInt32.max))
+            RETURNING uid_next - 1, highest_mod_seq
+            """, logger
+        ).first else {
+            guard try await connection.rows("SELECT 1 FROM mailbox WHERE id = \(mailboxID)", logger).isEmpty else {
+                throw MailStoreError.unavailable("mailbox \(mailboxID) ran out of UIDs")
+            }
+            throw MailStoreError.unknownMailbox(String(mailboxID))
+        }
+        let (uid, modSeq) = try row.decode((Int64, Int64).self)
+        try await connection.query(
+            """
+            INSERT INTO mailbox_message (mailbox_id, uid, message_blob_id, header_prefix, size, internal_date, flags, mod_seq)
+            VALUES (\(mailboxID), \(uid), \(blobID), \(headerPrefix), \(size), \(internalDate), \(MailStore.flagString(flags)), \(modSeq))
+            """, logger: logger)
+        try await Self.recordChanges(connection, mailboxID: mailboxID, modSeq: modSeq, uids: [uid], kind: .append, logger)
+        return StoredMessage(uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq))
+    }
+
+    static func bumpModSeq(_ connection: PostgresConnection, mailboxID: Int64, _ logger: Logger) async throws -> Int64 {
+        guard let row = try await connection.rows(
+            "UPDATE mailbox SET highest_mod_seq = highest_mod_seq + 1 WHERE id = \(mailboxID) RETURNING highest_mod_seq", logger
+        ).first else { throw MailStoreError.unknownMailbox(String(mailboxID)) }
+        return try row.decode(Int64.self)
+    }
+
+    static func recordChanges(
+        _ connection: PostgresConnection, mailboxID: Int64, modSeq: Int64, uids: [Int64], kind: MailboxChange.Kind,
+        _ logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO mailbox_change (mailbox_id, mod_seq, uid, kind, created_at)
+            SELECT \(mailboxID), \(modSeq), uid, \(kind.rawValue), now() FROM unnest(\(uids)::bigint[]) AS u(uid)
+            """, logger: logger)
+    }
+
+    /// Removes the messages (one modseq for all of them), records each in the feed, and removes the
+    /// contents nothing else uses any more. The caller holds the mailbox's row lock.
+    static func expungeMessages(_ connection: PostgresConnection, uids: [UInt32], mailboxID: Int64, _ logger: Logger)
+        async throws -> [UInt32]
+    {
+        guard !uids.isEmpty else { return [] }
+        var removed: [Int64] = []
+        var blobs = Set<Int64>()
+        for row in try await connection.rows(
+            """
+            DELETE FROM mailbox_message WHERE mailbox_id = \(mailboxID) AND uid = ANY(\(uids.map(Int64.init)))
+            RETURNING uid, message_blob_id
+            """, logger)
+        {
+            let (uid, blob) = try row.decode((Int64, Int64).self)
+            removed.append(uid)
+            blobs.insert(blob)
+        }
+        guard !removed.isEmpty else { return [] }
+        removed.sort()
+        let modSeq = try await Self.bumpModSeq(connection, mailboxID: mailboxID, logger)
+        try await Self.recordChanges(connection, mailboxID: mailboxID, modSeq: modSeq, uids: removed, kind: .expunge, logger)
+        try await Self.deleteContentsIfUnreferenced(connection, Array(blobs), logger)
+        return removed.map { UInt32(truncatingIfNeeded: $0) }
+    }
+
+    /// Removes those of `blobs` that no mailbox message and no queued message refers to.
+    static func deleteContentsIfUnreferenced(_ connection: PostgresConnection, _ blobs: [Int64], _ logger: Logger) async throws {
+        try await connection.query(
+            """
+            DELETE FROM message_blob b WHERE b.id = ANY(\(blobs))
+                AND NOT EXISTS (SELECT 1 FROM mailbox_message m WHERE m.message_blob_id = b.id)
+                AND NOT EXISTS (SELECT 1 FROM queue_message q WHERE q.message_blob_id = b.id)
+            """, logger: logger)
+    }
+
+    static func copyMessages(_ connection: PostgresConnection, uids: [UInt32], from source: Int64, to target: Int64, _ logger: Logger)
+        async throws -> [(source: UInt32, copy: UInt32)]
+    {
+        var pairs: [(source: UInt32, copy: UInt32)] = []
+        for row in try await connection.rows(
+            """
+            SELECT uid, message_blob_id, header_prefix, size, internal_date, flags FROM mailbox_message
+            WHERE mailbox_id = \(source) AND uid = ANY(\(uids.map(Int64.init))) ORDER BY uid
+            """, logger)
+        {
+            let (uid, blob, prefix, size, date, flags) = try row.decode((Int64, Int64, Data, Int64, Date, String).self)
+            let copy = try await Self.insertMailboxMessage(
+                connection, mailboxID: target, blobID: blob, headerPrefix: prefix, size: size, flags: MailStore.flagSet(flags),
+                internalDate: date, logger)
+            pairs.append((UInt32(truncatingIfNeeded: uid), copy.uid))
+        }
+        return pairs
+    }
+
+    /// `overQuota` (rolling back the caller's transaction) when the account owning the mailbox uses more
+    /// than its quota after what was just added, which the usage trigger has counted.
+    static func requireWithinQuota(_ connection: PostgresConnection, mailboxID: Int64, _ logger: Logger) async throws {
+        guard let row = try await connection.rows(
+            """
+            SELECT a.address, a.quota_bytes, a.used_bytes FROM mailbox m JOIN account a ON a.id = m.account_id
+            WHERE m.id = \(mailboxID)
+            """, logger
+        ).first else { return }
+        let (address, quota, used) = try row.decode((String, Int64?, Int64).self)
+        if let quota, used > quota { throw MailStoreError.overQuota(address) }
+    }
+}
