@@ -266,4 +266,27 @@ struct AccountStoreTests {
             #expect(try await second.adminTokens().count == 1)
         }
     }
+
+    @Test("deleting an account with mail, and force-deleting a domain with mail, remove the mail and the contents only they held", arguments: StoreBackendKind.allCases)
+    func deletionsWithMail(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let hash = try await PasswordHasher.hash("x", scheme: .sha512Crypt)
+            let bob = try await store.createAccount(TestData.address("bob@example.org"), passwordHash: hash)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let projects = try await store.createMailbox(named: "Projects", of: alice.id)
+            for index in 1...3 { _ = try await store.appendMessage(Data("Subject: \(index)\r\n\r\nx\r\n".utf8), to: inbox.id) }
+            _ = try await store.copyMessages(uids: [1, 2], from: inbox.id, to: projects.id)
+            let bobInbox = try await store.mailbox(named: "INBOX", of: bob.id)
+            _ = try await store.appendMessage(Data("Subject: bob\r\n\r\nx\r\n".utf8), to: bobInbox.id)
+            #expect(try await store.storedContents().count == 4)
+            try await store.deleteAccount(alice.address)
+            #expect(try await store.storedContents().count == 1)
+            await #expect(throws: MailStoreError.unknownAccount("alice@example.org")) { try await store.account(alice.address) }
+            #expect(try await store.account(bob.address).messageCount == 1)
+            try await store.deleteDomain("example.org", force: true)
+            #expect(try await store.storedContents().count == 0)
+            #expect(try await store.accounts().isEmpty)
+        }
+    }
 }
