@@ -13,6 +13,33 @@ ensure_anchors() {
   fi
 }
 
+# STORE=postgres: the store in a private PostgreSQL cluster on loopback (Debian's postgresql, run as its
+# `postgres` user; fsync and synchronous_commit on, as a production server has them) instead of the
+# SQLite file. Sets $database_flags for `estafeta serve`.
+start_database() {
+  database_flags=(--database-path "$work/data/estafeta.sqlite")
+  [ "${STORE:-sqlite}" = postgres ] || return 0
+  local bin password
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  password="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  pg_port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  chmod 755 "$work"  # the postgres user reaches its directory through it
+  mkdir -p "$work/pg" && chown postgres:postgres "$work/pg" && chmod 700 "$work/pg"
+  echo unused > "$work/pg.pw" && chown postgres "$work/pg.pw"
+  as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
+  as_postgres "$bin/initdb" -D "$work/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --pwfile "$work/pg.pw" -E UTF8 >/dev/null
+  as_postgres "$bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$pg_port" -c listen_addresses=127.0.0.1 \
+    -c max_connections=200 >"$work/pg.log" 2>&1 &
+  pg_server=$!
+  for _ in $(seq 1 100); do as_postgres "$bin/pg_isready" -h "$work/pg" -p "$pg_port" -q && break; sleep 0.2; done
+  as_postgres "$bin/psql" -h "$work/pg" -p "$pg_port" -U postgres -q -c "CREATE ROLE estafeta LOGIN PASSWORD '$password'"
+  as_postgres "$bin/psql" -h "$work/pg" -p "$pg_port" -U postgres -q -c "CREATE DATABASE estafeta OWNER estafeta"
+  export ESTAFETA_DATABASE_PASSWORD=$password
+  database_flags=(--database-url "postgres://estafeta@127.0.0.1:$pg_port/estafeta?sslmode=disable")
+  echo "store: PostgreSQL $(basename "$(dirname "$bin")") on 127.0.0.1:$pg_port" >&2
+}
+
 # Builds and starts `estafeta serve` (release) on loopback with bench.test and test1@bench.test;
 # sets $work, $server, $token, $smtp_port, $admin_port. Extra flags are passed through. The load comes
 # from one address, so the per-network connection rate limit is off (Postfix's is off by default too).
@@ -20,10 +47,11 @@ start_estafeta() {
   echo "building estafeta (release)" >&2
   (cd "$repo" && swift build -c release --product estafeta >&2)
   work=$(mktemp -d /tmp/estafeta-bench.XXXXXX)
+  start_database
   token="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   local ports=()
   for name in smtp submission submissions pop3 pop3s imap imaps admin ops; do ports+=("--$name-port" 0 "--$name-host" 127.0.0.1); done
-  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/estafeta" serve --database-path "$work/data/estafeta.sqlite" \
+  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/estafeta" serve "${database_flags[@]}" \
     --ready-file "$work/ready.json" --log-level warning --hostname bench.estafeta.test \
     --relay-smarthost 127.0.0.1:1 --limits-max-new-connections-per-minute 0 "${ports[@]}" "$@" >"$work/log" 2>&1 &
   server=$!
@@ -38,6 +66,7 @@ start_estafeta() {
 stop_estafeta() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
+  if [ -n "${pg_server:-}" ]; then kill -INT "$pg_server" 2>/dev/null || true; wait "$pg_server" 2>/dev/null || true; fi
   [ "${STOP_ANCHORS:-0}" = 1 ] && bash "$ANCHORS/anchors_stop.sh" >&2 || true
   rm -rf "$work"
 }

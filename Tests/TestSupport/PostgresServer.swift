@@ -12,7 +12,9 @@ import Glibc
 public final class PostgresServer: @unchecked Sendable {
     // Immutable after start; the class is shared only to stop it.
     public let directory: URL
-    public let port: Int
+    /// Chosen before the server binds it, so another process may take it first: `start` then tries
+    /// another (set only while starting).
+    public private(set) var port: Int
     public let user = "estafeta"
     public let password: String
     public let database = "estafeta"
@@ -74,7 +76,16 @@ public final class PostgresServer: @unchecked Sendable {
             let existing = try String(contentsOf: rules, encoding: .utf8)
             try (existing + "host all all \(clientNetwork) scram-sha-256\n").write(to: rules, atomically: false, encoding: .utf8)
         }
-        try await server.startPostmaster()
+        // A free port can be taken between choosing it and the server binding it (tests start servers
+        // in parallel): then another one, a few times.
+        for attempt in 1...5 {
+            do {
+                try await server.startPostmaster()
+                break
+            } catch PostgresServerError.failed(let reason) where reason.contains("could not create any TCP/IP sockets") && attempt < 5 {
+                server.port = try Self.freePort()
+            }
+        }
         do {
             // Apart: CREATE DATABASE cannot run in the transaction psql makes of several statements.
             try await server.sql("CREATE ROLE \(server.user) LOGIN PASSWORD '\(password)'")
