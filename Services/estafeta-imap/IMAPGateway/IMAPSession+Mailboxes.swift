@@ -1,0 +1,75 @@
+import Foundation
+import IMAPProtocol
+import MailStore
+
+/// Finding mailboxes by name, STATUS items and LIST/LSUB patterns.
+extension IMAPSession {
+    /// The mailbox named `name`: on the loop where the store has immediate reads (one indexed row).
+    func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
+        if let immediate = self.store.immediate { return try immediate.mailbox(named: name, of: account) }
+        return try await self.store.mailbox(named: name, of: account)
+    }
+
+    /// The mailbox named `name`, nil when there is none (APPEND, COPY and MOVE answer `[TRYCREATE]`).
+    func existingMailbox(_ name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox? {
+        do {
+            return try await self.mailbox(named: name, of: account)
+        } catch {
+            if case .unknownMailbox = error { return nil }
+            throw error
+        }
+    }
+
+    /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
+    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> String {
+        attributes.map { attribute -> String in
+            switch attribute {
+            case .messages: "MESSAGES \(status.messages)"
+            case .uidNext: "UIDNEXT \(status.mailbox.uidNext)"
+            case .uidValidity: "UIDVALIDITY \(status.mailbox.uidValidity)"
+            case .unseen: "UNSEEN \(status.unseen)"
+            case .deleted: "DELETED \(status.deleted)"
+            case .size: "SIZE \(status.sizeBytes)"
+            case .recent: "RECENT \(status.recent)"
+            case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
+            }
+        }.joined(separator: " ")
+    }
+
+    /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
+    /// other character only itself.
+    static func matches(_ name: String, pattern: String) -> Bool {
+        let name = Array(name.unicodeScalars)
+        let pattern = Array(pattern.unicodeScalars)
+        // Depth-first over (name, pattern) positions, each visited once: bounded, never recursive.
+        var memo = Set<Int>()
+        func match(_ n: Int, _ p: Int) -> Bool {
+            var stack = [(n, p)]
+            var steps = 0
+            while let (n, p) = stack.popLast() {
+                steps += 1
+                if steps > 100_000 { return false }
+                let key = n * (pattern.count + 1) + p
+                if memo.contains(key) { continue }
+                memo.insert(key)
+                if p == pattern.count {
+                    if n == name.count { return true }
+                    continue
+                }
+                switch pattern[p] {
+                case "*":
+                    stack.append((n, p + 1))
+                    if n < name.count { stack.append((n + 1, p)) }
+                case "%":
+                    stack.append((n, p + 1))
+                    if n < name.count, name[n] != "/" { stack.append((n + 1, p)) }
+                default:
+                    if n < name.count, name[n] == pattern[p] { stack.append((n + 1, p + 1)) }
+                }
+            }
+            return false
+        }
+        if String(String.UnicodeScalarView(pattern)).uppercased() == "INBOX" { return String(String.UnicodeScalarView(name)) == "INBOX" }
+        return match(0, 0)
+    }
+}
