@@ -99,6 +99,10 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// A cluster for the length of `body`, stopped afterwards whether it throws or not.
     public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+        // A few clusters at a time: tests run in parallel, and thirty clusters starting at once on two
+        // cores made unrelated timing checks fail.
+        await ClusterSlots.shared.acquire()
+        defer { Task { await ClusterSlots.shared.release() } }
         let server = try await Self.start()
         do {
             let result = try await body(server)
@@ -245,6 +249,31 @@ public enum PostgresServerError: Error, CustomStringConvertible {
         case .notInstalled: "PostgreSQL is not installed (Debian: apt-get install postgresql)"
         case .noUnprivilegedUser: "running as root, but there is no postgres user to run PostgreSQL as"
         case .failed(let what): what
+        }
+    }
+}
+
+/// How many clusters `PostgresServer.with` runs at once in one test process.
+actor ClusterSlots {
+    static let shared = ClusterSlots(3)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { self.free = count }
+
+    func acquire() async {
+        if self.free > 0 {
+            self.free -= 1
+            return
+        }
+        await withCheckedContinuation { self.waiting.append($0) }
+    }
+
+    func release() {
+        if self.waiting.isEmpty {
+            self.free += 1
+        } else {
+            self.waiting.removeFirst().resume()
         }
     }
 }
