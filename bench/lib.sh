@@ -15,22 +15,22 @@ ensure_anchors() {
 
 # STORE=postgres: the store in a private PostgreSQL cluster on loopback (Debian's postgresql, run as its
 # `postgres` user; fsync and synchronous_commit on, as a production server has them) instead of the
-# SQLite file. Sets $database_flags for `estafeta serve`.
+# SQLite file. Sets $database_flags for `estafeta serve`. PG_OPTIONS: more server flags (`-c name=value`).
+as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
 start_database() {
   database_flags=(--database-path "$work/data/estafeta.sqlite")
   [ "${STORE:-sqlite}" = postgres ] || return 0
   local bin password
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); pg_bin=$bin
   password="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   pg_port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
   chmod 755 "$work"  # the postgres user reaches its directory through it
   mkdir -p "$work/pg" && chown postgres:postgres "$work/pg" && chmod 700 "$work/pg"
   echo unused > "$work/pg.pw" && chown postgres "$work/pg.pw"
-  as_postgres() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi; }
   as_postgres "$bin/initdb" -D "$work/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
     --pwfile "$work/pg.pw" -E UTF8 >/dev/null
   as_postgres "$bin/postgres" -D "$work/pg/data" -k "$work/pg" -p "$pg_port" -c listen_addresses=127.0.0.1 \
-    -c max_connections=200 >"$work/pg.log" 2>&1 &
+    -c max_connections=200 ${PG_OPTIONS:-} >"$work/pg.log" 2>&1 &
   pg_server=$!
   for _ in $(seq 1 100); do as_postgres "$bin/pg_isready" -h "$work/pg" -p "$pg_port" -q && break; sleep 0.2; done
   as_postgres "$bin/psql" -h "$work/pg" -p "$pg_port" -U postgres -q -c "CREATE ROLE estafeta LOGIN PASSWORD '$password'"
@@ -66,7 +66,8 @@ start_estafeta() {
 stop_estafeta() {
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
-  if [ -n "${pg_server:-}" ]; then kill -INT "$pg_server" 2>/dev/null || true; wait "$pg_server" 2>/dev/null || true; fi
+  # The cluster's postmaster is a child of the subshell $pg_server names: pg_ctl stops the postmaster itself.
+  if [ -n "${pg_server:-}" ]; then as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true; wait "$pg_server" 2>/dev/null || true; fi
   [ "${STOP_ANCHORS:-0}" = 1 ] && bash "$ANCHORS/anchors_stop.sh" >&2 || true
   rm -rf "$work"
 }

@@ -289,21 +289,7 @@ struct PostgresDirectory: DirectoryBackend {
     func resolveRecipient(_ address: EmailAddress) async throws(MailStoreError) -> RecipientResolution {
         let logger = self.logger
         return try await self.access.read { connection in
-            let rows = try await connection.rows(
-                """
-                WITH local AS (SELECT 1 FROM domain WHERE lower(name) = lower(\(address.domain) COLLATE "C"))
-                SELECT 0, NULL::text, NULL::bigint, NULL::boolean, NULL::bigint, NULL::bigint FROM local
-                UNION ALL
-                SELECT 1, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
-                WHERE lower(a.source) = lower(\(address.description) COLLATE "C")
-                UNION ALL
-                SELECT 2, NULL, id, enabled, quota_bytes, used_bytes FROM account
-                WHERE lower(address) = lower(\(address.description) COLLATE "C")
-                UNION ALL
-                SELECT 3, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
-                WHERE lower(a.source) = lower(\("@" + address.domain) COLLATE "C")
-                ORDER BY 1, 2
-                """, logger)
+            let rows = try await connection.rows(RecipientResolutionStatement(address: address), logger)
             var local = false
             var exact: [String] = []
             var account: RecipientResolution?

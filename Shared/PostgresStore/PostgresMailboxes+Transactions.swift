@@ -82,31 +82,23 @@ extension PostgresMailboxes {
         return blob
     }
 
-    /// Gives the message the mailbox's next UID and modseq (one `UPDATE … RETURNING`, which locks the
-    /// mailbox row until commit) and records the append in the feed.
+    /// Gives the message the mailbox's next UID and modseq (an `UPDATE … RETURNING`, which locks the
+    /// mailbox row until commit), files it and records the append in the feed: one statement, so one
+    /// round trip.
     static func insertMailboxMessage(
         _ connection: PostgresConnection, mailboxID: Int64, blobID: Int64, headerPrefix: Data, size: Int64, flags: Set<String>,
         internalDate: Date, _ logger: Logger
     ) async throws -> StoredMessage {
-        guard let row = try await connection.rows(
-            """
-            UPDATE mailbox SET uid_next = uid_next + 1, highest_mod_seq = highest_mod_seq + 1
-            WHERE id = \(mailboxID) AND uid_next < \(Int64(UInt32.max))
-            RETURNING uid_next - 1, highest_mod_seq
-            """, logger
-        ).first else {
+        let filing = try MessageFilingStatement(
+            mailbox: mailboxID, blob: blobID, headerPrefix: headerPrefix, size: size, internalDate: internalDate,
+            flags: MailStore.flagString(flags))
+        guard let row = try await connection.rows(filing, logger        ).first else {
             guard try await connection.rows("SELECT 1 FROM mailbox WHERE id = \(mailboxID)", logger).isEmpty else {
                 throw MailStoreError.unavailable("mailbox \(mailboxID) ran out of UIDs")
             }
             throw MailStoreError.unknownMailbox(String(mailboxID))
         }
         let (uid, modSeq) = try row.decode((Int64, Int64).self)
-        try await connection.query(
-            """
-            INSERT INTO mailbox_message (mailbox_id, uid, message_blob_id, header_prefix, size, internal_date, flags, mod_seq)
-            VALUES (\(mailboxID), \(uid), \(blobID), \(headerPrefix), \(size), \(internalDate), \(MailStore.flagString(flags)), \(modSeq))
-            """, logger: logger)
-        try await Self.recordChanges(connection, mailboxID: mailboxID, modSeq: modSeq, uids: [uid], kind: .append, logger)
         return StoredMessage(uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq))
     }
 

@@ -28,7 +28,9 @@ struct PostgresMailboxes: MailboxBackend {
     func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
         let logger = self.logger
         return try await self.access.read { connection in
-            try await Self.fetchMailbox(connection, name: name, accountID: account.rawValue, logger)
+            guard let row = try await connection.rows(MailboxByNameStatement(account: account.rawValue, name: name), logger).first
+            else { throw MailStoreError.unknownMailbox(name) }
+            return try Self.mailbox(from: row)
         }
     }
 

@@ -22,9 +22,8 @@ final class PostgresQueue: QueueBackend {
 
     func acceptMessage(_ content: Data, envelope: Envelope, receivedAt: Date) async throws(MailStoreError) -> AcceptedMessage {
         let logger = self.logger
-        let message = try await self.access.transaction { connection in
-            let blob = try await PostgresMailboxes.insertContent(connection, content, now: receivedAt, logger)
-            return try await Self.insertAccepted(connection, blob: blob, envelope: envelope, receivedAt: receivedAt, logger)
+        let message = try await self.access.statement { connection in
+            try await Self.insertAccepted(connection, content: .whole(content), envelope: envelope, receivedAt: receivedAt, logger)
         }
         self.accepted.add(1, ordering: .relaxed)
         return message
@@ -36,7 +35,7 @@ final class PostgresQueue: QueueBackend {
         let logger = self.logger
         let message = try await self.access.transaction { connection in
             let blob = try await PostgresContents.sealUpload(connection, upload, prefix: prefix, header: header, now: receivedAt, logger)
-            return try await Self.insertAccepted(connection, blob: blob, envelope: envelope, receivedAt: receivedAt, logger)
+            return try await Self.insertAccepted(connection, content: .stored(blob), envelope: envelope, receivedAt: receivedAt, logger)
         }
         self.accepted.add(1, ordering: .relaxed)
         return message
@@ -47,33 +46,30 @@ final class PostgresQueue: QueueBackend {
         return (count, count)
     }
 
+    /// What an accepted message's content is: already stored (a sealed upload, by its id), or the
+    /// bytes to store with it.
+    enum AcceptedContent {
+        case stored(Int64)
+        case whole(Data)
+    }
+
+    /// Queues a message with its recipients, and stores a whole content with it, in one statement: a
+    /// message's acceptance is then one round trip to PostgreSQL.
     static func insertAccepted(
-        _ connection: PostgresConnection, blob: Int64, envelope: Envelope, receivedAt: Date, _ logger: Logger
+        _ connection: PostgresConnection, content: AcceptedContent, envelope: Envelope, receivedAt: Date, _ logger: Logger
     ) async throws -> AcceptedMessage {
-        guard let row = try await connection.rows(
-            """
-            INSERT INTO queue_message (message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
-            VALUES (\(blob), \(envelope.sender?.description), \(envelope.envelopeID), \(envelope.returnContent),
-                    \(envelope.authenticatedAs), \(receivedAt))
-            RETURNING id
-            """, logger
-        ).first else { throw MailStoreError.unavailable("queueing a message gave no id") }
-        let id = try row.decode(Int64.self)
-        let recipients = envelope.recipients
-        // Arrays cannot carry NULLs here: each optional column goes as its text and whether it is there.
-        try await connection.query(
-            """
-            INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
-                                         next_attempt_at, updated_at)
-            SELECT \(id), r.recipient, r.domain, CASE WHEN r.has_original THEN r.original END,
-                CASE WHEN r.has_notify THEN r.notify END, 'queued', \(receivedAt), \(receivedAt)
-            FROM unnest(\(recipients.map(\.address.description))::text[], \(recipients.map { $0.address.domain.lowercased() })::text[],
-                        \(recipients.map { $0.originalRecipient ?? "" })::text[], \(recipients.map { $0.originalRecipient != nil })::boolean[],
-                        \(recipients.map { $0.notify ?? "" })::text[], \(recipients.map { $0.notify != nil })::boolean[])
-                WITH ORDINALITY AS r(recipient, domain, original, has_original, notify, has_notify, position)
-            ORDER BY r.position
-            """, logger: logger)
-        return AcceptedMessage(id: QueueMessageID(id), recipientCount: recipients.count)
+        let (storedID, bytes): (Int64?, Data?) =
+            switch content {
+            case .stored(let id): (id, nil)
+            case .whole(let data): (nil, data)
+            }
+        let header = bytes.map { Data($0.prefix(MIMEParser.headerLength(of: $0))) }
+        let statement = try QueueAcceptanceStatement(
+            storedID: storedID, content: bytes, header: header, envelope: envelope, receivedAt: receivedAt)
+        guard let row = try await connection.rows(statement, logger).first else {
+            throw MailStoreError.unavailable("queueing a message gave no id")
+        }
+        return AcceptedMessage(id: QueueMessageID(try row.decode(Int64.self)), recipientCount: envelope.recipients.count)
     }
 
     // MARK: Leases
@@ -82,29 +78,16 @@ final class PostgresQueue: QueueBackend {
         async throws(MailStoreError) -> [QueueLease]
     {
         let logger = self.logger
-        let scopeCondition =
+        let scopeName =
             switch scope {
-            case .all: ""
-            case .localDomains: "AND r.domain IN (SELECT lower(name) FROM domain)"
-            case .remoteDomains: "AND r.domain NOT IN (SELECT lower(name) FROM domain)"
+            case .all: "all"
+            case .localDomains: "local"
+            case .remoteDomains: "remote"
             }
-        return try await self.access.transaction { connection in
-            let rows = try await connection.rows(
-                """
-                WITH due AS (
-                    SELECT r.id FROM queue_recipient r
-                    WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= \(now)
-                      AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= \(now)) \(unescaped: scopeCondition)
-                    ORDER BY r.next_attempt_at, r.id
-                    LIMIT \(PostgresDirectory.clamped(limit))
-                    FOR UPDATE OF r SKIP LOCKED
-                )
-                UPDATE queue_recipient r SET lease_owner = \(owner), lease_expires_at = \(expiresAt), updated_at = \(now)
-                FROM due, queue_message m
-                WHERE r.id = due.id AND m.id = r.queue_message_id
-                RETURNING r.id, r.queue_message_id, r.recipient, r.attempts, r.original_recipient, r.notify, r.expansion_depth,
-                    m.sender, m.received_at, m.envelope_id, m.return_content, r.next_attempt_at
-                """, logger)
+        let statement = DueLeaseStatement(
+            now: now, limit: PostgresDirectory.clamped(limit), owner: owner, expiresAt: expiresAt, scope: scopeName)
+        return try await self.access.statement { connection in
+            let rows = try await connection.rows(statement, logger)
             var leases: [(due: Date, lease: QueueLease)] = []
             for row in rows {
                 let (id, message, recipient, attempts, original, notify, depth, sender, receivedAt, envelopeID, returnContent, due) =
@@ -144,16 +127,14 @@ final class PostgresQueue: QueueBackend {
             case .bounced(let reason): (.bounced, now, reason)
             }
         let reportedAt: Date? = state == .delivered && markReported ? now : nil
-        try await self.access.transaction { connection in
-            try await Self.checkLease(connection, lease, now: now, logger)
-            try await connection.query(
-                """
-                UPDATE queue_recipient SET state = \(state.rawValue), attempts = attempts + 1, next_attempt_at = \(nextAttempt),
-                    last_error = coalesce(\(error), last_error), lease_owner = NULL, lease_expires_at = NULL, updated_at = \(now),
-                    reported_at = coalesce(\(reportedAt), reported_at)
-                WHERE id = \(lease.recipientID.rawValue)
-                """, logger: logger)
+        let updated = try await self.access.statement { connection in
+            try await connection.rows(
+                try OutcomeStatement(
+                    state: state.rawValue, nextAttempt: nextAttempt, error: error, now: now, reportedAt: reportedAt,
+                    recipient: lease.recipientID.rawValue, owner: lease.owner), logger
+            ).count
         }
+        guard updated == 1 else { throw .leaseLost(lease.recipientID.rawValue) }
     }
 
     func deliverLocally(_ lease: QueueLease, into mailbox: MailboxID, headerPrefix: Data, markReported: Bool, now: Date)
@@ -161,26 +142,24 @@ final class PostgresQueue: QueueBackend {
     {
         let logger = self.logger
         return try await self.access.transaction { connection in
-            try await Self.checkLease(connection, lease, now: now, logger)
-            guard let row = try await connection.rows(
-                """
-                SELECT b.id, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
-                WHERE m.id = \(lease.messageID.rawValue)
-                """, logger
-            ).first else { throw MailStoreError.unavailable("queue message \(lease.messageID) has no content") }
-            let (blob, size) = try row.decode((Int64, Int64).self)
+            // The lease checked under the recipient's row lock, and the content it delivers, in one read.
+            let row = try await connection.rows(LeasedContentStatement(recipient: lease.recipientID.rawValue), logger).first
+            guard let (owner, expiry, state, blob, size) = try row?.decode((String?, Date?, String, Int64, Int64).self),
+                owner == lease.owner, let expiry, expiry > now, state == "queued" || state == "deferred"
+            else { throw MailStoreError.leaseLost(lease.recipientID.rawValue) }
             let stored = try await PostgresMailboxes.insertMailboxMessage(
                 connection, mailboxID: mailbox.rawValue, blobID: blob, headerPrefix: headerPrefix,
                 size: size + Int64(headerPrefix.count), flags: [], internalDate: now, logger)
-            // Checked here as well as by the worker beforehand: two deliveries to one account can both
-            // pass the worker's check before either is filed.
-            try await PostgresMailboxes.requireWithinQuota(connection, mailboxID: mailbox.rawValue, logger)
-            try await connection.query(
-                """
-                UPDATE queue_recipient SET state = 'delivered', attempts = attempts + 1, lease_owner = NULL,
-                    lease_expires_at = NULL, updated_at = \(now), reported_at = \(markReported ? now : nil)
-                WHERE id = \(lease.recipientID.rawValue)
-                """, logger: logger)
+            // The quota checked here as well as by the worker beforehand (two deliveries to one account can
+            // both pass the worker's check before either is filed), on the usage the filing just raised;
+            // over it, the recipient stays leased and the transaction is rolled back.
+            let completion = try DeliveryCompletionStatement(
+                mailbox: mailbox.rawValue, now: now, reportedAt: markReported ? now : nil, recipient: lease.recipientID.rawValue)
+            guard let usage = try await connection.rows(completion, logger).first else {
+                throw MailStoreError.unknownMailbox(String(mailbox.rawValue))
+            }
+            let (address, quota, used) = try usage.decode((String, Int64?, Int64).self)
+            if let quota, used > quota { throw MailStoreError.overQuota(address) }
             return stored
         }
     }
@@ -220,49 +199,48 @@ final class PostgresQueue: QueueBackend {
             case .delay(let queuedBefore): ("r.state = 'deferred' AND r.delay_reported_at IS NULL AND m.received_at <= $1", queuedBefore)
             case .success: ("r.state = 'delivered' AND r.reported_at IS NULL AND upper(r.notify) LIKE '%SUCCESS%'", nil)
             }
-        return try await self.access.transaction { connection in
-            // One snapshot for both reads: the messages, then their recipients owed the notice.
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            var bindings = PostgresBindings()
-            bindings.append(cutoff ?? Date.distantPast)
-            bindings.append(PostgresDirectory.clamped(limit))
-            let messages = try await connection.rows(
+        var binds = PostgresBindings()
+        binds.append(cutoff ?? Date.distantPast)
+        binds.append(PostgresDirectory.clamped(limit))
+        let bindings = binds
+        // One statement, so one snapshot: the messages owed a notice, and their recipients owed it.
+        let rows = try await self.access.read { connection in
+            try await connection.rows(
                 PostgresQuery(
                     unsafeSQL: """
-                        SELECT m.id, m.sender, m.envelope_id, m.return_content, m.received_at
-                        FROM queue_message m
-                        WHERE EXISTS (SELECT 1 FROM queue_recipient r WHERE r.queue_message_id = m.id AND \(condition))
-                        ORDER BY m.id LIMIT $2
+                        WITH owed AS (
+                            SELECT m.id, m.sender, m.envelope_id, m.return_content, m.received_at
+                            FROM queue_message m
+                            WHERE EXISTS (SELECT 1 FROM queue_recipient r WHERE r.queue_message_id = m.id AND \(condition))
+                            ORDER BY m.id LIMIT $2
+                        )
+                        SELECT m.id, m.sender, m.envelope_id, m.return_content, m.received_at,
+                            r.id, r.recipient, r.original_recipient, r.notify, r.last_error, r.domain IN (SELECT lower(name) FROM domain)
+                        FROM owed m JOIN queue_recipient r ON r.queue_message_id = m.id
+                        WHERE \(condition)
+                        ORDER BY m.id, r.id
                         """, binds: bindings), logger)
-            guard !messages.isEmpty else { return [] }
-            let ids = try messages.map { try $0.decode(Int64.self) }
-            var recipientBindings = PostgresBindings()
-            recipientBindings.append(cutoff ?? Date.distantPast)
-            recipientBindings.append(ids)
-            var recipients: [Int64: [PendingBounceReport.Recipient]] = [:]
-            for row in try await connection.rows(
-                PostgresQuery(
-                    unsafeSQL: """
-                        SELECT r.queue_message_id, r.id, r.recipient, r.original_recipient, r.notify, r.last_error,
-                            r.domain IN (SELECT lower(name) FROM domain)
-                        FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
-                        WHERE r.queue_message_id = ANY($2) AND \(condition) ORDER BY r.id
-                        """, binds: recipientBindings), logger)
-            {
-                let (message, id, recipient, original, notify, lastError, isLocal) = try row.decode(
-                    (Int64, Int64, String, String?, String?, String?, Bool).self)
+        }
+        var messages: [(id: Int64, sender: String?, envelopeID: String?, returnContent: String?, receivedAt: Date)] = []
+        var recipients: [Int64: [PendingBounceReport.Recipient]] = [:]
+        do {
+            for row in rows {
+                let (message, sender, envelopeID, returnContent, receivedAt, id, recipient, original, notify, lastError, isLocal) =
+                    try row.decode((Int64, String?, String?, String?, Date, Int64, String, String?, String?, String?, Bool).self)
+                if messages.last?.id != message { messages.append((message, sender, envelopeID, returnContent, receivedAt)) }
                 recipients[message, default: []].append(
                     PendingBounceReport.Recipient(
                         id: QueueRecipientID(id), recipient: recipient, originalRecipient: original, notify: notify,
                         lastError: lastError, isLocal: isLocal))
             }
-            return try messages.map { row in
-                let (id, sender, envelopeID, returnContent, receivedAt) = try row.decode((Int64, String?, String?, String?, Date).self)
-                return PendingBounceReport(
-                    messageID: QueueMessageID(id), sender: sender.flatMap { try? EmailAddress(parsing: $0) },
-                    envelopeID: envelopeID, returnContent: returnContent, receivedAt: receivedAt,
-                    recipients: recipients[id] ?? [])
-            }
+        } catch {
+            throw self.access.mapped(error)
+        }
+        return messages.map { message in
+            PendingBounceReport(
+                messageID: QueueMessageID(message.id), sender: message.sender.flatMap { try? EmailAddress(parsing: $0) },
+                envelopeID: message.envelopeID, returnContent: message.returnContent, receivedAt: message.receivedAt,
+                recipients: recipients[message.id] ?? [])
         }
     }
 
@@ -285,9 +263,8 @@ final class PostgresQueue: QueueBackend {
                     throw MailStoreError.alreadyDone("delivery status report")
                 }
                 if let report {
-                    let blob = try await PostgresMailboxes.insertContent(connection, report.content, now: now, logger)
                     _ = try await Self.insertAccepted(
-                        connection, blob: blob,
+                        connection, content: .whole(report.content),
                         envelope: Envelope(sender: nil, recipients: [Envelope.Recipient(address: report.recipient)]),
                         receivedAt: now, logger)
                 }
@@ -303,12 +280,7 @@ final class PostgresQueue: QueueBackend {
     func queuedHeader(_ message: QueueMessageID) async throws(MailStoreError) -> (header: Data, size: Int64)? {
         let logger = self.logger
         return try await self.access.read { connection in
-            try await connection.rows(
-                """
-                SELECT h.header, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
-                JOIN message_header h ON h.message_blob_id = b.id WHERE m.id = \(message.rawValue)
-                """, logger
-            ).first.map { row in
+            try await connection.rows(QueuedHeaderStatement(message: message.rawValue), logger).first.map { row in
                 let (header, size) = try row.decode((Data, Int64).self)
                 return (header, size)
             }

@@ -1,0 +1,272 @@
+import Foundation
+import Logging
+import MailFormat
+import MailStore
+import PostgresNIO
+
+/// A statement that PostgreSQL parses and plans once per connection and afterwards only executes.
+/// Every accepted and delivered message goes through the statements below: parsing and planning them
+/// anew each time was the larger part of the database's work per message. Each is one statement (where
+/// it changes several tables, data-modifying `WITH` parts), so it is also one round trip.
+protocol PreparedStoreStatement: PostgresPreparedStatement where Row == PostgresRow {
+    var bindings: PostgresBindings { get }
+}
+
+extension PreparedStoreStatement {
+    func makeBindings() -> PostgresBindings { self.bindings }
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}
+
+extension PostgresConnection {
+    /// Every row of a prepared statement's answer.
+    func rows<Statement: PreparedStoreStatement>(_ statement: Statement, _ logger: Logger) async throws -> [PostgresRow] {
+        let rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow> = try await self.execute(statement, logger: logger)
+        var collected: [PostgresRow] = []
+        for try await row in rows { collected.append(row) }
+        return collected
+    }
+}
+
+/// Queues a message with its recipients and, unless it is already stored (a sealed upload: $1), stores
+/// its content and header section with it. Recipients' optional columns go as text plus whether they
+/// are there: the arrays cannot carry NULLs.
+struct QueueAcceptanceStatement: PreparedStoreStatement {
+    static let sql = """
+        WITH new_blob AS (
+            INSERT INTO message_blob (layout, content, size, created_at)
+            SELECT 'inline', $2::bytea, $3::bigint, $4::timestamptz WHERE $1::bigint IS NULL
+            RETURNING id
+        ), new_header AS (
+            INSERT INTO message_header (message_blob_id, header) SELECT id, $5::bytea FROM new_blob
+        ), blob AS (
+            SELECT id FROM new_blob UNION ALL SELECT $1::bigint WHERE $1::bigint IS NOT NULL
+        ), message AS (
+            INSERT INTO queue_message (message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
+            SELECT id, $6::text, $7::text, $8::text, $9::text, $4::timestamptz FROM blob
+            RETURNING id
+        ), recipients AS (
+            INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
+                                         next_attempt_at, updated_at)
+            SELECT message.id, r.recipient, r.domain, CASE WHEN r.has_original THEN r.original END,
+                CASE WHEN r.has_notify THEN r.notify END, 'queued', $4::timestamptz, $4::timestamptz
+            FROM message, unnest($10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::boolean[])
+                WITH ORDINALITY AS r(recipient, domain, original, has_original, notify, has_notify, position)
+            ORDER BY r.position
+        )
+        SELECT id FROM message
+        """
+    let bindings: PostgresBindings
+
+    init(storedID: Int64?, content: Data?, header: Data?, envelope: Envelope, receivedAt: Date) throws {
+        var bindings = PostgresBindings(capacity: 15)
+        bindings.append(storedID)
+        try bindings.append(content)
+        bindings.append(Int64(content?.count ?? 0))
+        bindings.append(receivedAt)
+        try bindings.append(header)
+        bindings.append(envelope.sender?.description)
+        bindings.append(envelope.envelopeID)
+        bindings.append(envelope.returnContent)
+        bindings.append(envelope.authenticatedAs)
+        let recipients = envelope.recipients
+        bindings.append(recipients.map(\.address.description))
+        bindings.append(recipients.map { $0.address.domain.lowercased() })
+        bindings.append(recipients.map { $0.originalRecipient ?? "" })
+        bindings.append(recipients.map { $0.originalRecipient != nil })
+        bindings.append(recipients.map { $0.notify ?? "" })
+        bindings.append(recipients.map { $0.notify != nil })
+        self.bindings = bindings
+    }
+}
+
+/// Leases up to $2 due recipients to $3 until $4, passing over rows another worker is claiming. $5 is
+/// the scope: `all`, `local` (recipients in a local domain) or `remote`.
+struct DueLeaseStatement: PreparedStoreStatement {
+    static let sql = """
+        WITH due AS (
+            SELECT r.id FROM queue_recipient r
+            WHERE r.state IN ('queued', 'deferred') AND r.next_attempt_at <= $1::timestamptz
+              AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= $1::timestamptz)
+              AND ($5::text = 'all' OR (r.domain IN (SELECT lower(name) FROM domain)) = ($5::text = 'local'))
+            ORDER BY r.next_attempt_at, r.id
+            LIMIT $2::bigint
+            FOR UPDATE OF r SKIP LOCKED
+        )
+        UPDATE queue_recipient r SET lease_owner = $3::text, lease_expires_at = $4::timestamptz, updated_at = $1::timestamptz
+        FROM due, queue_message m
+        WHERE r.id = due.id AND m.id = r.queue_message_id
+        RETURNING r.id, r.queue_message_id, r.recipient, r.attempts, r.original_recipient, r.notify, r.expansion_depth,
+            m.sender, m.received_at, m.envelope_id, m.return_content, r.next_attempt_at
+        """
+    let bindings: PostgresBindings
+
+    init(now: Date, limit: Int64, owner: String, expiresAt: Date, scope: String) {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(now)
+        bindings.append(limit)
+        bindings.append(owner)
+        bindings.append(expiresAt)
+        bindings.append(scope)
+        self.bindings = bindings
+    }
+}
+
+/// A queued message's header section and size.
+struct QueuedHeaderStatement: PreparedStoreStatement {
+    static let sql = """
+        SELECT h.header, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
+        JOIN message_header h ON h.message_blob_id = b.id WHERE m.id = $1::bigint
+        """
+    let bindings: PostgresBindings
+
+    init(message: Int64) {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(message)
+        self.bindings = bindings
+    }
+}
+
+/// What an address is here, kind first: 0 its domain is local, 1 an alias target, 2 the account, 3 a
+/// catch-all target ($1 the domain, $2 the address, $3 `@domain`).
+struct RecipientResolutionStatement: PreparedStoreStatement {
+    static let sql = """
+        WITH local AS (SELECT 1 FROM domain WHERE lower(name) = lower($1::text COLLATE "C"))
+        SELECT 0, NULL::text, NULL::bigint, NULL::boolean, NULL::bigint, NULL::bigint FROM local
+        UNION ALL
+        SELECT 1, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
+        WHERE lower(a.source) = lower($2::text COLLATE "C")
+        UNION ALL
+        SELECT 2, NULL, id, enabled, quota_bytes, used_bytes FROM account
+        WHERE lower(address) = lower($2::text COLLATE "C")
+        UNION ALL
+        SELECT 3, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
+        WHERE lower(a.source) = lower($3::text COLLATE "C")
+        ORDER BY 1, 2
+        """
+    let bindings: PostgresBindings
+
+    init(address: EmailAddress) {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(address.domain)
+        bindings.append(address.description)
+        bindings.append("@" + address.domain)
+        self.bindings = bindings
+    }
+}
+
+/// An account's mailbox by its stored name (`PostgresMailboxes.mailboxColumns`).
+struct MailboxByNameStatement: PreparedStoreStatement {
+    static let sql = "SELECT \(PostgresMailboxes.mailboxColumns) FROM mailbox WHERE account_id = $1::bigint AND name = $2::text"
+    let bindings: PostgresBindings
+
+    init(account: Int64, name: String) {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(account)
+        bindings.append(name)
+        self.bindings = bindings
+    }
+}
+
+/// A leased recipient's lease and its message's content, the recipient's row locked.
+struct LeasedContentStatement: PreparedStoreStatement {
+    static let sql = """
+        SELECT r.lease_owner, r.lease_expires_at, r.state, m.message_blob_id, b.size
+        FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
+            JOIN message_blob b ON b.id = m.message_blob_id
+        WHERE r.id = $1::bigint
+        FOR UPDATE OF r
+        """
+    let bindings: PostgresBindings
+
+    init(recipient: Int64) {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(recipient)
+        self.bindings = bindings
+    }
+}
+
+/// Files a stored content in mailbox $1 under its next UID and modseq (the `UPDATE … RETURNING` locks
+/// the mailbox row until commit, so two hosts cannot take the same UID) and records the append in the
+/// change feed. No row: the mailbox is gone or has no UID left.
+struct MessageFilingStatement: PreparedStoreStatement {
+    static let sql = """
+        WITH next AS (
+            UPDATE mailbox SET uid_next = uid_next + 1, highest_mod_seq = highest_mod_seq + 1
+            WHERE id = $1::bigint AND uid_next < $2::bigint
+            RETURNING uid_next - 1 AS uid, highest_mod_seq AS mod_seq
+        ), filed AS (
+            INSERT INTO mailbox_message (mailbox_id, uid, message_blob_id, header_prefix, size, internal_date, flags, mod_seq)
+            SELECT $1::bigint, uid, $3::bigint, $4::bytea, $5::bigint, $6::timestamptz, $7::text, mod_seq FROM next
+        ), change AS (
+            INSERT INTO mailbox_change (mailbox_id, mod_seq, uid, kind, created_at)
+            SELECT $1::bigint, mod_seq, uid, 'append', now() FROM next
+        )
+        SELECT uid, mod_seq FROM next
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, blob: Int64, headerPrefix: Data, size: Int64, internalDate: Date, flags: String) throws {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(mailbox)
+        bindings.append(Int64(UInt32.max))
+        bindings.append(blob)
+        try bindings.append(headerPrefix)
+        bindings.append(size)
+        bindings.append(internalDate)
+        bindings.append(flags)
+        self.bindings = bindings
+    }
+}
+
+/// After a filing: the account's usage as the filing left it and, unless that is over the quota, the
+/// recipient marked delivered ($2 now, $3 when its success was reported, if it was).
+struct DeliveryCompletionStatement: PreparedStoreStatement {
+    static let sql = """
+        WITH usage AS (
+            SELECT a.address, a.quota_bytes, a.used_bytes FROM mailbox m JOIN account a ON a.id = m.account_id
+            WHERE m.id = $1::bigint
+        ), delivered AS (
+            UPDATE queue_recipient SET state = 'delivered', attempts = attempts + 1, lease_owner = NULL,
+                lease_expires_at = NULL, updated_at = $2::timestamptz, reported_at = $3::timestamptz
+            WHERE id = $4::bigint
+              AND NOT EXISTS (SELECT 1 FROM usage WHERE quota_bytes IS NOT NULL AND used_bytes > quota_bytes)
+        )
+        SELECT address, quota_bytes, used_bytes FROM usage
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, now: Date, reportedAt: Date?, recipient: Int64) throws {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(mailbox)
+        bindings.append(now)
+        bindings.append(reportedAt)
+        bindings.append(recipient)
+        self.bindings = bindings
+    }
+}
+
+/// A delivery attempt's outcome for a recipient, if $7's lease on it still holds: under READ COMMITTED
+/// an UPDATE that waited for the row evaluates its condition again on the row as committed.
+struct OutcomeStatement: PreparedStoreStatement {
+    static let sql = """
+        UPDATE queue_recipient SET state = $1::text, attempts = attempts + 1, next_attempt_at = $2::timestamptz,
+            last_error = coalesce($3::text, last_error), lease_owner = NULL, lease_expires_at = NULL, updated_at = $4::timestamptz,
+            reported_at = coalesce($5::timestamptz, reported_at)
+        WHERE id = $6::bigint AND lease_owner = $7::text AND lease_expires_at > $4::timestamptz
+          AND state IN ('queued', 'deferred')
+        RETURNING id
+        """
+    let bindings: PostgresBindings
+
+    init(state: String, nextAttempt: Date, error: String?, now: Date, reportedAt: Date?, recipient: Int64, owner: String) throws {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(state)
+        bindings.append(nextAttempt)
+        bindings.append(error)
+        bindings.append(now)
+        bindings.append(reportedAt)
+        bindings.append(recipient)
+        bindings.append(owner)
+        self.bindings = bindings
+    }
+}
