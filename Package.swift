@@ -79,7 +79,8 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "MailStore", "MailFormat", "Credentials",
+                "MailStore", "MailFormat", "Credentials", nio,
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -221,7 +222,7 @@ let package = Package(
 
         // A second OS process for the store tests: concurrent writers, racing migrations, kill -9.
         .executableTarget(
-            name: "StoreTorture", dependencies: ["MailStore", "MailFormat"], path: "Tests/StoreTorture",
+            name: "StoreTorture", dependencies: ["MailStore", "PostgresStore", "MailFormat"], path: "Tests/StoreTorture",
             swiftSettings: strict),
         // Fuzzing: the harnesses (every parser that reads what a peer sends), `estafeta-fuzz` (a libFuzzer
         // binary when built by Tests/Fuzz/run.sh, a corpus replayer otherwise) and the corpus replay test.

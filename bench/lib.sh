@@ -43,15 +43,19 @@ start_database() {
 # Builds and starts `estafeta serve` (release) on loopback with bench.test and test1@bench.test;
 # sets $work, $server, $token, $smtp_port, $admin_port. Extra flags are passed through. The load comes
 # from one address, so the per-network connection rate limit is off (Postfix's is off by default too).
+# ESTAFETA_BIN: another `estafeta` executable to run instead (a release build of an earlier commit, for an
+# A/B comparison); the default is this checkout's, built first.
 start_estafeta() {
-  echo "building estafeta (release)" >&2
-  (cd "$repo" && swift build -c release --product estafeta >&2)
+  if [ -z "${ESTAFETA_BIN:-}" ]; then
+    echo "building estafeta (release)" >&2
+    (cd "$repo" && swift build -c release --product estafeta >&2)
+  fi
   work=$(mktemp -d /tmp/estafeta-bench.XXXXXX)
   start_database
   token="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   local ports=()
   for name in smtp submission submissions pop3 pop3s imap imaps admin ops; do ports+=("--$name-port" 0 "--$name-host" 127.0.0.1); done
-  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/estafeta" serve "${database_flags[@]}" \
+  ESTAFETA_ADMIN_TOKEN=$token "${ESTAFETA_BIN:-$repo/.build/release/estafeta}" serve "${database_flags[@]}" \
     --ready-file "$work/ready.json" --log-level warning --hostname bench.estafeta.test \
     --relay-smarthost 127.0.0.1:1 --limits-max-new-connections-per-minute 0 "${ports[@]}" "$@" >"$work/log" 2>&1 &
   server=$!

@@ -6,7 +6,9 @@
 # released and timed until every message has been accepted by smtp-sink.
 #   bench/relay.sh [MSGS=3000] [SESSIONS=20] [SIZE=4096]
 # Env: ANCHORS, ROUNDS (default 3, medians reported), RELAY_FLAGS (extra estafeta-relay flags),
-#      RELAY_PORT (the Postfix relay instance's smtpd, default 10027), STOP_ANCHORS=1.
+#      RELAY_PORT (the Postfix relay instance's smtpd, default 10027), STOP_ANCHORS=1,
+#      RELAY_WORKERS (default 1: how many estafeta-relay processes release the queue together),
+#      STORE=postgres (the store on a private PostgreSQL cluster, as in bench/lib.sh).
 # Both relay with their defaults: up to 20 connections to the one destination (Postfix's
 # default_destination_concurrency_limit, Estafeta's relay.concurrencyPerDomain). Postfix reuses
 # connections (its connection cache); Estafeta opens one per message.
@@ -72,12 +74,14 @@ postfix_round() {
 echo "building estafeta (release)" >&2
 (cd "$repo" && swift build -c release >&2)
 work=$(mktemp -d /tmp/estafeta-bench.XXXXXX)
+start_database
 token="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+  if [ -n "${pg_server:-}" ]; then as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true; wait 2>/dev/null || true; fi
   [ "${STOP_ANCHORS:-0}" = 1 ] && bash "$ANCHORS/anchors_stop.sh" >&2 || true
   rm -rf "$work" "$PF"
 }
@@ -85,7 +89,7 @@ trap cleanup EXIT
 # start_part NAME FLAGS...: one executable on the bench database, waiting for its ready file.
 start_part() {
   local name=$1; shift
-  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/$name" --database-path "$work/data/estafeta.sqlite" \
+  ESTAFETA_ADMIN_TOKEN=$token "$repo/.build/release/${name%%#*}" "${database_flags[@]}" \
     --ready-file "$work/$name.json" --log-level warning --hostname bench.estafeta.test --ops-host 127.0.0.1 --ops-port 0 \
     "$@" >>"$work/$name.log" 2>&1 &
   last_pid=$!
@@ -103,16 +107,18 @@ api POST accounts '{"address":"test1@bench.test","password":"bench password 1"}'
 # Polled every 50 ms while timing: curl and sed only (a Python start-up per poll costs a core share).
 delivered() { api GET queue/stats | sed -n 's/.*"delivered":\([0-9]*\).*/\1/p'; }
 estafeta_round() {
-  local base t0 t1 relay
+  local base t0 t1 relays=() worker
   python3 "$repo/bench/smtp_submit.py" "$submission_port" test1@bench.test "bench password 1" x@sink.example \
     "$MSGS" "$SESSIONS" "$SIZE" >/dev/null || { echo "submission to Estafeta failed" >&2; exit 1; }
-  base=$(delivered); rm -f "$work/estafeta-relay.json"; t0=$(date +%s.%N)
-  # shellcheck disable=SC2086
-  start_part estafeta-relay --relay-routes "sink.example=127.0.0.1:$SINK_PORT" --relay-poll-interval-ms 100 ${RELAY_FLAGS:-}
-  relay=$last_pid
+  base=$(delivered); rm -f "$work"/estafeta-relay*.json; t0=$(date +%s.%N)
+  for worker in $(seq 1 "${RELAY_WORKERS:-1}"); do
+    # shellcheck disable=SC2086
+    start_part "estafeta-relay#$worker" --relay-routes "sink.example=127.0.0.1:$SINK_PORT" --relay-poll-interval-ms 100 ${RELAY_FLAGS:-}
+    relays+=("$last_pid")
+  done
   for _ in $(seq 1 12000); do [ "$(delivered)" -ge $((base + MSGS)) ] && break; sleep 0.05; done
   t1=$(date +%s.%N)
-  kill -TERM "$relay"; wait "$relay" 2>/dev/null || true
+  kill -TERM "${relays[@]}"; wait "${relays[@]}" 2>/dev/null || true
   echo "relayed=$(( $(delivered) - base )) relayed_per_sec=$(awk -v a="$t0" -v b="$t1" -v m="$MSGS" 'BEGIN{printf "%.1f", m/(b-a)}')"
 }
 
@@ -123,4 +129,4 @@ for round in $(seq 1 "$ROUNDS"); do
   line=$(estafeta_round); echo "estafeta round=$round $line"; ours+=("$(field relayed_per_sec <<<"$line")")
 done
 e=$(printf '%s\n' "${ours[@]}" | median); p=$(printf '%s\n' "${theirs[@]}" | median)
-echo "RATIO relay msgs=$MSGS size=$SIZE estafeta=$e postfix=$p ratio=$(ratio "$e" "$p")"
+echo "RATIO relay msgs=$MSGS size=$SIZE workers=${RELAY_WORKERS:-1} store=${STORE:-sqlite} estafeta=$e postfix=$p ratio=$(ratio "$e" "$p")"

@@ -1,5 +1,7 @@
 import Logging
 import MailStore
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -75,30 +77,30 @@ struct PostgresAccess: Sendable {
 
     /// `work`, or `unavailable` once the deadline has passed. The caller is answered then even when
     /// `work` does not end when cancelled (a wait inside the pool while PostgreSQL restarts was seen not
-    /// to): `work` runs as a task of its own, cancelled and left to end by itself.
+    /// to): `work` runs as a task of its own, cancelled and left to end by itself. The timer is an event
+    /// loop's scheduled callback, cancelled when the work answers: every store operation goes through
+    /// here, and a task or a dispatch timer more per operation showed as thread switches.
     func withinDeadline<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let deadline = self.deadline
-        let task = Task { try await work() }
         let answer = Answer<T>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                answer.continuation.withLock { $0 = continuation }
-                // The timer is cancelled as soon as the work answers: a sleeping task per operation
-                // would otherwise stay for the whole deadline.
-                let timer = Task {
-                    try await Task.sleep(for: deadline)
+                answer.state.withLock { $0.continuation = continuation }
+                let timer = NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: .nanoseconds(Int64(deadline.nanoseconds))) {
                     guard let continuation = answer.take() else { return }
-                    task.cancel()
+                    answer.cancelWork()
                     continuation.resume(throwing: MailStoreError.unavailable("PostgreSQL did not answer within \(deadline)"))
                 }
-                Task {
-                    let result = await task.result
-                    timer.cancel()
-                    answer.take()?.resume(with: result)
-                }
+                answer.start(
+                    Task {
+                        let result: Result<T, any Error>
+                        do { result = .success(try await work()) } catch { result = .failure(error) }
+                        timer.cancel()
+                        answer.take()?.resume(with: result)
+                    })
             }
         } onCancel: {
-            task.cancel()
+            answer.cancelWork()
         }
     }
 
@@ -130,11 +132,41 @@ extension PostgresConnection {
     }
 }
 
-/// Who answers a caller of `withinDeadline` first: the work or the timer (the other finds nothing to resume).
+/// Who answers a caller of `withinDeadline` first: the work or the timer (the other finds nothing to
+/// resume); and the work's task, for the timer and the caller's cancellation to cancel.
 private final class Answer<T: Sendable>: Sendable {
-    let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var work: Task<Void, Never>?
+        var cancelled = false
+    }
+
+    let state = Mutex(State())
 
     func take() -> CheckedContinuation<T, any Error>? {
-        self.continuation.withLock { $0.take() }
+        self.state.withLock { $0.continuation.take() }
+    }
+
+    func start(_ work: Task<Void, Never>) {
+        let cancelled = self.state.withLock { state in
+            state.work = work
+            return state.cancelled
+        }
+        if cancelled { work.cancel() }
+    }
+
+    func cancelWork() {
+        let work = self.state.withLock { state in
+            state.cancelled = true
+            return state.work
+        }
+        work?.cancel()
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating).
+    var nanoseconds: Double {
+        Double(self.components.seconds) * 1e9 + Double(self.components.attoseconds) / 1e9
     }
 }

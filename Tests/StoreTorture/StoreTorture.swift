@@ -2,16 +2,18 @@ import Foundation
 import Logging
 import MailFormat
 import MailStore
+import PostgresStore
 
-/// A second OS process for the store tests. Commands:
+/// A second OS process for the store tests. DB is a SQLite file's path or a PostgreSQL URL
+/// (`postgres://user@host:port/database`, the password in `ESTAFETA_DATABASE_PASSWORD`). Commands:
 ///
 ///     StoreTorture migrate DB                 open (creating and migrating) and exit
 ///     StoreTorture accept DB COUNT TAG        accept COUNT messages, one transaction each
 ///     StoreTorture accept-forever DB TAG      accept messages until killed, printing each id after its commit
-///     StoreTorture pragmas DB                 print the writer's synchronous and journal_mode
+///     StoreTorture pragmas DB                 print the writer's synchronous and journal_mode (SQLite)
 ///     StoreTorture lease DB OWNER             lease due recipients in small batches until none is left,
 ///                                             printing each leased id, and mark them delivered
-///     StoreTorture hold-lock DB SECONDS       hold SQLite's write lock for SECONDS (prints "locked" first)
+///     StoreTorture hold-lock DB SECONDS       hold SQLite's write lock for SECONDS (prints "locked" first; SQLite)
 ///
 /// Every acknowledged id is printed only after `acceptMessage` returned, i.e. after COMMIT: the same
 /// moment an SMTP session would answer 250.
@@ -23,7 +25,15 @@ struct StoreTorture {
         let logger = Logger(label: "store-torture")
         let store: MailStore
         do {
-            store = try MailStore.open(settings: MailStoreSettings(path: arguments[2]), logger: logger)
+            if let url = URLComponents(string: arguments[2]), url.scheme == "postgres" {
+                let settings = PostgresStoreSettings(
+                    host: url.host ?? "127.0.0.1", port: url.port ?? 5432, user: url.user ?? "postgres",
+                    password: ProcessInfo.processInfo.environment["ESTAFETA_DATABASE_PASSWORD"],
+                    database: String(url.path.dropFirst()), tls: .disable)
+                store = try await PostgresStore.open(settings: settings, logger: logger).mailStore()
+            } else {
+                store = try MailStore.open(settings: MailStoreSettings(path: arguments[2]), logger: logger)
+            }
         } catch {
             Self.exit("open failed: \(error)", code: 1)
         }

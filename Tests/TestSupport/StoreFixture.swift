@@ -34,6 +34,20 @@ public struct StoreFixture: Sendable {
         self.postgres = postgres
     }
 
+    /// How another process (`StoreTorture`) names this store: the SQLite file's path, or the cluster's
+    /// URL with the password in `childEnvironment`.
+    public var location: String {
+        guard let postgres else { return self.path }
+        return "postgres://\(postgres.user)@127.0.0.1:\(postgres.port)/\(postgres.database)"
+    }
+
+    /// The environment for a process given `location`.
+    public var childEnvironment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if let postgres { environment["ESTAFETA_DATABASE_PASSWORD"] = postgres.password }
+        return environment
+    }
+
     /// The SQLite file's store (SQLite only: for tests of what only SQLite has).
     public func open() throws -> MailStore {
         try MailStore.open(settings: MailStoreSettings(path: self.path), logger: Logger(label: "test.store"))
