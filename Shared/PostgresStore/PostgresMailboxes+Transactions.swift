@@ -34,23 +34,8 @@ extension PostgresMailboxes {
         _ connection: PostgresConnection, _ mailbox: MailboxID, _ uids: ClosedRange<UInt32>, header: Bool, largest: Int64,
         _ logger: Logger
     ) async throws -> [PostgresRow] {
-        if header {
-            return try await connection.rows(
-                """
-                SELECT \(unescaped: Self.messageColumns("m.")), m.header_prefix, h.header, m.message_blob_id, 'inline'
-                FROM mailbox_message m JOIN message_header h ON h.message_blob_id = m.message_blob_id
-                WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
-                ORDER BY m.uid
-                """, logger)
-        }
-        return try await connection.rows(
-            """
-            SELECT \(unescaped: Self.messageColumns("m.")), m.header_prefix, CASE WHEN b.size <= \(largest) THEN b.content END,
-                b.id, b.layout
-            FROM mailbox_message m JOIN message_blob b ON b.id = m.message_blob_id
-            WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
-            ORDER BY m.uid
-            """, logger)
+        if header { return try await connection.rows(HeaderListingStatement(mailbox: mailbox.rawValue, uids: uids), logger) }
+        return try await connection.rows(ContentListingStatement(mailbox: mailbox.rawValue, uids: uids, largest: largest), logger)
     }
 
     /// A content's bytes: `inline`, or its chunks in order.

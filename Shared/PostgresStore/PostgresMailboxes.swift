@@ -225,15 +225,8 @@ struct PostgresMailboxes: MailboxBackend {
         let logger = self.logger
         let since = Int64(clamping: modSeq)
         return try await self.access.read { connection in
-            // One statement, one snapshot: the entries, and a row of kind `pruned` when entries above
-            // `modSeq` may have been pruned.
             let rows = try await connection.rows(
-                """
-                SELECT change_floor, 0::bigint, 'pruned' FROM mailbox WHERE id = \(mailbox.rawValue) AND change_floor > \(since)
-                UNION ALL
-                (SELECT mod_seq, uid, kind FROM mailbox_change WHERE mailbox_id = \(mailbox.rawValue) AND mod_seq > \(since)
-                 ORDER BY mod_seq, id LIMIT \(PostgresDirectory.clamped(limit)))
-                """, logger)
+                MailboxChangesStatement(mailbox: mailbox.rawValue, since: since, limit: PostgresDirectory.clamped(limit)), logger)
             var changes: [MailboxChange] = []
             for row in rows {
                 let (modSeq, uid, kindName) = try row.decode((Int64, Int64, String).self)

@@ -12,6 +12,8 @@ protocol PreparedStoreStatement: PostgresPreparedStatement where Row == Postgres
     var bindings: PostgresBindings { get }
 }
 
+/// Each statement names itself (`static let name`): the protocol's default name is worked out from the
+/// type at every execution.
 extension PreparedStoreStatement {
     func makeBindings() -> PostgresBindings { self.bindings }
     func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
@@ -31,6 +33,7 @@ extension PostgresConnection {
 /// its content and header section with it. Recipients' optional columns go as text plus whether they
 /// are there: the arrays cannot carry NULLs.
 struct QueueAcceptanceStatement: PreparedStoreStatement {
+    static let name = "estafeta_queue_acceptance"
     static let sql = """
         WITH new_blob AS (
             INSERT INTO message_blob (layout, content, size, created_at)
@@ -82,6 +85,7 @@ struct QueueAcceptanceStatement: PreparedStoreStatement {
 /// Leases up to $2 due recipients to $3 until $4, passing over rows another worker is claiming. $5 is
 /// the scope: `all`, `local` (recipients in a local domain) or `remote`.
 struct DueLeaseStatement: PreparedStoreStatement {
+    static let name = "estafeta_due_lease"
     static let sql = """
         WITH due AS (
             SELECT r.id FROM queue_recipient r
@@ -113,6 +117,7 @@ struct DueLeaseStatement: PreparedStoreStatement {
 
 /// A queued message's header section and size.
 struct QueuedHeaderStatement: PreparedStoreStatement {
+    static let name = "estafeta_queued_header"
     static let sql = """
         SELECT h.header, b.size FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
         JOIN message_header h ON h.message_blob_id = b.id WHERE m.id = $1::bigint
@@ -129,6 +134,7 @@ struct QueuedHeaderStatement: PreparedStoreStatement {
 /// What an address is here, kind first: 0 its domain is local, 1 an alias target, 2 the account, 3 a
 /// catch-all target ($1 the domain, $2 the address, $3 `@domain`).
 struct RecipientResolutionStatement: PreparedStoreStatement {
+    static let name = "estafeta_recipient_resolution"
     static let sql = """
         WITH local AS (SELECT 1 FROM domain WHERE lower(name) = lower($1::text COLLATE "C"))
         SELECT 0, NULL::text, NULL::bigint, NULL::boolean, NULL::bigint, NULL::bigint FROM local
@@ -156,6 +162,7 @@ struct RecipientResolutionStatement: PreparedStoreStatement {
 
 /// An account's mailbox by its stored name (`PostgresMailboxes.mailboxColumns`).
 struct MailboxByNameStatement: PreparedStoreStatement {
+    static let name = "estafeta_mailbox_by_name"
     static let sql = "SELECT \(PostgresMailboxes.mailboxColumns) FROM mailbox WHERE account_id = $1::bigint AND name = $2::text"
     let bindings: PostgresBindings
 
@@ -169,6 +176,7 @@ struct MailboxByNameStatement: PreparedStoreStatement {
 
 /// A leased recipient's lease and its message's content, the recipient's row locked.
 struct LeasedContentStatement: PreparedStoreStatement {
+    static let name = "estafeta_leased_content"
     static let sql = """
         SELECT r.lease_owner, r.lease_expires_at, r.state, m.message_blob_id, b.size
         FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
@@ -189,6 +197,7 @@ struct LeasedContentStatement: PreparedStoreStatement {
 /// the mailbox row until commit, so two hosts cannot take the same UID) and records the append in the
 /// change feed. No row: the mailbox is gone or has no UID left.
 struct MessageFilingStatement: PreparedStoreStatement {
+    static let name = "estafeta_message_filing"
     static let sql = """
         WITH next AS (
             UPDATE mailbox SET uid_next = uid_next + 1, highest_mod_seq = highest_mod_seq + 1
@@ -221,6 +230,7 @@ struct MessageFilingStatement: PreparedStoreStatement {
 /// After a filing: the account's usage as the filing left it and, unless that is over the quota, the
 /// recipient marked delivered ($2 now, $3 when its success was reported, if it was).
 struct DeliveryCompletionStatement: PreparedStoreStatement {
+    static let name = "estafeta_delivery_completion"
     static let sql = """
         WITH usage AS (
             SELECT a.address, a.quota_bytes, a.used_bytes FROM mailbox m JOIN account a ON a.id = m.account_id
@@ -248,6 +258,7 @@ struct DeliveryCompletionStatement: PreparedStoreStatement {
 /// A delivery attempt's outcome for a recipient, if $7's lease on it still holds: under READ COMMITTED
 /// an UPDATE that waited for the row evaluates its condition again on the row as committed.
 struct OutcomeStatement: PreparedStoreStatement {
+    static let name = "estafeta_outcome"
     static let sql = """
         UPDATE queue_recipient SET state = $1::text, attempts = attempts + 1, next_attempt_at = $2::timestamptz,
             last_error = coalesce($3::text, last_error), lease_owner = NULL, lease_expires_at = NULL, updated_at = $4::timestamptz,
@@ -267,6 +278,73 @@ struct OutcomeStatement: PreparedStoreStatement {
         bindings.append(reportedAt)
         bindings.append(recipient)
         bindings.append(owner)
+        self.bindings = bindings
+    }
+}
+
+/// A mailbox's messages in a UID range with their added header lines, their stored header sections
+/// (`PostgresMailboxes.messageColumns` first), the content ids and `'inline'`: what header FETCH and
+/// SEARCH read.
+struct HeaderListingStatement: PreparedStoreStatement {
+    static let name = "estafeta_header_listing"
+    static let sql = """
+        SELECT \(PostgresMailboxes.messageColumns("m.")), m.header_prefix, h.header, m.message_blob_id, 'inline'
+        FROM mailbox_message m JOIN message_header h ON h.message_blob_id = m.message_blob_id
+        WHERE m.mailbox_id = $1::bigint AND m.uid BETWEEN $2::bigint AND $3::bigint
+        ORDER BY m.uid
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, uids: ClosedRange<UInt32>) {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(mailbox)
+        bindings.append(Int64(uids.lowerBound))
+        bindings.append(Int64(uids.upperBound))
+        self.bindings = bindings
+    }
+}
+
+/// As `HeaderListingStatement`, with the whole stored content when it is at most $4 bytes (NULL
+/// otherwise) and its layout: what body FETCH, POP3 RETR and body SEARCH read.
+struct ContentListingStatement: PreparedStoreStatement {
+    static let name = "estafeta_content_listing"
+    static let sql = """
+        SELECT \(PostgresMailboxes.messageColumns("m.")), m.header_prefix, CASE WHEN b.size <= $4::bigint THEN b.content END,
+            b.id, b.layout
+        FROM mailbox_message m JOIN message_blob b ON b.id = m.message_blob_id
+        WHERE m.mailbox_id = $1::bigint AND m.uid BETWEEN $2::bigint AND $3::bigint
+        ORDER BY m.uid
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, uids: ClosedRange<UInt32>, largest: Int64) {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(mailbox)
+        bindings.append(Int64(uids.lowerBound))
+        bindings.append(Int64(uids.upperBound))
+        bindings.append(largest)
+        self.bindings = bindings
+    }
+}
+
+/// A mailbox's change feed above modseq $2, at most $3 entries, and first a row of kind `pruned` when
+/// entries above $2 may have been pruned: one statement, so one snapshot. Every IMAP command that
+/// reports other sessions' changes reads it.
+struct MailboxChangesStatement: PreparedStoreStatement {
+    static let name = "estafeta_mailbox_changes"
+    static let sql = """
+        SELECT change_floor, 0::bigint, 'pruned' FROM mailbox WHERE id = $1::bigint AND change_floor > $2::bigint
+        UNION ALL
+        (SELECT mod_seq, uid, kind FROM mailbox_change WHERE mailbox_id = $1::bigint AND mod_seq > $2::bigint
+         ORDER BY mod_seq, id LIMIT $3::bigint)
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, since: Int64, limit: Int64) {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(mailbox)
+        bindings.append(since)
+        bindings.append(limit)
         self.bindings = bindings
     }
 }

@@ -52,12 +52,19 @@ public struct PostgresStoreSettings: Sendable {
 
     /// The pool's configuration.
     var clientConfiguration: PostgresClient.Configuration {
-        if let path = self.unixSocketPath {
-            return PostgresClient.Configuration(unixSocketPath: path, username: self.user, password: self.password, database: self.database)
-        }
-        return PostgresClient.Configuration(
-            host: self.host, port: self.port, username: self.user, password: self.password, database: self.database,
-            tls: self.tlsConfiguration.map { .require($0) } ?? .disable)
+        var configuration =
+            if let path = self.unixSocketPath {
+                PostgresClient.Configuration(unixSocketPath: path, username: self.user, password: self.password, database: self.database)
+            } else {
+                PostgresClient.Configuration(
+                    host: self.host, port: self.port, username: self.user, password: self.password, database: self.database,
+                    tls: self.tlsConfiguration.map { .require($0) } ?? .disable)
+            }
+        // No keep-alive queries on idle connections: the pool starts a timer task each time a connection
+        // goes back idle, which is after every store operation; a connection that died while idle fails
+        // its next operation, which is then `unavailable` like any other lost connection.
+        configuration.options.keepAliveBehavior = nil
+        return configuration
     }
 
     /// One connection's configuration, for the first connection that proves the settings work.
