@@ -54,17 +54,10 @@ extension PostgresMailboxes {
 
     /// Stores a content whole, with its header section apart (what header-only reads take).
     static func insertContent(_ connection: PostgresConnection, _ content: Data, now: Date, _ logger: Logger) async throws -> Int64 {
-        guard let row = try await connection.rows(
-            """
-            INSERT INTO message_blob (layout, content, size, created_at) VALUES ('inline', \(content), \(Int64(content.count)), \(now))
-            RETURNING id
-            """, logger
-        ).first else { throw MailStoreError.unavailable("storing a content gave no id") }
-        let blob = try row.decode(Int64.self)
-        let header = content.prefix(MIMEParser.headerLength(of: content))
-        try await connection.query(
-            "INSERT INTO message_header (message_blob_id, header) VALUES (\(blob), \(Data(header)))", logger: logger)
-        return blob
+        let header = Data(content.prefix(MIMEParser.headerLength(of: content)))
+        guard let row = try await connection.rows(ContentInsertStatement(content: content, header: header, now: now), logger).first
+        else { throw MailStoreError.unavailable("storing a content gave no id") }
+        return try row.decode(Int64.self)
     }
 
     /// Gives the message the mailbox's next UID and modseq (an `UPDATE … RETURNING`, which locks the

@@ -69,16 +69,10 @@ struct PostgresMailboxes: MailboxBackend {
 
     func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32 {
         let logger = self.logger
-        return try await self.access.transaction { connection in
-            guard let row = try await connection.rows(
-                "SELECT recent_floor FROM mailbox WHERE id = \(mailbox.rawValue) FOR UPDATE", logger
-            ).first else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-            let floor = try row.decode(Int64.self)
-            if floor < Int64(uidLimit) {
-                try await connection.query(
-                    "UPDATE mailbox SET recent_floor = \(Int64(uidLimit)) WHERE id = \(mailbox.rawValue)", logger: logger)
-            }
-            return UInt32(clamping: floor)
+        return try await self.access.statement { connection in
+            guard let row = try await connection.rows(RecentClaimStatement(mailbox: mailbox.rawValue, below: Int64(uidLimit)), logger).first
+            else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+            return UInt32(clamping: try row.decode(Int64.self))
         }
     }
 

@@ -348,3 +348,50 @@ struct MailboxChangesStatement: PreparedStoreStatement {
         self.bindings = bindings
     }
 }
+
+/// Stores a whole content with its header section apart (what header-only reads take); its id.
+struct ContentInsertStatement: PreparedStoreStatement {
+    static let name = "estafeta_content_insert"
+    static let sql = """
+        WITH blob AS (
+            INSERT INTO message_blob (layout, content, size, created_at)
+            VALUES ('inline', $1::bytea, $2::bigint, $3::timestamptz)
+            RETURNING id
+        ), header AS (
+            INSERT INTO message_header (message_blob_id, header) SELECT id, $4::bytea FROM blob
+        )
+        SELECT id FROM blob
+        """
+    let bindings: PostgresBindings
+
+    init(content: Data, header: Data, now: Date) throws {
+        var bindings = PostgresBindings(capacity: 4)
+        try bindings.append(content)
+        bindings.append(Int64(content.count))
+        bindings.append(now)
+        try bindings.append(header)
+        self.bindings = bindings
+    }
+}
+
+/// Claims `\Recent` for the messages of mailbox $1 below UID $2: the floor as it was, raised to $2 if
+/// it was lower, the row locked while it is read so that one session claims each message.
+struct RecentClaimStatement: PreparedStoreStatement {
+    static let name = "estafeta_recent_claim"
+    static let sql = """
+        WITH old AS (
+            SELECT recent_floor FROM mailbox WHERE id = $1::bigint FOR UPDATE
+        ), raised AS (
+            UPDATE mailbox SET recent_floor = $2::bigint WHERE id = $1::bigint AND recent_floor < $2::bigint
+        )
+        SELECT recent_floor FROM old
+        """
+    let bindings: PostgresBindings
+
+    init(mailbox: Int64, below uidLimit: Int64) {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(mailbox)
+        bindings.append(uidLimit)
+        self.bindings = bindings
+    }
+}
