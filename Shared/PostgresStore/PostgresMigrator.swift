@@ -11,8 +11,7 @@ enum PostgresMigrator {
     /// Text that names things (domains, addresses, mailboxes, flags) is `COLLATE "C"`: compared and
     /// sorted byte by byte, with `lower()` folding ASCII letters only, so that names match and list in
     /// the same order as in the SQLite file (its NOCASE collation folds ASCII only too) whatever the
-    /// database's own locale is. Until the settings accept a `postgres://` URL no installation has these
-    /// tables, so the first migration may still change.
+    /// database's own locale is.
     static let migrations: [(identifier: String, statements: [String])] = [
         (
             "2026-12-03 the store's tables",
@@ -278,7 +277,67 @@ enum PostgresMigrator {
                 "CREATE INDEX login_failure_key ON login_failure (key, failed_at)",
                 "CREATE INDEX login_failure_age ON login_failure (failed_at)",
             ]
-        )
+        ),
+        (
+            "2026-12-04 local delivery in one call",
+            [
+                // A local delivery, exactly once, as one call (`PostgresQueue.deliverLocally`): the lease
+                // checked under the recipient's row lock, the mailbox and then its account locked (the
+                // order the counting trigger takes them in, so no deadlock with an APPEND), the quota
+                // checked on the usage as committed, the message filed under the next UID and modseq with
+                // its change-feed entry, and the recipient marked delivered. Sent as a statement of its
+                // own it is a transaction of its own: one round trip where the same steps as separate
+                // statements took five. A refusal changes nothing and says why in `outcome`.
+                """
+                CREATE FUNCTION deliver_leased_recipient(
+                    recipient_id bigint, lease_holder text, delivered_at timestamptz, target_mailbox bigint, header_prefix bytea,
+                    reported_at timestamptz, uid_limit bigint)
+                RETURNS TABLE (outcome text, uid bigint, mod_seq bigint, size bigint, address text)
+                LANGUAGE plpgsql AS $$
+                DECLARE
+                    content_blob bigint; filed_size bigint; target_account bigint; next_uid bigint; quota bigint; used bigint;
+                    account_address text; new_uid bigint; new_mod_seq bigint;
+                BEGIN
+                    SELECT m.message_blob_id, b.size + length(header_prefix) INTO content_blob, filed_size
+                    FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
+                        JOIN message_blob b ON b.id = m.message_blob_id
+                    WHERE r.id = recipient_id AND r.lease_owner = lease_holder AND r.lease_expires_at > delivered_at
+                      AND r.state IN ('queued', 'deferred')
+                    FOR UPDATE OF r;
+                    IF NOT FOUND THEN
+                        RETURN QUERY SELECT 'lease lost', NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+                        RETURN;
+                    END IF;
+                    SELECT mb.account_id, mb.uid_next INTO target_account, next_uid FROM mailbox mb WHERE mb.id = target_mailbox FOR UPDATE;
+                    IF NOT FOUND THEN
+                        RETURN QUERY SELECT 'no mailbox', NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+                        RETURN;
+                    END IF;
+                    IF next_uid >= uid_limit THEN
+                        RETURN QUERY SELECT 'no uid', NULL::bigint, NULL::bigint, NULL::bigint, NULL::text;
+                        RETURN;
+                    END IF;
+                    SELECT a.address, a.quota_bytes, a.used_bytes INTO account_address, quota, used
+                    FROM account a WHERE a.id = target_account FOR UPDATE;
+                    IF quota IS NOT NULL AND used + filed_size > quota THEN
+                        RETURN QUERY SELECT 'over quota', NULL::bigint, NULL::bigint, NULL::bigint, account_address;
+                        RETURN;
+                    END IF;
+                    UPDATE mailbox mb SET uid_next = mb.uid_next + 1, highest_mod_seq = mb.highest_mod_seq + 1
+                    WHERE mb.id = target_mailbox RETURNING mb.uid_next - 1, mb.highest_mod_seq INTO new_uid, new_mod_seq;
+                    INSERT INTO mailbox_message (mailbox_id, uid, message_blob_id, header_prefix, size, internal_date, flags, mod_seq)
+                    VALUES (target_mailbox, new_uid, content_blob, header_prefix, filed_size, delivered_at, '', new_mod_seq);
+                    INSERT INTO mailbox_change (mailbox_id, mod_seq, uid, kind, created_at)
+                    VALUES (target_mailbox, new_mod_seq, new_uid, 'append', now());
+                    UPDATE queue_recipient r SET state = 'delivered', attempts = r.attempts + 1, lease_owner = NULL,
+                        lease_expires_at = NULL, updated_at = delivered_at, reported_at = deliver_leased_recipient.reported_at
+                    WHERE r.id = recipient_id;
+                    RETURN QUERY SELECT 'delivered', new_uid, new_mod_seq, filed_size, account_address;
+                END
+                $$
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -174,21 +174,25 @@ struct MailboxByNameStatement: PreparedStoreStatement {
     }
 }
 
-/// A leased recipient's lease and its message's content, the recipient's row locked.
-struct LeasedContentStatement: PreparedStoreStatement {
-    static let name = "estafeta_leased_content"
+/// A local delivery (the schema's `deliver_leased_recipient`): the lease checked, the message filed, the
+/// quota checked and the recipient marked delivered, in one call.
+struct LocalDeliveryStatement: PreparedStoreStatement {
+    static let name = "estafeta_local_delivery"
     static let sql = """
-        SELECT r.lease_owner, r.lease_expires_at, r.state, m.message_blob_id, b.size
-        FROM queue_recipient r JOIN queue_message m ON m.id = r.queue_message_id
-            JOIN message_blob b ON b.id = m.message_blob_id
-        WHERE r.id = $1::bigint
-        FOR UPDATE OF r
+        SELECT outcome, uid, mod_seq, size, address
+        FROM deliver_leased_recipient($1::bigint, $2::text, $3::timestamptz, $4::bigint, $5::bytea, $6::timestamptz, $7::bigint)
         """
     let bindings: PostgresBindings
 
-    init(recipient: Int64) {
-        var bindings = PostgresBindings(capacity: 1)
+    init(recipient: Int64, owner: String, now: Date, mailbox: Int64, headerPrefix: Data, reportedAt: Date?) throws {
+        var bindings = PostgresBindings(capacity: 7)
         bindings.append(recipient)
+        bindings.append(owner)
+        bindings.append(now)
+        bindings.append(mailbox)
+        try bindings.append(headerPrefix)
+        bindings.append(reportedAt)
+        bindings.append(Int64(UInt32.max))
         self.bindings = bindings
     }
 }
@@ -223,34 +227,6 @@ struct MessageFilingStatement: PreparedStoreStatement {
         bindings.append(size)
         bindings.append(internalDate)
         bindings.append(flags)
-        self.bindings = bindings
-    }
-}
-
-/// After a filing: the account's usage as the filing left it and, unless that is over the quota, the
-/// recipient marked delivered ($2 now, $3 when its success was reported, if it was).
-struct DeliveryCompletionStatement: PreparedStoreStatement {
-    static let name = "estafeta_delivery_completion"
-    static let sql = """
-        WITH usage AS (
-            SELECT a.address, a.quota_bytes, a.used_bytes FROM mailbox m JOIN account a ON a.id = m.account_id
-            WHERE m.id = $1::bigint
-        ), delivered AS (
-            UPDATE queue_recipient SET state = 'delivered', attempts = attempts + 1, lease_owner = NULL,
-                lease_expires_at = NULL, updated_at = $2::timestamptz, reported_at = $3::timestamptz
-            WHERE id = $4::bigint
-              AND NOT EXISTS (SELECT 1 FROM usage WHERE quota_bytes IS NOT NULL AND used_bytes > quota_bytes)
-        )
-        SELECT address, quota_bytes, used_bytes FROM usage
-        """
-    let bindings: PostgresBindings
-
-    init(mailbox: Int64, now: Date, reportedAt: Date?, recipient: Int64) throws {
-        var bindings = PostgresBindings(capacity: 4)
-        bindings.append(mailbox)
-        bindings.append(now)
-        bindings.append(reportedAt)
-        bindings.append(recipient)
         self.bindings = bindings
     }
 }

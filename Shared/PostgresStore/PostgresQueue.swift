@@ -141,26 +141,30 @@ final class PostgresQueue: QueueBackend {
         async throws(MailStoreError) -> StoredMessage
     {
         let logger = self.logger
-        return try await self.access.transaction { connection in
-            // The lease checked under the recipient's row lock, and the content it delivers, in one read.
-            let row = try await connection.rows(LeasedContentStatement(recipient: lease.recipientID.rawValue), logger).first
-            guard let (owner, expiry, state, blob, size) = try row?.decode((String?, Date?, String, Int64, Int64).self),
-                owner == lease.owner, let expiry, expiry > now, state == "queued" || state == "deferred"
-            else { throw MailStoreError.leaseLost(lease.recipientID.rawValue) }
-            let stored = try await PostgresMailboxes.insertMailboxMessage(
-                connection, mailboxID: mailbox.rawValue, blobID: blob, headerPrefix: headerPrefix,
-                size: size + Int64(headerPrefix.count), flags: [], internalDate: now, logger)
-            // The quota checked here as well as by the worker beforehand (two deliveries to one account can
-            // both pass the worker's check before either is filed), on the usage the filing just raised;
-            // over it, the recipient stays leased and the transaction is rolled back.
-            let completion = try DeliveryCompletionStatement(
-                mailbox: mailbox.rawValue, now: now, reportedAt: markReported ? now : nil, recipient: lease.recipientID.rawValue)
-            guard let usage = try await connection.rows(completion, logger).first else {
-                throw MailStoreError.unknownMailbox(String(mailbox.rawValue))
+        let row = try await self.access.statement { connection in
+            let delivery = try LocalDeliveryStatement(
+                recipient: lease.recipientID.rawValue, owner: lease.owner, now: now, mailbox: mailbox.rawValue,
+                headerPrefix: headerPrefix, reportedAt: markReported ? now : nil)
+            return try await connection.rows(delivery, logger).first
+        }
+        do {
+            guard let (outcome, uid, modSeq, size, address) = try row?.decode((String, Int64?, Int64?, Int64?, String?).self) else {
+                throw MailStoreError.unavailable("local delivery returned nothing")
             }
-            let (address, quota, used) = try usage.decode((String, Int64?, Int64).self)
-            if let quota, used > quota { throw MailStoreError.overQuota(address) }
-            return stored
+            switch outcome {
+            case "delivered":
+                guard let uid, let modSeq, let size else { throw MailStoreError.unavailable("local delivery returned no UID") }
+                return StoredMessage(uid: UInt32(uid), size: size, internalDate: now, flags: [], modSeq: UInt64(modSeq))
+            case "lease lost": throw MailStoreError.leaseLost(lease.recipientID.rawValue)
+            case "no mailbox": throw MailStoreError.unknownMailbox(String(mailbox.rawValue))
+            case "no uid": throw MailStoreError.unavailable("mailbox \(mailbox.rawValue) ran out of UIDs")
+            case "over quota": throw MailStoreError.overQuota(address ?? lease.recipient.description)
+            default: throw MailStoreError.unavailable("local delivery: \(outcome)")
+            }
+        } catch let error as MailStoreError {
+            throw error
+        } catch {
+            throw self.access.mapped(error)
         }
     }
 

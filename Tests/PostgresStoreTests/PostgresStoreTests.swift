@@ -20,6 +20,9 @@ struct PostgresStoreTests {
             tls: tls)
     }
 
+    /// Every migration of the PostgreSQL schema, in order.
+    static let migrations = ["2026-12-03 the store's tables", "2026-12-04 local delivery in one call"]
+
     @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")
     func migratesOnce() async throws {
         try await PostgresServer.with { server in
@@ -30,11 +33,11 @@ struct PostgresStoreTests {
                 return opened
             }
             for store in stores {
-                #expect(try await store.appliedMigrations() == ["2026-12-03 the store's tables"])
+                #expect(try await store.appliedMigrations() == Self.migrations)
                 await store.close()
             }
             // Each migration recorded once, its tables there once.
-            #expect(try await server.sql("SELECT count(*) FROM schema_migration", database: server.database) == "1\n")
+            #expect(try await server.sql("SELECT count(*) FROM schema_migration", database: server.database) == "\(Self.migrations.count)\n")
             let tables = try await server.sql(
                 "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'",
                 database: server.database)
@@ -47,7 +50,7 @@ struct PostgresStoreTests {
             local.host = server.socketDirectory
             local.password = nil
             let overSocket = try await PostgresStore.open(settings: local, logger: Self.logger)
-            #expect(try await overSocket.appliedMigrations().count == 1)
+            #expect(try await overSocket.appliedMigrations() == Self.migrations)
             await overSocket.close()
         }
     }
@@ -83,14 +86,14 @@ struct PostgresStoreTests {
     func reconnects() async throws {
         try await PostgresServer.with { server in
             let store = try await PostgresStore.open(settings: Self.settings(server), logger: Self.logger)
-            #expect(try await store.appliedMigrations().count == 1)
+            #expect(try await store.appliedMigrations() == Self.migrations)
             try await server.restart()
             let deadline = ContinuousClock.now + .seconds(30)
             var answered = false
             while !answered, ContinuousClock.now < deadline {
                 // The first query may still meet a connection the restart closed: it fails, and the next gets a new one.
                 do {
-                    answered = try await store.appliedMigrations().count == 1
+                    answered = try await store.appliedMigrations() == Self.migrations
                 } catch {
                     try await Task.sleep(for: .milliseconds(200))
                 }

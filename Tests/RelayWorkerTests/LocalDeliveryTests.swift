@@ -151,9 +151,9 @@ struct LocalDeliveryTests {
         }
     }
 
-    @Test("two deliveries that each fit the quota but not together: one is filed, the other deferred")
-    func quotaRace() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("two deliveries that each fit the quota but not together: one is filed, the other deferred", arguments: StoreBackendKind.allCases)
+    func quotaRace(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             /// Two messages queued for `account` and leased, with room for one (with its added header
             /// lines) in its quota, not for two.
