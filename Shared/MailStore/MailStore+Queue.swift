@@ -128,6 +128,12 @@ extension MailStore {
         try await self.queue.queuedHeader(message)
     }
 
+    /// What a local delivery of `lease` reads before filing (`LocalDeliveryPlan`), in one read; nil when
+    /// an operator deleted the message since it was leased.
+    public func localDeliveryPlan(for lease: QueueLease) async throws(MailStoreError) -> LocalDeliveryPlan? {
+        try await self.queue.localDeliveryPlan(for: lease)
+    }
+
     /// The content of a queued message, for the relay and for bounces.
     public func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data? {
         try await self.queue.queuedContent(message)

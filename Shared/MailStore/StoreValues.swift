@@ -119,6 +119,23 @@ public enum RecipientResolution: Sendable, Equatable {
     case notLocal
 }
 
+/// What a local delivery reads before it files a message, in one read: the queued message's header
+/// section (for loop detection) and size, what the recipient resolves to and, when that is an account,
+/// the account's INBOX (nil if it has none).
+public struct LocalDeliveryPlan: Sendable, Equatable {
+    public var header: Data
+    public var size: Int64
+    public var resolution: RecipientResolution
+    public var inbox: MailboxID?
+
+    public init(header: Data, size: Int64, resolution: RecipientResolution, inbox: MailboxID?) {
+        self.header = header
+        self.size = size
+        self.resolution = resolution
+        self.inbox = inbox
+    }
+}
+
 /// RFC 6154 special-use attributes of the mailboxes every account gets.
 public enum SpecialUse: String, Sendable, CaseIterable {
     case drafts = "\\Drafts"

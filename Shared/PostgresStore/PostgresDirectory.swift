@@ -290,27 +290,33 @@ struct PostgresDirectory: DirectoryBackend {
         let logger = self.logger
         return try await self.access.read { connection in
             let rows = try await connection.rows(RecipientResolutionStatement(address: address), logger)
-            var local = false
-            var exact: [String] = []
-            var account: RecipientResolution?
-            var catchAll: [String] = []
-            for row in rows {
-                let (kind, target, id, enabled, quota, used) = try row.decode((Int, String?, Int64?, Bool?, Int64?, Int64?).self)
-                switch kind {
-                case 0: local = true
-                case 1: if let target { exact.append(target) }
-                case 2:
-                    if let id, let enabled, let used {
-                        account = .account(AccountID(id), enabled: enabled, quotaBytes: quota, usedBytes: used)
-                    }
-                default: if let target { catchAll.append(target) }
-                }
-            }
-            guard local else { return .notLocal }
-            if !exact.isEmpty { return .alias(targets: exact) }
-            if let account { return account }
-            return catchAll.isEmpty ? .unknownLocal : .catchAll(targets: catchAll)
+            return try Self.resolution(from: rows.map { try $0.decode((Int, String?, Int64?, Bool?, Int64?, Int64?).self) })
         }
+    }
+
+    /// A resolution from `RecipientResolutionStatement`'s rows (kind, target, account id, enabled, quota,
+    /// usage); rows of other kinds are left out.
+    static func resolution(from rows: [(Int, String?, Int64?, Bool?, Int64?, Int64?)]) -> RecipientResolution {
+        var local = false
+        var exact: [String] = []
+        var account: RecipientResolution?
+        var catchAll: [String] = []
+        for (kind, target, id, enabled, quota, used) in rows {
+            switch kind {
+            case 0: local = true
+            case 1: if let target { exact.append(target) }
+            case 2:
+                if let id, let enabled, let used {
+                    account = .account(AccountID(id), enabled: enabled, quotaBytes: quota, usedBytes: used)
+                }
+            case 3: if let target { catchAll.append(target) }
+            default: break
+            }
+        }
+        guard local else { return .notLocal }
+        if !exact.isEmpty { return .alias(targets: exact) }
+        if let account { return account }
+        return catchAll.isEmpty ? .unknownLocal : .catchAll(targets: catchAll)
     }
 
     // MARK: Admin tokens and the audit log

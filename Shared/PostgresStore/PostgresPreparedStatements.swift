@@ -135,9 +135,11 @@ struct QueuedHeaderStatement: PreparedStoreStatement {
 /// catch-all target ($1 the domain, $2 the address, $3 `@domain`).
 struct RecipientResolutionStatement: PreparedStoreStatement {
     static let name = "estafeta_recipient_resolution"
-    static let sql = """
-        WITH local AS (SELECT 1 FROM domain WHERE lower(name) = lower($1::text COLLATE "C"))
-        SELECT 0, NULL::text, NULL::bigint, NULL::boolean, NULL::bigint, NULL::bigint FROM local
+    static let sql = "\(Self.rows) ORDER BY 1, 2"
+    /// The resolution's rows, unordered: `PostgresDirectory.resolution(from:)` reads them.
+    static let rows = """
+        SELECT 0, NULL::text, NULL::bigint, NULL::boolean, NULL::bigint, NULL::bigint FROM domain
+        WHERE lower(name) = lower($1::text COLLATE "C")
         UNION ALL
         SELECT 1, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
         WHERE lower(a.source) = lower($2::text COLLATE "C")
@@ -147,7 +149,6 @@ struct RecipientResolutionStatement: PreparedStoreStatement {
         UNION ALL
         SELECT 3, t.target, NULL, NULL, NULL, NULL FROM alias a JOIN alias_target t ON t.alias_id = a.id
         WHERE lower(a.source) = lower($3::text COLLATE "C")
-        ORDER BY 1, 2
         """
     let bindings: PostgresBindings
 
@@ -156,6 +157,34 @@ struct RecipientResolutionStatement: PreparedStoreStatement {
         bindings.append(address.domain)
         bindings.append(address.description)
         bindings.append("@" + address.domain)
+        self.bindings = bindings
+    }
+}
+
+/// A local delivery's plan (`LocalDeliveryPlan`) in one read: the recipient's resolution ($1–$3 as
+/// above, kinds 0–3), the account's INBOX (kind 4, its id in the third column) and the queued message
+/// $4's size and header section (kind 5, in the third and seventh columns).
+struct LocalDeliveryPlanStatement: PreparedStoreStatement {
+    static let name = "estafeta_local_delivery_plan"
+    static let sql = """
+        SELECT r.*, NULL::bytea FROM (\(RecipientResolutionStatement.rows)) r
+        UNION ALL
+        SELECT 4, NULL, mb.id, NULL, NULL, NULL, NULL FROM account a JOIN mailbox mb ON mb.account_id = a.id
+        WHERE lower(a.address) = lower($2::text COLLATE "C") AND mb.name = 'INBOX'
+        UNION ALL
+        SELECT 5, NULL, b.size, NULL, NULL, NULL, h.header FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
+            JOIN message_header h ON h.message_blob_id = b.id
+        WHERE m.id = $4::bigint
+        ORDER BY 1, 2
+        """
+    let bindings: PostgresBindings
+
+    init(recipient: EmailAddress, message: Int64) {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(recipient.domain)
+        bindings.append(recipient.description)
+        bindings.append("@" + recipient.domain)
+        bindings.append(message)
         self.bindings = bindings
     }
 }

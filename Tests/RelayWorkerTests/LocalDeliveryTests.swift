@@ -64,9 +64,9 @@ private struct Harness {
 
 @Suite("Local delivery: accounts, aliases, quota, loops, bounces")
 struct LocalDeliveryTests {
-    @Test("a message for an account lands in its INBOX once, with Return-Path and Delivered-To, and the recipient is done")
-    func account() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("a message for an account lands in its INBOX once, with Return-Path and Delivered-To, and the recipient is done", arguments: StoreBackendKind.allCases)
+    func account(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             let accepted = try await harness.queue("Subject: hi\r\n\r\nhello\r\n", to: ["alice@example.org", "dave@remote.example"])
             #expect(try await harness.pass() == [.delivered])
@@ -100,9 +100,9 @@ struct LocalDeliveryTests {
         }
     }
 
-    @Test("an alias expands into queued recipients of the same message: local ones are delivered, remote ones wait")
-    func alias() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("an alias expands into queued recipients of the same message: local ones are delivered, remote ones wait", arguments: StoreBackendKind.allCases)
+    func alias(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             try await harness.store.createAlias("team@example.org", targets: ["alice@example.org", "bob@example.org", "eve@remote.example"])
             let accepted = try await harness.queue("Subject: team\r\n\r\nhi all\r\n", to: ["team@example.org"])
@@ -116,9 +116,9 @@ struct LocalDeliveryTests {
         }
     }
 
-    @Test("an alias loop bounces after the depth limit instead of expanding for ever")
-    func aliasLoop() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("an alias loop bounces after the depth limit instead of expanding for ever", arguments: StoreBackendKind.allCases)
+    func aliasLoop(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             try await harness.store.createAlias("ping@example.org", targets: ["pong@example.org"])
             try await harness.store.createAlias("pong@example.org", targets: ["ping@example.org"])
@@ -132,9 +132,9 @@ struct LocalDeliveryTests {
         }
     }
 
-    @Test("a full mailbox defers with the retry schedule, and bounces (4.4.7) when the message's lifetime is over")
-    func quota() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("a full mailbox defers with the retry schedule, and bounces (4.4.7) when the message's lifetime is over", arguments: StoreBackendKind.allCases)
+    func quota(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             try await harness.store.setQuota(10, for: harness.alice.address)
             let accepted = try await harness.queue("Subject: big\r\n\r\ntoo big for the quota\r\n", to: ["alice@example.org"])
@@ -191,9 +191,9 @@ struct LocalDeliveryTests {
         }
     }
 
-    @Test("a message already delivered to this recipient (Delivered-To) is a loop and bounces")
-    func deliveredToLoop() async throws {
-        try await StoreFixture.with { fixture in
+    @Test("a message already delivered to this recipient (Delivered-To) is a loop and bounces", arguments: StoreBackendKind.allCases)
+    func deliveredToLoop(_ backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
             let harness = try await Harness.make(fixture)
             try await harness.queue("Delivered-To: Bob@example.org\r\nSubject: again\r\n\r\nx\r\n", to: ["bob@example.org"])
             #expect(try await harness.pass() == [.bounced])

@@ -17,15 +17,16 @@ struct LocalDelivery: Sendable {
 
     @discardableResult
     func deliver(_ lease: QueueLease, now: Date = Date()) async -> DeliveryResult {
-        do {
+        do throws(MailStoreError) {
             // Below the free space minimum nothing more is filed; the message waits in the queue.
             if self.store.spaceIsLow { return try await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now) }
-            guard let (header, size) = try await self.store.queuedHeader(lease.messageID) else {
+            guard let plan = try await self.store.localDeliveryPlan(for: lease) else {
                 // Deleted by an operator since it was leased: nothing left to deliver.
                 return .skipped
             }
-            switch try await self.store.resolveRecipient(lease.recipient) {
-            case .account(let account, let enabled, let quotaBytes, let usedBytes):
+            let (header, size) = (plan.header, plan.size)
+            switch plan.resolution {
+            case .account(_, let enabled, let quotaBytes, let usedBytes):
                 guard enabled else { return try await self.outcomes.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
                 if let reason = Self.loopReason(header, recipient: lease.recipient) {
                     return try await self.outcomes.bounce(lease, reason, now: now)
@@ -35,8 +36,8 @@ struct LocalDelivery: Sendable {
                 if let quotaBytes, usedBytes + size + Int64(prefix.count) > quotaBytes {
                     return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
                 }
-                let inbox = try await self.store.mailbox(named: "INBOX", of: account)
-                try await self.store.deliverLocally(lease, into: inbox.id, headerPrefix: prefix, now: now)
+                guard let inbox = plan.inbox else { throw MailStoreError.unknownMailbox("INBOX") }
+                try await self.store.deliverLocally(lease, into: inbox, headerPrefix: prefix, now: now)
                 self.logger.info(
                     "delivered", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)"])
                 return .delivered

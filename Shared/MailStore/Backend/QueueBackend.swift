@@ -45,6 +45,9 @@ public protocol QueueBackend: Sendable {
     ) async throws(MailStoreError) -> Bool
 
     func queuedHeader(_ message: QueueMessageID) async throws(MailStoreError) -> (header: Data, size: Int64)?
+    /// The lease's message header section and size, its recipient's resolution and that account's INBOX,
+    /// as one read; nil when the message is gone.
+    func localDeliveryPlan(for lease: QueueLease) async throws(MailStoreError) -> LocalDeliveryPlan?
     func queuedContent(_ message: QueueMessageID) async throws(MailStoreError) -> Data?
     func queueRecipientStates(of message: QueueMessageID) async throws(MailStoreError)
         -> [(recipient: String, state: QueueState, attempts: Int)]

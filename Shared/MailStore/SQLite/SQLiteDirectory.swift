@@ -248,22 +248,23 @@ struct SQLiteDirectory: DirectoryBackend {
     }
 
     func resolveRecipient(_ address: EmailAddress) async throws(MailStoreError) -> RecipientResolution {
-        try await self.access.read { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM domain WHERE name = ?", arguments: [address.domain]) == true
-            else { return .notLocal }
-            let exact = try Self.targets(db, of: address.description)
-            if !exact.isEmpty { return .alias(targets: exact) }
-            if let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, enabled, quotaBytes, usedBytes FROM account WHERE address = ?"),
-                arguments: [address.description])
-            {
-                return .account(
-                    AccountID(row["id"]), enabled: row["enabled"], quotaBytes: row["quotaBytes"],
-                    usedBytes: row["usedBytes"])
-            }
-            let catchAll = try Self.targets(db, of: "@" + address.domain)
-            return catchAll.isEmpty ? .unknownLocal : .catchAll(targets: catchAll)
+        try await self.access.read { db in try Self.resolve(db, address) }
+    }
+
+    static func resolve(_ db: Database, _ address: EmailAddress) throws -> RecipientResolution {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM domain WHERE name = ?", arguments: [address.domain]) == true
+        else { return .notLocal }
+        let exact = try Self.targets(db, of: address.description)
+        if !exact.isEmpty { return .alias(targets: exact) }
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, enabled, quotaBytes, usedBytes FROM account WHERE address = ?"),
+            arguments: [address.description])
+        {
+            return .account(
+                AccountID(row["id"]), enabled: row["enabled"], quotaBytes: row["quotaBytes"], usedBytes: row["usedBytes"])
         }
+        let catchAll = try Self.targets(db, of: "@" + address.domain)
+        return catchAll.isEmpty ? .unknownLocal : .catchAll(targets: catchAll)
     }
 
     // MARK: Admin tokens and the audit log

@@ -221,15 +221,32 @@ struct SQLiteQueue: QueueBackend {
     }
 
     func queuedHeader(_ message: QueueMessageID) async throws(MailStoreError) -> (header: Data, size: Int64)? {
+        try await self.access.read { db in try Self.queuedHeader(db, message) }
+    }
+
+    static func queuedHeader(_ db: Database, _ message: QueueMessageID) throws -> (header: Data, size: Int64)? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT h.header, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId
+                JOIN messageHeader h ON h.messageBlobId = b.id WHERE m.id = ?
+                """),
+            arguments: [message.rawValue])
+        else { return nil }
+        return (row[0], row[1])
+    }
+
+    func localDeliveryPlan(for lease: QueueLease) async throws(MailStoreError) -> LocalDeliveryPlan? {
         try await self.access.read { db in
-            guard let row = try Row.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT h.header, b.size FROM queueMessage m JOIN messageBlob b ON b.id = m.messageBlobId
-                    JOIN messageHeader h ON h.messageBlobId = b.id WHERE m.id = ?
-                    """),
-                arguments: [message.rawValue])
-            else { return nil }
-            return (row[0], row[1])
+            guard let (header, size) = try Self.queuedHeader(db, lease.messageID) else { return nil }
+            let resolution = try SQLiteDirectory.resolve(db, lease.recipient)
+            var inbox: MailboxID?
+            if case .account(let account, _, _, _) = resolution {
+                inbox = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT id FROM mailbox WHERE accountId = ? AND name = 'INBOX'"),
+                    arguments: [account.rawValue]
+                ).map(MailboxID.init)
+            }
+            return LocalDeliveryPlan(header: header, size: size, resolution: resolution, inbox: inbox)
         }
     }
 
