@@ -47,13 +47,7 @@ struct PostgresAccess: Sendable {
 
     /// Runs `work` on one connection outside a transaction: for reads that are one statement.
     func read<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(MailStoreError) -> T {
-        do {
-            return try await self.withinDeadline { try await self.client.withConnection { connection in try await work(connection) } }
-        } catch {
-            let cause = Self.cause(of: error)
-            if let error = cause as? MailStoreError { throw error }
-            throw self.mapped(cause)
-        }
+        try await self.onConnection(attempts: 1, work)
     }
 
     /// Runs a change that is one statement. PostgreSQL makes a statement sent outside a transaction block
@@ -61,6 +55,12 @@ struct PostgresAccess: Sendable {
     /// `transaction` and spares BEGIN's and COMMIT's round trips; retried like a transaction.
     @discardableResult
     func statement<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws(MailStoreError) -> T {
+        try await self.onConnection(attempts: Self.attempts, work)
+    }
+
+    private func onConnection<T: Sendable>(
+        attempts: Int, _ work: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(MailStoreError) -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -69,7 +69,7 @@ struct PostgresAccess: Sendable {
             } catch {
                 let cause = Self.cause(of: error)
                 if let error = cause as? MailStoreError { throw error }
-                if attempt < Self.attempts, Self.isWorthRetrying(cause) { continue }
+                if attempt < attempts, Self.isWorthRetrying(cause) { continue }
                 throw self.mapped(cause)
             }
         }

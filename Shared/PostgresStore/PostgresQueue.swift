@@ -345,11 +345,6 @@ final class PostgresQueue: QueueBackend {
         }
     }
 
-    /// The state as operators see it: `delivering` while a worker holds an unexpired lease.
-    static func reportedState(now: Date) -> PostgresQuery {
-        "(CASE WHEN r.state IN ('queued', 'deferred') AND r.lease_expires_at > \(now) THEN 'delivering' ELSE r.state END)"
-    }
-
     func queueStats(now: Date) async throws(MailStoreError) -> QueueStats {
         let logger = self.logger
         return try await self.access.read { connection in

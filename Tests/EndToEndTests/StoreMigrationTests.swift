@@ -7,7 +7,7 @@ import PostgresStore
 import Testing
 import TestSupport
 
-@Suite("estafeta migrate-store: a populated SQLite store copied to PostgreSQL, as it was")
+@Suite("estafeta migrate-store: a populated store copied between SQLite and PostgreSQL, as it was")
 struct StoreMigrationTests {
     /// A store with what an installation has after a while: folders renamed and deleted, messages with
     /// flags and keywords, one written in pieces, expunges (UIDNEXT past the last UID), the queue in every
@@ -63,8 +63,10 @@ struct StoreMigrationTests {
         }
     }
 
-    /// Everything a client or an operator sees of a store, for comparing two.
+    /// Everything a client or an operator sees of a store, for comparing two. Times to the millisecond:
+    /// the SQLite file keeps no more (PostgreSQL keeps microseconds).
     static func snapshot(_ store: MailStore) async throws -> [String] {
+        func time(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
         var lines: [String] = []
         for account in try await store.accounts() {
             let credentials = try #require(try await store.credentials(for: account.address))
@@ -74,15 +76,15 @@ struct StoreMigrationTests {
                 lines.append("mailbox \(mailbox.name) \(mailbox.specialUse?.rawValue ?? "-") \(mailbox.subscribed) \(mailbox.uidValidity) \(mailbox.uidNext) \(mailbox.highestModSeq) \(status.messages) \(status.unseen) \(status.sizeBytes)")
                 let contents = try await store.messageContents(in: mailbox.id, uids: 1...UInt32.max)
                 for message in try await store.messages(in: mailbox.id) {
-                    lines.append("message \(message.uid) \(message.size) \(message.internalDate.timeIntervalSince1970) \(message.flags.sorted()) \(message.modSeq) \(contents[message.uid]?.hashValue ?? 0)")
+                    lines.append("message \(message.uid) \(message.size) \(time(message.internalDate)) \(message.flags.sorted()) \(message.modSeq) \(contents[message.uid]?.hashValue ?? 0)")
                 }
                 lines.append("changes \(try await store.changes(in: mailbox.id, since: 0).map { "\($0.modSeq):\($0.uid):\($0.kind)" })")
             }
         }
         lines += try await store.aliases().map { "alias \($0.source) \($0.targets)" }
         for detail in try await store.queueMessages(matching: QueueFilter()) {
-            lines.append("queued \(detail.id) \(detail.sender ?? "<>") \(detail.size) \(detail.receivedAt.timeIntervalSince1970)")
-            lines += detail.recipients.map { "  \($0.recipient) \($0.state) \($0.attempts) \($0.lastError ?? "-") \($0.nextAttemptAt.timeIntervalSince1970)" }
+            lines.append("queued \(detail.id) \(detail.sender ?? "<>") \(detail.size) \(time(detail.receivedAt))")
+            lines += detail.recipients.map { "  \($0.recipient) \($0.state) \($0.attempts) \($0.lastError ?? "-") \(time($0.nextAttemptAt))" }
             lines.append("  content \(try await store.queuedContent(detail.id)?.hashValue ?? 0)")
         }
         lines += try await store.adminTokens().map { "token \($0.id) \($0.scope) \($0.secretHash.base64EncodedString()) \($0.revokedAt == nil)" }
@@ -135,6 +137,36 @@ struct StoreMigrationTests {
                 let refused = try await again.finish(timeout: .seconds(60))
                 #expect(refused.status == 1 && refused.errors.contains("already holds"), "\(refused.output)\(refused.errors)")
             }
+        }
+    }
+
+    @Test("the other way: a populated PostgreSQL store copied into a new SQLite file, everything as it was, and the file goes on from there")
+    func postgresToSQLite() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            guard let server = fixture.postgres else { return }
+            let source = try await fixture.openStore()
+            try await Self.populate(source)
+            let before = try await Self.snapshot(source)
+
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-copy-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: file, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let path = file.appendingPathComponent("estafeta.sqlite").path
+            let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
+                .merging(["ESTAFETA_DATABASE_PASSWORD": server.password]) { $1 }
+            let run = try ChildProcess.start(
+                BuiltProducts.executable("estafeta"),
+                ["migrate-store", "--from", "\(fixture.location)?sslmode=disable", "--to", "sqlite://\(path)"], environment: environment)
+            let result = try await run.finish(timeout: .seconds(120))
+            #expect(result.status == 0 && result.output.contains("contents verified"), "\(result.output)\(result.errors)")
+
+            let copy = try MailStore.open(settings: MailStoreSettings(path: path), logger: Logger(label: "test.copy"))
+            let after = try await Self.snapshot(copy)
+            #expect(after == before, "\(zip(before, after).first { $0.0 != $0.1 }.map { "\($0.0)\n\($0.1)" } ?? "lengths \(before.count) \(after.count)")")
+            let alice = try await copy.account(try EmailAddress(parsing: "alice@example.org"))
+            let inbox = try await copy.mailbox(named: "INBOX", of: alice.id)
+            let appended = try await copy.appendMessage(Data("Subject: after\r\n\r\nafter\r\n".utf8), to: inbox.id)
+            #expect(appended.uid == inbox.uidNext && appended.modSeq > inbox.highestModSeq)
         }
     }
 }

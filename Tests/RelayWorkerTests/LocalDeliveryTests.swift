@@ -17,8 +17,8 @@ private struct Harness {
     let reports: BounceReporter
     static let schedule = RetrySchedule(initial: .seconds(300), maximum: .seconds(3600), lifetime: .seconds(86_400))
 
-    static func make(_ fixture: StoreFixture) async throws -> Harness {
-        let store = try fixture.open()
+    static func make(_ fixture: StoreFixture, operationTimeout: Duration? = nil) async throws -> Harness {
+        let store = try await fixture.openStore(operationTimeout: operationTimeout)
         try await store.createDomain("example.org")
         let hash = try await PasswordHasher.hash("a long password", scheme: .sha512Crypt)
         let alice = try await store.createAccount(try EmailAddress(parsing: "alice@example.org"), passwordHash: hash)
@@ -188,6 +188,25 @@ struct LocalDeliveryTests {
             let results = await [first, second]
             #expect(results.filter { $0 == .delivered }.count == 1 && results.filter { $0 == .deferred }.count == 1, "\(results)")
             #expect(try await harness.inbox(harness.bob).count == 1)
+        }
+    }
+
+    @Test("PostgreSQL down while a message is delivered: the delivery is tried again every few seconds while its lease lasts, and the message is in the INBOX soon after the database is back")
+    func databaseOutage() async throws {
+        try await StoreFixture.with(.postgres) { fixture in
+            // Each store operation gives up after 2 s, so the outage below is longer than an operation.
+            let harness = try await Harness.make(fixture, operationTimeout: .seconds(2))
+            try await harness.queue("Subject: outage\r\n\r\nbody\r\n", to: ["alice@example.org"])
+            let leases = try await harness.store.leaseQueueItems(
+                owner: "test", limit: 10, leaseDuration: .seconds(600), scope: .localDomains, now: Date())
+            #expect(leases.count == 1)
+            guard let lease = leases.first, let server = fixture.postgres else { return }
+            try await server.shutDown()
+            async let result = harness.local.deliver(lease)
+            try await Task.sleep(for: .seconds(5))
+            try await server.start()
+            #expect(await result == .delivered)
+            #expect(try await harness.inbox(harness.alice).count == 1)
         }
     }
 

@@ -54,9 +54,12 @@ public struct StoreFixture: Sendable {
     }
 
     /// A store on the fixture's backend; each call opens another (as another process would).
-    public func openStore() async throws -> MailStore {
+    /// `operationTimeout`: PostgreSQL's deadline per operation, when a test needs it shorter.
+    public func openStore(operationTimeout: Duration? = nil) async throws -> MailStore {
         guard let postgres else { return try self.open() }
-        let store = try await PostgresStore.open(settings: postgres.storeSettings, logger: Logger(label: "test.store"))
+        var settings = postgres.storeSettings
+        if let operationTimeout { settings.operationTimeout = operationTimeout }
+        let store = try await PostgresStore.open(settings: settings, logger: Logger(label: "test.store"))
         self.opened.stores.withLock { $0.append(store) }
         return store.mailStore()
     }

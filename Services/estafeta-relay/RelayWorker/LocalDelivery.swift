@@ -15,60 +15,87 @@ struct LocalDelivery: Sendable {
     /// Alias chains longer than this are loops (a → b → a) or mistakes.
     static let maximumExpansionDepth = 10
 
+    /// How long a delivery waits out a store that is unavailable (a database restarting) before it
+    /// gives up for now, and how often it tries again meanwhile: nothing was written, the lease is still
+    /// the worker's, and a short outage should delay a message by seconds, not by the first retry delay
+    /// (or, when the deferral cannot be written either, by the rest of the lease).
+    static let outageWait: TimeInterval = 60
+    static let outageRetryInterval: TimeInterval = 2
+    /// What a try may take (the store's own deadline for an operation is 30 s): no try starts that could
+    /// outlast the lease.
+    static let attemptAllowance: TimeInterval = 35
+
     @discardableResult
-    func deliver(_ lease: QueueLease, now: Date = Date()) async -> DeliveryResult {
-        do throws(MailStoreError) {
-            // Below the free space minimum nothing more is filed; the message waits in the queue.
-            if self.store.spaceIsLow { return try await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now) }
-            guard let plan = try await self.store.localDeliveryPlan(for: lease) else {
-                // Deleted by an operator since it was leased: nothing left to deliver.
+    func deliver(_ lease: QueueLease, now start: Date = Date()) async -> DeliveryResult {
+        let began = Date()
+        var now = start
+        while true {
+            do {
+                return try await self.attempt(lease, now: now)
+            } catch .overQuota {
+                // The store's own check, when another delivery filled the mailbox since the worker's.
+                return (try? await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)) ?? .skipped
+            } catch .storageFull {
+                return (try? await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now)) ?? .skipped
+            } catch .leaseLost {
+                self.logger.warning("lease lost; another worker has the recipient", metadata: ["queue.id": "\(lease.messageID)"])
                 return .skipped
+            } catch .unavailable(let reason)
+                where now.timeIntervalSince(start) < Self.outageWait
+                && now.addingTimeInterval(Self.outageRetryInterval + Self.attemptAllowance) < lease.expiresAt
+            {
+                self.logger.warning(
+                    "store unavailable; trying the delivery again", metadata: ["queue.id": "\(lease.messageID)", "error": "\(reason)"])
+                do { try await Task.sleep(for: .seconds(Self.outageRetryInterval)) } catch { return .skipped }
+                now = start.addingTimeInterval(Date().timeIntervalSince(began))
+            } catch {
+                self.logger.error("local delivery failed", metadata: ["queue.id": "\(lease.messageID)", "error": "\(error)"])
+                return (try? await self.outcomes.deferOrExpire(lease, "451 4.3.0 temporary local failure", now: now)) ?? .skipped
             }
-            let (header, size) = (plan.header, plan.size)
-            switch plan.resolution {
-            case .account(_, let enabled, let quotaBytes, let usedBytes):
-                guard enabled else { return try await self.outcomes.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
-                if let reason = Self.loopReason(header, recipient: lease.recipient) {
-                    return try await self.outcomes.bounce(lease, reason, now: now)
-                }
-                let prefix = Data(
-                    "Return-Path: <\(lease.sender?.description ?? "")>\r\nDelivered-To: \(lease.recipient)\r\n".utf8)
-                if let quotaBytes, usedBytes + size + Int64(prefix.count) > quotaBytes {
-                    return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
-                }
-                guard let inbox = plan.inbox else { throw MailStoreError.unknownMailbox("INBOX") }
-                try await self.store.deliverLocally(lease, into: inbox, headerPrefix: prefix, now: now)
-                self.logger.info(
-                    "delivered", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)"])
-                return .delivered
-            case .alias(let targets), .catchAll(let targets):
-                guard lease.expansionDepth < Self.maximumExpansionDepth else {
-                    return try await self.outcomes.bounce(lease, "554 5.4.6 alias expansion loop or chain too long", now: now)
-                }
-                let addresses = targets.compactMap { try? EmailAddress(parsing: $0) }
-                guard !addresses.isEmpty else {
-                    return try await self.outcomes.bounce(lease, "550 5.1.1 alias has no valid target", now: now)
-                }
-                try await self.store.expandRecipient(lease, into: addresses, now: now)
-                return .expanded
-            case .unknownLocal:
-                // Accepted while the account existed (or through an alias since changed).
-                return try await self.outcomes.bounce(lease, "550 5.1.1 no such user here", now: now)
-            case .notLocal:
-                // The domain stopped being local after the message was queued; the SMTP relay's turn.
-                return try await self.outcomes.deferOrExpire(lease, "451 4.3.0 domain no longer local", now: now)
-            }
-        } catch .overQuota {
-            // The store's own check, when another delivery filled the mailbox since the one above.
-            return (try? await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)) ?? .skipped
-        } catch .storageFull {
-            return (try? await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now)) ?? .skipped
-        } catch .leaseLost {
-            self.logger.warning("lease lost; another worker has the recipient", metadata: ["queue.id": "\(lease.messageID)"])
+        }
+    }
+
+    /// One try: reads the plan and files, expands, bounces or defers.
+    private func attempt(_ lease: QueueLease, now: Date) async throws(MailStoreError) -> DeliveryResult {
+        // Below the free space minimum nothing more is filed; the message waits in the queue.
+        if self.store.spaceIsLow { return try await self.outcomes.deferOrExpire(lease, Self.insufficientStorage, now: now) }
+        guard let plan = try await self.store.localDeliveryPlan(for: lease) else {
+            // Deleted by an operator since it was leased: nothing left to deliver.
             return .skipped
-        } catch {
-            self.logger.error("local delivery failed", metadata: ["queue.id": "\(lease.messageID)", "error": "\(error)"])
-            return (try? await self.outcomes.deferOrExpire(lease, "451 4.3.0 temporary local failure", now: now)) ?? .skipped
+        }
+        let (header, size) = (plan.header, plan.size)
+        switch plan.resolution {
+        case .account(_, let enabled, let quotaBytes, let usedBytes):
+            guard enabled else { return try await self.outcomes.bounce(lease, "550 5.2.1 mailbox disabled", now: now) }
+            if let reason = Self.loopReason(header, recipient: lease.recipient) {
+                return try await self.outcomes.bounce(lease, reason, now: now)
+            }
+            let prefix = Data(
+                "Return-Path: <\(lease.sender?.description ?? "")>\r\nDelivered-To: \(lease.recipient)\r\n".utf8)
+            if let quotaBytes, usedBytes + size + Int64(prefix.count) > quotaBytes {
+                return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
+            }
+            guard let inbox = plan.inbox else { throw MailStoreError.unknownMailbox("INBOX") }
+            try await self.store.deliverLocally(lease, into: inbox, headerPrefix: prefix, now: now)
+            self.logger.info(
+                "delivered", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)"])
+            return .delivered
+        case .alias(let targets), .catchAll(let targets):
+            guard lease.expansionDepth < Self.maximumExpansionDepth else {
+                return try await self.outcomes.bounce(lease, "554 5.4.6 alias expansion loop or chain too long", now: now)
+            }
+            let addresses = targets.compactMap { try? EmailAddress(parsing: $0) }
+            guard !addresses.isEmpty else {
+                return try await self.outcomes.bounce(lease, "550 5.1.1 alias has no valid target", now: now)
+            }
+            try await self.store.expandRecipient(lease, into: addresses, now: now)
+            return .expanded
+        case .unknownLocal:
+            // Accepted while the account existed (or through an alias since changed).
+            return try await self.outcomes.bounce(lease, "550 5.1.1 no such user here", now: now)
+        case .notLocal:
+            // The domain stopped being local after the message was queued; the SMTP relay's turn.
+            return try await self.outcomes.deferOrExpire(lease, "451 4.3.0 domain no longer local", now: now)
         }
     }
 
