@@ -82,6 +82,80 @@ struct QueueAcceptanceStatement: PreparedStoreStatement {
     }
 }
 
+/// Queues several messages arriving together, each with its content, header section and recipients, in
+/// one statement (so one round trip and one commit). Ids are drawn from the tables' sequences first, so
+/// that each row is tied to its message by position; recipients name their message by that position
+/// ($13). Optional columns go as text plus whether they are there, as above.
+struct QueueAcceptanceBatchStatement: PreparedStoreStatement {
+    static let name = "estafeta_queue_acceptance_batch"
+    static let sql = """
+        WITH input AS MATERIALIZED (
+            SELECT i.*, nextval(pg_get_serial_sequence('message_blob', 'id')) AS blob_id,
+                nextval(pg_get_serial_sequence('queue_message', 'id')) AS message_id
+            FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::timestamptz[], $5::text[], $6::boolean[], $7::text[],
+                        $8::boolean[], $9::text[], $10::boolean[], $11::text[], $12::boolean[])
+                WITH ORDINALITY AS i(content, size, header, received_at, sender, has_sender, envelope_id, has_envelope_id,
+                                     return_content, has_return_content, authenticated_as, has_authenticated_as, position)
+        ), blobs AS (
+            INSERT INTO message_blob (id, layout, content, size, created_at) OVERRIDING SYSTEM VALUE
+            SELECT blob_id, 'inline', content, size, received_at FROM input
+        ), headers AS (
+            INSERT INTO message_header (message_blob_id, header) SELECT blob_id, header FROM input
+        ), messages AS (
+            INSERT INTO queue_message (id, message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
+            OVERRIDING SYSTEM VALUE
+            SELECT message_id, blob_id, CASE WHEN has_sender THEN sender END, CASE WHEN has_envelope_id THEN envelope_id END,
+                CASE WHEN has_return_content THEN return_content END,
+                CASE WHEN has_authenticated_as THEN authenticated_as END, received_at
+            FROM input
+        ), recipients AS (
+            INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
+                                         next_attempt_at, updated_at)
+            SELECT input.message_id, r.recipient, r.domain, CASE WHEN r.has_original THEN r.original END,
+                CASE WHEN r.has_notify THEN r.notify END, 'queued', input.received_at, input.received_at
+            FROM unnest($13::bigint[], $14::text[], $15::text[], $16::text[], $17::boolean[], $18::text[], $19::boolean[])
+                WITH ORDINALITY AS r(message, recipient, domain, original, has_original, notify, has_notify, position)
+            JOIN input ON input.position = r.message
+            ORDER BY r.position
+        )
+        SELECT position, message_id FROM input ORDER BY position
+        """
+    let bindings: PostgresBindings
+
+    /// One message: its content, header section, envelope and arrival.
+    struct Message {
+        var content: Data
+        var header: Data
+        var envelope: Envelope
+        var receivedAt: Date
+    }
+
+    init(_ messages: [Message]) {
+        var bindings = PostgresBindings(capacity: 19)
+        bindings.append(messages.map { ByteBuffer(bytes: $0.content) })
+        bindings.append(messages.map { Int64($0.content.count) })
+        bindings.append(messages.map { ByteBuffer(bytes: $0.header) })
+        bindings.append(messages.map(\.receivedAt))
+        Self.appendOptional(messages.map { $0.envelope.sender?.description }, to: &bindings)
+        Self.appendOptional(messages.map(\.envelope.envelopeID), to: &bindings)
+        Self.appendOptional(messages.map(\.envelope.returnContent), to: &bindings)
+        Self.appendOptional(messages.map(\.envelope.authenticatedAs), to: &bindings)
+        let recipients = messages.enumerated().flatMap { index, message in message.envelope.recipients.map { (Int64(index + 1), $0) } }
+        bindings.append(recipients.map(\.0))
+        bindings.append(recipients.map(\.1.address.description))
+        bindings.append(recipients.map { $0.1.address.domain.lowercased() })
+        Self.appendOptional(recipients.map(\.1.originalRecipient), to: &bindings)
+        Self.appendOptional(recipients.map(\.1.notify), to: &bindings)
+        self.bindings = bindings
+    }
+
+    /// Optional text as two arrays, the text (empty when absent) and whether it is there.
+    private static func appendOptional(_ values: [String?], to bindings: inout PostgresBindings) {
+        bindings.append(values.map { $0 ?? "" })
+        bindings.append(values.map { $0 != nil })
+    }
+}
+
 /// Leases up to $2 due recipients to $3 until $4, passing over rows another worker is claiming. $5 is
 /// the scope: `all`, `local` (recipients in a local domain) or `remote`.
 struct DueLeaseStatement: PreparedStoreStatement {

@@ -11,9 +11,12 @@ import Synchronization
 /// recipient locks its row and checks the lease in the same transaction.
 final class PostgresQueue: QueueBackend {
     let access: PostgresAccess
-    /// Acceptances by this process; each is its own transaction (PostgreSQL shares the WAL flush of
-    /// commits that arrive together by itself).
+    /// Acceptances by this process, and the statements (each its own transaction) that held them.
     let accepted = Atomic<Int>(0)
+    let acceptanceCommits = Atomic<Int>(0)
+    /// Messages accepted while an acceptance is being written go together in the next statement: under
+    /// load a round trip and a commit serve many SMTP sessions.
+    let acceptances = WriteBatcher<QueueAcceptanceBatchStatement.Message, AcceptedMessage>()
     var logger: Logger { self.access.logger }
 
     init(access: PostgresAccess) {
@@ -21,12 +24,64 @@ final class PostgresQueue: QueueBackend {
     }
 
     func acceptMessage(_ content: Data, envelope: Envelope, receivedAt: Date) async throws(MailStoreError) -> AcceptedMessage {
-        let logger = self.logger
-        let message = try await self.access.statement { connection in
-            try await Self.insertAccepted(connection, content: .whole(content), envelope: envelope, receivedAt: receivedAt, logger)
+        let message = QueueAcceptanceBatchStatement.Message(
+            content: content, header: Data(content.prefix(MIMEParser.headerLength(of: content))), envelope: envelope,
+            receivedAt: receivedAt)
+        do {
+            return try await self.acceptances.submit(message, bytes: content.count) { batch in await self.accept(batch) }
+        } catch let error as MailStoreError {
+            throw error
+        } catch {
+            throw self.access.mapped(error)
         }
-        self.accepted.add(1, ordering: .relaxed)
-        return message
+    }
+
+    /// Writes a batch of acceptances: together in one statement when there are several, and one by one
+    /// when that fails for a reason other than the database being unavailable (so that one message the
+    /// database refuses does not turn its neighbours away).
+    private func accept(_ batch: [QueueAcceptanceBatchStatement.Message]) async -> [Result<AcceptedMessage, any Error>] {
+        let logger = self.logger
+        if batch.count > 1 {
+            do {
+                let ids = try await self.access.statement { connection in
+                    do {
+                        return try await connection.rows(QueueAcceptanceBatchStatement(batch), logger).map {
+                            try $0.decode((Int64, Int64).self)
+                        }
+                    } catch let error as PSQLError where Self.isRefusal(error) {
+                        throw MailStoreError.invalidArgument(PostgresStore.reason(error))
+                    }
+                }
+                if ids.map(\.0) == Array(1...Int64(batch.count)) {
+                    self.accepted.add(batch.count, ordering: .relaxed)
+                    self.acceptanceCommits.add(1, ordering: .relaxed)
+                    return zip(batch, ids).map { message, id in
+                        .success(AcceptedMessage(id: QueueMessageID(id.1), recipientCount: message.envelope.recipients.count))
+                    }
+                }
+                return batch.map { _ in .failure(MailStoreError.unavailable("queueing \(batch.count) messages gave \(ids.count) ids")) }
+            } catch .invalidArgument(let reason) {
+                logger.warning("queueing messages together was refused; one by one", metadata: ["error": "\(reason)"])
+            } catch {
+                // The database is unavailable: each on its own would wait for it as long.
+                return batch.map { _ in .failure(error) }
+            }
+        }
+        var results: [Result<AcceptedMessage, any Error>] = []
+        for message in batch {
+            do {
+                let accepted = try await self.access.statement { connection in
+                    try await Self.insertAccepted(
+                        connection, content: .whole(message.content), envelope: message.envelope, receivedAt: message.receivedAt, logger)
+                }
+                self.accepted.add(1, ordering: .relaxed)
+                self.acceptanceCommits.add(1, ordering: .relaxed)
+                results.append(.success(accepted))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
     }
 
     func acceptMessage(
@@ -38,12 +93,19 @@ final class PostgresQueue: QueueBackend {
             return try await Self.insertAccepted(connection, content: .stored(blob), envelope: envelope, receivedAt: receivedAt, logger)
         }
         self.accepted.add(1, ordering: .relaxed)
+        self.acceptanceCommits.add(1, ordering: .relaxed)
         return message
     }
 
+    /// PostgreSQL refusing what a statement carries (a data exception or a broken constraint: SQLSTATE
+    /// classes 22 and 23), as opposed to failing to run it.
+    static func isRefusal(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
     var acceptanceStatistics: (messages: Int, commits: Int) {
-        let count = self.accepted.load(ordering: .relaxed)
-        return (count, count)
+        (self.accepted.load(ordering: .relaxed), self.acceptanceCommits.load(ordering: .relaxed))
     }
 
     /// What an accepted message's content is: already stored (a sealed upload, by its id), or the
