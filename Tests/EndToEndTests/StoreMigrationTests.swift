@@ -92,6 +92,25 @@ struct StoreMigrationTests {
         return lines
     }
 
+    /// Runs `estafeta migrate-store` from `source` to `target` (a PostgreSQL password from `password`).
+    static func migrate(from source: String, to target: String, password: String) async throws -> (status: Int32, output: String, errors: String) {
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
+            .merging(["ESTAFETA_DATABASE_PASSWORD": password]) { $1 }
+        let run = try ChildProcess.start(
+            BuiltProducts.executable("estafeta"), ["migrate-store", "--from", source, "--to", target], environment: environment)
+        return try await run.finish(timeout: .seconds(120))
+    }
+
+    /// The copy shows what the source showed, and Alice's INBOX goes on from its UIDNEXT and HIGHESTMODSEQ.
+    static func expectSame(_ copy: MailStore, as before: [String]) async throws {
+        let after = try await Self.snapshot(copy)
+        #expect(after == before, "\(zip(before, after).first { $0.0 != $0.1 }.map { "\($0.0)\n\($0.1)" } ?? "lengths \(before.count) \(after.count)")")
+        let alice = try await copy.account(try EmailAddress(parsing: "alice@example.org"))
+        let inbox = try await copy.mailbox(named: "INBOX", of: alice.id)
+        let appended = try await copy.appendMessage(Data("Subject: after\r\n\r\nafter\r\n".utf8), to: inbox.id)
+        #expect(appended.uid == inbox.uidNext && appended.modSeq > inbox.highestModSeq)
+    }
+
     @Test("everything is copied and verified; clients see the same UIDVALIDITY, UIDs, flags and modseqs; new mail and new mailboxes go on from there; a second copy into the filled database is refused")
     func sqliteToPostgres() async throws {
         try await StoreFixture.with { fixture in
@@ -101,27 +120,17 @@ struct StoreMigrationTests {
                 let before = try await Self.snapshot(source)
 
                 let target = "postgres://\(server.user)@127.0.0.1:\(server.port)/\(server.database)?sslmode=disable"
-                let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
-                    .merging(["ESTAFETA_DATABASE_PASSWORD": server.password]) { $1 }
-                let run = try ChildProcess.start(
-                    BuiltProducts.executable("estafeta"), ["migrate-store", "--from", "sqlite://\(fixture.path)", "--to", target],
-                    environment: environment)
-                let result = try await run.finish(timeout: .seconds(120))
+                let result = try await Self.migrate(from: "sqlite://\(fixture.path)", to: target, password: server.password)
                 #expect(result.status == 0 && result.output.contains("contents verified"), "\(result.output)\(result.errors)")
                 // Alice's INBOX keeps 10 of its 13, her archive 3, Bob's INBOX the delivery; the large one in 2 pieces.
                 #expect(result.output.contains("mailboxMessage: 14 rows") && result.output.contains("messageChunk: 2 rows"), "\(result.output)")
 
                 let postgres = try await PostgresStore.open(settings: server.storeSettings, logger: Logger(label: "test.copy"))
                 let copy = postgres.mailStore()
-                let after = try await Self.snapshot(copy)
-                #expect(after == before, "\(zip(before, after).first { $0.0 != $0.1 }.map { "\($0.0)\n\($0.1)" } ?? "lengths \(before.count) \(after.count)")")
-
                 // The copy goes on where the source left off: the next UID, a UIDVALIDITY above every
                 // earlier one, new rows with new ids.
+                try await Self.expectSame(copy, as: before)
                 let alice = try await copy.account(try EmailAddress(parsing: "alice@example.org"))
-                let inbox = try await copy.mailbox(named: "INBOX", of: alice.id)
-                let appended = try await copy.appendMessage(Data("Subject: after\r\n\r\nafter\r\n".utf8), to: inbox.id)
-                #expect(appended.uid == inbox.uidNext && appended.modSeq > inbox.highestModSeq)
                 let fresh = try await copy.createMailbox(named: "Fresh", of: alice.id)
                 let earlier = try await source.mailboxes(of: alice.id).map(\.uidValidity)
                 #expect(earlier.allSatisfy { fresh.uidValidity > $0 })
@@ -131,10 +140,7 @@ struct StoreMigrationTests {
                     Data("x\r\n".utf8), envelope: Envelope(sender: nil, recipients: [.init(address: try EmailAddress(parsing: "x@remote.example"))]))
                 await postgres.close()
 
-                let again = try ChildProcess.start(
-                    BuiltProducts.executable("estafeta"), ["migrate-store", "--from", "sqlite://\(fixture.path)", "--to", target],
-                    environment: environment)
-                let refused = try await again.finish(timeout: .seconds(60))
+                let refused = try await Self.migrate(from: "sqlite://\(fixture.path)", to: target, password: server.password)
                 #expect(refused.status == 1 && refused.errors.contains("already holds"), "\(refused.output)\(refused.errors)")
             }
         }
@@ -152,21 +158,10 @@ struct StoreMigrationTests {
             try FileManager.default.createDirectory(at: file, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: file) }
             let path = file.appendingPathComponent("estafeta.sqlite").path
-            let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ESTAFETA_") }
-                .merging(["ESTAFETA_DATABASE_PASSWORD": server.password]) { $1 }
-            let run = try ChildProcess.start(
-                BuiltProducts.executable("estafeta"),
-                ["migrate-store", "--from", "\(fixture.location)?sslmode=disable", "--to", "sqlite://\(path)"], environment: environment)
-            let result = try await run.finish(timeout: .seconds(120))
+            let result = try await Self.migrate(
+                from: "\(fixture.location)?sslmode=disable", to: "sqlite://\(path)", password: server.password)
             #expect(result.status == 0 && result.output.contains("contents verified"), "\(result.output)\(result.errors)")
-
-            let copy = try MailStore.open(settings: MailStoreSettings(path: path), logger: Logger(label: "test.copy"))
-            let after = try await Self.snapshot(copy)
-            #expect(after == before, "\(zip(before, after).first { $0.0 != $0.1 }.map { "\($0.0)\n\($0.1)" } ?? "lengths \(before.count) \(after.count)")")
-            let alice = try await copy.account(try EmailAddress(parsing: "alice@example.org"))
-            let inbox = try await copy.mailbox(named: "INBOX", of: alice.id)
-            let appended = try await copy.appendMessage(Data("Subject: after\r\n\r\nafter\r\n".utf8), to: inbox.id)
-            #expect(appended.uid == inbox.uidNext && appended.modSeq > inbox.highestModSeq)
+            try await Self.expectSame(try MailStore.open(settings: MailStoreSettings(path: path), logger: Logger(label: "test.copy")), as: before)
         }
     }
 }
