@@ -159,5 +159,12 @@ struct SMTPCommandParserTests {
         }
         #expect(XText.decode("+2") == nil)
         #expect(XText.decode("+zz") == nil)
+        // Control characters are not text: a NUL (which PostgreSQL's text refuses), CR LF, DEL.
+        for escaped in ["a+00b", "+0D+0Ax", "x+7F"] { #expect(XText.decode(escaped) == nil, "\(escaped)") }
+        #expect(XText.decode("tab+09ok") == "tab\tok")
+        #expect(throws: SMTPSyntaxError.malformedParameter("ENVID")) { try self.parse("MAIL FROM:<a@example.org> ENVID=id+00x") }
+        #expect(throws: SMTPSyntaxError.malformedParameter("ORCPT")) {
+            try self.parse("RCPT TO:<b@example.org> ORCPT=rfc822;b+00@example.org")
+        }
     }
 }

@@ -262,6 +262,10 @@ public struct SMTPCommandParser: Sendable {
 
 /// RFC 3461 §4 xtext: `+XX` hex escapes for characters outside 33–126, `+` and `=`.
 public enum XText {
+    /// The text, or nil when it is not xtext. What xtext carries is printable (ENVID: graphic characters
+    /// and white space, RFC 3461 §4.4; ORCPT and AUTH=: addresses), so an escaped control character
+    /// other than a tab (a NUL, CR, LF, DEL) makes the parameter malformed rather than passing it on to
+    /// the store, headers and reports.
     public static func decode(_ text: String) -> String? {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
@@ -269,7 +273,9 @@ public enum XText {
             if byte == UInt8(ascii: "+") {
                 guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue)
                 else { return nil }
-                bytes.append(high << 4 | low)
+                let decoded = high << 4 | low
+                guard decoded >= 32 || decoded == UInt8(ascii: "\t"), decoded != 127 else { return nil }
+                bytes.append(decoded)
             } else {
                 guard byte >= 33, byte != UInt8(ascii: "="), byte <= 126 || byte >= 0x80 else { return nil }
                 bytes.append(byte)
