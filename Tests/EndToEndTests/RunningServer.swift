@@ -66,6 +66,8 @@ final class RunningServer: @unchecked Sendable {
         self.process.currentDirectoryURL = directory
         self.process.standardOutput = log
         self.process.standardError = log
+        // The server has its own copy of the descriptor; the test's would stay open for good.
+        defer { try? log.close() }
         try self.process.run()
     }
 

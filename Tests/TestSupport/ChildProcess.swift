@@ -24,11 +24,26 @@ public enum BuiltProducts {
 }
 
 /// A child process with captured output.
-public struct ChildProcess: @unchecked Sendable {
+///
+/// The parent's ends of the pipes are closed once the output is read (or the value is gone): nothing
+/// else closes them (Foundation keeps them for the life of the test process), and a test run that
+/// starts a thousand children would otherwise hold two thousand descriptors. Past about 1,360 open
+/// descriptors `Process.run` itself crashes: it copies every `/proc/self/fd` entry's whole 256-byte
+/// name buffer, and the last entry of a full 32 KiB directory read ends within a few bytes of the
+/// buffer's end.
+public final class ChildProcess: @unchecked Sendable {
     // Process and Pipe are thread-safe Foundation classes that are not marked Sendable on Linux.
     public let process: Process
     public let output: Pipe
     public let errors: Pipe
+
+    private init(process: Process, output: Pipe, errors: Pipe) {
+        self.process = process
+        self.output = output
+        self.errors = errors
+    }
+
+    deinit { self.closePipes() }
 
     public static func start(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws
         -> ChildProcess
@@ -47,6 +62,7 @@ public struct ChildProcess: @unchecked Sendable {
 
     /// Waits for exit (polling, bounded) and returns status, stdout, stderr.
     public func finish(timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
+        defer { self.closePipes() }
         let deadline = ContinuousClock.now + timeout
         while self.process.isRunning {
             if ContinuousClock.now > deadline {
@@ -58,6 +74,12 @@ public struct ChildProcess: @unchecked Sendable {
         let output = String(decoding: self.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errors = String(decoding: self.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         return (self.process.terminationStatus, output, errors)
+    }
+
+    /// Closes the parent's (reading) ends; the child's ends were closed when it started.
+    public func closePipes() {
+        try? self.output.fileHandleForReading.close()
+        try? self.errors.fileHandleForReading.close()
     }
 }
 

@@ -169,6 +169,8 @@ public final class PostgresServer: @unchecked Sendable {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // The postmaster has its own copy of the descriptor; the test's would stay open for good.
+        try? handle.close()
         self.postmaster.withLock { $0 = process }
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
