@@ -81,6 +81,9 @@ final class IMAPFetchShortcut: Sendable {
         output.reserveCapacity(listed.reduce(64) { $0 + ($1.content?.count ?? 0) + 256 })
         for uid in uids {
             guard let (message, content) = messages[uid], let number = parked.selection.sequenceNumber(of: uid) else { continue }
+            if response.items.contains(.flags) {
+                for line in parked.selection.announce(message.flags) { output.writeString(line + "\r\n") }
+            }
             if let failure = response.write(
                 number: number, message: message, content: content, flags: parked.selection.shown(message.flags, of: uid),
                 announceFlags: false, into: &output)

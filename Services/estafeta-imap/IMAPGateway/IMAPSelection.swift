@@ -33,6 +33,12 @@ struct IMAPSelection: Sendable {
     }
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
     let tracksRecent: Bool
+    /// The keywords the client has been told of in FLAGS, as first spelt. A keyword must be in the
+    /// mailbox's FLAGS before any FETCH shows it (RFC 9051 §7.3.5, RFC 3501 §7.2.6): clients keep
+    /// the list and some reject or drop a flag outside it.
+    private(set) var keywords: [String] = []
+    /// `keywords` folded to lower case (flag names compare without case, RFC 9051 §2.3.2).
+    private var foldedKeywords: Set<String> = []
 
     init(
         mailbox: Mailbox, readOnly: Bool, messages: [(uid: UInt32, flags: Set<String>)], modSeq: UInt64,
@@ -44,6 +50,39 @@ struct IMAPSelection: Sendable {
         self.flags = messages.map(\.flags)
         self.modSeq = modSeq
         self.tracksRecent = tracksRecent
+        for flags in self.flags { _ = self.learnKeywords(flags) }
+        self.keywords.sort()
+    }
+
+    static let systemFlags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+    /// The untagged FLAGS and PERMANENTFLAGS for the mailbox: the system flags and the keywords told so
+    /// far; any new keyword may be stored (`\*`).
+    var flagsAnnouncement: [String] {
+        let keywords = self.keywords.map { " " + $0 }.joined()
+        return [
+            "* FLAGS (\(Self.systemFlags)\(keywords))",
+            "* OK [PERMANENTFLAGS (\(Self.systemFlags)\(keywords) \\*)] Flags permitted",
+        ]
+    }
+
+    /// What to send before a response that shows `flags`: FLAGS and PERMANENTFLAGS again when they hold a
+    /// keyword the client has not been told of, otherwise nothing.
+    mutating func announce(_ flags: Set<String>) -> [String] {
+        self.learnKeywords(flags) ? self.flagsAnnouncement : []
+    }
+
+    /// Adds the keywords of `flags` not told yet; whether there were any.
+    private mutating func learnKeywords(_ flags: Set<String>) -> Bool {
+        var learnt = false
+        for flag in flags where !flag.hasPrefix("\\") {
+            let folded = flag.lowercased()
+            if self.foldedKeywords.insert(folded).inserted {
+                self.keywords.append(flag)
+                learnt = true
+            }
+        }
+        return learnt
     }
 
     /// Marks `uids` of this selection from UID `floor` up as \Recent (the floor before this session's
@@ -151,12 +190,14 @@ struct IMAPSelection: Sendable {
                 self.flags[number - 1] != message.flags
             else { continue }
             self.flags[number - 1] = message.flags
+            lines += self.announce(message.flags)
             lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid))))")
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {
             self.uids.append(message.uid)
             self.flags.append(message.flags)
+            lines += self.announce(message.flags)
         }
         if self.uids.count != before {
             lines.append("* \(self.uids.count) EXISTS")

@@ -142,6 +142,7 @@ extension IMAPSession {
         let uids = self.targets(set, byUID: byUID, state: state)
         let content = response.content
         let setsSeen = response.setsSeen(readOnly: readOnly)
+        let showsFlags = response.items.contains(.flags)
         var output = ByteBuffer()
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
         // mailbox holds one batch at a time, and waits while the client is not reading.
@@ -167,6 +168,9 @@ extension IMAPSession {
                 if setsSeen && !flags.contains("\\Seen") {
                     flags.insert("\\Seen")
                     seen.append(uid)
+                }
+                if showsFlags || seen.last == uid, let lines = state.selected?.announce(flags), !lines.isEmpty {
+                    output.writeString(lines.map { $0 + "\r\n" }.joined())
                 }
                 if response.content == .whole, content == nil {
                     // A large message: answered as it is read, a piece at a time.

@@ -288,8 +288,7 @@ struct IMAPSession: Sendable {
             let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
             var lines = [
                 "* \(selection.exists) EXISTS",
-                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
-                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted",
+            ] + selection.flagsAnnouncement + [
                 "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
                 "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
             ]
@@ -453,6 +452,7 @@ struct IMAPSession: Sendable {
             var lines: [String] = []
             for message in change.messages {
                 state.selected?.setFlags(message.flags, of: message.uid)
+                lines += state.selected?.announce(message.flags) ?? []
                 if !action.silent, let number = state.selected?.sequenceNumber(of: message.uid),
                     let shown = state.selected?.shown(message.flags, of: message.uid)
                 {

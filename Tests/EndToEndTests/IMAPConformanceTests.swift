@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The corners of IMAP that conformance suites and demanding clients probe (`Tests/Clients/imap_conformance.py`,
+/// with imaplib and raw IMAPS): one server per check, so a failure names its check.
+@Suite("IMAP conformance end to end")
+struct IMAPConformanceTests {
+    static let token = "imap-conformance-token-" + String(repeating: "c", count: 32)
+
+    @Test(
+        "IMAP conformance",
+        arguments: [
+            "keywords_announced"
+        ])
+    func check(_ name: String) async throws {
+        let server = try await startSuiteWithAlice(name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let result = try await PythonClient.run(
+            "imap_conformance.py", [String(server.ports["imaps"] ?? 0), server.certificatePath, name])
+        #expect(result.status == 0 && result.output.contains("ok \(name)"), "\(result.output)\n\(server.log)")
+        #expect(try await server.stop().status == 0)
+    }
+}
