@@ -38,6 +38,30 @@ public enum MessageDate {
     /// zone names, no seconds, no weekday, comments); nil when it is not one (garbage
     /// and absurd years give nil, never a trap).
     public static func parse(_ text: String) -> Date? {
+        guard let written = Self.components(text) else { return nil }
+        let seconds = written.day * 86_400 + Int64(written.secondOfDay) - Int64(written.offset)
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    /// The calendar day as written in a date-time, as days since 1970-01-01, whatever its time and zone:
+    /// what SEARCH SENTON and its kin compare (RFC 9051 §6.4.4, "disregarding time and timezone").
+    public static func writtenDay(_ text: String) -> Int64? {
+        Self.components(text)?.day
+    }
+
+    /// Days since 1970-01-01 of a civil date (month 1–12): the inverse of `civil(fromDays:)`.
+    public static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// A date-time's parts as written: its day (days since the epoch of the date as written), the
+    /// second of that day, and the zone's offset from UTC in seconds.
+    private static func components(_ text: String) -> (day: Int64, secondOfDay: Int, offset: Int)? {
         var words = text.replacingOccurrences(of: ",", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" })
             .map(String.init)
         if let first = words.first, first.count >= 3, Self.weekdays.contains(String(first.prefix(3)).capitalized) { words.removeFirst() }
@@ -61,15 +85,7 @@ public enum MessageDate {
                 offset = (value / 100 * 3600 + value % 100 * 60) * (sign == "-" ? -1 : 1)
             }
         }
-        // Days from the civil date (the inverse of `civil(fromDays:)`).
-        let y = Int64(month < 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let m = Int64(month + 1)
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
-        return Date(timeIntervalSince1970: TimeInterval(seconds))
+        let days = Self.days(year: Int64(year), month: Int64(month + 1), day: Int64(day))
+        return (days, hour * 3600 + minute * 60 + min(second, 59), offset)
     }
 }

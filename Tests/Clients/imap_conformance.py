@@ -98,7 +98,83 @@ def keywords_announced():
     imap.logout()
 
 
-CHECKS = [keywords_announced]
+def mailbox_with(name, *messages):
+    """A session with mailbox `name` selected, holding `messages` (bytes) in order."""
+    imap = session()
+    imap.create(name)
+    for message in messages:
+        typ, data = imap.append(name, None, None, message)
+        expect(typ == "OK", f"APPEND to {name}: {data!r}")
+    imap.select(name)
+    return imap
+
+
+def search(imap, *criteria, charset=None):
+    typ, data = imap.search(charset, *criteria)
+    expect(typ == "OK", f"SEARCH {criteria}: {data!r}")
+    return [int(n) for n in data[0].split()]
+
+
+def envelope_addresses():
+    """ENVELOPE addresses: the old comment form's name, quoted names with commas, groups and empty
+    groups (RFC 9051 §7.5.2), comments inside an address, an address without a domain."""
+    imap = mailbox_with("Envelopes", (
+        b"From: user@example.org (Real Name)\r\n"
+        b"To: group: a@b.example, \"Doe, J\" <c@d.example>;, solo@e.example\r\n"
+        b"Cc: undisclosed-recipients:;\r\n"
+        b"Reply-To: <user (c)@ (c) domain.org>\r\n"
+        b"Bcc: \"Quote \\\"Q\\\" Name\" <q@example.org>, nodomain\r\n"
+        b"Subject: addresses\r\n\r\nbody\r\n"))
+    typ, data = imap.fetch("1", "(ENVELOPE)")
+    expect(typ == "OK", f"FETCH ENVELOPE: {data!r}")
+    envelope = data[0] if isinstance(data[0], bytes) else b"".join(part for item in data for part in (item if isinstance(item, tuple) else (item,)))
+    for wanted in [
+        b'(("Real Name" NIL "user" "example.org"))',
+        b'((NIL NIL "group" NIL)(NIL NIL "a" "b.example")("Doe, J" NIL "c" "d.example")(NIL NIL NIL NIL)(NIL NIL "solo" "e.example"))',
+        b'((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL))',
+        b'((NIL NIL "user" "domain.org"))',
+        b'(("Quote \\"Q\\" Name" NIL "q" "example.org")(NIL NIL "nodomain" "MISSING_DOMAIN"))',
+    ]:
+        expect(wanted in envelope, f"ENVELOPE lacks {wanted!r}: {envelope!r}")
+    imap.logout()
+
+
+def sent_dates():
+    """SENTBEFORE, SENTON and SENTSINCE compare the day written in Date:, whatever its time and zone."""
+    imap = mailbox_with(
+        "SentDates",
+        b"Date: Sun, 25 Mar 2007 00:00:00 +0200\r\nSubject: early in its zone\r\n\r\nbody\r\n",
+        b"Date: Sat, 24 Mar 2007 23:30:00 -0500\r\nSubject: late in its zone\r\n\r\nbody\r\n",
+        b"Subject: no date\r\n\r\nbody\r\n")
+    expect(search(imap, "SENTON", "25-Mar-2007") == [1], "SENTON 25-Mar-2007")
+    expect(search(imap, "SENTON", "24-Mar-2007") == [2], "SENTON 24-Mar-2007")
+    expect(search(imap, "SENTBEFORE", "25-Mar-2007") == [2], "SENTBEFORE 25-Mar-2007")
+    expect(search(imap, "SENTSINCE", "25-Mar-2007") == [1], "SENTSINCE 25-Mar-2007")
+    expect(search(imap, "SENTSINCE", "24-Mar-2007") == [1, 2], "SENTSINCE 24-Mar-2007")
+    imap.logout()
+
+
+def address_search():
+    """FROM finds an address however the header writes it: display name, comment form, comments inside
+    the address, encoded words; and the name and address together as `Name <address>`."""
+    imap = mailbox_with(
+        "Addresses",
+        b"From: \"Real Name\" <real@example.org>\r\nSubject: a\r\n\r\nbody\r\n",
+        b"From: comment@example.org (Commented Name)\r\nSubject: b\r\n\r\nbody\r\n",
+        b"From: <inside (c)@ (c) example.net>\r\nSubject: c\r\n\r\nbody\r\n",
+        b"From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.org>\r\nSubject: d\r\n\r\nbody\r\n")
+    expect(search(imap, "FROM", "real@example.org") == [1], "FROM an address with a display name")
+    expect(search(imap, "FROM", '"Real Name <real@example.org>"') == [1], "FROM name and address")
+    expect(search(imap, "FROM", '"Commented Name"') == [2], "FROM the comment form's name")
+    expect(search(imap, "FROM", '"Commented Name <comment@example.org>"') == [2], "FROM the comment form as name and address")
+    expect(search(imap, "FROM", "inside@example.net") == [3], "FROM an address with comments inside")
+    expect(search(imap, "FROM", "example.org") == [1, 2, 4], "FROM a domain")
+    imap.literal = "Jürgen".encode()
+    expect(search(imap, "FROM", charset="UTF-8") == [4], "FROM an encoded-word name")
+    imap.logout()
+
+
+CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[3:])

@@ -11,7 +11,7 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP conformance",
         arguments: [
-            "keywords_announced"
+            "keywords_announced", "envelope_addresses", "sent_dates", "address_search",
         ])
     func check(_ name: String) async throws {
         let server = try await startSuiteWithAlice(name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token)

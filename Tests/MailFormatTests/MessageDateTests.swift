@@ -41,4 +41,14 @@ struct MessageDateTests {
             #expect(MessageDate.parse(garbage) == nil, "\(garbage)")
         }
     }
+
+    @Test("the day as written, whatever the time and zone (SEARCH SENTON)")
+    func writtenDay() {
+        let march25 = MessageDate.days(year: 2007, month: 3, day: 25)
+        #expect(MessageDate.writtenDay("Sun, 25 Mar 2007 00:00:00 +0200") == march25)
+        #expect(MessageDate.writtenDay("Sun, 25 Mar 2007 23:59:59 -1100") == march25)
+        #expect(MessageDate.writtenDay("Sat, 24 Mar 2007 23:30:00 -0500") == march25 - 1)
+        #expect(MessageDate.writtenDay("1 Jan 1970 00:00 GMT") == 0)
+        #expect(MessageDate.writtenDay("garbage") == nil)
+    }
 }

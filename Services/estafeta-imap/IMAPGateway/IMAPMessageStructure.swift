@@ -40,73 +40,22 @@ struct IMAPMessageStructure {
         return "(" + fields.joined(separator: " ") + ")"
     }
 
-    /// An address list as `((name adl mailbox host) ...)`, groups as RFC 9051 §7.5.2 writes them.
+    /// An address list as `((name adl mailbox host) ...)`, groups as RFC 9051 §7.5.2 writes them: a
+    /// member with a NIL host starts a group and one of all NIL ends it, so an address without a
+    /// domain gets a placeholder host instead of NIL (as Dovecot does) lest it read as a group.
     func addresses(_ value: String?) -> String {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return "NIL" }
         var items: [String] = []
-        for (group, members) in Self.parseAddressList(value).prefix(1000) {
-            if let group { items.append("(NIL NIL \(self.string(group)) NIL)") }
-            for member in members {
-                let at = member.address.lastIndex(of: "@")
-                let mailbox = at.map { String(member.address[..<$0]) } ?? member.address
-                let host = at.map { String(member.address[member.address.index(after: $0)...]) }
-                items.append("(\(self.string(member.name)) NIL \(self.string(mailbox)) \(self.string(host)))")
+        for entry in AddressList(parsing: value).entries {
+            if let group = entry.group { items.append("(NIL NIL \(self.string(group)) NIL)") }
+            for member in entry.members {
+                let mailbox = member.localPart.isEmpty ? "MISSING_MAILBOX" : member.localPart
+                let host = member.domain.map { $0.isEmpty ? "MISSING_DOMAIN" : $0 } ?? "MISSING_DOMAIN"
+                items.append("(\(self.string(member.displayName)) NIL \(self.string(mailbox)) \(self.string(host)))")
             }
-            if group != nil { items.append("(NIL NIL NIL NIL)") }
+            if entry.group != nil { items.append("(NIL NIL NIL NIL)") }
         }
         return items.isEmpty ? "NIL" : "(" + items.joined() + ")"
-    }
-
-    /// Splits an address list (RFC 5322 §3.4) into groups of (display name, address); tolerant of
-    /// malformed input: whatever it cannot read becomes an address as written.
-    static func parseAddressList(_ value: String) -> [(group: String?, members: [(name: String?, address: String)])] {
-        var result: [(group: String?, members: [(name: String?, address: String)])] = []
-        var members: [(name: String?, address: String)] = []
-        var group: String?
-        var current = ""
-        var quoted = false
-        var angle = false
-        var comment = 0
-        func finish() {
-            let text = current.trimmingCharacters(in: .whitespaces)
-            current = ""
-            guard !text.isEmpty else { return }
-            if let open = text.firstIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
-                var name = text[..<open].trimmingCharacters(in: .whitespaces)
-                if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 { name = String(name.dropFirst().dropLast()) }
-                var address = String(text[text.index(after: open)..<close])
-                if let colon = address.lastIndex(of: ":"), address.hasPrefix("@") { address = String(address[address.index(after: colon)...]) }
-                members.append((name.isEmpty ? nil : name, address))
-            } else {
-                members.append((nil, text))
-            }
-        }
-        for character in value {
-            if comment > 0 {
-                if character == "(" { comment += 1 } else if character == ")" { comment -= 1 }
-                continue
-            }
-            switch character {
-            case "\"": quoted.toggle(); current.append(character)
-            case "(" where !quoted: comment += 1
-            case "<" where !quoted: angle = true; current.append(character)
-            case ">" where !quoted: angle = false; current.append(character)
-            case "," where !quoted && !angle: finish()
-            case ":" where !quoted && !angle && group == nil:
-                group = current.trimmingCharacters(in: .whitespaces)
-                current = ""
-                if !members.isEmpty { result.append((nil, members)); members = [] }
-            case ";" where !quoted && !angle && group != nil:
-                finish()
-                result.append((group, members))
-                group = nil
-                members = []
-            default: current.append(character)
-            }
-        }
-        finish()
-        if group != nil || !members.isEmpty { result.append((group, members)) }
-        return result
     }
 
     // MARK: BODY and BODYSTRUCTURE

@@ -155,18 +155,19 @@ struct IMAPSearch {
         case .on(let day): return candidate.message.map { Self.day(of: $0.internalDate) == Self.day(day) } ?? false
         case .since(let day): return candidate.message.map { Self.day(of: $0.internalDate) >= Self.day(day) } ?? false
         case .sentBefore(let day), .sentOn(let day), .sentSince(let day):
-            // RFC 9051: the Date header; messages without a readable one never match.
-            guard let value = candidate.header?.values("Date").first, let sent = MessageDate.parse(value) else { return false }
-            let sentDay = Self.day(of: sent)
+            // RFC 9051 §6.4.4: the day written in the Date header, disregarding time and timezone (a
+            // message dated 00:30 +0200 was sent on that day, not on the day before in UTC); messages
+            // without a readable one never match.
+            guard let value = candidate.header?.values("Date").first, let sentDay = MessageDate.writtenDay(value) else { return false }
             switch key {
             case .sentBefore: return sentDay < Self.day(day)
             case .sentOn: return sentDay == Self.day(day)
             default: return sentDay >= Self.day(day)
             }
-        case .bcc(let text): return self.header(candidate, "Bcc", contains: text)
-        case .cc(let text): return self.header(candidate, "Cc", contains: text)
-        case .from(let text): return self.header(candidate, "From", contains: text)
-        case .to(let text): return self.header(candidate, "To", contains: text)
+        case .bcc(let text): return self.addresses(candidate, "Bcc", contain: text)
+        case .cc(let text): return self.addresses(candidate, "Cc", contain: text)
+        case .from(let text): return self.addresses(candidate, "From", contain: text)
+        case .to(let text): return self.addresses(candidate, "To", contain: text)
         case .subject(let text): return self.header(candidate, "Subject", contains: text)
         case .header(let name, let text): return self.header(candidate, name, contains: text)
         case .body(let text):
@@ -216,6 +217,23 @@ struct IMAPSearch {
         return values.contains { Self.contains(EncodedWords.decode($0), text) }
     }
 
+    /// An address key (FROM, TO, CC, BCC): the field's text as written (decoded), or any of its
+    /// addresses however written — display name, old comment form, comments inside the address —
+    /// seen as `Name <local@domain>`, so a search for an address or a name finds it either way.
+    private func addresses(_ candidate: Candidate, _ name: String, contain text: String) -> Bool {
+        guard let header = candidate.header else { return false }
+        let values = header.values(name)
+        if text.isEmpty { return !values.isEmpty }
+        for value in values {
+            if Self.contains(EncodedWords.decode(value), text) { return true }
+            for address in AddressList(parsing: value).addresses {
+                let written = address.displayName.map { "\(EncodedWords.decode($0)) <\(address.address)>" } ?? address.address
+                if Self.contains(written, text) { return true }
+            }
+        }
+        return false
+    }
+
     static func contains(_ haystack: String, _ text: String) -> Bool {
         guard !text.isEmpty else { return true }
         // ASCII on both sides (most header values and search terms): compare bytes, folding only
@@ -258,10 +276,12 @@ struct IMAPSearch {
         init?(_ key: IMAPSearchKey) {
             func required(_ key: IMAPSearchKey) -> [[UInt8]] {
                 switch key {
-                case .subject(let text), .from(let text), .to(let text), .cc(let text), .bcc(let text), .header(_, let text):
-                    let bytes = Array(text.utf8)
-                    guard !bytes.contains(where: { $0 >= 0x80 }) else { return [] }
-                    return bytes.split { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }.map { $0.map(IMAPSearch.folded) }
+                case .subject(let text), .header(_, let text):
+                    return Self.words(text, splitAt: [0x20, 0x09, 0x0D, 0x0A])
+                case .from(let text), .to(let text), .cc(let text), .bcc(let text):
+                    // An address may be written with comments or white space between its parts
+                    // (`user (c)@ (c) example.org`): only the atoms between them are sure to be there.
+                    return Self.words(text, splitAt: Array(" \t\r\n@.<>()\",:;".utf8))
                 case .and(let keys): return keys.flatMap(required)
                 default: return []
                 }
@@ -269,6 +289,13 @@ struct IMAPSearch {
             let words = required(key)
             guard !words.isEmpty else { return nil }
             self.words = words
+        }
+
+        /// The lower-case words of `text` between the bytes of `separators`; none for non-ASCII text.
+        private static func words(_ text: String, splitAt separators: [UInt8]) -> [[UInt8]] {
+            let bytes = Array(text.utf8)
+            guard !bytes.contains(where: { $0 >= 0x80 }) else { return [] }
+            return bytes.split { separators.contains($0) }.map { $0.map(IMAPSearch.folded) }
         }
 
         /// False only when the header (`content`, its raw bytes) cannot match.
