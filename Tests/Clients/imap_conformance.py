@@ -174,7 +174,81 @@ def address_search():
     imap.logout()
 
 
-CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search]
+MULTIPART = (
+    b"From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+    b"preamble\r\n--outer\r\nContent-Type: text/plain\r\n\r\nplain text\r\nsecond line\r\n"
+    b"--outer\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"AAECAwQFBgcICQ==\r\n"
+    b"--outer\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"caf=C3=A9 soft=\r\nbreak\r\n"
+    b"--outer\r\nContent-Type: message/rfc822\r\n\r\n"
+    b"From: inner@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
+    b"--inner\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n"
+    b"--inner\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPGI+aGk8L2I+\r\n"
+    b"--inner--\r\n"
+    b"--outer--\r\nepilogue\r\n")
+
+
+def fetch_items(imap, number, items):
+    """FETCH `items` of message `number` with imaplib: {item name: bytes or text} from one response."""
+    typ, data = imap.fetch(str(number), f"({items})")
+    expect(typ == "OK", f"FETCH {items}: {data!r}")
+    found = {}
+    text = b""
+    for part in data:
+        if isinstance(part, tuple):
+            head, literal = part
+            name = re.search(rb"([A-Z0-9.]+\[[^\]]*\](?:<\d+>)?) [~]?\{\d+\}$", head).group(1).decode()
+            found[name] = literal
+            text += head
+        elif part:
+            text += part
+    for name, value in re.findall(rb"(BINARY\.SIZE\[[^\]]*\]) (\d+)", text):
+        found[name.decode()] = int(value)
+    return found
+
+
+def binary_sizes():
+    """BINARY.SIZE of a part equals the length of what BINARY of that part returns (RFC 3516)."""
+    imap = mailbox_with("Binary", MULTIPART)
+    others = [
+        b"Subject: single\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n\r\n",
+        b"Subject: qp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nline one=0D=0Aline two\r\nend=\r\n",
+        b"Subject: empty part\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"AAEC\r\nAwQF\r\n\r\n--b--\r\n",
+        b"Subject: plain\r\n\r\nno final line break",
+    ]
+    for message in others:
+        imap.append("Binary", None, None, message)
+    for number, parts in [(2, ["1", ""]), (3, ["1", ""]), (4, ["1", "2", ""]), (5, ["1", ""])]:
+        for part in parts:
+            found = fetch_items(imap, number, f"BINARY.PEEK[{part}] BINARY.SIZE[{part}]")
+            data, size = found.get(f"BINARY[{part}]"), found.get(f"BINARY.SIZE[{part}]")
+            expect(data is not None and size == len(data), f"{number}: BINARY[{part}] {data!r}, BINARY.SIZE says {size}")
+            alone = fetch_items(imap, number, f"BINARY.SIZE[{part}]").get(f"BINARY.SIZE[{part}]")
+            expect(alone == size, f"{number}: BINARY.SIZE[{part}] alone says {alone}, with BINARY {size}")
+    for part in ["1", "2", "3", "4", "4.1", "4.2", ""]:
+        # Asked together and each alone: the size may be worked out without the data.
+        found = fetch_items(imap, 1, f"BINARY.PEEK[{part}] BINARY.SIZE[{part}]")
+        data, size = found.get(f"BINARY[{part}]"), found.get(f"BINARY.SIZE[{part}]")
+        expect(data is not None and size == len(data), f"BINARY[{part}] is {len(data or b'')} octets, BINARY.SIZE says {size}")
+        alone = fetch_items(imap, 1, f"BINARY.SIZE[{part}]").get(f"BINARY.SIZE[{part}]")
+        expect(alone == size, f"BINARY.SIZE[{part}] alone says {alone}, with BINARY {size}")
+        expect(fetch_items(imap, 1, f"BINARY.PEEK[{part}]").get(f"BINARY[{part}]") == data, f"BINARY[{part}] alone differs")
+    # Without a transfer encoding BINARY is the part as BODY gives it; decoded, it is the octets encoded.
+    for part in ["1", "4.1", "4", ""]:
+        body = fetch_items(imap, 1, f"BODY.PEEK[{part}]").get(f"BODY[{part}]")
+        binary = fetch_items(imap, 1, f"BINARY.PEEK[{part}]").get(f"BINARY[{part}]")
+        expect(body == binary, f"BINARY[{part}] {binary!r} differs from BODY[{part}] {body!r}")
+    expect(fetch_items(imap, 1, "BINARY.PEEK[2]").get("BINARY[2]") == bytes(range(10)), "BINARY[2] of base64")
+    expect(fetch_items(imap, 1, "BINARY.PEEK[3]").get("BINARY[3]") == "café soft".encode() + b"break\r\n"[:0] + b"break",
+           f"BINARY[3] of quoted-printable: {fetch_items(imap, 1, 'BINARY.PEEK[3]')!r}")
+    expect(fetch_items(imap, 1, "BINARY.PEEK[4.2]").get("BINARY[4.2]") == b"<b>hi</b>", "BINARY[4.2] of base64 inside an attached message")
+    imap.logout()
+
+
+CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[3:])

@@ -11,10 +11,14 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP conformance",
         arguments: [
-            "keywords_announced", "envelope_addresses", "sent_dates", "address_search",
+            "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed",
         ])
-    func check(_ name: String) async throws {
-        let server = try await startSuiteWithAlice(name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token)
+    func check(_ argument: String) async throws {
+        // "name streamed": the check again with every message read a piece at a time (`IMAPLargeMessage`).
+        let name = String(argument.split(separator: " ")[0])
+        let options = argument.hasSuffix(" streamed") ? ["--imap-streamed-message-bytes", "0"] : []
+        let server = try await startSuiteWithAlice(
+            name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token, options: options)
         defer { server.removeDirectory() }
         let result = try await PythonClient.run(
             "imap_conformance.py", [String(server.ports["imaps"] ?? 0), server.certificatePath, name])
