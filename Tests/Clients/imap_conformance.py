@@ -248,7 +248,38 @@ def binary_sizes():
     imap.logout()
 
 
-CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes]
+def greeted():
+    """A new IMAPS connection, not logged in, its greeting read: (socket, reader)."""
+    import socket
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", imaps_port), timeout=15), server_hostname="localhost")
+    reader = sock.makefile("rb")
+    reader.readline()
+    return sock, reader
+
+
+def id_limits():
+    """ID within RFC 2971's limits (30 pairs, names of 30 octets, values of 1,024) is answered OK; beyond
+    them BAD, as often as a client sends it, before and after login, and the connection stays."""
+    def pairs(count, name_length=5, value_length=10):
+        return " ".join(f'"{str(i).rjust(name_length, "n")}" "{"v" * value_length}"' for i in range(count))
+    # Within: the most pairs and the longest names that fit in a command line, and a longest value.
+    within = [f"ID ({pairs(30, 30, 200)})", f"ID ({pairs(1, 30, 1024)})"]
+    beyond = [f"ID ({pairs(31)})", f"ID ({pairs(1, 31)})", f"ID ({pairs(1, 5, 1025)})", f"ID ({pairs(60, 30, 10)})"]
+    for sock, reader in [greeted(), raw()]:
+        for index, command in enumerate(within):
+            untagged, done = fetch(sock, reader, f"w{index}", command)
+            expect(done.startswith(f"w{index} OK".encode()) and b"* ID (" in untagged, f"ID within the limits: {done!r}")
+        for round in range(3):
+            for index, command in enumerate(beyond):
+                tag = f"b{round}{index}"
+                _, done = fetch(sock, reader, tag, command)
+                expect(done.startswith(f"{tag} BAD".encode()), f"ID beyond the limits ({command[:40]}...): {done!r}")
+        _, done = fetch(sock, reader, "n", "NOOP")
+        expect(done.startswith(b"n OK"), f"NOOP after the IDs: {done!r}")
+        sock.close()
+
+
+CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[3:])

@@ -109,6 +109,8 @@ struct IMAPSession: Sendable {
                     next = .close(Array("* BYE [TOOBIG] \(reason)\r\n".utf8))
                 case .command(let bytes):
                     switch IMAPCommandParser(utf8Enabled: state.utf8).parse(bytes) {
+                    case .failure(let failure) where failure.error.exceedsLimit:
+                        next = .send(Array("\(failure.tag) BAD \(IMAPEncoding.text(failure.error.message))\r\n".utf8))
                     case .failure(let failure):
                         next = self.bad(failure.tag, failure.error.message, state: &state)
                     case .success(let command):

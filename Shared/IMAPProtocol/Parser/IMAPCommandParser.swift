@@ -128,10 +128,16 @@ public struct IMAPCommandParser: Sendable {
             if s.peekIs("(") {
                 var fields: [String: String] = [:]
                 let items = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> [UInt8]? in try s.nstring() }
-                guard items.count % 2 == 0, items.count <= 60 else { throw IMAPSyntaxError("ID needs field and value pairs") }
+                guard items.count % 2 == 0 else { throw IMAPSyntaxError("ID needs field and value pairs") }
+                // RFC 2971 §3.3: at most 30 pairs, field names of at most 30 octets, values of at most 1,024.
+                guard items.count <= 60 else { throw IMAPSyntaxError("ID takes at most 30 field and value pairs", exceedsLimit: true) }
                 for index in stride(from: 0, to: items.count, by: 2) {
                     guard let key = items[index] else { throw IMAPSyntaxError("ID field names are strings") }
-                    fields[String(decoding: key.prefix(30), as: UTF8.self)] = items[index + 1].map { String(decoding: $0.prefix(1024), as: UTF8.self) }
+                    guard key.count <= 30 else { throw IMAPSyntaxError("ID field names are at most 30 octets", exceedsLimit: true) }
+                    guard (items[index + 1]?.count ?? 0) <= 1024 else {
+                        throw IMAPSyntaxError("ID values are at most 1024 octets", exceedsLimit: true)
+                    }
+                    fields[String(decoding: key, as: UTF8.self)] = items[index + 1].map { String(decoding: $0, as: UTF8.self) }
                 }
                 return .id(fields)
             }

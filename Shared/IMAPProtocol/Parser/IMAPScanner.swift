@@ -3,7 +3,13 @@ import Foundation
 /// A syntax error in a command: the session answers `tag BAD text` and carries on.
 public struct IMAPSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// A well-formed command beyond a limit its RFC states (not garbage): answered BAD without counting
+    /// against the client as an invalid command.
+    public let exceedsLimit: Bool
+    public init(_ message: String, exceedsLimit: Bool = false) {
+        self.message = message
+        self.exceedsLimit = exceedsLimit
+    }
     public var description: String { self.message }
 }
 
