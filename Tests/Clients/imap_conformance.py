@@ -279,7 +279,35 @@ def id_limits():
         sock.close()
 
 
-CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits]
+def atom_names():
+    """Mailbox names given as atoms, with any punctuation an atom (or astring) allows, are names: a
+    missing one is NO [NONEXISTENT], an existing one is selected, never BAD, never a disconnection."""
+    punctuation = "!#$'+,-.:;<=>?@[^_`|~]"
+    sock, reader = raw()
+    # With a lone `&` (not modified UTF-7): no such mailbox, and none can be made under that name.
+    for index, name in enumerate([punctuation.replace("$", "$&"), "&", "a&b"]):
+        _, done = fetch(sock, reader, f"u{index}", f"SELECT {name}")
+        expect(done.startswith(f"u{index} NO [NONEXISTENT]".encode()), f"SELECT {name}: {done!r}")
+        _, done = fetch(sock, reader, f"v{index}", f"CREATE {name}")
+        expect(done.startswith(f"v{index} NO [CANNOT]".encode()), f"CREATE {name}: {done!r}")
+    for index, name in enumerate(["~foo", punctuation, "a]b", "x.y-z_1", "a&-b"]):
+        for command in ["SELECT", "EXAMINE", "STATUS"]:
+            tag = f"m{index}{command[0]}"
+            line = f"{command} {name}" + (" (MESSAGES)" if command == "STATUS" else "")
+            _, done = fetch(sock, reader, tag, line)
+            expect(done.startswith(f"{tag} NO [NONEXISTENT]".encode()), f"{line}: {done!r}")
+        _, done = fetch(sock, reader, f"c{index}", f"CREATE {name}")
+        expect(done.startswith(f"c{index} OK".encode()), f"CREATE {name}: {done!r}")
+        untagged, done = fetch(sock, reader, f"s{index}", f"SELECT {name}")
+        expect(done.startswith(f"s{index} OK".encode()), f"SELECT {name} once created: {done!r}")
+        untagged, done = fetch(sock, reader, f"l{index}", f'LIST "" "{name}"')
+        expect(name.encode() in untagged, f"LIST {name}: {untagged!r}")
+    _, done = fetch(sock, reader, "n", "NOOP")
+    expect(done.startswith(b"n OK"), f"NOOP: {done!r}")
+    sock.close()
+
+
+CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[3:])

@@ -301,6 +301,9 @@ struct IMAPSession: Sendable {
                 if let unseen { lines.append("* OK [UNSEEN \(unseen + 1)] First unseen") }
             }
             return self.reply(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed", lines)
+        case .create(let name, _) where !name.isWellEncoded, .rename(_, let name) where !name.isWellEncoded,
+            .subscribe(let name) where !name.isWellEncoded:
+            return no("[CANNOT] The mailbox name is not valid modified UTF-7")
         case .create(let name, let use):
             // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
             let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name

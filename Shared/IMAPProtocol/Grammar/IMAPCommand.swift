@@ -15,9 +15,14 @@ public struct IMAPCommand: Sendable, Equatable {
 /// names are decoded from modified UTF-7 unless UTF-8 was enabled (RFC 6855), so one mailbox has one name.
 public struct IMAPMailboxName: Sendable, Hashable, CustomStringConvertible {
     public let name: String
+    /// False for a name that is not valid modified UTF-7 (RFC 3501 §5.1.3), such as a lone `&`: kept as
+    /// sent, so that it names no mailbox, and refused as the name of a new one (it could never be
+    /// listed as it was given).
+    public let isWellEncoded: Bool
 
-    public init(_ name: String) {
+    public init(_ name: String, isWellEncoded: Bool = true) {
         self.name = name.uppercased() == "INBOX" ? "INBOX" : name
+        self.isWellEncoded = isWellEncoded
     }
 
     public var description: String { self.name }

@@ -91,9 +91,10 @@ struct IMAPScanner {
         return String(decoding: bytes[start..<self.offset], as: UTF8.self)
     }
 
-    /// astring: 1*ASTRING-CHAR or string.
+    /// astring: 1*ASTRING-CHAR or string. A `~` starts an atom here (`~foo` is a name): a literal8
+    /// is no astring.
     mutating func astring() throws(IMAPSyntaxError) -> [UInt8] {
-        if self.peekIs("\"") || self.peekIs("{") || self.peekIs("~") { return try self.string() }
+        if self.peekIs("\"") || self.peekIs("{") { return try self.string() }
         return try self.run("a string", IMAPGrammar.isAstringChar)
     }
 
@@ -223,7 +224,10 @@ struct IMAPScanner {
             throw IMAPSyntaxError("Mailbox name is not UTF-8")
         }
         if utf8 || text.uppercased() == "INBOX" { return IMAPMailboxName(text) }
-        guard let decoded = ModifiedUTF7.decode(text) else { throw IMAPSyntaxError("Invalid modified UTF-7 in mailbox name") }
+        // 8-bit octets are no name without UTF8=ACCEPT (a 7-bit string, RFC 3501 §9), nor are control
+        // characters; a printable name that is not modified UTF-7 is a name that cannot exist.
+        guard raw.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { throw IMAPSyntaxError("Invalid mailbox name") }
+        guard let decoded = ModifiedUTF7.decode(text) else { return IMAPMailboxName(text, isWellEncoded: false) }
         return IMAPMailboxName(decoded)
     }
 
