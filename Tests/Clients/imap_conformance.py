@@ -307,7 +307,71 @@ def atom_names():
     sock.close()
 
 
-CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names]
+INNER = (b"From: inner@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
+         b"--inner\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n"
+         b"--inner\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\nPGI+aGk8L2I+\r\n"
+         b"--inner--\r\n")
+DEEPEST = b"Subject: deepest\r\nX-Level: 3\r\n\r\ndeep text\r\n"
+DEEP = (b"Subject: middle\r\nContent-Type: message/rfc822\r\n\r\n" + DEEPEST)
+DIGEST = (b"Subject: digest\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n"
+          b"--d\r\n\r\nSubject: first in digest\r\n\r\nfirst body\r\n"
+          b"--d\r\n\r\n" + DEEP + b"\r\n--d--\r\n")
+
+
+def attached_messages():
+    """Part specifiers reach into attached messages (RFC 9051 §6.4.5): BODY[4] is the attached message,
+    4.HEADER, 4.TEXT, 4.HEADER.FIELDS and .NOT its header and text, 4.1 the first part of its body,
+    4.1.MIME that part's MIME header; in a multipart/digest, parts are messages by default; two levels
+    deep and more. BODYSTRUCTURE and BINARY agree."""
+    imap = mailbox_with("Attached", MULTIPART, DIGEST)
+    # The line break before the outer boundary belongs to the boundary (RFC 2046 §5.1.1).
+    inner = INNER[:-2]
+    inner_header, inner_text = inner.split(b"\r\n\r\n", 1)
+    wanted = {
+        "4": inner,
+        "4.HEADER": inner_header + b"\r\n\r\n",
+        "4.TEXT": inner_text,
+        "4.HEADER.FIELDS (Subject)": b"Subject: inner\r\n\r\n",
+        "4.HEADER.FIELDS.NOT (Subject Content-Type)": b"From: inner@example.org\r\n\r\n",
+        "4.1": b"inner plain",
+        "4.1.MIME": b"Content-Type: text/plain\r\n\r\n",
+        "4.2": b"PGI+aGk8L2I+",
+        "4.2.MIME": b"Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    }
+    for section, expected in wanted.items():
+        found = fetch_items(imap, 1, f"BODY.PEEK[{section}]")
+        got = next(iter(found.values()), None)
+        expect(got == expected, f"BODY[{section}] is {got!r}, not {expected!r}")
+    deep_header, deep_text = DEEPEST.split(b"\r\n\r\n", 1)
+    wanted = {
+        "1": b"Subject: first in digest\r\n\r\nfirst body",
+        "1.HEADER": b"Subject: first in digest\r\n\r\n",
+        "1.TEXT": b"first body",
+        "1.1": b"first body",
+        "2": DEEP,
+        "2.TEXT": DEEPEST,
+        "2.1": DEEPEST,
+        "2.1.HEADER": deep_header + b"\r\n\r\n",
+        "2.1.TEXT": deep_text,
+        "2.1.HEADER.FIELDS (X-Level)": b"X-Level: 3\r\n\r\n",
+        "2.1.1": deep_text,
+    }
+    for section, expected in wanted.items():
+        found = fetch_items(imap, 2, f"BODY.PEEK[{section}]")
+        got = next(iter(found.values()), None)
+        expect(got == expected, f"digest BODY[{section}] is {got!r}, not {expected!r}")
+    typ, data = imap.fetch("2", "(BODYSTRUCTURE)")
+    structure = data[0] if isinstance(data[0], bytes) else b"".join(p for item in data for p in (item if isinstance(item, tuple) else (item,)))
+    expect(structure.count(b'"MESSAGE" "RFC822"') >= 3, f"digest parts are messages in BODYSTRUCTURE: {structure!r}")
+    expect(b'"deepest"' in structure, f"BODYSTRUCTURE reaches the deepest message: {structure!r}")
+    found = fetch_items(imap, 2, "BINARY.PEEK[2.1.1] BINARY.SIZE[2.1.1]")
+    expect(found.get("BINARY[2.1.1]") == deep_text and found.get("BINARY.SIZE[2.1.1]") == len(deep_text),
+           f"BINARY of a part two messages deep: {found!r}")
+    imap.logout()
+
+
+CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+          attached_messages]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[3:])
