@@ -370,7 +370,29 @@ def attached_messages():
     imap.logout()
 
 
-CHECKS = [keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def lsub_parents():
+    """LSUB with `%` lists the parent of a subscribed mailbox that `%` stops short of, \\Noselect when the
+    parent is not subscribed itself (RFC 3501 §6.3.9); `*` lists the subscribed mailbox alone."""
+    sock, reader = raw()
+    for tag, command in [("c", "CREATE Parent/Kid"), ("s", "SUBSCRIBE Parent/Kid"), ("u", "UNSUBSCRIBE Parent")]:
+        _, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()) or tag == "u", f"{command}: {done!r}")
+    def lsub(tag, pattern):
+        untagged, _ = fetch(sock, reader, tag, f'LSUB "" "{pattern}"')
+        return {name.decode(): attributes.decode() for attributes, name in re.findall(rb'\* LSUB \(([^)]*)\) "/" "?([^"\r]*)"?\r\n', untagged)}
+    listed = lsub("l1", "%")
+    expect(listed.get("Parent") == "\\Noselect" and "Parent/Kid" not in listed, f'LSUB "" %: {listed!r}')
+    listed = lsub("l2", "*")
+    expect(listed.get("Parent/Kid") == "" and "Parent" not in listed, f'LSUB "" *: {listed!r}')
+    listed = lsub("l3", "Parent/%")
+    expect(listed == {"Parent/Kid": ""}, f'LSUB "" Parent/%: {listed!r}')
+    fetch(sock, reader, "s2", "SUBSCRIBE Parent")
+    listed = lsub("l4", "%")
+    expect(listed.get("Parent") == "", f"LSUB once subscribed: {listed!r}")
+    sock.close()
+
+
+CHECKS = [lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

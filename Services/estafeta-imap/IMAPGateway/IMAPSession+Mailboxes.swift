@@ -72,4 +72,32 @@ extension IMAPSession {
         if String(String.UnicodeScalarView(pattern)).uppercased() == "INBOX" { return String(String.UnicodeScalarView(name)) == "INBOX" }
         return match(0, 0)
     }
+
+    /// LSUB's lines for the subscribed names: those the pattern matches and, where `%` stops short of a
+    /// subscribed name, the ancestor it matches instead, flagged \Noselect when not subscribed itself
+    /// (RFC 3501 §6.3.9: `foo/bar` subscribed, `foo` not, `LSUB "" %` gives `foo`).
+    static func lsubLines(_ subscribed: [String], pattern: String, utf8: Bool) -> [String] {
+        let subscribedNames = Set(subscribed)
+        var listed: Set<String> = []
+        var lines: [String] = []
+        func list(_ name: String, _ attributes: String) {
+            guard listed.insert(name).inserted else { return }
+            lines.append("* LSUB (\(attributes)) \"/\" " + String(decoding: IMAPEncoding.mailbox(name, utf8: utf8), as: UTF8.self))
+        }
+        for name in subscribed {
+            if Self.matches(name, pattern: pattern) {
+                list(name, "")
+                continue
+            }
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+            for depth in stride(from: parts.count - 1, through: 1, by: -1) {
+                let ancestor = parts[0..<depth].joined(separator: "/")
+                if Self.matches(ancestor, pattern: pattern) {
+                    list(ancestor, subscribedNames.contains(ancestor) ? "" : "\\Noselect")
+                    break
+                }
+            }
+        }
+        return lines
+    }
 }

@@ -366,11 +366,8 @@ struct IMAPSession: Sendable {
             }
             return self.reply(tag, "LIST completed", lines)
         case .lsub(let reference, let pattern):
-            let mailboxes = try await self.store.mailboxes(of: account)
-            let lines = mailboxes.filter { $0.subscribed && Self.matches($0.name, pattern: reference + pattern) }.map {
-                "* LSUB () \"/\" " + String(decoding: IMAPEncoding.mailbox($0.name, utf8: state.utf8), as: UTF8.self)
-            }
-            return self.reply(tag, "LSUB completed", lines)
+            let subscribed = try await self.store.mailboxes(of: account).filter(\.subscribed).map(\.name)
+            return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern, utf8: state.utf8))
         case .status(let name, let attributes):
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
