@@ -4,9 +4,15 @@ import GRDB
 /// Mailbox management (IMAP SUBSCRIBE, DELETE, RENAME) and moving messages between mailboxes (COPY,
 /// MOVE). Copies share the stored content: only the mailbox row is new.
 extension MailStore {
-    /// Subscribes to or unsubscribes from an existing mailbox.
+    /// Subscribes to an existing mailbox, or unsubscribes from a name (whether its mailbox still exists or
+    /// not). A subscription belongs to the name: it stays when the mailbox is deleted and follows a rename.
     public func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
         try await self.mailboxStore.setSubscribed(subscribed, mailbox: Self.canonicalMailboxName(name), of: account)
+    }
+
+    /// The names the account is subscribed to, in order: mailboxes, and names whose mailbox was deleted.
+    public func subscriptions(of account: AccountID) async throws(MailStoreError) -> [String] {
+        try await self.mailboxStore.subscriptions(of: account)
     }
 
     /// Deletes a mailbox and its messages. INBOX cannot be deleted; nor can a mailbox with children

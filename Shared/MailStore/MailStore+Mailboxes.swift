@@ -302,9 +302,12 @@ extension MailStore {
         }
         try db.execute(
             sql: """
-                INSERT INTO mailbox(accountId, name, specialUse, subscribed, uidValidity, uidNext, highestModSeq, createdAt)
-                VALUES (?, ?, ?, 1, ?, 1, 1, ?)
+                INSERT INTO mailbox(accountId, name, specialUse, uidValidity, uidNext, highestModSeq, createdAt)
+                VALUES (?, ?, ?, ?, 1, 1, ?)
                 """, arguments: [accountID, name, specialUse?.rawValue, uidValidity, now])
+        // A new mailbox is subscribed (a subscription the name had already stays).
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO mailboxSubscription(accountId, name) VALUES (?, ?)", arguments: [accountID, name])
     }
 
     static func insertBlob(_ db: Database, content: Data, now: Date) throws -> Int64 {
@@ -366,10 +369,17 @@ extension MailStore {
     }
 
     static func fetchMailbox(_ db: Database, name: String, accountID: Int64) throws -> Mailbox {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM mailbox WHERE accountId = ? AND name = ?"), arguments: [accountID, name])
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Self.mailboxColumns) FROM mailbox WHERE accountId = ? AND name = ?"), arguments: [accountID, name])
         else { throw MailStoreError.unknownMailbox(name) }
         return Self.mailbox(from: row)
     }
+
+    /// What `mailbox(from:)` reads: the row and whether its name is subscribed.
+    static let mailboxColumns = """
+        mailbox.*, EXISTS (SELECT 1 FROM mailboxSubscription s WHERE s.accountId = mailbox.accountId AND s.name = mailbox.name)
+            AS subscribed
+        """
 
     static func mailbox(from row: Row) -> Mailbox {
         Mailbox(

@@ -318,6 +318,21 @@ enum MailStoreMigrator {
                     CREATE INDEX messageBlob_upload ON messageBlob(layout, createdAt) WHERE layout = 'upload';
                     """)
         }
+        migrator.registerMigration("2026-12-05 subscriptions apart from mailboxes") { db in
+            // A subscription is to a name, not to a mailbox (RFC 9051 §6.3.7): it outlives the mailbox's
+            // deletion (LIST (SUBSCRIBED) then shows it \NonExistent) and comes back with a mailbox
+            // created under the name again; a rename takes it along.
+            try db.execute(
+                sql: """
+                    CREATE TABLE mailboxSubscription (
+                        accountId INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        PRIMARY KEY (accountId, name)
+                    );
+                    INSERT INTO mailboxSubscription(accountId, name) SELECT accountId, name FROM mailbox WHERE subscribed;
+                    ALTER TABLE mailbox DROP COLUMN subscribed;
+                    """)
+        }
         return migrator
     }
 }

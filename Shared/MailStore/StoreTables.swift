@@ -66,11 +66,11 @@ public struct StoreTable: Sendable {
         StoreTable(
             "mailbox",
             [
-                ("id", .integer), ("accountId", .integer), ("name", .text), ("specialUse", .text), ("subscribed", .boolean),
-                ("uidValidity", .integer), ("uidNext", .integer), ("highestModSeq", .integer), ("recentFloor", .integer),
+                ("id", .integer), ("accountId", .integer), ("name", .text), ("specialUse", .text), ("uidValidity", .integer), ("uidNext", .integer), ("highestModSeq", .integer), ("recentFloor", .integer),
                 ("changeFloor", .integer), ("messageCount", .integer), ("unseenCount", .integer), ("deletedCount", .integer),
                 ("sizeBytes", .integer), ("createdAt", .date),
             ], recounted: ["messageCount", "unseenCount", "deletedCount", "sizeBytes"]),
+        StoreTable("mailboxSubscription", [("accountId", .integer), ("name", .text)]),
         StoreTable(
             "messageBlob", [("id", .integer), ("layout", .text), ("content", .bytes), ("size", .integer), ("createdAt", .date)]),
         StoreTable("messageHeader", [("messageBlobId", .integer), ("header", .bytes)]),

@@ -479,9 +479,12 @@ struct PostgresDirectory: DirectoryBackend {
         guard uidValidity <= Int64(UInt32.max) else { throw MailStoreError.unavailable("UIDVALIDITY counter exhausted") }
         try await connection.query(
             """
-            INSERT INTO mailbox (account_id, name, special_use, subscribed, uid_validity, uid_next, highest_mod_seq, created_at)
-            VALUES (\(accountID), \(name), \(specialUse), true, \(uidValidity), 1, 1, \(now))
+            INSERT INTO mailbox (account_id, name, special_use, uid_validity, uid_next, highest_mod_seq, created_at)
+            VALUES (\(accountID), \(name), \(specialUse), \(uidValidity), 1, 1, \(now))
             """, logger: logger)
+        // A new mailbox is subscribed (a subscription the name had already stays).
+        try await connection.query(
+            "INSERT INTO mailbox_subscription (account_id, name) VALUES (\(accountID), \(name)) ON CONFLICT DO NOTHING", logger: logger)
     }
 
     /// Contents that no mailbox message and no queued message uses any more (except uploads still arriving).

@@ -89,12 +89,30 @@ struct PostgresMailboxes: MailboxBackend {
     func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
         let logger = self.logger
         try await self.access.transaction { connection in
-            guard try await !connection.rows(
-                """
-                UPDATE mailbox SET subscribed = \(subscribed) WHERE account_id = \(account.rawValue) AND name = \(name)
-                RETURNING id
-                """, logger
-            ).isEmpty else { throw MailStoreError.unknownMailbox(name) }
+            let exists = try await !connection.rows(
+                "SELECT 1 FROM mailbox WHERE account_id = \(account.rawValue) AND name = \(name)", logger
+            ).isEmpty
+            if subscribed {
+                // Only an existing mailbox can be subscribed to (RFC 9051 §6.3.7 lets the server check).
+                guard exists else { throw MailStoreError.unknownMailbox(name) }
+                try await connection.query(
+                    "INSERT INTO mailbox_subscription (account_id, name) VALUES (\(account.rawValue), \(name)) ON CONFLICT DO NOTHING",
+                    logger: logger)
+                return
+            }
+            let removed = try await connection.rows(
+                "DELETE FROM mailbox_subscription WHERE account_id = \(account.rawValue) AND name = \(name) RETURNING name", logger)
+            // Unsubscribing a mailbox that exists and was not subscribed is fine; a name that is neither is not.
+            guard exists || !removed.isEmpty else { throw MailStoreError.unknownMailbox(name) }
+        }
+    }
+
+    func subscriptions(of account: AccountID) async throws(MailStoreError) -> [String] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                "SELECT name FROM mailbox_subscription WHERE account_id = \(account.rawValue) ORDER BY name COLLATE \"C\"", logger
+            ).map { try $0.decode(String.self) }
         }
     }
 
@@ -150,11 +168,28 @@ struct PostgresMailboxes: MailboxBackend {
                 try await connection.query("UPDATE mailbox SET name = \(renamed) WHERE id = \(id)", logger: logger)
             }
             try await connection.query("UPDATE mailbox SET name = \(newName) WHERE id = \(mailbox.id.rawValue)", logger: logger)
+            // The subscriptions of the mailbox and those below it follow their names.
+            let moved = try await connection.rows(
+                """
+                DELETE FROM mailbox_subscription
+                WHERE account_id = \(account.rawValue) AND (name = \(oldName) OR starts_with(name, \(oldName + "/")))
+                RETURNING name
+                """, logger
+            ).map { try $0.decode(String.self) }
+            for name in moved {
+                let renamed = newName + name.dropFirst(oldName.count)
+                try await connection.query(
+                    "INSERT INTO mailbox_subscription (account_id, name) VALUES (\(account.rawValue), \(renamed)) ON CONFLICT DO NOTHING",
+                    logger: logger)
+            }
         }
     }
 
-    static let mailboxColumns =
-        "id, account_id, name, special_use, subscribed, uid_validity, uid_next, highest_mod_seq, recent_floor"
+    static let mailboxColumns = """
+        id, account_id, name, special_use,
+        EXISTS (SELECT 1 FROM mailbox_subscription s WHERE s.account_id = mailbox.account_id AND s.name = mailbox.name),
+        uid_validity, uid_next, highest_mod_seq, recent_floor
+        """
     static let mailboxColumnCount = 9
 
     static func mailbox(from row: PostgresRow) throws -> Mailbox {

@@ -384,6 +384,23 @@ enum PostgresMigrator {
                 """,
             ]
         ),
+        (
+            "2026-12-05 subscriptions apart from mailboxes",
+            [
+                // A subscription is to a name, not to a mailbox (RFC 9051 §6.3.7): it outlives the
+                // mailbox's deletion (LIST (SUBSCRIBED) then shows it \NonExistent) and comes back with a
+                // mailbox created under the name again; a rename takes it along.
+                """
+                CREATE TABLE mailbox_subscription (
+                    account_id bigint NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    name text NOT NULL,
+                    PRIMARY KEY (account_id, name)
+                )
+                """,
+                "INSERT INTO mailbox_subscription (account_id, name) SELECT account_id, name FROM mailbox WHERE subscribed",
+                "ALTER TABLE mailbox DROP COLUMN subscribed",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -392,7 +392,33 @@ def lsub_parents():
     sock.close()
 
 
-CHECKS = [lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def subscriptions_outlive_mailboxes():
+    """A subscription stays when its mailbox is deleted: LIST (SUBSCRIBED) shows it \\NonExistent and LSUB
+    lists it, until UNSUBSCRIBE drops it; a mailbox created under the name again is subscribed."""
+    sock, reader = raw()
+    def listed(tag, command):
+        untagged, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()), f"{command}: {done!r}")
+        return {name.decode(): attributes.decode() for attributes, name in
+                re.findall(rb'\* (?:LIST|LSUB) \(([^)]*)\) "/" "?([^"\r]*)"?\r\n', untagged)}
+    for tag, command in [("c", "CREATE Gone"), ("s", "SUBSCRIBE Gone"), ("d", "DELETE Gone")]:
+        _, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()), f"{command}: {done!r}")
+    subscribed = listed("l1", 'LIST (SUBSCRIBED) "" "*"')
+    expect(set(subscribed.get("Gone", "").split()) == {"\\Subscribed", "\\NonExistent"}, f"LIST (SUBSCRIBED): {subscribed!r}")
+    expect("Gone" not in listed("l2", 'LIST "" "*"'), "a deleted mailbox in LIST")
+    expect("Gone" in listed("l3", 'LSUB "" "*"'), "LSUB without the deleted mailbox's subscription")
+    _, done = fetch(sock, reader, "c2", "CREATE Gone")
+    expect("\\NonExistent" not in listed("l4", 'LIST (SUBSCRIBED) "" "G*"').get("Gone", "missing\\NonExistent"),
+           "a mailbox created again under a subscribed name is subscribed")
+    for tag, command in [("d2", "DELETE Gone"), ("u", "UNSUBSCRIBE Gone")]:
+        _, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()), f"{command}: {done!r}")
+    expect("Gone" not in listed("l5", 'LIST (SUBSCRIBED) "" "*"'), "UNSUBSCRIBE of a deleted mailbox's name")
+    sock.close()
+
+
+CHECKS = [subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

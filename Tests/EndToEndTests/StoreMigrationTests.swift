@@ -71,6 +71,8 @@ struct StoreMigrationTests {
         for account in try await store.accounts() {
             let credentials = try #require(try await store.credentials(for: account.address))
             lines.append("account \(account.id) \(account.address) \(account.quotaBytes ?? -1) \(account.usedBytes) \(account.messageCount) \(credentials.passwordHash.encoded)")
+            // Subscriptions, also those whose mailbox was deleted (bob's Scratch).
+            lines.append("subscriptions \(try await store.subscriptions(of: account.id))")
             for mailbox in try await store.mailboxes(of: account.id) {
                 let status = try await store.mailboxStatus(mailbox.id)
                 lines.append("mailbox \(mailbox.name) \(mailbox.specialUse?.rawValue ?? "-") \(mailbox.subscribed) \(mailbox.uidValidity) \(mailbox.uidNext) \(mailbox.highestModSeq) \(status.messages) \(status.unseen) \(status.sizeBytes)")

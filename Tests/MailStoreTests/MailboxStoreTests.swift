@@ -47,6 +47,26 @@ struct MailboxStoreTests {
             try await store.setSubscribed(false, mailbox: "Old mail", of: alice.id)
             #expect(try await store.mailbox(named: "Old mail", of: alice.id).subscribed == false)
             await #expect(throws: MailStoreError.unknownMailbox("Nope")) { try await store.setSubscribed(true, mailbox: "Nope", of: alice.id) }
+
+            // A subscription belongs to the name: it outlives the mailbox, comes back with a mailbox of
+            // that name, follows a rename (with the mailboxes below), and can be dropped without a mailbox.
+            try await store.createMailbox(named: "Lists", of: alice.id)
+            try await store.createMailbox(named: "Lists/Swift", of: alice.id)
+            try await store.deleteMailbox(named: "Lists/Swift", of: alice.id)
+            #expect(try await store.subscriptions(of: alice.id).contains("Lists/Swift"))
+            #expect(try await !store.mailboxes(of: alice.id).map(\.name).contains("Lists/Swift"))
+            try await store.createMailbox(named: "Lists/Swift", of: alice.id)
+            try await store.renameMailbox(from: "Lists", to: "Groups", of: alice.id)
+            let subscribed = try await store.subscriptions(of: alice.id)
+            #expect(subscribed.contains("Groups") && subscribed.contains("Groups/Swift"), "\(subscribed)")
+            #expect(!subscribed.contains("Lists") && !subscribed.contains("Lists/Swift"), "\(subscribed)")
+            #expect(try await store.mailbox(named: "Groups/Swift", of: alice.id).subscribed)
+            try await store.deleteMailbox(named: "Groups/Swift", of: alice.id)
+            try await store.setSubscribed(false, mailbox: "Groups/Swift", of: alice.id)
+            #expect(try await !store.subscriptions(of: alice.id).contains("Groups/Swift"))
+            await #expect(throws: MailStoreError.unknownMailbox("Groups/Swift")) {
+                try await store.setSubscribed(false, mailbox: "Groups/Swift", of: alice.id)
+            }
         }
     }
 

@@ -364,9 +364,19 @@ struct IMAPSession: Sendable {
                     lines.append("* STATUS \(name) (\(Self.statusItems(statusItems, of: status)))")
                 }
             }
+            // Subscribed names whose mailbox is gone are listed with SUBSCRIBED as \NonExistent (RFC 5258
+            // §3): the subscription stays until the client drops it.
+            if subscribedOnly && !specialUseOnly {
+                let existing = Set(mailboxes.map(\.name))
+                for name in try await self.store.subscriptions(of: account)
+                where !existing.contains(name) && patterns.contains(where: { Self.matches(name, pattern: reference + $0) }) {
+                    let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
+                    lines.append("* LIST (\\Subscribed \\NonExistent) \"/\" " + encoded)
+                }
+            }
             return self.reply(tag, "LIST completed", lines)
         case .lsub(let reference, let pattern):
-            let subscribed = try await self.store.mailboxes(of: account).filter(\.subscribed).map(\.name)
+            let subscribed = try await self.store.subscriptions(of: account)
             return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern, utf8: state.utf8))
         case .status(let name, let attributes):
             let mailbox = try await self.mailbox(named: name.name, of: account)

@@ -20,6 +20,8 @@ public protocol MailboxBackend: Sendable {
     func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32
     func highestModSeq(of mailbox: MailboxID) async throws(MailStoreError) -> UInt64
     func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError)
+    /// The names the account is subscribed to, existing mailboxes or not, in order.
+    func subscriptions(of account: AccountID) async throws(MailStoreError) -> [String]
     /// Expunges every message (each in the feed), records the mailbox's end in the feed, and removes it;
     /// `mailboxHasChildren` when a mailbox below it exists.
     func deleteMailbox(named name: String, of account: AccountID) async throws(MailStoreError)

@@ -23,7 +23,8 @@ struct SQLiteMailboxes: MailboxBackend {
 
     func mailboxes(of account: AccountID) async throws(MailStoreError) -> [Mailbox] {
         try await self.access.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
+            try Row.fetchAll(
+                db, sql: "SELECT \(MailStore.mailboxColumns) FROM mailbox WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
                 .map(MailStore.mailbox(from:))
         }
     }
@@ -52,7 +53,8 @@ struct SQLiteMailboxes: MailboxBackend {
             // The recent count is an index range: only the messages at or above the floor are counted.
             guard let row = try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT *, (SELECT count(*) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id AND m.uid >= mailbox.recentFloor)
+                    SELECT \(MailStore.mailboxColumns),
+                        (SELECT count(*) FROM mailboxMessage m WHERE m.mailboxId = mailbox.id AND m.uid >= mailbox.recentFloor)
                         AS recentCount
                     FROM mailbox WHERE id = ?
                     """), arguments: [mailbox.rawValue])
@@ -87,10 +89,29 @@ struct SQLiteMailboxes: MailboxBackend {
 
     func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
         try await self.access.write { db in
-            try db.execute(
-                sql: "UPDATE mailbox SET subscribed = ? WHERE accountId = ? AND name = ?",
-                arguments: [subscribed, account.rawValue, name])
-            guard db.changesCount > 0 else { throw MailStoreError.unknownMailbox(name) }
+            if subscribed {
+                // Only an existing mailbox can be subscribed to (RFC 9051 §6.3.7 lets the server check).
+                guard try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name]) == true
+                else { throw MailStoreError.unknownMailbox(name) }
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO mailboxSubscription(accountId, name) VALUES (?, ?)", arguments: [account.rawValue, name])
+                return
+            }
+            try db.execute(sql: "DELETE FROM mailboxSubscription WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name])
+            // Unsubscribing a mailbox that exists and was not subscribed is fine; a name that is neither is not.
+            if db.changesCount == 0, try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name]) != true
+            {
+                throw MailStoreError.unknownMailbox(name)
+            }
+        }
+    }
+
+    func subscriptions(of account: AccountID) async throws(MailStoreError) -> [String] {
+        try await self.access.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT name FROM mailboxSubscription WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
         }
     }
 
@@ -150,6 +171,16 @@ struct SQLiteMailboxes: MailboxBackend {
                 try db.execute(sql: "UPDATE mailbox SET name = ? WHERE id = ?", arguments: [renamed, child["id"] as Int64])
             }
             try db.execute(sql: "UPDATE mailbox SET name = ? WHERE id = ?", arguments: [newName, mailbox.id.rawValue])
+            // The subscriptions of the mailbox and those below it follow their names.
+            let moved = try String.fetchAll(
+                db, sql: "SELECT name FROM mailboxSubscription WHERE accountId = ? AND (name = ? OR substr(name, 1, ?) = ?)",
+                arguments: [account.rawValue, oldName, oldName.count + 1, oldName + "/"])
+            for name in moved {
+                try db.execute(sql: "DELETE FROM mailboxSubscription WHERE accountId = ? AND name = ?", arguments: [account.rawValue, name])
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO mailboxSubscription(accountId, name) VALUES (?, ?)",
+                    arguments: [account.rawValue, newName + name.dropFirst(oldName.count)])
+            }
         }
     }
 
