@@ -418,7 +418,31 @@ def subscriptions_outlive_mailboxes():
     sock.close()
 
 
-CHECKS = [subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def idle_keepalive():
+    """In IDLE the server says `* OK Still here` now and then (here every second), and DONE still ends it."""
+    import time
+    sock, reader = raw()
+    fetch(sock, reader, "s", "SELECT INBOX")
+    sock.sendall(b"i IDLE\r\n")
+    expect(reader.readline().startswith(b"+"), "IDLE continuation")
+    started = time.monotonic()
+    heard = []
+    while len(heard) < 2 and time.monotonic() - started < 10:
+        line = reader.readline()
+        if line.startswith(b"* OK"):
+            heard.append(time.monotonic() - started)
+    expect(len(heard) == 2 and heard[1] < 5, f"keepalives at {heard}")
+    sock.sendall(b"DONE\r\n")
+    while True:
+        line = reader.readline()
+        expect(line, "connection closed after DONE")
+        if line.startswith(b"i "):
+            expect(line.startswith(b"i OK"), f"DONE: {line!r}")
+            break
+    sock.close()
+
+
+CHECKS = [idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

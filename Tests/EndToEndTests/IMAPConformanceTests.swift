@@ -11,12 +11,14 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP conformance",
         arguments: [
-            "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed", "id_limits", "atom_names", "lsub_parents", "subscriptions_outlive_mailboxes", "attached_messages", "attached_messages streamed",
+            "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed", "id_limits", "atom_names", "lsub_parents", "idle_keepalive --imap-idle-keepalive-seconds 1", "subscriptions_outlive_mailboxes", "attached_messages", "attached_messages streamed",
         ])
     func check(_ argument: String) async throws {
-        // "name streamed": the check again with every message read a piece at a time (`IMAPLargeMessage`).
-        let name = String(argument.split(separator: " ")[0])
-        let options = argument.hasSuffix(" streamed") ? ["--imap-streamed-message-bytes", "0"] : []
+        // "name --option value": the check with the server so configured; "name streamed": again with
+        // every message read a piece at a time (`IMAPLargeMessage`).
+        let words = argument.split(separator: " ").map(String.init)
+        let name = words[0]
+        let options = words.dropFirst() == ["streamed"] ? ["--imap-streamed-message-bytes", "0"] : Array(words.dropFirst())
         let server = try await startSuiteWithAlice(
             name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token, options: options)
         defer { server.removeDirectory() }

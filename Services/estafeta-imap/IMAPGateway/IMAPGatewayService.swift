@@ -15,8 +15,8 @@ public enum IMAPGatewayService {
             let session = IMAPSession(
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
                 login: environment.passwordLogin, maximumAuthFailures: settings.imapMaximumAuthFailures,
-                appendLimit: settings.imapAppendLimit, streamedMessageBytes: Int64(settings.imapStreamedMessageBytes), watcher: watcher,
-                userConnections: userConnections)
+                appendLimit: settings.imapAppendLimit, streamedMessageBytes: Int64(settings.imapStreamedMessageBytes),
+                idleKeepalive: settings.imapIdleKeepalive, watcher: watcher, userConnections: userConnections)
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(
                 maximumLineLength: max(settings.maximumLineLength, 8192), maximumLiteralSize: settings.imapAppendLimit,

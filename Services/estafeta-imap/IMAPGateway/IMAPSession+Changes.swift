@@ -133,7 +133,17 @@ extension IMAPSession {
             } while await notifications.next() != nil
             return selection
         }
+        // A line now and then, so that what sits between client and server does not take the quiet
+        // connection for a dead one (RFC 9051 §6.3.13 lets the server send untagged responses any time).
+        let keepalive = Task { [idleKeepalive = self.idleKeepalive] in
+            while true {
+                try await Task.sleep(for: idleKeepalive)
+                try await outbound.write(.send(ByteBuffer(string: "* OK Still here\r\n")))
+            }
+        }
+        defer { keepalive.cancel() }
         let frame = try await frames.next()
+        keepalive.cancel()
         subscription?.cancel()
         state.selected = await watcher.value
         guard let frame else { return .close([]) }

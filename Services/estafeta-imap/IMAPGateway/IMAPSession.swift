@@ -26,6 +26,8 @@ struct IMAPSession: Sendable {
     let appendLimit: Int
     /// Messages stored larger than this are answered a piece at a time (`IMAPLargeMessage`).
     let streamedMessageBytes: Int64
+    /// Between `* OK Still here` lines during IDLE.
+    let idleKeepalive: Duration
     let watcher: IMAPChangeWatcher
     let userConnections: IMAPUserConnections
 

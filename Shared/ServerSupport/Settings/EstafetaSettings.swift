@@ -103,6 +103,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var imapMaximumConnectionsPerUser: Int
     /// IMAP's autologout timer (RFC 9051 §5.4: at least 30 minutes), apart from `idleTimeout`.
     public var imapIdleTimeout: Duration
+    /// How often a session in IDLE says `* OK Still here`, so that NAT gateways and firewalls that drop
+    /// quiet connections keep an idling client's.
+    public var imapIdleKeepalive: Duration
     /// Wait after the first failed AUTH from a network; it doubles with each further failure.
     public var smtpAuthFailureDelay: Duration
     /// Failed logins from one network (IPv4 address, IPv6 /64) within `authLockoutWindow` before it
@@ -310,6 +313,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             imapStreamedMessageBytes: nonNegative("imap.streamedMessageBytes", 1_048_576),
             imapMaximumConnectionsPerUser: positive("imap.maxConnectionsPerUser", 20),
             imapIdleTimeout: .seconds(positive("imap.idleTimeoutSeconds", 1800)),
+            imapIdleKeepalive: .seconds(positive("imap.idleKeepaliveSeconds", 120)),
             smtpAuthFailureDelay: .milliseconds(max(0, reader.int(forKey: "smtp.authFailureDelayMs", default: 1_000))),
             authLockoutFailures: positive("auth.lockoutFailures", 10),
             authLockoutWindow: .seconds(positive("auth.lockoutSeconds", 300)),
@@ -411,6 +415,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("pop3.lockSeconds") { "\($0.pop3LockDuration.components.seconds)" },
         Entry("pop3.idleTimeoutSeconds") { "\($0.pop3IdleTimeout.components.seconds)" },
         Entry("imap.idleTimeoutSeconds") { "\($0.imapIdleTimeout.components.seconds)" },
+        Entry("imap.idleKeepaliveSeconds") { "\($0.imapIdleKeepalive.components.seconds)" },
         Entry("imap.allowPlaintextAuth") { "\($0.imapAllowPlaintextAuth)" },
         Entry("imap.maxAuthFailures") { "\($0.imapMaximumAuthFailures)" },
         Entry("imap.appendLimitBytes") { "\($0.imapAppendLimit)" },
