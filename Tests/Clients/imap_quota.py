@@ -37,6 +37,27 @@ def message(n, size):
 
 imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context)
 imap.login(USER, PASSWORD)
+
+# QUOTA (RFC 9208): no quota, no quota root; with one, the root "" and its STORAGE in KiB; SETQUOTA is the
+# administrator's (over the admin API), refused here.
+capabilities = imap.capability()[1][0].split()
+expect("QUOTA and QUOTA=RES-STORAGE advertised", b"QUOTA" in capabilities and b"QUOTA=RES-STORAGE" in capabilities, True)
+status, data = imap.getquotaroot("INBOX")
+expect("GETQUOTAROOT without a quota: no root", (status, [name.replace(b'"', b"") for name in data[0]]), ("OK", [b"INBOX"]))
+status, data = imap.getquota('""')
+expect("GETQUOTA without a quota: NO", status, "NO")
+api("PATCH", account, {"quotaBytes": 10 * 1024 * 1024})
+status, data = imap.getquotaroot("Trash")
+expect("GETQUOTAROOT: the root", data[0] in ([b'Trash ""'], [b'"Trash" ""']), True)
+expect("GETQUOTAROOT: the quota in KiB", data[1], [f'"" (STORAGE {(used() + 1023) // 1024} 10240)'.encode()])
+status, data = imap.getquota('""')
+expect("GETQUOTA", (status, data), ("OK", [f'"" (STORAGE {(used() + 1023) // 1024} 10240)'.encode()]))
+status, data = imap.getquota("other")
+expect("GETQUOTA of another root: NO", status, "NO")
+status, data = imap.setquota('""', "(STORAGE 1)")
+expect("SETQUOTA refused", (status, b"[NOPERM]" in data[0]), ("NO", True))
+status, data = imap.getquotaroot("Nope")
+expect("GETQUOTAROOT of a missing mailbox: NO", status, "NO")
 expect("room for one", api("PATCH", account, {"quotaBytes": used() + 3000})["quotaBytes"] is not None, True)
 status, _ = imap.append("INBOX", None, None, message(1, 2000))
 expect("APPEND within the quota", status, "OK")

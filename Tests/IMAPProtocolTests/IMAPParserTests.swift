@@ -72,6 +72,10 @@ struct IMAPParserTests {
             ("a STORE 1 FLAGS ()\r\n", .store(.ranges([.number(1)...(.number(1))]), IMAPStoreAction(mode: .replace, silent: false, flags: []), uid: false)),
             ("a ID NIL\r\n", .id(nil)),
             ("a ID (\"name\" \"mutt\" \"version\" NIL)\r\n", .id(["name": "mutt"])),
+            ("a GETQUOTAROOT inbox\r\n", .getQuotaRoot(IMAPMailboxName("INBOX"))),
+            ("a GETQUOTA \"\"\r\n", .getQuota(root: "")),
+            ("a SETQUOTA \"\" (storage 512 MESSAGE 10)\r\n",
+             .setQuota(root: "", limits: [IMAPQuotaLimit(resource: "STORAGE", limit: 512), IMAPQuotaLimit(resource: "MESSAGE", limit: 10)])),
         ]
         for (text, expected) in cases {
             #expect(self.kind(text) == expected, "\(text)")

@@ -100,4 +100,15 @@ extension IMAPSession {
         }
         return lines
     }
+
+    /// The account's quota as an untagged QUOTA (RFC 9208 §5.1): one root, `""`, for the whole account,
+    /// whose STORAGE resource counts 1,024-octet units; nil when the account has no quota (then no
+    /// mailbox has a quota root).
+    func quotaLine(_ state: State) async throws -> String? {
+        guard let address = state.account?.address else { return nil }
+        let account = try await self.store.account(address)
+        guard let limit = account.quotaBytes else { return nil }
+        let used = (max(account.usedBytes, 0) + 1023) / 1024
+        return "* QUOTA \"\" (STORAGE \(used) \(max(limit, 0) / 1024))"
+    }
 }

@@ -149,7 +149,11 @@ struct IMAPSession: Sendable {
     }
 
     func capabilities(_ state: State) -> String {
-        var items = ["IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE", "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)"]
+        var items = [
+            "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
+            "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
+            "QUOTA", "QUOTA=RES-STORAGE",
+        ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
             if state.tls || self.plaintextAuthAllowed {
@@ -401,6 +405,18 @@ struct IMAPSession: Sendable {
                 stored = try await self.store.appendMessage(content, to: mailbox.id, flags: flags, internalDate: date ?? Date())
             }
             return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
+        case .getQuotaRoot(let name):
+            let mailbox = try await self.mailbox(named: name.name, of: account)
+            let encoded = String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
+            guard let quota = try await self.quotaLine(state) else {
+                return self.reply(tag, "GETQUOTAROOT completed", ["* QUOTAROOT \(encoded)"])
+            }
+            return self.reply(tag, "GETQUOTAROOT completed", ["* QUOTAROOT \(encoded) \"\"", quota])
+        case .getQuota(let root):
+            guard root.isEmpty, let quota = try await self.quotaLine(state) else { return no("[NONEXISTENT] No such quota root") }
+            return self.reply(tag, "GETQUOTA completed", [quota])
+        case .setQuota:
+            return no("[NOPERM] Quotas are set by the mail administrator")
         case .subscribe(let name), .unsubscribe(let name):
             if case .subscribe = command.kind {
                 try await self.store.setSubscribed(true, mailbox: name.name, of: account)

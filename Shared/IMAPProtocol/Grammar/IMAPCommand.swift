@@ -219,4 +219,20 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.
     case id([String: String]?)
+    /// QUOTA (RFC 9208): the quota roots of a mailbox, a root's quota, and setting one (resource names
+    /// upper-cased, with their limits).
+    case getQuotaRoot(IMAPMailboxName)
+    case getQuota(root: String)
+    case setQuota(root: String, limits: [IMAPQuotaLimit])
+}
+
+/// One resource limit of SETQUOTA (RFC 9208 §4.1.3): `STORAGE 512`.
+public struct IMAPQuotaLimit: Sendable, Equatable {
+    public let resource: String
+    public let limit: UInt64
+
+    public init(resource: String, limit: UInt64) {
+        self.resource = resource
+        self.limit = limit
+    }
 }

@@ -106,6 +106,23 @@ public struct IMAPCommandParser: Sendable {
             let reference = try self.decodedName(try s.astringText())
             try s.space()
             return .lsub(reference: reference, pattern: try self.decodedName(try s.listMailbox()))
+        case "GETQUOTAROOT":
+            try s.space()
+            return .getQuotaRoot(try s.mailbox(utf8: self.utf8Enabled))
+        case "GETQUOTA":
+            try s.space()
+            return .getQuota(root: try s.astringText())
+        case "SETQUOTA":
+            try s.space()
+            let root = try s.astringText()
+            try s.space()
+            let limits = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPQuotaLimit in
+                let resource = try s.atom().uppercased()
+                try s.space()
+                guard let limit = UInt64(try s.atom()) else { throw IMAPSyntaxError("A quota limit is a number") }
+                return IMAPQuotaLimit(resource: resource, limit: limit)
+            }
+            return .setQuota(root: root, limits: limits)
         case "STATUS":
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
