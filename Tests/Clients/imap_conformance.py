@@ -442,7 +442,36 @@ def idle_keepalive():
     sock.close()
 
 
-CHECKS = [idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def recursive_match():
+    """LIST (SUBSCRIBED RECURSIVEMATCH) (RFC 5258 §3.5): an unsubscribed parent the pattern matches is
+    listed, with CHILDINFO, for a subscribed mailbox below; a subscribed mailbox with subscribed ones below
+    has CHILDINFO too (as Dovecot 2.3 answers); RETURN (CHILDREN) adds \\HasChildren."""
+    sock, reader = raw()
+    for tag, command in [("c1", "CREATE Foo/Bar"), ("u1", "UNSUBSCRIBE Foo"), ("c2", "CREATE Top/Kid"), ("s2", "SUBSCRIBE Top")]:
+        _, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()), f"{command}: {done!r}")
+
+    def listed(tag, command):
+        untagged, done = fetch(sock, reader, tag, command)
+        expect(done.startswith(f"{tag} OK".encode()), f"{command}: {done!r}")
+        return {name.decode(): (set(attributes.decode().split()), bool(info)) for attributes, name, info in
+                re.findall(rb'\* LIST \(([^)]*)\) "/" "?([^"\r ]*)"?( \("?CHILDINFO"? \("SUBSCRIBED"\)\))?\r\n', untagged)}
+    found = listed("l1", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)')
+    expect(found.get("Foo") == ({"\\HasChildren"}, True), f"Foo: {found!r}")
+    expect(found.get("Top") == ({"\\HasChildren", "\\Subscribed"}, True), f"Top: {found!r}")
+    found = listed("l2", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+    expect(found.get("Foo/Bar", (set(), None))[0] >= {"\\Subscribed"}, f"* lists Foo/Bar itself: {found!r}")
+    expect(found.get("Top", (None, False))[1] and not found.get("Top/Kid", (None, True))[1], f"CHILDINFO with *: {found!r}")
+    found = listed("l3", 'LIST (SUBSCRIBED) "" "%"')
+    expect("Foo" not in found and "Top" in found and not any(info for _, info in found.values()), f"without RECURSIVEMATCH: {found!r}")
+    # The subscription below outlives its mailbox: the parent is still listed for it.
+    fetch(sock, reader, "d", "DELETE Foo/Bar")
+    found = listed("l4", 'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    expect(found.get("Foo", (None, False))[1], f"Foo after Foo/Bar was deleted: {found!r}")
+    sock.close()
+
+
+CHECKS = [recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

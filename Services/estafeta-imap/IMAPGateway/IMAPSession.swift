@@ -343,41 +343,51 @@ struct IMAPSession: Sendable {
             if patterns == [""] {
                 lines.append("* LIST (\\Noselect) \"/\" \"\"")
             }
+            let matches = { (name: String) in patterns.contains { Self.matches(name, pattern: reference + $0) } }
             let subscribedOnly = selection.contains("SUBSCRIBED")
             let specialUseOnly = selection.contains("SPECIAL-USE")
+            let recursive = selection.contains("RECURSIVEMATCH")
             let showSubscribed = subscribedOnly || returning.contains("SUBSCRIBED")
-            for mailbox in mailboxes where patterns.contains(where: { Self.matches(mailbox.name, pattern: reference + $0) }) {
-                // With RECURSIVEMATCH, a parent not itself selected is listed for a subscribed child,
-                // with CHILDINFO saying why (RFC 5258 §3.5).
-                var childInfo = false
-                if subscribedOnly && !mailbox.subscribed {
-                    guard selection.contains("RECURSIVEMATCH"),
-                        mailboxes.contains(where: { $0.subscribed && $0.name.hasPrefix(mailbox.name + "/") })
-                    else { continue }
-                    childInfo = true
+            let byName = Dictionary(mailboxes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            // With SUBSCRIBED the names listed are the subscriptions, mailboxes or not (a deleted one's is
+            // \NonExistent, RFC 5258 §3); with RECURSIVEMATCH also every ancestor of a subscription that the
+            // patterns match, whether or not it is subscribed itself (§3.5). Otherwise the mailboxes.
+            var subscriptions: [String] = []
+            let names: [String]
+            if subscribedOnly {
+                subscriptions = try await self.store.subscriptions(of: account)
+                var chosen = Set(subscriptions.filter(matches))
+                for name in subscriptions where recursive {
+                    let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+                    for depth in 1..<max(parts.count, 1) {
+                        let ancestor = parts[0..<depth].joined(separator: "/")
+                        if matches(ancestor) { chosen.insert(ancestor) }
+                    }
                 }
-                if specialUseOnly && mailbox.specialUse == nil { continue }
-                var attributes: [String] = []
-                let hasChildren = mailboxes.contains { $0.name.hasPrefix(mailbox.name + "/") }
-                attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
-                if let use = mailbox.specialUse { attributes.append(use.rawValue) }
-                if showSubscribed && mailbox.subscribed { attributes.append("\\Subscribed") }
-                let name = String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
-                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + name + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
-                // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
-                if !statusItems.isEmpty {
-                    let status = try await self.store.mailboxStatus(mailbox.id)
-                    lines.append("* STATUS \(name) (\(Self.statusItems(statusItems, of: status)))")
-                }
+                names = chosen.sorted()
+            } else {
+                names = mailboxes.map(\.name).filter(matches)
             }
-            // Subscribed names whose mailbox is gone are listed with SUBSCRIBED as \NonExistent (RFC 5258
-            // §3): the subscription stays until the client drops it.
-            if subscribedOnly && !specialUseOnly {
-                let existing = Set(mailboxes.map(\.name))
-                for name in try await self.store.subscriptions(of: account)
-                where !existing.contains(name) && patterns.contains(where: { Self.matches(name, pattern: reference + $0) }) {
-                    let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
-                    lines.append("* LIST (\\Subscribed \\NonExistent) \"/\" " + encoded)
+            let subscribed = subscribedOnly ? Set(subscriptions) : Set(mailboxes.filter(\.subscribed).map(\.name))
+            for name in names {
+                let mailbox = byName[name]
+                if specialUseOnly && mailbox?.specialUse == nil { continue }
+                var attributes: [String] = []
+                if mailbox == nil { attributes.append("\\NonExistent") }
+                if mailbox != nil || returning.contains("CHILDREN") {
+                    let hasChildren = mailboxes.contains { $0.name.hasPrefix(name + "/") }
+                    attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
+                }
+                if let use = mailbox?.specialUse { attributes.append(use.rawValue) }
+                if showSubscribed && subscribed.contains(name) { attributes.append("\\Subscribed") }
+                // RECURSIVEMATCH: CHILDINFO tells of subscriptions below, listed here or not (RFC 5258 §3.5).
+                let childInfo = recursive && subscribedOnly && subscriptions.contains { $0.hasPrefix(name + "/") }
+                let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
+                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + encoded + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
+                // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
+                if let mailbox, !statusItems.isEmpty {
+                    let status = try await self.store.mailboxStatus(mailbox.id)
+                    lines.append("* STATUS \(encoded) (\(Self.statusItems(statusItems, of: status)))")
                 }
             }
             return self.reply(tag, "LIST completed", lines)
