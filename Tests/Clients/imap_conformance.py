@@ -471,7 +471,41 @@ def recursive_match():
     sock.close()
 
 
-CHECKS = [recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def unauthenticate():
+    """UNAUTHENTICATE (RFC 8437): back to not authenticated on the same TLS connection, the selected
+    mailbox left as it was (no expunge), the limits before login in force again, and a new login works."""
+    sock, reader = raw()
+    untagged, done = fetch(sock, reader, "c", "CAPABILITY")
+    expect(b"UNAUTHENTICATE" in untagged, f"UNAUTHENTICATE advertised after login: {untagged!r}")
+    fetch(sock, reader, "m", "CREATE Unauth")
+    fetch(sock, reader, "s", "SELECT Unauth")
+    sock.sendall(b"a APPEND Unauth (\\Deleted) {13}\r\n")
+    expect(reader.readline().startswith(b"+"), "APPEND continuation")
+    sock.sendall(b"Subject: x\r\n\r\n")
+    while not reader.readline().startswith(b"a "):
+        pass
+    _, done = fetch(sock, reader, "u", "UNAUTHENTICATE")
+    expect(done.startswith(b"u OK"), f"UNAUTHENTICATE: {done!r}")
+    _, done = fetch(sock, reader, "n", "NOOP")
+    expect(done.startswith(b"n OK"), f"NOOP after UNAUTHENTICATE: {done!r}")
+    _, done = fetch(sock, reader, "x", "SELECT INBOX")
+    expect(done.startswith(b"x BAD"), f"SELECT when not authenticated: {done!r}")
+    untagged, _ = fetch(sock, reader, "c2", "CAPABILITY")
+    expect(b"AUTH=PLAIN" in untagged and b"UNAUTHENTICATE" not in untagged, f"CAPABILITY before login again: {untagged!r}")
+    # Before login a literal is at most 8 KiB again: a larger synchronising one is BAD without +.
+    sock.sendall(b"l LOGIN {9000}\r\n")
+    line = reader.readline()
+    expect(line.startswith(b"l BAD"), f"a 9,000-octet literal before login: {line!r}")
+    _, done = fetch(sock, reader, "u2", "UNAUTHENTICATE")
+    expect(done.startswith(b"u2 BAD"), f"UNAUTHENTICATE when not authenticated: {done!r}")
+    _, done = fetch(sock, reader, "l2", f'LOGIN {USER} "{PASSWORD}"')
+    expect(done.startswith(b"l2 OK"), f"LOGIN again: {done!r}")
+    untagged, done = fetch(sock, reader, "t", "STATUS Unauth (MESSAGES)")
+    expect(b"MESSAGES 1" in untagged, f"the \\Deleted message was not expunged: {untagged!r}")
+    sock.close()
+
+
+CHECKS = [unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

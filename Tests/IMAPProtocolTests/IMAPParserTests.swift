@@ -73,6 +73,7 @@ struct IMAPParserTests {
             ("a ID NIL\r\n", .id(nil)),
             ("a ID (\"name\" \"mutt\" \"version\" NIL)\r\n", .id(["name": "mutt"])),
             ("a GETQUOTAROOT inbox\r\n", .getQuotaRoot(IMAPMailboxName("INBOX"))),
+            ("a unauthenticate\r\n", .unauthenticate),
             ("a GETQUOTA \"\"\r\n", .getQuota(root: "")),
             ("a SETQUOTA \"\" (storage 512 MESSAGE 10)\r\n",
              .setQuota(root: "", limits: [IMAPQuotaLimit(resource: "STORAGE", limit: 512), IMAPQuotaLimit(resource: "MESSAGE", limit: 10)])),

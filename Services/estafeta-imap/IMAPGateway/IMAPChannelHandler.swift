@@ -18,6 +18,8 @@ enum IMAPOutput: Sendable {
     /// The client has logged in: frame its later commands with the full limits (large literals for
     /// APPEND, more pipelined input) instead of those for an unknown peer. Sends nothing.
     case loggedIn
+    /// UNAUTHENTICATE (RFC 8437) succeeded: frame with the limits before login again.
+    case loggedOut
 }
 
 /// Frames commands with `IMAPCommandFramer` and hands the session one at a time; answers a client's
@@ -114,6 +116,13 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // The session is answering LOGIN now, so nothing after it has been framed yet.
             self.framer.limits = self.limitsAfterLogin
             self.maximumBufferedBytes = self.maximumBufferedBytesAfterLogin
+            promise?.succeed()
+        case .loggedOut:
+            // UNAUTHENTICATE: the limits of a peer nobody knows again.
+            self.framer.limits = self.limitsAfterLogin.beforeLogin
+            self.maximumBufferedBytes = min(
+                self.maximumBufferedBytesAfterLogin,
+                2 * self.limitsAfterLogin.maximumLineLength + 2 * IMAPFramingLimits.maximumLiteralSizeBeforeLogin)
             promise?.succeed()
         }
     }

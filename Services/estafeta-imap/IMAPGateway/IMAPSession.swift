@@ -162,7 +162,7 @@ struct IMAPSession: Sendable {
                 items.append("LOGINDISABLED")
             }
         } else {
-            items.append("UTF8=ACCEPT")
+            items += ["UTF8=ACCEPT", "UNAUTHENTICATE"]
         }
         return items.joined(separator: " ")
     }
@@ -210,6 +210,17 @@ struct IMAPSession: Sendable {
                 return self.bad(tag, "Malformed PLAIN response", state: &state)
             }
             return try await self.login(tag, user: credentials.loginUser, password: credentials.password, state: &state, connection: connection)
+        case .unauthenticate:
+            guard let account = state.account else { return self.bad(tag, "Not authenticated", state: &state) }
+            // RFC 8437 §3: the selected mailbox is left without expunging, and what ENABLE turned on is
+            // off again; TLS stays. The connection counts against the user no more.
+            self.userConnections.release(account.id)
+            let authFailures = state.authFailures  // failed logins still count against the connection
+            state = State(tls: state.tls)
+            state.authFailures = authFailures
+            try await connection.outbound.write(.loggedOut)
+            connection.context.logger.info("unauthenticated", metadata: ["account": "\(account.address)"])
+            return .send(Array("\(tag) OK UNAUTHENTICATE completed\r\n".utf8))
         case .idle where state.account != nil:
             return try await self.idle(tag, state: &state, connection: connection, frames: &frames)
         default:

@@ -191,6 +191,8 @@ public enum IMAPSearchReturn: String, Sendable, Hashable {
 /// What each command asks for.
 public enum IMAPCommandKind: Sendable, Equatable {
     case capability, noop, logout, startTLS
+    /// UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on the same connection.
+    case unauthenticate
     case authenticate(mechanism: String, initialResponse: String?)
     case login(user: String, password: String)
     case enable([String])

@@ -34,6 +34,7 @@ public struct IMAPCommandParser: Sendable {
         case "NOOP": return .noop
         case "LOGOUT": return .logout
         case "STARTTLS": return .startTLS
+        case "UNAUTHENTICATE": return .unauthenticate
         case "NAMESPACE": return .namespace
         case "IDLE": return .idle
         case "CHECK": return .check
