@@ -39,6 +39,9 @@ struct IMAPSelection: Sendable {
     private(set) var keywords: [String] = []
     /// `keywords` folded to lower case (flag names compare without case, RFC 9051 §2.3.2).
     private var foldedKeywords: Set<String> = []
+    /// Every spelling of a keyword met so far: most flags are found here without folding their case
+    /// (a FETCH FLAGS of a large mailbox whose messages all carry `$NotJunk` looks at each).
+    private var spellingsSeen: Set<String> = []
 
     init(
         mailbox: Mailbox, readOnly: Bool, messages: [(uid: UInt32, flags: Set<String>)], modSeq: UInt64,
@@ -75,7 +78,8 @@ struct IMAPSelection: Sendable {
     /// Adds the keywords of `flags` not told yet; whether there were any.
     private mutating func learnKeywords(_ flags: Set<String>) -> Bool {
         var learnt = false
-        for flag in flags where !flag.hasPrefix("\\") {
+        for flag in flags where !flag.hasPrefix("\\") && !self.spellingsSeen.contains(flag) {
+            self.spellingsSeen.insert(flag)
             let folded = flag.lowercased()
             if self.foldedKeywords.insert(folded).inserted {
                 self.keywords.append(flag)
