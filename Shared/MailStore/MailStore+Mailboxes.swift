@@ -243,11 +243,13 @@ extension MailStore {
     }
 
     /// `updateFlags`, with the mailbox's highest modseq before and after: a session whose view was
-    /// current before need not read its own change back from the feed.
-    public func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError)
-        -> FlagChange
-    {
-        try await self.mailboxStore.changeFlags(update, in: mailbox, uids: uids)
+    /// current before need not read its own change back from the feed. With `unchangedSince`, a message
+    /// whose modseq is above it is left as it is and named in `modified` (IMAP's conditional STORE,
+    /// RFC 7162 §3.1.3), judged in the same transaction as the change.
+    public func changeFlags(
+        _ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32], unchangedSince: UInt64? = nil
+    ) async throws(MailStoreError) -> FlagChange {
+        try await self.mailboxStore.changeFlags(update, in: mailbox, uids: uids, unchangedSince: unchangedSince)
     }
 
     /// Removes the messages with the given UIDs (IMAP EXPUNGE, POP3 UPDATE) in one transaction: all of

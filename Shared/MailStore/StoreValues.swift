@@ -224,16 +224,19 @@ public struct StoredMessage: Sendable, Equatable {
 }
 
 /// What a flag change did: the messages as they are afterwards, and the mailbox's highest modseq
-/// before and after (equal when no flag changed).
+/// before and after (equal when no flag changed); with a condition (`unchangedSince`), the UIDs left
+/// alone because they had changed since (CONDSTORE's `[MODIFIED …]`, RFC 7162 §3.1.3), not in `messages`.
 public struct FlagChange: Sendable {
     public let messages: [StoredMessage]
     public let modSeqBefore: UInt64
     public let modSeqAfter: UInt64
+    public let modified: [UInt32]
 
-    public init(messages: [StoredMessage], modSeqBefore: UInt64, modSeqAfter: UInt64) {
+    public init(messages: [StoredMessage], modSeqBefore: UInt64, modSeqAfter: UInt64, modified: [UInt32] = []) {
         self.messages = messages
         self.modSeqBefore = modSeqBefore
         self.modSeqAfter = modSeqAfter
+        self.modified = modified
     }
 }
 

@@ -115,7 +115,9 @@ extension PostgresMailboxes {
 
     /// Only when a flag changes does a message get a new modseq; all changed messages of one call share
     /// one. Committed without waiting for the disk, as the SQLite backend does.
-    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError) -> FlagChange {
+    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32], unchangedSince: UInt64?) async throws(MailStoreError)
+        -> FlagChange
+    {
         let logger = self.logger
         return try await self.access.transaction(durable: false) { connection in
             guard let row = try await connection.rows(
@@ -135,7 +137,12 @@ extension PostgresMailboxes {
             var changedUIDs: [Int64] = []
             var changedFlags: [String] = []
             var next: [UInt32: Set<String>] = [:]
-            for (uid, message) in current {
+            // The mailbox row is locked: no other change can come between this look and the update.
+            var modified: Set<UInt32> = []
+            if let unchangedSince {
+                for (uid, message) in current where message.modSeq > unchangedSince { modified.insert(uid) }
+            }
+            for (uid, message) in current where !modified.contains(uid) {
                 let flags: Set<String>
                 switch update {
                 case .replace(let replacement): flags = replacement
@@ -163,12 +170,14 @@ extension PostgresMailboxes {
             // In the order asked for, as they are now.
             var seen = Set<UInt32>()
             let messages = uids.compactMap { uid -> StoredMessage? in
-                guard seen.insert(uid).inserted, let message = current[uid] else { return nil }
+                guard seen.insert(uid).inserted, let message = current[uid], !modified.contains(uid) else { return nil }
                 guard let flags = next[uid] else { return message }
                 return StoredMessage(
                     uid: uid, size: message.size, internalDate: message.internalDate, flags: flags, modSeq: UInt64(after))
             }
-            return FlagChange(messages: messages, modSeqBefore: UInt64(before), modSeqAfter: UInt64(after))
+            return FlagChange(
+                messages: messages, modSeqBefore: UInt64(before), modSeqAfter: UInt64(after),
+                modified: uids.filter { modified.contains($0) })
         }
     }
 

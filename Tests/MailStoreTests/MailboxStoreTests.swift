@@ -70,6 +70,28 @@ struct MailboxStoreTests {
         }
     }
 
+    @Test("a conditional flag change (CONDSTORE's UNCHANGEDSINCE) leaves alone, and names, the messages changed since", arguments: StoreBackendKind.allCases)
+    func conditionalFlagChange(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            for index in 1...3 {
+                _ = try await store.appendMessage(Data("Subject: \(index)\r\n\r\nbody\r\n".utf8), to: inbox.id, flags: [])
+            }
+            let seen = try await store.mailbox(named: "INBOX", of: alice.id).highestModSeq
+            let other = try await store.changeFlags(.add(["$Other"]), in: inbox.id, uids: [2])
+            #expect(other.modified.isEmpty)
+            let change = try await store.changeFlags(.add(["\\Flagged"]), in: inbox.id, uids: [1, 2, 3], unchangedSince: seen)
+            #expect(change.modified == [2])
+            #expect(change.messages.map(\.uid) == [1, 3] && change.messages.allSatisfy { $0.flags == ["\\Flagged"] })
+            let flags = try await store.messages(in: inbox.id).map(\.flags)
+            #expect(flags == [["\\Flagged"], ["$Other"], ["\\Flagged"]])
+            // Unconditional, or with the latest modseq: every message.
+            let latest = try await store.mailbox(named: "INBOX", of: alice.id).highestModSeq
+            #expect(try await store.changeFlags(.add(["\\Seen"]), in: inbox.id, uids: [1, 2, 3], unchangedSince: latest).modified.isEmpty)
+        }
+    }
+
     @Test("append, list, fetch, flag and expunge; UIDs and modseqs only go up; quota usage follows", arguments: StoreBackendKind.allCases)
     func messageLifecycle(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in

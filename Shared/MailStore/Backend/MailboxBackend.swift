@@ -56,7 +56,8 @@ public protocol MailboxBackend: Sendable {
     /// Added header lines and stored content of each message in `uids` that is there.
     func messageContents(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [UInt32: Data]
     /// Committed without waiting for the disk where the backend can (flag changes a crash may undo).
-    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError) -> FlagChange
+    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32], unchangedSince: UInt64?) async throws(MailStoreError)
+        -> FlagChange
     /// Removes the messages (all or none) and the contents nothing else uses; the UIDs removed.
     func expunge(uids: [UInt32], in mailbox: MailboxID) async throws(MailStoreError) -> [UInt32]
     /// Copies (with `move`, moves) messages; (source UID, new UID) pairs in source UID order. A copy

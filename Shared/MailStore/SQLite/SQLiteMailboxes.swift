@@ -317,7 +317,7 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
-    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32]) async throws(MailStoreError)
+    func changeFlags(_ update: FlagUpdate, in mailbox: MailboxID, uids: [UInt32], unchangedSince: UInt64?) async throws(MailStoreError)
         -> FlagChange
     {
         try await self.access.writeWithoutSync { db in
@@ -325,12 +325,17 @@ struct SQLiteMailboxes: MailboxBackend {
                 db.cachedStatement(sql: "SELECT highestModSeq FROM mailbox WHERE id = ?"), arguments: [mailbox.rawValue])
             else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
             var result: [StoredMessage] = []
+            var modified: [UInt32] = []
             var modSeq: Int64?
             for uid in uids {
                 guard let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT id, flags FROM mailboxMessage WHERE mailboxId = ? AND uid = ?"),
+                    db.cachedStatement(sql: "SELECT id, flags, modSeq FROM mailboxMessage WHERE mailboxId = ? AND uid = ?"),
                     arguments: [mailbox.rawValue, Int64(uid)])
                 else { continue }
+                if let unchangedSince, UInt64(clamping: row["modSeq"] as Int64) > unchangedSince {
+                    modified.append(uid)
+                    continue
+                }
                 let current = MailStore.flagSet(row["flags"])
                 let next: Set<String>
                 switch update {
@@ -352,7 +357,8 @@ struct SQLiteMailboxes: MailboxBackend {
                     result.append(MailStore.storedMessage(from: updated))
                 }
             }
-            return FlagChange(messages: result, modSeqBefore: UInt64(before), modSeqAfter: UInt64(modSeq ?? before))
+            return FlagChange(
+                messages: result, modSeqBefore: UInt64(before), modSeqAfter: UInt64(modSeq ?? before), modified: modified)
         }
     }
 
