@@ -505,7 +505,60 @@ def unauthenticate():
     sock.close()
 
 
-CHECKS = [unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def condstore():
+    """CONDSTORE (RFC 7162 §3.1): SELECT (CONDSTORE) tells HIGHESTMODSEQ; FETCH (CHANGEDSINCE) answers only
+    what changed, with MODSEQ; flag changes made elsewhere arrive with MODSEQ; STORE (UNCHANGEDSINCE)
+    leaves alone what changed since and names it in [MODIFIED]; SEARCH MODSEQ ends with the highest one."""
+    imap = mailbox_with("Cond", *[f"Subject: {n}\r\n\r\nbody\r\n".encode() for n in (1, 2, 3)])
+    sock, reader = raw()
+    untagged, _ = fetch(sock, reader, "c", "CAPABILITY")
+    expect(b" CONDSTORE" in untagged, f"CONDSTORE advertised: {untagged!r}")
+    untagged, done = fetch(sock, reader, "s", "SELECT Cond (CONDSTORE)")
+    highest = re.search(rb"\[HIGHESTMODSEQ (\d+)\]", untagged)
+    expect(done.startswith(b"s OK") and highest, f"SELECT (CONDSTORE): {untagged!r}")
+    selected_at = int(highest.group(1))
+    untagged, done = fetch(sock, reader, "f1", f"FETCH 1:* (FLAGS) (CHANGEDSINCE {selected_at})")
+    expect(done.startswith(b"f1 OK") and b"FETCH" not in untagged, f"nothing changed since SELECT: {untagged!r}")
+
+    imap.store("2", "+FLAGS", "(\\Flagged)")
+    untagged, _ = fetch(sock, reader, "n", "NOOP")
+    told = re.search(rb"\* 2 FETCH \(UID \d+ FLAGS \(\\Flagged\) MODSEQ \((\d+)\)\)", untagged)
+    expect(told and int(told.group(1)) > selected_at, f"a flag change made elsewhere, with MODSEQ: {untagged!r}")
+    changed_at = int(told.group(1))
+    untagged, _ = fetch(sock, reader, "f2", f"FETCH 1:* (FLAGS) (CHANGEDSINCE {selected_at})")
+    expect(re.findall(rb"\* (\d+) FETCH", untagged) == [b"2"] and f"MODSEQ ({changed_at})".encode() in untagged,
+           f"CHANGEDSINCE: {untagged!r}")
+
+    untagged, done = fetch(sock, reader, "t", f"STORE 1:3 (UNCHANGEDSINCE {selected_at}) +FLAGS (\\Seen)")
+    expect(done.startswith(b"t OK [MODIFIED 2]"), f"conditional STORE: {done!r}")
+    expect(sorted(re.findall(rb"\* (\d+) FETCH \(FLAGS \(\\Seen\) MODSEQ \(\d+\)\)", untagged)) == [b"1", b"3"],
+           f"the messages stored, with MODSEQ: {untagged!r}")
+    typ, data = imap.fetch("2", "(FLAGS)")
+    expect(b"\\Seen" not in data[0], f"message 2 left alone: {data!r}")
+    untagged, done = fetch(sock, reader, "u", "UID STORE 1 (UNCHANGEDSINCE 18446744073) +FLAGS.SILENT ($Done)")
+    expect(done.startswith(b"u OK") and re.search(rb"\* 1 FETCH \(UID \d+ MODSEQ \(\d+\)\)", untagged),
+           f".SILENT still tells the MODSEQ: {untagged!r}")
+
+    untagged, _ = fetch(sock, reader, "q", f"SEARCH MODSEQ {changed_at}")
+    found = re.search(rb"\* SEARCH ([\d ]+) \(MODSEQ (\d+)\)", untagged)
+    expect(found and found.group(1).split() == [b"1", b"2", b"3"], f"SEARCH MODSEQ: {untagged!r}")
+    untagged, _ = fetch(sock, reader, "st", "STATUS Cond (HIGHESTMODSEQ)")
+    expect(f"HIGHESTMODSEQ {int(found.group(2))}".encode() in untagged, f"STATUS HIGHESTMODSEQ: {untagged!r}")
+    sock.close()
+
+    # ENABLE CONDSTORE (RFC 5161) on another session: SELECT tells HIGHESTMODSEQ without the parameter.
+    sock, reader = raw()
+    untagged, _ = fetch(sock, reader, "e", "ENABLE CONDSTORE")
+    expect(b"* ENABLED CONDSTORE" in untagged, f"ENABLE CONDSTORE: {untagged!r}")
+    untagged, _ = fetch(sock, reader, "s", "EXAMINE Cond")
+    expect(b"[HIGHESTMODSEQ " in untagged, f"EXAMINE after ENABLE: {untagged!r}")
+    _, done = fetch(sock, reader, "b", "FETCH 1 (FLAGS) (CHANGEDSINCE 0)")
+    expect(done.startswith(b"b BAD"), f"CHANGEDSINCE 0: {done!r}")
+    sock.close()
+    imap.logout()
+
+
+CHECKS = [condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

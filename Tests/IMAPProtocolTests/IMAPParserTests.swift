@@ -40,7 +40,7 @@ struct IMAPParserTests {
             ("a LOGIN {5}\r\nalice {4+}\r\np w!\r\n", .login(user: "alice", password: "p w!")),
             ("a ENABLE IMAP4rev2 utf8=accept\r\n", .enable(["IMAP4REV2", "UTF8=ACCEPT"])),
             ("a SELECT inbox\r\n", .select(inbox, readOnly: false)),
-            ("a EXAMINE \"Sent\" (CONDSTORE)\r\n", .select(IMAPMailboxName("Sent"), readOnly: true)),
+            ("a EXAMINE \"Sent\" (CONDSTORE)\r\n", .select(IMAPMailboxName("Sent"), readOnly: true, condstore: true)),
             ("a CREATE Archive/2026 (USE (\\Archive))\r\n", .create(IMAPMailboxName("Archive/2026"), use: [IMAPFlag("\\Archive")])),
             ("a CREATE x (USE ())\r\n", .create(IMAPMailboxName("x"))),
             ("a CREATE x (X-OTHER (1 (2)) USE (\\Sent \\Junk))\r\n", .create(IMAPMailboxName("x"), use: [IMAPFlag("\\Sent"), IMAPFlag("\\Junk")])),
@@ -74,6 +74,11 @@ struct IMAPParserTests {
             ("a ID (\"name\" \"mutt\" \"version\" NIL)\r\n", .id(["name": "mutt"])),
             ("a GETQUOTAROOT inbox\r\n", .getQuotaRoot(IMAPMailboxName("INBOX"))),
             ("a unauthenticate\r\n", .unauthenticate),
+            ("a SELECT INBOX (CONDSTORE)\r\n", .select(IMAPMailboxName("INBOX"), readOnly: false, condstore: true)),
+            ("a FETCH 1 (FLAGS) (CHANGEDSINCE 12345)\r\n",
+             .fetch(.ranges([.number(1)...(.number(1))]), [.flags], uid: false, changedSince: 12345)),
+            ("a UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Seen)\r\n",
+             .store(.ranges([.number(1)...(.number(1))]), IMAPStoreAction(mode: .add, silent: false, flags: [.seen], unchangedSince: 0), uid: true)),
             ("a GETQUOTA \"\"\r\n", .getQuota(root: "")),
             ("a SETQUOTA \"\" (storage 512 MESSAGE 10)\r\n",
              .setQuota(root: "", limits: [IMAPQuotaLimit(resource: "STORAGE", limit: 512), IMAPQuotaLimit(resource: "MESSAGE", limit: 10)])),
@@ -185,7 +190,8 @@ struct IMAPParserTests {
         #expect(self.bad("a ID " + String(repeating: "(", count: 10_000) + String(repeating: ")", count: 10_000) + "\r\n") == "a")
         for text in ["a FOO\r\n", "a NOOP extra\r\n", "a SELECT\r\n", "a LOGIN alice\r\n", "a STATUS INBOX ()\r\n",
                      "a STATUS INBOX (BOGUS)\r\n", "a FETCH 1 BODY[4.FOO]\r\n", "a FETCH 1 ()\r\n", "a STORE 1 LABELS (x)\r\n",
-                     "a ENABLE\r\n", "a UID FOO 1\r\n", "a ID (\"a\")\r\n", "a SELECT {3}\r\nab\r\n", "a FETCH 1 BODY[MIME]\r\n"] {
+                     "a ENABLE\r\n", "a UID FOO 1\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", "a SELECT INBOX (BOGUS)\r\n",
+                     "a STORE 1 (UNCHANGEDSINCE x) FLAGS ()\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 1 2)\r\n", "a ID (\"a\")\r\n", "a SELECT {3}\r\nab\r\n", "a FETCH 1 BODY[MIME]\r\n"] {
             #expect(self.bad(text) == "a", "\(text)")
         }
     }

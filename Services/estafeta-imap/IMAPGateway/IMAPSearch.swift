@@ -193,6 +193,18 @@ struct IMAPSearch {
         return Self.contains(body, text)
     }
 
+    /// Whether `key` has a MODSEQ criterion (RFC 7162 §3.1.5): CONDSTORE then turns on, and the answer
+    /// carries the highest modseq of the messages found.
+    static func usesModSeq(_ key: IMAPSearchKey) -> Bool {
+        switch key {
+        case .modSeq: true
+        case .not(let inner): Self.usesModSeq(inner)
+        case .or(let a, let b): Self.usesModSeq(a) || Self.usesModSeq(b)
+        case .and(let keys): keys.contains(where: Self.usesModSeq)
+        default: false
+        }
+    }
+
     /// The words of the BODY and TEXT keys in `key`: what a large message's text is searched for.
     static func bodyWords(_ key: IMAPSearchKey) -> [String] {
         switch key {

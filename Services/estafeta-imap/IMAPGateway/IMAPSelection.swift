@@ -33,6 +33,8 @@ struct IMAPSelection: Sendable {
     }
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
     let tracksRecent: Bool
+    /// CONDSTORE is on: FETCH responses of flag changes carry MODSEQ (RFC 7162 §3.2).
+    var reportsModSeq: Bool
     /// The keywords the client has been told of in FLAGS, as first spelt. A keyword must be in the
     /// mailbox's FLAGS before any FETCH shows it (RFC 9051 §7.3.5, RFC 3501 §7.2.6): clients keep
     /// the list and some reject or drop a flag outside it.
@@ -45,8 +47,9 @@ struct IMAPSelection: Sendable {
 
     init(
         mailbox: Mailbox, readOnly: Bool, messages: [(uid: UInt32, flags: Set<String>)], modSeq: UInt64,
-        tracksRecent: Bool = false
+        tracksRecent: Bool = false, reportsModSeq: Bool = false
     ) {
+        self.reportsModSeq = reportsModSeq
         self.mailbox = mailbox
         self.readOnly = readOnly
         self.uids = messages.map(\.uid)
@@ -195,7 +198,8 @@ struct IMAPSelection: Sendable {
             else { continue }
             self.flags[number - 1] = message.flags
             lines += self.announce(message.flags)
-            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid))))")
+            let modSeq = self.reportsModSeq ? " MODSEQ (\(message.modSeq))" : ""
+            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid)))\(modSeq))")
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {

@@ -21,11 +21,20 @@ extension IMAPSession {
         if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
         guard let matched = found else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
         let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
+        // With a MODSEQ criterion, the highest modseq of the messages found (RFC 7162 §3.1.5).
+        var highestModSeq: UInt64?
+        if IMAPSearch.usesModSeq(key), let mailbox = state.selected?.mailbox.id, let first = matched.map(\.uid).min(),
+            let last = matched.map(\.uid).max()
+        {
+            let found = Set(matched.map(\.uid))
+            highestModSeq = try await Self.messagesWithContent(in: mailbox, uids: first...last, content: .omitted, store: self.store)
+                .filter { found.contains($0.message.uid) }.map(\.message.modSeq).max()
+        }
         var lines: [String] = []
         let options = returning ?? []
         if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
         if returning == nil && !state.rev2 {
-            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined())
+            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined() + (highestModSeq.map { " (MODSEQ \($0))" } ?? ""))
         } else if options != [.save] {
             let wanted = options.filter { $0 != .save }
             var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
@@ -38,6 +47,7 @@ extension IMAPSession {
                 case .save: break
                 }
             }
+            if let highestModSeq { result += " MODSEQ \(highestModSeq)" }
             lines.append(result)
         }
         return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
@@ -132,13 +142,16 @@ extension IMAPSession {
 
     /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
     func fetch(
-        _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, state: inout State, connection: Connection
+        _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64? = nil,
+        state: inout State, connection: Connection
     ) async throws -> Next {
         // The selection is changed where it lies in `state` (see `selected`).
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
             return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8))
         }
-        let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: state.utf8 || state.rev2)
+        // CHANGEDSINCE answers MODSEQ whether asked or not (RFC 7162 §3.1.4.1).
+        let items = changedSince != nil && !attributes.contains(.modSeq) ? attributes + [.modSeq] : attributes
+        let response = IMAPFetchResponse(items, byUID: byUID, utf8: state.utf8 || state.rev2)
         let uids = self.targets(set, byUID: byUID, state: state)
         let content = response.content
         let setsSeen = response.setsSeen(readOnly: readOnly)
@@ -164,6 +177,7 @@ extension IMAPSession {
             var learnt: [(uid: UInt32, flags: Set<String>)] = []
             for uid in batch {
                 guard let (message, content) = messages[uid], let number = state.selected?.sequenceNumber(of: uid) else { continue }
+                if let changedSince, message.modSeq <= changedSince { continue }
                 var flags = message.flags
                 if setsSeen && !flags.contains("\\Seen") {
                     flags.insert("\\Seen")

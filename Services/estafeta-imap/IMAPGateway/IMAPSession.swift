@@ -38,6 +38,9 @@ struct IMAPSession: Sendable {
         var selected: IMAPSelection?
         var rev2 = false
         var utf8 = false
+        /// CONDSTORE is on (RFC 7162 §3.1: ENABLE, or the first command that uses it): SELECT tells the
+        /// highest modseq and FETCH responses of flag changes carry MODSEQ.
+        var condstore = false
         var authFailures = 0
         var invalidBeforeLogin = 0
         /// UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
@@ -152,7 +155,7 @@ struct IMAPSession: Sendable {
         var items = [
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
-            "QUOTA", "QUOTA=RES-STORAGE",
+            "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -288,17 +291,23 @@ struct IMAPSession: Sendable {
             for capability in capabilities {
                 if capability == "IMAP4REV2", !state.rev2 { state.rev2 = true; enabled.append("IMAP4rev2") }
                 if capability == "UTF8=ACCEPT", !state.utf8 { state.utf8 = true; enabled.append("UTF8=ACCEPT") }
+                if capability == "CONDSTORE", !state.condstore {
+                    Self.enableCondstore(&state)
+                    enabled.append("CONDSTORE")
+                }
             }
             return self.reply(tag, "ENABLE completed", ["* ENABLED" + enabled.map { " " + $0 }.joined()])
         case .namespace:
             return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
-        case .select(let name, let readOnly):
+        case .select(let name, let readOnly, let condstore):
+            if condstore { state.condstore = true }
             state.selected = nil
             state.savedSearch = []
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let messages = try await self.store.messageFlags(in: mailbox.id)
             var selection = IMAPSelection(
-                mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2)
+                mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2,
+                reportsModSeq: state.condstore)
             if selection.tracksRecent {
                 let floor = try await Self.recentFloor(of: selection, lastRead: mailbox.recentFloor, store: self.store)
                 selection.markRecent(from: floor, among: selection.uids)
@@ -311,6 +320,7 @@ struct IMAPSession: Sendable {
                 "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
                 "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
             ]
+            if state.condstore { lines.append("* OK [HIGHESTMODSEQ \(mailbox.highestModSeq)] Highest") }
             if state.rev2 {
                 lines.append("* LIST () \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
             } else {
@@ -406,6 +416,7 @@ struct IMAPSession: Sendable {
             let subscribed = try await self.store.subscriptions(of: account)
             return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern, utf8: state.utf8))
         case .status(let name, let attributes):
+            if attributes.contains(.highestModSeq) { Self.enableCondstore(&state) }
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
@@ -499,27 +510,36 @@ struct IMAPSession: Sendable {
             case .add: .add(flags)
             case .remove: .remove(flags)
             }
-            let change = try await self.store.changeFlags(update, in: mailbox, uids: uids)
+            if action.unchangedSince != nil { Self.enableCondstore(&state) }
+            let change = try await self.store.changeFlags(update, in: mailbox, uids: uids, unchangedSince: action.unchangedSince)
             var lines: [String] = []
             for message in change.messages {
                 state.selected?.setFlags(message.flags, of: message.uid)
                 lines += state.selected?.announce(message.flags) ?? []
-                if !action.silent, let number = state.selected?.sequenceNumber(of: message.uid),
+                guard let number = state.selected?.sequenceNumber(of: message.uid),
                     let shown = state.selected?.shown(message.flags, of: message.uid)
-                {
-                    let uidItem = byUID ? "UID \(message.uid) " : ""
-                    lines.append("* \(number) FETCH (\(uidItem)FLAGS \(Self.flagList(shown)))")
-                }
+                else { continue }
+                // With CONDSTORE each message's new modseq is told, even with .SILENT (RFC 7162 §3.1.3).
+                var items = byUID ? ["UID \(message.uid)"] : []
+                if !action.silent { items.append("FLAGS \(Self.flagList(shown))") }
+                if state.condstore { items.append("MODSEQ (\(message.modSeq))") }
+                if !action.silent || state.condstore { lines.append("* \(number) FETCH (\(items.joined(separator: " ")))") }
             }
             state.selected?.learnOwnChange(change)
-            return try await self.completed(tag, "STORE completed", untagged: lines, expungesAllowed: byUID, state: &state)
-        case .fetch(let set, let attributes, let byUID):
-            return try await self.fetch(tag, set: set, attributes: attributes, byUID: byUID, state: &state, connection: connection)
+            // The messages changed since UNCHANGEDSINCE, by UID or by sequence number as the command named them.
+            let modified = change.modified.compactMap { uid in byUID ? uid : state.selected?.sequenceNumber(of: uid).map(UInt32.init) }
+            let text = modified.isEmpty ? "STORE completed" : "[MODIFIED \(Self.sequenceSet(modified))] Conditional STORE failed"
+            return try await self.completed(tag, text, untagged: lines, expungesAllowed: byUID, state: &state)
+        case .fetch(let set, let attributes, let byUID, let changedSince):
+            if changedSince != nil || attributes.contains(.modSeq) { Self.enableCondstore(&state) }
+            return try await self.fetch(
+                tag, set: set, attributes: attributes, byUID: byUID, changedSince: changedSince, state: &state, connection: connection)
         case .search(let charset, let key, let returning, let byUID):
             // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
             if let charset, charset != "UTF-8", charset != "US-ASCII" {
                 return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
             }
+            if IMAPSearch.usesModSeq(key) { Self.enableCondstore(&state) }
             return try await self.search(tag, key: key, returning: returning, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
@@ -542,6 +562,12 @@ struct IMAPSession: Sendable {
         default:
             return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))
         }
+    }
+
+    /// Turns CONDSTORE on for the rest of the session (RFC 7162 §3.1), the selected mailbox included.
+    static func enableCondstore(_ state: inout State) {
+        state.condstore = true
+        state.selected?.reportsModSeq = true
     }
 
     /// The UIDs a sequence set names in the selected mailbox.

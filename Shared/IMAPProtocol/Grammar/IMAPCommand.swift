@@ -128,10 +128,13 @@ public struct IMAPStoreAction: Sendable, Equatable {
     public var mode: Mode
     public var silent: Bool
     public var flags: [IMAPFlag]
+    /// The `(UNCHANGEDSINCE n)` modifier (RFC 7162 §3.1.3): change only messages whose modseq is at most n.
+    public var unchangedSince: UInt64?
 
-    public init(mode: Mode, silent: Bool, flags: [IMAPFlag]) {
+    public init(mode: Mode, silent: Bool, flags: [IMAPFlag], unchangedSince: UInt64? = nil) {
         self.mode = mode
         self.silent = silent
+        self.unchangedSince = unchangedSince
         self.flags = flags
     }
 }
@@ -196,7 +199,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case authenticate(mechanism: String, initialResponse: String?)
     case login(user: String, password: String)
     case enable([String])
-    case select(IMAPMailboxName, readOnly: Bool)
+    /// SELECT or EXAMINE; `condstore` for the `(CONDSTORE)` parameter (RFC 7162 §3.1.8).
+    case select(IMAPMailboxName, readOnly: Bool, condstore: Bool = false)
     /// CREATE, with the special-use attributes of a `USE` parameter (RFC 6154 §3) in `use`.
     case create(IMAPMailboxName, use: [IMAPFlag] = [])
     case delete(IMAPMailboxName)
@@ -216,7 +220,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case copy(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
     case move(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
     case store(IMAPSequenceSet, IMAPStoreAction, uid: Bool)
-    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool)
+    /// FETCH; `changedSince` for the `(CHANGEDSINCE n)` modifier (RFC 7162 §3.1.4.1).
+    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil)
     /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.

@@ -64,11 +64,14 @@ public struct IMAPCommandParser: Sendable {
         case "SELECT", "EXAMINE":
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
+            var condstore = false
             if s.take(" ") {
-                // select-params (CONDSTORE and the like): accepted and not acted upon yet.
-                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom() }
+                // select-params: CONDSTORE (RFC 7162 §3.1.8); others are unknown.
+                let parameters = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom().uppercased() }
+                guard parameters.allSatisfy({ $0 == "CONDSTORE" }) else { throw IMAPSyntaxError("Unknown SELECT parameter") }
+                condstore = !parameters.isEmpty
             }
-            return .select(mailbox, readOnly: name == "EXAMINE")
+            return .select(mailbox, readOnly: name == "EXAMINE", condstore: condstore)
         case "CREATE":
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
@@ -276,9 +279,38 @@ public struct IMAPCommandParser: Sendable {
         switch name {
         case "COPY": return .copy(set, try s.mailbox(utf8: self.utf8Enabled), uid: uid)
         case "MOVE": return .move(set, try s.mailbox(utf8: self.utf8Enabled), uid: uid)
-        case "STORE": return .store(set, try self.storeAction(&s), uid: uid)
-        default: return .fetch(set, try self.fetchAttributes(&s), uid: uid)
+        case "STORE":
+            // store-modifier: (UNCHANGEDSINCE n) before the action (RFC 7162 §3.1.3).
+            var unchangedSince: UInt64?
+            if s.peekIs("(") {
+                unchangedSince = try self.modifier("UNCHANGEDSINCE", &s, allowingZero: true)
+                try s.space()
+            }
+            var action = try self.storeAction(&s)
+            action.unchangedSince = unchangedSince
+            return .store(set, action, uid: uid)
+        default:
+            let attributes = try self.fetchAttributes(&s)
+            // fetch-modifier: (CHANGEDSINCE n) after the items (RFC 7162 §3.1.4.1).
+            var changedSince: UInt64?
+            if s.take(" ") { changedSince = try self.modifier("CHANGEDSINCE", &s, allowingZero: false) }
+            return .fetch(set, attributes, uid: uid, changedSince: changedSince)
         }
+    }
+
+    /// `(NAME n)`: a CONDSTORE modifier and its mod-sequence value (RFC 7162 §7: 1 and up; UNCHANGEDSINCE
+    /// takes 0 too).
+    private func modifier(_ expected: String, _ s: inout IMAPScanner, allowingZero: Bool) throws(IMAPSyntaxError) -> UInt64 {
+        let values = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> UInt64 in
+            guard try s.atom().uppercased() == expected else { throw IMAPSyntaxError("Expected \(expected)") }
+            try s.space()
+            guard let value = UInt64(try s.atom()), value <= UInt64(Int64.max), allowingZero || value > 0 else {
+                throw IMAPSyntaxError("\(expected) takes a mod-sequence value")
+            }
+            return value
+        }
+        guard values.count == 1, let value = values.first else { throw IMAPSyntaxError("Expected (\(expected) n)") }
+        return value
     }
 
     /// [+|-]FLAGS[.SILENT] SP (flag-list | flag *(SP flag)).
