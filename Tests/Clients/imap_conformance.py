@@ -558,7 +558,52 @@ def condstore():
     imap.logout()
 
 
-CHECKS = [condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def qresync():
+    """QRESYNC (RFC 7162 §3.2): with it enabled expunges are told as VANISHED; SELECT (QRESYNC (…)) tells
+    a client what it missed since a modseq (VANISHED (EARLIER), then FETCH with MODSEQ); so does UID FETCH
+    (CHANGEDSINCE n VANISHED); a second SELECT says [CLOSED]; without ENABLE the parameters are BAD."""
+    imap = mailbox_with("Res", *[f"Subject: {n}\r\n\r\nbody\r\n".encode() for n in range(1, 6)])
+    sock, reader = raw()
+    _, done = fetch(sock, reader, "b", "SELECT Res (QRESYNC (1 1))")
+    expect(done.startswith(b"b BAD"), f"QRESYNC without ENABLE: {done!r}")
+    untagged, _ = fetch(sock, reader, "e", "ENABLE QRESYNC")
+    expect(b"* ENABLED" in untagged and b"QRESYNC" in untagged, f"ENABLE QRESYNC: {untagged!r}")
+    untagged, _ = fetch(sock, reader, "s", "SELECT Res")
+    validity = int(re.search(rb"\[UIDVALIDITY (\d+)\]", untagged).group(1))
+    known_at = int(re.search(rb"\[HIGHESTMODSEQ (\d+)\]", untagged).group(1))
+
+    imap.uid("STORE", "2", "+FLAGS", "(\\Flagged)")
+    imap.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    imap.append("Res", None, None, b"Subject: 6\r\n\r\nbody\r\n")
+    untagged, _ = fetch(sock, reader, "n", "NOOP")
+    expect(b"* VANISHED 3\r\n" in untagged and b"EXPUNGE" not in untagged, f"an expunge told as VANISHED: {untagged!r}")
+    expect(re.search(rb"FETCH \(UID 2 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)", untagged), f"the flag change: {untagged!r}")
+
+    untagged, _ = fetch(sock, reader, "v", f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {known_at} VANISHED)")
+    expect(b"* VANISHED (EARLIER) 3\r\n" in untagged, f"UID FETCH VANISHED: {untagged!r}")
+    expect(sorted(re.findall(rb"UID (\d+)", untagged)) == [b"2", b"6"], f"UID FETCH CHANGEDSINCE: {untagged!r}")
+    _, done = fetch(sock, reader, "x", f"FETCH 1:* (FLAGS) (CHANGEDSINCE {known_at} VANISHED)")
+    expect(done.startswith(b"x BAD"), f"VANISHED without UID: {done!r}")
+    untagged, _ = fetch(sock, reader, "s2", "SELECT INBOX")
+    expect(b"* OK [CLOSED]" in untagged, f"[CLOSED] on a second SELECT: {untagged!r}")
+    sock.close()
+
+    # A client that knew the mailbox at `known_at` comes back.
+    sock, reader = raw()
+    fetch(sock, reader, "e", "ENABLE QRESYNC")
+    untagged, done = fetch(sock, reader, "r", f"SELECT Res (QRESYNC ({validity} {known_at} 1:5))")
+    expect(done.startswith(b"r OK"), f"SELECT (QRESYNC): {done!r}")
+    expect(b"* VANISHED (EARLIER) 3\r\n" in untagged, f"VANISHED (EARLIER): {untagged!r}")
+    fetched = re.findall(rb"\* \d+ FETCH \(UID (\d+) FLAGS \([^)]*\) MODSEQ \(\d+\)\)", untagged)
+    expect(sorted(fetched) == [b"2", b"6"], f"what changed since: {untagged!r}")
+    untagged, _ = fetch(sock, reader, "w", f"SELECT Res (QRESYNC ({validity + 1} {known_at}))")
+    expect(b"VANISHED" not in untagged and b"MODSEQ (" not in untagged, f"another UIDVALIDITY: nothing to catch up: {untagged!r}")
+    sock.close()
+    imap.logout()
+
+
+CHECKS = [qresync, condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

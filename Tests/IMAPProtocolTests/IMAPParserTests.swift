@@ -75,6 +75,12 @@ struct IMAPParserTests {
             ("a GETQUOTAROOT inbox\r\n", .getQuotaRoot(IMAPMailboxName("INBOX"))),
             ("a unauthenticate\r\n", .unauthenticate),
             ("a SELECT INBOX (CONDSTORE)\r\n", .select(IMAPMailboxName("INBOX"), readOnly: false, condstore: true)),
+            ("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1,3 41,43)))\r\n",
+             .select(IMAPMailboxName("INBOX"), readOnly: false, qresync: IMAPQResync(
+                uidValidity: 67890007, modSeq: 20050715194045000,
+                knownUIDs: .ranges([.number(41)...(.number(41)), .number(43)...(.number(211)), .number(214)...(.number(541))])))),
+            ("a UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
+             .fetch(.ranges([.number(300)...(.number(500))]), [.flags], uid: true, changedSince: 12345, vanished: true)),
             ("a FETCH 1 (FLAGS) (CHANGEDSINCE 12345)\r\n",
              .fetch(.ranges([.number(1)...(.number(1))]), [.flags], uid: false, changedSince: 12345)),
             ("a UID STORE 1 (UNCHANGEDSINCE 0) +FLAGS (\\Seen)\r\n",
@@ -191,6 +197,7 @@ struct IMAPParserTests {
         for text in ["a FOO\r\n", "a NOOP extra\r\n", "a SELECT\r\n", "a LOGIN alice\r\n", "a STATUS INBOX ()\r\n",
                      "a STATUS INBOX (BOGUS)\r\n", "a FETCH 1 BODY[4.FOO]\r\n", "a FETCH 1 ()\r\n", "a STORE 1 LABELS (x)\r\n",
                      "a ENABLE\r\n", "a UID FOO 1\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", "a SELECT INBOX (BOGUS)\r\n",
+                     "a FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)\r\n", "a SELECT INBOX (QRESYNC (0 1))\r\n",
                      "a STORE 1 (UNCHANGEDSINCE x) FLAGS ()\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 1 2)\r\n", "a ID (\"a\")\r\n", "a SELECT {3}\r\nab\r\n", "a FETCH 1 BODY[MIME]\r\n"] {
             #expect(self.bad(text) == "a", "\(text)")
         }

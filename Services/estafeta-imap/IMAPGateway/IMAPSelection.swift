@@ -35,6 +35,8 @@ struct IMAPSelection: Sendable {
     let tracksRecent: Bool
     /// CONDSTORE is on: FETCH responses of flag changes carry MODSEQ (RFC 7162 §3.2).
     var reportsModSeq: Bool
+    /// QRESYNC is on: expunges are told as `VANISHED` UIDs instead of EXPUNGE (RFC 7162 §3.2.10).
+    var reportsVanished = false
     /// The keywords the client has been told of in FLAGS, as first spelt. A keyword must be in the
     /// mailbox's FLAGS before any FETCH shows it (RFC 9051 §7.3.5, RFC 3501 §7.2.6): clients keep
     /// the list and some reject or drop a flag outside it.
@@ -181,16 +183,7 @@ struct IMAPSelection: Sendable {
             }
         }
         if expungesAllowed {
-            // Each EXPUNGE carries the sequence number the message has at that moment.
-            for uid in self.pendingExpunges.sorted(by: >) {
-                if let number = self.sequenceNumber(of: uid) {
-                    lines.append("* \(number) EXPUNGE")
-                    self.uids.remove(at: number - 1)
-                    self.flags.remove(at: number - 1)
-                    self.recent.remove(uid)
-                }
-            }
-            self.pendingExpunges = []
+            lines += self.expungeLines(self.pendingExpunges.sorted())
         }
         for uid in flagged.sorted() {
             guard let message = current[uid], let number = self.sequenceNumber(of: uid),
@@ -211,6 +204,15 @@ struct IMAPSelection: Sendable {
             lines.append("* \(self.uids.count) EXISTS")
         }
         return lines
+    }
+
+    /// Removes expunged messages from the selection and says so: an EXPUNGE per message, each with the
+    /// sequence number it has at that moment (highest first), or one `VANISHED` with their UIDs.
+    mutating func expungeLines(_ removed: [UInt32]) -> [String] {
+        let present = removed.filter { self.sequenceNumber(of: $0) != nil }
+        let numbers = self.remove(removed)
+        guard self.reportsVanished else { return numbers.map { "* \($0) EXPUNGE" } }
+        return present.isEmpty ? [] : ["* VANISHED \(IMAPSession.sequenceSet(present))"]
     }
 
     /// Removes messages this session expunged itself; returns the sequence numbers to report, highest

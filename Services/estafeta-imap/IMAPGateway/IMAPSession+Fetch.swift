@@ -124,26 +124,15 @@ extension IMAPSession {
         return matched
     }
 
-    /// `1:3,5,7:8` for ascending numbers.
+    /// `1:3,5,7:8` for the numbers.
     static func sequenceSet(_ numbers: [UInt32]) -> String {
-        var parts: [String] = []
-        var run: (first: UInt32, last: UInt32)?
-        for number in numbers.sorted() {
-            if let current = run, number == current.last + 1 {
-                run = (current.first, number)
-                continue
-            }
-            if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
-            run = (number, number)
-        }
-        if let current = run { parts.append(current.first == current.last ? "\(current.first)" : "\(current.first):\(current.last)") }
-        return parts.joined(separator: ",")
+        IMAPNumberRanges.text(IMAPNumberRanges.ranges(of: numbers))
     }
 
     /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
     func fetch(
         _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64? = nil,
-        state: inout State, connection: Connection
+        untagged: [String] = [], state: inout State, connection: Connection
     ) async throws -> Next {
         // The selection is changed where it lies in `state` (see `selected`).
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
@@ -157,6 +146,7 @@ extension IMAPSession {
         let setsSeen = response.setsSeen(readOnly: readOnly)
         let showsFlags = response.items.contains(.flags)
         var output = ByteBuffer()
+        output.writeString(untagged.map { $0 + "\r\n" }.joined())
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
         // mailbox holds one batch at a time, and waits while the client is not reading.
         var index = 0

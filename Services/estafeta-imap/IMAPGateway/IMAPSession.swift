@@ -41,6 +41,8 @@ struct IMAPSession: Sendable {
         /// CONDSTORE is on (RFC 7162 §3.1: ENABLE, or the first command that uses it): SELECT tells the
         /// highest modseq and FETCH responses of flag changes carry MODSEQ.
         var condstore = false
+        /// QRESYNC is on (ENABLE QRESYNC): expunges are told as VANISHED (RFC 7162 §3.2).
+        var qresync = false
         var authFailures = 0
         var invalidBeforeLogin = 0
         /// UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
@@ -155,7 +157,7 @@ struct IMAPSession: Sendable {
         var items = [
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
-            "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE",
+            "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -295,12 +297,23 @@ struct IMAPSession: Sendable {
                     Self.enableCondstore(&state)
                     enabled.append("CONDSTORE")
                 }
+                // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+                if capability == "QRESYNC", !state.qresync {
+                    Self.enableCondstore(&state)
+                    state.qresync = true
+                    state.selected?.reportsVanished = true
+                    enabled.append("QRESYNC")
+                }
             }
             return self.reply(tag, "ENABLE completed", ["* ENABLED" + enabled.map { " " + $0 }.joined()])
         case .namespace:
             return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
-        case .select(let name, let readOnly, let condstore):
+        case .select(let name, let readOnly, let condstore, let qresync):
+            // RFC 7162 §3.2.5: QRESYNC parameters only once the client has enabled it.
+            if qresync != nil && !state.qresync { return self.bad(tag, "ENABLE QRESYNC first", state: &state) }
             if condstore { state.condstore = true }
+            // With QRESYNC the end of the previous selection is told (RFC 7162 §3.2.11).
+            let closed = state.qresync && state.selected != nil ? ["* OK [CLOSED] Previous mailbox closed"] : []
             state.selected = nil
             state.savedSearch = []
             let mailbox = try await self.mailbox(named: name.name, of: account)
@@ -308,19 +321,27 @@ struct IMAPSession: Sendable {
             var selection = IMAPSelection(
                 mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2,
                 reportsModSeq: state.condstore)
+            selection.reportsVanished = state.qresync
             if selection.tracksRecent {
                 let floor = try await Self.recentFloor(of: selection, lastRead: mailbox.recentFloor, store: self.store)
                 selection.markRecent(from: floor, among: selection.uids)
             }
             state.selected = selection
             let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
-            var lines = [
+            var lines = closed + [
                 "* \(selection.exists) EXISTS",
             ] + selection.flagsAnnouncement + [
                 "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
                 "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
             ]
             if state.condstore { lines.append("* OK [HIGHESTMODSEQ \(mailbox.highestModSeq)] Highest") }
+            // QRESYNC: what the client missed since it last knew the mailbox, when its UIDVALIDITY still holds.
+            if let qresync, qresync.uidValidity == mailbox.uidValidity, var resynced = state.selected.take() {
+                defer { state.selected = resynced }
+                let known = qresync.knownUIDs?.resolved(largest: max(mailbox.uidNext, 2) - 1)
+                lines += try await self.vanishedEarlier(since: qresync.modSeq, among: known, in: resynced)
+                lines += try await self.changedSince(qresync.modSeq, in: &resynced)
+            }
             if state.rev2 {
                 lines.append("* LIST () \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
             } else {
@@ -499,7 +520,7 @@ struct IMAPSession: Sendable {
             var wanted: Set<UInt32>?
             if case .uidExpunge(let set) = command.kind { wanted = Set(self.targets(set, byUID: true, state: state)) }
             let removed = try await self.store.expunge(uids: deleted(among: wanted), in: mailbox)
-            let lines = (state.selected?.remove(removed) ?? []).map { "* \($0) EXPUNGE" }
+            let lines = state.selected?.expungeLines(removed) ?? []
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
             guard !readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
@@ -530,10 +551,18 @@ struct IMAPSession: Sendable {
             let modified = change.modified.compactMap { uid in byUID ? uid : state.selected?.sequenceNumber(of: uid).map(UInt32.init) }
             let text = modified.isEmpty ? "STORE completed" : "[MODIFIED \(Self.sequenceSet(modified))] Conditional STORE failed"
             return try await self.completed(tag, text, untagged: lines, expungesAllowed: byUID, state: &state)
-        case .fetch(let set, let attributes, let byUID, let changedSince):
+        case .fetch(let set, let attributes, let byUID, let changedSince, let vanished):
+            if vanished && !state.qresync { return self.bad(tag, "VANISHED needs ENABLE QRESYNC first", state: &state) }
             if changedSince != nil || attributes.contains(.modSeq) { Self.enableCondstore(&state) }
+            var prefix: [String] = []
+            if vanished, let changedSince, let selection = state.selected {
+                // UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses (RFC 7162 §3.2.6).
+                let named = set.resolved(largest: max(selection.largestUID, 1))
+                prefix = try await self.vanishedEarlier(since: changedSince, among: named, in: selection)
+            }
             return try await self.fetch(
-                tag, set: set, attributes: attributes, byUID: byUID, changedSince: changedSince, state: &state, connection: connection)
+                tag, set: set, attributes: attributes, byUID: byUID, changedSince: changedSince, untagged: prefix, state: &state,
+                connection: connection)
         case .search(let charset, let key, let returning, let byUID):
             // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
             if let charset, charset != "UTF-8", charset != "US-ASCII" {
@@ -557,7 +586,7 @@ struct IMAPSession: Sendable {
             guard isMove else { return try await self.completed(tag, copyUID + "COPY completed", expungesAllowed: byUID, state: &state) }
             // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
             var lines = pairs.isEmpty ? [] : ["* OK " + copyUID + "Moved"]
-            lines += (state.selected?.remove(pairs.map(\.source)) ?? []).map { "* \($0) EXPUNGE" }
+            lines += state.selected?.expungeLines(pairs.map(\.source)) ?? []
             return try await self.completed(tag, "MOVE completed", untagged: lines, state: &state)
         default:
             return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))

@@ -199,8 +199,9 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case authenticate(mechanism: String, initialResponse: String?)
     case login(user: String, password: String)
     case enable([String])
-    /// SELECT or EXAMINE; `condstore` for the `(CONDSTORE)` parameter (RFC 7162 §3.1.8).
-    case select(IMAPMailboxName, readOnly: Bool, condstore: Bool = false)
+    /// SELECT or EXAMINE; `condstore` for the `(CONDSTORE)` parameter (RFC 7162 §3.1.8), `qresync` for
+    /// `(QRESYNC (…))` (§3.2.5).
+    case select(IMAPMailboxName, readOnly: Bool, condstore: Bool = false, qresync: IMAPQResync? = nil)
     /// CREATE, with the special-use attributes of a `USE` parameter (RFC 6154 §3) in `use`.
     case create(IMAPMailboxName, use: [IMAPFlag] = [])
     case delete(IMAPMailboxName)
@@ -220,8 +221,9 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case copy(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
     case move(IMAPSequenceSet, IMAPMailboxName, uid: Bool)
     case store(IMAPSequenceSet, IMAPStoreAction, uid: Bool)
-    /// FETCH; `changedSince` for the `(CHANGEDSINCE n)` modifier (RFC 7162 §3.1.4.1).
-    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil)
+    /// FETCH; `changedSince` for the `(CHANGEDSINCE n)` modifier (RFC 7162 §3.1.4.1), `vanished` for
+    /// its `VANISHED` companion (UID FETCH only, §3.2.6).
+    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil, vanished: Bool = false)
     /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.
@@ -231,6 +233,20 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case getQuotaRoot(IMAPMailboxName)
     case getQuota(root: String)
     case setQuota(root: String, limits: [IMAPQuotaLimit])
+}
+
+/// SELECT's QRESYNC parameter (RFC 7162 §3.2.5): what the client last knew of the mailbox, and the
+/// UIDs it knows (the optional sequence-match data is read and not needed: expunges are told by UID).
+public struct IMAPQResync: Sendable, Equatable {
+    public let uidValidity: UInt32
+    public let modSeq: UInt64
+    public let knownUIDs: IMAPSequenceSet?
+
+    public init(uidValidity: UInt32, modSeq: UInt64, knownUIDs: IMAPSequenceSet? = nil) {
+        self.uidValidity = uidValidity
+        self.modSeq = modSeq
+        self.knownUIDs = knownUIDs
+    }
 }
 
 /// One resource limit of SETQUOTA (RFC 9208 §4.1.3): `STORAGE 512`.

@@ -65,13 +65,20 @@ public struct IMAPCommandParser: Sendable {
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
             var condstore = false
+            var qresync: IMAPQResync?
             if s.take(" ") {
-                // select-params: CONDSTORE (RFC 7162 §3.1.8); others are unknown.
-                let parameters = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.atom().uppercased() }
-                guard parameters.allSatisfy({ $0 == "CONDSTORE" }) else { throw IMAPSyntaxError("Unknown SELECT parameter") }
-                condstore = !parameters.isEmpty
+                // select-params: CONDSTORE (RFC 7162 §3.1.8) and QRESYNC (…) (§3.2.5); others are unknown.
+                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in
+                    switch try s.atom().uppercased() {
+                    case "CONDSTORE": condstore = true
+                    case "QRESYNC":
+                        try s.space()
+                        qresync = try self.qresyncParameter(&s)
+                    default: throw IMAPSyntaxError("Unknown SELECT parameter")
+                    }
+                }
             }
-            return .select(mailbox, readOnly: name == "EXAMINE", condstore: condstore)
+            return .select(mailbox, readOnly: name == "EXAMINE", condstore: condstore, qresync: qresync)
         case "CREATE":
             try s.space()
             let mailbox = try s.mailbox(utf8: self.utf8Enabled)
@@ -291,11 +298,45 @@ public struct IMAPCommandParser: Sendable {
             return .store(set, action, uid: uid)
         default:
             let attributes = try self.fetchAttributes(&s)
-            // fetch-modifier: (CHANGEDSINCE n) after the items (RFC 7162 §3.1.4.1).
+            // fetch-modifiers: (CHANGEDSINCE n [VANISHED]) after the items (RFC 7162 §3.1.4.1, §3.2.6).
             var changedSince: UInt64?
-            if s.take(" ") { changedSince = try self.modifier("CHANGEDSINCE", &s, allowingZero: false) }
-            return .fetch(set, attributes, uid: uid, changedSince: changedSince)
+            var vanished = false
+            if s.take(" ") {
+                try s.expect("(")
+                guard try s.atom().uppercased() == "CHANGEDSINCE" else { throw IMAPSyntaxError("Expected CHANGEDSINCE") }
+                try s.space()
+                guard let value = UInt64(try s.atom()), value > 0, value <= UInt64(Int64.max) else {
+                    throw IMAPSyntaxError("CHANGEDSINCE takes a mod-sequence value")
+                }
+                changedSince = value
+                if s.take(" ") {
+                    guard try s.atom().uppercased() == "VANISHED", uid else { throw IMAPSyntaxError("Only UID FETCH takes VANISHED") }
+                    vanished = true
+                }
+                try s.expect(")")
+            }
+            return .fetch(set, attributes, uid: uid, changedSince: changedSince, vanished: vanished)
         }
+    }
+
+    /// `(uidvalidity modseq [known-uids [(seq-match-data)]])` (RFC 7162 §3.2.5).
+    private func qresyncParameter(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPQResync {
+        try s.expect("(")
+        guard let validity = UInt32(try s.atom()), validity > 0 else { throw IMAPSyntaxError("QRESYNC needs a UIDVALIDITY") }
+        try s.space()
+        guard let modSeq = UInt64(try s.atom()), modSeq > 0, modSeq <= UInt64(Int64.max) else {
+            throw IMAPSyntaxError("QRESYNC needs a mod-sequence value")
+        }
+        var known: IMAPSequenceSet?
+        if s.take(" ") {
+            known = try s.sequenceSet()
+            if s.take(" ") {
+                // seq-match-data: two sequence sets, read for their syntax.
+                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.sequenceSet() }
+            }
+        }
+        try s.expect(")")
+        return IMAPQResync(uidValidity: validity, modSeq: modSeq, knownUIDs: known)
     }
 
     /// `(NAME n)`: a CONDSTORE modifier and its mod-sequence value (RFC 7162 §7: 1 and up; UNCHANGEDSINCE
