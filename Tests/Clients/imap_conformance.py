@@ -603,7 +603,46 @@ def qresync():
     imap.logout()
 
 
-CHECKS = [qresync, condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def sort():
+    """SORT (RFC 5256) and SORT=DISPLAY (RFC 5957): by base subject, sent date (in UTC; arrival without
+    one), arrival, first address's mailbox, display name, size, each reversible; UID SORT; a search key
+    narrows; an unknown criterion is BAD, an unknown charset NO [BADCHARSET]."""
+    import time
+    imap = session()
+    imap.create("Sorted")
+    messages = [
+        (b"From: Aaron <z@x.org>\r\nSubject: Re: banana\r\nDate: Sun, 01 Jan 2023 10:00:00 +0000\r\n\r\nb\r\n", 100),
+        (b"From: alice@x.org (Ann)\r\nSubject: apple\r\nDate: Sun, 01 Jan 2023 23:00:00 -0500\r\n\r\n" + b"a" * 500 + b"\r\n", 300),
+        (b"From: <bob@x.org>\r\nSubject: [list] Fwd: Cherry\r\nDate: not a date\r\n\r\n" + b"c" * 100 + b"\r\n", 200),
+    ]
+    for message, arrived_ago in messages:
+        typ, data = imap.append("Sorted", None, imaplib.Time2Internaldate(time.time() - arrived_ago), message)
+        expect(typ == "OK", f"APPEND: {data!r}")
+    imap.select("Sorted")
+    def sort_of(criteria, *search, charset="UTF-8", uid=False):
+        typ, data = imap.uid("SORT", criteria, charset, *search) if uid else imap.sort(criteria, charset, *search)
+        expect(typ == "OK", f"SORT {criteria}: {data!r}")
+        return [int(n) for n in data[0].split()]
+    for criteria, expected in [
+        ("(SUBJECT)", [2, 1, 3]), ("(REVERSE SUBJECT)", [3, 1, 2]), ("(DATE)", [1, 2, 3]), ("(ARRIVAL)", [2, 3, 1]),
+        ("(FROM)", [2, 3, 1]), ("(DISPLAYFROM)", [1, 2, 3]), ("(SIZE)", [1, 3, 2]), ("(REVERSE SIZE SUBJECT)", [2, 3, 1]),
+    ]:
+        expect(sort_of(criteria, "ALL") == expected, f"SORT {criteria}: {sort_of(criteria, 'ALL')}, not {expected}")
+    expect(sort_of("(SUBJECT)", "FROM", "x.org", "NOT", "SUBJECT", "apple") == [1, 3], "SORT with a search key")
+    _, found = imap.uid("SEARCH", None, "ALL")
+    uids = [int(n) for n in found[0].split()]
+    expect(sort_of("(SUBJECT)", "ALL", uid=True) == [uids[1], uids[0], uids[2]], "UID SORT")
+    try:
+        imap.sort("(BOGUS)", "UTF-8", "ALL")
+        expect(False, "an unknown sort criterion was accepted")
+    except imaplib.IMAP4.error as error:
+        expect("BAD" in str(error), f"unknown criterion: {error}")
+    typ, data = imap.sort("(SUBJECT)", "KOI8-R", "ALL")
+    expect(typ == "NO" and b"BADCHARSET" in data[0], f"unknown charset: {typ} {data!r}")
+    imap.logout()
+
+
+CHECKS = [sort, qresync, condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

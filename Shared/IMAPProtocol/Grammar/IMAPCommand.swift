@@ -226,6 +226,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil, vanished: Bool = false)
     /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
+    /// SORT (RFC 5256 §3): the messages the key matches, in the order of the criteria.
+    case sort([IMAPSortCriterion], charset: String, IMAPSearchKey, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.
     case id([String: String]?)
     /// QUOTA (RFC 9208): the quota roots of a mailbox, a root's quota, and setting one (resource names
@@ -233,6 +235,22 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case getQuotaRoot(IMAPMailboxName)
     case getQuota(root: String)
     case setQuota(root: String, limits: [IMAPQuotaLimit])
+}
+
+/// One SORT criterion (RFC 5256 §3, DISPLAYFROM and DISPLAYTO from RFC 5957), perhaps reversed.
+public struct IMAPSortCriterion: Sendable, Equatable {
+    public enum Key: String, Sendable, CaseIterable {
+        case arrival = "ARRIVAL", cc = "CC", date = "DATE", from = "FROM", size = "SIZE", subject = "SUBJECT", to = "TO"
+        case displayFrom = "DISPLAYFROM", displayTo = "DISPLAYTO"
+    }
+
+    public let key: Key
+    public let reverse: Bool
+
+    public init(_ key: Key, reverse: Bool = false) {
+        self.key = key
+        self.reverse = reverse
+    }
 }
 
 /// SELECT's QRESYNC parameter (RFC 7162 §3.2.5): what the client last knew of the mailbox, and the

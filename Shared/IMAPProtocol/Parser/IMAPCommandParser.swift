@@ -140,7 +140,7 @@ public struct IMAPCommandParser: Sendable {
             try s.space()
             return .status(mailbox, try self.statusAttributes(&s))
         case "APPEND": return try self.append(&s)
-        case "COPY", "MOVE", "STORE", "FETCH", "SEARCH":
+        case "COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT":
             return try self.messageCommand(name, &s, uid: false)
         case "UID":
             try s.space()
@@ -149,7 +149,7 @@ public struct IMAPCommandParser: Sendable {
                 try s.space()
                 return .uidExpunge(try s.sequenceSet())
             }
-            guard ["COPY", "MOVE", "STORE", "FETCH", "SEARCH"].contains(sub) else { throw IMAPSyntaxError("Unknown UID command") }
+            guard ["COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT"].contains(sub) else { throw IMAPSyntaxError("Unknown UID command") }
             return try self.messageCommand(sub, &s, uid: true)
         case "ID":
             try s.space()
@@ -281,6 +281,7 @@ public struct IMAPCommandParser: Sendable {
     private func messageCommand(_ name: String, _ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
         try s.space()
         if name == "SEARCH" { return try self.search(&s, uid: uid) }
+        if name == "SORT" { return try self.sort(&s, uid: uid) }
         let set = try s.sequenceSet()
         try s.space()
         switch name {
@@ -500,6 +501,33 @@ public struct IMAPCommandParser: Sendable {
             keys.append(try self.searchKey(&s))
         }
         return .search(charset: charset, keys.count == 1 ? keys[0] : .and(keys), returning: returning, uid: uid)
+    }
+
+    /// `(criteria) charset search-keys` (RFC 5256 §5).
+    private func sort(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        var reverse = false
+        let words = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSortCriterion? in
+            let word = try s.atom().uppercased()
+            if word == "REVERSE" {
+                guard !reverse else { throw IMAPSyntaxError("REVERSE twice") }
+                reverse = true
+                return nil
+            }
+            guard let key = IMAPSortCriterion.Key(rawValue: word) else { throw IMAPSyntaxError("Unknown sort criterion") }
+            defer { reverse = false }
+            return IMAPSortCriterion(key, reverse: reverse)
+        }
+        let criteria = words.compactMap { $0 }
+        guard !criteria.isEmpty, !reverse, words.last != nil else { throw IMAPSyntaxError("Incomplete sort criteria") }
+        try s.space()
+        let charset = try s.astringText().uppercased()
+        try s.space()
+        var keys = [try self.searchKey(&s)]
+        while s.take(" ") {
+            guard keys.count < 1000 else { throw IMAPSyntaxError("Too many search keys") }
+            keys.append(try self.searchKey(&s))
+        }
+        return .sort(criteria, charset: charset, keys.count == 1 ? keys[0] : .and(keys), uid: uid)
     }
 
     private func searchKey(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
