@@ -12,7 +12,7 @@ import re
 import ssl
 import sys
 
-from imap_raw import fetch, logged_in
+from imap_raw import fetch, imap_session, logged_in
 
 imaps_port, ca_file = int(sys.argv[1]), sys.argv[2]
 USER, PASSWORD = "alice@example.org", "correct horse battery"
@@ -21,9 +21,7 @@ context.check_hostname = False
 
 
 def session():
-    imap = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=context, timeout=15)
-    imap.login(USER, PASSWORD)
-    return imap
+    return imap_session(imaps_port, context, USER, PASSWORD)
 
 
 def raw():

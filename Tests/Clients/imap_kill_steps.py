@@ -6,12 +6,11 @@ not at all, and no UID is handed out twice.
                                 writes MARKER and waits to be cut off
   check    PORT CAFILE          after the restart: all-or-nothing, UIDs below UIDNEXT, a new APPEND
                                 gets a UID above every UID there"""
-import imaplib
 import re
 import ssl
 import sys
 
-from imap_raw import logged_in
+from imap_raw import imap_session, logged_in
 from smtp_raw import check
 
 step, port, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -22,9 +21,7 @@ context.check_hostname = False
 
 
 def session():
-    imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=30)
-    imap.login(USER, PASSWORD)
-    return imap
+    return imap_session(port, context, USER, PASSWORD, timeout=30)
 
 
 def raw_session():

@@ -1,7 +1,15 @@
 """Shared by the IMAP client scripts: a raw IMAPS connection, logged in, for what imaplib will not send
 (IDLE, commands left in flight)."""
+import imaplib
 import re
 import socket
+
+
+def imap_session(port, context, user, password, timeout=15):
+    """Python's imaplib over IMAPS to 127.0.0.1:port, logged in."""
+    imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=timeout)
+    imap.login(user, password)
+    return imap
 
 
 def logged_in(port, context, user, password):
