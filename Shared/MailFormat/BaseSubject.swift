@@ -44,6 +44,17 @@ public enum BaseSubject {
         return text.uppercased()
     }
 
+    /// Whether the subject marks a reply or forward (a `Re:`/`Fw:`/`Fwd:` leader, a `(fwd)` trailer or a
+    /// `[Fwd: …]` wrapper): THREAD=REFERENCES puts such a thread under one of the same base subject
+    /// that is not one (RFC 5256 §4 step 6).
+    public static func isReplyOrForward(_ subject: String) -> Bool {
+        let text = Self.trimmingTrailingSpace(Self.trimmingLeadingSpace(
+            EncodedWords.decode(subject).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" })
+                .joined(separator: " ")))
+        let lowered = text.lowercased()
+        return Self.droppingLeader(text) != nil || lowered.hasSuffix("(fwd)") || (lowered.hasPrefix("[fwd:") && lowered.hasSuffix("]"))
+    }
+
     /// `*subj-blob ("re" / "fw" / "fwd") *WSP [subj-blob] ":"` at the start: the text after it, or nil.
     private static func droppingLeader(_ text: String) -> String? {
         var rest = Substring(text)

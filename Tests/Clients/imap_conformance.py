@@ -640,7 +640,39 @@ def sort():
     imap.logout()
 
 
-CHECKS = [sort, qresync, condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
+def thread():
+    """THREAD=REFERENCES and THREAD=ORDEREDSUBJECT (RFC 5256 §4): replies under what they refer to,
+    siblings by sent date, threads of one subject merged (the reply under the original); UID THREAD; a
+    search key narrows; an unknown algorithm is BAD."""
+    def message(identifier, subject, day, extra=b""):
+        return (f"Message-ID: <{identifier}@x.example>\r\nSubject: {subject}\r\nDate: {day} Jan 2024 10:00:00 +0000\r\n".encode()
+                + extra + b"\r\nbody\r\n")
+    imap = mailbox_with(
+        "Threads",
+        message("a", "Plans", 1), message("b", "Re: Plans", 6, b"References: <a@x.example>\r\n"),
+        message("c", "Re: Plans", 4, b"In-Reply-To: <a@x.example>\r\n"), message("d", "Other", 2),
+        message("e", "Re: Other", 7))
+    capabilities = imap.capability()[1][0].split()
+    expect(b"THREAD=REFERENCES" in capabilities and b"THREAD=ORDEREDSUBJECT" in capabilities, f"{capabilities!r}")
+    for algorithm in ("REFERENCES", "ORDEREDSUBJECT"):
+        typ, data = imap.thread(algorithm, "UTF-8", "ALL")
+        expect((typ, data) == ("OK", [b"(1 (3)(2))(4 5)"]), f"THREAD {algorithm}: {typ} {data!r}")
+    typ, data = imap.thread("REFERENCES", "UTF-8", "SUBJECT", "Other")
+    expect(data == [b"(4 5)"], f"THREAD with a search key: {data!r}")
+    _, found = imap.uid("SEARCH", None, "ALL")
+    uids = found[0].split()
+    typ, data = imap.uid("THREAD", "REFERENCES", "UTF-8", "ALL")
+    wanted = b"(%s (%s)(%s))(%s %s)" % (uids[0], uids[2], uids[1], uids[3], uids[4])
+    expect(data == [wanted], f"UID THREAD: {data!r}, not {wanted!r}")
+    try:
+        imap.thread("BOGUS", "UTF-8", "ALL")
+        expect(False, "an unknown algorithm was accepted")
+    except imaplib.IMAP4.error as error:
+        expect("BAD" in str(error), f"unknown algorithm: {error}")
+    imap.logout()
+
+
+CHECKS = [thread, sort, qresync, condstore, unauthenticate, recursive_match, idle_keepalive, subscriptions_outlive_mailboxes, lsub_parents, keywords_announced, envelope_addresses, sent_dates, address_search, binary_sizes, id_limits, atom_names,
           attached_messages]
 
 if __name__ == "__main__":

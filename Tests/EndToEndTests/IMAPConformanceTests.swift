@@ -11,7 +11,7 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP conformance",
         arguments: [
-            "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed", "id_limits", "atom_names", "lsub_parents", "condstore", "qresync", "sort", "unauthenticate", "recursive_match", "idle_keepalive --imap-idle-keepalive-seconds 1", "subscriptions_outlive_mailboxes", "attached_messages", "attached_messages streamed",
+            "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed", "id_limits", "atom_names", "lsub_parents", "condstore", "qresync", "sort", "thread", "unauthenticate", "recursive_match", "idle_keepalive --imap-idle-keepalive-seconds 1", "subscriptions_outlive_mailboxes", "attached_messages", "attached_messages streamed",
         ])
     func check(_ argument: String) async throws {
         // "name --option value": the check with the server so configured; "name streamed": again with

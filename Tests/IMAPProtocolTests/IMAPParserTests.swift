@@ -77,6 +77,7 @@ struct IMAPParserTests {
             ("a UID SORT (REVERSE date subject) UTF-8 SEEN\r\n",
              .sort([IMAPSortCriterion(.date, reverse: true), IMAPSortCriterion(.subject)], charset: "UTF-8", .seen, uid: true)),
             ("a SORT (DISPLAYFROM) us-ascii ALL\r\n", .sort([IMAPSortCriterion(.displayFrom)], charset: "US-ASCII", .all, uid: false)),
+            ("a UID THREAD references UTF-8 SEEN ALL\r\n", .thread(algorithm: "REFERENCES", charset: "UTF-8", .and([.seen, .all]), uid: true)),
             ("a SELECT INBOX (CONDSTORE)\r\n", .select(IMAPMailboxName("INBOX"), readOnly: false, condstore: true)),
             ("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1,3 41,43)))\r\n",
              .select(IMAPMailboxName("INBOX"), readOnly: false, qresync: IMAPQResync(

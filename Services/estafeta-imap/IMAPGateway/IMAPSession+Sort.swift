@@ -3,8 +3,8 @@ import IMAPProtocol
 import MailFormat
 import MailStore
 
-/// SORT (RFC 5256 §3, with RFC 5957's DISPLAYFROM and DISPLAYTO): the messages a search key matches,
-/// ordered by their sort keys, ties by sequence number.
+/// SORT (RFC 5256 §3, with RFC 5957's DISPLAYFROM and DISPLAYTO) and THREAD (§4): the messages a
+/// search key matches, ordered by their sort keys (ties by sequence number), or in threads.
 extension IMAPSession {
     /// A message's values for the criteria, worked out once per message.
     struct SortEntry {
@@ -26,27 +26,11 @@ extension IMAPSession {
             return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
         }
         guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
-        let matched = try await self.matching(key, in: selection, saved: state.savedSearch)
         let wantsHeader = criteria.contains { ![.arrival, .size].contains($0.key) }
-        var entries: [SortEntry] = []
-        entries.reserveCapacity(matched.count)
-        let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
-        var index = 0
-        // A thousand messages' header sections at a time, reduced to their sort values.
-        while index < matched.count {
-            let batch = matched[index..<min(index + 1024, matched.count)].map(\.uid)
-            index += batch.count
-            guard let first = batch.min(), let last = batch.max() else { break }
-            let listed = try await Self.messagesWithContent(
-                in: selection.mailbox.id, uids: first...last, content: wantsHeader ? .header : .omitted, store: self.store)
-            for (message, content) in listed {
-                guard let sequence = sequences[message.uid] else { continue }
-                let header = content.map { MessageHeader(parsing: $0) }
-                entries.append(
-                    SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) }))
-            }
-        }
-        entries.sort { a, b in
+        let entries = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: wantsHeader) {
+            sequence, message, header in
+            SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) })
+        }.sorted { a, b in
             for (position, criterion) in criteria.enumerated() where a.values[position] != b.values[position] {
                 return criterion.reverse ? a.values[position] > b.values[position] : a.values[position] < b.values[position]
             }
@@ -54,6 +38,52 @@ extension IMAPSession {
         }
         let line = "* SORT" + entries.map { " \(byUID ? $0.uid : UInt32($0.sequence))" }.joined()
         return try await self.completed(tag, "SORT completed", untagged: [line], expungesAllowed: byUID, state: &state)
+    }
+
+    /// THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §4), by sequence number or UID.
+    func thread(_ tag: String, algorithm: String, charset: String, key: IMAPSearchKey, byUID: Bool, state: inout State) async throws -> Next {
+        guard charset == "UTF-8" || charset == "US-ASCII" else {
+            return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
+        }
+        guard algorithm == "ORDEREDSUBJECT" || algorithm == "REFERENCES" else {
+            return self.bad(tag, "Unknown threading algorithm", state: &state)
+        }
+        guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        let messages = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: true) { sequence, message, header in
+            MessageThreading.Message(
+                number: byUID ? message.uid : UInt32(sequence), messageID: header?.values("Message-ID").first,
+                references: header?.values("References").first, inReplyTo: header?.values("In-Reply-To").first,
+                subject: header?.values("Subject").first,
+                date: header?.values("Date").first.flatMap(MessageDate.parse) ?? message.internalDate)
+        }
+        let threads = algorithm == "REFERENCES" ? MessageThreading.references(messages) : MessageThreading.orderedSubject(messages)
+        let line = "* THREAD" + (threads.isEmpty ? "" : " " + MessageThreading.text(threads))
+        return try await self.completed(tag, "THREAD completed", untagged: [line], expungesAllowed: byUID, state: &state)
+    }
+
+    /// What `make` gives for each message the key matches, with its header section when `header`: read a
+    /// thousand messages at a time, so that only what is made of them is kept.
+    func eachMatching<Entry>(
+        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], header: Bool,
+        _ make: (Int, StoredMessage, MessageHeader?) -> Entry
+    ) async throws -> [Entry] {
+        let matched = try await self.matching(key, in: selection, saved: saved)
+        let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
+        var entries: [Entry] = []
+        entries.reserveCapacity(matched.count)
+        var index = 0
+        while index < matched.count {
+            let batch = matched[index..<min(index + 1024, matched.count)].map(\.uid)
+            index += batch.count
+            guard let first = batch.min(), let last = batch.max() else { break }
+            let listed = try await Self.messagesWithContent(
+                in: selection.mailbox.id, uids: first...last, content: header ? .header : .omitted, store: self.store)
+            for (message, content) in listed {
+                guard let sequence = sequences[message.uid] else { continue }
+                entries.append(make(sequence, message, content.map { MessageHeader(parsing: $0) }))
+            }
+        }
+        return entries
     }
 
     /// One sort key of one message (RFC 5256 §3): dates as seconds, sizes as octets, addresses by their

@@ -228,6 +228,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
     /// SORT (RFC 5256 §3): the messages the key matches, in the order of the criteria.
     case sort([IMAPSortCriterion], charset: String, IMAPSearchKey, uid: Bool)
+    /// THREAD (RFC 5256 §4) with an algorithm, upper-cased (ORDEREDSUBJECT, REFERENCES).
+    case thread(algorithm: String, charset: String, IMAPSearchKey, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.
     case id([String: String]?)
     /// QUOTA (RFC 9208): the quota roots of a mailbox, a root's quota, and setting one (resource names

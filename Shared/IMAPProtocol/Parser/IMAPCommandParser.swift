@@ -140,7 +140,7 @@ public struct IMAPCommandParser: Sendable {
             try s.space()
             return .status(mailbox, try self.statusAttributes(&s))
         case "APPEND": return try self.append(&s)
-        case "COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT":
+        case "COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT", "THREAD":
             return try self.messageCommand(name, &s, uid: false)
         case "UID":
             try s.space()
@@ -149,7 +149,9 @@ public struct IMAPCommandParser: Sendable {
                 try s.space()
                 return .uidExpunge(try s.sequenceSet())
             }
-            guard ["COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT"].contains(sub) else { throw IMAPSyntaxError("Unknown UID command") }
+            guard ["COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT", "THREAD"].contains(sub) else {
+                throw IMAPSyntaxError("Unknown UID command")
+            }
             return try self.messageCommand(sub, &s, uid: true)
         case "ID":
             try s.space()
@@ -282,6 +284,14 @@ public struct IMAPCommandParser: Sendable {
         try s.space()
         if name == "SEARCH" { return try self.search(&s, uid: uid) }
         if name == "SORT" { return try self.sort(&s, uid: uid) }
+        if name == "THREAD" {
+            // `algorithm charset search-keys` (RFC 5256 §5).
+            let algorithm = try s.atom().uppercased()
+            try s.space()
+            let charset = try s.astringText().uppercased()
+            try s.space()
+            return .thread(algorithm: algorithm, charset: charset, try self.searchKeys(&s), uid: uid)
+        }
         let set = try s.sequenceSet()
         try s.space()
         switch name {
@@ -495,12 +505,7 @@ public struct IMAPCommandParser: Sendable {
         } else {
             s = save
         }
-        var keys = [try self.searchKey(&s)]
-        while s.take(" ") {
-            guard keys.count < 1000 else { throw IMAPSyntaxError("Too many search keys") }
-            keys.append(try self.searchKey(&s))
-        }
-        return .search(charset: charset, keys.count == 1 ? keys[0] : .and(keys), returning: returning, uid: uid)
+        return .search(charset: charset, try self.searchKeys(&s), returning: returning, uid: uid)
     }
 
     /// `(criteria) charset search-keys` (RFC 5256 §5).
@@ -522,12 +527,17 @@ public struct IMAPCommandParser: Sendable {
         try s.space()
         let charset = try s.astringText().uppercased()
         try s.space()
+        return .sort(criteria, charset: charset, try self.searchKeys(&s), uid: uid)
+    }
+
+    /// One or more search keys, ANDed (what SEARCH, SORT and THREAD end with).
+    private func searchKeys(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
         var keys = [try self.searchKey(&s)]
         while s.take(" ") {
             guard keys.count < 1000 else { throw IMAPSyntaxError("Too many search keys") }
             keys.append(try self.searchKey(&s))
         }
-        return .sort(criteria, charset: charset, keys.count == 1 ? keys[0] : .and(keys), uid: uid)
+        return keys.count == 1 ? keys[0] : .and(keys)
     }
 
     private func searchKey(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
