@@ -2,7 +2,7 @@ import Foundation
 import IMAPProtocol
 import MailStore
 
-/// Finding mailboxes by name, STATUS items and LIST/LSUB patterns.
+/// Finding mailboxes by name, STATUS items, LIST and LSUB (patterns, subscriptions), and QUOTA.
 extension IMAPSession {
     /// The mailbox named `name`: on the loop where the store has immediate reads (one indexed row).
     func mailbox(named name: String, of account: AccountID) async throws(MailStoreError) -> Mailbox {
@@ -110,5 +110,71 @@ extension IMAPSession {
         guard let limit = account.quotaBytes else { return nil }
         let used = (max(account.usedBytes, 0) + 1023) / 1024
         return "* QUOTA \"\" (STORAGE \(used) \(max(limit, 0) / 1024))"
+    }
+
+    /// LIST (RFC 9051 §6.3.9) with RFC 5258's selection and return options and RFC 5819's STATUS.
+    func list(
+        _ tag: String, reference: String, patterns: [String], selection: [String], returning: [String],
+        statusItems: [IMAPStatusAttribute], account: AccountID, state: inout State
+    ) async throws -> Next {
+        // RFC 5258 §3: unknown options, and RECURSIVEMATCH without an option it could modify, are BAD.
+        let knownSelection: Set = ["SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"]
+        let knownReturn: Set = ["SUBSCRIBED", "CHILDREN", "SPECIAL-USE"]
+        guard selection.allSatisfy(knownSelection.contains), returning.allSatisfy(knownReturn.contains),
+            !selection.contains("RECURSIVEMATCH") || selection.contains("SUBSCRIBED") || selection.contains("SPECIAL-USE")
+        else { return self.bad(tag, "Unknown or incomplete LIST options", state: &state) }
+        let mailboxes = try await self.store.mailboxes(of: account)
+        var lines: [String] = []
+        if patterns == [""] {
+            lines.append("* LIST (\\Noselect) \"/\" \"\"")
+        }
+        let matches = { (name: String) in patterns.contains { Self.matches(name, pattern: reference + $0) } }
+        let subscribedOnly = selection.contains("SUBSCRIBED")
+        let specialUseOnly = selection.contains("SPECIAL-USE")
+        let recursive = selection.contains("RECURSIVEMATCH")
+        let showSubscribed = subscribedOnly || returning.contains("SUBSCRIBED")
+        let byName = Dictionary(mailboxes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        // With SUBSCRIBED the names listed are the subscriptions, mailboxes or not (a deleted one's is
+        // \NonExistent, RFC 5258 §3); with RECURSIVEMATCH also every ancestor of a subscription that the
+        // patterns match, whether or not it is subscribed itself (§3.5). Otherwise the mailboxes.
+        var subscriptions: [String] = []
+        let names: [String]
+        if subscribedOnly {
+            subscriptions = try await self.store.subscriptions(of: account)
+            var chosen = Set(subscriptions.filter(matches))
+            for name in subscriptions where recursive {
+                let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+                for depth in 1..<max(parts.count, 1) {
+                    let ancestor = parts[0..<depth].joined(separator: "/")
+                    if matches(ancestor) { chosen.insert(ancestor) }
+                }
+            }
+            names = chosen.sorted()
+        } else {
+            names = mailboxes.map(\.name).filter(matches)
+        }
+        let subscribed = subscribedOnly ? Set(subscriptions) : Set(mailboxes.filter(\.subscribed).map(\.name))
+        for name in names {
+            let mailbox = byName[name]
+            if specialUseOnly && mailbox?.specialUse == nil { continue }
+            var attributes: [String] = []
+            if mailbox == nil { attributes.append("\\NonExistent") }
+            if mailbox != nil || returning.contains("CHILDREN") {
+                let hasChildren = mailboxes.contains { $0.name.hasPrefix(name + "/") }
+                attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
+            }
+            if let use = mailbox?.specialUse { attributes.append(use.rawValue) }
+            if showSubscribed && subscribed.contains(name) { attributes.append("\\Subscribed") }
+            // RECURSIVEMATCH: CHILDINFO tells of subscriptions below, listed here or not (RFC 5258 §3.5).
+            let childInfo = recursive && subscribedOnly && subscriptions.contains { $0.hasPrefix(name + "/") }
+            let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
+            lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + encoded + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
+            // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
+            if let mailbox, !statusItems.isEmpty {
+                let status = try await self.store.mailboxStatus(mailbox.id)
+                lines.append("* STATUS \(encoded) (\(Self.statusItems(statusItems, of: status)))")
+            }
+        }
+        return self.reply(tag, "LIST completed", lines)
     }
 }

@@ -374,65 +374,9 @@ struct IMAPSession: Sendable {
             try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
             return try await self.completed(tag, "CREATE completed", state: &state)
         case .list(let reference, let patterns, let selection, let returning, let statusItems):
-            // RFC 5258 §3: unknown options, and RECURSIVEMATCH without an option it could modify, are BAD.
-            let knownSelection: Set = ["SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"]
-            let knownReturn: Set = ["SUBSCRIBED", "CHILDREN", "SPECIAL-USE"]
-            guard selection.allSatisfy(knownSelection.contains), returning.allSatisfy(knownReturn.contains),
-                !selection.contains("RECURSIVEMATCH") || selection.contains("SUBSCRIBED") || selection.contains("SPECIAL-USE")
-            else { return self.bad(tag, "Unknown or incomplete LIST options", state: &state) }
-            let mailboxes = try await self.store.mailboxes(of: account)
-            var lines: [String] = []
-            if patterns == [""] {
-                lines.append("* LIST (\\Noselect) \"/\" \"\"")
-            }
-            let matches = { (name: String) in patterns.contains { Self.matches(name, pattern: reference + $0) } }
-            let subscribedOnly = selection.contains("SUBSCRIBED")
-            let specialUseOnly = selection.contains("SPECIAL-USE")
-            let recursive = selection.contains("RECURSIVEMATCH")
-            let showSubscribed = subscribedOnly || returning.contains("SUBSCRIBED")
-            let byName = Dictionary(mailboxes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            // With SUBSCRIBED the names listed are the subscriptions, mailboxes or not (a deleted one's is
-            // \NonExistent, RFC 5258 §3); with RECURSIVEMATCH also every ancestor of a subscription that the
-            // patterns match, whether or not it is subscribed itself (§3.5). Otherwise the mailboxes.
-            var subscriptions: [String] = []
-            let names: [String]
-            if subscribedOnly {
-                subscriptions = try await self.store.subscriptions(of: account)
-                var chosen = Set(subscriptions.filter(matches))
-                for name in subscriptions where recursive {
-                    let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-                    for depth in 1..<max(parts.count, 1) {
-                        let ancestor = parts[0..<depth].joined(separator: "/")
-                        if matches(ancestor) { chosen.insert(ancestor) }
-                    }
-                }
-                names = chosen.sorted()
-            } else {
-                names = mailboxes.map(\.name).filter(matches)
-            }
-            let subscribed = subscribedOnly ? Set(subscriptions) : Set(mailboxes.filter(\.subscribed).map(\.name))
-            for name in names {
-                let mailbox = byName[name]
-                if specialUseOnly && mailbox?.specialUse == nil { continue }
-                var attributes: [String] = []
-                if mailbox == nil { attributes.append("\\NonExistent") }
-                if mailbox != nil || returning.contains("CHILDREN") {
-                    let hasChildren = mailboxes.contains { $0.name.hasPrefix(name + "/") }
-                    attributes.append(hasChildren ? "\\HasChildren" : "\\HasNoChildren")
-                }
-                if let use = mailbox?.specialUse { attributes.append(use.rawValue) }
-                if showSubscribed && subscribed.contains(name) { attributes.append("\\Subscribed") }
-                // RECURSIVEMATCH: CHILDINFO tells of subscriptions below, listed here or not (RFC 5258 §3.5).
-                let childInfo = recursive && subscribedOnly && subscriptions.contains { $0.hasPrefix(name + "/") }
-                let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
-                lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + encoded + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
-                // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
-                if let mailbox, !statusItems.isEmpty {
-                    let status = try await self.store.mailboxStatus(mailbox.id)
-                    lines.append("* STATUS \(encoded) (\(Self.statusItems(statusItems, of: status)))")
-                }
-            }
-            return self.reply(tag, "LIST completed", lines)
+            return try await self.list(
+                tag, reference: reference, patterns: patterns, selection: selection, returning: returning, statusItems: statusItems,
+                account: account, state: &state)
         case .lsub(let reference, let pattern):
             let subscribed = try await self.store.subscriptions(of: account)
             return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern, utf8: state.utf8))
