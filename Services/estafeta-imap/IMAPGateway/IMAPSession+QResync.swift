@@ -15,8 +15,10 @@ extension IMAPSession {
     func vanishedEarlier(since modSeq: UInt64, among named: [ClosedRange<UInt32>]?, in selection: IMAPSelection)
         async throws(MailStoreError) -> [String]
     {
-        let assigned: ClosedRange<UInt32>? = selection.mailbox.uidNext > 1 ? 1...(selection.mailbox.uidNext - 1) : nil
-        guard let assigned else { return [] }
+        // The UIDs handed out: up to UIDNEXT at SELECT, or beyond where messages arrived since.
+        let highest = max(selection.mailbox.uidNext > 0 ? selection.mailbox.uidNext - 1 : 0, selection.largestUID)
+        guard highest > 0 else { return [] }
+        let assigned = 1...highest
         let scope = (named ?? [assigned]).compactMap { $0.clamped(to: assigned).isEmpty ? nil : $0.clamped(to: assigned) }
         var gone: [ClosedRange<UInt32>]
         if let expunged = try await self.expunged(since: modSeq, in: selection.mailbox.id) {

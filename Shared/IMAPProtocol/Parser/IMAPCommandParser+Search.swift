@@ -1,0 +1,134 @@
+import Foundation
+
+/// SEARCH, SORT and THREAD: their options and criteria, and the search keys all three end with
+/// (RFC 9051 §6.4.4, RFC 5256 §5).
+extension IMAPCommandParser {
+    /// SEARCH [RETURN (options)] [CHARSET charset] keys (RFC 9051 §6.4.4).
+    func search(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        var returning: [IMAPSearchReturn]?
+        var charset: String?
+        var save = s
+        var word = (try? s.atom().uppercased()) ?? ""
+        if word == "RETURN" {
+            try s.space()
+            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
+                let option = try s.atom().uppercased()
+                guard let value = IMAPSearchReturn(rawValue: option) else { throw IMAPSyntaxError("Unknown RETURN option") }
+                return value
+            }
+            try s.space()
+            save = s
+            word = (try? s.atom().uppercased()) ?? ""
+        }
+        if word == "CHARSET" {
+            try s.space()
+            charset = try s.astringText().uppercased()
+            try s.space()
+        } else {
+            s = save
+        }
+        return .search(charset: charset, try self.searchKeys(&s), returning: returning, uid: uid)
+    }
+
+    /// `(criteria) charset search-keys` (RFC 5256 §5).
+    func sort(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        var reverse = false
+        let words = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSortCriterion? in
+            let word = try s.atom().uppercased()
+            if word == "REVERSE" {
+                guard !reverse else { throw IMAPSyntaxError("REVERSE twice") }
+                reverse = true
+                return nil
+            }
+            guard let key = IMAPSortCriterion.Key(rawValue: word) else { throw IMAPSyntaxError("Unknown sort criterion") }
+            defer { reverse = false }
+            return IMAPSortCriterion(key, reverse: reverse)
+        }
+        let criteria = words.compactMap { $0 }
+        guard !criteria.isEmpty, !reverse, words.last != nil else { throw IMAPSyntaxError("Incomplete sort criteria") }
+        try s.space()
+        let charset = try s.astringText().uppercased()
+        try s.space()
+        return .sort(criteria, charset: charset, try self.searchKeys(&s), uid: uid)
+    }
+
+    /// One or more search keys, ANDed (what SEARCH, SORT and THREAD end with).
+    func searchKeys(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
+        var keys = [try self.searchKey(&s)]
+        while s.take(" ") {
+            guard keys.count < 1000 else { throw IMAPSyntaxError("Too many search keys") }
+            keys.append(try self.searchKey(&s))
+        }
+        return keys.count == 1 ? keys[0] : .and(keys)
+    }
+
+    func searchKey(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchKey {
+        try s.enter()
+        defer { s.leave() }
+        if s.peekIs("(") {
+            let keys = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try self.searchKey(&s) }
+            guard !keys.isEmpty else { throw IMAPSyntaxError("Empty search key list") }
+            return keys.count == 1 ? keys[0] : .and(keys)
+        }
+        if let byte = s.peek(), (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: "*") || byte == UInt8(ascii: "$") {
+            return .sequence(try s.sequenceSet())
+        }
+        let word = try s.atom().uppercased()
+        func argument() throws(IMAPSyntaxError) -> String {
+            try s.space()
+            return try IMAPScanner.text(try s.astring())
+        }
+        func date() throws(IMAPSyntaxError) -> DateComponents {
+            try s.space()
+            return try s.date()
+        }
+        switch word {
+        case "ALL": return .all
+        case "ANSWERED": return .answered
+        case "DELETED": return .deleted
+        case "DRAFT": return .draft
+        case "FLAGGED": return .flagged
+        case "SEEN": return .seen
+        case "UNANSWERED": return .unanswered
+        case "UNDELETED": return .undeleted
+        case "UNDRAFT": return .undraft
+        case "UNFLAGGED": return .unflagged
+        case "UNSEEN": return .unseen
+        case "NEW": return .new
+        case "OLD": return .old
+        case "RECENT": return .recent
+        case "KEYWORD": try s.space(); return .keyword(try s.atom())
+        case "UNKEYWORD": try s.space(); return .unkeyword(try s.atom())
+        case "BCC": return .bcc(try argument())
+        case "BODY": return .body(try argument())
+        case "CC": return .cc(try argument())
+        case "FROM": return .from(try argument())
+        case "SUBJECT": return .subject(try argument())
+        case "TEXT": return .text(try argument())
+        case "TO": return .to(try argument())
+        case "HEADER":
+            let field = try argument()
+            return .header(field, try argument())
+        case "BEFORE": return .before(try date())
+        case "ON": return .on(try date())
+        case "SINCE": return .since(try date())
+        case "SENTBEFORE": return .sentBefore(try date())
+        case "SENTON": return .sentOn(try date())
+        case "SENTSINCE": return .sentSince(try date())
+        case "LARGER": try s.space(); return .larger(try s.number(maximum: UInt64(Int64.max)))
+        case "SMALLER": try s.space(); return .smaller(try s.number(maximum: UInt64(Int64.max)))
+        case "UID": try s.space(); return .uid(try s.sequenceSet())
+        case "MODSEQ": try s.space(); return .modSeq(try s.number(maximum: UInt64(Int64.max)))
+        case "NOT":
+            try s.space()
+            return .not(try self.searchKey(&s))
+        case "OR":
+            try s.space()
+            let first = try self.searchKey(&s)
+            try s.space()
+            return .or(first, try self.searchKey(&s))
+        default:
+            throw IMAPSyntaxError("Unknown search key \(word.prefix(30))")
+        }
+    }
+}
