@@ -627,6 +627,12 @@ def sort():
     ]:
         expect(sort_of(criteria, "ALL") == expected, f"SORT {criteria}: {sort_of(criteria, 'ALL')}, not {expected}")
     expect(sort_of("(SUBJECT)", "FROM", "x.org", "NOT", "SUBJECT", "apple") == [1, 3], "SORT with a search key")
+    # ESORT (RFC 5267): MIN and MAX in sort order, COUNT, ALL in sort order.
+    capabilities = imap.capability()[1][0].split()
+    expect(b"ESORT" in capabilities, f"ESORT advertised: {capabilities!r}")
+    typ, data = imap._simple_command("SORT", "RETURN", "(MIN MAX COUNT ALL)", "(REVERSE SUBJECT)", "UTF-8", "ALL")
+    answered = imap.untagged_responses.pop("ESEARCH", [b""])[-1]
+    expect(typ == "OK" and answered.endswith(b"MIN 3 MAX 2 COUNT 3 ALL 3,1:2"), f"ESORT: {typ} {answered!r}")
     _, found = imap.uid("SEARCH", None, "ALL")
     uids = [int(n) for n in found[0].split()]
     expect(sort_of("(SUBJECT)", "ALL", uid=True) == [uids[1], uids[0], uids[2]], "UID SORT")

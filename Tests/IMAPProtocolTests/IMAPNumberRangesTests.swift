@@ -9,6 +9,8 @@ struct IMAPNumberRangesTests {
         #expect(IMAPNumberRanges.text(IMAPNumberRanges.ranges(of: [7, 1, 2, 3, 5, 8])) == "1:3,5,7:8")
         #expect(IMAPNumberRanges.ranges(of: []).isEmpty)
         #expect(IMAPNumberRanges.ranges(of: [UInt32.max, UInt32.max - 1]) == [(UInt32.max - 1)...UInt32.max])
+        // In the order given (ESORT's ALL): only ascending runs join.
+        #expect(IMAPNumberRanges.text(IMAPNumberRanges.runs(of: [3, 4, 5, 1, 9, 8])) == "3:5,1,9,8")
     }
 
     @Test("gaps: what of a span is not present, found without enumerating the span")

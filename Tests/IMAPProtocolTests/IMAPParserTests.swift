@@ -77,6 +77,8 @@ struct IMAPParserTests {
             ("a UID SORT (REVERSE date subject) UTF-8 SEEN\r\n",
              .sort([IMAPSortCriterion(.date, reverse: true), IMAPSortCriterion(.subject)], charset: "UTF-8", .seen, uid: true)),
             ("a SORT (DISPLAYFROM) us-ascii ALL\r\n", .sort([IMAPSortCriterion(.displayFrom)], charset: "US-ASCII", .all, uid: false)),
+            ("a UID SORT RETURN (MIN COUNT) (SIZE) UTF-8 ALL\r\n",
+             .sort([IMAPSortCriterion(.size)], charset: "UTF-8", .all, uid: true, returning: [.min, .count])),
             ("a UID THREAD references UTF-8 SEEN ALL\r\n", .thread(algorithm: "REFERENCES", charset: "UTF-8", .and([.seen, .all]), uid: true)),
             ("a SELECT INBOX (CONDSTORE)\r\n", .select(IMAPMailboxName("INBOX"), readOnly: false, condstore: true)),
             ("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1,3 41,43)))\r\n",
@@ -202,7 +204,7 @@ struct IMAPParserTests {
                      "a STATUS INBOX (BOGUS)\r\n", "a FETCH 1 BODY[4.FOO]\r\n", "a FETCH 1 ()\r\n", "a STORE 1 LABELS (x)\r\n",
                      "a ENABLE\r\n", "a UID FOO 1\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", "a SELECT INBOX (BOGUS)\r\n",
                      "a FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)\r\n", "a SELECT INBOX (QRESYNC (0 1))\r\n",
-                     "a SORT () UTF-8 ALL\r\n", "a SORT (REVERSE) UTF-8 ALL\r\n", "a SORT (SUBJECT REVERSE) UTF-8 ALL\r\n",
+                     "a SORT () UTF-8 ALL\r\n", "a SORT RETURN (BOGUS) (SIZE) UTF-8 ALL\r\n", "a SORT FOO (SIZE) UTF-8 ALL\r\n", "a SORT (REVERSE) UTF-8 ALL\r\n", "a SORT (SUBJECT REVERSE) UTF-8 ALL\r\n",
                      "a SORT (REVERSE REVERSE DATE) UTF-8 ALL\r\n", "a SORT (SUBJECT) UTF-8\r\n",
                      "a STORE 1 (UNCHANGEDSINCE x) FLAGS ()\r\n", "a FETCH 1 FLAGS (CHANGEDSINCE 1 2)\r\n", "a ID (\"a\")\r\n", "a SELECT {3}\r\nab\r\n", "a FETCH 1 BODY[MIME]\r\n"] {
             #expect(self.bad(text) == "a", "\(text)")

@@ -19,7 +19,8 @@ extension IMAPSession {
     }
 
     func sort(
-        _ tag: String, criteria: [IMAPSortCriterion], charset: String, key: IMAPSearchKey, byUID: Bool, state: inout State
+        _ tag: String, criteria: [IMAPSortCriterion], charset: String, key: IMAPSearchKey, byUID: Bool,
+        returning: [IMAPSearchReturn]? = nil, state: inout State
     ) async throws -> Next {
         // RFC 5256 §3: an unknown charset is NO [BADCHARSET].
         guard charset == "UTF-8" || charset == "US-ASCII" else {
@@ -36,9 +37,28 @@ extension IMAPSession {
             }
             return a.sequence < b.sequence
         }
-        let line = "* SORT" + entries.map { " \(byUID ? $0.uid : UInt32($0.sequence))" }.joined()
-        return try await self.completed(tag, "SORT completed", untagged: [line], expungesAllowed: byUID, state: &state)
+        let numbers = entries.map { byUID ? $0.uid : UInt32($0.sequence) }
+        guard let returning else {
+            let line = "* SORT" + numbers.map { " \($0)" }.joined()
+            return try await self.completed(tag, "SORT completed", untagged: [line], expungesAllowed: byUID, state: &state)
+        }
+        // ESORT (RFC 5267 §3): MIN and MAX are the first and last in sort order, ALL keeps that order
+        // (ranges only for ascending runs); SAVE keeps the messages for `$` as SEARCH does.
+        if returning.contains(.save) { state.savedSearch = entries.map(\.uid) }
+        var line = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+        for option in returning.isEmpty ? [.all] : returning {
+            switch option {
+            case .min: if let first = numbers.first { line += " MIN \(first)" }
+            case .max: if let last = numbers.last { line += " MAX \(last)" }
+            case .count: line += " COUNT \(numbers.count)"
+            case .all: if !numbers.isEmpty { line += " ALL " + IMAPNumberRanges.text(IMAPNumberRanges.runs(of: numbers)) }
+            case .save: break
+            }
+        }
+        let lines = returning == [.save] ? [] : [line]
+        return try await self.completed(tag, "SORT completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }
+
 
     /// THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §4), by sequence number or UID.
     func thread(_ tag: String, algorithm: String, charset: String, key: IMAPSearchKey, byUID: Bool, state: inout State) async throws -> Next {

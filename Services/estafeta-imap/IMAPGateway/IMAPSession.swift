@@ -157,7 +157,7 @@ struct IMAPSession: Sendable {
         var items = [
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
-            "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+            "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -514,8 +514,9 @@ struct IMAPSession: Sendable {
             }
             if IMAPSearch.usesModSeq(key) { Self.enableCondstore(&state) }
             return try await self.search(tag, key: key, returning: returning, byUID: byUID, state: &state)
-        case .sort(let criteria, let charset, let key, let byUID):
-            return try await self.sort(tag, criteria: criteria, charset: charset, key: key, byUID: byUID, state: &state)
+        case .sort(let criteria, let charset, let key, let byUID, let returning):
+            return try await self.sort(
+                tag, criteria: criteria, charset: charset, key: key, byUID: byUID, returning: returning, state: &state)
         case .thread(let algorithm, let charset, let key, let byUID):
             return try await self.thread(tag, algorithm: algorithm, charset: charset, key: key, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):

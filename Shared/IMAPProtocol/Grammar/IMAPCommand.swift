@@ -226,8 +226,9 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil, vanished: Bool = false)
     /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
-    /// SORT (RFC 5256 §3): the messages the key matches, in the order of the criteria.
-    case sort([IMAPSortCriterion], charset: String, IMAPSearchKey, uid: Bool)
+    /// SORT (RFC 5256 §3): the messages the key matches, in the order of the criteria; `returning` for
+    /// ESORT's `RETURN (…)` (RFC 5267 §3), nil for a plain SORT.
+    case sort([IMAPSortCriterion], charset: String, IMAPSearchKey, uid: Bool, returning: [IMAPSearchReturn]? = nil)
     /// THREAD (RFC 5256 §4) with an algorithm, upper-cased (ORDEREDSUBJECT, REFERENCES).
     case thread(algorithm: String, charset: String, IMAPSearchKey, uid: Bool)
     /// ID (RFC 2971): nil for `ID NIL`.

@@ -3,8 +3,14 @@
 public enum IMAPNumberRanges {
     /// The numbers as ascending ranges of consecutive ones (duplicates and order do not matter).
     public static func ranges(of numbers: [UInt32]) -> [ClosedRange<UInt32>] {
+        Self.runs(of: Set(numbers).sorted())
+    }
+
+    /// The numbers in the order given, each run of consecutive ascending ones as a range (ESORT's
+    /// ALL keeps the sort order: `3:5,1`).
+    public static func runs(of numbers: [UInt32]) -> [ClosedRange<UInt32>] {
         var ranges: [ClosedRange<UInt32>] = []
-        for number in Set(numbers).sorted() {
+        for number in numbers {
             if let last = ranges.last, last.upperBound &+ 1 == number {
                 ranges[ranges.count - 1] = last.lowerBound...number
             } else {

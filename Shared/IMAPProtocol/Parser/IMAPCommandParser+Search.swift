@@ -32,6 +32,19 @@ extension IMAPCommandParser {
 
     /// `(criteria) charset search-keys` (RFC 5256 §5).
     func sort(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
+        // ESORT (RFC 5267 §3): SORT RETURN (options) before the criteria.
+        var returning: [IMAPSearchReturn]?
+        if !s.peekIs("(") {
+            guard try s.atom().uppercased() == "RETURN" else { throw IMAPSyntaxError("Expected sort criteria") }
+            try s.space()
+            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
+                guard let option = IMAPSearchReturn(rawValue: try s.atom().uppercased()) else {
+                    throw IMAPSyntaxError("Unknown RETURN option")
+                }
+                return option
+            }
+            try s.space()
+        }
         var reverse = false
         let words = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSortCriterion? in
             let word = try s.atom().uppercased()
@@ -49,7 +62,7 @@ extension IMAPCommandParser {
         try s.space()
         let charset = try s.astringText().uppercased()
         try s.space()
-        return .sort(criteria, charset: charset, try self.searchKeys(&s), uid: uid)
+        return .sort(criteria, charset: charset, try self.searchKeys(&s), uid: uid, returning: returning)
     }
 
     /// One or more search keys, ANDed (what SEARCH, SORT and THREAD end with).
