@@ -11,11 +11,7 @@ extension IMAPCommandParser {
         var word = (try? s.atom().uppercased()) ?? ""
         if word == "RETURN" {
             try s.space()
-            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
-                let option = try s.atom().uppercased()
-                guard let value = IMAPSearchReturn(rawValue: option) else { throw IMAPSyntaxError("Unknown RETURN option") }
-                return value
-            }
+            returning = try Self.returnOptions(&s)
             try s.space()
             save = s
             word = (try? s.atom().uppercased()) ?? ""
@@ -30,6 +26,14 @@ extension IMAPCommandParser {
         return .search(charset: charset, try self.searchKeys(&s), returning: returning, uid: uid)
     }
 
+    /// RETURN's `(options)` of SEARCH (RFC 4731) and SORT (RFC 5267).
+    static func returnOptions(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPSearchReturn] {
+        try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
+            guard let option = IMAPSearchReturn(rawValue: try s.atom().uppercased()) else { throw IMAPSyntaxError("Unknown RETURN option") }
+            return option
+        }
+    }
+
     /// `(criteria) charset search-keys` (RFC 5256 §5).
     func sort(_ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {
         // ESORT (RFC 5267 §3): SORT RETURN (options) before the criteria.
@@ -37,12 +41,7 @@ extension IMAPCommandParser {
         if !s.peekIs("(") {
             guard try s.atom().uppercased() == "RETURN" else { throw IMAPSyntaxError("Expected sort criteria") }
             try s.space()
-            returning = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
-                guard let option = IMAPSearchReturn(rawValue: try s.atom().uppercased()) else {
-                    throw IMAPSyntaxError("Unknown RETURN option")
-                }
-                return option
-            }
+            returning = try Self.returnOptions(&s)
             try s.space()
         }
         var reverse = false
@@ -131,7 +130,7 @@ extension IMAPCommandParser {
         case "LARGER": try s.space(); return .larger(try s.number(maximum: UInt64(Int64.max)))
         case "SMALLER": try s.space(); return .smaller(try s.number(maximum: UInt64(Int64.max)))
         case "UID": try s.space(); return .uid(try s.sequenceSet())
-        case "MODSEQ": try s.space(); return .modSeq(try s.number(maximum: UInt64(Int64.max)))
+        case "MODSEQ": try s.space(); return .modSeq(try Self.modSeq(&s, allowingZero: true))
         case "NOT":
             try s.space()
             return .not(try self.searchKey(&s))

@@ -300,8 +300,11 @@ public struct IMAPCommandParser: Sendable {
         case "STORE":
             // store-modifier: (UNCHANGEDSINCE n) before the action (RFC 7162 §3.1.3).
             var unchangedSince: UInt64?
-            if s.peekIs("(") {
-                unchangedSince = try self.modifier("UNCHANGEDSINCE", &s, allowingZero: true)
+            if s.take("(") {
+                guard try s.atom().uppercased() == "UNCHANGEDSINCE" else { throw IMAPSyntaxError("Expected UNCHANGEDSINCE") }
+                try s.space()
+                unchangedSince = try Self.modSeq(&s, allowingZero: true)
+                try s.expect(")")
                 try s.space()
             }
             var action = try self.storeAction(&s)
@@ -316,10 +319,7 @@ public struct IMAPCommandParser: Sendable {
                 try s.expect("(")
                 guard try s.atom().uppercased() == "CHANGEDSINCE" else { throw IMAPSyntaxError("Expected CHANGEDSINCE") }
                 try s.space()
-                guard let value = UInt64(try s.atom()), value > 0, value <= UInt64(Int64.max) else {
-                    throw IMAPSyntaxError("CHANGEDSINCE takes a mod-sequence value")
-                }
-                changedSince = value
+                changedSince = try Self.modSeq(&s)
                 if s.take(" ") {
                     guard try s.atom().uppercased() == "VANISHED", uid else { throw IMAPSyntaxError("Only UID FETCH takes VANISHED") }
                     vanished = true
@@ -333,11 +333,9 @@ public struct IMAPCommandParser: Sendable {
     /// `(uidvalidity modseq [known-uids [(seq-match-data)]])` (RFC 7162 §3.2.5).
     private func qresyncParameter(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPQResync {
         try s.expect("(")
-        guard let validity = UInt32(try s.atom()), validity > 0 else { throw IMAPSyntaxError("QRESYNC needs a UIDVALIDITY") }
+        let validity = try s.nzNumber()
         try s.space()
-        guard let modSeq = UInt64(try s.atom()), modSeq > 0, modSeq <= UInt64(Int64.max) else {
-            throw IMAPSyntaxError("QRESYNC needs a mod-sequence value")
-        }
+        let modSeq = try Self.modSeq(&s)
         var known: IMAPSequenceSet?
         if s.take(" ") {
             known = try s.sequenceSet()
@@ -350,18 +348,10 @@ public struct IMAPCommandParser: Sendable {
         return IMAPQResync(uidValidity: validity, modSeq: modSeq, knownUIDs: known)
     }
 
-    /// `(NAME n)`: a CONDSTORE modifier and its mod-sequence value (RFC 7162 §7: 1 and up; UNCHANGEDSINCE
-    /// takes 0 too).
-    private func modifier(_ expected: String, _ s: inout IMAPScanner, allowingZero: Bool) throws(IMAPSyntaxError) -> UInt64 {
-        let values = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> UInt64 in
-            guard try s.atom().uppercased() == expected else { throw IMAPSyntaxError("Expected \(expected)") }
-            try s.space()
-            guard let value = UInt64(try s.atom()), value <= UInt64(Int64.max), allowingZero || value > 0 else {
-                throw IMAPSyntaxError("\(expected) takes a mod-sequence value")
-            }
-            return value
-        }
-        guard values.count == 1, let value = values.first else { throw IMAPSyntaxError("Expected (\(expected) n)") }
+    /// A mod-sequence value (RFC 7162 §7: 1 to 2^63-1; UNCHANGEDSINCE takes 0 too).
+    static func modSeq(_ s: inout IMAPScanner, allowingZero: Bool = false) throws(IMAPSyntaxError) -> UInt64 {
+        let value = try s.number(maximum: UInt64(Int64.max))
+        guard allowingZero || value > 0 else { throw IMAPSyntaxError("A mod-sequence value is at least 1") }
         return value
     }
 
