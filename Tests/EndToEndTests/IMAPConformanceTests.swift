@@ -14,6 +14,16 @@ struct IMAPConformanceTests {
             "keywords_announced", "envelope_addresses", "sent_dates", "address_search", "binary_sizes", "binary_sizes streamed", "envelope_addresses streamed", "id_limits", "atom_names", "lsub_parents", "condstore", "qresync", "sort", "thread", "unauthenticate", "recursive_match", "idle_keepalive --imap-idle-keepalive-seconds 1", "subscriptions_outlive_mailboxes", "attached_messages", "attached_messages streamed",
         ])
     func check(_ argument: String) async throws {
+        try await Self.run("imap_conformance.py", argument)
+    }
+
+    /// Extensions (`Tests/Clients/imap_extensions.py`), one server per check.
+    @Test("IMAP extensions", arguments: ["compress", "compress_memory"])
+    func extensionCheck(_ argument: String) async throws {
+        try await Self.run("imap_extensions.py", argument)
+    }
+
+    static func run(_ script: String, _ argument: String) async throws {
         // "name --option value": the check with the server so configured; "name streamed": again with
         // every message read a piece at a time (`IMAPLargeMessage`).
         let words = argument.split(separator: " ").map(String.init)
@@ -22,8 +32,9 @@ struct IMAPConformanceTests {
         let server = try await startSuiteWithAlice(
             name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token, options: options)
         defer { server.removeDirectory() }
-        let result = try await PythonClient.run(
-            "imap_conformance.py", [String(server.ports["imaps"] ?? 0), server.certificatePath, name])
+        var arguments = [String(server.ports["imaps"] ?? 0), server.certificatePath]
+        if script == "imap_extensions.py" { arguments.append(String(server.process.processIdentifier)) }
+        let result = try await PythonClient.run(script, arguments + [name])
         #expect(result.status == 0 && result.output.contains("ok \(name)"), "\(result.output)\n\(server.log)")
         #expect(try await server.stop().status == 0)
     }

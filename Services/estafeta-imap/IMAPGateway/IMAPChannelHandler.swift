@@ -13,6 +13,9 @@ enum IMAPOutput: Sendable {
     /// Send in plaintext, then run every later byte through TLS; whatever the client pipelined after
     /// STARTTLS is dropped (CVE-2011-0411).
     case sendThenStartTLS(ByteBuffer)
+    /// Send in plaintext, then compress both directions (COMPRESS=DEFLATE, RFC 4978 §3); what the client
+    /// sent after the command is already compressed.
+    case sendThenCompress(ByteBuffer)
     /// From now on, offer each command to this shortcut before the session. Sends nothing.
     case answerFetches(with: IMAPFetchShortcut)
     /// The client has logged in: frame its later commands with the full limits (large literals for
@@ -109,6 +112,25 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             self.reading = true
+        case .sendThenCompress(let bytes):
+            context.writeAndFlush(Self.wrapOutboundOut(bytes), promise: promise)
+            // The client compresses from the end of its command line on, so what it pipelined after it
+            // is inflated before anything read later.
+            let pipelined = self.buffer
+            self.buffer = Self.emptyBuffer
+            self.framer.reset()
+            do {
+                let deflate = try IMAPDeflateHandler(received: pipelined)
+                try context.pipeline.syncOperations.addHandler(deflate, position: .before(self))
+            } catch {
+                self.close(context: context, with: ByteBuffer(string: "* BYE Compression unavailable\r\n"), promise: nil)
+                return
+            }
+            self.reading = true
+            if pipelined.readableBytes > 0 {
+                let channel = context.channel
+                context.eventLoop.execute { channel.read() }
+            }
         case .answerFetches(let shortcut):
             self.shortcut = shortcut
             promise?.succeed()

@@ -43,6 +43,8 @@ struct IMAPSession: Sendable {
         var condstore = false
         /// QRESYNC is on (ENABLE QRESYNC): expunges are told as VANISHED (RFC 7162 §3.2).
         var qresync = false
+        /// COMPRESS=DEFLATE is on (RFC 4978); it stays for the connection's life, through UNAUTHENTICATE.
+        var compressed = false
         var authFailures = 0
         var invalidBeforeLogin = 0
         /// UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182), for `$`.
@@ -56,6 +58,7 @@ struct IMAPSession: Sendable {
         case sendBuffer(ByteBuffer)
         case close([UInt8])
         case startTLS([UInt8])
+        case startCompression([UInt8])
     }
 
     static let shutdownReply = "* BYE [UNAVAILABLE] Server shutting down\r\n"
@@ -135,6 +138,8 @@ struct IMAPSession: Sendable {
                 case .startTLS(let bytes):
                     try await connection.outbound.write(.sendThenStartTLS(ByteBuffer(bytes: bytes)))
                     state.tls = true
+                case .startCompression(let bytes):
+                    try await connection.outbound.write(.sendThenCompress(ByteBuffer(bytes: bytes)))
                 }
             }
         } onGracefulShutdown: {
@@ -167,7 +172,7 @@ struct IMAPSession: Sendable {
                 items.append("LOGINDISABLED")
             }
         } else {
-            items += ["UTF8=ACCEPT", "UNAUTHENTICATE"]
+            items += ["UTF8=ACCEPT", "UNAUTHENTICATE", "COMPRESS=DEFLATE"]
         }
         return items.joined(separator: " ")
     }
@@ -220,9 +225,10 @@ struct IMAPSession: Sendable {
             // RFC 8437 §3: the selected mailbox is left without expunging, and what ENABLE turned on is
             // off again; TLS stays. The connection counts against the user no more.
             self.userConnections.release(account.id)
-            let authFailures = state.authFailures  // failed logins still count against the connection
+            let (authFailures, compressed) = (state.authFailures, state.compressed)  // failed logins still count
             state = State(tls: state.tls)
             state.authFailures = authFailures
+            state.compressed = compressed
             try await connection.outbound.write(.loggedOut)
             connection.context.logger.info("unauthenticated", metadata: ["account": "\(account.address)"])
             return .send(Array("\(tag) OK UNAUTHENTICATE completed\r\n".utf8))
@@ -308,6 +314,13 @@ struct IMAPSession: Sendable {
             return self.reply(tag, "ENABLE completed", ["* ENABLED" + enabled.map { " " + $0 }.joined()])
         case .namespace:
             return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
+        case .compress(let mechanism):
+            // RFC 4978 §3: after login only, so that nothing secret shares a compression history with
+            // what an attacker chose before authentication.
+            guard mechanism == "DEFLATE" else { return self.bad(tag, "Unknown compression mechanism", state: &state) }
+            guard !state.compressed else { return no("[COMPRESSIONACTIVE] DEFLATE is already active") }
+            state.compressed = true
+            return .startCompression(Array("\(tag) OK DEFLATE active\r\n".utf8))
         case .select(let name, let readOnly, let condstore, let qresync):
             // RFC 7162 §3.2.5: QRESYNC parameters only once the client has enabled it.
             if qresync != nil && !state.qresync { return self.bad(tag, "ENABLE QRESYNC first", state: &state) }

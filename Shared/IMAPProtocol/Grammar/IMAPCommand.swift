@@ -196,6 +196,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case capability, noop, logout, startTLS
     /// UNAUTHENTICATE (RFC 8437): back to the not-authenticated state on the same connection.
     case unauthenticate
+    /// COMPRESS (RFC 4978) with a mechanism, upper-cased (DEFLATE).
+    case compress(String)
     case authenticate(mechanism: String, initialResponse: String?)
     case login(user: String, password: String)
     case enable([String])

@@ -35,6 +35,9 @@ public struct IMAPCommandParser: Sendable {
         case "LOGOUT": return .logout
         case "STARTTLS": return .startTLS
         case "UNAUTHENTICATE": return .unauthenticate
+        case "COMPRESS":
+            try s.space()
+            return .compress(try s.atom().uppercased())
         case "NAMESPACE": return .namespace
         case "IDLE": return .idle
         case "CHECK": return .check

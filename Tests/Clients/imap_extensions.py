@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""IMAP extensions end to end: each check talks to the server as a client of that extension does, with
+Python's imaplib and zlib (implementations nobody here wrote) and raw IMAPS where imaplib has no verb.
+
+usage: imap_extensions.py IMAPS_PORT CA_FILE SERVER_PID [CHECK...]
+The account alice@example.org / "correct horse battery" exists. Prints "ok <check>" per check and
+"all checks passed" at the end; exits 1 at the first failure.
+"""
+import os
+import re
+import ssl
+import sys
+import zlib
+
+from imap_raw import fetch, imap_session, logged_in
+
+imaps_port, ca_file, server_pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+USER, PASSWORD = "alice@example.org", "correct horse battery"
+context = ssl.create_default_context(cafile=ca_file)
+context.check_hostname = False
+
+
+def expect(condition, what):
+    if not condition:
+        raise SystemExit(f"FAIL: {what}")
+
+
+class Deflated:
+    """A connection after COMPRESS DEFLATE (RFC 4978): one raw DEFLATE stream each way, made and read by
+    Python's zlib, with a sync flush after each thing sent."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.deflater = zlib.compressobj(wbits=-15)
+        self.inflater = zlib.decompressobj(wbits=-15)
+        self.pending = b""
+        self.received_compressed = 0
+
+    def compress(self, data):
+        return self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH)
+
+    def send(self, data):
+        self.sock.sendall(self.compress(data))
+
+    def _more(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.received_compressed += len(chunk)
+        self.pending += self.inflater.decompress(chunk)
+
+    def readline(self):
+        while b"\r\n" not in self.pending:
+            self._more()
+        line, self.pending = self.pending.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def read(self, count):
+        while len(self.pending) < count:
+            self._more()
+        data, self.pending = self.pending[:count], self.pending[count:]
+        return data
+
+    def answer(self, tag):
+        """The untagged lines (literals inline) up to the tagged line, and that line."""
+        untagged = b""
+        while True:
+            line = self.readline()
+            if line.startswith(tag.encode() + b" "):
+                return untagged, line
+            untagged += line
+            literal = re.search(rb"\{(\d+)\}\r\n$", line)
+            if literal:
+                untagged += self.read(int(literal.group(1)))
+
+    def command(self, tag, text):
+        self.send(f"{tag} {text}\r\n".encode())
+        return self.answer(tag)
+
+
+def compressed_session(pipelined=b""):
+    """A raw IMAPS connection, logged in, after COMPRESS DEFLATE; `pipelined` goes compressed in the
+    same write as the command."""
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+    connection = Deflated(sock)
+    sock.sendall(b"z COMPRESS DEFLATE\r\n" + (connection.compress(pipelined) if pipelined else b""))
+    done = reader.readline()
+    expect(done.startswith(b"z OK"), f"COMPRESS DEFLATE: {done!r}")
+    return connection
+
+
+def compress():
+    """COMPRESS=DEFLATE (RFC 4978): after login only; both directions compressed from the OK on,
+    commands pipelined behind COMPRESS inflated in order, literals of megabytes both ways, a second
+    COMPRESS refused, a stream of an endless line answered as a line too long and the session going
+    on, a corrupt stream ending only its own connection."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"COMPRESS=DEFLATE" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Packed")
+
+    # Not before login; an unknown mechanism is BAD.
+    sock = context.wrap_socket(__import__("socket").create_connection(("127.0.0.1", imaps_port), timeout=30),
+                               server_hostname="localhost")
+    reader = sock.makefile("rb")
+    greeting = reader.readline()
+    expect(b"COMPRESS=DEFLATE" not in greeting, f"advertised before login: {greeting!r}")
+    _, done = fetch(sock, reader, "a", "COMPRESS DEFLATE")
+    expect(done.startswith(b"a BAD"), f"COMPRESS before login: {done!r}")
+    sock.close()
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+    _, done = fetch(sock, reader, "b", "COMPRESS LZMA")
+    expect(done.startswith(b"b BAD"), f"unknown mechanism: {done!r}")
+    sock.close()
+
+    # A command pipelined behind COMPRESS, already compressed, is answered compressed.
+    connection = compressed_session(b"p NOOP\r\n")
+    untagged, done = connection.answer("p")
+    expect(done.startswith(b"p OK"), f"pipelined NOOP: {done!r}")
+    untagged, done = connection.command("c", "CAPABILITY")
+    expect(done.startswith(b"c OK") and b"IMAP4rev1" in untagged, f"CAPABILITY: {untagged!r} {done!r}")
+    untagged, done = connection.command("d", "COMPRESS DEFLATE")
+    expect(done.startswith(b"d NO [COMPRESSIONACTIVE]"), f"second COMPRESS: {done!r}")
+
+    # Large literals both ways: a synchronising one (wait for "+") and a LITERAL+ one, read back whole.
+    text = b"".join(b"Line %06d of a long message that compresses well.\r\n" % n for n in range(60_000))
+    noise = os.urandom(1_500_000).hex().encode()
+    noise = b"\r\n".join(noise[i:i + 76] for i in range(0, len(noise), 76))
+    bodies = []
+    for n, body in enumerate((text, noise)):
+        message = b"Subject: packed %d\r\n\r\n" % n + body + b"\r\n"
+        bodies.append(message)
+        if n == 0:
+            connection.send(b"s APPEND Packed {%d}\r\n" % len(message))
+            line = connection.readline()
+            expect(line.startswith(b"+"), f"no continuation: {line!r}")
+            connection.send(message + b"\r\n")
+            _, done = connection.answer("s")
+        else:
+            connection.send(b"s APPEND Packed {%d+}\r\n" % len(message) + message + b"\r\n")
+            _, done = connection.answer("s")
+        expect(done.startswith(b"s OK"), f"APPEND {n}: {done!r}")
+    _, done = connection.command("x", "SELECT Packed")
+    expect(done.startswith(b"x OK"), f"SELECT: {done!r}")
+    before = connection.received_compressed
+    untagged, done = connection.command("f", "FETCH 1:2 BODY.PEEK[]")
+    expect(done.startswith(b"f OK"), f"FETCH: {done!r}")
+    for message in bodies:
+        expect(message in untagged, f"a message came back different ({len(untagged)} octets)")
+    received = connection.received_compressed - before
+    expect(received < len(bodies[0]) // 5 + len(bodies[1]), f"{received} octets received for {sum(map(len, bodies))}: not compressed")
+
+    # An endless line (70 MB inflated from some 70 kB) is a line too long, and the session goes on.
+    chunk = b"a" * 1_048_576
+    connection.send(b"l NOOP ")
+    for _ in range(70):
+        connection.send(chunk)
+    connection.send(b"\r\n")
+    line = connection.readline()
+    expect(b"BAD" in line and b"too long" in line.lower(), f"endless line: {line!r}")
+    untagged, done = connection.command("n", "NOOP")
+    expect(done.startswith(b"n OK"), f"NOOP after the long line: {done!r}")
+
+    # A corrupt stream closes its own connection only.
+    broken = compressed_session()
+    broken.sock.sendall(b"\xff" * 64)
+    try:
+        while True:
+            broken.readline()
+    except (EOFError, ConnectionError, zlib.error):
+        pass
+    untagged, done = connection.command("m", "NOOP")
+    expect(done.startswith(b"m OK"), f"NOOP beside a corrupt stream: {done!r}")
+    connection.command("o", "LOGOUT")
+    imap.logout()
+
+
+def memory_kb(field):
+    with open(f"/proc/{server_pid}/status") as status:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.M).group(1))
+
+
+def compress_memory():
+    """A compressed APPEND of 48 MB that deflates to some 50 kB arrives in a few reads; the server
+    inflates it a piece at a time as the message is stored, so its memory grows by far less than the
+    message (inflating each read whole would hold tens of megabytes)."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    imap.create("Bomb")
+    imap.logout()
+    connection = compressed_session()
+    line = b"All work and no play makes a dull message.\r\n"
+    message = b"Subject: dull\r\n\r\n" + line * (48_000_000 // len(line))
+    packed = connection.compress(b"a APPEND Bomb {%d+}\r\n" % len(message) + message + b"\r\n")
+    before = memory_kb("VmHWM")
+    connection.sock.sendall(packed)
+    _, done = connection.answer("a")
+    expect(done.startswith(b"a OK"), f"APPEND: {done!r}")
+    grown_mb = (memory_kb("VmHWM") - before) / 1024
+    expect(grown_mb < 8, f"the server's peak RSS grew by {grown_mb:.0f} MB for {len(packed)} compressed octets")
+    untagged, done = connection.command("s", "STATUS Bomb (MESSAGES SIZE)")
+    expect(b"MESSAGES 1" in untagged and b"SIZE %d" % len(message) in untagged, f"STATUS: {untagged!r}")
+    print(f"peak RSS grew {grown_mb:.1f} MB for {len(packed)} compressed octets", flush=True)
+
+
+CHECKS = [compress, compress_memory]
+
+if __name__ == "__main__":
+    wanted = set(sys.argv[4:])
+    for check in CHECKS:
+        if wanted and check.__name__ not in wanted:
+            continue
+        check()
+        print(f"ok {check.__name__}", flush=True)
+    print("all checks passed")
