@@ -46,16 +46,18 @@ extension MailStore {
 
     // MARK: Accounts
 
-    /// Creates an account in an existing domain, with INBOX and the special-use mailboxes.
+    /// Creates an account in an existing domain, with INBOX and `mailboxes` (by default the
+    /// special-use set), in one transaction.
     @discardableResult
     public func createAccount(
         _ address: EmailAddress, passwordHash: PasswordHash, displayName: String? = nil, quotaBytes: Int64? = nil,
-        now: Date = Date(), audit: AuditActor? = nil
+        mailboxes: [(name: String, specialUse: SpecialUse?)] = MailStore.defaultMailboxes, now: Date = Date(), audit: AuditActor? = nil
     ) async throws(MailStoreError) -> Account {
         if let quotaBytes, quotaBytes < 0 { throw .invalidArgument("quota must not be negative") }
+        let others = mailboxes.filter { $0.name.uppercased() != "INBOX" }
         return try await self.directory.insertAccount(
             NewAccount(address: address, passwordHash: passwordHash, displayName: displayName, quotaBytes: quotaBytes),
-            mailboxes: Self.defaultMailboxes, now: now, audit: audit)
+            mailboxes: [("INBOX", nil)] + others, now: now, audit: audit)
     }
 
     public func account(_ address: EmailAddress) async throws(MailStoreError) -> Account {

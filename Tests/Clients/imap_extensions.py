@@ -201,7 +201,24 @@ def compress_memory():
     print(f"peak RSS grew {grown_mb:.1f} MB for {len(packed)} compressed octets", flush=True)
 
 
-CHECKS = [compress, compress_memory]
+def configured_mailboxes():
+    """With accounts.mailboxes = Brouillons=drafts,Envoyés=sent,Notes an account made by the admin API
+    has INBOX and those, with those special uses (RFC 6154), and no others."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    typ, listed = imap.list()
+    expect(typ == "OK", f"LIST: {typ} {listed!r}")
+    found = {}
+    for line in listed:
+        match = re.match(rb'\(([^)]*)\) "/" (.+)$', line)
+        expect(match, f"LIST line: {line!r}")
+        attributes = {a for a in match.group(1).decode().split() if a in ("\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\Archive")}
+        found[match.group(2).decode().strip('"')] = attributes
+    wanted = {"INBOX": set(), "Brouillons": {"\\Drafts"}, "Envoy&AOk-s": {"\\Sent"}, "Notes": set()}
+    expect(found == wanted, f"mailboxes {found!r}, not {wanted!r}")
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[4:])

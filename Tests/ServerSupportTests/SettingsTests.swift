@@ -89,6 +89,29 @@ struct SettingsTests {
         }
     }
 
+    @Test("accounts.mailboxes: Name or Name=use with a real folder's special use, each name once, INBOX not among them")
+    func accountMailboxes() async throws {
+        let settings = try await SettingsLoader.load(
+            configFile: nil, arguments: ["--accounts-mailboxes", "Brouillons=drafts, Envoyés = Sent ,Notes"], environment: [:],
+            defaultOpsPort: 9090)
+        #expect(
+            settings.accountMailboxes == [
+                .init(name: "Brouillons", specialUse: "drafts"), .init(name: "Envoyés", specialUse: "sent"), .init(name: "Notes"),
+            ])
+        #expect(settings.listing.contains("accounts.mailboxes = Brouillons=drafts,Envoyés=sent,Notes"))
+        let standard = try await SettingsLoader.load(configFile: nil, arguments: [], environment: [:], defaultOpsPort: 9090)
+        #expect(standard.accountMailboxes.map(\.specialUse) == ["drafts", "sent", "trash", "junk", "archive"])
+        for wrong in ["Junk=flagged", "INBOX", "Old/Sent=sent", "Sent=sent,sent", "=drafts", "A=b=c"] {
+            do {
+                _ = try await SettingsLoader.load(
+                    configFile: nil, arguments: ["--accounts-mailboxes", wrong], environment: [:], defaultOpsPort: 9090)
+                Issue.record("\(wrong) was accepted")
+            } catch {
+                #expect(error.problems.map(\.key) == ["accounts.mailboxes"], "\(wrong): \(error)")
+            }
+        }
+    }
+
     @Test("database.url: an SQLite file or a PostgreSQL database, read as libpq reads its URLs; what is wrong is said")
     func databaseURL() throws {
         #expect(try DatabaseLocation(url: "sqlite:///var/lib/estafeta/mail.sqlite") == .sqlite(path: "/var/lib/estafeta/mail.sqlite"))

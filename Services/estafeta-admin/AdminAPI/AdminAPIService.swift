@@ -60,7 +60,11 @@ public enum AdminAPIService {
                 store: store, limiter: AuthFailureLimiter(limit: settings.adminMaximumAuthFailures)))
         let routes = AdminRoutes(
             store: store, minimumPasswordLength: settings.adminMinimumPasswordLength,
-            maximumBodyBytes: settings.adminMaximumBodyBytes)
+            maximumBodyBytes: settings.adminMaximumBodyBytes,
+            newAccountMailboxes: settings.accountMailboxes.map { mailbox in
+                // The settings hold only the uses that name a SpecialUse (`NewAccountMailbox.specialUses`).
+                (mailbox.name, mailbox.specialUse.flatMap { SpecialUse(rawValue: "\\" + $0.prefix(1).uppercased() + $0.dropFirst()) })
+            })
         routes.register(on: api)
         router.add(
             middleware: MethodNotAllowedMiddleware(

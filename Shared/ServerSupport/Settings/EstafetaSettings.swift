@@ -20,6 +20,47 @@ public struct EstafetaSettings: Sendable, Equatable {
 
     public enum LogFormat: String, Sendable, CaseIterable { case text, json }
 
+    /// A mailbox every new account gets beside INBOX (`accounts.mailboxes`, each `Name` or `Name=use`).
+    public struct NewAccountMailbox: Sendable, Equatable {
+        /// The special uses a mailbox can hold (RFC 6154), as written after `=`: the attribute's name,
+        /// lower-case and without the backslash. `\All` and `\Flagged` would be views of other
+        /// mailboxes, which the store has not.
+        public static let specialUses = ["drafts", "sent", "trash", "junk", "archive"]
+
+        public var name: String
+        public var specialUse: String?
+
+        public init(name: String, specialUse: String? = nil) {
+            self.name = name
+            self.specialUse = specialUse
+        }
+
+        /// `Name` or `Name=use`; nil, with the reason in `problems`, when it is not one.
+        static func parse(_ text: String, problems: inout [SettingsProblem]) -> NewAccountMailbox? {
+            let parts = text.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+            let name = parts[0].trimmingCharacters(in: .whitespaces)
+            let use = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces).lowercased() : nil
+            func problem(_ message: String) -> NewAccountMailbox? {
+                problems.append(SettingsProblem(key: "accounts.mailboxes", message: "\(text): \(message)"))
+                return nil
+            }
+            if parts.count > 2 { return problem("write Name or Name=use") }
+            if name.isEmpty || name.contains("/") || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                return problem("a mailbox name must be a top-level name (no /, no control characters)")
+            }
+            if name.uppercased() == "INBOX" { return problem("INBOX is every account's already") }
+            if let use, !Self.specialUses.contains(use) {
+                return problem("the special use must be one of \(Self.specialUses.joined(separator: ", "))")
+            }
+            return NewAccountMailbox(name: name, specialUse: use)
+        }
+
+        var description: String { self.specialUse.map { "\(self.name)=\($0)" } ?? self.name }
+    }
+
+    /// The default `accounts.mailboxes`: RFC 6154's set of real folders.
+    public static let defaultNewAccountMailboxes = ["Drafts=drafts", "Sent=sent", "Trash=trash", "Junk=junk", "Archive=archive"]
+
     /// The name this server gives itself in greetings, EHLO and Received: headers.
     public var hostname: String
     /// The store (`database.url`, or `database.path` for an SQLite file).
@@ -154,6 +195,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var retentionChangeFeed: Duration
     public var retentionAuditLog: Duration
     public var maintenanceInterval: Duration
+    /// The mailboxes besides INBOX that each account created from now on gets.
+    public var accountMailboxes: [NewAccountMailbox]
     /// `ESTAFETA_ADMIN_TOKEN`: stored (hashed) as a write token on a first start with no tokens.
     public var adminBootstrapToken: String?
     /// The shortest password the admin API accepts for an account.
@@ -257,6 +300,14 @@ public struct EstafetaSettings: Sendable, Equatable {
                     key: certificate.isEmpty ? "tls.certificate" : "tls.key",
                     message: "tls.certificate and tls.key must be set together"))
         }
+        var accountMailboxes: [NewAccountMailbox] = []
+        for text in reader.stringArray(forKey: "accounts.mailboxes", default: Self.defaultNewAccountMailboxes) {
+            guard let mailbox = NewAccountMailbox.parse(text, problems: &problems) else { continue }
+            if accountMailboxes.contains(where: { $0.name.lowercased() == mailbox.name.lowercased() }) {
+                problems.append(SettingsProblem(key: "accounts.mailboxes", message: "\(mailbox.name) is named twice"))
+            }
+            accountMailboxes.append(mailbox)
+        }
         let readyFile = reader.string(forKey: "readyFile")
         let adminToken = reader.string(forKey: "admin.token", isSecret: true)
         if let adminToken, !adminToken.isEmpty, adminToken.utf8.count < 32 {
@@ -343,6 +394,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             retentionChangeFeed: .seconds(positive("retention.changeFeedSeconds", 7 * 86_400)),
             retentionAuditLog: .seconds(positive("retention.auditSeconds", 365 * 86_400)),
             maintenanceInterval: .seconds(positive("maintenance.intervalSeconds", 600)),
+            accountMailboxes: accountMailboxes,
             adminBootstrapToken: (adminToken?.isEmpty ?? true) ? nil : adminToken,
             adminMinimumPasswordLength: positive("admin.minimumPasswordLength", 10),
             adminMaximumBodyBytes: positive("admin.maxBodyBytes", 65_536),
@@ -451,6 +503,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("maintenance.intervalSeconds") { "\($0.maintenanceInterval.components.seconds)" },
         Entry("admin.idleTimeoutSeconds") { "\($0.adminIdleTimeout.components.seconds)" },
         Entry("admin.allowedHosts") { $0.adminAllowedHosts.joined(separator: ",") },
+        Entry("accounts.mailboxes") { $0.accountMailboxes.map(\.description).joined(separator: ",") },
     ]
 
     private static let listenerEntries: [Entry] = {

@@ -11,6 +11,8 @@ struct AdminRoutes: Sendable {
     let store: MailStore
     let minimumPasswordLength: Int
     let maximumBodyBytes: Int
+    /// What each new account gets beside INBOX (`accounts.mailboxes`).
+    let newAccountMailboxes: [(name: String, specialUse: SpecialUse?)]
 
     typealias Handler = @Sendable (Request, AdminRequestContext) async throws -> Response
 
@@ -97,7 +99,8 @@ struct AdminRoutes: Sendable {
         let account: Account
         do {
             account = try await self.store.createAccount(
-                address, passwordHash: hash, displayName: displayName, quotaBytes: quota, audit: context.auditActor)
+                address, passwordHash: hash, displayName: displayName, quotaBytes: quota, mailboxes: self.newAccountMailboxes,
+                audit: context.auditActor)
         } catch {
             throw ProblemDetails(error, field: "address")
         }
