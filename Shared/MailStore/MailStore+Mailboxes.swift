@@ -181,23 +181,23 @@ extension MailStore {
             if content == .omitted {
                 result.append((message, nil))
             } else {
-                let prefix: Data = row[5]
+                let prefix: Data = row[6]
                 let stored: Data
                 if content == .whole {
                     // Over `largest`, the query left the bytes unread (SQLite reads a blob's overflow
                     // pages whenever the column is in the result).
-                    guard let inline = row[6] as Data? else {
+                    guard let inline = row[7] as Data? else {
                         result.append((message, nil))
                         continue
                     }
-                    let layout: String = row[8]
+                    let layout: String = row[9]
                     if layout == "chunks", message.size > largest {
                         result.append((message, nil))
                         continue
                     }
-                    stored = try Self.storedContent(db, blobID: row[7], layout: layout, inline: inline)
+                    stored = try Self.storedContent(db, blobID: row[8], layout: layout, inline: inline)
                 } else {
-                    stored = row[6]
+                    stored = row[7]
                 }
                 result.append((message, prefix.isEmpty ? stored : prefix + stored))
             }
@@ -341,7 +341,7 @@ extension MailStore {
                 """).execute(arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq])
         try Self.recordChange(db, mailboxID: mailboxID, modSeq: modSeq, uid: UInt32(uid), kind: .append)
         return StoredMessage(
-            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq))
+            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq), contentID: blobID)
     }
 
     static func bumpModSeq(_ db: Database, mailboxID: Int64) throws -> Int64 {
@@ -397,7 +397,7 @@ extension MailStore {
     /// date comes as seconds since 1970, computed by SQLite: decoding GRDB's date text into a `Date`
     /// through calendar components was the largest single cost of a message listing (SEARCH, SELECT).
     static func storedMessageColumns(_ prefix: String = "") -> String {
-        "\(prefix)uid, \(prefix)size, (julianday(\(prefix)internalDate) - 2440587.5) * 86400.0, \(prefix)flags, \(prefix)modSeq"
+        "\(prefix)uid, \(prefix)size, (julianday(\(prefix)internalDate) - 2440587.5) * 86400.0, \(prefix)flags, \(prefix)modSeq, \(prefix)messageBlobId"
     }
 
     /// A message from the first columns of a row selected with `storedMessageColumns`, read by
@@ -407,7 +407,7 @@ extension MailStore {
         return StoredMessage(
             uid: UInt32(clamping: row[0] as Int64), size: row[1],
             internalDate: Date(timeIntervalSince1970: (seconds * 1000).rounded() / 1000),
-            flags: Self.flagSet(row[3]), modSeq: UInt64(clamping: row[4] as Int64))
+            flags: Self.flagSet(row[3]), modSeq: UInt64(clamping: row[4] as Int64), contentID: row[5])
     }
 
     /// Flags from the text both backends keep them as (`flagString`).

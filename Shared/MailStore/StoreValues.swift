@@ -213,13 +213,17 @@ public struct StoredMessage: Sendable, Equatable {
     public let internalDate: Date
     public let flags: Set<String>
     public let modSeq: UInt64
+    /// The stored content's id: the same for every copy of the message (COPY, MOVE, one delivery to
+    /// several mailboxes), never another content's (ids are not reused), for the message's life.
+    public let contentID: Int64
 
-    public init(uid: UInt32, size: Int64, internalDate: Date, flags: Set<String>, modSeq: UInt64) {
+    public init(uid: UInt32, size: Int64, internalDate: Date, flags: Set<String>, modSeq: UInt64, contentID: Int64) {
         self.uid = uid
         self.size = size
         self.internalDate = internalDate
         self.flags = flags
         self.modSeq = modSeq
+        self.contentID = contentID
     }
 }
 

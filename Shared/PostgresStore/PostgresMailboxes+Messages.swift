@@ -173,7 +173,8 @@ extension PostgresMailboxes {
                 guard seen.insert(uid).inserted, let message = current[uid], !modified.contains(uid) else { return nil }
                 guard let flags = next[uid] else { return message }
                 return StoredMessage(
-                    uid: uid, size: message.size, internalDate: message.internalDate, flags: flags, modSeq: UInt64(after))
+                    uid: uid, size: message.size, internalDate: message.internalDate, flags: flags, modSeq: UInt64(after),
+                    contentID: message.contentID)
             }
             return FlagChange(
                 messages: messages, modSeqBefore: UInt64(before), modSeqAfter: UInt64(after),

@@ -282,8 +282,9 @@ struct MailboxByNameStatement: PreparedStoreStatement {
 struct LocalDeliveryStatement: PreparedStoreStatement {
     static let name = "estafeta_local_delivery"
     static let sql = """
-        SELECT outcome, uid, mod_seq, size, address
-        FROM deliver_leased_recipient($1::bigint, $2::text, $3::timestamptz, $4::bigint, $5::bytea, $6::timestamptz, $7::bigint)
+        SELECT d.outcome, d.uid, d.mod_seq, d.size, d.address, m.message_blob_id
+        FROM deliver_leased_recipient($1::bigint, $2::text, $3::timestamptz, $4::bigint, $5::bytea, $6::timestamptz, $7::bigint) d
+        LEFT JOIN queue_recipient r ON r.id = $1::bigint LEFT JOIN queue_message m ON m.id = r.queue_message_id
         """
     let bindings: PostgresBindings
 

@@ -218,7 +218,65 @@ def configured_mailboxes():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes]
+def objectid():
+    """OBJECTID (RFC 8474): a mailbox's id from CREATE, SELECT, STATUS and LIST-STATUS, kept through
+    RENAME and never given to another mailbox; a message's EMAILID kept through COPY and MOVE (and in
+    every FETCH path), SEARCH EMAILID finding its copies; THREADID NIL, SEARCH THREADID nothing."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"OBJECTID" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+
+    def command(tag, text, ok=True):
+        untagged, done = fetch(sock, reader, tag, text)
+        expect(done.startswith(tag.encode() + (b" OK" if ok else b" BAD")), f"{text}: {done!r}")
+        return untagged, done
+
+    _, done = command("c", "CREATE Ids")
+    created = re.search(rb"\[MAILBOXID \(([A-Za-z0-9_-]+)\)\]", done)
+    expect(created, f"CREATE without MAILBOXID: {done!r}")
+    mailbox_id = created.group(1)
+    untagged, _ = command("s", "STATUS Ids (MAILBOXID MESSAGES)")
+    expect(b"MAILBOXID (%s)" % mailbox_id in untagged, f"STATUS: {untagged!r}")
+    command("r", "RENAME Ids Renamed")
+    untagged, _ = command("s2", "STATUS Renamed (MAILBOXID)")
+    expect(b"MAILBOXID (%s)" % mailbox_id in untagged, f"the id changed with RENAME: {untagged!r}")
+    untagged, _ = command("l", 'LIST "" "Renamed" RETURN (STATUS (MAILBOXID))')
+    expect(b"MAILBOXID (%s)" % mailbox_id in untagged, f"LIST-STATUS: {untagged!r}")
+    command("d", "DELETE Renamed")
+    _, done = command("c2", "CREATE Renamed")
+    expect(b"MAILBOXID (%s)" % mailbox_id not in done, f"a new mailbox got the deleted one's id: {done!r}")
+
+    command("c3", "CREATE Copies")
+    large = b"".join(b"line %05d of a message\r\n" % n for n in range(3000))
+    for n in range(2):
+        typ, _ = imap.append("Renamed", None, None, b"Subject: id %d\r\n\r\n" % n + large)
+        expect(typ == "OK", "APPEND")
+    untagged, done = command("x", "SELECT Renamed")
+    expect(b"[MAILBOXID (" in untagged, f"SELECT without MAILBOXID: {untagged!r}")
+    untagged, _ = command("f", "FETCH 1:2 (EMAILID THREADID)")
+    ids = re.findall(rb"EMAILID \(([A-Za-z0-9_-]+)\)", untagged)
+    expect(len(ids) == 2 and ids[0] != ids[1] and untagged.count(b"THREADID NIL") == 2, f"FETCH: {untagged!r}")
+    untagged, _ = command("b", "FETCH 2 (EMAILID BODY.PEEK[])")
+    expect(b"EMAILID (%s)" % ids[1] in untagged and large in untagged, "FETCH EMAILID with the body")
+    command("k", "COPY 1 Copies")
+    command("m", "MOVE 2 Copies")
+    command("y", "SELECT Copies")
+    untagged, _ = command("f2", "FETCH 1:2 (EMAILID)")
+    expect(re.findall(rb"EMAILID \(([A-Za-z0-9_-]+)\)", untagged) == ids, f"ids after COPY and MOVE: {untagged!r}, not {ids!r}")
+    untagged, _ = command("q", "UID SEARCH EMAILID %s" % ids[1].decode())
+    found = re.search(rb"\* SEARCH ([\d ]*)", untagged)
+    expect(found and len(found.group(1).split()) == 1, f"SEARCH EMAILID: {untagged!r}")
+    untagged, _ = command("q2", "SEARCH OR EMAILID %s EMAILID %s" % (ids[0].decode(), ids[1].decode()))
+    expect(b"* SEARCH 1 2" in untagged, f"SEARCH OR EMAILID: {untagged!r}")
+    untagged, _ = command("t", "SEARCH THREADID T1")
+    expect(re.search(rb"\* SEARCH\r\n", untagged), f"SEARCH THREADID: {untagged!r}")
+    command("e", "SEARCH EMAILID M!1", ok=False)
+    command("e2", "SEARCH EMAILID " + "M" * 256, ok=False)
+    sock.close()
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[4:])

@@ -20,7 +20,9 @@ struct IMAPConformanceTests {
     /// Extensions (`Tests/Clients/imap_extensions.py`), one server per check.
     @Test(
         "IMAP extensions",
-        arguments: ["compress", "compress_memory", "configured_mailboxes --accounts-mailboxes Brouillons=drafts,Envoyés=sent,Notes"])
+        arguments: ["compress", "compress_memory", "configured_mailboxes --accounts-mailboxes Brouillons=drafts,Envoyés=sent,Notes", "objectid",
+            "objectid streamed",
+        ])
     func extensionCheck(_ argument: String) async throws {
         try await Self.run("imap_extensions.py", argument)
     }

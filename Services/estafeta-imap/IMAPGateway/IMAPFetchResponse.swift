@@ -37,7 +37,7 @@ struct IMAPFetchResponse {
                 case .text, .mime, nil: .whole
                 }
             case .rfc822, .rfc822Text, .bodySection, .body, .bodyStructure, .binary, .binarySize: .whole
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq: extent
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID: extent
             }
         }
     }
@@ -88,6 +88,9 @@ struct IMAPFetchResponse {
         case .rfc822Size: output.writeString("RFC822.SIZE \(message.size)")
         case .internalDate: output.writeString("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))")
         case .modSeq: output.writeString("MODSEQ (\(message.modSeq))")
+        case .emailID: output.writeString("EMAILID (\(IMAPObjectID.email(message.contentID)))")
+        // No threads are kept: RFC 8474 §5.2 answers NIL then.
+        case .threadID: output.writeString("THREADID NIL")
         default: return false
         }
         return true
@@ -131,7 +134,7 @@ struct IMAPFetchResponse {
         for (index, item) in self.items.enumerated() {
             if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
             switch item {
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq:
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID:
                 _ = Self.writeListed(item, message: message, flags: flags, into: &output)
             case .envelope: output.writeString("ENVELOPE \(structure().envelope())")
             case .body: output.writeString("BODY \(structure().bodyStructure(extensible: false))")

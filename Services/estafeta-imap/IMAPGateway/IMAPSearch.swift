@@ -90,7 +90,7 @@ struct IMAPSearch {
     static func needsListing(_ key: IMAPSearchKey) -> Bool {
         Self.anyKey(in: key) { leaf in
             switch leaf {
-            case .larger, .smaller, .modSeq, .before, .on, .since: true
+            case .larger, .smaller, .modSeq, .before, .on, .since, .emailID: true
             default: Self.needsContent(leaf)
             }
         }
@@ -151,6 +151,8 @@ struct IMAPSearch {
         case .larger(let size): return candidate.message.map { $0.size > Int64(clamping: size) } ?? false
         case .smaller(let size): return candidate.message.map { $0.size < Int64(clamping: size) } ?? false
         case .modSeq(let modSeq): return candidate.message.map { $0.modSeq >= modSeq } ?? false
+        case .emailID(let id): return candidate.message.map { IMAPObjectID.email($0.contentID) == id } ?? false
+        case .threadID: return false  // no message belongs to a thread (THREADID NIL)
         case .before(let day): return candidate.message.map { Self.day(of: $0.internalDate) < Self.day(day) } ?? false
         case .on(let day): return candidate.message.map { Self.day(of: $0.internalDate) == Self.day(day) } ?? false
         case .since(let day): return candidate.message.map { Self.day(of: $0.internalDate) >= Self.day(day) } ?? false

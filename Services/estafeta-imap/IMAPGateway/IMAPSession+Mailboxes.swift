@@ -32,6 +32,7 @@ extension IMAPSession {
             case .size: "SIZE \(status.sizeBytes)"
             case .recent: "RECENT \(status.recent)"
             case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
+            case .mailboxID: "MAILBOXID (\(IMAPObjectID.mailbox(status.mailbox.id)))"
             }
         }.joined(separator: " ")
     }
@@ -177,4 +178,11 @@ extension IMAPSession {
         }
         return self.reply(tag, "LIST completed", lines)
     }
+}
+
+/// OBJECTID (RFC 8474): ids that stay with a mailbox through RENAME and with a message through COPY
+/// and MOVE, and are never given to another (the store's row ids, which are not reused).
+enum IMAPObjectID {
+    static func mailbox(_ id: MailboxID) -> String { "F\(id.rawValue)" }
+    static func email(_ contentID: Int64) -> String { "M\(contentID)" }
 }

@@ -163,6 +163,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+            "OBJECTID",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -346,6 +347,7 @@ struct IMAPSession: Sendable {
             ] + selection.flagsAnnouncement + [
                 "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
                 "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
+                "* OK [MAILBOXID (\(IMAPObjectID.mailbox(mailbox.id)))] Mailbox id",
             ]
             if state.condstore { lines.append("* OK [HIGHESTMODSEQ \(mailbox.highestModSeq)] Highest") }
             // QRESYNC: what the client missed since it last knew the mailbox, when its UIDVALIDITY still holds.
@@ -384,8 +386,8 @@ struct IMAPSession: Sendable {
                 let parent = parts[0..<depth].joined(separator: "/")
                 if !existing.contains(parent), parent != "INBOX" { try await self.store.createMailbox(named: parent, of: account) }
             }
-            try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
-            return try await self.completed(tag, "CREATE completed", state: &state)
+            let created = try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
+            return try await self.completed(tag, "[MAILBOXID (\(IMAPObjectID.mailbox(created.id)))] CREATE completed", state: &state)
         case .list(let reference, let patterns, let selection, let returning, let statusItems):
             return try await self.list(
                 tag, reference: reference, patterns: patterns, selection: selection, returning: returning, statusItems: statusItems,

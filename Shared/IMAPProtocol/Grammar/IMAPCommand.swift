@@ -120,6 +120,8 @@ public enum IMAPFlag: Sendable, Hashable {
 public enum IMAPStatusAttribute: String, Sendable, CaseIterable {
     case messages = "MESSAGES", uidNext = "UIDNEXT", uidValidity = "UIDVALIDITY", unseen = "UNSEEN"
     case deleted = "DELETED", size = "SIZE", recent = "RECENT", highestModSeq = "HIGHESTMODSEQ"
+    /// OBJECTID (RFC 8474 §4.2).
+    case mailboxID = "MAILBOXID"
 }
 
 /// STORE's action (RFC 9051 §6.4.6).
@@ -166,6 +168,8 @@ public enum IMAPFetchAttribute: Sendable, Hashable {
     case binary(part: [Int], peek: Bool, partial: ClosedRange<UInt32>?)
     case binarySize(part: [Int])
     case modSeq
+    /// OBJECTID (RFC 8474 §5): the message's content id, and its thread's (none here).
+    case emailID, threadID
 }
 
 /// SEARCH keys (RFC 9051 §6.4.4), nested as sent.
@@ -184,6 +188,8 @@ public indirect enum IMAPSearchKey: Sendable, Equatable {
     case or(IMAPSearchKey, IMAPSearchKey)
     case and([IMAPSearchKey])
     case modSeq(UInt64)
+    /// OBJECTID (RFC 8474 §6).
+    case emailID(String), threadID(String)
 }
 
 /// ESEARCH return options (RFC 9051 §6.4.4, RFC 5182 SAVE).

@@ -131,6 +131,8 @@ extension IMAPCommandParser {
         case "SMALLER": try s.space(); return .smaller(try s.number(maximum: UInt64(Int64.max)))
         case "UID": try s.space(); return .uid(try s.sequenceSet())
         case "MODSEQ": try s.space(); return .modSeq(try Self.modSeq(&s, allowingZero: true))
+        case "EMAILID": try s.space(); return .emailID(try Self.objectID(&s))
+        case "THREADID": try s.space(); return .threadID(try Self.objectID(&s))
         case "NOT":
             try s.space()
             return .not(try self.searchKey(&s))
@@ -142,5 +144,13 @@ extension IMAPCommandParser {
         default:
             throw IMAPSyntaxError("Unknown search key \(word.prefix(30))")
         }
+    }
+
+    /// An objectid (RFC 8474 §7): 1 to 255 letters, digits, `_` and `-`.
+    static func objectID(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> String {
+        let id = try s.atom()
+        guard (1...255).contains(id.utf8.count), id.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+        else { throw IMAPSyntaxError("An object id is 1 to 255 letters, digits, _ and -") }
+        return id
     }
 }

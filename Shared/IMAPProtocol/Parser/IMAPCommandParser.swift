@@ -406,6 +406,8 @@ public struct IMAPCommandParser: Sendable {
         case "RFC822.HEADER": return .rfc822Header
         case "RFC822.TEXT": return .rfc822Text
         case "MODSEQ": return .modSeq
+        case "EMAILID": return .emailID
+        case "THREADID": return .threadID
         case "BODY" where !s.peekIs("["): return .body
         case "BODY", "BODY.PEEK":
             let section = try self.section(&s)

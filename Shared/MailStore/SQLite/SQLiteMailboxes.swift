@@ -274,17 +274,17 @@ struct SQLiteMailboxes: MailboxBackend {
             var unread: [StoredMessage] = []
             while let row = try rows.next() {
                 let message = MailStore.storedMessage(from: row)
-                let prefix: Data = row[5]
+                let prefix: Data = row[6]
                 if !headerOnly, message.size > largest {
                     unread.append(message)
                     continue
                 }
-                if !headerOnly, row[8] as String == "chunks" {
-                    let stored = try MailStore.storedContent(db, blobID: row[7], layout: row[8], inline: Data())
+                if !headerOnly, row[9] as String == "chunks" {
+                    let stored = try MailStore.storedContent(db, blobID: row[8], layout: row[9], inline: Data())
                     if matches(message, prefix + stored) { matched.append(message.uid) }
                     continue
                 }
-                let accepted = try row.withUnsafeData(atIndex: 6) { stored in
+                let accepted = try row.withUnsafeData(atIndex: 7) { stored in
                     let stored = stored ?? Data()
                     return matches(message, prefix.isEmpty ? stored : prefix + stored)
                 }
