@@ -181,23 +181,23 @@ extension MailStore {
             if content == .omitted {
                 result.append((message, nil))
             } else {
-                let prefix: Data = row[6]
+                let prefix: Data = row[7]
                 let stored: Data
                 if content == .whole {
                     // Over `largest`, the query left the bytes unread (SQLite reads a blob's overflow
                     // pages whenever the column is in the result).
-                    guard let inline = row[7] as Data? else {
+                    guard let inline = row[8] as Data? else {
                         result.append((message, nil))
                         continue
                     }
-                    let layout: String = row[9]
+                    let layout: String = row[10]
                     if layout == "chunks", message.size > largest {
                         result.append((message, nil))
                         continue
                     }
-                    stored = try Self.storedContent(db, blobID: row[8], layout: layout, inline: inline)
+                    stored = try Self.storedContent(db, blobID: row[9], layout: layout, inline: inline)
                 } else {
-                    stored = row[7]
+                    stored = row[8]
                 }
                 result.append((message, prefix.isEmpty ? stored : prefix + stored))
             }
@@ -335,13 +335,15 @@ extension MailStore {
         guard uid < Int64(UInt32.max) else { throw MailStoreError.unavailable("mailbox \(mailboxID) ran out of UIDs") }
         let modSeq = try Self.bumpModSeq(db, mailboxID: mailboxID)
         try db.cachedStatement(sql: "UPDATE mailbox SET uidNext = ? WHERE id = ?").execute(arguments: [uid + 1, mailboxID])
+        let savedAt = StoredMessage.milliseconds(Date())
         try db.cachedStatement(sql: """
-                INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, headerPrefix, size, internalDate, flags, modSeq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq])
+                INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, headerPrefix, size, internalDate, flags, modSeq, savedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [mailboxID, uid, blobID, headerPrefix, size, internalDate, Self.flagString(flags), modSeq, savedAt])
         try Self.recordChange(db, mailboxID: mailboxID, modSeq: modSeq, uid: UInt32(uid), kind: .append)
         return StoredMessage(
-            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq), contentID: blobID)
+            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq), contentID: blobID,
+            savedDate: savedAt)
     }
 
     static func bumpModSeq(_ db: Database, mailboxID: Int64) throws -> Int64 {
@@ -397,17 +399,22 @@ extension MailStore {
     /// date comes as seconds since 1970, computed by SQLite: decoding GRDB's date text into a `Date`
     /// through calendar components was the largest single cost of a message listing (SEARCH, SELECT).
     static func storedMessageColumns(_ prefix: String = "") -> String {
-        "\(prefix)uid, \(prefix)size, (julianday(\(prefix)internalDate) - 2440587.5) * 86400.0, \(prefix)flags, \(prefix)modSeq, \(prefix)messageBlobId"
+        """
+        \(prefix)uid, \(prefix)size, (julianday(\(prefix)internalDate) - 2440587.5) * 86400.0, \(prefix)flags, \(prefix)modSeq, \(prefix)messageBlobId,
+            (julianday(coalesce(\(prefix)savedAt, \(prefix)internalDate)) - 2440587.5) * 86400.0
+        """
     }
 
     /// A message from the first columns of a row selected with `storedMessageColumns`, read by
     /// position (by name, each column lookup hashed the name).
     static func storedMessage(from row: Row) -> StoredMessage {
         let seconds: Double = row[2]
+        let saved: Double = row[6]
         return StoredMessage(
             uid: UInt32(clamping: row[0] as Int64), size: row[1],
             internalDate: Date(timeIntervalSince1970: (seconds * 1000).rounded() / 1000),
-            flags: Self.flagSet(row[3]), modSeq: UInt64(clamping: row[4] as Int64), contentID: row[5])
+            flags: Self.flagSet(row[3]), modSeq: UInt64(clamping: row[4] as Int64), contentID: row[5],
+            savedDate: Date(timeIntervalSince1970: (saved * 1000).rounded() / 1000))
     }
 
     /// Flags from the text both backends keep them as (`flagString`).

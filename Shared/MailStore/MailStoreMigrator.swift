@@ -333,6 +333,11 @@ enum MailStoreMigrator {
                     ALTER TABLE mailbox DROP COLUMN subscribed;
                     """)
         }
+        migrator.registerMigration("2026-12-06 when each message was filed") { db in
+            // IMAP SAVEDATE (RFC 8514): set as each message is filed; messages filed earlier have none
+            // and are read with their internal date.
+            try db.execute(sql: "ALTER TABLE mailboxMessage ADD COLUMN savedAt DATETIME")
+        }
         return migrator
     }
 }

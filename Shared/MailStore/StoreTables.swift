@@ -79,7 +79,7 @@ public struct StoreTable: Sendable {
             "mailboxMessage",
             [
                 ("id", .integer), ("mailboxId", .integer), ("uid", .integer), ("messageBlobId", .integer), ("headerPrefix", .bytes),
-                ("size", .integer), ("internalDate", .date), ("flags", .text), ("modSeq", .integer),
+                ("size", .integer), ("internalDate", .date), ("flags", .text), ("modSeq", .integer), ("savedAt", .date),
             ]),
         StoreTable(
             "mailboxChange",

@@ -216,14 +216,23 @@ public struct StoredMessage: Sendable, Equatable {
     /// The stored content's id: the same for every copy of the message (COPY, MOVE, one delivery to
     /// several mailboxes), never another content's (ids are not reused), for the message's life.
     public let contentID: Int64
+    /// When it was filed in this mailbox (APPEND, delivery, COPY, MOVE; IMAP SAVEDATE, RFC 8514), to
+    /// the millisecond; the internal date for messages filed before the store kept this.
+    public let savedDate: Date
 
-    public init(uid: UInt32, size: Int64, internalDate: Date, flags: Set<String>, modSeq: UInt64, contentID: Int64) {
+    public init(uid: UInt32, size: Int64, internalDate: Date, flags: Set<String>, modSeq: UInt64, contentID: Int64, savedDate: Date) {
         self.uid = uid
         self.size = size
         self.internalDate = internalDate
         self.flags = flags
         self.modSeq = modSeq
         self.contentID = contentID
+        self.savedDate = savedDate
+    }
+
+    /// `date` to the millisecond, as both backends keep dates.
+    public static func milliseconds(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 }
 

@@ -174,7 +174,7 @@ extension PostgresMailboxes {
                 guard let flags = next[uid] else { return message }
                 return StoredMessage(
                     uid: uid, size: message.size, internalDate: message.internalDate, flags: flags, modSeq: UInt64(after),
-                    contentID: message.contentID)
+                    contentID: message.contentID, savedDate: message.savedDate)
             }
             return FlagChange(
                 messages: messages, modSeqBefore: UInt64(before), modSeqAfter: UInt64(after),

@@ -10,21 +10,23 @@ extension PostgresMailboxes {
 
     /// The columns `storedMessage(from:)` reads, in its order.
     static func messageColumns(_ prefix: String = "") -> String {
-        "\(prefix)uid, \(prefix)size, \(prefix)internal_date, \(prefix)flags, \(prefix)mod_seq, \(prefix)message_blob_id"
+        """
+        \(prefix)uid, \(prefix)size, \(prefix)internal_date, \(prefix)flags, \(prefix)mod_seq, \(prefix)message_blob_id,
+            coalesce(\(prefix)saved_at, \(prefix)internal_date)
+        """
     }
 
     /// The date to the millisecond, as the SQLite file keeps it, so that both backends give the same.
     static func storedMessage(from row: PostgresRow) throws -> StoredMessage {
-        let (uid, size, date, flags, modSeq, content) = try row.decode((Int64, Int64, Date, String, Int64, Int64).self)
+        let (uid, size, date, flags, modSeq, content, saved) = try row.decode((Int64, Int64, Date, String, Int64, Int64, Date).self)
         return StoredMessage(
-            uid: UInt32(clamping: uid), size: size,
-            internalDate: Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000),
-            flags: MailStore.flagSet(flags), modSeq: UInt64(clamping: modSeq), contentID: content)
+            uid: UInt32(clamping: uid), size: size, internalDate: StoredMessage.milliseconds(date), flags: MailStore.flagSet(flags),
+            modSeq: UInt64(clamping: modSeq), contentID: content, savedDate: StoredMessage.milliseconds(saved))
     }
 
     static func listed(_ row: PostgresRow) throws -> (StoredMessage, prefix: Data, stored: Data?, blob: Int64, layout: String) {
-        let (_, _, _, _, _, _, prefix, stored, blob, layout) = try row.decode(
-            (Int64, Int64, Date, String, Int64, Int64, Data, Data?, Int64, String).self)
+        let (_, _, _, _, _, _, _, prefix, stored, blob, layout) = try row.decode(
+            (Int64, Int64, Date, String, Int64, Int64, Date, Data, Data?, Int64, String).self)
         return (try Self.storedMessage(from: row), prefix, stored, blob, layout)
     }
 
@@ -76,9 +78,10 @@ extension PostgresMailboxes {
             }
             throw MailStoreError.unknownMailbox(String(mailboxID))
         }
-        let (uid, modSeq) = try row.decode((Int64, Int64).self)
+        let (uid, modSeq, saved) = try row.decode((Int64, Int64, Date).self)
         return StoredMessage(
-            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq), contentID: blobID)
+            uid: UInt32(uid), size: size, internalDate: internalDate, flags: flags, modSeq: UInt64(modSeq), contentID: blobID,
+            savedDate: StoredMessage.milliseconds(saved))
     }
 
     static func bumpModSeq(_ connection: PostgresConnection, mailboxID: Int64, _ logger: Logger) async throws -> Int64 {

@@ -401,6 +401,15 @@ enum PostgresMigrator {
                 "ALTER TABLE mailbox DROP COLUMN subscribed",
             ]
         ),
+        (
+            "2026-12-06 when each message was filed",
+            [
+                // IMAP SAVEDATE (RFC 8514): the time of the transaction that files each message from now
+                // on; messages filed earlier have none and are read with their internal date.
+                "ALTER TABLE mailbox_message ADD COLUMN saved_at timestamptz",
+                "ALTER TABLE mailbox_message ALTER COLUMN saved_at SET DEFAULT now()",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

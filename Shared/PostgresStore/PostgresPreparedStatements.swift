@@ -282,7 +282,7 @@ struct MailboxByNameStatement: PreparedStoreStatement {
 struct LocalDeliveryStatement: PreparedStoreStatement {
     static let name = "estafeta_local_delivery"
     static let sql = """
-        SELECT d.outcome, d.uid, d.mod_seq, d.size, d.address, m.message_blob_id
+        SELECT d.outcome, d.uid, d.mod_seq, d.size, d.address, m.message_blob_id, now()
         FROM deliver_leased_recipient($1::bigint, $2::text, $3::timestamptz, $4::bigint, $5::bytea, $6::timestamptz, $7::bigint) d
         LEFT JOIN queue_recipient r ON r.id = $1::bigint LEFT JOIN queue_message m ON m.id = r.queue_message_id
         """
@@ -318,7 +318,7 @@ struct MessageFilingStatement: PreparedStoreStatement {
             INSERT INTO mailbox_change (mailbox_id, mod_seq, uid, kind, created_at)
             SELECT $1::bigint, mod_seq, uid, 'append', now() FROM next
         )
-        SELECT uid, mod_seq FROM next
+        SELECT uid, mod_seq, now() FROM next
         """
     let bindings: PostgresBindings
 

@@ -210,14 +210,18 @@ final class PostgresQueue: QueueBackend {
             return try await connection.rows(delivery, logger).first
         }
         do {
-            guard let (outcome, uid, modSeq, size, address, content) = try row?.decode((String, Int64?, Int64?, Int64?, String?, Int64?).self)
+            guard
+                let (outcome, uid, modSeq, size, address, content, filedAt) = try row?.decode(
+                    (String, Int64?, Int64?, Int64?, String?, Int64?, Date).self)
             else {
                 throw MailStoreError.unavailable("local delivery returned nothing")
             }
             switch outcome {
             case "delivered":
                 guard let uid, let modSeq, let size, let content else { throw MailStoreError.unavailable("local delivery returned no UID") }
-                return StoredMessage(uid: UInt32(uid), size: size, internalDate: now, flags: [], modSeq: UInt64(modSeq), contentID: content)
+                return StoredMessage(
+                    uid: UInt32(uid), size: size, internalDate: now, flags: [], modSeq: UInt64(modSeq), contentID: content,
+                    savedDate: StoredMessage.milliseconds(filedAt))
             case "lease lost": throw MailStoreError.leaseLost(lease.recipientID.rawValue)
             case "no mailbox": throw MailStoreError.unknownMailbox(String(mailbox.rawValue))
             case "no uid": throw MailStoreError.unavailable("mailbox \(mailbox.rawValue) ran out of UIDs")

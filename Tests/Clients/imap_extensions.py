@@ -6,6 +6,7 @@ usage: imap_extensions.py IMAPS_PORT CA_FILE SERVER_PID [CHECK...]
 The account alice@example.org / "correct horse battery" exists. Prints "ok <check>" per check and
 "all checks passed" at the end; exits 1 at the first failure.
 """
+import imaplib
 import os
 import re
 import ssl
@@ -276,7 +277,48 @@ def objectid():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid]
+def savedate():
+    """SAVEDATE (RFC 8514): when a message was filed in its mailbox (APPEND, COPY, MOVE), apart from
+    its internal date; SAVEDBEFORE, SAVEDON, SAVEDSINCE on that day, SAVEDATESUPPORTED for all."""
+    import datetime
+    import time
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"SAVEDATE" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Saved")
+    imap.create("Later")
+    typ, _ = imap.append("Saved", None, '"01-Jan-2001 10:00:00 +0000"', b"Subject: old\r\n\r\nold\r\n")
+    expect(typ == "OK", "APPEND")
+    imap.select("Saved")
+    typ, data = imap.fetch("1", "(INTERNALDATE SAVEDATE)")
+    line = data[0].decode()
+    saved = re.search(r'SAVEDATE "([^"]+)"', line)
+    expect('INTERNALDATE "01-Jan-2001 10:00:00 +0000"' in line and saved, f"FETCH: {line}")
+    saved_at = datetime.datetime.strptime(saved.group(1), "%d-%b-%Y %H:%M:%S %z")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expect(abs((now - saved_at).total_seconds()) < 300, f"SAVEDATE {saved_at} is not now ({now})")
+    today = now.strftime("%d-%b-%Y")
+    for criteria, wanted in [(f"SAVEDON {today}", [b"1"]), (f"SAVEDSINCE {today}", [b"1"]), ("SAVEDBEFORE 2-Jan-2001", []),
+                             ("SAVEDSINCE 1-Jan-2030", []), ("ON 1-Jan-2001", [b"1"]), ("SAVEDATESUPPORTED", [b"1"]),
+                             (f"NOT SAVEDON {today}", [])]:
+        typ, found = imap.search(None, criteria)
+        expect(found[0].split() == wanted, f"SEARCH {criteria}: {found!r}")
+    time.sleep(1.1)
+    imap.copy("1", "Later")
+    imap.select("Later")
+    typ, data = imap.fetch("1", "(INTERNALDATE SAVEDATE)")
+    copied = re.search(r'SAVEDATE "([^"]+)"', data[0].decode())
+    copied_at = datetime.datetime.strptime(copied.group(1), "%d-%b-%Y %H:%M:%S %z")
+    expect('INTERNALDATE "01-Jan-2001 10:00:00 +0000"' in data[0].decode() and copied_at > saved_at,
+           f"the copy's SAVEDATE {copied_at} is not later than {saved_at}: {data!r}")
+    try:
+        imap.search(None, "SAVEDON yesterday")
+        expect(False, "a bad date was accepted")
+    except imaplib.IMAP4.error as error:
+        expect("BAD" in str(error), f"bad date: {error}")
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[4:])

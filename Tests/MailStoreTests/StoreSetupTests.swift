@@ -59,6 +59,34 @@ struct StoreSetupTests {
         }
     }
 
+    @Test("messages filed before save dates were kept are read with their internal date as their save date; later ones with the time they were filed")
+    func saveDateMigration() async throws {
+        try await StoreFixture.with { fixture in
+            try MailStoreMigrator.writeEarlierFile(
+                at: fixture.path, migratedUpTo: "2026-12-05 subscriptions apart from mailboxes",
+                then: """
+                    INSERT INTO domain(name, createdAt) VALUES ('example.org', CURRENT_TIMESTAMP);
+                    INSERT INTO account(domainId, address, localPart, passwordHash, createdAt, updatedAt)
+                        VALUES (1, 'alice@example.org', 'alice', 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP);
+                    INSERT INTO mailbox(accountId, name, uidValidity, uidNext, createdAt) VALUES (1, 'INBOX', 7, 2, CURRENT_TIMESTAMP);
+                    INSERT INTO messageBlob(content, size, createdAt) VALUES (X'41', 1, CURRENT_TIMESTAMP);
+                    INSERT INTO messageHeader(messageBlobId, header) VALUES (1, X'');
+                    INSERT INTO mailboxMessage(mailboxId, uid, messageBlobId, size, internalDate, modSeq)
+                        VALUES (1, 1, 1, 1, '2001-01-01 10:00:00.000', 2);
+                    """)
+            let store = try fixture.open()
+            let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let old = Date(timeIntervalSince1970: 978_343_200)
+            let before = Date()
+            let appended = try await store.appendMessage(Data("Subject: new\r\n\r\nnew\r\n".utf8), to: inbox.id, internalDate: old)
+            let listed = try await store.messages(in: inbox.id)
+            #expect(listed.map(\.internalDate) == [old, old])
+            #expect(listed[0].savedDate == old)
+            #expect(listed[1].savedDate == appended.savedDate && abs(appended.savedDate.timeIntervalSince(before)) < 60)
+        }
+    }
+
     @Test("a file that is not a database is refused with a clear error, not a crash")
     func notADatabase() async throws {
         try await StoreFixture.with { fixture in

@@ -37,7 +37,7 @@ struct IMAPFetchResponse {
                 case .text, .mime, nil: .whole
                 }
             case .rfc822, .rfc822Text, .bodySection, .body, .bodyStructure, .binary, .binarySize: .whole
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID: extent
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID, .saveDate: extent
             }
         }
     }
@@ -91,6 +91,7 @@ struct IMAPFetchResponse {
         case .emailID: output.writeString("EMAILID (\(IMAPObjectID.email(message.contentID)))")
         // No threads are kept: RFC 8474 §5.2 answers NIL then.
         case .threadID: output.writeString("THREADID NIL")
+        case .saveDate: output.writeString("SAVEDATE \(IMAPEncoding.dateTime(message.savedDate))")
         default: return false
         }
         return true
@@ -134,7 +135,7 @@ struct IMAPFetchResponse {
         for (index, item) in self.items.enumerated() {
             if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
             switch item {
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID:
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID, .saveDate:
                 _ = Self.writeListed(item, message: message, flags: flags, into: &output)
             case .envelope: output.writeString("ENVELOPE \(structure().envelope())")
             case .body: output.writeString("BODY \(structure().bodyStructure(extensible: false))")

@@ -90,7 +90,7 @@ struct IMAPSearch {
     static func needsListing(_ key: IMAPSearchKey) -> Bool {
         Self.anyKey(in: key) { leaf in
             switch leaf {
-            case .larger, .smaller, .modSeq, .before, .on, .since, .emailID: true
+            case .larger, .smaller, .modSeq, .before, .on, .since, .emailID, .savedBefore, .savedOn, .savedSince: true
             default: Self.needsContent(leaf)
             }
         }
@@ -156,6 +156,10 @@ struct IMAPSearch {
         case .before(let day): return candidate.message.map { Self.day(of: $0.internalDate) < Self.day(day) } ?? false
         case .on(let day): return candidate.message.map { Self.day(of: $0.internalDate) == Self.day(day) } ?? false
         case .since(let day): return candidate.message.map { Self.day(of: $0.internalDate) >= Self.day(day) } ?? false
+        case .savedBefore(let day): return candidate.message.map { Self.day(of: $0.savedDate) < Self.day(day) } ?? false
+        case .savedOn(let day): return candidate.message.map { Self.day(of: $0.savedDate) == Self.day(day) } ?? false
+        case .savedSince(let day): return candidate.message.map { Self.day(of: $0.savedDate) >= Self.day(day) } ?? false
+        case .saveDateSupported: return true  // every mailbox keeps save dates
         case .sentBefore(let day), .sentOn(let day), .sentSince(let day):
             // RFC 9051 §6.4.4: the day written in the Date header, disregarding time and timezone (a
             // message dated 00:30 +0200 was sent on that day, not on the day before in UTC); messages

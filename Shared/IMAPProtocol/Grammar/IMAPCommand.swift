@@ -170,6 +170,8 @@ public enum IMAPFetchAttribute: Sendable, Hashable {
     case modSeq
     /// OBJECTID (RFC 8474 §5): the message's content id, and its thread's (none here).
     case emailID, threadID
+    /// SAVEDATE (RFC 8514): when the message was filed in this mailbox.
+    case saveDate
 }
 
 /// SEARCH keys (RFC 9051 §6.4.4), nested as sent.
@@ -190,6 +192,8 @@ public indirect enum IMAPSearchKey: Sendable, Equatable {
     case modSeq(UInt64)
     /// OBJECTID (RFC 8474 §6).
     case emailID(String), threadID(String)
+    /// SAVEDATE (RFC 8514 §4.2): the day it was filed in the mailbox; every message has one.
+    case savedBefore(DateComponents), savedOn(DateComponents), savedSince(DateComponents), saveDateSupported
 }
 
 /// ESEARCH return options (RFC 9051 §6.4.4, RFC 5182 SAVE).

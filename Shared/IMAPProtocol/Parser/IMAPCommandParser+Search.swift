@@ -124,6 +124,10 @@ extension IMAPCommandParser {
         case "BEFORE": return .before(try date())
         case "ON": return .on(try date())
         case "SINCE": return .since(try date())
+        case "SAVEDBEFORE": return .savedBefore(try date())
+        case "SAVEDON": return .savedOn(try date())
+        case "SAVEDSINCE": return .savedSince(try date())
+        case "SAVEDATESUPPORTED": return .saveDateSupported
         case "SENTBEFORE": return .sentBefore(try date())
         case "SENTON": return .sentOn(try date())
         case "SENTSINCE": return .sentSince(try date())

@@ -408,6 +408,7 @@ public struct IMAPCommandParser: Sendable {
         case "MODSEQ": return .modSeq
         case "EMAILID": return .emailID
         case "THREADID": return .threadID
+        case "SAVEDATE": return .saveDate
         case "BODY" where !s.peekIs("["): return .body
         case "BODY", "BODY.PEEK":
             let section = try self.section(&s)

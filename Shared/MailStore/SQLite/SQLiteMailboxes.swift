@@ -274,17 +274,17 @@ struct SQLiteMailboxes: MailboxBackend {
             var unread: [StoredMessage] = []
             while let row = try rows.next() {
                 let message = MailStore.storedMessage(from: row)
-                let prefix: Data = row[6]
+                let prefix: Data = row[7]
                 if !headerOnly, message.size > largest {
                     unread.append(message)
                     continue
                 }
-                if !headerOnly, row[9] as String == "chunks" {
-                    let stored = try MailStore.storedContent(db, blobID: row[8], layout: row[9], inline: Data())
+                if !headerOnly, row[10] as String == "chunks" {
+                    let stored = try MailStore.storedContent(db, blobID: row[9], layout: row[10], inline: Data())
                     if matches(message, prefix + stored) { matched.append(message.uid) }
                     continue
                 }
-                let accepted = try row.withUnsafeData(atIndex: 7) { stored in
+                let accepted = try row.withUnsafeData(atIndex: 8) { stored in
                     let stored = stored ?? Data()
                     return matches(message, prefix.isEmpty ? stored : prefix + stored)
                 }
