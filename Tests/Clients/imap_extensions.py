@@ -318,7 +318,58 @@ def savedate():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate]
+def preview():
+    """PREVIEW (RFC 8970): the start of the text a reader sees first, on one line of at most 256
+    characters: the plain text of an alternative, the text of HTML (no style or script, references
+    decoded), past an attached file, decoded from base64 and Latin-1; empty for a message with no text;
+    PREVIEW (LAZY) too; reading it does not set \\Seen."""
+    import base64
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"PREVIEW" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Previews")
+    long_text = "Hello   there,\r\n\r\n\tthis is " + "a long line of words " * 30 + "\r\n"
+    messages = [
+        b"Subject: plain\r\n\r\n" + long_text.encode(),
+        b"Subject: alternative\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThe plain words.\r\n--b\r\nContent-Type: text/html\r\n\r\n"
+        b"<p>The HTML words.</p>\r\n--b--\r\n",
+        b"Subject: html\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>p { color: red }</style><script>var x = 1 < 2;</script></head>"
+        b"<body><!-- hidden --><p>Fish &amp; chips<br>for &lt;two&gt;&nbsp;&#233;t&#xE9;</p></body></html>\r\n",
+        b"Subject: attached\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n"
+        b"--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=notes.txt\r\n\r\nnot the body\r\n"
+        b"--m\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode("Caf\u00e9 au lait".encode("latin-1")) + b"\r\n--m--\r\n",
+        b"Subject: image\r\nMIME-Version: 1.0\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n",
+    ]
+    for message in messages:
+        expect(imap.append("Previews", None, None, message)[0] == "OK", "APPEND")
+    imap.select("Previews")
+    words = " ".join(long_text.split())
+    wanted = [words[:256], "The plain words.", "Fish & chips for <two> \u00e9t\u00e9", "Caf\u00e9 au lait", ""]
+    for item in ("PREVIEW", "PREVIEW (LAZY)"):
+        typ, data = imap.fetch("1:5", f"({item})")
+        expect(typ == "OK", f"FETCH {item}: {data!r}")
+        got = []
+        for entry in data:
+            if isinstance(entry, tuple):  # a literal: non-ASCII text
+                got.append(entry[1].decode("utf-8"))
+            elif entry != b")":
+                quoted = re.search(rb'PREVIEW "((?:[^"\\]|\\.)*)"', entry)
+                expect(quoted, f"PREVIEW answer: {entry!r}")
+                got.append(re.sub(rb"\\(.)", rb"\1", quoted.group(1)).decode("utf-8"))
+        expect(got == wanted, f"FETCH {item}: {got!r}, not {wanted!r}")
+    typ, data = imap.fetch("1:5", "(FLAGS)")
+    expect(all(b"\\Seen" not in entry for entry in data), f"PREVIEW set \\Seen: {data!r}")
+    try:
+        imap.fetch("1", "(PREVIEW (EAGER))")
+        expect(False, "an unknown modifier was accepted")
+    except imaplib.IMAP4.error as error:
+        expect("BAD" in str(error), f"unknown modifier: {error}")
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[4:])

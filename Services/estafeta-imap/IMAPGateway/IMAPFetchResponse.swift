@@ -36,7 +36,7 @@ struct IMAPFetchResponse {
                 case .header, .headerFields, .headerFieldsNot: extent == .whole ? .whole : .header
                 case .text, .mime, nil: .whole
                 }
-            case .rfc822, .rfc822Text, .bodySection, .body, .bodyStructure, .binary, .binarySize: .whole
+            case .rfc822, .rfc822Text, .bodySection, .body, .bodyStructure, .binary, .binarySize, .preview: .whole
             case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID, .saveDate: extent
             }
         }
@@ -162,6 +162,9 @@ struct IMAPFetchResponse {
                 output.writeBytes(Self.binaryItem(item, data))
             case .binary, .binarySize:
                 output.writeBytes(Self.binaryItem(item, bytes()))
+            case .preview:
+                output.writeString("PREVIEW ")
+                output.writeBytes(IMAPEncoding.string(MessagePreview.text(of: bytes(), root: structure().root), utf8: self.utf8))
             }
         }
         if announceFlags, !self.items.contains(.flags) { output.writeString(" FLAGS \(IMAPSession.flagList(flags))") }

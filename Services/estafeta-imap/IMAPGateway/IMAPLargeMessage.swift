@@ -116,6 +116,18 @@ struct IMAPLargeMessage {
             return try await self.binary(part, partial: partial, size: false, number: number)
         case .binarySize(let part):
             return try await self.binary(part, partial: nil, size: true, number: number)
+        case .preview:
+            // From the start of the chosen part only, however large the message.
+            guard let part = MessagePreview.part(of: try await self.structure()) else { return .success(.text("PREVIEW \"\"")) }
+            var body: [UInt8] = []
+            let start = Int64(part.body.lowerBound)
+            let end = min(Int64(part.body.upperBound), start + Int64(MessagePreview.maximumSourceBytes))
+            try await self.read(start..<end) { piece in
+                body += piece
+                return true
+            }
+            let preview = MessagePreview.text(of: part, body: body)
+            return .success(.text("PREVIEW " + String(decoding: IMAPEncoding.string(preview, utf8: self.utf8), as: UTF8.self)))
         default:
             break
         }

@@ -172,6 +172,9 @@ public enum IMAPFetchAttribute: Sendable, Hashable {
     case emailID, threadID
     /// SAVEDATE (RFC 8514): when the message was filed in this mailbox.
     case saveDate
+    /// PREVIEW (RFC 8970), with the LAZY modifier (§3.1): the server may answer NIL when a preview
+    /// would be costly to make now.
+    case preview(lazy: Bool)
 }
 
 /// SEARCH keys (RFC 9051 §6.4.4), nested as sent.

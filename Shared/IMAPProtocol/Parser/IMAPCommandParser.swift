@@ -409,6 +409,18 @@ public struct IMAPCommandParser: Sendable {
         case "EMAILID": return .emailID
         case "THREADID": return .threadID
         case "SAVEDATE": return .saveDate
+        case "PREVIEW":
+            // `PREVIEW (LAZY)` (RFC 8970 §6); the next item cannot start with "(".
+            var modifiers = s
+            guard modifiers.take(" "), modifiers.take("(") else { return .preview(lazy: false) }
+            s = modifiers
+            var lazy = false
+            repeat {
+                guard try s.atom().uppercased() == "LAZY" else { throw IMAPSyntaxError("Unknown PREVIEW modifier") }
+                lazy = true
+            } while s.take(" ")
+            try s.expect(")")
+            return .preview(lazy: lazy)
         case "BODY" where !s.peekIs("["): return .body
         case "BODY", "BODY.PEEK":
             let section = try self.section(&s)
