@@ -115,6 +115,14 @@ extension MailStore {
         try await self.contents.appendMessage(upload, header: header, to: mailbox, flags: flags, internalDate: internalDate)
     }
 
+    /// Files several messages in one transaction (IMAP MULTIAPPEND, RFC 3502): all, in order under
+    /// consecutive UIDs, or none. Uploads among them are the messages' content from this commit on;
+    /// when it fails they are left to the caller to discard.
+    public func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+        guard !messages.isEmpty else { return [] }
+        return try await self.contents.appendMessages(messages, to: mailbox)
+    }
+
     /// Messages with UIDs in `uids`, in UID order, without content.
     public func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32> = 1...UInt32.max) async throws(MailStoreError)
         -> [StoredMessage]

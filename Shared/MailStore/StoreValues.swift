@@ -450,3 +450,23 @@ public struct QueueStats: Sendable, Equatable {
         self.oldestPendingSince = oldestPendingSince
     }
 }
+
+/// A message to file with others in one transaction (IMAP MULTIAPPEND).
+public struct NewMessage: Sendable {
+    public enum Content: Sendable {
+        /// Received in full.
+        case whole(Data)
+        /// Written beforehand as an upload; `header` is its header section through the empty line.
+        case uploaded(ContentUpload, header: Data)
+    }
+
+    public var content: Content
+    public var flags: Set<String>
+    public var internalDate: Date
+
+    public init(content: Content, flags: Set<String> = [], internalDate: Date = Date()) {
+        self.content = content
+        self.flags = flags
+        self.internalDate = internalDate
+    }
+}

@@ -56,6 +56,31 @@ struct PostgresContents: ContentBackend {
         }
     }
 
+    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            var stored: [StoredMessage] = []
+            for message in messages {
+                let blob: Int64
+                let size: Int
+                switch message.content {
+                case .whole(let data):
+                    blob = try await PostgresMailboxes.insertContent(connection, data, now: message.internalDate, logger)
+                    size = data.count
+                case .uploaded(let upload, let header):
+                    blob = try await Self.sealUpload(connection, upload, prefix: Data(), header: header, now: message.internalDate, logger)
+                    size = upload.size
+                }
+                stored.append(
+                    try await PostgresMailboxes.insertMailboxMessage(
+                        connection, mailboxID: mailbox.rawValue, blobID: blob, headerPrefix: Data(), size: Int64(size),
+                        flags: message.flags, internalDate: message.internalDate, logger))
+            }
+            try await PostgresMailboxes.requireWithinQuota(connection, mailboxID: mailbox.rawValue, logger)
+            return stored
+        }
+    }
+
     /// Turns an upload into stored content inside the accepting transaction: `prefix` becomes piece 0
     /// and the header section is kept apart. Fails if the upload was purged as abandoned meanwhile.
     static func sealUpload(

@@ -2,7 +2,7 @@
 """IMAP extensions end to end: each check talks to the server as a client of that extension does, with
 Python's imaplib and zlib (implementations nobody here wrote) and raw IMAPS where imaplib has no verb.
 
-usage: imap_extensions.py IMAPS_PORT CA_FILE SERVER_PID [CHECK...]
+usage: imap_extensions.py IMAPS_PORT CA_FILE SERVER_PID ADMIN_PORT ADMIN_TOKEN [CHECK...]
 The account alice@example.org / "correct horse battery" exists. Prints "ok <check>" per check and
 "all checks passed" at the end; exits 1 at the first failure.
 """
@@ -14,8 +14,9 @@ import sys
 import zlib
 
 from imap_raw import fetch, imap_session, logged_in
+from smtp_raw import admin_api
 
-imaps_port, ca_file, server_pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+imaps_port, ca_file, server_pid, admin_port, admin_token = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 USER, PASSWORD = "alice@example.org", "correct horse battery"
 context = ssl.create_default_context(cafile=ca_file)
 context.check_hostname = False
@@ -369,10 +370,75 @@ def preview():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview]
+def multiappend():
+    """MULTIAPPEND (RFC 3502): several messages in one APPEND, each with its flags and date, one of them
+    large enough to arrive in pieces, filed in order under consecutive UIDs (APPENDUID with the set);
+    over the quota none is filed; a missing mailbox is NO [TRYCREATE]; a bad second message is BAD and
+    nothing is filed."""
+    import urllib.parse
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"MULTIAPPEND" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Multi")
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+    large = b"Subject: large\r\n\r\n" + b"".join(b"line %07d of a large message\r\n" % n for n in range(40_000))
+    small = [b"Subject: one\r\n\r\nfirst\r\n", b"Subject: three\r\n\r\nthird\r\n"]
+
+    def append(mailbox, parts, tag="a"):
+        # Every literal non-synchronising (LITERAL+) but the last, which waits for "+".
+        command = b"%s APPEND %s" % (tag.encode(), mailbox.encode())
+        for index, (prefix, body) in enumerate(parts):
+            last = index == len(parts) - 1
+            command += b" " + prefix + b"{%d%s}\r\n" % (len(body), b"" if last else b"+")
+            if last:
+                sock.sendall(command)
+                line = reader.readline()
+                if not line.startswith(b"+"):
+                    return line
+                sock.sendall(body + b"\r\n")
+            else:
+                command += body
+        while True:
+            line = reader.readline()
+            if line.startswith(tag.encode() + b" "):
+                return line
+
+    parts = [(b"(\\Seen) ", small[0]), (b'"01-Jan-2001 10:00:00 +0000" ', large), (b"(\\Flagged $Work) ", small[1])]
+    done = append("Multi", parts)
+    appenduid = re.match(rb"a OK \[APPENDUID (\d+) 1:3\]", done)
+    expect(appenduid, f"MULTIAPPEND: {done!r}")
+    imap.select("Multi")
+    typ, data = imap.fetch("1:3", "(FLAGS INTERNALDATE BODY.PEEK[])")
+    bodies = [entry[1] for entry in data if isinstance(entry, tuple)]
+    expect(bodies == [small[0], large, small[1]], f"contents: {[len(b) for b in bodies]}")
+    heads = [entry[0] for entry in data if isinstance(entry, tuple)]
+    expect(b"\\Seen" in heads[0] and b'"01-Jan-2001 10:00:00 +0000"' in heads[1] and b"$Work" in heads[2] and b"\\Flagged" in heads[2],
+           f"flags and dates: {heads!r}")
+
+    # Over the quota: none of them is filed.
+    account = "accounts/" + urllib.parse.quote(USER)
+    used = admin_api(admin_port, admin_token, "GET", account)[1]["usage"]["bytes"]
+    admin_api(admin_port, admin_token, "PATCH", account, {"quotaBytes": used + len(large) // 2})
+    done = append("Multi", [(b"", small[0]), (b"", large), (b"", small[1])], tag="q")
+    expect(done.startswith(b"q NO [OVERQUOTA]"), f"MULTIAPPEND over the quota: {done!r}")
+    expect(imap.select("Multi")[1] == [b"3"], f"messages after a refused MULTIAPPEND: {imap.select('Multi')!r}")
+    admin_api(admin_port, admin_token, "PATCH", account, {"quotaBytes": None})
+
+    done = append("Nowhere", [(b"", small[0]), (b"", large)], tag="n")
+    expect(done.startswith(b"n NO [TRYCREATE]"), f"MULTIAPPEND to a missing mailbox: {done!r}")
+    sock.sendall(b"b APPEND Multi {1+}\r\nx (\\Bogus\r\n")
+    done = reader.readline()
+    expect(done.startswith(b"b BAD"), f"a bad second message: {done!r}")
+    expect(imap.select("Multi")[1] == [b"3"], "messages after a BAD MULTIAPPEND")
+    untagged, done = fetch(sock, reader, "z", "NOOP")
+    expect(done.startswith(b"z OK"), f"the session after: {done!r}")
+    sock.close()
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend]
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[4:])
+    wanted = set(sys.argv[6:])
     for check in CHECKS:
         if wanted and check.__name__ not in wanted:
             continue

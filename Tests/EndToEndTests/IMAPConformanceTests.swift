@@ -21,7 +21,7 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP extensions",
         arguments: ["compress", "compress_memory", "configured_mailboxes --accounts-mailboxes Brouillons=drafts,Envoyés=sent,Notes", "objectid",
-            "objectid streamed", "savedate", "preview", "preview streamed",
+            "objectid streamed", "savedate", "preview", "preview streamed", "multiappend",
         ])
     func extensionCheck(_ argument: String) async throws {
         try await Self.run("imap_extensions.py", argument)
@@ -37,7 +37,9 @@ struct IMAPConformanceTests {
             name: "imap-\(name)", hostname: "imap.estafeta.test", token: Self.token, options: options)
         defer { server.removeDirectory() }
         var arguments = [String(server.ports["imaps"] ?? 0), server.certificatePath]
-        if script == "imap_extensions.py" { arguments.append(String(server.process.processIdentifier)) }
+        if script == "imap_extensions.py" {
+            arguments += [String(server.process.processIdentifier), String(server.ports["admin"] ?? 0), Self.token]
+        }
         let result = try await PythonClient.run(script, arguments + [name])
         #expect(result.status == 0 && result.output.contains("ok \(name)"), "\(result.output)\n\(server.log)")
         #expect(try await server.stop().status == 0)

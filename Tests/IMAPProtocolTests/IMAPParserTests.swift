@@ -103,30 +103,38 @@ struct IMAPParserTests {
     @Test("APPEND with flags, date-time and a (binary) literal")
     func append() throws {
         let message = "Subject: hi\r\n\r\nbody\r\n"
-        guard case .append(let mailbox, let flags, let date, let bytes)? = self.kind(
+        guard case .append(let mailbox, let messages)? = self.kind(
             "a APPEND Drafts (\\Draft \\Seen) \" 7-Feb-2026 09:30:00 +0100\" {\(message.utf8.count)}\r\n\(message)\r\n")
         else {
             Issue.record("not parsed")
             return
         }
-        #expect(mailbox == IMAPMailboxName("Drafts") && flags == [.draft, .seen] && bytes == Array(message.utf8))
-        #expect(date == Date(timeIntervalSince1970: 1_770_453_000))
-        guard case .append(_, [], nil, let binary)? = self.kind("a APPEND INBOX ~{3}\r\n\u{0}ab\r\n") else {
-            Issue.record("binary literal not parsed")
-            return
-        }
-        #expect(binary == [0, 97, 98])
+        #expect(
+            mailbox == IMAPMailboxName("Drafts")
+                && messages == [
+                    IMAPAppendedMessage(
+                        flags: [.draft, .seen], internalDate: Date(timeIntervalSince1970: 1_770_453_000), message: Array(message.utf8))
+                ])
+        #expect(self.kind("a APPEND INBOX ~{3}\r\n\u{0}ab\r\n") == .append(IMAPMailboxName("INBOX"), [IMAPAppendedMessage(message: [0, 97, 98])]))
+        // MULTIAPPEND (RFC 3502): several messages, each with its own flags and date.
+        #expect(
+            self.kind("a APPEND INBOX {1}\r\nx (\\Seen) {2}\r\nyz \"01-Jan-2001 10:00:00 +0000\" {1+}\r\nw\r\n")
+                == .append(
+                    IMAPMailboxName("INBOX"),
+                    [
+                        IMAPAppendedMessage(message: [120]), IMAPAppendedMessage(flags: [.seen], message: [121, 122]),
+                        IMAPAppendedMessage(internalDate: Date(timeIntervalSince1970: 978_343_200), message: [119]),
+                    ]))
+        #expect(self.bad("a APPEND INBOX {1}\r\nx \r\n") == "a")
+        #expect(self.bad("a APPEND INBOX {1}\r\nx (\\Seen)\r\n") == "a")
         #expect(self.bad("a APPEND INBOX {3}\r\n\u{0}ab\r\n") == "a")
         #expect(self.bad("a APPEND INBOX \"31-Foo-2026 09:30:00 +0100\" {1}\r\nx\r\n") == "a")
         #expect(self.bad("a APPEND INBOX \"hello\"\r\n") == "a")
         // RFC 6855 §4: `UTF8 (literal8)` once UTF8=ACCEPT is enabled, and only then.
         let utf8 = "Subject: café\r\n\r\n☕\r\n"
         let wrapped = "a APPEND INBOX (\\Seen) utf8 (~{\(utf8.utf8.count)}\r\n\(utf8))\r\n"
-        guard case .append(_, [.seen], nil, let unwrapped)? = self.kind(wrapped, utf8: true) else {
-            Issue.record("UTF8 (~{n}) not parsed")
-            return
-        }
-        #expect(unwrapped == Array(utf8.utf8))
+        #expect(
+            self.kind(wrapped, utf8: true) == .append(IMAPMailboxName("INBOX"), [IMAPAppendedMessage(flags: [.seen], message: Array(utf8.utf8))]))
         #expect(self.kind(wrapped) == nil)
         #expect(self.kind("a APPEND INBOX UTF8 ({3}\r\nabc)\r\n", utf8: true) == nil)
         #expect(self.kind("a APPEND INBOX UTF8 (~{3}\r\nabc\r\n", utf8: true) == nil)

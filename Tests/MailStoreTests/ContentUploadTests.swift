@@ -79,6 +79,44 @@ struct ContentUploadTests {
         }
     }
 
+    @Test("several messages, an upload among them, filed in one transaction: in order under consecutive UIDs; over the quota none, the upload left to discard", arguments: StoreBackendKind.allCases)
+    func appendSeveral(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let first = Data("Subject: first\r\n\r\none\r\n".utf8)
+            let last = Data("Subject: last\r\n\r\nthree\r\n".utf8)
+            let date = Date(timeIntervalSince1970: 978_343_200)
+            let stored = try await store.appendMessages(
+                [
+                    NewMessage(content: .whole(first), flags: ["\\Seen"]),
+                    NewMessage(content: .uploaded(try await Self.upload(into: store), header: Self.header), internalDate: date),
+                    NewMessage(content: .whole(last), flags: ["$Work"]),
+                ], to: inbox.id)
+            let before = try await store.messages(in: inbox.id)
+            #expect(stored.map(\.uid) == Array(before.suffix(3)).map(\.uid))
+            #expect(zip(stored.dropFirst(), stored).allSatisfy { $0.uid == $1.uid + 1 })
+            #expect(before.suffix(3).map(\.flags) == [["\\Seen"], [], ["$Work"]] && before.suffix(3)[before.count - 2].internalDate == date)
+            let contents = try await store.messagesWithContent(in: inbox.id, uids: stored[0].uid...stored[2].uid, content: .whole)
+            #expect(contents.map(\.content) == [first, Self.header + Self.pieces().reduce(Data(), +), last])
+            #expect(try await store.account(alice.address).messageCount == Int64(before.count))
+
+            // Over the quota, none of them: the mailbox, the usage and the stored contents as they were.
+            let account = try await store.account(alice.address)
+            try await store.setQuota(account.usedBytes + 100, for: alice.address)
+            let contentsBefore = try await store.storedContents().count
+            let upload = try await Self.upload(into: store)
+            await #expect(throws: MailStoreError.overQuota("alice@example.org")) {
+                try await store.appendMessages(
+                    [NewMessage(content: .whole(first)), NewMessage(content: .uploaded(upload, header: Self.header))], to: inbox.id)
+            }
+            try await store.discardUpload(upload)
+            #expect(try await store.messages(in: inbox.id) == before)
+            #expect(try await store.account(alice.address).usedBytes == account.usedBytes)
+            #expect(try await store.storedContents().count == contentsBefore)
+        }
+    }
+
     @Test("an accepted upload reads back whole (prefix, then the pieces in order) from the queue, a mailbox, FETCH and SEARCH", arguments: StoreBackendKind.allCases)
     func accepted(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in

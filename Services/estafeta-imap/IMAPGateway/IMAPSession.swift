@@ -163,7 +163,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -402,19 +402,26 @@ struct IMAPSession: Sendable {
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
                 + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
-        case .append(let name, let flags, let date, let message):
+        case .append(let name, let messages):
             guard let mailbox = try await self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
-            let flags = Set(flags.filter { $0 != .recent }.map(\.text))
+            let tooBig = no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets")
+            guard messages.count == 1, let message = messages.first else {
+                // MULTIAPPEND (RFC 3502): every message in one transaction, or none.
+                guard let stored = try await self.appendAll(messages, to: mailbox.id, streamed: &state.appendLiteral) else { return tooBig }
+                let uids = Self.sequenceSet(stored.map(\.uid))
+                return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(uids)] APPEND completed", state: &state)
+            }
+            let flags = Self.storedFlags(message.flags)
             let stored: StoredMessage
             if var literal = state.appendLiteral.take() {
-                guard let appended = try await self.appendStreamed(&literal, to: mailbox.id, flags: flags, internalDate: date ?? Date())
-                else { return no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets") }
+                guard let appended = try await self.appendStreamed(
+                    &literal, to: mailbox.id, flags: flags, internalDate: message.internalDate ?? Date())
+                else { return tooBig }
                 stored = appended
             } else {
-                // Stored with CRLF line ends, so every size reported is the size sent.
-                let content = Data(WireLines.normalised(message, dotStuffing: false))
-                stored = try await self.store.appendMessage(content, to: mailbox.id, flags: flags, internalDate: date ?? Date())
+                stored = try await self.store.appendMessage(
+                    Self.storedContent(message.message), to: mailbox.id, flags: flags, internalDate: message.internalDate ?? Date())
             }
             return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
         case .getQuotaRoot(let name):

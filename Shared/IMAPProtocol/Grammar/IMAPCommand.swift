@@ -204,6 +204,23 @@ public enum IMAPSearchReturn: String, Sendable, Hashable {
     case min = "MIN", max = "MAX", all = "ALL", count = "COUNT", save = "SAVE"
 }
 
+/// One message of an APPEND.
+public struct IMAPAppendedMessage: Sendable, Equatable {
+    public var flags: [IMAPFlag]
+    public var internalDate: Date?
+    /// The literal's bytes; empty when `streamed`.
+    public var message: [UInt8]
+    /// The literal was large and went to the session in pieces before the command (`IMAPFrame.literalPiece`).
+    public var streamed: Bool
+
+    public init(flags: [IMAPFlag] = [], internalDate: Date? = nil, message: [UInt8], streamed: Bool = false) {
+        self.flags = flags
+        self.internalDate = internalDate
+        self.message = message
+        self.streamed = streamed
+    }
+}
+
 /// What each command asks for.
 public enum IMAPCommandKind: Sendable, Equatable {
     case capability, noop, logout, startTLS
@@ -229,7 +246,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case lsub(reference: String, pattern: String)
     case namespace
     case status(IMAPMailboxName, [IMAPStatusAttribute])
-    case append(IMAPMailboxName, flags: [IMAPFlag], internalDate: Date?, message: [UInt8])
+    /// APPEND of one message, or of several in one command (MULTIAPPEND, RFC 3502).
+    case append(IMAPMailboxName, [IMAPAppendedMessage])
     case idle
     case check, close, unselect, expunge
     case uidExpunge(IMAPSequenceSet)

@@ -253,10 +253,20 @@ public struct IMAPCommandParser: Sendable {
     }
 
     /// APPEND mailbox [(flags)] [date-time] literal (RFC 9051 §6.3.12).
+    /// `APPEND mailbox message *(SP message)`, each message `[flag-list SP] [date-time SP] literal`
+    /// (RFC 3502 §6.3.11).
     private func append(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPCommandKind {
         try s.space()
         let mailbox = try s.mailbox(utf8: self.utf8Enabled)
-        try s.space()
+        var messages: [IMAPAppendedMessage] = []
+        repeat {
+            try s.space()
+            messages.append(try self.appendedMessage(&s))
+        } while !s.atEnd
+        return .append(mailbox, messages)
+    }
+
+    private func appendedMessage(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPAppendedMessage {
         var flags: [IMAPFlag] = []
         if s.peekIs("(") {
             flags = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try s.flag() }
@@ -279,8 +289,9 @@ public struct IMAPCommandParser: Sendable {
         guard s.peekIs("{") || s.peekIs("~") else { throw IMAPSyntaxError("APPEND needs the message as a literal") }
         if s.take("~") {}
         let message = try s.literal()
+        let streamed = s.lastLiteralStreamed
         if wrapped { try s.expect(")") }
-        return .append(mailbox, flags: flags, internalDate: date, message: message)
+        return IMAPAppendedMessage(flags: flags, internalDate: date, message: message, streamed: streamed)
     }
 
     private func messageCommand(_ name: String, _ s: inout IMAPScanner, uid: Bool) throws(IMAPSyntaxError) -> IMAPCommandKind {

@@ -19,6 +19,8 @@ struct IMAPScanner {
     private let command: IMAPCommandBytes
     private var line = 0
     private var offset = 0
+    /// The last literal read was the one the framer handed to the session in pieces.
+    private(set) var lastLiteralStreamed = false
     /// Nesting of parenthesised lists and SEARCH keys, bounded.
     private var depth = 0
     static let maximumDepth = 32
@@ -157,6 +159,7 @@ struct IMAPScanner {
         if !binary, literal.contains(0) { throw IMAPSyntaxError("NUL in a literal (use a binary literal)") }
         self.line += 1
         self.offset = 0
+        self.lastLiteralStreamed = streamed && literal.isEmpty
         return literal
     }
 

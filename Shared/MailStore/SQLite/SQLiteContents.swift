@@ -48,6 +48,25 @@ struct SQLiteContents: ContentBackend {
         }
     }
 
+    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+        try await self.access.write { db in
+            var stored: [StoredMessage] = []
+            for message in messages {
+                let content: AcceptedContent = switch message.content {
+                case .whole(let data): .whole(data)
+                case .uploaded(let upload, let header): .uploaded(upload, prefix: Data(), header: header)
+                }
+                let (blobID, size) = try MailStore.insertContent(db, content, now: message.internalDate)
+                stored.append(
+                    try MailStore.insertMailboxMessage(
+                        db, mailboxID: mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size), flags: message.flags,
+                        internalDate: message.internalDate))
+            }
+            try MailStore.requireWithinQuota(db, mailboxID: mailbox.rawValue)
+            return stored
+        }
+    }
+
     func contentReader(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> ContentReader? {
         try await self.access.read { db in
             guard let row = try Row.fetchOne(
