@@ -435,7 +435,49 @@ def multiappend():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend]
+def partial():
+    """PARTIAL (RFC 9394): SEARCH and SORT RETURN (PARTIAL n:m / -n:-m) give the results at those
+    positions (NIL when none), beside MIN, MAX and COUNT of them all, and SAVE keeps those; FETCH's
+    PARTIAL modifier answers the messages at those positions of the set; a range with 0, mixed signs,
+    or PARTIAL with ALL is BAD."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"PARTIAL" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Pages")
+    for n in range(10):
+        imap.append("Pages", None, None, b"Subject: page %d\r\n\r\nbody\r\n" % n)
+    imap.logout()
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+    fetch(sock, reader, "s", "SELECT Pages")
+    for command, wanted in [
+        ("SEARCH RETURN (PARTIAL 1:3) ALL", b"PARTIAL (1:3 1:3)"),
+        ("SEARCH RETURN (PARTIAL -1:-3) ALL", b"PARTIAL (-1:-3 8:10)"),
+        ("SEARCH RETURN (PARTIAL 5:2) ALL", b"PARTIAL (2:5 2:5)"),
+        ("SEARCH RETURN (PARTIAL 20:30) ALL", b"PARTIAL (20:30 NIL)"),
+        ("SEARCH RETURN (COUNT MIN PARTIAL -2:-1) NOT 10", b"COUNT 9 MIN 1 PARTIAL (-1:-2 8:9)"),
+        ("SORT RETURN (PARTIAL 1:3) (REVERSE SUBJECT) UTF-8 ALL", b"PARTIAL (1:3 10,9,8)"),
+    ]:
+        untagged, done = fetch(sock, reader, "p", command)
+        expect(done.startswith(b"p OK") and wanted in untagged, f"{command}: {untagged!r} {done!r}, not {wanted!r}")
+    untagged, done = fetch(sock, reader, "u", "UID SEARCH RETURN (PARTIAL -1:-1) ALL")
+    last_uid = re.search(rb"PARTIAL \(-1:-1 (\d+)\)", untagged)
+    expect(last_uid, f"UID SEARCH PARTIAL: {untagged!r}")
+    untagged, done = fetch(sock, reader, "f", "UID FETCH 1:* (FLAGS) (PARTIAL -1:-3)")
+    expect(done.startswith(b"f OK") and re.findall(rb"^\* (\d+) FETCH", untagged, re.M) == [b"8", b"9", b"10"], f"UID FETCH PARTIAL: {untagged!r}")
+    expect(b"UID %s" % last_uid.group(1) in untagged, f"the last message's UID: {untagged!r}")
+    untagged, done = fetch(sock, reader, "g", "FETCH 1:* (UID) (PARTIAL 2:3)")
+    expect(re.findall(rb"^\* (\d+) FETCH", untagged, re.M) == [b"2", b"3"], f"FETCH PARTIAL: {untagged!r}")
+    fetch(sock, reader, "v", "SEARCH RETURN (SAVE PARTIAL 4:5) ALL")
+    untagged, done = fetch(sock, reader, "w", "FETCH $ (UID)")
+    expect(re.findall(rb"^\* (\d+) FETCH", untagged, re.M) == [b"4", b"5"], f"SAVE with PARTIAL: {untagged!r}")
+    for bad in ["SEARCH RETURN (PARTIAL 1:5 ALL) ALL", "SEARCH RETURN (PARTIAL 0:5) ALL", "SEARCH RETURN (PARTIAL -1:5) ALL",
+                "SEARCH RETURN (PARTIAL 1:*) ALL", "SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL", "FETCH 1:* (UID) (PARTIAL 1)",
+                "SEARCH RETURN (PARTIAL 1:4294967296) ALL"]:
+        _, done = fetch(sock, reader, "b", bad)
+        expect(done.startswith(b"b BAD"), f"{bad}: {done!r}")
+    sock.close()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[6:])

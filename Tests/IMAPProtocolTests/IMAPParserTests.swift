@@ -140,6 +140,25 @@ struct IMAPParserTests {
         #expect(self.kind("a APPEND INBOX UTF8 (~{3}\r\nabc\r\n", utf8: true) == nil)
     }
 
+    @Test("PARTIAL ranges (RFC 9394) and the positions they pick")
+    func partialRanges() {
+        let results = Array(1...10)
+        #expect(Array(IMAPPartialRange(1...3).slice(results)) == [1, 2, 3])
+        #expect(Array(IMAPPartialRange(1...3, fromEnd: true).slice(results)) == [8, 9, 10])
+        #expect(Array(IMAPPartialRange(9...20).slice(results)) == [9, 10])
+        #expect(Array(IMAPPartialRange(9...20, fromEnd: true).slice(results)) == [1, 2])
+        #expect(Array(IMAPPartialRange(11...20, fromEnd: true).slice(results)).isEmpty)
+        #expect(Array(IMAPPartialRange(10...20, fromEnd: true).slice(results)) == [1])
+        #expect(Array(IMAPPartialRange(11...20).slice(results)).isEmpty)
+        #expect(
+            self.kind("a UID FETCH 1:* (FLAGS) (PARTIAL -1:-30 CHANGEDSINCE 5)\r\n")
+                == .fetch(
+                    .ranges([.number(1)...IMAPSequenceNumber.last]), [.flags], uid: true, changedSince: 5,
+                    partial: IMAPPartialRange(1...30, fromEnd: true)))
+        #expect(self.bad("a UID FETCH 1:* (FLAGS) (VANISHED)\r\n") == "a")
+        #expect(self.bad("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 CHANGEDSINCE 2)\r\n") == "a")
+    }
+
     @Test("FETCH items, macros, sections and partials")
     func fetch() {
         let one = IMAPSequenceSet.ranges([.number(1)...(.number(1))])

@@ -57,7 +57,7 @@ final class IMAPFetchShortcut: Sendable {
     private func answer(_ bytes: IMAPCommandBytes, with parked: inout Parked) throws(MailStoreError) -> ByteBuffer? {
         guard case .success(let command) = IMAPCommandParser(utf8Enabled: parked.utf8).parse(bytes),
             // CONDSTORE's FETCH turns it on for the session: the session's to answer.
-            case .fetch(let set, let attributes, let byUID, nil, _) = command.kind, set != .saved, !attributes.contains(.modSeq),
+            case .fetch(let set, let attributes, let byUID, nil, _, nil) = command.kind, set != .saved, !attributes.contains(.modSeq),
             parked.selection.pendingExpunges.isEmpty
         else { return nil }
         let response = IMAPFetchResponse(attributes, byUID: byUID, utf8: parked.utf8Structures)

@@ -32,7 +32,9 @@ extension IMAPSession {
         }
         var lines: [String] = []
         let options = returning ?? []
-        if options.contains(.save) { state.savedSearch = matched.map(\.uid) }
+        // With PARTIAL, SAVE keeps the messages it returns.
+        let partial = options.lazy.compactMap { option -> IMAPPartialRange? in if case .partial(let range) = option { range } else { nil } }.first
+        if options.contains(.save) { state.savedSearch = partial.map { Array($0.slice(matched)) }?.map(\.uid) ?? matched.map(\.uid) }
         if returning == nil && !state.rev2 {
             lines.append("* SEARCH" + numbers.map { " \($0)" }.joined() + (highestModSeq.map { " (MODSEQ \($0))" } ?? ""))
         } else if options != [.save] {
@@ -45,6 +47,9 @@ extension IMAPSession {
                 case .count: result += " COUNT \(numbers.count)"
                 case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
                 case .save: break
+                case .partial(let range):
+                    let picked = Array(range.slice(numbers))
+                    result += " PARTIAL (\(range.text) \(picked.isEmpty ? "NIL" : Self.sequenceSet(picked)))"
                 }
             }
             if let highestModSeq { result += " MODSEQ \(highestModSeq)" }
@@ -132,7 +137,7 @@ extension IMAPSession {
     /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
     func fetch(
         _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64? = nil,
-        untagged: [String] = [], state: inout State, connection: Connection
+        partial: IMAPPartialRange? = nil, untagged: [String] = [], state: inout State, connection: Connection
     ) async throws -> Next {
         // The selection is changed where it lies in `state` (see `selected`).
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
@@ -141,7 +146,9 @@ extension IMAPSession {
         // CHANGEDSINCE answers MODSEQ whether asked or not (RFC 7162 §3.1.4.1).
         let items = changedSince != nil && !attributes.contains(.modSeq) ? attributes + [.modSeq] : attributes
         let response = IMAPFetchResponse(items, byUID: byUID, utf8: state.utf8 || state.rev2)
-        let uids = self.targets(set, byUID: byUID, state: state)
+        var uids = self.targets(set, byUID: byUID, state: state)
+        // PARTIAL (RFC 9394 §3.2): the messages at those positions of the set, in UID order.
+        if let partial { uids = Array(partial.slice(uids)) }
         let content = response.content
         let setsSeen = response.setsSeen(readOnly: readOnly)
         let showsFlags = response.items.contains(.flags)

@@ -44,7 +44,8 @@ extension IMAPSession {
         }
         // ESORT (RFC 5267 §3): MIN and MAX are the first and last in sort order, ALL keeps that order
         // (ranges only for ascending runs); SAVE keeps the messages for `$` as SEARCH does.
-        if returning.contains(.save) { state.savedSearch = entries.map(\.uid) }
+        let partial = returning.lazy.compactMap { option -> IMAPPartialRange? in if case .partial(let range) = option { range } else { nil } }.first
+        if returning.contains(.save) { state.savedSearch = partial.map { Array($0.slice(entries)) }?.map(\.uid) ?? entries.map(\.uid) }
         var line = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
         for option in returning.isEmpty ? [.all] : returning {
             switch option {
@@ -53,6 +54,10 @@ extension IMAPSession {
             case .count: line += " COUNT \(numbers.count)"
             case .all: if !numbers.isEmpty { line += " ALL " + IMAPNumberRanges.text(IMAPNumberRanges.runs(of: numbers)) }
             case .save: break
+            case .partial(let range):
+                // In sort order, as ALL.
+                let picked = Array(range.slice(numbers))
+                line += " PARTIAL (\(range.text) \(picked.isEmpty ? "NIL" : IMAPNumberRanges.text(IMAPNumberRanges.runs(of: picked))))"
             }
         }
         let lines = returning == [.save] ? [] : [line]

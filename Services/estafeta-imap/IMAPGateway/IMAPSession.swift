@@ -163,7 +163,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -517,7 +517,7 @@ struct IMAPSession: Sendable {
             let modified = change.modified.compactMap { uid in byUID ? uid : state.selected?.sequenceNumber(of: uid).map(UInt32.init) }
             let text = modified.isEmpty ? "STORE completed" : "[MODIFIED \(Self.sequenceSet(modified))] Conditional STORE failed"
             return try await self.completed(tag, text, untagged: lines, expungesAllowed: byUID, state: &state)
-        case .fetch(let set, let attributes, let byUID, let changedSince, let vanished):
+        case .fetch(let set, let attributes, let byUID, let changedSince, let vanished, let partial):
             if vanished && !state.qresync { return self.bad(tag, "VANISHED needs ENABLE QRESYNC first", state: &state) }
             if changedSince != nil || attributes.contains(.modSeq) { Self.enableCondstore(&state) }
             var prefix: [String] = []
@@ -527,8 +527,8 @@ struct IMAPSession: Sendable {
                 prefix = try await self.vanishedEarlier(since: changedSince, among: named, in: selection)
             }
             return try await self.fetch(
-                tag, set: set, attributes: attributes, byUID: byUID, changedSince: changedSince, untagged: prefix, state: &state,
-                connection: connection)
+                tag, set: set, attributes: attributes, byUID: byUID, changedSince: changedSince, partial: partial, untagged: prefix,
+                state: &state, connection: connection)
         case .search(let charset, let key, let returning, let byUID):
             // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
             if let charset, charset != "UTF-8", charset != "US-ASCII" {

@@ -200,8 +200,42 @@ public indirect enum IMAPSearchKey: Sendable, Equatable {
 }
 
 /// ESEARCH return options (RFC 9051 §6.4.4, RFC 5182 SAVE).
-public enum IMAPSearchReturn: String, Sendable, Hashable {
-    case min = "MIN", max = "MAX", all = "ALL", count = "COUNT", save = "SAVE"
+public enum IMAPSearchReturn: Sendable, Hashable {
+    case min, max, all, count, save
+    /// PARTIAL (RFC 9394 §3.1): the results at these positions only.
+    case partial(IMAPPartialRange)
+}
+
+/// Positions in a list of results (RFC 9394 §4), 1 the first; counted from the end when `fromEnd`
+/// (-1 the last).
+public struct IMAPPartialRange: Sendable, Hashable {
+    public var positions: ClosedRange<UInt32>
+    public var fromEnd: Bool
+
+    public init(_ positions: ClosedRange<UInt32>, fromEnd: Bool = false) {
+        self.positions = positions
+        self.fromEnd = fromEnd
+    }
+
+    /// `1:100` or `-1:-100`, as responses repeat it.
+    public var text: String {
+        let sign = self.fromEnd ? "-" : ""
+        return "\(sign)\(self.positions.lowerBound):\(sign)\(self.positions.upperBound)"
+    }
+
+    /// The elements of `results` at these positions, in their order.
+    public func slice<T>(_ results: [T]) -> ArraySlice<T> {
+        let count = results.count
+        let low = Int(self.positions.lowerBound)
+        let high = Int(self.positions.upperBound)
+        if self.fromEnd {
+            let start = max(0, count - high)
+            let end = count - low + 1
+            return end > start ? results[start..<end] : []
+        }
+        let start = low - 1
+        return start < count ? results[start..<min(high, count)] : []
+    }
 }
 
 /// One message of an APPEND.
@@ -256,7 +290,10 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case store(IMAPSequenceSet, IMAPStoreAction, uid: Bool)
     /// FETCH; `changedSince` for the `(CHANGEDSINCE n)` modifier (RFC 7162 §3.1.4.1), `vanished` for
     /// its `VANISHED` companion (UID FETCH only, §3.2.6).
-    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil, vanished: Bool = false)
+    /// `partial` for the PARTIAL modifier (RFC 9394 §3.2): only the messages at those positions of the set.
+    case fetch(
+        IMAPSequenceSet, [IMAPFetchAttribute], uid: Bool, changedSince: UInt64? = nil, vanished: Bool = false,
+        partial: IMAPPartialRange? = nil)
     /// SEARCH; `returning` is nil for a plain SEARCH, the options of `RETURN (...)` otherwise (ESEARCH).
     case search(charset: String?, IMAPSearchKey, returning: [IMAPSearchReturn]?, uid: Bool)
     /// SORT (RFC 5256 §3): the messages the key matches, in the order of the criteria; `returning` for

@@ -28,10 +28,37 @@ extension IMAPCommandParser {
 
     /// RETURN's `(options)` of SEARCH (RFC 4731) and SORT (RFC 5267).
     static func returnOptions(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPSearchReturn] {
-        try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
-            guard let option = IMAPSearchReturn(rawValue: try s.atom().uppercased()) else { throw IMAPSyntaxError("Unknown RETURN option") }
-            return option
+        let options = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPSearchReturn in
+            switch try s.atom().uppercased() {
+            case "MIN": return .min
+            case "MAX": return .max
+            case "ALL": return .all
+            case "COUNT": return .count
+            case "SAVE": return .save
+            case "PARTIAL":
+                try s.space()
+                return .partial(try Self.partialRange(&s))
+            default: throw IMAPSyntaxError("Unknown RETURN option")
+            }
         }
+        // RFC 9394 §3.1: one PARTIAL at most, and not with ALL.
+        let partials = options.filter { if case .partial = $0 { true } else { false } }.count
+        guard partials <= 1, partials == 0 || !options.contains(.all) else { throw IMAPSyntaxError("PARTIAL once, and not with ALL") }
+        return options
+    }
+
+    /// `n:m` or `-n:-m` (RFC 9394 §4), non-zero 32-bit numbers in either order.
+    static func partialRange(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPPartialRange {
+        let text = try IMAPScanner.text(
+            try s.run("a PARTIAL range") { ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "-") })
+        let ends = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard ends.count == 2 else { throw IMAPSyntaxError("A PARTIAL range is n:m or -n:-m") }
+        let fromEnd = ends[0].hasPrefix("-")
+        guard ends[1].hasPrefix("-") == fromEnd,
+            let first = UInt32(fromEnd ? ends[0].dropFirst() : ends[0]), let second = UInt32(fromEnd ? ends[1].dropFirst() : ends[1]),
+            first > 0, second > 0
+        else { throw IMAPSyntaxError("A PARTIAL range is n:m or -n:-m, of numbers from 1") }
+        return IMAPPartialRange(min(first, second)...max(first, second), fromEnd: fromEnd)
     }
 
     /// `(criteria) charset search-keys` (RFC 5256 §5).

@@ -329,18 +329,28 @@ public struct IMAPCommandParser: Sendable {
             // fetch-modifiers: (CHANGEDSINCE n [VANISHED]) after the items (RFC 7162 §3.1.4.1, §3.2.6).
             var changedSince: UInt64?
             var vanished = false
+            var partial: IMAPPartialRange?
             if s.take(" ") {
-                try s.expect("(")
-                guard try s.atom().uppercased() == "CHANGEDSINCE" else { throw IMAPSyntaxError("Expected CHANGEDSINCE") }
-                try s.space()
-                changedSince = try Self.modSeq(&s)
-                if s.take(" ") {
-                    guard try s.atom().uppercased() == "VANISHED", uid else { throw IMAPSyntaxError("Only UID FETCH takes VANISHED") }
-                    vanished = true
+                // fetch-modifiers, each once, in any order: CHANGEDSINCE n, VANISHED (RFC 7162 §3.1.4.1,
+                // §3.2.6), PARTIAL range (RFC 9394 §3.2).
+                _ = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in
+                    switch try s.atom().uppercased() {
+                    case "CHANGEDSINCE" where changedSince == nil:
+                        try s.space()
+                        changedSince = try Self.modSeq(&s)
+                    case "VANISHED" where !vanished:
+                        guard uid else { throw IMAPSyntaxError("Only UID FETCH takes VANISHED") }
+                        vanished = true
+                    case "PARTIAL" where partial == nil:
+                        try s.space()
+                        partial = try Self.partialRange(&s)
+                    default:
+                        throw IMAPSyntaxError("Unknown or repeated FETCH modifier")
+                    }
                 }
-                try s.expect(")")
+                if vanished, changedSince == nil { throw IMAPSyntaxError("VANISHED needs CHANGEDSINCE") }
             }
-            return .fetch(set, attributes, uid: uid, changedSince: changedSince, vanished: vanished)
+            return .fetch(set, attributes, uid: uid, changedSince: changedSince, vanished: vanished, partial: partial)
         }
     }
 
