@@ -36,6 +36,9 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case maildropLockLost
     /// The account would be over its quota (IMAP APPEND and COPY, RFC 9208 OVERQUOTA; local delivery).
     case overQuota(String)
+    /// A mailbox (or the account's server scope) would hold more metadata entries than allowed (IMAP
+    /// METADATA, RFC 5464 TOOMANY); nothing was changed.
+    case tooManyMetadataEntries(Int)
     /// The filesystem of the database has less free space than the settings ask for, or a write failed
     /// for lack of space (SQLITE_FULL): a temporary refusal, nothing already committed is affected.
     case storageFull(String)
@@ -68,6 +71,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .maildropLockLost: "the maildrop lock was lost"
         case .changeFeedPruned(let mailbox): "the change feed of mailbox \(mailbox) was pruned past the modseq asked for"
         case .overQuota(let address): "account \(address) is over its quota"
+        case .tooManyMetadataEntries(let limit): "more than \(limit) metadata entries"
         case .storageFull(let detail): "not enough storage: \(detail)"
         case .corrupt(let path, let findings):
             "the database at \(path) is damaged (\(findings.prefix(5).joined(separator: "; ")));"

@@ -338,6 +338,25 @@ enum MailStoreMigrator {
             // and are read with their internal date.
             try db.execute(sql: "ALTER TABLE mailboxMessage ADD COLUMN savedAt DATETIME")
         }
+        migrator.registerMigration("2026-12-07 metadata") { db in
+            // IMAP METADATA (RFC 5464): entries of the account's server scope, and of each mailbox (they
+            // follow its id through RENAME and go with it).
+            try db.execute(
+                sql: """
+                    CREATE TABLE serverMetadata (
+                        accountId INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        value BLOB NOT NULL,
+                        PRIMARY KEY (accountId, name)
+                    );
+                    CREATE TABLE mailboxMetadata (
+                        mailboxId INTEGER NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        value BLOB NOT NULL,
+                        PRIMARY KEY (mailboxId, name)
+                    );
+                    """)
+        }
         return migrator
     }
 }

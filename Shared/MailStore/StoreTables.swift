@@ -71,6 +71,8 @@ public struct StoreTable: Sendable {
                 ("sizeBytes", .integer), ("createdAt", .date),
             ], recounted: ["messageCount", "unseenCount", "deletedCount", "sizeBytes"]),
         StoreTable("mailboxSubscription", [("accountId", .integer), ("name", .text)]),
+        StoreTable("serverMetadata", [("accountId", .integer), ("name", .text), ("value", .bytes)]),
+        StoreTable("mailboxMetadata", [("mailboxId", .integer), ("name", .text), ("value", .bytes)]),
         StoreTable(
             "messageBlob", [("id", .integer), ("layout", .text), ("content", .bytes), ("size", .integer), ("createdAt", .date)]),
         StoreTable("messageHeader", [("messageBlobId", .integer), ("header", .bytes)]),

@@ -470,3 +470,15 @@ public struct NewMessage: Sendable {
         self.internalDate = internalDate
     }
 }
+
+/// A metadata entry of a mailbox or of an account's server scope (IMAP METADATA, RFC 5464): its name,
+/// lower-case (`/private/comment`), and its value.
+public struct MetadataEntry: Sendable, Equatable {
+    public var name: String
+    public var value: Data
+
+    public init(name: String, value: Data) {
+        self.name = name
+        self.value = value
+    }
+}

@@ -410,6 +410,29 @@ enum PostgresMigrator {
                 "ALTER TABLE mailbox_message ALTER COLUMN saved_at SET DEFAULT now()",
             ]
         ),
+        (
+            "2026-12-07 metadata",
+            [
+                // IMAP METADATA (RFC 5464): entries of the account's server scope, and of each mailbox
+                // (they follow its id through RENAME and go with it).
+                """
+                CREATE TABLE server_metadata (
+                    account_id bigint NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+                    name text NOT NULL,
+                    value bytea NOT NULL,
+                    PRIMARY KEY (account_id, name)
+                )
+                """,
+                """
+                CREATE TABLE mailbox_metadata (
+                    mailbox_id bigint NOT NULL REFERENCES mailbox(id) ON DELETE CASCADE,
+                    name text NOT NULL,
+                    value bytea NOT NULL,
+                    PRIMARY KEY (mailbox_id, name)
+                )
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -477,7 +477,76 @@ def partial():
     sock.close()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial]
+def metadata():
+    """METADATA (RFC 5464): server and mailbox entries set, read back (one, a list, DEPTH 1 and
+    infinity, MAXSIZE with LONGENTRIES), replaced and removed with NIL; binary values as literal8;
+    entries follow a renamed mailbox and go with a deleted one; another session sees them; limits
+    answer MAXSIZE and TOOMANY; bad entry names are BAD; a missing mailbox NONEXISTENT."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    caps = imap.capability()[1][0].split()
+    expect(b"METADATA" in caps and b"METADATA-SERVER" in caps, f"capabilities: {caps!r}")
+    imap.create("Meta")
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+
+    def command(tag, text, outcome=b"OK"):
+        untagged, done = fetch(sock, reader, tag, text)
+        expect(done.startswith(tag.encode() + b" " + outcome), f"{text}: {untagged!r} {done!r}")
+        return untagged, done
+
+    command("a", 'SETMETADATA "" (/private/comment "my server note" /shared/vendor/x/one "1" /shared/vendor/x/two/deep "2")')
+    command("b", 'SETMETADATA Meta (/private/comment "mailbox note" /private/specialuse "\\\\Archive")')
+    untagged, _ = command("c", 'GETMETADATA "" /private/comment')
+    expect(b'* METADATA "" ("/private/comment" "my server note")' in untagged, f"server entry: {untagged!r}")
+    untagged, _ = command("d", 'GETMETADATA Meta (/private/comment /private/missing)')
+    expect(b'("/private/comment" "mailbox note" "/private/missing" NIL)' in untagged, f"mailbox entries: {untagged!r}")
+    untagged, _ = command("e", 'GETMETADATA (DEPTH 1) "" /shared/vendor/x')
+    expect(b'"/shared/vendor/x/one" "1"' in untagged and b"deep" not in untagged, f"DEPTH 1: {untagged!r}")
+    untagged, _ = command("f", 'GETMETADATA (DEPTH infinity) "" /shared/vendor')
+    expect(b'"/shared/vendor/x/one" "1"' in untagged and b'"/shared/vendor/x/two/deep" "2"' in untagged, f"DEPTH infinity: {untagged!r}")
+    untagged, done = command("g", 'GETMETADATA (MAXSIZE 5) "" (/private/comment /shared/vendor/x/one)')
+    expect(b"[METADATA LONGENTRIES 14]" in done and b"my server note" not in untagged and b'"1"' in untagged,
+           f"MAXSIZE: {untagged!r} {done!r}")
+    # Another session sees them; binary values come back as literal8; NIL removes.
+    imaplib.Commands.setdefault("GETMETADATA", ("AUTH", "SELECTED"))
+    other = imap_session(imaps_port, context, USER, PASSWORD)
+    typ, data = other._simple_command("GETMETADATA", "Meta", "/private/comment")
+    expect(typ == "OK" and b"mailbox note" in b"".join(x if isinstance(x, bytes) else b"".join(x) for x in other.untagged_responses.get("METADATA", [])),
+           f"another session: {typ} {other.untagged_responses!r}")
+    other.logout()
+    sock.sendall(b"h SETMETADATA Meta (/private/blob ~{4+}\r\n\x00\x01\x02\x03)\r\n")
+    done = reader.readline()
+    expect(done.startswith(b"h OK"), f"binary value: {done!r}")
+    untagged, _ = command("i", "GETMETADATA Meta /private/blob")
+    expect(b"~{4}\r\n\x00\x01\x02\x03" in untagged, f"binary value back: {untagged!r}")
+    command("j", "SETMETADATA Meta (/private/blob NIL /private/comment \"changed\")")
+    untagged, _ = command("k", "GETMETADATA Meta (/private/blob /private/comment)")
+    expect(b'"/private/blob" NIL' in untagged and b'"changed"' in untagged, f"after NIL and a change: {untagged!r}")
+    # They follow RENAME and go with DELETE.
+    command("l", "RENAME Meta Meta2")
+    untagged, _ = command("m", "GETMETADATA Meta2 /private/comment")
+    expect(b'"changed"' in untagged, f"after RENAME: {untagged!r}")
+    command("n", "DELETE Meta2")
+    command("o", "CREATE Meta2")
+    untagged, _ = command("p", "GETMETADATA Meta2 /private/comment")
+    expect(b'"/private/comment" NIL' in untagged, f"a new mailbox of the name: {untagged!r}")
+    command("q", "GETMETADATA Nowhere /private/comment", b"NO [NONEXISTENT]")
+    # Limits and bad names.
+    big = b"x" * 70_000
+    sock.sendall(b"r SETMETADATA Meta2 (/private/big {%d+}\r\n%s)\r\n" % (len(big), big))
+    done = reader.readline()
+    expect(done.startswith(b"r NO [METADATA MAXSIZE 65536]"), f"a value too large: {done!r}")
+    many = " ".join(f'/private/n{n} "v"' for n in range(300))
+    command("s", f"SETMETADATA Meta2 ({many})", b"NO [METADATA TOOMANY]")
+    untagged, _ = command("t", "GETMETADATA (DEPTH 1) Meta2 /private")
+    expect(b"/private/n1" not in untagged, f"a refused SETMETADATA changed something: {untagged[:200]!r}")
+    for bad in ["GETMETADATA Meta2 /other/x", 'GETMETADATA Meta2 "/private/a*"', "GETMETADATA Meta2 /private//x",
+                "GETMETADATA Meta2 /private/", "SETMETADATA Meta2 ()", "GETMETADATA (DEPTH 2) Meta2 /private/x"]:
+        command("u", bad, b"BAD")
+    sock.close()
+    imap.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[6:])

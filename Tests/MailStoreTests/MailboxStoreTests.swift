@@ -6,6 +6,37 @@ import TestSupport
 
 @Suite("Mailboxes, messages, flags and the change feed")
 struct MailboxStoreTests {
+    @Test("metadata of a mailbox and of the server scope: set, replaced, removed, kept through RENAME, gone with DELETE; over the entry limit nothing changes", arguments: StoreBackendKind.allCases)
+    func metadata(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let notes = try await store.createMailbox(named: "Notes", of: alice.id)
+            try await store.setMetadata(
+                [("/private/comment", Data("server".utf8)), ("/shared/b", Data([0, 1])), ("/shared/a", Data("a".utf8))], of: alice.id,
+                mailbox: nil)
+            try await store.setMetadata([("/private/comment", Data("mailbox".utf8))], of: alice.id, mailbox: notes.id)
+            #expect(try await store.metadata(of: alice.id, mailbox: nil).map(\.name) == ["/private/comment", "/shared/a", "/shared/b"])
+            #expect(try await store.metadata(of: alice.id, mailbox: notes.id) == [MetadataEntry(name: "/private/comment", value: Data("mailbox".utf8))])
+            try await store.setMetadata([("/shared/a", nil), ("/shared/b", Data("new".utf8))], of: alice.id, mailbox: nil)
+            #expect(try await store.metadata(of: alice.id, mailbox: nil).map(\.value) == [Data("server".utf8), Data("new".utf8)])
+
+            try await store.renameMailbox(from: "Notes", to: "Kept", of: alice.id)
+            #expect(try await store.metadata(of: alice.id, mailbox: notes.id).count == 1)
+            let many = (0..<MailStore.maximumMetadataEntries).map { (name: "/private/n\($0)", value: Data?.some(Data("v".utf8))) }
+            await #expect(throws: MailStoreError.tooManyMetadataEntries(MailStore.maximumMetadataEntries)) {
+                try await store.setMetadata(many, of: alice.id, mailbox: notes.id)
+            }
+            #expect(try await store.metadata(of: alice.id, mailbox: notes.id).count == 1)
+            await #expect(throws: MailStoreError.self) {
+                try await store.setMetadata(
+                    [("/private/big", Data(count: MailStore.maximumMetadataValueBytes + 1))], of: alice.id, mailbox: notes.id)
+            }
+            try await store.deleteMailbox(named: "Kept", of: alice.id)
+            #expect(try await store.metadata(of: alice.id, mailbox: notes.id).isEmpty)
+            #expect(try await store.metadata(of: alice.id, mailbox: nil).count == 2)
+        }
+    }
+
     @Test("copy shares content, move is one transaction, rename takes children along, delete keeps usage right", arguments: StoreBackendKind.allCases)
     func folders(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in

@@ -23,7 +23,7 @@ struct PostgresStoreTests {
     /// Every migration of the PostgreSQL schema, in order.
     static let migrations = [
         "2026-12-03 the store's tables", "2026-12-04 local delivery in one call, leaner counting",
-        "2026-12-05 subscriptions apart from mailboxes", "2026-12-06 when each message was filed",
+        "2026-12-05 subscriptions apart from mailboxes", "2026-12-06 when each message was filed", "2026-12-07 metadata",
     ]
 
     @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")
@@ -46,8 +46,8 @@ struct PostgresStoreTests {
                 database: server.database)
             #expect(
                 tables == "account,admin_token,alias,alias_target,audit_log,counter,domain,login_failure,mailbox,mailbox_change,"
-                    + "mailbox_message,mailbox_subscription,maildrop_lock,message_blob,message_chunk,message_header,queue_message,queue_recipient,"
-                    + "schema_migration\n")
+                    + "mailbox_message,mailbox_metadata,mailbox_subscription,maildrop_lock,message_blob,message_chunk,message_header,queue_message,"
+                    + "queue_recipient,schema_migration,server_metadata\n")
             // The socket's directory as the host: no password needed there (local trust), and no TLS.
             var local = Self.settings(server)
             local.host = server.socketDirectory

@@ -163,7 +163,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -436,6 +436,10 @@ struct IMAPSession: Sendable {
             return self.reply(tag, "GETQUOTA completed", [quota])
         case .setQuota:
             return no("[NOPERM] Quotas are set by the mail administrator")
+        case .getMetadata(let name, let entries, let maxSize, let depth):
+            return try await self.getMetadata(tag, mailbox: name, entries: entries, maxSize: maxSize, depth: depth, account: account, state: &state)
+        case .setMetadata(let name, let values):
+            return try await self.setMetadata(tag, mailbox: name, values: values, account: account, state: &state)
         case .subscribe(let name), .unsubscribe(let name):
             if case .subscribe = command.kind {
                 try await self.store.setSubscribed(true, mailbox: name.name, of: account)

@@ -255,6 +255,23 @@ public struct IMAPAppendedMessage: Sendable, Equatable {
     }
 }
 
+/// GETMETADATA's DEPTH (RFC 5464 §4.2.2): the entries named only, with their children, or with every
+/// entry below them.
+public enum IMAPMetadataDepth: Sendable, Equatable {
+    case zero, one, infinity
+}
+
+/// An entry of SETMETADATA: its name, lower-case, and its value (nil removes it).
+public struct IMAPMetadataValue: Sendable, Equatable {
+    public var entry: String
+    public var value: [UInt8]?
+
+    public init(entry: String, value: [UInt8]?) {
+        self.entry = entry
+        self.value = value
+    }
+}
+
 /// What each command asks for.
 public enum IMAPCommandKind: Sendable, Equatable {
     case capability, noop, logout, startTLS
@@ -301,6 +318,11 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case sort([IMAPSortCriterion], charset: String, IMAPSearchKey, uid: Bool, returning: [IMAPSearchReturn]? = nil)
     /// THREAD (RFC 5256 §4) with an algorithm, upper-cased (ORDEREDSUBJECT, REFERENCES).
     case thread(algorithm: String, charset: String, IMAPSearchKey, uid: Bool)
+    /// GETMETADATA (RFC 5464 §4.2): entries of a mailbox, or of the server when `mailbox` is nil;
+    /// `maxSize` leaves out larger values; `depth` reaches below each entry named.
+    case getMetadata(IMAPMailboxName?, entries: [String], maxSize: UInt32?, depth: IMAPMetadataDepth)
+    /// SETMETADATA (RFC 5464 §4.3): each entry set to its value, or removed (nil).
+    case setMetadata(IMAPMailboxName?, [IMAPMetadataValue])
     /// ID (RFC 2971): nil for `ID NIL`.
     case id([String: String]?)
     /// QUOTA (RFC 9208): the quota roots of a mailbox, a root's quota, and setting one (resource names

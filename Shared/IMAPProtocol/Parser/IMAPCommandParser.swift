@@ -143,6 +143,8 @@ public struct IMAPCommandParser: Sendable {
             try s.space()
             return .status(mailbox, try self.statusAttributes(&s))
         case "APPEND": return try self.append(&s)
+        case "GETMETADATA": return try self.getMetadata(&s)
+        case "SETMETADATA": return try self.setMetadata(&s)
         case "COPY", "MOVE", "STORE", "FETCH", "SEARCH", "SORT", "THREAD":
             return try self.messageCommand(name, &s, uid: false)
         case "UID":

@@ -38,6 +38,13 @@ public protocol MailboxBackend: Sendable {
     /// some of them may have been pruned.
     func changes(in mailbox: MailboxID, since modSeq: UInt64, limit: Int) async throws(MailStoreError) -> [MailboxChange]
 
+    /// The metadata entries of `mailbox`, or of the account's server scope when nil, in name order.
+    func metadata(of account: AccountID, mailbox: MailboxID?) async throws(MailStoreError) -> [MetadataEntry]
+    /// Sets (a value) or removes (nil) entries in one transaction; `tooManyMetadataEntries` (nothing
+    /// changed) when the scope would then hold more than `maximumEntries`.
+    func setMetadata(_ changes: [(name: String, value: Data?)], of account: AccountID, mailbox: MailboxID?, maximumEntries: Int)
+        async throws(MailStoreError)
+
     /// Stores `content` and adds it to the mailbox; `overQuota` (nothing stored) when the account would
     /// exceed its quota.
     func appendMessage(_ content: Data, to mailbox: MailboxID, flags: Set<String>, internalDate: Date)

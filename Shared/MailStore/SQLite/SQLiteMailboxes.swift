@@ -432,4 +432,36 @@ struct SQLiteMailboxes: MailboxBackend {
             return try MailStore.expungeMessages(db, uids: uids, mailboxID: mailbox.rawValue)
         }
     }
+
+    // MARK: Metadata
+
+    func metadata(of account: AccountID, mailbox: MailboxID?) async throws(MailStoreError) -> [MetadataEntry] {
+        try await self.access.read { db in
+            let rows = if let mailbox {
+                try Row.fetchAll(db, sql: "SELECT name, value FROM mailboxMetadata WHERE mailboxId = ? ORDER BY name", arguments: [mailbox.rawValue])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT name, value FROM serverMetadata WHERE accountId = ? ORDER BY name", arguments: [account.rawValue])
+            }
+            return rows.map { MetadataEntry(name: $0[0], value: $0[1]) }
+        }
+    }
+
+    func setMetadata(_ changes: [(name: String, value: Data?)], of account: AccountID, mailbox: MailboxID?, maximumEntries: Int)
+        async throws(MailStoreError)
+    {
+        let (table, column, owner) = mailbox.map { ("mailboxMetadata", "mailboxId", $0.rawValue) } ?? ("serverMetadata", "accountId", account.rawValue)
+        try await self.access.write { db in
+            for (name, value) in changes {
+                if let value {
+                    try db.execute(
+                        sql: "INSERT INTO \(table)(\(column), name, value) VALUES (?, ?, ?) ON CONFLICT(\(column), name) DO UPDATE SET value = excluded.value",
+                        arguments: [owner, name, value])
+                } else {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE \(column) = ? AND name = ?", arguments: [owner, name])
+                }
+            }
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(column) = ?", arguments: [owner]) ?? 0
+            if count > maximumEntries { throw MailStoreError.tooManyMetadataEntries(maximumEntries) }
+        }
+    }
 }
