@@ -8,8 +8,8 @@
 #           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync,
 #           an IMAP client that copies whole accounts), postgresql (the tests start private clusters
-#           of it, as its unprivileged postgres user), and aiosmtpd from PyPI (a remote MX with
-#           scripted replies)
+#           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
+#           scripted replies) and imapclient (an IMAP client library nobody here wrote)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
@@ -33,9 +33,9 @@ for package in "${packages[@]}"; do
 done
 install_python_packages() {
     [[ "${1:-}" == "--tests" ]] || return 0
-    python3 -c "import aiosmtpd" 2>/dev/null && return 0
+    python3 -c "import aiosmtpd, imapclient" 2>/dev/null && return 0
     # Debian's own python3 refuses system-wide pip installs (PEP 668); CI machines are throwaway.
-    python3 -m pip install -q aiosmtpd 2>/dev/null || python3 -m pip install -q --break-system-packages aiosmtpd
+    python3 -m pip install -q aiosmtpd imapclient 2>/dev/null || python3 -m pip install -q --break-system-packages aiosmtpd imapclient
 }
 if [[ ${#missing[@]} -eq 0 ]]; then
     install_python_packages "${1:-}"

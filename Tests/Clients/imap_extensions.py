@@ -546,7 +546,55 @@ def metadata():
     imap.logout()
 
 
-CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata]
+def imapclient_sync():
+    """The extensions through imapclient (PyPI), a client library nobody here wrote: MULTIAPPEND,
+    CONDSTORE (SELECT's HIGHESTMODSEQ, FETCH CHANGEDSINCE, MODSEQ), QRESYNC enabled, SORT, THREAD,
+    QUOTA (GETQUOTAROOT), ID, special-use folders, STATUS, MOVE and UID EXPUNGE."""
+    from imapclient import IMAPClient
+    client = IMAPClient("127.0.0.1", port=imaps_port, ssl=True, ssl_context=context, timeout=30)
+    client.login(USER, PASSWORD)
+    for capability in (b"CONDSTORE", b"QRESYNC", b"SORT", b"THREAD=REFERENCES", b"QUOTA", b"MULTIAPPEND", b"MOVE", b"UIDPLUS", b"SPECIAL-USE"):
+        expect(client.has_capability(capability.decode()), f"no {capability!r} in {client.capabilities()!r}")
+    expect(client.id_() is not None, "ID")
+    expect(client.find_special_folder(b"\\Sent") == "Sent" and client.find_special_folder(b"\\Trash") == "Trash",
+           f"special-use folders: {client.list_folders()!r}")
+    client.create_folder("Client")
+    messages = [
+        {"msg": b"From: b@example.net\r\nSubject: banana\r\nDate: Tue, 3 Mar 2026 10:00:00 +0000\r\nMessage-ID: <b@x>\r\n\r\nb\r\n",
+         "flags": (b"\\Seen",)},
+        {"msg": b"From: a@example.net\r\nSubject: apple\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <a@x>\r\n\r\na\r\n"},
+        {"msg": b"From: c@example.net\r\nSubject: Re: apple\r\nDate: Wed, 4 Mar 2026 10:00:00 +0000\r\nMessage-ID: <c@x>\r\n"
+                b"In-Reply-To: <a@x>\r\nReferences: <a@x>\r\n\r\nc\r\n"},
+    ]
+    appended = client.multiappend("Client", messages)
+    expect(b"APPENDUID" in appended, f"MULTIAPPEND: {appended!r}")
+    expect(client.enable("QRESYNC") == [b"QRESYNC"], "ENABLE QRESYNC")
+    selected = client.select_folder("Client")
+    expect(selected[b"EXISTS"] == 3 and b"HIGHESTMODSEQ" in selected, f"SELECT: {selected!r}")
+    modseq = selected[b"HIGHESTMODSEQ"]
+    uids = client.search("ALL")
+    expect(len(uids) == 3, f"SEARCH: {uids!r}")
+    expect(client.sort("SUBJECT") == [uids[1], uids[0], uids[2]], f"SORT SUBJECT: {client.sort('SUBJECT')!r}")
+    expect(client.sort(["REVERSE", "DATE"]) == [uids[2], uids[0], uids[1]], f"SORT REVERSE DATE: {client.sort(['REVERSE', 'DATE'])!r}")
+    threads = client.thread("REFERENCES")
+    expect(sorted(map(tuple, threads)) == sorted([(uids[1], uids[2]), (uids[0],)]), f"THREAD: {threads!r}")
+    client.add_flags([uids[1]], [b"$Work"])
+    changed = client.fetch("1:*", ["FLAGS"], modifiers=[f"CHANGEDSINCE {modseq}"])
+    expect(list(changed) == [uids[1]] and b"$Work" in changed[uids[1]][b"FLAGS"] and changed[uids[1]][b"MODSEQ"][0] > modseq,
+           f"FETCH CHANGEDSINCE: {changed!r}")
+    roots, quotas = client.get_quota_root("Client")
+    expect(roots.mailbox == "Client", f"GETQUOTAROOT: {roots!r} {quotas!r}")
+    status = client.folder_status("Client", ["MESSAGES", "UNSEEN", "HIGHESTMODSEQ", "SIZE"])
+    expect(status[b"MESSAGES"] == 3 and status[b"UNSEEN"] == 2, f"STATUS: {status!r}")
+    client.move([uids[0]], "Archive")
+    client.set_flags([uids[1]], [b"\\Deleted"])
+    client.uid_expunge([uids[1]])
+    expect(client.search("ALL") == [uids[2]], f"after MOVE and UID EXPUNGE: {client.search('ALL')!r}")
+    client.logout()
+
+
+CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata,
+          imapclient_sync]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[6:])
