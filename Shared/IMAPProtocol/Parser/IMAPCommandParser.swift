@@ -263,6 +263,8 @@ public struct IMAPCommandParser: Sendable {
         var messages: [IMAPAppendedMessage] = []
         repeat {
             try s.space()
+            // imapclient puts two spaces between one message's literal and the next.
+            if !messages.isEmpty { while s.take(" ") {} }
             messages.append(try self.appendedMessage(&s))
         } while !s.atEnd
         return .append(mailbox, messages)
