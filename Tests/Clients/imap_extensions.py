@@ -593,8 +593,58 @@ def imapclient_sync():
     client.logout()
 
 
+def catenate():
+    """CATENATE (RFC 4469): a message made of TEXT parts and URLs of this account's messages (whole, a
+    SECTION, a PARTIAL window), also inside a MULTIAPPEND; a URL of another user's message, a stale
+    UIDVALIDITY, a part that is not there, a relative or URLAUTH URL: NO [BADURL] and nothing stored."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"CATENATE" in imap.capability()[1][0].split(), f"capabilities: {imap.capability()!r}")
+    imap.create("Src")
+    imap.create("Dst")
+    source = (b"From: a@example.net\r\nSubject: source\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+              b"--z\r\nContent-Type: text/plain\r\n\r\nThe first part.\r\n--z\r\nContent-Type: text/plain\r\n\r\nThe second.\r\n--z--\r\n")
+    imap.append("Src", None, None, source)
+    typ, data = imap.status("Src", "(UIDVALIDITY)")
+    validity = int(re.search(rb"UIDVALIDITY (\d+)", data[0]).group(1))
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+
+    def append(tag, parts, more=b""):
+        """APPEND Dst CATENATE (...) with TEXT parts as LITERAL+ and URLs quoted; `more` follows it."""
+        command = b"%s APPEND Dst CATENATE (" % tag.encode()
+        for index, (kind, value) in enumerate(parts):
+            command += b" " if index else b""
+            command += b'URL "%s"' % value if kind == "url" else b"TEXT {%d+}\r\n%s" % (len(value), value)
+        sock.sendall(command + b")" + more + b"\r\n")
+        while True:
+            line = reader.readline()
+            if line.startswith(tag.encode() + b" "):
+                return line
+
+    head = b"From: me@example.org\r\nSubject: made of parts\r\n\r\n"
+    done = append("a", [("text", head), ("url", b"/Src;UIDVALIDITY=%d/;UID=1/;SECTION=1" % validity), ("text", b"\r\nand the whole:\r\n"),
+                        ("url", b"imap://alice%%40example.org@imap.estafeta.test/Src;UIDVALIDITY=%d/;UID=1" % validity),
+                        ("url", b"/Src/;UID=1/;SECTION=2/;PARTIAL=4.6")])
+    expect(done.startswith(b"a OK [APPENDUID "), f"CATENATE: {done!r}")
+    imap.select("Dst")
+    typ, data = imap.fetch("1", "(BODY.PEEK[])")
+    # The end of a message is a line end, as for any APPEND.
+    wanted = head + b"The first part." + b"\r\nand the whole:\r\n" + source + b"second\r\n"
+    expect(data[0][1] == wanted, f"the message made: {data[0][1]!r}, not {wanted!r}")
+    # In a MULTIAPPEND, beside a plain message.
+    plain = b"Subject: two\r\n\r\n2\r\n"
+    done = append("m", [("text", b"Subject: one\r\n\r\n1\r\n")], more=b" {%d+}\r\n%s" % (len(plain), plain))
+    expect(re.match(rb"m OK \[APPENDUID \d+ 2:3\]", done), f"CATENATE in a MULTIAPPEND: {done!r}")
+    for url in [b"imap://bob@imap.estafeta.test/INBOX;UIDVALIDITY=%d/;UID=1" % validity, b"/Src;UIDVALIDITY=%d/;UID=1" % (validity + 1),
+                b"/Src/;UID=2", b"/Src/;UID=1/;SECTION=9", b";UID=1", b"/Src/;UID=1/;URLAUTH=anonymous", b"/Nowhere/;UID=1"]:
+        done = append("b", [("text", head), ("url", url)])
+        expect(done.startswith(b"b NO [BADURL "), f"{url!r}: {done!r}")
+    expect(imap.select("Dst")[1] == [b"3"], "a refused CATENATE stored something")
+    sock.close()
+    imap.logout()
+
+
 CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata,
-          imapclient_sync]
+          imapclient_sync, catenate]
 
 if __name__ == "__main__":
     wanted = set(sys.argv[6:])

@@ -142,4 +142,21 @@ struct IMAPFramerTests {
         let small = self.frames(bytes("s3 APPEND INBOX {1000+}\r\n") + [UInt8](repeating: 66, count: 1000) + bytes("\r\n"), limits: limits)
         #expect(small == [.command(IMAPCommandBytes(lines: [bytes("s3 APPEND INBOX {1000+}"), []], literals: [[UInt8](repeating: 66, count: 1000)]))])
     }
+
+    @Test("a CATENATE part's literal (RFC 4469) stays with its command, however large: the parts are joined in memory")
+    func catenateLiteral() {
+        let limits = IMAPFramingLimits(streamedLiteralSize: 1000)
+        let text = [UInt8](repeating: 67, count: 5000)
+        let output = self.frames(bytes("c1 APPEND INBOX catenate (URL \"/INBOX/;UID=1\" TEXT {5000+}\r\n") + text + bytes(")\r\n"), limits: limits)
+        guard case .command(let command)? = output.first, output.count == 1 else {
+            Issue.record("not one command: \(output)")
+            return
+        }
+        #expect(command.literals == [text] && command.streamedLiteral == nil)
+        guard case .success(let parsed) = IMAPCommandParser().parse(command) else {
+            Issue.record("not parsed")
+            return
+        }
+        #expect(parsed.kind == .append(IMAPMailboxName("INBOX"), [IMAPAppendedMessage(message: [], catenate: [.url("/INBOX/;UID=1"), .text(text)])]))
+    }
 }

@@ -163,7 +163,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER", "CATENATE",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -402,9 +402,19 @@ struct IMAPSession: Sendable {
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
                 + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
-        case .append(let name, let messages):
+        case .append(let name, var messages):
             guard let mailbox = try await self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
             guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
+            // CATENATE (RFC 4469): each such message made first, from its parts.
+            for index in messages.indices {
+                guard let parts = messages[index].catenate, let address = state.account?.address else { continue }
+                switch try await self.catenated(parts, account: account, address: address) {
+                case .success(let bytes):
+                    messages[index] = IMAPAppendedMessage(flags: messages[index].flags, internalDate: messages[index].internalDate, message: bytes)
+                case .failure(let refusal):
+                    return no(refusal.text)
+                }
+            }
             let tooBig = no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets")
             guard messages.count == 1, let message = messages.first else {
                 // MULTIAPPEND (RFC 3502): every message in one transaction, or none.

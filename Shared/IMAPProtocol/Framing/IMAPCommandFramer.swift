@@ -252,8 +252,9 @@ public struct IMAPCommandFramer: Sendable {
                 return self.fail(tag: tag, reason: "Literal too large")
             }
         }
+        // A CATENATE part (RFC 4469) is joined with others in memory, so its literal is kept whole.
         let streamed = announcement.size > self.limits.streamedLiteralSize && self.streamedLiteral == nil
-            && Self.isAppend(self.lines.first ?? line)
+            && Self.isAppend(self.lines.first ?? line) && !(self.lines + [line]).contains(where: Self.mentionsCatenate)
         if streamed { self.streamedLiteral = (self.literals.count, announcement.size) }
         self.lines.append(line)
         self.commandBytes += announcement.size
@@ -292,6 +293,15 @@ public struct IMAPCommandFramer: Sendable {
         let verb = Array("APPEND ".utf8)
         let rest = line[(space + 1)...]
         return rest.count > verb.count && zip(rest, verb).allSatisfy { $0 & 0xDF == $1 & 0xDF }
+    }
+
+    /// Whether the line holds the word CATENATE (in any case).
+    static func mentionsCatenate(_ line: [UInt8]) -> Bool {
+        let word = Array("CATENATE".utf8)
+        guard line.count >= word.count else { return false }
+        return (0...(line.count - word.count)).contains { start in
+            zip(line[start..<(start + word.count)], word).allSatisfy { $0 & 0xDF == $1 }
+        }
     }
 
     private static func trimCR(_ line: [UInt8]) -> [UInt8] {

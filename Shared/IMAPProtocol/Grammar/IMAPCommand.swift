@@ -246,13 +246,25 @@ public struct IMAPAppendedMessage: Sendable, Equatable {
     public var message: [UInt8]
     /// The literal was large and went to the session in pieces before the command (`IMAPFrame.literalPiece`).
     public var streamed: Bool
+    /// CATENATE (RFC 4469): the message is made of these parts in order (and `message` is empty).
+    public var catenate: [IMAPCatenatePart]?
 
-    public init(flags: [IMAPFlag] = [], internalDate: Date? = nil, message: [UInt8], streamed: Bool = false) {
+    public init(
+        flags: [IMAPFlag] = [], internalDate: Date? = nil, message: [UInt8], streamed: Bool = false, catenate: [IMAPCatenatePart]? = nil
+    ) {
         self.flags = flags
         self.internalDate = internalDate
         self.message = message
         self.streamed = streamed
+        self.catenate = catenate
     }
+}
+
+/// A part of a CATENATE message (RFC 4469 §5): text given in the command, or an IMAP URL (RFC 5092) of a
+/// message or a section of one.
+public enum IMAPCatenatePart: Sendable, Equatable {
+    case text([UInt8])
+    case url(String)
 }
 
 /// GETMETADATA's DEPTH (RFC 5464 §4.2.2): the entries named only, with their children, or with every

@@ -281,6 +281,29 @@ public struct IMAPCommandParser: Sendable {
             date = try s.dateTime()
             try s.space()
         }
+        // CATENATE (URL url / TEXT literal ...) (RFC 4469 §5).
+        if s.peekIs("C") || s.peekIs("c") {
+            var word = s
+            if try word.atom().uppercased() == "CATENATE" {
+                s = word
+                try s.space()
+                let parts = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) -> IMAPCatenatePart in
+                    switch try s.atom().uppercased() {
+                    case "URL":
+                        try s.space()
+                        return .url(try s.astringText())
+                    case "TEXT":
+                        try s.space()
+                        if s.take("~") {}
+                        return .text(try s.literal())
+                    default:
+                        throw IMAPSyntaxError("A CATENATE part is URL or TEXT")
+                    }
+                }
+                guard !parts.isEmpty else { throw IMAPSyntaxError("CATENATE needs a part") }
+                return IMAPAppendedMessage(flags: flags, internalDate: date, message: [], catenate: parts)
+            }
+        }
         // After ENABLE UTF8=ACCEPT the message may come as `UTF8 (~{n}...)` (RFC 6855 §4): same bytes.
         var wrapped = false
         if self.utf8Enabled, !s.peekIs("{"), !s.peekIs("~") {
