@@ -12,7 +12,7 @@ import re
 import ssl
 import sys
 
-from imap_raw import fetch, imap_session, logged_in
+from imap_raw import fetch, imap_session, logged_in, run_checks
 
 imaps_port, ca_file = int(sys.argv[1]), sys.argv[2]
 USER, PASSWORD = "alice@example.org", "correct horse battery"
@@ -682,10 +682,4 @@ CHECKS = [thread, sort, qresync, condstore, unauthenticate, recursive_match, idl
           attached_messages]
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[3:])
-    for check in CHECKS:
-        if wanted and check.__name__ not in wanted:
-            continue
-        check()
-        print(f"ok {check.__name__}", flush=True)
-    print("all checks passed")
+    run_checks(CHECKS, set(sys.argv[3:]))

@@ -9,11 +9,12 @@ The account alice@example.org / "correct horse battery" exists. Prints "ok <chec
 import imaplib
 import os
 import re
+import socket
 import ssl
 import sys
 import zlib
 
-from imap_raw import fetch, imap_session, logged_in
+from imap_raw import fetch, imap_session, logged_in, run_checks
 from smtp_raw import admin_api
 
 imaps_port, ca_file, server_pid, admin_port, admin_token = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -101,7 +102,7 @@ def compress():
     imap.create("Packed")
 
     # Not before login; an unknown mechanism is BAD.
-    sock = context.wrap_socket(__import__("socket").create_connection(("127.0.0.1", imaps_port), timeout=30),
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", imaps_port), timeout=30),
                                server_hostname="localhost")
     reader = sock.makefile("rb")
     greeting = reader.readline()
@@ -647,10 +648,4 @@ CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, p
           imapclient_sync, catenate]
 
 if __name__ == "__main__":
-    wanted = set(sys.argv[6:])
-    for check in CHECKS:
-        if wanted and check.__name__ not in wanted:
-            continue
-        check()
-        print(f"ok {check.__name__}", flush=True)
-    print("all checks passed")
+    run_checks(CHECKS, set(sys.argv[6:]))

@@ -40,3 +40,14 @@ def fetch(sock, reader, tag, command):
             line = reader.readline()
             untagged += line
             literal = re.search(rb"\{(\d+)\}\r\n$", line)
+
+
+def run_checks(checks, wanted):
+    """Runs the checks named in `wanted` (all when empty), printing "ok NAME" after each and "all checks
+    passed" at the end; a failing check exits on its own."""
+    for check in checks:
+        if wanted and check.__name__ not in wanted:
+            continue
+        check()
+        print(f"ok {check.__name__}", flush=True)
+    print("all checks passed")

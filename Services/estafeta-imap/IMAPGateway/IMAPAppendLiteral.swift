@@ -1,5 +1,4 @@
 import Foundation
-import IMAPProtocol
 import MailFormat
 import MailStore
 import NIOCore
@@ -81,51 +80,6 @@ extension IMAPSession {
             }
         } catch {
             await literal.discard()
-            throw error
-        }
-    }
-
-    /// The flags an APPEND stores: all it names but \Recent, which only the server sets.
-    static func storedFlags(_ flags: [IMAPFlag]) -> Set<String> {
-        Set(flags.filter { $0 != .recent }.map(\.text))
-    }
-
-    /// A literal as stored: with CRLF line ends, so every size reported is the size sent.
-    static func storedContent(_ literal: [UInt8]) -> Data {
-        Data(WireLines.normalised(literal, dotStuffing: false))
-    }
-
-    /// MULTIAPPEND (RFC 3502 §6.3.11): the messages filed together, in order, or none; the one whose
-    /// literal arrived in pieces (`streamed`) is taken from the upload it went to. nil when that one's
-    /// header section is too large to keep.
-    func appendAll(_ messages: [IMAPAppendedMessage], to mailbox: MailboxID, streamed: inout IMAPAppendLiteral?) async throws
-        -> [StoredMessage]?
-    {
-        var literal: IMAPAppendLiteral?
-        var filed: [NewMessage] = []
-        for message in messages {
-            let flags = Self.storedFlags(message.flags)
-            let date = message.internalDate ?? Date()
-            guard message.streamed else {
-                filed.append(NewMessage(content: .whole(Self.storedContent(message.message)), flags: flags, internalDate: date))
-                continue
-            }
-            guard var pieces = streamed.take() else { throw MailStoreError.unavailable("the streamed message is missing") }
-            let (content, header) = await pieces.finish()
-            literal = pieces
-            if pieces.headerTooLarge { return nil }
-            switch content {
-            case .uploaded(let upload): filed.append(NewMessage(content: .uploaded(upload, header: header), flags: flags, internalDate: date))
-            case .whole(let data): filed.append(NewMessage(content: .whole(data), flags: flags, internalDate: date))
-            case nil: throw pieces.failure ?? MailStoreError.unavailable("the message could not be stored")
-            }
-        }
-        do {
-            let stored = try await self.store.appendMessages(filed, to: mailbox)
-            literal?.handedOver()
-            return stored
-        } catch {
-            await literal?.discard()
             throw error
         }
     }

@@ -402,38 +402,8 @@ struct IMAPSession: Sendable {
             let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
                 + " (" + Self.statusItems(attributes, of: status) + ")"
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
-        case .append(let name, var messages):
-            guard let mailbox = try await self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
-            guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
-            // CATENATE (RFC 4469): each such message made first, from its parts.
-            for index in messages.indices {
-                guard let parts = messages[index].catenate, let address = state.account?.address else { continue }
-                switch try await self.catenated(parts, account: account, address: address) {
-                case .success(let bytes):
-                    messages[index] = IMAPAppendedMessage(flags: messages[index].flags, internalDate: messages[index].internalDate, message: bytes)
-                case .failure(let refusal):
-                    return no(refusal.text)
-                }
-            }
-            let tooBig = no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets")
-            guard messages.count == 1, let message = messages.first else {
-                // MULTIAPPEND (RFC 3502): every message in one transaction, or none.
-                guard let stored = try await self.appendAll(messages, to: mailbox.id, streamed: &state.appendLiteral) else { return tooBig }
-                let uids = Self.sequenceSet(stored.map(\.uid))
-                return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(uids)] APPEND completed", state: &state)
-            }
-            let flags = Self.storedFlags(message.flags)
-            let stored: StoredMessage
-            if var literal = state.appendLiteral.take() {
-                guard let appended = try await self.appendStreamed(
-                    &literal, to: mailbox.id, flags: flags, internalDate: message.internalDate ?? Date())
-                else { return tooBig }
-                stored = appended
-            } else {
-                stored = try await self.store.appendMessage(
-                    Self.storedContent(message.message), to: mailbox.id, flags: flags, internalDate: message.internalDate ?? Date())
-            }
-            return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
+        case .append(let name, let messages):
+            return try await self.append(tag, to: name, messages, account: account, state: &state)
         case .getQuotaRoot(let name):
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let encoded = String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
