@@ -60,13 +60,15 @@ public enum MessageDate {
     }
 
     /// A date-time's parts as written: its day (days since the epoch of the date as written), the
-    /// second of that day, and the zone's offset from UTC in seconds.
+    /// second of that day, and the zone's offset from UTC in seconds. Read with the standard library only
+    /// (no Foundation string search or case mapping): SORT (DATE) reads one per message.
     private static func components(_ text: String) -> (day: Int64, secondOfDay: Int, offset: Int)? {
-        var words = text.replacingOccurrences(of: ",", with: " ").split(whereSeparator: { $0 == " " || $0 == "\t" })
-            .map(String.init)
-        if let first = words.first, first.count >= 3, Self.weekdays.contains(String(first.prefix(3)).capitalized) { words.removeFirst() }
+        var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+        if let first = words.first, first.count >= 3, Self.weekdaysLowercased.contains(first.prefix(3).lowercased()) {
+            words.removeFirst()
+        }
         guard words.count >= 4, let day = Int(words[0]), (1...31).contains(day),
-            let month = Self.months.firstIndex(of: String(words[1].prefix(3)).capitalized),
+            let month = Self.monthsLowercased.firstIndex(of: words[1].prefix(3).lowercased()),
             var year = Int(words[2]), year >= 0
         else { return nil }
         if year < 50 { year += 2000 } else if year < 1000 { year += 1900 }
@@ -77,8 +79,7 @@ public enum MessageDate {
         var offset = 0
         if words.count > 4 {
             let zone = words[4]
-            let named = ["UT": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7]
-            if let hours = named[zone.uppercased()] {
+            if let hours = Self.namedZones[zone.uppercased()] {
                 offset = hours * 3600
             } else if zone.count == 5, let sign = zone.first, sign == "+" || sign == "-", let value = Int(zone.dropFirst()) {
                 guard value % 100 < 60 else { return nil }
@@ -88,4 +89,9 @@ public enum MessageDate {
         let days = Self.days(year: Int64(year), month: Int64(month + 1), day: Int64(day))
         return (days, hour * 3600 + minute * 60 + min(second, 59), offset)
     }
+
+    private static let weekdaysLowercased = Set(Self.weekdays.map { $0.lowercased() })
+    private static let monthsLowercased = Self.months.map { $0.lowercased() }
+    /// RFC 5322 §4.3's zone names, in hours from UTC.
+    private static let namedZones = ["UT": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7]
 }
