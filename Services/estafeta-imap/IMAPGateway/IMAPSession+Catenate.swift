@@ -23,13 +23,15 @@ extension IMAPSession {
                 guard let url = IMAPMessageURL(text), url.names(address),
                     let mailbox = try await self.existingMailbox(url.mailbox, of: account),
                     url.uidValidity.map({ $0 == mailbox.uidValidity }) ?? true,
-                    let stored = try await self.store.messages(in: mailbox.id, uids: url.uid...url.uid).first
+                    let (stored, content) = try await self.store.messagesWithContent(
+                        in: mailbox.id, uids: url.uid...url.uid, content: .whole, largest: Int64(self.appendLimit - message.count)
+                    ).first
                 else { return .failure(CatenateRefusal(text: "[BADURL \(IMAPEncoding.text(text))] No such message of this account")) }
-                // Read whole only when it can fit.
-                guard stored.size + Int64(message.count) <= Int64(self.appendLimit) else {
+                // One read: a message that cannot fit comes without its content.
+                guard let content, stored.size + Int64(message.count) <= Int64(self.appendLimit) else {
                     return .failure(CatenateRefusal(text: "[TOOBIG] The message would be over \(self.appendLimit) octets"))
                 }
-                let bytes = Array(try await self.store.messagesWithContent(in: mailbox.id, uids: url.uid...url.uid, content: .whole).first?.content ?? Data())
+                let bytes = Array(content)
                 guard let data = Self.urlData(url, of: bytes, utf8: false) else {
                     return .failure(CatenateRefusal(text: "[BADURL \(IMAPEncoding.text(text))] No such part of the message"))
                 }
@@ -67,18 +69,13 @@ extension IMAPSession {
 /// An IMAP URL of a message on this server (RFC 5092 §6): `imap://[user@]host[:port]/mailbox;UIDVALIDITY=n/;UID=n`
 /// or its absolute path `/mailbox;UIDVALIDITY=n/;UID=n`, with `/;SECTION=s` and `/;PARTIAL=o[.l]` optional.
 /// URLAUTH and relative forms are not taken.
-struct IMAPMessageURL: Equatable {
+struct IMAPMessageURL {
     var user: String?
     var mailbox: String
     var uidValidity: UInt32?
     var uid: UInt32
     var section: String?
     var partial: (offset: Int, length: Int?)?
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.user == b.user && a.mailbox == b.mailbox && a.uidValidity == b.uidValidity && a.uid == b.uid && a.section == b.section
-            && a.partial?.offset == b.partial?.offset && a.partial?.length == b.partial?.length
-    }
 
     init?(_ text: String) {
         guard text.utf8.count <= 4096 else { return nil }

@@ -33,7 +33,7 @@ extension IMAPSession {
         var lines: [String] = []
         let options = returning ?? []
         // With PARTIAL, SAVE keeps the messages it returns.
-        let partial = options.lazy.compactMap { option -> IMAPPartialRange? in if case .partial(let range) = option { range } else { nil } }.first
+        let partial = options.partialRange
         if options.contains(.save) { state.savedSearch = partial.map { Array($0.slice(matched)) }?.map(\.uid) ?? matched.map(\.uid) }
         if returning == nil && !state.rev2 {
             lines.append("* SEARCH" + numbers.map { " \($0)" }.joined() + (highestModSeq.map { " (MODSEQ \($0))" } ?? ""))

@@ -44,7 +44,7 @@ extension IMAPSession {
         }
         // ESORT (RFC 5267 §3): MIN and MAX are the first and last in sort order, ALL keeps that order
         // (ranges only for ascending runs); SAVE keeps the messages for `$` as SEARCH does.
-        let partial = returning.lazy.compactMap { option -> IMAPPartialRange? in if case .partial(let range) = option { range } else { nil } }.first
+        let partial = returning.partialRange
         if returning.contains(.save) { state.savedSearch = partial.map { Array($0.slice(entries)) }?.map(\.uid) ?? entries.map(\.uid) }
         var line = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
         for option in returning.isEmpty ? [.all] : returning {

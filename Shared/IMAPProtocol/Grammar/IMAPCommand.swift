@@ -206,6 +206,13 @@ public enum IMAPSearchReturn: Sendable, Hashable {
     case partial(IMAPPartialRange)
 }
 
+extension Array where Element == IMAPSearchReturn {
+    /// The PARTIAL option's range, if one was asked for.
+    public var partialRange: IMAPPartialRange? {
+        self.lazy.compactMap { option -> IMAPPartialRange? in if case .partial(let range) = option { range } else { nil } }.first
+    }
+}
+
 /// Positions in a list of results (RFC 9394 §4), 1 the first; counted from the end when `fromEnd`
 /// (-1 the last).
 public struct IMAPPartialRange: Sendable, Hashable {
