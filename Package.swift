@@ -56,7 +56,7 @@ let package = Package(
         // POP3 commands and responses (RFC 1939, 2449, 2595, 5034), pure.
         .target(name: "POP3Protocol", dependencies: ["MailFormat"], path: "Shared/POP3Protocol", swiftSettings: strict),
         // IMAP command framing (literals), parsing and mailbox-name encoding (RFC 9051, 3501, 7888), pure.
-        .target(name: "IMAPProtocol", dependencies: [nio], path: "Shared/IMAPProtocol", swiftSettings: strict),
+        .target(name: "IMAPProtocol", dependencies: ["MailFormat", nio], path: "Shared/IMAPProtocol", swiftSettings: strict),
 
         // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
         .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "SMTPProtocolTests", dependencies: ["SMTPProtocol", "MailFormat", nio], swiftSettings: strict),
         .testTarget(name: "POP3ProtocolTests", dependencies: ["POP3Protocol", "MailFormat"], swiftSettings: strict),
-        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", nio], swiftSettings: strict),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol", "MailFormat", nio], swiftSettings: strict),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials"], swiftSettings: strict),
         .testTarget(
             name: "MailStoreTests", dependencies: ["MailStore", "MailFormat", "Credentials", "TestSupport"],

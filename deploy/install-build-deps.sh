@@ -6,8 +6,8 @@
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
 #           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
-#           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync,
-#           an IMAP client that copies whole accounts), postgresql (the tests start private clusters
+#           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync)
+#           and offlineimap3 (IMAP clients that copy whole accounts), postgresql (the tests start private clusters
 #           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
 #           scripted replies) and imapclient (an IMAP client library nobody here wrote)
 set -euo pipefail
@@ -21,13 +21,14 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v openssl >/dev/null 2>&1 || packages+=(openssl)
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
     command -v mbsync >/dev/null 2>&1 || packages+=(isync)
+    command -v offlineimap >/dev/null 2>&1 || packages+=(offlineimap3)
     packages+=(dnsmasq-base postgresql)
 fi
 
 missing=()
 for package in "${packages[@]}"; do
     case "$package" in
-        python3|python3-pip|curl|swaks|openssl|fetchmail|isync) missing+=("$package") ;;  # added above only when the command is absent
+        python3|python3-pip|curl|swaks|openssl|fetchmail|isync|offlineimap3) missing+=("$package") ;;  # added above only when the command is absent
         *) dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package") ;;
     esac
 done

@@ -3,16 +3,15 @@
 on either side both ways, then copies the Maildir into bob's empty account: bob's folders and messages
 must equal alice's, byte for byte and flag for flag.
 Arguments: IMAPS port, CA certificate file, a working directory (created)."""
-import imaplib
 import os
 import re
-import ssl
 import subprocess
 import sys
 
+from maildir_sync import PASSWORD, check, fill, maildir, mark_in_maildir, message
+import maildir_sync
+
 port, cafile, work = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-PASSWORD = "correct horse battery"
-MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen"}
 
 
 def without_tracking(content):
@@ -21,69 +20,12 @@ def without_tracking(content):
     return re.sub(rb"(?m)^X-TUID: [^\r\n]*\r\n", b"", content)
 
 
-def check(name, condition, detail=""):
-    if not condition:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok {name}")
-
-
 def connect(user):
-    context = ssl.create_default_context(cafile=cafile)
-    imap = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=context, timeout=30)
-    imap.login(f"{user}@example.org", PASSWORD)
-    return imap
-
-
-def message(subject, body, extra=b""):
-    return (b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: " + subject.encode()
-            + b"\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + subject.replace(" ", ".").encode()
-            + b"@example.org>\r\n" + extra + b"\r\n" + body)
-
-
-def folders(imap):
-    """Every selectable mailbox of the account, by its (modified UTF-7) name."""
-    typ, data = imap.list('""', "*")
-    names = []
-    for line in data:
-        match = re.match(rb'\((?P<attributes>[^)]*)\) (?:"."|NIL) (?P<name>.+)$', line)
-        if match and b"\\Noselect" not in match.group("attributes"):
-            names.append(match.group("name").decode().strip('"'))
-    return sorted(names)
+    return maildir_sync.connect(port, cafile, user)
 
 
 def snapshot(imap):
-    """{mailbox: sorted [(content, flags)]}: what a copy of the account must reproduce."""
-    result = {}
-    for name in folders(imap):
-        typ, _ = imap.select(f'"{name}"', readonly=True)
-        assert typ == "OK", name
-        typ, data = imap.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
-        entries = []
-        for item in data:
-            if isinstance(item, tuple):
-                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).decode().split()
-                kept = sorted(flag for flag in flags if flag in MAILDIR_FLAGS.values())
-                entries.append((without_tracking(item[1]), kept))
-        result[name] = sorted(entries)
-        imap.close()
-    return result
-
-
-def maildir(path):
-    """{folder: sorted [(content with CRLF, flags)]} of the local Maildir mbsync keeps."""
-    result = {}
-    for root, directories, files in os.walk(path):
-        if os.path.basename(root) not in ("cur", "new"):
-            continue
-        folder = os.path.relpath(os.path.dirname(root), path)
-        entries = result.setdefault(folder, [])
-        for file in files:
-            with open(os.path.join(root, file), "rb") as handle:
-                content = handle.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-            info = file.split(":2,")[1] if ":2," in file else ""
-            entries.append((without_tracking(content), sorted(MAILDIR_FLAGS[f] for f in info if f in MAILDIR_FLAGS)))
-    return {folder: sorted(entries) for folder, entries in result.items()}
+    return maildir_sync.snapshot(imap, without_tracking)
 
 
 def mbsync(channel):
@@ -134,39 +76,15 @@ Sync Push
 SyncState {work}/state-bob/
 """)
 
-# alice's account: the special-use folders every account has, plus a hierarchy and a non-ASCII name.
 alice = connect("alice")
-for name in ("Work", "Work/Projects", "Entw&APw-rfe"):
-    check(f"CREATE {name}", alice.create(f'"{name}"')[0] == "OK")
-attachment = b"".join(b"%076d\r\n" % i for i in range(2600))
-contents = {
-    "INBOX": [
-        (message("plain", b"Hello Alice.\r\n"), None),
-        (message("dots", b".leading dot\r\n..two dots\r\n.\r\nafter a lone dot\r\n"), "(\\Seen)"),
-        (message("eight bit", "Grüße aus Köln — €\r\n".encode(), b"Content-Type: text/plain; charset=utf-8\r\n"
-                 b"Content-Transfer-Encoding: 8bit\r\n"), "(\\Seen \\Answered)"),
-        (message("attachment", b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
-                 b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                 + attachment + b"--b--\r\n", b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n"),
-         "(\\Flagged)"),
-        (message("to be deleted locally", b"bye\r\n"), None),
-    ],
-    "Work": [(message(f"work {i}", b"report %d\r\n" % i), "(\\Seen)" if i % 2 else None) for i in range(3)],
-    "Work/Projects": [(message("project", b"plan\r\n"), None)],
-    "Entw&APw-rfe": [(message("draft", b"unfinished\r\n"), "(\\Draft)")],
-    "Sent": [(message("sent", b"sent earlier\r\n"), "(\\Seen)")],
-}
-for name, items in contents.items():
-    for content, flags in items:
-        typ, data = alice.append(f'"{name}"', flags, None, content)
-        assert typ == "OK", (name, data)
+fill(alice)
 before = snapshot(alice)
 check("alice holds 11 messages in 5 folders", sum(len(v) for v in before.values()) == 11
       and sum(1 for v in before.values() if v) == 5, {k: len(v) for k, v in before.items()})
 
 # 1. The whole account down to the Maildir.
 mbsync("alice")
-copy = maildir(local)
+copy = maildir(local, without_tracking)
 expected = {("INBOX" if name == "INBOX" else name): entries for name, entries in before.items()}
 check("the Maildir holds every folder of the account",
       sorted(copy) == sorted(expected), (sorted(copy), sorted(expected)))
@@ -176,14 +94,7 @@ check("every message arrived byte for byte with its flags", all(copy[name] == ex
 # 2. Changes on both sides, synced both ways.
 # A mail client on the Maildir flags one message and trashes another (moving each into cur/ with its
 # flags in the name, as Maildir readers do).
-inbox = os.path.join(local, "INBOX")
-for sub, file in [(sub, file) for sub in ("new", "cur") for file in os.listdir(os.path.join(inbox, sub))]:
-    with open(os.path.join(inbox, sub, file), "rb") as handle:
-        text = handle.read()
-    base, _, info = file.partition(":2,")
-    added = "F" if b"Subject: plain" in text else "T" if b"Subject: to be deleted locally" in text else ""
-    if added:
-        os.rename(os.path.join(inbox, sub, file), os.path.join(inbox, "cur", base + ":2," + "".join(sorted(info + added))))
+mark_in_maildir(os.path.join(local, "INBOX"), {"plain": "F", "to be deleted locally": "T"})
 with open(os.path.join(local, "Work", "new", "1764150000.local.host"), "wb") as handle:
     handle.write(message("written offline", b"composed in the Maildir\n").replace(b"\r\n", b"\n"))
 alice.select("Work/Projects")
@@ -207,7 +118,7 @@ typ, data = alice.fetch(data[0].split()[0], "(BODY.PEEK[TEXT])")
 check("... with CRLF line ends", data[0][1] == b"composed in the Maildir\r\n", data)
 alice.close()
 after = snapshot(alice)
-copy = maildir(local)
+copy = maildir(local, without_tracking)
 check("after the second sync the Maildir and the server agree",
       copy == after, sorted(set(copy) ^ set(after)) or [n for n in after if copy.get(n) != after[n]])
 check("the changes are all there: the new folder, the new message, \\Seen set on the server",
@@ -225,7 +136,7 @@ check("the hierarchy came along (Work has children)", any(b"\\HasChildren" in li
 
 # 4. Nothing left to do: a third sync changes nothing on either side.
 mbsync("alice")
-check("a sync with nothing to do changes nothing", snapshot(alice) == after and maildir(local) == after)
+check("a sync with nothing to do changes nothing", snapshot(alice) == after and maildir(local, without_tracking) == after)
 alice.logout()
 bob.logout()
 print("all checks passed")

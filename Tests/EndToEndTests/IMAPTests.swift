@@ -191,4 +191,11 @@ struct IMAPTests {
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(server.log)")
         #expect(try await server.stop().status == 0)
     }
+
+    @Test("offlineimap3 copies a whole account to a Maildir, keywords included, and syncs changes both ways")
+    func offlineimapRoundTrip() async throws {
+        try await self.passes("offlineimap_roundtrip.py") { server in
+            [String(server.ports["imaps"] ?? 0), server.certificatePath, server.directory.appendingPathComponent("offlineimap").path]
+        }
+    }
 }

@@ -69,7 +69,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !self.closing else { return }
         var incoming = Self.unwrapInboundIn(data)
         if self.pace?.record(incoming.readableBytes) == true {
-            self.close(context: context, with: ByteBuffer(string: "* BYE Command data arrives too slowly\r\n"), promise: nil)
+            self.close(context: context, with: IMAPResponseEncoder.bye("Command data arrives too slowly"), promise: nil)
             return
         }
         // What arrived is framed in place when nothing is left over, rather than copied into a buffer
@@ -89,7 +89,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.pace?.finish()
         }
         if !self.reading, self.buffer.readableBytes > self.maximumBufferedBytes {
-            self.close(context: context, with: ByteBuffer(string: "* BYE Too much pipelined input\r\n"), promise: nil)
+            self.close(context: context, with: IMAPResponseEncoder.bye("Too much pipelined input"), promise: nil)
         }
     }
 
@@ -123,7 +123,7 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let deflate = try IMAPDeflateHandler(received: pipelined)
                 try context.pipeline.syncOperations.addHandler(deflate, position: .before(self))
             } catch {
-                self.close(context: context, with: ByteBuffer(string: "* BYE Compression unavailable\r\n"), promise: nil)
+                self.close(context: context, with: IMAPResponseEncoder.bye("Compression unavailable"), promise: nil)
                 return
             }
             self.reading = true
@@ -168,12 +168,14 @@ final class IMAPChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Hands over at most one frame, then waits for the session's answer; commands the shortcut answers
     /// are answered here while the peer keeps reading what was sent (writability).
+    private static let readyForLiteral = IMAPResponseEncoder(utf8: false).encode(.continuation("Ready for literal data"))
+
     private func deliver(context: ChannelHandlerContext) {
         var answered = false
         defer { if answered { context.flush() } }
         while self.reading, !self.closing, let frame = self.framer.next(from: &self.buffer) {
             if case .continuationRequest = frame {
-                context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "+ Ready for literal data\r\n")), promise: nil)
+                context.writeAndFlush(Self.wrapOutboundOut(Self.readyForLiteral), promise: nil)
                 continue
             }
             if case .literalPiece = frame {

@@ -83,7 +83,7 @@ struct IMAPFetchResponse {
     /// An item answered from the listing alone; false for any other.
     static func writeListed(_ item: IMAPFetchAttribute, message: StoredMessage, flags: Set<String>, into output: inout ByteBuffer) -> Bool {
         switch item {
-        case .flags: output.writeString("FLAGS \(IMAPSession.flagList(flags))")
+        case .flags: output.writeString("FLAGS " + IMAPEncoding.flagList(flags.sorted()))
         case .uid: output.writeString("UID \(message.uid)")
         case .rfc822Size: output.writeString("RFC822.SIZE \(message.size)")
         case .internalDate: output.writeString("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))")
@@ -111,11 +111,11 @@ struct IMAPFetchResponse {
 
     /// Writes `* number FETCH (...)` for one message, with `flags` as the session shows them; a FLAGS
     /// item is added when `announceFlags` (this FETCH has just set \Seen) and none was asked for. Returns
-    /// the text of the NO that ends the command when a part named cannot be given (what was written
-    /// then must not be sent).
+    /// why, to end the command with NO, when a part named cannot be given (what was written then must
+    /// not be sent).
     func write(
         number: Int, message: StoredMessage, content: Data?, flags: Set<String>, announceFlags: Bool, into output: inout ByteBuffer
-    ) -> String? {
+    ) -> IMAPFetchRefusal? {
         output.writeString("* \(number) FETCH (")
         var copied: [UInt8]?
         // The content as an array, for the items that take it apart; made once, and only for those.
@@ -155,9 +155,9 @@ struct IMAPFetchResponse {
                 Self.writeSection(name + origin, shown[...], into: &output)
             case .binary(let part, _, _) where !part.isEmpty, .binarySize(let part) where !part.isEmpty:
                 let named = part.map(String.init).joined(separator: ".")
-                guard let entity = structure().root.part(part) else { return "[NONEXISTENT] No part \(named) in message \(number)" }
+                guard let entity = structure().root.part(part) else { return IMAPFetchRefusal(.noSuchPart, part: named, message: number) }
                 guard let data = Self.binaryContent(of: entity, in: bytes()) else {
-                    return "[UNKNOWN-CTE] Cannot decode part \(named) of message \(number)"
+                    return IMAPFetchRefusal(.unknownEncoding, part: named, message: number)
                 }
                 output.writeBytes(Self.binaryItem(item, data))
             case .binary, .binarySize:
@@ -167,7 +167,7 @@ struct IMAPFetchResponse {
                 output.writeBytes(IMAPEncoding.string(MessagePreview.text(of: bytes(), root: structure().root), utf8: self.utf8))
             }
         }
-        if announceFlags, !self.items.contains(.flags) { output.writeString(" FLAGS \(IMAPSession.flagList(flags))") }
+        if announceFlags, !self.items.contains(.flags) { output.writeString(" FLAGS " + IMAPEncoding.flagList(flags.sorted())) }
         output.writeStaticString(")\r\n")
         return nil
     }
@@ -283,5 +283,28 @@ struct IMAPFetchResponse {
         let start = min(Int(partial.lowerBound), data.count)
         let end = min(Int(partial.upperBound) + 1, data.count)
         return (Array(data[start..<max(start, end)]), "<\(partial.lowerBound)>")
+    }
+}
+
+/// Why a FETCH cannot give a part it names, answered with NO (RFC 9051 §6.4.5), and for BINARY a
+/// transfer encoding it cannot undo (RFC 3516 §4.3).
+struct IMAPFetchRefusal: Error {
+    enum Reason { case noSuchPart, unknownEncoding }
+    let reason: Reason
+    /// The part as named in the command (`2.1`).
+    let part: String
+    let message: Int
+
+    init(_ reason: Reason, part: String, message: Int) {
+        self.reason = reason
+        self.part = part
+        self.message = message
+    }
+
+    func response(tag: String) -> IMAPResponse {
+        switch self.reason {
+        case .noSuchPart: .status(tag: tag, .no, .nonExistent, "No part \(self.part) in message \(self.message)")
+        case .unknownEncoding: .status(tag: tag, .no, .unknownCTE, "Cannot decode part \(self.part) of message \(self.message)")
+        }
     }
 }

@@ -78,22 +78,23 @@ final class IMAPFetchShortcut: Sendable {
         // A large message's content is left unread: the session sends it a piece at a time.
         if response.content == .whole, listed.contains(where: { $0.content == nil }) { return nil }
         let messages = Dictionary(listed.map { ($0.message.uid, $0) }, uniquingKeysWith: { $1 })
+        let encoder = IMAPResponseEncoder(utf8: parked.utf8, utf8Strings: parked.utf8Structures)
         var output = ByteBuffer()
         output.reserveCapacity(listed.reduce(64) { $0 + ($1.content?.count ?? 0) + 256 })
         for uid in uids {
             guard let (message, content) = messages[uid], let number = parked.selection.sequenceNumber(of: uid) else { continue }
             if response.items.contains(.flags) {
-                for line in parked.selection.announce(message.flags) { output.writeString(line + "\r\n") }
+                for line in parked.selection.announce(message.flags) { encoder.write(line, into: &output) }
             }
             if let failure = response.write(
                 number: number, message: message, content: content, flags: parked.selection.shown(message.flags, of: uid),
                 announceFlags: false, into: &output)
             {
-                return ByteBuffer(string: "\(command.tag) NO \(failure)\r\n")
+                return encoder.encode(failure.response(tag: command.tag))
             }
             parked.selection.setFlags(message.flags, of: uid)
         }
-        output.writeString("\(command.tag) OK FETCH completed\r\n")
+        encoder.write(.status(tag: command.tag, .ok, nil, "FETCH completed"), into: &output)
         return output
     }
 

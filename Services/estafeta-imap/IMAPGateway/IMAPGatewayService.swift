@@ -26,7 +26,7 @@ public enum IMAPGatewayService {
                 name: name, on: address, implicitTLS: tls,
                 // RFC 9051 §5.4: the autologout timer is at least 30 minutes (the default).
                 idleTimeout: settings.imapIdleTimeout,
-                idleTimeoutReply: "* BYE Idle timeout, closing connection\r\n",
+                idleTimeoutReply: String(buffer: IMAPResponseEncoder.bye("Idle timeout, closing connection")),
                 framing: { pipeline in
                     try pipeline.addHandler(
                         IMAPChannelHandler(
@@ -34,7 +34,7 @@ public enum IMAPGatewayService {
                             pace: TransferPace(grace: settings.idleTimeout, minimumRate: settings.minimumDataRate),
                             tlsHandshakeTimeout: settings.tlsHandshakeTimeout))
                 },
-                overLimitMessage: .sendAndClose(ByteBuffer(string: "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"))
+                overLimitMessage: .sendAndClose(IMAPResponseEncoder.bye("Too many connections, try again later", code: .unavailable))
             ) { connection in
                 try await session.run(on: connection)
             }

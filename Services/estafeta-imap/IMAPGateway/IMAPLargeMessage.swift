@@ -50,12 +50,12 @@ struct IMAPLargeMessage {
     /// client counts the octets it was promised).
     mutating func fetch(
         number: Int, flags: Set<String>, announceFlags: Bool, response: IMAPFetchResponse, connection: IMAPSession.Connection
-    ) async throws -> String? {
+    ) async throws -> IMAPFetchRefusal? {
         var answers: [Answer] = []
         for item in response.items {
             switch try await self.answer(item, number: number, flags: flags, response: response) {
             case .success(let answer): answers.append(answer)
-            case .failure(let refusal): return refusal.text
+            case .failure(let refusal): return refusal
             }
         }
         var output = ByteBuffer()
@@ -86,18 +86,14 @@ struct IMAPLargeMessage {
                 try await self.send(range, change, window: start..<end, exact: binary, connection: connection)
             }
         }
-        if announceFlags, !response.items.contains(.flags) { output.writeString(" FLAGS \(IMAPSession.flagList(flags))") }
+        if announceFlags, !response.items.contains(.flags) { output.writeString(" FLAGS " + IMAPEncoding.flagList(flags.sorted())) }
         output.writeStaticString(")\r\n")
         try await connection.outbound.write(.sendPart(output))
         return nil
     }
 
-    private struct Refusal: Error {
-        let text: String
-    }
-
     private mutating func answer(_ item: IMAPFetchAttribute, number: Int, flags: Set<String>, response: IMAPFetchResponse) async throws
-        -> Result<Answer, Refusal>
+        -> Result<Answer, IMAPFetchRefusal>
     {
         var listed = ByteBuffer()
         if IMAPFetchResponse.writeListed(item, message: self.message, flags: flags, into: &listed) {
@@ -147,20 +143,20 @@ struct IMAPLargeMessage {
     /// BINARY[part] (RFC 3516): a leaf part's body with its Content-Transfer-Encoding undone; a
     /// multipart or message/rfc822 part as it is; the message itself as it is.
     private mutating func binary(_ part: [Int], partial: ClosedRange<UInt32>?, size: Bool, number: Int) async throws
-        -> Result<Answer, Refusal>
+        -> Result<Answer, IMAPFetchRefusal>
     {
         let named = part.map(String.init).joined(separator: ".")
         var range = 0..<self.message.size
         var change = Change.none
         if !part.isEmpty {
             guard let entity = try await self.structure().part(part) else {
-                return .failure(Refusal(text: "[NONEXISTENT] No part \(named) in message \(number)"))
+                return .failure(IMAPFetchRefusal(.noSuchPart, part: named, message: number))
             }
             let stretch = entity.enclosed.first.map { $0.header.lowerBound..<$0.body.upperBound } ?? entity.body
             range = Int64(stretch.lowerBound)..<Int64(stretch.upperBound)
             if entity.enclosed.isEmpty, !entity.isMultipart {
                 guard let decoder = TransferDecoder(encoding: entity.field("content-transfer-encoding")) else {
-                    return .failure(Refusal(text: "[UNKNOWN-CTE] Cannot decode part \(named) of message \(number)"))
+                    return .failure(IMAPFetchRefusal(.unknownEncoding, part: named, message: number))
                 }
                 if decoder.encoding != .identity { change = .decode(decoder.encoding) }
             }

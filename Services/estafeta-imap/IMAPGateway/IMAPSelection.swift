@@ -26,9 +26,11 @@ struct IMAPSelection: Sendable {
     var lostTrack = false
 
     /// Why the session must close, as the untagged BYE to send; nil while the selection is good.
-    var closingReply: String? {
-        if self.mailboxDeleted { return "* BYE The selected mailbox was deleted\r\n" }
-        if self.lostTrack { return "* BYE [UNAVAILABLE] The mailbox changed too much since it was selected, select it again\r\n" }
+    var closingReply: IMAPResponse? {
+        if self.mailboxDeleted { return .status(tag: nil, .bye, nil, "The selected mailbox was deleted") }
+        if self.lostTrack {
+            return .status(tag: nil, .bye, .unavailable, "The mailbox changed too much since it was selected, select it again")
+        }
         return nil
     }
     /// Whether this session reports \Recent at all (not after ENABLE IMAP4rev2, RFC 9051 dropped it).
@@ -62,21 +64,20 @@ struct IMAPSelection: Sendable {
         self.keywords.sort()
     }
 
-    static let systemFlags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+    static let systemFlags = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"]
 
     /// The untagged FLAGS and PERMANENTFLAGS for the mailbox: the system flags and the keywords told so
     /// far; any new keyword may be stored (`\*`).
-    var flagsAnnouncement: [String] {
-        let keywords = self.keywords.map { " " + $0 }.joined()
-        return [
-            "* FLAGS (\(Self.systemFlags)\(keywords))",
-            "* OK [PERMANENTFLAGS (\(Self.systemFlags)\(keywords) \\*)] Flags permitted",
+    var flagsAnnouncement: [IMAPResponse] {
+        [
+            .flags(Self.systemFlags + self.keywords),
+            .status(tag: nil, .ok, .permanentFlags(Self.systemFlags + self.keywords + ["\\*"]), "Flags permitted"),
         ]
     }
 
     /// What to send before a response that shows `flags`: FLAGS and PERMANENTFLAGS again when they hold a
     /// keyword the client has not been told of, otherwise nothing.
-    mutating func announce(_ flags: Set<String>) -> [String] {
+    mutating func announce(_ flags: Set<String>) -> [IMAPResponse] {
         self.learnKeywords(flags) ? self.flagsAnnouncement : []
     }
 
@@ -166,8 +167,8 @@ struct IMAPSelection: Sendable {
     /// messages they name in `current`): untagged lines, in order.
     mutating func apply(
         changes: [MailboxChange], current: [UInt32: StoredMessage], expungesAllowed: Bool
-    ) -> [String] {
-        var lines: [String] = []
+    ) -> [IMAPResponse] {
+        var lines: [IMAPResponse] = []
         var appended: [StoredMessage] = []
         var flagged: Set<UInt32> = []
         for change in changes {
@@ -191,8 +192,10 @@ struct IMAPSelection: Sendable {
             else { continue }
             self.flags[number - 1] = message.flags
             lines += self.announce(message.flags)
-            let modSeq = self.reportsModSeq ? " MODSEQ (\(message.modSeq))" : ""
-            lines.append("* \(number) FETCH (UID \(uid) FLAGS \(IMAPSession.flagList(self.shown(message.flags, of: uid)))\(modSeq))")
+            lines.append(
+                .fetchFlags(
+                    number: number, uid: uid, flags: self.shown(message.flags, of: uid).sorted(),
+                    modSeq: self.reportsModSeq ? message.modSeq : nil))
         }
         let before = self.uids.count
         for message in appended.sorted(by: { $0.uid < $1.uid }) where message.uid > self.largestUID {
@@ -201,18 +204,18 @@ struct IMAPSelection: Sendable {
             lines += self.announce(message.flags)
         }
         if self.uids.count != before {
-            lines.append("* \(self.uids.count) EXISTS")
+            lines.append(.exists(self.uids.count))
         }
         return lines
     }
 
     /// Removes expunged messages from the selection and says so: an EXPUNGE per message, each with the
     /// sequence number it has at that moment (highest first), or one `VANISHED` with their UIDs.
-    mutating func expungeLines(_ removed: [UInt32]) -> [String] {
+    mutating func expungeLines(_ removed: [UInt32]) -> [IMAPResponse] {
         let present = removed.filter { self.sequenceNumber(of: $0) != nil }
         let numbers = self.remove(removed)
-        guard self.reportsVanished else { return numbers.map { "* \($0) EXPUNGE" } }
-        return present.isEmpty ? [] : ["* VANISHED \(IMAPSession.sequenceSet(present))"]
+        guard self.reportsVanished else { return numbers.map { .expunge($0) } }
+        return present.isEmpty ? [] : [.vanished(earlier: false, IMAPNumberRanges.ranges(of: present))]
     }
 
     /// Removes messages this session expunged itself; returns the sequence numbers to report, highest

@@ -9,9 +9,10 @@ extension IMAPSession {
     func append(_ tag: String, to name: IMAPMailboxName, _ messages: [IMAPAppendedMessage], account: AccountID, state: inout State)
         async throws -> Next
     {
-        func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
         var messages = messages
-        guard let mailbox = try await self.existingMailbox(name.name, of: account) else { return no("[TRYCREATE] No such mailbox") }
+        guard let mailbox = try await self.existingMailbox(name.name, of: account) else {
+            return self.no(tag, .tryCreate, "No such mailbox", state)
+        }
         guard !self.store.spaceIsLow else { throw MailStoreError.storageFull("below the free space minimum") }
         // CATENATE (RFC 4469): each such message made first, from its parts.
         for index in messages.indices {
@@ -20,15 +21,15 @@ extension IMAPSession {
             case .success(let bytes):
                 messages[index] = IMAPAppendedMessage(flags: messages[index].flags, internalDate: messages[index].internalDate, message: bytes)
             case .failure(let refusal):
-                return no(refusal.text)
+                return self.no(tag, refusal.code, refusal.text, state)
             }
         }
-        let tooBig = no("[TOOBIG] The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets")
+        let tooBig = self.no(tag, .tooBig, "The header section is over \(IMAPAppendLiteral.maximumHeaderBytes) octets", state)
         guard messages.count == 1, let message = messages.first else {
             // MULTIAPPEND (RFC 3502): every message in one transaction, or none.
             guard let stored = try await self.appendAll(messages, to: mailbox.id, streamed: &state.appendLiteral) else { return tooBig }
-            let uids = Self.sequenceSet(stored.map(\.uid))
-            return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(uids)] APPEND completed", state: &state)
+            let code = IMAPResponseCode.appendUID(uidValidity: mailbox.uidValidity, uids: stored.map(\.uid))
+            return try await self.completed(tag, "APPEND completed", code: code, state: &state)
         }
         let flags = Self.storedFlags(message.flags)
         let stored: StoredMessage
@@ -41,7 +42,7 @@ extension IMAPSession {
             stored = try await self.store.appendMessage(
                 Self.storedContent(message.message), to: mailbox.id, flags: flags, internalDate: message.internalDate ?? Date())
         }
-        return try await self.completed(tag, "[APPENDUID \(mailbox.uidValidity) \(stored.uid)] APPEND completed", state: &state)
+        return try await self.completed(tag, "APPEND completed", code: .appendUID(uidValidity: mailbox.uidValidity, uids: [stored.uid]), state: &state)
     }
 
     /// The flags an APPEND stores: all it names but \Recent, which only the server sets.

@@ -7,6 +7,7 @@ import MailStore
 /// sections of them, that the account already has, named by IMAP URLs (RFC 5092).
 extension IMAPSession {
     struct CatenateRefusal: Error {
+        let code: IMAPResponseCode
         let text: String
     }
 
@@ -26,19 +27,19 @@ extension IMAPSession {
                     let (stored, content) = try await self.store.messagesWithContent(
                         in: mailbox.id, uids: url.uid...url.uid, content: .whole, largest: Int64(self.appendLimit - message.count)
                     ).first
-                else { return .failure(CatenateRefusal(text: "[BADURL \(IMAPEncoding.text(text))] No such message of this account")) }
+                else { return .failure(CatenateRefusal(code: .badURL(text), text: "No such message of this account")) }
                 // One read: a message that cannot fit comes without its content.
                 guard let content, stored.size + Int64(message.count) <= Int64(self.appendLimit) else {
-                    return .failure(CatenateRefusal(text: "[TOOBIG] The message would be over \(self.appendLimit) octets"))
+                    return .failure(CatenateRefusal(code: .tooBig, text: "The message would be over \(self.appendLimit) octets"))
                 }
                 let bytes = Array(content)
                 guard let data = Self.urlData(url, of: bytes, utf8: false) else {
-                    return .failure(CatenateRefusal(text: "[BADURL \(IMAPEncoding.text(text))] No such part of the message"))
+                    return .failure(CatenateRefusal(code: .badURL(text), text: "No such part of the message"))
                 }
                 message += data
             }
             guard message.count <= self.appendLimit else {
-                return .failure(CatenateRefusal(text: "[TOOBIG] The message would be over \(self.appendLimit) octets"))
+                return .failure(CatenateRefusal(code: .tooBig, text: "The message would be over \(self.appendLimit) octets"))
             }
         }
         return .success(message)

@@ -27,9 +27,9 @@ extension IMAPSession {
     }
 
     /// Reads the change feed of the selected mailbox past what `selection` has seen and returns the
-    /// untagged lines that tell the client.
+    /// untagged responses that tell the client.
     static func synchronise(_ selection: inout IMAPSelection, store: MailStore, expungesAllowed: Bool)
-        async throws(MailStoreError) -> [String]
+        async throws(MailStoreError) -> [IMAPResponse]
     {
         // After every command: on the loop (ImmediateReads) where the store can, as most of the time
         // nothing changed.
@@ -69,7 +69,7 @@ extension IMAPSession {
             }
             let floor = try await Self.recentFloor(of: selection, lastRead: lastRead, store: store)
             selection.markRecent(from: floor, among: fresh)
-            lines.append("* \(selection.recent.count) RECENT")
+            lines.append(.recent(selection.recent.count))
         }
         return lines
     }
@@ -111,10 +111,11 @@ extension IMAPSession {
                 subscription = nil
             }
         } catch {
-            return .send(Array("\(tag) NO [UNAVAILABLE] Cannot watch the mailbox, try again\r\n".utf8))
+            return self.no(tag, .unavailable, "Cannot watch the mailbox, try again", state)
         }
         defer { subscription?.cancel() }
-        try await connection.outbound.write(.send(ByteBuffer(string: "+ idling\r\n")))
+        let encoder = Self.encoder(state)
+        try await connection.outbound.write(.send(encoder.encode(.continuation("idling"))))
         let outbound = connection.outbound
         let store = self.store
         let start = state.selected
@@ -123,11 +124,11 @@ extension IMAPSession {
             var notifications = subscription.changes.makeAsyncIterator()
             repeat {
                 if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
-                    try? await outbound.write(.send(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined())))
+                    try? await outbound.write(.send(encoder.encode(lines)))
                 }
                 if let closingReply = selection.closingReply {
                     // The idling client hears it at once; DONE will find the connection closed.
-                    try? await outbound.write(.sendAndClose(ByteBuffer(string: closingReply)))
+                    try? await outbound.write(.sendAndClose(encoder.encode(closingReply)))
                     return selection
                 }
             } while await notifications.next() != nil
@@ -138,7 +139,7 @@ extension IMAPSession {
         let keepalive = Task { [idleKeepalive = self.idleKeepalive] in
             while true {
                 try await Task.sleep(for: idleKeepalive)
-                try await outbound.write(.send(ByteBuffer(string: "* OK Still here\r\n")))
+                try await outbound.write(.send(encoder.encode(.status(tag: nil, .ok, nil, "Still here"))))
             }
         }
         defer { keepalive.cancel() }
@@ -146,7 +147,7 @@ extension IMAPSession {
         keepalive.cancel()
         subscription?.cancel()
         state.selected = await watcher.value
-        guard let frame else { return .close([]) }
+        guard let frame else { return .close(ByteBuffer()) }
         guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,
             String(decoding: bytes.lines[0], as: UTF8.self).uppercased() == "DONE"
         else { return self.bad(tag, "Expected DONE", state: &state) }

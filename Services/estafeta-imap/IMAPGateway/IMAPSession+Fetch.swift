@@ -19,7 +19,7 @@ extension IMAPSession {
         // meanwhile are applied to it (see `selected`).
         var found: [(sequence: Int, uid: UInt32)]?
         if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
-        guard let matched = found else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        guard let matched = found else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
         let numbers = matched.map { byUID ? $0.uid : UInt32($0.sequence) }
         // With a MODSEQ criterion, the highest modseq of the messages found (RFC 7162 §3.1.5).
         var highestModSeq: UInt64?
@@ -30,30 +30,28 @@ extension IMAPSession {
             highestModSeq = try await Self.messagesWithContent(in: mailbox, uids: first...last, content: .omitted, store: self.store)
                 .filter { found.contains($0.message.uid) }.map(\.message.modSeq).max()
         }
-        var lines: [String] = []
+        var lines: [IMAPResponse] = []
         let options = returning ?? []
         // With PARTIAL, SAVE keeps the messages it returns.
         let partial = options.partialRange
         if options.contains(.save) { state.savedSearch = partial.map { Array($0.slice(matched)) }?.map(\.uid) ?? matched.map(\.uid) }
         if returning == nil && !state.rev2 {
-            lines.append("* SEARCH" + numbers.map { " \($0)" }.joined() + (highestModSeq.map { " (MODSEQ \($0))" } ?? ""))
+            lines.append(.search(numbers, modSeq: highestModSeq))
         } else if options != [.save] {
             let wanted = options.filter { $0 != .save }
-            var result = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+            var items: [IMAPSearchResultItem] = []
             for option in wanted.isEmpty ? [.all] : wanted {
                 switch option {
-                case .min: if let first = numbers.min() { result += " MIN \(first)" }
-                case .max: if let last = numbers.max() { result += " MAX \(last)" }
-                case .count: result += " COUNT \(numbers.count)"
-                case .all: if !numbers.isEmpty { result += " ALL " + Self.sequenceSet(numbers) }
+                case .min: if let first = numbers.min() { items.append(.min(first)) }
+                case .max: if let last = numbers.max() { items.append(.max(last)) }
+                case .count: items.append(.count(numbers.count))
+                case .all: if !numbers.isEmpty { items.append(.all(IMAPNumberRanges.ranges(of: numbers))) }
                 case .save: break
-                case .partial(let range):
-                    let picked = Array(range.slice(numbers))
-                    result += " PARTIAL (\(range.text) \(picked.isEmpty ? "NIL" : Self.sequenceSet(picked)))"
+                case .partial(let range): items.append(.partial(range, IMAPNumberRanges.ranges(of: Array(range.slice(numbers)))))
                 }
             }
-            if let highestModSeq { result += " MODSEQ \(highestModSeq)" }
-            lines.append(result)
+            if let highestModSeq { items.append(.modSeq(highestModSeq)) }
+            lines.append(.esearch(tag: tag, byUID: byUID, items))
         }
         return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }
@@ -129,19 +127,14 @@ extension IMAPSession {
         return matched
     }
 
-    /// `1:3,5,7:8` for the numbers.
-    static func sequenceSet(_ numbers: [UInt32]) -> String {
-        IMAPNumberRanges.text(IMAPNumberRanges.ranges(of: numbers))
-    }
-
     /// FETCH and UID FETCH (RFC 9051 §6.4.5); the responses are written by `IMAPFetchResponse`.
     func fetch(
         _ tag: String, set: IMAPSequenceSet, attributes: [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64? = nil,
-        partial: IMAPPartialRange? = nil, untagged: [String] = [], state: inout State, connection: Connection
+        partial: IMAPPartialRange? = nil, untagged: [IMAPResponse] = [], state: inout State, connection: Connection
     ) async throws -> Next {
         // The selection is changed where it lies in `state` (see `selected`).
         guard let mailbox = state.selected?.mailbox.id, let readOnly = state.selected?.readOnly else {
-            return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8))
+            return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state)
         }
         // CHANGEDSINCE answers MODSEQ whether asked or not (RFC 7162 §3.1.4.1).
         let items = changedSince != nil && !attributes.contains(.modSeq) ? attributes + [.modSeq] : attributes
@@ -152,8 +145,8 @@ extension IMAPSession {
         let content = response.content
         let setsSeen = response.setsSeen(readOnly: readOnly)
         let showsFlags = response.items.contains(.flags)
-        var output = ByteBuffer()
-        output.writeString(untagged.map { $0 + "\r\n" }.joined())
+        let encoder = Self.encoder(state)
+        var output = encoder.encode(untagged)
         // In batches of UID ranges, each sent before the next is read, so a FETCH of a whole large
         // mailbox holds one batch at a time, and waits while the client is not reading.
         var index = 0
@@ -180,8 +173,8 @@ extension IMAPSession {
                     flags.insert("\\Seen")
                     seen.append(uid)
                 }
-                if showsFlags || seen.last == uid, let lines = state.selected?.announce(flags), !lines.isEmpty {
-                    output.writeString(lines.map { $0 + "\r\n" }.joined())
+                if showsFlags || seen.last == uid, let lines = state.selected?.announce(flags) {
+                    for line in lines { encoder.write(line, into: &output) }
                 }
                 if response.content == .whole, content == nil {
                     // A large message: answered as it is read, a piece at a time.
@@ -192,7 +185,7 @@ extension IMAPSession {
                         number: number, flags: state.selected?.shown(flags, of: uid) ?? flags, announceFlags: seen.last == uid,
                         response: response, connection: connection)
                     {
-                        return .send(Array("\(tag) NO \(failure)\r\n".utf8))
+                        return self.send([failure.response(tag: tag)], state)
                     }
                     learnt.append((uid, flags))
                     continue
@@ -201,7 +194,7 @@ extension IMAPSession {
                     number: number, message: message, content: content, flags: state.selected?.shown(flags, of: uid) ?? flags,
                     announceFlags: seen.last == uid, into: &output)
                 {
-                    return .send(Array("\(tag) NO \(failure)\r\n".utf8))
+                    return self.send([failure.response(tag: tag)], state)
                 }
                 learnt.append((uid, flags))
             }
@@ -232,8 +225,4 @@ extension IMAPSession {
     }
 
     static let fetchBatchBytes: Int64 = 1 << 20
-
-    static func flagList(_ flags: Set<String>) -> String {
-        IMAPEncoding.flagList(flags.sorted())
-    }
 }

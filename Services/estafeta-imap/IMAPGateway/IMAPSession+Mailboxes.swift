@@ -21,20 +21,22 @@ extension IMAPSession {
     }
 
     /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
-    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> String {
-        attributes.map { attribute -> String in
-            switch attribute {
-            case .messages: "MESSAGES \(status.messages)"
-            case .uidNext: "UIDNEXT \(status.mailbox.uidNext)"
-            case .uidValidity: "UIDVALIDITY \(status.mailbox.uidValidity)"
-            case .unseen: "UNSEEN \(status.unseen)"
-            case .deleted: "DELETED \(status.deleted)"
-            case .size: "SIZE \(status.sizeBytes)"
-            case .recent: "RECENT \(status.recent)"
-            case .highestModSeq: "HIGHESTMODSEQ \(status.mailbox.highestModSeq)"
-            case .mailboxID: "MAILBOXID (\(IMAPObjectID.mailbox(status.mailbox.id)))"
-            }
-        }.joined(separator: " ")
+    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> [IMAPStatusItem] {
+        attributes.map { attribute in
+            let value: IMAPStatusItem.Value =
+                switch attribute {
+                case .messages: .number(UInt64(clamping: status.messages))
+                case .uidNext: .number(UInt64(clamping: status.mailbox.uidNext))
+                case .uidValidity: .number(UInt64(clamping: status.mailbox.uidValidity))
+                case .unseen: .number(UInt64(clamping: status.unseen))
+                case .deleted: .number(UInt64(clamping: status.deleted))
+                case .size: .number(UInt64(clamping: status.sizeBytes))
+                case .recent: .number(UInt64(clamping: status.recent))
+                case .highestModSeq: .number(status.mailbox.highestModSeq)
+                case .mailboxID: .objectID(IMAPObjectID.mailbox(status.mailbox.id))
+                }
+            return IMAPStatusItem(attribute, value)
+        }
     }
 
     /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
@@ -77,24 +79,24 @@ extension IMAPSession {
     /// LSUB's lines for the subscribed names: those the pattern matches and, where `%` stops short of a
     /// subscribed name, the ancestor it matches instead, flagged \Noselect when not subscribed itself
     /// (RFC 3501 §6.3.9: `foo/bar` subscribed, `foo` not, `LSUB "" %` gives `foo`).
-    static func lsubLines(_ subscribed: [String], pattern: String, utf8: Bool) -> [String] {
+    static func lsubLines(_ subscribed: [String], pattern: String) -> [IMAPResponse] {
         let subscribedNames = Set(subscribed)
         var listed: Set<String> = []
-        var lines: [String] = []
-        func list(_ name: String, _ attributes: String) {
+        var lines: [IMAPResponse] = []
+        func list(_ name: String, _ attributes: [String]) {
             guard listed.insert(name).inserted else { return }
-            lines.append("* LSUB (\(attributes)) \"/\" " + String(decoding: IMAPEncoding.mailbox(name, utf8: utf8), as: UTF8.self))
+            lines.append(.lsub(attributes: attributes, mailbox: name))
         }
         for name in subscribed {
             if Self.matches(name, pattern: pattern) {
-                list(name, "")
+                list(name, [])
                 continue
             }
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
             for depth in stride(from: parts.count - 1, through: 1, by: -1) {
                 let ancestor = parts[0..<depth].joined(separator: "/")
                 if Self.matches(ancestor, pattern: pattern) {
-                    list(ancestor, subscribedNames.contains(ancestor) ? "" : "\\Noselect")
+                    list(ancestor, subscribedNames.contains(ancestor) ? [] : ["\\Noselect"])
                     break
                 }
             }
@@ -105,12 +107,12 @@ extension IMAPSession {
     /// The account's quota as an untagged QUOTA (RFC 9208 §5.1): one root, `""`, for the whole account,
     /// whose STORAGE resource counts 1,024-octet units; nil when the account has no quota (then no
     /// mailbox has a quota root).
-    func quotaLine(_ state: State) async throws -> String? {
+    func quotaLine(_ state: State) async throws -> IMAPResponse? {
         guard let address = state.account?.address else { return nil }
         let account = try await self.store.account(address)
         guard let limit = account.quotaBytes else { return nil }
         let used = (max(account.usedBytes, 0) + 1023) / 1024
-        return "* QUOTA \"\" (STORAGE \(used) \(max(limit, 0) / 1024))"
+        return .quota(root: "", [IMAPQuotaResource("STORAGE", usage: used, limit: max(limit, 0) / 1024)])
     }
 
     /// LIST (RFC 9051 §6.3.9) with RFC 5258's selection and return options and RFC 5819's STATUS.
@@ -125,9 +127,9 @@ extension IMAPSession {
             !selection.contains("RECURSIVEMATCH") || selection.contains("SUBSCRIBED") || selection.contains("SPECIAL-USE")
         else { return self.bad(tag, "Unknown or incomplete LIST options", state: &state) }
         let mailboxes = try await self.store.mailboxes(of: account)
-        var lines: [String] = []
+        var lines: [IMAPResponse] = []
         if patterns == [""] {
-            lines.append("* LIST (\\Noselect) \"/\" \"\"")
+            lines.append(.list(attributes: ["\\Noselect"], mailbox: ""))
         }
         let matches = { (name: String) in patterns.contains { Self.matches(name, pattern: reference + $0) } }
         let subscribedOnly = selection.contains("SUBSCRIBED")
@@ -168,15 +170,14 @@ extension IMAPSession {
             if showSubscribed && subscribed.contains(name) { attributes.append("\\Subscribed") }
             // RECURSIVEMATCH: CHILDINFO tells of subscriptions below, listed here or not (RFC 5258 §3.5).
             let childInfo = recursive && subscribedOnly && subscriptions.contains { $0.hasPrefix(name + "/") }
-            let encoded = String(decoding: IMAPEncoding.mailbox(name, utf8: state.utf8), as: UTF8.self)
-            lines.append("* LIST (\(attributes.joined(separator: " "))) \"/\" " + encoded + (childInfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""))
+            lines.append(.list(attributes: attributes, mailbox: name, childInfoSubscribed: childInfo))
             // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
             if let mailbox, !statusItems.isEmpty {
                 let status = try await self.store.mailboxStatus(mailbox.id)
-                lines.append("* STATUS \(encoded) (\(Self.statusItems(statusItems, of: status)))")
+                lines.append(.mailboxStatus(mailbox: name, Self.statusItems(statusItems, of: status)))
             }
         }
-        return self.reply(tag, "LIST completed", lines)
+        return self.reply(tag, "LIST completed", lines, state)
     }
 }
 

@@ -11,33 +11,25 @@ extension IMAPSession {
         var mailbox: Mailbox?
         if let name { mailbox = try await self.mailbox(named: name.name, of: account) }
         let stored = try await self.store.metadata(of: account, mailbox: mailbox?.id)
-        var found: [(name: String, value: Data?)] = []
+        var found: [IMAPMetadataEntry] = []
         var named = Set<String>()
         // The longest value MAXSIZE left out (RFC 5464 §4.2.1).
         var longest = 0
         for entry in entries {
             let matching = stored.filter { $0.name == entry || Self.isBelow($0.name, entry, depth: depth) }
             // An entry named that is not there is told as NIL (as Dovecot does), unless entries below it are.
-            if matching.isEmpty, named.insert(entry).inserted { found.append((entry, nil)) }
+            if matching.isEmpty, named.insert(entry).inserted { found.append(IMAPMetadataEntry(entry, nil)) }
             for match in matching where named.insert(match.name).inserted {
                 if let maxSize, match.value.count > maxSize {
                     longest = max(longest, match.value.count)
                     continue
                 }
-                found.append((match.name, match.value))
+                found.append(IMAPMetadataEntry(match.name, Array(match.value)))
             }
         }
-        var lines: [String] = []
-        if !found.isEmpty {
-            let utf8 = state.utf8 || state.rev2
-            let items = found.map { entry in
-                String(decoding: IMAPEncoding.string(entry.name), as: UTF8.self) + " " + (entry.value.map { Self.metadataValue($0, utf8: utf8) } ?? "NIL")
-            }
-            let shown = String(decoding: IMAPEncoding.mailbox(mailbox?.name ?? "", utf8: state.utf8), as: UTF8.self)
-            lines.append("* METADATA \(shown) (" + items.joined(separator: " ") + ")")
-        }
-        let text = longest > 0 ? "[METADATA LONGENTRIES \(longest)] GETMETADATA completed" : "GETMETADATA completed"
-        return try await self.completed(tag, text, untagged: lines, state: &state)
+        let lines: [IMAPResponse] = found.isEmpty ? [] : [.metadata(mailbox: mailbox?.name ?? "", found)]
+        let code: IMAPResponseCode? = longest > 0 ? .metadataLongEntries(longest) : nil
+        return try await self.completed(tag, "GETMETADATA completed", code: code, untagged: lines, state: &state)
     }
 
     func setMetadata(_ tag: String, mailbox name: IMAPMailboxName?, values: [IMAPMetadataValue], account: AccountID, state: inout State)
@@ -47,13 +39,13 @@ extension IMAPSession {
         if let name { mailbox = try await self.mailbox(named: name.name, of: account).id }
         // RFC 5464 §4.3: the largest value kept, told with the refusal.
         if values.contains(where: { ($0.value?.count ?? 0) > MailStore.maximumMetadataValueBytes }) {
-            return .send(Array("\(tag) NO [METADATA MAXSIZE \(MailStore.maximumMetadataValueBytes)] Value too large\r\n".utf8))
+            return self.no(tag, .metadataMaxSize(MailStore.maximumMetadataValueBytes), "Value too large", state)
         }
         let changes = values.map { (name: $0.entry, value: $0.value.map { Data($0) }) }
         if let limit = try await self.refusedForTooMany({ () async throws(MailStoreError) in
             try await self.store.setMetadata(changes, of: account, mailbox: mailbox)
         }) {
-            return .send(Array("\(tag) NO [METADATA TOOMANY] At most \(limit) entries here\r\n".utf8))
+            return self.no(tag, .metadataTooMany, "At most \(limit) entries here", state)
         }
         return try await self.completed(tag, "SETMETADATA completed", state: &state)
     }
@@ -74,11 +66,5 @@ extension IMAPSession {
     static func isBelow(_ name: String, _ entry: String, depth: IMAPMetadataDepth) -> Bool {
         guard depth != .zero, name.hasPrefix(entry + "/") else { return false }
         return depth == .infinity || !name.dropFirst(entry.count + 1).contains("/")
-    }
-
-    /// A value as a string, or as a literal8 when it holds NUL (RFC 5464 §5).
-    static func metadataValue(_ value: Data, utf8: Bool) -> String {
-        let bytes = Array(value)
-        return String(decoding: bytes.contains(0) ? IMAPEncoding.binaryLiteral(bytes) : IMAPEncoding.string(bytes, utf8: utf8), as: UTF8.self)
     }
 }

@@ -13,7 +13,7 @@ extension IMAPSession {
     /// `* VANISHED (EARLIER) …` for the UIDs among `named` (all when nil) expunged since `modSeq`, or
     /// nothing when there are none.
     func vanishedEarlier(since modSeq: UInt64, among named: [ClosedRange<UInt32>]?, in selection: IMAPSelection)
-        async throws(MailStoreError) -> [String]
+        async throws(MailStoreError) -> [IMAPResponse]
     {
         // The UIDs handed out: up to UIDNEXT at SELECT, or beyond where messages arrived since.
         let highest = max(selection.mailbox.uidNext > 0 ? selection.mailbox.uidNext - 1 : 0, selection.largestUID)
@@ -29,20 +29,20 @@ extension IMAPSession {
             gone = IMAPNumberRanges.gaps(in: scope, excluding: selection.uids)
         }
         guard !gone.isEmpty else { return [] }
-        return ["* VANISHED (EARLIER) " + IMAPNumberRanges.text(gone)]
+        return [.vanished(earlier: true, gone)]
     }
 
     /// FETCH (UID FLAGS MODSEQ) of each message changed (or added) since `modSeq`, in sequence order, with
     /// FLAGS announced first for keywords the client has not been told of.
-    func changedSince(_ modSeq: UInt64, in selection: inout IMAPSelection) async throws(MailStoreError) -> [String] {
+    func changedSince(_ modSeq: UInt64, in selection: inout IMAPSelection) async throws(MailStoreError) -> [IMAPResponse] {
         guard let first = selection.uids.first, let last = selection.uids.last else { return [] }
         let listed = try await Self.messagesWithContent(in: selection.mailbox.id, uids: first...last, content: .omitted, store: self.store)
-        var lines: [String] = []
+        var lines: [IMAPResponse] = []
         for message in listed.map(\.message).sorted(by: { $0.uid < $1.uid }) where message.modSeq > modSeq {
             guard let number = selection.sequenceNumber(of: message.uid) else { continue }
             lines += selection.announce(message.flags)
-            let flags = Self.flagList(selection.shown(message.flags, of: message.uid))
-            lines.append("* \(number) FETCH (UID \(message.uid) FLAGS \(flags) MODSEQ (\(message.modSeq)))")
+            let flags = selection.shown(message.flags, of: message.uid).sorted()
+            lines.append(.fetchFlags(number: number, uid: message.uid, flags: flags, modSeq: message.modSeq))
         }
         return lines
     }

@@ -24,9 +24,9 @@ extension IMAPSession {
     ) async throws -> Next {
         // RFC 5256 §3: an unknown charset is NO [BADCHARSET].
         guard charset == "UTF-8" || charset == "US-ASCII" else {
-            return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
+            return self.no(tag, .badCharset(["UTF-8", "US-ASCII"]), "Unsupported charset", state)
         }
-        guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
         let wantsHeader = criteria.contains { ![.arrival, .size].contains($0.key) }
         let entries = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: wantsHeader) {
             sequence, message, header in
@@ -39,28 +39,25 @@ extension IMAPSession {
         }
         let numbers = entries.map { byUID ? $0.uid : UInt32($0.sequence) }
         guard let returning else {
-            let line = "* SORT" + numbers.map { " \($0)" }.joined()
-            return try await self.completed(tag, "SORT completed", untagged: [line], expungesAllowed: byUID, state: &state)
+            return try await self.completed(tag, "SORT completed", untagged: [.sort(numbers)], expungesAllowed: byUID, state: &state)
         }
         // ESORT (RFC 5267 §3): MIN and MAX are the first and last in sort order, ALL keeps that order
         // (ranges only for ascending runs); SAVE keeps the messages for `$` as SEARCH does.
         let partial = returning.partialRange
         if returning.contains(.save) { state.savedSearch = partial.map { Array($0.slice(entries)) }?.map(\.uid) ?? entries.map(\.uid) }
-        var line = "* ESEARCH (TAG \(String(decoding: IMAPEncoding.string(tag), as: UTF8.self)))" + (byUID ? " UID" : "")
+        var items: [IMAPSearchResultItem] = []
         for option in returning.isEmpty ? [.all] : returning {
             switch option {
-            case .min: if let first = numbers.first { line += " MIN \(first)" }
-            case .max: if let last = numbers.last { line += " MAX \(last)" }
-            case .count: line += " COUNT \(numbers.count)"
-            case .all: if !numbers.isEmpty { line += " ALL " + IMAPNumberRanges.text(IMAPNumberRanges.runs(of: numbers)) }
+            case .min: if let first = numbers.first { items.append(.min(first)) }
+            case .max: if let last = numbers.last { items.append(.max(last)) }
+            case .count: items.append(.count(numbers.count))
+            case .all: if !numbers.isEmpty { items.append(.all(IMAPNumberRanges.runs(of: numbers))) }
             case .save: break
-            case .partial(let range):
-                // In sort order, as ALL.
-                let picked = Array(range.slice(numbers))
-                line += " PARTIAL (\(range.text) \(picked.isEmpty ? "NIL" : IMAPNumberRanges.text(IMAPNumberRanges.runs(of: picked))))"
+            // In sort order, as ALL.
+            case .partial(let range): items.append(.partial(range, IMAPNumberRanges.runs(of: Array(range.slice(numbers)))))
             }
         }
-        let lines = returning == [.save] ? [] : [line]
+        let lines: [IMAPResponse] = returning == [.save] ? [] : [.esearch(tag: tag, byUID: byUID, items)]
         return try await self.completed(tag, "SORT completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }
 
@@ -68,12 +65,12 @@ extension IMAPSession {
     /// THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §4), by sequence number or UID.
     func thread(_ tag: String, algorithm: String, charset: String, key: IMAPSearchKey, byUID: Bool, state: inout State) async throws -> Next {
         guard charset == "UTF-8" || charset == "US-ASCII" else {
-            return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
+            return self.no(tag, .badCharset(["UTF-8", "US-ASCII"]), "Unsupported charset", state)
         }
         guard algorithm == "ORDEREDSUBJECT" || algorithm == "REFERENCES" else {
             return self.bad(tag, "Unknown threading algorithm", state: &state)
         }
-        guard let selection = state.selected else { return .send(Array("\(tag) BAD Select a mailbox first\r\n".utf8)) }
+        guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
         let messages = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: true) { sequence, message, header in
             MessageThreading.Message(
                 number: byUID ? message.uid : UInt32(sequence), messageID: header?.values("Message-ID").first,
@@ -82,8 +79,7 @@ extension IMAPSession {
                 date: header?.values("Date").first.flatMap(MessageDate.parse) ?? message.internalDate)
         }
         let threads = algorithm == "REFERENCES" ? MessageThreading.references(messages) : MessageThreading.orderedSubject(messages)
-        let line = "* THREAD" + (threads.isEmpty ? "" : " " + MessageThreading.text(threads))
-        return try await self.completed(tag, "THREAD completed", untagged: [line], expungesAllowed: byUID, state: &state)
+        return try await self.completed(tag, "THREAD completed", untagged: [.thread(threads)], expungesAllowed: byUID, state: &state)
     }
 
     /// What `make` gives for each message the key matches, with its header section when `header`: read a

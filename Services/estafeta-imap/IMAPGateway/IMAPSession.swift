@@ -53,15 +53,15 @@ struct IMAPSession: Sendable {
         var appendLiteral: IMAPAppendLiteral?
     }
 
+    /// What the session does after a command: the encoded responses to send, and what comes with them.
     enum Next {
-        case send([UInt8])
-        case sendBuffer(ByteBuffer)
-        case close([UInt8])
-        case startTLS([UInt8])
-        case startCompression([UInt8])
+        case send(ByteBuffer)
+        case close(ByteBuffer)
+        case startTLS(ByteBuffer)
+        case startCompression(ByteBuffer)
     }
 
-    static let shutdownReply = "* BYE [UNAVAILABLE] Server shutting down\r\n"
+    static let shutdownReply = IMAPResponseEncoder.bye("Server shutting down", code: .unavailable)
 
     func run(on connection: Connection) async throws {
         let gate = SessionShutdownGate()
@@ -80,14 +80,14 @@ struct IMAPSession: Sendable {
     private func serve(_ connection: Connection, state: inout State, gate: SessionShutdownGate) async throws {
         let channel = connection.channel
         try await withGracefulShutdownHandler {
-            let greeting = "* OK [CAPABILITY \(self.capabilities(state))] Estafeta IMAP server ready\r\n"
-            try await connection.outbound.write(.send(ByteBuffer(string: greeting)))
+            let greeting = IMAPResponse.status(tag: nil, .ok, .capability(self.capabilities(state)), "Estafeta IMAP server ready")
+            try await connection.outbound.write(.send(Self.encoder(state).encode(greeting)))
             let shortcut = IMAPFetchShortcut(store: self.store, streamedMessageBytes: self.streamedMessageBytes)
             try await connection.outbound.write(.answerFetches(with: shortcut))
             var frames = connection.inbound.makeAsyncIterator()
             while true {
                 guard gate.willAwaitInput() else {
-                    try await connection.outbound.write(.sendAndClose(ByteBuffer(string: Self.shutdownReply)))
+                    try await connection.outbound.write(.sendAndClose(Self.shutdownReply))
                     return
                 }
                 // The selection is lent to the connection's shortcut while this waits.
@@ -110,17 +110,17 @@ struct IMAPSession: Sendable {
                 case .continuationRequest, .literalPiece:
                     continue
                 case .lineTooLong(let tag):
-                    next = .send(Array("\(tag) BAD Line too long\r\n".utf8))
+                    next = self.send([.status(tag: tag, .bad, nil, "Line too long")], state)
                 case .literalTooLarge(let tag) where state.account == nil:
                     next = self.bad(tag, "Literals before login are limited to \(IMAPFramingLimits.maximumLiteralSizeBeforeLogin) octets", state: &state)
                 case .literalTooLarge(let tag):
-                    next = .send(Array("\(tag) NO [TOOBIG] Literal too large\r\n".utf8))
+                    next = self.send([.status(tag: tag, .no, .tooBig, "Literal too large")], state)
                 case .fatal(_, let reason):
-                    next = .close(Array("* BYE [TOOBIG] \(reason)\r\n".utf8))
+                    next = .close(Self.encoder(state).encode(.status(tag: nil, .bye, .tooBig, reason)))
                 case .command(let bytes):
                     switch IMAPCommandParser(utf8Enabled: state.utf8).parse(bytes) {
                     case .failure(let failure) where failure.error.exceedsLimit:
-                        next = .send(Array("\(failure.tag) BAD \(IMAPEncoding.text(failure.error.message))\r\n".utf8))
+                        next = self.send([.status(tag: failure.tag, .bad, nil, failure.error.message)], state)
                     case .failure(let failure):
                         next = self.bad(failure.tag, failure.error.message, state: &state)
                     case .success(let command):
@@ -130,35 +130,55 @@ struct IMAPSession: Sendable {
                     if var literal = state.appendLiteral.take() { await literal.discard() }
                 }
                 switch next {
-                case .send(let bytes): try await connection.outbound.write(.send(ByteBuffer(bytes: bytes)))
-                case .sendBuffer(let buffer): try await connection.outbound.write(.send(buffer))
-                case .close(let bytes):
-                    try await connection.outbound.write(.sendAndClose(ByteBuffer(bytes: bytes)))
+                case .send(let buffer): try await connection.outbound.write(.send(buffer))
+                case .close(let buffer):
+                    try await connection.outbound.write(.sendAndClose(buffer))
                     return
-                case .startTLS(let bytes):
-                    try await connection.outbound.write(.sendThenStartTLS(ByteBuffer(bytes: bytes)))
+                case .startTLS(let buffer):
+                    try await connection.outbound.write(.sendThenStartTLS(buffer))
                     state.tls = true
-                case .startCompression(let bytes):
-                    try await connection.outbound.write(.sendThenCompress(ByteBuffer(bytes: bytes)))
+                case .startCompression(let buffer):
+                    try await connection.outbound.write(.sendThenCompress(buffer))
                 }
             }
         } onGracefulShutdown: {
             if gate.shutDown() {
-                channel.writeAndFlush(IMAPOutput.sendAndClose(ByteBuffer(string: Self.shutdownReply)), promise: nil)
+                channel.writeAndFlush(IMAPOutput.sendAndClose(Self.shutdownReply), promise: nil)
             }
         }
     }
 
     /// BAD, and before login a limit on how many.
     func bad(_ tag: String, _ text: String, state: inout State) -> Next {
-        let reply = Array("\(tag) BAD \(IMAPEncoding.text(text))\r\n".utf8)
-        guard state.account == nil else { return .send(reply) }
+        let reply = IMAPResponse.status(tag: tag, .bad, nil, text)
+        guard state.account == nil else { return self.send([reply], state) }
         state.invalidBeforeLogin += 1
-        if state.invalidBeforeLogin > 3 { return .close(reply + Array("* BYE Too many invalid IMAP commands\r\n".utf8)) }
-        return .send(reply)
+        if state.invalidBeforeLogin > 3 {
+            return .close(Self.encoder(state).encode([reply, .status(tag: nil, .bye, nil, "Too many invalid IMAP commands")]))
+        }
+        return self.send([reply], state)
     }
 
-    func capabilities(_ state: State) -> String {
+    /// How responses are written in this session (mailbox names and strings in UTF-8 once enabled).
+    static func encoder(_ state: State) -> IMAPResponseEncoder {
+        IMAPResponseEncoder(utf8: state.utf8, utf8Strings: state.utf8 || state.rev2)
+    }
+
+    func send(_ responses: [IMAPResponse], _ state: State) -> Next {
+        .send(Self.encoder(state).encode(responses))
+    }
+
+    /// A tagged NO.
+    func no(_ tag: String, _ code: IMAPResponseCode?, _ text: String, _ state: State) -> Next {
+        self.send([.status(tag: tag, .no, code, text)], state)
+    }
+
+    /// The untagged responses, then the tagged OK.
+    func reply(_ tag: String, _ text: String, _ untagged: [IMAPResponse], _ state: State, code: IMAPResponseCode? = nil) -> Next {
+        self.send(untagged + [.status(tag: tag, .ok, code, text)], state)
+    }
+
+    func capabilities(_ state: State) -> [String] {
         var items = [
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
@@ -175,7 +195,7 @@ struct IMAPSession: Sendable {
         } else {
             items += ["UTF8=ACCEPT", "UNAUTHENTICATE", "COMPRESS=DEFLATE"]
         }
-        return items.joined(separator: " ")
+        return items
     }
 
     func handle(
@@ -183,34 +203,31 @@ struct IMAPSession: Sendable {
         frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
     ) async throws -> Next {
         let tag = command.tag
-        func ok(_ text: String, _ untagged: [String] = []) -> Next {
-            .send(Array((untagged.map { $0 + "\r\n" }.joined() + "\(tag) OK \(text)\r\n").utf8))
-        }
-        func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
+        func no(_ code: IMAPResponseCode?, _ text: String) -> Next { self.no(tag, code, text, state) }
         switch command.kind {
         case .capability:
-            return ok("CAPABILITY completed", ["* CAPABILITY \(self.capabilities(state))"])
+            return self.reply(tag, "CAPABILITY completed", [.capability(self.capabilities(state))], state)
         case .noop, .check:
             return try await self.completed(tag, "\(command.kind == .noop ? "NOOP" : "CHECK") completed", state: &state)
         case .logout:
-            return .close(Array("* BYE Logging out\r\n\(tag) OK LOGOUT completed\r\n".utf8))
+            return .close(Self.encoder(state).encode([.status(tag: nil, .bye, nil, "Logging out"), .status(tag: tag, .ok, nil, "LOGOUT completed")]))
         case .id:
-            return ok("ID completed", ["* ID (\"name\" \"Estafeta\")"])
+            return self.reply(tag, "ID completed", [.id([IMAPIDField("name", "Estafeta")])], state)
         case .startTLS:
             guard !state.tls, state.account == nil else { return self.bad(tag, "TLS is already active or not allowed now", state: &state) }
-            return .startTLS(Array("\(tag) OK Begin TLS negotiation now\r\n".utf8))
+            return .startTLS(Self.encoder(state).encode(.status(tag: tag, .ok, nil, "Begin TLS negotiation now")))
         case .login(let user, let password):
             guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
-            guard state.tls || self.plaintextAuthAllowed else { return no("[PRIVACYREQUIRED] Use STARTTLS first") }
+            guard state.tls || self.plaintextAuthAllowed else { return no(.privacyRequired, "Use STARTTLS first") }
             return try await self.login(tag, user: user, password: password, state: &state, connection: connection)
         case .authenticate(let mechanism, let initialResponse):
             guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
-            guard state.tls || self.plaintextAuthAllowed else { return no("[PRIVACYREQUIRED] Use STARTTLS first") }
-            guard mechanism == "PLAIN" else { return no("Unsupported authentication mechanism") }
+            guard state.tls || self.plaintextAuthAllowed else { return no(.privacyRequired, "Use STARTTLS first") }
+            guard mechanism == "PLAIN" else { return no(nil, "Unsupported authentication mechanism") }
             var response = initialResponse
             if response == nil {
-                try await connection.outbound.write(.send(ByteBuffer(string: "+ \r\n")))
-                guard let frame = try await frames.next() else { return .close([]) }
+                try await connection.outbound.write(.send(Self.encoder(state).encode(.continuation(""))))
+                guard let frame = try await frames.next() else { return .close(ByteBuffer()) }
                 guard case .command(let bytes) = frame, bytes.literals.isEmpty, let line = bytes.lines.first else {
                     return self.bad(tag, "Invalid SASL response", state: &state)
                 }
@@ -232,7 +249,7 @@ struct IMAPSession: Sendable {
             state.compressed = compressed
             try await connection.outbound.write(.loggedOut)
             connection.context.logger.info("unauthenticated", metadata: ["account": "\(account.address)"])
-            return .send(Array("\(tag) OK UNAUTHENTICATE completed\r\n".utf8))
+            return self.reply(tag, "UNAUTHENTICATE completed", [], state)
         case .idle where state.account != nil:
             return try await self.idle(tag, state: &state, connection: connection, frames: &frames)
         default:
@@ -243,33 +260,35 @@ struct IMAPSession: Sendable {
             return try await self.authenticated(command, account: account.id, state: &state, connection: connection)
         } catch let error as MailStoreError {
             switch error {
-            case .unknownMailbox: return no("[NONEXISTENT] No such mailbox")
-            case .mailboxExists: return no("[ALREADYEXISTS] Mailbox already exists")
-            case .invalidMailboxName: return no("[CANNOT] Invalid mailbox name")
-            case .mailboxProtected: return no("[CANNOT] This mailbox cannot be changed so")
-            case .mailboxHasChildren: return no("[HASCHILDREN] Delete the mailboxes below it first")
-            case .overQuota: return no("[OVERQUOTA] The account's quota would be exceeded")
-            case .storageFull: return no("[LIMIT] Not enough storage on the server now, try again later")
+            case .unknownMailbox: return no(.nonExistent, "No such mailbox")
+            case .mailboxExists: return no(.alreadyExists, "Mailbox already exists")
+            case .invalidMailboxName: return no(.cannot, "Invalid mailbox name")
+            case .mailboxProtected: return no(.cannot, "This mailbox cannot be changed so")
+            case .mailboxHasChildren: return no(.hasChildren, "Delete the mailboxes below it first")
+            case .overQuota: return no(.overQuota, "The account's quota would be exceeded")
+            case .storageFull: return no(.limit, "Not enough storage on the server now, try again later")
             default:
                 connection.context.logger.error("store error", metadata: ["error": "\(error)"])
-                return no("[UNAVAILABLE] Try again later")
+                return no(.unavailable, "Try again later")
             }
         }
     }
 
     func login(_ tag: String, user: String, password: String, state: inout State, connection: Connection) async throws -> Next {
         let logger = connection.context.logger
-        let unavailable = Next.send(Array("\(tag) NO [UNAVAILABLE] Cannot check the login now, try again later\r\n".utf8))
+        let unavailable = self.no(tag, .unavailable, "Cannot check the login now, try again later", state)
         let address: EmailAddress
         switch try await self.login.attempt(user: user, password: password, from: connection.context.remoteAddress, logger: logger) {
         case .accepted(let accepted): address = accepted
-        case .lockedOut: return .close(Array("\(tag) NO [UNAVAILABLE] Too many failed logins, try again later\r\n".utf8))
+        case .lockedOut:
+            return .close(Self.encoder(state).encode(.status(tag: tag, .no, .unavailable, "Too many failed logins, try again later")))
         case .unavailable: return unavailable
         case .refused:
             state.authFailures += 1
-            let reply = Array("\(tag) NO [AUTHENTICATIONFAILED] Authentication failed\r\n".utf8)
-            if state.authFailures >= self.maximumAuthFailures { return .close(reply + Array("* BYE Too many failed logins\r\n".utf8)) }
-            return .send(reply)
+            var replies = [IMAPResponse.status(tag: tag, .no, .authenticationFailed, "Authentication failed")]
+            guard state.authFailures >= self.maximumAuthFailures else { return self.send(replies, state) }
+            replies.append(.status(tag: nil, .bye, nil, "Too many failed logins"))
+            return .close(Self.encoder(state).encode(replies))
         }
         let account: Account
         do {
@@ -280,12 +299,12 @@ struct IMAPSession: Sendable {
         }
         guard self.userConnections.acquire(account.id) else {
             connection.context.logger.notice("login refused: connection limit", metadata: ["account": "\(address)"])
-            return .send(Array("\(tag) NO [LIMIT] Too many connections for this user, close one and try again\r\n".utf8))
+            return self.no(tag, .limit, "Too many connections for this user, close one and try again", state)
         }
         state.account = (account.id, address)
         try await connection.outbound.write(.loggedIn)
         connection.context.logger.info("logged in", metadata: ["account": "\(address)"])
-        return .send(Array("\(tag) OK [CAPABILITY \(self.capabilities(state))] Logged in\r\n".utf8))
+        return self.reply(tag, "Logged in", [], state, code: .capability(self.capabilities(state)))
     }
 
     /// Commands of the authenticated and selected states.
@@ -293,7 +312,7 @@ struct IMAPSession: Sendable {
         _ command: IMAPCommand, account: AccountID, state: inout State, connection: Connection
     ) async throws -> Next {
         let tag = command.tag
-        func no(_ text: String) -> Next { .send(Array("\(tag) NO \(text)\r\n".utf8)) }
+        func no(_ code: IMAPResponseCode?, _ text: String) -> Next { self.no(tag, code, text, state) }
         switch command.kind {
         case .enable(let capabilities):
             var enabled: [String] = []
@@ -312,22 +331,22 @@ struct IMAPSession: Sendable {
                     enabled.append("QRESYNC")
                 }
             }
-            return self.reply(tag, "ENABLE completed", ["* ENABLED" + enabled.map { " " + $0 }.joined()])
+            return self.reply(tag, "ENABLE completed", [.enabled(enabled)], state)
         case .namespace:
-            return self.reply(tag, "NAMESPACE completed", ["* NAMESPACE ((\"\" \"/\")) NIL NIL"])
+            return self.reply(tag, "NAMESPACE completed", [.namespace(prefix: "", delimiter: "/")], state)
         case .compress(let mechanism):
             // RFC 4978 §3: after login only, so that nothing secret shares a compression history with
             // what an attacker chose before authentication.
             guard mechanism == "DEFLATE" else { return self.bad(tag, "Unknown compression mechanism", state: &state) }
-            guard !state.compressed else { return no("[COMPRESSIONACTIVE] DEFLATE is already active") }
+            guard !state.compressed else { return no(.compressionActive, "DEFLATE is already active") }
             state.compressed = true
-            return .startCompression(Array("\(tag) OK DEFLATE active\r\n".utf8))
+            return .startCompression(Self.encoder(state).encode(.status(tag: tag, .ok, nil, "DEFLATE active")))
         case .select(let name, let readOnly, let condstore, let qresync):
             // RFC 7162 §3.2.5: QRESYNC parameters only once the client has enabled it.
             if qresync != nil && !state.qresync { return self.bad(tag, "ENABLE QRESYNC first", state: &state) }
             if condstore { state.condstore = true }
             // With QRESYNC the end of the previous selection is told (RFC 7162 §3.2.11).
-            let closed = state.qresync && state.selected != nil ? ["* OK [CLOSED] Previous mailbox closed"] : []
+            let closed: [IMAPResponse] = state.qresync && state.selected != nil ? [.status(tag: nil, .ok, .closed, "Previous mailbox closed")] : []
             state.selected = nil
             state.savedSearch = []
             let mailbox = try await self.mailbox(named: name.name, of: account)
@@ -342,14 +361,12 @@ struct IMAPSession: Sendable {
             }
             state.selected = selection
             let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
-            var lines = closed + [
-                "* \(selection.exists) EXISTS",
-            ] + selection.flagsAnnouncement + [
-                "* OK [UIDVALIDITY \(mailbox.uidValidity)] UIDs valid",
-                "* OK [UIDNEXT \(mailbox.uidNext)] Predicted next UID",
-                "* OK [MAILBOXID (\(IMAPObjectID.mailbox(mailbox.id)))] Mailbox id",
+            var lines = closed + [.exists(selection.exists)] + selection.flagsAnnouncement + [
+                .status(tag: nil, .ok, .uidValidity(mailbox.uidValidity), "UIDs valid"),
+                .status(tag: nil, .ok, .uidNext(mailbox.uidNext), "Predicted next UID"),
+                .status(tag: nil, .ok, .mailboxID(IMAPObjectID.mailbox(mailbox.id)), "Mailbox id"),
             ]
-            if state.condstore { lines.append("* OK [HIGHESTMODSEQ \(mailbox.highestModSeq)] Highest") }
+            if state.condstore { lines.append(.status(tag: nil, .ok, .highestModSeq(mailbox.highestModSeq), "Highest")) }
             // QRESYNC: what the client missed since it last knew the mailbox, when its UIDVALIDITY still holds.
             if let qresync, qresync.uidValidity == mailbox.uidValidity, var resynced = state.selected.take() {
                 defer { state.selected = resynced }
@@ -358,25 +375,25 @@ struct IMAPSession: Sendable {
                 lines += try await self.changedSince(qresync.modSeq, in: &resynced)
             }
             if state.rev2 {
-                lines.append("* LIST () \"/\" " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self))
+                lines.append(.list(attributes: [], mailbox: mailbox.name))
             } else {
-                lines.insert("* \(selection.recent.count) RECENT", at: 1)
-                if let unseen { lines.append("* OK [UNSEEN \(unseen + 1)] First unseen") }
+                lines.insert(.recent(selection.recent.count), at: closed.count + 1)
+                if let unseen { lines.append(.status(tag: nil, .ok, .unseen(unseen + 1), "First unseen")) }
             }
-            return self.reply(tag, readOnly ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed", lines)
+            return self.reply(tag, readOnly ? "EXAMINE completed" : "SELECT completed", lines, state, code: readOnly ? .readOnly : .readWrite)
         case .create(let name, _) where !name.isWellEncoded, .rename(_, let name) where !name.isWellEncoded,
             .subscribe(let name) where !name.isWellEncoded:
-            return no("[CANNOT] The mailbox name is not valid modified UTF-7")
+            return no(.cannot, "The mailbox name is not valid modified UTF-7")
         case .create(let name, let use):
             // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
             let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name
-            guard trimmed.uppercased() != "INBOX" else { return no("[ALREADYEXISTS] INBOX always exists") }
+            guard trimmed.uppercased() != "INBOX" else { return no(.alreadyExists, "INBOX always exists") }
             // CREATE-SPECIAL-USE (RFC 6154 §3): a mailbox holds one of the special uses that are real
             // folders; \All and \Flagged would be views of other mailboxes, which the store has not.
             let specialUse = use.first.flatMap { SpecialUse(rawValue: $0.text) }
             if !use.isEmpty {
                 guard use.count == 1, let specialUse, ![.all, .flagged].contains(specialUse) else {
-                    return no("[USEATTR] Only one of \\Drafts, \\Sent, \\Trash, \\Junk or \\Archive, once")
+                    return no(.useAttr, "Only one of \\Drafts, \\Sent, \\Trash, \\Junk or \\Archive, once")
                 }
             }
             // Superior names are created as needed (RFC 9051 §6.3.4), so the hierarchy has no gaps.
@@ -387,35 +404,33 @@ struct IMAPSession: Sendable {
                 if !existing.contains(parent), parent != "INBOX" { try await self.store.createMailbox(named: parent, of: account) }
             }
             let created = try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
-            return try await self.completed(tag, "[MAILBOXID (\(IMAPObjectID.mailbox(created.id)))] CREATE completed", state: &state)
+            return try await self.completed(tag, "CREATE completed", code: .mailboxID(IMAPObjectID.mailbox(created.id)), state: &state)
         case .list(let reference, let patterns, let selection, let returning, let statusItems):
             return try await self.list(
                 tag, reference: reference, patterns: patterns, selection: selection, returning: returning, statusItems: statusItems,
                 account: account, state: &state)
         case .lsub(let reference, let pattern):
             let subscribed = try await self.store.subscriptions(of: account)
-            return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern, utf8: state.utf8))
+            return self.reply(tag, "LSUB completed", Self.lsubLines(subscribed, pattern: reference + pattern), state)
         case .status(let name, let attributes):
             if attributes.contains(.highestModSeq) { Self.enableCondstore(&state) }
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
-            let line = "* STATUS " + String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
-                + " (" + Self.statusItems(attributes, of: status) + ")"
+            let line = IMAPResponse.mailboxStatus(mailbox: mailbox.name, Self.statusItems(attributes, of: status))
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let messages):
             return try await self.append(tag, to: name, messages, account: account, state: &state)
         case .getQuotaRoot(let name):
             let mailbox = try await self.mailbox(named: name.name, of: account)
-            let encoded = String(decoding: IMAPEncoding.mailbox(mailbox.name, utf8: state.utf8), as: UTF8.self)
             guard let quota = try await self.quotaLine(state) else {
-                return self.reply(tag, "GETQUOTAROOT completed", ["* QUOTAROOT \(encoded)"])
+                return self.reply(tag, "GETQUOTAROOT completed", [.quotaRoot(mailbox: mailbox.name, roots: [])], state)
             }
-            return self.reply(tag, "GETQUOTAROOT completed", ["* QUOTAROOT \(encoded) \"\"", quota])
+            return self.reply(tag, "GETQUOTAROOT completed", [.quotaRoot(mailbox: mailbox.name, roots: [""]), quota], state)
         case .getQuota(let root):
-            guard root.isEmpty, let quota = try await self.quotaLine(state) else { return no("[NONEXISTENT] No such quota root") }
-            return self.reply(tag, "GETQUOTA completed", [quota])
+            guard root.isEmpty, let quota = try await self.quotaLine(state) else { return no(.nonExistent, "No such quota root") }
+            return self.reply(tag, "GETQUOTA completed", [quota], state)
         case .setQuota:
-            return no("[NOPERM] Quotas are set by the mail administrator")
+            return no(.noPerm, "Quotas are set by the mail administrator")
         case .getMetadata(let name, let entries, let maxSize, let depth):
             return try await self.getMetadata(tag, mailbox: name, entries: entries, maxSize: maxSize, depth: depth, account: account, state: &state)
         case .setMetadata(let name, let values):
@@ -428,7 +443,7 @@ struct IMAPSession: Sendable {
             }
             return try await self.completed(tag, "Done", state: &state)
         case .delete(let name):
-            guard name.name != "INBOX" else { return no("[CANNOT] INBOX cannot be deleted") }
+            guard name.name != "INBOX" else { return no(.cannot, "INBOX cannot be deleted") }
             if state.selected?.mailbox.name == name.name { state.selected = nil }
             try await self.store.deleteMailbox(named: name.name, of: account)
             return try await self.completed(tag, "DELETE completed", state: &state)
@@ -464,16 +479,16 @@ struct IMAPSession: Sendable {
                 try await self.store.expunge(uids: deleted(), in: mailbox)
             }
             state.selected = nil
-            return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [])
+            return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [], state)
         case .expunge, .uidExpunge:
-            guard !readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            guard !readOnly else { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             var wanted: Set<UInt32>?
             if case .uidExpunge(let set) = command.kind { wanted = Set(self.targets(set, byUID: true, state: state)) }
             let removed = try await self.store.expunge(uids: deleted(among: wanted), in: mailbox)
             let lines = state.selected?.expungeLines(removed) ?? []
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
-            guard !readOnly else { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            guard !readOnly else { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             let uids = self.targets(set, byUID: byUID, state: state)
             let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
             let update: FlagUpdate = switch action.mode {
@@ -483,7 +498,7 @@ struct IMAPSession: Sendable {
             }
             if action.unchangedSince != nil { Self.enableCondstore(&state) }
             let change = try await self.store.changeFlags(update, in: mailbox, uids: uids, unchangedSince: action.unchangedSince)
-            var lines: [String] = []
+            var lines: [IMAPResponse] = []
             for message in change.messages {
                 state.selected?.setFlags(message.flags, of: message.uid)
                 lines += state.selected?.announce(message.flags) ?? []
@@ -491,20 +506,22 @@ struct IMAPSession: Sendable {
                     let shown = state.selected?.shown(message.flags, of: message.uid)
                 else { continue }
                 // With CONDSTORE each message's new modseq is told, even with .SILENT (RFC 7162 §3.1.3).
-                var items = byUID ? ["UID \(message.uid)"] : []
-                if !action.silent { items.append("FLAGS \(Self.flagList(shown))") }
-                if state.condstore { items.append("MODSEQ (\(message.modSeq))") }
-                if !action.silent || state.condstore { lines.append("* \(number) FETCH (\(items.joined(separator: " ")))") }
+                if !action.silent || state.condstore {
+                    lines.append(
+                        .fetchFlags(
+                            number: number, uid: byUID ? message.uid : nil, flags: action.silent ? nil : shown.sorted(),
+                            modSeq: state.condstore ? message.modSeq : nil))
+                }
             }
             state.selected?.learnOwnChange(change)
             // The messages changed since UNCHANGEDSINCE, by UID or by sequence number as the command named them.
             let modified = change.modified.compactMap { uid in byUID ? uid : state.selected?.sequenceNumber(of: uid).map(UInt32.init) }
-            let text = modified.isEmpty ? "STORE completed" : "[MODIFIED \(Self.sequenceSet(modified))] Conditional STORE failed"
-            return try await self.completed(tag, text, untagged: lines, expungesAllowed: byUID, state: &state)
+            let (code, text): (IMAPResponseCode?, String) = modified.isEmpty ? (nil, "STORE completed") : (.modified(modified), "Conditional STORE failed")
+            return try await self.completed(tag, text, code: code, untagged: lines, expungesAllowed: byUID, state: &state)
         case .fetch(let set, let attributes, let byUID, let changedSince, let vanished, let partial):
             if vanished && !state.qresync { return self.bad(tag, "VANISHED needs ENABLE QRESYNC first", state: &state) }
             if changedSince != nil || attributes.contains(.modSeq) { Self.enableCondstore(&state) }
-            var prefix: [String] = []
+            var prefix: [IMAPResponse] = []
             if vanished, let changedSince, let selection = state.selected {
                 // UIDs of the set expunged since CHANGEDSINCE, before the FETCH responses (RFC 7162 §3.2.6).
                 let named = set.resolved(largest: max(selection.largestUID, 1))
@@ -516,7 +533,7 @@ struct IMAPSession: Sendable {
         case .search(let charset, let key, let returning, let byUID):
             // RFC 9051 §6.4.4: an unsupported charset is NO [BADCHARSET], not BAD.
             if let charset, charset != "UTF-8", charset != "US-ASCII" {
-                return .send(Array("\(tag) NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n".utf8))
+                return self.no(tag, .badCharset(["UTF-8", "US-ASCII"]), "Unsupported charset", state)
             }
             if IMAPSearch.usesModSeq(key) { Self.enableCondstore(&state) }
             return try await self.search(tag, key: key, returning: returning, byUID: byUID, state: &state)
@@ -527,24 +544,25 @@ struct IMAPSession: Sendable {
             return try await self.thread(tag, algorithm: algorithm, charset: charset, key: key, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
-            if isMove, readOnly { return .send(Array("\(tag) NO [READ-ONLY] Mailbox is read-only\r\n".utf8)) }
+            if isMove, readOnly { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
             guard let target = try await self.existingMailbox(name.name, of: account.id) else {
-                return .send(Array("\(tag) NO [TRYCREATE] No such mailbox\r\n".utf8))
+                return self.no(tag, .tryCreate, "No such mailbox", state)
             }
             // A MOVE within the account adds nothing, so it may go on; a COPY adds at least rows.
             if !isMove, self.store.spaceIsLow { throw MailStoreError.storageFull("below the free space minimum") }
             let uids = self.targets(set, byUID: byUID, state: state)
             let pairs = try await self.store.copyMessages(uids: uids, from: mailbox, to: target.id, move: isMove)
             // COPYUID (RFC 4315): source and new UIDs in the same order.
-            let copyUID = pairs.isEmpty ? "" : "[COPYUID \(target.uidValidity) \(pairs.map { String($0.source) }.joined(separator: ",")) \(pairs.map { String($0.copy) }.joined(separator: ","))] "
-            guard isMove else { return try await self.completed(tag, copyUID + "COPY completed", expungesAllowed: byUID, state: &state) }
+            let copyUID: IMAPResponseCode? =
+                pairs.isEmpty ? nil : .copyUID(uidValidity: target.uidValidity, sources: pairs.map(\.source), copies: pairs.map(\.copy))
+            guard isMove else { return try await self.completed(tag, "COPY completed", code: copyUID, expungesAllowed: byUID, state: &state) }
             // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
-            var lines = pairs.isEmpty ? [] : ["* OK " + copyUID + "Moved"]
+            var lines: [IMAPResponse] = copyUID.map { [.status(tag: nil, .ok, $0, "Moved")] } ?? []
             lines += state.selected?.expungeLines(pairs.map(\.source)) ?? []
             return try await self.completed(tag, "MOVE completed", untagged: lines, state: &state)
         default:
-            return .send(Array("\(tag) NO [CANNOT] Not supported by this server yet\r\n".utf8))
+            return self.no(tag, .cannot, "Not supported by this server yet", state)
         }
     }
 
@@ -559,38 +577,31 @@ struct IMAPSession: Sendable {
         state.selected?.targets(set, byUID: byUID, saved: state.savedSearch) ?? []
     }
 
-    func reply(_ tag: String, _ text: String, _ untagged: [String]) -> Next {
-        .send(Array((untagged.map { $0 + "\r\n" }.joined() + "\(tag) OK \(text)\r\n").utf8))
-    }
-
     /// The tagged OK, preceded by the command's own lines and by what changed in the selected mailbox
     /// meanwhile (other sessions, other processes, deliveries, POP3): EXISTS, FETCH FLAGS, and EXPUNGE
     /// only where sequence numbers may change (RFC 9051 §7.5.1).
     func completed(
-        _ tag: String, _ text: String, untagged: [String] = [], prefix: consuming ByteBuffer = ByteBuffer(), expungesAllowed: Bool = true,
-        state: inout State
+        _ tag: String, _ text: String, code: IMAPResponseCode? = nil, untagged: [IMAPResponse] = [], prefix: consuming ByteBuffer = ByteBuffer(),
+        expungesAllowed: Bool = true, state: inout State
     ) async throws -> Next {
         // Moved, not copied: a FETCH's answer can be a megabyte.
         var output = consume prefix
-        output.writeString(untagged.map { $0 + "\r\n" }.joined())
+        let encoder = Self.encoder(state)
+        for response in untagged { encoder.write(response, into: &output) }
         // Taken out of the state while it changes, so it has a single owner and its tables are updated
         // in place instead of copied; put back however this ends.
-        var closingReply: String?
+        var closingReply: IMAPResponse?
         if var selection = state.selected.take() {
             defer { state.selected = selection }
             let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
-            output.writeString(lines.map { $0 + "\r\n" }.joined())
+            for response in lines { encoder.write(response, into: &output) }
             closingReply = selection.closingReply
         }
-        if let closingReply {
-            // The session cannot stay in a mailbox that is gone (Dovecot too disconnects) or that it can
-            // no longer follow; BYE before the tagged OK, so a client reading up to its tag has heard it
-            // (RFC 9051 §7.1.5).
-            output.writeString(closingReply)
-            output.writeString("\(tag) OK \(text)\r\n")
-            return .close(Array(output.readableBytesView))
-        }
-        output.writeString("\(tag) OK \(text)\r\n")
-        return .sendBuffer(output)
+        // The session cannot stay in a mailbox that is gone (Dovecot too disconnects) or that it can
+        // no longer follow; BYE before the tagged OK, so a client reading up to its tag has heard it
+        // (RFC 9051 §7.1.5).
+        if let closingReply { encoder.write(closingReply, into: &output) }
+        encoder.write(.status(tag: tag, .ok, code, text), into: &output)
+        return closingReply == nil ? .send(output) : .close(output)
     }
 }
