@@ -7,10 +7,11 @@ import NIOCore
 /// The untagged FETCH responses of one FETCH command (RFC 9051 §7.5.2): flags, UID, size, internal
 /// date, ENVELOPE, BODY, BODYSTRUCTURE, body sections (whole message, part numbers, HEADER,
 /// HEADER.FIELDS[.NOT], TEXT, MIME, with partials) and BINARY (RFC 3516: parts with their
-/// Content-Transfer-Encoding undone). Written straight into the outgoing buffer: a whole message goes
-/// from the store's bytes into the buffer in one copy (copies of content between intermediate arrays
-/// were the largest item in a 50-message FETCH's profile). Pure: the session and the connection's shortcut
-/// (`IMAPFetchShortcut`) both write their answers with it.
+/// Content-Transfer-Encoding undone): what each item gives of a message, written by `IMAPFetchWriter`
+/// straight into the outgoing buffer, so a whole message goes from the store's bytes into the buffer
+/// in one copy (copies of content between intermediate arrays were the largest item in a 50-message
+/// FETCH's profile). Pure: the session and the connection's shortcut (`IMAPFetchShortcut`) both
+/// answer with it.
 struct IMAPFetchResponse {
     let items: [IMAPFetchAttribute]
     /// ENVELOPE and BODYSTRUCTURE strings in UTF-8 (after ENABLE UTF8=ACCEPT or IMAP4rev2).
@@ -42,59 +43,68 @@ struct IMAPFetchResponse {
         }
     }
 
-    /// For an item that is a stretch of the message: its name in the answer and the octets it sends,
+    /// For an item that is a stretch of the message: what it is answered as and the octets it sends,
     /// given where the header section ends.
-    static func messageExtent(_ item: IMAPFetchAttribute, size: Int64, headerLength: Int64) -> (name: String, range: Range<Int64>)? {
-        let stretch: (name: String, range: Range<Int64>, partial: ClosedRange<UInt32>?)
+    static func messageExtent(_ item: IMAPFetchAttribute, size: Int64, headerLength: Int64) -> (item: IMAPFetchLiteralItem, range: Range<Int64>)? {
+        let stretch: (item: IMAPFetchLiteralItem, range: Range<Int64>, partial: ClosedRange<UInt32>?)
         switch item {
-        case .rfc822: stretch = ("RFC822", 0..<size, nil)
-        case .rfc822Text: stretch = ("RFC822.TEXT", min(headerLength, size)..<size, nil)
-        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text == nil:
-            stretch = ("BODY[]", 0..<size, partial)
-        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text == .text:
-            stretch = ("BODY[TEXT]", min(headerLength, size)..<size, partial)
+        case .rfc822: stretch = (.rfc822, 0..<size, nil)
+        case .rfc822Text: stretch = (.rfc822Text, min(headerLength, size)..<size, nil)
+        case .bodySection(let spec, _, let partial) where spec.part.isEmpty && (spec.text == nil || spec.text == .text):
+            let start = spec.text == nil ? 0 : min(headerLength, size)
+            stretch = (.body(spec, origin: partial?.lowerBound), start..<size, partial)
         default: return nil
         }
-        guard let partial = stretch.partial else { return (stretch.name, stretch.range) }
+        guard let partial = stretch.partial else { return (stretch.item, stretch.range) }
         // RFC 9051 §6.4.5: octets counted from the section's start; a start beyond the end gives empty data.
         let start = min(stretch.range.lowerBound + Int64(partial.lowerBound), stretch.range.upperBound)
         let end = min(stretch.range.lowerBound + Int64(partial.upperBound) + 1, stretch.range.upperBound)
-        return (stretch.name + "<\(partial.lowerBound)>", start..<max(start, end))
+        return (stretch.item, start..<max(start, end))
     }
 
-    /// An item answered from the header section alone (ENVELOPE, RFC822.HEADER, BODY[HEADER] and
-    /// BODY[HEADER.FIELDS …]); false for any other.
-    func writeFromHeader(_ item: IMAPFetchAttribute, header: [UInt8], into output: inout ByteBuffer) -> Bool {
+    /// Whether an item is answered from the header section alone (ENVELOPE, RFC822.HEADER, BODY[HEADER]
+    /// and BODY[HEADER.FIELDS …]).
+    static func answeredFromHeader(_ item: IMAPFetchAttribute) -> Bool {
+        switch item {
+        case .envelope, .rfc822Header: true
+        case .bodySection(let spec, _, _): spec.part.isEmpty && spec.text != nil && spec.text != .text && spec.text != .mime
+        default: false
+        }
+    }
+
+    /// Writes an item answered from the header section alone; false (nothing written) for any other.
+    static func writeFromHeader(
+        _ item: IMAPFetchAttribute, header: [UInt8], writer: inout IMAPFetchWriter, into output: inout ByteBuffer
+    ) -> Bool {
+        guard Self.answeredFromHeader(item) else { return false }
         switch item {
         case .envelope:
-            output.writeString("ENVELOPE \(IMAPMessageStructure(header, utf8: self.utf8).envelope())")
+            writer.write(.envelope(IMAPMessageStructure(header).envelope()), into: &output)
         case .rfc822Header:
-            Self.writeSection("RFC822.HEADER", header[...], into: &output)
+            header.withUnsafeBytes { writer.writeLiteral(.rfc822Header, $0, into: &output) }
         case .bodySection(let spec, _, let partial) where spec.part.isEmpty && spec.text != nil && spec.text != .text && spec.text != .mime:
-            let (name, data) = Self.section(spec, of: header, structure: nil)
-            let (shown, origin) = Self.partial(data, partial)
-            Self.writeSection(name + origin, shown[...], into: &output)
+            let data = Self.partial(Self.section(spec, of: header, structure: nil), partial)
+            data.withUnsafeBytes { writer.writeLiteral(.body(spec, origin: partial?.lowerBound), $0, into: &output) }
         default:
             return false
         }
         return true
     }
 
-    /// An item answered from the listing alone; false for any other.
-    static func writeListed(_ item: IMAPFetchAttribute, message: StoredMessage, flags: Set<String>, into output: inout ByteBuffer) -> Bool {
+    /// An item answered from the listing alone; nil for any other.
+    static func listed(_ item: IMAPFetchAttribute, message: StoredMessage, flags: Set<String>) -> IMAPFetchItem? {
         switch item {
-        case .flags: output.writeString("FLAGS " + IMAPEncoding.flagList(flags.sorted()))
-        case .uid: output.writeString("UID \(message.uid)")
-        case .rfc822Size: output.writeString("RFC822.SIZE \(message.size)")
-        case .internalDate: output.writeString("INTERNALDATE \(IMAPEncoding.dateTime(message.internalDate))")
-        case .modSeq: output.writeString("MODSEQ (\(message.modSeq))")
-        case .emailID: output.writeString("EMAILID (\(IMAPObjectID.email(message.contentID)))")
+        case .flags: .flags(flags.sorted())
+        case .uid: .uid(message.uid)
+        case .rfc822Size: .rfc822Size(message.size)
+        case .internalDate: .internalDate(message.internalDate)
+        case .modSeq: .modSeq(message.modSeq)
+        case .emailID: .emailID(IMAPObjectID.email(message.contentID))
         // No threads are kept: RFC 8474 §5.2 answers NIL then.
-        case .threadID: output.writeString("THREADID NIL")
-        case .saveDate: output.writeString("SAVEDATE \(IMAPEncoding.dateTime(message.savedDate))")
-        default: return false
+        case .threadID: .threadID(nil)
+        case .saveDate: .saveDate(message.savedDate)
+        default: nil
         }
-        return true
     }
 
     /// Whether the FETCH sets \Seen on what it reads (a body section without PEEK, RFC 9051 §6.4.5),
@@ -116,7 +126,8 @@ struct IMAPFetchResponse {
     func write(
         number: Int, message: StoredMessage, content: Data?, flags: Set<String>, announceFlags: Bool, into output: inout ByteBuffer
     ) -> IMAPFetchRefusal? {
-        output.writeString("* \(number) FETCH (")
+        var writer = IMAPFetchWriter(utf8: self.utf8)
+        writer.begin(number, into: &output)
         var copied: [UInt8]?
         // The content as an array, for the items that take it apart; made once, and only for those.
         func bytes() -> [UInt8] {
@@ -128,79 +139,75 @@ struct IMAPFetchResponse {
         var parsed: IMAPMessageStructure?
         func structure() -> IMAPMessageStructure {
             if let parsed { return parsed }
-            let structure = IMAPMessageStructure(bytes(), utf8: self.utf8)
+            let structure = IMAPMessageStructure(bytes())
             parsed = structure
             return structure
         }
-        for (index, item) in self.items.enumerated() {
-            if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
+        // The whole stored message, copied once.
+        func writeWhole(_ item: IMAPFetchLiteralItem) {
+            (content ?? Data()).withUnsafeBytes { writer.writeLiteral(item, $0, into: &output) }
+        }
+        for item in self.items {
+            if let listed = Self.listed(item, message: message, flags: flags) {
+                writer.write(listed, into: &output)
+                continue
+            }
             switch item {
-            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID, .saveDate:
-                _ = Self.writeListed(item, message: message, flags: flags, into: &output)
-            case .envelope: output.writeString("ENVELOPE \(structure().envelope())")
-            case .body: output.writeString("BODY \(structure().bodyStructure(extensible: false))")
-            case .bodyStructure: output.writeString("BODYSTRUCTURE \(structure().bodyStructure(extensible: true))")
-            case .rfc822: Self.writeWhole("RFC822", content, into: &output)
+            case .envelope: writer.write(.envelope(structure().envelope()), into: &output)
+            case .body: writer.write(.body(structure().bodyStructure(), extensible: false), into: &output)
+            case .bodyStructure: writer.write(.body(structure().bodyStructure(), extensible: true), into: &output)
+            case .rfc822: writeWhole(.rfc822)
             case .rfc822Header:
                 let bytes = bytes()
-                Self.writeSection("RFC822.HEADER", bytes[..<MIMEParser.headerLength(of: bytes)], into: &output)
+                bytes[..<MIMEParser.headerLength(of: bytes)].withUnsafeBytes { writer.writeLiteral(.rfc822Header, $0, into: &output) }
             case .rfc822Text:
                 let bytes = bytes()
-                Self.writeSection("RFC822.TEXT", bytes[MIMEParser.headerLength(of: bytes)...], into: &output)
+                bytes[MIMEParser.headerLength(of: bytes)...].withUnsafeBytes { writer.writeLiteral(.rfc822Text, $0, into: &output) }
             case .bodySection(let spec, _, nil) where spec.part.isEmpty && spec.text == nil:
-                Self.writeWhole("BODY[]", content, into: &output)
+                writeWhole(.body(spec, origin: nil))
             case .bodySection(let spec, _, let partial):
-                let (name, data) = Self.section(spec, of: bytes(), structure: spec.part.isEmpty ? nil : structure())
-                let (shown, origin) = Self.partial(data, partial)
-                Self.writeSection(name + origin, shown[...], into: &output)
-            case .binary(let part, _, _) where !part.isEmpty, .binarySize(let part) where !part.isEmpty:
-                let named = part.map(String.init).joined(separator: ".")
-                guard let entity = structure().root.part(part) else { return IMAPFetchRefusal(.noSuchPart, part: named, message: number) }
-                guard let data = Self.binaryContent(of: entity, in: bytes()) else {
-                    return IMAPFetchRefusal(.unknownEncoding, part: named, message: number)
+                let data = Self.partial(Self.section(spec, of: bytes(), structure: spec.part.isEmpty ? nil : structure()), partial)
+                data.withUnsafeBytes { writer.writeLiteral(.body(spec, origin: partial?.lowerBound), $0, into: &output) }
+            case .binary(let part, _, let partial):
+                guard let data = Self.binaryContent(part, of: bytes(), structure: structure) else {
+                    return Self.binaryRefusal(part, in: structure(), number: number)
                 }
-                output.writeBytes(Self.binaryItem(item, data))
-            case .binary, .binarySize:
-                output.writeBytes(Self.binaryItem(item, bytes()))
+                Self.partial(data, partial).withUnsafeBytes { writer.writeLiteral(.binary(part: part, origin: partial?.lowerBound), $0, into: &output) }
+            case .binarySize(let part):
+                guard let data = Self.binaryContent(part, of: bytes(), structure: structure) else {
+                    return Self.binaryRefusal(part, in: structure(), number: number)
+                }
+                writer.write(.binarySize(part: part, size: Int64(data.count)), into: &output)
             case .preview:
-                output.writeString("PREVIEW ")
-                output.writeBytes(IMAPEncoding.string(MessagePreview.text(of: bytes(), root: structure().root), utf8: self.utf8))
+                writer.write(.preview(MessagePreview.text(of: bytes(), root: structure().root)), into: &output)
+            case .flags, .uid, .rfc822Size, .internalDate, .modSeq, .emailID, .threadID, .saveDate:
+                break  // answered from the listing above
             }
         }
-        if announceFlags, !self.items.contains(.flags) { output.writeString(" FLAGS " + IMAPEncoding.flagList(flags.sorted())) }
-        output.writeStaticString(")\r\n")
+        if announceFlags, !self.items.contains(.flags) { writer.write(.flags(flags.sorted()), into: &output) }
+        writer.end(into: &output)
         return nil
     }
 
-    /// `name {n}` CRLF and the whole stored message, copied once.
-    private static func writeWhole(_ name: String, _ content: Data?, into output: inout ByteBuffer) {
-        let content = content ?? Data()
-        output.writeString("\(name) {\(content.count)}\r\n")
-        content.withUnsafeBytes { Self.writeLiteralBytes($0, into: &output) }
+    /// BINARY's octets of `part` (the whole message for no part); nil when there is no such part or
+    /// its encoding cannot be undone.
+    private static func binaryContent(
+        _ part: [Int], of bytes: [UInt8], structure: () -> IMAPMessageStructure
+    ) -> [UInt8]? {
+        guard !part.isEmpty else { return bytes }
+        guard let entity = structure().root.part(part) else { return nil }
+        return Self.binaryContent(of: entity, in: bytes)
     }
 
-    /// `name {n}` CRLF and the bytes.
-    private static func writeSection(_ name: String, _ data: ArraySlice<UInt8>, into output: inout ByteBuffer) {
-        output.writeString("\(name) {\(data.count)}\r\n")
-        data.withUnsafeBytes { Self.writeLiteralBytes($0, into: &output) }
+    private static func binaryRefusal(_ part: [Int], in structure: IMAPMessageStructure, number: Int) -> IMAPFetchRefusal {
+        let named = part.map(String.init).joined(separator: ".")
+        return IMAPFetchRefusal(structure.root.part(part) == nil ? .noSuchPart : .unknownEncoding, part: named, message: number)
     }
 
-    /// The bytes of a `{n}` literal. NUL may not appear in one (RFC 9051 §4.3), yet a stored message may
-    /// hold it (kept byte-exact): each goes out as 0x80, as Dovecot does, so the literal
-    /// keeps its length and RFC822.SIZE stays true. BINARY[] gives the exact bytes in a literal8.
-    static func writeLiteralBytes(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
-        let offset = output.writerIndex - output.readerIndex
-        let written = output.writeBytes(bytes)
-        guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil else { return }
-        output.withUnsafeMutableReadableBytes { buffer in
-            for index in offset..<(offset + written) where buffer[index] == 0 { buffer[index] = 0x80 }
-        }
-    }
-
-    /// The name a body section is answered under (without its partial) and its data. For a
-    /// part-numbered section, HEADER and TEXT refer to the message inside a message/rfc822 part (RFC
-    /// 9051 §6.4.5); `structure` is given exactly when the section names a part.
-    static func section(_ spec: IMAPSection, of bytes: [UInt8], structure: IMAPMessageStructure?) -> (name: String, data: [UInt8]) {
+    /// The data of a body section (before its partial). For a part-numbered section, HEADER and TEXT
+    /// refer to the message inside a message/rfc822 part (RFC 9051 §6.4.5); `structure` is given
+    /// exactly when the section names a part.
+    static func section(_ spec: IMAPSection, of bytes: [UInt8], structure: IMAPMessageStructure?) -> [UInt8] {
         var scope = bytes
         var partPrefix = ""
         var partEntity: MIMEEntity?
@@ -227,22 +234,7 @@ struct IMAPFetchResponse {
         case .headerFieldsNot(let fields)?: data = Self.headerFields(scope[..<headerEnd], names: fields, keep: false)
         case .mime?: data = partEntity.map { Array(bytes[$0.header]) } ?? []
         }
-        return (Self.sectionName(spec), data)
-    }
-
-    /// `BODY[2.HEADER.FIELDS (FROM)]`: the name a body section is answered under, without its partial.
-    static func sectionName(_ spec: IMAPSection) -> String {
-        let partPrefix = spec.part.map(String.init).joined(separator: ".")
-        var name = "BODY[" + partPrefix + (partPrefix.isEmpty || spec.text == nil ? "" : ".")
-        switch spec.text {
-        case nil: break
-        case .header?: name += "HEADER"
-        case .text?: name += "TEXT"
-        case .headerFields(let fields)?: name += "HEADER.FIELDS (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-        case .headerFieldsNot(let fields)?: name += "HEADER.FIELDS.NOT (" + fields.map { $0.uppercased() }.joined(separator: " ") + ")"
-        case .mime?: name += "MIME"
-        }
-        return name + "]"
+        return data
     }
 
     /// The header fields named (or all others), each with its continuation lines, then the empty line.
@@ -263,26 +255,13 @@ struct IMAPFetchResponse {
         return TransferEncoding.decode(bytes[entity.body], encoding: entity.field("content-transfer-encoding"))
     }
 
-    /// `BINARY[part]<origin> data` (a literal8 when the data holds NUL) or `BINARY.SIZE[part] n`.
-    static func binaryItem(_ item: IMAPFetchAttribute, _ data: [UInt8]) -> [UInt8] {
-        switch item {
-        case .binarySize(let part):
-            return Array("BINARY.SIZE[\(part.map(String.init).joined(separator: "."))] \(data.count)".utf8)
-        case .binary(let part, _, let partial):
-            let (data, origin) = Self.partial(data, partial)
-            return Array("BINARY[\(part.map(String.init).joined(separator: "."))]\(origin) ".utf8) + IMAPEncoding.binaryLiteral(data)
-        default:
-            return []
-        }
-    }
-
-    /// The octets a `<origin.count>` partial asks for, and the `<origin>` the answer names (RFC 9051
-    /// §6.4.5: a start beyond the end gives empty data); all of them and "" without a partial.
-    static func partial(_ data: [UInt8], _ partial: ClosedRange<UInt32>?) -> (data: [UInt8], origin: String) {
-        guard let partial else { return (data, "") }
+    /// The octets a `<origin.count>` partial asks for (RFC 9051 §6.4.5: a start beyond the end gives
+    /// empty data); all of them without a partial.
+    static func partial(_ data: [UInt8], _ partial: ClosedRange<UInt32>?) -> [UInt8] {
+        guard let partial else { return data }
         let start = min(Int(partial.lowerBound), data.count)
         let end = min(Int(partial.upperBound) + 1, data.count)
-        return (Array(data[start..<max(start, end)]), "<\(partial.lowerBound)>")
+        return Array(data[start..<max(start, end)])
     }
 }
 

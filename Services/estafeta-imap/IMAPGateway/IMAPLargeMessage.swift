@@ -31,11 +31,13 @@ struct IMAPLargeMessage {
     /// thousands of large part headers).
     static let structureHeaderBytes = 2 << 20
 
-    /// What one item sends: text as it is, or a stretch of the message with what is done to it.
+    /// What one item sends: a value, octets held, or a stretch of the message with what is done to it.
     private enum Answer {
-        case text(String)
-        case section(name: String, range: Range<Int64>, partial: ClosedRange<UInt32>?, change: Change, binary: Bool)
-        case binarySize(name: String, range: Range<Int64>, change: Change)
+        case item(IMAPFetchItem)
+        case header(IMAPFetchAttribute)
+        case literal(IMAPFetchLiteralItem, [UInt8])
+        case section(IMAPFetchLiteralItem, range: Range<Int64>, partial: ClosedRange<UInt32>?, change: Change, binary: Bool)
+        case binarySize(part: [Int], range: Range<Int64>, change: Change)
     }
 
     private enum Change: Equatable {
@@ -59,15 +61,19 @@ struct IMAPLargeMessage {
             }
         }
         var output = ByteBuffer()
-        output.writeString("* \(number) FETCH (")
-        for (index, answer) in answers.enumerated() {
-            if index > 0 { output.writeInteger(UInt8(ascii: " ")) }
+        var writer = IMAPFetchWriter(utf8: self.utf8)
+        writer.begin(number, into: &output)
+        for answer in answers {
             switch answer {
-            case .text(let text):
-                output.writeString(text)
-            case .binarySize(let name, let range, let change):
-                output.writeString("\(name) \(try await self.measure(range, change, window: 0..<0).size)")
-            case .section(let name, let range, let partial, let change, let binary):
+            case .item(let item):
+                writer.write(item, into: &output)
+            case .header(let item):
+                _ = IMAPFetchResponse.writeFromHeader(item, header: try await self.headerSection(), writer: &writer, into: &output)
+            case .literal(let item, let data):
+                data.withUnsafeBytes { writer.writeLiteral(item, $0, into: &output) }
+            case .binarySize(let part, let range, let change):
+                writer.write(.binarySize(part: part, size: try await self.measure(range, change, window: 0..<0).size), into: &output)
+            case .section(let item, let range, let partial, let change, let binary):
                 // A stretch sent as stored has its stored size; BINARY must also know whether it holds NUL.
                 var size = Int64(range.count)
                 var hasNUL = false
@@ -78,16 +84,14 @@ struct IMAPLargeMessage {
                 // RFC 9051 §6.4.5: octets counted from the section's start; a start beyond the end gives empty data.
                 let start = partial.map { min(Int64($0.lowerBound), size) } ?? 0
                 let end = partial.map { max(start, min(Int64($0.upperBound) + 1, size)) } ?? size
-                let origin = partial.map { "<\($0.lowerBound)>" } ?? ""
-                let window = end - start
-                output.writeString("\(name)\(origin) \(binary && hasNUL ? "~" : ""){\(window)}\r\n")
+                writer.writeLiteralHeader(item, count: Int(end - start), literal8: binary && hasNUL, into: &output)
                 try await connection.outbound.write(.sendPart(output))
                 output = ByteBuffer()
                 try await self.send(range, change, window: start..<end, exact: binary, connection: connection)
             }
         }
-        if announceFlags, !response.items.contains(.flags) { output.writeString(" FLAGS " + IMAPEncoding.flagList(flags.sorted())) }
-        output.writeStaticString(")\r\n")
+        if announceFlags, !response.items.contains(.flags) { writer.write(.flags(flags.sorted()), into: &output) }
+        writer.end(into: &output)
         try await connection.outbound.write(.sendPart(output))
         return nil
     }
@@ -95,17 +99,12 @@ struct IMAPLargeMessage {
     private mutating func answer(_ item: IMAPFetchAttribute, number: Int, flags: Set<String>, response: IMAPFetchResponse) async throws
         -> Result<Answer, IMAPFetchRefusal>
     {
-        var listed = ByteBuffer()
-        if IMAPFetchResponse.writeListed(item, message: self.message, flags: flags, into: &listed) {
-            return .success(.text(String(buffer: listed)))
-        }
+        if let listed = IMAPFetchResponse.listed(item, message: self.message, flags: flags) { return .success(.item(listed)) }
         // Items that take the message apart: its header section kept apart is not needed for them.
         switch item {
-        case .body:
-            return .success(.text("BODY " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: false)))
-        case .bodyStructure:
-            return .success(
-                .text("BODYSTRUCTURE " + IMAPMessageStructure(root: try await self.structure(), utf8: self.utf8).bodyStructure(extensible: true)))
+        case .body, .bodyStructure:
+            let structure = IMAPMessageStructure(root: try await self.structure()).bodyStructure()
+            return .success(.item(.body(structure, extensible: item == .bodyStructure)))
         case .bodySection(let spec, _, let partial) where !spec.part.isEmpty:
             return .success(try await self.section(spec, partial: partial))
         case .binary(let part, _, let partial):
@@ -114,7 +113,7 @@ struct IMAPLargeMessage {
             return try await self.binary(part, partial: nil, size: true, number: number)
         case .preview:
             // From the start of the chosen part only, however large the message.
-            guard let part = MessagePreview.part(of: try await self.structure()) else { return .success(.text("PREVIEW \"\"")) }
+            guard let part = MessagePreview.part(of: try await self.structure()) else { return .success(.item(.preview(""))) }
             var body: [UInt8] = []
             let start = Int64(part.body.lowerBound)
             let end = min(Int64(part.body.upperBound), start + Int64(MessagePreview.maximumSourceBytes))
@@ -122,21 +121,18 @@ struct IMAPLargeMessage {
                 body += piece
                 return true
             }
-            let preview = MessagePreview.text(of: part, body: body)
-            return .success(.text("PREVIEW " + String(decoding: IMAPEncoding.string(preview, utf8: self.utf8), as: UTF8.self)))
+            return .success(.item(.preview(MessagePreview.text(of: part, body: body))))
         default:
             break
         }
-        if response.writeFromHeader(item, header: try await self.headerSection(), into: &listed) {
-            return .success(.text(String(buffer: listed)))
-        }
-        if let (name, range) = IMAPFetchResponse.messageExtent(
+        if IMAPFetchResponse.answeredFromHeader(item) { return .success(.header(item)) }
+        if let (literal, range) = IMAPFetchResponse.messageExtent(
             item, size: self.message.size, headerLength: Int64(try await self.headerSection().count))
         {
-            return .success(.section(name: name, range: range, partial: nil, change: .none, binary: false))
+            return .success(.section(literal, range: range, partial: nil, change: .none, binary: false))
         }
         // What is left is a section of the message itself with no such thing in it (BODY[MIME]).
-        guard case .bodySection(let spec, _, let partial) = item else { return .success(.text("")) }
+        guard case .bodySection(let spec, _, let partial) = item else { return .success(.literal(.rfc822, [])) }
         return .success(try await self.section(spec, partial: partial))
     }
 
@@ -161,14 +157,14 @@ struct IMAPLargeMessage {
                 if decoder.encoding != .identity { change = .decode(decoder.encoding) }
             }
         }
-        if size { return .success(.binarySize(name: "BINARY.SIZE[\(named)]", range: range, change: change)) }
-        return .success(.section(name: "BINARY[\(named)]", range: range, partial: partial, change: change, binary: true))
+        if size { return .success(.binarySize(part: part, range: range, change: change)) }
+        return .success(.section(.binary(part: part, origin: partial?.lowerBound), range: range, partial: partial, change: change, binary: true))
     }
 
     /// A body section naming a part (those of the message itself were answered before): as
     /// `IMAPFetchResponse.section` gives it for a message held whole.
     private mutating func section(_ spec: IMAPSection, partial: ClosedRange<UInt32>?) async throws -> Answer {
-        let name = IMAPFetchResponse.sectionName(spec)
+        let name = IMAPFetchLiteralItem.body(spec, origin: partial?.lowerBound)
         guard !spec.part.isEmpty, let entity = try await self.structure().part(spec.part) else {
             // No such part: nothing (an empty line for a list of its fields).
             var empty: String {
@@ -177,14 +173,13 @@ struct IMAPLargeMessage {
                 default: ""
                 }
             }
-            let (data, origin) = IMAPFetchResponse.partial(Array(empty.utf8), partial)
-            return .text("\(name)\(origin) \(String(decoding: IMAPEncoding.literal(data), as: UTF8.self))")
+            return .literal(name, IMAPFetchResponse.partial(Array(empty.utf8), partial))
         }
         // HEADER and TEXT refer to the message inside a message/rfc822 part.
         let inner = entity.enclosed.first
         let scope = inner.map { $0.header.lowerBound..<$0.body.upperBound } ?? entity.body
         func stretch(_ range: Range<Int>, _ change: Change = .none) -> Answer {
-            .section(name: name, range: Int64(range.lowerBound)..<Int64(range.upperBound), partial: partial, change: change, binary: false)
+            .section(name, range: Int64(range.lowerBound)..<Int64(range.upperBound), partial: partial, change: change, binary: false)
         }
         switch spec.text {
         case nil: return stretch(inner == nil ? entity.body : scope)
@@ -330,7 +325,7 @@ struct IMAPLargeMessage {
     }
 
     /// Sends the octets of `window` of what a stretch gives, as they are read; NUL goes out as 0x80
-    /// unless `exact` (a literal8), as `IMAPFetchResponse.writeLiteralBytes` says.
+    /// unless `exact` (a literal8), as `IMAPFetchWriter.writeLiteral` says.
     private func send(
         _ range: Range<Int64>, _ change: Change, window: Range<Int64>, exact: Bool, connection: IMAPSession.Connection
     ) async throws {
@@ -342,7 +337,7 @@ struct IMAPLargeMessage {
             var part = ByteBuffer()
             piece.withUnsafeBytes { bytes in
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[Int(start - offset)..<Int(end - offset)])
-                if exact { part.writeBytes(slice) } else { IMAPFetchResponse.writeLiteralBytes(slice, into: &part) }
+                IMAPFetchWriter.writeLiteralOctets(slice, exact: exact, into: &part)
             }
             sent += end - start
             try await connection.outbound.write(.sendPart(part))

@@ -33,7 +33,7 @@ extension IMAPSession {
                     return .failure(CatenateRefusal(code: .tooBig, text: "The message would be over \(self.appendLimit) octets"))
                 }
                 let bytes = Array(content)
-                guard let data = Self.urlData(url, of: bytes, utf8: false) else {
+                guard let data = Self.urlData(url, of: bytes) else {
                     return .failure(CatenateRefusal(code: .badURL(text), text: "No such part of the message"))
                 }
                 message += data
@@ -47,16 +47,16 @@ extension IMAPSession {
 
     /// The octets a URL names in a message: the whole, or a section (as FETCH BODY[section] gives it),
     /// then its PARTIAL window; nil when the section names a part the message has not.
-    static func urlData(_ url: IMAPMessageURL, of bytes: [UInt8], utf8: Bool) -> [UInt8]? {
+    static func urlData(_ url: IMAPMessageURL, of bytes: [UInt8]) -> [UInt8]? {
         var data = bytes
         if let section = url.section {
             // The section is read as FETCH reads one.
             guard case .success(let command) = IMAPCommandParser().parse(IMAPCommandBytes(lines: [Array("x FETCH 1 BODY.PEEK[\(section)]".utf8)])),
                 case .fetch(_, let items, _, _, _, _) = command.kind, case .bodySection(let spec, _, nil)? = items.first
             else { return nil }
-            let structure = spec.part.isEmpty ? nil : IMAPMessageStructure(bytes, utf8: utf8)
+            let structure = spec.part.isEmpty ? nil : IMAPMessageStructure(bytes)
             if let structure, structure.root.part(spec.part) == nil { return nil }
-            data = IMAPFetchResponse.section(spec, of: bytes, structure: structure).data
+            data = IMAPFetchResponse.section(spec, of: bytes, structure: structure)
         }
         if let partial = url.partial {
             let start = min(partial.offset, data.count)
