@@ -51,6 +51,13 @@ struct IMAPSession: Sendable {
         var savedSearch: [UInt32] = []
         /// The large APPEND literal arriving in pieces, for the command that names it.
         var appendLiteral: IMAPAppendLiteral?
+
+        /// Where the connection stands (RFC 9051 §3), which decides the commands it admits.
+        var connectionState: IMAPConnectionState {
+            guard self.account != nil else { return .notAuthenticated }
+            guard let selected = self.selected else { return .authenticated }
+            return .selected(readOnly: selected.readOnly)
+        }
     }
 
     /// What the session does after a command: the encoded responses to send, and what comes with them.
@@ -204,6 +211,11 @@ struct IMAPSession: Sendable {
     ) async throws -> Next {
         let tag = command.tag
         func no(_ code: IMAPResponseCode?, _ text: String) -> Next { self.no(tag, code, text, state) }
+        switch command.kind.admission(in: state.connectionState, tls: state.tls, plaintextAuthAllowed: self.plaintextAuthAllowed) {
+        case .proceed: break
+        case .bad(let text): return self.bad(tag, text, state: &state)
+        case .no(let code, let text): return no(code, text)
+        }
         switch command.kind {
         case .capability:
             return self.reply(tag, "CAPABILITY completed", [.capability(self.capabilities(state))], state)
@@ -214,15 +226,10 @@ struct IMAPSession: Sendable {
         case .id:
             return self.reply(tag, "ID completed", [.id([IMAPIDField("name", "Estafeta")])], state)
         case .startTLS:
-            guard !state.tls, state.account == nil else { return self.bad(tag, "TLS is already active or not allowed now", state: &state) }
             return .startTLS(Self.encoder(state).encode(.status(tag: tag, .ok, nil, "Begin TLS negotiation now")))
         case .login(let user, let password):
-            guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
-            guard state.tls || self.plaintextAuthAllowed else { return no(.privacyRequired, "Use STARTTLS first") }
             return try await self.login(tag, user: user, password: password, state: &state, connection: connection)
         case .authenticate(let mechanism, let initialResponse):
-            guard state.account == nil else { return self.bad(tag, "Already authenticated", state: &state) }
-            guard state.tls || self.plaintextAuthAllowed else { return no(.privacyRequired, "Use STARTTLS first") }
             guard mechanism == "PLAIN" else { return no(nil, "Unsupported authentication mechanism") }
             var response = initialResponse
             if response == nil {
@@ -250,7 +257,7 @@ struct IMAPSession: Sendable {
             try await connection.outbound.write(.loggedOut)
             connection.context.logger.info("unauthenticated", metadata: ["account": "\(account.address)"])
             return self.reply(tag, "UNAUTHENTICATE completed", [], state)
-        case .idle where state.account != nil:
+        case .idle:
             return try await self.idle(tag, state: &state, connection: connection, frames: &frames)
         default:
             break
@@ -454,7 +461,6 @@ struct IMAPSession: Sendable {
         default:
             break
         }
-        guard state.selected != nil else { return self.bad(tag, "Select a mailbox first", state: &state) }
         return try await self.selected(command, state: &state, connection: connection)
     }
 
@@ -481,14 +487,12 @@ struct IMAPSession: Sendable {
             state.selected = nil
             return self.reply(tag, command.kind == .close ? "CLOSE completed" : "UNSELECT completed", [], state)
         case .expunge, .uidExpunge:
-            guard !readOnly else { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             var wanted: Set<UInt32>?
             if case .uidExpunge(let set) = command.kind { wanted = Set(self.targets(set, byUID: true, state: state)) }
             let removed = try await self.store.expunge(uids: deleted(among: wanted), in: mailbox)
             let lines = state.selected?.expungeLines(removed) ?? []
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
-            guard !readOnly else { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             let uids = self.targets(set, byUID: byUID, state: state)
             let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
             let update: FlagUpdate = switch action.mode {
@@ -544,7 +548,6 @@ struct IMAPSession: Sendable {
             return try await self.thread(tag, algorithm: algorithm, charset: charset, key: key, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
-            if isMove, readOnly { return self.no(tag, .readOnly, "Mailbox is read-only", state) }
             guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
             guard let target = try await self.existingMailbox(name.name, of: account.id) else {
                 return self.no(tag, .tryCreate, "No such mailbox", state)
