@@ -349,69 +349,12 @@ struct IMAPSession: Sendable {
             state.compressed = true
             return .startCompression(Self.encoder(state).encode(.status(tag: tag, .ok, nil, "DEFLATE active")))
         case .select(let name, let readOnly, let condstore, let qresync):
-            // RFC 7162 §3.2.5: QRESYNC parameters only once the client has enabled it.
-            if qresync != nil && !state.qresync { return self.bad(tag, "ENABLE QRESYNC first", state: &state) }
-            if condstore { state.condstore = true }
-            // With QRESYNC the end of the previous selection is told (RFC 7162 §3.2.11).
-            let closed: [IMAPResponse] = state.qresync && state.selected != nil ? [.status(tag: nil, .ok, .closed, "Previous mailbox closed")] : []
-            state.selected = nil
-            state.savedSearch = []
-            let mailbox = try await self.mailbox(named: name.name, of: account)
-            let messages = try await self.store.messageFlags(in: mailbox.id)
-            var selection = IMAPSelection(
-                mailbox: mailbox, readOnly: readOnly, messages: messages, modSeq: mailbox.highestModSeq, tracksRecent: !state.rev2,
-                reportsModSeq: state.condstore)
-            selection.reportsVanished = state.qresync
-            if selection.tracksRecent {
-                let floor = try await Self.recentFloor(of: selection, lastRead: mailbox.recentFloor, store: self.store)
-                selection.markRecent(from: floor, among: selection.uids)
-            }
-            state.selected = selection
-            let unseen = messages.firstIndex { !$0.flags.contains("\\Seen") }
-            var lines = closed + [.exists(selection.exists)] + selection.flagsAnnouncement + [
-                .status(tag: nil, .ok, .uidValidity(mailbox.uidValidity), "UIDs valid"),
-                .status(tag: nil, .ok, .uidNext(mailbox.uidNext), "Predicted next UID"),
-                .status(tag: nil, .ok, .mailboxID(IMAPObjectID.mailbox(mailbox.id)), "Mailbox id"),
-            ]
-            if state.condstore { lines.append(.status(tag: nil, .ok, .highestModSeq(mailbox.highestModSeq), "Highest")) }
-            // QRESYNC: what the client missed since it last knew the mailbox, when its UIDVALIDITY still holds.
-            if let qresync, qresync.uidValidity == mailbox.uidValidity, var resynced = state.selected.take() {
-                defer { state.selected = resynced }
-                let known = qresync.knownUIDs?.resolved(largest: max(mailbox.uidNext, 2) - 1)
-                lines += try await self.vanishedEarlier(since: qresync.modSeq, among: known, in: resynced)
-                lines += try await self.changedSince(qresync.modSeq, in: &resynced)
-            }
-            if state.rev2 {
-                lines.append(.list(attributes: [], mailbox: mailbox.name))
-            } else {
-                lines.insert(.recent(selection.recent.count), at: closed.count + 1)
-                if let unseen { lines.append(.status(tag: nil, .ok, .unseen(unseen + 1), "First unseen")) }
-            }
-            return self.reply(tag, readOnly ? "EXAMINE completed" : "SELECT completed", lines, state, code: readOnly ? .readOnly : .readWrite)
+            return try await self.select(tag, name, readOnly: readOnly, condstore: condstore, qresync: qresync, account: account, state: &state)
         case .create(let name, _) where !name.isWellEncoded, .rename(_, let name) where !name.isWellEncoded,
             .subscribe(let name) where !name.isWellEncoded:
             return no(.cannot, "The mailbox name is not valid modified UTF-7")
         case .create(let name, let use):
-            // A trailing delimiter names the same mailbox (RFC 9051 §6.3.4).
-            let trimmed = name.name.hasSuffix("/") ? String(name.name.dropLast()) : name.name
-            guard trimmed.uppercased() != "INBOX" else { return no(.alreadyExists, "INBOX always exists") }
-            // CREATE-SPECIAL-USE (RFC 6154 §3): a mailbox holds one of the special uses that are real
-            // folders; \All and \Flagged would be views of other mailboxes, which the store has not.
-            let specialUse = use.first.flatMap { SpecialUse(rawValue: $0.text) }
-            if !use.isEmpty {
-                guard use.count == 1, let specialUse, ![.all, .flagged].contains(specialUse) else {
-                    return no(.useAttr, "Only one of \\Drafts, \\Sent, \\Trash, \\Junk or \\Archive, once")
-                }
-            }
-            // Superior names are created as needed (RFC 9051 §6.3.4), so the hierarchy has no gaps.
-            let existing = Set(try await self.store.mailboxes(of: account).map(\.name))
-            let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
-            for depth in 1..<max(parts.count, 1) {
-                let parent = parts[0..<depth].joined(separator: "/")
-                if !existing.contains(parent), parent != "INBOX" { try await self.store.createMailbox(named: parent, of: account) }
-            }
-            let created = try await self.store.createMailbox(named: trimmed, of: account, specialUse: specialUse)
-            return try await self.completed(tag, "CREATE completed", code: .mailboxID(IMAPObjectID.mailbox(created.id)), state: &state)
+            return try await self.create(tag, name, use: use, account: account, state: &state)
         case .list(let reference, let patterns, let selection, let returning, let statusItems):
             return try await self.list(
                 tag, reference: reference, patterns: patterns, selection: selection, returning: returning, statusItems: statusItems,
@@ -493,35 +436,7 @@ struct IMAPSession: Sendable {
             let lines = state.selected?.expungeLines(removed) ?? []
             return try await self.completed(tag, "EXPUNGE completed", untagged: lines, state: &state)
         case .store(let set, let action, let byUID):
-            let uids = self.targets(set, byUID: byUID, state: state)
-            let flags = Set(action.flags.filter { $0 != .recent }.map(\.text))
-            let update: FlagUpdate = switch action.mode {
-            case .replace: .replace(flags)
-            case .add: .add(flags)
-            case .remove: .remove(flags)
-            }
-            if action.unchangedSince != nil { Self.enableCondstore(&state) }
-            let change = try await self.store.changeFlags(update, in: mailbox, uids: uids, unchangedSince: action.unchangedSince)
-            var lines: [IMAPResponse] = []
-            for message in change.messages {
-                state.selected?.setFlags(message.flags, of: message.uid)
-                lines += state.selected?.announce(message.flags) ?? []
-                guard let number = state.selected?.sequenceNumber(of: message.uid),
-                    let shown = state.selected?.shown(message.flags, of: message.uid)
-                else { continue }
-                // With CONDSTORE each message's new modseq is told, even with .SILENT (RFC 7162 §3.1.3).
-                if !action.silent || state.condstore {
-                    lines.append(
-                        .fetchFlags(
-                            number: number, uid: byUID ? message.uid : nil, flags: action.silent ? nil : shown.sorted(),
-                            modSeq: state.condstore ? message.modSeq : nil))
-                }
-            }
-            state.selected?.learnOwnChange(change)
-            // The messages changed since UNCHANGEDSINCE, by UID or by sequence number as the command named them.
-            let modified = change.modified.compactMap { uid in byUID ? uid : state.selected?.sequenceNumber(of: uid).map(UInt32.init) }
-            let (code, text): (IMAPResponseCode?, String) = modified.isEmpty ? (nil, "STORE completed") : (.modified(modified), "Conditional STORE failed")
-            return try await self.completed(tag, text, code: code, untagged: lines, expungesAllowed: byUID, state: &state)
+            return try await self.storeFlags(tag, set, action, byUID: byUID, in: mailbox, state: &state)
         case .fetch(let set, let attributes, let byUID, let changedSince, let vanished, let partial):
             if vanished && !state.qresync { return self.bad(tag, "VANISHED needs ENABLE QRESYNC first", state: &state) }
             if changedSince != nil || attributes.contains(.modSeq) { Self.enableCondstore(&state) }
@@ -548,22 +463,7 @@ struct IMAPSession: Sendable {
             return try await self.thread(tag, algorithm: algorithm, charset: charset, key: key, byUID: byUID, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
-            guard let account = state.account else { return self.bad(tag, "Log in first", state: &state) }
-            guard let target = try await self.existingMailbox(name.name, of: account.id) else {
-                return self.no(tag, .tryCreate, "No such mailbox", state)
-            }
-            // A MOVE within the account adds nothing, so it may go on; a COPY adds at least rows.
-            if !isMove, self.store.spaceIsLow { throw MailStoreError.storageFull("below the free space minimum") }
-            let uids = self.targets(set, byUID: byUID, state: state)
-            let pairs = try await self.store.copyMessages(uids: uids, from: mailbox, to: target.id, move: isMove)
-            // COPYUID (RFC 4315): source and new UIDs in the same order.
-            let copyUID: IMAPResponseCode? =
-                pairs.isEmpty ? nil : .copyUID(uidValidity: target.uidValidity, sources: pairs.map(\.source), copies: pairs.map(\.copy))
-            guard isMove else { return try await self.completed(tag, "COPY completed", code: copyUID, expungesAllowed: byUID, state: &state) }
-            // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
-            var lines: [IMAPResponse] = copyUID.map { [.status(tag: nil, .ok, $0, "Moved")] } ?? []
-            lines += state.selected?.expungeLines(pairs.map(\.source)) ?? []
-            return try await self.completed(tag, "MOVE completed", untagged: lines, state: &state)
+            return try await self.copy(tag, set, to: name, byUID: byUID, move: isMove, from: mailbox, state: &state)
         default:
             return self.no(tag, .cannot, "Not supported by this server yet", state)
         }
