@@ -536,6 +536,13 @@ def condstore():
     untagged, done = fetch(sock, reader, "u", "UID STORE 1 (UNCHANGEDSINCE 18446744073) +FLAGS.SILENT ($Done)")
     expect(done.startswith(b"u OK") and re.search(rb"\* 1 FETCH \(UID \d+ MODSEQ \(\d+\)\)", untagged),
            f".SILENT still tells the MODSEQ: {untagged!r}")
+    # A FETCH that sets \Seen changes the message: its new modseq is told too (RFC 7162 §3.2).
+    untagged, done = fetch(sock, reader, "i", "FETCH 2 (BODY[TEXT])")
+    told = re.search(rb"\* 2 FETCH \(UID \d+ MODSEQ \((\d+)\)\)", untagged)
+    expect(done.startswith(b"i OK") and b"\\Seen" in untagged and told and int(told.group(1)) > changed_at,
+           f"the implicit \\Seen with its MODSEQ: {untagged!r}")
+    typ, data = imap.fetch("2", "(MODSEQ)")
+    expect(told and f"MODSEQ ({int(told.group(1))})".encode() in data[0], f"the MODSEQ told is the stored one: {data!r}")
 
     untagged, _ = fetch(sock, reader, "q", f"SEARCH MODSEQ {changed_at}")
     found = re.search(rb"\* SEARCH ([\d ]+) \(MODSEQ (\d+)\)", untagged)

@@ -200,7 +200,15 @@ extension IMAPSession {
             }
             let change = seen.isEmpty ? nil : try await self.store.changeFlags(.add(["\\Seen"]), in: mailbox, uids: seen)
             for (uid, flags) in learnt { state.selected?.setFlags(flags, of: uid) }
-            if let change { state.selected?.learnOwnChange(change) }
+            if let change {
+                state.selected?.learnOwnChange(change)
+                // Setting \Seen gave each message a new modseq: with CONDSTORE on it is told, with the UID, in
+                // a FETCH of its own (RFC 7162 §3.2), as the batch's answers were written before it was stored.
+                for message in change.messages where state.condstore {
+                    guard let number = state.selected?.sequenceNumber(of: message.uid) else { continue }
+                    encoder.write(.fetchFlags(number: number, uid: message.uid, flags: nil, modSeq: message.modSeq), into: &output)
+                }
+            }
         }
         return try await self.completed(tag, "FETCH completed", prefix: consume output, expungesAllowed: byUID, state: &state)
     }
