@@ -547,6 +547,9 @@ def condstore():
     untagged, _ = fetch(sock, reader, "q", f"SEARCH MODSEQ {changed_at}")
     found = re.search(rb"\* SEARCH ([\d ]+) \(MODSEQ (\d+)\)", untagged)
     expect(found and found.group(1).split() == [b"1", b"2", b"3"], f"SEARCH MODSEQ: {untagged!r}")
+    untagged, _ = fetch(sock, reader, "qe", f'SEARCH MODSEQ "/flags/\\\\Seen" all {changed_at}')
+    expect(re.search(rb"\* SEARCH ([\d ]+) \(MODSEQ", untagged) and found.group(0) in untagged,
+           f"SEARCH MODSEQ with a flag's entry: {untagged!r}")
     untagged, _ = fetch(sock, reader, "st", "STATUS Cond (HIGHESTMODSEQ)")
     expect(f"HIGHESTMODSEQ {int(found.group(2))}".encode() in untagged, f"STATUS HIGHESTMODSEQ: {untagged!r}")
     sock.close()

@@ -202,6 +202,10 @@ struct IMAPParserTests {
                        returning: nil, uid: false))
         #expect(self.kind("a SEARCH TEXT {5}\r\nhello\r\n") == .search(charset: nil, .text("hello"), returning: nil, uid: false))
         #expect(self.kind("a SEARCH $\r\n") == .search(charset: nil, .sequence(.saved), returning: nil, uid: false))
+        // MODSEQ with a flag's entry (RFC 7162 §3.1.5), compared as the message's own modseq.
+        #expect(self.kind("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338\r\n") == .search(charset: nil, .modSeq(620162338), returning: nil, uid: false))
+        #expect(self.kind("a SEARCH MODSEQ 7\r\n") == .search(charset: nil, .modSeq(7), returning: nil, uid: false))
+        #expect(self.bad("a SEARCH MODSEQ \"/flags/x\" sometimes 7\r\n") == "a")
         // The session answers NO [BADCHARSET] to charsets it does not know; the grammar takes any.
         #expect(self.kind("a SEARCH CHARSET koi8-r ALL\r\n") == .search(charset: "KOI8-R", .all, returning: nil, uid: false))
         // Deep nesting is refused, not a stack overflow.

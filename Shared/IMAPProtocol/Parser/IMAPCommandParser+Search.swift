@@ -161,7 +161,21 @@ extension IMAPCommandParser {
         case "LARGER": try s.space(); return .larger(try s.number(maximum: UInt64(Int64.max)))
         case "SMALLER": try s.space(); return .smaller(try s.number(maximum: UInt64(Int64.max)))
         case "UID": try s.space(); return .uid(try s.sequenceSet())
-        case "MODSEQ": try s.space(); return .modSeq(try Self.modSeq(&s, allowingZero: true))
+        case "MODSEQ":
+            try s.space()
+            // RFC 7162 §3.1.5: an optional entry (a flag's metadata item, `"/flags/\\Seen" all`) before the
+            // value. Modseqs are kept per message, not per flag, so the message's own is compared, as the
+            // RFC allows for a server that keeps no per-item ones.
+            if s.peekIs("\"") {
+                let entry = try IMAPScanner.text(try s.quoted())
+                guard entry.lowercased().hasPrefix("/flags/") else { throw IMAPSyntaxError("A MODSEQ entry names a flag: /flags/…") }
+                try s.space()
+                guard ["priv", "shared", "all"].contains(try s.atom().lowercased()) else {
+                    throw IMAPSyntaxError("A MODSEQ entry type is priv, shared or all")
+                }
+                try s.space()
+            }
+            return .modSeq(try Self.modSeq(&s, allowingZero: true))
         case "EMAILID": try s.space(); return .emailID(try Self.objectID(&s))
         case "THREADID": try s.space(); return .threadID(try Self.objectID(&s))
         case "NOT":
