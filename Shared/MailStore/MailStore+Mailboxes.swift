@@ -38,6 +38,12 @@ extension MailStore {
         try await self.mailboxStore.mailboxStatus(mailbox)
     }
 
+    /// The octets of the mailbox's messages flagged \Deleted (IMAP STATUS DELETED-STORAGE, RFC 9208 §4.2.1):
+    /// counted when asked, from the mailbox's rows, as only that STATUS item wants it.
+    public func deletedBytes(in mailbox: MailboxID) async throws(MailStoreError) -> Int64 {
+        try await self.mailboxStore.deletedBytes(in: mailbox)
+    }
+
     /// Claims for one IMAP session the messages below `uidLimit` that no session has been told of yet
     /// (RFC 3501 §2.3.2: \Recent in exactly one session, whichever process it runs in), and returns
     /// the floor before the claim: the caller's recent messages are those from it up to `uidLimit`.

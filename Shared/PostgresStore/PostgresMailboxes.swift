@@ -67,6 +67,18 @@ struct PostgresMailboxes: MailboxBackend {
         }
     }
 
+    func deletedBytes(in mailbox: MailboxID) async throws(MailStoreError) -> Int64 {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            let rows = try await connection.rows(
+                """
+                SELECT coalesce(sum(size), 0)::bigint FROM mailbox_message
+                WHERE mailbox_id = \(mailbox.rawValue) AND position(' \\Deleted ' IN ' ' || flags || ' ') > 0
+                """, logger)
+            return try rows.first?.decode(Int64.self) ?? 0
+        }
+    }
+
     func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32 {
         let logger = self.logger
         return try await self.access.statement { connection in

@@ -3,6 +3,7 @@ its quota (set over the admin API) gets NO [OVERQUOTA] (RFC 9051 §7.1, RFC 9208
 the session goes on; MOVE within the account adds nothing and still works; with room again, COPY works.
 Arguments: IMAPS port, CA certificate file, admin port, admin token."""
 import imaplib
+import re
 import ssl
 import sys
 import urllib.parse
@@ -87,5 +88,22 @@ _, found = imap.uid("SEARCH", None, 'SUBJECT "quota 1"')
 status, _ = imap.uid("COPY", found[0].split()[-1].decode(), "INBOX")
 expect("COPY with room again", status, "OK")
 expect("usage grew by the copy", used() > before, True)
+
+# STATUS DELETED and DELETED-STORAGE (RFC 9208 §4.2.1): what an EXPUNGE would free, in KiB as STORAGE is.
+imap.append("INBOX", None, None, message(3, 5000))
+imap.select("INBOX")
+status, data = imap.status("INBOX", "(DELETED DELETED-STORAGE)")
+expect("nothing flagged \\Deleted yet", (status, data[0].split(b"(")[1]), ("OK", b"DELETED 0 DELETED-STORAGE 0)"))
+_, found = imap.uid("SEARCH", None, "ALL")
+flagged = found[0].split()[:2]
+for uid in flagged:
+    imap.uid("STORE", uid.decode(), "+FLAGS", "(\\Deleted)")
+_, sizes = imap.uid("FETCH", b",".join(flagged).decode(), "(RFC822.SIZE)")
+octets = sum(int(re.search(rb"RFC822.SIZE (\d+)", line).group(1)) for line in sizes)
+status, data = imap.status("INBOX", "(DELETED DELETED-STORAGE)")
+expect("two messages flagged: their KiB", data[0].split(b"(")[1], f"DELETED 2 DELETED-STORAGE {(octets + 1023) // 1024})".encode())
+imap.expunge()
+status, data = imap.status("INBOX", "(DELETED-STORAGE)")
+expect("after EXPUNGE nothing to free", data[0].split(b"(")[1], b"DELETED-STORAGE 0)")
 imap.logout()
 print("all checks passed")

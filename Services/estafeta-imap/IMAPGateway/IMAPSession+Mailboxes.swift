@@ -21,8 +21,9 @@ extension IMAPSession {
     }
 
     /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
-    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) -> [IMAPStatusItem] {
-        attributes.map { attribute in
+    func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) async throws -> [IMAPStatusItem] {
+        var items: [IMAPStatusItem] = []
+        for attribute in attributes {
             let value: IMAPStatusItem.Value =
                 switch attribute {
                 case .messages: .number(UInt64(clamping: status.messages))
@@ -34,9 +35,12 @@ extension IMAPSession {
                 case .recent: .number(UInt64(clamping: status.recent))
                 case .highestModSeq: .number(status.mailbox.highestModSeq)
                 case .mailboxID: .objectID(IMAPObjectID.mailbox(status.mailbox.id))
+                // In the STORAGE resource's units, rounded up as its usage is.
+                case .deletedStorage: .number(UInt64(clamping: (try await self.store.deletedBytes(in: status.mailbox.id) + 1023) / 1024))
                 }
-            return IMAPStatusItem(attribute, value)
+            items.append(IMAPStatusItem(attribute, value))
         }
+        return items
     }
 
     /// LIST wildcards (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter; every
@@ -174,7 +178,7 @@ extension IMAPSession {
             // LIST-STATUS (RFC 5819): the STATUS of each mailbox right after its LIST line.
             if let mailbox, !statusItems.isEmpty {
                 let status = try await self.store.mailboxStatus(mailbox.id)
-                lines.append(.mailboxStatus(mailbox: name, Self.statusItems(statusItems, of: status)))
+                lines.append(.mailboxStatus(mailbox: name, try await self.statusItems(statusItems, of: status)))
             }
         }
         return self.reply(tag, "LIST completed", lines, state)

@@ -366,7 +366,7 @@ struct IMAPSession: Sendable {
             if attributes.contains(.highestModSeq) { Self.enableCondstore(&state) }
             let mailbox = try await self.mailbox(named: name.name, of: account)
             let status = try await self.store.mailboxStatus(mailbox.id)
-            let line = IMAPResponse.mailboxStatus(mailbox: mailbox.name, Self.statusItems(attributes, of: status))
+            let line = IMAPResponse.mailboxStatus(mailbox: mailbox.name, try await self.statusItems(attributes, of: status))
             return try await self.completed(tag, "STATUS completed", untagged: [line], state: &state)
         case .append(let name, let messages):
             return try await self.append(tag, to: name, messages, account: account, state: &state)

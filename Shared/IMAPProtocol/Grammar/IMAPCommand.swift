@@ -122,6 +122,8 @@ public enum IMAPStatusAttribute: String, Sendable, CaseIterable {
     case deleted = "DELETED", size = "SIZE", recent = "RECENT", highestModSeq = "HIGHESTMODSEQ"
     /// OBJECTID (RFC 8474 §4.2).
     case mailboxID = "MAILBOXID"
+    /// QUOTA (RFC 9208 §4.2.1): what EXPUNGE would free, in the STORAGE resource's 1,024-octet units.
+    case deletedStorage = "DELETED-STORAGE"
 }
 
 /// STORE's action (RFC 9051 §6.4.6).

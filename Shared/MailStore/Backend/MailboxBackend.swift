@@ -16,6 +16,8 @@ public protocol MailboxBackend: Sendable {
     func insertMailbox(named name: String, of account: AccountID, specialUse: SpecialUse?, now: Date)
         async throws(MailStoreError) -> Mailbox
     func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus
+    /// The octets of the mailbox's messages flagged \Deleted: what an EXPUNGE would free.
+    func deletedBytes(in mailbox: MailboxID) async throws(MailStoreError) -> Int64
     /// Raises the mailbox's recent floor to `uidLimit` and returns the floor before.
     func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32
     func highestModSeq(of mailbox: MailboxID) async throws(MailStoreError) -> UInt64

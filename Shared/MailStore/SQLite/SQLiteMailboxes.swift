@@ -65,6 +65,16 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
+    func deletedBytes(in mailbox: MailboxID) async throws(MailStoreError) -> Int64 {
+        try await self.access.read { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT coalesce(sum(size), 0) FROM mailboxMessage
+                    WHERE mailboxId = ? AND ' ' || flags || ' ' LIKE '% \\Deleted %' ESCAPE '!'
+                    """), arguments: [mailbox.rawValue]) ?? 0
+        }
+    }
+
     func claimRecent(in mailbox: MailboxID, below uidLimit: UInt32) async throws(MailStoreError) -> UInt32 {
         try await self.access.write { db in
             guard let floor = try Int64.fetchOne(
