@@ -27,8 +27,8 @@ extension IMAPSession {
             return self.no(tag, .badCharset(["UTF-8", "US-ASCII"]), "Unsupported charset", state)
         }
         guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
-        let wantsHeader = criteria.contains { ![.arrival, .size].contains($0.key) }
-        let entries = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: wantsHeader) {
+        let fields = criteria.flatMap { Self.headerFields(of: $0.key) }
+        let entries = try await self.eachMatching(key, in: selection, saved: state.savedSearch, fields: fields) {
             sequence, message, header in
             SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) })
         }.sorted { a, b in
@@ -71,7 +71,8 @@ extension IMAPSession {
             return self.bad(tag, "Unknown threading algorithm", state: &state)
         }
         guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
-        let messages = try await self.eachMatching(key, in: selection, saved: state.savedSearch, header: true) { sequence, message, header in
+        let fields = ["Message-ID", "References", "In-Reply-To", "Subject", "Date"]
+        let messages = try await self.eachMatching(key, in: selection, saved: state.savedSearch, fields: fields) { sequence, message, header in
             MessageThreading.Message(
                 number: byUID ? message.uid : UInt32(sequence), messageID: header?.values("Message-ID").first,
                 references: header?.values("References").first, inReplyTo: header?.values("In-Reply-To").first,
@@ -82,12 +83,26 @@ extension IMAPSession {
         return try await self.completed(tag, "THREAD completed", untagged: [.thread(threads)], expungesAllowed: byUID, state: &state)
     }
 
-    /// What `make` gives for each message the key matches, with its header section when `header`: read a
-    /// thousand messages at a time, so that only what is made of them is kept.
+    /// The header fields a sort key reads.
+    static func headerFields(of key: IMAPSortCriterion.Key) -> [String] {
+        switch key {
+        case .arrival, .size: []
+        case .date: ["Date"]
+        case .subject: ["Subject"]
+        case .from, .displayFrom: ["From"]
+        case .to, .displayTo: ["To"]
+        case .cc: ["Cc"]
+        }
+    }
+
+    /// What `make` gives for each message the key matches, with the header `fields` named (parsed alone,
+    /// not the whole header section; no header when none are named): read a thousand messages at a time,
+    /// so that only what is made of them is kept.
     func eachMatching<Entry>(
-        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], header: Bool,
+        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], fields: [String],
         _ make: (Int, StoredMessage, MessageHeader?) -> Entry
     ) async throws -> [Entry] {
+        let header = !fields.isEmpty
         let matched = try await self.matching(key, in: selection, saved: saved)
         let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
         var entries: [Entry] = []
@@ -101,7 +116,7 @@ extension IMAPSession {
                 in: selection.mailbox.id, uids: first...last, content: header ? .header : .omitted, store: self.store)
             for (message, content) in listed {
                 guard let sequence = sequences[message.uid] else { continue }
-                entries.append(make(sequence, message, content.map { MessageHeader(parsing: $0) }))
+                entries.append(make(sequence, message, content.map { MessageHeader(parsing: $0, only: fields) }))
             }
         }
         return entries
