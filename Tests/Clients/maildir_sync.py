@@ -120,3 +120,32 @@ def mark_in_maildir(folder_path, marks):
         if added:
             os.rename(os.path.join(folder_path, sub, file),
                       os.path.join(folder_path, "cur", base + ":2," + "".join(sorted(info + added))))
+
+
+def change_both_sides(local, imap):
+    """Changes on either side before a sync: in the Maildir, a message flagged, one trashed and one written
+    (as a mail client on it would: files moved into cur/ with the flag letters in their names, a new file
+    in new/ with LF line ends); on the server, a message arrives and is seen, and a new folder gets one."""
+    mark_in_maildir(os.path.join(local, "INBOX"), {"plain": "F", "to be deleted locally": "T"})
+    with open(os.path.join(local, "Work", "new", "1764150000.local.host"), "wb") as handle:
+        handle.write(message("written offline", b"composed in the Maildir\n").replace(b"\r\n", b"\n"))
+    imap.select("Work/Projects")
+    imap.append("Work/Projects", None, None, message("arrived meanwhile", b"new on the server\r\n"))
+    imap.uid("STORE", "1", "+FLAGS", "(\\Seen)")
+    imap.close()
+    check("CREATE Later on the server", imap.create("Later")[0] == "OK")
+    imap.append("Later", "(\\Flagged)", None, message("later", b"for later\r\n"))
+
+
+def check_local_changes_reached(imap):
+    """After the sync: the flag set and the message written in the Maildir are on the server."""
+    imap.select("INBOX", readonly=True)
+    typ, data = imap.search(None, "FLAGGED SUBJECT plain")
+    check("a flag set in the Maildir reaches the server", data[0] != b"", data)
+    imap.close()
+    imap.select("Work", readonly=True)
+    typ, data = imap.search(None, 'SUBJECT "written offline"')
+    check("a message written in the Maildir is uploaded", data[0] != b"", data)
+    typ, data = imap.fetch(data[0].split()[0], "(BODY.PEEK[TEXT])")
+    check("... with CRLF line ends", data[0][1] == b"composed in the Maildir\r\n", data)
+    imap.close()
