@@ -10,11 +10,11 @@ import ServiceHost
 import ServiceLifecycle
 
 /// One IMAP conversation (RFC 9051, with RFC 3501 behaviour until `ENABLE IMAP4rev2`): not
-/// authenticated → authenticated → selected → logout. This increment serves login, mailboxes (LIST,
-/// LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SELECT, EXAMINE, NAMESPACE), APPEND,
-/// FETCH of flags, sizes, dates and body sections, STORE, COPY, MOVE, EXPUNGE, CLOSE and UNSELECT,
-/// SEARCH (ESEARCH, SAVE) and IDLE, with changes made elsewhere reported after each command and during
-/// IDLE.
+/// authenticated → authenticated → selected → logout. This file holds the command loop, what each
+/// connection state admits (`IMAPCommandKind.admission`) and the dispatch; the commands are carried out
+/// by concern in its extensions (`+Select`, `+Mailboxes`, `+Append`, `+Fetch`, `+Sort`, `+Messages`,
+/// `+Metadata`, `+QResync`, `+Changes` for IDLE and what changed elsewhere), and every response is a
+/// value written by `IMAPResponseEncoder` or, for message data, `IMAPFetchWriter`.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
 
