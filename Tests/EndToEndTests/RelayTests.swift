@@ -45,7 +45,7 @@ struct RelayTests {
                 "python3", "-c",
                 """
                 import smtplib, sys
-                client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+                client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
                 client.starttls()
                 client.login(sys.argv[2], "correct horse battery")
                 # A large body: lines that start with a dot (stuffed on the wire) crossing every piece boundary.
@@ -202,7 +202,7 @@ struct RelayTests {
                 "python3", "-c",
                 """
                 import smtplib, sys
-                client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+                client = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
                 client.starttls()
                 client.login("alice@example.org", "correct horse battery")
                 print("sent", client.sendmail("alice@example.org", ["jürgen@scripted.test"],
