@@ -153,7 +153,7 @@ struct IMAPTests {
             [
                 String(server.ports["imaps"] ?? 0), String(streaming.ports["imaps"] ?? 0), String(streaming.process.processIdentifier),
                 server.certificatePath,
-            ], timeout: .seconds(180))
+            ])
         #expect(checks.status == 0 && checks.output.contains("all checks passed"), "\(checks.output)\n\(streaming.log)")
         #expect(try await streaming.stop().status == 0)
         #expect(try await server.stop().status == 0)
