@@ -64,12 +64,10 @@ extension MailStore {
         try await self.mailboxStore.latestChange()
     }
 
-    /// The mailboxes with feed entries after `change` and the newest entry seen: the one query a process
-    /// makes per poll however many of its IMAP sessions are idling. At most `limit` entries are read per
-    /// call; the next call goes on from `latest`.
-    public func mailboxesChanged(after change: Int64, limit: Int = 10_000) async throws(MailStoreError)
-        -> (latest: Int64, mailboxes: Set<MailboxID>)
-    {
+    /// The mailboxes and accounts with feed entries after `change` and the newest entry seen: the one
+    /// query a process makes per poll however many of its IMAP sessions are idling or notified. At most
+    /// `limit` entries are read per call; the next call goes on from `latest`.
+    public func mailboxesChanged(after change: Int64, limit: Int = 10_000) async throws(MailStoreError) -> FeedChanges {
         try await self.mailboxStore.mailboxesChanged(after: change, limit: limit)
     }
 
@@ -374,6 +372,17 @@ extension MailStore {
         try db.cachedStatement(
             sql: "INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt) VALUES (?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
         ).execute(arguments: [mailboxID, modSeq, Int64(uid), kind.rawValue])
+    }
+
+    /// Tells the change feed's readers that the account's list of mailboxes or subscriptions changed
+    /// (IMAP NOTIFY, RFC 5465 §5.4, §5.5): an entry of kind `mailboxes` that names no mailbox.
+    static func recordMailboxListChange(_ db: Database, accountID: Int64) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO mailboxChange(mailboxId, modSeq, uid, kind, createdAt, accountId)
+                VALUES (0, 0, 0, 'mailboxes', strftime('%Y-%m-%d %H:%M:%f', 'now'), ?)
+                """
+        ).execute(arguments: [accountID])
     }
 
     /// Removes content that no mailbox message and no queue message refers to any more.

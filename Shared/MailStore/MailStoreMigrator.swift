@@ -357,6 +357,36 @@ enum MailStoreMigrator {
                     );
                     """)
         }
+        migrator.registerMigration("2026-12-08 mailbox list changes in the feed") { db in
+            // IMAP NOTIFY (RFC 5465 §5.4, §5.5) tells sessions of other processes that a mailbox was
+            // created, deleted or renamed, or a subscription changed: such an entry is of kind
+            // 'mailboxes', names the account and no mailbox (mailboxId 0, which no mailbox has). The
+            // table is rebuilt because SQLite cannot change a CHECK constraint in place; ids and the id
+            // counter are kept, so a process's position in the feed stays valid.
+            try db.execute(
+                sql: """
+                    CREATE TABLE mailboxChangeWithAccounts (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        mailboxId INTEGER NOT NULL,
+                        modSeq INTEGER NOT NULL,
+                        uid INTEGER NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('append', 'flags', 'expunge', 'mailboxes')),
+                        createdAt DATETIME NOT NULL,
+                        accountId INTEGER
+                    );
+                    INSERT INTO mailboxChangeWithAccounts(id, mailboxId, modSeq, uid, kind, createdAt)
+                        SELECT id, mailboxId, modSeq, uid, kind, createdAt FROM mailboxChange;
+                    -- Pruning may have left the newest ids behind; new ids go on from the old counter.
+                    UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM sqlite_sequence WHERE name = 'mailboxChange'))
+                        WHERE name = 'mailboxChangeWithAccounts';
+                    INSERT INTO sqlite_sequence(name, seq)
+                        SELECT 'mailboxChangeWithAccounts', seq FROM sqlite_sequence WHERE name = 'mailboxChange'
+                        AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'mailboxChangeWithAccounts');
+                    DROP TABLE mailboxChange;
+                    ALTER TABLE mailboxChangeWithAccounts RENAME TO mailboxChange;
+                    CREATE INDEX mailboxChange_mailbox ON mailboxChange(mailboxId, modSeq);
+                    """)
+        }
         return migrator
     }
 }

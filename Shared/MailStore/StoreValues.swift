@@ -255,6 +255,21 @@ public struct FlagChange: Sendable {
 
 /// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
 /// deliveries, flag changes and expunges made elsewhere (IMAP IDLE across processes).
+/// What the change feed holds past a position (`MailStore.mailboxesChanged(after:)`): where to go on
+/// from, the mailboxes with message changes, and the accounts with any change (to a mailbox's messages,
+/// or to the list of mailboxes and subscriptions).
+public struct FeedChanges: Sendable, Equatable {
+    public let latest: Int64
+    public let mailboxes: Set<MailboxID>
+    public let accounts: Set<AccountID>
+
+    public init(latest: Int64, mailboxes: Set<MailboxID>, accounts: Set<AccountID>) {
+        self.latest = latest
+        self.mailboxes = mailboxes
+        self.accounts = accounts
+    }
+}
+
 public struct MailboxChange: Sendable, Equatable {
     public enum Kind: String, Sendable { case append, flags, expunge }
     public let modSeq: UInt64

@@ -91,6 +91,16 @@ extension PostgresMailboxes {
         return try row.decode(Int64.self)
     }
 
+    /// Tells the change feed's readers that the account's list of mailboxes or subscriptions changed
+    /// (IMAP NOTIFY, RFC 5465 §5.4, §5.5): an entry of kind `mailboxes` that names no mailbox.
+    static func recordMailboxListChange(_ connection: PostgresConnection, accountID: Int64, _ logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO mailbox_change (mailbox_id, mod_seq, uid, kind, created_at, account_id)
+            VALUES (0, 0, 0, 'mailboxes', now(), \(accountID))
+            """, logger: logger)
+    }
+
     static func recordChanges(
         _ connection: PostgresConnection, mailboxID: Int64, modSeq: Int64, uids: [Int64], kind: MailboxChange.Kind,
         _ logger: Logger

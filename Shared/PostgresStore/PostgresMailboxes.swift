@@ -42,6 +42,7 @@ struct PostgresMailboxes: MailboxBackend {
             guard try await connection.rows(
                 "SELECT 1 FROM mailbox WHERE account_id = \(account.rawValue) AND name = \(name)", logger
             ).isEmpty else { throw MailStoreError.mailboxExists(name) }
+            try await Self.recordMailboxListChange(connection, accountID: account.rawValue, logger)
             try await PostgresDirectory.insertMailbox(
                 connection, accountID: account.rawValue, name: name, specialUse: specialUse?.rawValue, now: now, logger)
             return try await Self.fetchMailbox(connection, name: name, accountID: account.rawValue, logger)
@@ -101,6 +102,7 @@ struct PostgresMailboxes: MailboxBackend {
     func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
         let logger = self.logger
         try await self.access.transaction { connection in
+            try await Self.recordMailboxListChange(connection, accountID: account.rawValue, logger)
             let exists = try await !connection.rows(
                 "SELECT 1 FROM mailbox WHERE account_id = \(account.rawValue) AND name = \(name)", logger
             ).isEmpty
@@ -132,6 +134,7 @@ struct PostgresMailboxes: MailboxBackend {
         let logger = self.logger
         try await self.access.transaction { connection in
             let mailbox = try await Self.fetchMailbox(connection, name: name, accountID: account.rawValue, lock: true, logger)
+            try await Self.recordMailboxListChange(connection, accountID: account.rawValue, logger)
             guard try await connection.rows(
                 """
                 SELECT 1 FROM mailbox WHERE account_id = \(account.rawValue) AND starts_with(name, \(name + "/")) LIMIT 1
@@ -152,6 +155,7 @@ struct PostgresMailboxes: MailboxBackend {
         let logger = self.logger
         try await self.access.transaction { connection in
             let mailbox = try await Self.fetchMailbox(connection, name: oldName, accountID: account.rawValue, lock: true, logger)
+            try await Self.recordMailboxListChange(connection, accountID: account.rawValue, logger)
             guard try await connection.rows(
                 "SELECT 1 FROM mailbox WHERE account_id = \(account.rawValue) AND name = \(newName)", logger
             ).isEmpty else { throw MailStoreError.mailboxExists(newName) }
@@ -232,23 +236,29 @@ struct PostgresMailboxes: MailboxBackend {
     /// read before, which costs a caller an extra look at a mailbox, never a missed change. Distinct
     /// mailboxes, not entries, are read, so a transaction with more entries than `limit` cannot hold a
     /// reader in place.
-    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError) -> (latest: Int64, mailboxes: Set<MailboxID>) {
+    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError) -> FeedChanges {
         let logger = self.logger
         return try await self.access.read { connection in
+            // A message entry's account is its mailbox's; a deleted mailbox's last entries find no row,
+            // but its deletion also wrote an entry of kind 'mailboxes' naming the account.
             let rows = try await connection.rows(
                 """
-                SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, NULL::bigint
+                SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, NULL::bigint, NULL::bigint
                 UNION ALL
-                SELECT NULL, mailbox_id FROM mailbox_change WHERE xid >= \(String(max(change, 0)))::xid8 GROUP BY mailbox_id
+                SELECT NULL, c.mailbox_id, coalesce(c.account_id, m.account_id)
+                FROM mailbox_change c LEFT JOIN mailbox m ON m.id = c.mailbox_id
+                WHERE c.xid >= \(String(max(change, 0)))::xid8 GROUP BY 2, 3
                 """, logger)
             var latest = change
             var mailboxes = Set<MailboxID>()
+            var accounts = Set<AccountID>()
             for row in rows {
-                let (horizon, mailbox) = try row.decode((Int64?, Int64?).self)
+                let (horizon, mailbox, account) = try row.decode((Int64?, Int64?, Int64?).self)
                 if let horizon { latest = max(latest, horizon) }
-                if let mailbox { mailboxes.insert(MailboxID(mailbox)) }
+                if let mailbox, mailbox != 0 { mailboxes.insert(MailboxID(mailbox)) }
+                if let account { accounts.insert(AccountID(account)) }
             }
-            return (latest, mailboxes)
+            return FeedChanges(latest: latest, mailboxes: mailboxes, accounts: accounts)
         }
     }
 

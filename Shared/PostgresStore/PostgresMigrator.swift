@@ -433,6 +433,17 @@ enum PostgresMigrator {
                 """,
             ]
         ),
+        (
+            "2026-12-08 mailbox list changes in the feed",
+            [
+                // IMAP NOTIFY (RFC 5465 §5.4, §5.5) tells sessions on other hosts that a mailbox was
+                // created, deleted or renamed, or a subscription changed: such an entry is of kind
+                // 'mailboxes', names the account and no mailbox (mailbox_id 0, which no mailbox has).
+                "ALTER TABLE mailbox_change ADD COLUMN account_id bigint",
+                "ALTER TABLE mailbox_change DROP CONSTRAINT mailbox_change_kind_check",
+                "ALTER TABLE mailbox_change ADD CONSTRAINT mailbox_change_kind_check CHECK (kind IN ('append', 'flags', 'expunge', 'mailboxes'))",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -12,6 +12,7 @@ import re
 import socket
 import ssl
 import sys
+import time
 import zlib
 
 from imap_raw import fetch, imap_session, logged_in, run_checks
@@ -644,8 +645,109 @@ def catenate():
     imap.logout()
 
 
+def notify():
+    """NOTIFY (RFC 5465): with nothing sent by the client, a session is told of another session's new
+    message in the selected mailbox (EXISTS and the FETCH items it asked for), flag changes and
+    expunges there, new messages in another mailbox (STATUS), mailboxes created, renamed and deleted
+    (LIST, OLDNAME, \\NonExistent) and subscriptions; NOTIFY SET STATUS answers STATUS first; NOTIFY NONE
+    stops it; bad requests are BAD and events this server does not tell NO [BADEVENT]."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    expect(b"NOTIFY" in imap.capability()[1][0].split(), "NOTIFY not advertised")
+    for name in ["Watched", "Elsewhere"]:
+        imap.create(name)
+    imap.append("INBOX", None, None, b"Subject: first\r\n\r\nbody\r\n")
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+
+    def command(tag, text, outcome=b"OK"):
+        untagged, done = fetch(sock, reader, tag, text)
+        expect(done.startswith(tag.encode() + b" " + outcome), f"{text}: {untagged!r} {done!r}")
+        return untagged, done
+
+    for bad in ["NOTIFY SET (selected (MessageNew))", "NOTIFY SET (selected (FlagChange))", "NOTIFY BOGUS",
+                "NOTIFY SET (mailboxes Watched (MessageNew (UID) MessageExpunge))", "NOTIFY SET (selected (MessageNew MessageExpunge)) (selected-delayed (MessageNew MessageExpunge))",
+                "NOTIFY SET (nowhere (MessageNew))", "NOTIFY SET (personal ())"]:
+        command("b", bad, b"BAD")
+    _, done = command("n", "NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))", b"NO")
+    expect(done.startswith(b"n NO [BADEVENT (") and b"MessageNew" in done, f"BADEVENT: {done!r}")
+    command("s", "SELECT INBOX")
+    untagged, _ = command("a", "NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]) MessageExpunge FlagChange)) "
+                               "(personal (MessageNew MessageExpunge MailboxName SubscriptionChange))")
+    expect(b'* STATUS "Watched" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY ' in untagged and b'* STATUS "Elsewhere" (' in untagged
+           and b'* STATUS "INBOX"' not in untagged, f"NOTIFY SET STATUS: {untagged!r}")
+    # From here the client sends nothing: what the other session does arrives by itself.
+    sock.settimeout(15)
+    pending = [b""]
+
+    def told(pattern, what):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            found = re.search(pattern, pending[0])
+            if found:
+                consumed, pending[0] = pending[0][:found.end()], pending[0][found.end():]
+                return consumed
+            try:
+                chunk = reader.read1(65536)
+            except TimeoutError:
+                break
+            expect(chunk, f"connection closed waiting for {what}")
+            pending[0] += chunk
+        raise SystemExit(f"FAIL: not told {what} within 15 s: {pending[0]!r}")
+
+    other = imap_session(imaps_port, context, USER, PASSWORD)
+    other.append("INBOX", None, None, b"Subject: second\r\n\r\nbody\r\n")
+    told(rb"\* 2 EXISTS\r\n", "EXISTS for a new message")
+    told(rb"\* 2 FETCH \(UID 2 BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: second", "the new message's FETCH items")
+    other.append("Watched", None, None, b"Subject: there\r\n\r\nbody\r\n")
+    told(rb'\* STATUS "Watched" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)\r\n', "STATUS of another mailbox")
+    other.select("INBOX")
+    other.store("1", "+FLAGS", "\\Flagged")
+    told(rb"\* 1 FETCH \([^\r]*FLAGS \([^)]*\\Flagged", "a flag change")
+    other.create("Fresh")
+    told(rb'\* LIST \(\) "/" "Fresh"\r\n', "a new mailbox")
+    other.rename("Fresh", "Fresh2")
+    told(rb'\* LIST \(\) "/" "Fresh2" \("OLDNAME" \("Fresh"\)\)\r\n', "a renamed mailbox")
+    other.subscribe("Fresh2")
+    told(rb'\* LIST \(\\Subscribed\) "/" "Fresh2"\r\n', "a subscription")
+    other.unsubscribe("Fresh2")
+    told(rb'\* LIST \(\) "/" "Fresh2"\r\n', "a subscription ended")
+    other.delete("Fresh2")
+    told(rb'\* LIST \(\\NonExistent\) "/" "Fresh2"\r\n', "a deleted mailbox")
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()
+    told(rb"\* 1 EXPUNGE\r\n", "an expunge in the selected mailbox")
+    # IDLE with NOTIFY on waits, and what NOTIFY asks for is told meanwhile.
+    sock.sendall(b"i IDLE\r\n")
+    told(rb"\+ [^\r]*\r\n", "IDLE's continuation")
+    other.append("Elsewhere", None, None, b"Subject: idle\r\n\r\nbody\r\n")
+    told(rb'\* STATUS "Elsewhere" \(MESSAGES 1 ', "STATUS during IDLE")
+    sock.sendall(b"DONE\r\n")
+    told(rb"i OK", "IDLE's end")
+    # SELECTED-DELAYED: an expunge waits for a command that lets sequence numbers change (NOOP), so a
+    # client using them is not surprised; a new message still comes at once.
+    sock.sendall(b"d NOTIFY SET (selected-delayed (MessageNew MessageExpunge))\r\n")
+    told(rb"d OK", "NOTIFY SET SELECTED-DELAYED")
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()
+    other.append("INBOX", None, None, b"Subject: third\r\n\r\nbody\r\n")
+    consumed = told(rb"\* 2 EXISTS\r\n", "EXISTS while an expunge waits")
+    expect(b"EXPUNGE" not in consumed + pending[0], f"an expunge told at once with SELECTED-DELAYED: {consumed + pending[0]!r}")
+    sock.sendall(b"e NOOP\r\n")
+    told(rb"\* 1 EXPUNGE\r\n(?:[^\r]*\r\n)*e OK", "the expunge at NOOP")
+    # NOTIFY NONE: nothing more of other mailboxes.
+    sock.sendall(b"z NOTIFY NONE\r\n")
+    told(rb"z OK", "NOTIFY NONE")
+    other.append("Elsewhere", None, None, b"Subject: quiet\r\n\r\nbody\r\n")
+    time.sleep(1.5)
+    sock.sendall(b"y NOOP\r\n")
+    told(rb"y OK", "NOOP")
+    expect(b"Elsewhere" not in pending[0], f"told after NOTIFY NONE: {pending[0]!r}")
+    other.logout()
+    sock.close()
+    imap.logout()
+
+
 CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata,
-          imapclient_sync, catenate]
+          imapclient_sync, catenate, notify]
 
 if __name__ == "__main__":
     run_checks(CHECKS, set(sys.argv[6:]))

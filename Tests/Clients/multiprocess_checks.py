@@ -4,7 +4,8 @@ estafeta-smtp, two estafeta-relay, two estafeta-imap and one estafeta-pop3. Thro
 creates a domain and two accounts; alice submits (STARTTLS + AUTH) one message to bob (local) and one to
 carol@remote.test (a real SMTP server on loopback, aiosmtpd); the queue drains (/api/v1/queue/stats);
 bob reads his message over POP3 and over IMAP through both IMAP processes, and a flag set through one
-IMAP process reaches an IDLE client of the other.
+IMAP process reaches an IDLE client of the other, and a mailbox and a message filed through one reach a NOTIFY
+client of the other.
 
 usage: multiprocess_checks.py PORTS_JSON CERTIFICATE TOKEN REMOTE_MAILDIR [HOSTS_JSON]
   PORTS_JSON: {"admin": {...ready file...}, "smtp": {...}, "imap1": {...}, "imap2": {...}, "pop3": {...}}
@@ -117,6 +118,23 @@ check("imap2 (IDLE) hears imap1's flag", update.startswith(b"* 1 FETCH") and b"\
 check("within 2 s", waited < 2, f"{waited:.2f} s")
 second.send(b"DONE\r\n")
 check("IDLE ends", second.readline().startswith(tag.encode() + b" OK"))
+# NOTIFY (RFC 5465) across processes: a mailbox created and a message filed through imap1 are told to a
+# session of imap2 that sends nothing meanwhile.
+tag = second._new_tag().decode()
+second.send(f"{tag} NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))\r\n".encode())
+while not (line := second.readline()).startswith(tag.encode() + b" "):
+    pass
+check("imap2: NOTIFY SET", line.startswith(tag.encode() + b" OK"), f"{line!r}")
+first.create("Notified")
+first.append("Notified", None, None, b"Subject: told\r\n\r\nacross processes\r\n")
+told, deadline = [], time.monotonic() + 10
+while time.monotonic() < deadline and not any(b'* STATUS "Notified" (MESSAGES 1 ' in line for line in told):
+    try:
+        told.append(second.readline())
+    except TimeoutError:
+        break
+check("imap2 is told of imap1's new mailbox", b'* LIST () "/" "Notified"\r\n' in told, f"{told!r}")
+check("imap2 is told of imap1's message there", any(b'* STATUS "Notified" (MESSAGES 1 ' in line for line in told), f"{told!r}")
 first.logout()
 second.logout()
 print("all checks passed")

@@ -242,6 +242,34 @@ struct IMAPParserTests {
         }
     }
 
+    @Test("NOTIFY (RFC 5465): SET with STATUS, the selected mailbox's events and FETCH items, filters, NONE; the rules of §5 are BAD")
+    func notify() {
+        #expect(self.kind("a NOTIFY NONE\r\n") == .notify(nil))
+        var expected = IMAPNotifyRequest()
+        expected.status = true
+        expected.selectedEvents = [.messageNew, .messageExpunge, .flagChange]
+        expected.newMessageItems = [.uid, .bodySection(IMAPSection(part: [], text: .headerFields(["FROM"])), peek: true, partial: nil)]
+        expected.groups = [
+            IMAPNotifyGroup(mailboxes: .subtree([IMAPMailboxName("Lists")]), events: [.messageNew]),
+            IMAPNotifyGroup(mailboxes: .mailboxes([IMAPMailboxName("INBOX"), IMAPMailboxName("a b")]), events: [.messageNew, .mailboxName]),
+            IMAPNotifyGroup(mailboxes: .personal, events: [.other("Unheard"), .subscriptionChange]),
+        ]
+        let text = "a notify set status (SELECTED (MessageNew (UID BODY.PEEK[HEADER.FIELDS (FROM)]) messageexpunge FlagChange)) "
+            + "(subtree Lists (MessageNew)) (mailboxes (inbox \"a b\") (MessageNew MailboxName)) (inboxes NONE) (personal (Unheard SubscriptionChange))\r\n"
+        #expect(self.kind(text) == .notify(expected))
+        var delayed = IMAPNotifyRequest()
+        delayed.selectedEvents = [.messageNew, .messageExpunge]
+        delayed.delayedExpunges = true
+        #expect(self.kind("a NOTIFY SET (selected-delayed (MessageNew MessageExpunge))\r\n") == .notify(delayed))
+        for text in ["a NOTIFY\r\n", "a NOTIFY SET\r\n", "a NOTIFY SET STATUS\r\n", "a NOTIFY SET (selected (MessageNew))\r\n",
+                     "a NOTIFY SET (selected (MessageExpunge FlagChange))\r\n", "a NOTIFY SET (selected (FlagChange))\r\n",
+                     "a NOTIFY SET (personal (MessageNew (UID) MessageExpunge))\r\n", "a NOTIFY SET (selected NONE) (selected-delayed NONE)\r\n",
+                     "a NOTIFY SET (subtree (MessageNew))\r\n", "a NOTIFY SET (mailboxes () (MessageNew))\r\n", "a NOTIFY SET (personal ())\r\n",
+                     "a NOTIFY SET (personal SOME)\r\n", "a NOTIFY SET (elsewhere (MessageNew))\r\n", "a NOTIFY GET\r\n"] {
+            #expect(self.bad(text) == "a", "\(text)")
+        }
+    }
+
     @Test("mailbox names in modified UTF-7 or, with UTF8=ACCEPT, UTF-8 name the same mailbox")
     func mailboxNames() {
         #expect(ModifiedUTF7.encode("pää") == "p&AOQA5A-")

@@ -310,13 +310,26 @@ struct MailboxStoreTests {
             _ = try await store.updateFlags(.replace(["\\Seen"]), in: inbox.id, uids: [2])
             let changed = try await store.mailboxesChanged(after: position)
             #expect(changed.mailboxes == [inbox.id, sent.id] && changed.latest > position)
+            #expect(changed.accounts == [alice.id])
             #expect(try await store.mailboxesChanged(after: changed.latest).mailboxes.isEmpty)
             if backend == .sqlite {
-                // SQLite's cursor is the feed's row id: the newest entry, and one entry at a time.
+                // SQLite's cursor is the feed's row id: the newest entry, and one entry at a time. The
+                // first is the creation's, which names the account and no mailbox.
                 #expect(changed.latest == (try await store.latestChange()))
                 let limited = try await store.mailboxesChanged(after: position, limit: 1)
-                #expect(limited.mailboxes == [sent.id] && limited.latest == position + 1)
+                #expect(limited.mailboxes.isEmpty && limited.accounts == [alice.id] && limited.latest == position + 1)
             }
+            // Changes to the list of mailboxes and subscriptions name the account only (IMAP NOTIFY
+            // learns of them so, from any process), and message readers never see them.
+            let beforeList = try await store.mailboxesChanged(after: 0).latest
+            try await store.setSubscribed(true, mailbox: "Sent-Test", of: alice.id)
+            try await store.renameMailbox(from: "Sent-Test", to: "Sent-Renamed", of: alice.id)
+            let listChanges = try await store.mailboxesChanged(after: beforeList)
+            #expect(listChanges.mailboxes.isEmpty && listChanges.accounts == [alice.id] && listChanges.latest > beforeList)
+            #expect(try await store.changes(in: sent.id, since: 0).map(\.uid) == [1])
+            try await store.deleteMailbox(named: "Sent-Renamed", of: alice.id)
+            let deletion = try await store.mailboxesChanged(after: listChanges.latest)
+            #expect(deletion.mailboxes == [sent.id] && deletion.accounts == [alice.id])
         }
     }
 

@@ -2,11 +2,12 @@ import Logging
 import MailStore
 import Synchronization
 
-/// Tells idling sessions that their mailbox changed, for the whole process with one poll of the store's
-/// change feed (`MailStore.mailboxesChanged(after:)`) every `interval`, however many sessions idle: a
-/// poll per session would be 20,000 queries a second for 10,000 IDLE clients. Changes made by other
-/// processes (another `estafeta-imap`, the delivery worker, POP3) arrive the same way as this
-/// process's own. A session learns only *that* its mailbox changed and reads what changed itself.
+/// Tells idling and NOTIFY sessions that what they watch changed, for the whole process with one poll
+/// of the store's change feed (`MailStore.mailboxesChanged(after:)`) every `interval`, however many
+/// sessions wait: a poll per session would be 20,000 queries a second for 10,000 IDLE clients. Changes
+/// made by other processes (another `estafeta-imap`, the delivery worker, POP3) arrive the same way as
+/// this process's own. A session learns only *that* something it watches changed and reads what
+/// changed itself.
 ///
 /// The poll runs while anyone watches. `watch(_:)` takes the feed's position before it returns (when
 /// the poll is not running yet), so a change committed after the caller's own catch-up read is never
@@ -20,8 +21,15 @@ final class IMAPChangeWatcher: Sendable {
         func cancel() { self.continuation.finish() }
     }
 
+    /// What a session watches: one mailbox's messages (IDLE), or everything of an account: its
+    /// mailboxes' messages and its list of mailboxes and subscriptions (NOTIFY).
+    enum Topic: Hashable, Sendable {
+        case mailbox(MailboxID)
+        case account(AccountID)
+    }
+
     private struct State {
-        var subscribers: [MailboxID: [UInt64: AsyncStream<Void>.Continuation]] = [:]
+        var subscribers: [Topic: [UInt64: AsyncStream<Void>.Continuation]] = [:]
         var count = 0
         var nextToken: UInt64 = 0
         /// The feed position the poll goes on from; nil while nobody watches.
@@ -43,8 +51,8 @@ final class IMAPChangeWatcher: Sendable {
         self.logger = logger
     }
 
-    /// Notifications for `mailbox` (coalesced: several changes between two reads are one element).
-    func watch(_ mailbox: MailboxID) async throws(MailStoreError) -> Subscription {
+    /// Notifications for `topic` (coalesced: several changes between two reads are one element).
+    func watch(_ topic: Topic) async throws(MailStoreError) -> Subscription {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         // The feed's position is read (outside the lock) only when no poll holds
         // one: then the first pass returns nil and the second, with a position in hand, always registers.
@@ -57,7 +65,7 @@ final class IMAPChangeWatcher: Sendable {
                 }
                 let token = state.nextToken
                 state.nextToken += 1
-                state.subscribers[mailbox, default: [:]][token] = continuation
+                state.subscribers[topic, default: [:]][token] = continuation
                 state.count += 1
                 let start = !state.polling
                 state.polling = true
@@ -67,7 +75,7 @@ final class IMAPChangeWatcher: Sendable {
                 now = try await self.store.latestChange()
                 continue
             }
-            continuation.onTermination = { [weak self] _ in self?.unsubscribe(mailbox, token) }
+            continuation.onTermination = { [weak self] _ in self?.unsubscribe(topic, token) }
             if startPoll {
                 Task { await self.poll() }
             }
@@ -78,10 +86,10 @@ final class IMAPChangeWatcher: Sendable {
     /// How many subscriptions are open (for tests and metrics).
     var watching: Int { self.state.withLock { $0.count } }
 
-    private func unsubscribe(_ mailbox: MailboxID, _ token: UInt64) {
+    private func unsubscribe(_ topic: Topic, _ token: UInt64) {
         self.state.withLock { state in
-            guard state.subscribers[mailbox]?.removeValue(forKey: token) != nil else { return }
-            if state.subscribers[mailbox]?.isEmpty == true { state.subscribers[mailbox] = nil }
+            guard state.subscribers[topic]?.removeValue(forKey: token) != nil else { return }
+            if state.subscribers[topic]?.isEmpty == true { state.subscribers[topic] = nil }
             state.count -= 1
         }
     }
@@ -99,7 +107,7 @@ final class IMAPChangeWatcher: Sendable {
                 return state.position
             }
             guard let position else { return }
-            let changed: (latest: Int64, mailboxes: Set<MailboxID>)
+            let changed: FeedChanges
             do {
                 changed = try await self.store.mailboxesChanged(after: position)
             } catch {
@@ -109,7 +117,8 @@ final class IMAPChangeWatcher: Sendable {
             guard changed.latest != position else { continue }
             let targets = self.state.withLock { state -> [AsyncStream<Void>.Continuation] in
                 state.position = changed.latest
-                return changed.mailboxes.flatMap { state.subscribers[$0].map { Array($0.values) } ?? [] }
+                let topics = changed.mailboxes.map(Topic.mailbox) + changed.accounts.map(Topic.account)
+                return topics.flatMap { state.subscribers[$0].map { Array($0.values) } ?? [] }
             }
             for continuation in targets { continuation.yield() }
         }

@@ -97,16 +97,26 @@ extension IMAPSession {
 
     /// IDLE (RFC 2177, RFC 9051 §6.3.13): `+`, then changes to the selected mailbox as they happen
     /// until the client sends DONE. The process's `IMAPChangeWatcher` says when the mailbox changed (in
-    /// this process or another); the session then reads what changed, as after a command.
+    /// this process or another); the session then reads what changed, as after a command. With NOTIFY
+    /// on, what it asked for is told instead (RFC 5465 §3: IDLE then only waits).
     func idle(
         _ tag: String, state: inout State, connection: Connection,
         frames: inout NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
     ) async throws -> Next {
+        if state.notifier != nil {
+            let encoder = Self.encoder(state)
+            try await connection.outbound.write(.send(encoder.encode(.continuation("idling"))))
+            let keepalive = self.keepalive(encoder: encoder, outbound: connection.outbound)
+            defer { keepalive.cancel() }
+            let frame = try await self.nextFrameNotifying(state: &state, connection: connection, frames: &frames)
+            keepalive.cancel()
+            return try await self.idleEnded(tag, by: frame, state: &state)
+        }
         // Subscribed before the catch-up read below, so nothing committed in between is missed.
         let subscription: IMAPChangeWatcher.Subscription?
         do {
             if let selected = state.selected {
-                subscription = try await self.watcher.watch(selected.mailbox.id)
+                subscription = try await self.watcher.watch(.mailbox(selected.mailbox.id))
             } else {
                 subscription = nil
             }
@@ -134,19 +144,28 @@ extension IMAPSession {
             } while await notifications.next() != nil
             return selection
         }
-        // A line now and then, so that what sits between client and server does not take the quiet
-        // connection for a dead one (RFC 9051 §6.3.13 lets the server send untagged responses any time).
-        let keepalive = Task { [idleKeepalive = self.idleKeepalive] in
-            while true {
-                try await Task.sleep(for: idleKeepalive)
-                try await outbound.write(.send(encoder.encode(.status(tag: nil, .ok, nil, "Still here"))))
-            }
-        }
+        let keepalive = self.keepalive(encoder: encoder, outbound: outbound)
         defer { keepalive.cancel() }
         let frame = try await frames.next()
         keepalive.cancel()
         subscription?.cancel()
         state.selected = await watcher.value
+        return try await self.idleEnded(tag, by: frame, state: &state)
+    }
+
+    /// A line now and then during IDLE, so that what sits between client and server does not take the
+    /// quiet connection for a dead one (RFC 9051 §6.3.13 lets the server send untagged responses any time).
+    private func keepalive(encoder: IMAPResponseEncoder, outbound: NIOAsyncChannelOutboundWriter<IMAPOutput>) -> Task<Void, any Error> {
+        Task { [idleKeepalive = self.idleKeepalive] in
+            while true {
+                try await Task.sleep(for: idleKeepalive)
+                try await outbound.write(.send(encoder.encode(.status(tag: nil, .ok, nil, "Still here"))))
+            }
+        }
+    }
+
+    /// IDLE ends with DONE; anything else is BAD.
+    private func idleEnded(_ tag: String, by frame: IMAPFrame?, state: inout State) async throws -> Next {
         guard let frame else { return .close(ByteBuffer()) }
         guard case .command(let bytes) = frame, bytes.literals.isEmpty, bytes.lines.count == 1,
             String(decoding: bytes.lines[0], as: UTF8.self).uppercased() == "DONE"

@@ -22,6 +22,10 @@ extension IMAPSession {
 
     /// The items of a STATUS response (RFC 9051 §7.5.2), for STATUS and for LIST's STATUS return option.
     func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus) async throws -> [IMAPStatusItem] {
+        try await Self.statusItems(attributes, of: status, store: self.store)
+    }
+
+    static func statusItems(_ attributes: [IMAPStatusAttribute], of status: MailboxStatus, store: MailStore) async throws -> [IMAPStatusItem] {
         var items: [IMAPStatusItem] = []
         for attribute in attributes {
             let value: IMAPStatusItem.Value =
@@ -36,7 +40,7 @@ extension IMAPSession {
                 case .highestModSeq: .number(status.mailbox.highestModSeq)
                 case .mailboxID: .objectID(IMAPObjectID.mailbox(status.mailbox.id))
                 // In the STORAGE resource's units, rounded up as its usage is.
-                case .deletedStorage: .number(UInt64(clamping: (try await self.store.deletedBytes(in: status.mailbox.id) + 1023) / 1024))
+                case .deletedStorage: .number(UInt64(clamping: (try await store.deletedBytes(in: status.mailbox.id) + 1023) / 1024))
                 }
             items.append(IMAPStatusItem(attribute, value))
         }

@@ -51,6 +51,8 @@ struct IMAPSession: Sendable {
         var savedSearch: [UInt32] = []
         /// The large APPEND literal arriving in pieces, for the command that names it.
         var appendLiteral: IMAPAppendLiteral?
+        /// What NOTIFY (RFC 5465) asked to be told, and what it last told.
+        var notifier: IMAPNotifier?
 
         /// Where the connection stands (RFC 9051 §3), which decides the commands it admits.
         var connectionState: IMAPConnectionState {
@@ -97,10 +99,15 @@ struct IMAPSession: Sendable {
                     try await connection.outbound.write(.sendAndClose(Self.shutdownReply))
                     return
                 }
-                // The selection is lent to the connection's shortcut while this waits.
-                shortcut.park(state.selected.take(), utf8: state.utf8, rev2: state.rev2)
-                let frame = try await frames.next()
-                state.selected = shortcut.unpark()
+                let frame: IMAPFrame?
+                if state.notifier != nil {
+                    frame = try await self.nextFrameNotifying(state: &state, connection: connection, frames: &frames)
+                } else {
+                    // The selection is lent to the connection's shortcut while this waits.
+                    shortcut.park(state.selected.take(), utf8: state.utf8, rev2: state.rev2)
+                    frame = try await frames.next()
+                    state.selected = shortcut.unpark()
+                }
                 guard let frame, gate.willWork() else { return }
                 let next: Next
                 if case .literalPiece(let piece) = frame {
@@ -190,7 +197,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER", "CATENATE",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER", "CATENATE", "NOTIFY",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -381,6 +388,8 @@ struct IMAPSession: Sendable {
             return self.reply(tag, "GETQUOTA completed", [quota], state)
         case .setQuota:
             return no(.noPerm, "Quotas are set by the mail administrator")
+        case .notify(let request):
+            return try await self.notify(tag, request, account: account, state: &state)
         case .getMetadata(let name, let entries, let maxSize, let depth):
             return try await self.getMetadata(tag, mailbox: name, entries: entries, maxSize: maxSize, depth: depth, account: account, state: &state)
         case .setMetadata(let name, let values):

@@ -321,6 +321,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     /// APPEND of one message, or of several in one command (MULTIAPPEND, RFC 3502).
     case append(IMAPMailboxName, [IMAPAppendedMessage])
     case idle
+    /// NOTIFY (RFC 5465): what to tell as it happens; nil for `NOTIFY NONE`.
+    case notify(IMAPNotifyRequest?)
     case check, close, unselect, expunge
     case uidExpunge(IMAPSequenceSet)
     case copy(IMAPSequenceSet, IMAPMailboxName, uid: Bool)

@@ -7,7 +7,7 @@ public enum IMAPCondition: String, Sendable {
 
 /// The response codes this server sends, in brackets before a status response's text (RFC 9051 §7.1,
 /// and the extensions' own: RFC 4315 UIDPLUS, RFC 7162 CONDSTORE/QRESYNC, RFC 4978, RFC 4469, RFC 5464,
-/// RFC 8474).
+/// RFC 8474, RFC 5465).
 public enum IMAPResponseCode: Sendable, Equatable {
     case alreadyExists, authenticationFailed, cannot, closed, compressionActive, hasChildren, limit, nonExistent, noPerm
     case overQuota, privacyRequired, readOnly, readWrite, tooBig, tryCreate, unavailable, useAttr
@@ -33,6 +33,10 @@ public enum IMAPResponseCode: Sendable, Equatable {
     case metadataMaxSize(Int)
     case metadataTooMany
     case metadataLongEntries(Int)
+    /// NOTIFY events this server does not send, with those it does (RFC 5465 §3.1).
+    case badEvent([String])
+    /// NOTIFY cannot tell what was asked (RFC 5465 §5.8).
+    case notificationOverflow
 }
 
 /// One item of an ESEARCH response (RFC 4731, RFC 5267, RFC 9394), in the order asked for.
@@ -82,7 +86,8 @@ public enum IMAPResponse: Sendable, Equatable {
     case vanished(earlier: Bool, [ClosedRange<UInt32>])
     case flags([String])
     /// LIST (RFC 9051 §7.3.1); `childInfoSubscribed` adds RFC 5258 §3.5's CHILDINFO extended item.
-    case list(attributes: [String], mailbox: String, childInfoSubscribed: Bool = false)
+    /// `oldName` for a mailbox NOTIFY tells was renamed (RFC 5465 §5.4: the OLDNAME extended item).
+    case list(attributes: [String], mailbox: String, childInfoSubscribed: Bool = false, oldName: String? = nil)
     case lsub(attributes: [String], mailbox: String)
     case mailboxStatus(mailbox: String, [IMAPStatusItem])
     /// RFC 3501 SEARCH, with RFC 7162 §3.1.5's highest modseq of what was found.

@@ -75,10 +75,15 @@ public struct IMAPResponseEncoder: Sendable {
             buffer.writeString(IMAPNumberRanges.text(uids))
         case .flags(let flags):
             buffer.writeString("* FLAGS " + IMAPEncoding.flagList(flags))
-        case .list(let attributes, let mailbox, let childInfoSubscribed):
+        case .list(let attributes, let mailbox, let childInfoSubscribed, let oldName):
             buffer.writeString("* LIST (" + attributes.joined(separator: " ") + ") \"/\" ")
             buffer.writeBytes(IMAPEncoding.mailbox(mailbox, utf8: self.utf8))
             if childInfoSubscribed { buffer.writeString(" (\"CHILDINFO\" (\"SUBSCRIBED\"))") }
+            if let oldName {
+                buffer.writeString(" (\"OLDNAME\" (")
+                buffer.writeBytes(IMAPEncoding.mailbox(oldName, utf8: self.utf8))
+                buffer.writeString("))")
+            }
         case .lsub(let attributes, let mailbox):
             buffer.writeString("* LSUB (" + attributes.joined(separator: " ") + ") \"/\" ")
             buffer.writeBytes(IMAPEncoding.mailbox(mailbox, utf8: self.utf8))
@@ -209,6 +214,8 @@ public struct IMAPResponseEncoder: Sendable {
         case .metadataMaxSize(let size): text = "METADATA MAXSIZE \(size)"
         case .metadataTooMany: text = "METADATA TOOMANY"
         case .metadataLongEntries(let size): text = "METADATA LONGENTRIES \(size)"
+        case .badEvent(let events): text = "BADEVENT (" + events.joined(separator: " ") + ")"
+        case .notificationOverflow: text = "NOTIFICATIONOVERFLOW"
         }
         buffer.writeString(text)
     }

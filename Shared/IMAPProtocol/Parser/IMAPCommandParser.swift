@@ -40,6 +40,7 @@ public struct IMAPCommandParser: Sendable {
             return .compress(try s.atom().uppercased())
         case "NAMESPACE": return .namespace
         case "IDLE": return .idle
+        case "NOTIFY": return try self.notify(&s)
         case "CHECK": return .check
         case "CLOSE": return .close
         case "UNSELECT": return .unselect
@@ -422,7 +423,7 @@ public struct IMAPCommandParser: Sendable {
         return IMAPStoreAction(mode: mode, silent: item == "FLAGS.SILENT", flags: flags)
     }
 
-    private func fetchAttributes(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPFetchAttribute] {
+    func fetchAttributes(_ s: inout IMAPScanner) throws(IMAPSyntaxError) -> [IMAPFetchAttribute] {
         if s.peekIs("(") {
             let attributes = try s.parenthesised { (s: inout IMAPScanner) throws(IMAPSyntaxError) in try self.fetchAttribute(&s) }
             guard !attributes.isEmpty else { throw IMAPSyntaxError("FETCH needs at least one item") }

@@ -36,7 +36,7 @@ extension IMAPCommandKind {
             return .proceed
         case .unauthenticate:
             return state == .notAuthenticated ? .bad("Not authenticated") : .proceed
-        case .enable, .compress, .idle, .namespace, .select, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
+        case .enable, .compress, .idle, .notify, .namespace, .select, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
             .status, .append, .getMetadata, .setMetadata, .getQuotaRoot, .getQuota, .setQuota:
             return state == .notAuthenticated ? .bad("Log in first") : .proceed
         case .close, .unselect, .uidExpunge, .expunge, .copy, .move, .store, .fetch, .search, .sort, .thread:

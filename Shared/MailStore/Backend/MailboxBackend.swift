@@ -33,7 +33,7 @@ public protocol MailboxBackend: Sendable {
 
     /// Feed entries after the cursor `change` (across all mailboxes, at most `limit`): the mailboxes they
     /// name and the cursor to go on from. A cursor is the backend's own; 0 reads from the start.
-    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError) -> (latest: Int64, mailboxes: Set<MailboxID>)
+    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError) -> FeedChanges
     /// The cursor of the feed as it is now: `mailboxesChanged(after:)` from it names what changes later.
     func latestChange() async throws(MailStoreError) -> Int64
     /// The mailbox's feed entries with a modseq above `modSeq`, oldest first; `changeFeedPruned` when

@@ -43,6 +43,7 @@ struct SQLiteMailboxes: MailboxBackend {
             {
                 throw MailStoreError.mailboxExists(name)
             }
+            try MailStore.recordMailboxListChange(db, accountID: account.rawValue)
             try MailStore.insertMailbox(db, accountID: account.rawValue, name: name, specialUse: specialUse, now: now)
             return try MailStore.fetchMailbox(db, name: name, accountID: account.rawValue)
         }
@@ -99,6 +100,7 @@ struct SQLiteMailboxes: MailboxBackend {
 
     func setSubscribed(_ subscribed: Bool, mailbox name: String, of account: AccountID) async throws(MailStoreError) {
         try await self.access.write { db in
+            try MailStore.recordMailboxListChange(db, accountID: account.rawValue)
             if subscribed {
                 // Only an existing mailbox can be subscribed to (RFC 9051 §6.3.7 lets the server check).
                 guard try Bool.fetchOne(
@@ -127,6 +129,7 @@ struct SQLiteMailboxes: MailboxBackend {
 
     func deleteMailbox(named name: String, of account: AccountID) async throws(MailStoreError) {
         try await self.access.write { db in
+            try MailStore.recordMailboxListChange(db, accountID: account.rawValue)
             let mailbox = try MailStore.fetchMailbox(db, name: name, accountID: account.rawValue)
             if try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND substr(name, 1, ?) = ?",
@@ -152,6 +155,7 @@ struct SQLiteMailboxes: MailboxBackend {
     {
         try await self.access.write { db in
             let mailbox = try MailStore.fetchMailbox(db, name: oldName, accountID: account.rawValue)
+            try MailStore.recordMailboxListChange(db, accountID: account.rawValue)
             if try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM mailbox WHERE accountId = ? AND name = ?", arguments: [account.rawValue, newName]) == true
             {
@@ -194,20 +198,28 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
-    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError)
-        -> (latest: Int64, mailboxes: Set<MailboxID>)
-    {
+    func mailboxesChanged(after change: Int64, limit: Int) async throws(MailStoreError) -> FeedChanges {
         try await self.access.read { db in
+            // A message entry's account is its mailbox's; a deleted mailbox's last entries find no row,
+            // but its deletion also wrote an entry of kind 'mailboxes' naming the account.
             let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT id, mailboxId FROM mailboxChange WHERE id > ? ORDER BY id LIMIT ?"),
+                db.cachedStatement(sql: """
+                    SELECT c.id, c.mailboxId, coalesce(c.accountId, m.accountId)
+                    FROM (SELECT id, mailboxId, accountId FROM mailboxChange WHERE id > ? ORDER BY id LIMIT ?) c
+                    LEFT JOIN mailbox m ON m.id = c.mailboxId
+                    ORDER BY c.id
+                    """),
                 arguments: [change, limit])
             var latest = change
             var mailboxes = Set<MailboxID>()
+            var accounts = Set<AccountID>()
             while let row = try rows.next() {
                 latest = row[0]
-                mailboxes.insert(MailboxID(row[1]))
+                let mailbox: Int64 = row[1]
+                if mailbox != 0 { mailboxes.insert(MailboxID(mailbox)) }
+                if let account: Int64 = row[2] { accounts.insert(AccountID(account)) }
             }
-            return (latest, mailboxes)
+            return FeedChanges(latest: latest, mailboxes: mailboxes, accounts: accounts)
         }
     }
 
