@@ -746,8 +746,75 @@ def notify():
     imap.logout()
 
 
+def context_updates():
+    """CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4): a search or sort with RETURN (UPDATE) is followed by
+    ESEARCH ADDTO and REMOVEFROM as messages start or stop matching, through the session's own STORE,
+    another session's APPEND and EXPUNGE (REMOVEFROM before the EXPUNGE, ADDTO after EXISTS, SORT's at the
+    new message's place) and during IDLE; CANCELUPDATE and a new SELECT end them; a tag in use is BAD, an
+    unknown one NO; past the session's limit a search gets NO [NOUPDATE]."""
+    imap = imap_session(imaps_port, context, USER, PASSWORD)
+    caps = imap.capability()[1][0].split()
+    expect(b"CONTEXT=SEARCH" in caps and b"CONTEXT=SORT" in caps, f"capabilities: {caps!r}")
+    imap.create("Ctx")
+    for subject in ["c", "a", "b"]:
+        imap.append("Ctx", None, None, f"Subject: {subject}\r\n\r\nbody\r\n".encode())
+    imap.select("Ctx")
+    sock, reader = logged_in(imaps_port, context, USER, PASSWORD)
+
+    def command(tag, text, outcome=b"OK"):
+        untagged, done = fetch(sock, reader, tag, text)
+        expect(done.startswith(tag.encode() + b" " + outcome), f"{text}: {untagged!r} {done!r}")
+        return untagged
+
+    command("s", "SELECT Ctx")
+    expect(command("a", "UID SEARCH RETURN (UPDATE) UNSEEN") == b'* ESEARCH (TAG "a") UID ALL 1:3\r\n', "UPDATE's first answer")
+    expect(command("b", "SORT RETURN (UPDATE CONTEXT) (SUBJECT) UTF-8 ALL") == b'* ESEARCH (TAG "b") ALL 2:3,1\r\n', "SORT's first answer")
+    command("a", "SEARCH RETURN (UPDATE) ALL", b"BAD")
+    untagged = command("t", "UID STORE 2 +FLAGS.SILENT (\\Seen)")
+    expect(b'* ESEARCH (TAG "a") UID REMOVEFROM (0 2)\r\n' in untagged and b'(TAG "b")' not in untagged, f"own STORE: {untagged!r}")
+    imap.append("Ctx", None, None, b"Subject: bb\r\n\r\nbody\r\n")
+    untagged = command("n", "NOOP")
+    expect(re.search(rb'\* 4 EXISTS\r\n(.*\r\n)*\* ESEARCH \(TAG "a"\) UID ADDTO \(0 4\)\r\n', untagged)
+           and b'* ESEARCH (TAG "b") ADDTO (3 4)\r\n' in untagged, f"another session's APPEND: {untagged!r}")
+    imap.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    untagged = command("m", "NOOP")
+    expect(re.search(rb'\* ESEARCH \(TAG "a"\) UID REMOVEFROM \(0 3\)\r\n(.*\r\n)*\* 3 EXPUNGE', untagged)
+           and re.search(rb'\* ESEARCH \(TAG "b"\) REMOVEFROM \(0 3\)\r\n(.*\r\n)*\* 3 EXPUNGE', untagged),
+           f"another session's EXPUNGE: {untagged!r}")
+    # During IDLE, as it happens.
+    sock.sendall(b"i IDLE\r\n")
+    expect(reader.readline().startswith(b"+"), "IDLE")
+    imap.uid("STORE", "1", "+FLAGS", "(\\Seen)")
+    sock.settimeout(15)
+    line = reader.readline()
+    while line.startswith(b"* 1 FETCH") or line.startswith(b"* OK"):
+        line = reader.readline()
+    expect(line == b'* ESEARCH (TAG "a") UID REMOVEFROM (0 1)\r\n', f"update during IDLE: {line!r}")
+    sock.sendall(b"DONE\r\n")
+    while not reader.readline().startswith(b"i OK"):
+        pass
+    command("c", 'CANCELUPDATE "zz"', b"NO")
+    command("c", 'CANCELUPDATE "a"')
+    imap.uid("STORE", "4", "+FLAGS", "(\\Seen)")
+    untagged = command("o", "NOOP")
+    expect(b"ESEARCH" not in untagged, f"an update after CANCELUPDATE: {untagged!r}")
+    # The session's limit.
+    for n in range(4):
+        command(f"u{n}", "UID SEARCH RETURN (UPDATE) ALL")
+    untagged = command("v", "UID SEARCH RETURN (UPDATE COUNT) ALL")
+    expect(b'* NO [NOUPDATE "v"]' in untagged and b'* ESEARCH (TAG "v") UID COUNT 3' in untagged, f"past the limit: {untagged!r}")
+    # A new SELECT ends them all.
+    command("r", "SELECT Ctx")
+    imap.append("Ctx", None, None, b"Subject: later\r\n\r\nbody\r\n")
+    untagged = command("p", "NOOP")
+    expect(b"EXISTS" in untagged and b"ESEARCH" not in untagged, f"an update after SELECT: {untagged!r}")
+    sock.close()
+    imap.logout()
+
+
 CHECKS = [compress, compress_memory, configured_mailboxes, objectid, savedate, preview, multiappend, partial, metadata,
-          imapclient_sync, catenate, notify]
+          imapclient_sync, catenate, notify, context_updates]
 
 if __name__ == "__main__":
     run_checks(CHECKS, set(sys.argv[6:]))

@@ -21,7 +21,7 @@ struct IMAPConformanceTests {
     @Test(
         "IMAP extensions",
         arguments: ["compress", "compress_memory", "configured_mailboxes --accounts-mailboxes Brouillons=drafts,Envoyés=sent,Notes", "objectid",
-            "objectid streamed", "savedate", "preview", "preview streamed", "multiappend", "partial", "metadata", "imapclient_sync", "catenate", "notify",
+            "objectid streamed", "savedate", "preview", "preview streamed", "multiappend", "partial", "metadata", "imapclient_sync", "catenate", "notify", "context_updates",
         ])
     func extensionCheck(_ argument: String) async throws {
         try await Self.run("imap_extensions.py", argument)

@@ -245,6 +245,10 @@ struct IMAPParserTests {
     @Test("NOTIFY (RFC 5465): SET with STATUS, the selected mailbox's events and FETCH items, filters, NONE; the rules of §5 are BAD")
     func notify() {
         #expect(self.kind("a NOTIFY NONE\r\n") == .notify(nil))
+        // CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4) ride along.
+        #expect(self.kind("a CANCELUPDATE \"b1\" \"b2\"\r\n") == .cancelUpdate(["b1", "b2"]))
+        #expect(self.kind("a UID SEARCH RETURN (UPDATE CONTEXT COUNT) ALL\r\n") == .search(charset: nil, .all, returning: [.update, .context, .count], uid: true))
+        #expect(self.bad("a CANCELUPDATE\r\n") == "a")
         var expected = IMAPNotifyRequest()
         expected.status = true
         expected.selectedEvents = [.messageNew, .messageExpunge, .flagChange]

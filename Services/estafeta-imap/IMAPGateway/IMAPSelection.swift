@@ -16,6 +16,8 @@ struct IMAPSelection: Sendable {
     /// Expunges seen in the feed but not yet reported: the messages keep their sequence numbers
     /// until a command that may announce EXPUNGE (RFC 9051 §7.5.1).
     private(set) var pendingExpunges: Set<UInt32> = []
+    /// The searches told of as their results change (RFC 5267 §4), ended with the selection.
+    var updatingSearches: [IMAPUpdatingSearch] = []
     /// The messages \Recent in this session (rev1 only, RFC 3501 §2.3.2): those it was the first to be
     /// told of (`MailStore.claimRecent`), or, read-only, those no session has claimed yet.
     private(set) var recent: Set<UInt32> = []
@@ -213,9 +215,20 @@ struct IMAPSelection: Sendable {
     /// sequence number it has at that moment (highest first), or one `VANISHED` with their UIDs.
     mutating func expungeLines(_ removed: [UInt32]) -> [IMAPResponse] {
         let present = removed.filter { self.sequenceNumber(of: $0) != nil }
+        // Updating searches hear first that the messages left their results, numbered as they are
+        // until the EXPUNGEs that follow (RFC 5267 §4.3.4).
+        var lines: [IMAPResponse] = []
+        if !self.updatingSearches.isEmpty, !present.isEmpty {
+            var searches = self.updatingSearches
+            let gone = Set(present)
+            for index in searches.indices {
+                if let line = searches[index].removal(of: gone, number: { self.sequenceNumber(of: $0) }) { lines.append(line) }
+            }
+            self.updatingSearches = searches
+        }
         let numbers = self.remove(removed)
-        guard self.reportsVanished else { return numbers.map { .expunge($0) } }
-        return present.isEmpty ? [] : [.vanished(earlier: false, IMAPNumberRanges.ranges(of: present))]
+        guard self.reportsVanished else { return lines + numbers.map { .expunge($0) } }
+        return present.isEmpty ? lines : lines + [.vanished(earlier: false, IMAPNumberRanges.ranges(of: present))]
     }
 
     /// Removes messages this session expunged itself; returns the sequence numbers to report, highest

@@ -129,12 +129,16 @@ extension IMAPSession {
         let outbound = connection.outbound
         let store = self.store
         let start = state.selected
+        let (session, saved) = (self, state.savedSearch)
         let watcher = Task { () -> IMAPSelection? in
             guard var selection = start, let subscription else { return start }
             var notifications = subscription.changes.makeAsyncIterator()
             repeat {
-                if let lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true), !lines.isEmpty {
-                    try? await outbound.write(.send(encoder.encode(lines)))
+                if var lines = try? await Self.synchronise(&selection, store: store, expungesAllowed: true) {
+                    if !selection.updatingSearches.isEmpty, let updates = try? await session.updates(of: &selection, saved: saved) {
+                        lines += updates
+                    }
+                    if !lines.isEmpty { try? await outbound.write(.send(encoder.encode(lines))) }
                 }
                 if let closingReply = selection.closingReply {
                     // The idling client hears it at once; DONE will find the connection closed.

@@ -17,6 +17,9 @@ extension IMAPSession {
     ) async throws -> Next {
         // The selection is only borrowed for the search, so nothing holds a copy once the changes made
         // meanwhile are applied to it (see `selected`).
+        if returning?.contains(.update) == true, state.selected?.updatingSearches.contains(where: { $0.tag == tag }) == true {
+            return self.bad(tag, "An updating search already has this tag", state: &state)
+        }
         var found: [(sequence: Int, uid: UInt32)]?
         if let selection = state.selected { found = try await self.matching(key, in: selection, saved: state.savedSearch) }
         guard let matched = found else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
@@ -38,7 +41,7 @@ extension IMAPSession {
         if returning == nil && !state.rev2 {
             lines.append(.search(numbers, modSeq: highestModSeq))
         } else if options != [.save] {
-            let wanted = options.filter { $0 != .save }
+            let wanted = options.filter { $0 != .save && $0 != .update && $0 != .context }
             var items: [IMAPSearchResultItem] = []
             for option in wanted.isEmpty ? [.all] : wanted {
                 switch option {
@@ -46,12 +49,15 @@ extension IMAPSession {
                 case .max: if let last = numbers.max() { items.append(.max(last)) }
                 case .count: items.append(.count(numbers.count))
                 case .all: if !numbers.isEmpty { items.append(.all(IMAPNumberRanges.ranges(of: numbers))) }
-                case .save: break
+                case .save, .update, .context: break
                 case .partial(let range): items.append(.partial(range, IMAPNumberRanges.ranges(of: Array(range.slice(numbers)))))
                 }
             }
             if let highestModSeq { items.append(.modSeq(highestModSeq)) }
             lines.append(.esearch(tag: tag, byUID: byUID, items))
+        }
+        if options.contains(.update) {
+            lines += self.startUpdates(tag, key: key, byUID: byUID, criteria: nil, results: matched.map(\.uid), partial: partial != nil, state: &state)
         }
         return try await self.completed(tag, "SEARCH completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }

@@ -55,6 +55,7 @@ extension IMAPSession {
         let newMessages = NewMessageFetch(
             items: notifier.request.newMessageItems, utf8: state.utf8 || state.rev2, streamedMessageBytes: self.streamedMessageBytes)
         let start = state.selected.take()
+        let (session, saved) = (self, state.savedSearch)
         let teller = Task { () -> (IMAPSelection?, IMAPNotifier) in
             var selection = start
             var notifier = notifier
@@ -71,6 +72,9 @@ extension IMAPSession {
                                 &current, store: store, expungesAllowed: !notifier.request.delayedExpunges)
                             for line in lines { encoder.write(line, into: &output) }
                             try await newMessages.write(after: largest, in: current, store: store, into: &output)
+                            if !current.updatingSearches.isEmpty {
+                                for line in try await session.updates(of: &current, saved: saved) { encoder.write(line, into: &output) }
+                            }
                             if let closingReply = current.closingReply {
                                 encoder.write(closingReply, into: &output)
                                 try? await outbound.write(.sendAndClose(output))

@@ -27,16 +27,10 @@ extension IMAPSession {
             return self.no(tag, .badCharset(["UTF-8", "US-ASCII"]), "Unsupported charset", state)
         }
         guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
-        let fields = criteria.flatMap { Self.headerFields(of: $0.key) }
-        let entries = try await self.eachMatching(key, in: selection, saved: state.savedSearch, fields: fields) {
-            sequence, message, header in
-            SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) })
-        }.sorted { a, b in
-            for (position, criterion) in criteria.enumerated() where a.values[position] != b.values[position] {
-                return criterion.reverse ? a.values[position] > b.values[position] : a.values[position] < b.values[position]
-            }
-            return a.sequence < b.sequence
+        if returning?.contains(.update) == true, selection.updatingSearches.contains(where: { $0.tag == tag }) {
+            return self.bad(tag, "An updating search already has this tag", state: &state)
         }
+        let entries = try await self.sorted(key, by: criteria, in: selection, saved: state.savedSearch)
         let numbers = entries.map { byUID ? $0.uid : UInt32($0.sequence) }
         guard let returning else {
             return try await self.completed(tag, "SORT completed", untagged: [.sort(numbers)], expungesAllowed: byUID, state: &state)
@@ -46,19 +40,38 @@ extension IMAPSession {
         let partial = returning.partialRange
         if returning.contains(.save) { state.savedSearch = partial.map { Array($0.slice(entries)) }?.map(\.uid) ?? entries.map(\.uid) }
         var items: [IMAPSearchResultItem] = []
-        for option in returning.isEmpty ? [.all] : returning {
+        let resultOptions = returning.filter { $0 != .save && $0 != .update && $0 != .context }
+        for option in resultOptions.isEmpty ? [.all] : resultOptions {
             switch option {
             case .min: if let first = numbers.first { items.append(.min(first)) }
             case .max: if let last = numbers.last { items.append(.max(last)) }
             case .count: items.append(.count(numbers.count))
             case .all: if !numbers.isEmpty { items.append(.all(IMAPNumberRanges.runs(of: numbers))) }
-            case .save: break
+            case .save, .update, .context: break
             // In sort order, as ALL.
             case .partial(let range): items.append(.partial(range, IMAPNumberRanges.runs(of: Array(range.slice(numbers)))))
             }
         }
-        let lines: [IMAPResponse] = returning == [.save] ? [] : [.esearch(tag: tag, byUID: byUID, items)]
+        var lines: [IMAPResponse] = returning == [.save] ? [] : [.esearch(tag: tag, byUID: byUID, items)]
+        if returning.contains(.update) {
+            lines += self.startUpdates(tag, key: key, byUID: byUID, criteria: criteria, results: entries.map(\.uid), partial: partial != nil, state: &state)
+        }
         return try await self.completed(tag, "SORT completed", untagged: lines, expungesAllowed: byUID, state: &state)
+    }
+
+    /// The messages of `selection` that `key` matches, in the order of `criteria` (ties by sequence number).
+    func sorted(_ key: IMAPSearchKey, by criteria: [IMAPSortCriterion], in selection: IMAPSelection, saved: [UInt32]) async throws
+        -> [SortEntry]
+    {
+        let fields = criteria.flatMap { Self.headerFields(of: $0.key) }
+        return try await self.eachMatching(key, in: selection, saved: saved, fields: fields) { sequence, message, header in
+            SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) })
+        }.sorted { a, b in
+            for (position, criterion) in criteria.enumerated() where a.values[position] != b.values[position] {
+                return criterion.reverse ? a.values[position] > b.values[position] : a.values[position] < b.values[position]
+            }
+            return a.sequence < b.sequence
+        }
     }
 
 

@@ -197,7 +197,7 @@ struct IMAPSession: Sendable {
             "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ENABLE", "ID", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "IDLE",
             "BINARY", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "APPENDLIMIT=\(self.appendLimit)", "STATUS=SIZE",
             "QUOTA", "QUOTA=RES-STORAGE", "CONDSTORE", "QRESYNC", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER", "CATENATE", "NOTIFY",
+            "OBJECTID", "SAVEDATE", "PREVIEW", "MULTIAPPEND", "PARTIAL", "METADATA", "METADATA-SERVER", "CATENATE", "NOTIFY", "CONTEXT=SEARCH", "CONTEXT=SORT",
         ]
         if state.account == nil {
             if !state.tls { items.append("STARTTLS") }
@@ -470,6 +470,8 @@ struct IMAPSession: Sendable {
                 tag, criteria: criteria, charset: charset, key: key, byUID: byUID, returning: returning, state: &state)
         case .thread(let algorithm, let charset, let key, let byUID):
             return try await self.thread(tag, algorithm: algorithm, charset: charset, key: key, byUID: byUID, state: &state)
+        case .cancelUpdate(let tags):
+            return try await self.cancelUpdate(tag, tags: tags, state: &state)
         case .copy(let set, let name, let byUID), .move(let set, let name, let byUID):
             let isMove: Bool = if case .move = command.kind { true } else { false }
             return try await self.copy(tag, set, to: name, byUID: byUID, move: isMove, from: mailbox, state: &state)
@@ -505,7 +507,9 @@ struct IMAPSession: Sendable {
         var closingReply: IMAPResponse?
         if var selection = state.selected.take() {
             defer { state.selected = selection }
-            let lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
+            var lines = try await Self.synchronise(&selection, store: self.store, expungesAllowed: expungesAllowed)
+            // After EXISTS and the flag changes that caused them (RFC 5267 §4.3.3).
+            if !selection.updatingSearches.isEmpty { lines += try await self.updates(of: &selection, saved: state.savedSearch) }
             for response in lines { encoder.write(response, into: &output) }
             closingReply = selection.closingReply
         }

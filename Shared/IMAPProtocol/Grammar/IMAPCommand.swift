@@ -204,6 +204,11 @@ public indirect enum IMAPSearchKey: Sendable, Equatable {
 /// ESEARCH return options (RFC 9051 §6.4.4, RFC 5182 SAVE).
 public enum IMAPSearchReturn: Sendable, Hashable {
     case min, max, all, count, save
+    /// UPDATE (RFC 5267 §4.2): tell the client, with ADDTO and REMOVEFROM, as messages start or stop
+    /// matching, until CANCELUPDATE or the mailbox is closed.
+    case update
+    /// CONTEXT (RFC 5267 §4.2): a hint that the client will refer to the results later.
+    case context
     /// PARTIAL (RFC 9394 §3.1): the results at these positions only.
     case partial(IMAPPartialRange)
 }
@@ -323,6 +328,8 @@ public enum IMAPCommandKind: Sendable, Equatable {
     case idle
     /// NOTIFY (RFC 5465): what to tell as it happens; nil for `NOTIFY NONE`.
     case notify(IMAPNotifyRequest?)
+    /// CANCELUPDATE (RFC 5267 §4.4): no more updates for the searches of these tags.
+    case cancelUpdate([String])
     case check, close, unselect, expunge
     case uidExpunge(IMAPSequenceSet)
     case copy(IMAPSequenceSet, IMAPMailboxName, uid: Bool)

@@ -37,6 +37,8 @@ public enum IMAPResponseCode: Sendable, Equatable {
     case badEvent([String])
     /// NOTIFY cannot tell what was asked (RFC 5465 §5.8).
     case notificationOverflow
+    /// A search asked to be updated will not be (RFC 5267 §4.3.1).
+    case noUpdate(tag: String)
 }
 
 /// One item of an ESEARCH response (RFC 4731, RFC 5267, RFC 9394), in the order asked for.
@@ -49,6 +51,22 @@ public enum IMAPSearchResultItem: Sendable, Equatable {
     /// The range asked for and the numbers in it, NIL when none.
     case partial(IMAPPartialRange, [ClosedRange<UInt32>])
     case modSeq(UInt64)
+    /// An updating search's new results (RFC 5267 §4.3.3): numbers inserted at each position of the
+    /// result list (position 0 for SEARCH, whose results have no order of their own).
+    case addTo([IMAPContextUpdate])
+    /// Results that no longer match (RFC 5267 §4.3.4), position 0: wherever they are in the list.
+    case removeFrom([IMAPContextUpdate])
+}
+
+/// Where in an updating search's result list numbers go or leave (RFC 5267 §4.3.3, §4.3.4).
+public struct IMAPContextUpdate: Sendable, Equatable {
+    public let position: Int
+    public let numbers: [ClosedRange<UInt32>]
+
+    public init(position: Int, numbers: [ClosedRange<UInt32>]) {
+        self.position = position
+        self.numbers = numbers
+    }
 }
 
 /// A STATUS item (RFC 9051 §7.5.2): a number, or MAILBOXID's id (written in parentheses).

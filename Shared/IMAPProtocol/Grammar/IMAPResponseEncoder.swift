@@ -121,6 +121,10 @@ public struct IMAPResponseEncoder: Sendable {
                 case .partial(let range, let ranges):
                     buffer.writeString(" PARTIAL (\(range.text) \(ranges.isEmpty ? "NIL" : IMAPNumberRanges.text(ranges)))")
                 case .modSeq(let modSeq): buffer.writeString(" MODSEQ \(modSeq)")
+                case .addTo(let updates), .removeFrom(let updates):
+                    if case .addTo = item { buffer.writeString(" ADDTO (") } else { buffer.writeString(" REMOVEFROM (") }
+                    buffer.writeString(updates.map { "\($0.position) " + IMAPNumberRanges.text($0.numbers) }.joined(separator: " "))
+                    buffer.writeString(")")
                 }
             }
         case .sort(let numbers):
@@ -216,6 +220,7 @@ public struct IMAPResponseEncoder: Sendable {
         case .metadataLongEntries(let size): text = "METADATA LONGENTRIES \(size)"
         case .badEvent(let events): text = "BADEVENT (" + events.joined(separator: " ") + ")"
         case .notificationOverflow: text = "NOTIFICATIONOVERFLOW"
+        case .noUpdate(let tag): text = "NOUPDATE " + String(decoding: IMAPEncoding.string(tag), as: UTF8.self)
         }
         buffer.writeString(text)
     }

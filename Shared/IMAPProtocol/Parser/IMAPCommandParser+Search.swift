@@ -35,6 +35,9 @@ extension IMAPCommandParser {
             case "ALL": return .all
             case "COUNT": return .count
             case "SAVE": return .save
+            // CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4.2).
+            case "UPDATE": return .update
+            case "CONTEXT": return .context
             case "PARTIAL":
                 try s.space()
                 return .partial(try Self.partialRange(&s))

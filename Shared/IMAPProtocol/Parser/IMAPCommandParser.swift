@@ -41,6 +41,15 @@ public struct IMAPCommandParser: Sendable {
         case "NAMESPACE": return .namespace
         case "IDLE": return .idle
         case "NOTIFY": return try self.notify(&s)
+        case "CANCELUPDATE":
+            // RFC 5267 §4.4: one or more tags, as strings.
+            var tags: [String] = []
+            while s.take(" ") {
+                guard tags.count < 100 else { throw IMAPSyntaxError("Too many tags") }
+                tags.append(try IMAPScanner.text(try s.string()))
+            }
+            guard !tags.isEmpty else { throw IMAPSyntaxError("CANCELUPDATE needs a tag") }
+            return .cancelUpdate(tags)
         case "CHECK": return .check
         case "CLOSE": return .close
         case "UNSELECT": return .unselect

@@ -39,7 +39,7 @@ extension IMAPCommandKind {
         case .enable, .compress, .idle, .notify, .namespace, .select, .create, .delete, .rename, .subscribe, .unsubscribe, .list, .lsub,
             .status, .append, .getMetadata, .setMetadata, .getQuotaRoot, .getQuota, .setQuota:
             return state == .notAuthenticated ? .bad("Log in first") : .proceed
-        case .close, .unselect, .uidExpunge, .expunge, .copy, .move, .store, .fetch, .search, .sort, .thread:
+        case .close, .unselect, .uidExpunge, .expunge, .copy, .move, .store, .fetch, .search, .sort, .thread, .cancelUpdate:
             switch state {
             case .notAuthenticated: return .bad("Log in first")
             case .authenticated: return .bad("Select a mailbox first")
