@@ -2,6 +2,8 @@
 """What a client does to open and resynchronise a large mailbox, timed against one IMAP server (run by
 bench/imap_sync.sh against Estafeta and Dovecot in turn, each with the same messages):
 
+  --write-mbox  the same messages as an mbox file, for `doveadm import` (Dovecot's maildir takes APPENDs to
+                one mailbox ever more slowly past some 30,000 messages, which would time the filling, not the server).
   populate      N messages in threads of ten (Message-ID, In-Reply-To, References; "Re:" subjects; Date
                 values out of arrival order) APPENDed to the user's INBOX, 200 per pipelined batch.
   select_last50 SELECT, then the last 50 messages' UID, FLAGS and header fields (a client's first screen).
@@ -28,6 +30,7 @@ parser.add_argument("--password", required=True)
 parser.add_argument("--messages", type=int, default=10_000)
 parser.add_argument("--rounds", type=int, default=5)
 parser.add_argument("--populate", action="store_true")
+parser.add_argument("--write-mbox", metavar="PATH", help="write the messages --populate would APPEND to an mbox file instead")
 args = parser.parse_args()
 HOST = "127.0.0.1"
 
@@ -173,7 +176,18 @@ def qresync(connection):
     return elapsed
 
 
-if args.populate:
+def write_mbox(path):
+    threads = max(1, args.messages // 10)
+    with open(path, "wb") as mbox:
+        for i in range(args.messages):
+            # No line of the generated messages starts with "From ", so nothing needs quoting.
+            mbox.write(b"From bench@bench.test Sun Mar  1 00:00:00 2026\n" + message(i, threads).replace(b"\r\n", b"\n") + b"\n")
+    print(f"RESULT op=write_mbox messages={args.messages}", flush=True)
+
+
+if args.write_mbox:
+    write_mbox(args.write_mbox)
+elif args.populate:
     populate()
 else:
     timed("select_last50", select_last50)
