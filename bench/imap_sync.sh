@@ -23,7 +23,7 @@ if [ "${DOVECOT_IMPORT:-$([ "$MESSAGES" -gt 20000 ] && echo 1 || echo 0)}" = 1 ]
   "${tool[@]}" --port "$IMAP_PORT" --user "$USERS" --write-mbox "$mbox_dir/inbox" > /dev/null
   chmod 644 "$mbox_dir/inbox"
   started=$(date +%s)
-  doveadm -c "$DOVECOT_CONF" import -u "$USERS" "mbox:$mbox_dir:INBOX=$mbox_dir/inbox" "" all
+  doveadm -c "$DOVECOT_CONF" import -u "$USERS" "mbox:$mbox_dir:INBOX=$mbox_dir/inbox:INDEX=MEMORY" "" all
   echo "dovecot  RESULT op=doveadm_import messages=$MESSAGES seconds=$(( $(date +%s) - started ))"
   rm -rf "$mbox_dir"
 else
