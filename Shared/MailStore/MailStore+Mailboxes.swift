@@ -141,6 +141,20 @@ extension MailStore {
         try await self.mailboxStore.messageFlags(in: mailbox)
     }
 
+    /// The messages of `uids`, in UID order, as SORT reads them: with their sort keys where the store has
+    /// them, else with their header section to work them out from (and `saveSortKeys` to keep them).
+    /// The added header lines (Return-Path, Delivered-To) hold no field SORT looks at, so the keys belong
+    /// to the shared content.
+    public func sortListing(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [SortListing] {
+        try await self.mailboxStore.sortListing(in: mailbox, uids: uids)
+    }
+
+    /// Keeps sort keys worked out from contents' headers, for the next SORT of any mailbox holding them.
+    public func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+        guard !keys.isEmpty else { return }
+        try await self.mailboxStore.saveSortKeys(keys)
+    }
+
     /// Messages with UIDs in `uids`, in UID order, with as much of their content as `content` says
     /// (IMAP FETCH): one read for both. A whole content stored larger than `largest` octets is not read
     /// (its message comes with nil): a large message is read a piece at a time (`contentReader`).

@@ -387,6 +387,11 @@ enum MailStoreMigrator {
                     CREATE INDEX mailboxChange_mailbox ON mailboxChange(mailboxId, modSeq);
                     """)
         }
+        migrator.registerMigration("2026-12-09 sort keys") { db in
+            // IMAP SORT's keys of each content (`MessageSortKeys`), worked out at its first SORT and kept:
+            // a later SORT of a large mailbox reads them instead of every header.
+            try db.execute(sql: "ALTER TABLE messageHeader ADD COLUMN sortKeys TEXT")
+        }
         return migrator
     }
 }

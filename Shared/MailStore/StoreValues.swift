@@ -255,6 +255,27 @@ public struct FlagChange: Sendable {
 
 /// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
 /// deliveries, flag changes and expunges made elsewhere (IMAP IDLE across processes).
+/// A message as IMAP SORT reads it (`MailStore.sortListing`): what ARRIVAL and SIZE order by, and the
+/// keys kept with its content (`MessageSortKeys`) or, until they are worked out, its header section.
+public struct SortListing: Sendable {
+    public let uid: UInt32
+    public let contentID: Int64
+    public let internalDate: Date
+    public let size: Int64
+    public let keys: MessageSortKeys?
+    /// The stored header section, when `keys` is nil.
+    public let header: Data?
+
+    public init(uid: UInt32, contentID: Int64, internalDate: Date, size: Int64, keys: MessageSortKeys?, header: Data?) {
+        self.uid = uid
+        self.contentID = contentID
+        self.internalDate = internalDate
+        self.size = size
+        self.keys = keys
+        self.header = header
+    }
+}
+
 /// What the change feed holds past a position (`MailStore.mailboxesChanged(after:)`): where to go on
 /// from, the mailboxes with message changes, and the accounts with any change (to a mailbox's messages,
 /// or to the list of mailboxes and subscriptions).

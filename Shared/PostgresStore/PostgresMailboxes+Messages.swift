@@ -56,6 +56,40 @@ extension PostgresMailboxes {
         }
     }
 
+    func sortListing(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [SortListing] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            // The header is read only where the keys are missing or of another version.
+            try await connection.rows(
+                """
+                SELECT m.uid, m.message_blob_id, m.internal_date, m.size, h.sort_keys,
+                    CASE WHEN left(h.sort_keys, 2) = \(MessageSortKeys.encodingPrefix) THEN NULL ELSE h.header END
+                FROM mailbox_message m JOIN message_header h ON h.message_blob_id = m.message_blob_id
+                WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
+                ORDER BY m.uid
+                """, logger
+            ).map { row in
+                let (uid, blob, internalDate, size, keys, header) = try row.decode((Int64, Int64, Date, Int64, String?, Data?).self)
+                return SortListing(
+                    uid: UInt32(clamping: uid), contentID: blob, internalDate: internalDate, size: size,
+                    keys: header == nil ? keys.flatMap(MessageSortKeys.init(encoded:)) : nil, header: header)
+            }
+        }
+    }
+
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+        let logger = self.logger
+        let ids = keys.map(\.contentID)
+        let texts = keys.map(\.keys.encoded)
+        try await self.access.transaction { connection in
+            try await connection.query(
+                """
+                UPDATE message_header SET sort_keys = k.keys
+                FROM unnest(\(ids)::bigint[], \(texts)::text[]) AS k(blob, keys) WHERE message_blob_id = k.blob
+                """, logger: logger)
+        }
+    }
+
     func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]
     {

@@ -444,6 +444,14 @@ enum PostgresMigrator {
                 "ALTER TABLE mailbox_change ADD CONSTRAINT mailbox_change_kind_check CHECK (kind IN ('append', 'flags', 'expunge', 'mailboxes'))",
             ]
         ),
+        (
+            "2026-12-09 sort keys",
+            [
+                // IMAP SORT's keys of each content (`MessageSortKeys`), worked out at its first SORT and
+                // kept: a later SORT of a large mailbox reads them instead of every header.
+                "ALTER TABLE message_header ADD COLUMN sort_keys text"
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import MailFormat
 import MailStore
 import Synchronization
 import Testing
@@ -330,6 +331,31 @@ struct MailboxStoreTests {
             try await store.deleteMailbox(named: "Sent-Renamed", of: alice.id)
             let deletion = try await store.mailboxesChanged(after: listChanges.latest)
             #expect(deletion.mailboxes == [sent.id] && deletion.accounts == [alice.id])
+        }
+    }
+
+    @Test("SORT's keys: listed with the header until kept, then without it, for every mailbox holding the content", arguments: StoreBackendKind.allCases)
+    func sortKeys(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)
+            let box = try await store.createMailbox(named: "Sort-Test", of: alice.id)
+            let content = Data("Date: Tue, 3 Mar 2026 10:00:00 +0100\r\nSubject: Re: [list] Hello\r\nFrom: \"Zed\" <zed@example.net>\r\n\r\nbody\r\n".utf8)
+            let stored = try await store.appendMessage(content, to: box.id)
+            let first = try await store.sortListing(in: box.id, uids: 1...10)
+            #expect(first.count == 1 && first[0].keys == nil && first[0].contentID == stored.contentID)
+            let header = try #require(first[0].header)
+            let keys = MessageSortKeys(header: MessageHeader(parsing: header, only: MessageSortKeys.fields))
+            #expect(keys.sentAt == 1_772_528_400 && keys.subject == "HELLO" && keys.from == "ZED" && keys.displayFrom == "ZED")
+            try await store.saveSortKeys([(stored.contentID, keys)])
+            let kept = try await store.sortListing(in: box.id, uids: 1...10)
+            #expect(kept.count == 1 && kept[0].keys == keys && kept[0].header == nil && kept[0].size == stored.size)
+            // A copy shares the content, and so its keys.
+            let other = try await store.createMailbox(named: "Sort-Copy", of: alice.id)
+            _ = try await store.copyMessages(uids: [stored.uid], from: box.id, to: other.id)
+            #expect(try await store.sortListing(in: other.id, uids: 1...10).map(\.keys) == [keys])
+            // Keys of another version are read as missing, with the header to work them out again.
+            #expect(MessageSortKeys(encoded: "0\u{1F}1\u{1F}a\u{1F}b\u{1F}c\u{1F}d\u{1F}e\u{1F}f") == nil)
+            #expect(MessageSortKeys(encoded: keys.encoded) == keys)
         }
     }
 

@@ -16,7 +16,8 @@ public enum IMAPGatewayService {
                 store: environment.store, implicitTLS: tls, plaintextAuthAllowed: settings.imapAllowPlaintextAuth,
                 login: environment.passwordLogin, maximumAuthFailures: settings.imapMaximumAuthFailures,
                 appendLimit: settings.imapAppendLimit, streamedMessageBytes: Int64(settings.imapStreamedMessageBytes),
-                idleKeepalive: settings.imapIdleKeepalive, watcher: watcher, userConnections: userConnections)
+                idleKeepalive: settings.imapIdleKeepalive, watcher: watcher, userConnections: userConnections,
+                logger: environment.logger)
             let tlsContext = environment.tlsContext
             let limits = IMAPFramingLimits(
                 maximumLineLength: max(settings.maximumLineLength, 8192), maximumLiteralSize: settings.imapAppendLimit,

@@ -1,5 +1,6 @@
 import Foundation
 import IMAPProtocol
+import Logging
 import MailFormat
 import MailStore
 
@@ -59,21 +60,48 @@ extension IMAPSession {
         return try await self.completed(tag, "SORT completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }
 
-    /// The messages of `selection` that `key` matches, in the order of `criteria` (ties by sequence number).
+    /// The messages of `selection` that `key` matches, in the order of `criteria` (ties by sequence
+    /// number). The keys are those the store keeps with each content; a content SORT meets for the first
+    /// time has its header read and its keys worked out and kept, as Dovecot's cache keeps them.
     func sorted(_ key: IMAPSearchKey, by criteria: [IMAPSortCriterion], in selection: IMAPSelection, saved: [UInt32]) async throws
         -> [SortEntry]
     {
-        let fields = criteria.flatMap { Self.headerFields(of: $0.key) }
-        return try await self.eachMatching(key, in: selection, saved: saved, fields: fields) { sequence, message, header in
-            SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, header) })
-        }.sorted { a, b in
+        let matched = try await self.matching(key, in: selection, saved: saved)
+        let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
+        var entries: [SortEntry] = []
+        entries.reserveCapacity(matched.count)
+        var index = 0
+        while index < matched.count {
+            // A few thousand at a time: what is kept of each is its values.
+            let batch = matched[index..<min(index + 4096, matched.count)]
+            index += batch.count
+            guard let first = batch.first?.uid, let last = batch.last?.uid else { break }
+            var learnt: [(contentID: Int64, keys: MessageSortKeys)] = []
+            for message in try await self.store.sortListing(in: selection.mailbox.id, uids: first...last) {
+                guard let sequence = sequences[message.uid] else { continue }
+                let keys: MessageSortKeys
+                if let kept = message.keys {
+                    keys = kept
+                } else {
+                    keys = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
+                    learnt.append((message.contentID, keys))
+                }
+                entries.append(SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, keys) }))
+            }
+            do {
+                try await self.store.saveSortKeys(learnt)
+            } catch {
+                // Only the next SORT's speed depends on it: the keys are worked out again then.
+                self.logger.notice("cannot keep sort keys", metadata: ["error": "\(error)"])
+            }
+        }
+        return entries.sorted { a, b in
             for (position, criterion) in criteria.enumerated() where a.values[position] != b.values[position] {
                 return criterion.reverse ? a.values[position] > b.values[position] : a.values[position] < b.values[position]
             }
             return a.sequence < b.sequence
         }
     }
-
 
     /// THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §4), by sequence number or UID.
     func thread(_ tag: String, algorithm: String, charset: String, key: IMAPSearchKey, byUID: Bool, state: inout State) async throws -> Next {
@@ -94,18 +122,6 @@ extension IMAPSession {
         }
         let threads = algorithm == "REFERENCES" ? MessageThreading.references(messages) : MessageThreading.orderedSubject(messages)
         return try await self.completed(tag, "THREAD completed", untagged: [.thread(threads)], expungesAllowed: byUID, state: &state)
-    }
-
-    /// The header fields a sort key reads.
-    static func headerFields(of key: IMAPSortCriterion.Key) -> [String] {
-        switch key {
-        case .arrival, .size: []
-        case .date: ["Date"]
-        case .subject: ["Subject"]
-        case .from, .displayFrom: ["From"]
-        case .to, .displayTo: ["To"]
-        case .cc: ["Cc"]
-        }
     }
 
     /// What `make` gives for each message the key matches, with the header `fields` named (parsed alone,
@@ -135,28 +151,20 @@ extension IMAPSession {
         return entries
     }
 
-    /// One sort key of one message (RFC 5256 §3): dates as seconds, sizes as octets, addresses by their
-    /// mailbox part, subjects by their base subject, text compared with ASCII letters folded.
-    static func sortValue(_ key: IMAPSortCriterion.Key, _ message: StoredMessage, _ header: MessageHeader?) -> SortValue {
-        func firstAddress(_ field: String) -> AddressList.Address? {
-            header?.values(field).first.flatMap { AddressList(parsing: $0).addresses.first }
-        }
+    /// One sort key of one message (RFC 5256 §3): dates as seconds, sizes as octets, the rest as its
+    /// kept keys have it (`MessageSortKeys`).
+    static func sortValue(_ key: IMAPSortCriterion.Key, _ message: SortListing, _ keys: MessageSortKeys) -> SortValue {
         switch key {
-        case .arrival: return .number(Int64(message.internalDate.timeIntervalSince1970.rounded(.down)))
-        case .size: return .number(message.size)
-        case .date:
-            // The sent date, in UTC; the arrival when there is none that can be read.
-            let sent = header?.values("Date").first.flatMap(MessageDate.parse) ?? message.internalDate
-            return .number(Int64(sent.timeIntervalSince1970.rounded(.down)))
-        case .subject: return .text(BaseSubject.of(header?.values("Subject").first ?? ""))
-        case .from, .to, .cc:
-            let field = key == .from ? "From" : key == .to ? "To" : "Cc"
-            return .text(firstAddress(field)?.localPart.uppercased() ?? "")
-        case .displayFrom, .displayTo:
-            // RFC 5957 §3: the display name, or the address when there is none.
-            guard let address = firstAddress(key == .displayFrom ? "From" : "To") else { return .text("") }
-            let display = address.displayName.map(EncodedWords.decode) ?? address.address
-            return .text(display.uppercased())
+        case .arrival: .number(Int64(message.internalDate.timeIntervalSince1970.rounded(.down)))
+        case .size: .number(message.size)
+        // The sent date, in UTC; the arrival when there is none that can be read.
+        case .date: .number(keys.sentAt ?? Int64(message.internalDate.timeIntervalSince1970.rounded(.down)))
+        case .subject: .text(keys.subject)
+        case .from: .text(keys.from)
+        case .to: .text(keys.to)
+        case .cc: .text(keys.cc)
+        case .displayFrom: .text(keys.displayFrom)
+        case .displayTo: .text(keys.displayTo)
         }
     }
 }

@@ -30,6 +30,8 @@ struct IMAPSession: Sendable {
     let idleKeepalive: Duration
     let watcher: IMAPChangeWatcher
     let userConnections: IMAPUserConnections
+    /// The service's, for what goes wrong outside any one connection's answer.
+    let logger: Logger
 
     /// Everything that changes during a session.
     struct State {

@@ -1,3 +1,4 @@
+import MailFormat
 import Foundation
 
 /// Where a backend keeps mailboxes, their messages and the change feed. `MailStore` checks names
@@ -54,6 +55,8 @@ public protocol MailboxBackend: Sendable {
     func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [StoredMessage]
     /// Every message's UID and flags, in UID order.
     func messageFlags(in mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, flags: Set<String>)]
+    func sortListing(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [SortListing]
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError)
     /// See `MailStore.messagesWithContent`.
     func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]

@@ -1,3 +1,4 @@
+import MailFormat
 import Foundation
 import GRDB
 
@@ -249,6 +250,36 @@ struct SQLiteMailboxes: MailboxBackend {
     func messages(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [StoredMessage] {
         try await self.access.read { db in
             try MailStore.messagesWithContent(db, in: mailbox, uids: uids, content: .omitted).map(\.message)
+        }
+    }
+
+    func sortListing(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [SortListing] {
+        try await self.access.read { db in
+            // The header is read only where the keys are missing or of another version.
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: """
+                    SELECT m.uid, m.messageBlobId, m.internalDate, m.size, h.sortKeys,
+                        CASE WHEN substr(h.sortKeys, 1, 2) = ?4 THEN NULL ELSE h.header END
+                    FROM mailboxMessage m JOIN messageHeader h ON h.messageBlobId = m.messageBlobId
+                    WHERE m.mailboxId = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid
+                    """),
+                arguments: [mailbox.rawValue, Int64(uids.lowerBound), Int64(uids.upperBound), MessageSortKeys.encodingPrefix])
+            var listing: [SortListing] = []
+            while let row = try rows.next() {
+                let header: Data? = row[5]
+                listing.append(
+                    SortListing(
+                        uid: UInt32(clamping: row[0] as Int64), contentID: row[1], internalDate: row[2], size: row[3],
+                        keys: header == nil ? (row[4] as String?).flatMap(MessageSortKeys.init(encoded:)) : nil, header: header))
+            }
+            return listing
+        }
+    }
+
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+        try await self.access.write { db in
+            let statement = try db.cachedStatement(sql: "UPDATE messageHeader SET sortKeys = ? WHERE messageBlobId = ?")
+            for (contentID, sortKeys) in keys { try statement.execute(arguments: [sortKeys.encoded, contentID]) }
         }
     }
 
