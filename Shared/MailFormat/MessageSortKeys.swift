@@ -1,9 +1,10 @@
 import Foundation
 
-/// What IMAP SORT (RFC 5256 §3, RFC 5957 §3) orders a message by, taken from its header once: the sent
-/// date, the base subject, the first address's mailbox part of From, To and Cc, and the display names
-/// of From and To, text already folded for comparison. The store keeps them with the message's content
-/// (they never change), so a SORT of a large mailbox reads them instead of every header.
+/// What IMAP SORT (RFC 5256 §3, RFC 5957 §3) and THREAD (RFC 5256 §4) order a message by, taken from
+/// its header once: the sent date, the base subject and whether it is a reply's, the first address's
+/// mailbox part of From, To and Cc, the display names of From and To (text already folded for
+/// comparison), and the message's identifier and references. The store keeps them with the message's
+/// content (they never change), so a SORT or THREAD of a large mailbox reads them instead of every header.
 public struct MessageSortKeys: Sendable, Equatable {
     /// The Date field as seconds since 1970 in UTC; nil when there is none that can be read (SORT then
     /// uses the internal date).
@@ -14,11 +15,20 @@ public struct MessageSortKeys: Sendable, Equatable {
     public var cc: String
     public var displayFrom: String
     public var displayTo: String
+    /// The subject marks a reply or a forward (RFC 5256 §4 step 6).
+    public var subjectIsReply: Bool
+    /// The first identifier of Message-ID.
+    public var messageID: String?
+    /// References' identifiers, oldest first; In-Reply-To's when there are none.
+    public var references: [String]
 
     /// The header fields the keys come from.
-    public static let fields = ["Date", "Subject", "From", "To", "Cc"]
+    public static let fields = ["Date", "Subject", "From", "To", "Cc", "Message-ID", "References", "In-Reply-To"]
 
-    public init(sentAt: Int64?, subject: String, from: String, to: String, cc: String, displayFrom: String, displayTo: String) {
+    public init(
+        sentAt: Int64?, subject: String, from: String, to: String, cc: String, displayFrom: String, displayTo: String,
+        subjectIsReply: Bool = false, messageID: String? = nil, references: [String] = []
+    ) {
         self.sentAt = sentAt
         self.subject = subject
         self.from = from
@@ -26,6 +36,9 @@ public struct MessageSortKeys: Sendable, Equatable {
         self.cc = cc
         self.displayFrom = displayFrom
         self.displayTo = displayTo
+        self.subjectIsReply = subjectIsReply
+        self.messageID = messageID
+        self.references = references
     }
 
     /// The keys of a header (parsed with at least `fields`): base subject as RFC 5256 §2.1 extracts it,
@@ -41,33 +54,45 @@ public struct MessageSortKeys: Sendable, Equatable {
         }
         let from = first("From")
         let to = first("To")
+        let subject = header.values("Subject").first ?? ""
+        var references = MessageThreading.Message.identifiers(header.values("References").first ?? "")
+        if references.isEmpty, let replyTo = MessageThreading.Message.identifiers(header.values("In-Reply-To").first ?? "").first {
+            references = [replyTo]
+        }
         self.init(
             sentAt: header.values("Date").first.flatMap(MessageDate.parse).map { Int64($0.timeIntervalSince1970.rounded(.down)) },
-            subject: BaseSubject.of(header.values("Subject").first ?? ""),
-            from: from?.localPart.uppercased() ?? "", to: to?.localPart.uppercased() ?? "",
-            cc: first("Cc")?.localPart.uppercased() ?? "", displayFrom: display(from), displayTo: display(to))
+            subject: BaseSubject.of(subject), from: from?.localPart.uppercased() ?? "", to: to?.localPart.uppercased() ?? "",
+            cc: first("Cc")?.localPart.uppercased() ?? "", displayFrom: display(from), displayTo: display(to),
+            subjectIsReply: BaseSubject.isReplyOrForward(subject),
+            messageID: MessageThreading.Message.identifiers(header.values("Message-ID").first ?? "").first, references: references)
     }
 
-    /// The keys as one text, for the store: a version, then each key, separated by U+001F (which a key
-    /// never holds: it is replaced by a space, which sorts the same among printable text).
+    /// The keys as one text, for the store: a version, then each key, separated by U+001F, the
+    /// references by U+001E (which no key holds: they are replaced by spaces, which sort the same among
+    /// printable text and which identifiers do not hold).
     public var encoded: String {
-        let texts = [self.subject, self.from, self.to, self.cc, self.displayFrom, self.displayTo].map {
-            $0.replacingOccurrences(of: Self.separator, with: " ")
+        func clean(_ text: String) -> String {
+            text.replacingOccurrences(of: Self.separator, with: " ").replacingOccurrences(of: Self.listSeparator, with: " ")
         }
-        return ([Self.version, self.sentAt.map(String.init) ?? ""] + texts).joined(separator: Self.separator)
+        let texts = [self.subject, self.from, self.to, self.cc, self.displayFrom, self.displayTo, self.subjectIsReply ? "1" : "0",
+            self.messageID ?? "", self.references.map(clean).joined(separator: Self.listSeparator)]
+        return ([Self.version, self.sentAt.map(String.init) ?? ""] + texts.dropLast().map(clean) + [texts[texts.count - 1]])
+            .joined(separator: Self.separator)
     }
 
     /// Keys read back from `encoded`; nil for text of another version (worked out again from the header).
     public init?(encoded: String) {
         let parts = encoded.split(separator: Character(Self.separator), omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 8, parts[0] == Self.version else { return nil }
+        guard parts.count == 11, parts[0] == Self.version else { return nil }
         self.init(
             sentAt: parts[1].isEmpty ? nil : Int64(parts[1]), subject: parts[2], from: parts[3], to: parts[4], cc: parts[5],
-            displayFrom: parts[6], displayTo: parts[7])
+            displayFrom: parts[6], displayTo: parts[7], subjectIsReply: parts[8] == "1", messageID: parts[9].isEmpty ? nil : parts[9],
+            references: parts[10].isEmpty ? [] : parts[10].split(separator: Character(Self.listSeparator)).map(String.init))
     }
 
-    static let version = "1"
+    static let version = "2"
     static let separator = "\u{1F}"
+    static let listSeparator = "\u{1E}"
     /// How the keys of this version begin when encoded: the store reads a header only where they do not.
     public static let encodingPrefix = version + separator
 }

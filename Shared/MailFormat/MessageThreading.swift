@@ -12,16 +12,26 @@ public enum MessageThreading {
         public let messageID: String?
         /// References, oldest first; In-Reply-To's identifier when there are none.
         public let references: [String]
-        public let subject: String
+        /// The base subject (RFC 5256 §2.1), and whether the subject said the message is a reply or a
+        /// forward: what threads of one subject are merged by.
+        public let baseSubject: String
+        public let isReply: Bool
         /// The sent date (the arrival when the message has none that can be read).
         public let date: Date
 
-        public init(number: UInt32, messageID: String?, references: [String], subject: String, date: Date) {
+        public init(number: UInt32, messageID: String?, references: [String], baseSubject: String, isReply: Bool, date: Date) {
             self.number = number
             self.messageID = messageID
             self.references = references
-            self.subject = subject
+            self.baseSubject = baseSubject
+            self.isReply = isReply
             self.date = date
+        }
+
+        public init(number: UInt32, messageID: String?, references: [String], subject: String, date: Date) {
+            self.init(
+                number: number, messageID: messageID, references: references, baseSubject: BaseSubject.of(subject),
+                isReply: BaseSubject.isReplyOrForward(subject), date: date)
         }
 
         /// From header values: identifiers are what stands between `<` and `>`.
@@ -33,7 +43,8 @@ public enum MessageThreading {
                 date: date)
         }
 
-        static func identifiers(_ text: String) -> [String] {
+        /// What stands between `<` and `>`, each in turn.
+        public static func identifiers(_ text: String) -> [String] {
             var found: [String] = []
             var rest = Substring(text)
             while let open = rest.firstIndex(of: "<"), let close = rest[open...].firstIndex(of: ">") {
@@ -63,7 +74,7 @@ public enum MessageThreading {
         var groups: [String: [Message]] = [:]
         var order: [String] = []
         for message in sorted {
-            let subject = BaseSubject.of(message.subject)
+            let subject = message.baseSubject
             if groups[subject] == nil { order.append(subject) }
             groups[subject, default: []].append(message)
         }
@@ -214,15 +225,15 @@ private struct ReferenceThreader {
                 merged.append(tree)
                 continue
             }
-            let subject = BaseSubject.of(message.subject)
+            let subject = message.baseSubject
             guard !subject.isEmpty, let existing = bySubject[subject] else {
                 if !subject.isEmpty { bySubject[subject] = merged.count }
                 merged.append(tree)
                 continue
             }
             var kept = merged[existing]
-            let isReply = BaseSubject.isReplyOrForward(message.subject)
-            let keptIsReply = kept.subjectMessage.map { BaseSubject.isReplyOrForward($0.subject) } ?? false
+            let isReply = message.isReply
+            let keptIsReply = kept.subjectMessage?.isReply ?? false
             if kept.message == nil && tree.message == nil {
                 kept.children += tree.children
             } else if kept.message == nil {

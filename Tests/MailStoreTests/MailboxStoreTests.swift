@@ -339,13 +339,14 @@ struct MailboxStoreTests {
         try await StoreFixture.with(backend) { fixture in
             let (store, alice) = try await TestData.populated(fixture)
             let box = try await store.createMailbox(named: "Sort-Test", of: alice.id)
-            let content = Data("Date: Tue, 3 Mar 2026 10:00:00 +0100\r\nSubject: Re: [list] Hello\r\nFrom: \"Zed\" <zed@example.net>\r\n\r\nbody\r\n".utf8)
+            let content = Data("Date: Tue, 3 Mar 2026 10:00:00 +0100\r\nSubject: Re: [list] Hello\r\nFrom: \"Zed\" <zed@example.net>\r\nMessage-ID: <m2@x>\r\nIn-Reply-To: <m1@x>\r\n\r\nbody\r\n".utf8)
             let stored = try await store.appendMessage(content, to: box.id)
             let first = try await store.sortListing(in: box.id, uids: 1...10)
             #expect(first.count == 1 && first[0].keys == nil && first[0].contentID == stored.contentID)
             let header = try #require(first[0].header)
             let keys = MessageSortKeys(header: MessageHeader(parsing: header, only: MessageSortKeys.fields))
             #expect(keys.sentAt == 1_772_528_400 && keys.subject == "HELLO" && keys.from == "ZED" && keys.displayFrom == "ZED")
+            #expect(keys.subjectIsReply && keys.messageID == "m2@x" && keys.references == ["m1@x"])
             try await store.saveSortKeys([(stored.contentID, keys)])
             let kept = try await store.sortListing(in: box.id, uids: 1...10)
             #expect(kept.count == 1 && kept[0].keys == keys && kept[0].header == nil && kept[0].size == stored.size)
@@ -356,6 +357,10 @@ struct MailboxStoreTests {
             // Keys of another version are read as missing, with the header to work them out again.
             #expect(MessageSortKeys(encoded: "0\u{1F}1\u{1F}a\u{1F}b\u{1F}c\u{1F}d\u{1F}e\u{1F}f") == nil)
             #expect(MessageSortKeys(encoded: keys.encoded) == keys)
+            let awkward = MessageSortKeys(
+                sentAt: nil, subject: "a\u{1F}b", from: "", to: "", cc: "", displayFrom: "", displayTo: "", messageID: "i\u{1E}d",
+                references: ["r 1", "r\u{1E}2"])
+            #expect(MessageSortKeys(encoded: awkward.encoded)?.references == ["r 1", "r 2"])
         }
     }
 

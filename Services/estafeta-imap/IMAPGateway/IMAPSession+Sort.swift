@@ -60,42 +60,13 @@ extension IMAPSession {
         return try await self.completed(tag, "SORT completed", untagged: lines, expungesAllowed: byUID, state: &state)
     }
 
-    /// The messages of `selection` that `key` matches, in the order of `criteria` (ties by sequence
-    /// number). The keys are those the store keeps with each content; a content SORT meets for the first
-    /// time has its header read and its keys worked out and kept, as Dovecot's cache keeps them.
+    /// The messages of `selection` that `key` matches, in the order of `criteria` (ties by sequence number).
     func sorted(_ key: IMAPSearchKey, by criteria: [IMAPSortCriterion], in selection: IMAPSelection, saved: [UInt32]) async throws
         -> [SortEntry]
     {
-        let matched = try await self.matching(key, in: selection, saved: saved)
-        let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
-        var entries: [SortEntry] = []
-        entries.reserveCapacity(matched.count)
-        var index = 0
-        while index < matched.count {
-            // A few thousand at a time: what is kept of each is its values.
-            let batch = matched[index..<min(index + 4096, matched.count)]
-            index += batch.count
-            guard let first = batch.first?.uid, let last = batch.last?.uid else { break }
-            var learnt: [(contentID: Int64, keys: MessageSortKeys)] = []
-            for message in try await self.store.sortListing(in: selection.mailbox.id, uids: first...last) {
-                guard let sequence = sequences[message.uid] else { continue }
-                let keys: MessageSortKeys
-                if let kept = message.keys {
-                    keys = kept
-                } else {
-                    keys = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
-                    learnt.append((message.contentID, keys))
-                }
-                entries.append(SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, keys) }))
-            }
-            do {
-                try await self.store.saveSortKeys(learnt)
-            } catch {
-                // Only the next SORT's speed depends on it: the keys are worked out again then.
-                self.logger.notice("cannot keep sort keys", metadata: ["error": "\(error)"])
-            }
-        }
-        return entries.sorted { a, b in
+        try await self.eachKept(key, in: selection, saved: saved) { sequence, message, keys in
+            SortEntry(sequence: sequence, uid: message.uid, values: criteria.map { Self.sortValue($0.key, message, keys) })
+        }.sorted { a, b in
             for (position, criterion) in criteria.enumerated() where a.values[position] != b.values[position] {
                 return criterion.reverse ? a.values[position] > b.values[position] : a.values[position] < b.values[position]
             }
@@ -112,40 +83,49 @@ extension IMAPSession {
             return self.bad(tag, "Unknown threading algorithm", state: &state)
         }
         guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
-        let fields = ["Message-ID", "References", "In-Reply-To", "Subject", "Date"]
-        let messages = try await self.eachMatching(key, in: selection, saved: state.savedSearch, fields: fields) { sequence, message, header in
+        let messages = try await self.eachKept(key, in: selection, saved: state.savedSearch) { sequence, message, keys in
             MessageThreading.Message(
-                number: byUID ? message.uid : UInt32(sequence), messageID: header?.values("Message-ID").first,
-                references: header?.values("References").first, inReplyTo: header?.values("In-Reply-To").first,
-                subject: header?.values("Subject").first,
-                date: header?.values("Date").first.flatMap(MessageDate.parse) ?? message.internalDate)
+                number: byUID ? message.uid : UInt32(sequence), messageID: keys.messageID, references: keys.references,
+                baseSubject: keys.subject, isReply: keys.subjectIsReply,
+                date: keys.sentAt.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? message.internalDate)
         }
         let threads = algorithm == "REFERENCES" ? MessageThreading.references(messages) : MessageThreading.orderedSubject(messages)
         return try await self.completed(tag, "THREAD completed", untagged: [.thread(threads)], expungesAllowed: byUID, state: &state)
     }
 
-    /// What `make` gives for each message the key matches, with the header `fields` named (parsed alone,
-    /// not the whole header section; no header when none are named): read a thousand messages at a time,
-    /// so that only what is made of them is kept.
-    func eachMatching<Entry>(
-        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], fields: [String],
-        _ make: (Int, StoredMessage, MessageHeader?) -> Entry
+    /// What `make` gives for each message the key matches, from its SORT and THREAD keys as the store
+    /// keeps them with its content (`MessageSortKeys`): a content met for the first time has its header
+    /// read and its keys worked out and kept, as Dovecot's cache keeps them. Read a few thousand messages
+    /// at a time, so that only what is made of them is kept.
+    func eachKept<Entry>(
+        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], _ make: (Int, SortListing, MessageSortKeys) -> Entry
     ) async throws -> [Entry] {
-        let header = !fields.isEmpty
         let matched = try await self.matching(key, in: selection, saved: saved)
         let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
         var entries: [Entry] = []
         entries.reserveCapacity(matched.count)
         var index = 0
         while index < matched.count {
-            let batch = matched[index..<min(index + 1024, matched.count)].map(\.uid)
+            let batch = matched[index..<min(index + 4096, matched.count)]
             index += batch.count
-            guard let first = batch.min(), let last = batch.max() else { break }
-            let listed = try await Self.messagesWithContent(
-                in: selection.mailbox.id, uids: first...last, content: header ? .header : .omitted, store: self.store)
-            for (message, content) in listed {
+            guard let first = batch.first?.uid, let last = batch.last?.uid else { break }
+            var learnt: [(contentID: Int64, keys: MessageSortKeys)] = []
+            for message in try await self.store.sortListing(in: selection.mailbox.id, uids: first...last) {
                 guard let sequence = sequences[message.uid] else { continue }
-                entries.append(make(sequence, message, content.map { MessageHeader(parsing: $0, only: fields) }))
+                let keys: MessageSortKeys
+                if let kept = message.keys {
+                    keys = kept
+                } else {
+                    keys = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
+                    learnt.append((message.contentID, keys))
+                }
+                entries.append(make(sequence, message, keys))
+            }
+            do {
+                try await self.store.saveSortKeys(learnt)
+            } catch {
+                // Only the next command's speed depends on it: the keys are worked out again then.
+                self.logger.notice("cannot keep sort keys", metadata: ["error": "\(error)"])
             }
         }
         return entries
