@@ -90,6 +90,45 @@ public struct MessageSortKeys: Sendable, Equatable {
             references: parts[10].isEmpty ? [] : parts[10].split(separator: Character(Self.listSeparator)).map(String.init))
     }
 
+    /// Keys as the store keeps them, read a field at a time where they are used: a SORT by date of a
+    /// large mailbox reads one number of each message's keys and makes no text of the rest.
+    public struct Encoded: Sendable, Equatable {
+        public let text: String
+
+        /// Nil for keys of another version.
+        public init?(_ text: String) {
+            guard text.hasPrefix(MessageSortKeys.encodingPrefix) else { return nil }
+            self.text = text
+        }
+
+        /// The field at `index` (0 the version), found by its separators.
+        private func field(_ index: Int) -> Substring {
+            let utf8 = self.text.utf8
+            var start = utf8.startIndex
+            var seen = 0
+            var position = utf8.startIndex
+            while position != utf8.endIndex {
+                if utf8[position] == 0x1F {
+                    if seen == index { return self.text[start..<position] }
+                    seen += 1
+                    start = utf8.index(after: position)
+                }
+                position = utf8.index(after: position)
+            }
+            return seen == index ? self.text[start...] : ""
+        }
+
+        public var sentAt: Int64? { Int64(self.field(1)) }
+        public var subject: Substring { self.field(2) }
+        public var from: Substring { self.field(3) }
+        public var to: Substring { self.field(4) }
+        public var cc: Substring { self.field(5) }
+        public var displayFrom: Substring { self.field(6) }
+        public var displayTo: Substring { self.field(7) }
+        /// Every key (what THREAD reads); nil when the text is damaged.
+        public var decoded: MessageSortKeys? { MessageSortKeys(encoded: self.text) }
+    }
+
     static let version = "2"
     static let separator = "\u{1F}"
     static let listSeparator = "\u{1E}"

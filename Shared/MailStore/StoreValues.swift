@@ -255,21 +255,23 @@ public struct FlagChange: Sendable {
 
 /// What changed in a mailbox, in modseq order. Another process polls `changes(in:since:)` to learn of
 /// deliveries, flag changes and expunges made elsewhere (IMAP IDLE across processes).
-/// A message as IMAP SORT reads it (`MailStore.sortListing`): what ARRIVAL and SIZE order by, and the
-/// keys kept with its content (`MessageSortKeys`) or, until they are worked out, its header section.
+/// A message as IMAP SORT and THREAD read it (`MailStore.sortListing`): what ARRIVAL and SIZE order by
+/// (the internal date to the second), and the keys kept with its content (`MessageSortKeys`) or, until
+/// they are worked out, its header section.
 public struct SortListing: Sendable {
     public let uid: UInt32
     public let contentID: Int64
-    public let internalDate: Date
+    /// The internal date, in whole seconds since 1970.
+    public let arrival: Int64
     public let size: Int64
-    public let keys: MessageSortKeys?
+    public let keys: MessageSortKeys.Encoded?
     /// The stored header section, when `keys` is nil.
     public let header: Data?
 
-    public init(uid: UInt32, contentID: Int64, internalDate: Date, size: Int64, keys: MessageSortKeys?, header: Data?) {
+    public init(uid: UInt32, contentID: Int64, arrival: Int64, size: Int64, keys: MessageSortKeys.Encoded?, header: Data?) {
         self.uid = uid
         self.contentID = contentID
-        self.internalDate = internalDate
+        self.arrival = arrival
         self.size = size
         self.keys = keys
         self.header = header

@@ -62,17 +62,17 @@ extension PostgresMailboxes {
             // The header is read only where the keys are missing or of another version.
             try await connection.rows(
                 """
-                SELECT m.uid, m.message_blob_id, m.internal_date, m.size, h.sort_keys,
+                SELECT m.uid, m.message_blob_id, floor(extract(epoch FROM m.internal_date))::bigint, m.size, h.sort_keys,
                     CASE WHEN left(h.sort_keys, 2) = \(MessageSortKeys.encodingPrefix) THEN NULL ELSE h.header END
                 FROM mailbox_message m JOIN message_header h ON h.message_blob_id = m.message_blob_id
                 WHERE m.mailbox_id = \(mailbox.rawValue) AND m.uid BETWEEN \(Int64(uids.lowerBound)) AND \(Int64(uids.upperBound))
                 ORDER BY m.uid
                 """, logger
             ).map { row in
-                let (uid, blob, internalDate, size, keys, header) = try row.decode((Int64, Int64, Date, Int64, String?, Data?).self)
+                let (uid, blob, arrival, size, keys, header) = try row.decode((Int64, Int64, Int64, Int64, String?, Data?).self)
                 return SortListing(
-                    uid: UInt32(clamping: uid), contentID: blob, internalDate: internalDate, size: size,
-                    keys: header == nil ? keys.flatMap(MessageSortKeys.init(encoded:)) : nil, header: header)
+                    uid: UInt32(clamping: uid), contentID: blob, arrival: arrival, size: size,
+                    keys: header == nil ? keys.flatMap(MessageSortKeys.Encoded.init) : nil, header: header)
             }
         }
     }

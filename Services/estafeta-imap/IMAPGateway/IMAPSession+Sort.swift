@@ -83,11 +83,12 @@ extension IMAPSession {
             return self.bad(tag, "Unknown threading algorithm", state: &state)
         }
         guard let selection = state.selected else { return self.send([.status(tag: tag, .bad, nil, "Select a mailbox first")], state) }
-        let messages = try await self.eachKept(key, in: selection, saved: state.savedSearch) { sequence, message, keys in
-            MessageThreading.Message(
-                number: byUID ? message.uid : UInt32(sequence), messageID: keys.messageID, references: keys.references,
-                baseSubject: keys.subject, isReply: keys.subjectIsReply,
-                date: keys.sentAt.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? message.internalDate)
+        let messages = try await self.eachKept(key, in: selection, saved: state.savedSearch) { sequence, message, encoded in
+            let keys = encoded.decoded
+            return MessageThreading.Message(
+                number: byUID ? message.uid : UInt32(sequence), messageID: keys?.messageID, references: keys?.references ?? [],
+                baseSubject: keys?.subject ?? "", isReply: keys?.subjectIsReply ?? false,
+                date: Date(timeIntervalSince1970: TimeInterval(keys?.sentAt ?? message.arrival)))
         }
         let threads = algorithm == "REFERENCES" ? MessageThreading.references(messages) : MessageThreading.orderedSubject(messages)
         return try await self.completed(tag, "THREAD completed", untagged: [.thread(threads)], expungesAllowed: byUID, state: &state)
@@ -98,7 +99,7 @@ extension IMAPSession {
     /// read and its keys worked out and kept, as Dovecot's cache keeps them. Read a few thousand messages
     /// at a time, so that only what is made of them is kept.
     func eachKept<Entry>(
-        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], _ make: (Int, SortListing, MessageSortKeys) -> Entry
+        _ key: IMAPSearchKey, in selection: IMAPSelection, saved: [UInt32], _ make: (Int, SortListing, MessageSortKeys.Encoded) -> Entry
     ) async throws -> [Entry] {
         let matched = try await self.matching(key, in: selection, saved: saved)
         let sequences = Dictionary(matched.map { ($0.uid, $0.sequence) }, uniquingKeysWith: { first, _ in first })
@@ -112,12 +113,14 @@ extension IMAPSession {
             var learnt: [(contentID: Int64, keys: MessageSortKeys)] = []
             for message in try await self.store.sortListing(in: selection.mailbox.id, uids: first...last) {
                 guard let sequence = sequences[message.uid] else { continue }
-                let keys: MessageSortKeys
+                let keys: MessageSortKeys.Encoded
                 if let kept = message.keys {
                     keys = kept
                 } else {
-                    keys = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
-                    learnt.append((message.contentID, keys))
+                    let worked = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
+                    learnt.append((message.contentID, worked))
+                    guard let encoded = MessageSortKeys.Encoded(worked.encoded) else { continue }
+                    keys = encoded
                 }
                 entries.append(make(sequence, message, keys))
             }
@@ -133,18 +136,18 @@ extension IMAPSession {
 
     /// One sort key of one message (RFC 5256 §3): dates as seconds, sizes as octets, the rest as its
     /// kept keys have it (`MessageSortKeys`).
-    static func sortValue(_ key: IMAPSortCriterion.Key, _ message: SortListing, _ keys: MessageSortKeys) -> SortValue {
+    static func sortValue(_ key: IMAPSortCriterion.Key, _ message: SortListing, _ keys: MessageSortKeys.Encoded) -> SortValue {
         switch key {
-        case .arrival: .number(Int64(message.internalDate.timeIntervalSince1970.rounded(.down)))
+        case .arrival: .number(message.arrival)
         case .size: .number(message.size)
         // The sent date, in UTC; the arrival when there is none that can be read.
-        case .date: .number(keys.sentAt ?? Int64(message.internalDate.timeIntervalSince1970.rounded(.down)))
-        case .subject: .text(keys.subject)
-        case .from: .text(keys.from)
-        case .to: .text(keys.to)
-        case .cc: .text(keys.cc)
-        case .displayFrom: .text(keys.displayFrom)
-        case .displayTo: .text(keys.displayTo)
+        case .date: .number(keys.sentAt ?? message.arrival)
+        case .subject: .text(String(keys.subject))
+        case .from: .text(String(keys.from))
+        case .to: .text(String(keys.to))
+        case .cc: .text(String(keys.cc))
+        case .displayFrom: .text(String(keys.displayFrom))
+        case .displayTo: .text(String(keys.displayTo))
         }
     }
 }

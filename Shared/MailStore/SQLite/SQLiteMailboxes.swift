@@ -258,7 +258,7 @@ struct SQLiteMailboxes: MailboxBackend {
             // The header is read only where the keys are missing or of another version.
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
-                    SELECT m.uid, m.messageBlobId, m.internalDate, m.size, h.sortKeys,
+                    SELECT m.uid, m.messageBlobId, CAST(strftime('%s', m.internalDate) AS INTEGER), m.size, h.sortKeys,
                         CASE WHEN substr(h.sortKeys, 1, 2) = ?4 THEN NULL ELSE h.header END
                     FROM mailboxMessage m JOIN messageHeader h ON h.messageBlobId = m.messageBlobId
                     WHERE m.mailboxId = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid
@@ -269,8 +269,8 @@ struct SQLiteMailboxes: MailboxBackend {
                 let header: Data? = row[5]
                 listing.append(
                     SortListing(
-                        uid: UInt32(clamping: row[0] as Int64), contentID: row[1], internalDate: row[2], size: row[3],
-                        keys: header == nil ? (row[4] as String?).flatMap(MessageSortKeys.init(encoded:)) : nil, header: header))
+                        uid: UInt32(clamping: row[0] as Int64), contentID: row[1], arrival: row[2], size: row[3],
+                        keys: header == nil ? (row[4] as String?).flatMap(MessageSortKeys.Encoded.init) : nil, header: header))
             }
             return listing
         }
