@@ -150,7 +150,7 @@ extension MailStore {
     }
 
     /// Keeps sort keys worked out from contents' headers, for the next SORT of any mailbox holding them.
-    public func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+    public func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys.Encoded)]) async throws(MailStoreError) {
         guard !keys.isEmpty else { return }
         try await self.mailboxStore.saveSortKeys(keys)
     }

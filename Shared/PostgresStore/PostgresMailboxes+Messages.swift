@@ -77,10 +77,10 @@ extension PostgresMailboxes {
         }
     }
 
-    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys.Encoded)]) async throws(MailStoreError) {
         let logger = self.logger
         let ids = keys.map(\.contentID)
-        let texts = keys.map(\.keys.encoded)
+        let texts = keys.map(\.keys.text)
         try await self.access.transaction { connection in
             try await connection.query(
                 """

@@ -110,17 +110,15 @@ extension IMAPSession {
             let batch = matched[index..<min(index + 4096, matched.count)]
             index += batch.count
             guard let first = batch.first?.uid, let last = batch.last?.uid else { break }
-            var learnt: [(contentID: Int64, keys: MessageSortKeys)] = []
+            var learnt: [(contentID: Int64, keys: MessageSortKeys.Encoded)] = []
             for message in try await self.store.sortListing(in: selection.mailbox.id, uids: first...last) {
                 guard let sequence = sequences[message.uid] else { continue }
                 let keys: MessageSortKeys.Encoded
                 if let kept = message.keys {
                     keys = kept
                 } else {
-                    let worked = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields))
-                    learnt.append((message.contentID, worked))
-                    guard let encoded = MessageSortKeys.Encoded(worked.encoded) else { continue }
-                    keys = encoded
+                    keys = MessageSortKeys(header: MessageHeader(parsing: message.header ?? Data(), only: MessageSortKeys.fields)).kept
+                    learnt.append((message.contentID, keys))
                 }
                 entries.append(make(sequence, message, keys))
             }

@@ -56,7 +56,7 @@ public protocol MailboxBackend: Sendable {
     /// Every message's UID and flags, in UID order.
     func messageFlags(in mailbox: MailboxID) async throws(MailStoreError) -> [(uid: UInt32, flags: Set<String>)]
     func sortListing(in mailbox: MailboxID, uids: ClosedRange<UInt32>) async throws(MailStoreError) -> [SortListing]
-    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError)
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys.Encoded)]) async throws(MailStoreError)
     /// See `MailStore.messagesWithContent`.
     func messagesWithContent(in mailbox: MailboxID, uids: ClosedRange<UInt32>, content: ContentExtent, largest: Int64)
         async throws(MailStoreError) -> [(message: StoredMessage, content: Data?)]

@@ -276,10 +276,10 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
-    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys)]) async throws(MailStoreError) {
+    func saveSortKeys(_ keys: [(contentID: Int64, keys: MessageSortKeys.Encoded)]) async throws(MailStoreError) {
         try await self.access.write { db in
             let statement = try db.cachedStatement(sql: "UPDATE messageHeader SET sortKeys = ? WHERE messageBlobId = ?")
-            for (contentID, sortKeys) in keys { try statement.execute(arguments: [sortKeys.encoded, contentID]) }
+            for (contentID, sortKeys) in keys { try statement.execute(arguments: [sortKeys.text, contentID]) }
         }
     }
 
