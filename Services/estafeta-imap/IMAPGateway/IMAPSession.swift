@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// authenticated → authenticated → selected → logout. This file holds the command loop, what each
 /// connection state admits (`IMAPCommandKind.admission`) and the dispatch; the commands are carried out
 /// by concern in its extensions (`+Select`, `+Mailboxes`, `+Append`, `+Fetch`, `+Sort`, `+Messages`,
-/// `+Metadata`, `+QResync`, `+Changes` for IDLE and what changed elsewhere), and every response is a
+/// `+Metadata`, `+QResync`, `+Changes` for IDLE and what changed elsewhere, `+Notify`, `+Updates` for
+/// CONTEXT=SEARCH/SORT), and every response is a
 /// value written by `IMAPResponseEncoder` or, for message data, `IMAPFetchWriter`.
 struct IMAPSession: Sendable {
     typealias Connection = ProtocolConnection<IMAPFrame, IMAPOutput>
