@@ -55,10 +55,8 @@ public struct MessageSortKeys: Sendable, Equatable {
         let from = first("From")
         let to = first("To")
         let subject = header.values("Subject").first ?? ""
-        var references = MessageThreading.Message.identifiers(header.values("References").first ?? "")
-        if references.isEmpty, let replyTo = MessageThreading.Message.identifiers(header.values("In-Reply-To").first ?? "").first {
-            references = [replyTo]
-        }
+        let references = MessageThreading.Message.chain(
+            references: header.values("References").first, inReplyTo: header.values("In-Reply-To").first)
         self.init(
             sentAt: header.values("Date").first.flatMap(MessageDate.parse).map { Int64($0.timeIntervalSince1970.rounded(.down)) },
             subject: BaseSubject.of(subject), from: from?.localPart.uppercased() ?? "", to: to?.localPart.uppercased() ?? "",

@@ -36,11 +36,16 @@ public enum MessageThreading {
 
         /// From header values: identifiers are what stands between `<` and `>`.
         public init(number: UInt32, messageID: String?, references: String?, inReplyTo: String?, subject: String?, date: Date) {
-            var chain = Self.identifiers(references ?? "")
-            if chain.isEmpty, let first = Self.identifiers(inReplyTo ?? "").first { chain = [first] }
             self.init(
-                number: number, messageID: Self.identifiers(messageID ?? "").first, references: chain, subject: subject ?? "",
-                date: date)
+                number: number, messageID: Self.identifiers(messageID ?? "").first,
+                references: Self.chain(references: references, inReplyTo: inReplyTo), subject: subject ?? "", date: date)
+        }
+
+        /// The identifiers of References, oldest first; In-Reply-To's first when References has none.
+        public static func chain(references: String?, inReplyTo: String?) -> [String] {
+            let chain = Self.identifiers(references ?? "")
+            if chain.isEmpty, let first = Self.identifiers(inReplyTo ?? "").first { return [first] }
+            return chain
         }
 
         /// What stands between `<` and `>`, each in turn.
