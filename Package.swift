@@ -58,6 +58,17 @@ let package = Package(
         // IMAP command framing (literals), parsing and mailbox-name encoding (RFC 9051, 3501, 7888), pure.
         .target(name: "IMAPProtocol", dependencies: ["MailFormat", nio], path: "Shared/IMAPProtocol", swiftSettings: strict),
 
+        // Mail authentication: DKIM signing and verification (RFC 6376, 8463), pure: bytes and keys in,
+        // fields and results out; DNS answers come from the caller.
+        .target(
+            name: "MailAuth",
+            dependencies: [
+                "MailFormat",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Shared/MailAuth", swiftSettings: strict),
+
         // libxcrypt's crypt(3), for Dovecot-compatible password hashes.
         .systemLibrary(name: "CXCrypt", path: "Shared/CXCrypt"),
         .systemLibrary(name: "CUnbound", path: "Shared/CUnbound"),
@@ -129,7 +140,7 @@ let package = Package(
         .target(
             name: "SMTPIngress",
             dependencies: [
-                "SMTPProtocol", "MailFormat", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "SMTPProtocol", "MailFormat", "MailAuth", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +177,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MailStore", "MailFormat", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "MailStore", "MailFormat", "MailAuth", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Services/estafeta-admin/AdminAPI",
@@ -241,6 +252,10 @@ let package = Package(
             dependencies: ["MailStore", "PostgresStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
+        .testTarget(
+            name: "MailAuthTests",
+            dependencies: ["MailAuth", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
+            swiftSettings: strict),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [

@@ -22,6 +22,11 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     /// DELETE of a mailbox that has mailboxes below it.
     case mailboxHasChildren(String)
     case invalidArgument(String)
+    /// The domain has a DKIM key of that selector already (`domain/selector`).
+    case dkimKeyExists(String)
+    case unknownDKIMKey(String)
+    /// An active DKIM key cannot be deleted: retire it (or activate another) first.
+    case dkimKeyActive(String)
     /// This worker's lease on a queue recipient expired or was taken over; its outcome was not recorded.
     case leaseLost(Int64)
     case unknownQueueMessage(Int64)
@@ -64,6 +69,9 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .mailboxProtected(let name): "mailbox \(name) cannot be changed this way"
         case .mailboxHasChildren(let name): "mailbox \(name) has mailboxes below it"
         case .invalidArgument(let detail): "invalid argument: \(detail)"
+        case .dkimKeyExists(let key): "DKIM key \(key) already exists"
+        case .unknownDKIMKey(let key): "no such DKIM key: \(key)"
+        case .dkimKeyActive(let key): "DKIM key \(key) is active: retire it first"
         case .leaseLost(let id): "lease on queue recipient \(id) was lost"
         case .unknownQueueMessage(let id): "no such queued message: \(id)"
         case .queueMessageBusy(let id): "queued message \(id) is being delivered right now"

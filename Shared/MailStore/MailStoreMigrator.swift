@@ -392,6 +392,26 @@ enum MailStoreMigrator {
             // a later SORT of a large mailbox reads them instead of every header.
             try db.execute(sql: "ALTER TABLE messageHeader ADD COLUMN sortKeys TEXT")
         }
+        migrator.registerMigration("2026-12-10 dkim keys") { db in
+            // Each local domain's DKIM keys (RFC 6376): the private half never leaves the store except to
+            // the services that sign.
+            try db.execute(
+                sql: """
+                    CREATE TABLE dkimKey (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        domainId INTEGER NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
+                        selector TEXT NOT NULL COLLATE NOCASE,
+                        algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+                        privateKey BLOB NOT NULL,
+                        publicKey BLOB NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'retired')),
+                        createdAt DATETIME NOT NULL,
+                        activatedAt DATETIME,
+                        retiredAt DATETIME,
+                        UNIQUE (domainId, selector)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -452,6 +452,28 @@ enum PostgresMigrator {
                 "ALTER TABLE message_header ADD COLUMN sort_keys text"
             ]
         ),
+        (
+            "2026-12-10 dkim keys",
+            [
+                // Each local domain's DKIM keys (RFC 6376): the private half never leaves the store except
+                // to the services that sign.
+                """
+                CREATE TABLE dkim_key (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    domain_id bigint NOT NULL REFERENCES domain(id) ON DELETE CASCADE,
+                    selector text COLLATE "C" NOT NULL,
+                    algorithm text NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+                    private_key bytea NOT NULL,
+                    public_key bytea NOT NULL,
+                    state text NOT NULL CHECK (state IN ('pending', 'active', 'retired')),
+                    created_at timestamptz NOT NULL,
+                    activated_at timestamptz,
+                    retired_at timestamptz
+                )
+                """,
+                "CREATE UNIQUE INDEX dkim_key_selector ON dkim_key (domain_id, lower(selector))",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

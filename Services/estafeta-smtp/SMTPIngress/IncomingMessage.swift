@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MailAuth
 import MailFormat
 import MailStore
 import NIOCore
@@ -24,11 +25,15 @@ struct IncomingMessage {
     /// Bare CR or LF seen (checked here for BDAT; DATA's reader checks its own).
     private(set) var sawBareLineEnding = false
     private var previousByte: UInt8 = 0
+    /// The body's DKIM hash (relaxed), worked out as the content arrives when the message may be signed:
+    /// the body is never read again, however large.
+    private var bodyHasher: DKIMBodyHasher?
 
-    init(store: MailStore, maximumSize: Int, maximumHeaderBytes: Int) {
+    init(store: MailStore, maximumSize: Int, maximumHeaderBytes: Int, hashingBody: Bool = false) {
         self.writer = ContentUploadWriter(store: store)
         self.headerSection = HeaderSectionCollector(maximumBytes: maximumHeaderBytes)
         self.maximumSize = maximumSize
+        if hashingBody { self.bodyHasher = DKIMBodyHasher(canonicalization: .relaxed) }
     }
 
     var maximumHeaderBytes: Int { self.headerSection.maximumBytes }
@@ -55,7 +60,14 @@ struct IncomingMessage {
             return
         }
         if checkingLineEndings { self.scanLineEndings(bytes) }
+        let start = self.size - bytes.readableBytes
+        let headerWasComplete = self.headerSection.isComplete
         self.headerSection.add(bytes.readableBytesView)
+        if self.bodyHasher != nil, self.headerSection.isComplete {
+            // The body starts after the header's empty line, which may be in this piece.
+            let bodyStart = headerWasComplete ? 0 : max(0, self.headerSection.header.count - start)
+            self.bodyHasher?.add(bytes.readableBytesView.dropFirst(bodyStart))
+        }
         if self.headerSection.isTooLarge {
             await self.writer.discard()
             return
@@ -75,6 +87,14 @@ struct IncomingMessage {
         // Only ever set by a scan: content ending in a CR.
         if self.previousByte == UInt8(ascii: "\r") { self.sawBareLineEnding = true }
         return await self.writer.finish()
+    }
+
+    /// The DKIM body hash (relaxed canonicalisation, SHA-256) once the content is finished; nil when
+    /// the message was not set up to be signed.
+    mutating func bodyHash() -> Data? {
+        guard var hasher = self.bodyHasher else { return nil }
+        self.bodyHasher = nil
+        return hasher.finish()
     }
 
     /// The content is a message's now (it was accepted): nothing is left to discard.

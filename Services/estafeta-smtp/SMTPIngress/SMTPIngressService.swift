@@ -1,3 +1,4 @@
+import MailAuth
 import MailStore
 import NIOCore
 import ServerSupport
@@ -26,7 +27,8 @@ public enum SMTPIngressService {
                 startTLSAvailable: !tls, plaintextAuthAllowed: settings.smtpAllowPlaintextAuth,
                 login: environment.passwordLogin, maximumAuthFailures: settings.smtpMaximumAuthFailures,
                 maximumHeaderBytes: settings.smtpMaximumHeaderBytes,
-                greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero)
+                greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero,
+                signer: SubmissionSigner(store: environment.store, signer: DKIMSigner(lifetime: settings.dkimSignatureLifetime)))
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),
                 minimumRate: settings.smtpMinimumDataRate)

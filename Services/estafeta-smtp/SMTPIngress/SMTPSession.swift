@@ -31,6 +31,8 @@ struct SMTPSession: Sendable {
 
     /// Waited before the greeting, to catch clients that talk first.
     let greetingDelay: Duration
+    /// DKIM signatures for what authenticated users submit.
+    let signer: SubmissionSigner
 
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(
@@ -45,7 +47,7 @@ struct SMTPSession: Sendable {
             var frames = connection.inbound.makeAsyncIterator()
             // The current transaction's content, kept here rather than in the state machine: it may be
             // written to the store as it arrives, and appending never copies what was already received.
-            var message = self.incomingMessage()
+            var message = self.incomingMessage(authenticated: false)
             do {
                 try await self.serve(connection, machine: &machine, frames: &frames, message: &message, gate: gate, goodbye: goodbye)
             } catch {
@@ -59,9 +61,12 @@ struct SMTPSession: Sendable {
         }
     }
 
-    private func incomingMessage() -> IncomingMessage {
+    /// The next transaction's content; an authenticated user's is hashed for its DKIM signature as it
+    /// arrives.
+    private func incomingMessage(authenticated: Bool) -> IncomingMessage {
         IncomingMessage(
-            store: self.store, maximumSize: self.limits.maximumMessageSize, maximumHeaderBytes: self.maximumHeaderBytes)
+            store: self.store, maximumSize: self.limits.maximumMessageSize, maximumHeaderBytes: self.maximumHeaderBytes,
+            hashingBody: authenticated)
     }
 
     /// Reads and answers commands until the connection closes.
@@ -129,7 +134,7 @@ struct SMTPSession: Sendable {
             }
             if machine.transaction == nil {
                 await message.discard()
-                message = self.incomingMessage()
+                message = self.incomingMessage(authenticated: machine.authenticatedAs != nil)
             }
             if case .startData = action { awaitingContent = true } else { awaitingContent = false }
             guard try await self.perform(action, machine: &machine, connection: connection, frames: &frames) else {
@@ -308,14 +313,14 @@ struct SMTPSession: Sendable {
     ) async -> SMTPReply {
         let content = await message.finish()
         let reply = await self.accept(
-            content, of: message, exceededMaximumSize: exceededMaximumSize || message.exceededMaximumSize,
+            content, of: &message, exceededMaximumSize: exceededMaximumSize || message.exceededMaximumSize,
             sawBareLineEnding: sawBareLineEnding || message.sawBareLineEnding, machine: machine, peer: peer, logger: logger)
         if reply.code == 250 { message.handedOver() } else { await message.discard() }
         return reply
     }
 
     private func accept(
-        _ content: IncomingMessage.Content?, of message: IncomingMessage, exceededMaximumSize: Bool,
+        _ content: IncomingMessage.Content?, of message: inout IncomingMessage, exceededMaximumSize: Bool,
         sawBareLineEnding: Bool, machine: SMTPSessionStateMachine, peer: SocketAddress?, logger: Logger
     ) async -> SMTPReply {
         guard let transaction = machine.transaction else { return SMTPReply(503, "5.5.1", "No transaction") }
@@ -353,9 +358,19 @@ struct SMTPSession: Sendable {
                 }
             }
         }
-        let received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
+        var received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
                                            extended: machine.usedExtendedHello, tls: machine.tlsActive,
                                            authenticated: machine.authenticatedAs != nil, peer: peer)
+        if let account = machine.authenticatedAs, let bodyHash = message.bodyHash() {
+            do {
+                // Signatures go first, above our Received: as a signing filter puts them (not signed).
+                received = try await self.signer.signatureFields(
+                    header: message.header, bodyHash: bodyHash, account: account, logger: logger) + received
+            } catch {
+                logger.error("DKIM keys cannot be read", metadata: ["error": "\(error)"])
+                return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
+            }
+        }
         let envelope = Envelope(
             sender: transaction.sender, recipients: transaction.recipients,
             envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue,

@@ -41,6 +41,17 @@ public protocol DirectoryBackend: Sendable {
     /// An exact alias first, then an account, then the domain's catch-all (see `MailStore.resolveRecipient`).
     func resolveRecipient(_ address: EmailAddress) async throws(MailStoreError) -> RecipientResolution
 
+    /// Adds a pending key; `unknownDomain`, or `dkimKeyExists` when the domain has that selector.
+    func insertDKIMKey(_ key: NewDKIMKey, now: Date, audit: AuditActor?) async throws(MailStoreError) -> StoredDKIMKey
+    /// `unknownDomain` for a domain that is not local.
+    func dkimKeys(domain: String) async throws(MailStoreError) -> [StoredDKIMKey]
+    /// To `active` (retiring the domain's other active key of that algorithm) or `retired`.
+    func changeDKIMKeyState(domain: String, selector: String, to state: DKIMKeyState, now: Date, audit: AuditActor?)
+        async throws(MailStoreError) -> StoredDKIMKey
+    /// `dkimKeyActive` for an active key: retire it first.
+    func deleteDKIMKey(domain: String, selector: String, now: Date, audit: AuditActor?) async throws(MailStoreError)
+    func dkimSigningKeys(domain: String) async throws(MailStoreError) -> [DKIMSigningKeyRecord]
+
     func insertAdminToken(_ token: StoredAdminToken, audit: AuditActor?) async throws(MailStoreError)
     /// Stores `token` only when there is no token at all; true when stored.
     func insertFirstAdminToken(_ token: StoredAdminToken) async throws(MailStoreError) -> Bool

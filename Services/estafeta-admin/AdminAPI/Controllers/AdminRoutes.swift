@@ -22,6 +22,11 @@ struct AdminRoutes: Sendable {
         [
             (.get, "domains", self.listDomains), (.post, "domains", self.createDomain),
             (.get, "domains/:domain", self.getDomain), (.delete, "domains/:domain", self.deleteDomain),
+            (.get, "domains/:domain/dkim", self.listDKIMKeys), (.post, "domains/:domain/dkim", self.createDKIMKey),
+            (.get, "domains/:domain/dkim/:selector", self.getDKIMKey),
+            (.delete, "domains/:domain/dkim/:selector", self.deleteDKIMKey),
+            (.post, "domains/:domain/dkim/:selector/activate", self.activateDKIMKey),
+            (.post, "domains/:domain/dkim/:selector/retire", self.retireDKIMKey),
             (.get, "accounts", self.listAccounts), (.post, "accounts", self.createAccount),
             (.get, "accounts/:address", self.getAccount), (.patch, "accounts/:address", self.updateAccount),
             (.delete, "accounts/:address", self.deleteAccount),

@@ -67,6 +67,14 @@ struct JSONRequestBody {
         return integer
     }
 
+    /// A whole number of at most 32 bits (sizes such as a key's length).
+    func optionalInteger(_ field: String) throws -> Int? {
+        guard let value = self.object[field], !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, !Self.isBoolean(number), let integer = Int32(exactly: number.doubleValue)
+        else { throw ProblemDetails.invalidField(field, "\(field) must be a whole number") }
+        return Int(integer)
+    }
+
     /// JSONSerialization gives NSNumber for numbers and booleans alike (and `1 is Bool` holds);
     /// only JSON `true`/`false` come out with the C `char` type.
     static func isBoolean(_ number: NSNumber) -> Bool {

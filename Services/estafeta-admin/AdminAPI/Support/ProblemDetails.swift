@@ -91,6 +91,14 @@ struct ProblemDetails: Error, HTTPResponseError, Sendable {
             self.init(
                 .conflict, "queue-message-busy", "A worker is delivering this message right now",
                 detail: "try again when the attempt is over: \(id)")
+        case .dkimKeyExists(let key):
+            self.init(.conflict, "dkim-key-exists", "The domain has a DKIM key of that selector", detail: key, field: field)
+        case .unknownDKIMKey(let key):
+            self.init(.notFound, "unknown-dkim-key", "No such DKIM key", detail: key)
+        case .dkimKeyActive(let key):
+            self.init(
+                .conflict, "dkim-key-active", "The DKIM key is signing",
+                detail: "retire it, or activate another key of its algorithm, first: \(key)")
         case .invalidArgument(let detail):
             self.init(.unprocessableContent, "invalid-field", "A request field is invalid", detail: detail, field: field)
         case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .mailboxHasChildren, .leaseLost, .alreadyDone,
