@@ -9,7 +9,8 @@
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync)
 #           and offlineimap3 (IMAP clients that copy whole accounts), postgresql (the tests start private clusters
 #           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
-#           scripted replies) and imapclient (an IMAP client library nobody here wrote)
+#           scripted replies), imapclient (an IMAP client library nobody here wrote) and dkimpy with
+#           pynacl and dnspython (an independent DKIM verifier and signer)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
@@ -34,9 +35,13 @@ for package in "${packages[@]}"; do
 done
 install_python_packages() {
     [[ "${1:-}" == "--tests" ]] || return 0
-    python3 -c "import aiosmtpd, imapclient" 2>/dev/null && return 0
-    # Debian's own python3 refuses system-wide pip installs (PEP 668); CI machines are throwaway.
-    python3 -m pip install -q aiosmtpd imapclient 2>/dev/null || python3 -m pip install -q --break-system-packages aiosmtpd imapclient
+    python3 -c "import aiosmtpd, imapclient, dkim, nacl, dns.resolver" 2>/dev/null && return 0
+    # dkimpy (with PyNaCl for Ed25519, dnspython for its look-ups) verifies and makes DKIM signatures
+    # independently of ours. Debian's own python3 refuses system-wide pip installs (PEP 668); CI
+    # machines are throwaway.
+    local python_packages=(aiosmtpd imapclient dkimpy pynacl dnspython)
+    python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${python_packages[@]}"
 }
 if [[ ${#missing[@]} -eq 0 ]]; then
     install_python_packages "${1:-}"

@@ -17,29 +17,31 @@ public struct DKIMHeaderField: Sendable, Equatable {
     /// A line that cannot start a field (no colon) is kept with the field before it, which is how a
     /// verifier that signs what it sees would read it.
     public static func fields(of header: some Collection<UInt8>) -> [DKIMHeaderField] {
+        let bytes = Array(header)
         var fields: [DKIMHeaderField] = []
-        var current: [UInt8] = []
-        func finish() {
-            guard !current.isEmpty else { return }
-            let nameEnd = current.firstIndex(of: UInt8(ascii: ":")) ?? current.endIndex
-            var name = current[..<nameEnd]
-            while let last = name.last, last == 0x20 || last == 0x09 { name = name.dropLast() }
-            fields.append(DKIMHeaderField(name: String(decoding: name, as: UTF8.self), raw: current))
-            current = []
+        var fieldStart = 0
+        func finish(at end: Int) {
+            guard end > fieldStart else { return }
+            let raw = Array(bytes[fieldStart..<end])
+            var nameEnd = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
+            while nameEnd > 0, raw[nameEnd - 1] == 0x20 || raw[nameEnd - 1] == 0x09 { nameEnd -= 1 }
+            fields.append(DKIMHeaderField(name: String(decoding: raw[..<nameEnd], as: UTF8.self), raw: raw))
         }
-        var lineStart = true
-        for byte in header {
-            if lineStart {
-                if byte == 0x0D || byte == 0x0A, current.isEmpty || current.last == 0x0A {
-                    // The empty line ends the section.
-                    if byte == 0x0A || current.isEmpty { finish(); break }
-                }
-                if byte != 0x20 && byte != 0x09 && byte != 0x0D && byte != 0x0A { finish() }
+        var index = 0
+        while index < bytes.count {
+            let lineStart = index
+            // A line that starts with a blank continues the field before it (RFC 5322 §2.2.3).
+            let continues = bytes[index] == 0x20 || bytes[index] == 0x09
+            let isEmptyLine = bytes[index] == 0x0A || (bytes[index] == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A)
+            if isEmptyLine { break }
+            if !continues {
+                finish(at: lineStart)
+                fieldStart = lineStart
             }
-            current.append(byte)
-            lineStart = byte == 0x0A
+            while index < bytes.count && bytes[index] != 0x0A { index += 1 }
+            index = min(bytes.count, index + 1)
         }
-        if !(current.allSatisfy { $0 == 0x0D || $0 == 0x0A }) { finish() }
+        finish(at: index)
         return fields
     }
 
@@ -59,6 +61,7 @@ public struct DKIMHeaderField: Sendable, Equatable {
         var output: [UInt8] = []
         output.reserveCapacity(raw.count)
         var inName = true
+        var valueStarted = false
         var pendingSpace = false
         for byte in raw {
             if byte == 0x0D || byte == 0x0A { continue }
@@ -76,9 +79,10 @@ public struct DKIMHeaderField: Sendable, Equatable {
                 pendingSpace = true
                 continue
             }
-            // Blanks right after the colon are dropped; elsewhere a run becomes one space.
-            if pendingSpace && output.last != UInt8(ascii: ":") { output.append(0x20) }
+            // Blanks right after the name's colon are dropped; elsewhere a run becomes one space.
+            if pendingSpace && valueStarted { output.append(0x20) }
             pendingSpace = false
+            valueStarted = true
             output.append(byte)
         }
         return output

@@ -15,7 +15,7 @@ import Glibc
 struct RelayTests {
     static let token = "relay-e2e-token-" + String(repeating: "r", count: 32)
 
-    private func suite(
+    func suite(
         _ hostname: String, domain: String, account: String, options: [String] = [], environment: [String: String] = [:]
     ) async throws -> RunningServer {
         let server = try RunningServer(
@@ -35,7 +35,7 @@ struct RelayTests {
         (0..<lines).map { ".\($0) " + String(repeating: "x", count: $0 % 90) + "\r\n" }.joined()
     }
 
-    private func submit(
+    func submit(
         _ server: RunningServer, from sender: String, to recipients: [String], subject: String, body: String = "hello",
         recipientOptions: String = "", largeBodyLines: Int = 0
     ) async throws {
@@ -62,7 +62,7 @@ struct RelayTests {
 
     /// dnsmasq on a free loopback port, answering for `.example` only (libunbound keeps `.test` to itself, RFC 6761), as a daemon with a pid file (a
     /// long-lived child with pipes made Foundation's later `Process.run` calls hang here).
-    private func startDNS(_ records: [String], directory: URL) async throws -> (pidFile: URL, port: Int) {
+    func startDNS(_ records: [String], directory: URL) async throws -> (pidFile: URL, port: Int) {
         let pidFile = directory.appendingPathComponent("dnsmasq.pid")
         for _ in 0..<10 {
             let port = Int.random(in: 20_000...60_000)
@@ -78,7 +78,7 @@ struct RelayTests {
         throw ChildProcessError.timedOut
     }
 
-    private func stopDNS(_ pidFile: URL) {
+    func stopDNS(_ pidFile: URL) {
         if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(pid, SIGKILL)  // nothing to flush; SIGTERM was seen to be ignored here
         }

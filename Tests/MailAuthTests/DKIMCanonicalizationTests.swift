@@ -28,6 +28,9 @@ import Testing
         #expect(String(decoding: fields[0].canonicalized(.relaxed), as: UTF8.self) == "a:X\r\n")
         #expect(String(decoding: fields[1].canonicalized(.relaxed), as: UTF8.self) == "b:Y Z\r\n")
         #expect(String(decoding: fields[1].canonicalized(.simple), as: UTF8.self) == "B : Y\t\r\n\tZ  \r\n")
+        // Only the blanks after the name's colon go; a colon inside the value keeps the space after it.
+        let subject = DKIMHeaderField.fields(of: Array("Subject:  Re:  hello \r\n\tworld\r\n".utf8))
+        #expect(String(decoding: subject[0].canonicalized(.relaxed), as: UTF8.self) == "subject:Re: hello world\r\n")
     }
 
     @Test(arguments: [1, 3, 7, 40])

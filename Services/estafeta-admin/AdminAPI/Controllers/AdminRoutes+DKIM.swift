@@ -39,8 +39,10 @@ extension AdminRoutes {
                 publicKey: pair.publicKey, audit: context.auditActor)
         } catch .invalidArgument(let detail) {
             throw ProblemDetails.invalidField("selector", detail)
+        } catch .dkimKeyExists(let key) {
+            throw ProblemDetails(.dkimKeyExists(key), field: "selector")
         } catch {
-            throw ProblemDetails(error, field: "selector")
+            throw ProblemDetails(error)
         }
         return try JSONResponse.make(
             DKIMKeyRepresentation(key), status: .created, location: "/api/v1/domains/\(domain)/dkim/\(key.selector)")

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import MailStore
+import Testing
+import TestSupport
+
+/// DKIM signing of submitted mail, checked by dkimpy (`Tests/Clients/dkim_checks.py`) with the keys
+/// published, as the admin API says to publish them, in a real DNS server on loopback.
+extension RelayTests {
+    struct PublishedKey: Decodable {
+        struct Record: Decodable {
+            let name: String
+            let type: String
+            let value: String
+            let strings: [String]
+        }
+        let selector: String
+        let algorithm: String
+        let state: String
+        let dnsRecord: Record
+    }
+
+    func dkimKey(_ server: RunningServer, _ method: String, _ path: String, _ json: String? = nil, status: Int)
+        async throws -> PublishedKey?
+    {
+        let answer = try await admin(server, token: Self.token, method, path, json)
+        #expect(answer.status == status, "\(method) \(path): \(answer.body)")
+        // The private half is never shown.
+        #expect(!answer.body.localizedCaseInsensitiveContains("private"), "\(answer.body)")
+        return try? JSONDecoder().decode(PublishedKey.self, from: Data(answer.body.utf8))
+    }
+
+    /// dkimpy's verdict on each signature of `message`: (selector, algorithm, ok, signed header names).
+    func verifySignatures(_ message: String, dnsPort: Int, directory: URL) async throws -> [(s: String, a: String, ok: Bool, h: String, x: String)] {
+        let file = directory.appendingPathComponent("signed-\(UUID().uuidString).eml")
+        try Data(message.utf8).write(to: file)
+        let result = try await PythonClient.run("dkim_checks.py", ["verify", String(dnsPort), file.path])
+        #expect(result.status == 0, "\(result.output)")
+        struct Verdict: Decodable { let s: String; let a: String; let ok: Bool; let h: String; let x: String; let error: String }
+        return try result.output.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            let verdict = try JSONDecoder().decode(Verdict.self, from: Data($0.utf8))
+            if !verdict.ok { Issue.record("dkimpy: \(verdict.s) \(verdict.a): \(verdict.error)") }
+            return (verdict.s, verdict.a, verdict.ok, verdict.h, verdict.x)
+        }
+    }
+
+    @Test("DKIM: keys made and published through the admin API sign submitted mail (RSA and Ed25519), dkimpy verifies it at the remote MX; rotation switches selectors")
+    func dkimSigning() async throws {
+        let b = try await self.suite("mx.remote.example", domain: "remote.example", account: "bob@remote.example")
+        defer { b.removeDirectory() }
+        let (mxPidFile, mxPort) = try await self.startDNS(
+            ["--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1"], directory: b.directory)
+        defer { self.stopDNS(mxPidFile) }
+        let a = try await self.suite(
+            "mx.example.test", domain: "example.org", account: "alice@example.org",
+            options: ["--relay-dns-server", "127.0.0.1:\(mxPort)", "--relay-mx-port", String(b.ports["smtp"] ?? 0)],
+            environment: ["ESTAFETA_DKIM_SIGNATURE_LIFETIME_SECONDS": "86400"])
+        defer { a.removeDirectory() }
+
+        let keysPath = "/api/v1/domains/example.org/dkim"
+        let rsa = try #require(
+            try await self.dkimKey(a, "POST", keysPath, #"{"selector":"s2026"}"#, status: 201))
+        #expect(rsa.algorithm == "rsa-sha256" && rsa.state == "pending")
+        #expect(rsa.dnsRecord.name == "s2026._domainkey.example.org" && rsa.dnsRecord.type == "TXT")
+        #expect(rsa.dnsRecord.value.hasPrefix("v=DKIM1; k=rsa; p=MII"))
+        #expect(rsa.dnsRecord.strings.joined() == rsa.dnsRecord.value && rsa.dnsRecord.strings.allSatisfy { $0.utf8.count <= 255 })
+        let ed = try #require(
+            try await self.dkimKey(a, "POST", keysPath, #"{"selector":"ed2026","algorithm":"ed25519-sha256"}"#, status: 201))
+        #expect(ed.dnsRecord.value.hasPrefix("v=DKIM1; k=ed25519; p="))
+        let next = try #require(try await self.dkimKey(a, "POST", keysPath, #"{"selector":"S2027"}"#, status: 201))
+        #expect(next.selector == "s2027")
+        _ = try await self.dkimKey(a, "POST", keysPath, #"{"selector":"s2026"}"#, status: 409)
+        _ = try await self.dkimKey(a, "POST", keysPath, #"{"selector":"bad_selector"}"#, status: 400)
+        _ = try await self.dkimKey(a, "POST", keysPath, #"{"selector":"x","algorithm":"rsa-sha1"}"#, status: 400)
+        _ = try await self.dkimKey(a, "POST", "/api/v1/domains/nowhere.example/dkim", #"{"selector":"x"}"#, status: 404)
+        #expect(try await self.dkimKey(a, "POST", "\(keysPath)/s2026/activate", status: 200)?.state == "active")
+        #expect(try await self.dkimKey(a, "POST", "\(keysPath)/ed2026/activate", status: 200)?.state == "active")
+
+        // The records as an operator would publish them, in a DNS server dkimpy asks.
+        let (txtPidFile, txtPort) = try await self.startDNS(
+            [rsa, ed, next].map { "--txt-record=\($0.dnsRecord.name)," + $0.dnsRecord.strings.joined(separator: ",") },
+            directory: a.directory)
+        defer { self.stopDNS(txtPidFile) }
+
+        func send(_ subject: String) async throws {
+            let sent = try await PythonClient.run(
+                "dkim_checks.py",
+                ["submit", String(a.ports["submission"] ?? 0), "alice@example.org", "correct horse battery", "bob@remote.example", subject])
+            #expect(sent.output.hasPrefix("sent {}"), "\(sent.output)")
+        }
+        let bStore = try MailStore.open(settings: MailStoreSettings(path: b.databasePath), logger: Logger(label: "b"))
+        func received(_ subject: String) async throws -> String {
+            var message = ""
+            try await eventually("bob has \(subject)") {
+                message = try await inboxContents(bStore, "bob@remote.example").first { $0.contains("Subject: \(subject)") } ?? ""
+                return !message.isEmpty
+            }
+            return message
+        }
+
+        try await send("signed twice")
+        let first = try await received("signed twice")
+        let firstVerdicts = try await self.verifySignatures(first, dnsPort: txtPort, directory: a.directory)
+        #expect(firstVerdicts.map(\.s).sorted() == ["ed2026", "s2026"], "\(first)")
+        #expect(firstVerdicts.allSatisfy { $0.ok })
+        // From is oversigned (listed once more than it occurs); the expiry setting gives x=.
+        #expect(firstVerdicts.allSatisfy { $0.h.split(separator: ":").filter { $0 == "from" }.count == 2 && !$0.x.isEmpty })
+        // A relay that adds a second From afterwards breaks the signatures.
+        let forged = first.replacingOccurrences(of: "Subject: signed twice", with: "From: mallory@example.org\r\nSubject: signed twice")
+        let forgedFile = a.directory.appendingPathComponent("forged.eml")
+        try Data(forged.utf8).write(to: forgedFile)
+        let forgedResult = try await PythonClient.run("dkim_checks.py", ["verify", String(txtPort), forgedFile.path])
+        #expect(!forgedResult.output.contains(#""ok": true"#), "\(forgedResult.output)")
+
+        // Rotation: activating the next RSA key retires the current one in the same step.
+        #expect(try await self.dkimKey(a, "POST", "\(keysPath)/s2027/activate", status: 200)?.state == "active")
+        #expect(try await self.dkimKey(a, "GET", "\(keysPath)/s2026", status: 200)?.state == "retired")
+        _ = try await self.dkimKey(a, "DELETE", "\(keysPath)/s2027", status: 409)
+        try await send("after rotation")
+        let second = try await received("after rotation")
+        let secondVerdicts = try await self.verifySignatures(second, dnsPort: txtPort, directory: a.directory)
+        #expect(secondVerdicts.map(\.s).sorted() == ["ed2026", "s2027"], "\(second)")
+        #expect(secondVerdicts.allSatisfy { $0.ok })
+        // Retired, then deleted with its private half.
+        #expect(try await admin(a, token: Self.token, "DELETE", "\(keysPath)/s2026").status == 204)
+        let listed = try await admin(a, token: Self.token, "GET", keysPath)
+        #expect(listed.status == 200 && !listed.body.contains("s2026") && listed.body.contains("s2027"), "\(listed.body)")
+        let audit = try await admin(a, token: Self.token, "GET", "/api/v1/audit").body
+        #expect(audit.contains("dkim.activate") && audit.contains("dkim.delete"), "\(audit)")
+        #expect(try await a.stop().status == 0)
+        #expect(try await b.stop().status == 0)
+    }
+}
