@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "ServerSupport", "MailStore", "PostgresStore", "MailFormat", "Credentials", nio,
+                "ServerSupport", "MailStore", "PostgresStore", "MailFormat", "MailAuth", "Credentials", nio,
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "RelayWorker",
             dependencies: [
-                "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "SMTPProtocol", "CUnbound", nio,
+                "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "MailAuth", "SMTPProtocol", "CUnbound", nio,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -302,7 +302,7 @@ let package = Package(
         .testTarget(
             name: "RelayWorkerTests",
             dependencies: [
-                "RelayWorker", "MailStore", "MailFormat", "Credentials", "TestSupport",
+                "RelayWorker", "ServiceHost", "MailStore", "MailFormat", "Credentials", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -52,7 +52,7 @@ extension RelayTests {
             ["--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1"], directory: b.directory)
         defer { self.stopDNS(mxPidFile) }
         let a = try await self.suite(
-            "mx.example.test", domain: "example.org", account: "alice@example.org",
+            "mx.example.org", domain: "example.org", account: "alice@example.org",
             options: ["--relay-dns-server", "127.0.0.1:\(mxPort)", "--relay-mx-port", String(b.ports["smtp"] ?? 0)],
             environment: ["ESTAFETA_DKIM_SIGNATURE_LIFETIME_SECONDS": "86400"])
         defer { a.removeDirectory() }
@@ -111,6 +111,17 @@ extension RelayTests {
         try Data(forged.utf8).write(to: forgedFile)
         let forgedResult = try await PythonClient.run("dkim_checks.py", ["verify", String(txtPort), forgedFile.path])
         #expect(!forgedResult.output.contains(#""ok": true"#), "\(forgedResult.output)")
+
+        // A delivery report from mx.example.org is signed as example.org, its nearest domain with keys.
+        try await self.submit(a, from: "alice@example.org", to: ["x@missing.example"], subject: "nowhere")
+        let aStore = try MailStore.open(settings: MailStoreSettings(path: a.databasePath), logger: Logger(label: "a"))
+        var report = ""
+        try await eventually("alice has the bounce report") {
+            report = try await inboxContents(aStore, "alice@example.org").first { $0.contains("x@missing.example") } ?? ""
+            return !report.isEmpty
+        }
+        let reportVerdicts = try await self.verifySignatures(report, dnsPort: txtPort, directory: a.directory)
+        #expect(reportVerdicts.map(\.s).sorted() == ["ed2026", "s2026"] && reportVerdicts.allSatisfy { $0.ok }, "\(report)")
 
         // Rotation: activating the next RSA key retires the current one in the same step.
         #expect(try await self.dkimKey(a, "POST", "\(keysPath)/s2027/activate", status: 200)?.state == "active")

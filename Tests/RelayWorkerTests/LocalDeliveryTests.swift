@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MailFormat
 import MailStore
+import ServiceHost
 import Testing
 import TestSupport
 
@@ -27,7 +28,8 @@ private struct Harness {
         return Harness(
             store: store, alice: alice, bob: bob, local: LocalDelivery(store: store, outcomes: QueueOutcomes(store: store, schedule: schedule, logger: logger)),
             reports: BounceReporter(
-                store: store, hostname: "mx.example.org", delayWarning: .seconds(3600), schedule: schedule, logger: logger))
+                store: store, hostname: "mx.example.org", delayWarning: .seconds(3600), schedule: schedule,
+                signer: DKIMDomainSigner(store: store, signatureLifetime: nil), logger: logger))
     }
 
     @discardableResult

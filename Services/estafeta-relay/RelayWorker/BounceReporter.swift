@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MailFormat
 import MailStore
+import ServiceHost
 
 /// Queues delivery status notifications (RFC 3464) to envelope senders, one per message and kind,
 /// honouring the DSN parameters kept by ingress (RFC 3461 §4.1): failures unless NOTIFY excludes
@@ -14,6 +15,8 @@ struct BounceReporter: Sendable {
     /// nil: no delay warnings.
     let delayWarning: Duration?
     let schedule: RetrySchedule
+    /// Reports are signed as the reporting host's domain when it has DKIM keys.
+    let signer: DKIMDomainSigner
     let logger: Logger
 
     /// Every kind in turn; true when anything was reported.
@@ -55,7 +58,7 @@ struct BounceReporter: Sendable {
                               diagnostic: Self.diagnostic(kind, $0), action: Self.action(kind, isLocal: $0.isLocal))
                     },
                     original: original, date: now, token: "\(message.messageID.rawValue).\(UInt32.random(in: 0...UInt32.max))")
-                report = (dsn.content, sender)
+                report = (try await self.signer.signedReport(dsn.content, hostname: self.hostname, logger: self.logger), sender)
             }
             let queued = try await self.store.recordBounceReport(
                 for: message.recipients.map(\.id), report: report, kind: kind, now: now)

@@ -27,7 +27,8 @@ public enum RelayWorkerService {
         let owner = "\(settings.hostname)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
         let local = LocalDelivery(store: store, outcomes: outcomes)
         let reports = BounceReporter(
-            store: store, hostname: settings.hostname, delayWarning: settings.relayDelayWarning, schedule: schedule, logger: logger)
+            store: store, hostname: settings.hostname, delayWarning: settings.relayDelayWarning, schedule: schedule,
+            signer: DKIMDomainSigner(store: store, signatureLifetime: settings.dkimSignatureLifetime), logger: logger)
         let localWorker = DeliveryWorker(
             name: "local", store: store, owner: owner, scope: .localDomains, pollInterval: settings.relayPollInterval,
             batchSize: settings.relayBatchSize, leaseDuration: settings.relayLeaseDuration,

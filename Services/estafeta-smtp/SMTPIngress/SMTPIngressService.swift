@@ -1,4 +1,3 @@
-import MailAuth
 import MailStore
 import NIOCore
 import ServerSupport
@@ -28,7 +27,7 @@ public enum SMTPIngressService {
                 login: environment.passwordLogin, maximumAuthFailures: settings.smtpMaximumAuthFailures,
                 maximumHeaderBytes: settings.smtpMaximumHeaderBytes,
                 greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero,
-                signer: SubmissionSigner(store: environment.store, signer: DKIMSigner(lifetime: settings.dkimSignatureLifetime)))
+                signer: DKIMDomainSigner(store: environment.store, signatureLifetime: settings.dkimSignatureLifetime))
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),
                 minimumRate: settings.smtpMinimumDataRate)

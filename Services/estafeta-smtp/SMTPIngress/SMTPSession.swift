@@ -32,7 +32,7 @@ struct SMTPSession: Sendable {
     /// Waited before the greeting, to catch clients that talk first.
     let greetingDelay: Duration
     /// DKIM signatures for what authenticated users submit.
-    let signer: SubmissionSigner
+    let signer: DKIMDomainSigner
 
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(
@@ -364,8 +364,10 @@ struct SMTPSession: Sendable {
         if let account = machine.authenticatedAs, let bodyHash = message.bodyHash() {
             do {
                 // Signatures go first, above our Received: as a signing filter puts them (not signed).
+                // The author's domain (which the user was checked to own), else the account's.
+                let domain = DKIMDomainSigner.authorDomain(of: message.header) ?? account.domain.lowercased()
                 received = try await self.signer.signatureFields(
-                    header: message.header, bodyHash: bodyHash, account: account, logger: logger) + received
+                    header: message.header, bodyHash: bodyHash, domain: domain, logger: logger) + received
             } catch {
                 logger.error("DKIM keys cannot be read", metadata: ["error": "\(error)"])
                 return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
