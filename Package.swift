@@ -58,12 +58,18 @@ let package = Package(
         // IMAP command framing (literals), parsing and mailbox-name encoding (RFC 9051, 3501, 7888), pure.
         .target(name: "IMAPProtocol", dependencies: ["MailFormat", nio], path: "Shared/IMAPProtocol", swiftSettings: strict),
 
+        // DNS look-ups through libunbound (MX, addresses, TXT, PTR), each bounded in time.
+        .target(
+            name: "MailDNS",
+            dependencies: ["CUnbound", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Shared/MailDNS", swiftSettings: strict),
+
         // Mail authentication: DKIM signing and verification (RFC 6376, 8463), pure: bytes and keys in,
         // fields and results out; DNS answers come from the caller.
         .target(
             name: "MailAuth",
             dependencies: [
-                "MailFormat",
+                "MailFormat", "MailDNS",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -149,7 +155,7 @@ let package = Package(
         .target(
             name: "RelayWorker",
             dependencies: [
-                "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "MailAuth", "SMTPProtocol", "CUnbound", nio,
+                "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "MailAuth", "MailDNS", "SMTPProtocol", nio,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import Foundation
+import MailDNS
 import MailFormat
 import Logging
 import MailStore

@@ -1,4 +1,5 @@
 import Foundation
+import MailDNS
 
 /// A login at a smarthost (RFC 4954 as a client); only ever sent over TLS.
 struct RelayCredentials: Sendable, Equatable {

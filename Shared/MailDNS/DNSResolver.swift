@@ -1,44 +1,32 @@
 import CUnbound
 import Foundation
 import NIOPosix
+import Synchronization
 
-/// What a DNS question got.
-enum DNSAnswer<Record: Sendable>: Sendable {
-    case records([Record])
-    /// The name exists but has no records of this type.
-    case noData
-    /// NXDOMAIN: the name does not exist (a permanent answer).
-    case nameDoesNotExist
-    /// SERVFAIL, a timeout, no server: try again later.
-    case temporaryFailure(String)
-}
-
-struct MXRecord: Sendable, Equatable {
-    var preference: UInt16
-    /// Without the trailing dot; "" for the null MX "." (RFC 7505).
-    var exchange: String
-}
-
-/// MX, A and AAAA look-ups through libunbound, off the event loops (libunbound's calls block).
+/// DNS look-ups through libunbound, off the event loops (libunbound's calls block), each bounded by
+/// `timeout`: a server that never answers costs a waiting caller no more than that (the blocked thread
+/// is freed when libunbound gives up on its own).
 ///
 /// With `server` set ("127.0.0.1:5353") every question goes to that resolver (tests run dnsmasq on
 /// loopback; operators may point at a local validating resolver); otherwise the system's
 /// /etc/resolv.conf servers are used. libunbound does UDP with TCP fallback on truncation.
-final class DNSResolver: @unchecked Sendable {
+public final class DNSResolver: DNSLookup, @unchecked Sendable {
     // One context shared by all look-ups: libunbound's context is thread-safe and keeps a cache.
     private let context: OpaquePointer
     private let pool: NIOThreadPool
+    private let timeout: Duration
 
-    enum SetupError: Error, CustomStringConvertible {
+    public enum SetupError: Error, CustomStringConvertible {
         case failed(String)
-        var description: String { switch self { case .failed(let detail): "DNS resolver setup failed: \(detail)" } }
+        public var description: String { switch self { case .failed(let detail): "DNS resolver setup failed: \(detail)" } }
     }
 
     /// `ub_resolve` blocks for the whole look-up (seconds when a server does not answer), so look-ups
     /// get threads of their own: a slow domain must not hold up other work or other domains.
-    init(server: String?, threads: Int = 16) throws(SetupError) {
+    public init(server: String?, threads: Int = 16, timeout: Duration = .seconds(20)) throws(SetupError) {
         guard let context = ub_ctx_create() else { throw .failed("ub_ctx_create") }
         self.context = context
+        self.timeout = timeout
         self.pool = NIOThreadPool(numberOfThreads: threads)
         self.pool.start()
         if let server, !server.isEmpty {
@@ -66,7 +54,7 @@ final class DNSResolver: @unchecked Sendable {
 
     deinit { ub_ctx_delete(self.context) }
 
-    func mx(_ domain: String) async -> DNSAnswer<MXRecord> {
+    public func mx(_ domain: String) async -> DNSAnswer<MXRecord> {
         await self.query(domain, type: 15) { rdata in
             guard rdata.count >= 3 else { return nil }
             let preference = UInt16(rdata[0]) << 8 | UInt16(rdata[1])
@@ -75,8 +63,36 @@ final class DNSResolver: @unchecked Sendable {
         }
     }
 
+    public func txt(_ name: String) async -> DNSAnswer<String> {
+        await self.query(name, type: 16) { rdata in
+            // One or more <length, octets> character-strings (RFC 1035 §3.3.14), joined.
+            var text = [UInt8]()
+            var index = rdata.startIndex
+            while index < rdata.endIndex {
+                let length = Int(rdata[index])
+                index += 1
+                guard index + length <= rdata.endIndex else { return nil }
+                text += rdata[index..<(index + length)]
+                index += length
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
+    }
+
+    public func ipv4(_ name: String) async -> DNSAnswer<[UInt8]> {
+        await self.query(name, type: 1) { rdata in rdata.count == 4 ? Array(rdata) : nil }
+    }
+
+    public func ipv6(_ name: String) async -> DNSAnswer<[UInt8]> {
+        await self.query(name, type: 28) { rdata in rdata.count == 16 ? Array(rdata) : nil }
+    }
+
+    public func ptr(_ name: String) async -> DNSAnswer<String> {
+        await self.query(name, type: 12) { rdata in Self.name(rdata) }
+    }
+
     /// IPv4 and IPv6 addresses of `host`, as text; IPv6 first only when there is no IPv4.
-    func addresses(_ host: String) async -> DNSAnswer<String> {
+    public func addresses(_ host: String) async -> DNSAnswer<String> {
         let v4 = await self.query(host, type: 1) { rdata in
             rdata.count == 4 ? rdata.map(String.init).joined(separator: ".") : nil
         }
@@ -97,6 +113,27 @@ final class DNSResolver: @unchecked Sendable {
     }
 
     private func query<Record: Sendable>(
+        _ name: String, type: Int32, _ parse: @escaping @Sendable (Data) -> Record?
+    ) async -> DNSAnswer<Record> {
+        // A name that cannot be one (too long, empty labels) is not asked about.
+        guard !name.isEmpty, name.utf8.count <= 253, !name.contains(".."), !name.hasPrefix(".") else { return .nameDoesNotExist }
+        // Not a task group: it would wait for the blocked look-up however long it takes.
+        let pending = FirstAnswer<Record>()
+        let timeout = self.timeout
+        return await withCheckedContinuation { continuation in
+            pending.wait(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                pending.answer(.temporaryFailure("DNS look-up of \(name) timed out"))
+            }
+            Task {
+                pending.answer(await self.blockingQuery(name, type: type, parse))
+                timer.cancel()
+            }
+        }
+    }
+
+    private func blockingQuery<Record: Sendable>(
         _ name: String, type: Int32, _ parse: @escaping @Sendable (Data) -> Record?
     ) async -> DNSAnswer<Record> {
         do {
@@ -139,5 +176,18 @@ final class DNSResolver: @unchecked Sendable {
             index += length
         }
         return nil
+    }
+}
+
+/// The first of the look-up's answer and its timeout resumes the waiting caller; the other is dropped.
+private final class FirstAnswer<Record: Sendable>: Sendable {
+    private let waiting = Mutex<CheckedContinuation<DNSAnswer<Record>, Never>?>(nil)
+
+    func wait(_ continuation: CheckedContinuation<DNSAnswer<Record>, Never>) {
+        self.waiting.withLock { $0 = continuation }
+    }
+
+    func answer(_ answer: DNSAnswer<Record>) {
+        self.waiting.withLock { $0.take() }?.resume(returning: answer)
     }
 }
