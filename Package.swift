@@ -146,7 +146,7 @@ let package = Package(
         .target(
             name: "SMTPIngress",
             dependencies: [
-                "SMTPProtocol", "MailFormat", "MailAuth", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "SMTPProtocol", "MailFormat", "MailAuth", "MailDNS", "MailStore", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -46,7 +46,12 @@ extension RelayTests {
 
     @Test("DKIM: keys made and published through the admin API sign submitted mail (RSA and Ed25519), dkimpy verifies it at the remote MX; rotation switches selectors")
     func dkimSigning() async throws {
-        let b = try await self.suite("mx.remote.example", domain: "remote.example", account: "bob@remote.example")
+        // B checks what arrives, asking the DNS server where the keys will be published (started once
+        // they are made, on a port chosen now).
+        let txtPort = Int.random(in: 20_000...60_000)
+        let b = try await self.suite(
+            "mx.remote.example", domain: "remote.example", account: "bob@remote.example",
+            options: ["--smtp-verify-inbound", "true", "--relay-dns-server", "127.0.0.1:\(txtPort)"])
         defer { b.removeDirectory() }
         let (mxPidFile, mxPort) = try await self.startDNS(
             ["--mx-host=remote.example,mx.remote.example,10", "--host-record=mx.remote.example,127.0.0.1"], directory: b.directory)
@@ -77,9 +82,9 @@ extension RelayTests {
         #expect(try await self.dkimKey(a, "POST", "\(keysPath)/ed2026/activate", status: 200)?.state == "active")
 
         // The records as an operator would publish them, in a DNS server dkimpy asks.
-        let (txtPidFile, txtPort) = try await self.startDNS(
+        let txtPidFile = try await self.startDNS(
             [rsa, ed, next].map { "--txt-record=\($0.dnsRecord.name)," + $0.dnsRecord.strings.joined(separator: ",") },
-            directory: a.directory)
+            directory: a.directory, port: txtPort).pidFile
         defer { self.stopDNS(txtPidFile) }
 
         func send(_ subject: String) async throws {
@@ -103,6 +108,10 @@ extension RelayTests {
         let firstVerdicts = try await self.verifySignatures(first, dnsPort: txtPort, directory: a.directory)
         #expect(firstVerdicts.map(\.s).sorted() == ["ed2026", "s2026"], "\(first)")
         #expect(firstVerdicts.allSatisfy { $0.ok })
+        // B checked them too, and said so under its own name; a field claiming B's name that came with the
+        // message (none here) would have been removed.
+        #expect(first.contains("Authentication-Results: mx.remote.example;\r\n\tdkim=pass header.d=example.org header.s=s2026 header.i=@example.org header.a=rsa-sha256"), "\(first)")
+        #expect(first.contains("\r\n\tdkim=pass header.d=example.org header.s=ed2026 header.i=@example.org header.a=ed25519-sha256"), "\(first)")
         // From is oversigned (listed once more than it occurs); the expiry setting gives x=.
         #expect(firstVerdicts.allSatisfy { $0.h.split(separator: ":").filter { $0 == "from" }.count == 2 && !$0.x.isEmpty })
         // A relay that adds a second From afterwards breaks the signatures.

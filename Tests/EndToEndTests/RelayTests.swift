@@ -21,7 +21,7 @@ struct RelayTests {
         let server = try RunningServer(
             "estafeta",
             arguments: ["serve", "--hostname", hostname, "--relay-poll-interval-ms", "100"] + options
-                + RunningServer.loopbackListeners,
+                + RunningServer.loopbackListeners.dropLast(options.contains("--smtp-verify-inbound") ? 2 : 0),
             environment: environment.merging(["ESTAFETA_ADMIN_TOKEN": Self.token]) { $1 }, name: hostname)
         try await server.waitUntilReady()
         #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"\#(domain)"}"#).status == 201)
@@ -62,10 +62,10 @@ struct RelayTests {
 
     /// dnsmasq on a free loopback port, answering for `.example` only (libunbound keeps `.test` to itself, RFC 6761), as a daemon with a pid file (a
     /// long-lived child with pipes made Foundation's later `Process.run` calls hang here).
-    func startDNS(_ records: [String], directory: URL) async throws -> (pidFile: URL, port: Int) {
-        let pidFile = directory.appendingPathComponent("dnsmasq.pid")
-        for _ in 0..<10 {
-            let port = Int.random(in: 20_000...60_000)
+    func startDNS(_ records: [String], directory: URL, port fixedPort: Int? = nil) async throws -> (pidFile: URL, port: Int) {
+        let pidFile = directory.appendingPathComponent("dnsmasq-\(UUID().uuidString.prefix(8)).pid")
+        for _ in 0..<(fixedPort == nil ? 10 : 1) {
+            let port = fixedPort ?? Int.random(in: 20_000...60_000)
             let started = try await ChildProcess.start(
                 URL(fileURLWithPath: "/usr/sbin/dnsmasq"),
                 ["--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",

@@ -14,6 +14,6 @@ struct SMTPIngressCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = try await ServiceHost.prepare(self.options, label: "estafeta-smtp", defaultOpsPort: 9091)
-        try await ServiceHost.run([SMTPIngressService.make(environment)], environment: environment)
+        try await ServiceHost.run([try SMTPIngressService.make(environment)], environment: environment)
     }
 }

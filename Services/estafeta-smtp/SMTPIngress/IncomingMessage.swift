@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MailAuth
+import MailDNS
 import MailFormat
 import MailStore
 import NIOCore
@@ -10,7 +11,9 @@ import NIOCore
 /// A small message stays in memory and is committed in one go, as most mail is; a larger one goes to
 /// the store as an upload, a piece at a time (`ContentUploadWriter`), so a session holds at most one
 /// piece and the header section whatever the message's size. The header section is kept apart, up to
-/// `maximumHeaderBytes`, for the checks made before the message is accepted (hop count, author).
+/// `maximumHeaderBytes`, for the checks made before the message is accepted (hop count, author,
+/// signatures) and is written with the trace fields when it is (`content` is the body only): fields
+/// may be added to it or, like a forged `Authentication-Results`, removed.
 /// Nothing is visible to anyone before `acceptMessage` commits the whole message; an upload that does
 /// not become a message is discarded.
 struct IncomingMessage {
@@ -28,12 +31,16 @@ struct IncomingMessage {
     /// The body's DKIM hash (relaxed), worked out as the content arrives when the message may be signed:
     /// the body is never read again, however large.
     private var bodyHasher: DKIMBodyHasher?
+    /// Mail from other servers: its DKIM signatures are checked as it arrives.
+    private let verifiesSignatures: Bool
+    private var signatureVerifier: DKIMVerifier?
 
-    init(store: MailStore, maximumSize: Int, maximumHeaderBytes: Int, hashingBody: Bool = false) {
+    init(store: MailStore, maximumSize: Int, maximumHeaderBytes: Int, hashingBody: Bool = false, verifyingSignatures: Bool = false) {
         self.writer = ContentUploadWriter(store: store)
         self.headerSection = HeaderSectionCollector(maximumBytes: maximumHeaderBytes)
         self.maximumSize = maximumSize
         if hashingBody { self.bodyHasher = DKIMBodyHasher(canonicalization: .relaxed) }
+        self.verifiesSignatures = verifyingSignatures
     }
 
     var maximumHeaderBytes: Int { self.headerSection.maximumBytes }
@@ -63,23 +70,33 @@ struct IncomingMessage {
         let start = self.size - bytes.readableBytes
         let headerWasComplete = self.headerSection.isComplete
         self.headerSection.add(bytes.readableBytesView)
-        if self.bodyHasher != nil, self.headerSection.isComplete {
-            // The body starts after the header's empty line, which may be in this piece.
-            let bodyStart = headerWasComplete ? 0 : max(0, self.headerSection.header.count - start)
-            self.bodyHasher?.add(bytes.readableBytesView.dropFirst(bodyStart))
-        }
         if self.headerSection.isTooLarge {
             await self.writer.discard()
             return
         }
-        await self.writer.add(bytes.readableBytesView)
+        guard self.headerSection.isComplete else { return }
+        // The body starts after the header's empty line, which may be in this piece.
+        let body = bytes.readableBytesView.dropFirst(headerWasComplete ? 0 : max(0, self.headerSection.header.count - start))
+        if !headerWasComplete && self.verifiesSignatures {
+            let verifier = DKIMVerifier(header: self.headerSection.header)
+            if verifier.hasSignatures { self.signatureVerifier = verifier }
+        }
+        self.bodyHasher?.add(body)
+        self.signatureVerifier?.add(body: body)
+        await self.writer.add(body)
     }
 
-    /// The whole content once the last bytes are in (nil when it was not kept: see the flags). An
-    /// uploaded content belongs to the caller from here on: accept it, or `discard()` it.
+    /// The body once the last bytes are in (nil when it was not kept: see the flags); the header section
+    /// is `header`. An uploaded body belongs to the caller from here on: accept it, or `discard()` it.
     mutating func finish() async -> Content? {
         guard self.keepsContent else { return nil }
+        let headerWasComplete = self.headerSection.isComplete
         self.headerSection.finish()
+        if !headerWasComplete && self.verifiesSignatures && self.headerSection.isComplete {
+            // All header, no body: the signatures are checked all the same.
+            let verifier = DKIMVerifier(header: self.headerSection.header)
+            if verifier.hasSignatures { self.signatureVerifier = verifier }
+        }
         if self.headerSection.isTooLarge {
             await self.writer.discard()
             return nil
@@ -87,6 +104,14 @@ struct IncomingMessage {
         // Only ever set by a scan: content ending in a CR.
         if self.previousByte == UInt8(ascii: "\r") { self.sawBareLineEnding = true }
         return await self.writer.finish()
+    }
+
+    /// The DKIM verdicts on the message's signatures once the content is finished (none when it has
+    /// none or was not set up to check them).
+    mutating func signatureVerdicts(dns: any DNSLookup) async -> [DKIMVerdict] {
+        guard var verifier = self.signatureVerifier else { return [] }
+        self.signatureVerifier = nil
+        return await verifier.finish(dns: dns)
     }
 
     /// The DKIM body hash (relaxed canonicalisation, SHA-256) once the content is finished; nil when

@@ -1,3 +1,4 @@
+import MailDNS
 import MailStore
 import NIOCore
 import ServerSupport
@@ -12,8 +13,11 @@ import SMTPProtocol
 /// sender ownership (envelope and `From:`), and BDAT/CHUNKING; per-network login penalties, a
 /// pregreet check and a minimum content rate.
 public enum SMTPIngressService {
-    public static func make(_ environment: ServiceEnvironment) -> ServiceBundle {
+    public static func make(_ environment: ServiceEnvironment) throws -> ServiceBundle {
         let settings = environment.settings
+        // Mail authentication look-ups: short enough that a silent DNS server cannot hold a message's
+        // reply until the client gives up (RFC 5321 §4.5.3.2.6 gives it 10 minutes).
+        let dns = try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer, timeout: .seconds(8))
         let limits = SMTPSessionStateMachine.Limits(
             maximumMessageSize: settings.smtpMaximumMessageBytes, maximumRecipients: settings.smtpMaximumRecipients,
             maximumErrors: settings.smtpMaximumErrors)
@@ -27,7 +31,8 @@ public enum SMTPIngressService {
                 login: environment.passwordLogin, maximumAuthFailures: settings.smtpMaximumAuthFailures,
                 maximumHeaderBytes: settings.smtpMaximumHeaderBytes,
                 greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero,
-                signer: DKIMDomainSigner(store: environment.store, signatureLifetime: settings.dkimSignatureLifetime))
+                signer: DKIMDomainSigner(store: environment.store, signatureLifetime: settings.dkimSignatureLifetime),
+                inbound: kind == .mx && settings.smtpVerifyInbound ? InboundAuthentication(authservID: settings.hostname, dns: dns) : nil)
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),
                 minimumRate: settings.smtpMinimumDataRate)

@@ -33,6 +33,8 @@ struct SMTPSession: Sendable {
     let greetingDelay: Duration
     /// DKIM signatures for what authenticated users submit.
     let signer: DKIMDomainSigner
+    /// The checks of mail from other servers (MX listener only).
+    let inbound: InboundAuthentication?
 
     func run(on connection: Connection) async throws {
         var machine = SMTPSessionStateMachine(
@@ -66,7 +68,7 @@ struct SMTPSession: Sendable {
     private func incomingMessage(authenticated: Bool) -> IncomingMessage {
         IncomingMessage(
             store: self.store, maximumSize: self.limits.maximumMessageSize, maximumHeaderBytes: self.maximumHeaderBytes,
-            hashingBody: authenticated)
+            hashingBody: authenticated, verifyingSignatures: !authenticated && self.inbound != nil)
     }
 
     /// Reads and answers commands until the connection closes.
@@ -358,20 +360,26 @@ struct SMTPSession: Sendable {
                 }
             }
         }
-        var received = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
-                                           extended: machine.usedExtendedHello, tls: machine.tlsActive,
-                                           authenticated: machine.authenticatedAs != nil, peer: peer)
+        // What goes before the body: trace and authentication fields, then the header section.
+        var lead = self.receivedHeader(transaction: transaction, clientName: machine.clientName ?? "unknown",
+                                       extended: machine.usedExtendedHello, tls: machine.tlsActive,
+                                       authenticated: machine.authenticatedAs != nil, peer: peer)
+        var headerSection = message.header
         if let account = machine.authenticatedAs, let bodyHash = message.bodyHash() {
             do {
-                // Signatures go first, above our Received: as a signing filter puts them (not signed).
+                // Signatures go first, above our Received:, as a signing filter puts them (not signed).
                 // The author's domain (which the user was checked to own), else the account's.
                 let domain = DKIMDomainSigner.authorDomain(of: message.header) ?? account.domain.lowercased()
-                received = try await self.signer.signatureFields(
-                    header: message.header, bodyHash: bodyHash, domain: domain, logger: logger) + received
+                lead = try await self.signer.signatureFields(
+                    header: message.header, bodyHash: bodyHash, domain: domain, logger: logger) + lead
             } catch {
                 logger.error("DKIM keys cannot be read", metadata: ["error": "\(error)"])
                 return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
             }
+        } else if machine.authenticatedAs == nil, let inbound = self.inbound {
+            let outcome = await inbound.check(&message, logger: logger)
+            lead = outcome.field + lead
+            headerSection = outcome.header
         }
         let envelope = Envelope(
             sender: transaction.sender, recipients: transaction.recipients,
@@ -380,11 +388,12 @@ struct SMTPSession: Sendable {
         do {
             let accepted: AcceptedMessage
             switch content {
-            case .whole(let content):
-                accepted = try await self.store.acceptMessage(Data(received.utf8) + content, envelope: envelope)
+            case .whole(let body):
+                accepted = try await self.store.acceptMessage(Data(lead.utf8) + headerSection + body, envelope: envelope)
             case .uploaded(let upload):
+                // The upload holds the body: the header section goes in the leading piece.
                 accepted = try await self.store.acceptMessage(
-                    upload, leadingWith: Data(received.utf8), header: message.header, envelope: envelope)
+                    upload, leadingWith: Data(lead.utf8) + headerSection, header: Data(), envelope: envelope)
             }
             logger.info("message accepted", metadata: ["queue.id": "\(accepted.id)", "recipients": "\(accepted.recipientCount)"])
             return SMTPReply(250, "2.0.0", "Ok: queued as \(accepted.id)")

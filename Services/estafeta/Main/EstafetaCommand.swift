@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
         try await ServiceHost.run(
             [
                 admin,
-                SMTPIngressService.make(environment),
+                try SMTPIngressService.make(environment),
                 try RelayWorkerService.make(environment),
                 POP3GatewayService.make(environment),
                 IMAPGatewayService.make(environment),

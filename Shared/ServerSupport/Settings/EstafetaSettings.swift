@@ -160,6 +160,8 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// Wait this long before the 220 greeting on the MX listener and refuse clients that talk first
     /// (postscreen's pregreet test); 0 greets at once.
     public var smtpGreetingDelay: Duration
+    /// MX: check the DKIM signatures (and SPF, DMARC) of arriving mail and add Authentication-Results.
+    public var smtpVerifyInbound: Bool
     /// How long a DKIM signature made here is valid (`x=`, RFC 6376 §3.5); nil: no expiry.
     public var dkimSignatureLifetime: Duration?
     /// The delivery worker: how often an idle worker looks at the queue, how many recipients it leases
@@ -373,6 +375,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             authMaximumDelay: .milliseconds(max(0, reader.int(forKey: "auth.maxDelayMs", default: 8_000))),
             smtpMinimumDataRate: positive("smtp.minDataRate", 500),
             smtpGreetingDelay: .milliseconds(max(0, reader.int(forKey: "smtp.greetingDelayMs", default: 0))),
+            smtpVerifyInbound: reader.bool(forKey: "smtp.verifyInbound", default: true),
             dkimSignatureLifetime: { seconds in seconds > 0 ? .seconds(seconds) : nil }(
                 reader.int(forKey: "dkim.signatureLifetimeSeconds", default: 0)),
             relayPollInterval: .milliseconds(positive("relay.pollIntervalMs", 1_000)),
@@ -479,6 +482,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("imap.maxConnectionsPerUser") { "\($0.imapMaximumConnectionsPerUser)" },
         Entry("smtp.minDataRate") { "\($0.smtpMinimumDataRate)" },
         Entry("smtp.greetingDelayMs") { EstafetaSettings.milliseconds($0.smtpGreetingDelay) },
+        Entry("smtp.verifyInbound") { "\($0.smtpVerifyInbound)" },
         Entry("dkim.signatureLifetimeSeconds") { "\($0.dkimSignatureLifetime?.components.seconds ?? 0)" },
         Entry("auth.lockoutFailures") { "\($0.authLockoutFailures)" },
         Entry("auth.lockoutSeconds") { "\($0.authLockoutWindow.components.seconds)" },
