@@ -8,23 +8,29 @@ public struct AuthenticationResults: Sendable {
     public struct Entry: Sendable, Equatable {
         public let method: String
         public let result: String
+        /// A comment after the result, as `(p=reject dis=none)` after a DMARC result.
+        public let comment: String?
         public let reason: String?
         public let properties: [(String, String)]
 
-        public init(method: String, result: String, reason: String? = nil, properties: [(String, String)] = []) {
+        public init(
+            method: String, result: String, comment: String? = nil, reason: String? = nil, properties: [(String, String)] = []
+        ) {
             self.method = method
             self.result = result
+            self.comment = comment
             self.reason = reason
             self.properties = properties
         }
 
         public static func == (lhs: Entry, rhs: Entry) -> Bool {
-            lhs.method == rhs.method && lhs.result == rhs.result && lhs.reason == rhs.reason
+            lhs.method == rhs.method && lhs.result == rhs.result && lhs.comment == rhs.comment && lhs.reason == rhs.reason
                 && lhs.properties.elementsEqual(rhs.properties) { $0 == $1 }
         }
 
         var text: String {
             var text = "\(self.method)=\(self.result)"
+            if let comment = self.comment { text += " (\(comment.filter { $0 != "(" && $0 != ")" && !$0.isNewline }))" }
             if let reason = self.reason { text += " reason=" + AuthenticationResults.quoted(reason) }
             for (name, value) in self.properties { text += " \(name)=" + AuthenticationResults.value(value) }
             return text
@@ -53,6 +59,24 @@ public struct AuthenticationResults: Sendable {
             if let prefix = verdict.signaturePrefix { properties.append(("header.b", prefix)) }
             self.entries.append(Entry(method: "dkim", result: verdict.result.rawValue, reason: verdict.reason, properties: properties))
         }
+    }
+
+    /// The SPF result of the MAIL FROM identity (RFC 8601 §2.7.2), or of HELO for the null sender.
+    public mutating func add(spf outcome: SPFChecker.Outcome, nullSender: Bool) {
+        self.entries.append(
+            Entry(
+                method: "spf", result: outcome.result.rawValue, reason: outcome.reason,
+                properties: [(nullSender ? "smtp.helo" : "smtp.mailfrom", outcome.domain)]))
+    }
+
+    /// The DMARC result (RFC 7489 §11.2) with the published policy and what was done, as comments.
+    public mutating func add(dmarc outcome: DMARCChecker.Outcome) {
+        var comment: String?
+        if let policy = outcome.publishedPolicy { comment = "p=\(policy.rawValue) dis=\(outcome.disposition.rawValue)" }
+        self.entries.append(
+            Entry(
+                method: "dmarc", result: outcome.result.rawValue, comment: comment, reason: outcome.reason,
+                properties: outcome.fromDomain.map { [("header.from", $0)] } ?? []))
     }
 
     /// The field with its CRLF, one entry per folded line.

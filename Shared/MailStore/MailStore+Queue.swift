@@ -158,11 +158,11 @@ extension MailStore {
     {
         let (blobID, _) = try Self.insertContent(db, content, now: receivedAt)
         try db.cachedStatement(sql: """
-                INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO queueMessage(messageBlobId, sender, envelopeId, returnContent, authenticatedAs, receivedAt, quarantined)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                 blobID, envelope.sender?.description, envelope.envelopeID, envelope.returnContent,
-                envelope.authenticatedAs, receivedAt,
+                envelope.authenticatedAs, receivedAt, envelope.quarantined,
             ])
         let messageID = db.lastInsertedRowID
         for recipient in envelope.recipients {

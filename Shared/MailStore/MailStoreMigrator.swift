@@ -412,6 +412,11 @@ enum MailStoreMigrator {
                     );
                     """)
         }
+        migrator.registerMigration("2026-12-11 quarantined messages") { db in
+            // A message whose author domain's DMARC policy asks for quarantine (RFC 7489 §6.3): local
+            // recipients find it in their Junk mailbox.
+            try db.execute(sql: "ALTER TABLE queueMessage ADD COLUMN quarantined BOOLEAN NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

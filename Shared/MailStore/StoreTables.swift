@@ -61,6 +61,12 @@ public struct StoreTable: Sendable {
                 ("passwordHash", .text), ("quotaBytes", .integer), ("usedBytes", .integer), ("messageCount", .integer),
                 ("enabled", .boolean), ("createdAt", .date), ("updatedAt", .date),
             ], recounted: ["usedBytes", "messageCount"]),
+        StoreTable(
+            "dkimKey",
+            [
+                ("id", .integer), ("domainId", .integer), ("selector", .text), ("algorithm", .text), ("privateKey", .bytes),
+                ("publicKey", .bytes), ("state", .text), ("createdAt", .date), ("activatedAt", .date), ("retiredAt", .date),
+            ]),
         StoreTable("alias", [("id", .integer), ("domainId", .integer), ("source", .text), ("createdAt", .date)]),
         StoreTable("aliasTarget", [("aliasId", .integer), ("target", .text)]),
         StoreTable(
@@ -90,7 +96,7 @@ public struct StoreTable: Sendable {
             "queueMessage",
             [
                 ("id", .integer), ("messageBlobId", .integer), ("sender", .text), ("envelopeId", .text), ("returnContent", .text),
-                ("authenticatedAs", .text), ("receivedAt", .date),
+                ("authenticatedAs", .text), ("receivedAt", .date), ("quarantined", .boolean),
             ]),
         StoreTable(
             "queueRecipient",

@@ -126,13 +126,15 @@ public struct LocalDeliveryPlan: Sendable, Equatable {
     public var header: Data
     public var size: Int64
     public var resolution: RecipientResolution
-    public var inbox: MailboxID?
+    /// Where an account's copy goes: its INBOX, or for a quarantined message its Junk mailbox (the one
+    /// with the `\Junk` special use; INBOX when it has none).
+    public var destination: MailboxID?
 
-    public init(header: Data, size: Int64, resolution: RecipientResolution, inbox: MailboxID?) {
+    public init(header: Data, size: Int64, resolution: RecipientResolution, destination: MailboxID?) {
         self.header = header
         self.size = size
         self.resolution = resolution
-        self.inbox = inbox
+        self.destination = destination
     }
 }
 
@@ -339,16 +341,20 @@ public struct Envelope: Sendable, Equatable {
     public var returnContent: String?
     /// Who submitted it: the authenticated account, if any, for the logs and the admin API.
     public var authenticatedAs: String?
+    /// Its author domain's DMARC policy asked for quarantine: local recipients get it in their Junk
+    /// mailbox rather than their INBOX.
+    public var quarantined: Bool
 
     public init(
         sender: EmailAddress?, recipients: [Recipient], envelopeID: String? = nil, returnContent: String? = nil,
-        authenticatedAs: String? = nil
+        authenticatedAs: String? = nil, quarantined: Bool = false
     ) {
         self.sender = sender
         self.recipients = recipients
         self.envelopeID = envelopeID
         self.returnContent = returnContent
         self.authenticatedAs = authenticatedAs
+        self.quarantined = quarantined
     }
 }
 

@@ -474,6 +474,14 @@ enum PostgresMigrator {
                 "CREATE UNIQUE INDEX dkim_key_selector ON dkim_key (domain_id, lower(selector))",
             ]
         ),
+        (
+            "2026-12-11 quarantined messages",
+            [
+                // A message whose author domain's DMARC policy asks for quarantine (RFC 7489 §6.3): local
+                // recipients find it in their Junk mailbox.
+                "ALTER TABLE queue_message ADD COLUMN quarantined boolean NOT NULL DEFAULT false"
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

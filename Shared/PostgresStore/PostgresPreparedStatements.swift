@@ -44,8 +44,8 @@ struct QueueAcceptanceStatement: PreparedStoreStatement {
         ), blob AS (
             SELECT id FROM new_blob UNION ALL SELECT $1::bigint WHERE $1::bigint IS NOT NULL
         ), message AS (
-            INSERT INTO queue_message (message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
-            SELECT id, $6::text, $7::text, $8::text, $9::text, $4::timestamptz FROM blob
+            INSERT INTO queue_message (message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at, quarantined)
+            SELECT id, $6::text, $7::text, $8::text, $9::text, $4::timestamptz, $16::boolean FROM blob
             RETURNING id
         ), recipients AS (
             INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
@@ -78,6 +78,7 @@ struct QueueAcceptanceStatement: PreparedStoreStatement {
         bindings.append(recipients.map { $0.originalRecipient != nil })
         bindings.append(recipients.map { $0.notify ?? "" })
         bindings.append(recipients.map { $0.notify != nil })
+        bindings.append(envelope.quarantined)
         self.bindings = bindings
     }
 }
@@ -93,20 +94,22 @@ struct QueueAcceptanceBatchStatement: PreparedStoreStatement {
             SELECT i.*, nextval(pg_get_serial_sequence('message_blob', 'id')) AS blob_id,
                 nextval(pg_get_serial_sequence('queue_message', 'id')) AS message_id
             FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::timestamptz[], $5::text[], $6::boolean[], $7::text[],
-                        $8::boolean[], $9::text[], $10::boolean[], $11::text[], $12::boolean[])
+                        $8::boolean[], $9::text[], $10::boolean[], $11::text[], $12::boolean[], $20::boolean[])
                 WITH ORDINALITY AS i(content, size, header, received_at, sender, has_sender, envelope_id, has_envelope_id,
-                                     return_content, has_return_content, authenticated_as, has_authenticated_as, position)
+                                     return_content, has_return_content, authenticated_as, has_authenticated_as, quarantined,
+                                     position)
         ), blobs AS (
             INSERT INTO message_blob (id, layout, content, size, created_at) OVERRIDING SYSTEM VALUE
             SELECT blob_id, 'inline', content, size, received_at FROM input
         ), headers AS (
             INSERT INTO message_header (message_blob_id, header) SELECT blob_id, header FROM input
         ), messages AS (
-            INSERT INTO queue_message (id, message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at)
+            INSERT INTO queue_message (id, message_blob_id, sender, envelope_id, return_content, authenticated_as, received_at,
+                                       quarantined)
             OVERRIDING SYSTEM VALUE
             SELECT message_id, blob_id, CASE WHEN has_sender THEN sender END, CASE WHEN has_envelope_id THEN envelope_id END,
                 CASE WHEN has_return_content THEN return_content END,
-                CASE WHEN has_authenticated_as THEN authenticated_as END, received_at
+                CASE WHEN has_authenticated_as THEN authenticated_as END, received_at, quarantined
             FROM input
         ), recipients AS (
             INSERT INTO queue_recipient (queue_message_id, recipient, domain, original_recipient, notify, state,
@@ -146,6 +149,7 @@ struct QueueAcceptanceBatchStatement: PreparedStoreStatement {
         bindings.append(recipients.map { $0.1.address.domain.lowercased() })
         Self.appendOptional(recipients.map(\.1.originalRecipient), to: &bindings)
         Self.appendOptional(recipients.map(\.1.notify), to: &bindings)
+        bindings.append(messages.map(\.envelope.quarantined))
         self.bindings = bindings
     }
 
@@ -243,8 +247,14 @@ struct LocalDeliveryPlanStatement: PreparedStoreStatement {
     static let sql = """
         SELECT r.*, NULL::bytea FROM (\(RecipientResolutionStatement.rows)) r
         UNION ALL
-        SELECT 4, NULL, mb.id, NULL, NULL, NULL, NULL FROM account a JOIN mailbox mb ON mb.account_id = a.id
-        WHERE lower(a.address) = lower($2::text COLLATE "C") AND mb.name = 'INBOX'
+        SELECT * FROM (
+            -- INBOX, or a quarantined message's Junk mailbox when the account has one.
+            SELECT 4, NULL, mb.id, NULL::boolean, NULL::bigint, NULL::bigint, NULL::bytea
+            FROM account a JOIN mailbox mb ON mb.account_id = a.id JOIN queue_message q ON q.id = $4::bigint
+            WHERE lower(a.address) = lower($2::text COLLATE "C")
+                AND (mb.name = 'INBOX' OR (q.quarantined AND mb.special_use = '\\Junk'))
+            ORDER BY mb.name = 'INBOX', mb.id LIMIT 1
+        ) destination
         UNION ALL
         SELECT 5, NULL, b.size, NULL, NULL, NULL, h.header FROM queue_message m JOIN message_blob b ON b.id = m.message_blob_id
             JOIN message_header h ON h.message_blob_id = b.id

@@ -243,21 +243,22 @@ final class PostgresQueue: QueueBackend {
             ).map { try $0.decode((Int, String?, Int64?, Bool?, Int64?, Int64?, Data?).self) }
         }
         var resolutionRows: [(Int, String?, Int64?, Bool?, Int64?, Int64?)] = []
-        var inbox: MailboxID?
+        var destination: MailboxID?
         var content: (header: Data, size: Int64)?
         for (kind, target, id, enabled, quota, used, header) in rows {
             switch kind {
-            case 4: inbox = id.map(MailboxID.init)
+            case 4: destination = id.map(MailboxID.init)
             case 5: if let id, let header { content = (header, id) }
             default: resolutionRows.append((kind, target, id, enabled, quota, used))
             }
         }
         guard let content else { return nil }
         let resolution = PostgresDirectory.resolution(from: resolutionRows)
-        // The INBOX row matches the address's account, which is not where mail goes when an alias of the
+        // The destination row matches the address's account, which is not where mail goes when an alias of the
         // same address comes first.
         let isAccount = if case .account = resolution { true } else { false }
-        return LocalDeliveryPlan(header: content.header, size: content.size, resolution: resolution, inbox: isAccount ? inbox : nil)
+        return LocalDeliveryPlan(
+            header: content.header, size: content.size, resolution: resolution, destination: isAccount ? destination : nil)
     }
 
     func expandRecipient(_ lease: QueueLease, into targets: [EmailAddress], originalRecipient: String, note: String, now: Date)

@@ -24,7 +24,7 @@ struct PostgresStoreTests {
     static let migrations = [
         "2026-12-03 the store's tables", "2026-12-04 local delivery in one call, leaner counting",
         "2026-12-05 subscriptions apart from mailboxes", "2026-12-06 when each message was filed", "2026-12-07 metadata",
-        "2026-12-08 mailbox list changes in the feed", "2026-12-09 sort keys", "2026-12-10 dkim keys",
+        "2026-12-08 mailbox list changes in the feed", "2026-12-09 sort keys", "2026-12-10 dkim keys", "2026-12-11 quarantined messages",
     ]
 
     @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")

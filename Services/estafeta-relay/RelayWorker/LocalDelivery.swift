@@ -75,8 +75,8 @@ struct LocalDelivery: Sendable {
             if let quotaBytes, usedBytes + size + Int64(prefix.count) > quotaBytes {
                 return try await self.outcomes.deferOrExpire(lease, Self.mailboxFull, now: now)
             }
-            guard let inbox = plan.inbox else { throw MailStoreError.unknownMailbox("INBOX") }
-            try await self.store.deliverLocally(lease, into: inbox, headerPrefix: prefix, now: now)
+            guard let destination = plan.destination else { throw MailStoreError.unknownMailbox("INBOX") }
+            try await self.store.deliverLocally(lease, into: destination, headerPrefix: prefix, now: now)
             self.logger.info(
                 "delivered", metadata: ["queue.id": "\(lease.messageID)", "recipient": "\(lease.recipient)"])
             return .delivered

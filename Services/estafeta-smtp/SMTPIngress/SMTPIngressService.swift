@@ -32,7 +32,10 @@ public enum SMTPIngressService {
                 maximumHeaderBytes: settings.smtpMaximumHeaderBytes,
                 greetingDelay: kind == .mx ? settings.smtpGreetingDelay : .zero,
                 signer: DKIMDomainSigner(store: environment.store, signatureLifetime: settings.dkimSignatureLifetime),
-                inbound: kind == .mx && settings.smtpVerifyInbound ? InboundAuthentication(authservID: settings.hostname, dns: dns) : nil)
+                inbound: kind == .mx && settings.smtpVerifyInbound ? InboundAuthentication(
+                    authservID: settings.hostname, dns: dns,
+                    quarantineInsteadOfReject: Set(settings.dmarcQuarantineInsteadOfReject),
+                    rejectSPFFail: settings.spfRejectFail) : nil)
             let dataRate = SMTPServerChannelHandler.DataRate(
                 grace: .nanoseconds(Int64(settings.idleTimeout.components.seconds) * 1_000_000_000),
                 minimumRate: settings.smtpMinimumDataRate)

@@ -365,6 +365,7 @@ struct SMTPSession: Sendable {
                                        extended: machine.usedExtendedHello, tls: machine.tlsActive,
                                        authenticated: machine.authenticatedAs != nil, peer: peer)
         var headerSection = message.header
+        var quarantined = false
         if let account = machine.authenticatedAs, let bodyHash = message.bodyHash() {
             do {
                 // Signatures go first, above our Received:, as a signing filter puts them (not signed).
@@ -377,14 +378,21 @@ struct SMTPSession: Sendable {
                 return SMTPReply(451, "4.3.0", "Temporary failure, message not accepted, try again later")
             }
         } else if machine.authenticatedAs == nil, let inbound = self.inbound {
-            let outcome = await inbound.check(&message, logger: logger)
+            let outcome = await inbound.check(
+                &message, peer: peer, sender: transaction.sender, helo: machine.clientName ?? "",
+                recipientDomains: Set(transaction.recipients.map { $0.address.domain.lowercased() }), logger: logger)
+            switch outcome.disposition {
+            case .reject(let reply): return reply
+            case .quarantine: quarantined = true
+            case .accept: break
+            }
             lead = outcome.field + lead
             headerSection = outcome.header
         }
         let envelope = Envelope(
             sender: transaction.sender, recipients: transaction.recipients,
             envelopeID: transaction.parameters.envelopeID, returnContent: transaction.parameters.returnContent?.rawValue,
-            authenticatedAs: machine.authenticatedAs?.description)
+            authenticatedAs: machine.authenticatedAs?.description, quarantined: quarantined)
         do {
             let accepted: AcceptedMessage
             switch content {

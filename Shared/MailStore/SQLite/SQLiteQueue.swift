@@ -239,14 +239,20 @@ struct SQLiteQueue: QueueBackend {
         try await self.access.read { db in
             guard let (header, size) = try Self.queuedHeader(db, lease.messageID) else { return nil }
             let resolution = try SQLiteDirectory.resolve(db, lease.recipient)
-            var inbox: MailboxID?
+            var destination: MailboxID?
             if case .account(let account, _, _, _) = resolution {
-                inbox = try Int64.fetchOne(
-                    db.cachedStatement(sql: "SELECT id FROM mailbox WHERE accountId = ? AND name = 'INBOX'"),
-                    arguments: [account.rawValue]
+                // INBOX, or a quarantined message's Junk mailbox when the account has one.
+                destination = try Int64.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT mb.id FROM mailbox mb JOIN queueMessage q ON q.id = ?
+                            WHERE mb.accountId = ? AND (mb.name = 'INBOX' OR (q.quarantined AND mb.specialUse = ?))
+                            ORDER BY mb.name = 'INBOX', mb.id LIMIT 1
+                            """),
+                    arguments: [lease.messageID.rawValue, account.rawValue, SpecialUse.junk.rawValue]
                 ).map(MailboxID.init)
             }
-            return LocalDeliveryPlan(header: header, size: size, resolution: resolution, inbox: inbox)
+            return LocalDeliveryPlan(header: header, size: size, resolution: resolution, destination: destination)
         }
     }
 

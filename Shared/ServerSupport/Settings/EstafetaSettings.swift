@@ -162,6 +162,10 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var smtpGreetingDelay: Duration
     /// MX: check the DKIM signatures (and SPF, DMARC) of arriving mail and add Authentication-Results.
     public var smtpVerifyInbound: Bool
+    /// Refuse mail whose MAIL FROM domain's SPF record says `fail` (RFC 7208 §8.4), whatever DMARC says.
+    public var spfRejectFail: Bool
+    /// Local domains whose users get mail that DMARC says to reject in their Junk mailbox instead.
+    public var dmarcQuarantineInsteadOfReject: [String]
     /// How long a DKIM signature made here is valid (`x=`, RFC 6376 §3.5); nil: no expiry.
     public var dkimSignatureLifetime: Duration?
     /// The delivery worker: how often an idle worker looks at the queue, how many recipients it leases
@@ -376,6 +380,10 @@ public struct EstafetaSettings: Sendable, Equatable {
             smtpMinimumDataRate: positive("smtp.minDataRate", 500),
             smtpGreetingDelay: .milliseconds(max(0, reader.int(forKey: "smtp.greetingDelayMs", default: 0))),
             smtpVerifyInbound: reader.bool(forKey: "smtp.verifyInbound", default: true),
+            spfRejectFail: reader.bool(forKey: "spf.rejectFail", default: false),
+            dmarcQuarantineInsteadOfReject: reader.stringArray(forKey: "dmarc.quarantineInsteadOfReject", default: []).map {
+                $0.lowercased()
+            },
             dkimSignatureLifetime: { seconds in seconds > 0 ? .seconds(seconds) : nil }(
                 reader.int(forKey: "dkim.signatureLifetimeSeconds", default: 0)),
             relayPollInterval: .milliseconds(positive("relay.pollIntervalMs", 1_000)),
@@ -483,6 +491,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("smtp.minDataRate") { "\($0.smtpMinimumDataRate)" },
         Entry("smtp.greetingDelayMs") { EstafetaSettings.milliseconds($0.smtpGreetingDelay) },
         Entry("smtp.verifyInbound") { "\($0.smtpVerifyInbound)" },
+        Entry("spf.rejectFail") { "\($0.spfRejectFail)" },
+        Entry("dmarc.quarantineInsteadOfReject") { $0.dmarcQuarantineInsteadOfReject.joined(separator: ",") },
         Entry("dkim.signatureLifetimeSeconds") { "\($0.dkimSignatureLifetime?.components.seconds ?? 0)" },
         Entry("auth.lockoutFailures") { "\($0.authLockoutFailures)" },
         Entry("auth.lockoutSeconds") { "\($0.authLockoutWindow.components.seconds)" },
