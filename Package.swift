@@ -183,7 +183,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MailStore", "MailFormat", "MailAuth", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "MailStore", "MailFormat", "MailAuth", "MailDNS", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Services/estafeta-admin/AdminAPI",

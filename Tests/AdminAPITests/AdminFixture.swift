@@ -33,7 +33,7 @@ struct AdminFixture: Sendable {
             configFile: nil, arguments: ["--admin-port", "0"], environment: environment, defaultOpsPort: 0)
         let fixture = AdminFixture(
             directory: directory, store: store, writeToken: write.presentable, readToken: read.presentable)
-        let application = AdminAPIService.application(store: store, settings: settings, logger: Logger(label: "test"))
+        let application = try AdminAPIService.application(store: store, settings: settings, logger: Logger(label: "test"))
         return try await application.test(.router) { client in try await body(fixture, client) }
     }
 }

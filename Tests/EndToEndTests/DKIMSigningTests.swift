@@ -151,3 +151,69 @@ extension RelayTests {
         #expect(try await b.stop().status == 0)
     }
 }
+
+extension RelayTests {
+    @Test("DNS check: the records a domain needs, with the values to publish and what a live look-up finds (ok, missing, wrong)")
+    func domainDNSCheck() async throws {
+        let dnsPort = Int.random(in: 20_000...60_000)
+        let server = try await self.suite(
+            "mx.shop.example", domain: "shop.example", account: "alice@shop.example",
+            options: ["--relay-dns-server", "127.0.0.1:\(dnsPort)"])
+        defer { server.removeDirectory() }
+        #expect(try await admin(server, token: Self.token, "POST", "/api/v1/domains", #"{"name":"broken.example"}"#).status == 201)
+        let keysPath = "/api/v1/domains/shop.example/dkim"
+        let published = try #require(try await self.dkimKey(server, "POST", keysPath, #"{"selector":"s1"}"#, status: 201))
+        let other = try #require(
+            try await self.dkimKey(server, "POST", keysPath, #"{"selector":"s2","algorithm":"ed25519-sha256"}"#, status: 201))
+        let decoy = try #require(
+            try await self.dkimKey(server, "POST", "/api/v1/domains/broken.example/dkim", #"{"selector":"s2","algorithm":"ed25519-sha256"}"#, status: 201))
+        let pidFile = try await self.startDNS(
+            [
+                "--mx-host=shop.example,mx.shop.example,10", "--txt-record=shop.example,v=spf1 mx -all",
+                "--txt-record=s1._domainkey.shop.example," + published.dnsRecord.strings.joined(separator: ","),
+                // Another key than the one made for s2.
+                "--txt-record=s2._domainkey.shop.example," + decoy.dnsRecord.strings.joined(separator: ","),
+                "--mx-host=broken.example,mx.elsewhere.example,10",
+                "--txt-record=broken.example,v=spf1 -all", "--txt-record=broken.example,v=spf1 +all",
+                "--txt-record=_dmarc.broken.example,v=DMARC1; p=reject",
+            ],
+            directory: server.directory, port: dnsPort
+        ).pidFile
+        defer { self.stopDNS(pidFile) }
+        _ = other
+
+        struct Check: Decodable {
+            struct Record: Decodable {
+                let purpose: String
+                let name: String
+                let expected: String
+                let found: [String]
+                let status: String
+                let detail: String?
+                let selector: String?
+            }
+            let domain: String
+            let records: [Record]
+        }
+        let shop = try await admin(server, token: Self.token, "GET", "/api/v1/domains/shop.example/dns")
+        #expect(shop.status == 200, "\(shop.body)")
+        let check = try JSONDecoder().decode(Check.self, from: Data(shop.body.utf8))
+        func record(_ purpose: String, _ selector: String? = nil) -> Check.Record? {
+            check.records.first { $0.purpose == purpose && $0.selector == selector }
+        }
+        #expect(record("mx")?.status == "ok" && record("mx")?.expected == "10 mx.shop.example.", "\(shop.body)")
+        #expect(record("spf")?.status == "ok" && record("spf")?.found == ["v=spf1 mx -all"], "\(shop.body)")
+        #expect(record("dkim", "s1")?.status == "ok" && record("dkim", "s1")?.expected == published.dnsRecord.value, "\(shop.body)")
+        #expect(record("dkim", "s1")?.detail == "published: the key can be activated", "\(shop.body)")
+        #expect(record("dkim", "s2")?.status == "wrong" && record("dkim", "s2")?.name == "s2._domainkey.shop.example", "\(shop.body)")
+        #expect(record("dmarc")?.status == "missing" && record("dmarc")?.expected.hasPrefix("v=DMARC1; p=") == true, "\(shop.body)")
+
+        let broken = try await admin(server, token: Self.token, "GET", "/api/v1/domains/broken.example/dns")
+        let brokenCheck = try JSONDecoder().decode(Check.self, from: Data(broken.body.utf8))
+        let statuses = Dictionary(brokenCheck.records.map { ($0.purpose, $0.status) }) { first, _ in first }
+        #expect(statuses["mx"] == "wrong" && statuses["spf"] == "wrong" && statuses["dmarc"] == "ok", "\(broken.body)")
+        #expect(statuses["dkim"] == "missing", "\(broken.body)")
+        #expect(try await admin(server, token: Self.token, "GET", "/api/v1/domains/nowhere.example/dns").status == 404)
+        #expect(try await server.stop().status == 0)
+    }
+}

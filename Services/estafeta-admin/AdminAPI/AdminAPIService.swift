@@ -2,6 +2,7 @@ import Credentials
 import Foundation
 import Hummingbird
 import Logging
+import MailDNS
 import MailStore
 import NIOCore
 import ServerSupport
@@ -13,7 +14,7 @@ public enum AdminAPIService {
     public static func make(_ environment: ServiceEnvironment) async throws -> ServiceBundle {
         try await Self.bootstrapToken(environment.settings.adminBootstrapToken, store: environment.store, logger: environment.logger)
         let bound = OneShotValue<SocketAddress>()
-        let application = Self.application(
+        let application = try Self.application(
             store: environment.store, settings: environment.settings, logger: environment.logger
         ) { address in bound.succeed(address) }
         return ServiceBundle(
@@ -34,7 +35,7 @@ public enum AdminAPIService {
     public static func application(
         store: MailStore, settings: EstafetaSettings, logger: Logger,
         onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: AdminRequestContext.self)
         // Request counts and durations per route, on /metrics (swift-metrics → Prometheus).
         router.add(middleware: MetricsMiddleware())
@@ -64,7 +65,9 @@ public enum AdminAPIService {
             newAccountMailboxes: settings.accountMailboxes.map { mailbox in
                 // The settings hold only the uses that name a SpecialUse (`NewAccountMailbox.specialUses`).
                 (mailbox.name, mailbox.specialUse.flatMap { SpecialUse(rawValue: "\\" + $0.prefix(1).uppercased() + $0.dropFirst()) })
-            })
+            },
+            dns: try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer, timeout: .seconds(5)),
+            mailHostname: settings.hostname)
         routes.register(on: api)
         router.add(
             middleware: MethodNotAllowedMiddleware(

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MailFormat
+import MailDNS
 import MailStore
 
 /// The `/api/v1` resources. Handlers validate, call one store method (one transaction, audited),
@@ -13,6 +14,9 @@ struct AdminRoutes: Sendable {
     let maximumBodyBytes: Int
     /// What each new account gets beside INBOX (`accounts.mailboxes`).
     let newAccountMailboxes: [(name: String, specialUse: SpecialUse?)]
+    /// The DNS check's look-ups, and the host name its MX record should name.
+    let dns: any DNSLookup
+    let mailHostname: String
 
     typealias Handler = @Sendable (Request, AdminRequestContext) async throws -> Response
 
@@ -22,6 +26,7 @@ struct AdminRoutes: Sendable {
         [
             (.get, "domains", self.listDomains), (.post, "domains", self.createDomain),
             (.get, "domains/:domain", self.getDomain), (.delete, "domains/:domain", self.deleteDomain),
+            (.get, "domains/:domain/dns", self.checkDomainDNS),
             (.get, "domains/:domain/dkim", self.listDKIMKeys), (.post, "domains/:domain/dkim", self.createDKIMKey),
             (.get, "domains/:domain/dkim/:selector", self.getDKIMKey),
             (.delete, "domains/:domain/dkim/:selector", self.deleteDKIMKey),
