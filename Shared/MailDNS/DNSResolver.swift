@@ -15,6 +15,7 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
     private let context: OpaquePointer
     private let pool: NIOThreadPool
     private let timeout: Duration
+    private let cache = AnswerCache(capacity: 10_000)
 
     public enum SetupError: Error, CustomStringConvertible {
         case failed(String)
@@ -117,25 +118,30 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
     ) async -> DNSAnswer<Record> {
         // A name that cannot be one (too long, empty labels) is not asked about.
         guard !name.isEmpty, name.utf8.count <= 253, !name.contains(".."), !name.hasPrefix(".") else { return .nameDoesNotExist }
+        let key = AnswerCache.Key(name: name.lowercased(), type: type)
+        if let cached = self.cache.answer(for: key) { return cached.parsed(parse) }
         // Not a task group: it would wait for the blocked look-up however long it takes.
-        let pending = FirstAnswer<Record>()
+        let pending = FirstAnswer()
         let timeout = self.timeout
-        return await withCheckedContinuation { continuation in
+        let raw = await withCheckedContinuation { continuation in
             pending.wait(continuation)
             let timer = Task {
                 try? await Task.sleep(for: timeout)
                 pending.answer(.temporaryFailure("DNS look-up of \(name) timed out"))
             }
             Task {
-                pending.answer(await self.blockingQuery(name, type: type, parse))
+                let (answer, ttl) = await self.blockingQuery(name, type: type)
+                self.cache.keep(answer, for: key, ttl: ttl)
+                pending.answer(answer)
                 timer.cancel()
             }
         }
+        return raw.parsed(parse)
     }
 
-    private func blockingQuery<Record: Sendable>(
-        _ name: String, type: Int32, _ parse: @escaping @Sendable (Data) -> Record?
-    ) async -> DNSAnswer<Record> {
+    /// One look-up and the answer's TTL. libunbound's synchronous call sets up a worker (and seeds its
+    /// random numbers) each time, which costs more than a cached answer is worth: `cache` keeps answers.
+    private func blockingQuery(_ name: String, type: Int32) async -> (RawAnswer, Int) {
         do {
             return try await self.pool.runIfActive { [self] in
                 let context = self.context
@@ -143,23 +149,23 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
                 let status = ub_resolve(context, name, type, 1, &result)
                 defer { if let result { ub_resolve_free(result) } }
                 guard status == 0, let answer = result?.pointee else {
-                    return .temporaryFailure("resolver error: \(String(cString: ub_strerror(status)))")
+                    return (.temporaryFailure("resolver error: \(String(cString: ub_strerror(status)))"), 0)
                 }
-                if answer.nxdomain != 0 { return .nameDoesNotExist }
+                let ttl = Int(answer.ttl)
+                if answer.nxdomain != 0 { return (.nameDoesNotExist, ttl) }
                 // rcode 2 is SERVFAIL; other failures (REFUSED, ...) are temporary too.
-                if answer.rcode != 0 { return .temporaryFailure("DNS rcode \(answer.rcode) for \(name)") }
-                guard answer.havedata != 0, let data = answer.data, let lengths = answer.len else { return .noData }
-                var records: [Record] = []
+                if answer.rcode != 0 { return (.temporaryFailure("DNS rcode \(answer.rcode) for \(name)"), 0) }
+                guard answer.havedata != 0, let data = answer.data, let lengths = answer.len else { return (.noData, ttl) }
+                var records: [Data] = []
                 var index = 0
                 while let pointer = data[index] {
-                    let rdata = Data(bytes: pointer, count: Int(lengths[index]))
-                    if let record = parse(rdata) { records.append(record) }
+                    records.append(Data(bytes: pointer, count: Int(lengths[index])))
                     index += 1
                 }
-                return records.isEmpty ? .noData : .records(records)
+                return (records.isEmpty ? .noData : .records(records), ttl)
             }
         } catch {
-            return .temporaryFailure("resolver unavailable: \(error)")
+            return (.temporaryFailure("resolver unavailable: \(error)"), 0)
         }
     }
 
@@ -179,15 +185,80 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
     }
 }
 
-/// The first of the look-up's answer and its timeout resumes the waiting caller; the other is dropped.
-private final class FirstAnswer<Record: Sendable>: Sendable {
-    private let waiting = Mutex<CheckedContinuation<DNSAnswer<Record>, Never>?>(nil)
+/// An answer before its records are read: what the cache keeps.
+enum RawAnswer: Sendable {
+    case records([Data])
+    case noData
+    case nameDoesNotExist
+    case temporaryFailure(String)
 
-    func wait(_ continuation: CheckedContinuation<DNSAnswer<Record>, Never>) {
+    func parsed<Record>(_ parse: (Data) -> Record?) -> DNSAnswer<Record> {
+        switch self {
+        case .records(let records):
+            let parsed = records.compactMap(parse)
+            return parsed.isEmpty ? .noData : .records(parsed)
+        case .noData: return .noData
+        case .nameDoesNotExist: return .nameDoesNotExist
+        case .temporaryFailure(let reason): return .temporaryFailure(reason)
+        }
+    }
+}
+
+/// Answers kept for their TTL (at most an hour, and never failures), up to `capacity` of them: a
+/// domain that sends many messages is looked up once for all of them.
+final class AnswerCache: Sendable {
+    struct Key: Hashable, Sendable {
+        let name: String
+        let type: Int32
+    }
+    private struct Entry {
+        let answer: RawAnswer
+        let expires: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func answer(for key: Key) -> RawAnswer? {
+        self.entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            guard entry.expires > .now else {
+                entries[key] = nil
+                return nil
+            }
+            return entry.answer
+        }
+    }
+
+    func keep(_ answer: RawAnswer, for key: Key, ttl: Int) {
+        if case .temporaryFailure = answer { return }
+        guard ttl > 0 else { return }
+        let expires = ContinuousClock.now + .seconds(min(ttl, 3600))
+        self.entries.withLock { entries in
+            if entries.count >= self.capacity {
+                // Full: the expired go, and if that is not enough, everything (simple, and rare).
+                let now = ContinuousClock.now
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[key] = Entry(answer: answer, expires: expires)
+        }
+    }
+}
+
+/// The first of the look-up's answer and its timeout resumes the waiting caller; the other is dropped.
+private final class FirstAnswer: Sendable {
+    private let waiting = Mutex<CheckedContinuation<RawAnswer, Never>?>(nil)
+
+    func wait(_ continuation: CheckedContinuation<RawAnswer, Never>) {
         self.waiting.withLock { $0 = continuation }
     }
 
-    func answer(_ answer: DNSAnswer<Record>) {
+    func answer(_ answer: RawAnswer) {
         self.waiting.withLock { $0.take() }?.resume(returning: answer)
     }
 }
