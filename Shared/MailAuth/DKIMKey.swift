@@ -71,24 +71,42 @@ public struct DKIMKeyPair: Sendable {
         return strings
     }
 
+}
+
+/// A private key read once, ready to sign: reading an RSA key (and the Montgomery and blinding set-up
+/// of its first use) costs a sizeable part of a signature, so signers keep these.
+public struct DKIMSigningKey: Sendable {
+    enum Material: Sendable {
+        case rsa(_RSA.Signing.PrivateKey)
+        case ed25519(Curve25519.Signing.PrivateKey)
+    }
+    public let algorithm: DKIMAlgorithm
+    let material: Material
+
+    public init(_ pair: DKIMKeyPair) throws(DKIMKeyPair.KeyError) {
+        self.algorithm = pair.algorithm
+        do {
+            switch pair.algorithm {
+            case .rsaSHA256: self.material = .rsa(try _RSA.Signing.PrivateKey(derRepresentation: pair.privateKey))
+            case .ed25519SHA256: self.material = .ed25519(try Curve25519.Signing.PrivateKey(rawRepresentation: pair.privateKey))
+            }
+        } catch {
+            throw .unusablePrivateKey
+        }
+    }
+
     /// Signs the SHA-256 digest of the canonical header data.
-    func sign(digest: SHA256.Digest) throws(KeyError) -> Data {
-        switch self.algorithm {
-        case .rsaSHA256:
-            do {
-                let key = try _RSA.Signing.PrivateKey(derRepresentation: self.privateKey)
+    func sign(digest: SHA256.Digest) throws(DKIMKeyPair.KeyError) -> Data {
+        do {
+            switch self.material {
+            case .rsa(let key):
                 return try key.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation
-            } catch {
-                throw .unusablePrivateKey
-            }
-        case .ed25519SHA256:
-            // RFC 8463 §3: Ed25519 (PureEdDSA) signs the SHA-256 hash, not the data itself.
-            do {
-                let key = try Curve25519.Signing.PrivateKey(rawRepresentation: self.privateKey)
+            case .ed25519(let key):
+                // RFC 8463 §3: Ed25519 (PureEdDSA) signs the SHA-256 hash, not the data itself.
                 return try key.signature(for: Data(digest))
-            } catch {
-                throw .unusablePrivateKey
             }
+        } catch {
+            throw .unusablePrivateKey
         }
     }
 }

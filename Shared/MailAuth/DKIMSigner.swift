@@ -9,12 +9,12 @@ public struct DKIMSigner: Sendable {
     public struct Key: Sendable {
         public let domain: String
         public let selector: String
-        public let pair: DKIMKeyPair
+        public let signingKey: DKIMSigningKey
 
-        public init(domain: String, selector: String, pair: DKIMKeyPair) {
+        public init(domain: String, selector: String, signingKey: DKIMSigningKey) {
             self.domain = domain
             self.selector = selector
-            self.pair = pair
+            self.signingKey = signingKey
         }
     }
 
@@ -79,7 +79,7 @@ public struct DKIMSigner: Sendable {
         let names = Self.headerList(for: fields)
         let time = Int64(now.timeIntervalSince1970)
         var tags = [
-            "v=1", "a=\(key.pair.algorithm.rawValue)", "c=relaxed/relaxed", "d=\(key.domain)", "s=\(key.selector)",
+            "v=1", "a=\(key.signingKey.algorithm.rawValue)", "c=relaxed/relaxed", "d=\(key.domain)", "s=\(key.selector)",
             "t=\(time)",
         ]
         if let lifetime = self.lifetime { tags.append("x=\(time + lifetime.components.seconds)") }
@@ -88,7 +88,7 @@ public struct DKIMSigner: Sendable {
         let unsigned = Self.fold(tags, signature: "")
         var data = Self.headerData(fields, names: names, canonicalization: .relaxed)
         data += DKIMHeaderField.relaxed(Array(unsigned.utf8))
-        let signature = try key.pair.sign(digest: SHA256.hash(data: data))
+        let signature = try key.signingKey.sign(digest: SHA256.hash(data: data))
         return Self.fold(tags, signature: signature.base64EncodedString()) + "\r\n"
     }
 

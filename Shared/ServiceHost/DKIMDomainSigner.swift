@@ -3,6 +3,7 @@ import Logging
 import MailAuth
 import MailFormat
 import MailStore
+import Synchronization
 
 /// Signs outgoing mail with a local domain's active DKIM keys (RFC 6376 §5), one signature per active
 /// key: an Ed25519 key beside the RSA one gives the second signature RFC 8463 suggests. Used by
@@ -11,6 +12,9 @@ import MailStore
 public struct DKIMDomainSigner: Sendable {
     let store: MailStore
     let signer: DKIMSigner
+    /// Keys as read for signing, by their stored private half: the store is asked which keys are active
+    /// for every message (so a rotation takes effect at once), but each key is read only once.
+    private let preparedKeys = PreparedKeys()
 
     public init(store: MailStore, signatureLifetime: Duration?) {
         self.store = store
@@ -33,10 +37,10 @@ public struct DKIMDomainSigner: Sendable {
         var fields = ""
         for record in try await self.store.dkimSigningKeys(domain: domain) {
             guard let algorithm = DKIMAlgorithm(rawValue: record.algorithm) else { continue }
-            let key = DKIMSigner.Key(
-                domain: domain, selector: record.selector,
-                pair: DKIMKeyPair(algorithm: algorithm, privateKey: record.privateKey, publicKey: record.publicKey))
             do {
+                let signingKey = try self.preparedKeys.key(
+                    DKIMKeyPair(algorithm: algorithm, privateKey: record.privateKey, publicKey: record.publicKey))
+                let key = DKIMSigner.Key(domain: domain, selector: record.selector, signingKey: signingKey)
                 fields += try self.signer.signatureField(header: header, bodyHash: bodyHash, key: key)
             } catch {
                 logger.error(
@@ -63,5 +67,20 @@ public struct DKIMDomainSigner: Sendable {
             labels.removeFirst()
         }
         return message
+    }
+}
+
+/// Signing keys read from their stored form, at most a few hundred (more is a sign of churn: start over).
+private final class PreparedKeys: Sendable {
+    private let keys = Mutex<[Data: DKIMSigningKey]>([:])
+
+    func key(_ pair: DKIMKeyPair) throws(DKIMKeyPair.KeyError) -> DKIMSigningKey {
+        if let key = self.keys.withLock({ $0[pair.privateKey] }) { return key }
+        let key = try DKIMSigningKey(pair)
+        self.keys.withLock { keys in
+            if keys.count >= 512 { keys.removeAll() }
+            keys[pair.privateKey] = key
+        }
+        return key
     }
 }
