@@ -152,17 +152,23 @@ public struct DKIMBodyHasher: Sendable {
             self.heldLineEnds -= 1
         }
         if self.heldBlank {
-            self.emit(CollectionOfOne(0x20))
+            self.emit(0x20)
             self.heldBlank = false
         }
         self.lineHasContent = true
-        self.emit(CollectionOfOne(byte))
+        self.emit(byte)
     }
 
     private mutating func endLine() {
         self.heldBlank = false
         self.heldLineEnds += 1
         self.lineHasContent = false
+    }
+
+    private mutating func emit(_ byte: UInt8) {
+        self.canonicalLength += 1
+        self.output.append(byte)
+        if self.output.count >= 16384 { self.hashOutput() }
     }
 
     private mutating func emit(_ bytes: some Collection<UInt8>) {
