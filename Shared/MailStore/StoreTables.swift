@@ -91,7 +91,10 @@ public struct StoreTable: Sendable {
             ]),
         StoreTable(
             "mailboxChange",
-            [("id", .integer), ("mailboxId", .integer), ("modSeq", .integer), ("uid", .integer), ("kind", .text), ("createdAt", .date)]),
+            [
+                ("id", .integer), ("mailboxId", .integer), ("modSeq", .integer), ("uid", .integer), ("kind", .text),
+                ("createdAt", .date), ("accountId", .integer),
+            ]),
         StoreTable(
             "queueMessage",
             [

@@ -46,7 +46,7 @@ struct PostgresStoreTests {
                 "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'public'",
                 database: server.database)
             #expect(
-                tables == "account,admin_token,alias,alias_target,audit_log,counter,domain,login_failure,mailbox,mailbox_change,"
+                tables == "account,admin_token,alias,alias_target,audit_log,counter,dkim_key,domain,login_failure,mailbox,mailbox_change,"
                     + "mailbox_message,mailbox_metadata,mailbox_subscription,maildrop_lock,message_blob,message_chunk,message_header,queue_message,"
                     + "queue_recipient,schema_migration,server_metadata\n")
             // The socket's directory as the host: no password needed there (local trust), and no TLS.
