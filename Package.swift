@@ -248,7 +248,7 @@ let package = Package(
         // binary when built by Tests/Fuzz/run.sh, a corpus replayer otherwise) and the corpus replay test.
         .target(
             name: "FuzzHarnesses",
-            dependencies: ["SMTPProtocol", "IMAPProtocol", "POP3Protocol", "MailFormat", "Credentials", nio],
+            dependencies: ["SMTPProtocol", "IMAPProtocol", "POP3Protocol", "MailFormat", "MailAuth", "Credentials", nio],
             path: "Tests/Fuzz/Harnesses", swiftSettings: strict),
         .executableTarget(name: "estafeta-fuzz", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/Main", swiftSettings: strict),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/CorpusTests", swiftSettings: strict),

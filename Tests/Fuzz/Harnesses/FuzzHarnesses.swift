@@ -1,6 +1,7 @@
 import Credentials
 import Foundation
 import IMAPProtocol
+import MailAuth
 import MailFormat
 import NIOCore
 import POP3Protocol
@@ -19,6 +20,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case address
     case encodedWords = "encoded-words"
     case sasl
+    case mailAuth = "mail-auth"
 
     public func run(_ bytes: [UInt8]) {
         switch self {
@@ -51,6 +53,39 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? SASL.plain(base64: text)
             _ = try? SASL.plain(bytes)
             _ = try? SASL.loginField(bytes)
+        case .mailAuth:
+            Self.mailAuth(bytes)
+        }
+    }
+
+    /// What a sending server controls in mail authentication: the header section with its signature
+    /// fields and Authentication-Results, the body, and the SPF, DMARC and key records of its domain.
+    /// The body hash must not depend on how the body arrives (here in two, where the first byte says).
+    static func mailAuth(_ bytes: [UInt8]) {
+        let headerLength = MIMEParser.headerLength(of: bytes)
+        var verifier = DKIMVerifier(header: bytes.prefix(headerLength))
+        verifier.add(body: bytes.dropFirst(headerLength))
+        _ = AuthenticationResults.removingClaims(of: "mx.example.org", from: Data(bytes.prefix(headerLength)))
+        for field in DKIMHeaderField.fields(of: bytes.prefix(headerLength)) {
+            _ = field.canonicalized(.relaxed)
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).prefix(64) {
+            let record = String(line)
+            _ = try? DKIMSignature(parsing: record)
+            _ = PublishedRecords.spf([record])
+            _ = PublishedRecords.dmarc([record])
+            _ = PublishedRecords.dkim([record], algorithm: .rsaSHA256, publicKey: Data([1, 2, 3]))
+        }
+        let body = bytes.dropFirst(headerLength)
+        let split = body.isEmpty ? 0 : Int(body[body.startIndex]) % (body.count + 1)
+        for canonicalization in [DKIMCanonicalization.simple, .relaxed] {
+            var whole = DKIMBodyHasher(canonicalization: canonicalization)
+            whole.add(body)
+            var pieces = DKIMBodyHasher(canonicalization: canonicalization)
+            pieces.add(body.prefix(split))
+            pieces.add(body.dropFirst(split))
+            precondition(whole.finish() == pieces.finish(), "the body hash depends on how the body arrives")
         }
     }
 
