@@ -1,5 +1,6 @@
 import Foundation
 import MailDNS
+import MailFormat
 
 /// DMARC (RFC 7489): does the author's domain (RFC 5322 From) stand behind this message, through an
 /// SPF or DKIM pass for an aligned domain, and what does it ask be done with it if not?
@@ -30,6 +31,13 @@ public struct DMARCChecker: Sendable {
     public init(dns: any DNSLookup, suffixes: PublicSuffixList = .shipped) {
         self.dns = dns
         self.suffixes = suffixes
+    }
+
+    /// The lower-cased domains of the From field's addresses (RFC 5322 From: the author domain DMARC
+    /// speaks for, and the domain a signature should align with).
+    public static func fromDomains(of header: Data) -> [String] {
+        MessageHeader(parsing: header).values("From").flatMap(AddressListParser.addresses(in:))
+            .compactMap { try? EmailAddress(parsing: $0).domain.lowercased() }
     }
 
     /// `fromDomains`: the domains of the From header's addresses; `spf`: the SPF outcome of the MAIL

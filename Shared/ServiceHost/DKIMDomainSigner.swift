@@ -24,8 +24,7 @@ public struct DKIMDomainSigner: Sendable {
     /// The domain of the message's author (the first From address), for a signature that aligns with
     /// From as DMARC asks (RFC 7489 §3.1.1).
     public static func authorDomain(of header: Data) -> String? {
-        MessageHeader(parsing: header).values("From").lazy.flatMap(AddressListParser.addresses(in:))
-            .compactMap { try? EmailAddress(parsing: $0) }.first?.domain.lowercased()
+        DMARCChecker.fromDomains(of: header).first
     }
 
     /// The `DKIM-Signature` fields to put before a message whose body hash (relaxed) is known, empty

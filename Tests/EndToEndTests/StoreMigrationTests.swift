@@ -21,6 +21,13 @@ struct StoreMigrationTests {
         let bob = try await store.createAccount(try EmailAddress(parsing: "Bob@example.org"), passwordHash: hash, audit: admin)
         try await store.createAlias("team@example.org", targets: ["alice@example.org", "Bob@example.org"], audit: admin)
         try await store.createAlias("@example.org", targets: ["alice@example.org"], audit: admin)
+        // DKIM keys, one signing and one retired, with their private halves.
+        for selector in ["s1", "s2"] {
+            _ = try await store.createDKIMKey(
+                domain: "example.org", selector: selector, algorithm: "ed25519-sha256", privateKey: Data(repeating: 1, count: 32),
+                publicKey: Data(repeating: UInt8(selector.count), count: 32), audit: admin)
+            _ = try await store.activateDKIMKey(domain: "example.org", selector: selector, audit: admin)
+        }
         let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
         try await store.createMailbox(named: "Projects/Old", of: alice.id)
         try await store.renameMailbox(from: "Projects/Old", to: "Archive/2025", of: alice.id)
@@ -89,6 +96,8 @@ struct StoreMigrationTests {
             lines += detail.recipients.map { "  \($0.recipient) \($0.state) \($0.attempts) \($0.lastError ?? "-") \(time($0.nextAttemptAt))" }
             lines.append("  content \(try await store.queuedContent(detail.id)?.hashValue ?? 0)")
         }
+        lines += try await store.dkimKeys(domain: "example.org").map { "dkim \($0.selector) \($0.algorithm) \($0.state) \($0.publicKey.base64EncodedString())" }
+        lines += try await store.dkimSigningKeys(domain: "example.org").map { "signing \($0.selector) \($0.privateKey.base64EncodedString())" }
         lines += try await store.adminTokens().map { "token \($0.id) \($0.scope) \($0.secretHash.base64EncodedString()) \($0.revokedAt == nil)" }
         lines += try await store.auditEntries(limit: 1_000).map { "audit \($0.id) \($0.tokenID) \($0.action) \($0.target) \($0.detail ?? "-")" }
         return lines

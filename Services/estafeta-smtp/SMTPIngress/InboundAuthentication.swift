@@ -49,9 +49,8 @@ struct InboundAuthentication: Sendable {
         }
         let dkim = await message.signatureVerdicts(dns: self.dns)
         results.add(dkim: dkim)
-        let fromDomains = MessageHeader(parsing: message.header).values("From").flatMap(AddressListParser.addresses(in:))
-            .compactMap { try? EmailAddress(parsing: $0).domain }
-        let dmarc = await DMARCChecker(dns: self.dns).check(fromDomains: fromDomains, spf: spf, dkim: dkim)
+        let dmarc = await DMARCChecker(dns: self.dns).check(
+            fromDomains: DMARCChecker.fromDomains(of: message.header), spf: spf, dkim: dkim)
         results.add(dmarc: dmarc)
 
         var disposition = Disposition.accept
