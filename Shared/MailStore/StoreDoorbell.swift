@@ -72,7 +72,8 @@ public final class StoreDoorbell: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = self.state.withLock { state -> Bool in
-                    if state.rung {
+                    // Cancelled before registering: the handler below has already run.
+                    if state.rung || Task.isCancelled {
                         state.rung = false
                         return true
                     }
@@ -82,7 +83,14 @@ public final class StoreDoorbell: Sendable {
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            self.ring()
+            // Ends this wait only. Ringing instead would leave a ring for the next wait when the timer
+            // woke this one and the group cancelled it before it returned: the next wait would end at once.
+            let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume()
         }
     }
 }
