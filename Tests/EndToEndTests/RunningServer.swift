@@ -94,7 +94,9 @@ final class RunningServer: @unchecked Sendable {
         let start = ContinuousClock.now
         kill(self.process.processIdentifier, signal)
         while self.process.isRunning {
-            if ContinuousClock.now - start > timeout {
+            // An exit Foundation has not noticed yet is waited for (bounded), not taken for a hang.
+            let waited = ContinuousClock.now - start
+            if waited > timeout && (waited > timeout + .seconds(60) || !self.process.hasEnded) {
                 kill(self.process.processIdentifier, SIGKILL)
                 throw RunningServerError.didNotStop(self.log)
             }

@@ -64,8 +64,13 @@ public final class ChildProcess: @unchecked Sendable {
     public func finish(timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
         defer { self.closePipes() }
         let deadline = ContinuousClock.now + timeout
+        // Foundation learns of a child's exit on its one manager thread; on a loaded machine that lags by
+        // seconds, so past the deadline a child that has already exited (a zombie waiting to be reaped) is
+        // given a further bounded wait instead of being reported as hung.
+        let reapDeadline = deadline + .seconds(60)
         while self.process.isRunning {
-            if ContinuousClock.now > deadline {
+            let now = ContinuousClock.now
+            if now > deadline && (now > reapDeadline || !self.process.hasEnded) {
                 self.process.kill()
                 throw ChildProcessError.timedOut
             }
@@ -91,5 +96,16 @@ extension Process {
     /// forever in a Python peer; SIGKILL cannot be blocked.
     public func kill() {
         if self.isRunning { _ = Glibc.kill(self.processIdentifier, SIGKILL) }
+    }
+
+    /// Whether the process has ended as the kernel sees it: gone, or a zombie not reaped yet (state `Z` in
+    /// `/proc/PID/stat`, the field after the parenthesised command name). `isRunning` turns false only once
+    /// Foundation's manager thread has reaped the child, which lags by seconds on a loaded machine.
+    public var hasEnded: Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(self.processIdentifier)/stat", encoding: .utf8) else {
+            return true
+        }
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }
