@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // HTTPS fetches of MTA-STS policies (RFC 8461 §3.3).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Raw DEFLATE streams over zlib for IMAP COMPRESS=DEFLATE (RFC 4978).
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
@@ -157,6 +159,8 @@ let package = Package(
             dependencies: [
                 "MailStore", "ServerSupport", "ServiceHost", "MailFormat", "MailAuth", "MailDNS", "SMTPProtocol", nio,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

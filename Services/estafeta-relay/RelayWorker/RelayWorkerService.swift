@@ -42,16 +42,28 @@ public enum RelayWorkerService {
         // RFC 7435 opportunistic TLS: encrypt when offered, whatever the certificate (MX certificates
         // are rarely verifiable by name; DANE and MTA-STS are the later way to authenticate them).
         tls.certificateVerification = .none
+        // Authenticated TLS, where a destination's MTA-STS policy asks for it (RFC 8461 §4.2): the system's
+        // trust roots and the operator's, the host's name checked, TLS 1.2 or later.
+        var verified = TLSConfiguration.makeClientConfiguration()
+        verified.certificateVerification = .fullVerification
+        verified.minimumTLSVersion = .tlsv12
+        if !settings.relayTrustedCAFile.isEmpty {
+            verified.additionalTrustRoots = [.file(settings.relayTrustedCAFile)]
+        }
         let resolver = try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer)
         let router = RelayRouter(
             staticRoutes: RelayRouter.parseRoutes(settings.relayRoutes),
             smarthost: RelayRouter.parseHostPort(settings.relaySmarthost),
             smarthostCredentials: settings.relaySmarthostUser.isEmpty
                 ? nil : RelayCredentials(user: settings.relaySmarthostUser, password: settings.relaySmarthostPassword),
-            mxPort: settings.relayMXPort, resolver: resolver)
+            mxPort: settings.relayMXPort, resolver: resolver,
+            mtaSTS: settings.relayMTASTS
+                ? MTASTSPolicies(resolver: resolver, tlsConfiguration: verified, port: settings.relayMTASTSPort, logger: logger)
+                : nil)
         let tlsContext = try NIOSSLContext(configuration: tls)
         let client = SMTPClientSession(
-            hostname: settings.hostname, tlsContext: tlsContext, requireTLS: settings.relayRequireTLS,
+            hostname: settings.hostname, tlsContext: tlsContext, verifiedTLSContext: try NIOSSLContext(configuration: verified),
+            requireTLS: settings.relayRequireTLS,
             connectTimeout: .seconds(settings.relayConnectTimeout.components.seconds),
             commandTimeout: .seconds(settings.relayCommandTimeout.components.seconds), logger: logger)
         let remote = RemoteDelivery(store: store, router: router, client: client, outcomes: outcomes)

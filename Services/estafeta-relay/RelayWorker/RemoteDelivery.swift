@@ -50,7 +50,7 @@ struct RemoteDelivery: Sendable {
                         return
                     case .failure(let hostFailure):
                         self.outcomes.logger.info("host not usable", metadata: ["host": "\(host)", "reason": "\(hostFailure)"])
-                        failure = "451 4.4.1 \(hostFailure)"
+                        failure = hostFailure.deferral
                     }
                 }
                 for lease in leases { _ = try await self.outcomes.deferOrExpire(lease, failure, now: now()) }

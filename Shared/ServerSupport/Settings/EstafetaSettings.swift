@@ -196,6 +196,12 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var relayCommandTimeout: Duration
     /// Refuse to relay in plaintext (otherwise STARTTLS is opportunistic, RFC 7435).
     public var relayRequireTLS: Bool
+    /// Apply destination domains' MTA-STS policies (RFC 8461) to delivery through their MX hosts; the
+    /// policy host's HTTPS port (443; tests point it at loopback); and a PEM file of trust roots added
+    /// to the system's for verifying MX and policy hosts' certificates.
+    public var relayMTASTS: Bool
+    public var relayMTASTSPort: Int
+    public var relayTrustedCAFile: String
     public var relayConcurrencyPerDomain: Int
     /// How long finished queue entries (every recipient delivered or bounced), the mailbox change feed
     /// and the audit log are kept, and how often the relay workers purge what is older.
@@ -404,6 +410,9 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayConnectTimeout: .seconds(positive("relay.connectTimeoutSeconds", 30)),
             relayCommandTimeout: .seconds(positive("relay.commandTimeoutSeconds", 300)),
             relayRequireTLS: reader.bool(forKey: "relay.requireTLS", default: false),
+            relayMTASTS: reader.bool(forKey: "relay.mtaSts", default: true),
+            relayMTASTSPort: port("relay.mtaStsPort", 443),
+            relayTrustedCAFile: reader.string(forKey: "relay.trustedCaFile", default: ""),
             relayConcurrencyPerDomain: positive("relay.concurrencyPerDomain", 20),
             retentionFinishedQueueEntries: .seconds(positive("retention.queueSeconds", 7 * 86_400)),
             retentionChangeFeed: .seconds(positive("retention.changeFeedSeconds", 7 * 86_400)),
@@ -515,6 +524,9 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("relay.connectTimeoutSeconds") { "\($0.relayConnectTimeout.components.seconds)" },
         Entry("relay.commandTimeoutSeconds") { "\($0.relayCommandTimeout.components.seconds)" },
         Entry("relay.requireTLS") { "\($0.relayRequireTLS)" },
+        Entry("relay.mtaSts") { "\($0.relayMTASTS)" },
+        Entry("relay.mtaStsPort") { "\($0.relayMTASTSPort)" },
+        Entry("relay.trustedCaFile") { $0.relayTrustedCAFile },
         Entry("relay.concurrencyPerDomain") { "\($0.relayConcurrencyPerDomain)" },
         Entry("retention.queueSeconds") { "\($0.retentionFinishedQueueEntries.components.seconds)" },
         Entry("retention.changeFeedSeconds") { "\($0.retentionChangeFeed.components.seconds)" },

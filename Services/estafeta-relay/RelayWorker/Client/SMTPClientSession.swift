@@ -60,6 +60,9 @@ struct RelayTransaction: Sendable {
 struct SMTPClientSession: Sendable {
     let hostname: String
     let tlsContext: NIOSSLContext?
+    /// For hosts whose domain's MTA-STS policy is enforced: certificates verified against the trust
+    /// roots and the MX host's name, TLS 1.2 or later (RFC 8461 §4.2).
+    let verifiedTLSContext: NIOSSLContext?
     let requireTLS: Bool
     let connectTimeout: TimeAmount
     /// Every reply must be complete within this (RFC 5321 §4.5.3.2 gives 5 minutes for most), however
@@ -72,10 +75,22 @@ struct SMTPClientSession: Sendable {
         /// The TLS handshake after STARTTLS failed: without required TLS, the same host is tried again
         /// in plaintext (RFC 7435 opportunistic security; Postfix does the same).
         case tlsFailed(String)
+        /// The destination's MTA-STS policy asks for authenticated TLS and the host did not give it:
+        /// never retried in plaintext.
+        case policy(String)
         var description: String {
             switch self {
             case .unusable(let reason): reason
             case .tlsFailed(let reason): "TLS failed: \(reason)"
+            case .policy(let reason): reason
+            }
+        }
+
+        /// The enhanced status code of the deferral it leads to (RFC 3463: 4.7.5 for a cryptographic failure).
+        var deferral: String {
+            switch self {
+            case .policy: "451 4.7.5 \(self)"
+            case .unusable, .tlsFailed: "451 4.4.1 \(self)"
             }
         }
     }
@@ -196,7 +211,26 @@ struct SMTPClientSession: Sendable {
         }
         var extensions = try await self.hello(&exchange, host: host)
         var encrypted = false
-        if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
+        if let domain = host.verifiedTLSFor {
+            guard extensions["STARTTLS"] != nil, let verified = self.verifiedTLSContext else {
+                try? await exchange.send("QUIT")
+                return .failure(.policy("\(host) does not offer STARTTLS, which the MTA-STS policy of \(domain) requires"))
+            }
+            try await exchange.send("STARTTLS")
+            let ready = try await exchange.read()
+            guard ready.code == 220 else { return .failure(.policy("\(host) refused STARTTLS (\(ready)), which the MTA-STS policy of \(domain) requires")) }
+            let channel = exchange.channel
+            do {
+                try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.addHandler(
+                        try NIOSSLClientHandler(context: verified, serverHostname: host.name), position: .first)
+                }.get()
+                extensions = try await self.hello(&exchange, host: host)
+            } catch {
+                return .failure(.policy("the MTA-STS policy of \(domain) requires a valid certificate for \(host.name); TLS with \(host) failed: \(error)"))
+            }
+            encrypted = true
+        } else if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
             try await exchange.send("STARTTLS")
             let ready = try await exchange.read()
             guard ready.code == 220 else { return .failure(.unusable("\(host) refused STARTTLS: \(ready)")) }

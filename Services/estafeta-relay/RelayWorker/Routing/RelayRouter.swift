@@ -1,4 +1,5 @@
 import Foundation
+import MailAuth
 import MailDNS
 
 /// A login at a smarthost (RFC 4954 as a client); only ever sent over TLS.
@@ -14,6 +15,9 @@ struct RouteHost: Sendable, Equatable, CustomStringConvertible {
     var port: Int
     /// Set for the smarthost when the operator configured a login for it.
     var credentials: RelayCredentials? = nil
+    /// The destination domain whose MTA-STS policy in `enforce` mode requires TLS with a certificate
+    /// valid for `name` (RFC 8461 §4.2); nil: TLS is opportunistic.
+    var verifiedTLSFor: String? = nil
     var description: String { self.name == self.address ? "\(self.address):\(self.port)" : "\(self.name)[\(self.address)]:\(self.port)" }
 }
 
@@ -37,6 +41,8 @@ struct RelayRouter: Sendable {
     /// Port for MX hosts (25 on the Internet; tests point it at a second suite on loopback).
     var mxPort: Int
     let resolver: DNSResolver
+    /// MTA-STS policies of destination domains, for delivery through their MX hosts (nil: not applied).
+    var mtaSTS: MTASTSPolicies? = nil
 
     /// "example.org=127.0.0.2:2526" entries, as configured.
     static func parseRoutes(_ entries: [String]) -> [String: (host: String, port: Int)] {
@@ -73,6 +79,8 @@ struct RelayRouter: Sendable {
         if let target = self.smarthost {
             return await self.hosts(named: target.host, port: target.port, credentials: self.smarthostCredentials)
         }
+        var exchanges: [MXRecord]
+        var implicit = false
         switch await self.resolver.mx(domain) {
         case .temporaryFailure(let reason):
             return .deferral("451 4.4.3 DNS lookup of MX for \(domain) failed: \(reason)")
@@ -80,26 +88,41 @@ struct RelayRouter: Sendable {
             return .bounce("550 5.1.2 domain \(domain) does not exist")
         case .noData:
             // RFC 5321 §5.1: no MX records, the domain itself is the implicit MX.
-            switch await self.hosts(named: domain, port: self.mxPort) {
-            case .bounce: return .bounce("550 5.1.2 domain \(domain) has no MX or address records")
-            case let other: return other
-            }
+            exchanges = [MXRecord(preference: 0, exchange: domain)]
+            implicit = true
         case .records(let records):
             if records.count == 1, records[0].exchange.isEmpty {
                 return .bounce("556 5.1.10 domain \(domain) does not accept mail (null MX)")
             }
-            var hosts: [RouteHost] = []
-            var temporary: String?
-            for exchange in Self.ordered(records.filter { !$0.exchange.isEmpty }) {
-                switch await self.hosts(named: exchange.exchange, port: self.mxPort) {
-                case .hosts(let found): hosts += found
-                case .deferral(let reason): temporary = reason
-                case .bounce: continue
-                }
-            }
-            if !hosts.isEmpty { return .hosts(hosts) }
-            return .deferral(temporary ?? "451 4.4.4 no address for any MX host of \(domain)")
+            exchanges = Self.ordered(records.filter { !$0.exchange.isEmpty })
         }
+        // RFC 8461 §4.1, §5: an enforced policy allows only the MX hosts it lists, each over verified TLS
+        // (a policy in `testing` mode asks only for reports, which are not sent yet).
+        var verifiedTLSFor: String?
+        if let policy = await self.mtaSTS?.policy(for: domain), policy.mode == .enforce {
+            let listed = exchanges.filter { policy.permits(mx: $0.exchange) }
+            guard !listed.isEmpty else {
+                return .deferral(
+                    "451 4.7.5 MTA-STS policy of \(domain) lists none of its MX hosts (\(exchanges.map(\.exchange).joined(separator: ", ")))")
+            }
+            exchanges = listed
+            verifiedTLSFor = domain.lowercased()
+        }
+        var hosts: [RouteHost] = []
+        var temporary: String?
+        var absent = 0
+        for exchange in exchanges {
+            switch await self.hosts(named: exchange.exchange, port: self.mxPort) {
+            case .hosts(let found): hosts += found.map { var host = $0; host.verifiedTLSFor = verifiedTLSFor; return host }
+            case .deferral(let reason): temporary = reason
+            case .bounce: absent += 1
+            }
+        }
+        if !hosts.isEmpty { return .hosts(hosts) }
+        if implicit, temporary == nil, absent == exchanges.count {
+            return .bounce("550 5.1.2 domain \(domain) has no MX or address records")
+        }
+        return .deferral(temporary ?? "451 4.4.4 no address for any MX host of \(domain)")
     }
 
     /// By preference, random order among equal preferences (RFC 5321 §5.1).

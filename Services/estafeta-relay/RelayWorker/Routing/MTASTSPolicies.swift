@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MailAuth
+import MailDNS
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The MTA-STS policies (RFC 8461) of destination domains: discovered through `_mta-sts.<domain>`
+/// TXT records, fetched over HTTPS from `mta-sts.<domain>` with a verified certificate, and kept for
+/// their `max_age` so that a later attacker who strips the TXT record or blocks the fetch cannot
+/// turn delivery back to unauthenticated TLS (§5.1).
+///
+/// The cache lives in the relay process's memory: a restarted relay discovers policies again.
+actor MTASTSPolicies {
+    struct Cached {
+        var policy: MTASTSPolicy
+        var id: String
+        var expires: Date
+    }
+
+    private let resolver: DNSResolver
+    private let tlsConfiguration: TLSConfiguration
+    /// The policy host's port: 443 on the Internet (tests point it at a server on loopback).
+    private let port: Int
+    private let logger: Logger
+    private var cache: [String: Cached] = [:]
+    /// A failed fetch is not repeated for every message to the domain (§3.3 lets senders limit how
+    /// often they fetch): the record id that failed and when to try it again.
+    private var failures: [String: (id: String, retryAfter: Date)] = [:]
+    private var fetches: [String: Task<Result<MTASTSPolicy, FetchError>, Never>] = [:]
+
+    static let capacity = 10_000
+    static let failureBackoff: TimeInterval = 300
+    /// §3.3 suggests a minute for the whole fetch; the relay's attempt waits for it.
+    static let fetchTimeout: TimeAmount = .seconds(30)
+
+    struct FetchError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(resolver: DNSResolver, tlsConfiguration: TLSConfiguration, port: Int, logger: Logger) {
+        self.resolver = resolver
+        self.tlsConfiguration = tlsConfiguration
+        self.port = port
+        self.logger = logger
+    }
+
+    /// The policy that applies to mail for `domain` now, or nil when it has none (or none could be
+    /// learnt and none is cached).
+    func policy(for domain: String, now: Date = Date()) async -> MTASTSPolicy? {
+        let domain = domain.lowercased()
+        let cached = self.cache[domain].flatMap { $0.expires > now ? $0 : nil }
+        let record: MTASTSRecord?
+        switch await self.resolver.txt("_mta-sts.\(domain)") {
+        case .records(let texts): record = MTASTSRecord.select(texts)
+        case .nameDoesNotExist, .noData: record = nil
+        case .temporaryFailure: return cached?.policy
+        }
+        // §5.1: a record that vanished does not withdraw a policy before it expires.
+        guard let record else { return cached?.policy }
+        if let cached, cached.id == record.id { return cached.policy }
+        if let failure = self.failures[domain], failure.id == record.id, failure.retryAfter > now { return cached?.policy }
+
+        let result = await self.fetch(domain)
+        switch result {
+        case .success(let policy):
+            self.failures[domain] = nil
+            self.remember(domain, Cached(policy: policy, id: record.id, expires: now.addingTimeInterval(TimeInterval(policy.maxAge))), now: now)
+            self.logger.info("MTA-STS policy learnt", metadata: ["domain": "\(domain)", "mode": "\(policy.mode)", "id": "\(record.id)"])
+            return policy
+        case .failure(let error):
+            if self.failures.count >= Self.capacity { self.failures = self.failures.filter { $0.value.retryAfter > now } }
+            self.failures[domain] = (record.id, now.addingTimeInterval(Self.failureBackoff))
+            self.logger.warning(
+                "cannot fetch the MTA-STS policy; using the cached one if any", metadata: ["domain": "\(domain)", "error": "\(error)"])
+            return cached?.policy
+        }
+    }
+
+    /// One fetch per domain at a time: concurrent deliveries to the domain wait for the same answer.
+    private func fetch(_ domain: String) async -> Result<MTASTSPolicy, FetchError> {
+        if let running = self.fetches[domain] { return await running.value }
+        let task = Task { await self.download(domain) }
+        self.fetches[domain] = task
+        let result = await task.value
+        self.fetches[domain] = nil
+        return result
+    }
+
+    /// GET `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.3): the host's address from our own
+    /// resolver, its certificate verified for that name, no redirects followed, 200 and `text/plain`
+    /// required, the body bounded.
+    private func download(_ domain: String) async -> Result<MTASTSPolicy, FetchError> {
+        let host = "mta-sts.\(domain)"
+        let address: String
+        switch await self.resolver.addresses(host) {
+        case .records(let found) where !found.isEmpty: address = found[0]
+        case .records, .nameDoesNotExist, .noData: return .failure(FetchError(description: "\(host) has no address"))
+        case .temporaryFailure(let reason): return .failure(FetchError(description: "DNS lookup of \(host) failed: \(reason)"))
+        }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: self.tlsConfiguration, redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(20)))
+        // The client connects to the address found here but names and verifies `host`.
+        configuration.dnsOverride = [host: address]
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        let result: Result<MTASTSPolicy, FetchError>
+        do {
+            let portPart = self.port == 443 ? "" : ":\(self.port)"
+            let request = HTTPClientRequest(url: "https://\(host)\(portPart)/.well-known/mta-sts.txt")
+            let response = try await client.execute(request, timeout: Self.fetchTimeout)
+            if response.status != .ok {
+                result = .failure(FetchError(description: "https://\(host) answered \(response.status.code)"))
+            } else if let type = response.headers.first(name: "Content-Type"),
+                type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "text/plain"
+            {
+                result = .failure(FetchError(description: "https://\(host) served \(type), not text/plain"))
+            } else {
+                let body = try await response.body.collect(upTo: MTASTSPolicy.maximumBytes)
+                do {
+                    result = .success(try MTASTSPolicy(parsing: Array(body.readableBytesView)))
+                } catch {
+                    result = .failure(FetchError(description: "\(error)"))
+                }
+            }
+        } catch {
+            result = .failure(FetchError(description: "https://\(host): \(error)"))
+        }
+        try? await client.shutdown()
+        return result
+    }
+
+    private func remember(_ domain: String, _ entry: Cached, now: Date) {
+        self.cache[domain] = entry
+        guard self.cache.count > Self.capacity else { return }
+        self.cache = self.cache.filter { $0.value.expires > now }
+        while self.cache.count > Self.capacity, let soonest = self.cache.min(by: { $0.value.expires < $1.value.expires }) {
+            self.cache[soonest.key] = nil
+        }
+    }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The far side of an MTA-STS test (RFC 8461), on loopback: a test CA, an HTTPS server for policy hosts and
+an SMTP MX (aiosmtpd) with STARTTLS. Both choose their certificate by the name the client asks for (SNI):
+a name listed in "verified" gets a certificate for it signed by the test CA (DIR/ca.pem); any other name
+gets a self-signed one, which no client can verify.
+
+DIR/peers.json, written by the test, holds
+  {"verified": [names...], "policies": {"mta-sts.domain": {"status": 200, "type": "text/plain", "body": "..."}}}
+The HTTPS server answers GET /.well-known/mta-sts.txt for a policy host with its entry (a "location" key
+makes it a redirect) and 404 otherwise; each request is appended to DIR/fetches.log as "host path".
+Each message the MX accepts is written to DIR/mail/<n>.eml after X-Envelope-To and X-TLS (yes/no) lines.
+Writes {"https": port, "smtp": port} to DIR/ports.json once listening; runs until killed (at most 300 s).
+
+usage: mta_sts_peers.py DIR
+"""
+import asyncio
+import http.server
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+
+from aiosmtpd.smtp import SMTP
+
+directory = sys.argv[1]
+with open(os.path.join(directory, "peers.json")) as source:
+    setup = json.load(source)
+verified = set(setup["verified"])
+policies = setup["policies"]
+maildir = os.path.join(directory, "mail")
+os.makedirs(maildir, exist_ok=True)
+
+
+def openssl(*arguments):
+    subprocess.run(["openssl", *arguments], check=True, capture_output=True, timeout=60)
+
+
+def path(name):
+    return os.path.join(directory, name)
+
+
+def make_certificates():
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "2",
+            "-subj", "/CN=Estafeta test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    names = sorted(verified)
+    with open(path("good.ext"), "w") as ext:
+        ext.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        ext.write("subjectAltName=" + ",".join("DNS:" + name for name in names) + "\n")
+    openssl("req", *ec, "-keyout", path("good.key"), "-out", path("good.csr"), "-subj", "/CN=" + names[0])
+    openssl("x509", "-req", "-in", path("good.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-out", path("good.pem"), "-days", "2", "-extfile", path("good.ext"))
+    openssl("req", "-x509", *ec, "-keyout", path("rogue.key"), "-out", path("rogue.pem"), "-days", "2",
+            "-subj", "/CN=rogue.example", "-addext", "subjectAltName=DNS:rogue.example")
+
+
+def server_context():
+    good = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    good.load_cert_chain(path("good.pem"), path("good.key"))
+    rogue = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    rogue.load_cert_chain(path("rogue.pem"), path("rogue.key"))
+
+    def choose(connection, server_name, _context):
+        connection.context = good if server_name in verified else rogue
+
+    rogue.sni_callback = choose
+    return rogue
+
+
+class PolicyHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        with open(path("fetches.log"), "a") as log:
+            log.write(f"{host} {self.path}\n")
+        entry = policies.get(host) if self.path == "/.well-known/mta-sts.txt" else None
+        if entry is None:
+            self.send_error(404)
+            return
+        body = entry.get("body", "").encode()
+        self.send_response(entry.get("status", 200))
+        if "location" in entry:
+            self.send_header("Location", entry["location"])
+        self.send_header("Content-Type", entry.get("type", "text/plain"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *arguments):
+        pass
+
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        count = len(os.listdir(maildir))
+        with open(os.path.join(maildir, f"{count + 1}.eml"), "wb") as out:
+            out.write(f"X-Envelope-To: {','.join(envelope.rcpt_tos)}\r\n".encode())
+            out.write(f"X-TLS: {'yes' if session.ssl is not None else 'no'}\r\n".encode())
+            out.write(envelope.original_content or envelope.content)
+        return "250 2.0.0 accepted"
+
+
+async def main():
+    make_certificates()
+    context = server_context()
+    https = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
+    https.socket = context.wrap_socket(https.socket, server_side=True)
+    threading.Thread(target=https.serve_forever, daemon=True).start()
+    loop = asyncio.get_running_loop()
+    smtp = await loop.create_server(
+        lambda: SMTP(Handler(), decode_data=False, hostname="peer.example", tls_context=context), "127.0.0.1", 0)
+    ports = {"https": https.server_address[1], "smtp": smtp.sockets[0].getsockname()[1]}
+    with open(path("ports.json.tmp"), "w") as out:
+        json.dump(ports, out)
+    os.rename(path("ports.json.tmp"), path("ports.json"))
+    await asyncio.sleep(300)
+
+
+asyncio.run(main())
