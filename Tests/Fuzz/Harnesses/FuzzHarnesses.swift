@@ -59,7 +59,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     /// What a sending server controls in mail authentication: the header section with its signature
-    /// fields and Authentication-Results, the body, and the SPF, DMARC and key records of its domain.
+    /// fields and Authentication-Results, the body, and the SPF, DMARC and key records of its domain;
+    /// and what a destination controls: its MTA-STS record and policy.
     /// The body hash must not depend on how the body arrives (here in two, where the first byte says).
     static func mailAuth(_ bytes: [UInt8]) {
         let headerLength = MIMEParser.headerLength(of: bytes)
@@ -76,6 +77,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = PublishedRecords.spf([record])
             _ = PublishedRecords.dmarc([record])
             _ = PublishedRecords.dkim([record], algorithm: .rsaSHA256, publicKey: Data([1, 2, 3]))
+            _ = MTASTSRecord(parsing: record)
+        }
+        // An MTA-STS policy is a whole body fetched from the domain's policy host.
+        if let policy = try? MTASTSPolicy(parsing: bytes) {
+            for line in text.split(separator: "\n").prefix(16) { _ = policy.permits(mx: String(line)) }
         }
         let body = bytes.dropFirst(headerLength)
         let split = body.isEmpty ? 0 : Int(body[body.startIndex]) % (body.count + 1)
