@@ -5,7 +5,8 @@
 #           libunbound-dev (the relay's DNS resolver)
 #   tests:  python3 (the standard-library clients smtplib, poplib, imaplib drive the servers),
 #           python3-pip (to install schemathesis, which fuzzes the admin API), curl, swaks (SMTP clients
-#           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), openssl
+#           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), nsd and
+#           ldnsutils (a DNSSEC-signed zone for the DANE test), openssl
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync)
 #           and offlineimap3 (IMAP clients that copy whole accounts), postgresql (the tests start private clusters
 #           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
@@ -23,7 +24,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
     command -v mbsync >/dev/null 2>&1 || packages+=(isync)
     command -v offlineimap >/dev/null 2>&1 || packages+=(offlineimap3)
-    packages+=(dnsmasq-base postgresql)
+    packages+=(dnsmasq-base postgresql nsd ldnsutils)
 fi
 
 missing=()

@@ -29,6 +29,24 @@ public struct MXRecord: Sendable, Equatable {
     }
 }
 
+/// A TLSA record (RFC 6698 §2.1): how a TLS server's certificate is to be matched.
+public struct TLSARecord: Sendable, Equatable {
+    /// 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE (RFC 7218's names).
+    public var usage: UInt8
+    /// 0: the whole certificate; 1: its SubjectPublicKeyInfo.
+    public var selector: UInt8
+    /// 0: the selected bytes themselves; 1: their SHA-256; 2: their SHA-512.
+    public var matchingType: UInt8
+    public var data: [UInt8]
+
+    public init(usage: UInt8, selector: UInt8, matchingType: UInt8, data: [UInt8]) {
+        self.usage = usage
+        self.selector = selector
+        self.matchingType = matchingType
+        self.data = data
+    }
+}
+
 /// The look-ups mail authentication makes (SPF, DKIM, DMARC): the resolver in production, the same
 /// resolver pointed at a DNS server on loopback in tests.
 public protocol DNSLookup: Sendable {

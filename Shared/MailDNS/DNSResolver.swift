@@ -24,12 +24,23 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
 
     /// `ub_resolve` blocks for the whole look-up (seconds when a server does not answer), so look-ups
     /// get threads of their own: a slow domain must not hold up other work or other domains.
-    public init(server: String?, threads: Int = 16, timeout: Duration = .seconds(20)) throws(SetupError) {
+    ///
+    /// With `trustAnchorFile` (DS or DNSKEY records in zone-file form, such as the root's key in
+    /// /usr/share/dns/root.key) answers are validated with DNSSEC: `secure` tells which were, and a
+    /// bogus answer is a failure.
+    public init(server: String?, trustAnchorFile: String? = nil, threads: Int = 16, timeout: Duration = .seconds(20)) throws(SetupError) {
         guard let context = ub_ctx_create() else { throw .failed("ub_ctx_create") }
         self.context = context
         self.timeout = timeout
         self.pool = NIOThreadPool(numberOfThreads: threads)
         self.pool.start()
+        if let trustAnchorFile, !trustAnchorFile.isEmpty {
+            let status = ub_ctx_add_ta_file(context, trustAnchorFile)
+            guard status == 0 else {
+                ub_ctx_delete(context)
+                throw .failed("trust anchor \(trustAnchorFile): \(String(cString: ub_strerror(status)))")
+            }
+        }
         if let server, !server.isEmpty {
             // libunbound writes a forwarder's port as address@port.
             let forwarder: String
@@ -113,35 +124,66 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
         }
     }
 
+    /// MX records, and whether DNSSEC validated them (RFC 7672 §2.2.1 trusts MX host names only then).
+    public func securedMX(_ domain: String) async -> (answer: DNSAnswer<MXRecord>, secure: Bool) {
+        let (raw, secure) = await self.lookup(domain, type: 15)
+        return (raw.parsed { rdata in
+            guard rdata.count >= 3, let name = Self.name(rdata.dropFirst(2)) else { return nil }
+            return MXRecord(preference: UInt16(rdata[0]) << 8 | UInt16(rdata[1]), exchange: name)
+        }, secure)
+    }
+
+    /// Whether both address look-ups of `host` were validated (a denial counts when it was).
+    public func addressesAreSecure(_ host: String) async -> Bool {
+        async let v4 = self.lookup(host, type: 1)
+        async let v6 = self.lookup(host, type: 28)
+        let (a, aaaa) = await (v4, v6)
+        return a.secure && aaaa.secure
+    }
+
+    /// TLSA records (RFC 6698) of `name` (`_25._tcp.mx.example.org`) as (usage, selector, matching
+    /// type, data), and whether DNSSEC validated the answer.
+    public func tlsa(_ name: String) async -> (answer: DNSAnswer<TLSARecord>, secure: Bool) {
+        let (raw, secure) = await self.lookup(name, type: 52)
+        return (raw.parsed { rdata in
+            guard rdata.count >= 4 else { return nil }
+            return TLSARecord(usage: rdata[rdata.startIndex], selector: rdata[rdata.startIndex + 1],
+                              matchingType: rdata[rdata.startIndex + 2], data: [UInt8](rdata.dropFirst(3)))
+        }, secure)
+    }
+
     private func query<Record: Sendable>(
         _ name: String, type: Int32, _ parse: @escaping @Sendable (Data) -> Record?
     ) async -> DNSAnswer<Record> {
+        await self.lookup(name, type: type).answer.parsed(parse)
+    }
+
+    private func lookup(_ name: String, type: Int32) async -> (answer: RawAnswer, secure: Bool) {
         // A name that cannot be one (too long, empty labels) is not asked about.
-        guard !name.isEmpty, name.utf8.count <= 253, !name.contains(".."), !name.hasPrefix(".") else { return .nameDoesNotExist }
+        guard !name.isEmpty, name.utf8.count <= 253, !name.contains(".."), !name.hasPrefix(".") else { return (.nameDoesNotExist, false) }
         let key = AnswerCache.Key(name: name.lowercased(), type: type)
-        if let cached = self.cache.answer(for: key) { return cached.parsed(parse) }
+        if let cached = self.cache.answer(for: key) { return cached }
         // Not a task group: it would wait for the blocked look-up however long it takes.
         let pending = FirstAnswer()
         let timeout = self.timeout
-        let raw = await withCheckedContinuation { continuation in
+        return await withCheckedContinuation { continuation in
             pending.wait(continuation)
             let timer = Task {
                 try? await Task.sleep(for: timeout)
-                pending.answer(.temporaryFailure("DNS look-up of \(name) timed out"))
+                pending.answer((.temporaryFailure("DNS look-up of \(name) timed out"), false))
             }
             Task {
-                let (answer, ttl) = await self.blockingQuery(name, type: type)
-                self.cache.keep(answer, for: key, ttl: ttl)
-                pending.answer(answer)
+                let (answer, ttl, secure) = await self.blockingQuery(name, type: type)
+                self.cache.keep(answer, secure: secure, for: key, ttl: ttl)
+                pending.answer((answer, secure))
                 timer.cancel()
             }
         }
-        return raw.parsed(parse)
     }
 
     /// One look-up and the answer's TTL. libunbound's synchronous call sets up a worker (and seeds its
     /// random numbers) each time, which costs more than a cached answer is worth: `cache` keeps answers.
-    private func blockingQuery(_ name: String, type: Int32) async -> (RawAnswer, Int) {
+    private func blockingQuery(_ name: String, type: Int32) async -> (RawAnswer, Int, Bool) {
         do {
             return try await self.pool.runIfActive { [self] in
                 let context = self.context
@@ -149,23 +191,29 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
                 let status = ub_resolve(context, name, type, 1, &result)
                 defer { if let result { ub_resolve_free(result) } }
                 guard status == 0, let answer = result?.pointee else {
-                    return (.temporaryFailure("resolver error: \(String(cString: ub_strerror(status)))"), 0)
+                    return (.temporaryFailure("resolver error: \(String(cString: ub_strerror(status)))"), 0, false)
                 }
                 let ttl = Int(answer.ttl)
-                if answer.nxdomain != 0 { return (.nameDoesNotExist, ttl) }
+                let secure = answer.secure != 0
+                // DNSSEC says the answer was tampered with (or the zone is broken): not to be believed.
+                if answer.bogus != 0 {
+                    let why = answer.why_bogus.map { String(cString: $0) } ?? "validation failed"
+                    return (.temporaryFailure("DNSSEC-bogus answer for \(name): \(why)"), 0, false)
+                }
+                if answer.nxdomain != 0 { return (.nameDoesNotExist, ttl, secure) }
                 // rcode 2 is SERVFAIL; other failures (REFUSED, ...) are temporary too.
-                if answer.rcode != 0 { return (.temporaryFailure("DNS rcode \(answer.rcode) for \(name)"), 0) }
-                guard answer.havedata != 0, let data = answer.data, let lengths = answer.len else { return (.noData, ttl) }
+                if answer.rcode != 0 { return (.temporaryFailure("DNS rcode \(answer.rcode) for \(name)"), 0, false) }
+                guard answer.havedata != 0, let data = answer.data, let lengths = answer.len else { return (.noData, ttl, secure) }
                 var records: [Data] = []
                 var index = 0
                 while let pointer = data[index] {
                     records.append(Data(bytes: pointer, count: Int(lengths[index])))
                     index += 1
                 }
-                return (records.isEmpty ? .noData : .records(records), ttl)
+                return (records.isEmpty ? .noData : .records(records), ttl, secure)
             }
         } catch {
-            return (.temporaryFailure("resolver unavailable: \(error)"), 0)
+            return (.temporaryFailure("resolver unavailable: \(error)"), 0, false)
         }
     }
 
@@ -213,6 +261,7 @@ final class AnswerCache: Sendable {
     }
     private struct Entry {
         let answer: RawAnswer
+        let secure: Bool
         let expires: ContinuousClock.Instant
     }
 
@@ -223,18 +272,18 @@ final class AnswerCache: Sendable {
         self.capacity = capacity
     }
 
-    func answer(for key: Key) -> RawAnswer? {
+    func answer(for key: Key) -> (answer: RawAnswer, secure: Bool)? {
         self.entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
             guard entry.expires > .now else {
                 entries[key] = nil
                 return nil
             }
-            return entry.answer
+            return (entry.answer, entry.secure)
         }
     }
 
-    func keep(_ answer: RawAnswer, for key: Key, ttl: Int) {
+    func keep(_ answer: RawAnswer, secure: Bool, for key: Key, ttl: Int) {
         if case .temporaryFailure = answer { return }
         guard ttl > 0 else { return }
         let expires = ContinuousClock.now + .seconds(min(ttl, 3600))
@@ -245,20 +294,20 @@ final class AnswerCache: Sendable {
                 entries = entries.filter { $0.value.expires > now }
                 if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
             }
-            entries[key] = Entry(answer: answer, expires: expires)
+            entries[key] = Entry(answer: answer, secure: secure, expires: expires)
         }
     }
 }
 
 /// The first of the look-up's answer and its timeout resumes the waiting caller; the other is dropped.
 private final class FirstAnswer: Sendable {
-    private let waiting = Mutex<CheckedContinuation<RawAnswer, Never>?>(nil)
+    private let waiting = Mutex<CheckedContinuation<(answer: RawAnswer, secure: Bool), Never>?>(nil)
 
-    func wait(_ continuation: CheckedContinuation<RawAnswer, Never>) {
+    func wait(_ continuation: CheckedContinuation<(answer: RawAnswer, secure: Bool), Never>) {
         self.waiting.withLock { $0 = continuation }
     }
 
-    func answer(_ answer: RawAnswer) {
+    func answer(_ answer: (answer: RawAnswer, secure: Bool)) {
         self.waiting.withLock { $0.take() }?.resume(returning: answer)
     }
 }

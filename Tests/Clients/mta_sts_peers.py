@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The far side of an MTA-STS test (RFC 8461), on loopback: a test CA, an HTTPS server for policy hosts and
+"""The far side of an MTA-STS (RFC 8461) or DANE (RFC 7672) test, on loopback: a test CA, an HTTPS server for policy hosts and
 an SMTP MX (aiosmtpd) with STARTTLS. Both choose their certificate by the name the client asks for (SNI):
-a name listed in "verified" gets a certificate for it signed by the test CA (DIR/ca.pem); any other name
-gets a self-signed one, which no client can verify.
+a name listed in "verified" gets a certificate for it signed by the test CA (DIR/ca.pem, sent with it;
+the server's own is DIR/good.pem); a name in "misnamed" gets one the CA signed for elsewhere.example;
+any other name gets a self-signed one, which no client can verify.
 
 DIR/peers.json, written by the test, holds
   {"verified": [names...], "policies": {"mta-sts.domain": {"status": 200, "type": "text/plain", "body": "..."}}}
@@ -28,6 +29,7 @@ directory = sys.argv[1]
 with open(os.path.join(directory, "peers.json")) as source:
     setup = json.load(source)
 verified = set(setup["verified"])
+misnamed = set(setup.get("misnamed", []))
 policies = setup["policies"]
 maildir = os.path.join(directory, "mail")
 os.makedirs(maildir, exist_ok=True)
@@ -53,18 +55,35 @@ def make_certificates():
     openssl("req", *ec, "-keyout", path("good.key"), "-out", path("good.csr"), "-subj", "/CN=" + names[0])
     openssl("x509", "-req", "-in", path("good.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
             "-CAcreateserial", "-out", path("good.pem"), "-days", "2", "-extfile", path("good.ext"))
+    # The chain sent: the server's certificate and the CA's (a DANE-TA record names the CA's).
+    with open(path("good-chain.pem"), "w") as chain:
+        for name in ("good.pem", "ca.pem"):
+            with open(path(name)) as part:
+                chain.write(part.read())
+    # Signed by the CA too, but for another name than the one asked for.
+    openssl("req", *ec, "-keyout", path("misnamed.key"), "-out", path("misnamed.csr"), "-subj", "/CN=elsewhere.example")
+    with open(path("misnamed.ext"), "w") as ext:
+        ext.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:elsewhere.example\n")
+    openssl("x509", "-req", "-in", path("misnamed.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-out", path("misnamed.pem"), "-days", "2", "-extfile", path("misnamed.ext"))
+    with open(path("misnamed-chain.pem"), "w") as chain:
+        for name in ("misnamed.pem", "ca.pem"):
+            with open(path(name)) as part:
+                chain.write(part.read())
     openssl("req", "-x509", *ec, "-keyout", path("rogue.key"), "-out", path("rogue.pem"), "-days", "2",
             "-subj", "/CN=rogue.example", "-addext", "subjectAltName=DNS:rogue.example")
 
 
 def server_context():
     good = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    good.load_cert_chain(path("good.pem"), path("good.key"))
+    good.load_cert_chain(path("good-chain.pem"), path("good.key"))
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    other.load_cert_chain(path("misnamed-chain.pem"), path("misnamed.key"))
     rogue = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     rogue.load_cert_chain(path("rogue.pem"), path("rogue.key"))
 
     def choose(connection, server_name, _context):
-        connection.context = good if server_name in verified else rogue
+        connection.context = good if server_name in verified else other if server_name in misnamed else rogue
 
     rogue.sni_callback = choose
     return rogue

@@ -76,7 +76,7 @@ extension RelayTests {
             return deferred.contains(#""address":"user@badcert.example""#) && deferred.contains(#""address":"user@mismatch.example""#)
         }
         // The queue API names the reason: a certificate that does not verify, MX hosts the policy does not list.
-        #expect(deferred.contains("451 4.7.5 the MTA-STS policy of badcert.example requires a valid certificate for mx.badcert.example"), "\(deferred)")
+        #expect(deferred.contains("451 4.7.5 the MTA-STS policy of badcert.example requires authenticated TLS; TLS with mx.badcert.example"), "\(deferred)")
         #expect(deferred.contains("CERTIFICATE_VERIFY_FAILED"), "\(deferred)")
         #expect(deferred.contains("451 4.7.5 MTA-STS policy of mismatch.example lists none of its MX hosts (mx.mismatch.example)"), "\(deferred)")
         let mail = received()

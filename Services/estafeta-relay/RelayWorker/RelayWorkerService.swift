@@ -50,7 +50,9 @@ public enum RelayWorkerService {
         if !settings.relayTrustedCAFile.isEmpty {
             verified.additionalTrustRoots = [.file(settings.relayTrustedCAFile)]
         }
-        let resolver = try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer)
+        let resolver = try DNSResolver(
+            server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer,
+            trustAnchorFile: settings.relayDNSSECTrustAnchorFile.isEmpty ? nil : settings.relayDNSSECTrustAnchorFile)
         let router = RelayRouter(
             staticRoutes: RelayRouter.parseRoutes(settings.relayRoutes),
             smarthost: RelayRouter.parseHostPort(settings.relaySmarthost),
@@ -59,7 +61,8 @@ public enum RelayWorkerService {
             mxPort: settings.relayMXPort, resolver: resolver,
             mtaSTS: settings.relayMTASTS
                 ? MTASTSPolicies(resolver: resolver, tlsConfiguration: verified, port: settings.relayMTASTSPort, logger: logger)
-                : nil)
+                : nil,
+            dane: !settings.relayDNSSECTrustAnchorFile.isEmpty)
         let tlsContext = try NIOSSLContext(configuration: tls)
         let client = SMTPClientSession(
             hostname: settings.hostname, tlsContext: tlsContext, verifiedTLSContext: try NIOSSLContext(configuration: verified),

@@ -202,6 +202,9 @@ public struct EstafetaSettings: Sendable, Equatable {
     public var relayMTASTS: Bool
     public var relayMTASTSPort: Int
     public var relayTrustedCAFile: String
+    /// DNSSEC trust anchors for the relay's look-ups (such as /usr/share/dns/root.key); set, answers are
+    /// validated and MX hosts' TLSA records (DANE, RFC 7672) apply. Empty: no validation, no DANE.
+    public var relayDNSSECTrustAnchorFile: String
     public var relayConcurrencyPerDomain: Int
     /// How long finished queue entries (every recipient delivered or bounced), the mailbox change feed
     /// and the audit log are kept, and how often the relay workers purge what is older.
@@ -413,6 +416,7 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayMTASTS: reader.bool(forKey: "relay.mtaSts", default: true),
             relayMTASTSPort: port("relay.mtaStsPort", 443),
             relayTrustedCAFile: reader.string(forKey: "relay.trustedCaFile", default: ""),
+            relayDNSSECTrustAnchorFile: reader.string(forKey: "relay.dnssecTrustAnchorFile", default: ""),
             relayConcurrencyPerDomain: positive("relay.concurrencyPerDomain", 20),
             retentionFinishedQueueEntries: .seconds(positive("retention.queueSeconds", 7 * 86_400)),
             retentionChangeFeed: .seconds(positive("retention.changeFeedSeconds", 7 * 86_400)),
@@ -527,6 +531,7 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("relay.mtaSts") { "\($0.relayMTASTS)" },
         Entry("relay.mtaStsPort") { "\($0.relayMTASTSPort)" },
         Entry("relay.trustedCaFile") { $0.relayTrustedCAFile },
+        Entry("relay.dnssecTrustAnchorFile") { $0.relayDNSSECTrustAnchorFile },
         Entry("relay.concurrencyPerDomain") { "\($0.relayConcurrencyPerDomain)" },
         Entry("retention.queueSeconds") { "\($0.retentionFinishedQueueEntries.components.seconds)" },
         Entry("retention.changeFeedSeconds") { "\($0.retentionChangeFeed.components.seconds)" },

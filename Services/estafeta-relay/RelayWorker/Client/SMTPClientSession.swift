@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import ServerSupport
 import SMTPProtocol
+import Synchronization
 
 /// What happened to one recipient in a relay attempt.
 enum RecipientOutcome: Sendable, Equatable {
@@ -211,38 +212,27 @@ struct SMTPClientSession: Sendable {
         }
         var extensions = try await self.hello(&exchange, host: host)
         var encrypted = false
-        if let domain = host.verifiedTLSFor {
-            guard extensions["STARTTLS"] != nil, let verified = self.verifiedTLSContext else {
+        if let (requiredBy, makeHandler) = self.mandatoryTLS(for: host) {
+            guard extensions["STARTTLS"] != nil else {
                 try? await exchange.send("QUIT")
-                return .failure(.policy("\(host) does not offer STARTTLS, which the MTA-STS policy of \(domain) requires"))
+                return .failure(.policy("\(host) does not offer STARTTLS, which \(requiredBy) requires"))
             }
-            try await exchange.send("STARTTLS")
-            let ready = try await exchange.read()
-            guard ready.code == 220 else { return .failure(.policy("\(host) refused STARTTLS (\(ready)), which the MTA-STS policy of \(domain) requires")) }
-            let channel = exchange.channel
+            let verification = VerificationNote()
             do {
-                try await channel.eventLoop.submit {
-                    try channel.pipeline.syncOperations.addHandler(
-                        try NIOSSLClientHandler(context: verified, serverHostname: host.name), position: .first)
-                }.get()
-                extensions = try await self.hello(&exchange, host: host)
+                extensions = try await self.startTLS(&exchange, host: host) { try makeHandler(verification) }
             } catch {
-                return .failure(.policy("the MTA-STS policy of \(domain) requires a valid certificate for \(host.name); TLS with \(host) failed: \(error)"))
+                let detail = verification.reason.map { "\($0) (\(error))" } ?? "\(error)"
+                return .failure(.policy("\(requiredBy) requires authenticated TLS; TLS with \(host) failed: \(detail)"))
             }
             encrypted = true
         } else if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
-            try await exchange.send("STARTTLS")
-            let ready = try await exchange.read()
-            guard ready.code == 220 else { return .failure(.unusable("\(host) refused STARTTLS: \(ready)")) }
-            // The server sends nothing until our handshake: TLS goes in front of the line framing.
             let serverName = RelayRouter.isAddressLiteral(host.name) ? nil : host.name
-            let channel = exchange.channel
             do {
-                try await channel.eventLoop.submit {
-                    try channel.pipeline.syncOperations.addHandler(
-                        try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName), position: .first)
-                }.get()
-                extensions = try await self.hello(&exchange, host: host)  // RFC 3207 §4.2: start over
+                extensions = try await self.startTLS(&exchange, host: host) {
+                    try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
+                }
+            } catch let refusal as HostFailure {
+                return .failure(refusal)
             } catch {
                 return .failure(.tlsFailed("\(host): \(error)"))
             }
@@ -374,6 +364,56 @@ struct SMTPClientSession: Sendable {
         return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
     }
 
+    /// STARTTLS (RFC 3207), the handshake with the handler made here, and EHLO again (§4.2: what was
+    /// learnt before TLS is forgotten). A refused STARTTLS throws a `HostFailure`; a failed handshake, the
+    /// handshake's error.
+    private func startTLS(
+        _ exchange: inout Exchange, host: RouteHost, _ makeHandler: @escaping @Sendable () throws -> NIOSSLClientHandler
+    ) async throws -> [String: String] {
+        try await exchange.send("STARTTLS")
+        let ready = try await exchange.read()
+        guard ready.code == 220 else { throw HostFailure.unusable("\(host) refused STARTTLS: \(ready)") }
+        // The server sends nothing until our handshake: TLS goes in front of the line framing.
+        let channel = exchange.channel
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(try makeHandler(), position: .first)
+        }.get()
+        return try await self.hello(&exchange, host: host)
+    }
+
+    /// Why TLS is mandatory and authenticated for `host`, and the handler that checks it: TLSA records
+    /// (DANE, RFC 7672), which take precedence over an enforced MTA-STS policy (RFC 8461 §2); nil when
+    /// TLS is opportunistic.
+    private func mandatoryTLS(
+        for host: RouteHost
+    ) -> (requiredBy: String, makeHandler: @Sendable (VerificationNote) throws -> NIOSSLClientHandler)? {
+        let serverName = RelayRouter.isAddressLiteral(host.name) ? nil : host.name
+        switch host.dane {
+        case .authenticated(let records):
+            guard let verified = self.verifiedTLSContext else { return nil }
+            let hostname = host.name
+            return ("DANE (TLSA records of \(host.name))", { note in
+                try NIOSSLClientHandler(context: verified, serverHostname: serverName) { chain, promise in
+                    promise.completeWithTask {
+                        switch await DANEVerification.verify(chain: chain, records: records, hostname: hostname) {
+                        case .success: return .certificateVerified
+                        case .failure(let failure):
+                            note.reason = failure.reason
+                            return .failed
+                        }
+                    }
+                }
+            })
+        case .encrypted:
+            // Records none of which can be used: encrypted, but whatever the certificate (RFC 7672 §2.2).
+            guard let opportunistic = self.tlsContext else { return nil }
+            return ("DANE (TLSA records of \(host.name))", { _ in try NIOSSLClientHandler(context: opportunistic, serverHostname: serverName) })
+        case nil:
+            guard let domain = host.verifiedTLSFor, let verified = self.verifiedTLSContext else { return nil }
+            return ("the MTA-STS policy of \(domain)", { _ in try NIOSSLClientHandler(context: verified, serverHostname: serverName) })
+        }
+    }
+
     /// EHLO, falling back to HELO; returns the EHLO extensions (none after HELO).
     private func hello(_ exchange: inout Exchange, host: RouteHost) async throws -> [String: String] {
         try await exchange.send("EHLO \(self.hostname)")
@@ -412,5 +452,15 @@ struct SMTPClientSession: Sendable {
             throw HostFailure.unusable("\(host) offers no AUTH mechanism we use (offered: \(offered))")
         }
         guard reply.code == 235 else { throw HostFailure.unusable("\(host) refused our login: \(reply)") }
+    }
+}
+
+/// Why a custom certificate check refused a chain, for the failure the handshake leads to (which
+/// itself only says that verification failed).
+final class VerificationNote: Sendable {
+    private let stored = Mutex<String?>(nil)
+    var reason: String? {
+        get { self.stored.withLock { $0 } }
+        set { self.stored.withLock { $0 = newValue } }
     }
 }

@@ -18,7 +18,14 @@ struct RouteHost: Sendable, Equatable, CustomStringConvertible {
     /// The destination domain whose MTA-STS policy in `enforce` mode requires TLS with a certificate
     /// valid for `name` (RFC 8461 §4.2); nil: TLS is opportunistic.
     var verifiedTLSFor: String? = nil
+    /// What the host's DNSSEC-validated TLSA records require (RFC 7672); nil: none apply.
+    var dane: DANERequirement? = nil
     var description: String { self.name == self.address ? "\(self.address):\(self.port)" : "\(self.name)[\(self.address)]:\(self.port)" }
+}
+
+/// Why a host cannot be tried now: the reply its recipients are deferred with.
+struct RouteDeferral: Error {
+    let reply: String
 }
 
 /// Where a destination domain's mail goes, or why it cannot go anywhere.
@@ -43,6 +50,8 @@ struct RelayRouter: Sendable {
     let resolver: DNSResolver
     /// MTA-STS policies of destination domains, for delivery through their MX hosts (nil: not applied).
     var mtaSTS: MTASTSPolicies? = nil
+    /// Look up TLSA records of MX hosts whose names DNSSEC vouches for (needs a validating resolver).
+    var dane = false
 
     /// "example.org=127.0.0.2:2526" entries, as configured.
     static func parseRoutes(_ entries: [String]) -> [String: (host: String, port: Int)] {
@@ -81,7 +90,8 @@ struct RelayRouter: Sendable {
         }
         var exchanges: [MXRecord]
         var implicit = false
-        switch await self.resolver.mx(domain) {
+        let (mx, mxSecure) = await self.resolver.securedMX(domain)
+        switch mx {
         case .temporaryFailure(let reason):
             return .deferral("451 4.4.3 DNS lookup of MX for \(domain) failed: \(reason)")
         case .nameDoesNotExist:
@@ -113,7 +123,17 @@ struct RelayRouter: Sendable {
         var absent = 0
         for exchange in exchanges {
             switch await self.hosts(named: exchange.exchange, port: self.mxPort) {
-            case .hosts(let found): hosts += found.map { var host = $0; host.verifiedTLSFor = verifiedTLSFor; return host }
+            case .hosts(let found):
+                var dane: DANERequirement?
+                if self.dane, mxSecure || implicit {
+                    switch await self.daneRequirement(of: exchange.exchange) {
+                    case .success(let requirement): dane = requirement
+                    case .failure(let deferral):
+                        temporary = deferral.reply
+                        continue
+                    }
+                }
+                hosts += found.map { var host = $0; host.verifiedTLSFor = verifiedTLSFor; host.dane = dane; return host }
             case .deferral(let reason): temporary = reason
             case .bounce: absent += 1
             }
@@ -123,6 +143,19 @@ struct RelayRouter: Sendable {
             return .bounce("550 5.1.2 domain \(domain) has no MX or address records")
         }
         return .deferral(temporary ?? "451 4.4.4 no address for any MX host of \(domain)")
+    }
+
+    /// RFC 7672 §2.2: when DNSSEC vouches for the MX host's addresses, its TLSA records (secure ones
+    /// only) say how TLS must go; a failed TLSA look-up makes the host unusable for now, since an
+    /// attacker could cause it to strip the requirement.
+    private func daneRequirement(of host: String) async -> Result<DANERequirement?, RouteDeferral> {
+        guard !Self.isAddressLiteral(host), await self.resolver.addressesAreSecure(host) else { return .success(nil) }
+        let (answer, secure) = await self.resolver.tlsa("_\(self.mxPort)._tcp.\(host)")
+        switch answer {
+        case .records(let records): return .success(secure ? DANERequirement(records: records) : nil)
+        case .noData, .nameDoesNotExist: return .success(nil)
+        case .temporaryFailure(let reason): return .failure(RouteDeferral(reply: "451 4.7.5 TLSA look-up for \(host) failed: \(reason)"))
+        }
     }
 
     /// By preference, random order among equal preferences (RFC 5321 §5.1).
