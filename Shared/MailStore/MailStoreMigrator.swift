@@ -417,6 +417,24 @@ enum MailStoreMigrator {
             // recipients find it in their Junk mailbox.
             try db.execute(sql: "ALTER TABLE queueMessage ADD COLUMN quarantined BOOLEAN NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("2026-12-12 tls session tallies") { db in
+            // SMTP TLS Reporting (RFC 8460): the relay's TLS sessions to domains with a policy, counted
+            // per report period until the period's report goes out.
+            try db.execute(
+                sql: """
+                    CREATE TABLE tlsSessionTally (
+                        periodStart DATETIME NOT NULL,
+                        policyDomain TEXT NOT NULL,
+                        policyType TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        mxHost TEXT NOT NULL,
+                        resultType TEXT NOT NULL,
+                        receivingIP TEXT NOT NULL,
+                        sessions INTEGER NOT NULL,
+                        PRIMARY KEY (periodStart, policyDomain, policyType, mxHost, resultType, receivingIP)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -482,6 +482,26 @@ enum PostgresMigrator {
                 "ALTER TABLE queue_message ADD COLUMN quarantined boolean NOT NULL DEFAULT false"
             ]
         ),
+        (
+            "2026-12-12 tls session tallies",
+            [
+                // SMTP TLS Reporting (RFC 8460): the relay's TLS sessions to domains with a policy, counted
+                // per report period until the period's report goes out.
+                """
+                CREATE TABLE tls_session_tally (
+                    period_start timestamptz NOT NULL,
+                    policy_domain text NOT NULL,
+                    policy_type text NOT NULL,
+                    policy text NOT NULL,
+                    mx_host text NOT NULL,
+                    result_type text NOT NULL,
+                    receiving_ip text NOT NULL,
+                    sessions bigint NOT NULL,
+                    PRIMARY KEY (period_start, policy_domain, policy_type, mx_host, result_type, receiving_ip)
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

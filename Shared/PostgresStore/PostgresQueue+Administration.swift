@@ -117,6 +117,63 @@ extension PostgresQueue {
         }
     }
 
+    func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO tls_session_tally
+                    (period_start, policy_domain, policy_type, policy, mx_host, result_type, receiving_ip, sessions)
+                VALUES (\(tally.periodStart), \(tally.policyDomain), \(tally.policyType), \(tally.policy), \(tally.mxHost),
+                        \(tally.resultType), \(tally.receivingIP), \(Int64(tally.sessions)))
+                ON CONFLICT (period_start, policy_domain, policy_type, mx_host, result_type, receiving_ip)
+                DO UPDATE SET sessions = tls_session_tally.sessions + excluded.sessions, policy = excluded.policy
+                """, logger: logger)
+        }
+    }
+
+    func tlsReportsDue(periodsStartedBefore before: Date) async throws(MailStoreError) -> [TLSReportKey] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                """
+                SELECT DISTINCT policy_domain, period_start FROM tls_session_tally WHERE period_start < \(before)
+                ORDER BY period_start, policy_domain
+                """, logger
+            ).map { row in
+                let (domain, start) = try row.decode((String, Date).self)
+                return TLSReportKey(policyDomain: domain, periodStart: start)
+            }
+        }
+    }
+
+    func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                """
+                SELECT policy_type, policy, mx_host, result_type, receiving_ip, sessions FROM tls_session_tally
+                WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)
+                ORDER BY policy_type, mx_host, result_type, receiving_ip
+                """, logger
+            ).map { row in
+                let (type, policy, mx, result, ip, sessions) = try row.decode((String, String, String, String, String, Int64).self)
+                return TLSSessionTally(
+                    periodStart: key.periodStart, policyDomain: key.policyDomain, policyType: type, policy: policy, mxHost: mx,
+                    resultType: result, receivingIP: ip, sessions: Int(sessions))
+            }
+        }
+    }
+
+    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            try await connection.query(
+                "DELETE FROM tls_session_tally WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)",
+                logger: logger)
+        }
+    }
+
     /// Locks the message's row (so that workers' changes to it and this one take turns) and returns its
     /// content's id; `unknownQueueMessage` when there is none.
     static func lockQueueMessage(_ connection: PostgresConnection, id: QueueMessageID, _ logger: Logger) async throws -> Int64 {

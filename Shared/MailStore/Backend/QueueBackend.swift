@@ -67,4 +67,10 @@ public protocol QueueBackend: Sendable {
     func flushQueue(now: Date, audit: AuditActor?) async throws(MailStoreError) -> Int
     /// Deferred recipients per destination domain, most first.
     func deferralsByDomain(limit: Int) async throws(MailStoreError) -> [(domain: String, count: Int)]
+
+    /// TLS session counts for TLS reporting (RFC 8460): added to, listed by domain and period, read, removed.
+    func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError)
+    func tlsReportsDue(periodsStartedBefore before: Date) async throws(MailStoreError) -> [TLSReportKey]
+    func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally]
+    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError)
 }

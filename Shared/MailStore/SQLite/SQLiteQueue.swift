@@ -405,4 +405,58 @@ struct SQLiteQueue: QueueBackend {
             ).map { ($0["domain"], $0["n"]) }
         }
     }
+
+    func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO tlsSessionTally
+                        (periodStart, policyDomain, policyType, policy, mxHost, resultType, receivingIP, sessions)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (periodStart, policyDomain, policyType, mxHost, resultType, receivingIP)
+                    DO UPDATE SET sessions = sessions + excluded.sessions, policy = excluded.policy
+                    """,
+                arguments: [
+                    tally.periodStart, tally.policyDomain, tally.policyType, tally.policy, tally.mxHost, tally.resultType,
+                    tally.receivingIP, tally.sessions,
+                ])
+        }
+    }
+
+    func tlsReportsDue(periodsStartedBefore before: Date) async throws(MailStoreError) -> [TLSReportKey] {
+        try await self.access.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT policyDomain, periodStart FROM tlsSessionTally WHERE periodStart < ?
+                    ORDER BY periodStart, policyDomain
+                    """, arguments: [before]
+            ).map { TLSReportKey(policyDomain: $0["policyDomain"], periodStart: $0["periodStart"]) }
+        }
+    }
+
+    func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
+        try await self.access.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ?
+                    ORDER BY policyType, mxHost, resultType, receivingIP
+                    """, arguments: [key.policyDomain, key.periodStart]
+            ).map {
+                TLSSessionTally(
+                    periodStart: $0["periodStart"], policyDomain: $0["policyDomain"], policyType: $0["policyType"],
+                    policy: $0["policy"], mxHost: $0["mxHost"], resultType: $0["resultType"], receivingIP: $0["receivingIP"],
+                    sessions: $0["sessions"])
+            }
+        }
+    }
+
+    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try db.execute(
+                sql: "DELETE FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ?",
+                arguments: [key.policyDomain, key.periodStart])
+        }
+    }
 }

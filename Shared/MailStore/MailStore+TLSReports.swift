@@ -1,0 +1,67 @@
+import Foundation
+
+/// A count of TLS sessions of one kind towards a destination domain in one report period, as SMTP TLS
+/// Reporting (RFC 8460 §4) sums them up: successes per policy, failures per policy, MX host, receiving
+/// address and result type.
+public struct TLSSessionTally: Sendable, Equatable {
+    public var periodStart: Date
+    /// The destination domain whose policy applied (lower case).
+    public var policyDomain: String
+    /// `sts`, `tlsa` or `no-policy-found` (RFC 8460 §4.3).
+    public var policyType: String
+    /// The policy as RFC 8460's policy-string: an MTA-STS policy's lines, or the TLSA records, one a line.
+    public var policy: String
+    /// The MX host's name; empty for successes (only their total is reported).
+    public var mxHost: String
+    /// Empty for successful sessions, else an RFC 8460 §4.3 result type (`certificate-not-trusted`, ...).
+    public var resultType: String
+    public var receivingIP: String
+    public var sessions: Int
+
+    public init(
+        periodStart: Date, policyDomain: String, policyType: String, policy: String, mxHost: String, resultType: String,
+        receivingIP: String, sessions: Int
+    ) {
+        self.periodStart = periodStart
+        self.policyDomain = policyDomain
+        self.policyType = policyType
+        self.policy = policy
+        self.mxHost = mxHost
+        self.resultType = resultType
+        self.receivingIP = receivingIP
+        self.sessions = sessions
+    }
+}
+
+/// One report owed: a destination domain and a period in which sessions to it were counted.
+public struct TLSReportKey: Sendable, Hashable {
+    public let policyDomain: String
+    public let periodStart: Date
+
+    public init(policyDomain: String, periodStart: Date) {
+        self.policyDomain = policyDomain
+        self.periodStart = periodStart
+    }
+}
+
+extension MailStore {
+    /// Adds the tally's sessions to the count of its kind (the relay counts each session it makes to
+    /// a domain with a policy). Counts are kept until the period's report is made.
+    public func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
+        try await self.queue.addTLSSessions(tally)
+    }
+
+    /// Domains and periods with counted sessions, for periods that started before `before`.
+    public func tlsReportsDue(periodsStartedBefore before: Date) async throws(MailStoreError) -> [TLSReportKey] {
+        try await self.queue.tlsReportsDue(periodsStartedBefore: before)
+    }
+
+    public func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
+        try await self.queue.tlsSessionTallies(key)
+    }
+
+    /// Forgets a period's counts for a domain once its report is made.
+    public func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
+        try await self.queue.removeTLSSessionTallies(key)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import MailStore
+import Testing
+import TestSupport
+
+@Suite("TLS session tallies for TLS reporting (RFC 8460)")
+struct TLSReportStoreTests {
+    @Test("sessions add up per kind; reports are due per domain and period once the period has begun before the cut-off; removal is per report", arguments: StoreBackendKind.allCases)
+    func tallies(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let store = try await fixture.openStore()
+            let day = Date(timeIntervalSince1970: 1_800_000_000)
+            let next = day.addingTimeInterval(86_400)
+            func tally(_ domain: String, _ start: Date, result: String = "", mx: String = "", sessions: Int = 1, policy: String = "version: STSv1")
+                -> TLSSessionTally
+            {
+                TLSSessionTally(
+                    periodStart: start, policyDomain: domain, policyType: "sts", policy: policy, mxHost: mx, resultType: result,
+                    receivingIP: mx.isEmpty ? "" : "192.0.2.1", sessions: sessions)
+            }
+            try await store.addTLSSessions(tally("a.example", day))
+            try await store.addTLSSessions(tally("a.example", day, sessions: 2, policy: "version: STSv1\nmode: enforce"))
+            try await store.addTLSSessions(tally("a.example", day, result: "certificate-not-trusted", mx: "mx.a.example"))
+            try await store.addTLSSessions(tally("b.example", day))
+            try await store.addTLSSessions(tally("a.example", next))
+
+            #expect(try await store.tlsReportsDue(periodsStartedBefore: day).isEmpty)
+            let due = try await store.tlsReportsDue(periodsStartedBefore: next)
+            #expect(due == [TLSReportKey(policyDomain: "a.example", periodStart: day), TLSReportKey(policyDomain: "b.example", periodStart: day)])
+            let a = try await store.tlsSessionTallies(TLSReportKey(policyDomain: "a.example", periodStart: day))
+            #expect(a == [
+                tally("a.example", day, sessions: 3, policy: "version: STSv1\nmode: enforce"),
+                tally("a.example", day, result: "certificate-not-trusted", mx: "mx.a.example"),
+            ])
+            try await store.removeTLSSessionTallies(TLSReportKey(policyDomain: "a.example", periodStart: day))
+            #expect(try await store.tlsReportsDue(periodsStartedBefore: next.addingTimeInterval(1)) == [
+                TLSReportKey(policyDomain: "b.example", periodStart: day), TLSReportKey(policyDomain: "a.example", periodStart: next),
+            ])
+        }
+    }
+}
