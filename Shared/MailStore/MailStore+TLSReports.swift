@@ -60,8 +60,9 @@ extension MailStore {
         try await self.queue.tlsSessionTallies(key)
     }
 
-    /// Forgets a period's counts for a domain once its report is made.
-    public func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
-        try await self.queue.removeTLSSessionTallies(key)
+    /// Takes a period's counts for a domain out of the store to report them: of relays that try at once,
+    /// one gets them.
+    public func takeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
+        try await self.queue.takeTLSSessionTallies(key)
     }
 }

@@ -150,28 +150,34 @@ extension PostgresQueue {
     func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
         let logger = self.logger
         return try await self.access.read { connection in
-            try await connection.rows(
-                """
-                SELECT policy_type, policy, mx_host, result_type, receiving_ip, sessions FROM tls_session_tally
-                WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)
-                ORDER BY policy_type, mx_host, result_type, receiving_ip
-                """, logger
-            ).map { row in
-                let (type, policy, mx, result, ip, sessions) = try row.decode((String, String, String, String, String, Int64).self)
-                return TLSSessionTally(
-                    periodStart: key.periodStart, policyDomain: key.policyDomain, policyType: type, policy: policy, mxHost: mx,
-                    resultType: result, receivingIP: ip, sessions: Int(sessions))
-            }
+            try await Self.tallies(
+                connection.rows(
+                    """
+                    SELECT policy_type, policy, mx_host, result_type, receiving_ip, sessions FROM tls_session_tally
+                    WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)
+                    """, logger), key)
         }
     }
 
-    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
+    func takeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
         let logger = self.logger
-        try await self.access.transaction { connection in
-            try await connection.query(
-                "DELETE FROM tls_session_tally WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)",
-                logger: logger)
+        return try await self.access.transaction { connection in
+            try await Self.tallies(
+                connection.rows(
+                    """
+                    DELETE FROM tls_session_tally WHERE policy_domain = \(key.policyDomain) AND period_start = \(key.periodStart)
+                    RETURNING policy_type, policy, mx_host, result_type, receiving_ip, sessions
+                    """, logger), key)
         }
+    }
+
+    private static func tallies(_ rows: [PostgresRow], _ key: TLSReportKey) throws -> [TLSSessionTally] {
+        try rows.map { row in
+            let (type, policy, mx, result, ip, sessions) = try row.decode((String, String, String, String, String, Int64).self)
+            return TLSSessionTally(
+                periodStart: key.periodStart, policyDomain: key.policyDomain, policyType: type, policy: policy, mxHost: mx,
+                resultType: result, receivingIP: ip, sessions: Int(sessions))
+        }.sorted { ($0.policyType, $0.mxHost, $0.resultType, $0.receivingIP) < ($1.policyType, $1.mxHost, $1.resultType, $1.receivingIP) }
     }
 
     /// Locks the message's row (so that workers' changes to it and this one take turns) and returns its

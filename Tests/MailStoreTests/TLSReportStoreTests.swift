@@ -5,7 +5,7 @@ import TestSupport
 
 @Suite("TLS session tallies for TLS reporting (RFC 8460)")
 struct TLSReportStoreTests {
-    @Test("sessions add up per kind; reports are due per domain and period once the period has begun before the cut-off; removal is per report", arguments: StoreBackendKind.allCases)
+    @Test("sessions add up per kind; reports are due per domain and period once the period has begun before the cut-off; taking is per report and once", arguments: StoreBackendKind.allCases)
     func tallies(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in
             let store = try await fixture.openStore()
@@ -32,7 +32,8 @@ struct TLSReportStoreTests {
                 tally("a.example", day, sessions: 3, policy: "version: STSv1\nmode: enforce"),
                 tally("a.example", day, result: "certificate-not-trusted", mx: "mx.a.example"),
             ])
-            try await store.removeTLSSessionTallies(TLSReportKey(policyDomain: "a.example", periodStart: day))
+            #expect(try await store.takeTLSSessionTallies(TLSReportKey(policyDomain: "a.example", periodStart: day)) == a)
+            #expect(try await store.takeTLSSessionTallies(TLSReportKey(policyDomain: "a.example", periodStart: day)).isEmpty, "taken once")
             #expect(try await store.tlsReportsDue(periodsStartedBefore: next.addingTimeInterval(1)) == [
                 TLSReportKey(policyDomain: "b.example", periodStart: day), TLSReportKey(policyDomain: "a.example", periodStart: next),
             ])

@@ -68,9 +68,10 @@ public protocol QueueBackend: Sendable {
     /// Deferred recipients per destination domain, most first.
     func deferralsByDomain(limit: Int) async throws(MailStoreError) -> [(domain: String, count: Int)]
 
-    /// TLS session counts for TLS reporting (RFC 8460): added to, listed by domain and period, read, removed.
+    /// TLS session counts for TLS reporting (RFC 8460): added to, listed by domain and period, read, and
+    /// taken out (deleted and returned in one statement) to be reported.
     func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError)
     func tlsReportsDue(periodsStartedBefore before: Date) async throws(MailStoreError) -> [TLSReportKey]
     func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally]
-    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError)
+    func takeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally]
 }

@@ -437,26 +437,22 @@ struct SQLiteQueue: QueueBackend {
 
     func tlsSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
         try await self.access.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ?
-                    ORDER BY policyType, mxHost, resultType, receivingIP
-                    """, arguments: [key.policyDomain, key.periodStart]
-            ).map {
-                TLSSessionTally(
-                    periodStart: $0["periodStart"], policyDomain: $0["policyDomain"], policyType: $0["policyType"],
-                    policy: $0["policy"], mxHost: $0["mxHost"], resultType: $0["resultType"], receivingIP: $0["receivingIP"],
-                    sessions: $0["sessions"])
-            }
+            try Self.tallies(db, "SELECT * FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ?", key)
         }
     }
 
-    func removeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) {
+    func takeTLSSessionTallies(_ key: TLSReportKey) async throws(MailStoreError) -> [TLSSessionTally] {
         try await self.access.write { db in
-            try db.execute(
-                sql: "DELETE FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ?",
-                arguments: [key.policyDomain, key.periodStart])
+            try Self.tallies(db, "DELETE FROM tlsSessionTally WHERE policyDomain = ? AND periodStart = ? RETURNING *", key)
         }
+    }
+
+    private static func tallies(_ db: Database, _ sql: String, _ key: TLSReportKey) throws -> [TLSSessionTally] {
+        try Row.fetchAll(db, sql: sql, arguments: [key.policyDomain, key.periodStart]).map {
+            TLSSessionTally(
+                periodStart: $0["periodStart"], policyDomain: $0["policyDomain"], policyType: $0["policyType"],
+                policy: $0["policy"], mxHost: $0["mxHost"], resultType: $0["resultType"], receivingIP: $0["receivingIP"],
+                sessions: $0["sessions"])
+        }.sorted { ($0.policyType, $0.mxHost, $0.resultType, $0.receivingIP) < ($1.policyType, $1.mxHost, $1.resultType, $1.receivingIP) }
     }
 }
