@@ -110,6 +110,11 @@ public struct MTASTSPolicy: Sendable, Equatable {
         self.init(mode: mode, mx: mx, maxAge: age)
     }
 
+    /// The policy's fields, a line each (the policy-string of a TLS report, RFC 8460 §4.4).
+    public var lines: [String] {
+        ["version: STSv1", "mode: \(self.mode.rawValue)"] + self.mx.map { "mx: \($0)" } + ["max_age: \(self.maxAge)"]
+    }
+
     /// Whether an MX host name is one the policy lists (§4.1): equal ignoring case and a final dot, or
     /// matching `*.rest` where the host is one label followed by `rest`.
     public func permits(mx host: String) -> Bool {

@@ -8,7 +8,8 @@ any other name gets a self-signed one, which no client can verify.
 DIR/peers.json, written by the test, holds
   {"verified": [names...], "policies": {"mta-sts.domain": {"status": 200, "type": "text/plain", "body": "..."}}}
 The HTTPS server answers GET /.well-known/mta-sts.txt for a policy host with its entry (a "location" key
-makes it a redirect) and 404 otherwise; each request is appended to DIR/fetches.log as "host path".
+makes it a redirect) and 404 otherwise; each request is appended to DIR/fetches.log as "host path". A POST
+(a TLS report) is kept as DIR/posts/<n>.bin with its Content-Type in <n>.type.
 Each message the MX accepts is written to DIR/mail/<n>.eml after X-Envelope-To and X-TLS (yes/no) lines.
 Writes {"https": port, "smtp": port} to DIR/ports.json once listening; runs until killed (at most 300 s).
 
@@ -106,6 +107,21 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        # A TLS report posted (RFC 8460 §5.4): kept as DIR/posts/<n>.bin, its Content-Type in <n>.type.
+        posts = path("posts")
+        os.makedirs(posts, exist_ok=True)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        count = len([name for name in os.listdir(posts) if name.endswith(".bin")]) + 1
+        with open(os.path.join(posts, f"{count}.type"), "w") as out:
+            out.write(self.headers.get("Content-Type") or "")
+        with open(os.path.join(posts, f"{count}.bin.tmp"), "wb") as out:
+            out.write(body)
+        os.rename(os.path.join(posts, f"{count}.bin.tmp"), os.path.join(posts, f"{count}.bin"))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, *arguments):
         pass

@@ -6,7 +6,7 @@ import TestSupport
 /// from a policy server with a certificate from a test CA, and applied to delivery through MX hosts
 /// on a test MX (`Tests/Clients/mta_sts_peers.py`) that shows a CA-signed or a self-signed certificate.
 extension RelayTests {
-    @Test("MTA-STS: an enforced policy needs a listed MX with a valid certificate (else deferred, 4.7.5, reason in the queue API); testing, unreachable and redirected policies do not stop delivery; a policy is fetched once while its id stays")
+    @Test("MTA-STS: an enforced policy needs a listed MX with a valid certificate (else deferred, 4.7.5, reason in the queue API); testing, unreachable and redirected policies do not stop delivery; a policy is fetched once while its id stays; TLS reports (RFC 8460) go by mail and HTTPS")
     func mtaSTS() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-sts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -50,6 +50,13 @@ extension RelayTests {
             records += ["--mx-host=\(domain),\(mx),10", "--host-record=\(mx),127.0.0.1", "--host-record=mta-sts.\(domain),127.0.0.1"]
             if name != "none" { records.append("--txt-record=_mta-sts.\(domain),v=STSv1; id=20261204T1;") }
         }
+        // TLS reports (RFC 8460): by mail to a mailbox at the test MX, or posted to the HTTPS peer.
+        records += [
+            "--mx-host=reports.example,mx.reports.example,10", "--host-record=mx.reports.example,127.0.0.1",
+            "--txt-record=_smtp._tls.badcert.example,v=TLSRPTv1; rua=mailto:tlsrpt@reports.example",
+            "--txt-record=_smtp._tls.enforce.example,v=TLSRPTv1; rua=mailto:tlsrpt@reports.example",
+            "--txt-record=_smtp._tls.testing.example,v=TLSRPTv1; rua=https://mta-sts.enforce.example:\(ports["https"] ?? 0)/tlsrpt",
+        ]
         let (dnsPidFile, dnsPort) = try await self.startDNS(records, directory: work)
         defer { self.stopDNS(dnsPidFile) }
         let a = try await self.suite(
@@ -57,6 +64,7 @@ extension RelayTests {
             options: [
                 "--relay-dns-server", "127.0.0.1:\(dnsPort)", "--relay-mx-port", String(ports["smtp"] ?? 0),
                 "--relay-mta-sts-port", String(ports["https"] ?? 0), "--relay-trusted-ca-file", work.appendingPathComponent("ca.pem").path,
+                "--relay-tls-report-period-seconds", "5",
             ])
         defer { a.removeDirectory() }
 
@@ -97,6 +105,55 @@ extension RelayTests {
         #expect(fetches.contains("mta-sts.redirect.example /.well-known/mta-sts.txt"), "\(fetches)")
         #expect(!fetches.contains("mta-sts.none.example"), "no TXT record, no fetch: \(fetches)")
         #expect(a.log.contains("cannot fetch the MTA-STS policy") && a.log.contains("rogue.example"), "\(a.log)")
+
+        // The TLS reports of the (5 s) periods the sessions fell in, read back by Python's email and gzip.
+        struct Reports {
+            var mail: [[String: Any]] = []
+            var posted: [[String: Any]] = []
+            /// The report entries of one domain's policy, across reports: (successes, failures, failure details).
+            func totals(_ domain: String, in reports: [[String: Any]]) -> (Int, Int, [[String: Any]]) {
+                var totals = (0, 0, [[String: Any]]())
+                for entry in reports {
+                    let report = entry["report"] as? [String: Any] ?? [:]
+                    for policy in report["policies"] as? [[String: Any]] ?? [] {
+                        guard (policy["policy"] as? [String: Any])?["policy-domain"] as? String == domain else { continue }
+                        let summary = policy["summary"] as? [String: Int] ?? [:]
+                        totals.0 += summary["total-successful-session-count"] ?? 0
+                        totals.1 += summary["total-failure-session-count"] ?? 0
+                        totals.2 += policy["failure-details"] as? [[String: Any]] ?? []
+                    }
+                }
+                return totals
+            }
+        }
+        var reports = Reports()
+        try await eventually("the TLS reports arrive", timeout: .seconds(60)) {
+            let read = try await PythonClient.run("tlsrpt_reports.py", [maildir.path, work.appendingPathComponent("posts").path])
+            let entries = read.output.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            reports = Reports(mail: entries.filter { $0["via"] as? String == "mail" }, posted: entries.filter { $0["via"] as? String == "https" })
+            return reports.totals("enforce.example", in: reports.mail).0 == 2 && reports.totals("badcert.example", in: reports.mail).1 >= 1
+                && reports.totals("testing.example", in: reports.posted).1 >= 1
+        }
+        let badcert = reports.totals("badcert.example", in: reports.mail)
+        #expect(badcert.0 == 0 && badcert.1 == 1, "\(reports.mail)")
+        let detail = badcert.2.first ?? [:]
+        #expect(detail["result-type"] as? String == "validation-failure" && detail["receiving-mx-hostname"] as? String == "mx.badcert.example"
+            && detail["receiving-ip"] as? String == "127.0.0.1" && detail["failed-session-count"] as? Int == 1, "\(detail)")
+        let testing = reports.totals("testing.example", in: reports.posted)
+        #expect(testing.0 == 0 && (testing.2.first?["receiving-mx-hostname"] as? String) == "mx.testing.example", "\(reports.posted)")
+        #expect(reports.posted.allSatisfy { $0["content-type"] as? String == "application/tlsrpt+gzip" })
+        for entry in reports.mail {
+            #expect(entry["to"] as? String == "tlsrpt@reports.example" && entry["submitter"] as? String == "mx.example.org", "\(entry)")
+            #expect(entry["content-type"] as? String == "multipart/report" && entry["report-type"] as? String == "tlsrpt", "\(entry)")
+            #expect((entry["filename"] as? String)?.hasPrefix("mx.example.org!\(entry["domain"] as? String ?? "")!") == true, "\(entry)")
+            let report = entry["report"] as? [String: Any] ?? [:]
+            let policy = ((report["policies"] as? [[String: Any]])?.first?["policy"] as? [String: Any]) ?? [:]
+            #expect(policy["policy-type"] as? String == "sts" && (policy["policy-string"] as? [String])?.contains("mode: enforce") == true, "\(report)")
+            #expect((policy["mx-host"] as? [String])?.count == 1 && report["organization-name"] as? String == "mx.example.org", "\(report)")
+        }
+        #expect(reports.totals("mismatch.example", in: reports.mail + reports.posted).1 == 0, "no session, no record: no report")
         #expect(try await a.stop().status == 0)
     }
 }

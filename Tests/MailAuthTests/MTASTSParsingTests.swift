@@ -53,3 +53,18 @@ import Testing
         #expect(!policy.permits(mx: "xmail.example.com"))
     }
 }
+
+/// TLS-RPT records (RFC 8460 §3).
+@Suite struct TLSRPTRecordTests {
+    @Test func records() {
+        #expect(TLSRPTRecord.select(["v=TLSRPTv1; rua=mailto:reports@example.com"]) == TLSRPTRecord(destinations: [.mail("reports@example.com")]))
+        #expect(
+            TLSRPTRecord.select(["v=spf1 -all", "v=TLSRPTv1;rua=mailto:a@example.com,https://reporting.example.com/v1/tlsrpt"])
+                == TLSRPTRecord(destinations: [.mail("a@example.com"), .https("https://reporting.example.com/v1/tlsrpt")]))
+        #expect(TLSRPTRecord.select(["v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@example.com"]) == nil)
+        #expect(TLSRPTRecord(parsing: "v=TLSRPTv1;") == nil, "rua is required")
+        #expect(TLSRPTRecord(parsing: "v=TLSRPTv1; rua=http://insecure.example.com/") == nil, "only mailto and https")
+        #expect(TLSRPTRecord(parsing: "rua=mailto:a@example.com; v=TLSRPTv1") == nil, "v comes first")
+        #expect(TLSRPTRecord(parsing: "v=TLSRPTv1; rua=mailto:tls%2Brpt@example.com")?.destinations == [.mail("tls+rpt@example.com")])
+    }
+}

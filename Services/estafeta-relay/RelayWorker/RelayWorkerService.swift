@@ -27,9 +27,10 @@ public enum RelayWorkerService {
         let outcomes = QueueOutcomes(store: store, schedule: schedule, logger: logger)
         let owner = "\(settings.hostname)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
         let local = LocalDelivery(store: store, outcomes: outcomes)
+        let signer = DKIMDomainSigner(store: store, signatureLifetime: settings.dkimSignatureLifetime)
         let reports = BounceReporter(
             store: store, hostname: settings.hostname, delayWarning: settings.relayDelayWarning, schedule: schedule,
-            signer: DKIMDomainSigner(store: store, signatureLifetime: settings.dkimSignatureLifetime), logger: logger)
+            signer: signer, logger: logger)
         let localWorker = DeliveryWorker(
             name: "local", store: store, owner: owner, scope: .localDomains, pollInterval: settings.relayPollInterval,
             batchSize: settings.relayBatchSize, leaseDuration: settings.relayLeaseDuration,
@@ -67,6 +68,8 @@ public enum RelayWorkerService {
         let client = SMTPClientSession(
             hostname: settings.hostname, tlsContext: tlsContext, verifiedTLSContext: try NIOSSLContext(configuration: verified),
             requireTLS: settings.relayRequireTLS,
+            tlsSessions: settings.relayTLSReports
+                ? TLSSessionRecorder(store: store, period: settings.relayTLSReportPeriod, logger: logger) : nil,
             connectTimeout: .seconds(settings.relayConnectTimeout.components.seconds),
             commandTimeout: .seconds(settings.relayCommandTimeout.components.seconds), logger: logger)
         let remote = RemoteDelivery(store: store, router: router, client: client, outcomes: outcomes)
@@ -87,9 +90,12 @@ public enum RelayWorkerService {
                 return order.compactMap { units[$0] }
             },
             deliver: { unit in await remote.deliver(unit.leases) }, afterPass: nil, logger: logger)
+        let tlsReporter = TLSReporter(
+            store: store, resolver: resolver, https: ResolvedHTTPS(resolver: resolver, tlsConfiguration: verified),
+            hostname: settings.hostname, period: settings.relayTLSReportPeriod, signer: signer, logger: logger)
         return ServiceBundle(
             name: "relay",
-            services: [
+            services: (settings.relayTLSReports ? [tlsReporter] : []) + [
                 localWorker, remoteWorker,
                 QueueMetricsReporter(store: store, interval: .seconds(5), logger: environment.logger),
                 StoreMaintenance(

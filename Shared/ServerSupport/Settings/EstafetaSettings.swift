@@ -205,6 +205,10 @@ public struct EstafetaSettings: Sendable, Equatable {
     /// DNSSEC trust anchors for the relay's look-ups (such as /usr/share/dns/root.key); set, answers are
     /// validated and MX hosts' TLSA records (DANE, RFC 7672) apply. Empty: no validation, no DANE.
     public var relayDNSSECTrustAnchorFile: String
+    /// SMTP TLS reports (RFC 8460) to destination domains with an MTA-STS or DANE policy that ask for
+    /// them, each covering one period of this length (a UTC day by default).
+    public var relayTLSReports: Bool
+    public var relayTLSReportPeriod: Duration
     public var relayConcurrencyPerDomain: Int
     /// How long finished queue entries (every recipient delivered or bounced), the mailbox change feed
     /// and the audit log are kept, and how often the relay workers purge what is older.
@@ -417,6 +421,8 @@ public struct EstafetaSettings: Sendable, Equatable {
             relayMTASTSPort: port("relay.mtaStsPort", 443),
             relayTrustedCAFile: reader.string(forKey: "relay.trustedCaFile", default: ""),
             relayDNSSECTrustAnchorFile: reader.string(forKey: "relay.dnssecTrustAnchorFile", default: ""),
+            relayTLSReports: reader.bool(forKey: "relay.tlsReports", default: true),
+            relayTLSReportPeriod: .seconds(positive("relay.tlsReportPeriodSeconds", 86_400)),
             relayConcurrencyPerDomain: positive("relay.concurrencyPerDomain", 20),
             retentionFinishedQueueEntries: .seconds(positive("retention.queueSeconds", 7 * 86_400)),
             retentionChangeFeed: .seconds(positive("retention.changeFeedSeconds", 7 * 86_400)),
@@ -532,6 +538,8 @@ public struct EstafetaSettings: Sendable, Equatable {
         Entry("relay.mtaStsPort") { "\($0.relayMTASTSPort)" },
         Entry("relay.trustedCaFile") { $0.relayTrustedCAFile },
         Entry("relay.dnssecTrustAnchorFile") { $0.relayDNSSECTrustAnchorFile },
+        Entry("relay.tlsReports") { "\($0.relayTLSReports)" },
+        Entry("relay.tlsReportPeriodSeconds") { "\($0.relayTLSReportPeriod.components.seconds)" },
         Entry("relay.concurrencyPerDomain") { "\($0.relayConcurrencyPerDomain)" },
         Entry("retention.queueSeconds") { "\($0.retentionFinishedQueueEntries.components.seconds)" },
         Entry("retention.changeFeedSeconds") { "\($0.retentionChangeFeed.components.seconds)" },

@@ -65,6 +65,8 @@ struct SMTPClientSession: Sendable {
     /// roots and the MX host's name, TLS 1.2 or later (RFC 8461 §4.2).
     let verifiedTLSContext: NIOSSLContext?
     let requireTLS: Bool
+    /// Counts TLS sessions with hosts under a policy, for TLS reports (RFC 8460); nil: not counted.
+    var tlsSessions: TLSSessionRecorder? = nil
     let connectTimeout: TimeAmount
     /// Every reply must be complete within this (RFC 5321 §4.5.3.2 gives 5 minutes for most), however
     /// slowly its bytes trickle in; the reply to the end of the content gets twice as long (10 minutes).
@@ -101,6 +103,14 @@ struct SMTPClientSession: Sendable {
     /// Per-recipient outcomes, or `.failure` when the host could not be used (try the next one).
     func deliver(_ envelope: RelayEnvelope, to host: RouteHost) async -> Result<RelayTransaction, HostFailure> {
         let first = await self.attempt(envelope, to: host, startTLS: true)
+        // A policy in testing mode has had its failure counted: the message goes as without it.
+        if case .failure(.policy(let reason)) = first, host.testingPolicyOf != nil {
+            self.logger.notice("TLS failed the domain's MTA-STS policy in testing mode; delivering without it",
+                               metadata: ["host": "\(host)", "reason": "\(reason)"])
+            var untested = host
+            untested.testingPolicyOf = nil
+            return await self.deliver(envelope, to: untested)
+        }
         // Credentials never go in plaintext, so a smarthost login does not fall back.
         if case .failure(.tlsFailed(let reason)) = first, !self.requireTLS, host.credentials == nil {
             self.logger.notice("TLS handshake failed; trying the same host in plaintext",
@@ -215,15 +225,18 @@ struct SMTPClientSession: Sendable {
         if let (requiredBy, makeHandler) = self.mandatoryTLS(for: host) {
             guard extensions["STARTTLS"] != nil else {
                 try? await exchange.send("QUIT")
+                await self.tlsSessions?.record(host, failure: "starttls-not-supported")
                 return .failure(.policy("\(host) does not offer STARTTLS, which \(requiredBy) requires"))
             }
             let verification = VerificationNote()
             do {
                 extensions = try await self.startTLS(&exchange, host: host) { try makeHandler(verification) }
             } catch {
+                await self.tlsSessions?.record(host, failure: "validation-failure")
                 let detail = verification.reason.map { "\($0) (\(error))" } ?? "\(error)"
                 return .failure(.policy("\(requiredBy) requires authenticated TLS; TLS with \(host) failed: \(detail)"))
             }
+            await self.tlsSessions?.record(host, failure: nil)
             encrypted = true
         } else if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
             let serverName = RelayRouter.isAddressLiteral(host.name) ? nil : host.name
@@ -409,8 +422,16 @@ struct SMTPClientSession: Sendable {
             guard let opportunistic = self.tlsContext else { return nil }
             return ("DANE (TLSA records of \(host.name))", { _ in try NIOSSLClientHandler(context: opportunistic, serverHostname: serverName) })
         case nil:
-            guard let domain = host.verifiedTLSFor, let verified = self.verifiedTLSContext else { return nil }
-            return ("the MTA-STS policy of \(domain)", { _ in try NIOSSLClientHandler(context: verified, serverHostname: serverName) })
+            guard let verified = self.verifiedTLSContext else { return nil }
+            let policy: String
+            if let domain = host.verifiedTLSFor {
+                policy = "the MTA-STS policy of \(domain)"
+            } else if let domain = host.testingPolicyOf {
+                policy = "the MTA-STS policy of \(domain) (in testing mode)"
+            } else {
+                return nil
+            }
+            return (policy, { _ in try NIOSSLClientHandler(context: verified, serverHostname: serverName) })
         }
     }
 

@@ -22,7 +22,7 @@ actor MTASTSPolicies {
     }
 
     private let resolver: DNSResolver
-    private let tlsConfiguration: TLSConfiguration
+    private let https: ResolvedHTTPS
     /// The policy host's port: 443 on the Internet (tests point it at a server on loopback).
     private let port: Int
     private let logger: Logger
@@ -43,7 +43,7 @@ actor MTASTSPolicies {
 
     init(resolver: DNSResolver, tlsConfiguration: TLSConfiguration, port: Int, logger: Logger) {
         self.resolver = resolver
-        self.tlsConfiguration = tlsConfiguration
+        self.https = ResolvedHTTPS(resolver: resolver, tlsConfiguration: tlsConfiguration)
         self.port = port
         self.logger = logger
     }
@@ -90,47 +90,32 @@ actor MTASTSPolicies {
         return result
     }
 
-    /// GET `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.3): the host's address from our own
-    /// resolver, its certificate verified for that name, no redirects followed, 200 and `text/plain`
-    /// required, the body bounded.
+    /// GET `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.3): 200 and `text/plain` required,
+    /// the body bounded.
     private func download(_ domain: String) async -> Result<MTASTSPolicy, FetchError> {
         let host = "mta-sts.\(domain)"
-        let address: String
-        switch await self.resolver.addresses(host) {
-        case .records(let found) where !found.isEmpty: address = found[0]
-        case .records, .nameDoesNotExist, .noData: return .failure(FetchError(description: "\(host) has no address"))
-        case .temporaryFailure(let reason): return .failure(FetchError(description: "DNS lookup of \(host) failed: \(reason)"))
-        }
-        var configuration = HTTPClient.Configuration(
-            tlsConfiguration: self.tlsConfiguration, redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(20)))
-        // The client connects to the address found here but names and verifies `host`.
-        configuration.dnsOverride = [host: address]
-        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-        let result: Result<MTASTSPolicy, FetchError>
+        let portPart = self.port == 443 ? "" : ":\(self.port)"
+        let request = HTTPClientRequest(url: "https://\(host)\(portPart)/.well-known/mta-sts.txt")
         do {
-            let portPart = self.port == 443 ? "" : ":\(self.port)"
-            let request = HTTPClientRequest(url: "https://\(host)\(portPart)/.well-known/mta-sts.txt")
-            let response = try await client.execute(request, timeout: Self.fetchTimeout)
-            if response.status != .ok {
-                result = .failure(FetchError(description: "https://\(host) answered \(response.status.code)"))
-            } else if let type = response.headers.first(name: "Content-Type"),
-                type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "text/plain"
-            {
-                result = .failure(FetchError(description: "https://\(host) served \(type), not text/plain"))
-            } else {
+            return try await self.https.perform(request, host: host, timeout: Self.fetchTimeout) { response in
+                if response.status != .ok {
+                    return .failure(FetchError(description: "https://\(host) answered \(response.status.code)"))
+                }
+                if let type = response.headers.first(name: "Content-Type"),
+                    type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "text/plain"
+                {
+                    return .failure(FetchError(description: "https://\(host) served \(type), not text/plain"))
+                }
                 let body = try await response.body.collect(upTo: MTASTSPolicy.maximumBytes)
                 do {
-                    result = .success(try MTASTSPolicy(parsing: Array(body.readableBytesView)))
+                    return .success(try MTASTSPolicy(parsing: Array(body.readableBytesView)))
                 } catch {
-                    result = .failure(FetchError(description: "\(error)"))
+                    return .failure(FetchError(description: "\(error)"))
                 }
             }
         } catch {
-            result = .failure(FetchError(description: "https://\(host): \(error)"))
+            return .failure(FetchError(description: "\(error)"))
         }
-        try? await client.shutdown()
-        return result
     }
 
     private func remember(_ domain: String, _ entry: Cached, now: Date) {

@@ -20,7 +20,20 @@ struct RouteHost: Sendable, Equatable, CustomStringConvertible {
     var verifiedTLSFor: String? = nil
     /// What the host's DNSSEC-validated TLSA records require (RFC 7672); nil: none apply.
     var dane: DANERequirement? = nil
+    /// The destination domain whose MTA-STS policy is in `testing` mode: TLS is verified and a failure
+    /// reported, but the message then goes as without a policy (RFC 8461 §5).
+    var testingPolicyOf: String? = nil
+    /// The policy TLS sessions with this host are counted under for TLS reports (RFC 8460).
+    var tlsReport: TLSReportPolicy? = nil
     var description: String { self.name == self.address ? "\(self.address):\(self.port)" : "\(self.name)[\(self.address)]:\(self.port)" }
+}
+
+/// The policy a TLS session is reported under (RFC 8460 §4.4): the destination domain, `sts` or
+/// `tlsa`, and the policy's text a line each.
+struct TLSReportPolicy: Sendable, Equatable {
+    var domain: String
+    var type: String
+    var policy: [String]
 }
 
 /// Why a host cannot be tried now: the reply its recipients are deferred with.
@@ -109,14 +122,21 @@ struct RelayRouter: Sendable {
         // RFC 8461 §4.1, §5: an enforced policy allows only the MX hosts it lists, each over verified TLS
         // (a policy in `testing` mode asks only for reports, which are not sent yet).
         var verifiedTLSFor: String?
-        if let policy = await self.mtaSTS?.policy(for: domain), policy.mode == .enforce {
-            let listed = exchanges.filter { policy.permits(mx: $0.exchange) }
-            guard !listed.isEmpty else {
-                return .deferral(
-                    "451 4.7.5 MTA-STS policy of \(domain) lists none of its MX hosts (\(exchanges.map(\.exchange).joined(separator: ", ")))")
+        var testingPolicyOf: String?
+        var stsReport: TLSReportPolicy?
+        if let policy = await self.mtaSTS?.policy(for: domain), policy.mode != .none {
+            stsReport = TLSReportPolicy(domain: domain.lowercased(), type: "sts", policy: policy.lines)
+            if policy.mode == .enforce {
+                let listed = exchanges.filter { policy.permits(mx: $0.exchange) }
+                guard !listed.isEmpty else {
+                    return .deferral(
+                        "451 4.7.5 MTA-STS policy of \(domain) lists none of its MX hosts (\(exchanges.map(\.exchange).joined(separator: ", ")))")
+                }
+                exchanges = listed
+                verifiedTLSFor = domain.lowercased()
+            } else {
+                testingPolicyOf = domain.lowercased()
             }
-            exchanges = listed
-            verifiedTLSFor = domain.lowercased()
         }
         var hosts: [RouteHost] = []
         var temporary: String?
@@ -124,7 +144,7 @@ struct RelayRouter: Sendable {
         for exchange in exchanges {
             switch await self.hosts(named: exchange.exchange, port: self.mxPort) {
             case .hosts(let found):
-                var dane: DANERequirement?
+                var dane: (requirement: DANERequirement, records: [TLSARecord])?
                 if self.dane, mxSecure || implicit {
                     switch await self.daneRequirement(of: exchange.exchange) {
                     case .success(let requirement): dane = requirement
@@ -133,7 +153,17 @@ struct RelayRouter: Sendable {
                         continue
                     }
                 }
-                hosts += found.map { var host = $0; host.verifiedTLSFor = verifiedTLSFor; host.dane = dane; return host }
+                let report = dane.map {
+                    TLSReportPolicy(domain: domain.lowercased(), type: "tlsa", policy: $0.records.map(Self.presentation))
+                } ?? stsReport
+                hosts += found.map {
+                    var host = $0
+                    host.verifiedTLSFor = verifiedTLSFor
+                    host.testingPolicyOf = testingPolicyOf
+                    host.dane = dane?.requirement
+                    host.tlsReport = report
+                    return host
+                }
             case .deferral(let reason): temporary = reason
             case .bounce: absent += 1
             }
@@ -148,14 +178,19 @@ struct RelayRouter: Sendable {
     /// RFC 7672 §2.2: when DNSSEC vouches for the MX host's addresses, its TLSA records (secure ones
     /// only) say how TLS must go; a failed TLSA look-up makes the host unusable for now, since an
     /// attacker could cause it to strip the requirement.
-    private func daneRequirement(of host: String) async -> Result<DANERequirement?, RouteDeferral> {
+    private func daneRequirement(of host: String) async -> Result<(requirement: DANERequirement, records: [TLSARecord])?, RouteDeferral> {
         guard !Self.isAddressLiteral(host), await self.resolver.addressesAreSecure(host) else { return .success(nil) }
         let (answer, secure) = await self.resolver.tlsa("_\(self.mxPort)._tcp.\(host)")
         switch answer {
-        case .records(let records): return .success(secure ? DANERequirement(records: records) : nil)
+        case .records(let records): return .success(secure ? (DANERequirement(records: records), records) : nil)
         case .noData, .nameDoesNotExist: return .success(nil)
         case .temporaryFailure(let reason): return .failure(RouteDeferral(reply: "451 4.7.5 TLSA look-up for \(host) failed: \(reason)"))
         }
+    }
+
+    /// A TLSA record as a zone file writes it: `3 1 1 <hex>`.
+    static func presentation(_ record: TLSARecord) -> String {
+        "\(record.usage) \(record.selector) \(record.matchingType) " + record.data.map { String(format: "%02x", $0) }.joined()
     }
 
     /// By preference, random order among equal preferences (RFC 5321 §5.1).
