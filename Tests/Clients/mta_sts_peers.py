@@ -44,6 +44,13 @@ def path(name):
     return os.path.join(directory, name)
 
 
+def concatenate(target, *parts):
+    with open(path(target), "w") as out:
+        for name in parts:
+            with open(path(name)) as part:
+                out.write(part.read())
+
+
 def make_certificates():
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", path("ca.key"), "-out", path("ca.pem"), "-days", "2",
@@ -57,20 +64,14 @@ def make_certificates():
     openssl("x509", "-req", "-in", path("good.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
             "-CAcreateserial", "-out", path("good.pem"), "-days", "2", "-extfile", path("good.ext"))
     # The chain sent: the server's certificate and the CA's (a DANE-TA record names the CA's).
-    with open(path("good-chain.pem"), "w") as chain:
-        for name in ("good.pem", "ca.pem"):
-            with open(path(name)) as part:
-                chain.write(part.read())
+    concatenate("good-chain.pem", "good.pem", "ca.pem")
     # Signed by the CA too, but for another name than the one asked for.
     openssl("req", *ec, "-keyout", path("misnamed.key"), "-out", path("misnamed.csr"), "-subj", "/CN=elsewhere.example")
     with open(path("misnamed.ext"), "w") as ext:
         ext.write("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:elsewhere.example\n")
     openssl("x509", "-req", "-in", path("misnamed.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
             "-CAcreateserial", "-out", path("misnamed.pem"), "-days", "2", "-extfile", path("misnamed.ext"))
-    with open(path("misnamed-chain.pem"), "w") as chain:
-        for name in ("misnamed.pem", "ca.pem"):
-            with open(path(name)) as part:
-                chain.write(part.read())
+    concatenate("misnamed-chain.pem", "misnamed.pem", "ca.pem")
     openssl("req", "-x509", *ec, "-keyout", path("rogue.key"), "-out", path("rogue.pem"), "-days", "2",
             "-subj", "/CN=rogue.example", "-addext", "subjectAltName=DNS:rogue.example")
 

@@ -27,16 +27,9 @@ extension RelayTests {
             "verified": ["mx.good.dane.example", "mx.ta.dane.example", "mx.bad.dane.example"], "misnamed": ["mx.taname.dane.example"],
             "policies": [:],
         ]
-        try JSONSerialization.data(withJSONObject: setup).write(to: work.appendingPathComponent("peers.json"))
-        let peers = try ChildProcess.start(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", PythonClient.clientsDirectory.appendingPathComponent("mta_sts_peers.py").path, work.path])
-        defer { peers.process.kill() }
-        var ports: [String: Int] = [:]
-        try await eventually("the test MX listens", timeout: .seconds(60)) {
-            ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("ports.json"))) as? [String: Int]) ?? [:]
-            return ports.count == 2
-        }
+        let peers = try await TLSPeers.start(in: work, setup: setup)
+        defer { peers.stop() }
+        let ports = peers.ports
         let smtpPort = ports["smtp"] ?? 0
         let serverKey = try await self.certificateDigest(work.appendingPathComponent("good.pem"), of: "spki")
         let authority = try await self.certificateDigest(work.appendingPathComponent("ca.pem"), of: "cert")
@@ -70,11 +63,7 @@ extension RelayTests {
         let hosts = ["good", "ta", "taname", "bad", "unusable", "plain", "bogus"]
         try await self.submit(a, from: "alice@example.org", to: hosts.map { "user@\($0).dane.example" }, subject: "dane")
 
-        let maildir = work.appendingPathComponent("mail")
-        func received() -> [String] {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? []
-            return files.sorted().compactMap { try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8) }
-        }
+        let received = peers.received
         let delivered = ["good", "ta", "unusable", "plain"]
         try await eventually("the deliverable copies arrive", timeout: .seconds(60)) {
             delivered.allSatisfy { host in received().contains { $0.contains("X-Envelope-To: user@\(host).dane.example") } }

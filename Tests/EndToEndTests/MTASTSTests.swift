@@ -31,16 +31,9 @@ extension RelayTests {
                 "mta-sts.redirect.example": ["status": 302, "location": "https://mta-sts.enforce.example/.well-known/mta-sts.txt"],
             ],
         ]
-        try JSONSerialization.data(withJSONObject: setup).write(to: work.appendingPathComponent("peers.json"))
-        let peers = try ChildProcess.start(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["python3", PythonClient.clientsDirectory.appendingPathComponent("mta_sts_peers.py").path, work.path])
-        defer { peers.process.kill() }
-        var ports: [String: Int] = [:]
-        try await eventually("the MTA-STS peers listen", timeout: .seconds(60)) {
-            ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("ports.json"))) as? [String: Int]) ?? [:]
-            return ports.count == 2
-        }
+        let peers = try await TLSPeers.start(in: work, setup: setup)
+        defer { peers.stop() }
+        let ports = peers.ports
 
         let domains = ["enforce", "badcert", "mismatch", "testing", "wildcard", "rogue", "redirect", "none"]
         var records: [String] = []
@@ -70,11 +63,8 @@ extension RelayTests {
 
         try await self.submit(a, from: "alice@example.org", to: domains.map { "user@\($0).example" }, subject: "first")
         let delivered = ["enforce", "testing", "wildcard", "rogue", "redirect", "none"]
-        let maildir = work.appendingPathComponent("mail")
-        func received() -> [String] {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: maildir.path)) ?? []
-            return files.sorted().compactMap { try? String(contentsOf: maildir.appendingPathComponent($0), encoding: .utf8) }
-        }
+        let maildir = peers.maildir
+        let received = peers.received
         try await eventually("every deliverable domain's copy arrives", timeout: .seconds(60)) {
             delivered.allSatisfy { name in received().contains { $0.contains("X-Envelope-To: user@\(name).example") } }
         }

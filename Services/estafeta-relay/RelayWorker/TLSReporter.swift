@@ -23,6 +23,10 @@ struct TLSReporter: Service {
     let signer: DKIMDomainSigner
     let logger: Logger
 
+    /// A domain's record names at most this many destinations that get its report: a record listing
+    /// thousands must not turn the relay into a sender of thousands of messages.
+    static let maximumDestinations = 5
+
     /// How often ended periods are looked for: a fifth of the period, between a second and a minute.
     var checkInterval: Duration { .seconds(min(60, max(1, self.period.components.seconds / 5))) }
 
@@ -56,7 +60,7 @@ struct TLSReporter: Service {
                 let report = TLSReport(
                     submitter: self.hostname, key: key,
                     periodEnd: key.periodStart.addingTimeInterval(TimeInterval(self.period.components.seconds)), tallies: tallies)
-                for destination in record.destinations {
+                for destination in record.destinations.prefix(Self.maximumDestinations) {
                     await self.send(report, to: destination, now: now)
                 }
             } catch {

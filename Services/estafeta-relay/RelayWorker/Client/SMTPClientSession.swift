@@ -104,7 +104,7 @@ struct SMTPClientSession: Sendable {
     func deliver(_ envelope: RelayEnvelope, to host: RouteHost) async -> Result<RelayTransaction, HostFailure> {
         let first = await self.attempt(envelope, to: host, startTLS: true)
         // A policy in testing mode has had its failure counted: the message goes as without it.
-        if case .failure(.policy(let reason)) = first, host.testingPolicyOf != nil {
+        if case .failure(.policy(let reason)) = first, host.testingPolicyOf != nil, host.dane == nil {
             self.logger.notice("TLS failed the domain's MTA-STS policy in testing mode; delivering without it",
                                metadata: ["host": "\(host)", "reason": "\(reason)"])
             var untested = host

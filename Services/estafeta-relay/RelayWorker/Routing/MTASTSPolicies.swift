@@ -5,7 +5,6 @@ import MailAuth
 import MailDNS
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import NIOSSL
 
 /// The MTA-STS policies (RFC 8461) of destination domains: discovered through `_mta-sts.<domain>`

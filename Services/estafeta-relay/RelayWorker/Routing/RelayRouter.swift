@@ -159,7 +159,8 @@ struct RelayRouter: Sendable {
                 hosts += found.map {
                     var host = $0
                     host.verifiedTLSFor = verifiedTLSFor
-                    host.testingPolicyOf = testingPolicyOf
+                    // DANE, where it applies, takes the place of the MTA-STS policy (RFC 8461 §2).
+                    host.testingPolicyOf = dane == nil ? testingPolicyOf : nil
                     host.dane = dane?.requirement
                     host.tlsReport = report
                     return host
