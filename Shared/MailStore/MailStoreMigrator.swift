@@ -417,9 +417,19 @@ enum MailStoreMigrator {
             // recipients find it in their Junk mailbox.
             try db.execute(sql: "ALTER TABLE queueMessage ADD COLUMN quarantined BOOLEAN NOT NULL DEFAULT 0")
         }
-        migrator.registerMigration("2026-12-12 tls session tallies") { db in
-            // SMTP TLS Reporting (RFC 8460): the relay's TLS sessions to domains with a policy, counted
-            // per report period until the period's report goes out.
+        migrator.registerMigration("2026-12-12 mta-sts policies and tls session tallies") { db in
+            // Destination domains' MTA-STS policies (RFC 8461 §5.1), kept until they expire; and for SMTP
+            // TLS Reporting (RFC 8460) the relay's TLS sessions to domains with a policy, counted per
+            // report period until the period's report goes out.
+            try db.execute(
+                sql: """
+                    CREATE TABLE mtaStsPolicy (
+                        domain TEXT PRIMARY KEY,
+                        policyId TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        expiresAt DATETIME NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
             try db.execute(
                 sql: """
                     CREATE TABLE tlsSessionTally (

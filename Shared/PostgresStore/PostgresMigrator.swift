@@ -483,10 +483,19 @@ enum PostgresMigrator {
             ]
         ),
         (
-            "2026-12-12 tls session tallies",
+            "2026-12-12 mta-sts policies and tls session tallies",
             [
-                // SMTP TLS Reporting (RFC 8460): the relay's TLS sessions to domains with a policy, counted
-                // per report period until the period's report goes out.
+                // Destination domains' MTA-STS policies (RFC 8461 §5.1), kept until they expire; and for SMTP
+                // TLS Reporting (RFC 8460) the relay's TLS sessions to domains with a policy, counted per
+                // report period until the period's report goes out.
+                """
+                CREATE TABLE mta_sts_policy (
+                    domain text PRIMARY KEY,
+                    policy_id text NOT NULL,
+                    policy text NOT NULL,
+                    expires_at timestamptz NOT NULL
+                )
+                """,
                 """
                 CREATE TABLE tls_session_tally (
                     period_start timestamptz NOT NULL,

@@ -117,6 +117,32 @@ extension PostgresQueue {
         }
     }
 
+    func mtaSTSPolicy(for domain: String, now: Date) async throws(MailStoreError) -> StoredMTASTSPolicy? {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                "SELECT policy_id, policy, expires_at FROM mta_sts_policy WHERE domain = \(domain) AND expires_at > \(now)", logger
+            ).first.map { row in
+                let (id, policy, expires) = try row.decode((String, String, Date).self)
+                return StoredMTASTSPolicy(domain: domain, id: id, policy: policy, expiresAt: expires)
+            }
+        }
+    }
+
+    func saveMTASTSPolicy(_ policy: StoredMTASTSPolicy, now: Date) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            try await connection.query("DELETE FROM mta_sts_policy WHERE expires_at <= \(now)", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO mta_sts_policy (domain, policy_id, policy, expires_at)
+                VALUES (\(policy.domain), \(policy.id), \(policy.policy), \(policy.expiresAt))
+                ON CONFLICT (domain) DO UPDATE SET policy_id = excluded.policy_id, policy = excluded.policy,
+                    expires_at = excluded.expires_at
+                """, logger: logger)
+        }
+    }
+
     func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
         let logger = self.logger
         try await self.access.transaction { connection in

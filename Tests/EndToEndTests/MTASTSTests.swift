@@ -6,7 +6,7 @@ import TestSupport
 /// from a policy server with a certificate from a test CA, and applied to delivery through MX hosts
 /// on a test MX (`Tests/Clients/mta_sts_peers.py`) that shows a CA-signed or a self-signed certificate.
 extension RelayTests {
-    @Test("MTA-STS: an enforced policy needs a listed MX with a valid certificate (else deferred, 4.7.5, reason in the queue API); testing, unreachable and redirected policies do not stop delivery; a policy is fetched once while its id stays; TLS reports (RFC 8460) go by mail and HTTPS")
+    @Test("MTA-STS: an enforced policy needs a listed MX with a valid certificate (else deferred, 4.7.5, reason in the queue API); testing, unreachable and redirected policies do not stop delivery; a policy is fetched once while its id stays, across restarts; TLS reports (RFC 8460) go by mail and HTTPS")
     func mtaSTS() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-sts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -52,13 +52,12 @@ extension RelayTests {
         ]
         let (dnsPidFile, dnsPort) = try await self.startDNS(records, directory: work)
         defer { self.stopDNS(dnsPidFile) }
-        let a = try await self.suite(
-            "mx.example.org", domain: "example.org", account: "alice@example.org",
-            options: [
-                "--relay-dns-server", "127.0.0.1:\(dnsPort)", "--relay-mx-port", String(ports["smtp"] ?? 0),
-                "--relay-mta-sts-port", String(ports["https"] ?? 0), "--relay-trusted-ca-file", work.appendingPathComponent("ca.pem").path,
-                "--relay-tls-report-period-seconds", "5",
-            ])
+        let options = [
+            "--relay-dns-server", "127.0.0.1:\(dnsPort)", "--relay-mx-port", String(ports["smtp"] ?? 0),
+            "--relay-mta-sts-port", String(ports["https"] ?? 0), "--relay-trusted-ca-file", work.appendingPathComponent("ca.pem").path,
+            "--relay-tls-report-period-seconds", "5",
+        ]
+        let a = try await self.suite("mx.example.org", domain: "example.org", account: "alice@example.org", options: options)
         defer { a.removeDirectory() }
 
         try await self.submit(a, from: "alice@example.org", to: domains.map { "user@\($0).example" }, subject: "first")
@@ -145,5 +144,22 @@ extension RelayTests {
         }
         #expect(reports.totals("mismatch.example", in: reports.mail + reports.posted).1 == 0, "no session, no record: no report")
         #expect(try await a.stop().status == 0)
+
+        // After a restart the kept policy still applies, and is not fetched again while its id stays.
+        let restarted = try RunningServer(
+            "estafeta", arguments: ["serve", "--hostname", "mx.example.org", "--relay-poll-interval-ms", "100"] + options
+                + RunningServer.loopbackListeners,
+            environment: ["ESTAFETA_ADMIN_TOKEN": Self.token], directory: a.directory, name: "restarted")
+        defer { restarted.removeDirectory() }
+        try await restarted.waitUntilReady()
+        try await self.submit(restarted, from: "alice@example.org", to: ["again@badcert.example"], subject: "after the restart")
+        try await eventually("the message to badcert.example is deferred again", timeout: .seconds(60)) {
+            let queue = try await admin(restarted, token: Self.token, "GET", "/api/v1/queue?state=deferred").body
+            return queue.contains(#""address":"again@badcert.example""#) && queue.contains("the MTA-STS policy of badcert.example requires")
+        }
+        let refetched = (try? String(contentsOf: work.appendingPathComponent("fetches.log"), encoding: .utf8)) ?? ""
+        #expect(refetched.components(separatedBy: "mta-sts.badcert.example /.well-known/mta-sts.txt").count == 2, "\(refetched)")
+        #expect(!received().contains { $0.contains("again@badcert.example") })
+        #expect(try await restarted.stop().status == 0)
     }
 }

@@ -3,8 +3,29 @@ import MailStore
 import Testing
 import TestSupport
 
-@Suite("TLS session tallies for TLS reporting (RFC 8460)")
+@Suite("Transport security: MTA-STS policies kept, TLS session tallies for TLS reporting (RFC 8460)")
 struct TLSReportStoreTests {
+    @Test("a policy is kept per domain until it expires; a newer one replaces it; saving removes the expired", arguments: StoreBackendKind.allCases)
+    func policies(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let store = try await fixture.openStore()
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            let first = StoredMTASTSPolicy(domain: "a.example", id: "1", policy: "version: STSv1\nmode: testing", expiresAt: now.addingTimeInterval(60))
+            try await store.saveMTASTSPolicy(first, now: now)
+            #expect(try await store.mtaSTSPolicy(for: "A.example", now: now) == first)
+            #expect(try await store.mtaSTSPolicy(for: "a.example", now: now.addingTimeInterval(61)) == nil, "expired")
+            let second = StoredMTASTSPolicy(domain: "a.example", id: "2", policy: "version: STSv1\nmode: enforce", expiresAt: now.addingTimeInterval(600))
+            try await store.saveMTASTSPolicy(second, now: now)
+            #expect(try await store.mtaSTSPolicy(for: "a.example", now: now) == second)
+            let other = StoredMTASTSPolicy(domain: "b.example", id: "x", policy: "version: STSv1", expiresAt: now.addingTimeInterval(10))
+            try await store.saveMTASTSPolicy(other, now: now)
+            // A save after b.example's expiry removes it; a.example's stays.
+            try await store.saveMTASTSPolicy(second, now: now.addingTimeInterval(20))
+            #expect(try await store.mtaSTSPolicy(for: "b.example", now: .distantPast) == nil)
+            #expect(try await store.mtaSTSPolicy(for: "a.example", now: now.addingTimeInterval(20)) == second)
+        }
+    }
+
     @Test("sessions add up per kind; reports are due per domain and period once the period has begun before the cut-off; taking is per report and once", arguments: StoreBackendKind.allCases)
     func tallies(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in

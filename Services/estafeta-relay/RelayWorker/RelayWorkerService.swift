@@ -61,7 +61,8 @@ public enum RelayWorkerService {
                 ? nil : RelayCredentials(user: settings.relaySmarthostUser, password: settings.relaySmarthostPassword),
             mxPort: settings.relayMXPort, resolver: resolver,
             mtaSTS: settings.relayMTASTS
-                ? MTASTSPolicies(resolver: resolver, tlsConfiguration: verified, port: settings.relayMTASTSPort, logger: logger)
+                ? MTASTSPolicies(
+                    resolver: resolver, tlsConfiguration: verified, port: settings.relayMTASTSPort, store: store, logger: logger)
                 : nil,
             dane: !settings.relayDNSSECTrustAnchorFile.isEmpty)
         let tlsContext = try NIOSSLContext(configuration: tls)

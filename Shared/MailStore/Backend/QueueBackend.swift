@@ -68,6 +68,10 @@ public protocol QueueBackend: Sendable {
     /// Deferred recipients per destination domain, most first.
     func deferralsByDomain(limit: Int) async throws(MailStoreError) -> [(domain: String, count: Int)]
 
+    /// Destination domains' MTA-STS policies (RFC 8461), each kept until it expires.
+    func mtaSTSPolicy(for domain: String, now: Date) async throws(MailStoreError) -> StoredMTASTSPolicy?
+    func saveMTASTSPolicy(_ policy: StoredMTASTSPolicy, now: Date) async throws(MailStoreError)
+
     /// TLS session counts for TLS reporting (RFC 8460): added to, listed by domain and period, read, and
     /// taken out (deleted and returned in one statement) to be reported.
     func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError)

@@ -406,6 +406,23 @@ struct SQLiteQueue: QueueBackend {
         }
     }
 
+    func mtaSTSPolicy(for domain: String, now: Date) async throws(MailStoreError) -> StoredMTASTSPolicy? {
+        try await self.access.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM mtaStsPolicy WHERE domain = ? AND expiresAt > ?", arguments: [domain, now]
+            ).map { StoredMTASTSPolicy(domain: $0["domain"], id: $0["policyId"], policy: $0["policy"], expiresAt: $0["expiresAt"]) }
+        }
+    }
+
+    func saveMTASTSPolicy(_ policy: StoredMTASTSPolicy, now: Date) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try db.execute(sql: "DELETE FROM mtaStsPolicy WHERE expiresAt <= ?", arguments: [now])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO mtaStsPolicy (domain, policyId, policy, expiresAt) VALUES (?, ?, ?, ?)",
+                arguments: [policy.domain, policy.id, policy.policy, policy.expiresAt])
+        }
+    }
+
     func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
         try await self.access.write { db in
             try db.execute(

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MailAuth
 import MailDNS
+import MailStore
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -12,7 +13,8 @@ import NIOSSL
 /// their `max_age` so that a later attacker who strips the TXT record or blocks the fetch cannot
 /// turn delivery back to unauthenticated TLS (§5.1).
 ///
-/// The cache lives in the relay process's memory: a restarted relay discovers policies again.
+/// Policies are kept in the store (so a restarted relay, or another relay host, applies them too) and
+/// in memory in front of it.
 actor MTASTSPolicies {
     struct Cached {
         var policy: MTASTSPolicy
@@ -22,6 +24,7 @@ actor MTASTSPolicies {
 
     private let resolver: DNSResolver
     private let https: ResolvedHTTPS
+    private let store: MailStore
     /// The policy host's port: 443 on the Internet (tests point it at a server on loopback).
     private let port: Int
     private let logger: Logger
@@ -40,8 +43,9 @@ actor MTASTSPolicies {
         let description: String
     }
 
-    init(resolver: DNSResolver, tlsConfiguration: TLSConfiguration, port: Int, logger: Logger) {
+    init(resolver: DNSResolver, tlsConfiguration: TLSConfiguration, port: Int, store: MailStore, logger: Logger) {
         self.resolver = resolver
+        self.store = store
         self.https = ResolvedHTTPS(resolver: resolver, tlsConfiguration: tlsConfiguration)
         self.port = port
         self.logger = logger
@@ -51,7 +55,7 @@ actor MTASTSPolicies {
     /// learnt and none is cached).
     func policy(for domain: String, now: Date = Date()) async -> MTASTSPolicy? {
         let domain = domain.lowercased()
-        let cached = self.cache[domain].flatMap { $0.expires > now ? $0 : nil }
+        let cached = await self.kept(domain, now: now)
         let record: MTASTSRecord?
         switch await self.resolver.txt("_mta-sts.\(domain)") {
         case .records(let texts): record = MTASTSRecord.select(texts)
@@ -67,7 +71,14 @@ actor MTASTSPolicies {
         switch result {
         case .success(let policy):
             self.failures[domain] = nil
-            self.remember(domain, Cached(policy: policy, id: record.id, expires: now.addingTimeInterval(TimeInterval(policy.maxAge))), now: now)
+            let expires = now.addingTimeInterval(TimeInterval(policy.maxAge))
+            self.remember(domain, Cached(policy: policy, id: record.id, expires: expires), now: now)
+            do {
+                try await self.store.saveMTASTSPolicy(
+                    StoredMTASTSPolicy(domain: domain, id: record.id, policy: policy.lines.joined(separator: "\n"), expiresAt: expires), now: now)
+            } catch {
+                self.logger.warning("cannot keep the MTA-STS policy in the store", metadata: ["domain": "\(domain)", "error": "\(error)"])
+            }
             self.logger.info("MTA-STS policy learnt", metadata: ["domain": "\(domain)", "mode": "\(policy.mode)", "id": "\(record.id)"])
             return policy
         case .failure(let error):
@@ -76,6 +87,22 @@ actor MTASTSPolicies {
             self.logger.warning(
                 "cannot fetch the MTA-STS policy; using the cached one if any", metadata: ["domain": "\(domain)", "error": "\(error)"])
             return cached?.policy
+        }
+    }
+
+    /// The unexpired policy kept for `domain`: in memory, else in the store (put in memory then).
+    private func kept(_ domain: String, now: Date) async -> Cached? {
+        if let cached = self.cache[domain], cached.expires > now { return cached }
+        do {
+            guard let stored = try await self.store.mtaSTSPolicy(for: domain, now: now),
+                let policy = try? MTASTSPolicy(parsing: Array(stored.policy.utf8))
+            else { return nil }
+            let cached = Cached(policy: policy, id: stored.id, expires: stored.expiresAt)
+            self.remember(domain, cached, now: now)
+            return cached
+        } catch {
+            self.logger.warning("cannot read the kept MTA-STS policy", metadata: ["domain": "\(domain)", "error": "\(error)"])
+            return nil
         }
     }
 

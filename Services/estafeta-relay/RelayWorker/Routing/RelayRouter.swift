@@ -119,8 +119,8 @@ struct RelayRouter: Sendable {
             }
             exchanges = Self.ordered(records.filter { !$0.exchange.isEmpty })
         }
-        // RFC 8461 §4.1, §5: an enforced policy allows only the MX hosts it lists, each over verified TLS
-        // (a policy in `testing` mode asks only for reports, which are not sent yet).
+        // RFC 8461 §4.1, §5: an enforced policy allows only the MX hosts it lists, each over verified TLS;
+        // under a policy in `testing` mode TLS is verified too, but a failure is only reported.
         var verifiedTLSFor: String?
         var testingPolicyOf: String?
         var stsReport: TLSReportPolicy?

@@ -1,5 +1,23 @@
 import Foundation
 
+/// A destination domain's MTA-STS policy (RFC 8461) as last fetched, kept so that a relay that restarts
+/// still applies it until it expires (§5.1) rather than trusting whatever the network says next.
+public struct StoredMTASTSPolicy: Sendable, Equatable {
+    public let domain: String
+    /// The `id` of the `_mta-sts` TXT record the policy was fetched under.
+    public let id: String
+    /// The policy's text.
+    public let policy: String
+    public let expiresAt: Date
+
+    public init(domain: String, id: String, policy: String, expiresAt: Date) {
+        self.domain = domain
+        self.id = id
+        self.policy = policy
+        self.expiresAt = expiresAt
+    }
+}
+
 /// A count of TLS sessions of one kind towards a destination domain in one report period, as SMTP TLS
 /// Reporting (RFC 8460 §4) sums them up: successes per policy, failures per policy, MX host, receiving
 /// address and result type.
@@ -45,6 +63,19 @@ public struct TLSReportKey: Sendable, Hashable {
 }
 
 extension MailStore {
+    /// The domain's kept MTA-STS policy, unless it has expired by `now`.
+    public func mtaSTSPolicy(for domain: String, now: Date = Date()) async throws(MailStoreError) -> StoredMTASTSPolicy? {
+        try await self.queue.mtaSTSPolicy(for: domain.lowercased(), now: now)
+    }
+
+    /// Keeps a newly fetched policy in place of the domain's earlier one; expired policies of every
+    /// domain go at the same time.
+    public func saveMTASTSPolicy(_ policy: StoredMTASTSPolicy, now: Date = Date()) async throws(MailStoreError) {
+        try await self.queue.saveMTASTSPolicy(
+            StoredMTASTSPolicy(domain: policy.domain.lowercased(), id: policy.id, policy: policy.policy, expiresAt: policy.expiresAt),
+            now: now)
+    }
+
     /// Adds the tally's sessions to the count of its kind (the relay counts each session it makes to
     /// a domain with a policy). Counts are kept until the period's report is made.
     public func addTLSSessions(_ tally: TLSSessionTally) async throws(MailStoreError) {
