@@ -118,12 +118,33 @@ public struct DKIMBodyHasher: Sendable {
 
     public mutating func add(_ bytes: some Sequence<UInt8>) {
         // Through the contiguous storage when there is one: a generic iterator per octet costs more.
-        let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in
-            for byte in buffer { self.add(byte) }
-        }
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in self.add(buffer: buffer) }
         if done == nil {
             for byte in bytes { self.add(byte) }
         }
+    }
+
+    /// Runs of octets that are content as they stand (no CR, and for relaxed no blank) while nothing is
+    /// held back are written at once; everything else goes octet by octet through the rules.
+    private mutating func add(buffer: UnsafeBufferPointer<UInt8>) {
+        let relaxed = self.canonicalization == .relaxed
+        var index = 0
+        while index < buffer.count {
+            if !self.pendingCR, self.heldLineEnds == 0, !self.heldBlank, Self.isPlain(buffer[index], relaxed: relaxed) {
+                var end = index + 1
+                while end < buffer.count, Self.isPlain(buffer[end], relaxed: relaxed) { end += 1 }
+                self.lineHasContent = true
+                self.emit(UnsafeBufferPointer(rebasing: buffer[index..<end]))
+                index = end
+            } else {
+                self.add(buffer[index])
+                index += 1
+            }
+        }
+    }
+
+    private static func isPlain(_ byte: UInt8, relaxed: Bool) -> Bool {
+        byte != 0x0D && !(relaxed && (byte == 0x20 || byte == 0x09))
     }
 
     private mutating func add(_ byte: UInt8) {

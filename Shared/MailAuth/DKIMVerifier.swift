@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import MailDNS
+import Synchronization
 import _CryptoExtras
 
 /// One signature's outcome, as RFC 8601 §2.7.1 reports it in `Authentication-Results`.
@@ -148,7 +149,7 @@ public struct DKIMVerifier: Sendable {
         let verified: Bool
         switch signature.algorithm {
         case .rsaSHA256:
-            guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: record.publicKey) else {
+            guard let key = RSAKeyCache.shared.key(record.publicKey) else {
                 return (.permerror, "key is not an RSA public key")
             }
             // RFC 8301 §3.2: keys of 1024 to 4096 bits; anything outside is not worth the work.
@@ -191,5 +192,28 @@ public struct DKIMVerifier: Sendable {
         case .simple: return output
         case .relaxed: return DKIMHeaderField.relaxed(output)
         }
+    }
+}
+
+/// RSA public keys made once per distinct key: the same few keys sign most of the mail that arrives,
+/// and making the key object (reading its DER form, setting up its modulus arithmetic) costs more than
+/// checking a signature with it. Bounded: when full, it starts again empty.
+final class RSAKeyCache: Sendable {
+    static let shared = RSAKeyCache(capacity: 1_000)
+
+    private let keys = Mutex<[Data: _RSA.Signing.PublicKey]>([:])
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The key of a DER SubjectPublicKeyInfo (or PKCS #1 RSAPublicKey), or nil when it is not one.
+    func key(_ der: Data) -> _RSA.Signing.PublicKey? {
+        if let known = self.keys.withLock({ $0[der] }) { return known }
+        guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: der) else { return nil }
+        self.keys.withLock { keys in
+            if keys.count >= self.capacity { keys.removeAll(keepingCapacity: true) }
+            keys[der] = key
+        }
+        return key
     }
 }
