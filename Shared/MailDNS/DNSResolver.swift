@@ -67,12 +67,7 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
     deinit { ub_ctx_delete(self.context) }
 
     public func mx(_ domain: String) async -> DNSAnswer<MXRecord> {
-        await self.query(domain, type: 15) { rdata in
-            guard rdata.count >= 3 else { return nil }
-            let preference = UInt16(rdata[0]) << 8 | UInt16(rdata[1])
-            guard let name = Self.name(rdata.dropFirst(2)) else { return nil }
-            return MXRecord(preference: preference, exchange: name)
-        }
+        await self.securedMX(domain).answer
     }
 
     public func txt(_ name: String) async -> DNSAnswer<String> {
@@ -129,7 +124,7 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
         let (raw, secure) = await self.lookup(domain, type: 15)
         return (raw.parsed { rdata in
             guard rdata.count >= 3, let name = Self.name(rdata.dropFirst(2)) else { return nil }
-            return MXRecord(preference: UInt16(rdata[0]) << 8 | UInt16(rdata[1]), exchange: name)
+            return MXRecord(preference: UInt16(rdata[rdata.startIndex]) << 8 | UInt16(rdata[rdata.startIndex + 1]), exchange: name)
         }, secure)
     }
 
