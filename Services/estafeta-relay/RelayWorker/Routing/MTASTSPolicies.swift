@@ -33,6 +33,9 @@ actor MTASTSPolicies {
     /// often they fetch): the record id that failed and when to try it again.
     private var failures: [String: (id: String, retryAfter: Date)] = [:]
     private var fetches: [String: Task<Result<MTASTSPolicy, FetchError>, Never>] = [:]
+    /// Domains the store had no policy for, and until when that answer stands: most domains have none,
+    /// and their mail should not cost a store read per message.
+    private var knownAbsent: [String: Date] = [:]
 
     static let capacity = 10_000
     static let failureBackoff: TimeInterval = 300
@@ -93,10 +96,15 @@ actor MTASTSPolicies {
     /// The unexpired policy kept for `domain`: in memory, else in the store (put in memory then).
     private func kept(_ domain: String, now: Date) async -> Cached? {
         if let cached = self.cache[domain], cached.expires > now { return cached }
+        if let until = self.knownAbsent[domain], until > now { return nil }
         do {
             guard let stored = try await self.store.mtaSTSPolicy(for: domain, now: now),
                 let policy = try? MTASTSPolicy(parsing: Array(stored.policy.utf8))
-            else { return nil }
+            else {
+                if self.knownAbsent.count >= Self.capacity { self.knownAbsent = self.knownAbsent.filter { $0.value > now } }
+                self.knownAbsent[domain] = now.addingTimeInterval(Self.failureBackoff)
+                return nil
+            }
             let cached = Cached(policy: policy, id: stored.id, expires: stored.expiresAt)
             self.remember(domain, cached, now: now)
             return cached
@@ -145,6 +153,7 @@ actor MTASTSPolicies {
     }
 
     private func remember(_ domain: String, _ entry: Cached, now: Date) {
+        self.knownAbsent[domain] = nil
         self.cache[domain] = entry
         guard self.cache.count > Self.capacity else { return }
         self.cache = self.cache.filter { $0.value.expires > now }
