@@ -228,9 +228,15 @@ struct SMTPClientSession: Sendable {
                 await self.tlsSessions?.record(host, failure: "starttls-not-supported")
                 return .failure(.policy("\(host) does not offer STARTTLS, which \(requiredBy) requires"))
             }
+            try await exchange.send("STARTTLS")
+            let ready = try await exchange.read()
+            guard ready.code == 220 else {
+                await self.tlsSessions?.record(host, failure: "starttls-not-supported")
+                return .failure(.policy("\(host) refused STARTTLS (\(ready)), which \(requiredBy) requires"))
+            }
             let verification = VerificationNote()
             do {
-                extensions = try await self.startTLS(&exchange, host: host) { try makeHandler(verification) }
+                extensions = try await self.handshake(&exchange, host: host) { try makeHandler(verification) }
             } catch {
                 await self.tlsSessions?.record(host, failure: "validation-failure")
                 let detail = verification.reason.map { "\($0) (\(error))" } ?? "\(error)"
@@ -239,14 +245,16 @@ struct SMTPClientSession: Sendable {
             await self.tlsSessions?.record(host, failure: nil)
             encrypted = true
         } else if startTLS, extensions["STARTTLS"] != nil, let tlsContext = self.tlsContext {
+            try await exchange.send("STARTTLS")
+            let ready = try await exchange.read()
+            guard ready.code == 220 else { return .failure(.unusable("\(host) refused STARTTLS: \(ready)")) }
             let serverName = RelayRouter.isAddressLiteral(host.name) ? nil : host.name
             do {
-                extensions = try await self.startTLS(&exchange, host: host) {
+                extensions = try await self.handshake(&exchange, host: host) {
                     try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)
                 }
-            } catch let refusal as HostFailure {
-                return .failure(refusal)
             } catch {
+                // Whatever went wrong once the handshake began (the peer's garbage, a closed connection).
                 return .failure(.tlsFailed("\(host): \(error)"))
             }
             encrypted = true
@@ -377,15 +385,11 @@ struct SMTPClientSession: Sendable {
         return .success(RelayTransaction(outcomes: outcomes, dsnHandedOn: dsn))
     }
 
-    /// STARTTLS (RFC 3207), the handshake with the handler made here, and EHLO again (§4.2: what was
-    /// learnt before TLS is forgotten). A refused STARTTLS throws a `HostFailure`; a failed handshake, the
-    /// handshake's error.
-    private func startTLS(
+    /// After the server's 220 to STARTTLS (RFC 3207): the handshake with the handler made here, and EHLO
+    /// again (§4.2: what was learnt before TLS is forgotten).
+    private func handshake(
         _ exchange: inout Exchange, host: RouteHost, _ makeHandler: @escaping @Sendable () throws -> NIOSSLClientHandler
     ) async throws -> [String: String] {
-        try await exchange.send("STARTTLS")
-        let ready = try await exchange.read()
-        guard ready.code == 220 else { throw HostFailure.unusable("\(host) refused STARTTLS: \(ready)") }
         // The server sends nothing until our handshake: TLS goes in front of the line framing.
         let channel = exchange.channel
         try await channel.eventLoop.submit {
