@@ -137,8 +137,10 @@ let package = Package(
         .target(
             name: "ServiceHost",
             dependencies: [
-                "ServerSupport", "MailStore", "PostgresStore", "MailFormat", "MailAuth", "Credentials", nio,
+                "ServerSupport", "MailStore", "PostgresStore", "MailFormat", "MailAuth", "MailDNS", "Credentials", nio,
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -196,6 +198,7 @@ let package = Package(
             dependencies: [
                 "MailStore", "MailFormat", "MailAuth", "MailDNS", "ServerSupport", "ServiceHost", "Credentials", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Services/estafeta-admin/AdminAPI",
             // The OpenAPI document is compiled into the binary: a copied resource bundle would have to sit beside

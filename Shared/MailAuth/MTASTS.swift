@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The `_mta-sts.<domain>` TXT record (RFC 8461 §3.1): announces that the domain has a policy and
@@ -115,6 +116,15 @@ public struct MTASTSPolicy: Sendable, Equatable {
         ["version: STSv1", "mode: \(self.mode.rawValue)"] + self.mx.map { "mx: \($0)" } + ["max_age: \(self.maxAge)"]
     }
 
+    /// The policy as a policy host serves it: its lines, each ended by CRLF (§3.2).
+    public var text: String { self.lines.map { $0 + "\r\n" }.joined() }
+
+    /// An `id` for the `_mta-sts` record (§3.1) that changes whenever the policy does: the first 20 hex
+    /// digits of its text's SHA-256, so that publishing a changed policy without a new id cannot happen.
+    public var digestID: String {
+        SHA256.hash(data: Array(self.text.utf8)).prefix(10).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Whether an MX host name is one the policy lists (§4.1): equal ignoring case and a final dot, or
     /// matching `*.rest` where the host is one label followed by `rest`.
     public func permits(mx host: String) -> Bool {
@@ -131,7 +141,7 @@ public struct MTASTSPolicy: Sendable, Equatable {
     }
 
     /// A host name of letters, digits, hyphens and dots, with at most a leading `*.`.
-    static func isPattern(_ value: String) -> Bool {
+    public static func isPattern(_ value: String) -> Bool {
         let name = value.hasPrefix("*.") ? value.dropFirst(2) : value[...]
         guard !name.isEmpty, name.count <= 253 else { return false }
         return name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in

@@ -38,4 +38,42 @@ public enum PublishedRecords {
         }
         return (texts.first, "the record does not carry this key")
     }
+
+    /// The `_mta-sts` record among a name's TXT records and what is wrong with it: none, more than one
+    /// (RFC 8461 §3.1: senders then see no policy), malformed, or an id other than the served policy's
+    /// (senders keep the policy they have until the id changes).
+    public static func mtaSTS(_ texts: [String], id: String) -> (record: String?, problem: String?) {
+        let candidates = texts.filter { $0.hasPrefix("v=STSv1") }
+        guard let record = candidates.first else { return (nil, "no MTA-STS record") }
+        guard candidates.count == 1 else { return (record, "more than one MTA-STS record: senders see no policy") }
+        guard let parsed = MTASTSRecord(parsing: record) else {
+            return (record, "not a valid MTA-STS record (v=STSv1; id= of 1 to 32 letters and digits)")
+        }
+        guard parsed.id == id else {
+            return (record, "its id is not the served policy's: senders that have the policy keep their copy until the id changes")
+        }
+        return (record, nil)
+    }
+
+    /// The `_smtp._tls` record among a name's TXT records and whether its `rua` names exactly `addresses`.
+    public static func tlsRPT(_ texts: [String], addresses: [String]) -> (record: String?, problem: String?) {
+        let candidates = texts.filter { $0.hasPrefix("v=TLSRPTv1") }
+        guard let record = candidates.first else { return (nil, "no TLS-RPT record") }
+        guard candidates.count == 1 else { return (record, "more than one TLS-RPT record: senders send no reports") }
+        guard let parsed = TLSRPTRecord(parsing: record) else {
+            return (record, "not a valid TLS-RPT record (v=TLSRPTv1; rua= with mailto: or https: addresses)")
+        }
+        let wanted = TLSRPTRecord(parsing: "v=TLSRPTv1; rua=" + addresses.joined(separator: ","))?.destinations ?? []
+        guard Set(parsed.destinations.map(Self.key)) == Set(wanted.map(Self.key)) else {
+            return (record, "its rua does not name the domain's report addresses")
+        }
+        return (record, nil)
+    }
+
+    private static func key(_ destination: TLSRPTRecord.Destination) -> String {
+        switch destination {
+        case .mail(let address): "mailto:" + address.lowercased()
+        case .https(let url): url
+        }
+    }
 }

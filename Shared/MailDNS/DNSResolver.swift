@@ -66,6 +66,12 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
 
     deinit { ub_ctx_delete(self.context) }
 
+    /// Stops the look-up threads, for a resolver made for one job (the admin DNS check makes one per
+    /// check, so that neither its cache nor libunbound's answers with what was there before).
+    public func shutdown() async {
+        try? await self.pool.shutdownGracefully()
+    }
+
     public func mx(_ domain: String) async -> DNSAnswer<MXRecord> {
         await self.securedMX(domain).answer
     }
@@ -100,16 +106,17 @@ public final class DNSResolver: DNSLookup, @unchecked Sendable {
 
     /// IPv4 and IPv6 addresses of `host`, as text; IPv6 first only when there is no IPv4.
     public func addresses(_ host: String) async -> DNSAnswer<String> {
-        let v4 = await self.query(host, type: 1) { rdata in
+        // Both at once: a server that does not answer costs one time-out, not two.
+        async let v4 = self.query(host, type: 1) { rdata in
             rdata.count == 4 ? rdata.map(String.init).joined(separator: ".") : nil
         }
-        let v6 = await self.query(host, type: 28) { rdata -> String? in
+        async let v6 = self.query(host, type: 28) { rdata -> String? in
             guard rdata.count == 16 else { return nil }
             let bytes = Array(rdata)
             return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
                 .joined(separator: ":")
         }
-        switch (v4, v6) {
+        switch await (v4, v6) {
         case (.records(let a), .records(let aaaa)): return .records(a + aaaa)
         case (.records(let a), _): return .records(a)
         case (_, .records(let aaaa)): return .records(aaaa)

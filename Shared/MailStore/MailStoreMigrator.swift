@@ -445,6 +445,22 @@ enum MailStoreMigrator {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("2026-12-13 domain transport policies") { db in
+            // What each local domain asks of its senders: the MTA-STS policy the admin service serves
+            // (RFC 8461 §3.2) and the addresses its TLS reports go to (RFC 8460 §3). Lists are
+            // space-separated.
+            try db.execute(
+                sql: """
+                    CREATE TABLE domainTransportPolicy (
+                        domainId INTEGER PRIMARY KEY REFERENCES domain(id) ON DELETE CASCADE,
+                        mtaStsMode TEXT NOT NULL CHECK (mtaStsMode IN ('none', 'testing', 'enforce')),
+                        mtaStsMaxAge INTEGER NOT NULL,
+                        mtaStsMx TEXT NOT NULL,
+                        tlsReportAddresses TEXT NOT NULL,
+                        updatedAt DATETIME NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

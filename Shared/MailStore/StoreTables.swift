@@ -67,6 +67,12 @@ public struct StoreTable: Sendable {
                 ("id", .integer), ("domainId", .integer), ("selector", .text), ("algorithm", .text), ("privateKey", .bytes),
                 ("publicKey", .bytes), ("state", .text), ("createdAt", .date), ("activatedAt", .date), ("retiredAt", .date),
             ]),
+        StoreTable(
+            "domainTransportPolicy",
+            [
+                ("domainId", .integer), ("mtaStsMode", .text), ("mtaStsMaxAge", .integer), ("mtaStsMx", .text),
+                ("tlsReportAddresses", .text), ("updatedAt", .date),
+            ]),
         StoreTable("alias", [("id", .integer), ("domainId", .integer), ("source", .text), ("createdAt", .date)]),
         StoreTable("aliasTarget", [("aliasId", .integer), ("target", .text)]),
         StoreTable(

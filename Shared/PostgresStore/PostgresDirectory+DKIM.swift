@@ -9,7 +9,7 @@ extension PostgresDirectory {
     func insertDKIMKey(_ key: NewDKIMKey, now: Date, audit: AuditActor?) async throws(MailStoreError) -> StoredDKIMKey {
         let logger = self.logger
         return try await self.access.transaction { connection in
-            let domainID = try await Self.dkimDomainID(connection, key.domain, lock: true, logger)
+            let domainID = try await Self.localDomainID(connection, key.domain, lock: true, logger)
             guard try await !connection.rows(
                 """
                 INSERT INTO dkim_key (domain_id, selector, algorithm, private_key, public_key, state, created_at)
@@ -27,7 +27,7 @@ extension PostgresDirectory {
     func dkimKeys(domain: String) async throws(MailStoreError) -> [StoredDKIMKey] {
         let logger = self.logger
         return try await self.access.read { connection in
-            let domainID = try await Self.dkimDomainID(connection, domain, lock: false, logger)
+            let domainID = try await Self.localDomainID(connection, domain, lock: false, logger)
             return try await connection.rows(
                 "SELECT \(unescaped: Self.dkimColumns) FROM dkim_key WHERE domain_id = \(domainID) ORDER BY selector", logger
             ).compactMap { try Self.dkimKey(from: $0, domain: domain) }
@@ -40,7 +40,7 @@ extension PostgresDirectory {
         let logger = self.logger
         return try await self.access.transaction { connection in
             // The domain row is locked so that two activations of one domain's keys take turns.
-            let domainID = try await Self.dkimDomainID(connection, domain, lock: true, logger)
+            let domainID = try await Self.localDomainID(connection, domain, lock: true, logger)
             let key = try await Self.dkimKey(connection, domainID: domainID, domain: domain, selector: selector, logger)
             switch state {
             case .active:
@@ -69,7 +69,7 @@ extension PostgresDirectory {
     func deleteDKIMKey(domain: String, selector: String, now: Date, audit: AuditActor?) async throws(MailStoreError) {
         let logger = self.logger
         try await self.access.transaction { connection in
-            let domainID = try await Self.dkimDomainID(connection, domain, lock: true, logger)
+            let domainID = try await Self.localDomainID(connection, domain, lock: true, logger)
             let key = try await Self.dkimKey(connection, domainID: domainID, domain: domain, selector: selector, logger)
             guard key.state != .active else { throw MailStoreError.dkimKeyActive("\(domain)/\(selector)") }
             try await connection.query("DELETE FROM dkim_key WHERE id = \(key.id)", logger: logger)
@@ -96,7 +96,7 @@ extension PostgresDirectory {
 
     static let dkimColumns = "id, selector, algorithm, public_key, state, created_at, activated_at, retired_at"
 
-    private static func dkimDomainID(_ connection: PostgresConnection, _ domain: String, lock: Bool, _ logger: Logger)
+    static func localDomainID(_ connection: PostgresConnection, _ domain: String, lock: Bool, _ logger: Logger)
         async throws -> Int64
     {
         guard let row = try await connection.rows(

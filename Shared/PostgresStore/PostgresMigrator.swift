@@ -511,6 +511,24 @@ enum PostgresMigrator {
                 """
             ]
         ),
+        (
+            "2026-12-13 domain transport policies",
+            [
+                // What each local domain asks of its senders: the MTA-STS policy the admin service serves
+                // (RFC 8461 §3.2) and the addresses its TLS reports go to (RFC 8460 §3). Lists are
+                // space-separated.
+                """
+                CREATE TABLE domain_transport_policy (
+                    domain_id bigint PRIMARY KEY REFERENCES domain(id) ON DELETE CASCADE,
+                    mta_sts_mode text NOT NULL CHECK (mta_sts_mode IN ('none', 'testing', 'enforce')),
+                    mta_sts_max_age bigint NOT NULL,
+                    mta_sts_mx text NOT NULL,
+                    tls_report_addresses text NOT NULL,
+                    updated_at timestamptz NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

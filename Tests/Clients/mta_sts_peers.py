@@ -8,7 +8,8 @@ any other name gets a self-signed one, which no client can verify.
 DIR/peers.json, written by the test, holds
   {"verified": [names...], "policies": {"mta-sts.domain": {"status": 200, "type": "text/plain", "body": "..."}}}
 The HTTPS server answers GET /.well-known/mta-sts.txt for a policy host with its entry (a "location" key
-makes it a redirect) and 404 otherwise; each request is appended to DIR/fetches.log as "host path". A POST
+makes it a redirect; a "proxy" key passes the request on to http://127.0.0.1:<port in DIR/proxy-port>)
+and 404 otherwise; each request is appended to DIR/fetches.log as "host path". A POST
 (a TLS report) is kept as DIR/posts/<n>.bin with its Content-Type in <n>.type.
 Each message the MX accepts is written to DIR/mail/<n>.eml after X-Envelope-To and X-TLS (yes/no) lines.
 Writes {"https": port, "smtp": port} to DIR/ports.json once listening; runs until killed (at most 300 s).
@@ -16,6 +17,7 @@ Writes {"https": port, "smtp": port} to DIR/ports.json once listening; runs unti
 usage: mta_sts_peers.py DIR
 """
 import asyncio
+import http.client
 import http.server
 import json
 import os
@@ -100,6 +102,9 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
         if entry is None:
             self.send_error(404)
             return
+        if entry.get("proxy"):
+            self.forward()
+            return
         body = entry.get("body", "").encode()
         self.send_response(entry.get("status", 200))
         if "location" in entry:
@@ -108,6 +113,22 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def forward(self):
+        # An HTTPS front end as an operator puts before Estafeta's admin service: the request goes on
+        # over plain HTTP to the port in DIR/proxy-port, Host and path unchanged.
+        with open(path("proxy-port")) as source:
+            port = int(source.read().strip())
+        upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        upstream.request("GET", self.path, headers={"Host": self.headers.get("Host") or ""})
+        answer = upstream.getresponse()
+        body = answer.read()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type") or "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        upstream.close()
 
     def do_POST(self):
         # A TLS report posted (RFC 8460 §5.4): kept as DIR/posts/<n>.bin, its Content-Type in <n>.type.

@@ -28,6 +28,11 @@ struct StoreMigrationTests {
                 publicKey: Data(repeating: UInt8(selector.count), count: 32), audit: admin)
             _ = try await store.activateDKIMKey(domain: "example.org", selector: selector, audit: admin)
         }
+        _ = try await store.setDomainTransportPolicy(
+            domain: "example.org",
+            DomainTransportPolicy(mtaSTSMode: .testing, mtaSTSMaxAge: 86_400, mtaSTSMX: ["mx1.example.org", "*.mx.example.org"],
+                                  tlsReportAddresses: ["mailto:tls@example.org"]),
+            audit: admin)
         let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
         try await store.createMailbox(named: "Projects/Old", of: alice.id)
         try await store.renameMailbox(from: "Projects/Old", to: "Archive/2025", of: alice.id)
@@ -98,6 +103,7 @@ struct StoreMigrationTests {
         }
         lines += try await store.dkimKeys(domain: "example.org").map { "dkim \($0.selector) \($0.algorithm) \($0.state) \($0.publicKey.base64EncodedString())" }
         lines += try await store.dkimSigningKeys(domain: "example.org").map { "signing \($0.selector) \($0.privateKey.base64EncodedString())" }
+        lines.append("transport \(try await store.domainTransportPolicy(domain: "example.org"))")
         lines += try await store.adminTokens().map { "token \($0.id) \($0.scope) \($0.secretHash.base64EncodedString()) \($0.revokedAt == nil)" }
         lines += try await store.auditEntries(limit: 1_000).map { "audit \($0.id) \($0.tokenID) \($0.action) \($0.target) \($0.detail ?? "-")" }
         return lines

@@ -61,3 +61,47 @@ struct TLSReportStoreTests {
         }
     }
 }
+
+@Suite("Transport security: local domains' MTA-STS policies and TLS report addresses")
+struct DomainTransportPolicyStoreTests {
+    @Test("a domain has none until set; set replaces, is audited, and goes with the domain; bad values are refused", arguments: StoreBackendKind.allCases)
+    func domainPolicy(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let store = try await fixture.openStore()
+            let actor = AuditActor(tokenID: "admin")
+            _ = try await store.createDomain("shop.example")
+            let none = try await store.domainTransportPolicy(domain: "Shop.example")
+            #expect(none == DomainTransportPolicy() && none.updatedAt == nil)
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            let wanted = DomainTransportPolicy(
+                mtaSTSMode: .enforce, mtaSTSMaxAge: 86_400, mtaSTSMX: ["MX1.shop.example", "*.mx.shop.example"],
+                tlsReportAddresses: ["mailto:tls@shop.example", "https://reports.example/tlsrpt"])
+            let stored = try await store.setDomainTransportPolicy(domain: "shop.example", wanted, now: now, audit: actor)
+            #expect(stored.mtaSTSMX == ["mx1.shop.example", "*.mx.shop.example"] && stored.updatedAt == now)
+            #expect(try await store.domainTransportPolicy(domain: "shop.example") == stored)
+            var changed = stored
+            changed.mtaSTSMode = .none
+            changed.tlsReportAddresses = []
+            _ = try await store.setDomainTransportPolicy(domain: "shop.example", changed, now: now, audit: actor)
+            let read = try await store.domainTransportPolicy(domain: "shop.example")
+            #expect(read.mtaSTSMode == .none && read.tlsReportAddresses.isEmpty && read.mtaSTSMaxAge == 86_400)
+            let audit = try await store.auditEntries(limit: 10).filter { $0.action == "domain.transport-policy" }
+            #expect(audit.count == 2 && audit.allSatisfy { $0.target == "shop.example" })
+
+            for bad in [
+                DomainTransportPolicy(mtaSTSMaxAge: 0), DomainTransportPolicy(mtaSTSMaxAge: 31_557_601),
+                DomainTransportPolicy(mtaSTSMX: ["a b"]), DomainTransportPolicy(tlsReportAddresses: ["mailto:a@x,mailto:b@x"]),
+            ] {
+                await #expect(throws: MailStoreError.self) { _ = try await store.setDomainTransportPolicy(domain: "shop.example", bad) }
+            }
+            await #expect(throws: MailStoreError.self) { _ = try await store.domainTransportPolicy(domain: "nowhere.example") }
+            await #expect(throws: MailStoreError.self) {
+                _ = try await store.setDomainTransportPolicy(domain: "nowhere.example", DomainTransportPolicy())
+            }
+            // A domain made again under the same name starts without the old one's policy.
+            try await store.deleteDomain("shop.example", force: true)
+            _ = try await store.createDomain("shop.example")
+            #expect(try await store.domainTransportPolicy(domain: "shop.example").updatedAt == nil)
+        }
+    }
+}

@@ -55,6 +55,10 @@ public enum AdminAPIService {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: openAPIDocument))
         }
+        // Local domains' MTA-STS policies, public, for the HTTPS front end that serves mta-sts.<domain>.
+        router.get(RouterPath(MTASTSPolicyRoute.path)) { request, _ -> Response in
+            try await MTASTSPolicyRoute.respond(request, store: store, mailHostname: settings.hostname)
+        }
         let api = router.group("api/v1")
         api.add(
             middleware: BearerAuthenticationMiddleware(
@@ -66,13 +70,16 @@ public enum AdminAPIService {
                 // The settings hold only the uses that name a SpecialUse (`NewAccountMailbox.specialUses`).
                 (mailbox.name, mailbox.specialUse.flatMap { SpecialUse(rawValue: "\\" + $0.prefix(1).uppercased() + $0.dropFirst()) })
             },
-            dns: try DNSResolver(server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer, timeout: .seconds(5)),
+            dnsCheckLookups: DNSCheckLookups(
+                server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer,
+                tlsConfiguration: ResolvedHTTPS.verifiedConfiguration(trustedCAFile: settings.relayTrustedCAFile),
+                mtaSTSPort: settings.relayMTASTSPort),
             mailHostname: settings.hostname)
         routes.register(on: api)
         router.add(
             middleware: MethodNotAllowedMiddleware(
                 routes: routes.routes.map { ($0.method, "/api/v1/\($0.path)") }
-                    + ["/healthz", "/readyz", "/metrics", "/openapi.json"].map { (.get, $0) }))
+                    + ["/healthz", "/readyz", "/metrics", "/openapi.json", MTASTSPolicyRoute.path].map { (.get, $0) }))
         return Application(
             router: router,
             // Slowloris and forgotten keep-alive connections are closed.

@@ -43,14 +43,8 @@ public enum RelayWorkerService {
         // RFC 7435 opportunistic TLS: encrypt when offered, whatever the certificate (MX certificates
         // are rarely verifiable by name; DANE and MTA-STS are the later way to authenticate them).
         tls.certificateVerification = .none
-        // Authenticated TLS, where a destination's MTA-STS policy asks for it (RFC 8461 §4.2): the system's
-        // trust roots and the operator's, the host's name checked, TLS 1.2 or later.
-        var verified = TLSConfiguration.makeClientConfiguration()
-        verified.certificateVerification = .fullVerification
-        verified.minimumTLSVersion = .tlsv12
-        if !settings.relayTrustedCAFile.isEmpty {
-            verified.additionalTrustRoots = [.file(settings.relayTrustedCAFile)]
-        }
+        // Authenticated TLS, where a destination's MTA-STS policy asks for it (RFC 8461 §4.2).
+        let verified = ResolvedHTTPS.verifiedConfiguration(trustedCAFile: settings.relayTrustedCAFile)
         let resolver = try DNSResolver(
             server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer,
             trustAnchorFile: settings.relayDNSSECTrustAnchorFile.isEmpty ? nil : settings.relayDNSSECTrustAnchorFile)

@@ -51,6 +51,11 @@ public protocol DirectoryBackend: Sendable {
     /// `dkimKeyActive` for an active key: retire it first.
     func deleteDKIMKey(domain: String, selector: String, now: Date, audit: AuditActor?) async throws(MailStoreError)
     func dkimSigningKeys(domain: String) async throws(MailStoreError) -> [DKIMSigningKeyRecord]
+    /// `unknownDomain` for a domain that is not local; the defaults when it has no row.
+    func domainTransportPolicy(domain: String) async throws(MailStoreError) -> DomainTransportPolicy
+    /// Inserts or replaces the domain's row.
+    func setDomainTransportPolicy(domain: String, _ policy: DomainTransportPolicy, now: Date, audit: AuditActor?)
+        async throws(MailStoreError)
 
     func insertAdminToken(_ token: StoredAdminToken, audit: AuditActor?) async throws(MailStoreError)
     /// Stores `token` only when there is no token at all; true when stored.

@@ -5,6 +5,7 @@ import Hummingbird
 import MailFormat
 import MailDNS
 import MailStore
+import ServiceHost
 
 /// The `/api/v1` resources. Handlers validate, call one store method (one transaction, audited),
 /// and answer; every error becomes a problem document in `ProblemMiddleware`.
@@ -14,8 +15,9 @@ struct AdminRoutes: Sendable {
     let maximumBodyBytes: Int
     /// What each new account gets beside INBOX (`accounts.mailboxes`).
     let newAccountMailboxes: [(name: String, specialUse: SpecialUse?)]
-    /// The DNS check's look-ups, and the host name its MX record should name.
-    let dns: any DNSLookup
+    /// Where the DNS check looks records up and fetches MTA-STS policies.
+    let dnsCheckLookups: DNSCheckLookups
+    /// The host name the MX record should name.
     let mailHostname: String
 
     typealias Handler = @Sendable (Request, AdminRequestContext) async throws -> Response
@@ -27,6 +29,8 @@ struct AdminRoutes: Sendable {
             (.get, "domains", self.listDomains), (.post, "domains", self.createDomain),
             (.get, "domains/:domain", self.getDomain), (.delete, "domains/:domain", self.deleteDomain),
             (.get, "domains/:domain/dns", self.checkDomainDNS),
+            (.get, "domains/:domain/transport-security", self.getTransportSecurity),
+            (.patch, "domains/:domain/transport-security", self.updateTransportSecurity),
             (.get, "domains/:domain/dkim", self.listDKIMKeys), (.post, "domains/:domain/dkim", self.createDKIMKey),
             (.get, "domains/:domain/dkim/:selector", self.getDKIMKey),
             (.delete, "domains/:domain/dkim/:selector", self.deleteDKIMKey),

@@ -81,6 +81,15 @@ struct JSONRequestBody {
         String(cString: number.objCType) == "c"
     }
 
+    /// An array of strings, possibly empty; nil when the field is absent or null.
+    func optionalStringArray(_ field: String) throws -> [String]? {
+        guard let value = self.object[field], !(value is NSNull) else { return nil }
+        guard let array = value as? [Any], let strings = array as? [String] else {
+            throw ProblemDetails.invalidField(field, "\(field) must be an array of strings")
+        }
+        return strings
+    }
+
     func stringArray(_ field: String) throws -> [String] {
         guard let value = self.object[field], let array = value as? [Any], !array.isEmpty,
             let strings = array as? [String]

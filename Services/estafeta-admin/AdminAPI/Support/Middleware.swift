@@ -57,7 +57,10 @@ struct HostCheckMiddleware: RouterMiddleware {
         -> Response
     {
         // A request without Host (HTTP/1.0 tools) cannot come from a rebinding browser page.
-        if let allowed = self.allowed, let authority = request.head.authority, !authority.isEmpty {
+        // MTA-STS policies are public and answered for their own host names (`mta-sts.<domain>`).
+        if let allowed = self.allowed, let authority = request.head.authority, !authority.isEmpty,
+            request.uri.path != MTASTSPolicyRoute.path
+        {
             let host = Self.hostName(authority)
             guard allowed.contains(host) else {
                 throw ProblemDetails(

@@ -1,12 +1,11 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import MailAuth
 import MailDNS
 import MailStore
 import NIOCore
-import NIOHTTP1
 import NIOSSL
+import ServiceHost
 
 /// The MTA-STS policies (RFC 8461) of destination domains: discovered through `_mta-sts.<domain>`
 /// TXT records, fetched over HTTPS from `mta-sts.<domain>` with a verified certificate, and kept for
@@ -23,34 +22,25 @@ actor MTASTSPolicies {
     }
 
     private let resolver: DNSResolver
-    private let https: ResolvedHTTPS
+    private let fetcher: MTASTSPolicyFetcher
     private let store: MailStore
-    /// The policy host's port: 443 on the Internet (tests point it at a server on loopback).
-    private let port: Int
     private let logger: Logger
     private var cache: [String: Cached] = [:]
     /// A failed fetch is not repeated for every message to the domain (§3.3 lets senders limit how
     /// often they fetch): the record id that failed and when to try it again.
     private var failures: [String: (id: String, retryAfter: Date)] = [:]
-    private var fetches: [String: Task<Result<MTASTSPolicy, FetchError>, Never>] = [:]
+    private var fetches: [String: Task<Result<MTASTSPolicy, ResolvedHTTPS.Failure>, Never>] = [:]
     /// Domains the store had no policy for, and until when that answer stands: most domains have none,
     /// and their mail should not cost a store read per message.
     private var knownAbsent: [String: Date] = [:]
 
     static let capacity = 10_000
     static let failureBackoff: TimeInterval = 300
-    /// §3.3 suggests a minute for the whole fetch; the relay's attempt waits for it.
-    static let fetchTimeout: TimeAmount = .seconds(30)
-
-    struct FetchError: Error, CustomStringConvertible {
-        let description: String
-    }
 
     init(resolver: DNSResolver, tlsConfiguration: TLSConfiguration, port: Int, store: MailStore, logger: Logger) {
         self.resolver = resolver
         self.store = store
-        self.https = ResolvedHTTPS(resolver: resolver, tlsConfiguration: tlsConfiguration)
-        self.port = port
+        self.fetcher = MTASTSPolicyFetcher(https: ResolvedHTTPS(resolver: resolver, tlsConfiguration: tlsConfiguration), port: port)
         self.logger = logger
     }
 
@@ -115,41 +105,13 @@ actor MTASTSPolicies {
     }
 
     /// One fetch per domain at a time: concurrent deliveries to the domain wait for the same answer.
-    private func fetch(_ domain: String) async -> Result<MTASTSPolicy, FetchError> {
+    private func fetch(_ domain: String) async -> Result<MTASTSPolicy, ResolvedHTTPS.Failure> {
         if let running = self.fetches[domain] { return await running.value }
-        let task = Task { await self.download(domain) }
+        let task = Task { await self.fetcher.fetch(domain) }
         self.fetches[domain] = task
         let result = await task.value
         self.fetches[domain] = nil
         return result
-    }
-
-    /// GET `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.3): 200 and `text/plain` required,
-    /// the body bounded.
-    private func download(_ domain: String) async -> Result<MTASTSPolicy, FetchError> {
-        let host = "mta-sts.\(domain)"
-        let portPart = self.port == 443 ? "" : ":\(self.port)"
-        let request = HTTPClientRequest(url: "https://\(host)\(portPart)/.well-known/mta-sts.txt")
-        do {
-            return try await self.https.perform(request, host: host, timeout: Self.fetchTimeout) { response in
-                if response.status != .ok {
-                    return .failure(FetchError(description: "https://\(host) answered \(response.status.code)"))
-                }
-                if let type = response.headers.first(name: "Content-Type"),
-                    type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "text/plain"
-                {
-                    return .failure(FetchError(description: "https://\(host) served \(type), not text/plain"))
-                }
-                let body = try await response.body.collect(upTo: MTASTSPolicy.maximumBytes)
-                do {
-                    return .success(try MTASTSPolicy(parsing: Array(body.readableBytesView)))
-                } catch {
-                    return .failure(FetchError(description: "\(error)"))
-                }
-            }
-        } catch {
-            return .failure(FetchError(description: "\(error)"))
-        }
     }
 
     private func remember(_ domain: String, _ entry: Cached, now: Date) {
