@@ -61,6 +61,10 @@ let package = Package(
         // IMAP command framing (literals), parsing and mailbox-name encoding (RFC 9051, 3501, 7888), pure.
         .target(name: "IMAPProtocol", dependencies: ["MailFormat", nio], path: "Shared/IMAPProtocol", swiftSettings: strict),
 
+        // Other servers' mailbox files, pure: Dovecot's Maildir (uidlist, keywords, file names, subscriptions)
+        // and mbox, read and written for import and export.
+        .target(name: "MailboxFormats", path: "Shared/MailboxFormats", swiftSettings: strict),
+
         // DNS look-ups through libunbound (MX, addresses, TXT, PTR), each bounded in time.
         .target(
             name: "MailDNS",
@@ -262,7 +266,7 @@ let package = Package(
         // binary when built by Tests/Fuzz/run.sh, a corpus replayer otherwise) and the corpus replay test.
         .target(
             name: "FuzzHarnesses",
-            dependencies: ["SMTPProtocol", "IMAPProtocol", "POP3Protocol", "MailFormat", "MailAuth", "Credentials", nio],
+            dependencies: ["SMTPProtocol", "IMAPProtocol", "POP3Protocol", "MailFormat", "MailAuth", "MailboxFormats", "Credentials", nio],
             path: "Tests/Fuzz/Harnesses", swiftSettings: strict),
         .executableTarget(name: "estafeta-fuzz", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/Main", swiftSettings: strict),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"], path: "Tests/Fuzz/CorpusTests", swiftSettings: strict),
@@ -272,6 +276,7 @@ let package = Package(
             dependencies: ["MailStore", "PostgresStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
+        .testTarget(name: "MailboxFormatsTests", dependencies: ["MailboxFormats"], swiftSettings: strict),
         .testTarget(
             name: "MailAuthTests",
             dependencies: ["MailAuth", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],

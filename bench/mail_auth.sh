@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What mail authentication costs: server CPU per message for MX ingest of DKIM-signed messages with the
 # inbound checks (SPF, DKIM, DMARC; DNS answers cached by the resolver after the first message) on and
-# off (records served with a 300 s TTL, as real ones have one), and for authenticated submission with the domain's DKIM key active and with no key.
+# off (records served with a 300 s TTL, as real ones have one), and for authenticated submission with the
+# domain's DKIM key active (RSA-2048, the default; sign_ed25519: an Ed25519 key alone) and with no key.
 #   bench/mail_auth.sh [MSGS=2000] [SESSIONS=8] [SIZE=4096]
 # Env: ROUNDS (default 3, medians), ESTAFETA_BIN (another build).
 # The load is Python smtplib (bench/mail_auth.py, bench/smtp_submit.py), which cannot keep the server
@@ -35,10 +36,11 @@ run() {
   esac
   # (A command substitution runs this: start_estafeta's trap stops the server when it ends.)
   start_estafeta --relay-dns-server "127.0.0.1:$dns_port" "${flags[@]}"
-  if [ "$mode" = sign_on ]; then
-    api POST domains/bench.test/dkim '{"selector":"bench"}' >/dev/null
-    api POST domains/bench.test/dkim/bench/activate >/dev/null
-  fi
+  case $mode in
+    sign_on) api POST domains/bench.test/dkim '{"selector":"bench"}' >/dev/null ;;
+    sign_ed25519) api POST domains/bench.test/dkim '{"selector":"bench","algorithm":"ed25519-sha256"}' >/dev/null ;;
+  esac
+  case $mode in sign_on | sign_ed25519) api POST domains/bench.test/dkim/bench/activate >/dev/null ;; esac
   sleep 1
   local before after
   before=$(cpu_ticks "$server")
@@ -54,12 +56,13 @@ run() {
 trap cleanup_dns EXIT
 declare -A results
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in verify_off verify_on sign_off sign_on; do
+  for mode in verify_off verify_on sign_off sign_on sign_ed25519; do
     line=$(run "$mode"); echo "round=$round $line"
     results[$mode]+="${line#* } "
   done
 done
 m() { printf '%s\n' ${results[$1]} | median; }
-echo "CPU mail_auth msgs=$MSGS verify_off=$(m verify_off) verify_on=$(m verify_on) sign_off=$(m sign_off) sign_on=$(m sign_on) (ms per message)"
+echo "CPU mail_auth msgs=$MSGS verify_off=$(m verify_off) verify_on=$(m verify_on) sign_off=$(m sign_off) sign_on=$(m sign_on) sign_ed25519=$(m sign_ed25519) (ms per message)"
 echo "RATIO ingest verify_on/verify_off cpu_per_msg=$(ratio "$(m verify_on)" "$(m verify_off)") throughput=$(ratio "$(m verify_off)" "$(m verify_on)")"
 echo "RATIO submit sign_on/sign_off cpu_per_msg=$(ratio "$(m sign_on)" "$(m sign_off)") throughput=$(ratio "$(m sign_off)" "$(m sign_on)")"
+echo "RATIO submit sign_ed25519/sign_off cpu_per_msg=$(ratio "$(m sign_ed25519)" "$(m sign_off)") throughput=$(ratio "$(m sign_off)" "$(m sign_ed25519)")"

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(smtp-command smtp-data imap-command pop3-command mime address encoded-words sasl mail-auth)
+[[ ${#targets[@]} -gt 0 ]] || targets=(smtp-command smtp-data imap-command pop3-command mime address encoded-words sasl mail-auth mailbox-files)
 
 # A build of its own (sanitizers change every object file), kept beside the normal one.
 swift build --scratch-path .build-fuzz --product estafeta-fuzz \

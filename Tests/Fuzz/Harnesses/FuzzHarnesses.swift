@@ -3,6 +3,7 @@ import Foundation
 import IMAPProtocol
 import MailAuth
 import MailFormat
+import MailboxFormats
 import NIOCore
 import POP3Protocol
 import SMTPProtocol
@@ -21,6 +22,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case encodedWords = "encoded-words"
     case sasl
     case mailAuth = "mail-auth"
+    /// Files an import reads: Dovecot's uidlist, keywords, subscriptions and Maildir file names, and mbox.
+    case mailboxFiles = "mailbox-files"
 
     public func run(_ bytes: [UInt8]) {
         switch self {
@@ -55,6 +58,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? SASL.loginField(bytes)
         case .mailAuth:
             Self.mailAuth(bytes)
+        case .mailboxFiles:
+            Self.mailboxFiles(bytes)
         }
     }
 
@@ -177,6 +182,39 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                      "streamed framing depends on how the bytes are split")
         for case .command(let command) in streamedWhole.frames {
             _ = IMAPCommandParser(utf8Enabled: false).parse(command)
+        }
+    }
+
+    /// Every Dovecot file reader, and the mbox reader, which must give the same messages (or the same
+    /// error) however the file is split into pieces.
+    static func mailboxFiles(_ bytes: [UInt8]) {
+        if let list = try? DovecotUIDList(parsing: bytes) {
+            // What is written back (version 3) reads back the same.
+            guard let again = try? DovecotUIDList(parsing: Array(list.text.utf8)), again.records == list.records,
+                again.uidValidity == list.uidValidity, again.nextUID == list.nextUID, again.mailboxGUID == list.mailboxGUID
+            else { fatalError("uidlist round trip differs") }
+        }
+        _ = DovecotKeywords(parsing: bytes).text
+        _ = DovecotSubscriptions.text(DovecotSubscriptions.parse(bytes))
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            _ = MaildirFileName(String(decoding: line, as: UTF8.self))
+        }
+        for quoting in MboxReader.Quoting.allCases {
+            func read(_ pieceSize: Int) -> Result<[MboxReader.Message], MboxReader.ReadError> {
+                var reader = MboxReader(quoting: quoting, maximumMessageBytes: 4096)
+                var messages: [MboxReader.Message] = []
+                var offset = 0
+                do {
+                    while offset < bytes.count {
+                        messages += try reader.read(bytes[offset..<min(offset + pieceSize, bytes.count)])
+                        offset += pieceSize
+                    }
+                    return .success(messages + (try reader.finish()))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            guard read(1) == read(max(bytes.count, 1)) && read(3) == read(1) else { fatalError("mbox pieces differ") }
         }
     }
 }
