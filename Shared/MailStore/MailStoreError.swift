@@ -44,6 +44,9 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     /// A mailbox (or the account's server scope) would hold more metadata entries than allowed (IMAP
     /// METADATA, RFC 5464 TOOMANY); nothing was changed.
     case tooManyMetadataEntries(Int)
+    /// An import that keeps another server's numbering cannot: the mailbox already holds mail under
+    /// another UIDVALIDITY, or a UID asked for is already used.
+    case numberingConflict(String)
     /// The filesystem of the database has less free space than the settings ask for, or a write failed
     /// for lack of space (SQLITE_FULL): a temporary refusal, nothing already committed is affected.
     case storageFull(String)
@@ -80,6 +83,7 @@ public enum MailStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .changeFeedPruned(let mailbox): "the change feed of mailbox \(mailbox) was pruned past the modseq asked for"
         case .overQuota(let address): "account \(address) is over its quota"
         case .tooManyMetadataEntries(let limit): "more than \(limit) metadata entries"
+        case .numberingConflict(let detail): "cannot keep the numbering: \(detail)"
         case .storageFull(let detail): "not enough storage: \(detail)"
         case .corrupt(let path, let findings):
             "the database at \(path) is damaged (\(findings.prefix(5).joined(separator: "; ")));"

@@ -507,11 +507,15 @@ public struct NewMessage: Sendable {
     public var content: Content
     public var flags: Set<String>
     public var internalDate: Date
+    /// The UID to file it under, for an import that keeps another server's numbering: at least the
+    /// mailbox's next UID (`numberingConflict` otherwise), which then follows it. Nil: the next UID.
+    public var uid: UInt32?
 
-    public init(content: Content, flags: Set<String> = [], internalDate: Date = Date()) {
+    public init(content: Content, flags: Set<String> = [], internalDate: Date = Date(), uid: UInt32? = nil) {
         self.content = content
         self.flags = flags
         self.internalDate = internalDate
+        self.uid = uid
     }
 }
 

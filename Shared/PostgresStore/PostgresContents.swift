@@ -61,6 +61,17 @@ struct PostgresContents: ContentBackend {
         return try await self.access.transaction { connection in
             var stored: [StoredMessage] = []
             for message in messages {
+                if let uid = message.uid {
+                    // The message keeps its UID from another server: it becomes the mailbox's next UID.
+                    guard let row = try await connection.rows(
+                        "SELECT uid_next FROM mailbox WHERE id = \(mailbox.rawValue) FOR UPDATE", logger
+                    ).first else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+                    let next = try row.decode(Int64.self)
+                    guard Int64(uid) >= next else {
+                        throw MailStoreError.numberingConflict("UID \(uid) is below the mailbox's next UID \(next)")
+                    }
+                    try await connection.query("UPDATE mailbox SET uid_next = \(Int64(uid)) WHERE id = \(mailbox.rawValue)", logger: logger)
+                }
                 let blob: Int64
                 let size: Int
                 switch message.content {

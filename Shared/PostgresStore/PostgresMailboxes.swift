@@ -49,6 +49,47 @@ struct PostgresMailboxes: MailboxBackend {
         }
     }
 
+    func prepareImportedMailbox(named name: String, of account: AccountID, uidValidity: UInt32, specialUse: SpecialUse?, now: Date)
+        async throws(MailStoreError) -> Mailbox
+    {
+        let logger = self.logger
+        return try await self.access.transaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO counter (name, value) VALUES ('uidValidity', \(Int64(uidValidity)))
+                ON CONFLICT (name) DO UPDATE SET value = greatest(counter.value, excluded.value)
+                """, logger: logger)
+            if let row = try await connection.rows(
+                "SELECT id, uid_validity, uid_next FROM mailbox WHERE account_id = \(account.rawValue) AND name = \(name) FOR UPDATE", logger
+            ).first {
+                let (id, existing, next) = try row.decode((Int64, Int64, Int64).self)
+                if existing != Int64(uidValidity) {
+                    guard next == 1 else {
+                        throw MailStoreError.numberingConflict("mailbox \(name) holds mail under UIDVALIDITY \(existing), not \(uidValidity)")
+                    }
+                    try await connection.query("UPDATE mailbox SET uid_validity = \(Int64(uidValidity)) WHERE id = \(id)", logger: logger)
+                }
+            } else {
+                try await Self.recordMailboxListChange(connection, accountID: account.rawValue, logger)
+                try await connection.query(
+                    """
+                    INSERT INTO mailbox (account_id, name, special_use, uid_validity, uid_next, highest_mod_seq, created_at)
+                    VALUES (\(account.rawValue), \(name), \(specialUse?.rawValue), \(Int64(uidValidity)), 1, 1, \(now))
+                    """, logger: logger)
+            }
+            return try await Self.fetchMailbox(connection, name: name, accountID: account.rawValue, logger)
+        }
+    }
+
+    func raiseUIDNext(of mailbox: MailboxID, to uidNext: UInt32) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            guard try await !connection.rows(
+                "UPDATE mailbox SET uid_next = greatest(uid_next, \(Int64(uidNext))) WHERE id = \(mailbox.rawValue) RETURNING id", logger
+            ).isEmpty else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+        }
+    }
+
     func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus {
         let logger = self.logger
         return try await self.access.read { connection in

@@ -16,6 +16,14 @@ public protocol MailboxBackend: Sendable {
     /// Adds a mailbox with a UIDVALIDITY no mailbox had before; `mailboxExists` if the name is taken.
     func insertMailbox(named name: String, of account: AccountID, specialUse: SpecialUse?, now: Date)
         async throws(MailStoreError) -> Mailbox
+    /// For an import that keeps another server's numbering: the mailbox with this UIDVALIDITY, made when
+    /// missing, as it is when it has it already, given it when it never held a message (a new account's
+    /// INBOX); `numberingConflict` otherwise. The store's UIDVALIDITY counter is raised to it, so that a
+    /// mailbox made later under the same name gets another.
+    func prepareImportedMailbox(named name: String, of account: AccountID, uidValidity: UInt32, specialUse: SpecialUse?, now: Date)
+        async throws(MailStoreError) -> Mailbox
+    /// Raises the mailbox's next UID to `uidNext` (never lowers it): the other server's next UID, kept.
+    func raiseUIDNext(of mailbox: MailboxID, to uidNext: UInt32) async throws(MailStoreError)
     func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus
     /// The octets of the mailbox's messages flagged \Deleted: what an EXPUNGE would free.
     func deletedBytes(in mailbox: MailboxID) async throws(MailStoreError) -> Int64

@@ -56,6 +56,7 @@ struct SQLiteContents: ContentBackend {
                 case .whole(let data): .whole(data)
                 case .uploaded(let upload, let header): .uploaded(upload, prefix: Data(), header: header)
                 }
+                if let uid = message.uid { try Self.fileNext(db, mailbox: mailbox, as: uid) }
                 let (blobID, size) = try MailStore.insertContent(db, content, now: message.internalDate)
                 stored.append(
                     try MailStore.insertMailboxMessage(
@@ -65,6 +66,17 @@ struct SQLiteContents: ContentBackend {
             try MailStore.requireWithinQuota(db, mailboxID: mailbox.rawValue)
             return stored
         }
+    }
+
+    /// Makes `uid` the mailbox's next UID, for a message that keeps its UID from another server.
+    static func fileNext(_ db: Database, mailbox: MailboxID, as uid: UInt32) throws {
+        guard let next = try Int64.fetchOne(db, sql: "SELECT uidNext FROM mailbox WHERE id = ?", arguments: [mailbox.rawValue]) else {
+            throw MailStoreError.unknownMailbox(String(mailbox.rawValue))
+        }
+        guard Int64(uid) >= next else {
+            throw MailStoreError.numberingConflict("UID \(uid) is below the mailbox's next UID \(next)")
+        }
+        try db.execute(sql: "UPDATE mailbox SET uidNext = ? WHERE id = ?", arguments: [Int64(uid), mailbox.rawValue])
     }
 
     func contentReader(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> ContentReader? {

@@ -50,6 +50,42 @@ struct SQLiteMailboxes: MailboxBackend {
         }
     }
 
+    func prepareImportedMailbox(named name: String, of account: AccountID, uidValidity: UInt32, specialUse: SpecialUse?, now: Date)
+        async throws(MailStoreError) -> Mailbox
+    {
+        try await self.access.write { db in
+            _ = try db.nextCounterValue("uidValidity", atLeast: Int64(uidValidity))
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT id, uidValidity, uidNext FROM mailbox WHERE accountId = ? AND name = ?",
+                arguments: [account.rawValue, name])
+            {
+                let (id, existing, next): (Int64, Int64, Int64) = (row["id"], row["uidValidity"], row["uidNext"])
+                if existing != Int64(uidValidity) {
+                    guard next == 1 else {
+                        throw MailStoreError.numberingConflict("mailbox \(name) holds mail under UIDVALIDITY \(existing), not \(uidValidity)")
+                    }
+                    try db.execute(sql: "UPDATE mailbox SET uidValidity = ? WHERE id = ?", arguments: [Int64(uidValidity), id])
+                }
+            } else {
+                try MailStore.recordMailboxListChange(db, accountID: account.rawValue)
+                try db.execute(
+                    sql: """
+                        INSERT INTO mailbox(accountId, name, specialUse, uidValidity, uidNext, highestModSeq, createdAt)
+                        VALUES (?, ?, ?, ?, 1, 1, ?)
+                        """, arguments: [account.rawValue, name, specialUse?.rawValue, Int64(uidValidity), now])
+            }
+            return try MailStore.fetchMailbox(db, name: name, accountID: account.rawValue)
+        }
+    }
+
+    func raiseUIDNext(of mailbox: MailboxID, to uidNext: UInt32) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try db.execute(
+                sql: "UPDATE mailbox SET uidNext = max(uidNext, ?) WHERE id = ?", arguments: [Int64(uidNext), mailbox.rawValue])
+            guard db.changesCount == 1 else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+        }
+    }
+
     func mailboxStatus(_ mailbox: MailboxID) async throws(MailStoreError) -> MailboxStatus {
         try await self.access.read { db in
             // The recent count is an index range: only the messages at or above the floor are counted.

@@ -102,7 +102,7 @@ struct ProblemDetails: Error, HTTPResponseError, Sendable {
         case .invalidArgument(let detail):
             self.init(.unprocessableContent, "invalid-field", "A request field is invalid", detail: detail, field: field)
         case .mailboxExists, .unknownMailbox, .invalidMailboxName, .mailboxProtected, .mailboxHasChildren, .leaseLost, .alreadyDone,
-            .maildropLockLost, .overQuota, .changeFeedPruned, .tooManyMetadataEntries:
+            .maildropLockLost, .overQuota, .changeFeedPruned, .tooManyMetadataEntries, .numberingConflict:
             self.init(.conflict, "conflict", "The request conflicts with the current state", detail: "\(error)")
         case .storageFull:
             self.init(.serviceUnavailable, "storage-full", "The server is short of storage, try again later")
