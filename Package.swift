@@ -65,6 +65,11 @@ let package = Package(
         // and mbox, read and written for import and export.
         .target(name: "MailboxFormats", path: "Shared/MailboxFormats", swiftSettings: strict),
 
+        // Imports from other servers' mailboxes (Dovecot Maildir, mbox) into the store, keeping their numbering.
+        .target(
+            name: "MailImport", dependencies: ["MailStore", "MailboxFormats", "MailFormat", "IMAPProtocol"],
+            path: "Shared/MailImport", swiftSettings: strict),
+
         // DNS look-ups through libunbound (MX, addresses, TXT, PTR), each bounded in time.
         .target(
             name: "MailDNS",
@@ -215,7 +220,7 @@ let package = Package(
             name: "EstafetaMain",
             dependencies: [
                 "SMTPIngress", "RelayWorker", "POP3Gateway", "IMAPGateway", "AdminAPI", "ServerSupport",
-                "ServiceHost", "MailStore", "Credentials",
+                "ServiceHost", "MailStore", "Credentials", "MailImport", "MailFormat",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

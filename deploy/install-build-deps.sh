@@ -8,7 +8,8 @@
 #           nobody here wrote), dnsmasq-base (a DNS server on loopback for the relay tests), nsd and
 #           ldnsutils (a DNSSEC-signed zone for the DANE test), openssl
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync)
-#           and offlineimap3 (IMAP clients that copy whole accounts), postgresql (the tests start private clusters
+#           and offlineimap3 (IMAP clients that copy whole accounts), dovecot-imapd (the server the import
+#           tests move accounts from), postgresql (the tests start private clusters
 #           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
 #           scripted replies), imapclient (an IMAP client library nobody here wrote) and dkimpy with
 #           pynacl and dnspython (an independent DKIM verifier and signer)
@@ -24,7 +25,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
     command -v mbsync >/dev/null 2>&1 || packages+=(isync)
     command -v offlineimap >/dev/null 2>&1 || packages+=(offlineimap3)
-    packages+=(dnsmasq-base postgresql nsd ldnsutils)
+    packages+=(dnsmasq-base postgresql nsd ldnsutils dovecot-imapd)
 fi
 
 missing=()

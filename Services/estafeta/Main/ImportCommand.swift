@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import MailFormat
+import MailImport
+import MailStore
+import MailboxFormats
+import ServiceHost
+
+/// `estafeta import`: mail from another server into accounts of this one, while the services run.
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import mail from another server (Dovecot Maildir, mbox) into an account.",
+        subcommands: [Dovecot.self, Mbox.self])
+
+    struct Dovecot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a Dovecot Maildir keeping UIDVALIDITY, UIDs, flags, keywords and received times.",
+            discussion: """
+                IMAP clients that synchronised against Dovecot go on without downloading anything again. Run again, \
+                it continues where it stopped. It stops at the first file it cannot read, naming it, unless \
+                --continue-on-error.
+                """)
+
+        @Option(help: "The account's Maildir (its INBOX; folders beside it).") var maildir: String
+        @Option(help: "The Estafeta account to import into (it must exist).") var account: String
+        @Option(help: "Folder layout: maildir++ (.Sent, .Archive.2025) or fs (Sent/, Archive/2025/).") var layout: String = "maildir++"
+        @Flag(help: "Report unreadable files and go on instead of stopping.") var continueOnError = false
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            guard let layout = DovecotMaildirImport.Layout(rawValue: self.layout) else {
+                ServiceHost.fail("estafeta import dovecot: --layout is maildir++ or fs", exitCode: ServiceHost.configurationExitCode)
+            }
+            let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
+            let account = await Import.account(self.account, in: store)
+            let started = ContinuousClock.now
+            let importer = DovecotMaildirImport(
+                store: store, account: account, options: .init(layout: layout, continueOnError: self.continueOnError))
+            let printer = ProgressPrinter(started: started)
+            do {
+                let result = try await importer.run(root: URL(fileURLWithPath: self.maildir)) { printer.show($0) }
+                printer.finish(result, started: started)
+                if !result.problems.isEmpty {
+                    ServiceHost.fail(
+                        "estafeta import dovecot: \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"),
+                        exitCode: 1)
+                }
+            } catch {
+                ServiceHost.fail("estafeta import dovecot: stopped: \(error)", exitCode: 1)
+            }
+        }
+    }
+
+    struct Mbox: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import an mbox file into a mailbox of an account (made if missing); received times from the From lines.")
+
+        @Option(help: "The mbox file.") var file: String
+        @Option(help: "The Estafeta account to import into (it must exist).") var account: String
+        @Option(help: "The mailbox to file the messages in.") var mailbox: String
+        @Option(help: "How the writer quoted From lines in bodies: mboxrd or mboxo.") var quoting: String = "mboxrd"
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            guard let quoting = MboxReader.Quoting(rawValue: self.quoting) else {
+                ServiceHost.fail("estafeta import mbox: --quoting is mboxrd or mboxo", exitCode: ServiceHost.configurationExitCode)
+            }
+            let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
+            let account = await Import.account(self.account, in: store)
+            let started = ContinuousClock.now
+            let printer = ProgressPrinter(started: started)
+            do {
+                let result = try await MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting)
+                    .run(file: URL(fileURLWithPath: self.file)) { printer.show($0) }
+                printer.finish(result, started: started)
+            } catch {
+                ServiceHost.fail("estafeta import mbox: stopped: \(error)", exitCode: 1)
+            }
+        }
+    }
+
+    static func account(_ address: String, in store: MailStore) async -> Account {
+        do {
+            return try await store.account(try EmailAddress(parsing: address))
+        } catch {
+            ServiceHost.fail("estafeta import: account \(address): \(error)", exitCode: 1)
+        }
+    }
+}
+
+/// A progress line at most every second (messages, octets, rate), and the totals at the end.
+final class ProgressPrinter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: ContinuousClock.Instant
+    private let started: ContinuousClock.Instant
+
+    init(started: ContinuousClock.Instant) {
+        self.started = started
+        self.last = started
+    }
+
+    func show(_ progress: DovecotMaildirImport.Progress) {
+        let now = ContinuousClock.now
+        let due = self.lock.withLock { () -> Bool in
+            guard now - self.last >= .seconds(1) else { return false }
+            self.last = now
+            return true
+        }
+        if due { print(Self.line(progress, elapsed: now - self.started)) }
+    }
+
+    func finish(_ progress: DovecotMaildirImport.Progress, started: ContinuousClock.Instant) {
+        print("done: " + Self.line(progress, elapsed: ContinuousClock.now - started)
+            + ", \(progress.folders) folders, \(progress.alreadyThere) already there, \(progress.listedWithoutFile) listed without a file")
+    }
+
+    static func line(_ progress: DovecotMaildirImport.Progress, elapsed: Duration) -> String {
+        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
+        let megabytes = Double(progress.bytes) / 1_048_576
+        return String(
+            format: "%@: %d messages, %.1f MB, %.0f messages/s, %.1f MB/s", progress.folder, progress.messages, megabytes,
+            Double(progress.messages) / seconds, megabytes / seconds)
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import IMAPProtocol
+import MailFormat
+import MailStore
+import MailboxFormats
+
+/// Imports one account's Dovecot Maildir (Maildir++ folders `.a.b`, or `LAYOUT=fs` directories) into
+/// the store so that IMAP clients notice nothing: each folder keeps its UIDVALIDITY and next UID and
+/// each message its UID (from `dovecot-uidlist`), its flags and keywords (from the file name and
+/// `dovecot-keywords`) and its received time (the file's modification time, as Dovecot takes it); the
+/// content is kept as it is, with line ends made CRLF as IMAP APPEND stores them.
+///
+/// Run again, it goes on where it stopped: a folder's messages below its next UID are there already.
+/// The first file or list that cannot be read stops it with its path, unless `continueOnError`.
+public struct DovecotMaildirImport: Sendable {
+    public enum Layout: String, Sendable, CaseIterable {
+        /// `.Sent`, `.Archive.2025` beside `cur`, `new`, `tmp` of INBOX (Dovecot's default).
+        case maildirPlusPlus = "maildir++"
+        /// `Sent/`, `Archive/2025/`, each with its own `cur`, `new`, `tmp`.
+        case fs
+    }
+
+    public struct Options: Sendable {
+        public var layout: Layout
+        public var continueOnError: Bool
+        /// Messages filed per transaction, at most.
+        public var batchMessages: Int
+        public var batchBytes: Int
+
+        public init(layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, batchMessages: Int = 200, batchBytes: Int = 8 << 20) {
+            self.layout = layout
+            self.continueOnError = continueOnError
+            self.batchMessages = batchMessages
+            self.batchBytes = batchBytes
+        }
+    }
+
+    /// Counts so far, for progress lines and the final report.
+    public struct Progress: Sendable, Equatable {
+        public var folders = 0
+        public var messages = 0
+        public var bytes: Int64 = 0
+        /// Messages that an earlier run imported.
+        public var alreadyThere = 0
+        /// Listed in a uidlist with no file any more (expunged in Dovecot since the list was written).
+        public var listedWithoutFile = 0
+        /// Problems passed over (only with `continueOnError`).
+        public var problems: [String] = []
+        public var folder = ""
+    }
+
+    public enum ImportError: Error, CustomStringConvertible {
+        case unreadable(path: String, reason: String)
+        case store(path: String, MailStoreError)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let path, let reason): "\(path): \(reason)"
+            case .store(let path, let error): "\(path): \(error)"
+            }
+        }
+    }
+
+    let store: MailStore
+    let account: Account
+    let options: Options
+
+    public init(store: MailStore, account: Account, options: Options = Options()) {
+        self.store = store
+        self.account = account
+        self.options = options
+    }
+
+    /// Imports every folder under `root` (INBOX is `root` itself) and the subscriptions.
+    public func run(root: URL, progress report: @Sendable (Progress) -> Void = { _ in }) async throws(ImportError) -> Progress {
+        var progress = Progress()
+        let folders = try self.folders(under: root)
+        for folder in folders {
+            progress.folder = folder.name
+            do throws(ImportError) {
+                try await self.importFolder(folder, progress: &progress, report: report)
+            } catch {
+                guard self.options.continueOnError else { throw error }
+                progress.problems.append(error.description)
+            }
+            progress.folders += 1
+            report(progress)
+        }
+        // The subscriptions as Dovecot had them: each imported folder subscribed or not (a folder Dovecot
+        // lists no subscription for is unsubscribed, INBOX too), names in modified UTF-7 per level.
+        let subscriptions = root.appendingPathComponent("subscriptions")
+        var subscribed: Set<String> = []
+        if FileManager.default.fileExists(atPath: subscriptions.path) {
+            let separator: Character = self.options.layout == .fs ? "/" : "."
+            for levels in DovecotSubscriptions.parse(try Self.read(subscriptions), separator: separator) where !levels.isEmpty {
+                let name = levels.map { ModifiedUTF7.decode($0) ?? $0 }.joined(separator: "/")
+                subscribed.insert(name.uppercased() == "INBOX" ? "INBOX" : name)
+            }
+        }
+        let names = Set(folders.map(\.name))
+        for name in names.union(subscribed).sorted() {
+            do throws(MailStoreError) {
+                try await self.store.setSubscribed(subscribed.contains(name), mailbox: name, of: self.account.id)
+            } catch .invalidMailboxName, .unknownMailbox {
+                // IMAP lets a client subscribe to a name that is no mailbox; the store does not keep those.
+                progress.problems.append("subscriptions: \(name) is not a mailbox here; not subscribed")
+            } catch {
+                throw .store(path: subscriptions.path, error)
+            }
+        }
+        return progress
+    }
+
+    struct Folder {
+        let name: String
+        let directory: URL
+    }
+
+    /// INBOX first, then the others by name.
+    func folders(under root: URL) throws(ImportError) -> [Folder] {
+        var folders = [Folder(name: "INBOX", directory: root)]
+        switch self.options.layout {
+        case .maildirPlusPlus:
+            for entry in try Self.entries(root) where entry.hasPrefix(".") && entry != "." && entry != ".." {
+                let directory = root.appendingPathComponent(entry)
+                guard Self.isMaildir(directory) else { continue }
+                let levels = entry.dropFirst().split(separator: ".", omittingEmptySubsequences: false).map { level in
+                    ModifiedUTF7.decode(String(level)) ?? String(level)
+                }
+                folders.append(Folder(name: levels.joined(separator: "/"), directory: directory))
+            }
+        case .fs:
+            var pending: [(URL, [String])] = [(root, [])]
+            while let (directory, levels) = pending.popLast() {
+                for entry in try Self.entries(directory) where !["cur", "new", "tmp"].contains(entry) && !entry.hasPrefix(".") {
+                    let child = directory.appendingPathComponent(entry)
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: child.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                    let name = levels + [ModifiedUTF7.decode(entry) ?? entry]
+                    if Self.isMaildir(child) { folders.append(Folder(name: name.joined(separator: "/"), directory: child)) }
+                    // Bounded: a directory tree deeper than any mailbox hierarchy is not followed further.
+                    if name.count < 32 { pending.append((child, name)) }
+                }
+            }
+        }
+        return [folders[0]] + folders.dropFirst().sorted { $0.name < $1.name }
+    }
+
+    struct MessageFile {
+        let url: URL
+        let name: String
+        let inNew: Bool
+    }
+
+    func importFolder(_ folder: Folder, progress: inout Progress, report: @Sendable (Progress) -> Void) async throws(ImportError) {
+        let uidListURL = folder.directory.appendingPathComponent("dovecot-uidlist")
+        let uidList: DovecotUIDList?
+        if FileManager.default.fileExists(atPath: uidListURL.path) {
+            do {
+                uidList = try DovecotUIDList(parsing: try Self.read(uidListURL))
+            } catch let error as DovecotUIDList.ParseError {
+                throw .unreadable(path: uidListURL.path, reason: error.description)
+            } catch let error as ImportError {
+                throw error
+            } catch {
+                throw .unreadable(path: uidListURL.path, reason: "\(error)")
+            }
+        } else {
+            uidList = nil
+        }
+        let keywordsURL = folder.directory.appendingPathComponent("dovecot-keywords")
+        let keywords = FileManager.default.fileExists(atPath: keywordsURL.path)
+            ? DovecotKeywords(parsing: try Self.read(keywordsURL)) : DovecotKeywords()
+
+        // The folder's files by base name; `new` holds what no client has seen yet.
+        var files: [String: MessageFile] = [:]
+        for (subdirectory, inNew) in [("cur", false), ("new", true)] {
+            let directory = folder.directory.appendingPathComponent(subdirectory)
+            guard FileManager.default.fileExists(atPath: directory.path) else { continue }
+            for name in try Self.entries(directory) where !name.hasPrefix(".") {
+                let base = MaildirFileName.base(of: name)
+                if files[base] != nil {
+                    throw .unreadable(path: directory.appendingPathComponent(name).path, reason: "two files with the base name \(base)")
+                }
+                files[base] = MessageFile(url: directory.appendingPathComponent(name), name: name, inNew: inNew)
+            }
+        }
+
+        let mailbox: Mailbox
+        do throws(MailStoreError) {
+            if let uidList {
+                mailbox = try await self.store.prepareImportedMailbox(
+                    named: folder.name, of: self.account.id, uidValidity: uidList.uidValidity,
+                    specialUse: Self.specialUse(folder.name))
+            } else {
+                do throws(MailStoreError) {
+                    mailbox = try await self.store.mailbox(named: folder.name, of: self.account.id)
+                } catch .unknownMailbox {
+                    mailbox = try await self.store.createMailbox(
+                        named: folder.name, of: self.account.id, specialUse: Self.specialUse(folder.name))
+                }
+            }
+        } catch {
+            throw .store(path: folder.directory.path, error)
+        }
+
+        // Listed files keep their UIDs; the others follow in name order (Maildir names start with
+        // the delivery time), numbered from the list's next UID on.
+        var listed: [(uid: UInt32?, file: MessageFile)] = []
+        var listedBases: Set<String> = []
+        for record in uidList?.records ?? [] {
+            listedBases.insert(record.fileBase)
+            guard let file = files[record.fileBase] else {
+                progress.listedWithoutFile += 1
+                continue
+            }
+            if record.uid < mailbox.uidNext {
+                progress.alreadyThere += 1
+                continue
+            }
+            listed.append((record.uid, file))
+        }
+        let listNext = uidList?.nextUID ?? 1
+        // Files nobody listed yet were imported by an earlier run when the mailbox went past the list.
+        let unlistedDone = mailbox.uidNext > listNext && uidList != nil
+        let unlisted = files.filter { !listedBases.contains($0.key) }.values.sorted { $0.name < $1.name }
+        if unlistedDone {
+            progress.alreadyThere += unlisted.count
+        }
+
+        var batch: [NewMessage] = []
+        var batchBytes = 0
+        func flush() async throws(ImportError) {
+            guard !batch.isEmpty else { return }
+            do throws(MailStoreError) {
+                _ = try await self.store.appendMessages(batch, to: mailbox.id)
+            } catch {
+                throw .store(path: folder.directory.path, error)
+            }
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+            report(progress)
+        }
+        func add(_ file: MessageFile, uid: UInt32?) async throws(ImportError) {
+            let raw: [UInt8]
+            do throws(ImportError) {
+                raw = try Self.read(file.url)
+            } catch {
+                guard self.options.continueOnError else { throw error }
+                progress.problems.append(error.description)
+                return
+            }
+            // Dovecot takes a Maildir file's modification time as the message's received time.
+            let modified = ((try? FileManager.default.attributesOfItem(atPath: file.url.path))?[.modificationDate] as? Date) ?? Date()
+            let parsed = MaildirFileName(file.name)
+            var flags = file.inNew ? [] : parsed.flags
+            for letter in parsed.keywordLetters {
+                if let keyword = keywords.keyword(for: letter) { flags.insert(keyword) }
+            }
+            let content = Self.crlf(raw)
+            batch.append(NewMessage(content: .whole(Data(content)), flags: flags, internalDate: modified, uid: uid))
+            batchBytes += content.count
+            progress.messages += 1
+            progress.bytes += Int64(content.count)
+            if batch.count >= self.options.batchMessages || batchBytes >= self.options.batchBytes { try await flush() }
+        }
+
+        for (uid, file) in listed { try await add(file, uid: uid) }
+        try await flush()
+        do throws(MailStoreError) {
+            if uidList != nil { try await self.store.raiseUIDNext(of: mailbox.id, to: listNext) }
+            // What was listed is not \Recent any more; what is still in `new` is.
+            let firstNew = listed.filter { $0.file.inNew }.compactMap(\.uid).min() ?? listNext
+            _ = try await self.store.claimRecent(in: mailbox.id, below: min(firstNew, listNext))
+        } catch {
+            throw .store(path: folder.directory.path, error)
+        }
+        if !unlistedDone {
+            for file in unlisted { try await add(file, uid: nil) }
+            try await flush()
+        }
+    }
+
+    /// Special uses of the usual folder names (RFC 6154), for folders made here.
+    static func specialUse(_ name: String) -> SpecialUse? {
+        switch name.lowercased() {
+        case "sent", "sent messages", "sent items", "sent mail": .sent
+        case "drafts": .drafts
+        case "trash", "deleted messages", "deleted items": .trash
+        case "junk", "spam": .junk
+        case "archive", "archives": .archive
+        default: nil
+        }
+    }
+
+    /// Bare LF line ends become CRLF; CRLF stays.
+    static func crlf(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.contains(0x0A) else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 40)
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0x0A && previous != 0x0D { out.append(0x0D) }
+            out.append(byte)
+            previous = byte
+        }
+        return out
+    }
+
+    static func isMaildir(_ directory: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: directory.appendingPathComponent("cur").path, isDirectory: &isDirectory)
+            && isDirectory.boolValue
+    }
+
+    static func entries(_ directory: URL) throws(ImportError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        } catch {
+            throw .unreadable(path: directory.path, reason: "cannot list the directory: \(error.localizedDescription)")
+        }
+    }
+
+    static func read(_ url: URL) throws(ImportError) -> [UInt8] {
+        do {
+            return Array(try Data(contentsOf: url))
+        } catch {
+            throw .unreadable(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
+        }
+    }
+}

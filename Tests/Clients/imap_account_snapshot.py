@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Fills an IMAP account with a mix of folders, messages, flags, keywords and received times, and takes
+snapshots of accounts to compare two servers (the Dovecot import test).
+
+  imap_account_snapshot.py fill PORT USER PASSWORD
+      creates folders (one with non-ASCII letters), appends messages with flags, keywords and dates
+      (bare-LF and CRLF ones, a body with "From " lines), expunges some (so UIDs have gaps), and
+      changes the subscriptions
+  imap_account_snapshot.py snapshot PORT USER PASSWORD
+      prints one JSON object: per mailbox (by name) its subscription, UIDVALIDITY, UIDNEXT and each
+      message's UID, flags (sorted, without \\Recent), INTERNALDATE and the SHA-256 of its content
+
+Loopback only; every call has a timeout.
+"""
+import hashlib
+import imaplib
+import json
+import re
+import ssl
+import sys
+import time
+
+FOLDERS = ["Archive", "Archive/2025", "Sent", "Work", "Répertoire-été"]
+
+
+def connect(port, user, password):
+    client = imaplib.IMAP4("127.0.0.1", int(port), timeout=30)
+    if "STARTTLS" in client.capabilities:
+        # The test servers' certificates are self-signed: encrypted, not verified.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        client.starttls(context)
+    client.login(user, password)
+    return client
+
+
+def utf7(name):
+    """IMAP's modified UTF-7 (RFC 3501 5.1.3)."""
+    out, pending = [], []
+
+    def flush():
+        if pending:
+            import base64
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=").replace("/", ",")
+            out.append("&" + encoded + "-")
+            pending.clear()
+
+    for character in name:
+        if 0x20 <= ord(character) <= 0x7E:
+            flush()
+            out.append("&-" if character == "&" else character)
+        else:
+            pending.append(character)
+    flush()
+    return "".join(out)
+
+
+def quoted(name):
+    return '"' + utf7(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fill(port, user, password):
+    client = connect(port, user, password)
+    for folder in FOLDERS:
+        client.create(quoted(folder))
+        client.subscribe(quoted(folder))
+    client.unsubscribe(quoted("Work"))
+    base = time.mktime((2025, 3, 1, 12, 0, 0, 0, 0, 0))
+    number = 0
+    for folder in ["INBOX"] + FOLDERS:
+        for index in range(12):
+            number += 1
+            lines = [f"From: sender{number}@example.net", f"To: {user}", f"Subject: message {number} in {folder}",
+                     f"Message-ID: <m{number}@example.net>", "", f"Body of message {number}."]
+            if index == 3:
+                lines += ["From the start of a line, as mbox writers quote it.", ">From quoted already."]
+            if index == 5:
+                lines += ["x" * 200] * 50
+            ending = "\n" if index % 2 else "\r\n"
+            content = (ending.join(lines) + ending).encode()
+            flags = []
+            if index % 3 == 0:
+                flags.append("\\Seen")
+            if index % 4 == 1:
+                flags.append("\\Flagged")
+            if index == 2:
+                flags += ["\\Answered", "$Forwarded"]
+            if index == 7:
+                flags += ["work", "$Label1"]
+            if index == 8:
+                flags.append("\\Draft")
+            date = imaplib.Time2Internaldate(base + number * 3607)
+            status, _ = client.append(quoted(folder), "(" + " ".join(flags) + ")", date, content)
+            assert status == "OK", status
+        client.select(quoted(folder))
+        # Gaps in the UIDs, and one message left flagged \Deleted without an expunge.
+        client.uid("STORE", "2,6", "+FLAGS.SILENT", "(\\Deleted)")
+        client.expunge()
+        client.uid("STORE", "9", "+FLAGS.SILENT", "(\\Deleted)")
+        client.close()
+    client.logout()
+
+
+def snapshot(port, user, password):
+    client = connect(port, user, password)
+    _, listing = client.list()
+    names = []
+    for line in listing:
+        match = re.match(rb'\((.*?)\) (?:"(.)"|NIL) (.*)', line)
+        name = match.group(3).decode()
+        if name.startswith('"'):
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        names.append(name)
+    _, subscribed_lines = client.lsub()
+    subscribed = set()
+    for line in subscribed_lines:
+        name = re.match(rb'\((.*?)\) (?:"(.)"|NIL) (.*)', line).group(3).decode()
+        subscribed.add(name.strip('"'))
+    result = {}
+    for name in sorted(names):
+        _, status = client.status('"' + name + '"', "(UIDVALIDITY UIDNEXT MESSAGES)")
+        values = dict(re.findall(rb"(UIDVALIDITY|UIDNEXT|MESSAGES) (\d+)", status[0]))
+        client.select('"' + name + '"', readonly=True)
+        messages = []
+        if int(values[b"MESSAGES"]) > 0:
+            _, data = client.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                head = item[0].decode()
+                uid = int(re.search(r"UID (\d+)", head).group(1))
+                flags = sorted(f for f in re.search(r"FLAGS \((.*?)\)", head).group(1).split() if f != "\\Recent")
+                date = re.search(r'INTERNALDATE "(.*?)"', head).group(1)
+                messages.append({"uid": uid, "flags": flags, "date": date, "sha256": hashlib.sha256(item[1]).hexdigest()})
+        client.close()
+        result[name] = {"subscribed": name in subscribed, "uidvalidity": int(values[b"UIDVALIDITY"]),
+                        "uidnext": int(values[b"UIDNEXT"]), "messages": sorted(messages, key=lambda m: m["uid"])}
+    client.logout()
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    command, port, user, password = sys.argv[1:5]
+    {"fill": fill, "snapshot": snapshot}[command](port, user, password)
