@@ -74,11 +74,12 @@ public struct DovecotMaildirImport: Sendable {
     /// Imports every folder under `root` (INBOX is `root` itself) and the subscriptions.
     public func run(root: URL, progress report: @Sendable (Progress) -> Void = { _ in }) async throws(ImportError) -> Progress {
         var progress = Progress()
-        let folders = try self.folders(under: root)
-        for folder in folders {
+        var imported: Set<String> = []
+        for folder in try self.folders(under: root) {
             progress.folder = folder.name
             do throws(ImportError) {
                 try await self.importFolder(folder, progress: &progress, report: report)
+                imported.insert(folder.name)
             } catch {
                 guard self.options.continueOnError else { throw error }
                 progress.problems.append(error.description)
@@ -88,17 +89,16 @@ public struct DovecotMaildirImport: Sendable {
         }
         // The subscriptions as Dovecot had them: each imported folder subscribed or not (a folder Dovecot
         // lists no subscription for is unsubscribed, INBOX too), names in modified UTF-7 per level.
+        // Without the file (a Maildir from another server) the subscriptions stay as they are.
         let subscriptions = root.appendingPathComponent("subscriptions")
+        guard FileManager.default.fileExists(atPath: subscriptions.path) else { return progress }
         var subscribed: Set<String> = []
-        if FileManager.default.fileExists(atPath: subscriptions.path) {
-            let separator: Character = self.options.layout == .fs ? "/" : "."
-            for levels in DovecotSubscriptions.parse(try Self.read(subscriptions), separator: separator) where !levels.isEmpty {
-                let name = levels.map { ModifiedUTF7.decode($0) ?? $0 }.joined(separator: "/")
-                subscribed.insert(name.uppercased() == "INBOX" ? "INBOX" : name)
-            }
+        let separator: Character = self.options.layout == .fs ? "/" : "."
+        for levels in DovecotSubscriptions.parse(try Self.read(subscriptions), separator: separator) where !levels.isEmpty {
+            let name = levels.map { ModifiedUTF7.decode($0) ?? $0 }.joined(separator: "/")
+            subscribed.insert(name.uppercased() == "INBOX" ? "INBOX" : name)
         }
-        let names = Set(folders.map(\.name))
-        for name in names.union(subscribed).sorted() {
+        for name in imported.union(subscribed).sorted() {
             do throws(MailStoreError) {
                 try await self.store.setSubscribed(subscribed.contains(name), mailbox: name, of: self.account.id)
             } catch .invalidMailboxName, .unknownMailbox {
@@ -221,19 +221,33 @@ public struct DovecotMaildirImport: Sendable {
             listed.append((record.uid, file))
         }
         let listNext = uidList?.nextUID ?? 1
-        // Files nobody listed yet were imported by an earlier run when the mailbox went past the list.
-        let unlistedDone = mailbox.uidNext > listNext && uidList != nil
-        let unlisted = files.filter { !listedBases.contains($0.key) }.values.sorted { $0.name < $1.name }
-        if unlistedDone {
-            progress.alreadyThere += unlisted.count
+        // Files no uidlist numbers (all of a folder from another server) are numbered in name order
+        // after the listed ones; how far an earlier run got is kept in the mailbox's metadata (RFC 5464,
+        // a vendor entry), as the base name of the last such file imported.
+        let marker: String?
+        do throws(MailStoreError) {
+            marker = try await self.store.metadata(of: self.account.id, mailbox: mailbox.id)
+                .first { $0.name == Self.progressEntry }.map { String(decoding: $0.value, as: UTF8.self) }
+        } catch {
+            throw .store(path: folder.directory.path, error)
         }
+        let unlisted = files.filter { !listedBases.contains($0.key) }.sorted { $0.key < $1.key }.filter { entry in
+            guard let marker, entry.key <= marker else { return true }
+            progress.alreadyThere += 1
+            return false
+        }.map(\.value)
 
         var batch: [NewMessage] = []
         var batchBytes = 0
+        var lastUnlisted: String?
         func flush() async throws(ImportError) {
             guard !batch.isEmpty else { return }
             do throws(MailStoreError) {
                 _ = try await self.store.appendMessages(batch, to: mailbox.id)
+                // After the messages: a run stopped between the two files these again rather than losing them.
+                if let lastUnlisted {
+                    try await self.store.setMetadata([(Self.progressEntry, Data(lastUnlisted.utf8))], of: self.account.id, mailbox: mailbox.id)
+                }
             } catch {
                 throw .store(path: folder.directory.path, error)
             }
@@ -275,11 +289,15 @@ public struct DovecotMaildirImport: Sendable {
         } catch {
             throw .store(path: folder.directory.path, error)
         }
-        if !unlistedDone {
-            for file in unlisted { try await add(file, uid: nil) }
-            try await flush()
+        for file in unlisted {
+            lastUnlisted = MaildirFileName.base(of: file.name)
+            try await add(file, uid: nil)
         }
+        try await flush()
     }
+
+    /// The mailbox metadata entry that says how far the import of unnumbered files got.
+    static let progressEntry = "/private/vendor/estafeta/import-progress"
 
     /// Special uses of the usual folder names (RFC 6154), for folders made here.
     static func specialUse(_ name: String) -> SpecialUse? {

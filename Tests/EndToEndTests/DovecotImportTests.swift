@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import MailFormat
+import MailStore
 import Testing
 import TestSupport
 
@@ -66,6 +69,88 @@ struct DovecotImportTests {
         #expect(again.status == 0 && again.output.contains(": 0 messages,"), "\(again.output)")
         let afterAgain = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "alice@example.org", password: "correct horse battery")
         #expect(NSDictionary(dictionary: afterAgain).isEqual(to: after))
+        #expect(try await server.stop().status == 0)
+    }
+
+    func write(_ text: String, to path: URL, modified: Date? = nil) throws {
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: path)
+        if let modified { try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: path.path) }
+    }
+
+    @Test("hostile Maildirs: a broken uidlist stops the import naming the file (or is reported and passed over); a folder without a uidlist is numbered in file order")
+    func hostileMaildir() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-maildir-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // INBOX from another server: no uidlist, bare-LF files, one in new/.
+        let day = Date(timeIntervalSince1970: 1_700_000_000)
+        try self.write("Subject: first\n\nbody\n", to: root.appendingPathComponent("cur/1700000001.M1.host:2,S"), modified: day)
+        try self.write("Subject: second\n\nbody\n", to: root.appendingPathComponent("cur/1700000002.M2.host:2,FT"), modified: day)
+        try self.write("Subject: third\n\nbody\n", to: root.appendingPathComponent("new/1700000003.M3.host"), modified: day)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        // A folder whose uidlist goes backwards, and a name with odd characters.
+        let broken = root.appendingPathComponent(".Broken")
+        try self.write("x\n", to: broken.appendingPathComponent("cur/1.M1.host:2,"))
+        try self.write("3 V5 N9\n3 :1.M1.host\n2 :2.M2.host\n", to: broken.appendingPathComponent("dovecot-uidlist"))
+
+        let server = try await startSuiteWithAlice(name: "import-hostile", hostname: "import.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let stopped = try await self.importCommand(["dovecot", "--maildir", root.path, "--account", "alice@example.org"], server: server)
+        #expect(stopped.status == 1, "\(stopped.output)")
+        #expect(stopped.output.contains(".Broken/dovecot-uidlist") && stopped.output.contains("line 3"), "\(stopped.output)")
+        let passed = try await self.importCommand(
+            ["dovecot", "--maildir", root.path, "--account", "alice@example.org", "--continue-on-error"], server: server)
+        #expect(passed.status == 1 && passed.output.contains("1 problems") && passed.output.contains(".Broken/dovecot-uidlist"), "\(passed.output)")
+        let store = try MailStore.open(settings: MailStoreSettings(path: server.databasePath), logger: Logger(label: "import"))
+        let contents = try await inboxContents(store, "alice@example.org")
+        #expect(contents == ["Subject: first\r\n\r\nbody\r\n", "Subject: second\r\n\r\nbody\r\n", "Subject: third\r\n\r\nbody\r\n"], "\(contents)")
+        let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))
+        let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+        let messages = try await store.messages(in: inbox.id)
+        #expect(messages.map(\.flags) == [["\\Seen"], ["\\Flagged", "\\Deleted"], []])
+        #expect(messages.allSatisfy { $0.internalDate == day })
+        #expect(try await server.stop().status == 0)
+    }
+
+    @Test("mbox: messages split at From lines, unquoted, dated and flagged from the file; a file that is no mbox is refused with its name")
+    func mbox() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mbox-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("old.mbox")
+        try self.write(
+            """
+            From alice@example.org Thu Nov 26 10:00:00 2026
+            Subject: one
+            Status: RO
+
+            >From the body.
+
+            From bob@example.org Fri Nov 27 11:30:05 2026
+            Subject: two
+            X-Status: F
+
+            second
+
+            """, to: file)
+        let server = try await startSuiteWithAlice(name: "import-mbox", hostname: "import.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let imported = try await self.importCommand(
+            ["mbox", "--file", file.path, "--account", "alice@example.org", "--mailbox", "Old mail"], server: server)
+        #expect(imported.status == 0 && imported.output.contains("2 messages"), "\(imported.output)")
+        let store = try MailStore.open(settings: MailStoreSettings(path: server.databasePath), logger: Logger(label: "mbox"))
+        let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))
+        let old = try await store.mailbox(named: "Old mail", of: alice.id)
+        let messages = try await store.messages(in: old.id)
+        #expect(messages.map(\.flags) == [["\\Seen"], ["\\Flagged"]])
+        #expect(messages.first?.internalDate == Date(timeIntervalSince1970: 1_795_687_200))
+        let first = try await store.messageContent(in: old.id, uid: messages.first?.uid ?? 0)
+        #expect(first.map { String(decoding: $0, as: UTF8.self) } == "Subject: one\r\n\r\nFrom the body.\r\n")
+
+        let notMbox = directory.appendingPathComponent("notes.txt")
+        try self.write("just text\n", to: notMbox)
+        let refused = try await self.importCommand(
+            ["mbox", "--file", notMbox.path, "--account", "alice@example.org", "--mailbox", "Old mail"], server: server)
+        #expect(refused.status == 1 && refused.output.contains("notes.txt") && refused.output.contains("not an mbox"), "\(refused.output)")
         #expect(try await server.stop().status == 0)
     }
 }
