@@ -57,6 +57,16 @@ public struct MboxImport: Sendable {
             batch.removeAll(keepingCapacity: true)
             report(progress)
         }
+        // The reader's error names the line; the import's names the file.
+        func messages(_ read: () throws(MboxReader.ReadError) -> [MboxReader.Message]) throws(DovecotMaildirImport.ImportError)
+            -> [MboxReader.Message]
+        {
+            do {
+                return try read()
+            } catch {
+                throw .unreadable(path: file.path, reason: error.description)
+            }
+        }
         while true {
             let chunk: Data
             do {
@@ -65,25 +75,9 @@ public struct MboxImport: Sendable {
                 throw .unreadable(path: file.path, reason: "cannot read the file: \(error.localizedDescription)")
             }
             if chunk.isEmpty { break }
-            do {
-                try await save(try reader.read(chunk), force: false)
-            } catch let error as MboxReader.ReadError {
-                throw .unreadable(path: file.path, reason: error.description)
-            } catch let error as DovecotMaildirImport.ImportError {
-                throw error
-            } catch {
-                throw .unreadable(path: file.path, reason: "\(error)")
-            }
+            try await save(try messages { () throws(MboxReader.ReadError) in try reader.read(chunk) }, force: false)
         }
-        do {
-            try await save(try reader.finish(), force: true)
-        } catch let error as MboxReader.ReadError {
-            throw .unreadable(path: file.path, reason: error.description)
-        } catch let error as DovecotMaildirImport.ImportError {
-            throw error
-        } catch {
-            throw .unreadable(path: file.path, reason: "\(error)")
-        }
+        try await save(try messages { () throws(MboxReader.ReadError) in try reader.finish() }, force: true)
         progress.folders = 1
         return progress
     }
