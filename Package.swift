@@ -67,7 +67,7 @@ let package = Package(
 
         // Imports from other servers' mailboxes (Dovecot Maildir, mbox) into the store, keeping their numbering.
         .target(
-            name: "MailImport", dependencies: ["MailStore", "MailboxFormats", "MailFormat", "IMAPProtocol"],
+            name: "MailImport", dependencies: ["MailStore", "MailboxFormats", "MailFormat", "IMAPProtocol", "Credentials"],
             path: "Shared/MailImport", swiftSettings: strict),
 
         // DNS look-ups through libunbound (MX, addresses, TXT, PTR), each bounded in time.

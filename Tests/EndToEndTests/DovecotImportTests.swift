@@ -27,7 +27,7 @@ struct DovecotImportTests {
         return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
     }
 
-    @Test("a Dovecot account moves in with the same UIDVALIDITY, UIDs, flags, keywords, dates and content; run again, nothing is added")
+    @Test("a Dovecot account moves in: the user with the same password and quota, the mail with the same UIDVALIDITY, UIDs, flags, keywords, dates and content; run again, nothing is added")
     func dovecotMaildir() async throws {
         let dovecot = try await DovecotServer.start(users: ["bob": "dovecot password"])
         defer { dovecot.stop() }
@@ -38,12 +38,17 @@ struct DovecotImportTests {
 
         let server = try await startSuiteWithAlice(name: "import", hostname: "import.estafeta.test", token: Self.token)
         defer { server.removeDirectory() }
+        // Users first: bob keeps his password (Dovecot's SHA512-CRYPT hash) and his quota.
+        let users = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
+        #expect(users.status == 0 && users.output.contains("done: 1 accounts made, 0 there already"), "\(users.output)")
+        let bob = try await admin(server, token: Self.token, "GET", "/api/v1/accounts/bob@example.org")
+        #expect(bob.status == 200 && bob.body.contains(#""quotaBytes":104857600"#), "\(bob.body)")
         let maildir = dovecot.maildir("bob").path
-        let imported = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "alice@example.org"], server: server)
+        let imported = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org"], server: server)
         #expect(imported.status == 0, "\(imported.output)")
         #expect(imported.output.contains("done: "), "\(imported.output)")
 
-        let after = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "alice@example.org", password: "correct horse battery")
+        let after = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
         for (name, value) in before {
             let want = value as? [String: Any] ?? [:]
             let got = after[name] as? [String: Any] ?? [:]
@@ -65,10 +70,12 @@ struct DovecotImportTests {
         }
 
         // Run again: everything is there already, nothing is added.
-        let again = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "alice@example.org"], server: server)
+        let again = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org"], server: server)
         #expect(again.status == 0 && again.output.contains(": 0 messages,"), "\(again.output)")
-        let afterAgain = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "alice@example.org", password: "correct horse battery")
+        let afterAgain = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
         #expect(NSDictionary(dictionary: afterAgain).isEqual(to: after))
+        let usersAgain = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
+        #expect(usersAgain.status == 0 && usersAgain.output.contains("done: 0 accounts made, 1 there already"), "\(usersAgain.output)")
         #expect(try await server.stop().status == 0)
     }
 

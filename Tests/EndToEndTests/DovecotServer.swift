@@ -9,6 +9,8 @@ struct DovecotServer {
     let imapPort: Int
     let process: ChildProcess
 
+    var passwdFile: URL { self.directory.appendingPathComponent("users") }
+
     func maildir(_ user: String) -> URL {
         self.directory.appendingPathComponent("mail/\(user)/Maildir")
     }
@@ -22,8 +24,12 @@ struct DovecotServer {
             .finish(timeout: .seconds(10))
         var passwd = ""
         for (user, password) in users.sorted(by: { $0.key < $1.key }) {
-            // Dovecot's passwd-file takes a {SCHEME} prefix; PLAIN keeps the test readable.
-            passwd += "\(user):{PLAIN}\(password)::::::\n"
+            // Hashed by Dovecot's own tool, as an installation keeps them, with a quota rule beside.
+            let hashed = try await ChildProcess.start(URL(fileURLWithPath: "/usr/bin/doveadm"), ["pw", "-s", "SHA512-CRYPT", "-p", password])
+                .finish(timeout: .seconds(30))
+            guard hashed.status == 0 else { throw DovecotError.failed("doveadm pw: \(hashed.errors)") }
+            let hash = hashed.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            passwd += "\(user):\(hash)::::::userdb_quota_rule=*:storage=100M\n"
         }
         try passwd.write(to: directory.appendingPathComponent("users"), atomically: true, encoding: .utf8)
         for attempt in 0..<5 {

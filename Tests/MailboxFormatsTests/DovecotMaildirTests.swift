@@ -84,3 +84,24 @@ struct DovecotMaildirTests {
         #expect(DovecotSubscriptions.parse(Array("INBOX\nArchive.2025\n".utf8)) == [["INBOX"], ["Archive", "2025"]])
     }
 }
+
+@Suite("Dovecot's passwd-file")
+struct DovecotPasswdFileTests {
+    @Test("users, hashes and quota rules; comments, blank lines and short lines")
+    func passwdFile() {
+        let file = DovecotPasswdFile(parsing: """
+            # users
+            bob:{SHA512-CRYPT}$6$salt$hash:1000:1000::/home/bob::userdb_quota_rule=*:storage=100M other=x
+            carol@example.org:{BLF-CRYPT}$2y$05$abc::::::userdb_quota_rule=*:storage=2048
+            dave:$5$salt$hash
+            eve:x::::::quota_rule=*:storage=10%
+
+            frank:y::::::userdb_quota_rule=*:storage=99999999999999T
+            """)
+        #expect(file.users.map(\.name) == ["bob", "carol@example.org", "dave", "eve", "frank"])
+        #expect(file.users[0].password == "{SHA512-CRYPT}$6$salt$hash" && file.users[0].line == 2)
+        #expect(file.users[0].extraFields == ["userdb_quota_rule": "*:storage=100M", "other": "x"])
+        #expect(file.users.map(\.quotaBytes) == [104_857_600, 2_097_152, nil, nil, nil])
+        #expect(file.users[2].password == "$5$salt$hash")
+    }
+}

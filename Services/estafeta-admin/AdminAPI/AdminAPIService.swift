@@ -66,10 +66,7 @@ public enum AdminAPIService {
         let routes = AdminRoutes(
             store: store, minimumPasswordLength: settings.adminMinimumPasswordLength,
             maximumBodyBytes: settings.adminMaximumBodyBytes,
-            newAccountMailboxes: settings.accountMailboxes.map { mailbox in
-                // The settings hold only the uses that name a SpecialUse (`NewAccountMailbox.specialUses`).
-                (mailbox.name, mailbox.specialUse.flatMap { SpecialUse(rawValue: "\\" + $0.prefix(1).uppercased() + $0.dropFirst()) })
-            },
+            newAccountMailboxes: settings.newAccountMailboxes,
             dnsCheckLookups: DNSCheckLookups(
                 server: settings.relayDNSServer.isEmpty ? nil : settings.relayDNSServer,
                 tlsConfiguration: ResolvedHTTPS.verifiedConfiguration(trustedCAFile: settings.relayTrustedCAFile),

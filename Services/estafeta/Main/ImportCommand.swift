@@ -10,7 +10,7 @@ import ServiceHost
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import mail from another server (Dovecot Maildir, mbox) into an account.",
-        subcommands: [Dovecot.self, Mbox.self])
+        subcommands: [Dovecot.self, DovecotUsers.self, Mbox.self])
 
     struct Dovecot: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -47,6 +47,34 @@ struct Import: AsyncParsableCommand {
                 }
             } catch {
                 ServiceHost.fail("estafeta import dovecot: stopped: \(error)", exitCode: 1)
+            }
+        }
+    }
+
+    struct DovecotUsers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dovecot-users",
+            abstract: "Make an account for each user of a Dovecot passwd-file, keeping the password hash and the storage quota.",
+            discussion: "Existing accounts are left as they are. The users' domains must exist here.")
+
+        @Option(help: "The passwd-file.") var passwdFile: String
+        @Option(help: "The domain of users written without one.") var domain: String?
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            let (settings, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
+            do {
+                let result = try await DovecotUsersImport(
+                    store: store, domain: self.domain?.lowercased(), mailboxes: settings.newAccountMailboxes
+                ).run(passwdFile: URL(fileURLWithPath: self.passwdFile))
+                print("done: \(result.created.count) accounts made, \(result.existing.count) there already")
+                if !result.problems.isEmpty {
+                    ServiceHost.fail(
+                        "estafeta import dovecot-users: \(result.problems.count) problems:\n"
+                            + result.problems.map { "  \($0)" }.joined(separator: "\n"), exitCode: 1)
+                }
+            } catch {
+                ServiceHost.fail("estafeta import dovecot-users: stopped: \(error)", exitCode: 1)
             }
         }
     }
