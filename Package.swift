@@ -65,10 +65,10 @@ let package = Package(
         // and mbox, read and written for import and export.
         .target(name: "MailboxFormats", path: "Shared/MailboxFormats", swiftSettings: strict),
 
-        // Imports from other servers' mailboxes (Dovecot Maildir, mbox) into the store, keeping their numbering.
+        // Imports from other servers' mailboxes (Dovecot Maildir and users, mbox) keeping their numbering, and exports back.
         .target(
-            name: "MailImport", dependencies: ["MailStore", "MailboxFormats", "MailFormat", "IMAPProtocol", "Credentials"],
-            path: "Shared/MailImport", swiftSettings: strict),
+            name: "MailMigration", dependencies: ["MailStore", "MailboxFormats", "MailFormat", "IMAPProtocol", "Credentials"],
+            path: "Shared/MailMigration", swiftSettings: strict),
 
         // DNS look-ups through libunbound (MX, addresses, TXT, PTR), each bounded in time.
         .target(
@@ -220,7 +220,7 @@ let package = Package(
             name: "EstafetaMain",
             dependencies: [
                 "SMTPIngress", "RelayWorker", "POP3Gateway", "IMAPGateway", "AdminAPI", "ServerSupport",
-                "ServiceHost", "MailStore", "Credentials", "MailImport", "MailFormat",
+                "ServiceHost", "MailStore", "Credentials", "MailMigration", "MailFormat",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -19,6 +19,13 @@ struct DovecotImportTests {
         return (result.status, result.output + result.errors)
     }
 
+    func exportCommand(_ arguments: [String], server: RunningServer) async throws -> (status: Int32, output: String) {
+        let result = try await ChildProcess.start(
+            BuiltProducts.executable("estafeta"), ["export"] + arguments + ["--database-path", server.databasePath]
+        ).finish(timeout: .seconds(120))
+        return (result.status, result.output + result.errors)
+    }
+
     func snapshot(port: Int, user: String, password: String) async throws -> [String: Any] {
         let result = try await PythonClient.run("imap_account_snapshot.py", ["snapshot", String(port), user, password])
         if result.status != 0 { try? result.output.write(toFile: "/tmp/estafeta-snapshot-error.txt", atomically: true, encoding: .utf8) }
@@ -27,9 +34,9 @@ struct DovecotImportTests {
         return try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
     }
 
-    @Test("a Dovecot account moves in: the user with the same password and quota, the mail with the same UIDVALIDITY, UIDs, flags, keywords, dates and content; run again, nothing is added")
+    @Test("a Dovecot account moves in (the user with the same password and quota, the mail with the same UIDVALIDITY, UIDs, flags, keywords, dates and content; run again, nothing is added) and out again: exported, Dovecot serves it the same; and as mbox")
     func dovecotMaildir() async throws {
-        let dovecot = try await DovecotServer.start(users: ["bob": "dovecot password"])
+        let dovecot = try await DovecotServer.start(users: ["bob": "dovecot password", "carol": "carol password"])
         defer { dovecot.stop() }
         let filled = try await PythonClient.run("imap_account_snapshot.py", ["fill", String(dovecot.imapPort), "bob", "dovecot password"])
         #expect(filled.status == 0, "\(filled.output)")
@@ -40,7 +47,7 @@ struct DovecotImportTests {
         defer { server.removeDirectory() }
         // Users first: bob keeps his password (Dovecot's SHA512-CRYPT hash) and his quota.
         let users = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
-        #expect(users.status == 0 && users.output.contains("done: 1 accounts made, 0 there already"), "\(users.output)")
+        #expect(users.status == 0 && users.output.contains("done: 2 accounts made, 0 there already"), "\(users.output)")
         let bob = try await admin(server, token: Self.token, "GET", "/api/v1/accounts/bob@example.org")
         #expect(bob.status == 200 && bob.body.contains(#""quotaBytes":104857600"#), "\(bob.body)")
         let maildir = dovecot.maildir("bob").path
@@ -75,7 +82,38 @@ struct DovecotImportTests {
         let afterAgain = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
         #expect(NSDictionary(dictionary: afterAgain).isEqual(to: after))
         let usersAgain = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
-        #expect(usersAgain.status == 0 && usersAgain.output.contains("done: 0 accounts made, 1 there already"), "\(usersAgain.output)")
+        #expect(usersAgain.status == 0 && usersAgain.output.contains("done: 0 accounts made, 2 there already"), "\(usersAgain.output)")
+
+        // And back: bob's mail exported as a Maildir becomes carol's in Dovecot, which serves it exactly as
+        // Estafeta did (the mailboxes the account was made with included).
+        let exported = try await self.exportCommand(["dovecot", "--account", "bob@example.org", "--to", dovecot.maildir("carol").path], server: server)
+        #expect(exported.status == 0 && exported.output.contains("done: "), "\(exported.output)")
+        try await dovecot.giveToMailUser(dovecot.maildir("carol").deletingLastPathComponent())
+        let roundTrip = try await self.snapshot(port: dovecot.imapPort, user: "carol", password: "carol password")
+        #expect(NSDictionary(dictionary: roundTrip).isEqual(to: after), "Dovecot: \(roundTrip.keys.sorted()), Estafeta: \(after.keys.sorted())")
+        for (name, value) in after {
+            let mine = value as? [String: Any] ?? [:]
+            let theirs = roundTrip[name] as? [String: Any] ?? [:]
+            for key in ["uidvalidity", "uidnext", "subscribed"] {
+                #expect("\(theirs[key] ?? "missing")" == "\(mine[key] ?? "")", "round trip \(name) \(key)")
+            }
+            #expect(NSArray(array: theirs["messages"] as? [Any] ?? []).isEqual(to: mine["messages"] as? [Any] ?? [""]), "round trip \(name) messages")
+        }
+        // As mbox files, read back by Python's mailbox module: as many messages per mailbox.
+        let mboxDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-export-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: mboxDirectory) }
+        let mboxes = try await self.exportCommand(["mbox", "--account", "bob@example.org", "--to", mboxDirectory.path], server: server)
+        #expect(mboxes.status == 0, "\(mboxes.output)")
+        // (File names are the mailbox names in UTF-8; the snapshot has them as IMAP sends them.)
+        let total = after.values.reduce(0) { $0 + (((($1 as? [String: Any])?["messages"]) as? [Any])?.count ?? 0) }
+        let read = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", "-c",
+             "import glob, mailbox, sys; files = glob.glob(sys.argv[1] + '/**/*.mbox', recursive=True); "
+                + "print(len(files), sum(len(mailbox.mbox(f, create=False)) for f in files))",
+             mboxDirectory.path]
+        ).finish(timeout: .seconds(30))
+        #expect(read.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(after.count) \(total)", "\(read.output) \(read.errors)")
         #expect(try await server.stop().status == 0)
     }
 

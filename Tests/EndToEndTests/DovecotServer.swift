@@ -102,6 +102,13 @@ struct DovecotServer {
         }
     }
 
+    /// Makes files written by the test the mail user's, as Dovecot's own would be.
+    func giveToMailUser(_ path: URL) async throws {
+        let result = try await ChildProcess.start(URL(fileURLWithPath: "/bin/chown"), ["-R", "nobody:nogroup", path.path])
+            .finish(timeout: .seconds(30))
+        guard result.status == 0 else { throw DovecotError.failed("chown: \(result.errors)") }
+    }
+
     /// Stops it and removes its files. SIGKILL: the master started by Foundation's Process has SIGTERM
     /// blocked (the mask is inherited) and would not hear it; its children end when it does.
     func stop() {

@@ -18,7 +18,7 @@ struct EstafetaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estafeta",
         abstract: "Estafeta mail server suite.",
-        subcommands: [Serve.self, Migrate.self, MigrateStore.self, Backup.self, CheckConfig.self, CheckDB.self, Token.self, Import.self],
+        subcommands: [Serve.self, Migrate.self, MigrateStore.self, Backup.self, CheckConfig.self, CheckDB.self, Token.self, Import.self, Export.self],
         defaultSubcommand: nil)
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import MailFormat
-import MailImport
+import MailMigration
 import MailStore
 import MailboxFormats
 import ServiceHost
@@ -127,7 +127,7 @@ final class ProgressPrinter: @unchecked Sendable {
         self.last = started
     }
 
-    func show(_ progress: DovecotMaildirImport.Progress) {
+    func show(_ progress: MigrationProgress) {
         let now = ContinuousClock.now
         let due = self.lock.withLock { () -> Bool in
             guard now - self.last >= .seconds(1) else { return false }
@@ -137,12 +137,12 @@ final class ProgressPrinter: @unchecked Sendable {
         if due { print(Self.line(progress, elapsed: now - self.started)) }
     }
 
-    func finish(_ progress: DovecotMaildirImport.Progress, started: ContinuousClock.Instant) {
+    func finish(_ progress: MigrationProgress, started: ContinuousClock.Instant) {
         print("done: " + Self.line(progress, elapsed: ContinuousClock.now - started)
             + ", \(progress.folders) folders, \(progress.alreadyThere) already there, \(progress.listedWithoutFile) listed without a file")
     }
 
-    static func line(_ progress: DovecotMaildirImport.Progress, elapsed: Duration) -> String {
+    static func line(_ progress: MigrationProgress, elapsed: Duration) -> String {
         let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
         let megabytes = Double(progress.bytes) / 1_048_576
         return String(

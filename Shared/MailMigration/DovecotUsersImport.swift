@@ -26,12 +26,12 @@ public struct DovecotUsersImport: Sendable {
         self.mailboxes = mailboxes
     }
 
-    public func run(passwdFile: URL) async throws(DovecotMaildirImport.ImportError) -> Result {
+    public func run(passwdFile: URL) async throws(MigrationError) -> Result {
         let text: String
         do {
             text = try String(contentsOf: passwdFile, encoding: .utf8)
         } catch {
-            throw .unreadable(path: passwdFile.path, reason: "cannot read the file: \(error.localizedDescription)")
+            throw .file(path: passwdFile.path, reason: "cannot read the file: \(error.localizedDescription)")
         }
         var result = Result()
         for user in DovecotPasswdFile(parsing: text).users {

@@ -35,32 +35,6 @@ public struct DovecotMaildirImport: Sendable {
         }
     }
 
-    /// Counts so far, for progress lines and the final report.
-    public struct Progress: Sendable, Equatable {
-        public var folders = 0
-        public var messages = 0
-        public var bytes: Int64 = 0
-        /// Messages that an earlier run imported.
-        public var alreadyThere = 0
-        /// Listed in a uidlist with no file any more (expunged in Dovecot since the list was written).
-        public var listedWithoutFile = 0
-        /// Problems passed over (only with `continueOnError`).
-        public var problems: [String] = []
-        public var folder = ""
-    }
-
-    public enum ImportError: Error, CustomStringConvertible {
-        case unreadable(path: String, reason: String)
-        case store(path: String, MailStoreError)
-
-        public var description: String {
-            switch self {
-            case .unreadable(let path, let reason): "\(path): \(reason)"
-            case .store(let path, let error): "\(path): \(error)"
-            }
-        }
-    }
-
     let store: MailStore
     let account: Account
     let options: Options
@@ -72,12 +46,12 @@ public struct DovecotMaildirImport: Sendable {
     }
 
     /// Imports every folder under `root` (INBOX is `root` itself) and the subscriptions.
-    public func run(root: URL, progress report: @Sendable (Progress) -> Void = { _ in }) async throws(ImportError) -> Progress {
-        var progress = Progress()
+    public func run(root: URL, progress report: @Sendable (MigrationProgress) -> Void = { _ in }) async throws(MigrationError) -> MigrationProgress {
+        var progress = MigrationProgress()
         var imported: Set<String> = []
         for folder in try self.folders(under: root) {
             progress.folder = folder.name
-            do throws(ImportError) {
+            do throws(MigrationError) {
                 try await self.importFolder(folder, progress: &progress, report: report)
                 imported.insert(folder.name)
             } catch {
@@ -117,7 +91,7 @@ public struct DovecotMaildirImport: Sendable {
     }
 
     /// INBOX first, then the others by name.
-    func folders(under root: URL) throws(ImportError) -> [Folder] {
+    func folders(under root: URL) throws(MigrationError) -> [Folder] {
         var folders = [Folder(name: "INBOX", directory: root)]
         switch self.options.layout {
         case .maildirPlusPlus:
@@ -152,18 +126,18 @@ public struct DovecotMaildirImport: Sendable {
         let inNew: Bool
     }
 
-    func importFolder(_ folder: Folder, progress: inout Progress, report: @Sendable (Progress) -> Void) async throws(ImportError) {
+    func importFolder(_ folder: Folder, progress: inout MigrationProgress, report: @Sendable (MigrationProgress) -> Void) async throws(MigrationError) {
         let uidListURL = folder.directory.appendingPathComponent("dovecot-uidlist")
         let uidList: DovecotUIDList?
         if FileManager.default.fileExists(atPath: uidListURL.path) {
             do {
                 uidList = try DovecotUIDList(parsing: try Self.read(uidListURL))
             } catch let error as DovecotUIDList.ParseError {
-                throw .unreadable(path: uidListURL.path, reason: error.description)
-            } catch let error as ImportError {
+                throw .file(path: uidListURL.path, reason: error.description)
+            } catch let error as MigrationError {
                 throw error
             } catch {
-                throw .unreadable(path: uidListURL.path, reason: "\(error)")
+                throw .file(path: uidListURL.path, reason: "\(error)")
             }
         } else {
             uidList = nil
@@ -180,7 +154,7 @@ public struct DovecotMaildirImport: Sendable {
             for name in try Self.entries(directory) where !name.hasPrefix(".") {
                 let base = MaildirFileName.base(of: name)
                 if files[base] != nil {
-                    throw .unreadable(path: directory.appendingPathComponent(name).path, reason: "two files with the base name \(base)")
+                    throw .file(path: directory.appendingPathComponent(name).path, reason: "two files with the base name \(base)")
                 }
                 files[base] = MessageFile(url: directory.appendingPathComponent(name), name: name, inNew: inNew)
             }
@@ -240,7 +214,7 @@ public struct DovecotMaildirImport: Sendable {
         var batch: [NewMessage] = []
         var batchBytes = 0
         var lastUnlisted: String?
-        func flush() async throws(ImportError) {
+        func flush() async throws(MigrationError) {
             guard !batch.isEmpty else { return }
             do throws(MailStoreError) {
                 _ = try await self.store.appendMessages(batch, to: mailbox.id)
@@ -255,9 +229,9 @@ public struct DovecotMaildirImport: Sendable {
             batchBytes = 0
             report(progress)
         }
-        func add(_ file: MessageFile, uid: UInt32?) async throws(ImportError) {
+        func add(_ file: MessageFile, uid: UInt32?) async throws(MigrationError) {
             let raw: [UInt8]
-            do throws(ImportError) {
+            do throws(MigrationError) {
                 raw = try Self.read(file.url)
             } catch {
                 guard self.options.continueOnError else { throw error }
@@ -331,19 +305,19 @@ public struct DovecotMaildirImport: Sendable {
             && isDirectory.boolValue
     }
 
-    static func entries(_ directory: URL) throws(ImportError) -> [String] {
+    static func entries(_ directory: URL) throws(MigrationError) -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         } catch {
-            throw .unreadable(path: directory.path, reason: "cannot list the directory: \(error.localizedDescription)")
+            throw .file(path: directory.path, reason: "cannot list the directory: \(error.localizedDescription)")
         }
     }
 
-    static func read(_ url: URL) throws(ImportError) -> [UInt8] {
+    static func read(_ url: URL) throws(MigrationError) -> [UInt8] {
         do {
             return Array(try Data(contentsOf: url))
         } catch {
-            throw .unreadable(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
+            throw .file(path: url.path, reason: "cannot read the file: \(error.localizedDescription)")
         }
     }
 }

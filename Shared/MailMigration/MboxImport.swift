@@ -20,8 +20,8 @@ public struct MboxImport: Sendable {
         self.quoting = quoting
     }
 
-    public func run(file: URL, progress report: @Sendable (DovecotMaildirImport.Progress) -> Void = { _ in })
-        async throws(DovecotMaildirImport.ImportError) -> DovecotMaildirImport.Progress
+    public func run(file: URL, progress report: @Sendable (MigrationProgress) -> Void = { _ in })
+        async throws(MigrationError) -> MigrationProgress
     {
         let target: Mailbox
         do throws(MailStoreError) {
@@ -35,14 +35,14 @@ public struct MboxImport: Sendable {
             throw .store(path: file.path, error)
         }
         guard let handle = FileHandle(forReadingAtPath: file.path) else {
-            throw .unreadable(path: file.path, reason: "cannot open the file")
+            throw .file(path: file.path, reason: "cannot open the file")
         }
         defer { try? handle.close() }
         var reader = MboxReader(quoting: self.quoting)
-        var progress = DovecotMaildirImport.Progress()
+        var progress = MigrationProgress()
         progress.folder = self.mailbox
         var batch: [NewMessage] = []
-        func save(_ messages: [MboxReader.Message], force: Bool) async throws(DovecotMaildirImport.ImportError) {
+        func save(_ messages: [MboxReader.Message], force: Bool) async throws(MigrationError) {
             for message in messages {
                 batch.append(NewMessage(content: .whole(Data(message.content)), flags: message.flags, internalDate: message.date ?? Date()))
                 progress.messages += 1
@@ -58,13 +58,13 @@ public struct MboxImport: Sendable {
             report(progress)
         }
         // The reader's error names the line; the import's names the file.
-        func messages(_ read: () throws(MboxReader.ReadError) -> [MboxReader.Message]) throws(DovecotMaildirImport.ImportError)
+        func messages(_ read: () throws(MboxReader.ReadError) -> [MboxReader.Message]) throws(MigrationError)
             -> [MboxReader.Message]
         {
             do {
                 return try read()
             } catch {
-                throw .unreadable(path: file.path, reason: error.description)
+                throw .file(path: file.path, reason: error.description)
             }
         }
         while true {
@@ -72,7 +72,7 @@ public struct MboxImport: Sendable {
             do {
                 chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             } catch {
-                throw .unreadable(path: file.path, reason: "cannot read the file: \(error.localizedDescription)")
+                throw .file(path: file.path, reason: "cannot read the file: \(error.localizedDescription)")
             }
             if chunk.isEmpty { break }
             try await save(try messages { () throws(MboxReader.ReadError) in try reader.read(chunk) }, force: false)

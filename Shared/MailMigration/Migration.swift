@@ -1,0 +1,31 @@
+import MailStore
+
+/// Counts so far of an import or export, for progress lines and the final report.
+public struct MigrationProgress: Sendable, Equatable {
+    public var folders = 0
+    public var messages = 0
+    public var bytes: Int64 = 0
+    /// Messages that an earlier run imported.
+    public var alreadyThere = 0
+    /// Listed in a uidlist with no file any more (expunged in Dovecot since the list was written).
+    public var listedWithoutFile = 0
+    /// Problems passed over (only with `continueOnError`, or what an export could not write).
+    public var problems: [String] = []
+    public var folder = ""
+
+    public init() {}
+}
+
+/// Why an import or export stopped: a file it could not read or write, or the store's refusal, each
+/// with the path it was at.
+public enum MigrationError: Error, CustomStringConvertible {
+    case file(path: String, reason: String)
+    case store(path: String, MailStoreError)
+
+    public var description: String {
+        switch self {
+        case .file(let path, let reason): "\(path): \(reason)"
+        case .store(let path, let error): "\(path): \(error)"
+        }
+    }
+}
