@@ -42,6 +42,12 @@ struct DovecotImportTests {
         #expect(filled.status == 0, "\(filled.output)")
         let before = try await self.snapshot(port: dovecot.imapPort, user: "bob", password: "dovecot password")
         #expect(before.count == 6, "\(before.keys.sorted())")
+        // A client synchronises against Dovecot first (mbsync keeps each folder's UIDVALIDITY and UIDs).
+        let client = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-mbsync-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: client) }
+        let first = try await PythonClient.run(
+            "mbsync_switch.py", [client.path, "first", String(dovecot.imapPort), "bob", "dovecot password"])
+        #expect(first.status == 0 && first.output.contains("downloaded 54"), "\(first.output)")
 
         let server = try await startSuiteWithAlice(name: "import", hostname: "import.estafeta.test", token: Self.token)
         defer { server.removeDirectory() }
@@ -71,6 +77,11 @@ struct DovecotImportTests {
                 }
             }
         }
+        // The same client, pointed at Estafeta, finds nothing to download.
+        let certificate = server.directory.appendingPathComponent("data/tls/self-signed/certificate.pem").path
+        let second = try await PythonClient.run(
+            "mbsync_switch.py", [client.path, "second", String(server.ports["imaps"] ?? 0), "bob@example.org", "dovecot password", certificate])
+        #expect(second.status == 0 && second.output.contains("again 54"), "\(second.output)")
         // Mailboxes the new account had beside them hold nothing.
         for (name, value) in after where before[name] == nil {
             #expect(((value as? [String: Any])?["messages"] as? [Any])?.isEmpty == true, "\(name)")
