@@ -134,7 +134,7 @@ struct DovecotImportTests {
         if let modified { try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: path.path) }
     }
 
-    @Test("hostile Maildirs: a broken uidlist stops the import naming the file (or is reported and passed over); a folder without a uidlist is numbered in file order")
+    @Test("hostile Maildirs: a broken uidlist stops the import naming the file (or is reported and passed over); a uidlist that disagrees with the files, a truncated file, an odd folder name; a folder without a uidlist is numbered in file order")
     func hostileMaildir() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-maildir-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -144,7 +144,13 @@ struct DovecotImportTests {
         try self.write("Subject: second\n\nbody\n", to: root.appendingPathComponent("cur/1700000002.M2.host:2,FT"), modified: day)
         try self.write("Subject: third\n\nbody\n", to: root.appendingPathComponent("new/1700000003.M3.host"), modified: day)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("tmp"), withIntermediateDirectories: true)
-        // A folder whose uidlist goes backwards, and a name with odd characters.
+        // A folder whose uidlist disagrees with its files (one listed file is gone, one file is not
+        // listed), with a name in modified UTF-7 and a space; a file cut off in the middle of its header.
+        let odd = root.appendingPathComponent(".Caf&AOk- menu")
+        try self.write("Subject: listed\n\nx\n", to: odd.appendingPathComponent("cur/100.M1.host:2,S"), modified: day)
+        try self.write("Subject: cut off in the mid", to: odd.appendingPathComponent("cur/102.M3.host:2,"), modified: day)
+        try self.write("3 V77 N9\n4 :100.M1.host\n6 :101.M2.host\n", to: odd.appendingPathComponent("dovecot-uidlist"))
+        // A folder whose uidlist goes backwards.
         let broken = root.appendingPathComponent(".Broken")
         try self.write("x\n", to: broken.appendingPathComponent("cur/1.M1.host:2,"))
         try self.write("3 V5 N9\n3 :1.M1.host\n2 :2.M2.host\n", to: broken.appendingPathComponent("dovecot-uidlist"))
@@ -165,6 +171,13 @@ struct DovecotImportTests {
         let messages = try await store.messages(in: inbox.id)
         #expect(messages.map(\.flags) == [["\\Seen"], ["\\Flagged", "\\Deleted"], []])
         #expect(messages.allSatisfy { $0.internalDate == day })
+        let cafe = try await store.mailbox(named: "Café menu", of: alice.id)
+        #expect(cafe.uidValidity == 77 && cafe.uidNext == 10)
+        let cafeMessages = try await store.messages(in: cafe.id)
+        // The listed file keeps UID 4; the unlisted one follows the list's next UID; the one listed without a file is counted.
+        #expect(cafeMessages.map(\.uid) == [4, 9], "\(cafeMessages.map(\.uid))")
+        #expect(try await store.messageContent(in: cafe.id, uid: 9).map { String(decoding: $0, as: UTF8.self) } == "Subject: cut off in the mid")
+        #expect(stopped.output.contains("1 listed without a file") || passed.output.contains("1 listed without a file"), "\(passed.output)")
         #expect(try await server.stop().status == 0)
     }
 
@@ -202,8 +215,9 @@ struct DovecotImportTests {
         let first = try await store.messageContent(in: old.id, uid: messages.first?.uid ?? 0)
         #expect(first.map { String(decoding: $0, as: UTF8.self) } == "Subject: one\r\n\r\nFrom the body.\r\n")
 
+        // A million lines without a separator: refused at its first line, whatever its size.
         let notMbox = directory.appendingPathComponent("notes.txt")
-        try self.write("just text\n", to: notMbox)
+        try self.write(String(repeating: "just a line of text\n", count: 1_000_000), to: notMbox)
         let refused = try await self.importCommand(
             ["mbox", "--file", notMbox.path, "--account", "alice@example.org", "--mailbox", "Old mail"], server: server)
         #expect(refused.status == 1 && refused.output.contains("notes.txt") && refused.output.contains("not an mbox"), "\(refused.output)")
