@@ -22,14 +22,10 @@ public struct MaildirExport: Sendable {
     public func run(to root: URL, progress report: @Sendable (MigrationProgress) -> Void = { _ in })
         async throws(MigrationError) -> MigrationProgress
     {
-        guard !FileManager.default.fileExists(atPath: root.path) else {
-            throw .file(path: root.path, reason: "exists already; an export writes a new directory")
-        }
         var progress = MigrationProgress()
-        let mailboxes: [Mailbox]
+        let mailboxes = try await ExportTarget.mailboxes(of: self.account, in: self.store, root: root)
         let subscriptions: [String]
         do throws(MailStoreError) {
-            mailboxes = try await self.store.mailboxes(of: self.account.id)
             subscriptions = try await self.store.subscriptions(of: self.account.id)
         } catch {
             throw .store(path: root.path, error)

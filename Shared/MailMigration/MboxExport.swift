@@ -17,16 +17,8 @@ public struct MboxExport: Sendable {
     public func run(to root: URL, progress report: @Sendable (MigrationProgress) -> Void = { _ in })
         async throws(MigrationError) -> MigrationProgress
     {
-        guard !FileManager.default.fileExists(atPath: root.path) else {
-            throw .file(path: root.path, reason: "exists already; an export writes a new directory")
-        }
         var progress = MigrationProgress()
-        let mailboxes: [Mailbox]
-        do throws(MailStoreError) {
-            mailboxes = try await self.store.mailboxes(of: self.account.id)
-        } catch {
-            throw .store(path: root.path, error)
-        }
+        let mailboxes = try await ExportTarget.mailboxes(of: self.account, in: self.store, root: root)
         for mailbox in mailboxes {
             progress.folder = mailbox.name
             let file = root.appendingPathComponent(mailbox.name + ".mbox")

@@ -1,3 +1,4 @@
+import Foundation
 import MailStore
 
 /// Counts so far of an import or export, for progress lines and the final report.
@@ -26,6 +27,21 @@ public enum MigrationError: Error, CustomStringConvertible {
         switch self {
         case .file(let path, let reason): "\(path): \(reason)"
         case .store(let path, let error): "\(path): \(error)"
+        }
+    }
+}
+
+enum ExportTarget {
+    /// The account's mailboxes, for an export into `root`, which must not exist yet: an export writes a
+    /// new directory and never over mail.
+    static func mailboxes(of account: Account, in store: MailStore, root: URL) async throws(MigrationError) -> [Mailbox] {
+        guard !FileManager.default.fileExists(atPath: root.path) else {
+            throw .file(path: root.path, reason: "exists already; an export writes a new directory")
+        }
+        do throws(MailStoreError) {
+            return try await store.mailboxes(of: account.id)
+        } catch {
+            throw .store(path: root.path, error)
         }
     }
 }

@@ -20,19 +20,8 @@ struct Export: AsyncParsableCommand {
         func run() async throws {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta export")
             let account = await Import.account(self.account, in: store)
-            let started = ContinuousClock.now
-            let printer = ProgressPrinter(started: started)
-            do {
-                let result = try await MaildirExport(store: store, account: account).run(to: URL(fileURLWithPath: self.to)) { printer.show($0) }
-                printer.finish(result, started: started)
-                if !result.problems.isEmpty {
-                    ServiceHost.fail(
-                        "estafeta export dovecot: \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"),
-                        exitCode: 1)
-                }
-            } catch {
-                ServiceHost.fail("estafeta export dovecot: stopped: \(error)", exitCode: 1)
-            }
+            let exporter = MaildirExport(store: store, account: account)
+            await ProgressPrinter.run("estafeta export dovecot") { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
         }
     }
 
@@ -47,14 +36,8 @@ struct Export: AsyncParsableCommand {
         func run() async throws {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta export")
             let account = await Import.account(self.account, in: store)
-            let started = ContinuousClock.now
-            let printer = ProgressPrinter(started: started)
-            do {
-                let result = try await MboxExport(store: store, account: account).run(to: URL(fileURLWithPath: self.to)) { printer.show($0) }
-                printer.finish(result, started: started)
-            } catch {
-                ServiceHost.fail("estafeta export mbox: stopped: \(error)", exitCode: 1)
-            }
+            let exporter = MboxExport(store: store, account: account)
+            await ProgressPrinter.run("estafeta export mbox") { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
         }
     }
 }

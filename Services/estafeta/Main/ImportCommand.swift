@@ -33,21 +33,9 @@ struct Import: AsyncParsableCommand {
             }
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
-            let started = ContinuousClock.now
             let importer = DovecotMaildirImport(
                 store: store, account: account, options: .init(layout: layout, continueOnError: self.continueOnError))
-            let printer = ProgressPrinter(started: started)
-            do {
-                let result = try await importer.run(root: URL(fileURLWithPath: self.maildir)) { printer.show($0) }
-                printer.finish(result, started: started)
-                if !result.problems.isEmpty {
-                    ServiceHost.fail(
-                        "estafeta import dovecot: \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"),
-                        exitCode: 1)
-                }
-            } catch {
-                ServiceHost.fail("estafeta import dovecot: stopped: \(error)", exitCode: 1)
-            }
+            await ProgressPrinter.run("estafeta import dovecot") { (show) async throws(MigrationError) in try await importer.run(root: URL(fileURLWithPath: self.maildir), progress: show) }
         }
     }
 
@@ -95,15 +83,8 @@ struct Import: AsyncParsableCommand {
             }
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
-            let started = ContinuousClock.now
-            let printer = ProgressPrinter(started: started)
-            do {
-                let result = try await MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting)
-                    .run(file: URL(fileURLWithPath: self.file)) { printer.show($0) }
-                printer.finish(result, started: started)
-            } catch {
-                ServiceHost.fail("estafeta import mbox: stopped: \(error)", exitCode: 1)
-            }
+            let importer = MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting)
+            await ProgressPrinter.run("estafeta import mbox") { (show) async throws(MigrationError) in try await importer.run(file: URL(fileURLWithPath: self.file), progress: show) }
         }
     }
 
@@ -135,6 +116,26 @@ final class ProgressPrinter: @unchecked Sendable {
             return true
         }
         if due { print(Self.line(progress, elapsed: now - self.started)) }
+    }
+
+    /// Runs an import or export with progress lines, then prints the totals; exits 1 with the problems
+    /// it passed over, or with the error that stopped it.
+    static func run(
+        _ command: String, _ body: (@escaping @Sendable (MigrationProgress) -> Void) async throws(MigrationError) -> MigrationProgress
+    ) async {
+        let started = ContinuousClock.now
+        let printer = ProgressPrinter(started: started)
+        let result: MigrationProgress
+        do {
+            result = try await body { printer.show($0) }
+        } catch {
+            ServiceHost.fail("\(command): stopped: \(error)", exitCode: 1)
+        }
+        printer.finish(result, started: started)
+        if !result.problems.isEmpty {
+            ServiceHost.fail(
+                "\(command): \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"), exitCode: 1)
+        }
     }
 
     func finish(_ progress: MigrationProgress, started: ContinuousClock.Instant) {
