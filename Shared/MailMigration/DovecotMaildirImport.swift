@@ -26,10 +26,16 @@ public struct DovecotMaildirImport: Sendable {
         /// Messages filed per transaction, at most.
         public var batchMessages: Int
         public var batchBytes: Int
+        /// Stop at the account's quota (the store's over-quota error) instead of filing past it.
+        public var respectQuota: Bool
 
-        public init(layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, batchMessages: Int = 200, batchBytes: Int = 8 << 20) {
+        public init(
+            layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, respectQuota: Bool = false, batchMessages: Int = 200,
+            batchBytes: Int = 8 << 20
+        ) {
             self.layout = layout
             self.continueOnError = continueOnError
+            self.respectQuota = respectQuota
             self.batchMessages = batchMessages
             self.batchBytes = batchBytes
         }
@@ -217,7 +223,7 @@ public struct DovecotMaildirImport: Sendable {
         func flush() async throws(MigrationError) {
             guard !batch.isEmpty else { return }
             do throws(MailStoreError) {
-                _ = try await self.store.appendMessages(batch, to: mailbox.id)
+                _ = try await self.store.appendMessages(batch, to: mailbox.id, enforcingQuota: self.options.respectQuota)
                 // After the messages: a run stopped between the two files these again rather than losing them.
                 if let lastUnlisted {
                     try await self.store.setMetadata([(Self.progressEntry, Data(lastUnlisted.utf8))], of: self.account.id, mailbox: mailbox.id)

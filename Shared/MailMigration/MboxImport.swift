@@ -11,13 +11,16 @@ public struct MboxImport: Sendable {
     let account: Account
     let mailbox: String
     let quoting: MboxReader.Quoting
+    /// Stop at the account's quota instead of filing past it.
+    let respectQuota: Bool
     let batchMessages = 200
 
-    public init(store: MailStore, account: Account, mailbox: String, quoting: MboxReader.Quoting) {
+    public init(store: MailStore, account: Account, mailbox: String, quoting: MboxReader.Quoting, respectQuota: Bool = false) {
         self.store = store
         self.account = account
         self.mailbox = mailbox
         self.quoting = quoting
+        self.respectQuota = respectQuota
     }
 
     public func run(file: URL, progress report: @Sendable (MigrationProgress) -> Void = { _ in })
@@ -50,7 +53,7 @@ public struct MboxImport: Sendable {
             }
             guard !batch.isEmpty, force || batch.count >= self.batchMessages else { return }
             do throws(MailStoreError) {
-                _ = try await self.store.appendMessages(batch, to: target.id)
+                _ = try await self.store.appendMessages(batch, to: target.id, enforcingQuota: self.respectQuota)
             } catch {
                 throw .store(path: file.path, error)
             }

@@ -122,9 +122,12 @@ extension MailStore {
     /// Files several messages in one transaction (IMAP MULTIAPPEND, RFC 3502): all, in order under
     /// consecutive UIDs, or none. Uploads among them are the messages' content from this commit on;
     /// when it fails they are left to the caller to discard.
-    public func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+    /// `enforcingQuota: false` is for imports that were not asked to respect the account's quota.
+    public func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID, enforcingQuota: Bool = true) async throws(MailStoreError)
+        -> [StoredMessage]
+    {
         guard !messages.isEmpty else { return [] }
-        return try await self.contents.appendMessages(messages, to: mailbox)
+        return try await self.contents.appendMessages(messages, to: mailbox, enforcingQuota: enforcingQuota)
     }
 
     /// Messages with UIDs in `uids`, in UID order, without content.

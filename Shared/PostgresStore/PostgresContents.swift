@@ -56,7 +56,7 @@ struct PostgresContents: ContentBackend {
         }
     }
 
-    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID, enforcingQuota: Bool) async throws(MailStoreError) -> [StoredMessage] {
         let logger = self.logger
         return try await self.access.transaction { connection in
             var stored: [StoredMessage] = []
@@ -87,7 +87,7 @@ struct PostgresContents: ContentBackend {
                         connection, mailboxID: mailbox.rawValue, blobID: blob, headerPrefix: Data(), size: Int64(size),
                         flags: message.flags, internalDate: message.internalDate, logger))
             }
-            try await PostgresMailboxes.requireWithinQuota(connection, mailboxID: mailbox.rawValue, logger)
+            if enforcingQuota { try await PostgresMailboxes.requireWithinQuota(connection, mailboxID: mailbox.rawValue, logger) }
             return stored
         }
     }

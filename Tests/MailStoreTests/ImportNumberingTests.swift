@@ -60,4 +60,21 @@ struct ImportNumberingTests {
             }
         }
     }
+
+    @Test("an import files past the account's quota unless asked to respect it; other appends never do", arguments: StoreBackendKind.allCases)
+    func quota(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let (store, alice) = try await TestData.populated(fixture)  // a quota of 1,000,000 octets
+            let inbox = try await store.mailbox(named: "INBOX", of: alice.id)
+            let big = NewMessage(content: .whole(Data(("Subject: big\r\n\r\n" + String(repeating: "x", count: 1_200_000)).utf8)))
+            await #expect(throws: MailStoreError.self) { _ = try await store.appendMessages([big], to: inbox.id) }
+            #expect(try await store.messages(in: inbox.id).isEmpty)
+            let filed = try await store.appendMessages([big], to: inbox.id, enforcingQuota: false)
+            #expect(filed.count == 1)
+            // Over the quota now: an ordinary append is refused.
+            await #expect(throws: MailStoreError.self) {
+                _ = try await store.appendMessage(Data("Subject: small\r\n\r\nx\r\n".utf8), to: inbox.id)
+            }
+        }
+    }
 }

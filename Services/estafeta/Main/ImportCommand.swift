@@ -25,6 +25,7 @@ struct Import: AsyncParsableCommand {
         @Option(help: "The Estafeta account to import into (it must exist).") var account: String
         @Option(help: "Folder layout: maildir++ (.Sent, .Archive.2025) or fs (Sent/, Archive/2025/).") var layout: String = "maildir++"
         @Flag(help: "Report unreadable files and go on instead of stopping.") var continueOnError = false
+        @Flag(help: "Stop at the account's quota instead of filing past it.") var respectQuota = false
         @OptionGroup var options: CommonOptions
 
         func run() async throws {
@@ -34,7 +35,7 @@ struct Import: AsyncParsableCommand {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
             let importer = DovecotMaildirImport(
-                store: store, account: account, options: .init(layout: layout, continueOnError: self.continueOnError))
+                store: store, account: account, options: .init(layout: layout, continueOnError: self.continueOnError, respectQuota: self.respectQuota))
             await ProgressPrinter.run("estafeta import dovecot") { (show) async throws(MigrationError) in try await importer.run(root: URL(fileURLWithPath: self.maildir), progress: show) }
         }
     }
@@ -75,6 +76,7 @@ struct Import: AsyncParsableCommand {
         @Option(help: "The Estafeta account to import into (it must exist).") var account: String
         @Option(help: "The mailbox to file the messages in.") var mailbox: String
         @Option(help: "How the writer quoted From lines in bodies: mboxrd or mboxo.") var quoting: String = "mboxrd"
+        @Flag(help: "Stop at the account's quota instead of filing past it.") var respectQuota = false
         @OptionGroup var options: CommonOptions
 
         func run() async throws {
@@ -83,7 +85,7 @@ struct Import: AsyncParsableCommand {
             }
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
-            let importer = MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting)
+            let importer = MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting, respectQuota: self.respectQuota)
             await ProgressPrinter.run("estafeta import mbox") { (show) async throws(MigrationError) in try await importer.run(file: URL(fileURLWithPath: self.file), progress: show) }
         }
     }

@@ -17,9 +17,11 @@ public protocol ContentBackend: Sendable {
     func appendMessage(_ upload: ContentUpload, header: Data, to mailbox: MailboxID, flags: Set<String>, internalDate: Date)
         async throws(MailStoreError) -> StoredMessage
 
-    /// Files `messages` in `mailbox` in one transaction, in order under consecutive UIDs: all of them,
-    /// or (over the quota, or on any failure) none. Uploads of a failed call are left to the caller.
-    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage]
+    /// Files `messages` in `mailbox` in one transaction, in order under consecutive UIDs (or the UIDs they
+    /// carry): all of them, or (over the quota when enforced, or on any failure) none. Uploads of a failed
+    /// call are left to the caller.
+    /// `enforcingQuota: false` files them whatever the account's quota (an import that was not asked to respect it).
+    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID, enforcingQuota: Bool) async throws(MailStoreError) -> [StoredMessage]
 
     /// A reader of a mailbox message's content; nil when there is no such message.
     func contentReader(in mailbox: MailboxID, uid: UInt32) async throws(MailStoreError) -> ContentReader?

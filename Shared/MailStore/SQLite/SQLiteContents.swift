@@ -48,7 +48,7 @@ struct SQLiteContents: ContentBackend {
         }
     }
 
-    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID) async throws(MailStoreError) -> [StoredMessage] {
+    func appendMessages(_ messages: [NewMessage], to mailbox: MailboxID, enforcingQuota: Bool) async throws(MailStoreError) -> [StoredMessage] {
         try await self.access.write { db in
             var stored: [StoredMessage] = []
             for message in messages {
@@ -63,7 +63,7 @@ struct SQLiteContents: ContentBackend {
                         db, mailboxID: mailbox.rawValue, blobID: blobID, headerPrefix: Data(), size: Int64(size), flags: message.flags,
                         internalDate: message.internalDate))
             }
-            try MailStore.requireWithinQuota(db, mailboxID: mailbox.rawValue)
+            if enforcingQuota { try MailStore.requireWithinQuota(db, mailboxID: mailbox.rawValue) }
             return stored
         }
     }
