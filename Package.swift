@@ -205,7 +205,8 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MailStore", "MailFormat", "MailAuth", "MailDNS", "ServerSupport", "ServiceHost", "Credentials", nio,
+                "MailStore", "MailFormat", "MailAuth", "MailDNS", "ServerSupport", "ServiceHost", "Credentials",
+                "MailMigration", "MailboxFormats", nio,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],

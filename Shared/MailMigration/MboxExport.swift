@@ -18,7 +18,13 @@ public struct MboxExport: Sendable {
         async throws(MigrationError) -> MigrationProgress
     {
         var progress = MigrationProgress()
-        let mailboxes = try await ExportTarget.mailboxes(of: self.account, in: self.store, root: root)
+        let mailboxes = try await ExportTarget.checkNew(root) { () async throws(MigrationError) in
+            do throws(MailStoreError) {
+                return try await self.store.mailboxes(of: self.account.id)
+            } catch {
+                throw .store(path: root.path, error)
+            }
+        }
         for mailbox in mailboxes {
             progress.folder = mailbox.name
             let file = root.appendingPathComponent(mailbox.name + ".mbox")

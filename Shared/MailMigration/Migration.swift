@@ -32,16 +32,14 @@ public enum MigrationError: Error, CustomStringConvertible {
 }
 
 enum ExportTarget {
-    /// The account's mailboxes, for an export into `root`, which must not exist yet: an export writes a
-    /// new directory and never over mail.
-    static func mailboxes(of account: Account, in store: MailStore, root: URL) async throws(MigrationError) -> [Mailbox] {
+    /// Refuses a `root` that exists already (an export writes a new directory and never over mail),
+    /// then reads what to export.
+    static func checkNew<Result>(_ root: URL, then read: () async throws(MigrationError) -> Result)
+        async throws(MigrationError) -> Result
+    {
         guard !FileManager.default.fileExists(atPath: root.path) else {
             throw .file(path: root.path, reason: "exists already; an export writes a new directory")
         }
-        do throws(MailStoreError) {
-            return try await store.mailboxes(of: account.id)
-        } catch {
-            throw .store(path: root.path, error)
-        }
+        return try await read()
     }
 }

@@ -88,6 +88,14 @@ extension MailStore {
     // MARK: Audit log
 
     /// Entries with ids above `after`, oldest first.
+    /// An audit entry for an action that changes nothing but is to be on record, such as an export
+    /// of an account's mail.
+    public func recordAudit(action: String, target: String, detail: String? = nil, now: Date = Date(), audit: AuditActor)
+        async throws(MailStoreError)
+    {
+        try await self.directory.recordAudit(action: action, target: target, detail: detail, now: now, audit: audit)
+    }
+
     public func auditEntries(after: Int64? = nil, limit: Int = 100) async throws(MailStoreError) -> [AuditEntry] {
         try await self.directory.auditEntries(after: after ?? 0, limit: limit)
     }

@@ -385,6 +385,13 @@ struct PostgresDirectory: DirectoryBackend {
         }
     }
 
+    func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError) {
+        let logger = self.logger
+        try await self.access.transaction { connection in
+            try await Self.appendAudit(connection, audit, action: action, target: target, detail: detail, now: now, logger)
+        }
+    }
+
     static let tokenColumns = "id, secret_hash, scope, description, created_at, revoked_at"
 
     /// nil for a scope this build does not know (a newer version's), as the SQLite backend does.

@@ -95,10 +95,39 @@ struct DovecotImportTests {
         let usersAgain = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
         #expect(usersAgain.status == 0 && usersAgain.output.contains("done: 0 accounts made, 2 there already"), "\(usersAgain.output)")
 
-        // And back: bob's mail exported as a Maildir becomes carol's in Dovecot, which serves it exactly as
-        // Estafeta did (the mailboxes the account was made with included).
-        let exported = try await self.exportCommand(["dovecot", "--account", "bob@example.org", "--to", dovecot.maildir("carol").path], server: server)
+        // And back: bob's mail exported over the admin API as a tar archive of a Maildir, unpacked by GNU
+        // tar, becomes carol's in Dovecot, which serves it exactly as Estafeta did (the mailboxes the account
+        // was made with included). The archive holds what `estafeta export dovecot` writes, file for file.
+        let archive = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-export-\(UUID().uuidString).tar")
+        defer { try? FileManager.default.removeItem(at: archive) }
+        let download = try await curl([
+            "-H", "Authorization: Bearer \(Self.token)", "-o", archive.path, "-D", "-",
+            "http://127.0.0.1:\(server.ports["admin"] ?? 0)/api/v1/accounts/bob@example.org/export",
+        ])
+        #expect(download.status == 200 && download.body.lowercased().contains("content-type: application/x-tar"), "\(download.body)")
+        let carolHome = dovecot.maildir("carol").deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: carolHome, withIntermediateDirectories: true)
+        let unpacked = try await ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), ["tar", "-x", "-f", archive.path, "-C", carolHome.path])
+            .finish(timeout: .seconds(60))
+        #expect(unpacked.status == 0, "\(unpacked.errors)")
+        let viaCommand = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-export-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: viaCommand) }
+        let exported = try await self.exportCommand(["dovecot", "--account", "bob@example.org", "--to", viaCommand.path], server: server)
         #expect(exported.status == 0 && exported.output.contains("done: "), "\(exported.output)")
+        let compared = try await ChildProcess.start(
+            URL(fileURLWithPath: "/usr/bin/env"), ["diff", "-r", viaCommand.path, dovecot.maildir("carol").path]
+        ).finish(timeout: .seconds(60))
+        #expect(compared.status == 0, "\(compared.output)")
+        // A read token may list the account but not take its mail; the export is in the audit log.
+        let made = try await ChildProcess.start(
+            BuiltProducts.executable("estafeta"), ["token", "create", "--read-only", "--database-path", server.databasePath]
+        ).finish()
+        let readToken = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await admin(server, token: readToken, "GET", "/api/v1/accounts/bob@example.org").status == 200)
+        let refused = try await admin(server, token: readToken, "GET", "/api/v1/accounts/bob@example.org/export")
+        #expect(refused.status == 403 && refused.body.contains("insufficient-scope"), "\(refused.body)")
+        let audit = try await admin(server, token: Self.token, "GET", "/api/v1/audit?limit=500")
+        #expect(audit.body.components(separatedBy: #""action":"account.export""#).count == 2, "\(audit.body)")
         try await dovecot.giveToMailUser(dovecot.maildir("carol").deletingLastPathComponent())
         let roundTrip = try await self.snapshot(port: dovecot.imapPort, user: "carol", password: "carol password")
         #expect(NSDictionary(dictionary: roundTrip).isEqual(to: after), "Dovecot: \(roundTrip.keys.sorted()), Estafeta: \(after.keys.sorted())")

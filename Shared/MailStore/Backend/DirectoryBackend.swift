@@ -65,6 +65,7 @@ public protocol DirectoryBackend: Sendable {
     func adminTokens() async throws(MailStoreError) -> [StoredAdminToken]
     func revokeAdminToken(id: String, now: Date, audit: AuditActor?) async throws(MailStoreError)
     func auditEntries(after: Int64, limit: Int) async throws(MailStoreError) -> [AuditEntry]
+    func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError)
 
     func loginFailures(under key: String, since: Date) async throws(MailStoreError) -> [Date]
     /// Counts a failure under each key at `now`, forgets all failures at or before `since` and all but

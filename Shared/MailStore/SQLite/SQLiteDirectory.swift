@@ -335,6 +335,12 @@ struct SQLiteDirectory: DirectoryBackend {
         }
     }
 
+    func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError) {
+        try await self.access.write { db in
+            try Self.appendAudit(db, audit, action: action, target: target, detail: detail, now: now)
+        }
+    }
+
     /// Records a change in the same transaction as the change itself, so the log never misses one.
     static func appendAudit(
         _ db: Database, _ actor: AuditActor?, action: String, target: String, detail: String?, now: Date

@@ -40,6 +40,7 @@ struct AdminRoutes: Sendable {
             (.get, "accounts/:address", self.getAccount), (.patch, "accounts/:address", self.updateAccount),
             (.delete, "accounts/:address", self.deleteAccount),
             (.get, "accounts/:address/mailboxes", self.listMailboxes),
+            (.get, "accounts/:address/export", self.exportAccount),
             (.get, "aliases", self.listAliases), (.post, "aliases", self.createAlias),
             (.delete, "aliases/:address", self.deleteAlias),
             (.get, "queue", self.listQueue), (.get, "queue/stats", self.queueStats),
