@@ -283,6 +283,7 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
         .testTarget(name: "MailboxFormatsTests", dependencies: ["MailboxFormats"], swiftSettings: strict),
+        .testTarget(name: "MailMigrationTests", dependencies: ["MailMigration", "MailStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MailAuthTests",
             dependencies: ["MailAuth", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],

@@ -28,11 +28,15 @@ public struct DovecotMaildirImport: Sendable {
         public var batchBytes: Int
         /// Stop at the account's quota (the store's over-quota error) instead of filing past it.
         public var respectQuota: Bool
+        /// On a run again, make messages imported before match the Maildir: flags changed there since
+        /// are changed here, messages expunged there are expunged here. Without it they are counted only.
+        public var update: Bool
 
         public init(
-            layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, respectQuota: Bool = false, batchMessages: Int = 200,
-            batchBytes: Int = 8 << 20
+            layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, respectQuota: Bool = false, update: Bool = false,
+            batchMessages: Int = 200, batchBytes: Int = 8 << 20
         ) {
+            self.update = update
             self.layout = layout
             self.continueOnError = continueOnError
             self.respectQuota = respectQuota
@@ -188,6 +192,8 @@ public struct DovecotMaildirImport: Sendable {
         // the delivery time), numbered from the list's next UID on.
         var listed: [(uid: UInt32?, file: MessageFile)] = []
         var listedBases: Set<String> = []
+        // What messages an earlier run imported look like in the Maildir now, by UID.
+        var earlier: [UInt32: Set<String>] = [:]
         for record in uidList?.records ?? [] {
             listedBases.insert(record.fileBase)
             guard let file = files[record.fileBase] else {
@@ -196,11 +202,15 @@ public struct DovecotMaildirImport: Sendable {
             }
             if record.uid < mailbox.uidNext {
                 progress.alreadyThere += 1
+                earlier[record.uid] = Self.flags(of: file, keywords: keywords)
                 continue
             }
             listed.append((record.uid, file))
         }
         let listNext = uidList?.nextUID ?? 1
+        if uidList != nil, mailbox.uidNext > 1 {
+            try await self.compareEarlier(earlier, below: min(listNext, mailbox.uidNext), in: mailbox, at: folder, progress: &progress)
+        }
         // Files no uidlist numbers (all of a folder from another server) are numbered in name order
         // after the listed ones; how far an earlier run got is kept in the mailbox's metadata (RFC 5464,
         // a vendor entry), as the base name of the last such file imported.
@@ -246,11 +256,7 @@ public struct DovecotMaildirImport: Sendable {
             }
             // Dovecot takes a Maildir file's modification time as the message's received time.
             let modified = ((try? FileManager.default.attributesOfItem(atPath: file.url.path))?[.modificationDate] as? Date) ?? Date()
-            let parsed = MaildirFileName(file.name)
-            var flags = file.inNew ? [] : parsed.flags
-            for letter in parsed.keywordLetters {
-                if let keyword = keywords.keyword(for: letter) { flags.insert(keyword) }
-            }
+            let flags = Self.flags(of: file, keywords: keywords)
             let content = Self.crlf(raw)
             batch.append(NewMessage(content: .whole(Data(content)), flags: flags, internalDate: modified, uid: uid))
             batchBytes += content.count
@@ -274,6 +280,47 @@ public struct DovecotMaildirImport: Sendable {
             try await add(file, uid: nil)
         }
         try await flush()
+    }
+
+    /// A file's flags: none for one in `new`, else its name's flags and keywords.
+    static func flags(of file: MessageFile, keywords: DovecotKeywords) -> Set<String> {
+        guard !file.inNew else { return [] }
+        let parsed = MaildirFileName(file.name)
+        var flags = parsed.flags
+        for letter in parsed.keywordLetters {
+            if let keyword = keywords.keyword(for: letter) { flags.insert(keyword) }
+        }
+        return flags
+    }
+
+    /// On a run again: the messages an earlier run imported (UIDs below the list's next UID, which is
+    /// where mail numbered here starts), compared with the Maildir now. A file renamed since carries
+    /// other flags (Maildir files never change content, RFC-less but universal: a flag change is a
+    /// rename); a UID the list no longer has, or whose file is gone, was expunged there.
+    func compareEarlier(
+        _ earlier: [UInt32: Set<String>], below limit: UInt32, in mailbox: Mailbox, at folder: Folder, progress: inout MigrationProgress
+    ) async throws(MigrationError) {
+        do throws(MailStoreError) {
+            var changed: [Set<String>: [UInt32]] = [:]
+            var removed: [UInt32] = []
+            for (uid, flags) in try await self.store.messageFlags(in: mailbox.id) where uid < limit {
+                guard let now = earlier[uid] else {
+                    removed.append(uid)
+                    continue
+                }
+                if now != flags { changed[now, default: []].append(uid) }
+            }
+            progress.changedInSource += changed.values.reduce(0) { $0 + $1.count }
+            progress.removedInSource += removed.count
+            guard self.options.update else { return }
+            progress.sourceChangesApplied = true
+            for (flags, uids) in changed {
+                _ = try await self.store.updateFlags(.replace(flags), in: mailbox.id, uids: uids)
+            }
+            if !removed.isEmpty { try await self.store.expunge(uids: removed, in: mailbox.id) }
+        } catch {
+            throw .store(path: folder.directory.path, error)
+        }
     }
 
     /// The mailbox metadata entry that says how far the import of unnumbered files got.

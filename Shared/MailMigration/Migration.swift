@@ -10,6 +10,14 @@ public struct MigrationProgress: Sendable, Equatable {
     public var alreadyThere = 0
     /// Listed in a uidlist with no file any more (expunged in Dovecot since the list was written).
     public var listedWithoutFile = 0
+    /// Messages an earlier run imported whose flags were changed in the source since (found on a run
+    /// again; changed here only with `update`).
+    public var changedInSource = 0
+    /// Messages an earlier run imported that were expunged in the source since (removed here only with
+    /// `update`).
+    public var removedInSource = 0
+    /// Whether those changes were made here (`update`).
+    public var sourceChangesApplied = false
     /// Problems passed over (only with `continueOnError`, or what an export could not write).
     public var problems: [String] = []
     public var folder = ""

@@ -461,6 +461,29 @@ enum MailStoreMigrator {
                     );
                     """)
         }
+        migrator.registerMigration("2026-12-14 mail transfers") { db in
+            // Imports and exports as their processes report them (MailStore+Transfers.swift). The account
+            // is its address, not a reference: the record outlives an account removed since.
+            try db.execute(
+                sql: """
+                    CREATE TABLE mailTransfer (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        account TEXT,
+                        source TEXT NOT NULL,
+                        host TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'failed')),
+                        folders INTEGER NOT NULL,
+                        messages INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL,
+                        alreadyThere INTEGER NOT NULL,
+                        problems INTEGER NOT NULL,
+                        detail TEXT,
+                        startedAt DATETIME NOT NULL,
+                        updatedAt DATETIME NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -124,6 +124,13 @@ public struct StoreTable: Sendable {
         StoreTable(
             "auditLog",
             [("id", .integer), ("tokenId", .text), ("action", .text), ("target", .text), ("detail", .text), ("createdAt", .date)]),
+        StoreTable(
+            "mailTransfer",
+            [
+                ("id", .integer), ("kind", .text), ("account", .text), ("source", .text), ("host", .text), ("state", .text),
+                ("folders", .integer), ("messages", .integer), ("bytes", .integer), ("alreadyThere", .integer),
+                ("problems", .integer), ("detail", .text), ("startedAt", .date), ("updatedAt", .date),
+            ]),
     ]
 }
 

@@ -529,6 +529,31 @@ enum PostgresMigrator {
                 """
             ]
         ),
+        (
+            "2026-12-14 mail transfers",
+            [
+                // Imports and exports as their processes report them (MailStore+Transfers.swift). The account
+                // is its address, not a reference: the record outlives an account removed since.
+                """
+                CREATE TABLE mail_transfer (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    kind text NOT NULL,
+                    account text,
+                    source text NOT NULL,
+                    host text NOT NULL,
+                    state text NOT NULL CHECK (state IN ('running', 'finished', 'failed')),
+                    folders bigint NOT NULL,
+                    messages bigint NOT NULL,
+                    bytes bigint NOT NULL,
+                    already_there bigint NOT NULL,
+                    problems bigint NOT NULL,
+                    detail text,
+                    started_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -6,6 +6,9 @@ snapshots of accounts to compare two servers (the Dovecot import test).
       creates folders (one with non-ASCII letters), appends messages with flags, keywords and dates
       (bare-LF and CRLF ones, a body with "From " lines), expunges some (so UIDs have gaps), and
       changes the subscriptions
+  imap_account_snapshot.py change PORT USER PASSWORD
+      what a user does between a first import and the switch: flags and a new keyword on INBOX's first
+      message, \\Draft on its second, its third expunged, and Archive's last message given $Label5
   imap_account_snapshot.py snapshot PORT USER PASSWORD
       prints one JSON object: per mailbox (by name) its subscription, UIDVALIDITY, UIDNEXT and each
       message's UID, flags (sorted, without \\Recent), INTERNALDATE and the SHA-256 of its content
@@ -102,6 +105,23 @@ def fill(port, user, password):
     client.logout()
 
 
+def change(port, user, password):
+    client = connect(port, user, password)
+    client.select("INBOX")
+    _, data = client.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    client.uid("STORE", uids[0], "+FLAGS.SILENT", "(\\Flagged $Moved)")
+    client.uid("STORE", uids[1], "+FLAGS.SILENT", "(\\Draft)")
+    client.uid("STORE", uids[2], "+FLAGS.SILENT", "(\\Deleted)")
+    client.expunge()
+    client.close()
+    client.select("Archive")
+    _, data = client.uid("SEARCH", "ALL")
+    client.uid("STORE", data[0].split()[-1], "+FLAGS.SILENT", "($Label5)")
+    client.close()
+    client.logout()
+
+
 def snapshot(port, user, password):
     client = connect(port, user, password)
     _, listing = client.list()
@@ -142,4 +162,4 @@ def snapshot(port, user, password):
 
 if __name__ == "__main__":
     command, port, user, password = sys.argv[1:5]
-    {"fill": fill, "snapshot": snapshot}[command](port, user, password)
+    {"fill": fill, "change": change, "snapshot": snapshot}[command](port, user, password)

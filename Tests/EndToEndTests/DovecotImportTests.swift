@@ -57,11 +57,11 @@ struct DovecotImportTests {
         let bob = try await admin(server, token: Self.token, "GET", "/api/v1/accounts/bob@example.org")
         #expect(bob.status == 200 && bob.body.contains(#""quotaBytes":104857600"#), "\(bob.body)")
         let maildir = dovecot.maildir("bob").path
-        let imported = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org"], server: server)
-        #expect(imported.status == 0, "\(imported.output)")
-        #expect(imported.output.contains("done: "), "\(imported.output)")
+        let firstRun = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org"], server: server)
+        #expect(firstRun.status == 0, "\(firstRun.output)")
+        #expect(firstRun.output.contains("done: "), "\(firstRun.output)")
 
-        let after = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
+        var after = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
         for (name, value) in before {
             let want = value as? [String: Any] ?? [:]
             let got = after[name] as? [String: Any] ?? [:]
@@ -94,6 +94,23 @@ struct DovecotImportTests {
         #expect(NSDictionary(dictionary: afterAgain).isEqual(to: after))
         let usersAgain = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
         #expect(usersAgain.status == 0 && usersAgain.output.contains("done: 0 accounts made, 2 there already"), "\(usersAgain.output)")
+
+        // Bob goes on using Dovecot before the switch: flags and a keyword changed, a message expunged. A run
+        // again finds the changes and leaves Estafeta as it was; with --update it makes them here too.
+        let changed = try await PythonClient.run("imap_account_snapshot.py", ["change", String(dovecot.imapPort), "bob", "dovecot password"])
+        #expect(changed.status == 0, "\(changed.output)")
+        let dovecotNow = try await self.snapshot(port: dovecot.imapPort, user: "bob", password: "dovecot password")
+        let found = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org"], server: server)
+        #expect(found.status == 0 && found.output.contains("3 messages' flags, 1 messages expunged; not changed here"), "\(found.output)")
+        let unchanged = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
+        #expect(NSDictionary(dictionary: unchanged).isEqual(to: after))
+        let updated = try await self.importCommand(["dovecot", "--maildir", maildir, "--account", "bob@example.org", "--update"], server: server)
+        #expect(updated.status == 0 && updated.output.contains("3 messages' flags, 1 messages expunged; made the same here"), "\(updated.output)")
+        let afterUpdate = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "bob@example.org", password: "dovecot password")
+        for (name, value) in dovecotNow {
+            #expect(try Self.canonical(value) == Self.canonical(afterUpdate[name] ?? ""), "\(name) after --update")
+        }
+        after = afterUpdate
 
         // And back: bob's mail exported over the admin API as a tar archive of a Maildir, unpacked by GNU
         // tar, becomes carol's in Dovecot, which serves it exactly as Estafeta did (the mailboxes the account
@@ -128,6 +145,15 @@ struct DovecotImportTests {
         #expect(refused.status == 403 && refused.body.contains("insufficient-scope"), "\(refused.body)")
         let audit = try await admin(server, token: Self.token, "GET", "/api/v1/audit?limit=500")
         #expect(audit.body.components(separatedBy: #""action":"account.export""#).count == 2, "\(audit.body)")
+        // Each run is on record with its counts: the import, the run that found everything there, the
+        // download, the command's export.
+        let transfers = try await admin(server, token: Self.token, "GET", "/api/v1/transfers")
+        let items = (try JSONSerialization.jsonObject(with: Data(transfers.body.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        let summary = items.map { "\($0["kind"] ?? "") \($0["state"] ?? "") \($0["messages"] ?? "") \($0["alreadyThere"] ?? "")" }
+        #expect(summary == [
+            "import dovecot finished 54 0", "import dovecot finished 0 54", "import dovecot finished 0 53", "import dovecot finished 0 53",
+            "export tar finished 53 0", "export dovecot finished 53 0",
+        ], "\(transfers.body)")
         try await dovecot.giveToMailUser(dovecot.maildir("carol").deletingLastPathComponent())
         let roundTrip = try await self.snapshot(port: dovecot.imapPort, user: "carol", password: "carol password")
         #expect(NSDictionary(dictionary: roundTrip).isEqual(to: after), "Dovecot: \(roundTrip.keys.sorted()), Estafeta: \(after.keys.sorted())")
@@ -155,6 +181,11 @@ struct DovecotImportTests {
         ).finish(timeout: .seconds(30))
         #expect(read.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(after.count) \(total)", "\(read.output) \(read.errors)")
         #expect(try await server.stop().status == 0)
+    }
+
+    /// JSON with sorted keys, to compare and show snapshot parts.
+    static func canonical(_ value: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
     }
 
     func write(_ text: String, to path: URL, modified: Date? = nil) throws {
@@ -193,6 +224,10 @@ struct DovecotImportTests {
             ["dovecot", "--maildir", root.path, "--account", "alice@example.org", "--continue-on-error"], server: server)
         #expect(passed.status == 1 && passed.output.contains("1 problems") && passed.output.contains(".Broken/dovecot-uidlist"), "\(passed.output)")
         let store = try MailStore.open(settings: MailStoreSettings(path: server.databasePath), logger: Logger(label: "import"))
+        // The run that stopped is on record as failed, naming the file; the one that went on, with its problem.
+        let runs = try await store.transfers()
+        #expect(runs.map(\.state) == [.failed, .finished] && runs.map(\.counts.problems) == [0, 1], "\(runs)")
+        #expect(runs.allSatisfy { $0.detail?.contains(".Broken/dovecot-uidlist") == true }, "\(runs)")
         let contents = try await inboxContents(store, "alice@example.org")
         #expect(contents == ["Subject: first\r\n\r\nbody\r\n", "Subject: second\r\n\r\nbody\r\n", "Subject: third\r\n\r\nbody\r\n"], "\(contents)")
         let alice = try await store.account(try EmailAddress(parsing: "alice@example.org"))

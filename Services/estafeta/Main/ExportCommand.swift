@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import MailFormat
 import MailMigration
+import MailStore
 import ServiceHost
 
 /// `estafeta export`: an account's mail written out for another server, while the services run.
@@ -21,7 +23,9 @@ struct Export: AsyncParsableCommand {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta export")
             let account = await Import.account(self.account, in: store)
             let exporter = MaildirExport(store: store, account: account)
-            await ProgressPrinter.run("estafeta export dovecot") { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
+            await ProgressPrinter.run(
+                "estafeta export dovecot", recordedAs: .init(store: store, kind: "export dovecot", account: account.address.description, source: self.to)
+            ) { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
         }
     }
 
@@ -37,7 +41,9 @@ struct Export: AsyncParsableCommand {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta export")
             let account = await Import.account(self.account, in: store)
             let exporter = MboxExport(store: store, account: account)
-            await ProgressPrinter.run("estafeta export mbox") { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
+            await ProgressPrinter.run(
+                "estafeta export mbox", recordedAs: .init(store: store, kind: "export mbox", account: account.address.description, source: self.to)
+            ) { (show) async throws(MigrationError) in try await exporter.run(to: URL(fileURLWithPath: self.to), progress: show) }
         }
     }
 }

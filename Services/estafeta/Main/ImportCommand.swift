@@ -26,6 +26,8 @@ struct Import: AsyncParsableCommand {
         @Option(help: "Folder layout: maildir++ (.Sent, .Archive.2025) or fs (Sent/, Archive/2025/).") var layout: String = "maildir++"
         @Flag(help: "Report unreadable files and go on instead of stopping.") var continueOnError = false
         @Flag(help: "Stop at the account's quota instead of filing past it.") var respectQuota = false
+        @Flag(help: "Run again: change flags changed in the Maildir since the earlier run, expunge what was expunged there.")
+        var update = false
         @OptionGroup var options: CommonOptions
 
         func run() async throws {
@@ -35,8 +37,11 @@ struct Import: AsyncParsableCommand {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
             let importer = DovecotMaildirImport(
-                store: store, account: account, options: .init(layout: layout, continueOnError: self.continueOnError, respectQuota: self.respectQuota))
-            await ProgressPrinter.run("estafeta import dovecot") { (show) async throws(MigrationError) in try await importer.run(root: URL(fileURLWithPath: self.maildir), progress: show) }
+                store: store, account: account, options: .init(
+                    layout: layout, continueOnError: self.continueOnError, respectQuota: self.respectQuota, update: self.update))
+            await ProgressPrinter.run(
+                "estafeta import dovecot", recordedAs: .init(store: store, kind: "import dovecot", account: account.address.description, source: self.maildir)
+            ) { (show) async throws(MigrationError) in try await importer.run(root: URL(fileURLWithPath: self.maildir), progress: show) }
         }
     }
 
@@ -86,7 +91,9 @@ struct Import: AsyncParsableCommand {
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
             let importer = MboxImport(store: store, account: account, mailbox: self.mailbox, quoting: quoting, respectQuota: self.respectQuota)
-            await ProgressPrinter.run("estafeta import mbox") { (show) async throws(MigrationError) in try await importer.run(file: URL(fileURLWithPath: self.file), progress: show) }
+            await ProgressPrinter.run(
+                "estafeta import mbox", recordedAs: .init(store: store, kind: "import mbox", account: account.address.description, source: self.file)
+            ) { (show) async throws(MigrationError) in try await importer.run(file: URL(fileURLWithPath: self.file), progress: show) }
         }
     }
 
@@ -120,29 +127,75 @@ final class ProgressPrinter: @unchecked Sendable {
         if due { print(Self.line(progress, elapsed: now - self.started)) }
     }
 
-    /// Runs an import or export with progress lines, then prints the totals; exits 1 with the problems
-    /// it passed over, or with the error that stopped it.
+    /// What a run is recorded as in the store, where the admin API shows it.
+    struct Record {
+        let store: MailStore
+        let kind: String
+        let account: String?
+        let source: String
+    }
+
+    /// Runs an import or export with progress lines, reported to the store as it goes, then prints the
+    /// totals; exits 1 with the problems it passed over, or with the error that stopped it.
     static func run(
-        _ command: String, _ body: (@escaping @Sendable (MigrationProgress) -> Void) async throws(MigrationError) -> MigrationProgress
+        _ command: String, recordedAs record: Record,
+        _ body: (@escaping @Sendable (MigrationProgress) -> Void) async throws(MigrationError) -> MigrationProgress
     ) async {
+        let recorder: TransferRecorder
+        do {
+            recorder = try await TransferRecorder.start(store: record.store, kind: record.kind, account: record.account, source: record.source)
+        } catch {
+            ServiceHost.fail("\(command): cannot record the run in the store: \(error)", exitCode: 1)
+        }
+        print("transfer \(recorder.id) (GET /api/v1/transfers/\(recorder.id))")
         let started = ContinuousClock.now
         let printer = ProgressPrinter(started: started)
-        let result: MigrationProgress
-        do {
-            result = try await body { printer.show($0) }
-        } catch {
-            ServiceHost.fail("\(command): stopped: \(error)", exitCode: 1)
+        let outcome = await withTaskGroup(of: Void.self) { group -> Result<MigrationProgress, MigrationError> in
+            group.addTask {
+                await recorder.keepReporting { error in
+                    FileHandle.standardError.write(Data("\(command): progress not recorded in the store: \(error)\n".utf8))
+                }
+            }
+            defer { group.cancelAll() }
+            do throws(MigrationError) {
+                return .success(try await body { progress in
+                    printer.show(progress)
+                    recorder.note(progress)
+                })
+            } catch {
+                return .failure(error)
+            }
         }
-        printer.finish(result, started: started)
-        if !result.problems.isEmpty {
-            ServiceHost.fail(
-                "\(command): \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"), exitCode: 1)
+        switch outcome {
+        case .failure(let error):
+            await Self.finish(recorder, recorder.lastProgress, error: "\(error)", command: command)
+            ServiceHost.fail("\(command): stopped: \(error)", exitCode: 1)
+        case .success(let result):
+            await Self.finish(recorder, result, error: nil, command: command)
+            printer.finish(result, started: started)
+            if !result.problems.isEmpty {
+                ServiceHost.fail(
+                    "\(command): \(result.problems.count) problems:\n" + result.problems.map { "  \($0)" }.joined(separator: "\n"), exitCode: 1)
+            }
+        }
+    }
+
+    private static func finish(_ recorder: TransferRecorder, _ progress: MigrationProgress, error: String?, command: String) async {
+        do throws(MailStoreError) {
+            try await recorder.finish(progress, error: error)
+        } catch {
+            FileHandle.standardError.write(Data("\(command): the end of the run not recorded in the store: \(error)\n".utf8))
         }
     }
 
     func finish(_ progress: MigrationProgress, started: ContinuousClock.Instant) {
         print("done: " + Self.line(progress, elapsed: ContinuousClock.now - started)
             + ", \(progress.folders) folders, \(progress.alreadyThere) already there, \(progress.listedWithoutFile) listed without a file")
+        if progress.changedInSource + progress.removedInSource > 0 {
+            print(
+                "changed in the source since the earlier run: \(progress.changedInSource) messages' flags, \(progress.removedInSource) "
+                    + (progress.sourceChangesApplied ? "messages expunged; made the same here" : "messages expunged; not changed here (--update does)"))
+        }
     }
 
     static func line(_ progress: MigrationProgress, elapsed: Duration) -> String {

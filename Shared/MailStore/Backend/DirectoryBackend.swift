@@ -65,6 +65,10 @@ public protocol DirectoryBackend: Sendable {
     func adminTokens() async throws(MailStoreError) -> [StoredAdminToken]
     func revokeAdminToken(id: String, now: Date, audit: AuditActor?) async throws(MailStoreError)
     func auditEntries(after: Int64, limit: Int) async throws(MailStoreError) -> [AuditEntry]
+    func insertTransfer(kind: String, account: String?, source: String, host: String, now: Date) async throws(MailStoreError) -> MailTransfer
+    func updateTransfer(_ id: Int64, state: MailTransfer.State, counts: MailTransfer.Counts, detail: String?, now: Date)
+        async throws(MailStoreError)
+    func transfers(after: Int64, limit: Int) async throws(MailStoreError) -> [MailTransfer]
     func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError)
 
     func loginFailures(under key: String, since: Date) async throws(MailStoreError) -> [Date]

@@ -30,6 +30,8 @@ extension AdminRoutes {
             throw Self.problem(error)
         }
         try await self.store.recordAudit(action: "account.export", target: address.description, detail: "maildir tar", audit: actor)
+        let recorder = try await TransferRecorder.start(
+            store: self.store, kind: "export tar", account: address.description, source: "admin API token \(token.id)")
         let logger = context.logger
         let fileName = String(address.description.map { $0.isLetter || $0.isNumber || "@.-_+".contains($0) ? $0 : "_" })
         return Response(
@@ -37,25 +39,30 @@ extension AdminRoutes {
             headers: [.contentType: "application/x-tar", .contentDisposition: #"attachment; filename="\#(fileName).tar""#],
             body: ResponseBody { writer in
                 var entries = entries
-                while true {
-                    let entry: MaildirEntry?
-                    do throws(MigrationError) {
-                        entry = try await entries.next()
-                    } catch {
-                        // The status line has gone: the archive is cut off without its end blocks and the
-                        // response without its last chunk, which clients report as an incomplete download.
-                        logger.error("export stopped", metadata: ["account": "\(address)", "error": "\(error)"])
-                        throw error
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { await recorder.keepReporting() }
+                        defer { group.cancelAll() }
+                        while let entry = try await entries.next() {
+                            try await writer.write(Self.tarEntry(path: "Maildir/" + entry.path, entry.content, modified: entry.modified))
+                            recorder.note(entries.progress)
+                        }
                     }
-                    guard let entry else { break }
-                    try await writer.write(Self.tarEntry(path: "Maildir/" + entry.path, entry.content, modified: entry.modified))
+                    if !entries.progress.problems.isEmpty {
+                        let text = entries.progress.problems.joined(separator: "\n") + "\n"
+                        try await writer.write(Self.tarEntry(path: "export-problems.txt", .file(Data(text.utf8)), modified: Date()))
+                    }
+                    try await writer.write(ByteBuffer(bytes: TarArchive.end))
+                    try await writer.finish(nil)
+                } catch {
+                    // Either the store failed or the client went away. The status line has gone: the
+                    // archive is cut off without its end blocks and the response without its last
+                    // chunk, which clients report as an incomplete download.
+                    logger.error("export stopped", metadata: ["account": "\(address)", "error": "\(error)"])
+                    try await recorder.finish(entries.progress, error: "stopped: \(error)")
+                    throw error
                 }
-                if !entries.progress.problems.isEmpty {
-                    let text = entries.progress.problems.joined(separator: "\n") + "\n"
-                    try await writer.write(Self.tarEntry(path: "export-problems.txt", .file(Data(text.utf8)), modified: Date()))
-                }
-                try await writer.write(ByteBuffer(bytes: TarArchive.end))
-                try await writer.finish(nil)
+                try await recorder.finish(entries.progress)
             })
     }
 

@@ -47,6 +47,7 @@ struct AdminRoutes: Sendable {
             (.post, "queue/flush", self.flushQueue), (.get, "queue/:id", self.getQueueMessage),
             (.post, "queue/:id/retry", self.retryQueueMessage), (.post, "queue/:id/bounce", self.bounceQueueMessage),
             (.delete, "queue/:id", self.deleteQueueMessage),
+            (.get, "transfers", self.listTransfers), (.get, "transfers/:id", self.getTransfer),
             (.get, "audit", self.listAudit),
         ]
     }
