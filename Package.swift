@@ -282,7 +282,7 @@ let package = Package(
             dependencies: ["MailStore", "PostgresStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "MailFormatTests", dependencies: ["MailFormat"], swiftSettings: strict),
-        .testTarget(name: "MailboxFormatsTests", dependencies: ["MailboxFormats"], swiftSettings: strict),
+        .testTarget(name: "MailboxFormatsTests", dependencies: ["MailboxFormats", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "MailMigrationTests", dependencies: ["MailMigration", "MailStore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MailAuthTests",

@@ -63,14 +63,17 @@ struct PostgresContents: ContentBackend {
             for message in messages {
                 if let uid = message.uid {
                     // The message keeps its UID from another server: it becomes the mailbox's next UID.
-                    guard let row = try await connection.rows(
-                        "SELECT uid_next FROM mailbox WHERE id = \(mailbox.rawValue) FOR UPDATE", logger
-                    ).first else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
-                    let next = try row.decode(Int64.self)
-                    guard Int64(uid) >= next else {
-                        throw MailStoreError.numberingConflict("UID \(uid) is below the mailbox's next UID \(next)")
+                    // One statement when it fits; why it does not is looked up only then.
+                    let raised = try await connection.rows(
+                        """
+                        UPDATE mailbox SET uid_next = \(Int64(uid)) WHERE id = \(mailbox.rawValue) AND uid_next <= \(Int64(uid))
+                        RETURNING id
+                        """, logger)
+                    if raised.isEmpty {
+                        guard let row = try await connection.rows("SELECT uid_next FROM mailbox WHERE id = \(mailbox.rawValue)", logger).first
+                        else { throw MailStoreError.unknownMailbox(String(mailbox.rawValue)) }
+                        throw MailStoreError.numberingConflict("UID \(uid) is below the mailbox's next UID \(try row.decode(Int64.self))")
                     }
-                    try await connection.query("UPDATE mailbox SET uid_next = \(Int64(uid)) WHERE id = \(mailbox.rawValue)", logger: logger)
                 }
                 let blob: Int64
                 let size: Int

@@ -29,9 +29,9 @@ struct TransferRoutesTests {
             #expect(list.items.map { $0["state"] as? String } == ["running", "interrupted", "finished"])
             let first = list.items.first ?? [:]
             #expect(first["messages"] as? Int == 400 && first["detail"] as? String == "Sent" && first["kind"] as? String == "import dovecot")
-            // 400 messages in about 20 seconds.
+            // 400 messages in the 20 seconds or more since it started (not in the 19 up to its last report).
             let rate = first["messagesPerSecond"] as? Double ?? 0
-            #expect((15...25).contains(rate), "\(rate)")
+            #expect((1...20).contains(rate), "\(rate)")
             let finished = try await client.call(.get, "/api/v1/transfers/\(done.id)", token: fixture.readToken)
             #expect(finished.json?["messagesPerSecond"] as? Double == 200 && finished.json?["bytesPerSecond"] as? Double == 10_000_000)
             #expect(finished.json?["detail"] is NSNull)

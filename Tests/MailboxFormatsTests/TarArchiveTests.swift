@@ -1,6 +1,7 @@
 import Foundation
 import MailboxFormats
 import Testing
+import TestSupport
 
 @Suite("tar archives as the export streams them, read by Python's tarfile and GNU tar")
 struct TarArchiveTests {
@@ -32,42 +33,26 @@ struct TarArchiveTests {
         try Data(archive).write(to: file)
 
         let python = """
-            import sys, tarfile, hashlib
+            import sys, tarfile
             with tarfile.open(sys.argv[1], errorlevel=2) as archive:
                 for member in archive:
                     data = archive.extractfile(member).read() if member.isfile() else b""
-                    print(member.name, "d" if member.isdir() else "f", oct(member.mode), member.mtime, member.size, hashlib.sha256(data).hexdigest())
+                    print(member.name, "d" if member.isdir() else "f", oct(member.mode), member.mtime, member.size, data.hex())
             """
-        let read = try Self.run("/usr/bin/env", ["python3", "-c", python, file.path])
+        let read = try await Self.run("/usr/bin/env", ["python3", "-c", python, file.path])
         #expect(read.status == 0, "\(read.errors)")
         let expected = entries.map { entry in
-            let digest = Self.sha256(entry.content)
-            return "\(entry.path) \(entry.type == .directory ? "d" : "f") \(entry.type == .directory ? "0o700" : "0o600") \(entry.modified) \(entry.content.count) \(digest)"
+            let hex = entry.content.map { String(format: "%02x", $0) }.joined()
+            return "\(entry.path) \(entry.type == .directory ? "d" : "f") \(entry.type == .directory ? "0o700" : "0o600") \(entry.modified) \(entry.content.count) \(hex)"
         }
         #expect(read.output.split(separator: "\n").map(String.init) == expected)
         // GNU tar lists the same names without complaint (it checks each header's checksum).
-        let listed = try Self.run("/usr/bin/env", ["tar", "-t", "-f", file.path])
+        let listed = try await Self.run("/usr/bin/env", ["tar", "-t", "-f", file.path])
         #expect(listed.status == 0 && listed.errors.isEmpty, "\(listed.errors)")
         #expect(listed.output.split(separator: "\n").map(String.init) == entries.map { $0.type == .directory ? $0.path + "/" : $0.path })
     }
 
-    static func sha256(_ bytes: [UInt8]) -> String {
-        let hasher = try? Self.run("/usr/bin/env", ["python3", "-c", "import sys, hashlib; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())", bytes.map { String(format: "%02x", $0) }.joined()])
-        return hasher?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        try await ChildProcess.start(URL(fileURLWithPath: executable), arguments).finish(timeout: .seconds(60))
     }
 }

@@ -60,9 +60,13 @@ public final class ChildProcess: @unchecked Sendable {
         return ChildProcess(process: process, output: output, errors: errors)
     }
 
-    /// Waits for exit (polling, bounded) and returns status, stdout, stderr.
+    /// Waits for exit (polling, bounded) and returns status, stdout, stderr. Both pipes are read while the
+    /// child runs: a child that writes more than a pipe holds (64 KiB) would otherwise wait for a reader
+    /// that only comes after it exits.
     public func finish(timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
         defer { self.closePipes() }
+        let output = PipeReader(self.output.fileHandleForReading)
+        let errors = PipeReader(self.errors.fileHandleForReading)
         let deadline = ContinuousClock.now + timeout
         // Foundation learns of a child's exit on its one manager thread; on a loaded machine that lags by
         // seconds, so past the deadline a child that has already exited (a zombie waiting to be reaped) is
@@ -72,13 +76,15 @@ public final class ChildProcess: @unchecked Sendable {
             let now = ContinuousClock.now
             if now > deadline && (now > reapDeadline || !self.process.hasEnded) {
                 self.process.kill()
+                // The readers end once the killed child's ends of the pipes close.
+                _ = try? await output.text(within: .seconds(5))
+                _ = try? await errors.text(within: .seconds(5))
                 throw ChildProcessError.timedOut
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let output = String(decoding: self.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: self.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (self.process.terminationStatus, output, errors)
+        // A grandchild that kept the pipes open (a daemon) would hold the readers: bounded.
+        return (self.process.terminationStatus, try await output.text(within: .seconds(30)), try await errors.text(within: .seconds(30)))
     }
 
     /// Closes the parent's (reading) ends; the child's ends were closed when it started.
@@ -89,6 +95,31 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 public enum ChildProcessError: Error { case timedOut }
+
+/// Reads a pipe to its end on a thread of its own (not one of the concurrency pool's few, which a
+/// blocking read would take from every other test).
+final class PipeReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: Data?
+
+    init(_ handle: FileHandle) {
+        let thread = Thread { [self] in
+            let read = handle.readDataToEndOfFile()
+            self.lock.withLock { self.data = read }
+        }
+        thread.start()
+    }
+
+    /// What was read, once the pipe has ended; `timedOut` if it has not within `limit`.
+    func text(within limit: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let data = self.lock.withLock({ self.data }) { return String(decoding: data, as: UTF8.self) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ChildProcessError.timedOut
+    }
+}
 
 extension Process {
     /// Ends a test's helper process for sure. Children of the test process start with its threads' signal mask,
