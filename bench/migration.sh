@@ -4,7 +4,8 @@
 # of the same Maildir into a user of the anchors' Dovecot, and against copying it over IMAP APPEND into
 # Estafeta as imapsync would (bench/migration_data.py, one connection).
 #   bench/migration.sh [MSGS=100000] [FOLDERS=20] [SIZE=4096]
-# Env: STORE=postgres (the store in PostgreSQL), ESTAFETA_BIN (another build).
+# Env: STORE=postgres (the store in PostgreSQL), ESTAFETA_BIN (another build), MODES (default
+# "import dsync append"; "import" alone to see the import's memory for a large folder: FOLDERS=1).
 # Last lines: "RATIO import/dsync rate=…" and "RATIO import/append rate=…" (higher is better for Estafeta).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -37,13 +38,20 @@ grep -q "done: .*: 0 messages" "$work/import.out" && { echo "import filed nothin
 echo "$line $(rate "$(echo "$line" | secs_of)")"
 import_secs=$(echo "$line" | secs_of)
 
+MODES=${MODES:-import dsync append}
+case " $MODES " in *" dsync "*) ;; *) exit 0 ;; esac
+
 # Dovecot: dsync from the Maildir into an emptied user (backup -R mirrors the location into the user).
 doveadm -c "$DOVECOT_CONF" expunge -u test3 mailbox '*' all >/dev/null 2>&1 || true
 rm -rf "$DOVECOT_DIR/mail/test3"
 line=$(timed dsync doveadm -c "$DOVECOT_CONF" backup -R -u test3 "maildir:$source_dir")
 echo "$line $(rate "$(echo "$line" | secs_of)")"
 dsync_secs=$(echo "$line" | secs_of)
+copied=$(doveadm -c "$DOVECOT_CONF" -f flow mailbox status -u test3 messages '*' | sed -n 's/.*messages=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
+[ "$copied" = "$MSGS" ] || { echo "dsync copied $copied of $MSGS messages" >&2; exit 1; }
 rm -rf "$DOVECOT_DIR/mail/test3"
+
+case " $MODES " in *" append "*) ;; *) echo "RATIO import/dsync rate=$(ratio "$dsync_secs" "$import_secs")"; exit 0 ;; esac
 
 # IMAP APPEND into Estafeta, as imapsync copies, with the server's CPU for it.
 api POST accounts '{"address":"test2@bench.test","password":"bench password 2"}' >/dev/null

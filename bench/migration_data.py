@@ -14,6 +14,7 @@ Loopback only; every call has a timeout.
 """
 import imaplib
 import os
+import ssl
 import sys
 import time
 
@@ -77,11 +78,17 @@ def make(root, total, folders, size):
         with open(os.path.join(directory, "dovecot-keywords"), "w") as out:
             out.write("0 $Label1\n")
     with open(os.path.join(root, "subscriptions"), "w") as out:
-        out.write("V\t2\n\n" + "".join(name + "\t\n" for name in names[1:]))
+        out.write("V\t2\n\n" + "".join(name + "\n" for name in names[1:]))
 
 
 def append(port, user, password, root):
     client = imaplib.IMAP4("127.0.0.1", int(port), timeout=60)
+    if "STARTTLS" in client.capabilities:
+        # The bench server's certificate is self-signed: encrypted, not verified.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        client.starttls(context)
     client.login(user, password)
     started = time.monotonic()
     count = octets = 0

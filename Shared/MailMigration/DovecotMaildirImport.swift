@@ -294,9 +294,9 @@ public struct DovecotMaildirImport: Sendable {
     }
 
     /// On a run again: the messages an earlier run imported (UIDs below the list's next UID, which is
-    /// where mail numbered here starts), compared with the Maildir now. A file renamed since carries
-    /// other flags (Maildir files never change content, RFC-less but universal: a flag change is a
-    /// rename); a UID the list no longer has, or whose file is gone, was expunged there.
+    /// where mail numbered here starts), compared with the Maildir now. A message file is never
+    /// rewritten, only renamed when its flags change, so other flags in its name are the one change
+    /// there is; a UID the list no longer has, or whose file is gone, was expunged there.
     func compareEarlier(
         _ earlier: [UInt32: Set<String>], below limit: UInt32, in mailbox: Mailbox, at folder: Folder, progress: inout MigrationProgress
     ) async throws(MigrationError) {

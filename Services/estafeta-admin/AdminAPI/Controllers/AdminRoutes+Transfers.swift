@@ -8,12 +8,7 @@ import MailStore
 extension AdminRoutes {
     @Sendable func listTransfers(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let page = try PageRequest(request)
-        var after: Int64?
-        if let key = page.after {
-            guard let id = Int64(key) else { throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned") }
-            after = id
-        }
-        let transfers = try await self.store.transfers(after: after, limit: page.limit + 1)
+        let transfers = try await self.store.transfers(after: try page.afterID(), limit: page.limit + 1)
         let now = Date()
         return try JSONResponse.make(
             Page(transfers, limit: page.limit, key: { String($0.id) }, map: { TransferRepresentation($0, now: now) }))

@@ -278,12 +278,7 @@ struct AdminRoutes: Sendable {
 
     @Sendable func listAudit(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let page = try PageRequest(request)
-        var after: Int64?
-        if let key = page.after {
-            guard let id = Int64(key) else { throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned") }
-            after = id
-        }
-        let entries = try await self.store.auditEntries(after: after, limit: page.limit + 1)
+        let entries = try await self.store.auditEntries(after: try page.afterID(), limit: page.limit + 1)
         return try JSONResponse.make(
             Page(entries, limit: page.limit, key: { String($0.id) }, map: AuditRepresentation.init))
     }

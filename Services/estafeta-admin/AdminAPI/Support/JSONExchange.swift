@@ -127,6 +127,13 @@ struct PageRequest {
         }
     }
 
+    /// `after` as the numeric id it is in collections keyed by id (audit entries, transfers).
+    func afterID() throws -> Int64? {
+        guard let key = self.after else { return nil }
+        guard let id = Int64(key) else { throw ProblemDetails.invalidParameter("cursor", "cursor is not one this API returned") }
+        return id
+    }
+
     /// Cursors are the hex of the last key's UTF-8: opaque to clients, and any even-length hex string
     /// is a cursor (it names a position in key order even if no item has that key).
     static func encodeCursor(_ key: String) -> String {
