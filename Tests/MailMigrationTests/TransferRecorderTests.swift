@@ -19,7 +19,7 @@ struct TransferRecorderTests {
             progress.bytes = 4_000
             recorder.note(progress)
             var seen: MailTransfer?
-            for _ in 0..<50 {
+            for _ in 0..<300 {
                 seen = try await store.transfer(recorder.id)
                 if seen?.counts.messages == 120 { break }
                 try await Task.sleep(for: .milliseconds(100))
