@@ -31,12 +31,16 @@ public struct DovecotMaildirImport: Sendable {
         /// On a run again, make messages imported before match the Maildir: flags changed there since
         /// are changed here, messages expunged there are expunged here. Without it they are counted only.
         public var update: Bool
+        /// The escape character of Dovecot's listescape plugin in directory names (`.v1\2e2` is `v1.2`);
+        /// nil takes directory names as they are.
+        public var escapeCharacter: UInt8?
 
         public init(
             layout: Layout = .maildirPlusPlus, continueOnError: Bool = false, respectQuota: Bool = false, update: Bool = false,
-            batchMessages: Int = 200, batchBytes: Int = 8 << 20
+            escapeCharacter: UInt8? = DovecotListEscape.defaultCharacter, batchMessages: Int = 200, batchBytes: Int = 8 << 20
         ) {
             self.update = update
+            self.escapeCharacter = escapeCharacter
             self.layout = layout
             self.continueOnError = continueOnError
             self.respectQuota = respectQuota
@@ -79,7 +83,7 @@ public struct DovecotMaildirImport: Sendable {
         var subscribed: Set<String> = []
         let separator: Character = self.options.layout == .fs ? "/" : "."
         for levels in DovecotSubscriptions.parse(try Self.read(subscriptions), separator: separator) where !levels.isEmpty {
-            let name = levels.map { ModifiedUTF7.decode($0) ?? $0 }.joined(separator: "/")
+            let name = levels.map(self.folderLevel).joined(separator: "/")
             subscribed.insert(name.uppercased() == "INBOX" ? "INBOX" : name)
         }
         for name in imported.union(subscribed).sorted() {
@@ -108,9 +112,7 @@ public struct DovecotMaildirImport: Sendable {
             for entry in try Self.entries(root) where entry.hasPrefix(".") && entry != "." && entry != ".." {
                 let directory = root.appendingPathComponent(entry)
                 guard Self.isMaildir(directory) else { continue }
-                let levels = entry.dropFirst().split(separator: ".", omittingEmptySubsequences: false).map { level in
-                    ModifiedUTF7.decode(String(level)) ?? String(level)
-                }
+                let levels = entry.dropFirst().split(separator: ".", omittingEmptySubsequences: false).map { self.folderLevel(String($0)) }
                 folders.append(Folder(name: levels.joined(separator: "/"), directory: directory))
             }
         case .fs:
@@ -120,7 +122,7 @@ public struct DovecotMaildirImport: Sendable {
                     let child = directory.appendingPathComponent(entry)
                     var isDirectory: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: child.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-                    let name = levels + [ModifiedUTF7.decode(entry) ?? entry]
+                    let name = levels + [self.folderLevel(entry)]
                     if Self.isMaildir(child) { folders.append(Folder(name: name.joined(separator: "/"), directory: child)) }
                     // Bounded: a directory tree deeper than any mailbox hierarchy is not followed further.
                     if name.count < 32 { pending.append((child, name)) }
@@ -128,6 +130,13 @@ public struct DovecotMaildirImport: Sendable {
             }
         }
         return [folders[0]] + folders.dropFirst().sorted { $0.name < $1.name }
+    }
+
+    /// A level of a directory name (or of a subscription) as a level of the folder's name: listescape's
+    /// escapes undone, then modified UTF-7 (RFC 3501 section 5.1.3) decoded.
+    func folderLevel(_ stored: String) -> String {
+        let unescaped = self.options.escapeCharacter.map { DovecotListEscape.decode(stored, escape: $0) } ?? stored
+        return ModifiedUTF7.decode(unescaped) ?? unescaped
     }
 
     struct MessageFile {

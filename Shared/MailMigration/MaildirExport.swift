@@ -128,9 +128,7 @@ public struct MaildirEntries: Sendable {
                 try await self.open(self.mailboxes[self.nextMailbox])
                 self.nextMailbox += 1
             } else {
-                let subscribed = self.subscriptions.map { name in
-                    name.split(separator: "/", omittingEmptySubsequences: false).map { ModifiedUTF7.encode(String($0)) }
-                }
+                let subscribed = self.subscriptions.map(Self.directoryLevels)
                 self.ready.append(Self.file("subscriptions", DovecotSubscriptions.text(subscribed)))
                 self.finished = true
             }
@@ -140,11 +138,14 @@ public struct MaildirEntries: Sendable {
 
     private mutating func open(_ mailbox: Mailbox) async throws(MigrationError) {
         self.progress.folder = mailbox.name
-        let levels = mailbox.name.split(separator: "/", omittingEmptySubsequences: false).map { ModifiedUTF7.encode(String($0)) }
-        if mailbox.name != "INBOX", levels.contains(where: { $0.contains(".") || $0.isEmpty }) {
-            // Maildir++ keeps the hierarchy in dots: a name with one cannot be written there.
-            self.progress.problems.append("\(mailbox.name): a name with a dot cannot be a Maildir++ folder; not exported")
+        let levels = Self.directoryLevels(mailbox.name)
+        if mailbox.name != "INBOX", levels.contains(where: \.isEmpty) {
+            // Maildir++ has no directory name for an empty level (`.a..b` is not a folder `a//b`).
+            self.progress.problems.append("\(mailbox.name): a name with an empty level cannot be a Maildir++ folder; not exported")
             return
+        }
+        if levels != mailbox.name.split(separator: "/", omittingEmptySubsequences: false).map({ ModifiedUTF7.encode(String($0)) }) {
+            self.progress.escapedNames += 1
         }
         let directory = mailbox.name == "INBOX" ? "" : "." + levels.joined(separator: ".") + "/"
         let messages: [StoredMessage]
@@ -199,6 +200,15 @@ public struct MaildirEntries: Sendable {
         folder.records.append(DovecotUIDList.Record(uid: message.uid, fileBase: base, extensions: ["W": String(content.count)]))
         self.progress.messages += 1
         self.progress.bytes += Int64(content.count)
+    }
+
+    /// A folder name's levels as Maildir++ directory (and subscription) levels: modified UTF-7 (RFC 3501
+    /// section 5.1.3), then the dot that would split a level, a leading `~` and a backslash that would
+    /// read as an escape written as Dovecot's listescape plugin writes them.
+    static func directoryLevels(_ name: String) -> [String] {
+        name.split(separator: "/", omittingEmptySubsequences: false).map {
+            DovecotListEscape.encode(ModifiedUTF7.encode(String($0)), dotSeparatesLevels: true)
+        }
     }
 
     private static func directory(_ path: String) -> MaildirEntry {

@@ -18,6 +18,9 @@ public struct MigrationProgress: Sendable, Equatable {
     public var removedInSource = 0
     /// Whether those changes were made here (`update`).
     public var sourceChangesApplied = false
+    /// Folders an export wrote with listescape's escapes (a dot in a level, say): a Dovecot reading
+    /// them needs that plugin.
+    public var escapedNames = 0
     /// Problems passed over (only with `continueOnError`, or what an export could not write).
     public var problems: [String] = []
     public var folder = ""

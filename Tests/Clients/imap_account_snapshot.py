@@ -2,15 +2,15 @@
 """Fills an IMAP account with a mix of folders, messages, flags, keywords and received times, and takes
 snapshots of accounts to compare two servers (the Dovecot import test).
 
-  imap_account_snapshot.py fill PORT USER PASSWORD
-      creates folders (one with non-ASCII letters), appends messages with flags, keywords and dates
+  imap_account_snapshot.py fill PORT USER PASSWORD [FOLDER ...]
+      creates folders (by default a set with one in non-ASCII letters; else the ones named), appends messages with flags, keywords and dates
       (bare-LF and CRLF ones, a body with "From " lines), expunges some (so UIDs have gaps), and
       changes the subscriptions
   imap_account_snapshot.py change PORT USER PASSWORD
       what a user does between a first import and the switch: flags and a new keyword on INBOX's first
       message, \\Draft on its second, its third expunged, and Archive's last message given $Label5
   imap_account_snapshot.py snapshot PORT USER PASSWORD
-      prints one JSON object: per mailbox (by name) its subscription, UIDVALIDITY, UIDNEXT and each
+      prints one JSON object: per selectable mailbox (by name) its subscription, UIDVALIDITY, UIDNEXT and each
       message's UID, flags (sorted, without \\Recent), INTERNALDATE and the SHA-256 of its content
 
 Loopback only; every call has a timeout.
@@ -59,19 +59,28 @@ def utf7(name):
     return "".join(out)
 
 
+def unquoted(name):
+    """A LIST response's mailbox as it is (in modified UTF-7): a quoted string's escapes undone."""
+    if name.startswith('"'):
+        return re.sub(r'\\(.)', r'\1', name[1:-1])
+    return name
+
+
 def quoted(name):
     return '"' + utf7(name).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def fill(port, user, password):
+def fill(port, user, password, *named):
+    folders = list(named) or FOLDERS
     client = connect(port, user, password)
-    for folder in FOLDERS:
-        client.create(quoted(folder))
+    for folder in folders:
+        status, answer = client.create(quoted(folder))
+        assert status == "OK", (folder, answer)
         client.subscribe(quoted(folder))
-    client.unsubscribe(quoted("Work"))
+    client.unsubscribe(quoted(folders[-1] if named else "Work"))
     base = time.mktime((2025, 3, 1, 12, 0, 0, 0, 0, 0))
     number = 0
-    for folder in ["INBOX"] + FOLDERS:
+    for folder in ["INBOX"] + folders:
         for index in range(12):
             number += 1
             lines = [f"From: sender{number}@example.net", f"To: {user}", f"Subject: message {number} in {folder}",
@@ -128,20 +137,21 @@ def snapshot(port, user, password):
     names = []
     for line in listing:
         match = re.match(rb'\((.*?)\) (?:"(.)"|NIL) (.*)', line)
-        name = match.group(3).decode()
-        if name.startswith('"'):
-            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        names.append(name)
+        # A parent that is no mailbox (Dovecot lists `a` of `a/b` so) holds nothing to compare.
+        if b"\\noselect" in match.group(1).lower() or b"\\nonexistent" in match.group(1).lower():
+            continue
+        names.append(unquoted(match.group(3).decode()))
     _, subscribed_lines = client.lsub()
     subscribed = set()
     for line in subscribed_lines:
-        name = re.match(rb'\((.*?)\) (?:"(.)"|NIL) (.*)', line).group(3).decode()
-        subscribed.add(name.strip('"'))
+        subscribed.add(unquoted(re.match(rb'\((.*?)\) (?:"(.)"|NIL) (.*)', line).group(3).decode()))
     result = {}
     for name in sorted(names):
-        _, status = client.status('"' + name + '"', "(UIDVALIDITY UIDNEXT MESSAGES)")
+        argument = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        answer, status = client.status(argument, "(UIDVALIDITY UIDNEXT MESSAGES)")
+        assert answer == "OK", (name, answer, status)
         values = dict(re.findall(rb"(UIDVALIDITY|UIDNEXT|MESSAGES) (\d+)", status[0]))
-        client.select('"' + name + '"', readonly=True)
+        client.select(argument, readonly=True)
         messages = []
         if int(values[b"MESSAGES"]) > 0:
             _, data = client.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
@@ -162,4 +172,4 @@ def snapshot(port, user, password):
 
 if __name__ == "__main__":
     command, port, user, password = sys.argv[1:5]
-    {"fill": fill, "change": change, "snapshot": snapshot}[command](port, user, password)
+    {"fill": fill, "change": change, "snapshot": snapshot}[command](port, user, password, *sys.argv[5:])

@@ -183,6 +183,54 @@ struct DovecotImportTests {
         #expect(try await server.stop().status == 0)
     }
 
+    @Test("folder names with dots, backslashes and a leading tilde (Dovecot's listescape plugin), in Maildir++ and in LAYOUT=fs directories, move in and out unchanged")
+    func dovecotFolderNames() async throws {
+        let dovecot = try await DovecotServer.start(
+            users: ["dots": "dots password", "tree": "tree password", "back": "back password"], listescape: true, fsLayout: ["tree"])
+        defer { dovecot.stop() }
+        // `Projects` of `Projects/2025.Q1` is never made: Dovecot lists it as \Noselect, with nothing to compare.
+        let folders = ["v1.2", "v1.2/notes", "Projects/2025.Q1", #"a\b"#, #"x\41"#, "~home", "Rép. été"]
+        var before: [String: [String: Any]] = [:]
+        for (user, password) in [("dots", "dots password"), ("tree", "tree password")] {
+            let filled = try await PythonClient.run("imap_account_snapshot.py", ["fill", String(dovecot.imapPort), user, password] + folders)
+            #expect(filled.status == 0, "\(filled.output)")
+            before[user] = try await self.snapshot(port: dovecot.imapPort, user: user, password: password)
+            #expect(before[user]?.count == folders.count + 1, "\(before[user]?.keys.sorted() ?? [])")
+        }
+        // The directories Dovecot made: escapes in both layouts, dots as levels only in Maildir++.
+        let dotsEntries = try FileManager.default.contentsOfDirectory(atPath: dovecot.maildir("dots").path)
+        #expect(dotsEntries.contains(#".v1\2e2.notes"#) && dotsEntries.contains(#".\7ehome"#), "\(dotsEntries.sorted())")
+        let treeEntries = try FileManager.default.contentsOfDirectory(atPath: dovecot.maildir("tree").path)
+        #expect(treeEntries.contains("v1.2") && treeEntries.contains(#"\7ehome"#), "\(treeEntries.sorted())")
+
+        let server = try await startSuiteWithAlice(name: "import-names", hostname: "import.estafeta.test", token: Self.token)
+        defer { server.removeDirectory() }
+        let users = try await self.importCommand(["dovecot-users", "--passwd-file", dovecot.passwdFile.path, "--domain", "example.org"], server: server)
+        #expect(users.status == 0, "\(users.output)")
+        for (user, password, layout) in [("dots", "dots password", "maildir++"), ("tree", "tree password", "fs")] {
+            let run = try await self.importCommand(
+                ["dovecot", "--maildir", dovecot.maildir(user).path, "--account", "\(user)@example.org", "--layout", layout], server: server)
+            #expect(run.status == 0 && run.output.contains("done: "), "\(run.output)")
+            let here = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "\(user)@example.org", password: password)
+            for (name, value) in before[user] ?? [:] {
+                #expect(try Self.canonical(value) == Self.canonical(here[name] ?? "missing"), "\(user) \(name)")
+            }
+        }
+
+        // Out again into a Maildir++ Dovecot user: the names written with the plugin's escapes, so Dovecot
+        // lists the same folders with the same mail.
+        let exported = dovecot.maildir("back")
+        let export = try await self.exportCommand(["dovecot", "--account", "tree@example.org", "--to", exported.path], server: server)
+        #expect(export.status == 0 && export.output.contains("written with escapes"), "\(export.output)")
+        try await dovecot.giveToMailUser(exported.deletingLastPathComponent())
+        let backEntries = try FileManager.default.contentsOfDirectory(atPath: exported.path)
+        #expect(backEntries.contains(#".v1\2e2.notes"#) && backEntries.contains(#".x\5c41"#) && backEntries.contains(#".a\5cb"#), "\(backEntries.sorted())")
+        let here = try await self.snapshot(port: server.ports["imap"] ?? 0, user: "tree@example.org", password: "tree password")
+        let back = try await self.snapshot(port: dovecot.imapPort, user: "back", password: "back password")
+        #expect(try Self.canonical(back) == Self.canonical(here), "Dovecot: \(back.keys.sorted()), Estafeta: \(here.keys.sorted())")
+        #expect(try await server.stop().status == 0)
+    }
+
     /// JSON with sorted keys, to compare and show snapshot parts.
     static func canonical(_ value: Any) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)

@@ -15,7 +15,9 @@ struct DovecotServer {
         self.directory.appendingPathComponent("mail/\(user)/Maildir")
     }
 
-    static func start(users: [String: String]) async throws -> DovecotServer {
+    /// `listescape` loads Dovecot's plugin that lets folder names hold dots (escaped in directory names);
+    /// the users in `fsLayout` keep their folders in `LAYOUT=fs` directories instead of Maildir++.
+    static func start(users: [String: String], listescape: Bool = false, fsLayout: Set<String> = []) async throws -> DovecotServer {
         let directory = URL(fileURLWithPath: "/tmp/estafeta-dovecot-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("mail"), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -29,7 +31,8 @@ struct DovecotServer {
                 .finish(timeout: .seconds(30))
             guard hashed.status == 0 else { throw DovecotError.failed("doveadm pw: \(hashed.errors)") }
             let hash = hashed.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            passwd += "\(user):\(hash)::::::userdb_quota_rule=*:storage=100M\n"
+            let layout = fsLayout.contains(user) ? " userdb_mail=maildir:\(directory.path)/mail/\(user)/Maildir:LAYOUT=fs" : ""
+            passwd += "\(user):\(hash)::::::userdb_quota_rule=*:storage=100M\(layout)\n"
         }
         try passwd.write(to: directory.appendingPathComponent("users"), atomically: true, encoding: .utf8)
         for attempt in 0..<5 {
@@ -45,6 +48,7 @@ struct DovecotServer {
                 disable_plaintext_auth = no
                 auth_mechanisms = plain login
                 mail_location = maildir:\(directory.path)/mail/%u/Maildir
+                \(listescape ? "mail_plugins = listescape" : "")
                 first_valid_uid = 65534
                 first_valid_gid = 65534
                 passdb {

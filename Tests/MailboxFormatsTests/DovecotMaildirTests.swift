@@ -83,6 +83,28 @@ struct DovecotMaildirTests {
         #expect(DovecotSubscriptions.text(two) == "V\t2\n\nINBOX\nArchive\t2025\nodd\u{1}tname\n")
         #expect(DovecotSubscriptions.parse(Array("INBOX\nArchive.2025\n".utf8)) == [["INBOX"], ["Archive", "2025"]])
     }
+
+    @Test("listescape: dots, a leading tilde and the escape character escaped as Dovecot writes them; read back the same")
+    func listEscape() {
+        // As Dovecot 2.3 with the plugin names the directories of `v1.2`, `~home`, `a\5cb`, `R&AOk-p.x`.
+        #expect(DovecotListEscape.encode("v1.2", dotSeparatesLevels: true) == #"v1\2e2"#)
+        #expect(DovecotListEscape.encode("v1.2", dotSeparatesLevels: false) == "v1.2")
+        #expect(DovecotListEscape.encode("~home", dotSeparatesLevels: true) == #"\7ehome"#)
+        #expect(DovecotListEscape.encode("a~b", dotSeparatesLevels: true) == "a~b")
+        #expect(DovecotListEscape.encode(#"x\41"#, dotSeparatesLevels: true) == #"x\5c41"#)
+        // Always escaped, as the plugin does: it looks a bare one up under another name.
+        #expect(DovecotListEscape.encode(#"a\b"#, dotSeparatesLevels: true) == #"a\5cb"#)
+        // One no escape follows is read as it is: Dovecot without the plugin writes it so.
+        #expect(DovecotListEscape.decode(#"a\b"#) == #"a\b"#)
+        #expect(!DovecotListEscape.needsPlugin("Archive", dotSeparatesLevels: true))
+        for name in ["v1.2", "~home", #"x\41"#, #"a\b"#, "R&AOk-p.x", "...", #"\"#, #"\2"#, "~"] {
+            #expect(DovecotListEscape.decode(DovecotListEscape.encode(name, dotSeparatesLevels: true)) == name, "\(name)")
+        }
+        #expect(DovecotListEscape.decode(#"R&AOk-p\2ex"#) == "R&AOk-p.x")
+        #expect(DovecotListEscape.decode(#"a\5Cb"#) == #"a\b"#)
+        #expect(DovecotListEscape.decode(#"a%2eb"#, escape: UInt8(ascii: "%")) == "a.b")
+        #expect(DovecotListEscape.decode(#"end\2"#) == #"end\2"#)
+    }
 }
 
 @Suite("Dovecot's passwd-file")

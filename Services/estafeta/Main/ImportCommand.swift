@@ -24,6 +24,8 @@ struct Import: AsyncParsableCommand {
         @Option(help: "The account's Maildir (its INBOX; folders beside it).") var maildir: String
         @Option(help: "The Estafeta account to import into (it must exist).") var account: String
         @Option(help: "Folder layout: maildir++ (.Sent, .Archive.2025) or fs (Sent/, Archive/2025/).") var layout: String = "maildir++"
+        @Option(help: "The escape character of Dovecot's listescape plugin in folder directory names (.v1\\2e2 is v1.2), or none.")
+        var escapeChar: String = "\\"
         @Flag(help: "Report unreadable files and go on instead of stopping.") var continueOnError = false
         @Flag(help: "Stop at the account's quota instead of filing past it.") var respectQuota = false
         @Flag(help: "Run again: change flags changed in the Maildir since the earlier run, expunge what was expunged there.")
@@ -34,11 +36,18 @@ struct Import: AsyncParsableCommand {
             guard let layout = DovecotMaildirImport.Layout(rawValue: self.layout) else {
                 ServiceHost.fail("estafeta import dovecot: --layout is maildir++ or fs", exitCode: ServiceHost.configurationExitCode)
             }
+            let escape: UInt8?
+            switch Array(self.escapeChar.utf8) {
+            case Array("none".utf8): escape = nil
+            case let bytes where bytes.count == 1 && bytes[0] > 0x20 && bytes[0] < 0x7F: escape = bytes[0]
+            default: ServiceHost.fail("estafeta import dovecot: --escape-char is one ASCII character or none", exitCode: ServiceHost.configurationExitCode)
+            }
             let (_, store) = await ServiceHost.openStore(self.options, label: "estafeta import")
             let account = await Import.account(self.account, in: store)
             let importer = DovecotMaildirImport(
                 store: store, account: account, options: .init(
-                    layout: layout, continueOnError: self.continueOnError, respectQuota: self.respectQuota, update: self.update))
+                    layout: layout, continueOnError: self.continueOnError, respectQuota: self.respectQuota, update: self.update,
+                    escapeCharacter: escape))
             await ProgressPrinter.run(
                 "estafeta import dovecot", recordedAs: .init(store: store, kind: "import dovecot", account: account.address.description, source: self.maildir)
             ) { (show) async throws(MigrationError) in try await importer.run(root: URL(fileURLWithPath: self.maildir), progress: show) }

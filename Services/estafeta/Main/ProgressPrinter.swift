@@ -93,6 +93,9 @@ final class ProgressPrinter: @unchecked Sendable {
                 "changed in the source since the earlier run: \(progress.changedInSource) messages' flags, \(progress.removedInSource) "
                     + (progress.sourceChangesApplied ? "messages expunged; made the same here" : "messages expunged; not changed here (--update does)"))
         }
+        if progress.escapedNames > 0 {
+            print("\(progress.escapedNames) folder names written with escapes (a dot as \\2e): Dovecot reads them with its listescape plugin")
+        }
     }
 
     static func line(_ progress: MigrationProgress, elapsed: Duration) -> String {
