@@ -139,10 +139,19 @@ public struct DovecotMaildirImport: Sendable {
         return ModifiedUTF7.decode(unescaped) ?? unescaped
     }
 
+    /// A message file, small: a folder's list of them is what an import holds per message. The base
+    /// name is shared with the index it is filed under; the rest of the name (`:2,FS`) is short enough
+    /// to be stored inline in the String value.
     struct MessageFile {
-        let url: URL
-        let name: String
+        let base: String
+        let suffix: String
         let inNew: Bool
+
+        var name: String { self.base + self.suffix }
+
+        func url(in folder: URL) -> URL {
+            folder.appendingPathComponent(self.inNew ? "new" : "cur").appendingPathComponent(self.name)
+        }
     }
 
     func importFolder(_ folder: Folder, progress: inout MigrationProgress, report: @Sendable (MigrationProgress) -> Void) async throws(MigrationError) {
@@ -150,7 +159,8 @@ public struct DovecotMaildirImport: Sendable {
         let uidList: DovecotUIDList?
         if FileManager.default.fileExists(atPath: uidListURL.path) {
             do {
-                uidList = try DovecotUIDList(parsing: try Self.read(uidListURL))
+                // The import needs no extension fields (sizes, GUIDs): not kept, a dictionary less per message.
+                uidList = try DovecotUIDList(parsing: try Self.read(uidListURL), keepingExtensions: false)
             } catch let error as DovecotUIDList.ParseError {
                 throw .file(path: uidListURL.path, reason: error.description)
             } catch let error as MigrationError {
@@ -170,12 +180,13 @@ public struct DovecotMaildirImport: Sendable {
         for (subdirectory, inNew) in [("cur", false), ("new", true)] {
             let directory = folder.directory.appendingPathComponent(subdirectory)
             guard FileManager.default.fileExists(atPath: directory.path) else { continue }
-            for name in try Self.entries(directory) where !name.hasPrefix(".") {
+            try Self.forEachEntry(of: directory) { (name) throws(MigrationError) in
+                guard !name.hasPrefix(".") else { return }
                 let base = MaildirFileName.base(of: name)
                 if files[base] != nil {
                     throw .file(path: directory.appendingPathComponent(name).path, reason: "two files with the base name \(base)")
                 }
-                files[base] = MessageFile(url: directory.appendingPathComponent(name), name: name, inNew: inNew)
+                files[base] = MessageFile(base: base, suffix: String(name.dropFirst(base.count)), inNew: inNew)
             }
         }
 
@@ -199,27 +210,28 @@ public struct DovecotMaildirImport: Sendable {
 
         // Listed files keep their UIDs; the others follow in name order (Maildir names start with
         // the delivery time), numbered from the list's next UID on.
+        // Each file moves out of `files` as its record is met: what stays there is unlisted.
         var listed: [(uid: UInt32?, file: MessageFile)] = []
-        var listedBases: Set<String> = []
         // What messages an earlier run imported look like in the Maildir now, by UID.
-        var earlier: [UInt32: Set<String>] = [:]
+        var earlier: [UInt32: MessageFile] = [:]
         for record in uidList?.records ?? [] {
-            listedBases.insert(record.fileBase)
-            guard let file = files[record.fileBase] else {
+            guard let file = files.removeValue(forKey: record.fileBase) else {
                 progress.listedWithoutFile += 1
                 continue
             }
             if record.uid < mailbox.uidNext {
                 progress.alreadyThere += 1
-                earlier[record.uid] = Self.flags(of: file, keywords: keywords)
+                earlier[record.uid] = file
                 continue
             }
             listed.append((record.uid, file))
         }
         let listNext = uidList?.nextUID ?? 1
         if uidList != nil, mailbox.uidNext > 1 {
-            try await self.compareEarlier(earlier, below: min(listNext, mailbox.uidNext), in: mailbox, at: folder, progress: &progress)
+            try await self.compareEarlier(
+                earlier, keywords: keywords, below: min(listNext, mailbox.uidNext), in: mailbox, at: folder, progress: &progress)
         }
+        earlier = [:]
         // Files no uidlist numbers (all of a folder from another server) are numbered in name order
         // after the listed ones; how far an earlier run got is kept in the mailbox's metadata (RFC 5464,
         // a vendor entry), as the base name of the last such file imported.
@@ -230,11 +242,12 @@ public struct DovecotMaildirImport: Sendable {
         } catch {
             throw .store(path: folder.directory.path, error)
         }
-        let unlisted = files.filter { !listedBases.contains($0.key) }.sorted { $0.key < $1.key }.filter { entry in
-            guard let marker, entry.key <= marker else { return true }
+        let unlisted = files.values.sorted { $0.base < $1.base }.filter { file in
+            guard let marker, file.base <= marker else { return true }
             progress.alreadyThere += 1
             return false
-        }.map(\.value)
+        }
+        files = [:]
 
         var batch: [NewMessage] = []
         var batchBytes = 0
@@ -257,14 +270,14 @@ public struct DovecotMaildirImport: Sendable {
         func add(_ file: MessageFile, uid: UInt32?) async throws(MigrationError) {
             let raw: [UInt8]
             do throws(MigrationError) {
-                raw = try Self.read(file.url)
+                raw = try Self.read(file.url(in: folder.directory))
             } catch {
                 guard self.options.continueOnError else { throw error }
                 progress.problems.append(error.description)
                 return
             }
             // Dovecot takes a Maildir file's modification time as the message's received time.
-            let modified = ((try? FileManager.default.attributesOfItem(atPath: file.url.path))?[.modificationDate] as? Date) ?? Date()
+            let modified = ((try? FileManager.default.attributesOfItem(atPath: file.url(in: folder.directory).path))?[.modificationDate] as? Date) ?? Date()
             let flags = Self.flags(of: file, keywords: keywords)
             let content = Self.crlf(raw)
             batch.append(NewMessage(content: .whole(Data(content)), flags: flags, internalDate: modified, uid: uid))
@@ -285,7 +298,7 @@ public struct DovecotMaildirImport: Sendable {
             throw .store(path: folder.directory.path, error)
         }
         for file in unlisted {
-            lastUnlisted = MaildirFileName.base(of: file.name)
+            lastUnlisted = file.base
             try await add(file, uid: nil)
         }
         try await flush()
@@ -307,16 +320,18 @@ public struct DovecotMaildirImport: Sendable {
     /// rewritten, only renamed when its flags change, so other flags in its name are the one change
     /// there is; a UID the list no longer has, or whose file is gone, was expunged there.
     func compareEarlier(
-        _ earlier: [UInt32: Set<String>], below limit: UInt32, in mailbox: Mailbox, at folder: Folder, progress: inout MigrationProgress
+        _ earlier: [UInt32: MessageFile], keywords: DovecotKeywords, below limit: UInt32, in mailbox: Mailbox, at folder: Folder,
+        progress: inout MigrationProgress
     ) async throws(MigrationError) {
         do throws(MailStoreError) {
             var changed: [Set<String>: [UInt32]] = [:]
             var removed: [UInt32] = []
             for (uid, flags) in try await self.store.messageFlags(in: mailbox.id) where uid < limit {
-                guard let now = earlier[uid] else {
+                guard let file = earlier[uid] else {
                     removed.append(uid)
                     continue
                 }
+                let now = Self.flags(of: file, keywords: keywords)
                 if now != flags { changed[now, default: []].append(uid) }
             }
             progress.changedInSource += changed.values.reduce(0) { $0 + $1.count }
@@ -372,6 +387,27 @@ public struct DovecotMaildirImport: Sendable {
             return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         } catch {
             throw .file(path: directory.path, reason: "cannot list the directory: \(error.localizedDescription)")
+        }
+    }
+
+    /// Each name in a directory, in the directory's order, without holding the list: a folder of a
+    /// million files is read one name at a time.
+    static func forEachEntry(of directory: URL, _ body: (String) throws(MigrationError) -> Void) throws(MigrationError) {
+        guard let stream = opendir(directory.path) else {
+            throw .file(path: directory.path, reason: "cannot list the directory: \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(stream) }
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                guard errno == 0 else { throw .file(path: directory.path, reason: "cannot list the directory: \(String(cString: strerror(errno)))") }
+                return
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            try body(name)
         }
     }
 

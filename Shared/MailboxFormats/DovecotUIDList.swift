@@ -44,8 +44,9 @@ public struct DovecotUIDList: Sendable, Equatable {
     }
 
     /// Reads the whole file. Anything Dovecot itself would call broken is an error naming the line: an
-    /// import must not guess which UID a file had.
-    public init(parsing data: some Collection<UInt8>) throws(ParseError) {
+    /// import must not guess which UID a file had. Without `keepingExtensions` the extension fields are
+    /// checked but not kept (a reader that needs none saves a dictionary per record).
+    public init(parsing data: some Collection<UInt8>, keepingExtensions: Bool = true) throws(ParseError) {
         guard let text = String(validating: Array(data), as: UTF8.self) else {
             throw ParseError(line: 1, reason: "not UTF-8 text")
         }
@@ -114,7 +115,7 @@ public struct DovecotUIDList: Sendable, Equatable {
                     guard first.isASCII, first.isLetter else {
                         throw ParseError(line: number, reason: "invalid extension field \(field)")
                     }
-                    extensions[first] = String(field.dropFirst())
+                    if keepingExtensions { extensions[first] = String(field.dropFirst()) }
                     rest = rest.dropFirst(field.count).drop { $0 == " " }
                 }
                 guard rest.first == ":" else { throw ParseError(line: number, reason: "no file name") }

@@ -22,6 +22,10 @@ struct DovecotMaildirTests {
         let again = try DovecotUIDList(parsing: Array(list.text.utf8))
         #expect(again == list)
         #expect(list.text.hasPrefix("3 V1275660208 N25022 G3085f01b7f11094c501100008c4a11c1\n1 :1035478339"))
+        // Read for an import: the same records without their extension fields.
+        let lean = try DovecotUIDList(parsing: Array(text.utf8), keepingExtensions: false)
+        #expect(lean.records.map(\.fileBase) == list.records.map(\.fileBase) && lean.records.allSatisfy { $0.extensions.isEmpty })
+        #expect(throws: DovecotUIDList.ParseError.self) { try DovecotUIDList(parsing: Array("3 V1 N9\n1 %W :a\n".utf8), keepingExtensions: false) }
     }
 
     @Test("a version 1 uidlist; the next UID is never below the last UID + 1")
