@@ -213,7 +213,11 @@ let package = Package(
             path: "Services/estafeta-admin/AdminAPI",
             // The OpenAPI document is compiled into the binary: a copied resource bundle would have to sit beside
             // each installed executable, and Bundle.module stops the process when it does not.
-            resources: [.embedInCode("openapi.json")], swiftSettings: strict),
+            // So is the web console (`Console/`): plain HTML, CSS and JavaScript modules, no build step.
+            resources: [.embedInCode("openapi.json")]
+                + ["index.html", "console.css", "icon.svg", "app.js", "api.js", "dom.js", "overview.js", "domains.js", "accounts.js",
+                   "aliases.js", "queue.js", "audit.js"].map { .embedInCode("Console/\($0)") },
+            swiftSettings: strict),
 
         // MARK: Executables (thin: settings, store, ServiceGroup)
 

@@ -10,9 +10,10 @@
 #           (certificates for test peers), fetchmail (a POP3 client nobody here wrote), isync (mbsync)
 #           and offlineimap3 (IMAP clients that copy whole accounts), dovecot-imapd (the server the import
 #           tests move accounts from), postgresql (the tests start private clusters
-#           of it, as its unprivileged postgres user), and from PyPI aiosmtpd (a remote MX with
-#           scripted replies), imapclient (an IMAP client library nobody here wrote) and dkimpy with
-#           pynacl and dnspython (an independent DKIM verifier and signer)
+#           of it, as its unprivileged postgres user), chromium and chromium-driver (the web console
+#           is tested in a real browser), and from PyPI aiosmtpd (a remote MX with scripted replies),
+#           imapclient (an IMAP client library nobody here wrote), dkimpy with pynacl and dnspython (an
+#           independent DKIM verifier and signer) and selenium (drives the browser)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcrypt-dev libunbound-dev)
@@ -25,7 +26,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     command -v fetchmail >/dev/null 2>&1 || packages+=(fetchmail)
     command -v mbsync >/dev/null 2>&1 || packages+=(isync)
     command -v offlineimap >/dev/null 2>&1 || packages+=(offlineimap3)
-    packages+=(dnsmasq-base postgresql nsd ldnsutils dovecot-imapd)
+    packages+=(dnsmasq-base postgresql nsd ldnsutils dovecot-imapd chromium chromium-driver)
 fi
 
 missing=()
@@ -37,11 +38,11 @@ for package in "${packages[@]}"; do
 done
 install_python_packages() {
     [[ "${1:-}" == "--tests" ]] || return 0
-    python3 -c "import aiosmtpd, imapclient, dkim, nacl, dns.resolver" 2>/dev/null && return 0
+    python3 -c "import aiosmtpd, imapclient, dkim, nacl, dns.resolver, selenium" 2>/dev/null && return 0
     # dkimpy (with PyNaCl for Ed25519, dnspython for its look-ups) verifies and makes DKIM signatures
     # independently of ours. Debian's own python3 refuses system-wide pip installs (PEP 668); CI
     # machines are throwaway.
-    local python_packages=(aiosmtpd imapclient dkimpy pynacl dnspython)
+    local python_packages=(aiosmtpd imapclient dkimpy pynacl dnspython selenium)
     python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install -q --break-system-packages "${python_packages[@]}"
 }

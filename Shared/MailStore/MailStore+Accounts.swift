@@ -64,11 +64,12 @@ extension MailStore {
         try await self.directory.account(address)
     }
 
-    /// Accounts in address order (case-insensitive), optionally of one domain; `after` and `limit` page.
-    public func accounts(inDomain domain: String? = nil, after: String? = nil, limit: Int = Int.max)
+    /// Accounts in address order (case-insensitive), optionally of one domain and only those whose address
+    /// or display name holds `text` (case-insensitively); `after` and `limit` page.
+    public func accounts(inDomain domain: String? = nil, containing text: String? = nil, after: String? = nil, limit: Int = Int.max)
         async throws(MailStoreError) -> [Account]
     {
-        try await self.directory.accounts(inDomain: domain, after: after ?? "", limit: limit)
+        try await self.directory.accounts(inDomain: domain, containing: text.flatMap { $0.isEmpty ? nil : $0 }, after: after ?? "", limit: limit)
     }
 
     /// What a login needs. Reads the current row each time, so a password change or a disabled account

@@ -112,6 +112,24 @@ extension MailStore {
         try await self.queue.flushQueue(now: now, audit: audit)
     }
 
+    /// Recipients delivered and bounced in each of the last `hours` hours, oldest first, the current
+    /// hour last (counted so far). Finished recipients are kept as long as the retention policy keeps
+    /// finished queue entries, so hours before that show none.
+    public func queueActivity(hours: Int, now: Date = Date()) async throws(MailStoreError) -> [QueueActivityHour] {
+        let count = max(1, hours)
+        let currentHour = (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600
+        let first = Date(timeIntervalSince1970: currentHour - Double(count - 1) * 3600)
+        var byHour: [Date: (delivered: Int, bounced: Int)] = [:]
+        for row in try await self.queue.finishedRecipientsByHour(since: first) {
+            byHour[row.hour] = (row.delivered, row.bounced)
+        }
+        return (0..<count).map { index in
+            let start = first.addingTimeInterval(Double(index) * 3600)
+            let counts = byHour[start] ?? (0, 0)
+            return QueueActivityHour(start: start, delivered: counts.delivered, bounced: counts.bounced)
+        }
+    }
+
     /// Deferred recipients per destination domain, most first.
     public func deferralsByDomain(limit: Int = 100) async throws(MailStoreError) -> [(domain: String, count: Int)] {
         try await self.queue.deferralsByDomain(limit: limit)

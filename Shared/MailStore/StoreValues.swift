@@ -485,6 +485,19 @@ public enum DeliveryOutcome: Sendable, Equatable {
     case bounced(reason: String)
 }
 
+/// One hour of the queue's finished work: recipients delivered and bounced in it.
+public struct QueueActivityHour: Sendable, Equatable {
+    public let start: Date
+    public let delivered: Int
+    public let bounced: Int
+
+    public init(start: Date, delivered: Int, bounced: Int) {
+        self.start = start
+        self.delivered = delivered
+        self.bounced = bounced
+    }
+}
+
 public struct QueueStats: Sendable, Equatable {
     public let counts: [QueueState: Int]
     public let oldestPendingSince: Date?

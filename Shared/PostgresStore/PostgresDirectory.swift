@@ -125,13 +125,15 @@ struct PostgresDirectory: DirectoryBackend {
         }
     }
 
-    func accounts(inDomain domain: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account] {
+    func accounts(inDomain domain: String?, containing text: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account] {
         let logger = self.logger
         return try await self.access.read { connection in
             try await connection.rows(
                 """
                 SELECT \(unescaped: Self.accountColumns) FROM account
                 WHERE (\(domain)::text IS NULL OR domain_id = (SELECT id FROM domain WHERE lower(name) = lower(\(domain) COLLATE "C")))
+                  AND (\(text)::text IS NULL OR strpos(lower(address), lower(\(text)::text COLLATE "C")) > 0
+                       OR strpos(lower(coalesce(display_name, '')), lower(\(text)::text COLLATE "C")) > 0)
                   AND lower(address) > lower(\(after) COLLATE "C")
                 ORDER BY lower(address) LIMIT \(Self.clamped(limit))
                 """, logger

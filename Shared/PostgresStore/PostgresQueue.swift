@@ -413,6 +413,22 @@ final class PostgresQueue: QueueBackend {
         }
     }
 
+    func finishedRecipientsByHour(since: Date) async throws(MailStoreError) -> [(hour: Date, delivered: Int, bounced: Int)] {
+        let logger = self.logger
+        return try await self.access.read { connection in
+            try await connection.rows(
+                """
+                SELECT floor(extract(epoch FROM updated_at) / 3600)::bigint * 3600,
+                    count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state = 'bounced')
+                FROM queue_recipient WHERE state IN ('delivered', 'bounced') AND updated_at >= \(since) GROUP BY 1 ORDER BY 1
+                """, logger
+            ).map { row in
+                let (hour, delivered, bounced) = try row.decode((Int64, Int64, Int64).self)
+                return (Date(timeIntervalSince1970: TimeInterval(hour)), Int(delivered), Int(bounced))
+            }
+        }
+    }
+
     func queueStats(now: Date) async throws(MailStoreError) -> QueueStats {
         let logger = self.logger
         return try await self.access.read { connection in

@@ -42,6 +42,7 @@ public enum AdminAPIService {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: HostCheckMiddleware(settingsAllowed: settings.adminAllowedHosts, listenerHost: settings.admin.host))
         OpsRoutes.register(on: router, serviceNames: ["admin"])
+        ConsoleRoutes.register(on: router)
         router.get("/readyz") { _, _ -> Response in
             guard await store.isReady() else {
                 throw ProblemDetails(.serviceUnavailable, "not-ready", "The database is not reachable, not migrated, or short of space")
@@ -76,7 +77,7 @@ public enum AdminAPIService {
         router.add(
             middleware: MethodNotAllowedMiddleware(
                 routes: routes.routes.map { ($0.method, "/api/v1/\($0.path)") }
-                    + ["/healthz", "/readyz", "/metrics", "/openapi.json", MTASTSPolicyRoute.path].map { (.get, $0) }))
+                    + (["/healthz", "/readyz", "/metrics", "/openapi.json", MTASTSPolicyRoute.path] + ConsoleRoutes.paths).map { (.get, $0) }))
         return Application(
             router: router,
             // Slowloris and forgotten keep-alive connections are closed.

@@ -25,7 +25,8 @@ public protocol DirectoryBackend: Sendable {
     func insertAccount(_ account: NewAccount, mailboxes: [(name: String, specialUse: SpecialUse?)], now: Date, audit: AuditActor?)
         async throws(MailStoreError) -> Account
     func account(_ address: EmailAddress) async throws(MailStoreError) -> Account
-    func accounts(inDomain domain: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account]
+    /// `text`: only accounts whose address or display name holds it (case-insensitively).
+    func accounts(inDomain domain: String?, containing text: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account]
     func credentials(for address: EmailAddress) async throws(MailStoreError) -> AccountCredentials?
     /// Applies every given change, all or nothing.
     func updateAccount(_ address: EmailAddress, _ changes: AccountChanges, now: Date, audit: AuditActor?)

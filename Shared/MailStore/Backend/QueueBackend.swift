@@ -53,6 +53,9 @@ public protocol QueueBackend: Sendable {
         -> [(recipient: String, state: QueueState, attempts: Int)]
     /// Recipients per state (`delivering` for those leased at `now`) and the oldest pending message's time.
     func queueStats(now: Date) async throws(MailStoreError) -> QueueStats
+    /// Recipients delivered and bounced (finished at or after `since`) per hour, by the hour's start;
+    /// hours without any are left out.
+    func finishedRecipientsByHour(since: Date) async throws(MailStoreError) -> [(hour: Date, delivered: Int, bounced: Int)]
 
     func queueMessages(matching filter: QueueFilter, after: Int64, limit: Int, now: Date) async throws(MailStoreError)
         -> [QueueMessageDetail]

@@ -116,14 +116,17 @@ struct SQLiteDirectory: DirectoryBackend {
         }
     }
 
-    func accounts(inDomain domain: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account] {
+    func accounts(inDomain domain: String?, containing text: String?, after: String, limit: Int) async throws(MailStoreError) -> [Account] {
         try await self.access.read { db in
+            // instr, not LIKE: the text is matched as it is, with no wildcards to escape.
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT a.* FROM account a JOIN domain d ON d.id = a.domainId
-                    WHERE (? IS NULL OR d.name = ?) AND a.address > ? ORDER BY a.address LIMIT ?
-                    """, arguments: [domain, domain, after, min(limit, Int(Int32.max))]
+                    WHERE (? IS NULL OR d.name = ?)
+                      AND (? IS NULL OR instr(lower(a.address), lower(?)) > 0 OR instr(lower(coalesce(a.displayName, '')), lower(?)) > 0)
+                      AND a.address > ? ORDER BY a.address LIMIT ?
+                    """, arguments: [domain, domain, text, text, text, after, min(limit, Int(Int32.max))]
             ).compactMap(Self.account(from:))
         }
     }

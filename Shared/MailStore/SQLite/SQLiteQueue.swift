@@ -281,6 +281,19 @@ struct SQLiteQueue: QueueBackend {
         }
     }
 
+    func finishedRecipientsByHour(since: Date) async throws(MailStoreError) -> [(hour: Date, delivered: Int, bounced: Int)] {
+        try await self.access.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT CAST(strftime('%s', updatedAt) AS INTEGER) / 3600 * 3600 AS hour,
+                        sum(state = 'delivered') AS delivered, sum(state = 'bounced') AS bounced
+                    FROM queueRecipient WHERE state IN ('delivered', 'bounced') AND updatedAt >= ? GROUP BY 1 ORDER BY 1
+                    """, arguments: [since]
+            ).map { row in (Date(timeIntervalSince1970: TimeInterval(row["hour"] as Int64)), row["delivered"], row["bounced"]) }
+        }
+    }
+
     func queueStats(now: Date) async throws(MailStoreError) -> QueueStats {
         try await self.access.read { db in
             var counts: [QueueState: Int] = [:]

@@ -48,7 +48,7 @@ struct AdminRoutes: Sendable {
             (.post, "queue/:id/retry", self.retryQueueMessage), (.post, "queue/:id/bounce", self.bounceQueueMessage),
             (.delete, "queue/:id", self.deleteQueueMessage),
             (.get, "transfers", self.listTransfers), (.get, "transfers/:id", self.getTransfer),
-            (.get, "audit", self.listAudit),
+            (.get, "audit", self.listAudit), (.get, "queue/activity", self.queueActivity), (.get, "token", self.currentToken),
         ]
     }
 
@@ -97,7 +97,11 @@ struct AdminRoutes: Sendable {
     @Sendable func listAccounts(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let page = try PageRequest(request)
         let domain = request.uri.queryParameters.get("domain").map { $0.lowercased() }
-        let accounts = try await self.store.accounts(inDomain: domain, after: page.after, limit: page.limit + 1)
+        let search = request.uri.queryParameters.get("search")
+        if let search, search.utf8.count > 254 || search.contains("\u{0}") {
+            throw ProblemDetails.invalidParameter("search", "search is at most 254 octets of text")
+        }
+        let accounts = try await self.store.accounts(inDomain: domain, containing: search, after: page.after, limit: page.limit + 1)
         return try JSONResponse.make(
             Page(accounts, limit: page.limit, key: { $0.address.description }, map: AccountRepresentation.init))
     }
@@ -275,6 +279,24 @@ struct AdminRoutes: Sendable {
     }
 
     // MARK: Audit
+
+    /// Delivered and bounced recipients per hour over the last `hours` (1 to 168, 24 by default).
+    @Sendable func queueActivity(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        var hours = 24
+        if let text = request.uri.queryParameters.get("hours") {
+            guard let number = Int(text), (1...168).contains(number) else {
+                throw ProblemDetails.invalidParameter("hours", "hours must be a number from 1 to 168")
+            }
+            hours = number
+        }
+        return try JSONResponse.make(QueueActivityRepresentation(try await self.store.queueActivity(hours: hours)))
+    }
+
+    /// The token this request presents (never its secret), so a client knows whether it may write.
+    @Sendable func currentToken(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        guard let token = context.token else { throw BearerAuthenticationMiddleware.unauthorized() }
+        return try JSONResponse.make(TokenRepresentation(token))
+    }
 
     @Sendable func listAudit(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let page = try PageRequest(request)

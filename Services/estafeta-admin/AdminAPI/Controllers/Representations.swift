@@ -185,6 +185,34 @@ struct QueueStatsRepresentation: Encodable, Sendable {
     enum CodingKeys: String, CodingKey { case counts, oldestPendingAgeSeconds, deferralsByDomain }
 }
 
+struct QueueActivityRepresentation: Encodable, Sendable {
+    struct Hour: Encodable, Sendable {
+        let start: Date
+        let delivered: Int
+        let bounced: Int
+    }
+    let hours: [Hour]
+
+    init(_ hours: [QueueActivityHour]) {
+        self.hours = hours.map { Hour(start: $0.start, delivered: $0.delivered, bounced: $0.bounced) }
+    }
+}
+
+/// The token a request presents: what a client shows and whether it may write.
+struct TokenRepresentation: Encodable, Sendable {
+    let id: String
+    let scope: String
+    let description: String
+    let createdAt: Date
+
+    init(_ token: StoredAdminToken) {
+        self.id = token.id
+        self.scope = token.scope.rawValue
+        self.description = token.description
+        self.createdAt = token.createdAt
+    }
+}
+
 struct AuditRepresentation: Encodable, Sendable {
     let id: Int64
     let token: String

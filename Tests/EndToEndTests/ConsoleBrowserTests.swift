@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The web console served by `estafeta serve`, used in Debian's headless Chromium through Selenium
+/// (`Tests/Clients/console_browser.py`), with a scripted remote MX that defers a message once.
+@Suite("web console in a real browser", .serialized)
+struct ConsoleBrowserTests {
+    static let token = "console-e2e-token-" + String(repeating: "c", count: 32)
+
+    /// Where the run leaves its screenshots for a person to look at (build output, never committed).
+    static let screenshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/console-screenshots")
+
+    @Test("sign in (a wrong token first), add a domain and an account with markup as its name (shown as text), find a deferred message with the remote reply on the queue page, retry it, read the audit log, sign out; a read-only token sees no write controls and a forced write is refused; CSP and no console errors; every page at 360 and 1280 px")
+    func consoleInChromium() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-console-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (peer, ports, _) = try await startScriptedMX(in: work)
+        defer { peer.process.kill() }
+        // Deferred messages wait an hour: only the console's Retry sends this one again.
+        let server = try await startSuiteWithAlice(
+            name: "console", hostname: "console.estafeta.test", token: Self.token,
+            options: [
+                "--relay-routes", "scripted.test=127.0.0.1:\(ports["scripted"] ?? 1)",
+                "--relay-retry-initial-seconds", "3600", "--relay-retry-maximum-seconds", "3600",
+            ])
+        defer { server.removeDirectory() }
+        let made = try await ChildProcess.start(
+            BuiltProducts.executable("estafeta"), ["token", "create", "--read-only", "--database-path", server.databasePath]
+        ).finish()
+        let readToken = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(made.status == 0 && !readToken.isEmpty, "\(made.errors)")
+        let result = try await PythonClient.run(
+            "console_browser.py",
+            [String(server.ports["admin"] ?? 0), Self.token, readToken, String(server.ports["submission"] ?? 0), Self.screenshots.path],
+            timeout: .seconds(300))
+        #expect(result.status == 0 && result.output.contains("console: ok"), "\(result.output)")
+        #expect(try await server.stop().status == 0)
+    }
+}
