@@ -194,6 +194,15 @@ struct AccountStoreTests {
                 "amy@a.example", "Bob@a.example", "Zed@a.example",
             ])
             #expect(try await store.accounts(inDomain: "a.example", after: "amy@a.example", limit: 1).map(\.address.localPart) == ["Bob"])
+            // Search: in the address or the display name, case-insensitively; wildcard characters are text.
+            try await store.updateAccount(TestData.address("Zed@a.example"), AccountChanges(displayName: .some("Zoë Ops_Team")))
+            #expect(try await store.accounts(containing: "OB@").map(\.address.description) == ["Bob@a.example"])
+            #expect(try await store.accounts(containing: "ops_t").map(\.address.description) == ["Zed@a.example"])
+            #expect(try await store.accounts(inDomain: "b.example", containing: "x@").map(\.address.description) == ["x@b.example"])
+            #expect(try await store.accounts(inDomain: "a.example", containing: "x@").isEmpty)
+            #expect(try await store.accounts(containing: "%").isEmpty)
+            #expect(try await store.accounts(containing: "_").map(\.address.description) == ["Zed@a.example"])
+            #expect(try await store.accounts(containing: "").count == 4)
             #expect(try await store.accounts().count == 4)
             #expect(try await store.account(TestData.address("BOB@A.example")).address.description == "Bob@a.example")
 

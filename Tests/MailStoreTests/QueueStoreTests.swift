@@ -78,6 +78,29 @@ struct QueueStoreTests {
         }
     }
 
+    @Test("the queue's activity: recipients delivered and bounced counted in the hour they finished, every hour listed, deferrals not counted", arguments: StoreBackendKind.allCases)
+    func activity(backend: StoreBackendKind) async throws {
+        try await StoreFixture.with(backend) { fixture in
+            let store = try await fixture.openStore()
+            _ = try await store.acceptMessage(
+                Data("x\r\n".utf8), envelope: TestData.envelope(to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org", "e@example.org"]))
+            // Half past an hour, so that "two hours ago" and "now" fall in hours of their own.
+            let now = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 3600).rounded(.down) * 3600 + 1800)
+            let leases = try await store.leaseQueueItems(owner: "w", limit: 10, leaseDuration: .seconds(36_000), now: Date())
+            #expect(leases.count == 5)
+            try await store.recordOutcome(.delivered, for: leases[0], now: now)
+            try await store.recordOutcome(.bounced(reason: "550 5.1.1 no"), for: leases[1], now: now - 60)
+            try await store.recordOutcome(.delivered, for: leases[2], now: now - 2 * 3600)
+            // Before the window, and deferred (not finished): neither counts.
+            try await store.recordOutcome(.delivered, for: leases[3], now: now - 5 * 3600)
+            try await store.recordOutcome(.deferred(until: now + 3600, reason: "451 later"), for: leases[4], now: now)
+            let hours = try await store.queueActivity(hours: 3, now: now)
+            #expect(hours.map(\.delivered) == [1, 0, 1] && hours.map(\.bounced) == [0, 0, 1], "\(hours)")
+            #expect(hours.last?.start == now - 1800 && hours.first?.start == now - 1800 - 2 * 3600)
+            #expect(try await store.queueActivity(hours: 24, now: now).count == 24)
+        }
+    }
+
     @Test("a leased recipient is not handed to a second worker until the lease expires", arguments: StoreBackendKind.allCases)
     func leaseExclusive(backend: StoreBackendKind) async throws {
         try await StoreFixture.with(backend) { fixture in
