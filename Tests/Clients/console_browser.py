@@ -112,7 +112,8 @@ def shoot(name):
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         check(overflow <= 0, f"{name} at {width} px is {overflow} px wider than the window")
         height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-        driver.set_window_size(width, max(height, 600))
+        # The window's size includes the browser's own frame: room for it, so the whole page is in the shot.
+        driver.set_window_size(width, max(height + 200, 600))
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(os.path.join(screenshots, f"{name}-{width}.png"))
     driver.set_window_size(1280, 900)
@@ -231,6 +232,11 @@ rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody 
 check(any("queue.retry" in row and message_id in row for row in rows), f"audit rows: {rows}")
 check(any("account.create" in row and "ops@console.test" in row for row in rows), f"audit rows: {rows}")
 shoot("audit")
+
+# The overview again, with the day's delivery in its counts and chart.
+go("overview", "Overview")
+check(driver.find_element(By.CSS_SELECTOR, "[data-state='delivered']").text == "1", "the delivery on the overview")
+shoot("overview-after")
 
 # A deleted message needs a confirmation; the dialog's Cancel leaves it.
 go(f"queue/{message_id}", "Queued message")

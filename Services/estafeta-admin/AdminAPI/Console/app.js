@@ -63,7 +63,7 @@ async function startSession() {
   element("sign-in").hidden = true;
   element("navigation").hidden = false;
   element("session").hidden = false;
-  replace(element("scope"), session.scope === "write" ? `Token ${session.id}` : `Token ${session.id} (read only)`);
+  replace(element("scope"), session.scope === "write" ? `Token: ${session.id}` : `Token: ${session.id} (read only)`);
 }
 
 async function route() {
