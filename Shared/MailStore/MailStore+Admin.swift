@@ -96,7 +96,9 @@ extension MailStore {
         try await self.directory.recordAudit(action: action, target: target, detail: detail, now: now, audit: audit)
     }
 
-    public func auditEntries(after: Int64? = nil, limit: Int = 100) async throws(MailStoreError) -> [AuditEntry] {
-        try await self.directory.auditEntries(after: after ?? 0, limit: limit)
+    /// Oldest first from after the entry `after`, or with `newestFirst` newest first from before it: either
+    /// way `after` is the last entry of the page before.
+    public func auditEntries(after: Int64? = nil, newestFirst: Bool = false, limit: Int = 100) async throws(MailStoreError) -> [AuditEntry] {
+        try await self.directory.auditEntries(after: after ?? (newestFirst ? Int64.max : 0), newestFirst: newestFirst, limit: limit)
     }
 }

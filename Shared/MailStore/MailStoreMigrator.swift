@@ -484,6 +484,21 @@ enum MailStoreMigrator {
                     );
                     """)
         }
+        migrator.registerMigration("2026-12-15 service processes") { db in
+            // Each service's processes as they report themselves (MailStore+ServiceProcesses.swift).
+            try db.execute(
+                sql: """
+                    CREATE TABLE serviceProcess (
+                        service TEXT NOT NULL,
+                        host TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        startedAt DATETIME NOT NULL,
+                        seenAt DATETIME NOT NULL,
+                        stoppedAt DATETIME,
+                        PRIMARY KEY (service, host, pid)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -50,7 +50,8 @@ public struct StoreTable: Sendable {
     }
 
     /// Every table that holds what the store keeps, parents before children. Left out: POP3 maildrop
-    /// leases and failed-login counts, which last minutes and belong to the installation being left.
+    /// leases, failed-login counts and the services' process reports, which last minutes and belong to
+    /// the installation being left.
     public static let all: [StoreTable] = [
         StoreTable("counter", [("name", .text), ("value", .integer)]),
         StoreTable("domain", [("id", .integer), ("name", .text), ("createdAt", .date)]),

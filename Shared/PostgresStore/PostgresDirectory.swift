@@ -405,14 +405,19 @@ struct PostgresDirectory: DirectoryBackend {
             id: id, secretHash: secretHash, scope: scope, description: description, createdAt: createdAt, revokedAt: revokedAt)
     }
 
-    func auditEntries(after: Int64, limit: Int) async throws(MailStoreError) -> [AuditEntry] {
+    func auditEntries(after: Int64, newestFirst: Bool, limit: Int) async throws(MailStoreError) -> [AuditEntry] {
         let logger = self.logger
         return try await self.access.read { connection in
             try await connection.rows(
-                """
-                SELECT id, token_id, action, target, detail, created_at FROM audit_log
-                WHERE id > \(after) ORDER BY id LIMIT \(Self.clamped(limit))
-                """, logger
+                newestFirst
+                    ? """
+                    SELECT id, token_id, action, target, detail, created_at FROM audit_log
+                    WHERE id < \(after) ORDER BY id DESC LIMIT \(Self.clamped(limit))
+                    """
+                    : """
+                    SELECT id, token_id, action, target, detail, created_at FROM audit_log
+                    WHERE id > \(after) ORDER BY id LIMIT \(Self.clamped(limit))
+                    """, logger
             ).map { row in
                 let (id, tokenID, action, target, detail, createdAt) = try row.decode(
                     (Int64, String, String, String, String?, Date).self)

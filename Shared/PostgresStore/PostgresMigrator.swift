@@ -554,6 +554,23 @@ enum PostgresMigrator {
                 """
             ]
         ),
+        (
+            "2026-12-15 service processes",
+            [
+                // Each service's processes as they report themselves (MailStore+ServiceProcesses.swift).
+                """
+                CREATE TABLE service_process (
+                    service text NOT NULL,
+                    host text NOT NULL,
+                    pid bigint NOT NULL,
+                    started_at timestamptz NOT NULL,
+                    seen_at timestamptz NOT NULL,
+                    stopped_at timestamptz,
+                    PRIMARY KEY (service, host, pid)
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -166,6 +166,7 @@ public enum ServiceHost {
             services.append(ops.application)
             listeners.append(AnnouncedListener(name: "ops") { try await ops.boundAddress })
         }
+        services.append(ServiceProcessReporter(store: environment.store, services: bundles.map(\.name), logger: environment.logger))
         services.append(
             ReadinessAnnouncer(path: environment.settings.readyFile, listeners: listeners, logger: environment.logger))
         do {

@@ -53,6 +53,23 @@ struct ConsoleRoutesTests {
         }
     }
 
+    @Test("GET /api/v1/services lists each service's processes with their state now")
+    func services() async throws {
+        try await AdminFixture.with { fixture, client in
+            let now = Date()
+            try await fixture.store.reportServiceRunning("smtp", host: "mx1", pid: 10, startedAt: now - 600, now: now)
+            try await fixture.store.reportServiceRunning("relay", host: "mx2", pid: 11, startedAt: now - 600, now: now - 300)
+            try await fixture.store.reportServiceRunning("imap", host: "mx1", pid: 10, startedAt: now - 600, now: now - 60)
+            try await fixture.store.reportServiceStopped("imap", host: "mx1", pid: 10, now: now - 5)
+            let reply = try await client.call(.get, "/api/v1/services", token: fixture.readToken)
+            #expect(reply.status == .ok)
+            #expect(reply.items.map { "\($0["service"] ?? "") \($0["host"] ?? "") \($0["pid"] ?? "") \($0["state"] ?? "")" } == [
+                "imap mx1 10 stopped", "relay mx2 11 silent", "smtp mx1 10 running",
+            ])
+            #expect(reply.items.last?["stoppedAt"] is NSNull && reply.items.first?["stoppedAt"] is String)
+        }
+    }
+
     @Test("GET /api/v1/queue/activity: an entry per hour with its deliveries and bounces; hours bounded")
     func activity() async throws {
         try await AdminFixture.with { fixture, client in

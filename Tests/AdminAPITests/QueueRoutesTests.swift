@@ -96,6 +96,13 @@ struct QueueRoutesTests {
             #expect(actions == ["queue.retry", "queue.flush", "queue.bounce", "queue.delete"])
             let tokenID = String(fixture.writeToken.split(separator: "_")[1])
             #expect(audit.items.allSatisfy { $0["token"] as? String == tokenID })
+            // Newest first, paged back with the cursor.
+            let newest = try await client.call(.get, "/api/v1/audit?order=newest&limit=3", token: t)
+            #expect(newest.items.compactMap { $0["action"] as? String } == ["queue.delete", "queue.bounce", "queue.flush"])
+            let cursor = try #require(newest.json?["nextCursor"] as? String)
+            let older = try await client.call(.get, "/api/v1/audit?order=newest&cursor=\(cursor)", token: t)
+            #expect(older.items.compactMap { $0["action"] as? String } == ["queue.retry"] && older.json?["nextCursor"] is NSNull)
+            #expect(try await client.call(.get, "/api/v1/audit?order=sideways", token: t).status == .badRequest)
         }
     }
 }

@@ -106,6 +106,7 @@ def message_text():
 
 def shoot(name):
     """Both widths; at 360 px the page must not be wider than the window (tables scroll in their box)."""
+    contrast(name)
     for width in (1280, 360):
         driver.set_window_size(width, 900)
         time.sleep(0.3)
@@ -117,6 +118,40 @@ def shoot(name):
         driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(os.path.join(screenshots, f"{name}-{width}.png"))
     driver.set_window_size(1280, 900)
+
+
+CONTRAST = """
+const channel = (value) => { const c = value / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+const parse = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+const background = (element) => {
+  for (let node = element; node && node.nodeType === 1; node = node.parentElement) {
+    const [r, g, b, a = 1] = parse(getComputedStyle(node).backgroundColor);
+    if (a > 0) return [r, g, b];
+  }
+  return [255, 255, 255];
+};
+const failures = [];
+for (const element of document.body.querySelectorAll("*")) {
+  if (element.namespaceURI !== "http://www.w3.org/1999/xhtml" || !element.offsetParent && element.tagName !== "BODY") continue;
+  const own = [...element.childNodes].some((node) => node.nodeType === 3 && node.textContent.trim());
+  if (!own) continue;
+  const style = getComputedStyle(element);
+  if (style.visibility !== "visible" || element.closest("[disabled]")) continue;
+  const one = luminance(parse(style.color)), two = luminance(background(element));
+  const ratio = (Math.max(one, two) + 0.05) / (Math.min(one, two) + 0.05);
+  const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+  const needed = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+  if (ratio < needed) failures.push(`${element.tagName} "${element.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+}
+return failures;
+"""
+
+
+def contrast(name):
+    """WCAG AA: 4.5:1 for text, 3:1 for large text, measured from the computed colours of every text on the page."""
+    failures = driver.execute_script(CONTRAST)
+    check(not failures, f"{name}: text below the WCAG AA contrast: {failures}")
 
 
 def labelled():
@@ -153,6 +188,7 @@ check(focused.get_attribute("class") == "skip", f"first Tab reached {focused.tag
 check(driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle") != "none", "no focus ring on the skip link")
 sign_in("est_wrong.not-a-token")
 wait.until(lambda d: "A valid bearer token is required" in message_text())
+contrast("sign-in with its error")
 check(driver.find_element(By.ID, "sign-in").is_displayed(), "the form left after a wrong token")
 check(not console_errors(allowed=(401,)), "console errors at sign-in")
 
@@ -161,6 +197,10 @@ check(heading() == "Overview", "overview after sign-in")
 check(driver.find_element(By.CSS_SELECTOR, "[data-state='queued']").text.isdigit(), "queue counts")
 check(driver.find_element(By.CSS_SELECTOR, "svg.chart"), "the activity chart")
 check("Database" in driver.find_element(By.ID, "page").text, "health")
+# `estafeta serve` runs every service in one process, and each reports itself.
+services = {row.get_attribute("data-service"): row.text for row in driver.find_elements(By.CSS_SELECTOR, "tr[data-service]")}
+check(sorted(services) == ["admin", "imap", "pop3", "relay", "smtp"] and all("running" in text for text in services.values()),
+      f"services on the overview: {services}")
 check(driver.execute_script("return sessionStorage.length") == 1 and not driver.get_cookies(), "token in session storage only")
 shoot("overview")
 

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import MailStore
 import Testing
 import TestSupport
 
@@ -37,5 +39,9 @@ struct ConsoleBrowserTests {
             timeout: .seconds(300))
         #expect(result.status == 0 && result.output.contains("console: ok"), "\(result.output)")
         #expect(try await server.stop().status == 0)
+        // Stopped on SIGTERM, the process said so for each of its services.
+        let store = try MailStore.open(settings: MailStoreSettings(path: server.databasePath), logger: Logger(label: "console"))
+        let processes = try await store.serviceProcesses()
+        #expect(processes.map(\.service) == ["admin", "imap", "pop3", "relay", "smtp"] && processes.allSatisfy { $0.stoppedAt != nil }, "\(processes)")
     }
 }

@@ -171,6 +171,9 @@ struct AccountStoreTests {
             #expect(entries.first { $0.action == "alias.create" }?.detail == "bob@example.org,carol@remote.example")
             #expect(try await store.auditEntries(after: entries[7].id).map(\.action) == ["account.delete", "domain.delete"])
             #expect(try await store.auditEntries(limit: 2).map(\.action) == ["token.bootstrap", "token.create"])
+            let newest = try await store.auditEntries(newestFirst: true, limit: 2)
+            #expect(newest.map(\.action) == ["domain.delete", "account.delete"])
+            #expect(try await store.auditEntries(after: newest[1].id, newestFirst: true, limit: 1).map(\.id) == [newest[1].id - 1])
         }
     }
 

@@ -26,7 +26,7 @@ struct PostgresStoreTests {
         "2026-12-05 subscriptions apart from mailboxes", "2026-12-06 when each message was filed", "2026-12-07 metadata",
         "2026-12-08 mailbox list changes in the feed", "2026-12-09 sort keys", "2026-12-10 dkim keys", "2026-12-11 quarantined messages",
         "2026-12-12 mta-sts policies and tls session tallies", "2026-12-13 domain transport policies",
-        "2026-12-14 mail transfers",
+        "2026-12-14 mail transfers", "2026-12-15 service processes",
     ]
 
     @Test("four processes' stores opening one database at once migrate it once, under the advisory lock; over TCP with a password and over the Unix socket")
@@ -50,7 +50,7 @@ struct PostgresStoreTests {
             #expect(
                 tables == "account,admin_token,alias,alias_target,audit_log,counter,dkim_key,domain,domain_transport_policy,login_failure,"
                     + "mail_transfer,mailbox,mailbox_change,mailbox_message,mailbox_metadata,mailbox_subscription,maildrop_lock,message_blob,message_chunk,message_header,mta_sts_policy,queue_message,"
-                    + "queue_recipient,schema_migration,server_metadata,tls_session_tally\n")
+                    + "queue_recipient,schema_migration,server_metadata,service_process,tls_session_tally\n")
             // The socket's directory as the host: no password needed there (local trust), and no TLS.
             var local = Self.settings(server)
             local.host = server.socketDirectory

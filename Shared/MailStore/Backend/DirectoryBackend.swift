@@ -65,12 +65,18 @@ public protocol DirectoryBackend: Sendable {
     /// Every token, oldest first.
     func adminTokens() async throws(MailStoreError) -> [StoredAdminToken]
     func revokeAdminToken(id: String, now: Date, audit: AuditActor?) async throws(MailStoreError)
-    func auditEntries(after: Int64, limit: Int) async throws(MailStoreError) -> [AuditEntry]
+    /// Oldest first from after `after`, or newest first from before it.
+    func auditEntries(after: Int64, newestFirst: Bool, limit: Int) async throws(MailStoreError) -> [AuditEntry]
     func insertTransfer(kind: String, account: String?, source: String, host: String, now: Date) async throws(MailStoreError) -> MailTransfer
     func updateTransfer(_ id: Int64, state: MailTransfer.State, counts: MailTransfer.Counts, detail: String?, now: Date)
         async throws(MailStoreError)
     func transfers(after: Int64, limit: Int) async throws(MailStoreError) -> [MailTransfer]
     func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError)
+
+    /// Inserts the process's row or moves its `seenAt` on (clearing `stoppedAt`); removes rows seen before `forgetBefore`.
+    func upsertServiceProcess(_ process: ServiceProcess, forgetBefore: Date) async throws(MailStoreError)
+    func markServiceProcessStopped(service: String, host: String, pid: Int, now: Date) async throws(MailStoreError)
+    func serviceProcesses() async throws(MailStoreError) -> [ServiceProcess]
 
     func loginFailures(under key: String, since: Date) async throws(MailStoreError) -> [Date]
     /// Counts a failure under each key at `now`, forgets all failures at or before `since` and all but

@@ -326,10 +326,13 @@ struct SQLiteDirectory: DirectoryBackend {
             createdAt: row["createdAt"], revokedAt: row["revokedAt"])
     }
 
-    func auditEntries(after: Int64, limit: Int) async throws(MailStoreError) -> [AuditEntry] {
+    func auditEntries(after: Int64, newestFirst: Bool, limit: Int) async throws(MailStoreError) -> [AuditEntry] {
         try await self.access.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM auditLog WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]
+                db,
+                sql: newestFirst
+                    ? "SELECT * FROM auditLog WHERE id < ? ORDER BY id DESC LIMIT ?" : "SELECT * FROM auditLog WHERE id > ? ORDER BY id LIMIT ?",
+                arguments: [after, limit]
             ).map {
                 AuditEntry(
                     id: $0["id"], tokenID: $0["tokenId"], action: $0["action"], target: $0["target"],

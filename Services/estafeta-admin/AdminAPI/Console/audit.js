@@ -1,4 +1,4 @@
-// The audit log: which token changed what, and when, oldest first as the API pages it.
+// The audit log: which token changed what, and when, newest first.
 import { get } from "./api.js";
 import { append, h, pager, replace, when } from "./dom.js";
 
@@ -13,7 +13,7 @@ export async function auditPage(page, _argument, context) {
       rows)), more);
 
   async function load(cursor) {
-    const result = await get("/api/v1/audit", { limit: 100, cursor });
+    const result = await get("/api/v1/audit", { limit: 100, cursor, order: "newest" });
     for (const entry of result.items) {
       append(rows, h("tr", {}, h("td", {}, when(entry.at)), h("td", {}, entry.token), h("td", {}, h("code", {}, entry.action)),
         h("td", {}, entry.target), h("td", {}, entry.detail ?? "")));

@@ -1,18 +1,18 @@
-// The overview: the queue at a glance, what was delivered and what failed hour by hour, and whether the
-// admin service and its database answer.
+// The overview: the queue at a glance, what was delivered and what failed hour by hour, whether the
+// database answers and which of each service's processes report themselves.
 import { get } from "./api.js";
-import { append, duration, h, state, table } from "./dom.js";
+import { append, duration, h, state, table, when } from "./dom.js";
 
 const states = ["queued", "delivering", "deferred", "delivered", "bounced"];
 
 export async function overviewPage(page, _argument, _context) {
-  const [stats, activity, health, ready] = await Promise.all([
+  const [stats, activity, processes, ready] = await Promise.all([
     get("/api/v1/queue/stats"),
     get("/api/v1/queue/activity", { hours: 24 }),
-    get("/healthz", null, { authenticated: false }).catch((error) => ({ status: error.message })),
+    get("/api/v1/services"),
     get("/readyz", null, { authenticated: false }).then(() => "ready", () => "not-ready"),
   ]);
-  append(page, [
+  append(page,
     h("h1", {}, "Overview"),
     h("h2", {}, "Queue"),
     h("ul", { class: "cards", "aria-label": "Recipients by state" },
@@ -26,11 +26,13 @@ export async function overviewPage(page, _argument, _context) {
     h("h2", {}, "Last 24 hours"),
     chart(activity.hours ?? []),
     h("h2", {}, "Health"),
-    table("Services", [["Service"], ["State"]], [
-      h("tr", {}, h("td", {}, "Admin API (", (health.services ?? []).join(", "), ")"), h("td", {}, state(health.status === "ok" ? "ok" : "failed"))),
-      h("tr", {}, h("td", {}, "Database"), h("td", {}, state(ready))),
-    ]),
-  ]);
+    h("p", {}, "Database: ", state(ready)),
+    table("Each service's processes, as they report themselves every 15 seconds", [["Service"], ["Host"], ["Process"], ["State"], ["Last report"], ["Started"]],
+      processes.items.map((process) => h("tr", { "data-service": process.service },
+        h("td", {}, process.service), h("td", {}, process.host), h("td", { class: "number" }, process.pid),
+        h("td", {}, state(process.state)), h("td", {}, when(process.seenAt)), h("td", {}, when(process.startedAt)))),
+      "No service has reported yet."),
+  );
 }
 
 /** Delivered and bounced recipients per hour as bars, with the same numbers in a table for screen readers. */

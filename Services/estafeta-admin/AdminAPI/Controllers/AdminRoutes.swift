@@ -49,6 +49,7 @@ struct AdminRoutes: Sendable {
             (.delete, "queue/:id", self.deleteQueueMessage),
             (.get, "transfers", self.listTransfers), (.get, "transfers/:id", self.getTransfer),
             (.get, "audit", self.listAudit), (.get, "queue/activity", self.queueActivity), (.get, "token", self.currentToken),
+            (.get, "services", self.listServiceProcesses),
         ]
     }
 
@@ -292,6 +293,13 @@ struct AdminRoutes: Sendable {
         return try JSONResponse.make(QueueActivityRepresentation(try await self.store.queueActivity(hours: hours)))
     }
 
+    /// Every service's processes seen in the last day, with their state now.
+    @Sendable func listServiceProcesses(_ request: Request, context: AdminRequestContext) async throws -> Response {
+        let now = Date()
+        let processes = try await self.store.serviceProcesses()
+        return try JSONResponse.make(["items": processes.map { ServiceProcessRepresentation($0, now: now) }])
+    }
+
     /// The token this request presents (never its secret), so a client knows whether it may write.
     @Sendable func currentToken(_ request: Request, context: AdminRequestContext) async throws -> Response {
         guard let token = context.token else { throw BearerAuthenticationMiddleware.unauthorized() }
@@ -300,7 +308,13 @@ struct AdminRoutes: Sendable {
 
     @Sendable func listAudit(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let page = try PageRequest(request)
-        let entries = try await self.store.auditEntries(after: try page.afterID(), limit: page.limit + 1)
+        let newestFirst: Bool
+        switch request.uri.queryParameters.get("order") {
+        case nil, "oldest": newestFirst = false
+        case "newest": newestFirst = true
+        default: throw ProblemDetails.invalidParameter("order", "order is oldest or newest")
+        }
+        let entries = try await self.store.auditEntries(after: try page.afterID(), newestFirst: newestFirst, limit: page.limit + 1)
         return try JSONResponse.make(
             Page(entries, limit: page.limit, key: { String($0.id) }, map: AuditRepresentation.init))
     }

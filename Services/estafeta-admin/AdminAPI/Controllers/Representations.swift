@@ -198,6 +198,39 @@ struct QueueActivityRepresentation: Encodable, Sendable {
     }
 }
 
+struct ServiceProcessRepresentation: Encodable, Sendable {
+    let service: String
+    let host: String
+    let pid: Int
+    let state: String
+    let startedAt: Date
+    let seenAt: Date
+    let stoppedAt: Date?
+
+    init(_ process: ServiceProcess, now: Date) {
+        self.service = process.service
+        self.host = process.host
+        self.pid = process.pid
+        self.state = process.state(at: now).rawValue
+        self.startedAt = process.startedAt
+        self.seenAt = process.seenAt
+        self.stoppedAt = process.stoppedAt
+    }
+
+    /// `stoppedAt` is always present: null while the process runs.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.service, forKey: .service)
+        try container.encode(self.host, forKey: .host)
+        try container.encode(self.pid, forKey: .pid)
+        try container.encode(self.state, forKey: .state)
+        try container.encode(self.startedAt, forKey: .startedAt)
+        try container.encode(self.seenAt, forKey: .seenAt)
+        try container.encode(self.stoppedAt, forKey: .stoppedAt)
+    }
+    enum CodingKeys: String, CodingKey { case service, host, pid, state, startedAt, seenAt, stoppedAt }
+}
+
 /// The token a request presents: what a client shows and whether it may write.
 struct TokenRepresentation: Encodable, Sendable {
     let id: String
