@@ -1,10 +1,12 @@
 import Foundation
+import Logging
+import MailStore
 import Testing
 import TestSupport
 
 @Suite("The five executables as separate processes on one database")
 struct SeparateProcessesTests {
-    @Test("smtp, relay, pop3, imap and admin start together on one file, answer, and stop with 0 on SIGTERM")
+    @Test("smtp, relay, pop3, imap and admin start together on one file, answer, report themselves to the store, and stop with 0 on SIGTERM")
     func separateExecutables() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -25,11 +27,18 @@ struct SeparateProcessesTests {
                 "probe_suite.py", [servers[index].readyFile.path, servers[index].certificatePath, services])
             #expect(probe.status == 0, "\(name): \(probe.output)\n\(servers[index].log)")
         }
+        // Each process reports its service to the store, under its own pid, and says when it stops.
+        let store = try MailStore.open(settings: MailStoreSettings(path: servers[0].databasePath), logger: Logger(label: "separate"))
+        let expected = zip(["admin", "smtp", "relay", "pop3", "imap"], servers).map { "\($0) \($1.process.processIdentifier)" }.sorted()
+        try await eventually("every process reported its service") {
+            try await store.serviceProcesses().map { "\($0.service) \($0.pid)" } == expected
+        }
         for server in servers {
             let stopped = try await server.stop()
             #expect(stopped.status == 0, "\(server.log)")
             #expect(stopped.seconds < 5)
         }
+        #expect(try await store.serviceProcesses().allSatisfy { $0.stoppedAt != nil })
     }
 
     /// Environment variables as docker-compose.yml gives them (listeners moved to loopback and port 0).
