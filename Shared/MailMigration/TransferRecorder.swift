@@ -27,13 +27,9 @@ public final class TransferRecorder: Sendable {
         return TransferRecorder(store: store, id: transfer.id)
     }
 
-    /// This machine's name as `gethostname` gives it, and the process id. Not Foundation's
-    /// `ProcessInfo.hostName`, which looks up a name for every address of every interface (reverse DNS)
-    /// and can hold a thread for as long as those look-ups take.
+    /// This machine's name (as the services' own reports give it) and the process id.
     public static var thisProcess: String {
-        var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        return "\(host) pid \(getpid())"
+        "\(ServiceProcess.thisHost) pid \(getpid())"
     }
 
     /// The latest counts; cheap, for an importer's progress callback. `keepReporting` writes them.

@@ -20,7 +20,8 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException, StaleElementReferenceException,
+                                        TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -64,9 +65,10 @@ for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
     options.add_argument(argument)
 options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-driver.set_page_load_timeout(30)
-driver.set_script_timeout(30)
-wait = WebDriverWait(driver, 20)
+driver.set_page_load_timeout(60)
+driver.set_script_timeout(60)
+# Generous: the whole test suite runs beside it. A page replaced while it is read is read again.
+wait = WebDriverWait(driver, 60, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException])
 
 
 def console_errors(allowed=()):
@@ -284,6 +286,21 @@ driver.find_element(By.CSS_SELECTOR, "button[data-action=delete]").click()
 wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "dialog[open]")))
 driver.find_element(By.CSS_SELECTOR, "dialog[open] button.secondary").click()
 check(driver.find_elements(By.CSS_SELECTOR, "section[data-message]"), "cancel removed the message")
+
+# A long list pages with the API's cursor: 55 more accounts, 50 to a page, then "Show more".
+for number in range(55):
+    body = f'{{"address":"user{number:02d}@console.test","password":"console password {number}"}}'.encode()
+    request = urllib.request.Request(base + "/api/v1/accounts", data=body, method="POST", headers={
+        "Authorization": f"Bearer {write_token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        check(response.status == 201, f"account {number}: {response.status}")
+go("accounts?domain=console.test", "Accounts")
+check(len(driver.find_elements(By.CSS_SELECTOR, "#page tbody tr")) == 50, "the first page is not 50 accounts")
+driver.find_element(By.XPATH, "//button[text()='Show more']").click()
+wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#page tbody tr")) == 56)
+check(not driver.find_elements(By.XPATH, "//button[text()='Show more']"), "Show more after the last page")
+rows = [row.find_element(By.TAG_NAME, "a").text for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr")]
+check(rows == sorted(rows) and len(set(rows)) == 56, "the pages overlap or are out of order")
 
 # Sign out: the token is gone from the tab.
 driver.find_element(By.ID, "sign-out").click()

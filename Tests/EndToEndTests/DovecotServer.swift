@@ -114,12 +114,18 @@ struct DovecotServer {
     }
 
     /// Stops it and removes its files. SIGKILL: the master started by Foundation's Process has SIGTERM
-    /// blocked (the mask is inherited) and would not hear it; its children end when it does.
+    /// blocked (the mask is inherited) and would not hear it; its children end when it does. The wait for
+    /// its end (bounded) runs on a thread of its own: it may take seconds on a loaded machine, and a
+    /// blocking wait on one of the concurrency pool's few threads would hold up every other test.
     func stop() {
-        kill(self.process.process.processIdentifier, SIGKILL)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while self.process.process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
-        try? FileManager.default.removeItem(at: self.directory)
+        let process = self.process.process
+        let directory = self.directory
+        kill(process.processIdentifier, SIGKILL)
+        Thread {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !process.hasEnded && ContinuousClock.now < deadline { usleep(50_000) }
+            try? FileManager.default.removeItem(at: directory)
+        }.start()
     }
 
     enum DovecotError: Error { case failed(String) }
