@@ -213,6 +213,12 @@ driver.find_element(By.CSS_SELECTOR, "#add-domain button").click()
 wait.until(lambda d: "console.test" in d.find_element(By.ID, "page").text)
 labelled()
 shoot("domains")
+# The DNS check of the new domain (its look-ups go to a loopback port nobody answers: every record unknown).
+row = next(row for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr") if row.text.startswith("console.test"))
+row.find_element(By.XPATH, ".//button[text()='Check DNS']").click()
+wait.until(lambda d: "What console.test publishes" in d.find_element(By.ID, "page").text)
+check_text = driver.find_element(By.ID, "page").text
+check("MX" in check_text and "unknown" in check_text, f"the DNS check: {check_text[-400:]}")
 go("accounts", "Accounts")
 form = driver.find_element(By.ID, "create-account")
 form.find_element(By.NAME, "address").send_keys("ops@console.test")
@@ -227,6 +233,17 @@ check(not driver.find_elements(By.CSS_SELECTOR, "#page img"), "the display name 
 check(driver.find_element(By.CSS_SELECTOR, "#page meter"), "the quota bar")
 check("INBOX" in driver.find_element(By.ID, "page").text, "the mailboxes")
 shoot("account")
+# A new password (the submission below logs in with it) and a larger quota.
+form = driver.find_element(By.ID, "reset-password")
+form.find_element(By.NAME, "password").send_keys("console password 2")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+wait.until(lambda d: "The password of ops@console.test was changed" in message_text())
+form = wait.until(expected_conditions.visibility_of_element_located((By.ID, "set-quota")))
+quota = form.find_element(By.NAME, "quota")
+quota.clear()
+quota.send_keys("20")
+form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+wait.until(lambda d: "of 20.0 MB" in d.find_element(By.ID, "page").text)
 go("accounts?search=ops", "Accounts")
 wait.until(lambda d: "ops@console.test" in d.find_element(By.ID, "page").text)
 check(driver.find_element(By.CSS_SELECTOR, "#page td.display-name").text == HOSTILE, "the display name in the list")
@@ -242,12 +259,13 @@ shoot("aliases")
 # A message the remote MX defers (451 the first time): the queue page shows the deferral and the reply.
 client = smtplib.SMTP("127.0.0.1", int(submission_port), timeout=30)
 client.starttls(context=ssl._create_unverified_context())
-client.login("ops@console.test", "console password 1")
+client.login("ops@console.test", "console password 2")
 client.sendmail("ops@console.test", ["tempfail@scripted.test"], "From: ops@console.test\r\nSubject: deferred\r\n\r\nhello\r\n")
+client.sendmail("ops@console.test", ["tempfail@bounce.test"], "From: ops@console.test\r\nSubject: to bounce\r\n\r\nhello\r\n")
 client.quit()
 deadline = time.monotonic() + 60
 while True:
-    go("queue?state=deferred", "Queue")
+    go("queue?state=deferred&recipientDomain=scripted.test", "Queue")
     sections = driver.find_elements(By.CSS_SELECTOR, "section[data-message]")
     if sections and "451" in sections[0].text:
         break
@@ -268,11 +286,33 @@ while True:
     check(time.monotonic() < deadline, "the retried message was not delivered")
     time.sleep(0.5)
 
+# The other deferred message is bounced, after the confirmation; then the whole queue is flushed.
+deadline = time.monotonic() + 60
+while True:
+    go("queue?state=deferred&recipientDomain=bounce.test", "Queue")
+    sections = driver.find_elements(By.CSS_SELECTOR, "section[data-message]")
+    if sections and "451" in sections[0].text:
+        break
+    check(time.monotonic() < deadline, "the second message was not deferred")
+    time.sleep(0.5)
+bounced_id = sections[0].get_attribute("data-message")
+sections[0].find_element(By.CSS_SELECTOR, "button[data-action=bounce]").click()
+confirm()
+wait.until(lambda d: "1 recipients bounced" in message_text())
+go(f"queue/{bounced_id}", "Queued message")
+check("bounced" in driver.find_element(By.CSS_SELECTOR, "section[data-message]").text, "the bounced message")
+go("queue", "Queue")
+driver.find_element(By.ID, "flush").click()
+confirm()
+wait.until(lambda d: "will be tried now" in message_text())
+
 # The audit log has the retry, by this token.
 go("audit", "Audit log")
 rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
 check(any("queue.retry" in row and message_id in row for row in rows), f"audit rows: {rows}")
 check(any("account.create" in row and "ops@console.test" in row for row in rows), f"audit rows: {rows}")
+check(any("queue.bounce" in row and bounced_id in row for row in rows) and any("queue.flush" in row for row in rows), f"audit rows: {rows}")
+check("queue.flush" in rows[0], f"not newest first: {rows[:2]}")
 shoot("audit")
 
 # The overview again, with the day's delivery in its counts and chart.
@@ -301,6 +341,11 @@ wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#page tbody tr")) == 
 check(not driver.find_elements(By.XPATH, "//button[text()='Show more']"), "Show more after the last page")
 rows = [row.find_element(By.TAG_NAME, "a").text for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr")]
 check(rows == sorted(rows) and len(set(rows)) == 56, "the pages overlap or are out of order")
+# Disabling an account asks first.
+go("accounts/user00%40console.test", "user00@console.test")
+driver.find_element(By.ID, "toggle-account").click()
+confirm()
+wait.until(lambda d: d.find_element(By.ID, "account-state").text == "disabled")
 
 # Sign out: the token is gone from the tab.
 driver.find_element(By.ID, "sign-out").click()

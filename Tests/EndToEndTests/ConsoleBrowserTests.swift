@@ -14,7 +14,7 @@ struct ConsoleBrowserTests {
     static let screenshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/console-screenshots")
 
-    @Test("sign in (a wrong token first), add a domain and an account with markup as its name (shown as text), find a deferred message with the remote reply on the queue page, retry it, read the audit log, sign out; a read-only token sees no write controls and a forced write is refused; CSP and no console errors; every page at 360 and 1280 px")
+    @Test("sign in (a wrong token first), add a domain (DNS check) and an account with markup as its name (shown as text), a new password and quota; find a deferred message with the remote reply on the queue page, retry it, bounce another, flush; read the audit log; page a long list; disable an account; sign out; a read-only token sees no write controls and a forced write is refused; CSP, contrast and no console errors; every page at 360 and 1280 px")
     func consoleInChromium() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("estafeta-console-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -24,7 +24,9 @@ struct ConsoleBrowserTests {
         let server = try await startSuiteWithAlice(
             name: "console", hostname: "console.estafeta.test", token: Self.token,
             options: [
-                "--relay-routes", "scripted.test=127.0.0.1:\(ports["scripted"] ?? 1)",
+                "--relay-routes", "scripted.test=127.0.0.1:\(ports["scripted"] ?? 1),bounce.test=127.0.0.1:\(ports["scripted"] ?? 1)",
+                // The DNS check asks a loopback port nobody answers on: nothing leaves the host.
+                "--relay-dns-server", "127.0.0.1:9",
                 "--relay-retry-initial-seconds", "3600", "--relay-retry-maximum-seconds", "3600",
             ])
         defer { server.removeDirectory() }

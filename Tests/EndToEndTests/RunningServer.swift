@@ -74,7 +74,13 @@ final class RunningServer: @unchecked Sendable {
     }
 
     /// Waits (bounded) for the ready file and reads the ports from it.
-    func waitUntilReady(timeout: Duration = .seconds(60)) async throws {
+    /// How long a start may take before it counts as hung. Not a speed check: when the whole suite
+    /// starts, forty-odd servers, browsers and database clusters start at once on two cores, and the
+    /// test process itself waits behind its own output (its stderr is a pipe that `swift test` drains
+    /// when it gets the CPU): a server ready in three seconds has been seen only two minutes later.
+    static let startBound: Duration = .seconds(240)
+
+    func waitUntilReady(timeout: Duration = RunningServer.startBound) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let data = FileManager.default.contents(atPath: self.readyFile.path),

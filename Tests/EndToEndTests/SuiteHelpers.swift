@@ -62,7 +62,7 @@ func startScriptedMX(in directory: URL, listen: String = "127.0.0.1") async thro
         URL(fileURLWithPath: "/usr/bin/env"),
         ["python3", PythonClient.clientsDirectory.appendingPathComponent("scripted_mx.py").path, portFile.path, maildir.path, listen])
     var ports: [String: Int] = [:]
-    try await eventually("the scripted MX listens", timeout: .seconds(60)) {
+    try await eventually("the scripted MX listens", timeout: RunningServer.startBound) {
         ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: portFile)) as? [String: Int]) ?? [:]
         return ports.count == 6
     }

@@ -15,7 +15,7 @@ struct TLSPeers {
             URL(fileURLWithPath: "/usr/bin/env"),
             ["python3", PythonClient.clientsDirectory.appendingPathComponent("mta_sts_peers.py").path, directory.path])
         var ports: [String: Int] = [:]
-        try await eventually("the TLS peers listen", timeout: .seconds(60)) {
+        try await eventually("the TLS peers listen", timeout: RunningServer.startBound) {
             ports = (try? JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("ports.json"))) as? [String: Int]) ?? [:]
             return ports.count == 2
         }

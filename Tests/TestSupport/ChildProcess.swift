@@ -36,6 +36,9 @@ public final class ChildProcess: @unchecked Sendable {
     public let process: Process
     public let output: Pipe
     public let errors: Pipe
+    /// Set once `finish` hands the reading ends to `PipeReader`s, which close them when their reads end.
+    private let readersOwnPipes = NSLock()
+    private var readersStarted = false
 
     private init(process: Process, output: Pipe, errors: Pipe) {
         self.process = process
@@ -64,7 +67,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// child runs: a child that writes more than a pipe holds (64 KiB) would otherwise wait for a reader
     /// that only comes after it exits.
     public func finish(timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
-        defer { self.closePipes() }
+        self.readersOwnPipes.withLock { self.readersStarted = true }
         let output = PipeReader(self.output.fileHandleForReading)
         let errors = PipeReader(self.errors.fileHandleForReading)
         let deadline = ContinuousClock.now + timeout
@@ -87,8 +90,13 @@ public final class ChildProcess: @unchecked Sendable {
         return (self.process.terminationStatus, try await output.text(within: .seconds(30)), try await errors.text(within: .seconds(30)))
     }
 
-    /// Closes the parent's (reading) ends; the child's ends were closed when it started.
+    /// Closes the parent's (reading) ends; the child's ends were closed when it started. Not once
+    /// `finish` has started readers: they close them when their reads end. Closing a descriptor a
+    /// reader is blocked on would end the read with an error, which Foundation's reading turns into a
+    /// crash of the whole test process (and the number might be reused by then); a pipe a daemon
+    /// grandchild holds open stays open instead, one descriptor each.
     public func closePipes() {
+        guard !self.readersOwnPipes.withLock({ self.readersStarted }) else { return }
         try? self.output.fileHandleForReading.close()
         try? self.errors.fileHandleForReading.close()
     }
@@ -102,9 +110,24 @@ final class PipeReader: @unchecked Sendable {
     private let lock = NSLock()
     private var data: Data?
 
+    /// Reads with read(2), not `readDataToEndOfFile`, whose failures are fatal errors; closes the
+    /// handle at the end of the pipe.
     init(_ handle: FileHandle) {
         let thread = Thread { [self] in
-            let read = handle.readDataToEndOfFile()
+            let descriptor = handle.fileDescriptor
+            var read = Data()
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    read.append(contentsOf: buffer[0..<count])
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            try? handle.close()
             self.lock.withLock { self.data = read }
         }
         thread.start()

@@ -50,7 +50,7 @@ public struct StoreFixture: Sendable {
 
     /// The SQLite file's store (SQLite only: for tests of what only SQLite has).
     public func open() throws -> MailStore {
-        try MailStore.open(settings: MailStoreSettings(path: self.path), logger: Logger(label: "test.store"))
+        try MailStore.open(settings: MailStoreSettings(path: self.path), logger: Self.logger)
     }
 
     /// A store on the fixture's backend; each call opens another (as another process would).
@@ -59,9 +59,17 @@ public struct StoreFixture: Sendable {
         guard let postgres else { return try self.open() }
         var settings = postgres.storeSettings
         if let operationTimeout { settings.operationTimeout = operationTimeout }
-        let store = try await PostgresStore.open(settings: settings, logger: Logger(label: "test.store"))
+        let store = try await PostgresStore.open(settings: settings, logger: Self.logger)
         self.opened.stores.withLock { $0.append(store) }
         return store.mailStore()
+    }
+
+    /// Warnings and errors only: each PostgreSQL store opened logs a notice per migration, output the
+    /// test process writes through a pipe it can wait on when the machine is busy.
+    static var logger: Logger {
+        var logger = Logger(label: "test.store")
+        logger.logLevel = .warning
+        return logger
     }
 
     public func remove() {
