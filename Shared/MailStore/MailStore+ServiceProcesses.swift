@@ -51,19 +51,29 @@ extension MailStore {
     /// How long a process's row stays after its last report: a day shows what stopped overnight.
     static let serviceProcessMemory: TimeInterval = 86_400
 
-    /// `service` runs in this process: the row is made, or its last-seen time moved on (and a stop
-    /// forgotten, for a pid used again). Rows silent for a day are removed on the way.
-    public func reportServiceRunning(_ service: String, host: String, pid: Int, startedAt: Date, now: Date = Date())
+    /// `services` run in this process: their rows are made, or their last-seen time moved on (and a stop
+    /// forgotten, for a pid used again), in one transaction. Rows silent for a day are removed on the way.
+    public func reportServicesRunning(_ services: [String], host: String, pid: Int, startedAt: Date, now: Date = Date())
         async throws(MailStoreError)
     {
-        try await self.directory.upsertServiceProcess(
-            ServiceProcess(service: service, host: host, pid: pid, startedAt: startedAt, seenAt: now, stoppedAt: nil),
+        try await self.directory.upsertServiceProcesses(
+            services.map { ServiceProcess(service: $0, host: host, pid: pid, startedAt: startedAt, seenAt: now, stoppedAt: nil) },
             forgetBefore: now.addingTimeInterval(-Self.serviceProcessMemory))
     }
 
-    /// The process is shutting down gracefully.
+    public func reportServiceRunning(_ service: String, host: String, pid: Int, startedAt: Date, now: Date = Date())
+        async throws(MailStoreError)
+    {
+        try await self.reportServicesRunning([service], host: host, pid: pid, startedAt: startedAt, now: now)
+    }
+
+    /// The process is shutting down gracefully: its services' rows say so, in one transaction.
+    public func reportServicesStopped(_ services: [String], host: String, pid: Int, now: Date = Date()) async throws(MailStoreError) {
+        try await self.directory.markServiceProcessesStopped(services: services, host: host, pid: pid, now: now)
+    }
+
     public func reportServiceStopped(_ service: String, host: String, pid: Int, now: Date = Date()) async throws(MailStoreError) {
-        try await self.directory.markServiceProcessStopped(service: service, host: host, pid: pid, now: now)
+        try await self.reportServicesStopped([service], host: host, pid: pid, now: now)
     }
 
     /// Every process seen in the last day, by service, host and pid.

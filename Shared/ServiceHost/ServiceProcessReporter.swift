@@ -18,23 +18,21 @@ struct ServiceProcessReporter: Service {
         // Cancelled at graceful shutdown: the sleep ends at once, then the stop is reported.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                for service in self.services {
-                    do throws(MailStoreError) {
-                        try await self.store.reportServiceRunning(service, host: self.host, pid: self.pid, startedAt: self.startedAt)
-                    } catch {
-                        // Only the report is lost (the database is away, say): the service itself goes on.
-                        self.logger.warning("could not report the service as running", metadata: ["service": "\(service)", "error": "\(error)"])
-                    }
+                do throws(MailStoreError) {
+                    try await self.store.reportServicesRunning(self.services, host: self.host, pid: self.pid, startedAt: self.startedAt)
+                } catch {
+                    // Only the report is lost (the database is away, say): the services themselves go on.
+                    self.logger.warning("could not report the services as running", metadata: ["error": "\(error)"])
                 }
                 try await Task.sleep(for: ServiceProcess.reportInterval)
             }
         }
-        for service in self.services {
-            do throws(MailStoreError) {
-                try await self.store.reportServiceStopped(service, host: self.host, pid: self.pid)
-            } catch {
-                self.logger.warning("could not report the service as stopped", metadata: ["service": "\(service)", "error": "\(error)"])
-            }
+        // Not when the process is failing (the group cancels it): it ends at once, and the rows go silent.
+        guard !Task.isCancelled else { return }
+        do throws(MailStoreError) {
+            try await self.store.reportServicesStopped(self.services, host: self.host, pid: self.pid)
+        } catch {
+            self.logger.warning("could not report the services as stopped", metadata: ["error": "\(error)"])
         }
     }
 }

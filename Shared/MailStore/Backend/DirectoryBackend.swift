@@ -73,9 +73,10 @@ public protocol DirectoryBackend: Sendable {
     func transfers(after: Int64, limit: Int) async throws(MailStoreError) -> [MailTransfer]
     func recordAudit(action: String, target: String, detail: String?, now: Date, audit: AuditActor) async throws(MailStoreError)
 
-    /// Inserts the process's row or moves its `seenAt` on (clearing `stoppedAt`); removes rows seen before `forgetBefore`.
-    func upsertServiceProcess(_ process: ServiceProcess, forgetBefore: Date) async throws(MailStoreError)
-    func markServiceProcessStopped(service: String, host: String, pid: Int, now: Date) async throws(MailStoreError)
+    /// Inserts the processes' rows or moves their `seenAt` on (clearing `stoppedAt`); removes rows seen
+    /// before `forgetBefore`. One transaction; it need not wait for the disk.
+    func upsertServiceProcesses(_ processes: [ServiceProcess], forgetBefore: Date) async throws(MailStoreError)
+    func markServiceProcessesStopped(services: [String], host: String, pid: Int, now: Date) async throws(MailStoreError)
     func serviceProcesses() async throws(MailStoreError) -> [ServiceProcess]
 
     func loginFailures(under key: String, since: Date) async throws(MailStoreError) -> [Date]

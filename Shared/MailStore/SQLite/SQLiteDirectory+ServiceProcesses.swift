@@ -3,23 +3,28 @@ import GRDB
 
 /// The services' processes as they report themselves, in the SQLite file.
 extension SQLiteDirectory {
-    func upsertServiceProcess(_ process: ServiceProcess, forgetBefore: Date) async throws(MailStoreError) {
+    func upsertServiceProcesses(_ processes: [ServiceProcess], forgetBefore: Date) async throws(MailStoreError) {
         // A report lost in a crash is made again a moment later: it need not wait for the disk.
         try await self.access.writeWithoutSync { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO serviceProcess (service, host, pid, startedAt, seenAt, stoppedAt) VALUES (?, ?, ?, ?, ?, NULL)
-                    ON CONFLICT (service, host, pid) DO UPDATE SET startedAt = excluded.startedAt, seenAt = excluded.seenAt, stoppedAt = NULL
-                    """, arguments: [process.service, process.host, process.pid, process.startedAt, process.seenAt])
+            for process in processes {
+                try db.execute(
+                    sql: """
+                        INSERT INTO serviceProcess (service, host, pid, startedAt, seenAt, stoppedAt) VALUES (?, ?, ?, ?, ?, NULL)
+                        ON CONFLICT (service, host, pid) DO UPDATE SET startedAt = excluded.startedAt, seenAt = excluded.seenAt, stoppedAt = NULL
+                        """, arguments: [process.service, process.host, process.pid, process.startedAt, process.seenAt])
+            }
             try db.execute(sql: "DELETE FROM serviceProcess WHERE seenAt < ?", arguments: [forgetBefore])
         }
     }
 
-    func markServiceProcessStopped(service: String, host: String, pid: Int, now: Date) async throws(MailStoreError) {
-        try await self.access.write { db in
-            try db.execute(
-                sql: "UPDATE serviceProcess SET stoppedAt = ?, seenAt = ? WHERE service = ? AND host = ? AND pid = ?",
-                arguments: [now, now, service, host, pid])
+    func markServiceProcessesStopped(services: [String], host: String, pid: Int, now: Date) async throws(MailStoreError) {
+        // Said on the way out: a shutdown does not wait for the disk for it.
+        try await self.access.writeWithoutSync { db in
+            for service in services {
+                try db.execute(
+                    sql: "UPDATE serviceProcess SET stoppedAt = ?, seenAt = ? WHERE service = ? AND host = ? AND pid = ?",
+                    arguments: [now, now, service, host, pid])
+            }
         }
     }
 
