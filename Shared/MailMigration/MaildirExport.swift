@@ -144,7 +144,8 @@ public struct MaildirEntries: Sendable {
             self.progress.problems.append("\(mailbox.name): a name with an empty level cannot be a Maildir++ folder; not exported")
             return
         }
-        if levels != mailbox.name.split(separator: "/", omittingEmptySubsequences: false).map({ ModifiedUTF7.encode(String($0)) }) {
+        let plain = mailbox.name.split(separator: "/", omittingEmptySubsequences: false).map { ModifiedUTF7.encode(String($0)) }
+        if plain.contains(where: { DovecotListEscape.needsPlugin($0, dotSeparatesLevels: true) }) {
             self.progress.escapedNames += 1
         }
         let directory = mailbox.name == "INBOX" ? "" : "." + levels.joined(separator: ".") + "/"

@@ -163,6 +163,18 @@ def labelled():
     check(not unlabelled, f"fields without a label: {unlabelled}")
 
 
+def deferred_section(domain, failure):
+    """The queue page's first deferred message to `domain` once it shows the remote 451 (polled, 60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        go(f"queue?state=deferred&recipientDomain={domain}", "Queue")
+        sections = driver.find_elements(By.CSS_SELECTOR, "section[data-message]")
+        if sections and "451" in sections[0].text:
+            return sections[0]
+        check(time.monotonic() < deadline, failure)
+        time.sleep(0.5)
+
+
 def confirm():
     button = wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "dialog[open] button[data-confirm]")))
     button.click()
@@ -269,15 +281,7 @@ client.login("ops@console.test", "console password 2")
 client.sendmail("ops@console.test", ["tempfail@scripted.test"], "From: ops@console.test\r\nSubject: deferred\r\n\r\nhello\r\n")
 client.sendmail("ops@console.test", ["tempfail@bounce.test"], "From: ops@console.test\r\nSubject: to bounce\r\n\r\nhello\r\n")
 client.quit()
-deadline = time.monotonic() + 60
-while True:
-    go("queue?state=deferred&recipientDomain=scripted.test", "Queue")
-    sections = driver.find_elements(By.CSS_SELECTOR, "section[data-message]")
-    if sections and "451" in sections[0].text:
-        break
-    check(time.monotonic() < deadline, "no deferred message with the remote reply on the queue page")
-    time.sleep(0.5)
-section = sections[0]
+section = deferred_section("scripted.test", "no deferred message with the remote reply on the queue page")
 check("tempfail@scripted.test" in section.text and "deferred" in section.text, f"queue entry: {section.text}")
 check(Select(driver.find_element(By.NAME, "state")).first_selected_option.text == "deferred", "the filter shows its state")
 shoot("queue")
@@ -293,16 +297,9 @@ while True:
     time.sleep(0.5)
 
 # The other deferred message is bounced, after the confirmation; then the whole queue is flushed.
-deadline = time.monotonic() + 60
-while True:
-    go("queue?state=deferred&recipientDomain=bounce.test", "Queue")
-    sections = driver.find_elements(By.CSS_SELECTOR, "section[data-message]")
-    if sections and "451" in sections[0].text:
-        break
-    check(time.monotonic() < deadline, "the second message was not deferred")
-    time.sleep(0.5)
-bounced_id = sections[0].get_attribute("data-message")
-sections[0].find_element(By.CSS_SELECTOR, "button[data-action=bounce]").click()
+section = deferred_section("bounce.test", "the second message was not deferred")
+bounced_id = section.get_attribute("data-message")
+section.find_element(By.CSS_SELECTOR, "button[data-action=bounce]").click()
 confirm()
 wait.until(lambda d: "1 recipients bounced" in message_text())
 go(f"queue/{bounced_id}", "Queued message")
